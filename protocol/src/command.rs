@@ -1,0 +1,194 @@
+//! Slash commands, as typed by a person: `/join rust`, `/msg Tracy hi`, `/me waves`.
+//!
+//! One parser for every front end: `chat-tui` and the server's plain-text port both call
+//! [`parse`], so the same line does the same thing everywhere.
+
+use crate::message::ClientMsg;
+use crate::names::{NameError, Nick, RoomName};
+use crate::text::{Label, Text, TextError};
+
+/// A parsed input line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Plain text (or `//text`, which says `/text`): said in the current room.
+    Say(Text),
+    Me(Text),
+    Join(RoomName),
+    /// Leave the named room, or the current one.
+    Leave(Option<RoomName>),
+    Rooms,
+    /// Members of the named room, or of the current one.
+    Who(Option<RoomName>),
+    Nick(Nick),
+    Msg {
+        to: Nick,
+        text: Text,
+    },
+    Help,
+    Exit(Option<Label>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CommandError {
+    #[error("unknown command /{0}; type /help for the list")]
+    Unknown(String),
+    #[error("usage: {0}")]
+    Usage(&'static str),
+    #[error(transparent)]
+    Name(#[from] NameError),
+    #[error(transparent)]
+    Text(#[from] TextError),
+    #[error("you are not in a room; /join one first")]
+    NoRoom,
+}
+
+/// Every command with its usage and what it does, for `/help` screens.
+pub const HELP: &[(&str, &str)] = &[
+    ("/join ROOM", "join a room (created if new) and switch to it"),
+    ("/leave [ROOM]", "leave a room (default: the current one)"),
+    ("/rooms", "list the rooms on the server"),
+    ("/who [ROOM]", "list the members of a room"),
+    ("/nick NAME", "change your nick"),
+    ("/msg NAME TEXT", "send a private message"),
+    ("/me TEXT", "say something in the third person"),
+    ("/help", "show this help"),
+    ("/exit [REASON]", "leave the chat (also /quit)"),
+];
+
+/// Parses one input line. Text without a leading `/` is a [`Command::Say`].
+pub fn parse(line: &str) -> Result<Command, CommandError> {
+    let Some(rest) = line.strip_prefix('/') else {
+        return Ok(Command::Say(Text::parse(line)?));
+    };
+    if rest.starts_with('/') {
+        return Ok(Command::Say(Text::parse(rest)?));
+    }
+    let (name, args) = match rest.split_once(char::is_whitespace) {
+        Some((name, args)) => (name, args.trim()),
+        None => (rest, ""),
+    };
+    let name = name.to_lowercase();
+    let command = match name.as_str() {
+        "join" | "j" => Command::Join(RoomName::parse(one_arg(args, "/join ROOM")?)?),
+        "leave" | "part" => Command::Leave(optional_room(args, "/leave [ROOM]")?),
+        "rooms" | "list" => Command::Rooms,
+        "who" | "names" => Command::Who(optional_room(args, "/who [ROOM]")?),
+        "nick" => Command::Nick(Nick::parse(one_arg(args, "/nick NAME")?)?),
+        "msg" | "query" | "m" => {
+            let usage = "/msg NAME TEXT";
+            let (to, text) =
+                args.split_once(char::is_whitespace).ok_or(CommandError::Usage(usage))?;
+            Command::Msg { to: Nick::parse(to)?, text: Text::parse(text.trim_start())? }
+        }
+        "me" => Command::Me(Text::parse(args).map_err(|_| CommandError::Usage("/me TEXT"))?),
+        "help" | "h" | "?" => Command::Help,
+        "exit" | "quit" | "q" => Command::Exit((!args.is_empty()).then(|| Label::truncate(args))),
+        _ => {
+            return Err(CommandError::Unknown(crate::sanitize::sanitize(&name).into_owned()));
+        }
+    };
+    Ok(command)
+}
+
+fn one_arg<'a>(args: &'a str, usage: &'static str) -> Result<&'a str, CommandError> {
+    match args.split_whitespace().collect::<Vec<_>>()[..] {
+        [one] => Ok(one),
+        _ => Err(CommandError::Usage(usage)),
+    }
+}
+
+fn optional_room(args: &str, usage: &'static str) -> Result<Option<RoomName>, CommandError> {
+    if args.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(RoomName::parse(one_arg(args, usage)?)?))
+}
+
+impl Command {
+    /// The request this command sends, given the room the person is looking at. `None` for
+    /// commands that the front end handles itself (`/help`).
+    pub fn into_request(
+        self,
+        current: Option<&RoomName>,
+    ) -> Result<Option<ClientMsg>, CommandError> {
+        let room = |named: Option<RoomName>| {
+            named.or_else(|| current.cloned()).ok_or(CommandError::NoRoom)
+        };
+        Ok(Some(match self {
+            Command::Say(text) => ClientMsg::Say { room: room(None)?, text },
+            Command::Me(text) => ClientMsg::Action { room: room(None)?, text },
+            Command::Join(room) => ClientMsg::Join { room },
+            Command::Leave(named) => ClientMsg::Leave { room: room(named)? },
+            Command::Rooms => ClientMsg::Rooms,
+            Command::Who(named) => ClientMsg::Who { room: room(named)? },
+            Command::Nick(nick) => ClientMsg::Nick { nick },
+            Command::Msg { to, text } => ClientMsg::Msg { to, text },
+            Command::Exit(reason) => ClientMsg::Quit { reason },
+            Command::Help => return Ok(None),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn room(s: &str) -> RoomName {
+        RoomName::parse(s).unwrap()
+    }
+
+    #[test]
+    fn commands_parse() {
+        let nick = |s| Nick::parse(s).unwrap();
+        let text = |s| Text::parse(s).unwrap();
+        let cases = [
+            ("hello there", Command::Say(text("hello there"))),
+            ("//etc/passwd is a path", Command::Say(text("/etc/passwd is a path"))),
+            ("/join #Rust", Command::Join(room("rust"))),
+            ("/JOIN rust", Command::Join(room("rust"))),
+            ("/leave", Command::Leave(None)),
+            ("/part rust", Command::Leave(Some(room("rust")))),
+            ("/rooms", Command::Rooms),
+            ("/who", Command::Who(None)),
+            ("/nick Mike", Command::Nick(nick("Mike"))),
+            (
+                "/msg Tracy  see you at 5",
+                Command::Msg { to: nick("Tracy"), text: text("see you at 5") },
+            ),
+            ("/me waves", Command::Me(text("waves"))),
+            ("/help", Command::Help),
+            ("/quit", Command::Exit(None)),
+            ("/exit gone fishing", Command::Exit(Some(Label::parse("gone fishing").unwrap()))),
+        ];
+        for (line, want) in cases {
+            assert_eq!(parse(line), Ok(want), "{line}");
+        }
+    }
+
+    #[test]
+    fn bad_commands_explain_themselves() {
+        assert_eq!(parse("/dance"), Err(CommandError::Unknown("dance".into())));
+        assert_eq!(parse("/join"), Err(CommandError::Usage("/join ROOM")));
+        assert_eq!(parse("/join a b"), Err(CommandError::Usage("/join ROOM")));
+        assert_eq!(parse("/msg Tracy"), Err(CommandError::Usage("/msg NAME TEXT")));
+        assert_eq!(parse("/me"), Err(CommandError::Usage("/me TEXT")));
+        assert!(matches!(parse("/nick a b"), Err(CommandError::Usage(_))));
+        assert!(matches!(parse("/nick a\u{202e}b"), Err(CommandError::Name(_))));
+        let unknown = parse("/\u{1b}[2J").unwrap_err().to_string();
+        assert!(!unknown.contains('\u{1b}'), "{unknown:?}");
+    }
+
+    #[test]
+    fn requests_use_the_current_room() {
+        let lobby = room("lobby");
+        let req = parse("hi").unwrap().into_request(Some(&lobby)).unwrap();
+        assert_eq!(
+            req,
+            Some(ClientMsg::Say { room: lobby.clone(), text: Text::parse("hi").unwrap() })
+        );
+        assert_eq!(parse("hi").unwrap().into_request(None), Err(CommandError::NoRoom));
+        assert_eq!(parse("/help").unwrap().into_request(Some(&lobby)), Ok(None));
+        let req = parse("/who rust").unwrap().into_request(Some(&lobby)).unwrap();
+        assert_eq!(req, Some(ClientMsg::Who { room: room("rust") }));
+    }
+}

@@ -1,0 +1,40 @@
+//! The chat's wire format, shared by `chat-server` and `chat-tui`: the single source of truth
+//! for what travels between them.
+//!
+//! One JSON object per line, tagged by `type`; see `docs/protocol.md` for every message with an
+//! example line. Names and sizes are checked where a value enters, by types that cannot hold an
+//! invalid value.
+//!
+//! # Layout
+//! - [`limits`]: the size limits and the protocol version, as named constants.
+//! - [`names`]: [`Nick`] and [`RoomName`], validated names; [`NickKey`] for uniqueness.
+//! - [`text`]: [`Text`] (what people say) and [`Label`] (short server-facing strings).
+//! - [`message`]: [`ClientMsg`] and [`ServerMsg`], the two enums of the wire.
+//! - [`decode`]: one line to one message, or a [`RequestError`] with a precise code.
+//! - [`codec`]: the tokio-util line and JSON-lines codecs with a maximum line length.
+//! - [`command`]: slash commands as people type them, parsed once for every front end.
+//! - [`sanitize`]: untrusted text made safe to show on a terminal.
+
+pub mod codec;
+pub mod command;
+pub mod decode;
+pub mod limits;
+pub mod message;
+pub mod names;
+pub mod sanitize;
+pub mod text;
+
+pub use codec::{JsonLinesCodec, Line, LineCodec, encode_line, write_line};
+pub use decode::{Decode, RequestError};
+pub use limits::PROTOCOL_VERSION;
+pub use message::{
+    ByeCode, ClientMsg, ErrorCode, MessageKind, PresenceEvent, RoomInfo, ServerMsg, now_millis,
+};
+pub use names::{NameError, Nick, NickKey, RoomName};
+pub use sanitize::sanitize;
+pub use text::{Label, Text, TextError};
+
+/// The codec a server uses: reads client messages, writes server messages.
+pub type ServerCodec = JsonLinesCodec<ClientMsg, ServerMsg>;
+/// The codec a client uses: reads server messages, writes client messages.
+pub type ClientCodec = JsonLinesCodec<ServerMsg, ClientMsg>;

@@ -1,0 +1,31 @@
+//! Size limits of the wire format. Each is a named constant with the reason for its value, so the
+//! server, the client and the docs agree on one number.
+
+/// Version of the wire format, exchanged in `hello` and `welcome`. Bumped on any change that an
+/// older peer could misread.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Longest nick, in characters. Long enough for real names ("Anne-Sophie_Leclerc"), short enough
+/// that a nick column in a terminal stays narrow.
+pub const MAX_NICK_CHARS: usize = 32;
+
+/// Longest room name, in characters, for the same reasons as [`MAX_NICK_CHARS`].
+pub const MAX_ROOM_CHARS: usize = 32;
+
+/// Longest chat text, in bytes of UTF-8. About a screenful of prose; anything longer is a paste
+/// that belongs in a file, and a bound here bounds every copy the server fans out.
+pub const MAX_TEXT_BYTES: usize = 4096;
+
+/// Longest line a client may send, in bytes, without its `\n`. A maximal `say` is
+/// [`MAX_TEXT_BYTES`] of text plus a small envelope; 16 KiB leaves room for JSON escapes
+/// (`\"`, `\\`, `\u00e9`) of ordinary text. Longer lines are refused and discarded as they arrive,
+/// so a client can never make the server buffer more than this per connection.
+pub const MAX_LINE_BYTES: usize = 16 * 1024;
+
+/// Longest line a client accepts from the server. Larger than [`MAX_LINE_BYTES`] because the
+/// server's own lines can be long: a message of control characters escapes to six bytes per
+/// byte, and a member list of a big room is one line.
+pub const MAX_SERVER_LINE_BYTES: usize = 1024 * 1024;
+
+/// Longest free-form string besides chat text (client name in `hello`, quit reason), in bytes.
+pub const MAX_LABEL_BYTES: usize = 200;

@@ -1,0 +1,280 @@
+//! Every message that travels on the wire, as serde types.
+//!
+//! One JSON object per line, tagged by its `type` field (`{"type":"say",...}`). `docs/protocol.md`
+//! shows an example line of each; the tests in `tests/wire.rs` hold those lines fixed, so a change
+//! to the wire format is always a visible decision.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::names::{Nick, RoomName};
+use crate::text::{Label, Text};
+
+/// What a client sends to the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientMsg {
+    /// The first message of a session: who I am and which protocol I speak.
+    Hello {
+        nick: Nick,
+        protocol: u32,
+        /// Client program and version, e.g. `chat-tui/0.1.0`; only for the server's logs.
+        #[serde(default)]
+        client: Label,
+    },
+    Join {
+        room: RoomName,
+    },
+    Leave {
+        room: RoomName,
+    },
+    Say {
+        room: RoomName,
+        text: Text,
+    },
+    /// `/me waves`: said in the third person.
+    Action {
+        room: RoomName,
+        text: Text,
+    },
+    /// A private message to one person.
+    Msg {
+        to: Nick,
+        text: Text,
+    },
+    /// Change my nick.
+    Nick {
+        nick: Nick,
+    },
+    /// List the rooms that exist.
+    Rooms,
+    /// List the members of a room.
+    Who {
+        room: RoomName,
+    },
+    Ping {
+        token: u64,
+    },
+    /// Answer to the server's `ping`.
+    Pong {
+        token: u64,
+    },
+    /// Leave the server.
+    Quit {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<Label>,
+    },
+}
+
+impl ClientMsg {
+    /// Every `type` a client may send, so that an unknown one can be named as such.
+    pub const TYPES: &'static [&'static str] = &[
+        "hello", "join", "leave", "say", "action", "msg", "nick", "rooms", "who", "ping", "pong",
+        "quit",
+    ];
+
+    /// The value of this message's `type` field.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Self::Hello { .. } => "hello",
+            Self::Join { .. } => "join",
+            Self::Leave { .. } => "leave",
+            Self::Say { .. } => "say",
+            Self::Action { .. } => "action",
+            Self::Msg { .. } => "msg",
+            Self::Nick { .. } => "nick",
+            Self::Rooms => "rooms",
+            Self::Who { .. } => "who",
+            Self::Ping { .. } => "ping",
+            Self::Pong { .. } => "pong",
+            Self::Quit { .. } => "quit",
+        }
+    }
+}
+
+/// What the server sends to a client. Every event a person reads carries a uuid v7 `id` (time
+/// ordered) and `ts`, milliseconds since the Unix epoch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMsg {
+    /// The answer to `hello`: the session is registered under `nick`.
+    Welcome {
+        session: Uuid,
+        nick: Nick,
+        /// Server program and version, e.g. `chat-server/0.1.0`.
+        server: Label,
+        protocol: u32,
+        /// "Hello, Michael! Welcome to chat."
+        greeting: String,
+        /// Message of the day, possibly several lines; empty when the operator set none.
+        motd: String,
+        rooms: Vec<RoomInfo>,
+    },
+    /// Somebody said something in a room. The sender gets it back too: that copy, with the
+    /// server's `id`, is the acknowledgement.
+    Message {
+        id: Uuid,
+        room: RoomName,
+        from: Nick,
+        kind: MessageKind,
+        text: Text,
+        ts: u64,
+    },
+    /// A private message; sent to its recipient and, as the acknowledgement, to its sender.
+    Private {
+        id: Uuid,
+        from: Nick,
+        to: Nick,
+        text: Text,
+        ts: u64,
+    },
+    /// Somebody arrived in, left or changed name in a room.
+    Presence {
+        id: Uuid,
+        ts: u64,
+        room: RoomName,
+        nick: Nick,
+        #[serde(flatten)]
+        event: PresenceEvent,
+    },
+    /// Your nick is now `nick` (the answer to a `nick` request).
+    Nick {
+        nick: Nick,
+    },
+    Rooms {
+        rooms: Vec<RoomInfo>,
+    },
+    /// The members of a room, sorted; sent after a `who` and after you join.
+    Members {
+        room: RoomName,
+        nicks: Vec<Nick>,
+    },
+    /// Something the server tells this client, not a message from a person.
+    Notice {
+        id: Uuid,
+        ts: u64,
+        text: String,
+    },
+    /// A request could not be carried out, or a line could not be understood. The session
+    /// goes on.
+    Error {
+        code: ErrorCode,
+        message: String,
+        /// The `type` of the request this answers, when the line was readable that far.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        request: Option<String>,
+    },
+    Ping {
+        token: u64,
+    },
+    Pong {
+        token: u64,
+    },
+    /// The last line of a session: the server closes the connection after it.
+    Bye {
+        code: ByeCode,
+        message: String,
+    },
+}
+
+/// Say or action (`/me`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageKind {
+    Say,
+    Action,
+}
+
+/// A room and how many people are in it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomInfo {
+    pub name: RoomName,
+    pub members: u32,
+}
+
+/// What happened in a presence event, in its `event` field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum PresenceEvent {
+    Joined,
+    /// Left the room or the server on purpose.
+    Left {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<Label>,
+    },
+    /// Now known as `to`.
+    Renamed {
+        to: Nick,
+    },
+    /// The connection was lost without a goodbye.
+    Dropped {
+        reason: Label,
+    },
+}
+
+/// Stable, machine-readable reasons for an `error`. New codes may appear; clients treat a code
+/// they do not know as `other` and show the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The line is not valid UTF-8.
+    InvalidUtf8,
+    /// The line is not a JSON object.
+    InvalidJson,
+    /// The line is longer than the limit; it was discarded.
+    LineTooLong,
+    /// The `type` names no message.
+    UnknownType,
+    /// A required field is missing.
+    MissingField,
+    /// A field has the wrong type or value.
+    InvalidField,
+    InvalidNick,
+    InvalidRoom,
+    /// Empty text.
+    InvalidText,
+    TextTooLong,
+    /// A protocol version this server does not speak.
+    UnsupportedProtocol,
+    /// Only `hello`, `ping` and `quit` are allowed before `hello` succeeds.
+    NotRegistered,
+    AlreadyRegistered,
+    NickInUse,
+    NoSuchNick,
+    NotInRoom,
+    AlreadyInRoom,
+    TooManyRooms,
+    /// The recipient is not reading fast enough to take another message now.
+    RecipientBusy,
+    /// Events were skipped because this client fell behind; the message says how many.
+    Lagged,
+    /// An unknown command on the plain-text port, or a malformed one.
+    BadCommand,
+    #[serde(other)]
+    Other,
+}
+
+/// Why the server ends a session, in `bye`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ByeCode {
+    /// The client asked to quit.
+    Quit,
+    /// The server is shutting down.
+    Shutdown,
+    /// The client sent too many bad lines in a row.
+    TooManyErrors,
+    /// The client did not read its messages fast enough.
+    TooSlow,
+    /// The client's protocol version is not supported.
+    UnsupportedProtocol,
+    #[serde(other)]
+    Other,
+}
+
+/// Milliseconds since the Unix epoch, the unit of every `ts`.
+pub fn now_millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}

@@ -1,0 +1,224 @@
+//! Nicks and room names: types that can only hold a valid value.
+//!
+//! A value is checked once, where it enters (the wire, a command line, a flag); everything past
+//! that point takes a [`Nick`] or a [`RoomName`] and never re-checks.
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::limits::{MAX_NICK_CHARS, MAX_ROOM_CHARS};
+
+/// Why a nick or room name was refused. The message names the rule, never echoes raw input.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    #[error("{what} is empty")]
+    Empty { what: &'static str },
+    #[error("{what} is longer than {max} characters")]
+    TooLong { what: &'static str, max: usize },
+    #[error("{what} may not contain {}", describe_char(*.ch))]
+    BadChar { what: &'static str, ch: char },
+}
+
+/// Names a character for an error message without writing it raw: a control or invisible
+/// character would otherwise reach somebody's terminal through the error text.
+fn describe_char(ch: char) -> String {
+    if ch == ' ' {
+        "spaces".to_owned()
+    } else if ch.is_control() || crate::sanitize::is_invisible(ch) {
+        format!("U+{:04X}", ch as u32)
+    } else {
+        format!("'{ch}' (U+{:04X})", ch as u32)
+    }
+}
+
+/// Punctuation allowed in nicks besides letters and digits: the IRC set, so people keep the
+/// nicks they already have.
+const NICK_PUNCTUATION: &str = "_-[]{}|^`\\";
+
+/// Punctuation allowed in room names besides letters and digits.
+const ROOM_PUNCTUATION: &str = "_-.";
+
+/// A person's name on the server: 1 to [`MAX_NICK_CHARS`] letters, digits or `_-[]{}|^\``
+/// (any script: "Michael", "小明"). No spaces, controls, bidi or zero-width characters, so a
+/// nick always displays as what it is.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Nick(Box<str>);
+
+/// The identity of a nick for uniqueness: two nicks with the same key cannot be online at once.
+/// Case-insensitive today ("Michael" and "MICHAEL" collide).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NickKey(Box<str>);
+
+impl Nick {
+    pub fn parse(s: &str) -> Result<Self, NameError> {
+        check_name(s, "nick", MAX_NICK_CHARS, |c| {
+            c.is_alphanumeric() || NICK_PUNCTUATION.contains(c)
+        })?;
+        Ok(Self(s.into()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The key under which this nick is unique on a server.
+    pub fn key(&self) -> NickKey {
+        NickKey(self.0.to_lowercase().into())
+    }
+}
+
+/// A room: 1 to [`MAX_ROOM_CHARS`] letters, digits or `_-.`, case-insensitive and therefore
+/// kept in lower case. A leading `#` is accepted and dropped (`#Rust` is `rust`), so IRC habits
+/// work; displays add the `#` back.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RoomName(Box<str>);
+
+impl RoomName {
+    pub fn parse(s: &str) -> Result<Self, NameError> {
+        let s = s.strip_prefix('#').unwrap_or(s);
+        check_name(s, "room name", MAX_ROOM_CHARS, |c| {
+            c.is_alphanumeric() || ROOM_PUNCTUATION.contains(c)
+        })?;
+        Ok(Self(s.to_lowercase().into()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The room everybody starts in.
+    pub fn lobby() -> Self {
+        Self("lobby".into())
+    }
+}
+
+fn check_name(
+    s: &str,
+    what: &'static str,
+    max: usize,
+    allowed: impl Fn(char) -> bool,
+) -> Result<(), NameError> {
+    if s.is_empty() {
+        return Err(NameError::Empty { what });
+    }
+    let mut count = 0;
+    for ch in s.chars() {
+        count += 1;
+        if count > max {
+            return Err(NameError::TooLong { what, max });
+        }
+        if !allowed(ch) {
+            return Err(NameError::BadChar { what, ch });
+        }
+    }
+    Ok(())
+}
+
+macro_rules! string_newtype {
+    ($ty:ident) => {
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl fmt::Debug for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Debug::fmt(&*self.0, f)
+            }
+        }
+
+        impl std::str::FromStr for $ty {
+            type Err = NameError;
+            fn from_str(s: &str) -> Result<Self, NameError> {
+                Self::parse(s)
+            }
+        }
+
+        impl AsRef<str> for $ty {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl Serialize for $ty {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.0)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+                Self::parse(&s).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+string_newtype!(Nick);
+string_newtype!(RoomName);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nicks_of_any_script_are_accepted() {
+        for ok in ["Michael", "小明", "Zoë", "a", "x_y-z[1]{2}|^`\\", &"n".repeat(32)] {
+            assert!(Nick::parse(ok).is_ok(), "{ok:?} should be a valid nick");
+        }
+    }
+
+    #[test]
+    fn nicks_with_spaces_controls_or_invisibles_are_refused() {
+        let cases = [
+            ("", NameError::Empty { what: "nick" }),
+            ("Mi chael", NameError::BadChar { what: "nick", ch: ' ' }),
+            ("Mi\u{1b}[2J", NameError::BadChar { what: "nick", ch: '\u{1b}' }),
+            ("ab\u{202e}cd", NameError::BadChar { what: "nick", ch: '\u{202e}' }),
+            ("ab\u{200b}cd", NameError::BadChar { what: "nick", ch: '\u{200b}' }),
+            ("#room", NameError::BadChar { what: "nick", ch: '#' }),
+            ("/nick", NameError::BadChar { what: "nick", ch: '/' }),
+        ];
+        for (input, want) in cases {
+            assert_eq!(Nick::parse(input), Err(want), "{input:?}");
+        }
+        assert_eq!(Nick::parse(&"n".repeat(33)), Err(NameError::TooLong { what: "nick", max: 32 }));
+    }
+
+    #[test]
+    fn error_messages_never_contain_the_raw_control_character() {
+        let err = Nick::parse("a\u{1b}b").unwrap_err().to_string();
+        assert_eq!(err, "nick may not contain U+001B");
+        let err = Nick::parse("a b").unwrap_err().to_string();
+        assert_eq!(err, "nick may not contain spaces");
+    }
+
+    #[test]
+    fn nick_keys_ignore_case() {
+        let a = Nick::parse("Michael").unwrap();
+        let b = Nick::parse("MICHAEL").unwrap();
+        assert_ne!(a, b);
+        assert_eq!(a.key(), b.key());
+    }
+
+    #[test]
+    fn room_names_are_lower_case_and_drop_one_hash() {
+        assert_eq!(RoomName::parse("#Rust").unwrap().as_str(), "rust");
+        assert_eq!(RoomName::parse("rust-lang.de").unwrap().as_str(), "rust-lang.de");
+        assert!(RoomName::parse("#").is_err());
+        assert!(RoomName::parse("##x").is_err());
+        assert!(RoomName::parse("a b").is_err());
+        assert!(RoomName::parse(&"r".repeat(33)).is_err());
+    }
+
+    #[test]
+    fn deserialising_validates() {
+        let ok: Nick = serde_json::from_str("\"Tracy\"").unwrap();
+        assert_eq!(ok.as_str(), "Tracy");
+        let err = serde_json::from_str::<Nick>("\"Tr acy\"").unwrap_err();
+        assert!(err.to_string().contains("nick may not contain spaces"), "{err}");
+    }
+}

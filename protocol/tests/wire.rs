@@ -1,0 +1,260 @@
+//! The wire format, held fixed by literal lines.
+//!
+//! Each message type has one example line here. The tests prove that the line is exactly what
+//! the type serialises to, that it parses back to the same value, and that the same line appears
+//! in `docs/protocol.md`: changing the wire format means changing these lines and the docs, on
+//! purpose.
+
+#![allow(clippy::unwrap_used)] // tests: a panic is the failure report
+
+use protocol::{
+    ByeCode, ClientMsg, Decode, ErrorCode, Label, MessageKind, Nick, PresenceEvent, RoomInfo,
+    RoomName, ServerMsg, Text, encode_line,
+};
+use uuid::Uuid;
+
+const ID: &str = "019aa7e2-5c4b-7d1e-8f3a-2b6c9d0e1f42";
+const TS: u64 = 1_763_750_000_000;
+
+fn id() -> Uuid {
+    Uuid::parse_str(ID).unwrap()
+}
+fn nick(s: &str) -> Nick {
+    Nick::parse(s).unwrap()
+}
+fn room(s: &str) -> RoomName {
+    RoomName::parse(s).unwrap()
+}
+fn text(s: &str) -> Text {
+    Text::parse(s).unwrap()
+}
+fn label(s: &str) -> Label {
+    Label::parse(s).unwrap()
+}
+
+fn client_fixtures() -> Vec<(ClientMsg, &'static str)> {
+    vec![
+        (
+            ClientMsg::Hello {
+                nick: nick("Michael"),
+                protocol: 1,
+                client: label("chat-tui/0.1.0"),
+            },
+            r#"{"type":"hello","nick":"Michael","protocol":1,"client":"chat-tui/0.1.0"}"#,
+        ),
+        (ClientMsg::Join { room: room("rust") }, r#"{"type":"join","room":"rust"}"#),
+        (ClientMsg::Leave { room: room("rust") }, r#"{"type":"leave","room":"rust"}"#),
+        (
+            ClientMsg::Say { room: room("lobby"), text: text("hi all") },
+            r#"{"type":"say","room":"lobby","text":"hi all"}"#,
+        ),
+        (
+            ClientMsg::Action { room: room("lobby"), text: text("waves") },
+            r#"{"type":"action","room":"lobby","text":"waves"}"#,
+        ),
+        (
+            ClientMsg::Msg { to: nick("Tracy"), text: text("lunch?") },
+            r#"{"type":"msg","to":"Tracy","text":"lunch?"}"#,
+        ),
+        (ClientMsg::Nick { nick: nick("Mike") }, r#"{"type":"nick","nick":"Mike"}"#),
+        (ClientMsg::Rooms, r#"{"type":"rooms"}"#),
+        (ClientMsg::Who { room: room("lobby") }, r#"{"type":"who","room":"lobby"}"#),
+        (ClientMsg::Ping { token: 7 }, r#"{"type":"ping","token":7}"#),
+        (ClientMsg::Pong { token: 9 }, r#"{"type":"pong","token":9}"#),
+        (ClientMsg::Quit { reason: Some(label("bye")) }, r#"{"type":"quit","reason":"bye"}"#),
+        (ClientMsg::Quit { reason: None }, r#"{"type":"quit"}"#),
+    ]
+}
+
+fn server_fixtures() -> Vec<(ServerMsg, &'static str)> {
+    let presence = |event| ServerMsg::Presence {
+        id: id(),
+        ts: TS,
+        room: room("lobby"),
+        nick: nick("Michael"),
+        event,
+    };
+    vec![
+        (
+            ServerMsg::Welcome {
+                session: id(),
+                nick: nick("Michael"),
+                server: label("chat-server/0.1.0"),
+                protocol: 1,
+                greeting: "Hello, Michael! Welcome to chat.".into(),
+                motd: "Be kind.".into(),
+                rooms: vec![RoomInfo { name: room("lobby"), members: 2 }],
+            },
+            r#"{"type":"welcome","session":"019aa7e2-5c4b-7d1e-8f3a-2b6c9d0e1f42","nick":"Michael","server":"chat-server/0.1.0","protocol":1,"greeting":"Hello, Michael! Welcome to chat.","motd":"Be kind.","rooms":[{"name":"lobby","members":2}]}"#,
+        ),
+        (
+            ServerMsg::Message {
+                id: id(),
+                room: room("lobby"),
+                from: nick("Tracy"),
+                kind: MessageKind::Say,
+                text: text("hi"),
+                ts: TS,
+            },
+            r#"{"type":"message","id":"019aa7e2-5c4b-7d1e-8f3a-2b6c9d0e1f42","room":"lobby","from":"Tracy","kind":"say","text":"hi","ts":1763750000000}"#,
+        ),
+        (
+            ServerMsg::Private {
+                id: id(),
+                from: nick("Tracy"),
+                to: nick("Michael"),
+                text: text("lunch?"),
+                ts: TS,
+            },
+            r#"{"type":"private","id":"019aa7e2-5c4b-7d1e-8f3a-2b6c9d0e1f42","from":"Tracy","to":"Michael","text":"lunch?","ts":1763750000000}"#,
+        ),
+        (
+            presence(PresenceEvent::Joined),
+            r#"{"type":"presence","id":"019aa7e2-5c4b-7d1e-8f3a-2b6c9d0e1f42","ts":1763750000000,"room":"lobby","nick":"Michael","event":"joined"}"#,
+        ),
+        (
+            presence(PresenceEvent::Left { reason: Some(label("bye")) }),
+            r#"{"type":"presence","id":"019aa7e2-5c4b-7d1e-8f3a-2b6c9d0e1f42","ts":1763750000000,"room":"lobby","nick":"Michael","event":"left","reason":"bye"}"#,
+        ),
+        (
+            presence(PresenceEvent::Left { reason: None }),
+            r#"{"type":"presence","id":"019aa7e2-5c4b-7d1e-8f3a-2b6c9d0e1f42","ts":1763750000000,"room":"lobby","nick":"Michael","event":"left"}"#,
+        ),
+        (
+            presence(PresenceEvent::Renamed { to: nick("Mike") }),
+            r#"{"type":"presence","id":"019aa7e2-5c4b-7d1e-8f3a-2b6c9d0e1f42","ts":1763750000000,"room":"lobby","nick":"Michael","event":"renamed","to":"Mike"}"#,
+        ),
+        (
+            presence(PresenceEvent::Dropped { reason: label("connection reset") }),
+            r#"{"type":"presence","id":"019aa7e2-5c4b-7d1e-8f3a-2b6c9d0e1f42","ts":1763750000000,"room":"lobby","nick":"Michael","event":"dropped","reason":"connection reset"}"#,
+        ),
+        (ServerMsg::Nick { nick: nick("Mike") }, r#"{"type":"nick","nick":"Mike"}"#),
+        (
+            ServerMsg::Rooms {
+                rooms: vec![
+                    RoomInfo { name: room("lobby"), members: 2 },
+                    RoomInfo { name: room("rust"), members: 1 },
+                ],
+            },
+            r#"{"type":"rooms","rooms":[{"name":"lobby","members":2},{"name":"rust","members":1}]}"#,
+        ),
+        (
+            ServerMsg::Members { room: room("lobby"), nicks: vec![nick("Michael"), nick("Tracy")] },
+            r#"{"type":"members","room":"lobby","nicks":["Michael","Tracy"]}"#,
+        ),
+        (
+            ServerMsg::Notice { id: id(), ts: TS, text: "You are now talking in #rust.".into() },
+            r#"{"type":"notice","id":"019aa7e2-5c4b-7d1e-8f3a-2b6c9d0e1f42","ts":1763750000000,"text":"You are now talking in #rust."}"#,
+        ),
+        (
+            ServerMsg::Error {
+                code: ErrorCode::NickInUse,
+                message: "the nick Tracy is already in use".into(),
+                request: Some("nick".into()),
+            },
+            r#"{"type":"error","code":"nick_in_use","message":"the nick Tracy is already in use","request":"nick"}"#,
+        ),
+        (
+            ServerMsg::Error {
+                code: ErrorCode::InvalidJson,
+                message: "expected a JSON object".into(),
+                request: None,
+            },
+            r#"{"type":"error","code":"invalid_json","message":"expected a JSON object"}"#,
+        ),
+        (ServerMsg::Ping { token: 3 }, r#"{"type":"ping","token":3}"#),
+        (ServerMsg::Pong { token: 7 }, r#"{"type":"pong","token":7}"#),
+        (
+            ServerMsg::Bye {
+                code: ByeCode::Shutdown,
+                message: "the server is shutting down".into(),
+            },
+            r#"{"type":"bye","code":"shutdown","message":"the server is shutting down"}"#,
+        ),
+    ]
+}
+
+fn check<T>(fixtures: Vec<(T, &'static str)>)
+where
+    T: serde::Serialize + Decode + PartialEq + std::fmt::Debug,
+{
+    for (value, line) in fixtures {
+        let encoded = encode_line(&value);
+        assert_eq!(
+            std::str::from_utf8(&encoded).unwrap(),
+            format!("{line}\n"),
+            "encoding {value:?}"
+        );
+        let decoded = T::decode(line.as_bytes()).unwrap_or_else(|e| panic!("{line}: {e}"));
+        assert_eq!(decoded, value, "decoding {line}");
+    }
+}
+
+/// Every client message encodes to its fixture line and parses back to the same value.
+#[test]
+fn client_messages_round_trip_to_fixed_lines() {
+    check(client_fixtures());
+}
+
+/// Every server message encodes to its fixture line and parses back to the same value.
+#[test]
+fn server_messages_round_trip_to_fixed_lines() {
+    check(server_fixtures());
+}
+
+/// The fixtures cover every client message type.
+#[test]
+fn every_client_type_has_a_fixture() {
+    let covered: Vec<&str> = client_fixtures().iter().map(|(m, _)| m.type_name()).collect();
+    for t in ClientMsg::TYPES {
+        assert!(covered.contains(t), "no fixture for client message {t}");
+    }
+}
+
+/// `docs/protocol.md` shows the same lines as the tests, so the docs cannot drift from the code.
+#[test]
+fn the_protocol_doc_shows_every_fixture() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/protocol.md"))
+        .expect("docs/protocol.md");
+    let lines: Vec<&str> = client_fixtures()
+        .into_iter()
+        .map(|(_, l)| l)
+        .chain(server_fixtures().into_iter().map(|(_, l)| l))
+        .collect();
+    for line in &lines {
+        assert!(doc.contains(line), "docs/protocol.md lacks the line\n{line}");
+    }
+    // And every example line in the doc is one of the fixtures.
+    for doc_line in doc.lines().filter(|l| l.starts_with("{\"type\"")) {
+        assert!(
+            lines.contains(&doc_line),
+            "docs/protocol.md shows a line no test checks:\n{doc_line}"
+        );
+    }
+}
+
+/// Fields a newer peer adds are ignored, so the protocol can grow without breaking old clients.
+#[test]
+fn unknown_fields_are_ignored() {
+    let msg = ClientMsg::decode(br#"{"type":"rooms","future":true}"#).unwrap();
+    assert_eq!(msg, ClientMsg::Rooms);
+    let msg = ServerMsg::decode(br#"{"type":"pong","token":1,"extra":[1,2]}"#).unwrap();
+    assert_eq!(msg, ServerMsg::Pong { token: 1 });
+}
+
+/// An error code or bye code this client does not know yet still parses, as `other`.
+#[test]
+fn unknown_codes_parse_as_other() {
+    let msg = ServerMsg::decode(br#"{"type":"error","code":"brand_new","message":"m"}"#).unwrap();
+    assert!(matches!(msg, ServerMsg::Error { code: ErrorCode::Other, .. }));
+    let msg = ServerMsg::decode(br#"{"type":"bye","code":"brand_new","message":"m"}"#).unwrap();
+    assert!(matches!(msg, ServerMsg::Bye { code: ByeCode::Other, .. }));
+}
+
+/// Names are validated while parsing: an invalid nick never becomes a `Nick`.
+#[test]
+fn invalid_names_do_not_parse() {
+    let e = ClientMsg::decode(br#"{"type":"nick","nick":"bad nick"}"#).unwrap_err();
+    assert_eq!(e.code, ErrorCode::InvalidNick);
+    assert_eq!(e.request.as_deref(), Some("nick"));
+}
