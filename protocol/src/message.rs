@@ -241,6 +241,7 @@ pub enum ErrorCode {
     AlreadyRegistered,
     NickInUse,
     NoSuchNick,
+    NoSuchRoom,
     NotInRoom,
     AlreadyInRoom,
     TooManyRooms,
@@ -268,6 +269,8 @@ pub enum ByeCode {
     TooSlow,
     /// The client's protocol version is not supported.
     UnsupportedProtocol,
+    /// The server has as many connections as it takes.
+    ServerFull,
     #[serde(other)]
     Other,
 }

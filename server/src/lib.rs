@@ -1,1 +1,26 @@
+//! `chat-server`: rooms, presence and private messages over JSON lines, plus a plain-text port.
+//!
+//! The binary only parses flags and calls [`server::run`]; everything is reachable from here so
+//! tests can start a server in-process on port 0.
+//!
+//! # Layout
+//! - [`config`]: the command-line flags.
+//! - [`server`]: the accept loops, the connection limit and the shutdown sequence.
+//! - [`session`]: one task per connection: requests in, events out, one write per batch.
+//! - [`dialect`]: how a session speaks: the JSON-lines protocol ([`dialect::Json`]).
+//! - [`plain`]: the plain-text dialect for `nc`/`telnet`/scripts, UTF-8 or GBK.
+//! - [`hub`]: the registry of nicks and rooms; one `broadcast` channel per room.
+//! - [`event`]: an event encoded once and shared by all its recipients.
+//! - [`limits`]: every bound of the server, with its reason.
 
+pub mod config;
+pub mod dialect;
+pub mod event;
+pub mod hub;
+pub mod limits;
+pub mod plain;
+pub mod server;
+pub mod session;
+
+pub use config::Config;
+pub use server::{Listeners, ServerInfo, run};

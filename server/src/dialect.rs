@@ -1,0 +1,80 @@
+//! How a session speaks to its client. The chat logic (`session`) is one; the dialects differ
+//! only in turning lines into requests and events into bytes.
+//!
+//! - [`Json`]: the protocol of `docs/protocol.md`; events are written as the bytes encoded once
+//!   for every recipient.
+//! - [`crate::plain::Plain`]: readable lines for `nc`, `telnet` and small scripts.
+
+use std::time::Duration;
+
+use bytes::BytesMut;
+use protocol::{ClientMsg, Decode, ErrorCode, Line, Nick, RequestError, RoomName, ServerMsg};
+
+use crate::event::Event;
+
+/// What a dialect may know of its session.
+#[derive(Clone, Copy)]
+pub struct View<'a> {
+    /// `None` until `hello` (or the plain-text port's first line) succeeds.
+    pub nick: Option<&'a Nick>,
+    /// Joined rooms, oldest first.
+    pub rooms: &'a [RoomName],
+}
+
+pub trait Dialect: Send + 'static {
+    /// Written when the connection opens, before the client says anything.
+    fn greet(&mut self, _out: &mut BytesMut) {}
+
+    /// A pause after which an unterminated line counts as complete; `None`: lines end at `\n`.
+    fn line_pause(&self) -> Option<Duration> {
+        None
+    }
+
+    /// Turns one line into a request. `None` when the line needs no request (a blank line, a
+    /// command the dialect answers itself in `out`).
+    fn read(
+        &mut self,
+        line: Line,
+        view: View<'_>,
+        out: &mut BytesMut,
+    ) -> Option<Result<ClientMsg, RequestError>>;
+
+    /// Writes a message meant for this session alone.
+    fn write(&mut self, msg: &ServerMsg, view: View<'_>, out: &mut BytesMut);
+
+    /// Writes an event shared with other sessions.
+    fn write_event(&mut self, event: &Event, view: View<'_>, out: &mut BytesMut) {
+        self.write(&event.msg, view, out);
+    }
+}
+
+pub(crate) fn line_too_long(max: usize) -> RequestError {
+    RequestError::new(ErrorCode::LineTooLong, format!("line longer than {max} bytes; discarded"))
+}
+
+/// The JSON-lines protocol.
+#[derive(Debug, Default)]
+pub struct Json;
+
+impl Dialect for Json {
+    fn read(
+        &mut self,
+        line: Line,
+        _: View<'_>,
+        _: &mut BytesMut,
+    ) -> Option<Result<ClientMsg, RequestError>> {
+        match line {
+            Line::Complete(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => None,
+            Line::Complete(bytes) => Some(ClientMsg::decode(&bytes)),
+            Line::TooLong { max } => Some(Err(line_too_long(max))),
+        }
+    }
+
+    fn write(&mut self, msg: &ServerMsg, _: View<'_>, out: &mut BytesMut) {
+        protocol::write_line(msg, out);
+    }
+
+    fn write_event(&mut self, event: &Event, _: View<'_>, out: &mut BytesMut) {
+        out.extend_from_slice(&event.json);
+    }
+}

@@ -1,0 +1,295 @@
+//! The room registry: who is online, which rooms exist, who is in them.
+//!
+//! One `tokio::sync::broadcast` channel per room carries its events to every member. The hub
+//! only changes membership and announces it; chat messages do not pass through it (a session
+//! sends on the room's channel directly), so the hub's lock is never on the hot path.
+//!
+//! The state sits behind a `std::sync::Mutex`, not tokio's: every critical section is short,
+//! never awaits, and a std mutex is faster for that (the mini-redis `db.rs` reasoning).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Mutex, MutexGuard};
+
+use protocol::{
+    ErrorCode, Nick, NickKey, PresenceEvent, RequestError, RoomInfo, RoomName, ServerMsg, Text,
+    now_millis,
+};
+use tokio::sync::{broadcast, mpsc};
+use uuid::Uuid;
+
+use crate::event::{Event, SharedEvent};
+use crate::limits::ROOM_CHANNEL_CAPACITY;
+
+#[derive(Default)]
+pub struct Hub {
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    rooms: HashMap<RoomName, Room>,
+    users: HashMap<NickKey, User>,
+}
+
+struct Room {
+    tx: broadcast::Sender<SharedEvent>,
+    /// Sorted by key, so `who` lists are in a stable order.
+    members: BTreeMap<NickKey, Nick>,
+}
+
+struct User {
+    nick: Nick,
+    /// Events for this session alone (private messages).
+    direct: mpsc::Sender<SharedEvent>,
+    rooms: BTreeSet<RoomName>,
+}
+
+/// A session's place in a room: the channel to speak on and the receiver to listen on.
+pub struct Membership {
+    pub tx: broadcast::Sender<SharedEvent>,
+    pub rx: broadcast::Receiver<SharedEvent>,
+    /// The join announcement, which is also the first event of `rx` from this session's
+    /// point of view.
+    pub announcement: SharedEvent,
+    pub members: Vec<Nick>,
+}
+
+fn presence(room: &RoomName, nick: &Nick, event: PresenceEvent) -> SharedEvent {
+    Event::new(ServerMsg::Presence {
+        id: Uuid::now_v7(),
+        ts: now_millis(),
+        room: room.clone(),
+        nick: nick.clone(),
+        event,
+    })
+}
+
+fn nick_in_use(nick: &Nick) -> RequestError {
+    RequestError::new(ErrorCode::NickInUse, format!("the nick {nick} is already in use"))
+}
+
+impl Hub {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock leaves the maps consistent (every update is a
+        // single insert or remove), so a poisoned lock is safe to keep using.
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Claims `nick` for a new session.
+    pub fn register(
+        &self,
+        nick: &Nick,
+        direct: mpsc::Sender<SharedEvent>,
+    ) -> Result<(), RequestError> {
+        let mut state = self.state();
+        let key = nick.key();
+        if state.users.contains_key(&key) {
+            return Err(nick_in_use(nick));
+        }
+        state.users.insert(key, User { nick: nick.clone(), direct, rooms: BTreeSet::new() });
+        Ok(())
+    }
+
+    /// Puts `nick` in `room`, creating the room if new, and announces it to the room. The
+    /// receiver is subscribed before the announcement is sent, so the joiner sees its own join.
+    pub fn join(&self, nick: &Nick, room: &RoomName) -> Membership {
+        let mut state = self.state();
+        let key = nick.key();
+        if let Some(user) = state.users.get_mut(&key) {
+            user.rooms.insert(room.clone());
+        }
+        let entry = state.rooms.entry(room.clone()).or_insert_with(|| Room {
+            tx: broadcast::channel(ROOM_CHANNEL_CAPACITY).0,
+            members: BTreeMap::new(),
+        });
+        entry.members.insert(key, nick.clone());
+        let rx = entry.tx.subscribe();
+        let announcement = presence(room, nick, PresenceEvent::Joined);
+        // Cannot fail: `rx` above is a live receiver.
+        let _ = entry.tx.send(announcement.clone());
+        Membership {
+            tx: entry.tx.clone(),
+            rx,
+            announcement,
+            members: entry.members.values().cloned().collect(),
+        }
+    }
+
+    /// Takes `nick` out of `room` and tells the room why. Returns the announcement, for the
+    /// leaver (whose receiver is gone by the time it would arrive).
+    pub fn leave(&self, nick: &Nick, room: &RoomName, event: PresenceEvent) -> SharedEvent {
+        let mut state = self.state();
+        let key = nick.key();
+        if let Some(user) = state.users.get_mut(&key) {
+            user.rooms.remove(room);
+        }
+        let announcement = presence(room, nick, event);
+        Self::remove_member(&mut state, &key, room, &announcement);
+        announcement
+    }
+
+    fn remove_member(
+        state: &mut State,
+        key: &NickKey,
+        room: &RoomName,
+        announcement: &SharedEvent,
+    ) {
+        if let Some(entry) = state.rooms.get_mut(room) {
+            entry.members.remove(key);
+            if entry.members.is_empty() {
+                // A room exists while it has members.
+                state.rooms.remove(room);
+            } else {
+                let _ = entry.tx.send(announcement.clone());
+            }
+        }
+    }
+
+    /// Ends `nick`'s presence on the server: leaves every room with `event` and frees the nick.
+    pub fn unregister(&self, nick: &Nick, event: PresenceEvent) {
+        let mut state = self.state();
+        let key = nick.key();
+        let Some(user) = state.users.remove(&key) else { return };
+        for room in &user.rooms {
+            let announcement = presence(room, &user.nick, event.clone());
+            Self::remove_member(&mut state, &key, room, &announcement);
+        }
+    }
+
+    /// Renames `old` to `new` everywhere and tells each of its rooms.
+    pub fn rename(&self, old: &Nick, new: &Nick) -> Result<(), RequestError> {
+        let mut state = self.state();
+        let (old_key, new_key) = (old.key(), new.key());
+        if old_key != new_key && state.users.contains_key(&new_key) {
+            return Err(nick_in_use(new));
+        }
+        let Some(mut user) = state.users.remove(&old_key) else {
+            return Err(RequestError::new(ErrorCode::NotRegistered, "you are not registered"));
+        };
+        user.nick = new.clone();
+        for room in &user.rooms {
+            if let Some(entry) = state.rooms.get_mut(room) {
+                entry.members.remove(&old_key);
+                entry.members.insert(new_key.clone(), new.clone());
+                let _ =
+                    entry.tx.send(presence(room, old, PresenceEvent::Renamed { to: new.clone() }));
+            }
+        }
+        state.users.insert(new_key, user);
+        Ok(())
+    }
+
+    /// Delivers a private message and returns it, for the sender's acknowledgement.
+    pub fn send_private(
+        &self,
+        from: &Nick,
+        to: &Nick,
+        text: Text,
+    ) -> Result<SharedEvent, RequestError> {
+        let state = self.state();
+        let Some(user) = state.users.get(&to.key()) else {
+            return Err(RequestError::new(
+                ErrorCode::NoSuchNick,
+                format!("nobody called {to} is online"),
+            ));
+        };
+        let event = Event::new(ServerMsg::Private {
+            id: Uuid::now_v7(),
+            from: from.clone(),
+            to: user.nick.clone(),
+            text,
+            ts: now_millis(),
+        });
+        if from.key() != to.key() {
+            user.direct.try_send(event.clone()).map_err(|_| {
+                RequestError::new(
+                    ErrorCode::RecipientBusy,
+                    format!("{} is not reading messages right now; try again later", user.nick),
+                )
+            })?;
+        }
+        Ok(event)
+    }
+
+    /// Every room with its member count, sorted by name.
+    pub fn rooms(&self) -> Vec<RoomInfo> {
+        let state = self.state();
+        let mut rooms: Vec<RoomInfo> = state
+            .rooms
+            .iter()
+            .map(|(name, room)| RoomInfo {
+                name: name.clone(),
+                members: u32::try_from(room.members.len()).unwrap_or(u32::MAX),
+            })
+            .collect();
+        rooms.sort_by(|a, b| a.name.cmp(&b.name));
+        rooms
+    }
+
+    /// The members of `room`, or `None` if there is no such room.
+    pub fn members(&self, room: &RoomName) -> Option<Vec<Nick>> {
+        self.state().rooms.get(room).map(|r| r.members.values().cloned().collect())
+    }
+
+    /// Sessions registered now.
+    pub fn online(&self) -> usize {
+        self.state().users.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nick(s: &str) -> Nick {
+        Nick::parse(s).unwrap()
+    }
+
+    fn register(hub: &Hub, name: &str) -> (Nick, mpsc::Receiver<SharedEvent>) {
+        let (tx, rx) = mpsc::channel(4);
+        let n = nick(name);
+        hub.register(&n, tx).unwrap();
+        (n, rx)
+    }
+
+    #[test]
+    fn nicks_are_unique_ignoring_case() {
+        let hub = Hub::new();
+        register(&hub, "Michael");
+        let (tx, _rx) = mpsc::channel(1);
+        let err = hub.register(&nick("MICHAEL"), tx).unwrap_err();
+        assert_eq!(err.code, ErrorCode::NickInUse);
+    }
+
+    #[test]
+    fn rooms_exist_while_they_have_members() {
+        let hub = Hub::new();
+        let (m, _) = register(&hub, "Michael");
+        let lobby = RoomName::lobby();
+        let mut membership = hub.join(&m, &lobby);
+        let first = membership.rx.try_recv().unwrap();
+        assert!(std::sync::Arc::ptr_eq(&first, &membership.announcement));
+        assert_eq!(hub.rooms().len(), 1);
+        hub.leave(&m, &lobby, PresenceEvent::Left { reason: None });
+        assert!(hub.rooms().is_empty());
+        assert!(hub.members(&lobby).is_none());
+    }
+
+    #[test]
+    fn rename_moves_membership_and_frees_the_old_nick() {
+        let hub = Hub::new();
+        let (m, _) = register(&hub, "Michael");
+        let lobby = RoomName::lobby();
+        let _membership = hub.join(&m, &lobby);
+        hub.rename(&m, &nick("Mike")).unwrap();
+        assert_eq!(hub.members(&lobby).unwrap(), vec![nick("Mike")]);
+        register(&hub, "michael");
+        hub.unregister(&nick("Mike"), PresenceEvent::Left { reason: None });
+        assert!(hub.members(&lobby).is_none());
+        assert_eq!(hub.online(), 1);
+    }
+}

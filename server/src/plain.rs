@@ -1,0 +1,343 @@
+//! The plain-text dialect, for people without `chat-tui`: `nc`, `telnet`, a ten-line script.
+//!
+//! The server speaks first ("Welcome! What's your name?"), the first line is the nick, every
+//! further line is said in the current room or is a slash command, and every event arrives as
+//! one readable line (`[lobby] Tracy: hi`). Lines become the same requests a JSON client sends,
+//! so there is one chat logic, not two.
+//!
+//! Text is UTF-8, unless a client's line is not UTF-8 but is valid GBK (the classic Chinese
+//! socket examples encode with `gbk`): from then on that session is read and written in GBK.
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use encoding_rs::GBK;
+use protocol::command::{self, Command, CommandError, HELP};
+use protocol::{
+    ByeCode, ClientMsg, ErrorCode, Label, Line, MessageKind, NameError, Nick, PROTOCOL_VERSION,
+    PresenceEvent, RequestError, RoomName, ServerMsg, TextError, sanitize,
+};
+
+use crate::dialect::{Dialect, View, line_too_long};
+use crate::limits::PLAIN_LINE_PAUSE;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Charset {
+    Utf8,
+    Gbk,
+}
+
+/// The plain-text dialect's per-session state.
+#[derive(Debug)]
+pub struct Plain {
+    charset: Charset,
+    /// Where lines without a command are said.
+    current: Option<RoomName>,
+}
+
+impl Default for Plain {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Plain {
+    pub fn new() -> Self {
+        Self { charset: Charset::Utf8, current: None }
+    }
+
+    pub fn charset(&self) -> Charset {
+        self.charset
+    }
+
+    /// Decodes a line in the session's charset, switching to GBK the first time a line is GBK
+    /// but not UTF-8.
+    fn decode<'a>(&mut self, bytes: &'a [u8]) -> Result<Cow<'a, str>, RequestError> {
+        let gbk = || GBK.decode_without_bom_handling_and_without_replacement(bytes);
+        let text = match self.charset {
+            Charset::Utf8 => match std::str::from_utf8(bytes) {
+                Ok(s) => Some(Cow::Borrowed(s)),
+                Err(_) => gbk().inspect(|_| {
+                    self.charset = Charset::Gbk;
+                    tracing::info!("plain client writes GBK; answering in GBK");
+                }),
+            },
+            Charset::Gbk => gbk().or_else(|| std::str::from_utf8(bytes).ok().map(Cow::Borrowed)),
+        };
+        text.ok_or_else(|| {
+            RequestError::new(ErrorCode::InvalidUtf8, "that line is not UTF-8 (or GBK) text")
+        })
+    }
+
+    /// Appends one line of text in the session's charset, with a CR LF for telnet.
+    fn put(&self, out: &mut BytesMut, line: &str) {
+        match self.charset {
+            Charset::Utf8 => out.extend_from_slice(line.as_bytes()),
+            // Characters GBK cannot hold become HTML numeric references, which stay readable.
+            Charset::Gbk => out.extend_from_slice(&GBK.encode(line).0),
+        }
+        out.extend_from_slice(b"\r\n");
+    }
+
+    fn command(
+        &mut self,
+        text: &str,
+        view: View<'_>,
+        out: &mut BytesMut,
+    ) -> Option<Result<ClientMsg, RequestError>> {
+        if text.trim().eq_ignore_ascii_case("exit") {
+            return Some(Ok(ClientMsg::Quit { reason: None }));
+        }
+        let command = match command::parse(text) {
+            Ok(c) => c,
+            Err(e) => return Some(Err(command_error(e))),
+        };
+        match command {
+            Command::Help => {
+                self.put(out, "Type a line to say it in the current room. Commands:");
+                for (usage, what) in HELP {
+                    self.put(out, &format!("  {usage:<16} {what}"));
+                }
+                self.put(out, "  exit             leave the chat");
+                None
+            }
+            // Joining a room you are in makes it the current one.
+            Command::Join(room) if view.rooms.contains(&room) => {
+                self.put(out, &format!("* You are now talking in [{room}]."));
+                self.current = Some(room);
+                None
+            }
+            command => {
+                command.into_request(self.current.as_ref()).map_err(command_error).transpose()
+            }
+        }
+    }
+
+    fn render(&mut self, msg: &ServerMsg, view: View<'_>) -> Vec<String> {
+        let me = view.nick;
+        match msg {
+            ServerMsg::Welcome { greeting, motd, rooms, .. } => {
+                let mut lines = vec![greeting.clone()];
+                lines.extend(motd.lines().map(str::to_owned));
+                let rooms: Vec<String> =
+                    rooms.iter().map(|r| format!("{} ({})", r.name, r.members)).collect();
+                if !rooms.is_empty() {
+                    lines.push(format!("Rooms: {}", rooms.join(", ")));
+                }
+                lines.push("Type a line to chat, /help for commands, exit to leave.".to_owned());
+                lines
+            }
+            ServerMsg::Message { room, from, kind, text, .. } => text
+                .as_str()
+                .lines()
+                .map(|line| match kind {
+                    MessageKind::Say => format!("[{room}] {from}: {}", sanitize(line)),
+                    MessageKind::Action => format!("[{room}] * {from} {}", sanitize(line)),
+                })
+                .collect(),
+            ServerMsg::Private { from, to, text, .. } => text
+                .as_str()
+                .lines()
+                .map(|line| {
+                    if Some(from) == me {
+                        format!("[private to {to}] {from}: {}", sanitize(line))
+                    } else {
+                        format!("[private] {from}: {}", sanitize(line))
+                    }
+                })
+                .collect(),
+            ServerMsg::Presence { room, nick, event, .. } => {
+                let mine = Some(nick) == me;
+                match event {
+                    PresenceEvent::Joined if mine => self.current = Some(room.clone()),
+                    PresenceEvent::Left { .. } if mine && self.current.as_ref() == Some(room) => {
+                        self.current = view.rooms.last().cloned();
+                    }
+                    _ => {}
+                }
+                let line = match event {
+                    PresenceEvent::Joined => format!("[{room}] --> {nick} joined"),
+                    PresenceEvent::Left { reason } => {
+                        format!("[{room}] <-- {nick} left{}", because(reason.as_ref()))
+                    }
+                    PresenceEvent::Renamed { to } => {
+                        format!("[{room}] {nick} is now known as {to}")
+                    }
+                    PresenceEvent::Dropped { reason } => {
+                        format!("[{room}] <-- {nick} dropped{}", because(Some(reason)))
+                    }
+                };
+                let mut lines = vec![line];
+                if mine && matches!(event, PresenceEvent::Left { .. }) {
+                    match &self.current {
+                        Some(room) => lines.push(format!("* You are now talking in [{room}].")),
+                        None => lines.push("* You are in no room now; /join one.".to_owned()),
+                    }
+                }
+                lines
+            }
+            ServerMsg::Nick { nick } => vec![format!("* You are now known as {nick}.")],
+            ServerMsg::Rooms { rooms } => {
+                let rooms: Vec<String> =
+                    rooms.iter().map(|r| format!("{} ({})", r.name, r.members)).collect();
+                vec![format!("Rooms: {}", rooms.join(", "))]
+            }
+            ServerMsg::Members { room, nicks } => {
+                let nicks: Vec<&str> = nicks.iter().map(Nick::as_str).collect();
+                vec![format!("[{room}] Members: {}", nicks.join(", "))]
+            }
+            ServerMsg::Notice { text, .. } => {
+                text.lines().map(|l| format!("* {}", sanitize(l))).collect()
+            }
+            ServerMsg::Error { message, .. } if me.is_none() => {
+                vec![format!("Sorry, {}. What's your name?", sanitize(message))]
+            }
+            ServerMsg::Error { code, message, .. } => {
+                let code = serde_code(code);
+                vec![format!("! {code}: {}", sanitize(message))]
+            }
+            // Plain clients cannot answer pings; their liveness is the TCP connection.
+            ServerMsg::Ping { .. } => Vec::new(),
+            ServerMsg::Pong { token } => vec![format!("pong {token}")],
+            ServerMsg::Bye { code: ByeCode::Quit, .. } => {
+                vec![format!("Bye, {}!", me.map_or("friend", Nick::as_str))]
+            }
+            ServerMsg::Bye { message, .. } => vec![format!("Bye: {}.", sanitize(message))],
+        }
+    }
+}
+
+fn because(reason: Option<&Label>) -> String {
+    match reason {
+        Some(r) if !r.as_str().is_empty() => format!(" ({})", sanitize(r.as_str())),
+        _ => String::new(),
+    }
+}
+
+/// The wire name of an error code (`nick_in_use`), as a JSON client would see it.
+fn serde_code(code: &ErrorCode) -> String {
+    let json = protocol::encode_line(code);
+    String::from_utf8_lossy(&json).trim().trim_matches('"').to_owned()
+}
+
+fn command_error(e: CommandError) -> RequestError {
+    let code = match &e {
+        CommandError::Unknown(_) | CommandError::Usage(_) => ErrorCode::BadCommand,
+        CommandError::Name(
+            NameError::Empty { what }
+            | NameError::TooLong { what, .. }
+            | NameError::BadChar { what, .. },
+        ) => {
+            if *what == "nick" {
+                ErrorCode::InvalidNick
+            } else {
+                ErrorCode::InvalidRoom
+            }
+        }
+        CommandError::Text(TextError::Empty) => ErrorCode::InvalidText,
+        CommandError::Text(TextError::TooLong { .. }) => ErrorCode::TextTooLong,
+        CommandError::NoRoom => ErrorCode::NotInRoom,
+    };
+    RequestError::new(code, e.to_string())
+}
+
+impl Dialect for Plain {
+    fn greet(&mut self, out: &mut BytesMut) {
+        self.put(out, "Welcome! What's your name?");
+    }
+
+    fn line_pause(&self) -> Option<Duration> {
+        Some(PLAIN_LINE_PAUSE)
+    }
+
+    fn read(
+        &mut self,
+        line: Line,
+        view: View<'_>,
+        out: &mut BytesMut,
+    ) -> Option<Result<ClientMsg, RequestError>> {
+        let bytes = match line {
+            Line::Complete(bytes) => bytes,
+            Line::TooLong { max } => return Some(Err(line_too_long(max))),
+        };
+        let text = match self.decode(&bytes) {
+            Ok(t) => t,
+            Err(e) => return Some(Err(e)),
+        };
+        if text.trim().is_empty() {
+            return None;
+        }
+        if view.nick.is_some() {
+            return self.command(&text, view, out);
+        }
+        let name = text.trim();
+        if name.eq_ignore_ascii_case("exit") || name.eq_ignore_ascii_case("/exit") {
+            return Some(Ok(ClientMsg::Quit { reason: None }));
+        }
+        Some(match Nick::parse(name) {
+            Ok(nick) => Ok(ClientMsg::Hello {
+                nick,
+                protocol: PROTOCOL_VERSION,
+                client: Label::truncate("plain"),
+            }),
+            Err(e) => Err(RequestError::new(ErrorCode::InvalidNick, e.to_string())),
+        })
+    }
+
+    fn write(&mut self, msg: &ServerMsg, view: View<'_>, out: &mut BytesMut) {
+        for line in self.render(msg, view) {
+            self.put(out, &line);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view<'a>(nick: Option<&'a Nick>, rooms: &'a [RoomName]) -> View<'a> {
+        View { nick, rooms }
+    }
+
+    #[test]
+    fn the_first_line_is_the_nick() {
+        let mut plain = Plain::new();
+        let mut out = BytesMut::new();
+        let req = plain.read(Line::Complete("Michael".into()), view(None, &[]), &mut out);
+        assert!(
+            matches!(req, Some(Ok(ClientMsg::Hello { nick, .. })) if nick.as_str() == "Michael")
+        );
+    }
+
+    #[test]
+    fn gbk_lines_switch_the_session_to_gbk() {
+        let mut plain = Plain::new();
+        let (gbk_name, _, _) = GBK.encode("小明");
+        let mut out = BytesMut::new();
+        let req =
+            plain.read(Line::Complete(BytesMut::from(&gbk_name[..])), view(None, &[]), &mut out);
+        assert!(matches!(req, Some(Ok(ClientMsg::Hello { nick, .. })) if nick.as_str() == "小明"));
+        assert_eq!(plain.charset(), Charset::Gbk);
+        plain.put(&mut out, "你好");
+        assert_eq!(&out[..], &[&GBK.encode("你好").0[..], b"\r\n"].concat()[..]);
+    }
+
+    #[test]
+    fn bytes_that_are_neither_utf8_nor_gbk_are_an_error() {
+        let mut plain = Plain::new();
+        let mut out = BytesMut::new();
+        let req = plain.read(
+            Line::Complete(BytesMut::from(&b"\xff\xff\xfe"[..])),
+            view(None, &[]),
+            &mut out,
+        );
+        assert!(matches!(req, Some(Err(e)) if e.code == ErrorCode::InvalidUtf8));
+        assert_eq!(plain.charset(), Charset::Utf8);
+    }
+
+    #[test]
+    fn error_codes_render_as_on_the_wire() {
+        assert_eq!(serde_code(&ErrorCode::NickInUse), "nick_in_use");
+    }
+}

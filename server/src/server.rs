@@ -1,0 +1,156 @@
+//! The accept loops and the shutdown sequence.
+//!
+//! [`run`] takes its listeners and a shutdown future as parameters: the binary passes Ctrl-C and
+//! SIGTERM, tests pass whatever they like. On shutdown every session is told why, says goodbye
+//! to its client and ends; `run` returns when they all have (or after [`SHUTDOWN_GRACE`]).
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use protocol::{ByeCode, ServerMsg};
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{error, info, warn};
+
+use crate::dialect::{Dialect, Json, View};
+use crate::hub::Hub;
+use crate::limits::SHUTDOWN_GRACE;
+use crate::plain::Plain;
+use crate::session;
+
+/// What the server tells clients about itself.
+#[derive(Debug, Clone)]
+pub struct ServerInfo {
+    /// The chat's name, in the greeting: "Welcome to NAME."
+    pub name: String,
+    /// Message of the day, shown after the greeting.
+    pub motd: String,
+    /// Program and version, e.g. `chat-server/0.1.0`.
+    pub version: String,
+    /// Sessions at once; connections past it are told `server_full` and closed.
+    pub max_connections: usize,
+}
+
+impl Default for ServerInfo {
+    fn default() -> Self {
+        Self {
+            name: "chat".to_owned(),
+            motd: String::new(),
+            version: concat!("chat-server/", env!("CARGO_PKG_VERSION")).to_owned(),
+            max_connections: crate::limits::MAX_CONNECTIONS,
+        }
+    }
+}
+
+/// The bound sockets: JSON-lines, and optionally the plain-text port.
+pub struct Listeners {
+    pub json: TcpListener,
+    pub plain: Option<TcpListener>,
+}
+
+impl Listeners {
+    /// Binds both ports. An error names the address that failed.
+    pub async fn bind(json: SocketAddr, plain: Option<SocketAddr>) -> anyhow::Result<Self> {
+        use anyhow::Context as _;
+        let json_listener =
+            TcpListener::bind(json).await.with_context(|| format!("cannot listen on {json}"))?;
+        let plain = match plain {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("cannot listen on {addr}"))?,
+            ),
+            None => None,
+        };
+        Ok(Self { json: json_listener, plain })
+    }
+
+    pub fn json_addr(&self) -> std::io::Result<SocketAddr> {
+        self.json.local_addr()
+    }
+
+    pub fn plain_addr(&self) -> Option<SocketAddr> {
+        self.plain.as_ref().and_then(|l| l.local_addr().ok())
+    }
+}
+
+/// Serves until `shutdown` completes, then closes every session cleanly.
+pub async fn run(listeners: Listeners, info: ServerInfo, shutdown: impl Future<Output = ()>) {
+    let hub = Arc::new(Hub::new());
+    let info = Arc::new(info);
+    let token = CancellationToken::new();
+    let tracker = TaskTracker::new();
+    let slots = Arc::new(Semaphore::new(info.max_connections));
+    let ctx = Accept { hub, info, token: token.clone(), tracker: tracker.clone(), slots };
+
+    let json = ctx.clone().serve(listeners.json, Json::default);
+    let plain = async {
+        match listeners.plain {
+            Some(listener) => ctx.clone().serve(listener, Plain::new).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        () = shutdown => info!("shutting down"),
+        () = json => {}
+        () = plain => {}
+    }
+    token.cancel();
+    tracker.close();
+    if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait()).await.is_err() {
+        warn!(remaining = tracker.len(), "sessions did not finish in time; exiting anyway");
+    }
+    info!("stopped");
+}
+
+#[derive(Clone)]
+struct Accept {
+    hub: Arc<Hub>,
+    info: Arc<ServerInfo>,
+    token: CancellationToken,
+    tracker: TaskTracker,
+    slots: Arc<Semaphore>,
+}
+
+impl Accept {
+    async fn serve<D: Dialect>(self, listener: TcpListener, dialect: fn() -> D) {
+        loop {
+            let (stream, peer) = match listener.accept().await {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors and the like: transient, so wait and go on
+                    // rather than spin or stop serving.
+                    error!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            let Ok(permit) = self.slots.clone().try_acquire_owned() else {
+                self.tracker.spawn(refuse(stream, dialect()));
+                continue;
+            };
+            let (hub, info, token) = (self.hub.clone(), self.info.clone(), self.token.clone());
+            self.tracker.spawn(async move {
+                session::run(stream, peer, dialect(), hub, info, token).await;
+                drop(permit);
+            });
+        }
+    }
+}
+
+/// Tells a connection past the limit why it is closed.
+async fn refuse<D: Dialect>(mut stream: TcpStream, mut dialect: D) {
+    warn!("connection refused: server full");
+    let mut out = BytesMut::new();
+    let bye = ServerMsg::Bye {
+        code: ByeCode::ServerFull,
+        message: "the server is full; try again later".into(),
+    };
+    dialect.write(&bye, View { nick: None, rooms: &[] }, &mut out);
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), stream.write_all(&out)).await;
+}

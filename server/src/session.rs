@@ -1,0 +1,469 @@
+//! One task per connection: reads requests, carries them out, writes events.
+//!
+//! The task owns its socket and waits, in one `select!`, on the socket, its rooms' broadcast
+//! receivers, its queue of direct events and the shutdown signal. After each wake-up it takes
+//! everything else that is ready too and writes the lot with one syscall.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use futures::FutureExt;
+use protocol::limits::MAX_LINE_BYTES;
+use protocol::{
+    ByeCode, ClientMsg, ErrorCode, Label, LineCodec, MessageKind, Nick, PROTOCOL_VERSION,
+    PresenceEvent, RequestError, RoomName, ServerMsg, Text, now_millis,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::sync::{broadcast, mpsc};
+use tokio::time::{Instant, sleep_until, timeout};
+use tokio_stream::StreamExt;
+use tokio_stream::StreamMap;
+use tokio_stream::wrappers::BroadcastStream;
+use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
+use tokio_util::codec::Decoder;
+use tokio_util::sync::CancellationToken;
+use tracing::{Instrument, debug, info, info_span, warn};
+use uuid::Uuid;
+
+use crate::dialect::{Dialect, View};
+use crate::event::{Event, SharedEvent};
+use crate::hub::Hub;
+use crate::limits::{
+    DIRECT_QUEUE, MAX_ERRORS_IN_A_ROW, MAX_EVENTS_PER_WRITE, MAX_ROOMS_PER_SESSION, WRITE_TIMEOUT,
+};
+use crate::server::ServerInfo;
+
+/// Why a session ended.
+#[derive(Debug)]
+enum End {
+    Quit(Option<Label>),
+    Shutdown,
+    /// The connection went away without a goodbye.
+    Dropped(String),
+    TooManyErrors,
+    UnsupportedProtocol,
+}
+
+/// What to do after a request.
+enum Flow {
+    Continue,
+    Close(End),
+}
+
+/// Bytes read from the socket at a time.
+const READ_CHUNK: usize = 4096;
+
+/// Runs one session to its end. Errors stay inside: they are logged here and never reach the
+/// accept loop.
+pub async fn run<D: Dialect>(
+    stream: TcpStream,
+    peer: SocketAddr,
+    dialect: D,
+    hub: Arc<Hub>,
+    info: Arc<ServerInfo>,
+    shutdown: CancellationToken,
+) {
+    let id = Uuid::now_v7();
+    let span = info_span!("session", %peer, %id);
+    async move {
+        debug!("connected");
+        let _ = stream.set_nodelay(true);
+        let (direct_tx, direct_rx) = mpsc::channel(DIRECT_QUEUE);
+        let (reader, writer) = stream.into_split();
+        let session = Session {
+            id,
+            hub,
+            info,
+            dialect,
+            nick: None,
+            joined: Vec::new(),
+            senders: Vec::new(),
+            receivers: StreamMap::new(),
+            direct_tx,
+            direct_rx,
+            out: BytesMut::with_capacity(READ_CHUNK),
+            writer,
+            errors_in_a_row: 0,
+        };
+        let end = session.serve(reader, shutdown).await;
+        debug!(?end, "closed");
+    }
+    .instrument(span)
+    .await;
+}
+
+struct Session<D> {
+    id: Uuid,
+    hub: Arc<Hub>,
+    info: Arc<ServerInfo>,
+    dialect: D,
+    nick: Option<Nick>,
+    /// Joined rooms in the order they were joined, with the channel to speak on in each.
+    joined: Vec<RoomName>,
+    senders: Vec<broadcast::Sender<SharedEvent>>,
+    receivers: StreamMap<RoomName, BroadcastStream<SharedEvent>>,
+    /// Given to the hub at registration, so others can reach this session directly.
+    direct_tx: mpsc::Sender<SharedEvent>,
+    direct_rx: mpsc::Receiver<SharedEvent>,
+    /// Bytes waiting to be written.
+    out: BytesMut,
+    writer: OwnedWriteHalf,
+    errors_in_a_row: u32,
+}
+
+impl<D: Dialect> Session<D> {
+    async fn serve(
+        mut self,
+        mut reader: tokio::net::tcp::OwnedReadHalf,
+        shutdown: CancellationToken,
+    ) -> End {
+        let mut codec = LineCodec::new(MAX_LINE_BYTES);
+        let mut inbuf = BytesMut::with_capacity(READ_CHUNK);
+        // When an unterminated line counts as complete (plain-text port only).
+        let mut partial_deadline: Option<Instant> = None;
+        self.dialect.greet(&mut self.out);
+        let end = loop {
+            if let Err(end) = self.flush().await {
+                break end;
+            }
+            inbuf.reserve(READ_CHUNK);
+            let flow = tokio::select! {
+                _ = shutdown.cancelled() => Flow::Close(End::Shutdown),
+                read = reader.read_buf(&mut inbuf) => match read {
+                    Ok(0) => match codec.decode_eof(&mut inbuf) {
+                        Ok(Some(line)) => match self.on_line(line) {
+                            Flow::Continue => Flow::Close(End::Dropped("connection closed".into())),
+                            close => close,
+                        },
+                        _ => Flow::Close(End::Dropped("connection closed".into())),
+                    },
+                    Ok(_) => {
+                        let flow = self.on_bytes(&mut codec, &mut inbuf);
+                        partial_deadline = match self.dialect.line_pause() {
+                            Some(pause) if !inbuf.is_empty() => Some(Instant::now() + pause),
+                            _ => None,
+                        };
+                        flow
+                    }
+                    Err(e) => Flow::Close(End::Dropped(e.to_string())),
+                },
+                () = sleep_until(partial_deadline.unwrap_or_else(Instant::now)), if partial_deadline.is_some() => {
+                    partial_deadline = None;
+                    match codec.take_partial(&mut inbuf) {
+                        Some(line) => self.on_line(line),
+                        None => Flow::Continue,
+                    }
+                }
+                Some((room, event)) = self.receivers.next() => {
+                    self.on_room_event(&room, event);
+                    Flow::Continue
+                }
+                Some(event) = self.direct_rx.recv() => {
+                    self.write_event(&event);
+                    Flow::Continue
+                }
+            };
+            if let Flow::Close(end) = flow {
+                break end;
+            }
+            self.take_ready_events();
+        };
+        self.finish(end).await
+    }
+
+    /// Handles every complete line in `inbuf`.
+    fn on_bytes(&mut self, codec: &mut LineCodec, inbuf: &mut BytesMut) -> Flow {
+        loop {
+            match codec.decode(inbuf) {
+                Ok(Some(line)) => {
+                    if let Flow::Close(end) = self.on_line(line) {
+                        return Flow::Close(end);
+                    }
+                }
+                Ok(None) => return Flow::Continue,
+                Err(e) => return Flow::Close(End::Dropped(e.to_string())),
+            }
+        }
+    }
+
+    fn on_line(&mut self, line: protocol::Line) -> Flow {
+        let view = View { nick: self.nick.as_ref(), rooms: &self.joined };
+        let request = match self.dialect.read(line, view, &mut self.out) {
+            None => return Flow::Continue,
+            Some(request) => request,
+        };
+        let result = request.and_then(|req| {
+            let name = req.type_name();
+            self.handle(req).map_err(|e| e.for_request(name))
+        });
+        match result {
+            Ok(flow) => {
+                self.errors_in_a_row = 0;
+                flow
+            }
+            Err(error) => {
+                debug!(code = ?error.code, message = %error.message, "bad request");
+                self.write(&error.to_msg());
+                self.errors_in_a_row += 1;
+                if self.errors_in_a_row >= MAX_ERRORS_IN_A_ROW {
+                    Flow::Close(End::TooManyErrors)
+                } else {
+                    Flow::Continue
+                }
+            }
+        }
+    }
+
+    /// Carries out one request.
+    fn handle(&mut self, request: ClientMsg) -> Result<Flow, RequestError> {
+        // Requests allowed at any time.
+        let request = match request {
+            ClientMsg::Ping { token } => {
+                self.write(&ServerMsg::Pong { token });
+                return Ok(Flow::Continue);
+            }
+            ClientMsg::Pong { .. } => return Ok(Flow::Continue),
+            ClientMsg::Quit { reason } => return Ok(Flow::Close(End::Quit(reason))),
+            ClientMsg::Hello { nick, protocol, client } => {
+                if self.nick.is_some() {
+                    return Err(RequestError::new(
+                        ErrorCode::AlreadyRegistered,
+                        "you said hello already",
+                    ));
+                }
+                return self.hello(nick, protocol, &client);
+            }
+            other => other,
+        };
+        let Some(nick) = self.nick.clone() else {
+            return Err(RequestError::new(ErrorCode::NotRegistered, "say hello first"));
+        };
+        match request {
+            ClientMsg::Join { room } => self.join(&nick, room)?,
+            ClientMsg::Leave { room } => self.leave(&nick, &room)?,
+            ClientMsg::Say { room, text } => self.say(nick, room, MessageKind::Say, text)?,
+            ClientMsg::Action { room, text } => self.say(nick, room, MessageKind::Action, text)?,
+            ClientMsg::Msg { to, text } => {
+                let event = self.hub.send_private(&nick, &to, text)?;
+                self.write_event(&event);
+            }
+            ClientMsg::Nick { nick: new } => {
+                if new != nick {
+                    self.hub.rename(&nick, &new)?;
+                    info!(from = ?nick.as_str(), to = ?new.as_str(), "renamed");
+                    self.nick = Some(new.clone());
+                }
+                self.write(&ServerMsg::Nick { nick: new });
+            }
+            ClientMsg::Rooms => self.write(&ServerMsg::Rooms { rooms: self.hub.rooms() }),
+            ClientMsg::Who { room } => {
+                let nicks = self.hub.members(&room).ok_or_else(|| {
+                    RequestError::new(ErrorCode::NoSuchRoom, format!("there is no room #{room}"))
+                })?;
+                self.write(&ServerMsg::Members { room, nicks });
+            }
+            // Handled above.
+            ClientMsg::Hello { .. }
+            | ClientMsg::Ping { .. }
+            | ClientMsg::Pong { .. }
+            | ClientMsg::Quit { .. } => {}
+        }
+        Ok(Flow::Continue)
+    }
+
+    fn hello(&mut self, nick: Nick, protocol: u32, client: &Label) -> Result<Flow, RequestError> {
+        if protocol != PROTOCOL_VERSION {
+            self.write(
+                &RequestError::new(
+                    ErrorCode::UnsupportedProtocol,
+                    format!("this server speaks protocol {PROTOCOL_VERSION}, not {protocol}"),
+                )
+                .for_request("hello")
+                .to_msg(),
+            );
+            return Ok(Flow::Close(End::UnsupportedProtocol));
+        }
+        self.hub.register(&nick, self.direct_tx.clone())?;
+        info!(nick = ?nick.as_str(), client = ?client.as_str(), "registered");
+        self.nick = Some(nick.clone());
+        let welcome = ServerMsg::Welcome {
+            session: self.id,
+            nick: nick.clone(),
+            server: Label::truncate(&self.info.version),
+            protocol: PROTOCOL_VERSION,
+            greeting: format!("Hello, {nick}! Welcome to {}.", self.info.name),
+            motd: self.info.motd.clone(),
+            rooms: self.hub.rooms(),
+        };
+        self.write(&welcome);
+        self.join(&nick, RoomName::lobby())?;
+        Ok(Flow::Continue)
+    }
+
+    fn join(&mut self, nick: &Nick, room: RoomName) -> Result<(), RequestError> {
+        if self.joined.contains(&room) {
+            return Err(RequestError::new(
+                ErrorCode::AlreadyInRoom,
+                format!("you are already in #{room}"),
+            ));
+        }
+        if self.joined.len() >= MAX_ROOMS_PER_SESSION {
+            return Err(RequestError::new(
+                ErrorCode::TooManyRooms,
+                format!("you are in {MAX_ROOMS_PER_SESSION} rooms, the most a session may be in"),
+            ));
+        }
+        let mut membership = self.hub.join(nick, &room);
+        // Show the join first, then the member list: take the receiver's events up to our own
+        // announcement now rather than on the next wake-up.
+        while let Ok(event) = membership.rx.try_recv() {
+            self.write_event(&event);
+            if Arc::ptr_eq(&event, &membership.announcement) {
+                break;
+            }
+        }
+        self.write(&ServerMsg::Members { room: room.clone(), nicks: membership.members });
+        self.receivers.insert(room.clone(), BroadcastStream::new(membership.rx));
+        self.joined.push(room);
+        self.senders.push(membership.tx);
+        Ok(())
+    }
+
+    fn leave(&mut self, nick: &Nick, room: &RoomName) -> Result<(), RequestError> {
+        let index = self.room_index(room)?;
+        self.joined.remove(index);
+        self.senders.remove(index);
+        self.receivers.remove(room);
+        let event = self.hub.leave(nick, room, PresenceEvent::Left { reason: None });
+        self.write_event(&event);
+        Ok(())
+    }
+
+    fn say(
+        &mut self,
+        from: Nick,
+        room: RoomName,
+        kind: MessageKind,
+        text: Text,
+    ) -> Result<(), RequestError> {
+        let index = self.room_index(&room)?;
+        let event = Event::new(ServerMsg::Message {
+            id: Uuid::now_v7(),
+            room,
+            from,
+            kind,
+            text,
+            ts: now_millis(),
+        });
+        // Cannot fail: this session's own receiver is subscribed.
+        let _ = self.senders[index].send(event);
+        Ok(())
+    }
+
+    fn room_index(&self, room: &RoomName) -> Result<usize, RequestError> {
+        self.joined.iter().position(|r| r == room).ok_or_else(|| {
+            RequestError::new(ErrorCode::NotInRoom, format!("you are not in #{room}"))
+        })
+    }
+
+    fn on_room_event(
+        &mut self,
+        room: &RoomName,
+        event: Result<SharedEvent, BroadcastStreamRecvError>,
+    ) {
+        match event {
+            Ok(event) => self.write_event(&event),
+            Err(BroadcastStreamRecvError::Lagged(missed)) => {
+                warn!(room = %room, missed, "session lagged behind its room");
+                self.write(&ServerMsg::Error {
+                    code: ErrorCode::Lagged,
+                    message: format!("you fell behind and missed {missed} events in #{room}"),
+                    request: None,
+                });
+            }
+        }
+    }
+
+    /// Takes the events that are already waiting, without waiting for more, so they go out in
+    /// the same write.
+    fn take_ready_events(&mut self) {
+        for _ in 0..MAX_EVENTS_PER_WRITE {
+            if let Ok(event) = self.direct_rx.try_recv() {
+                self.write_event(&event);
+                continue;
+            }
+            match self.receivers.next().now_or_never() {
+                Some(Some((room, event))) => self.on_room_event(&room, event),
+                _ => break,
+            }
+        }
+    }
+
+    fn write(&mut self, msg: &ServerMsg) {
+        let view = View { nick: self.nick.as_ref(), rooms: &self.joined };
+        self.dialect.write(msg, view, &mut self.out);
+    }
+
+    fn write_event(&mut self, event: &Event) {
+        let view = View { nick: self.nick.as_ref(), rooms: &self.joined };
+        self.dialect.write_event(event, view, &mut self.out);
+    }
+
+    /// Writes what is pending. A client that takes longer than [`WRITE_TIMEOUT`] is dropped.
+    async fn flush(&mut self) -> Result<(), End> {
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        match timeout(WRITE_TIMEOUT, self.writer.write_all(&self.out)).await {
+            Ok(Ok(())) => {
+                self.out.clear();
+                Ok(())
+            }
+            Ok(Err(e)) => Err(End::Dropped(e.to_string())),
+            Err(_) => Err(End::Dropped(format!(
+                "not reading: a write took over {}s",
+                WRITE_TIMEOUT.as_secs()
+            ))),
+        }
+    }
+
+    /// Leaves the hub, says goodbye where there is someone to say it to, and closes.
+    async fn finish(mut self, end: End) -> End {
+        let bye = match &end {
+            End::Quit(_) => Some((ByeCode::Quit, "goodbye".to_owned())),
+            End::Shutdown => Some((ByeCode::Shutdown, "the server is shutting down".to_owned())),
+            End::TooManyErrors => Some((
+                ByeCode::TooManyErrors,
+                format!("{MAX_ERRORS_IN_A_ROW} bad requests in a row; closing the connection"),
+            )),
+            End::UnsupportedProtocol => {
+                Some((ByeCode::UnsupportedProtocol, "unsupported protocol version".to_owned()))
+            }
+            End::Dropped(_) => None,
+        };
+        if let Some(nick) = &self.nick {
+            let event = match &end {
+                End::Quit(reason) => PresenceEvent::Left { reason: reason.clone() },
+                End::Shutdown => {
+                    PresenceEvent::Left { reason: Some(Label::truncate("server shutting down")) }
+                }
+                End::Dropped(reason) => PresenceEvent::Dropped { reason: Label::truncate(reason) },
+                End::TooManyErrors | End::UnsupportedProtocol => {
+                    PresenceEvent::Dropped { reason: Label::truncate("too many bad requests") }
+                }
+            };
+            self.hub.unregister(nick, event);
+            info!(nick = ?nick.as_str(), ?end, "left");
+        }
+        if let Some((code, message)) = bye {
+            self.write(&ServerMsg::Bye { code, message });
+            if self.flush().await.is_ok() {
+                let _ = self.writer.shutdown().await;
+            }
+        }
+        end
+    }
+}

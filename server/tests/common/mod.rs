@@ -1,0 +1,240 @@
+//! Test harness: a real server on loopback port 0, and real TCP clients for both ports.
+
+#![allow(dead_code, clippy::unwrap_used)] // each test file uses a different part; panics are failures
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use chat_server::{Listeners, ServerInfo};
+use futures::{SinkExt, StreamExt};
+use protocol::limits::MAX_SERVER_LINE_BYTES;
+use protocol::{ClientCodec, ClientMsg, Label, Nick, PROTOCOL_VERSION, RequestError, ServerMsg};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_util::codec::Framed;
+
+/// How long a test waits for something that should happen at once on loopback.
+pub const WAIT: Duration = Duration::from_secs(5);
+/// How long a test waits to be sure something does not happen.
+pub const QUIET: Duration = Duration::from_millis(300);
+
+pub struct TestServer {
+    pub json: SocketAddr,
+    pub plain: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+/// Starts a server on `127.0.0.1:0` for both ports.
+pub async fn start_server() -> TestServer {
+    start_server_with(ServerInfo { motd: "Be kind.".into(), ..ServerInfo::default() }).await
+}
+
+pub async fn start_server_with(info: ServerInfo) -> TestServer {
+    let listeners =
+        Listeners::bind("127.0.0.1:0".parse().unwrap(), Some("127.0.0.1:0".parse().unwrap()))
+            .await
+            .unwrap();
+    let json = listeners.json_addr().unwrap();
+    let plain = listeners.plain_addr().unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(chat_server::run(listeners, info, async {
+        let _ = stopped.await;
+    }));
+    TestServer { json, plain, stop: Some(stop), task: Some(task) }
+}
+
+impl TestServer {
+    /// Sends the shutdown signal and waits for `run` to return.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            tokio::time::timeout(Duration::from_secs(10), task)
+                .await
+                .expect("server stops")
+                .unwrap();
+        }
+    }
+
+    /// A JSON client that has said hello as `nick` and read everything up to its lobby member list.
+    pub async fn join(&self, nick: &str) -> JsonClient {
+        let mut c = JsonClient::connect(self.json).await;
+        c.hello(nick).await;
+        c.recv_until(|m| matches!(m, ServerMsg::Members { .. })).await;
+        c
+    }
+}
+
+pub fn nick(s: &str) -> Nick {
+    Nick::parse(s).unwrap()
+}
+
+pub struct JsonClient {
+    pub frames: Framed<TcpStream, ClientCodec>,
+}
+
+impl JsonClient {
+    pub async fn connect(addr: SocketAddr) -> Self {
+        let stream = TcpStream::connect(addr).await.unwrap();
+        Self { frames: Framed::new(stream, ClientCodec::new(MAX_SERVER_LINE_BYTES)) }
+    }
+
+    pub async fn send(&mut self, msg: ClientMsg) {
+        self.frames.send(&msg).await.unwrap();
+    }
+
+    /// Sends a JSON line as written, without checking it.
+    pub async fn send_json(&mut self, line: serde_json::Value) {
+        self.send_raw(format!("{line}\n").as_bytes()).await;
+    }
+
+    pub async fn send_raw(&mut self, bytes: &[u8]) {
+        let stream = self.frames.get_mut();
+        stream.write_all(bytes).await.unwrap();
+    }
+
+    pub async fn hello(&mut self, nick: &str) -> ServerMsg {
+        self.send(ClientMsg::Hello {
+            nick: Nick::parse(nick).unwrap(),
+            protocol: PROTOCOL_VERSION,
+            client: Label::truncate("tests"),
+        })
+        .await;
+        self.recv().await
+    }
+
+    /// The next message; fails the test if none comes within [`WAIT`].
+    pub async fn recv(&mut self) -> ServerMsg {
+        match tokio::time::timeout(WAIT, self.frames.next()).await {
+            Ok(Some(Ok(Ok(msg)))) => msg,
+            Ok(Some(Ok(Err(e)))) => panic!("unreadable line from server: {e}"),
+            Ok(Some(Err(e))) => panic!("socket error: {e}"),
+            Ok(None) => panic!("server closed the connection"),
+            Err(_) => panic!("no message from the server within {WAIT:?}"),
+        }
+    }
+
+    /// Reads until a message matches, returning it; the ones before are returned too.
+    pub async fn recv_until(
+        &mut self,
+        wanted: impl Fn(&ServerMsg) -> bool,
+    ) -> (ServerMsg, Vec<ServerMsg>) {
+        let mut skipped = Vec::new();
+        loop {
+            let msg = self.recv().await;
+            if wanted(&msg) {
+                return (msg, skipped);
+            }
+            skipped.push(msg);
+        }
+    }
+
+    /// The next `error`, failing if something else comes first.
+    pub async fn recv_error(&mut self) -> RequestError {
+        match self.recv().await {
+            ServerMsg::Error { code, message, request } => RequestError { code, message, request },
+            other => panic!("expected an error, got {other:?}"),
+        }
+    }
+
+    /// Asserts that nothing arrives for [`QUIET`].
+    pub async fn assert_silent(&mut self) {
+        if let Ok(Some(msg)) = tokio::time::timeout(QUIET, self.frames.next()).await {
+            panic!("expected silence, got {msg:?}");
+        }
+    }
+
+    /// Waits for the server to close the connection, returning what came before.
+    pub async fn recv_until_closed(&mut self) -> Vec<ServerMsg> {
+        let mut got = Vec::new();
+        loop {
+            match tokio::time::timeout(WAIT, self.frames.next()).await {
+                Ok(Some(Ok(Ok(msg)))) => got.push(msg),
+                Ok(Some(Ok(Err(e)))) => panic!("unreadable line from server: {e}"),
+                Ok(Some(Err(_))) | Ok(None) => return got,
+                Err(_) => panic!("connection still open after {WAIT:?}; got {got:?}"),
+            }
+        }
+    }
+}
+
+/// A client of the plain-text port, reading lines as bytes.
+pub struct PlainClient {
+    reader: BufReader<tokio::net::tcp::OwnedReadHalf>,
+    writer: tokio::net::tcp::OwnedWriteHalf,
+}
+
+impl PlainClient {
+    pub async fn connect(addr: SocketAddr) -> Self {
+        let (r, w) = TcpStream::connect(addr).await.unwrap().into_split();
+        Self { reader: BufReader::new(r), writer: w }
+    }
+
+    /// Connects, reads the greeting, gives `nick` and reads up to the member list of lobby.
+    pub async fn login(addr: SocketAddr, nick: &str) -> Self {
+        let mut c = Self::connect(addr).await;
+        assert_eq!(c.line().await, "Welcome! What's your name?");
+        c.send(&format!("{nick}\n")).await;
+        assert_eq!(c.line().await, format!("Hello, {nick}! Welcome to chat."));
+        c.line_until(|l| l.starts_with("[lobby] Members:")).await;
+        c
+    }
+
+    pub async fn send(&mut self, text: &str) {
+        self.send_bytes(text.as_bytes()).await;
+    }
+
+    pub async fn send_bytes(&mut self, bytes: &[u8]) {
+        self.writer.write_all(bytes).await.unwrap();
+    }
+
+    /// The next line as bytes, without CR LF.
+    pub async fn line_bytes(&mut self) -> Vec<u8> {
+        let mut line = Vec::new();
+        match tokio::time::timeout(WAIT, self.reader.read_until(b'\n', &mut line)).await {
+            Ok(Ok(0)) => panic!("server closed the connection"),
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => panic!("socket error: {e}"),
+            Err(_) => {
+                panic!("no line within {WAIT:?}; partial: {:?}", String::from_utf8_lossy(&line))
+            }
+        }
+        assert!(line.ends_with(b"\r\n"), "plain lines end with CR LF: {line:?}");
+        line.truncate(line.len() - 2);
+        line
+    }
+
+    pub async fn line(&mut self) -> String {
+        String::from_utf8(self.line_bytes().await).expect("UTF-8 line")
+    }
+
+    pub async fn line_until(&mut self, wanted: impl Fn(&str) -> bool) -> String {
+        loop {
+            let line = self.line().await;
+            if wanted(&line) {
+                return line;
+            }
+        }
+    }
+
+    /// Reads to the end of the connection.
+    pub async fn rest(&mut self) -> String {
+        let mut rest = Vec::new();
+        tokio::time::timeout(WAIT, self.reader.read_to_end(&mut rest))
+            .await
+            .expect("connection closes")
+            .unwrap();
+        String::from_utf8_lossy(&rest).into_owned()
+    }
+
+    pub async fn assert_silent(&mut self) {
+        let mut line = Vec::new();
+        if let Ok(r) = tokio::time::timeout(QUIET, self.reader.read_until(b'\n', &mut line)).await {
+            panic!("expected silence, got {r:?}: {:?}", String::from_utf8_lossy(&line));
+        }
+    }
+}
