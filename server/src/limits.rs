@@ -37,3 +37,7 @@ pub const PLAIN_LINE_PAUSE: Duration = Duration::from_millis(300);
 
 /// After a shutdown signal, how long sessions get to say goodbye before the server exits anyway.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// After the goodbye of a session the server ends, how long it keeps reading (and dropping) what
+/// the client still sends, so the close does not turn into a reset that loses the goodbye.
+pub const CLOSE_LINGER: Duration = Duration::from_millis(200);

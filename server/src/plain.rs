@@ -147,6 +147,10 @@ impl Plain {
                     }
                 })
                 .collect(),
+            // "You are now known as ..." already said it, once rather than once per room.
+            ServerMsg::Presence { event: PresenceEvent::Renamed { to }, .. } if Some(to) == me => {
+                Vec::new()
+            }
             ServerMsg::Presence { room, nick, event, .. } => {
                 let mine = Some(nick) == me;
                 match event {

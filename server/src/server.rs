@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::BytesMut;
+use futures::FutureExt;
 use protocol::{ByeCode, ServerMsg};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
@@ -90,17 +91,16 @@ pub async fn run(listeners: Listeners, info: ServerInfo, shutdown: impl Future<O
 
     let json = ctx.clone().serve(listeners.json, Json::default);
     let plain = async {
-        match listeners.plain {
-            Some(listener) => ctx.clone().serve(listener, Plain::new).await,
-            None => std::future::pending().await,
+        if let Some(listener) = listeners.plain {
+            ctx.clone().serve(listener, Plain::new).await;
         }
     };
-    tokio::select! {
-        () = shutdown => info!("shutting down"),
-        () = json => {}
-        () = plain => {}
-    }
-    token.cancel();
+    let signal = async {
+        shutdown.await;
+        info!("shutting down");
+        token.cancel();
+    };
+    tokio::join!(json, plain, signal);
     tracker.close();
     if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait()).await.is_err() {
         warn!(remaining = tracker.len(), "sessions did not finish in time; exiting anyway");
@@ -118,9 +118,14 @@ struct Accept {
 }
 
 impl Accept {
+    /// Accepts connections until shutdown; then tells those still waiting in the backlog.
     async fn serve<D: Dialect>(self, listener: TcpListener, dialect: fn() -> D) {
         loop {
-            let (stream, peer) = match listener.accept().await {
+            let accepted = tokio::select! {
+                () = self.token.cancelled() => break,
+                accepted = listener.accept() => accepted,
+            };
+            let (stream, peer) = match accepted {
                 Ok(accepted) => accepted,
                 Err(e) => {
                     // Out of file descriptors and the like: transient, so wait and go on
@@ -131,7 +136,8 @@ impl Accept {
                 }
             };
             let Ok(permit) = self.slots.clone().try_acquire_owned() else {
-                self.tracker.spawn(refuse(stream, dialect()));
+                warn!(%peer, "connection refused: server full");
+                self.tracker.spawn(turn_away(stream, dialect(), ByeCode::ServerFull));
                 continue;
             };
             let (hub, info, token) = (self.hub.clone(), self.info.clone(), self.token.clone());
@@ -140,17 +146,28 @@ impl Accept {
                 drop(permit);
             });
         }
+        // Connections the kernel accepted but we had not: closing the listener would reset them.
+        while let Some(Ok((stream, _))) = listener.accept().now_or_never() {
+            self.tracker.spawn(turn_away(stream, dialect(), ByeCode::Shutdown));
+        }
     }
 }
 
-/// Tells a connection past the limit why it is closed.
-async fn refuse<D: Dialect>(mut stream: TcpStream, mut dialect: D) {
-    warn!("connection refused: server full");
-    let mut out = BytesMut::new();
-    let bye = ServerMsg::Bye {
-        code: ByeCode::ServerFull,
-        message: "the server is full; try again later".into(),
+/// Tells a connection that will not get a session why, and closes it.
+async fn turn_away<D: Dialect>(mut stream: TcpStream, mut dialect: D, code: ByeCode) {
+    let message = match code {
+        ByeCode::ServerFull => "the server is full; try again later",
+        _ => "the server is shutting down",
     };
-    dialect.write(&bye, View { nick: None, rooms: &[] }, &mut out);
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), stream.write_all(&out)).await;
+    let mut out = BytesMut::new();
+    dialect.write(
+        &ServerMsg::Bye { code, message: message.into() },
+        View { nick: None, rooms: &[] },
+        &mut out,
+    );
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), async {
+        stream.write_all(&out).await?;
+        stream.shutdown().await
+    })
+    .await;
 }

@@ -16,7 +16,7 @@ use protocol::{
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{broadcast, mpsc};
 use tokio::time::{Instant, sleep_until, timeout};
 use tokio_stream::StreamExt;
@@ -32,7 +32,8 @@ use crate::dialect::{Dialect, View};
 use crate::event::{Event, SharedEvent};
 use crate::hub::Hub;
 use crate::limits::{
-    DIRECT_QUEUE, MAX_ERRORS_IN_A_ROW, MAX_EVENTS_PER_WRITE, MAX_ROOMS_PER_SESSION, WRITE_TIMEOUT,
+    CLOSE_LINGER, DIRECT_QUEUE, MAX_ERRORS_IN_A_ROW, MAX_EVENTS_PER_WRITE, MAX_ROOMS_PER_SESSION,
+    WRITE_TIMEOUT,
 };
 use crate::server::ServerInfo;
 
@@ -115,11 +116,7 @@ struct Session<D> {
 }
 
 impl<D: Dialect> Session<D> {
-    async fn serve(
-        mut self,
-        mut reader: tokio::net::tcp::OwnedReadHalf,
-        shutdown: CancellationToken,
-    ) -> End {
+    async fn serve(mut self, mut reader: OwnedReadHalf, shutdown: CancellationToken) -> End {
         let mut codec = LineCodec::new(MAX_LINE_BYTES);
         let mut inbuf = BytesMut::with_capacity(READ_CHUNK);
         // When an unterminated line counts as complete (plain-text port only).
@@ -171,7 +168,7 @@ impl<D: Dialect> Session<D> {
             }
             self.take_ready_events();
         };
-        self.finish(end).await
+        self.finish(end, reader).await
     }
 
     /// Handles every complete line in `inbuf`.
@@ -431,7 +428,7 @@ impl<D: Dialect> Session<D> {
     }
 
     /// Leaves the hub, says goodbye where there is someone to say it to, and closes.
-    async fn finish(mut self, end: End) -> End {
+    async fn finish(mut self, end: End, mut reader: OwnedReadHalf) -> End {
         let bye = match &end {
             End::Quit(_) => Some((ByeCode::Quit, "goodbye".to_owned())),
             End::Shutdown => Some((ByeCode::Shutdown, "the server is shutting down".to_owned())),
@@ -460,8 +457,15 @@ impl<D: Dialect> Session<D> {
         }
         if let Some((code, message)) = bye {
             self.write(&ServerMsg::Bye { code, message });
-            if self.flush().await.is_ok() {
-                let _ = self.writer.shutdown().await;
+            if self.flush().await.is_ok() && self.writer.shutdown().await.is_ok() {
+                // Closing a socket with unread input makes the kernel send a reset, which can
+                // destroy the goodbye before the client reads it: read and drop what the client
+                // still sends, until it closes too or the linger time is up.
+                let mut sink = [0u8; READ_CHUNK];
+                let _ = timeout(CLOSE_LINGER, async {
+                    while let Ok(1..) = reader.read(&mut sink).await {}
+                })
+                .await;
             }
         }
         end

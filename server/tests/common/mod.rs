@@ -155,7 +155,11 @@ impl JsonClient {
             match tokio::time::timeout(WAIT, self.frames.next()).await {
                 Ok(Some(Ok(Ok(msg)))) => got.push(msg),
                 Ok(Some(Ok(Err(e)))) => panic!("unreadable line from server: {e}"),
-                Ok(Some(Err(_))) | Ok(None) => return got,
+                Ok(Some(Err(e))) => {
+                    eprintln!("recv_until_closed: {e}");
+                    return got;
+                }
+                Ok(None) => return got,
                 Err(_) => panic!("connection still open after {WAIT:?}; got {got:?}"),
             }
         }
