@@ -1,1 +1,28 @@
+//! `chat-tui`: the terminal client. Three panes (connection log, conversation, input) and a
+//! status line, driven by slash commands.
+//!
+//! State and drawing are separate: [`app::App`] takes [`event::Event`]s and returns
+//! [`event::Effect`]s without doing any I/O, and [`ui::draw`] paints an `&App`. So the whole
+//! client can be tested without a terminal.
+//!
+//! # Layout
+//! - [`app`]: all client state and `update(event) -> effects`; keys and typed commands.
+//! - [`incoming`]: what the app does with each message from the server.
+//! - [`window`]: one conversation (a room or a private chat) and its scrollback.
+//! - [`input`]: the input line, an editor measured in display columns.
+//! - [`wrap`]: word wrapping in display columns.
+//! - [`ui`]: `draw(frame, &App)`: panes, status line, help overlay.
+//! - [`net`]: the task that owns the socket.
+//! - [`event`]: the events the app reacts to and the effects it asks for.
+//! - [`terminal`]: the event loop: terminal setup, guaranteed restore, select over keys,
+//!   network and signals.
 
+pub mod app;
+pub mod event;
+pub mod incoming;
+pub mod input;
+pub mod net;
+pub mod terminal;
+pub mod ui;
+pub mod window;
+pub mod wrap;

@@ -50,6 +50,12 @@ pub struct Nick(Box<str>);
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct NickKey(Box<str>);
 
+impl NickKey {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 impl Nick {
     pub fn parse(s: &str) -> Result<Self, NameError> {
         check_name(s, "nick", MAX_NICK_CHARS, |c| {

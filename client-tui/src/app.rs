@@ -1,0 +1,392 @@
+//! All client state, and `update`: one event in, state changed, effects out. No I/O here, so
+//! every behaviour can be tested by feeding events (see `tests/app.rs`).
+
+use std::collections::VecDeque;
+
+use chrono::{DateTime, FixedOffset};
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use protocol::command::{self, Command};
+use protocol::{ClientMsg, Label, Nick, PROTOCOL_VERSION, RoomName, sanitize};
+use ratatui::layout::Rect;
+
+use crate::event::{Effect, Event, NetEvent};
+use crate::input::Input;
+use crate::window::{Entry, EntryKind, Target, Window};
+
+/// Lines kept in the connection log.
+pub const LOG_CAPACITY: usize = 500;
+/// Sent lines kept for Up/Down recall.
+pub const HISTORY_CAPACITY: usize = 500;
+
+/// Where the connection stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Connection {
+    Connecting,
+    /// Connected, waiting for the welcome.
+    Connected,
+    Registered,
+    Closed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogKind {
+    Info,
+    Good,
+    Error,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    pub time: String,
+    pub kind: LogKind,
+    /// Sanitised.
+    pub text: String,
+}
+
+/// What the client starts with.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub nick: Nick,
+    pub server: String,
+    /// The room to be in after connecting (everyone starts in lobby too).
+    pub room: RoomName,
+    /// Offset of local time from UTC, for timestamps.
+    pub utc_offset: FixedOffset,
+}
+
+pub struct App {
+    pub settings: Settings,
+    /// Our nick as the server knows it (the requested one until the welcome).
+    pub nick: Nick,
+    pub connection: Connection,
+    pub log: VecDeque<LogLine>,
+    pub windows: Vec<Window>,
+    pub current: usize,
+    pub input: Input,
+    history: Vec<String>,
+    /// Position in `history` while recalling with Up/Down.
+    recall: Option<usize>,
+    pub show_help: bool,
+    /// The terminal's size, for layout-dependent work such as paging.
+    pub size: Rect,
+    /// A room we asked to join: its window is shown when the join is confirmed.
+    pub(crate) pending_switch: Option<RoomName>,
+}
+
+impl App {
+    pub fn new(settings: Settings, size: Rect) -> Self {
+        Self {
+            nick: settings.nick.clone(),
+            settings,
+            connection: Connection::Connecting,
+            log: VecDeque::new(),
+            windows: Vec::new(),
+            current: 0,
+            input: Input::default(),
+            history: Vec::new(),
+            recall: None,
+            show_help: false,
+            size,
+            pending_switch: None,
+        }
+    }
+
+    /// The message to open the session with.
+    pub fn hello(&self) -> ClientMsg {
+        ClientMsg::Hello {
+            nick: self.nick.clone(),
+            protocol: PROTOCOL_VERSION,
+            client: Label::truncate(concat!("chat-tui/", env!("CARGO_PKG_VERSION"))),
+        }
+    }
+
+    pub fn update(&mut self, event: Event) -> Vec<Effect> {
+        match event {
+            Event::Key(key) => self.on_key(key),
+            Event::Paste(text) => {
+                self.input.insert_str(&text);
+                Vec::new()
+            }
+            Event::Resize(w, h) => {
+                self.size = Rect::new(0, 0, w, h);
+                Vec::new()
+            }
+            Event::Scroll(lines) => {
+                self.scroll_by(lines);
+                Vec::new()
+            }
+            Event::Net(net) => self.on_net(net),
+        }
+    }
+
+    pub fn current_window(&self) -> Option<&Window> {
+        self.windows.get(self.current)
+    }
+
+    /// The room of the current window, if it is a room.
+    pub fn current_room(&self) -> Option<&RoomName> {
+        match self.current_window().map(|w| &w.target) {
+            Some(Target::Room(room)) => Some(room),
+            _ => None,
+        }
+    }
+
+    /// Local time of a server timestamp (milliseconds since the epoch).
+    pub fn time_of(&self, ts: u64) -> String {
+        let Ok(ms) = i64::try_from(ts) else { return "--:--".into() };
+        DateTime::from_timestamp_millis(ms)
+            .map(|t| t.with_timezone(&self.settings.utc_offset).format("%H:%M").to_string())
+            .unwrap_or_else(|| "--:--".into())
+    }
+
+    fn now(&self) -> String {
+        self.time_of(protocol::now_millis())
+    }
+
+    pub fn log(&mut self, kind: LogKind, text: &str) {
+        if self.log.len() == LOG_CAPACITY {
+            self.log.pop_front();
+        }
+        let time = self.now();
+        self.log.push_back(LogLine { time, kind, text: sanitize(text).into_owned() });
+    }
+
+    /// Width of the message pane's text area.
+    pub fn message_width(&self) -> usize {
+        crate::ui::Panes::new(self.size).messages_inner().width as usize
+    }
+
+    fn message_height(&self) -> usize {
+        crate::ui::Panes::new(self.size).messages_inner().height as usize
+    }
+
+    /// The index of the window for `target`, opened if new.
+    pub(crate) fn window(&mut self, target: Target) -> usize {
+        if let Some(i) = self.windows.iter().position(|w| w.target == target) {
+            return i;
+        }
+        self.windows.push(Window::new(target));
+        self.windows.len() - 1
+    }
+
+    /// Adds an entry to window `index`.
+    pub(crate) fn push(&mut self, index: usize, entry: Entry) {
+        // Our own words are never news to us.
+        let seen = index == self.current
+            || entry.from.as_ref().is_some_and(|f| f.key() == self.nick.key());
+        let width = self.message_width();
+        if let Some(w) = self.windows.get_mut(index) {
+            w.push(entry, seen, width);
+        }
+    }
+
+    /// Adds a line of the client's own to the current window (or the log if there is none).
+    fn note(&mut self, kind: EntryKind, text: &str) {
+        if self.windows.is_empty() {
+            let kind = if kind == EntryKind::Error { LogKind::Error } else { LogKind::Info };
+            self.log(kind, text);
+            return;
+        }
+        let entry = Entry { time: self.now(), kind, from: None, text: sanitize(text).into_owned() };
+        self.push(self.current, entry);
+    }
+
+    pub fn switch_to(&mut self, index: usize) {
+        if let Some(w) = self.windows.get_mut(index) {
+            w.unread = 0;
+            self.current = index;
+        }
+    }
+
+    fn on_key(&mut self, key: KeyEvent) -> Vec<Effect> {
+        if key.kind == KeyEventKind::Release {
+            return Vec::new();
+        }
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        let alt = key.modifiers.contains(KeyModifiers::ALT);
+        if self.show_help && matches!(key.code, KeyCode::Esc | KeyCode::F(1) | KeyCode::Char('q')) {
+            self.show_help = false;
+            return Vec::new();
+        }
+        match key.code {
+            KeyCode::Char('c') if ctrl => return self.quit(None),
+            KeyCode::Char('a') if ctrl => self.input.home(),
+            KeyCode::Char('e') if ctrl => self.input.end(),
+            KeyCode::Char('u') if ctrl => self.input.delete_to_start(),
+            KeyCode::Char('w') if ctrl => self.input.delete_word(),
+            KeyCode::Char('n') if ctrl => self.cycle(1),
+            KeyCode::Char('p') if ctrl => self.cycle(-1),
+            KeyCode::Char(c @ '1'..='9') if alt => self.switch_to(c as usize - '1' as usize),
+            KeyCode::Char(c) if !ctrl && !alt => self.input.insert(c),
+            KeyCode::Enter => return self.submit(),
+            KeyCode::Backspace => self.input.backspace(),
+            KeyCode::Delete => self.input.delete(),
+            KeyCode::Left => self.input.left(),
+            KeyCode::Right => self.input.right(),
+            KeyCode::Home => self.input.home(),
+            KeyCode::End => self.input.end(),
+            KeyCode::Up => self.recall_older(),
+            KeyCode::Down => self.recall_newer(),
+            KeyCode::PageUp => self.scroll_by(self.page()),
+            KeyCode::PageDown => self.scroll_by(-self.page()),
+            KeyCode::F(1) => self.show_help = !self.show_help,
+            KeyCode::Esc => self.show_help = false,
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    fn page(&self) -> i32 {
+        i32::try_from(self.message_height().saturating_sub(1).max(1)).unwrap_or(1)
+    }
+
+    /// Scrolls the current window by `rows` (up is positive), within its conversation.
+    fn scroll_by(&mut self, rows: i32) {
+        let (width, height) = (self.message_width(), self.message_height());
+        let Some(w) = self.windows.get_mut(self.current) else { return };
+        let max = w.total_rows(width).saturating_sub(height);
+        let scroll = i64::try_from(w.scroll).unwrap_or(i64::MAX) + i64::from(rows);
+        w.scroll = usize::try_from(scroll.max(0)).unwrap_or(0).min(max);
+    }
+
+    fn cycle(&mut self, step: isize) {
+        let n = self.windows.len();
+        if n > 0 {
+            let next = (self.current as isize + step).rem_euclid(n as isize) as usize;
+            self.switch_to(next);
+        }
+    }
+
+    fn recall_older(&mut self) {
+        let at = match self.recall {
+            None if self.history.is_empty() => return,
+            None => self.history.len() - 1,
+            Some(0) => 0,
+            Some(i) => i - 1,
+        };
+        self.recall = Some(at);
+        self.input.set(&self.history[at]);
+    }
+
+    fn recall_newer(&mut self) {
+        match self.recall {
+            Some(i) if i + 1 < self.history.len() => {
+                self.recall = Some(i + 1);
+                self.input.set(&self.history[i + 1]);
+            }
+            Some(_) => {
+                self.recall = None;
+                self.input.set("");
+            }
+            None => {}
+        }
+    }
+
+    fn remember(&mut self, line: &str) {
+        self.recall = None;
+        if self.history.last().map(String::as_str) != Some(line) {
+            if self.history.len() == HISTORY_CAPACITY {
+                self.history.remove(0);
+            }
+            self.history.push(line.to_owned());
+        }
+    }
+
+    fn submit(&mut self) -> Vec<Effect> {
+        let line = self.input.take();
+        if line.trim().is_empty() {
+            return Vec::new();
+        }
+        self.remember(&line);
+        match command::parse(&line) {
+            Ok(command) => self.run(command),
+            Err(e) => {
+                self.note(EntryKind::Error, &e.to_string());
+                Vec::new()
+            }
+        }
+    }
+
+    fn quit(&mut self, reason: Option<Label>) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        if matches!(self.connection, Connection::Connected | Connection::Registered) {
+            effects.push(Effect::Send(ClientMsg::Quit { reason }));
+        }
+        effects.push(Effect::Quit);
+        effects
+    }
+
+    /// Carries out a typed command: locally where it concerns only this client, otherwise by
+    /// a request to the server.
+    fn run(&mut self, command: Command) -> Vec<Effect> {
+        let target = self.current_window().map(|w| w.target.clone());
+        let request = match (command, target) {
+            (Command::Help, _) => {
+                self.show_help = true;
+                return Vec::new();
+            }
+            (Command::Exit(reason), _) => return self.quit(reason),
+            (Command::Join(room), _)
+                if self.windows.iter().any(|w| w.target == Target::Room(room.clone())) =>
+            {
+                let index = self.window(Target::Room(room));
+                self.switch_to(index);
+                return Vec::new();
+            }
+            (Command::Leave(None), Some(Target::Private(_))) => {
+                self.windows.remove(self.current);
+                self.current = self.current.saturating_sub(1);
+                return Vec::new();
+            }
+            (Command::Say(text), Some(Target::Private(to))) => ClientMsg::Msg { to, text },
+            (Command::Me(_), Some(Target::Private(_))) => {
+                self.note(EntryKind::Error, "/me works in rooms");
+                return Vec::new();
+            }
+            (Command::Nick(nick), _) if self.connection != Connection::Registered => {
+                self.nick = nick;
+                self.hello()
+            }
+            (command, _) => match command.into_request(self.current_room()) {
+                Ok(Some(request)) => request,
+                Ok(None) => return Vec::new(),
+                Err(e) => {
+                    self.note(EntryKind::Error, &e.to_string());
+                    return Vec::new();
+                }
+            },
+        };
+        if !matches!(self.connection, Connection::Connected | Connection::Registered) {
+            self.note(EntryKind::Error, "not connected to the server");
+            return Vec::new();
+        }
+        if let ClientMsg::Join { room } = &request {
+            self.pending_switch = Some(room.clone());
+        }
+        vec![Effect::Send(request)]
+    }
+
+    fn on_net(&mut self, event: NetEvent) -> Vec<Effect> {
+        match event {
+            NetEvent::Connecting { server } => {
+                self.connection = Connection::Connecting;
+                self.log(LogKind::Info, &format!("connecting to {server}..."));
+            }
+            NetEvent::Connected { server } => {
+                self.connection = Connection::Connected;
+                self.log(LogKind::Good, &format!("connected to {server}"));
+            }
+            NetEvent::Failed { reason } => {
+                self.connection = Connection::Closed;
+                self.log(LogKind::Error, &reason);
+            }
+            NetEvent::Closed { reason } => {
+                self.connection = Connection::Closed;
+                self.log(LogKind::Error, &format!("disconnected: {reason}"));
+            }
+            NetEvent::Unreadable { reason } => self.log(LogKind::Error, &reason),
+            NetEvent::Message(msg) => return self.on_server(msg),
+        }
+        Vec::new()
+    }
+}

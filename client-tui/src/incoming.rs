@@ -1,0 +1,193 @@
+//! What the app does with each message from the server.
+
+use protocol::{
+    ErrorCode, MessageKind, Nick, PresenceEvent, RoomInfo, RoomName, ServerMsg, sanitize,
+};
+
+use crate::app::{App, Connection, LogKind};
+use crate::event::Effect;
+use crate::window::{Entry, EntryKind, Target};
+
+/// Untrusted text made safe to draw; line breaks are kept and drawn as separate rows.
+pub fn clean(text: &str) -> String {
+    text.split('\n').map(sanitize).collect::<Vec<_>>().join("\n")
+}
+
+fn room_list(rooms: &[RoomInfo]) -> String {
+    let rooms: Vec<String> = rooms.iter().map(|r| format!("#{} ({})", r.name, r.members)).collect();
+    if rooms.is_empty() { "no rooms".to_owned() } else { rooms.join(", ") }
+}
+
+fn because(reason: Option<&str>) -> String {
+    match reason {
+        Some(r) if !r.is_empty() => format!(" ({r})"),
+        _ => String::new(),
+    }
+}
+
+impl App {
+    pub(crate) fn on_server(&mut self, msg: ServerMsg) -> Vec<Effect> {
+        match msg {
+            ServerMsg::Welcome { nick, greeting, motd, rooms, server, .. } => {
+                self.connection = Connection::Registered;
+                self.nick = nick;
+                self.log(LogKind::Good, &greeting);
+                for line in motd.lines() {
+                    self.log(LogKind::Info, line);
+                }
+                self.log(LogKind::Info, &format!("{server}; rooms: {}", room_list(&rooms)));
+                let room = self.settings.room.clone();
+                if room != RoomName::lobby() {
+                    self.pending_switch = Some(room.clone());
+                    return vec![Effect::Send(protocol::ClientMsg::Join { room })];
+                }
+            }
+            ServerMsg::Message { room, from, kind, text, ts, .. } => {
+                let index = self.window(Target::Room(room));
+                let kind = match kind {
+                    MessageKind::Say => EntryKind::Say,
+                    MessageKind::Action => EntryKind::Action,
+                };
+                let entry = Entry {
+                    time: self.time_of(ts),
+                    kind,
+                    from: Some(from),
+                    text: clean(text.as_str()),
+                };
+                self.push(index, entry);
+            }
+            ServerMsg::Private { from, to, text, ts, .. } => {
+                let other = if from.key() == self.nick.key() { to } else { from.clone() };
+                let index = self.window(Target::Private(other));
+                let entry = Entry {
+                    time: self.time_of(ts),
+                    kind: EntryKind::Say,
+                    from: Some(from),
+                    text: clean(text.as_str()),
+                };
+                self.push(index, entry);
+            }
+            ServerMsg::Presence { room, nick, event, ts, .. } => {
+                self.on_presence(room, nick, event, ts)
+            }
+            ServerMsg::Nick { nick } => {
+                self.log(LogKind::Info, &format!("you are now known as {nick}"));
+                self.nick = nick;
+            }
+            ServerMsg::Rooms { rooms } => self.info(&format!("Rooms: {}", room_list(&rooms))),
+            ServerMsg::Members { room, nicks } => {
+                let list: Vec<&str> = nicks.iter().map(Nick::as_str).collect();
+                let text = format!("members of #{room}: {}", list.join(", "));
+                match self.windows.iter().position(|w| w.target == Target::Room(room.clone())) {
+                    Some(index) => {
+                        self.windows[index].members = nicks.into_iter().collect();
+                        let entry = Entry {
+                            time: self.time_of(protocol::now_millis()),
+                            kind: EntryKind::Info,
+                            from: None,
+                            text,
+                        };
+                        self.push(index, entry);
+                    }
+                    None => self.info(&text),
+                }
+            }
+            ServerMsg::Notice { text, .. } => self.log(LogKind::Info, &text),
+            ServerMsg::Error { code, message, .. } => {
+                if self.connection != Connection::Registered {
+                    let hint = if code == ErrorCode::NickInUse || code == ErrorCode::InvalidNick {
+                        "; pick another with /nick NAME"
+                    } else {
+                        ""
+                    };
+                    self.log(LogKind::Error, &format!("{message}{hint}"));
+                } else if self.windows.is_empty() {
+                    self.log(LogKind::Error, &message);
+                } else {
+                    let entry = Entry {
+                        time: self.time_of(protocol::now_millis()),
+                        kind: EntryKind::Error,
+                        from: None,
+                        text: clean(&message),
+                    };
+                    self.push(self.current, entry);
+                }
+            }
+            ServerMsg::Ping { token } => {
+                return vec![Effect::Send(protocol::ClientMsg::Pong { token })];
+            }
+            ServerMsg::Pong { .. } => {}
+            ServerMsg::Bye { message, .. } => {
+                self.log(LogKind::Error, &format!("server says goodbye: {message}"))
+            }
+        }
+        Vec::new()
+    }
+
+    /// An info line in the current window.
+    fn info(&mut self, text: &str) {
+        let entry = Entry {
+            time: self.time_of(protocol::now_millis()),
+            kind: EntryKind::Info,
+            from: None,
+            text: clean(text),
+        };
+        if self.windows.is_empty() {
+            self.log(LogKind::Info, text);
+        } else {
+            self.push(self.current, entry);
+        }
+    }
+
+    fn on_presence(&mut self, room: RoomName, nick: Nick, event: PresenceEvent, ts: u64) {
+        let me = self.nick.key();
+        let mine =
+            nick.key() == me || matches!(&event, PresenceEvent::Renamed { to } if to.key() == me);
+        let target = Target::Room(room.clone());
+        if mine && matches!(event, PresenceEvent::Left { .. }) {
+            if let Some(index) = self.windows.iter().position(|w| w.target == target) {
+                self.windows.remove(index);
+                if self.current >= index && self.current > 0 {
+                    self.current -= 1;
+                }
+            }
+            self.log(LogKind::Info, &format!("you left #{room}"));
+            return;
+        }
+        let index = self.window(target);
+        let text = match &event {
+            PresenceEvent::Joined if mine => {
+                if self.pending_switch.as_ref() == Some(&room) || self.windows.len() == 1 {
+                    self.pending_switch = None;
+                    self.switch_to(index);
+                }
+                format!("you joined #{room}")
+            }
+            PresenceEvent::Joined => format!("{nick} joined"),
+            PresenceEvent::Left { reason } => {
+                format!("{nick} left{}", because(reason.as_ref().map(|r| r.as_str())))
+            }
+            PresenceEvent::Renamed { to } if mine => format!("you are now known as {to}"),
+            PresenceEvent::Renamed { to } => format!("{nick} is now known as {to}"),
+            PresenceEvent::Dropped { reason } => {
+                format!("{nick} dropped{}", because(Some(reason.as_str())))
+            }
+        };
+        let members = &mut self.windows[index].members;
+        match &event {
+            PresenceEvent::Joined => {
+                members.insert(nick);
+            }
+            PresenceEvent::Left { .. } | PresenceEvent::Dropped { .. } => {
+                members.remove(&nick);
+            }
+            PresenceEvent::Renamed { to } => {
+                members.remove(&nick);
+                members.insert(to.clone());
+            }
+        }
+        let entry =
+            Entry { time: self.time_of(ts), kind: EntryKind::Info, from: None, text: clean(&text) };
+        self.push(index, entry);
+    }
+}

@@ -1,0 +1,247 @@
+//! The input line: a text editor of one line, measured in display columns.
+//!
+//! The cursor is a byte index that always sits on a character boundary and never between a
+//! character and the combining marks that follow it. Widths come from `unicode-width`, so
+//! Chinese text and emoji (two columns each) put the cursor where the terminal draws it.
+
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+
+/// Longest input line, in bytes: what a message may hold.
+pub const MAX_INPUT_BYTES: usize = protocol::limits::MAX_TEXT_BYTES;
+
+#[derive(Debug, Default, Clone)]
+pub struct Input {
+    text: String,
+    /// Byte index of the cursor in `text`.
+    cursor: usize,
+}
+
+fn is_mark(c: char) -> bool {
+    !c.is_control() && c.width() == Some(0)
+}
+
+impl Input {
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.text.is_empty()
+    }
+
+    /// Inserts typed or pasted text at the cursor. Control characters are not kept (a tab or
+    /// newline becomes a space), so the line never holds anything the terminal would act on;
+    /// text past [`MAX_INPUT_BYTES`] is dropped.
+    pub fn insert_str(&mut self, s: &str) {
+        for c in s.chars() {
+            let c = if c == '\t' || c == '\n' || c == '\r' { ' ' } else { c };
+            if c.is_control() || protocol::sanitize::is_invisible(c) {
+                continue;
+            }
+            if self.text.len() + c.len_utf8() > MAX_INPUT_BYTES {
+                break;
+            }
+            self.text.insert(self.cursor, c);
+            self.cursor += c.len_utf8();
+        }
+    }
+
+    pub fn insert(&mut self, c: char) {
+        let mut buf = [0; 4];
+        self.insert_str(c.encode_utf8(&mut buf));
+    }
+
+    /// Byte index of the start of the character cluster before `at`.
+    fn prev(&self, at: usize) -> usize {
+        let mut i = at;
+        for (idx, c) in self.text[..at].char_indices().rev() {
+            i = idx;
+            if !is_mark(c) {
+                break;
+            }
+        }
+        i
+    }
+
+    /// Byte index after the character cluster at `at`.
+    fn next(&self, at: usize) -> usize {
+        let mut chars = self.text[at..].char_indices();
+        let Some((_, first)) = chars.next() else { return at };
+        let mut end = at + first.len_utf8();
+        for (idx, c) in chars {
+            if !is_mark(c) {
+                break;
+            }
+            end = at + idx + c.len_utf8();
+        }
+        end
+    }
+
+    pub fn left(&mut self) {
+        self.cursor = self.prev(self.cursor);
+    }
+
+    pub fn right(&mut self) {
+        self.cursor = self.next(self.cursor);
+    }
+
+    pub fn home(&mut self) {
+        self.cursor = 0;
+    }
+
+    pub fn end(&mut self) {
+        self.cursor = self.text.len();
+    }
+
+    pub fn backspace(&mut self) {
+        let start = self.prev(self.cursor);
+        self.text.replace_range(start..self.cursor, "");
+        self.cursor = start;
+    }
+
+    pub fn delete(&mut self) {
+        let end = self.next(self.cursor);
+        self.text.replace_range(self.cursor..end, "");
+    }
+
+    /// Deletes the word before the cursor (Ctrl+W).
+    pub fn delete_word(&mut self) {
+        let before = &self.text[..self.cursor];
+        let trimmed = before.trim_end();
+        let start = trimmed.rfind(char::is_whitespace).map_or(0, |i| i + 1);
+        self.text.replace_range(start..self.cursor, "");
+        self.cursor = start;
+    }
+
+    /// Deletes from the start of the line to the cursor (Ctrl+U).
+    pub fn delete_to_start(&mut self) {
+        self.text.replace_range(..self.cursor, "");
+        self.cursor = 0;
+    }
+
+    /// Takes the line out, leaving the input empty.
+    pub fn take(&mut self) -> String {
+        self.cursor = 0;
+        std::mem::take(&mut self.text)
+    }
+
+    /// Replaces the line (history recall), with the cursor at its end.
+    pub fn set(&mut self, text: &str) {
+        self.text.clear();
+        self.cursor = 0;
+        self.insert_str(text);
+    }
+
+    /// Display columns before the cursor.
+    pub fn cursor_column(&self) -> usize {
+        self.text[..self.cursor].width()
+    }
+
+    /// The part of the line to show in `width` columns so that the cursor is visible, and the
+    /// cursor's column within it.
+    pub fn view(&self, width: usize) -> (&str, usize) {
+        if width == 0 {
+            return ("", 0);
+        }
+        let cursor_col = self.cursor_column();
+        // Scroll so the cursor sits in the last column at most (one column is kept for it).
+        let mut start = 0;
+        let mut skipped = 0;
+        while cursor_col - skipped >= width {
+            let next = self.next(start);
+            skipped += self.text[start..next].width();
+            start = next;
+        }
+        let mut end = start;
+        let mut used = 0;
+        while end < self.text.len() {
+            let next = self.next(end);
+            let w = self.text[end..next].width();
+            if used + w > width {
+                break;
+            }
+            used += w;
+            end = next;
+        }
+        (&self.text[start..end], cursor_col - skipped)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn typed(s: &str) -> Input {
+        let mut input = Input::default();
+        input.insert_str(s);
+        input
+    }
+
+    #[test]
+    fn wide_characters_move_the_cursor_two_columns() {
+        let mut input = typed("你好ab");
+        assert_eq!(input.cursor_column(), 6);
+        input.left();
+        input.left();
+        assert_eq!(input.cursor_column(), 4);
+        input.left();
+        assert_eq!(input.cursor_column(), 2);
+        input.backspace();
+        assert_eq!(input.as_str(), "好ab");
+        assert_eq!(input.cursor_column(), 0);
+    }
+
+    #[test]
+    fn emoji_and_combining_marks_are_one_step() {
+        let mut input = typed("e\u{301}👋");
+        input.left();
+        assert_eq!(input.cursor_column(), 1);
+        input.left();
+        assert_eq!(input.cursor_column(), 0);
+        input.delete();
+        assert_eq!(input.as_str(), "👋");
+    }
+
+    #[test]
+    fn controls_never_enter_the_line() {
+        let input = typed("a\u{1b}[2J\tb\u{202e}c\nd");
+        assert_eq!(input.as_str(), "a[2J bc d");
+    }
+
+    #[test]
+    fn editing_keys() {
+        let mut input = typed("hello big world");
+        input.delete_word();
+        assert_eq!(input.as_str(), "hello big ");
+        input.home();
+        input.delete();
+        assert_eq!(input.as_str(), "ello big ");
+        input.end();
+        input.backspace();
+        input.right();
+        assert_eq!(input.as_str(), "ello big");
+        input.left();
+        input.delete_to_start();
+        assert_eq!(input.as_str(), "g");
+        assert_eq!(input.take(), "g");
+        assert!(input.is_empty());
+    }
+
+    #[test]
+    fn long_lines_scroll_to_keep_the_cursor_visible() {
+        let input = typed("0123456789");
+        assert_eq!(input.view(4), ("789", 3));
+        let input = typed("你好世界和平");
+        let (shown, col) = input.view(5);
+        assert_eq!((shown, col), ("和平", 4));
+        let mut input = typed("你好世界和平");
+        input.home();
+        assert_eq!(input.view(5), ("你好", 0));
+    }
+
+    #[test]
+    fn input_is_bounded() {
+        let input = typed(&"x".repeat(MAX_INPUT_BYTES + 10));
+        assert_eq!(input.as_str().len(), MAX_INPUT_BYTES);
+    }
+}

@@ -1,0 +1,102 @@
+//! The network task: owns the socket, talks to the app over channels. The app never waits on
+//! it; it reports what happens as [`NetEvent`]s, in plain words.
+
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use protocol::limits::MAX_SERVER_LINE_BYTES;
+use protocol::{ClientCodec, ClientMsg};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::codec::Framed;
+
+use crate::event::NetEvent;
+
+/// How long to wait for the server to accept a connection.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Requests the app may queue ahead of the socket.
+pub const OUTBOX: usize = 256;
+
+/// Starts the network task: connects to `server`, sends `hello`, then relays requests from the
+/// returned sender to the server and everything from the server to `events`.
+pub fn spawn(
+    server: String,
+    hello: ClientMsg,
+    events: mpsc::Sender<NetEvent>,
+) -> (mpsc::Sender<ClientMsg>, JoinHandle<()>) {
+    let (outbox, requests) = mpsc::channel(OUTBOX);
+    let task = tokio::spawn(run(server, hello, requests, events));
+    (outbox, task)
+}
+
+async fn run(
+    server: String,
+    hello: ClientMsg,
+    mut requests: mpsc::Receiver<ClientMsg>,
+    events: mpsc::Sender<NetEvent>,
+) {
+    let _ = events.send(NetEvent::Connecting { server: server.clone() }).await;
+    let stream = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&server)).await {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(e)) => {
+            let hint = match e.kind() {
+                std::io::ErrorKind::ConnectionRefused => " (is chat-server running there?)",
+                _ => "",
+            };
+            let _ = events
+                .send(NetEvent::Failed { reason: format!("cannot connect to {server}: {e}{hint}") })
+                .await;
+            return;
+        }
+        Err(_) => {
+            let reason = format!(
+                "cannot connect to {server}: no answer within {}s",
+                CONNECT_TIMEOUT.as_secs()
+            );
+            let _ = events.send(NetEvent::Failed { reason }).await;
+            return;
+        }
+    };
+    let _ = stream.set_nodelay(true);
+    let _ = events.send(NetEvent::Connected { server: server.clone() }).await;
+    let mut frames = Framed::new(stream, ClientCodec::new(MAX_SERVER_LINE_BYTES));
+    let reason = match frames.send(&hello).await {
+        Err(e) => e.to_string(),
+        Ok(()) => relay(&mut frames, &mut requests, &events).await,
+    };
+    let _ = events.send(NetEvent::Closed { reason }).await;
+}
+
+/// Moves messages both ways until the connection ends; returns why it ended.
+async fn relay(
+    frames: &mut Framed<TcpStream, ClientCodec>,
+    requests: &mut mpsc::Receiver<ClientMsg>,
+    events: &mpsc::Sender<NetEvent>,
+) -> String {
+    let mut app_gone = false;
+    loop {
+        tokio::select! {
+            incoming = frames.next() => {
+                let event = match incoming {
+                    Some(Ok(Ok(msg))) => NetEvent::Message(msg),
+                    Some(Ok(Err(e))) => NetEvent::Unreadable { reason: format!("unreadable line from the server: {}", e.message) },
+                    Some(Err(e)) => return format!("connection lost: {e}"),
+                    None => return "the server closed the connection".to_owned(),
+                };
+                if events.send(event).await.is_err() {
+                    return "the client is closing".to_owned();
+                }
+            }
+            request = requests.recv(), if !app_gone => match request {
+                Some(request) => {
+                    if let Err(e) = frames.send(&request).await {
+                        return format!("connection lost: {e}");
+                    }
+                }
+                // The app is quitting: keep reading until the server closes after its bye.
+                None => app_gone = true,
+            },
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! The event loop: terminal setup and guaranteed restore, then one `select!` over the keyboard,
+//! the network task and SIGTERM. Each wake-up updates the app and redraws once.
+
+use std::io::stdout;
+use std::time::Duration;
+
+use crossterm::event::{
+    DisableBracketedPaste, EnableBracketedPaste, Event as TermEvent, EventStream, MouseEventKind,
+};
+use crossterm::execute;
+use futures::StreamExt;
+use protocol::ClientMsg;
+use ratatui::layout::Rect;
+use tokio::sync::mpsc;
+
+use crate::app::{App, LogKind, Settings};
+use crate::event::{Effect, Event};
+use crate::{net, ui};
+
+/// After `/exit`, how long to wait for the server's goodbye before leaving anyway.
+const QUIT_WAIT: Duration = Duration::from_secs(2);
+/// Network events applied before a redraw, so a flood of messages costs one frame, not one each.
+const MAX_EVENTS_PER_FRAME: usize = 1024;
+
+/// Puts the terminal back on every exit path: return, error or panic (the panic hook is
+/// installed by `ratatui::init`; this guard covers the rest).
+struct Restore;
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        let _ = execute!(stdout(), DisableBracketedPaste);
+        ratatui::restore();
+    }
+}
+
+/// Runs the client until the person quits.
+pub async fn run(settings: Settings) -> anyhow::Result<()> {
+    let mut terminal = ratatui::init();
+    let _restore = Restore;
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let _ = execute!(stdout(), DisableBracketedPaste);
+        previous(info);
+    }));
+    execute!(stdout(), EnableBracketedPaste)?;
+
+    let size = terminal.size()?;
+    let mut app = App::new(settings, Rect::new(0, 0, size.width, size.height));
+    let (net_events, mut from_net) = mpsc::channel(MAX_EVENTS_PER_FRAME);
+    let (outbox, net_task) = net::spawn(app.settings.server.clone(), app.hello(), net_events);
+    let mut keys = EventStream::new();
+    let mut sigterm = terminate_signal()?;
+
+    loop {
+        terminal.draw(|frame| ui::draw(frame, &app))?;
+        let event = tokio::select! {
+            key = keys.next() => match key {
+                Some(Ok(event)) => match from_terminal(event) {
+                    Some(event) => event,
+                    None => continue,
+                },
+                Some(Err(e)) => return Err(e.into()),
+                None => break,
+            },
+            Some(event) = from_net.recv() => Event::Net(event),
+            _ = sigterm.recv() => Event::Key(ctrl_c()),
+        };
+        let mut quit = apply(&mut app, event, &outbox);
+        for _ in 0..MAX_EVENTS_PER_FRAME {
+            if quit {
+                break;
+            }
+            match from_net.try_recv() {
+                Ok(event) => quit = apply(&mut app, Event::Net(event), &outbox),
+                Err(_) => break,
+            }
+        }
+        if quit {
+            break;
+        }
+    }
+    // Closing the outbox tells the network task we are done; it reads until the server's
+    // goodbye closes the connection.
+    drop(outbox);
+    let _ = tokio::time::timeout(QUIT_WAIT, net_task).await;
+    Ok(())
+}
+
+/// Updates the app and carries out its effects; true when it is time to quit.
+fn apply(app: &mut App, event: Event, outbox: &mpsc::Sender<ClientMsg>) -> bool {
+    let mut quit = false;
+    for effect in app.update(event) {
+        match effect {
+            Effect::Send(msg) => {
+                if outbox.try_send(msg).is_err() {
+                    app.log(LogKind::Error, "the connection is not taking messages; not sent");
+                }
+            }
+            Effect::Quit => quit = true,
+        }
+    }
+    quit
+}
+
+fn from_terminal(event: TermEvent) -> Option<Event> {
+    match event {
+        TermEvent::Key(key) => Some(Event::Key(key)),
+        TermEvent::Paste(text) => Some(Event::Paste(text)),
+        TermEvent::Resize(w, h) => Some(Event::Resize(w, h)),
+        TermEvent::Mouse(m) => match m.kind {
+            MouseEventKind::ScrollUp => Some(Event::Scroll(3)),
+            MouseEventKind::ScrollDown => Some(Event::Scroll(-3)),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn ctrl_c() -> crossterm::event::KeyEvent {
+    crossterm::event::KeyEvent::new(
+        crossterm::event::KeyCode::Char('c'),
+        crossterm::event::KeyModifiers::CONTROL,
+    )
+}
+
+#[cfg(unix)]
+fn terminate_signal() -> std::io::Result<tokio::signal::unix::Signal> {
+    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+}

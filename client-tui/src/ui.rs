@@ -1,0 +1,316 @@
+//! Drawing: `draw(frame, &App)` lays out the panes and paints them. It only reads the app.
+//!
+//! ```text
+//! ┌ connection ──────────┐   what the connection is doing, the greeting, errors
+//! └──────────────────────┘
+//! ┌ #lobby ──────────────┐   the current window's conversation
+//! └──────────────────────┘
+//! ┌ Michael ─────────────┐   the input line, with the cursor
+//! └──────────────────────┘
+//!  status: server, nick, room, windows
+//! ```
+//! Smaller terminals drop the connection pane, then the borders; below [`MIN_WIDTH`] x
+//! [`MIN_HEIGHT`] only "terminal too small" is shown.
+
+use protocol::Nick;
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style, Stylize};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph};
+use unicode_width::UnicodeWidthStr;
+
+use crate::app::{App, Connection, LogKind};
+use crate::window::{Entry, EntryKind};
+use crate::wrap::wrap;
+
+pub const MIN_WIDTH: u16 = 20;
+pub const MIN_HEIGHT: u16 = 5;
+/// Rows of the connection pane, borders included.
+const LOG_HEIGHT: u16 = 6;
+/// Terminals shorter than this drop the connection pane.
+const LOG_MIN_TERMINAL_HEIGHT: u16 = 16;
+/// Terminals shorter than this drop the borders.
+const BORDER_MIN_TERMINAL_HEIGHT: u16 = 8;
+
+/// Where each pane goes in a terminal of a given size.
+#[derive(Debug, Clone, Copy)]
+pub struct Panes {
+    pub log: Option<Rect>,
+    pub messages: Rect,
+    pub input: Rect,
+    pub status: Rect,
+    pub bordered: bool,
+    pub too_small: bool,
+}
+
+impl Panes {
+    pub fn new(area: Rect) -> Self {
+        let too_small = area.width < MIN_WIDTH || area.height < MIN_HEIGHT;
+        let bordered = area.height >= BORDER_MIN_TERMINAL_HEIGHT;
+        let log_height = if area.height >= LOG_MIN_TERMINAL_HEIGHT { LOG_HEIGHT } else { 0 };
+        let input_height = if bordered { 3 } else { 1 };
+        let [log, messages, input, status] = Layout::vertical([
+            Constraint::Length(log_height),
+            Constraint::Min(1),
+            Constraint::Length(input_height),
+            Constraint::Length(1),
+        ])
+        .areas(area);
+        Self { log: (log_height > 0).then_some(log), messages, input, status, bordered, too_small }
+    }
+
+    fn inner(&self, area: Rect) -> Rect {
+        if self.bordered { Block::bordered().inner(area) } else { area }
+    }
+
+    pub fn messages_inner(&self) -> Rect {
+        self.inner(self.messages)
+    }
+}
+
+const NICK_COLORS: [Color; 10] = [
+    Color::Red,
+    Color::Green,
+    Color::Blue,
+    Color::Magenta,
+    Color::Cyan,
+    Color::LightRed,
+    Color::LightBlue,
+    Color::LightMagenta,
+    Color::Indexed(130), // brown-orange, readable on light and dark
+    Color::Indexed(30),  // teal
+];
+
+/// A stable colour per nick (the same in every window, every run).
+pub fn nick_color(nick: &Nick) -> Color {
+    // FNV-1a: stable across runs and platforms, unlike the std hasher.
+    let hash =
+        nick.key().as_str().bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+    NICK_COLORS[(hash % NICK_COLORS.len() as u64) as usize]
+}
+
+pub fn draw(frame: &mut Frame, app: &App) {
+    let area = frame.area();
+    let panes = Panes::new(area);
+    if panes.too_small {
+        frame.render_widget(Paragraph::new("terminal too small"), area);
+        return;
+    }
+    if let Some(log) = panes.log {
+        draw_log(frame, app, log);
+    }
+    draw_messages(frame, app, &panes);
+    draw_input(frame, app, &panes);
+    draw_status(frame, app, panes.status);
+    if app.show_help {
+        draw_help(frame, area);
+    }
+}
+
+fn block(title: String) -> Block<'static> {
+    Block::bordered().title(Span::styled(title, Style::new().bold()))
+}
+
+/// Paints `rows` bottom-aligned in `area`, the last row at the bottom.
+fn bottom_aligned(frame: &mut Frame, area: Rect, rows: Vec<Line<'_>>) {
+    let height = area.height as usize;
+    let skip = rows.len().saturating_sub(height);
+    let pad = height.saturating_sub(rows.len());
+    let mut lines: Vec<Line> = vec![Line::default(); pad];
+    lines.extend(rows.into_iter().skip(skip));
+    frame.render_widget(Paragraph::new(lines), area);
+}
+
+fn draw_log(frame: &mut Frame, app: &App, area: Rect) {
+    let inner = Block::bordered().inner(area);
+    let width = inner.width as usize;
+    let mut rows = Vec::new();
+    for line in app.log.iter().rev() {
+        let style = match line.kind {
+            LogKind::Info => Style::new(),
+            LogKind::Good => Style::new().fg(Color::Green),
+            LogKind::Error => Style::new().fg(Color::Red),
+        };
+        let indent = line.time.width() + 1;
+        let text_rows = wrap(&line.text, width.saturating_sub(indent).max(1));
+        let mut lines: Vec<Line> = text_rows
+            .into_iter()
+            .enumerate()
+            .map(|(i, row)| {
+                let lead = if i == 0 { format!("{} ", line.time) } else { " ".repeat(indent) };
+                Line::from(vec![
+                    Span::styled(lead, Style::new().fg(Color::DarkGray)),
+                    Span::styled(row, style),
+                ])
+            })
+            .collect();
+        lines.reverse();
+        rows.extend(lines);
+        if rows.len() >= inner.height as usize {
+            break;
+        }
+    }
+    rows.reverse();
+    frame.render_widget(block(" connection ".into()), area);
+    bottom_aligned(frame, inner, rows);
+}
+
+/// The rows of one entry at `width`, styled.
+fn entry_lines(entry: &Entry, width: usize) -> Vec<Line<'_>> {
+    let time = Span::styled(format!("{} ", entry.time), Style::new().fg(Color::DarkGray));
+    let (label_style, text_style) = match (entry.kind, &entry.from) {
+        (EntryKind::Say, Some(from)) => (Style::new().fg(nick_color(from)).bold(), Style::new()),
+        (EntryKind::Action, Some(from)) => (
+            Style::new().fg(nick_color(from)).italic(),
+            Style::new().add_modifier(Modifier::ITALIC),
+        ),
+        (EntryKind::Error, _) => (Style::new().fg(Color::Red).bold(), Style::new().fg(Color::Red)),
+        _ => (Style::new().fg(Color::DarkGray), Style::new().fg(Color::DarkGray)),
+    };
+    let label = Span::styled(entry.label(), label_style);
+    let rows = entry.text_rows(width);
+    match entry.indent(width) {
+        Some(indent) => rows
+            .into_iter()
+            .enumerate()
+            .map(|(i, row)| {
+                let lead = if i == 0 {
+                    vec![time.clone(), label.clone()]
+                } else {
+                    vec![Span::raw(" ".repeat(indent))]
+                };
+                Line::from([lead, vec![Span::styled(row, text_style)]].concat())
+            })
+            .collect(),
+        None => {
+            let mut lines = vec![Line::from(vec![time, label])];
+            lines.extend(rows.into_iter().map(|row| Line::from(Span::styled(row, text_style))));
+            lines
+        }
+    }
+}
+
+fn draw_messages(frame: &mut Frame, app: &App, panes: &Panes) {
+    let inner = panes.messages_inner();
+    let Some(window) = app.current_window() else {
+        let text = match app.connection {
+            Connection::Closed => "not connected",
+            _ => "waiting for the server...",
+        };
+        if panes.bordered {
+            frame.render_widget(block(" chat ".into()), panes.messages);
+        }
+        frame.render_widget(Paragraph::new(text).fg(Color::DarkGray), inner);
+        return;
+    };
+    let width = inner.width as usize;
+    let wanted = inner.height as usize + window.scroll;
+    let mut rows: Vec<Line> = Vec::new();
+    for entry in window.entries.iter().rev() {
+        let mut lines = entry_lines(entry, width);
+        lines.reverse();
+        rows.extend(lines);
+        if rows.len() >= wanted {
+            break;
+        }
+    }
+    // `rows` runs bottom-up; drop the rows below the scroll position, then turn it around.
+    let scroll = window.scroll.min(rows.len());
+    let mut rows: Vec<Line> = rows.into_iter().skip(scroll).collect();
+    rows.reverse();
+    if panes.bordered {
+        let mut title = format!(" {} ", window.target.title());
+        if window.scroll > 0 {
+            title.push_str(&format!("[scrolled up {} rows; PgDn] ", window.scroll));
+        }
+        frame.render_widget(block(title), panes.messages);
+    }
+    bottom_aligned(frame, inner, rows);
+}
+
+fn draw_input(frame: &mut Frame, app: &App, panes: &Panes) {
+    let (area, prompt) = if panes.bordered {
+        frame.render_widget(block(format!(" {} ", app.nick)), panes.input);
+        (Block::bordered().inner(panes.input), "")
+    } else {
+        (panes.input, "> ")
+    };
+    let prompt_width = prompt.width() as u16;
+    let text_width = area.width.saturating_sub(prompt_width) as usize;
+    let (shown, column) = app.input.view(text_width);
+    frame
+        .render_widget(Paragraph::new(Line::from(vec![Span::raw(prompt), Span::raw(shown)])), area);
+    if !app.show_help {
+        let x = area.x + prompt_width + u16::try_from(column).unwrap_or(0);
+        frame.set_cursor_position((x.min(area.right().saturating_sub(1)), area.y));
+    }
+}
+
+fn draw_status(frame: &mut Frame, app: &App, area: Rect) {
+    let (state, color) = match app.connection {
+        Connection::Connecting => ("connecting", Color::Yellow),
+        Connection::Connected => ("connected", Color::Yellow),
+        Connection::Registered => ("online", Color::Green),
+        Connection::Closed => ("offline", Color::Red),
+    };
+    let room = app.current_window().map_or_else(|| "-".to_owned(), |w| w.target.title());
+    let mut spans = vec![
+        Span::styled(format!(" {state} "), Style::new().fg(Color::Black).bg(color)),
+        Span::raw(format!(" {} · {} · {} ·", app.settings.server, app.nick, room)),
+    ];
+    for (i, w) in app.windows.iter().enumerate() {
+        let mut label = format!(" {}:{}", i + 1, w.target.title());
+        if w.unread > 0 {
+            label.push_str(&format!("({})", w.unread));
+        }
+        let style = if i == app.current {
+            Style::new().bold().add_modifier(Modifier::REVERSED)
+        } else if w.unread > 0 {
+            Style::new().fg(Color::Yellow).bold()
+        } else {
+            Style::new()
+        };
+        spans.push(Span::styled(label, style));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn draw_help(frame: &mut Frame, area: Rect) {
+    let mut lines: Vec<Line> = protocol::command::HELP
+        .iter()
+        .map(|(usage, what)| {
+            Line::from(vec![
+                Span::styled(format!("{usage:<16}"), Style::new().bold()),
+                Span::raw(*what),
+            ])
+        })
+        .collect();
+    lines.push(Line::default());
+    for (key, what) in [
+        ("Alt+1..9", "show window 1..9"),
+        ("Ctrl+N / Ctrl+P", "next / previous window"),
+        ("PgUp / PgDn", "scroll the conversation"),
+        ("Up / Down", "recall sent lines"),
+        ("Ctrl+A/E/U/W", "start, end, clear, delete word"),
+        ("F1 / Esc", "toggle / close this help"),
+        ("Ctrl+C", "quit"),
+    ] {
+        lines.push(Line::from(vec![
+            Span::styled(format!("{key:<16}"), Style::new().bold()),
+            Span::raw(what),
+        ]));
+    }
+    let width = area.width.min(64);
+    let height = area.height.min(lines.len() as u16 + 2);
+    let popup = Rect::new(
+        area.x + (area.width - width) / 2,
+        area.y + (area.height - height) / 2,
+        width,
+        height,
+    );
+    frame.render_widget(Clear, popup);
+    frame.render_widget(Paragraph::new(lines).block(block(" help ".into())), popup);
+}

@@ -1,0 +1,155 @@
+//! A window: the conversation of one room or one private chat, as the client keeps it.
+
+use std::collections::{BTreeSet, VecDeque};
+
+use protocol::{Nick, RoomName};
+use unicode_width::UnicodeWidthStr;
+
+use crate::wrap::wrap;
+
+/// Entries kept per window; older ones are dropped. Bounds the client's memory in a busy room.
+pub const MAX_SCROLLBACK: usize = 10_000;
+
+/// Narrowest text column worth a hanging indent; narrower windows put the text under the nick.
+const MIN_TEXT_COLUMNS: usize = 12;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    Room(RoomName),
+    Private(Nick),
+}
+
+impl Target {
+    pub fn title(&self) -> String {
+        match self {
+            Target::Room(room) => format!("#{room}"),
+            Target::Private(nick) => format!("@{nick}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind {
+    Say,
+    Action,
+    /// Presence and other things the client or server reports.
+    Info,
+    Error,
+}
+
+/// One line of a conversation. `text` is already sanitised: safe to draw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Local time, formatted ("14:05").
+    pub time: String,
+    pub kind: EntryKind,
+    pub from: Option<Nick>,
+    pub text: String,
+}
+
+impl Entry {
+    /// What comes before the text: "<Tracy> ", "* Tracy ", "-- ".
+    pub fn label(&self) -> String {
+        match (&self.kind, &self.from) {
+            (EntryKind::Say, Some(from)) => format!("<{from}> "),
+            (EntryKind::Action, Some(from)) => format!("* {from} "),
+            (EntryKind::Error, _) => "!! ".to_owned(),
+            _ => "-- ".to_owned(),
+        }
+    }
+
+    /// Columns of the time and label, the text's hanging indent; `None` when the window is too
+    /// narrow and the text goes below them instead.
+    pub fn indent(&self, width: usize) -> Option<usize> {
+        let indent = self.time.width() + 1 + self.label().width();
+        (width >= indent + MIN_TEXT_COLUMNS).then_some(indent)
+    }
+
+    /// The text's rows at `width`.
+    pub fn text_rows(&self, width: usize) -> Vec<&str> {
+        match self.indent(width) {
+            Some(indent) => wrap(&self.text, width - indent),
+            None => wrap(&self.text, width),
+        }
+    }
+
+    /// Rows this entry takes at `width`.
+    pub fn height(&self, width: usize) -> usize {
+        let rows = self.text_rows(width).len();
+        if self.indent(width).is_some() { rows } else { rows + 1 }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Window {
+    pub target: Target,
+    pub entries: VecDeque<Entry>,
+    /// Rows scrolled up from the bottom; 0 follows new messages.
+    pub scroll: usize,
+    /// Entries that arrived while another window was shown.
+    pub unread: usize,
+    /// Who is in the room, kept up to date from member lists and presence.
+    pub members: BTreeSet<Nick>,
+}
+
+impl Window {
+    pub fn new(target: Target) -> Self {
+        Self { target, entries: VecDeque::new(), scroll: 0, unread: 0, members: BTreeSet::new() }
+    }
+
+    /// Adds an entry. A window scrolled up keeps showing the same rows; `width` is the current
+    /// width of the message pane, to know how many rows the entry adds.
+    pub fn push(&mut self, entry: Entry, seen: bool, width: usize) {
+        if !seen && matches!(entry.kind, EntryKind::Say | EntryKind::Action) {
+            self.unread += 1;
+        }
+        if self.scroll > 0 {
+            self.scroll += entry.height(width);
+        }
+        if self.entries.len() == MAX_SCROLLBACK {
+            self.entries.pop_front();
+        }
+        self.entries.push_back(entry);
+    }
+
+    /// All rows of the conversation at `width`.
+    pub fn total_rows(&self, width: usize) -> usize {
+        self.entries.iter().map(|e| e.height(width)).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(text: &str) -> Entry {
+        Entry {
+            time: "12:00".into(),
+            kind: EntryKind::Say,
+            from: Nick::parse("Tracy").ok(),
+            text: text.into(),
+        }
+    }
+
+    #[test]
+    fn hanging_indent_when_wide_text_below_when_narrow() {
+        let e = entry("hello there world");
+        assert_eq!(e.indent(40), Some(14)); // "12:00 " + "<Tracy> "
+        assert_eq!(e.height(40), 1);
+        assert_eq!(e.indent(20), None);
+        assert_eq!(e.height(20), 2);
+    }
+
+    #[test]
+    fn scrollback_is_bounded_and_scrolled_windows_stay_put() {
+        let mut w = Window::new(Target::Room(RoomName::lobby()));
+        for _ in 0..MAX_SCROLLBACK + 5 {
+            w.push(entry("x"), false, 80);
+        }
+        assert_eq!(w.entries.len(), MAX_SCROLLBACK);
+        assert_eq!(w.unread, MAX_SCROLLBACK + 5);
+        w.scroll = 3;
+        w.push(entry("y"), true, 80);
+        assert_eq!(w.scroll, 4);
+    }
+}
