@@ -14,7 +14,7 @@ pub fn wrap(text: &str, width: usize) -> Vec<&str> {
         let mut last_break: Option<(usize, usize)> = None; // (byte after a space, width up to it)
         for (i, c) in line.char_indices() {
             let w = c.width().unwrap_or(0);
-            if used + w > width && i > start {
+            while used + w > width && i > start {
                 let (cut, cut_width) = match last_break {
                     Some((b, bw)) if b > start => (b, bw),
                     _ => (i, used),
