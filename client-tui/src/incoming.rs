@@ -157,8 +157,10 @@ impl App {
         let index = self.window(target);
         let text = match &event {
             PresenceEvent::Joined if mine => {
-                if self.pending_switch.as_ref() == Some(&room) || self.windows.len() == 1 {
+                if self.pending_switch.as_ref() == Some(&room) {
                     self.pending_switch = None;
+                    self.switch_to(index);
+                } else if self.windows.len() == 1 {
                     self.switch_to(index);
                 }
                 format!("you joined #{room}")

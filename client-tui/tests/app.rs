@@ -1,0 +1,462 @@
+//! The client's behaviour without a terminal: events in, state and effects out.
+
+#![allow(clippy::unwrap_used)] // tests: a panic is the failure report
+
+use chat_tui::app::{App, Connection, LogKind, Settings};
+use chat_tui::event::{Effect, Event, NetEvent};
+use chat_tui::window::{EntryKind, Target};
+use chrono::FixedOffset;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use protocol::{
+    ClientMsg, ErrorCode, MessageKind, Nick, PresenceEvent, RoomInfo, RoomName, ServerMsg, Text,
+};
+use ratatui::layout::Rect;
+use uuid::Uuid;
+
+fn nick(s: &str) -> Nick {
+    Nick::parse(s).unwrap()
+}
+fn room(s: &str) -> RoomName {
+    RoomName::parse(s).unwrap()
+}
+fn text(s: &str) -> Text {
+    Text::parse(s).unwrap()
+}
+
+fn new_app(start_room: &str) -> App {
+    let settings = Settings {
+        nick: nick("Michael"),
+        server: "127.0.0.1:7878".into(),
+        room: room(start_room),
+        utc_offset: FixedOffset::east_opt(0).unwrap(),
+    };
+    App::new(settings, Rect::new(0, 0, 80, 24))
+}
+
+fn server(app: &mut App, msg: ServerMsg) -> Vec<Effect> {
+    app.update(Event::Net(NetEvent::Message(msg)))
+}
+
+fn welcome(app: &mut App) -> Vec<Effect> {
+    app.update(Event::Net(NetEvent::Connecting { server: "127.0.0.1:7878".into() }));
+    app.update(Event::Net(NetEvent::Connected { server: "127.0.0.1:7878".into() }));
+    server(
+        app,
+        ServerMsg::Welcome {
+            session: Uuid::now_v7(),
+            nick: nick("Michael"),
+            server: protocol::Label::truncate("chat-server/0.1.0"),
+            protocol: 1,
+            greeting: "Hello, Michael! Welcome to chat.".into(),
+            motd: "Be kind.".into(),
+            rooms: vec![RoomInfo { name: room("lobby"), members: 1 }],
+        },
+    )
+}
+
+fn presence(r: &str, n: &str, event: PresenceEvent) -> ServerMsg {
+    ServerMsg::Presence { id: Uuid::now_v7(), ts: 0, room: room(r), nick: nick(n), event }
+}
+
+fn said(r: &str, from: &str, t: &str) -> ServerMsg {
+    ServerMsg::Message {
+        id: Uuid::now_v7(),
+        room: room(r),
+        from: nick(from),
+        kind: MessageKind::Say,
+        text: text(t),
+        ts: 0,
+    }
+}
+
+/// A registered app sitting in lobby.
+fn in_lobby() -> App {
+    let mut app = new_app("lobby");
+    welcome(&mut app);
+    server(&mut app, presence("lobby", "Michael", PresenceEvent::Joined));
+    app
+}
+
+fn key(code: KeyCode) -> Event {
+    Event::Key(KeyEvent::new(code, KeyModifiers::NONE))
+}
+
+fn ctrl(c: char) -> Event {
+    Event::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL))
+}
+
+fn alt(c: char) -> Event {
+    Event::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::ALT))
+}
+
+/// Types `line` and presses Enter.
+fn type_line(app: &mut App, line: &str) -> Vec<Effect> {
+    for c in line.chars() {
+        app.update(key(KeyCode::Char(c)));
+    }
+    app.update(key(KeyCode::Enter))
+}
+
+fn last_text(app: &App) -> String {
+    app.current_window().unwrap().entries.back().unwrap().text.clone()
+}
+
+/// The welcome fills the connection log and marks the session registered; the first join opens
+/// the lobby window.
+#[test]
+fn welcome_and_first_join() {
+    let mut app = new_app("lobby");
+    assert!(welcome(&mut app).is_empty());
+    assert_eq!(app.connection, Connection::Registered);
+    let log: Vec<&str> = app.log.iter().map(|l| l.text.as_str()).collect();
+    assert_eq!(log[0], "connecting to 127.0.0.1:7878...");
+    assert_eq!(log[1], "connected to 127.0.0.1:7878");
+    assert_eq!(log[2], "Hello, Michael! Welcome to chat.");
+    assert_eq!(log[3], "Be kind.");
+    server(&mut app, presence("lobby", "Michael", PresenceEvent::Joined));
+    assert_eq!(app.current_room(), Some(&room("lobby")));
+}
+
+/// `--room rust` joins rust after the welcome and shows it once the server confirms.
+#[test]
+fn the_start_room_is_joined_and_shown() {
+    let mut app = new_app("rust");
+    let effects = welcome(&mut app);
+    assert_eq!(effects, vec![Effect::Send(ClientMsg::Join { room: room("rust") })]);
+    server(&mut app, presence("lobby", "Michael", PresenceEvent::Joined));
+    server(&mut app, presence("rust", "Michael", PresenceEvent::Joined));
+    assert_eq!(app.current_room(), Some(&room("rust")));
+    assert_eq!(app.windows.len(), 2);
+}
+
+/// Text typed without a slash is said in the current room; the line is cleared and can be
+/// recalled with Up, and Down goes back to an empty line.
+#[test]
+fn typing_says_and_up_recalls() {
+    let mut app = in_lobby();
+    let effects = type_line(&mut app, "hello 你好");
+    assert_eq!(
+        effects,
+        vec![Effect::Send(ClientMsg::Say { room: room("lobby"), text: text("hello 你好") })]
+    );
+    assert!(app.input.is_empty());
+    type_line(&mut app, "second");
+    app.update(key(KeyCode::Up));
+    assert_eq!(app.input.as_str(), "second");
+    app.update(key(KeyCode::Up));
+    assert_eq!(app.input.as_str(), "hello 你好");
+    app.update(key(KeyCode::Down));
+    assert_eq!(app.input.as_str(), "second");
+    app.update(key(KeyCode::Down));
+    assert_eq!(app.input.as_str(), "");
+}
+
+/// Editing keys: left/right/home/end, backspace and delete act at the cursor.
+#[test]
+fn editing_keys_act_at_the_cursor() {
+    let mut app = in_lobby();
+    for c in "helo".chars() {
+        app.update(key(KeyCode::Char(c)));
+    }
+    app.update(key(KeyCode::Left));
+    app.update(key(KeyCode::Char('l')));
+    app.update(key(KeyCode::Home));
+    app.update(key(KeyCode::Delete));
+    app.update(key(KeyCode::Char('H')));
+    app.update(key(KeyCode::End));
+    app.update(key(KeyCode::Char('!')));
+    app.update(key(KeyCode::Backspace));
+    assert_eq!(app.input.as_str(), "Hello");
+}
+
+/// Messages from others land in their room's window, sanitised; the room's members follow
+/// presence.
+#[test]
+fn messages_and_presence_fill_the_window() {
+    let mut app = in_lobby();
+    server(&mut app, ServerMsg::Members { room: room("lobby"), nicks: vec![nick("Michael")] });
+    server(&mut app, presence("lobby", "Tracy", PresenceEvent::Joined));
+    assert_eq!(last_text(&app), "Tracy joined");
+    server(&mut app, said("lobby", "Tracy", "hi"));
+    let entry = app.current_window().unwrap().entries.back().unwrap().clone();
+    assert_eq!(
+        (entry.kind, entry.from, entry.text.as_str()),
+        (EntryKind::Say, Some(nick("Tracy")), "hi")
+    );
+    server(&mut app, presence("lobby", "Tracy", PresenceEvent::Renamed { to: nick("Trace") }));
+    assert_eq!(last_text(&app), "Tracy is now known as Trace");
+    let members: Vec<&str> =
+        app.current_window().unwrap().members.iter().map(Nick::as_str).collect();
+    assert_eq!(members, ["Michael", "Trace"]);
+    server(
+        &mut app,
+        presence(
+            "lobby",
+            "Trace",
+            PresenceEvent::Dropped { reason: protocol::Label::truncate("timeout") },
+        ),
+    );
+    assert_eq!(last_text(&app), "Trace dropped (timeout)");
+    assert_eq!(app.current_window().unwrap().members.len(), 1);
+}
+
+/// Hostile text is stored with every control, escape and bidi character made visible.
+#[test]
+fn hostile_text_is_defused_before_it_is_stored() {
+    let mut app = in_lobby();
+    server(
+        &mut app,
+        said("lobby", "Mallory", "\u{1b}[2J\u{1b}]0;title\u{7}\u{202e}abc\u{9b}1m\nline two"),
+    );
+    let stored = last_text(&app);
+    assert_eq!(stored, "␛[2J␛]0;title␇\u{FFFD}abc\u{FFFD}1m\nline two");
+    assert!(!stored.chars().any(|c| c.is_control() && c != '\n'));
+}
+
+/// /join asks the server and shows the room once joined; joining a room you are in switches to
+/// it; Alt+N and Ctrl+N/P switch windows.
+#[test]
+fn joining_and_switching_windows() {
+    let mut app = in_lobby();
+    assert_eq!(
+        type_line(&mut app, "/join #Rust"),
+        vec![Effect::Send(ClientMsg::Join { room: room("rust") })]
+    );
+    assert_eq!(app.current_room(), Some(&room("lobby")), "not before the server confirms");
+    server(&mut app, presence("rust", "Michael", PresenceEvent::Joined));
+    assert_eq!(app.current_room(), Some(&room("rust")));
+    app.update(alt('1'));
+    assert_eq!(app.current_room(), Some(&room("lobby")));
+    assert!(type_line(&mut app, "/join rust").is_empty());
+    assert_eq!(app.current_room(), Some(&room("rust")));
+    app.update(ctrl('n'));
+    assert_eq!(app.current_room(), Some(&room("lobby")));
+    app.update(ctrl('p'));
+    assert_eq!(app.current_room(), Some(&room("rust")));
+    app.update(alt('9'));
+    assert_eq!(app.current_room(), Some(&room("rust")), "no window 9: nothing changes");
+}
+
+/// Activity in another window is counted as unread until it is shown; our own words are not.
+#[test]
+fn unread_counts() {
+    let mut app = in_lobby();
+    server(&mut app, presence("rust", "Michael", PresenceEvent::Joined));
+    app.update(alt('1'));
+    server(&mut app, said("rust", "Tracy", "one"));
+    server(&mut app, said("rust", "Tracy", "two"));
+    server(&mut app, said("rust", "Michael", "mine"));
+    server(&mut app, presence("rust", "Eve", PresenceEvent::Joined));
+    assert_eq!(app.windows[1].unread, 2);
+    app.update(alt('2'));
+    assert_eq!(app.windows[1].unread, 0);
+}
+
+/// A private message opens a window for the other person; text typed there goes to them; /leave
+/// closes it.
+#[test]
+fn private_messages_have_their_own_window() {
+    let mut app = in_lobby();
+    server(
+        &mut app,
+        ServerMsg::Private {
+            id: Uuid::now_v7(),
+            from: nick("Tracy"),
+            to: nick("Michael"),
+            text: text("psst"),
+            ts: 0,
+        },
+    );
+    assert_eq!(app.windows[1].target, Target::Private(nick("Tracy")));
+    assert_eq!(app.windows[1].unread, 1);
+    app.update(alt('2'));
+    let effects = type_line(&mut app, "what?");
+    assert_eq!(
+        effects,
+        vec![Effect::Send(ClientMsg::Msg { to: nick("Tracy"), text: text("what?") })]
+    );
+    // Our own echo lands in the same window.
+    server(
+        &mut app,
+        ServerMsg::Private {
+            id: Uuid::now_v7(),
+            from: nick("Michael"),
+            to: nick("Tracy"),
+            text: text("what?"),
+            ts: 0,
+        },
+    );
+    assert_eq!(app.windows.len(), 2);
+    assert!(type_line(&mut app, "/leave").is_empty());
+    assert_eq!(app.windows.len(), 1);
+    let effects = type_line(&mut app, "/msg Tracy see you");
+    assert_eq!(
+        effects,
+        vec![Effect::Send(ClientMsg::Msg { to: nick("Tracy"), text: text("see you") })]
+    );
+}
+
+/// The server confirming our leave closes the room's window.
+#[test]
+fn leaving_closes_the_window() {
+    let mut app = in_lobby();
+    type_line(&mut app, "/join rust");
+    server(&mut app, presence("rust", "Michael", PresenceEvent::Joined));
+    assert_eq!(
+        type_line(&mut app, "/leave"),
+        vec![Effect::Send(ClientMsg::Leave { room: room("rust") })]
+    );
+    server(&mut app, presence("rust", "Michael", PresenceEvent::Left { reason: None }));
+    assert_eq!(app.windows.len(), 1);
+    assert_eq!(app.current_room(), Some(&room("lobby")));
+}
+
+/// /exit and Ctrl+C say goodbye to the server and quit; offline, they just quit.
+#[test]
+fn exit_and_ctrl_c_quit_cleanly() {
+    let mut app = in_lobby();
+    assert_eq!(
+        type_line(&mut app, "/exit"),
+        vec![Effect::Send(ClientMsg::Quit { reason: None }), Effect::Quit]
+    );
+    assert_eq!(
+        type_line(&mut app, "/quit bye"),
+        vec![
+            Effect::Send(ClientMsg::Quit { reason: Some(protocol::Label::truncate("bye")) }),
+            Effect::Quit
+        ]
+    );
+    assert_eq!(
+        app.update(ctrl('c')),
+        vec![Effect::Send(ClientMsg::Quit { reason: None }), Effect::Quit]
+    );
+    app.update(Event::Net(NetEvent::Closed { reason: "the server closed the connection".into() }));
+    assert_eq!(app.update(ctrl('c')), vec![Effect::Quit]);
+}
+
+/// When the server goes away the client stays up, says so, and refuses to send.
+#[test]
+fn a_lost_connection_is_explained_and_nothing_is_sent() {
+    let mut app = in_lobby();
+    app.update(Event::Net(NetEvent::Closed { reason: "the server closed the connection".into() }));
+    assert_eq!(app.connection, Connection::Closed);
+    let last = app.log.back().unwrap();
+    assert_eq!(
+        (last.kind, last.text.as_str()),
+        (LogKind::Error, "disconnected: the server closed the connection")
+    );
+    assert!(type_line(&mut app, "anyone?").is_empty());
+    assert_eq!(last_text(&app), "not connected to the server");
+}
+
+/// An unreachable server is explained in the log pane.
+#[test]
+fn an_unreachable_server_is_explained() {
+    let mut app = new_app("lobby");
+    app.update(Event::Net(NetEvent::Failed {
+        reason: "cannot connect to 127.0.0.1:1: refused".into(),
+    }));
+    assert_eq!(app.connection, Connection::Closed);
+    assert_eq!(app.log.back().unwrap().text, "cannot connect to 127.0.0.1:1: refused");
+}
+
+/// A nick in use at hello is explained with a way out; /nick then retries the hello.
+#[test]
+fn a_taken_nick_can_be_replaced_before_registration() {
+    let mut app = new_app("lobby");
+    app.update(Event::Net(NetEvent::Connected { server: "x".into() }));
+    server(
+        &mut app,
+        ServerMsg::Error {
+            code: ErrorCode::NickInUse,
+            message: "the nick Michael is already in use".into(),
+            request: Some("hello".into()),
+        },
+    );
+    assert_eq!(
+        app.log.back().unwrap().text,
+        "the nick Michael is already in use; pick another with /nick NAME"
+    );
+    let effects = type_line(&mut app, "/nick Michael2");
+    assert!(
+        matches!(&effects[..], [Effect::Send(ClientMsg::Hello { nick: n, .. })] if n.as_str() == "Michael2")
+    );
+}
+
+/// Server errors and bad commands show in the current window; nothing is sent for a bad command.
+#[test]
+fn errors_are_shown_where_the_person_is_looking() {
+    let mut app = in_lobby();
+    assert!(type_line(&mut app, "/dance").is_empty());
+    assert_eq!(last_text(&app), "unknown command /dance; type /help for the list");
+    assert!(type_line(&mut app, "/join two words").is_empty());
+    assert_eq!(last_text(&app), "usage: /join ROOM");
+    server(
+        &mut app,
+        ServerMsg::Error {
+            code: ErrorCode::NotInRoom,
+            message: "you are not in #x".into(),
+            request: Some("say".into()),
+        },
+    );
+    let entry = app.current_window().unwrap().entries.back().unwrap();
+    assert_eq!((entry.kind, entry.text.as_str()), (EntryKind::Error, "you are not in #x"));
+}
+
+/// Pings are answered.
+#[test]
+fn pings_are_answered() {
+    let mut app = in_lobby();
+    assert_eq!(
+        server(&mut app, ServerMsg::Ping { token: 7 }),
+        vec![Effect::Send(ClientMsg::Pong { token: 7 })]
+    );
+}
+
+/// PgUp scrolls back; new messages do not move a scrolled view; PgDn returns to the bottom.
+#[test]
+fn paging_through_history() {
+    let mut app = in_lobby();
+    for i in 0..100 {
+        server(&mut app, said("lobby", "Tracy", &format!("message {i}")));
+    }
+    app.update(key(KeyCode::PageUp));
+    let scrolled = app.current_window().unwrap().scroll;
+    assert!(scrolled > 0);
+    server(&mut app, said("lobby", "Tracy", "new"));
+    assert_eq!(
+        app.current_window().unwrap().scroll,
+        scrolled + 1,
+        "the view stays on the same rows"
+    );
+    for _ in 0..100 {
+        app.update(key(KeyCode::PageUp));
+    }
+    let top = app.current_window().unwrap().scroll;
+    app.update(key(KeyCode::PageUp));
+    assert_eq!(app.current_window().unwrap().scroll, top, "scrolling stops at the first message");
+    for _ in 0..100 {
+        app.update(key(KeyCode::PageDown));
+    }
+    assert_eq!(app.current_window().unwrap().scroll, 0);
+}
+
+/// /help and F1 open the help overlay; Esc closes it.
+#[test]
+fn help_overlay() {
+    let mut app = in_lobby();
+    type_line(&mut app, "/help");
+    assert!(app.show_help);
+    app.update(key(KeyCode::Esc));
+    assert!(!app.show_help);
+    app.update(key(KeyCode::F(1)));
+    assert!(app.show_help);
+}
+
+/// A bracketed paste is inserted as text, its line breaks as spaces, never sent by itself.
+#[test]
+fn pastes_are_inserted_not_sent() {
+    let mut app = in_lobby();
+    assert!(app.update(Event::Paste("one\ntwo\u{1b}[31m".into())).is_empty());
+    assert_eq!(app.input.as_str(), "one two[31m");
+}

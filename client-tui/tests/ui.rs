@@ -1,0 +1,221 @@
+//! Rendering with ratatui's `TestBackend`: the panes, wide characters, hostile text, every size.
+
+#![allow(clippy::unwrap_used)] // tests: a panic is the failure report
+
+use chat_tui::app::{App, Settings};
+use chat_tui::event::{Event, NetEvent};
+use chat_tui::ui;
+use chrono::FixedOffset;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use protocol::{MessageKind, Nick, PresenceEvent, RoomInfo, RoomName, ServerMsg, Text};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Position, Rect};
+use unicode_width::UnicodeWidthStr;
+use uuid::Uuid;
+
+fn nick(s: &str) -> Nick {
+    Nick::parse(s).unwrap()
+}
+
+fn app(width: u16, height: u16) -> App {
+    let settings = Settings {
+        nick: nick("Michael"),
+        server: "127.0.0.1:7878".into(),
+        room: RoomName::lobby(),
+        utc_offset: FixedOffset::east_opt(0).unwrap(),
+    };
+    let mut app = App::new(settings, Rect::new(0, 0, width, height));
+    let mut net = |e| app.update(Event::Net(e));
+    net(NetEvent::Connected { server: "127.0.0.1:7878".into() });
+    net(NetEvent::Message(ServerMsg::Welcome {
+        session: Uuid::now_v7(),
+        nick: nick("Michael"),
+        server: protocol::Label::truncate("chat-server/0.1.0"),
+        protocol: 1,
+        greeting: "Hello, Michael! Welcome to chat.".into(),
+        motd: "Be kind.".into(),
+        rooms: vec![RoomInfo { name: RoomName::lobby(), members: 1 }],
+    }));
+    net(NetEvent::Message(ServerMsg::Presence {
+        id: Uuid::now_v7(),
+        ts: 0,
+        room: RoomName::lobby(),
+        nick: nick("Michael"),
+        event: PresenceEvent::Joined,
+    }));
+    app
+}
+
+fn say(app: &mut App, from: &str, text: &str) {
+    app.update(Event::Net(NetEvent::Message(ServerMsg::Message {
+        id: Uuid::now_v7(),
+        room: RoomName::lobby(),
+        from: nick(from),
+        kind: MessageKind::Say,
+        text: Text::parse(text).unwrap(),
+        ts: 0,
+    })));
+}
+
+fn render(app: &App) -> (Buffer, Position) {
+    let mut terminal = Terminal::new(TestBackend::new(app.size.width, app.size.height)).unwrap();
+    terminal.draw(|f| ui::draw(f, app)).unwrap();
+    let cursor = terminal.get_cursor_position().unwrap();
+    (terminal.backend().buffer().clone(), cursor)
+}
+
+/// The text of row `y` as the terminal shows it: a wide character covers the next cell too.
+fn row(buf: &Buffer, y: u16) -> String {
+    let mut text = String::new();
+    let mut x = 0;
+    while x < buf.area.width {
+        let symbol = buf[(x, y)].symbol();
+        text.push_str(symbol);
+        x += u16::try_from(symbol.width().max(1)).unwrap();
+    }
+    text
+}
+
+fn screen(buf: &Buffer) -> String {
+    (0..buf.area.height).map(|y| row(buf, y)).collect::<Vec<_>>().join("\n")
+}
+
+/// At 80x24: the connection pane, the conversation, the input with the nick, the status line.
+#[test]
+fn three_panes_and_a_status_line() {
+    let mut app = app(80, 24);
+    say(&mut app, "Tracy", "hi Michael");
+    let (buf, _) = render(&app);
+    let screen = screen(&buf);
+    assert!(row(&buf, 0).starts_with("┌ connection ─"), "{screen}");
+    assert!(row(&buf, 2).contains(" Hello, Michael! Welcome to chat."), "{screen}");
+    assert!(row(&buf, 6).starts_with("┌ #lobby ─"), "{screen}");
+    assert!(row(&buf, 18).starts_with("│00:00 <Tracy> hi Michael"), "{screen}");
+    assert!(row(&buf, 20).starts_with("┌ Michael ─"), "{screen}");
+    assert!(
+        row(&buf, 23).starts_with(" online  127.0.0.1:7878 · Michael · #lobby · 1:#lobby"),
+        "{screen}"
+    );
+}
+
+/// Chinese text and emoji wrap inside the pane: every row of the message pane keeps its right
+/// border in the last column.
+#[test]
+fn wide_characters_wrap_without_breaking_the_layout() {
+    let mut app = app(40, 20);
+    say(
+        &mut app,
+        "小明",
+        "你好世界，这是一条很长的中文消息，它应该正确地换行而不破坏布局 👋🎉 done",
+    );
+    let (buf, _) = render(&app);
+    let screen = screen(&buf);
+    for y in 7..15 {
+        assert_eq!(buf[(39, y)].symbol(), "│", "row {y} lost its border:\n{screen}");
+        assert_eq!(buf[(0, y)].symbol(), "│", "row {y} lost its border:\n{screen}");
+    }
+    assert!(screen.contains("<小明>"), "{screen}");
+    assert!(screen.contains("done"), "{screen}");
+}
+
+/// A message made of escape sequences, controls and bidi overrides is drawn as visible
+/// characters: no cell of the screen holds anything a terminal would act on.
+#[test]
+fn hostile_messages_are_drawn_harmlessly() {
+    let mut app = app(80, 24);
+    say(
+        &mut app,
+        "Mallory",
+        "\u{1b}[2J\u{1b}]0;pwned\u{7}\u{1b}]52;c;ZXZpbA==\u{7}\u{202e}txt.exe\u{9b}31m\u{200b}",
+    );
+    let (buf, _) = render(&app);
+    for cell in buf.content() {
+        for c in cell.symbol().chars() {
+            assert!(
+                !c.is_control() && !protocol::sanitize::is_invisible(c),
+                "cell holds U+{:04X}:\n{}",
+                c as u32,
+                screen(&buf)
+            );
+        }
+    }
+    assert!(screen(&buf).contains("␛[2J␛]0;pwned␇"), "{}", screen(&buf));
+}
+
+/// The cursor sits after what was typed, counting Chinese characters as two columns.
+#[test]
+fn the_cursor_follows_display_width() {
+    let mut app = app(80, 24);
+    for c in "你好ab".chars() {
+        app.update(Event::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)));
+    }
+    let (buf, cursor) = render(&app);
+    assert_eq!(cursor, Position::new(1 + 6, 21), "{}", screen(&buf));
+    app.update(Event::Key(KeyEvent::new(KeyCode::Left, KeyModifiers::NONE)));
+    app.update(Event::Key(KeyEvent::new(KeyCode::Left, KeyModifiers::NONE)));
+    app.update(Event::Key(KeyEvent::new(KeyCode::Left, KeyModifiers::NONE)));
+    let (_, cursor) = render(&app);
+    assert_eq!(cursor, Position::new(1 + 2, 21));
+}
+
+/// Every terminal size renders without a panic; too small ones say so.
+#[test]
+fn every_size_renders() {
+    for width in 0..=45 {
+        for height in 0..=20 {
+            let mut app = app(width, height);
+            say(&mut app, "Tracy", "some words 和中文 to wrap around 🎉");
+            for c in "typing 你好".chars() {
+                app.update(Event::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)));
+            }
+            let (buf, _) = render(&app);
+            let too_small = width < ui::MIN_WIDTH || height < ui::MIN_HEIGHT;
+            if too_small && width >= 18 && height >= 1 {
+                assert!(row(&buf, 0).starts_with("terminal too small"), "{width}x{height}");
+            }
+            if !too_small {
+                assert!(screen(&buf).contains("typing"), "{width}x{height}:\n{}", screen(&buf));
+            }
+        }
+    }
+}
+
+/// The smallest supported size, 20x5, still shows the conversation, the input and the status.
+#[test]
+fn twenty_by_five() {
+    let mut app = app(20, 5);
+    say(&mut app, "Tracy", "hi");
+    let (buf, _) = render(&app);
+    let screen = screen(&buf);
+    assert!(screen.contains("hi"), "{screen}");
+    assert!(row(&buf, 3).starts_with("> "), "{screen}");
+    assert!(row(&buf, 4).contains("online"), "{screen}");
+}
+
+/// The help overlay lists the commands and keys.
+#[test]
+fn help_overlay_lists_commands() {
+    let mut app = app(80, 24);
+    app.update(Event::Key(KeyEvent::new(KeyCode::F(1), KeyModifiers::NONE)));
+    let (buf, _) = render(&app);
+    let screen = screen(&buf);
+    for needle in ["help", "/join ROOM", "/msg NAME TEXT", "Alt+1..9", "Ctrl+C"] {
+        assert!(screen.contains(needle), "{needle} missing:\n{screen}");
+    }
+}
+
+/// Scrolled up, the title says so and shows older messages.
+#[test]
+fn scrolled_view_is_marked() {
+    let mut app = app(80, 24);
+    for i in 0..50 {
+        say(&mut app, "Tracy", &format!("message {i}"));
+    }
+    app.update(Event::Key(KeyEvent::new(KeyCode::PageUp, KeyModifiers::NONE)));
+    let (buf, _) = render(&app);
+    let screen = screen(&buf);
+    assert!(row(&buf, 6).contains("scrolled up"), "{screen}");
+    assert!(!screen.contains("message 49"), "{screen}");
+}
