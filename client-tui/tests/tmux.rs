@@ -1,0 +1,239 @@
+//! End to end in a real terminal: the real `chat-tui` binary runs in tmux against a real server
+//! on a loopback port; keys go in with `send-keys`, the screen comes out with `capture-pane`.
+//!
+//! Needs `tmux` (`.ci/run` installs it); the tests fail, not skip, without it.
+
+#![allow(clippy::unwrap_used)] // tests: a panic is the failure report
+
+use std::net::SocketAddr;
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use chat_server::{Listeners, ServerInfo};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+/// How long to wait for something to appear on a screen.
+const WAIT: Duration = Duration::from_secs(15);
+
+static SESSIONS: AtomicUsize = AtomicUsize::new(0);
+
+/// One tmux server of our own (its own socket), so nothing else's sessions are touched; it is
+/// killed when the test ends, however it ends.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn new() -> Self {
+        let n = SESSIONS.fetch_add(1, Ordering::SeqCst);
+        Self { socket: format!("chat-e2e-{}-{n}", std::process::id()) }
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        let out = Command::new("tmux")
+            .args(["-u", "-L", &self.socket])
+            .args(args)
+            .output()
+            .expect("tmux is needed for the end-to-end tests: apt-get install tmux");
+        assert!(out.status.success(), "tmux {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        out
+    }
+
+    /// Starts `chat-tui` with `args` in a new window of `width` x `height`. When it exits, the
+    /// pane shows its exit status and stays open.
+    fn start(&self, name: &str, args: &str, width: u16, height: u16) -> Pane<'_> {
+        let command =
+            format!("{} {args}; echo EXITED $?; sleep 600", env!("CARGO_BIN_EXE_chat-tui"));
+        self.run(&[
+            "new-session",
+            "-d",
+            "-s",
+            name,
+            "-x",
+            &width.to_string(),
+            "-y",
+            &height.to_string(),
+            &command,
+        ]);
+        Pane { tmux: self, target: name.to_owned() }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux").args(["-L", &self.socket, "kill-server"]).output();
+    }
+}
+
+struct Pane<'a> {
+    tmux: &'a Tmux,
+    target: String,
+}
+
+impl Pane<'_> {
+    fn capture(&self) -> String {
+        String::from_utf8_lossy(&self.tmux.run(&["capture-pane", "-p", "-t", &self.target]).stdout)
+            .into_owned()
+    }
+
+    /// Types `text` literally, then Enter.
+    fn type_line(&self, text: &str) {
+        self.tmux.run(&["send-keys", "-t", &self.target, "-l", text]);
+        self.key("Enter");
+    }
+
+    fn key(&self, key: &str) {
+        self.tmux.run(&["send-keys", "-t", &self.target, key]);
+    }
+
+    /// Waits until the screen contains `needle`; fails with the screen if it never does.
+    async fn wait_for(&self, needle: &str) -> String {
+        let start = Instant::now();
+        loop {
+            let screen = self.capture();
+            if screen.contains(needle) {
+                return screen;
+            }
+            assert!(
+                start.elapsed() < WAIT,
+                "{needle:?} never appeared on {}:\n{screen}",
+                self.target
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+async fn start_server() -> (SocketAddr, SocketAddr, tokio::sync::oneshot::Sender<()>) {
+    let listeners =
+        Listeners::bind("127.0.0.1:0".parse().unwrap(), Some("127.0.0.1:0".parse().unwrap()))
+            .await
+            .unwrap();
+    let (json, plain) = (listeners.json_addr().unwrap(), listeners.plain_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let info = ServerInfo { motd: "Be kind.".into(), ..ServerInfo::default() };
+    tokio::spawn(chat_server::run(listeners, info, async {
+        let _ = stopped.await;
+    }));
+    (json, plain, stop)
+}
+
+/// A plain-text client, as `nc` would be.
+struct Nc {
+    reader: BufReader<tokio::net::tcp::OwnedReadHalf>,
+    writer: tokio::net::tcp::OwnedWriteHalf,
+}
+
+impl Nc {
+    async fn login(addr: SocketAddr, name: &str) -> Self {
+        let (r, w) = TcpStream::connect(addr).await.unwrap().into_split();
+        let mut nc = Self { reader: BufReader::new(r), writer: w };
+        nc.send(name).await;
+        nc.wait_for(&format!("Hello, {name}!")).await;
+        nc
+    }
+
+    async fn send(&mut self, line: &str) {
+        self.writer.write_all(format!("{line}\n").as_bytes()).await.unwrap();
+    }
+
+    /// Reads lines until one contains `needle`; returns all lines read.
+    async fn wait_for(&mut self, needle: &str) -> Vec<String> {
+        let mut seen = Vec::new();
+        loop {
+            let mut line = String::new();
+            let read = tokio::time::timeout(WAIT, self.reader.read_line(&mut line)).await;
+            assert!(matches!(read, Ok(Ok(1..))), "{needle:?} never came; got {seen:?}");
+            let found = line.contains(needle);
+            seen.push(line);
+            if found {
+                return seen;
+            }
+        }
+    }
+}
+
+/// Two people and an `nc` guest chat, join a room, whisper, and leave with /exit and Ctrl-C; the
+/// terminal is restored each time and the exit status is 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_terminals_and_a_guest_chat() {
+    let (json, plain, _stop) = start_server().await;
+    let tmux = Tmux::new();
+    let michael = tmux.start("michael", &format!("--name Michael --server {json}"), 100, 30);
+    let tracy = tmux.start("tracy", &format!("--name Tracy --server {json}"), 80, 24);
+    michael.wait_for("Hello, Michael! Welcome to chat.").await;
+    tracy.wait_for("Hello, Tracy! Welcome to chat.").await;
+    michael.wait_for("Tracy joined").await;
+
+    michael.type_line("hi Tracy, 你好 👋");
+    tracy.wait_for("<Michael> hi Tracy, 你好 👋").await;
+
+    let mut guest = Nc::login(plain, "Guest").await;
+    guest.send("hello from nc").await;
+    tracy.wait_for("<Guest> hello from nc").await;
+    michael.wait_for("<Guest> hello from nc").await;
+    tracy.type_line("welcome, Guest");
+    guest.wait_for("[lobby] Tracy: welcome, Guest").await;
+
+    tracy.type_line("/join rust");
+    tracy.wait_for("┌ #rust").await;
+    michael.type_line("/join rust");
+    michael.wait_for("┌ #rust").await;
+    tracy.wait_for("Michael joined").await;
+    michael.type_line("/me likes ownership");
+    tracy.wait_for("* Michael likes ownership").await;
+
+    michael.type_line("/msg Tracy a secret");
+    let screen = tracy.wait_for("@Michael(1)").await;
+    assert!(!screen.contains("a secret"), "the private message is in its own window:\n{screen}");
+    tracy.key("M-3");
+    tracy.wait_for("<Michael> a secret").await;
+    tracy.key("M-2");
+    tracy.wait_for("┌ #rust").await;
+
+    michael.type_line("/exit");
+    let screen = michael.wait_for("EXITED 0").await;
+    assert!(!screen.contains("┌ connection"), "the terminal is restored after /exit:\n{screen}");
+    tracy.wait_for("Michael left").await;
+    // The guest saw the lobby talk and the leave, and never the private message.
+    let seen = guest.wait_for("Michael left").await;
+    assert!(!seen.iter().any(|l| l.contains("secret")), "{seen:?}");
+
+    tracy.key("C-c");
+    let screen = tracy.wait_for("EXITED 0").await;
+    assert!(!screen.contains("┌ connection"), "the terminal is restored after Ctrl-C:\n{screen}");
+}
+
+/// An unreachable server is explained in the log pane; the client stays up until asked to quit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_server_is_explained() {
+    // A port that was free a moment ago: nothing listens there.
+    let addr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let tmux = Tmux::new();
+    let pane = tmux.start("alone", &format!("--name Michael --server {addr}"), 100, 24);
+    let screen = pane.wait_for(&format!("cannot connect to {addr}")).await;
+    assert!(screen.contains("Connection refused"), "{screen}");
+    assert!(screen.contains("(is chat-server"), "{screen}");
+    assert!(screen.contains("offline"), "{screen}");
+    pane.type_line("/exit");
+    pane.wait_for("EXITED 0").await;
+}
+
+/// When the server goes away mid-session the client stays up and says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_going_away_is_reported() {
+    let (json, _, stop) = start_server().await;
+    let tmux = Tmux::new();
+    let pane = tmux.start("left", &format!("--name Michael --server {json}"), 100, 24);
+    pane.wait_for("you joined #lobby").await;
+    stop.send(()).unwrap();
+    let screen = pane.wait_for("disconnected: the server closed the connection").await;
+    assert!(screen.contains("server says goodbye: the server is shutting down"), "{screen}");
+    assert!(screen.contains("offline"), "{screen}");
+    pane.type_line("still there?");
+    pane.wait_for("not connected to the server").await;
+    pane.key("C-c");
+    pane.wait_for("EXITED 0").await;
+}
