@@ -258,3 +258,21 @@ fn invalid_names_do_not_parse() {
     assert_eq!(e.code, ErrorCode::InvalidNick);
     assert_eq!(e.request.as_deref(), Some("nick"));
 }
+
+/// The README's protocol table shows only lines that the tests hold fixed.
+#[test]
+fn the_readme_shows_only_fixture_lines() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
+        .expect("README.md");
+    let fixtures: Vec<&str> = client_fixtures()
+        .into_iter()
+        .map(|(_, l)| l)
+        .chain(server_fixtures().into_iter().map(|(_, l)| l))
+        .collect();
+    let shown: Vec<&str> =
+        readme.split('`').filter(|s| s.starts_with("{\"type\"") && s.ends_with('}')).collect();
+    assert!(shown.len() >= ClientMsg::TYPES.len(), "the README's protocol table is missing");
+    for line in shown {
+        assert!(fixtures.contains(&line), "README.md shows a line no test checks:\n{line}");
+    }
+}
