@@ -202,7 +202,7 @@ impl<D: Dialect> Session<D> {
                 flow
             }
             Err(error) => {
-                debug!(code = ?error.code, message = %error.message, "bad request");
+                debug!(code = ?error.code, message = ?error.message, "bad request");
                 self.write(&error.to_msg());
                 self.errors_in_a_row += 1;
                 if self.errors_in_a_row >= MAX_ERRORS_IN_A_ROW {
