@@ -104,8 +104,10 @@ start_client() { # session nick
 # Waits until the session's screen matches PATTERN (grep -E).
 wait_for() { # session pattern [tries of 0.1s]
     local tries="${3:-100}"
+    local screen
     for _ in $(seq "$tries"); do
-        tm capture-pane -p -t "=$1:" 2>/dev/null | grep -qE -- "$2" && return 0
+        screen="$(tm capture-pane -p -t "=$1:" 2>/dev/null || true)"
+        grep -qE -- "$2" <<<"$screen" && return 0
         sleep 0.1
     done
     tm capture-pane -p -t "=$1:" >&2 2>/dev/null || true
