@@ -17,7 +17,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style, Stylize};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, Paragraph};
+use ratatui::widgets::{Block, Clear, Padding, Paragraph};
 use unicode_width::UnicodeWidthStr;
 
 use crate::app::{App, Connection, LogKind};
@@ -61,7 +61,7 @@ impl Panes {
     }
 
     fn inner(&self, area: Rect) -> Rect {
-        if self.bordered { Block::bordered().inner(area) } else { area }
+        if self.bordered { block(String::new()).inner(area) } else { area }
     }
 
     pub fn messages_inner(&self) -> Rect {
@@ -69,27 +69,32 @@ impl Panes {
     }
 }
 
-const NICK_COLORS: [Color; 10] = [
-    Color::Red,
-    Color::Green,
-    Color::Blue,
-    Color::Magenta,
-    Color::Cyan,
-    Color::LightRed,
-    Color::LightBlue,
-    Color::LightMagenta,
-    Color::Indexed(130), // brown-orange, readable on light and dark
+/// Nick colours: mid-tones from the 256-colour palette, readable on dark and light backgrounds
+/// alike (no white, black, yellow or grey, which vanish on one of them).
+const NICK_COLORS: [Color; 12] = [
+    Color::Indexed(160), // red
+    Color::Indexed(28),  // green
+    Color::Indexed(26),  // blue
+    Color::Indexed(127), // magenta
     Color::Indexed(30),  // teal
+    Color::Indexed(130), // brown-orange
+    Color::Indexed(91),  // purple
+    Color::Indexed(166), // orange
+    Color::Indexed(64),  // olive
+    Color::Indexed(31),  // steel blue
+    Color::Indexed(168), // pink
+    Color::Indexed(97),  // violet
 ];
 
 /// A stable colour per nick (the same in every window, every run).
 pub fn nick_color(nick: &Nick) -> Color {
-    // FNV-1a: stable across runs and platforms, unlike the std hasher.
+    // FNV-1a: stable across runs and platforms, unlike the std hasher. Its high bits mix
+    // better than its low ones.
     let hash =
         nick.key().as_str().bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
             (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
         });
-    NICK_COLORS[(hash % NICK_COLORS.len() as u64) as usize]
+    NICK_COLORS[((hash >> 32) % NICK_COLORS.len() as u64) as usize]
 }
 
 pub fn draw(frame: &mut Frame, app: &App) {
@@ -110,8 +115,11 @@ pub fn draw(frame: &mut Frame, app: &App) {
     }
 }
 
+/// A pane's frame: a border, the title, one column of space inside left and right.
 fn block(title: String) -> Block<'static> {
-    Block::bordered().title(Span::styled(title, Style::new().bold()))
+    Block::bordered()
+        .padding(Padding::horizontal(1))
+        .title(Span::styled(title, Style::new().bold()))
 }
 
 /// Paints `rows` bottom-aligned in `area`, the last row at the bottom.
@@ -125,7 +133,7 @@ fn bottom_aligned(frame: &mut Frame, area: Rect, rows: Vec<Line<'_>>) {
 }
 
 fn draw_log(frame: &mut Frame, app: &App, area: Rect) {
-    let inner = Block::bordered().inner(area);
+    let inner = block(String::new()).inner(area);
     let width = inner.width as usize;
     let mut rows = Vec::new();
     for line in app.log.iter().rev() {
@@ -234,7 +242,7 @@ fn draw_messages(frame: &mut Frame, app: &App, panes: &Panes) {
 fn draw_input(frame: &mut Frame, app: &App, panes: &Panes) {
     let (area, prompt) = if panes.bordered {
         frame.render_widget(block(format!(" {} ", app.nick)), panes.input);
-        (Block::bordered().inner(panes.input), "")
+        (block(String::new()).inner(panes.input), "")
     } else {
         (panes.input, "> ")
     };
@@ -262,7 +270,8 @@ fn draw_status(frame: &mut Frame, app: &App, area: Rect) {
         Span::raw(format!(" {} · {} · {} ·", app.settings.server, app.nick, room)),
     ];
     for (i, w) in app.windows.iter().enumerate() {
-        let mut label = format!(" {}:{}", i + 1, w.target.title());
+        spans.push(Span::raw(" "));
+        let mut label = format!("{}:{}", i + 1, w.target.title());
         if w.unread > 0 {
             label.push_str(&format!("({})", w.unread));
         }
@@ -313,4 +322,21 @@ fn draw_help(frame: &mut Frame, area: Rect) {
     );
     frame.render_widget(Clear, popup);
     frame.render_widget(Paragraph::new(lines).block(block(" help ".into())), popup);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nick_colours_are_stable_and_spread() {
+        let nick = |s| Nick::parse(s).unwrap();
+        assert_eq!(nick_color(&nick("Michael")), nick_color(&nick("MICHAEL")));
+        let names =
+            ["Michael", "Tracy", "Guest", "Alice", "Bob", "Carol", "Dave", "Eve", "小明", "Zoë"];
+        let distinct: std::collections::HashSet<_> =
+            names.iter().map(|n| nick_color(&nick(n))).collect();
+        assert!(distinct.len() >= 7, "only {} colours for {} names", distinct.len(), names.len());
+        assert_ne!(nick_color(&nick("Michael")), nick_color(&nick("Tracy")));
+    }
 }

@@ -92,7 +92,7 @@ fn three_panes_and_a_status_line() {
     assert!(row(&buf, 0).starts_with("┌ connection ─"), "{screen}");
     assert!(row(&buf, 2).contains(" Hello, Michael! Welcome to chat."), "{screen}");
     assert!(row(&buf, 6).starts_with("┌ #lobby ─"), "{screen}");
-    assert!(row(&buf, 18).starts_with("│00:00 <Tracy> hi Michael"), "{screen}");
+    assert!(row(&buf, 18).starts_with("│ 00:00 <Tracy> hi Michael"), "{screen}");
     assert!(row(&buf, 20).starts_with("┌ Michael ─"), "{screen}");
     assert!(
         row(&buf, 23).starts_with(" online  127.0.0.1:7878 · Michael · #lobby · 1:#lobby"),
@@ -152,12 +152,12 @@ fn the_cursor_follows_display_width() {
         app.update(Event::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)));
     }
     let (buf, cursor) = render(&app);
-    assert_eq!(cursor, Position::new(1 + 6, 21), "{}", screen(&buf));
+    assert_eq!(cursor, Position::new(2 + 6, 21), "{}", screen(&buf));
     app.update(Event::Key(KeyEvent::new(KeyCode::Left, KeyModifiers::NONE)));
     app.update(Event::Key(KeyEvent::new(KeyCode::Left, KeyModifiers::NONE)));
     app.update(Event::Key(KeyEvent::new(KeyCode::Left, KeyModifiers::NONE)));
     let (_, cursor) = render(&app);
-    assert_eq!(cursor, Position::new(1 + 2, 21));
+    assert_eq!(cursor, Position::new(2 + 2, 21));
 }
 
 /// Every terminal size renders without a panic; too small ones say so.
