@@ -39,6 +39,8 @@ struct Room {
 
 struct User {
     nick: Nick,
+    /// The session that holds this nick.
+    session: Uuid,
     /// Events for this session alone (private messages).
     direct: mpsc::Sender<SharedEvent>,
     rooms: BTreeSet<RoomName>,
@@ -83,6 +85,7 @@ impl Hub {
     pub fn register(
         &self,
         nick: &Nick,
+        session: Uuid,
         direct: mpsc::Sender<SharedEvent>,
     ) -> Result<(), RequestError> {
         let mut state = self.state();
@@ -90,7 +93,9 @@ impl Hub {
         if state.users.contains_key(&key) {
             return Err(nick_in_use(nick));
         }
-        state.users.insert(key, User { nick: nick.clone(), direct, rooms: BTreeSet::new() });
+        state
+            .users
+            .insert(key, User { nick: nick.clone(), session, direct, rooms: BTreeSet::new() });
         Ok(())
     }
 
@@ -157,6 +162,19 @@ impl Hub {
         for room in &user.rooms {
             let announcement = presence(room, &user.nick, event.clone());
             Self::remove_member(&mut state, &key, room, &announcement);
+        }
+    }
+
+    /// Ends whatever `session` holds, for a session that could not end normally (its task
+    /// panicked): no ghost nick or membership stays behind.
+    pub fn forget(&self, session: Uuid) {
+        let nick =
+            self.state().users.values().find(|u| u.session == session).map(|u| u.nick.clone());
+        if let Some(nick) = nick {
+            self.unregister(
+                &nick,
+                PresenceEvent::Dropped { reason: protocol::Label::truncate("server error") },
+            );
         }
     }
 
@@ -252,7 +270,7 @@ mod tests {
     fn register(hub: &Hub, name: &str) -> (Nick, mpsc::Receiver<SharedEvent>) {
         let (tx, rx) = mpsc::channel(4);
         let n = nick(name);
-        hub.register(&n, tx).unwrap();
+        hub.register(&n, Uuid::now_v7(), tx).unwrap();
         (n, rx)
     }
 
@@ -261,7 +279,7 @@ mod tests {
         let hub = Hub::new();
         register(&hub, "Michael");
         let (tx, _rx) = mpsc::channel(1);
-        let err = hub.register(&nick("MICHAEL"), tx).unwrap_err();
+        let err = hub.register(&nick("MICHAEL"), Uuid::now_v7(), tx).unwrap_err();
         assert_eq!(err.code, ErrorCode::NickInUse);
     }
 
@@ -291,5 +309,19 @@ mod tests {
         hub.unregister(&nick("Mike"), PresenceEvent::Left { reason: None });
         assert!(hub.members(&lobby).is_none());
         assert_eq!(hub.online(), 1);
+    }
+
+    #[test]
+    fn forgetting_a_session_frees_its_nick_and_rooms() {
+        let hub = Hub::new();
+        let (tx, _rx) = mpsc::channel(1);
+        let session = Uuid::now_v7();
+        hub.register(&nick("Michael"), session, tx).unwrap();
+        let _m = hub.join(&nick("Michael"), &RoomName::lobby());
+        hub.forget(Uuid::now_v7());
+        assert_eq!(hub.online(), 1, "another session's id changes nothing");
+        hub.forget(session);
+        assert_eq!(hub.online(), 0);
+        assert!(hub.rooms().is_empty());
     }
 }

@@ -41,3 +41,6 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// After the goodbye of a session the server ends, how long it keeps reading (and dropping) what
 /// the client still sends, so the close does not turn into a reset that loses the goodbye.
 pub const CLOSE_LINGER: Duration = Duration::from_millis(200);
+
+/// When a session ends, how long its last bytes (answers, the goodbye) may take to write.
+pub const FINAL_WRITE_TIMEOUT: Duration = Duration::from_secs(1);

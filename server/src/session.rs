@@ -5,6 +5,7 @@
 //! everything else that is ready too and writes the lot with one syscall.
 
 use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use bytes::BytesMut;
@@ -25,15 +26,15 @@ use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use tokio_util::codec::Decoder;
 use tokio_util::sync::CancellationToken;
-use tracing::{Instrument, debug, info, info_span, warn};
+use tracing::{Instrument, debug, error, info, info_span, warn};
 use uuid::Uuid;
 
 use crate::dialect::{Dialect, View};
 use crate::event::{Event, SharedEvent};
 use crate::hub::Hub;
 use crate::limits::{
-    CLOSE_LINGER, DIRECT_QUEUE, MAX_ERRORS_IN_A_ROW, MAX_EVENTS_PER_WRITE, MAX_ROOMS_PER_SESSION,
-    WRITE_TIMEOUT,
+    CLOSE_LINGER, DIRECT_QUEUE, FINAL_WRITE_TIMEOUT, MAX_ERRORS_IN_A_ROW, MAX_EVENTS_PER_WRITE,
+    MAX_ROOMS_PER_SESSION, WRITE_TIMEOUT,
 };
 use crate::server::ServerInfo;
 
@@ -76,7 +77,7 @@ pub async fn run<D: Dialect>(
         let (reader, writer) = stream.into_split();
         let session = Session {
             id,
-            hub,
+            hub: hub.clone(),
             info,
             dialect,
             nick: None,
@@ -89,8 +90,15 @@ pub async fn run<D: Dialect>(
             writer,
             errors_in_a_row: 0,
         };
-        let end = session.serve(reader, shutdown).await;
-        debug!(?end, "closed");
+        // A panic here is a bug, but it must cost only this session: other tasks go on
+        // anyway, and the hub must not keep a ghost of this one.
+        match AssertUnwindSafe(session.serve(reader, shutdown)).catch_unwind().await {
+            Ok(end) => debug!(?end, "closed"),
+            Err(_) => {
+                error!("session task panicked; its nick and rooms are released");
+                hub.forget(id);
+            }
+        }
     }
     .instrument(span)
     .await;
@@ -163,10 +171,12 @@ impl<D: Dialect> Session<D> {
                     Flow::Continue
                 }
             };
+            // Events already waiting go out with this write, and with the last one too (the
+            // echo of a line that arrived together with the end of the stream).
+            self.take_ready_events();
             if let Flow::Close(end) = flow {
                 break end;
             }
-            self.take_ready_events();
         };
         self.finish(end, reader).await
     }
@@ -283,7 +293,7 @@ impl<D: Dialect> Session<D> {
             );
             return Ok(Flow::Close(End::UnsupportedProtocol));
         }
-        self.hub.register(&nick, self.direct_tx.clone())?;
+        self.hub.register(&nick, self.id, self.direct_tx.clone())?;
         info!(nick = ?nick.as_str(), client = ?client.as_str(), "registered");
         self.nick = Some(nick.clone());
         let welcome = ServerMsg::Welcome {
@@ -429,45 +439,66 @@ impl<D: Dialect> Session<D> {
 
     /// Leaves the hub, says goodbye where there is someone to say it to, and closes.
     async fn finish(mut self, end: End, mut reader: OwnedReadHalf) -> End {
-        let bye = match &end {
-            End::Quit(_) => Some((ByeCode::Quit, "goodbye".to_owned())),
-            End::Shutdown => Some((ByeCode::Shutdown, "the server is shutting down".to_owned())),
-            End::TooManyErrors => Some((
-                ByeCode::TooManyErrors,
-                format!("{MAX_ERRORS_IN_A_ROW} bad requests in a row; closing the connection"),
-            )),
-            End::UnsupportedProtocol => {
-                Some((ByeCode::UnsupportedProtocol, "unsupported protocol version".to_owned()))
-            }
-            End::Dropped(_) => None,
-        };
         if let Some(nick) = &self.nick {
-            let event = match &end {
-                End::Quit(reason) => PresenceEvent::Left { reason: reason.clone() },
-                End::Shutdown => {
-                    PresenceEvent::Left { reason: Some(Label::truncate("server shutting down")) }
-                }
-                End::Dropped(reason) => PresenceEvent::Dropped { reason: Label::truncate(reason) },
-                End::TooManyErrors | End::UnsupportedProtocol => {
-                    PresenceEvent::Dropped { reason: Label::truncate("too many bad requests") }
-                }
-            };
-            self.hub.unregister(nick, event);
+            self.hub.unregister(nick, end.presence());
             info!(nick = ?nick.as_str(), ?end, "left");
         }
-        if let Some((code, message)) = bye {
+        if let Some((code, message)) = end.bye() {
             self.write(&ServerMsg::Bye { code, message });
-            if self.flush().await.is_ok() && self.writer.shutdown().await.is_ok() {
-                // Closing a socket with unread input makes the kernel send a reset, which can
-                // destroy the goodbye before the client reads it: read and drop what the client
-                // still sends, until it closes too or the linger time is up.
-                let mut sink = [0u8; READ_CHUNK];
-                let _ = timeout(CLOSE_LINGER, async {
-                    while let Ok(1..) = reader.read(&mut sink).await {}
-                })
-                .await;
-            }
+        }
+        // Whatever is still pending (answers to the last lines of a client that half-closed,
+        // the goodbye) gets a short last chance; a client that is not reading does not get
+        // the full write timeout again.
+        let written = !self.out.is_empty()
+            && matches!(
+                timeout(FINAL_WRITE_TIMEOUT, self.writer.write_all(&self.out)).await,
+                Ok(Ok(()))
+            );
+        if written && self.writer.shutdown().await.is_ok() {
+            // Closing a socket with unread input makes the kernel send a reset, which can
+            // destroy the goodbye before the client reads it: read and drop what the client
+            // still sends, until it closes too or the linger time is up.
+            let mut sink = [0u8; READ_CHUNK];
+            let _ = timeout(CLOSE_LINGER, async {
+                while let Ok(1..) = reader.read(&mut sink).await {}
+            })
+            .await;
         }
         end
+    }
+}
+
+impl End {
+    /// How the rooms hear of it.
+    fn presence(&self) -> PresenceEvent {
+        match self {
+            End::Quit(reason) => PresenceEvent::Left { reason: reason.clone() },
+            End::Shutdown => {
+                PresenceEvent::Left { reason: Some(Label::truncate("server shutting down")) }
+            }
+            End::Dropped(reason) => PresenceEvent::Dropped { reason: Label::truncate(reason) },
+            End::TooManyErrors => {
+                PresenceEvent::Dropped { reason: Label::truncate("too many bad requests") }
+            }
+            End::UnsupportedProtocol => {
+                PresenceEvent::Dropped { reason: Label::truncate("unsupported protocol") }
+            }
+        }
+    }
+
+    /// The goodbye to the client, when there is anyone left to tell.
+    fn bye(&self) -> Option<(ByeCode, String)> {
+        Some(match self {
+            End::Quit(_) => (ByeCode::Quit, "goodbye".to_owned()),
+            End::Shutdown => (ByeCode::Shutdown, "the server is shutting down".to_owned()),
+            End::TooManyErrors => (
+                ByeCode::TooManyErrors,
+                format!("{MAX_ERRORS_IN_A_ROW} bad requests in a row; closing the connection"),
+            ),
+            End::UnsupportedProtocol => {
+                (ByeCode::UnsupportedProtocol, "unsupported protocol version".to_owned())
+            }
+            End::Dropped(_) => return None,
+        })
     }
 }

@@ -223,3 +223,22 @@ async fn a_bad_or_taken_name_is_asked_again() {
     assert_eq!(c.line().await, "Hello, Michael! Welcome to chat.");
     server.shutdown().await;
 }
+
+/// `printf 'Michael\nhi there\n' | nc HOST 7879`: the client sends and half-closes at once;
+/// its lines are still carried out and the answers still reach it.
+#[tokio::test]
+async fn a_client_that_half_closes_still_gets_its_answers() {
+    let server = start_server().await;
+    let mut tracy = server.join("Tracy").await;
+    let mut c = PlainClient::connect(server.plain).await;
+    c.send("Michael\nhi there").await;
+    c.finish_sending().await;
+    let rest = c.rest().await;
+    assert!(rest.contains("Hello, Michael! Welcome to chat."), "{rest}");
+    assert!(rest.contains("[lobby] Michael: hi there"), "{rest}");
+    let (said, _) = tracy.recv_until(|m| matches!(m, ServerMsg::Message { .. })).await;
+    assert!(matches!(said, ServerMsg::Message { text, .. } if text.as_str() == "hi there"));
+    let (dropped, _) = tracy.recv_until(|m| matches!(m, ServerMsg::Presence { .. })).await;
+    assert!(matches!(dropped, ServerMsg::Presence { event: protocol::PresenceEvent::Dropped { .. }, .. }));
+    server.shutdown().await;
+}

@@ -196,6 +196,11 @@ impl PlainClient {
         self.writer.write_all(bytes).await.unwrap();
     }
 
+    /// Half-closes: no more from us, but we keep reading (`printf ... | nc`).
+    pub async fn finish_sending(&mut self) {
+        self.writer.shutdown().await.unwrap();
+    }
+
     /// The next line as bytes, without CR LF.
     pub async fn line_bytes(&mut self) -> Vec<u8> {
         let mut line = Vec::new();
