@@ -11,6 +11,7 @@ use crossterm::execute;
 use futures::StreamExt;
 use protocol::ClientMsg;
 use ratatui::layout::Rect;
+use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::sync::mpsc;
 
 use crate::app::{App, LogKind, Settings};
@@ -49,7 +50,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let (net_events, mut from_net) = mpsc::channel(MAX_EVENTS_PER_FRAME);
     let (outbox, net_task) = net::spawn(app.settings.server.clone(), app.hello(), net_events);
     let mut keys = EventStream::new();
-    let mut sigterm = terminate_signal()?;
+    let mut signals = QuitSignals::new()?;
 
     loop {
         terminal.draw(|frame| ui::draw(frame, &app))?;
@@ -63,7 +64,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
                 None => break,
             },
             Some(event) = from_net.recv() => Event::Net(event),
-            _ = sigterm.recv() => Event::Key(ctrl_c()),
+            () = signals.recv() => Event::Key(ctrl_c()),
         };
         let mut quit = apply(&mut app, event, &outbox);
         for _ in 0..MAX_EVENTS_PER_FRAME {
@@ -123,7 +124,29 @@ fn ctrl_c() -> crossterm::event::KeyEvent {
     )
 }
 
-#[cfg(unix)]
-fn terminate_signal() -> std::io::Result<tokio::signal::unix::Signal> {
-    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+/// SIGTERM, SIGINT (from `kill`; the keyboard's Ctrl-C arrives as a key in raw mode) and SIGHUP
+/// (the terminal went away): each ends the client like Ctrl-C, so the terminal is restored and
+/// the server hears a goodbye.
+struct QuitSignals {
+    term: Signal,
+    int: Signal,
+    hup: Signal,
+}
+
+impl QuitSignals {
+    fn new() -> std::io::Result<Self> {
+        Ok(Self {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+            hup: signal(SignalKind::hangup())?,
+        })
+    }
+
+    async fn recv(&mut self) {
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
+            _ = self.hup.recv() => {}
+        }
+    }
 }

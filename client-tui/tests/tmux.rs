@@ -84,6 +84,15 @@ impl Pane<'_> {
         self.key("Enter");
     }
 
+    /// The pid of the program running in the pane (the child of the pane's shell).
+    fn program_pid(&self) -> u32 {
+        let out = self.tmux.run(&["display-message", "-p", "-t", &self.target, "#{pane_pid}"]);
+        let shell: u32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+        let children =
+            std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children")).unwrap();
+        children.split_whitespace().next().expect("the program is running").parse().unwrap()
+    }
+
     fn key(&self, key: &str) {
         self.tmux.run(&["send-keys", "-t", &self.target, key]);
     }
@@ -162,8 +171,9 @@ async fn two_terminals_and_a_guest_chat() {
     let (json, plain, _stop) = start_server().await;
     let tmux = Tmux::new();
     let michael = tmux.start("michael", &format!("--name Michael --server {json}"), 100, 30);
-    let tracy = tmux.start("tracy", &format!("--name Tracy --server {json}"), 80, 24);
     michael.wait_for("Hello, Michael! Welcome to chat.").await;
+    michael.wait_for("you joined #lobby").await;
+    let tracy = tmux.start("tracy", &format!("--name Tracy --server {json}"), 80, 24);
     tracy.wait_for("Hello, Tracy! Welcome to chat.").await;
     michael.wait_for("Tracy joined").await;
 
@@ -236,4 +246,27 @@ async fn a_server_going_away_is_reported() {
     pane.wait_for("not connected to the server").await;
     pane.key("C-c");
     pane.wait_for("EXITED 0").await;
+}
+
+/// SIGTERM, SIGINT and SIGHUP end the client like Ctrl-C: terminal restored, exit status 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signals_end_the_client_cleanly() {
+    let (json, _, _stop) = start_server().await;
+    let tmux = Tmux::new();
+    for (i, signal) in ["-TERM", "-INT", "-HUP"].iter().enumerate() {
+        let pane = tmux.start(
+            &format!("signal{i}"),
+            &format!("--name Michael{i} --server {json}"),
+            100,
+            24,
+        );
+        pane.wait_for("you joined #lobby").await;
+        let pid = pane.program_pid().to_string();
+        assert!(Command::new("kill").args([*signal, pid.as_str()]).status().unwrap().success());
+        let screen = pane.wait_for("EXITED 0").await;
+        assert!(
+            !screen.contains("┌ connection"),
+            "terminal not restored after {signal}:\n{screen}"
+        );
+    }
 }

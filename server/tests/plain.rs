@@ -239,6 +239,9 @@ async fn a_client_that_half_closes_still_gets_its_answers() {
     let (said, _) = tracy.recv_until(|m| matches!(m, ServerMsg::Message { .. })).await;
     assert!(matches!(said, ServerMsg::Message { text, .. } if text.as_str() == "hi there"));
     let (dropped, _) = tracy.recv_until(|m| matches!(m, ServerMsg::Presence { .. })).await;
-    assert!(matches!(dropped, ServerMsg::Presence { event: protocol::PresenceEvent::Dropped { .. }, .. }));
+    assert!(matches!(
+        dropped,
+        ServerMsg::Presence { event: protocol::PresenceEvent::Dropped { .. }, .. }
+    ));
     server.shutdown().await;
 }
