@@ -111,10 +111,6 @@ impl App {
                 self.size = Rect::new(0, 0, w, h);
                 Vec::new()
             }
-            Event::Scroll(lines) => {
-                self.scroll_by(lines);
-                Vec::new()
-            }
             Event::Net(net) => self.on_net(net),
         }
     }

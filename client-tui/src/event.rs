@@ -10,8 +10,6 @@ pub enum Event {
     Paste(String),
     /// The terminal's new size in columns and rows.
     Resize(u16, u16),
-    /// Scroll wheel: positive is up.
-    Scroll(i32),
     Net(NetEvent),
 }
 

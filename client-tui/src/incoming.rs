@@ -1,7 +1,7 @@
 //! What the app does with each message from the server.
 
 use protocol::{
-    ErrorCode, MessageKind, Nick, PresenceEvent, RoomInfo, RoomName, ServerMsg, sanitize,
+    ErrorCode, MessageKind, Nick, PresenceEvent, RoomName, ServerMsg, describe, sanitize,
 };
 
 use crate::app::{App, Connection, LogKind};
@@ -11,18 +11,6 @@ use crate::window::{Entry, EntryKind, Target};
 /// Untrusted text made safe to draw; line breaks are kept and drawn as separate rows.
 pub fn clean(text: &str) -> String {
     text.split('\n').map(sanitize).collect::<Vec<_>>().join("\n")
-}
-
-fn room_list(rooms: &[RoomInfo]) -> String {
-    let rooms: Vec<String> = rooms.iter().map(|r| format!("#{} ({})", r.name, r.members)).collect();
-    if rooms.is_empty() { "no rooms".to_owned() } else { rooms.join(", ") }
-}
-
-fn because(reason: Option<&str>) -> String {
-    match reason {
-        Some(r) if !r.is_empty() => format!(" ({r})"),
-        _ => String::new(),
-    }
 }
 
 impl App {
@@ -35,7 +23,10 @@ impl App {
                 for line in motd.lines() {
                     self.log(LogKind::Info, line);
                 }
-                self.log(LogKind::Info, &format!("{server}; rooms: {}", room_list(&rooms)));
+                self.log(
+                    LogKind::Info,
+                    &format!("{server}; rooms: {}", describe::room_list(&rooms)),
+                );
                 let room = self.settings.room.clone();
                 if room != RoomName::lobby() {
                     self.pending_switch = Some(room.clone());
@@ -74,7 +65,9 @@ impl App {
                 self.log(LogKind::Info, &format!("you are now known as {nick}"));
                 self.nick = nick;
             }
-            ServerMsg::Rooms { rooms } => self.info(&format!("Rooms: {}", room_list(&rooms))),
+            ServerMsg::Rooms { rooms } => {
+                self.info(&format!("Rooms: {}", describe::room_list(&rooms)))
+            }
             ServerMsg::Members { room, nicks } => {
                 let list: Vec<&str> = nicks.iter().map(Nick::as_str).collect();
                 let text = format!("members of #{room}: {}", list.join(", "));
@@ -165,15 +158,8 @@ impl App {
                 }
                 format!("you joined #{room}")
             }
-            PresenceEvent::Joined => format!("{nick} joined"),
-            PresenceEvent::Left { reason } => {
-                format!("{nick} left{}", because(reason.as_ref().map(|r| r.as_str())))
-            }
             PresenceEvent::Renamed { to } if mine => format!("you are now known as {to}"),
-            PresenceEvent::Renamed { to } => format!("{nick} is now known as {to}"),
-            PresenceEvent::Dropped { reason } => {
-                format!("{nick} dropped{}", because(Some(reason.as_str())))
-            }
+            event => describe::presence(&nick, event),
         };
         let members = &mut self.windows[index].members;
         match &event {

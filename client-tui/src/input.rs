@@ -108,7 +108,10 @@ impl Input {
     pub fn delete_word(&mut self) {
         let before = &self.text[..self.cursor];
         let trimmed = before.trim_end();
-        let start = trimmed.rfind(char::is_whitespace).map_or(0, |i| i + 1);
+        let start = trimmed
+            .char_indices()
+            .rfind(|(_, c)| c.is_whitespace())
+            .map_or(0, |(i, c)| i + c.len_utf8());
         self.text.replace_range(start..self.cursor, "");
         self.cursor = start;
     }
@@ -225,6 +228,17 @@ mod tests {
         assert_eq!(input.as_str(), "g");
         assert_eq!(input.take(), "g");
         assert!(input.is_empty());
+    }
+
+    #[test]
+    fn delete_word_after_a_wide_space() {
+        // U+3000 (ideographic space) and U+00A0 are whitespace of more than one byte.
+        let mut input = typed("你好\u{3000}世界");
+        input.delete_word();
+        assert_eq!(input.as_str(), "你好\u{3000}");
+        let mut input = typed("a\u{a0}b");
+        input.delete_word();
+        assert_eq!(input.as_str(), "a\u{a0}");
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::io::stdout;
 use std::time::Duration;
 
 use crossterm::event::{
-    DisableBracketedPaste, EnableBracketedPaste, Event as TermEvent, EventStream, MouseEventKind,
+    DisableBracketedPaste, EnableBracketedPaste, Event as TermEvent, EventStream,
 };
 use crossterm::execute;
 use futures::StreamExt;
@@ -108,11 +108,6 @@ fn from_terminal(event: TermEvent) -> Option<Event> {
         TermEvent::Key(key) => Some(Event::Key(key)),
         TermEvent::Paste(text) => Some(Event::Paste(text)),
         TermEvent::Resize(w, h) => Some(Event::Resize(w, h)),
-        TermEvent::Mouse(m) => match m.kind {
-            MouseEventKind::ScrollUp => Some(Event::Scroll(3)),
-            MouseEventKind::ScrollDown => Some(Event::Scroll(-3)),
-            _ => None,
-        },
         _ => None,
     }
 }

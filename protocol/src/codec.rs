@@ -14,7 +14,6 @@ use serde::Serialize;
 use tokio_util::codec::{Decoder, Encoder};
 
 use crate::decode::{Decode, RequestError};
-use crate::message::ErrorCode;
 
 /// One frame from [`LineCodec`].
 #[derive(Debug, PartialEq, Eq)]
@@ -24,6 +23,13 @@ pub enum Line {
     /// A line passed the maximum length; what came of it was discarded, and the rest of it will be
     /// discarded up to its `\n`.
     TooLong { max: usize },
+}
+
+impl Line {
+    /// Blank lines (a keep-alive from `nc`, a stray `\r\n`) are not requests.
+    pub fn is_blank(&self) -> bool {
+        matches!(self, Line::Complete(b) if b.iter().all(u8::is_ascii_whitespace))
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -150,10 +156,7 @@ impl<In, Out> JsonLinesCodec<In, Out> {
     {
         Some(match line? {
             Line::Complete(bytes) => In::decode(&bytes),
-            Line::TooLong { max } => Err(RequestError::new(
-                ErrorCode::LineTooLong,
-                format!("line longer than {max} bytes; discarded"),
-            )),
+            Line::TooLong { max } => Err(RequestError::line_too_long(max)),
         })
     }
 }
@@ -165,8 +168,7 @@ impl<In: Decode, Out> Decoder for JsonLinesCodec<In, Out> {
     fn decode(&mut self, buf: &mut BytesMut) -> io::Result<Option<Self::Item>> {
         loop {
             let line = self.lines.decode(buf)?;
-            // Blank lines (a keep-alive from `nc`, a stray `\r\n`) are not requests.
-            if matches!(&line, Some(Line::Complete(b)) if b.iter().all(u8::is_ascii_whitespace)) {
+            if line.as_ref().is_some_and(Line::is_blank) {
                 continue;
             }
             return Ok(self.frame(line));
@@ -175,7 +177,7 @@ impl<In: Decode, Out> Decoder for JsonLinesCodec<In, Out> {
 
     fn decode_eof(&mut self, buf: &mut BytesMut) -> io::Result<Option<Self::Item>> {
         let line = self.lines.decode_eof(buf)?;
-        if matches!(&line, Some(Line::Complete(b)) if b.iter().all(u8::is_ascii_whitespace)) {
+        if line.as_ref().is_some_and(Line::is_blank) {
             return Ok(None);
         }
         Ok(self.frame(line))

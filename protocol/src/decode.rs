@@ -26,6 +26,11 @@ impl RequestError {
         Self { code, message: message.into(), request: None }
     }
 
+    /// A line passed the maximum length `max` and was discarded.
+    pub fn line_too_long(max: usize) -> Self {
+        Self::new(ErrorCode::LineTooLong, format!("line longer than {max} bytes; discarded"))
+    }
+
     pub fn for_request(mut self, request: &str) -> Self {
         self.request = Some(request.to_owned());
         self

@@ -12,12 +12,14 @@
 //! - [`message`]: [`ClientMsg`] and [`ServerMsg`], the two enums of the wire.
 //! - [`decode`]: one line to one message, or a [`RequestError`] with a precise code.
 //! - [`codec`]: the tokio-util line and JSON-lines codecs with a maximum line length.
+//! - [`describe`]: human words for presence, room lists and error codes, for every front end.
 //! - [`command`]: slash commands as people type them, parsed once for every front end.
 //! - [`sanitize`]: untrusted text made safe to show on a terminal.
 
 pub mod codec;
 pub mod command;
 pub mod decode;
+pub mod describe;
 pub mod limits;
 pub mod message;
 pub mod names;

@@ -24,8 +24,9 @@ pub const MAX_LINE_BYTES: usize = 16 * 1024;
 
 /// Longest line a client accepts from the server. Larger than [`MAX_LINE_BYTES`] because the
 /// server's own lines can be long: a message of control characters escapes to six bytes per
-/// byte, and a member list of a big room is one line.
-pub const MAX_SERVER_LINE_BYTES: usize = 1024 * 1024;
+/// byte, and the member list of a big room is one line (10,000 nicks of 32 four-byte
+/// characters are 1.3 MB).
+pub const MAX_SERVER_LINE_BYTES: usize = 4 * 1024 * 1024;
 
 /// Longest free-form string besides chat text (client name in `hello`, quit reason), in bytes.
 pub const MAX_LABEL_BYTES: usize = 200;

@@ -6,6 +6,7 @@
 use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use unicode_width::UnicodeWidthChar;
 
 use crate::limits::{MAX_NICK_CHARS, MAX_ROOM_CHARS};
 
@@ -82,11 +83,13 @@ pub struct RoomName(Box<str>);
 
 impl RoomName {
     pub fn parse(s: &str) -> Result<Self, NameError> {
-        let s = s.strip_prefix('#').unwrap_or(s);
-        check_name(s, "room name", MAX_ROOM_CHARS, |c| {
+        // Lower-case first and check what is kept: lower-casing can lengthen a name or add a
+        // mark ("İ" is "i" + U+0307), and the stored name must pass its own rules.
+        let lower = s.strip_prefix('#').unwrap_or(s).to_lowercase();
+        check_name(&lower, "room name", MAX_ROOM_CHARS, |c| {
             c.is_alphanumeric() || ROOM_PUNCTUATION.contains(c)
         })?;
-        Ok(Self(s.to_lowercase().into()))
+        Ok(Self(lower.into()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -99,6 +102,10 @@ impl RoomName {
     }
 }
 
+/// Most combining marks in a row in a name: enough for real scripts (Hindi "हिंदी" puts a vowel
+/// sign and a nasal mark on one letter), too few to stack marks over the neighbouring lines.
+const MAX_NAME_MARKS: usize = 2;
+
 fn check_name(
     s: &str,
     what: &'static str,
@@ -108,14 +115,23 @@ fn check_name(
     if s.is_empty() {
         return Err(NameError::Empty { what });
     }
-    let mut count = 0;
-    for ch in s.chars() {
-        count += 1;
-        if count > max {
+    let mut marks = 0;
+    for (count, ch) in s.chars().enumerate() {
+        if count >= max {
             return Err(NameError::TooLong { what, max });
         }
-        if !allowed(ch) {
+        // Letters that draw nothing (Hangul fillers) count as alphanumeric; they are refused
+        // with the other invisible characters, so every name is visible.
+        if !allowed(ch) || crate::sanitize::is_invisible(ch) {
             return Err(NameError::BadChar { what, ch });
+        }
+        if ch.width() == Some(0) {
+            marks += 1;
+            if count == 0 || marks > MAX_NAME_MARKS {
+                return Err(NameError::BadChar { what, ch });
+            }
+        } else {
+            marks = 0;
         }
     }
     Ok(())
@@ -208,6 +224,28 @@ mod tests {
         let b = Nick::parse("MICHAEL").unwrap();
         assert_ne!(a, b);
         assert_eq!(a.key(), b.key());
+    }
+
+    #[test]
+    fn invisible_letters_and_stacked_marks_are_refused() {
+        for bad in
+            ["\u{3164}", "a\u{115f}", "\u{ffa0}b", "Tracy\u{345}\u{345}\u{345}", "\u{301}abc"]
+        {
+            assert!(Nick::parse(bad).is_err(), "{bad:?} should be refused");
+        }
+        for ok in ["हिंदी", "Nguyễn"] {
+            assert!(Nick::parse(ok).is_ok(), "{ok:?} should be accepted");
+        }
+    }
+
+    #[test]
+    fn room_names_are_checked_after_lower_casing() {
+        assert!(
+            RoomName::parse("İ").is_err(),
+            "lower-cases to i + U+0307 alone... and must be checked"
+        );
+        assert!(RoomName::parse(&"İ".repeat(32)).is_err());
+        assert_eq!(RoomName::parse("ÀÉ").unwrap().as_str(), "àé");
     }
 
     #[test]

@@ -22,7 +22,9 @@ fn is_bidi_control(ch: char) -> bool {
 }
 
 /// Characters that take no space and show nothing, or that terminals treat as line breaks:
-/// they can hide text or make two different strings look the same.
+/// they can hide text or make two different strings look the same. The format characters
+/// (Unicode category Cf) that draw nothing, blank letters (Hangul fillers), tag characters,
+/// Mongolian variation selectors, line and paragraph separators.
 pub fn is_invisible(ch: char) -> bool {
     is_bidi_control(ch)
         || matches!(
@@ -35,10 +37,15 @@ pub fn is_invisible(ch: char) -> bool {
                 | '\u{200B}'..='\u{200D}'
                 | '\u{2028}'
                 | '\u{2029}'
+                | '\u{180B}'..='\u{180F}'
                 | '\u{2060}'..='\u{2064}'
+                | '\u{206A}'..='\u{206F}'
                 | '\u{3164}'
                 | '\u{FEFF}'
                 | '\u{FFA0}'
+                | '\u{FFF9}'..='\u{FFFB}'
+                | '\u{1D173}'..='\u{1D17A}'
+                | '\u{E0000}'..='\u{E007F}'
         )
 }
 
@@ -130,6 +137,14 @@ mod tests {
     }
 
     #[test]
+    fn invisible_format_characters_become_visible() {
+        for ch in ['\u{E0041}', '\u{206A}', '\u{FFF9}', '\u{1D173}', '\u{180B}', '\u{3164}'] {
+            let s = format!("a{ch}b");
+            assert_eq!(sanitize(&s), "a\u{FFFD}b", "U+{:04X}", ch as u32);
+        }
+    }
+
+    #[test]
     fn combining_floods_are_capped_but_real_accents_kept() {
         assert_eq!(sanitize("e\u{301}"), "e\u{301}");
         let zalgo = format!("a{}b", "\u{300}".repeat(500));
@@ -139,7 +154,8 @@ mod tests {
 
     #[test]
     fn nothing_dangerous_survives_any_byte() {
-        let all: String = (0u32..0x3000).filter_map(char::from_u32).collect();
+        let all: String =
+            (0u32..0x3000).chain(0xE0000..0xE0080).filter_map(char::from_u32).collect();
         let out = sanitize(&all);
         assert!(!out.chars().any(is_dangerous));
     }

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 
 use clap::Parser;
 
-use crate::limits::MAX_CONNECTIONS;
+use crate::limits::{MAX_CONNECTIONS, MAX_ROOMS};
 use crate::server::ServerInfo;
 
 /// A chat server: rooms, private messages and presence over JSON lines, and a plain-text port
@@ -36,6 +36,10 @@ pub struct Config {
     #[arg(long, default_value_t = MAX_CONNECTIONS, value_name = "N")]
     pub max_connections: usize,
 
+    /// Most rooms at once; creating more is refused.
+    #[arg(long, default_value_t = MAX_ROOMS, value_name = "N")]
+    pub max_rooms: usize,
+
     /// More log output (-v debug, -vv trace). RUST_LOG, when set, takes precedence.
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -47,6 +51,7 @@ impl Config {
             name: self.name.clone(),
             motd: self.motd.clone(),
             max_connections: self.max_connections,
+            max_rooms: self.max_rooms,
             ..ServerInfo::default()
         }
     }

@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use bytes::BytesMut;
-use protocol::{ClientMsg, Decode, ErrorCode, Line, Nick, RequestError, RoomName, ServerMsg};
+use protocol::{ClientMsg, Decode, Line, Nick, RequestError, RoomName, ServerMsg};
 
 use crate::event::Event;
 
@@ -48,10 +48,6 @@ pub trait Dialect: Send + 'static {
     }
 }
 
-pub(crate) fn line_too_long(max: usize) -> RequestError {
-    RequestError::new(ErrorCode::LineTooLong, format!("line longer than {max} bytes; discarded"))
-}
-
 /// The JSON-lines protocol.
 #[derive(Debug, Default)]
 pub struct Json;
@@ -64,9 +60,9 @@ impl Dialect for Json {
         _: &mut BytesMut,
     ) -> Option<Result<ClientMsg, RequestError>> {
         match line {
-            Line::Complete(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => None,
+            line if line.is_blank() => None,
             Line::Complete(bytes) => Some(ClientMsg::decode(&bytes)),
-            Line::TooLong { max } => Some(Err(line_too_long(max))),
+            Line::TooLong { max } => Some(Err(RequestError::line_too_long(max))),
         }
     }
 

@@ -18,11 +18,12 @@ use tokio::sync::{broadcast, mpsc};
 use uuid::Uuid;
 
 use crate::event::{Event, SharedEvent};
-use crate::limits::ROOM_CHANNEL_CAPACITY;
+use crate::limits::{MAX_ROOMS_LISTED, ROOM_CHANNEL_CAPACITY};
 
-#[derive(Default)]
 pub struct Hub {
     state: Mutex<State>,
+    /// Most rooms at once (`--max-rooms`).
+    max_rooms: usize,
 }
 
 #[derive(Default)]
@@ -71,8 +72,8 @@ fn nick_in_use(nick: &Nick) -> RequestError {
 }
 
 impl Hub {
-    pub fn new() -> Self {
-        Self::default()
+    pub fn new(max_rooms: usize) -> Self {
+        Self { state: Mutex::default(), max_rooms }
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -101,8 +102,17 @@ impl Hub {
 
     /// Puts `nick` in `room`, creating the room if new, and announces it to the room. The
     /// receiver is subscribed before the announcement is sent, so the joiner sees its own join.
-    pub fn join(&self, nick: &Nick, room: &RoomName) -> Membership {
+    pub fn join(&self, nick: &Nick, room: &RoomName) -> Result<Membership, RequestError> {
         let mut state = self.state();
+        if !state.rooms.contains_key(room) && state.rooms.len() >= self.max_rooms {
+            return Err(RequestError::new(
+                ErrorCode::TooManyRooms,
+                format!(
+                    "the server has {} rooms, the most it holds; join an existing one",
+                    self.max_rooms
+                ),
+            ));
+        }
         let key = nick.key();
         if let Some(user) = state.users.get_mut(&key) {
             user.rooms.insert(room.clone());
@@ -116,12 +126,12 @@ impl Hub {
         let announcement = presence(room, nick, PresenceEvent::Joined);
         // Cannot fail: `rx` above is a live receiver.
         let _ = entry.tx.send(announcement.clone());
-        Membership {
+        Ok(Membership {
             tx: entry.tx.clone(),
             rx,
             announcement,
             members: entry.members.values().cloned().collect(),
-        }
+        })
     }
 
     /// Takes `nick` out of `room` and tells the room why. Returns the announcement, for the
@@ -233,7 +243,7 @@ impl Hub {
         Ok(event)
     }
 
-    /// Every room with its member count, sorted by name.
+    /// The biggest rooms (at most [`MAX_ROOMS_LISTED`]) with their member counts, sorted by name.
     pub fn rooms(&self) -> Vec<RoomInfo> {
         let state = self.state();
         let mut rooms: Vec<RoomInfo> = state
@@ -244,6 +254,11 @@ impl Hub {
                 members: u32::try_from(room.members.len()).unwrap_or(u32::MAX),
             })
             .collect();
+        drop(state);
+        if rooms.len() > MAX_ROOMS_LISTED {
+            rooms.select_nth_unstable_by(MAX_ROOMS_LISTED, |a, b| b.members.cmp(&a.members));
+            rooms.truncate(MAX_ROOMS_LISTED);
+        }
         rooms.sort_by(|a, b| a.name.cmp(&b.name));
         rooms
     }
@@ -276,7 +291,7 @@ mod tests {
 
     #[test]
     fn nicks_are_unique_ignoring_case() {
-        let hub = Hub::new();
+        let hub = Hub::new(100);
         register(&hub, "Michael");
         let (tx, _rx) = mpsc::channel(1);
         let err = hub.register(&nick("MICHAEL"), Uuid::now_v7(), tx).unwrap_err();
@@ -285,10 +300,10 @@ mod tests {
 
     #[test]
     fn rooms_exist_while_they_have_members() {
-        let hub = Hub::new();
+        let hub = Hub::new(100);
         let (m, _) = register(&hub, "Michael");
         let lobby = RoomName::lobby();
-        let mut membership = hub.join(&m, &lobby);
+        let mut membership = hub.join(&m, &lobby).unwrap();
         let first = membership.rx.try_recv().unwrap();
         assert!(std::sync::Arc::ptr_eq(&first, &membership.announcement));
         assert_eq!(hub.rooms().len(), 1);
@@ -299,10 +314,10 @@ mod tests {
 
     #[test]
     fn rename_moves_membership_and_frees_the_old_nick() {
-        let hub = Hub::new();
+        let hub = Hub::new(100);
         let (m, _) = register(&hub, "Michael");
         let lobby = RoomName::lobby();
-        let _membership = hub.join(&m, &lobby);
+        let _membership = hub.join(&m, &lobby).unwrap();
         hub.rename(&m, &nick("Mike")).unwrap();
         assert_eq!(hub.members(&lobby).unwrap(), vec![nick("Mike")]);
         register(&hub, "michael");
@@ -312,12 +327,26 @@ mod tests {
     }
 
     #[test]
+    fn the_number_of_rooms_is_capped_and_lists_are_bounded() {
+        let hub = Hub::new(MAX_ROOMS_LISTED + 1);
+        let (m, _) = register(&hub, "Michael");
+        let mut memberships = Vec::new();
+        for i in 0..=MAX_ROOMS_LISTED {
+            memberships.push(hub.join(&m, &RoomName::parse(&format!("r{i}")).unwrap()).unwrap());
+        }
+        let err = hub.join(&m, &RoomName::parse("one-more").unwrap()).err().unwrap();
+        assert_eq!(err.code, ErrorCode::TooManyRooms);
+        assert!(hub.join(&m, &RoomName::parse("r0").unwrap()).is_ok(), "existing rooms stay open");
+        assert_eq!(hub.rooms().len(), MAX_ROOMS_LISTED);
+    }
+
+    #[test]
     fn forgetting_a_session_frees_its_nick_and_rooms() {
-        let hub = Hub::new();
+        let hub = Hub::new(100);
         let (tx, _rx) = mpsc::channel(1);
         let session = Uuid::now_v7();
         hub.register(&nick("Michael"), session, tx).unwrap();
-        let _m = hub.join(&nick("Michael"), &RoomName::lobby());
+        let _m = hub.join(&nick("Michael"), &RoomName::lobby()).unwrap();
         hub.forget(Uuid::now_v7());
         assert_eq!(hub.online(), 1, "another session's id changes nothing");
         hub.forget(session);

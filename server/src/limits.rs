@@ -9,8 +9,19 @@ use std::time::Duration;
 pub const MAX_CONNECTIONS: usize = 10_000;
 
 /// Events a room's broadcast channel holds for its slowest member. A member that falls further
-/// behind is told how many events it missed (`lagged`) instead of holding the room back.
-pub const ROOM_CHANNEL_CAPACITY: usize = 1024;
+/// behind is told how many events it missed (`lagged`) instead of holding the room back. The
+/// channel allocates all its slots up front (about 33 bytes each), so this is also the
+/// per-room memory cost: 8.5 KB.
+pub const ROOM_CHANNEL_CAPACITY: usize = 256;
+
+/// Default for `--max-rooms`: rooms on the server at once. With the per-room channel above,
+/// 10,000 rooms cost about 85 MB before anyone says anything; without a cap, sessions that
+/// each create [`MAX_ROOMS_PER_SESSION`] rooms would grow it without bound.
+pub const MAX_ROOMS: usize = 10_000;
+
+/// Rooms listed in `welcome` and in the answer to `rooms`: the biggest first. Keeps those
+/// lines (and the time to build them) bounded however many rooms exist.
+pub const MAX_ROOMS_LISTED: usize = 500;
 
 /// Private messages and other direct events queued for one session. A sender whose recipient's
 /// queue is full gets `recipient_busy` instead of making the queue grow.
@@ -19,8 +30,10 @@ pub const DIRECT_QUEUE: usize = 256;
 /// Rooms one session may be in at once: each costs a receiver on the room's channel.
 pub const MAX_ROOMS_PER_SESSION: usize = 32;
 
-/// Bad requests in a row after which a session is cut off: a person makes a typo or two; a
-/// program that sends nothing but errors is broken or hostile, and each error costs a reply.
+/// Unreadable lines in a row (not JSON, unknown type, bad field, too long) after which a
+/// session is cut off: a person makes a typo or two; a program that sends nothing but garbage
+/// is broken or hostile, and each error costs a reply. Requests that are readable but fail
+/// (a taken nick, a busy recipient) do not count.
 pub const MAX_ERRORS_IN_A_ROW: u32 = 20;
 
 /// Longest time one write to a client may take. A client that does not read for this long is
@@ -30,6 +43,11 @@ pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Events written in one batch (one syscall) before the session looks at its socket again, so a
 /// busy room cannot starve a session's own requests.
 pub const MAX_EVENTS_PER_WRITE: usize = 256;
+
+/// Bytes a session gathers for its client before it writes them and reads on: bounds the
+/// output of one batch of events, and of one read's worth of requests (a few kilobytes of
+/// `rooms` requests would otherwise each add a full room list before anything is written).
+pub const MAX_PENDING_OUT: usize = 256 * 1024;
 
 /// On the plain-text port, an unterminated line counts as complete after this pause: simple
 /// scripts send `b"Michael"` with no newline and wait for the answer.
@@ -44,3 +62,7 @@ pub const CLOSE_LINGER: Duration = Duration::from_millis(200);
 
 /// When a session ends, how long its last bytes (answers, the goodbye) may take to write.
 pub const FINAL_WRITE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Lines of one message shown to a plain-text client; the rest is summarised. Each line repeats
+/// the "[room] nick: " prefix, so this bounds how much one message can grow on its way out.
+pub const MAX_PLAIN_LINES_PER_MESSAGE: usize = 10;

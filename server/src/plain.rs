@@ -16,11 +16,11 @@ use encoding_rs::GBK;
 use protocol::command::{self, Command, CommandError, HELP};
 use protocol::{
     ByeCode, ClientMsg, ErrorCode, Label, Line, MessageKind, NameError, Nick, PROTOCOL_VERSION,
-    PresenceEvent, RequestError, RoomName, ServerMsg, TextError, sanitize,
+    PresenceEvent, RequestError, RoomName, ServerMsg, TextError, describe, sanitize,
 };
 
-use crate::dialect::{Dialect, View, line_too_long};
-use crate::limits::PLAIN_LINE_PAUSE;
+use crate::dialect::{Dialect, View};
+use crate::limits::{MAX_PLAIN_LINES_PER_MESSAGE, PLAIN_LINE_PAUSE};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Charset {
@@ -51,23 +51,22 @@ impl Plain {
         self.charset
     }
 
-    /// Decodes a line in the session's charset, switching to GBK the first time a line is GBK
-    /// but not UTF-8.
+    /// Decodes a line: UTF-8 when it is valid UTF-8, otherwise GBK, and from the first GBK line
+    /// on the session is answered in GBK. (Valid UTF-8 with non-ASCII characters is almost never
+    /// intended as GBK, so a GBK session can still send UTF-8 lines.)
     fn decode<'a>(&mut self, bytes: &'a [u8]) -> Result<Cow<'a, str>, RequestError> {
-        let gbk = || GBK.decode_without_bom_handling_and_without_replacement(bytes);
-        let text = match self.charset {
-            Charset::Utf8 => match std::str::from_utf8(bytes) {
-                Ok(s) => Some(Cow::Borrowed(s)),
-                Err(_) => gbk().inspect(|_| {
-                    self.charset = Charset::Gbk;
-                    tracing::info!("plain client writes GBK; answering in GBK");
-                }),
-            },
-            Charset::Gbk => gbk().or_else(|| std::str::from_utf8(bytes).ok().map(Cow::Borrowed)),
-        };
-        text.ok_or_else(|| {
-            RequestError::new(ErrorCode::InvalidUtf8, "that line is not UTF-8 (or GBK) text")
-        })
+        if let Ok(text) = std::str::from_utf8(bytes) {
+            return Ok(Cow::Borrowed(text));
+        }
+        let text =
+            GBK.decode_without_bom_handling_and_without_replacement(bytes).ok_or_else(|| {
+                RequestError::new(ErrorCode::InvalidUtf8, "that line is not UTF-8 (or GBK) text")
+            })?;
+        if self.charset != Charset::Gbk {
+            self.charset = Charset::Gbk;
+            tracing::info!("plain client writes GBK; answering in GBK");
+        }
+        Ok(text)
     }
 
     /// Appends one line of text in the session's charset, with a CR LF for telnet.
@@ -120,33 +119,22 @@ impl Plain {
             ServerMsg::Welcome { greeting, motd, rooms, .. } => {
                 let mut lines = vec![greeting.clone()];
                 lines.extend(motd.lines().map(str::to_owned));
-                let rooms: Vec<String> =
-                    rooms.iter().map(|r| format!("{} ({})", r.name, r.members)).collect();
-                if !rooms.is_empty() {
-                    lines.push(format!("Rooms: {}", rooms.join(", ")));
-                }
+                lines.push(format!("Rooms: {}", describe::room_list(rooms)));
                 lines.push("Type a line to chat, /help for commands, exit to leave.".to_owned());
                 lines
             }
-            ServerMsg::Message { room, from, kind, text, .. } => text
-                .as_str()
-                .lines()
-                .map(|line| match kind {
-                    MessageKind::Say => format!("[{room}] {from}: {}", sanitize(line)),
-                    MessageKind::Action => format!("[{room}] * {from} {}", sanitize(line)),
-                })
-                .collect(),
-            ServerMsg::Private { from, to, text, .. } => text
-                .as_str()
-                .lines()
-                .map(|line| {
-                    if Some(from) == me {
-                        format!("[private to {to}] {from}: {}", sanitize(line))
-                    } else {
-                        format!("[private] {from}: {}", sanitize(line))
-                    }
-                })
-                .collect(),
+            ServerMsg::Message { room, from, kind: MessageKind::Say, text, .. } => {
+                message_lines(&format!("[{room}] {from}: "), text.as_str())
+            }
+            ServerMsg::Message { room, from, kind: MessageKind::Action, text, .. } => {
+                message_lines(&format!("[{room}] * {from} "), text.as_str())
+            }
+            ServerMsg::Private { from, to, text, .. } if Some(from) == me => {
+                message_lines(&format!("[private to {to}] {from}: "), text.as_str())
+            }
+            ServerMsg::Private { from, text, .. } => {
+                message_lines(&format!("[private] {from}: "), text.as_str())
+            }
             // "You are now known as ..." already said it, once rather than once per room.
             ServerMsg::Presence { event: PresenceEvent::Renamed { to }, .. } if Some(to) == me => {
                 Vec::new()
@@ -160,19 +148,13 @@ impl Plain {
                     }
                     _ => {}
                 }
-                let line = match event {
-                    PresenceEvent::Joined => format!("[{room}] --> {nick} joined"),
-                    PresenceEvent::Left { reason } => {
-                        format!("[{room}] <-- {nick} left{}", because(reason.as_ref()))
-                    }
-                    PresenceEvent::Renamed { to } => {
-                        format!("[{room}] {nick} is now known as {to}")
-                    }
-                    PresenceEvent::Dropped { reason } => {
-                        format!("[{room}] <-- {nick} dropped{}", because(Some(reason)))
-                    }
+                let arrow = match event {
+                    PresenceEvent::Joined => "--> ",
+                    PresenceEvent::Left { .. } | PresenceEvent::Dropped { .. } => "<-- ",
+                    PresenceEvent::Renamed { .. } => "",
                 };
-                let mut lines = vec![line];
+                let mut lines =
+                    vec![format!("[{room}] {arrow}{}", describe::presence(nick, event))];
                 if mine && matches!(event, PresenceEvent::Left { .. }) {
                     match &self.current {
                         Some(room) => lines.push(format!("* You are now talking in [{room}].")),
@@ -182,11 +164,7 @@ impl Plain {
                 lines
             }
             ServerMsg::Nick { nick } => vec![format!("* You are now known as {nick}.")],
-            ServerMsg::Rooms { rooms } => {
-                let rooms: Vec<String> =
-                    rooms.iter().map(|r| format!("{} ({})", r.name, r.members)).collect();
-                vec![format!("Rooms: {}", rooms.join(", "))]
-            }
+            ServerMsg::Rooms { rooms } => vec![format!("Rooms: {}", describe::room_list(rooms))],
             ServerMsg::Members { room, nicks } => {
                 let nicks: Vec<&str> = nicks.iter().map(Nick::as_str).collect();
                 vec![format!("[{room}] Members: {}", nicks.join(", "))]
@@ -198,8 +176,7 @@ impl Plain {
                 vec![format!("Sorry, {}. What's your name?", sanitize(message))]
             }
             ServerMsg::Error { code, message, .. } => {
-                let code = serde_code(code);
-                vec![format!("! {code}: {}", sanitize(message))]
+                vec![format!("! {}: {}", code.as_str(), sanitize(message))]
             }
             // Plain clients cannot answer pings; their liveness is the TCP connection.
             ServerMsg::Ping { .. } => Vec::new(),
@@ -212,17 +189,20 @@ impl Plain {
     }
 }
 
-fn because(reason: Option<&Label>) -> String {
-    match reason {
-        Some(r) if !r.as_str().is_empty() => format!(" ({})", sanitize(r.as_str())),
-        _ => String::new(),
+/// The lines of a message, each after `prefix`. A message of many lines is cut at
+/// [`MAX_PLAIN_LINES_PER_MESSAGE`]: each line repeats the prefix, so without a cap a short
+/// message of newlines would swell into a large write to every plain reader.
+fn message_lines(prefix: &str, text: &str) -> Vec<String> {
+    let total = text.lines().count();
+    let mut lines: Vec<String> = text
+        .lines()
+        .take(MAX_PLAIN_LINES_PER_MESSAGE)
+        .map(|line| format!("{prefix}{}", sanitize(line)))
+        .collect();
+    if total > MAX_PLAIN_LINES_PER_MESSAGE {
+        lines.push(format!("{prefix}[... {} more lines]", total - MAX_PLAIN_LINES_PER_MESSAGE));
     }
-}
-
-/// The wire name of an error code (`nick_in_use`), as a JSON client would see it.
-fn serde_code(code: &ErrorCode) -> String {
-    let json = protocol::encode_line(code);
-    String::from_utf8_lossy(&json).trim().trim_matches('"').to_owned()
+    lines
 }
 
 fn command_error(e: CommandError) -> RequestError {
@@ -263,7 +243,7 @@ impl Dialect for Plain {
     ) -> Option<Result<ClientMsg, RequestError>> {
         let bytes = match line {
             Line::Complete(bytes) => bytes,
-            Line::TooLong { max } => return Some(Err(line_too_long(max))),
+            Line::TooLong { max } => return Some(Err(RequestError::line_too_long(max))),
         };
         let text = match self.decode(&bytes) {
             Ok(t) => t,
@@ -341,7 +321,26 @@ mod tests {
     }
 
     #[test]
-    fn error_codes_render_as_on_the_wire() {
-        assert_eq!(serde_code(&ErrorCode::NickInUse), "nick_in_use");
+    fn a_utf8_line_is_read_as_utf8_even_after_gbk() {
+        let mut plain = Plain::new();
+        let mut out = BytesMut::new();
+        let (gbk_name, _, _) = GBK.encode("小明");
+        plain.read(Line::Complete(BytesMut::from(&gbk_name[..])), view(None, &[]), &mut out);
+        assert_eq!(plain.charset(), Charset::Gbk);
+        let nick = Nick::parse("小明").unwrap();
+        let rooms = [RoomName::lobby()];
+        let req =
+            plain.read(Line::Complete("/join 日本".into()), view(Some(&nick), &rooms), &mut out);
+        assert!(matches!(req, Some(Ok(ClientMsg::Join { room })) if room.as_str() == "日本"));
+    }
+
+    #[test]
+    fn many_line_messages_are_cut() {
+        let lines = message_lines("[lobby] Tracy: ", &"x\n".repeat(1000));
+        assert_eq!(lines.len(), MAX_PLAIN_LINES_PER_MESSAGE + 1);
+        assert_eq!(
+            lines.last().unwrap(),
+            &format!("[lobby] Tracy: [... {} more lines]", 1000 - MAX_PLAIN_LINES_PER_MESSAGE)
+        );
     }
 }

@@ -35,6 +35,8 @@ pub struct ServerInfo {
     pub version: String,
     /// Sessions at once; connections past it are told `server_full` and closed.
     pub max_connections: usize,
+    /// Rooms at once; joining a new room past it is refused with `too_many_rooms`.
+    pub max_rooms: usize,
 }
 
 impl Default for ServerInfo {
@@ -44,6 +46,7 @@ impl Default for ServerInfo {
             motd: String::new(),
             version: concat!("chat-server/", env!("CARGO_PKG_VERSION")).to_owned(),
             max_connections: crate::limits::MAX_CONNECTIONS,
+            max_rooms: crate::limits::MAX_ROOMS,
         }
     }
 }
@@ -82,7 +85,7 @@ impl Listeners {
 
 /// Serves until `shutdown` completes, then closes every session cleanly.
 pub async fn run(listeners: Listeners, info: ServerInfo, shutdown: impl Future<Output = ()>) {
-    let hub = Arc::new(Hub::new());
+    let hub = Arc::new(Hub::new(info.max_rooms));
     let info = Arc::new(info);
     let token = CancellationToken::new();
     let tracker = TaskTracker::new();

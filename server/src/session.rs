@@ -34,7 +34,7 @@ use crate::event::{Event, SharedEvent};
 use crate::hub::Hub;
 use crate::limits::{
     CLOSE_LINGER, DIRECT_QUEUE, FINAL_WRITE_TIMEOUT, MAX_ERRORS_IN_A_ROW, MAX_EVENTS_PER_WRITE,
-    MAX_ROOMS_PER_SESSION, WRITE_TIMEOUT,
+    MAX_PENDING_OUT, MAX_ROOMS_PER_SESSION, WRITE_TIMEOUT,
 };
 use crate::server::ServerInfo;
 
@@ -46,6 +46,8 @@ enum End {
     /// The connection went away without a goodbye.
     Dropped(String),
     TooManyErrors,
+    /// The client did not take its bytes within the write timeout.
+    TooSlow,
     UnsupportedProtocol,
 }
 
@@ -130,9 +132,21 @@ impl<D: Dialect> Session<D> {
         // When an unterminated line counts as complete (plain-text port only).
         let mut partial_deadline: Option<Instant> = None;
         self.dialect.greet(&mut self.out);
+        // Complete lines left in `inbuf` because their answers filled `out`.
+        let mut input_waiting = false;
         let end = loop {
             if let Err(end) = self.flush().await {
                 break end;
+            }
+            if input_waiting {
+                let flow;
+                (flow, input_waiting) = self.on_bytes(&mut codec, &mut inbuf);
+                partial_deadline = self.pause_deadline(input_waiting, &inbuf);
+                self.take_ready_events();
+                match flow {
+                    Flow::Continue => continue,
+                    Flow::Close(end) => break end,
+                }
             }
             inbuf.reserve(READ_CHUNK);
             let flow = tokio::select! {
@@ -146,11 +160,9 @@ impl<D: Dialect> Session<D> {
                         _ => Flow::Close(End::Dropped("connection closed".into())),
                     },
                     Ok(_) => {
-                        let flow = self.on_bytes(&mut codec, &mut inbuf);
-                        partial_deadline = match self.dialect.line_pause() {
-                            Some(pause) if !inbuf.is_empty() => Some(Instant::now() + pause),
-                            _ => None,
-                        };
+                        let flow;
+                        (flow, input_waiting) = self.on_bytes(&mut codec, &mut inbuf);
+                        partial_deadline = self.pause_deadline(input_waiting, &inbuf);
                         flow
                     }
                     Err(e) => Flow::Close(End::Dropped(e.to_string())),
@@ -181,18 +193,30 @@ impl<D: Dialect> Session<D> {
         self.finish(end, reader).await
     }
 
-    /// Handles every complete line in `inbuf`.
-    fn on_bytes(&mut self, codec: &mut LineCodec, inbuf: &mut BytesMut) -> Flow {
+    /// Handles the complete lines in `inbuf` until their answers fill `out`. Returns whether
+    /// lines were left for after the next write.
+    fn on_bytes(&mut self, codec: &mut LineCodec, inbuf: &mut BytesMut) -> (Flow, bool) {
         loop {
+            if self.out.len() >= MAX_PENDING_OUT {
+                return (Flow::Continue, true);
+            }
             match codec.decode(inbuf) {
                 Ok(Some(line)) => {
                     if let Flow::Close(end) = self.on_line(line) {
-                        return Flow::Close(end);
+                        return (Flow::Close(end), false);
                     }
                 }
-                Ok(None) => return Flow::Continue,
-                Err(e) => return Flow::Close(End::Dropped(e.to_string())),
+                Ok(None) => return (Flow::Continue, false),
+                Err(e) => return (Flow::Close(End::Dropped(e.to_string())), false),
             }
+        }
+    }
+
+    /// When the unterminated rest of `inbuf` counts as a line (plain-text port only).
+    fn pause_deadline(&self, input_waiting: bool, inbuf: &BytesMut) -> Option<Instant> {
+        match self.dialect.line_pause() {
+            Some(pause) if !input_waiting && !inbuf.is_empty() => Some(Instant::now() + pause),
+            _ => None,
         }
     }
 
@@ -202,26 +226,28 @@ impl<D: Dialect> Session<D> {
             None => return Flow::Continue,
             Some(request) => request,
         };
-        let result = request.and_then(|req| {
-            let name = req.type_name();
-            self.handle(req).map_err(|e| e.for_request(name))
-        });
-        match result {
-            Ok(flow) => {
-                self.errors_in_a_row = 0;
-                flow
-            }
+        let request = match request {
+            Ok(request) => request,
             Err(error) => {
-                debug!(code = ?error.code, message = ?error.message, "bad request");
+                // Only lines that cannot be read as requests count towards the cut-off: a
+                // request that fails (a busy recipient, a taken nick) is not the client's fault.
+                debug!(code = ?error.code, message = ?error.message, "unreadable line");
                 self.write(&error.to_msg());
                 self.errors_in_a_row += 1;
-                if self.errors_in_a_row >= MAX_ERRORS_IN_A_ROW {
+                return if self.errors_in_a_row >= MAX_ERRORS_IN_A_ROW {
                     Flow::Close(End::TooManyErrors)
                 } else {
                     Flow::Continue
-                }
+                };
             }
-        }
+        };
+        self.errors_in_a_row = 0;
+        let name = request.type_name();
+        self.handle(request).unwrap_or_else(|error| {
+            debug!(code = ?error.code, message = ?error.message, "request failed");
+            self.write(&error.for_request(name).to_msg());
+            Flow::Continue
+        })
     }
 
     /// Carries out one request.
@@ -262,6 +288,9 @@ impl<D: Dialect> Session<D> {
                     self.hub.rename(&nick, &new)?;
                     info!(from = ?nick.as_str(), to = ?new.as_str(), "renamed");
                     self.nick = Some(new.clone());
+                    // Events about whoever had this nick before ("Tracy left") were sent before
+                    // the rename: they must reach the client before it learns the nick is its own.
+                    self.take_all_room_events();
                 }
                 self.write(&ServerMsg::Nick { nick: new });
             }
@@ -323,7 +352,7 @@ impl<D: Dialect> Session<D> {
                 format!("you are in {MAX_ROOMS_PER_SESSION} rooms, the most a session may be in"),
             ));
         }
-        let mut membership = self.hub.join(nick, &room);
+        let mut membership = self.hub.join(nick, &room)?;
         // Show the join first, then the member list: take the receiver's events up to our own
         // announcement now rather than on the next wake-up.
         while let Ok(event) = membership.rx.try_recv() {
@@ -398,6 +427,9 @@ impl<D: Dialect> Session<D> {
     /// the same write.
     fn take_ready_events(&mut self) {
         for _ in 0..MAX_EVENTS_PER_WRITE {
+            if self.out.len() >= MAX_PENDING_OUT {
+                break;
+            }
             if let Ok(event) = self.direct_rx.try_recv() {
                 self.write_event(&event);
                 continue;
@@ -406,6 +438,15 @@ impl<D: Dialect> Session<D> {
                 Some(Some((room, event))) => self.on_room_event(&room, event),
                 _ => break,
             }
+        }
+    }
+
+    /// Takes every event already waiting in the rooms, with no batch limit: an answer that
+    /// changes how the client reads later events (its new nick) must come after all events that
+    /// were sent before it. Bounded by the rooms' channel capacity.
+    fn take_all_room_events(&mut self) {
+        while let Some(Some((room, event))) = self.receivers.next().now_or_never() {
+            self.on_room_event(&room, event);
         }
     }
 
@@ -424,16 +465,18 @@ impl<D: Dialect> Session<D> {
         if self.out.is_empty() {
             return Ok(());
         }
-        match timeout(WRITE_TIMEOUT, self.writer.write_all(&self.out)).await {
+        // `write_all_buf` consumes what it writes, so after a timeout `out` holds exactly
+        // what is left.
+        match timeout(WRITE_TIMEOUT, self.writer.write_all_buf(&mut self.out)).await {
             Ok(Ok(())) => {
-                self.out.clear();
+                if self.out.capacity() > MAX_PENDING_OUT {
+                    // One big batch should not pin its buffer for the rest of the session.
+                    self.out = BytesMut::with_capacity(READ_CHUNK);
+                }
                 Ok(())
             }
             Ok(Err(e)) => Err(End::Dropped(e.to_string())),
-            Err(_) => Err(End::Dropped(format!(
-                "not reading: a write took over {}s",
-                WRITE_TIMEOUT.as_secs()
-            ))),
+            Err(_) => Err(End::TooSlow),
         }
     }
 
@@ -451,7 +494,7 @@ impl<D: Dialect> Session<D> {
         // the full write timeout again.
         let written = !self.out.is_empty()
             && matches!(
-                timeout(FINAL_WRITE_TIMEOUT, self.writer.write_all(&self.out)).await,
+                timeout(FINAL_WRITE_TIMEOUT, self.writer.write_all_buf(&mut self.out)).await,
                 Ok(Ok(()))
             );
         if written && self.writer.shutdown().await.is_ok() {
@@ -478,8 +521,9 @@ impl End {
             }
             End::Dropped(reason) => PresenceEvent::Dropped { reason: Label::truncate(reason) },
             End::TooManyErrors => {
-                PresenceEvent::Dropped { reason: Label::truncate("too many bad requests") }
+                PresenceEvent::Dropped { reason: Label::truncate("too many unreadable lines") }
             }
+            End::TooSlow => PresenceEvent::Dropped { reason: Label::truncate("not reading") },
             End::UnsupportedProtocol => {
                 PresenceEvent::Dropped { reason: Label::truncate("unsupported protocol") }
             }
@@ -493,7 +537,11 @@ impl End {
             End::Shutdown => (ByeCode::Shutdown, "the server is shutting down".to_owned()),
             End::TooManyErrors => (
                 ByeCode::TooManyErrors,
-                format!("{MAX_ERRORS_IN_A_ROW} bad requests in a row; closing the connection"),
+                format!("{MAX_ERRORS_IN_A_ROW} unreadable lines in a row; closing the connection"),
+            ),
+            End::TooSlow => (
+                ByeCode::TooSlow,
+                format!("nothing read for {}s; closing the connection", WRITE_TIMEOUT.as_secs()),
             ),
             End::UnsupportedProtocol => {
                 (ByeCode::UnsupportedProtocol, "unsupported protocol version".to_owned())

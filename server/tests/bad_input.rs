@@ -189,7 +189,7 @@ async fn endless_garbage_ends_the_session() {
     assert_eq!(errors as u32, chat_server::limits::MAX_ERRORS_IN_A_ROW);
     let Some(ServerMsg::Bye { code, message }) = got.last() else { panic!("{got:?}") };
     assert_eq!(*code, ByeCode::TooManyErrors);
-    assert!(message.contains("bad requests in a row"), "{message}");
+    assert!(message.contains("unreadable lines in a row"), "{message}");
     let ServerMsg::Presence { event, .. } = tracy.recv().await else { panic!() };
     assert!(matches!(event, protocol::PresenceEvent::Dropped { .. }));
     server.shutdown().await;
@@ -232,5 +232,58 @@ async fn a_line_sent_byte_by_byte_is_reassembled() {
     }
     let ServerMsg::Message { text, .. } = c.recv().await else { panic!() };
     assert_eq!(text.as_str(), "小明 says héllo 👋");
+    server.shutdown().await;
+}
+
+/// Thousands of requests in one write, from a client that reads slowly: every answer comes, in
+/// order, while the server writes them out in bounded batches rather than building them all
+/// in memory first.
+#[tokio::test]
+async fn a_burst_of_requests_is_answered_in_order() {
+    let server = start_server().await;
+    let mut c = server.join("Michael").await;
+    let mut burst = Vec::new();
+    for token in 0..20_000u64 {
+        burst.extend_from_slice(
+            format!(
+                "{{\"type\":\"who\",\"room\":\"lobby\"}}\n{{\"type\":\"ping\",\"token\":{token}}}\n"
+            )
+            .as_bytes(),
+        );
+    }
+    c.send_raw(&burst).await;
+    for token in 0..20_000u64 {
+        assert!(matches!(c.recv().await, ServerMsg::Members { .. }));
+        assert_eq!(c.recv().await, ServerMsg::Pong { token });
+    }
+    server.shutdown().await;
+}
+
+/// A failed request is not a bad line: a sender whose recipient does not read gets
+/// `recipient_busy`, as often as it tries, and is never cut off for it.
+#[tokio::test]
+async fn a_busy_recipient_never_gets_the_sender_cut_off() {
+    let server = start_server().await;
+    let _silent = server.join("Silent").await; // never reads again
+    let mut sender = server.join("Sender").await;
+    let text = "x".repeat(protocol::limits::MAX_TEXT_BYTES);
+    let mut busy = 0;
+    let mut sent = 0;
+    while busy < (chat_server::limits::MAX_ERRORS_IN_A_ROW * 2) as usize {
+        sender
+            .send(ClientMsg::Msg {
+                to: Nick::parse("Silent").unwrap(),
+                text: protocol::Text::parse(&text).unwrap(),
+            })
+            .await;
+        sent += 1;
+        assert!(sent < 100_000, "the recipient's queue never filled");
+        match sender.recv().await {
+            ServerMsg::Private { .. } => {}
+            ServerMsg::Error { code: ErrorCode::RecipientBusy, .. } => busy += 1,
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_usable(&mut sender).await;
     server.shutdown().await;
 }

@@ -335,3 +335,38 @@ async fn ipv6_listen_address_works() {
     stop.send(()).unwrap();
     task.await.unwrap();
 }
+
+/// Taking the nick of someone who just left: the events about the previous holder ("Tracy
+/// left") reach the new holder before the confirmation that the nick is now its own, so a
+/// client never mistakes them for its own departure.
+#[tokio::test]
+async fn events_about_a_nick_come_before_taking_it() {
+    let server = start_server().await;
+    for round in 0..20 {
+        let mut michael = server.join(&format!("Michael{round}")).await;
+        let mut tracy = server.join("Tracy").await;
+        michael.recv().await; // Tracy joined
+        tracy.send(ClientMsg::Quit { reason: None }).await;
+        drop(tracy);
+        loop {
+            michael.send(ClientMsg::Nick { nick: nick("Tracy") }).await;
+            let (answer, before) = michael
+                .recv_until(|m| matches!(m, ServerMsg::Nick { .. } | ServerMsg::Error { .. }))
+                .await;
+            match answer {
+                ServerMsg::Error { code: ErrorCode::NickInUse, .. } => continue,
+                ServerMsg::Nick { .. } => {
+                    assert!(
+                        before.iter().any(|m| matches!(m, ServerMsg::Presence { nick, event: PresenceEvent::Left { .. }, .. } if nick.as_str() == "Tracy")),
+                        "round {round}: the nick came before Tracy's leave: {before:?}"
+                    );
+                    break;
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        michael.send(ClientMsg::Quit { reason: None }).await;
+        michael.recv_until_closed().await;
+    }
+    server.shutdown().await;
+}

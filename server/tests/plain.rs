@@ -22,6 +22,7 @@ async fn greeting_name_hello() {
     c.send("Michael\n").await;
     assert_eq!(c.line().await, "Hello, Michael! Welcome to chat.");
     assert_eq!(c.line().await, "Be kind.");
+    assert_eq!(c.line().await, "Rooms: no rooms");
     assert_eq!(c.line().await, "Type a line to chat, /help for commands, exit to leave.");
     assert_eq!(c.line().await, "[lobby] --> Michael joined");
     assert_eq!(c.line().await, "[lobby] Members: Michael");
@@ -83,7 +84,7 @@ async fn slash_commands_work_on_the_plain_port() {
     m.send("/who lobby\n").await;
     assert_eq!(m.line().await, "[lobby] Members: Michael, Tracy");
     m.send("/rooms\n").await;
-    assert_eq!(m.line().await, "Rooms: lobby (2), rust (1)");
+    assert_eq!(m.line().await, "Rooms: #lobby (2), #rust (1)");
     m.send("/me waves\n").await;
     assert_eq!(m.line().await, "[rust] * Michael waves");
 
@@ -243,5 +244,23 @@ async fn a_client_that_half_closes_still_gets_its_answers() {
         dropped,
         ServerMsg::Presence { event: protocol::PresenceEvent::Dropped { .. }, .. }
     ));
+    server.shutdown().await;
+}
+
+/// A message of many lines reaches plain clients cut to a few lines and a count of the rest,
+/// so one short message cannot swell into a large write to every plain reader.
+#[tokio::test]
+async fn many_line_messages_are_cut_for_plain_clients() {
+    let server = start_server().await;
+    let mut tracy = server.join("Tracy").await;
+    let mut m = PlainClient::login(server.plain, "Michael").await;
+    tracy.recv().await;
+    let text: String = (0..50).map(|i| format!("line {i}\n")).collect();
+    tracy.send(say("lobby", &text)).await;
+    for i in 0..chat_server::limits::MAX_PLAIN_LINES_PER_MESSAGE {
+        assert_eq!(m.line().await, format!("[lobby] Tracy: line {i}"));
+    }
+    let more = 50 - chat_server::limits::MAX_PLAIN_LINES_PER_MESSAGE;
+    assert_eq!(m.line().await, format!("[lobby] Tracy: [... {more} more lines]"));
     server.shutdown().await;
 }
