@@ -6,7 +6,8 @@
 //! # Layout
 //! - [`config`]: the command-line flags.
 //! - [`server`]: the accept loops, the connection limit and the shutdown sequence.
-//! - [`session`]: one task per connection: requests in, events out, one write per batch.
+//! - [`session`]: one task per connection: requests in, events out, one write per batch;
+//!   `session::requests` carries out each request.
 //! - [`dialect`]: how a session speaks: the JSON-lines protocol ([`dialect::Json`]).
 //! - [`plain`]: the plain-text dialect for `nc`/`telnet`/scripts, UTF-8 or GBK.
 //! - [`hub`]: the registry of nicks and rooms; one `broadcast` channel per room.
