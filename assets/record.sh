@@ -68,7 +68,7 @@ bin="${CARGO_TARGET_DIR:-$root/target}/debug"
 [[ -x "$bin/chat-server" && -x "$bin/chat-tui" ]] || die "no binaries in $bin"
 
 # --- server ----------------------------------------------------------------------------------
-NO_COLOR=1 "$bin/chat-server" --listen 127.0.0.1:0 --plain-listen 127.0.0.1:0 \
+NO_COLOR=1 "$bin/chat-server" --listen 127.0.0.1:0 --plain-listen 127.0.0.1:0 --db :memory: \
     >"$work/server.out" 2>"$work/server.log" &
 server_pid=$!
 

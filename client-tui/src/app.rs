@@ -183,7 +183,7 @@ impl App {
             self.log(kind, text);
             return;
         }
-        let entry = Entry { time: self.now(), kind, from: None, text: sanitize(text).into_owned() };
+        let entry = Entry::note(self.now(), kind, sanitize(text).into_owned());
         self.push(self.current, entry);
     }
 
@@ -223,8 +223,13 @@ impl App {
             KeyCode::End => self.input.end(),
             KeyCode::Up => self.recall_older(),
             KeyCode::Down => self.recall_newer(),
-            KeyCode::PageUp => self.scroll_by(self.page()),
-            KeyCode::PageDown => self.scroll_by(-self.page()),
+            KeyCode::PageUp => {
+                let at_top = self.scroll_by(self.page());
+                return self.load_older_if_at_top(at_top);
+            }
+            KeyCode::PageDown => {
+                self.scroll_by(-self.page());
+            }
             KeyCode::F(1) => self.show_help = !self.show_help,
             KeyCode::Esc => self.show_help = false,
             _ => {}
@@ -236,13 +241,15 @@ impl App {
         i32::try_from(self.message_height().saturating_sub(1).max(1)).unwrap_or(1)
     }
 
-    /// Scrolls the current window by `rows` (up is positive), within its conversation.
-    fn scroll_by(&mut self, rows: i32) {
+    /// Scrolls the current window by `rows` (up is positive), within its conversation. Returns
+    /// whether the view is at the top of what the window holds.
+    fn scroll_by(&mut self, rows: i32) -> bool {
         let (width, height) = (self.message_width(), self.message_height());
-        let Some(w) = self.windows.get_mut(self.current) else { return };
+        let Some(w) = self.windows.get_mut(self.current) else { return false };
         let max = w.total_rows(width).saturating_sub(height);
         let scroll = i64::try_from(w.scroll).unwrap_or(i64::MAX) + i64::from(rows);
         w.scroll = usize::try_from(scroll.max(0)).unwrap_or(0).min(max);
+        w.scroll == max
     }
 
     fn cycle(&mut self, step: isize) {

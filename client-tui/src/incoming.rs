@@ -1,8 +1,6 @@
 //! What the app does with each message from the server.
 
-use protocol::{
-    ErrorCode, MessageKind, Nick, PresenceEvent, RoomName, ServerMsg, describe, sanitize,
-};
+use protocol::{ErrorCode, Nick, PresenceEvent, RoomName, ServerMsg, Stored, describe, sanitize};
 
 use crate::app::{App, Connection, LogKind};
 use crate::event::Effect;
@@ -33,28 +31,24 @@ impl App {
                     return vec![Effect::Send(protocol::ClientMsg::Join { room })];
                 }
             }
-            ServerMsg::Message { room, from, kind, text, ts, .. } => {
+            ServerMsg::Message { id, room, seq, from, kind, text, ts } => {
                 let index = self.window(Target::Room(room));
-                let kind = match kind {
-                    MessageKind::Say => EntryKind::Say,
-                    MessageKind::Action => EntryKind::Action,
-                };
-                let entry = Entry {
-                    time: self.time_of(ts),
-                    kind,
-                    from: Some(from),
-                    text: clean(text.as_str()),
-                };
+                // A message the window already holds (from a history page) is not shown twice.
+                if self.windows[index].newest_seq.is_some_and(|newest| seq <= newest) {
+                    return Vec::new();
+                }
+                let entry = self.message_entry(&Stored { id, seq, from, kind, text, ts }, false);
                 self.push(index, entry);
+            }
+            ServerMsg::History { room, messages, beginning } => {
+                return self.on_history(room, messages, beginning);
             }
             ServerMsg::Private { from, to, text, ts, .. } => {
                 let other = if from.key() == self.nick.key() { to } else { from.clone() };
                 let index = self.window(Target::Private(other));
                 let entry = Entry {
-                    time: self.time_of(ts),
-                    kind: EntryKind::Say,
                     from: Some(from),
-                    text: clean(text.as_str()),
+                    ..Entry::note(self.time_of(ts), EntryKind::Say, clean(text.as_str()))
                 };
                 self.push(index, entry);
             }
@@ -74,12 +68,11 @@ impl App {
                 match self.windows.iter().position(|w| w.target == Target::Room(room.clone())) {
                     Some(index) => {
                         self.windows[index].members = nicks.into_iter().collect();
-                        let entry = Entry {
-                            time: self.time_of(protocol::now_millis()),
-                            kind: EntryKind::Info,
-                            from: None,
+                        let entry = Entry::note(
+                            self.time_of(protocol::now_millis()),
+                            EntryKind::Info,
                             text,
-                        };
+                        );
                         self.push(index, entry);
                     }
                     None => self.info(&text),
@@ -97,12 +90,11 @@ impl App {
                 } else if self.windows.is_empty() {
                     self.log(LogKind::Error, &message);
                 } else {
-                    let entry = Entry {
-                        time: self.time_of(protocol::now_millis()),
-                        kind: EntryKind::Error,
-                        from: None,
-                        text: clean(&message),
-                    };
+                    let entry = Entry::note(
+                        self.time_of(protocol::now_millis()),
+                        EntryKind::Error,
+                        clean(&message),
+                    );
                     self.push(self.current, entry);
                 }
             }
@@ -119,12 +111,7 @@ impl App {
 
     /// An info line in the current window.
     fn info(&mut self, text: &str) {
-        let entry = Entry {
-            time: self.time_of(protocol::now_millis()),
-            kind: EntryKind::Info,
-            from: None,
-            text: clean(text),
-        };
+        let entry = Entry::note(self.time_of(protocol::now_millis()), EntryKind::Info, clean(text));
         if self.windows.is_empty() {
             self.log(LogKind::Info, text);
         } else {
@@ -174,8 +161,7 @@ impl App {
                 members.insert(to.clone());
             }
         }
-        let entry =
-            Entry { time: self.time_of(ts), kind: EntryKind::Info, from: None, text: clean(&text) };
+        let entry = Entry::note(self.time_of(ts), EntryKind::Info, clean(&text));
         self.push(index, entry);
     }
 }

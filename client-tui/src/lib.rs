@@ -8,6 +8,7 @@
 //! # Layout
 //! - [`app`]: all client state and `update(event) -> effects`; keys and typed commands.
 //! - [`incoming`]: what the app does with each message from the server.
+//! - [`backlog`]: earlier messages: the backlog on joining, older pages when scrolling up.
 //! - [`window`]: one conversation (a room or a private chat) and its scrollback.
 //! - [`input`]: the input line, an editor measured in display columns.
 //! - [`wrap`]: word wrapping in display columns.
@@ -18,6 +19,7 @@
 //!   network and signals.
 
 pub mod app;
+pub mod backlog;
 pub mod event;
 pub mod incoming;
 pub mod input;

@@ -176,7 +176,17 @@ fn entry_lines(entry: &Entry, width: usize) -> Vec<Line<'_>> {
             Style::new().add_modifier(Modifier::ITALIC),
         ),
         (EntryKind::Error, _) => (Style::new().fg(Color::Red).bold(), Style::new().fg(Color::Red)),
+        (EntryKind::Marker, _) => (
+            Style::new().fg(Color::Yellow),
+            Style::new().fg(Color::Yellow).add_modifier(Modifier::ITALIC),
+        ),
         _ => (Style::new().fg(Color::DarkGray), Style::new().fg(Color::DarkGray)),
+    };
+    // History is drawn dimmed: visibly earlier than the live conversation.
+    let (label_style, text_style) = if entry.earlier {
+        (label_style.add_modifier(Modifier::DIM), text_style.add_modifier(Modifier::DIM))
+    } else {
+        (label_style, text_style)
     };
     let label = Span::styled(entry.label(), label_style);
     let rows = entry.text_rows(width);
@@ -231,7 +241,9 @@ fn draw_messages(frame: &mut Frame, app: &App, panes: &Panes) {
     rows.reverse();
     if panes.bordered {
         let mut title = format!(" {} ", window.target.title());
-        if window.scroll > 0 {
+        if window.loading {
+            title.push_str("[loading earlier messages...] ");
+        } else if window.scroll > 0 {
             title.push_str(&format!("[scrolled up {} rows; PgDn] ", window.scroll));
         }
         frame.render_widget(block(title), panes.messages);

@@ -35,6 +35,8 @@ pub enum EntryKind {
     /// Presence and other things the client or server reports.
     Info,
     Error,
+    /// A boundary in the conversation: where earlier history starts or ends.
+    Marker,
 }
 
 /// One line of a conversation. `text` is already sanitised: safe to draw.
@@ -45,15 +47,25 @@ pub struct Entry {
     pub kind: EntryKind,
     pub from: Option<Nick>,
     pub text: String,
+    /// The room's sequence number, for messages.
+    pub seq: Option<u64>,
+    /// From the room's history rather than live: drawn dimmed.
+    pub earlier: bool,
 }
 
 impl Entry {
+    /// An entry that is not a room message.
+    pub fn note(time: String, kind: EntryKind, text: String) -> Self {
+        Self { time, kind, from: None, text, seq: None, earlier: false }
+    }
+
     /// What comes before the text: "<Tracy> ", "* Tracy ", "-- ".
     pub fn label(&self) -> String {
         match (&self.kind, &self.from) {
             (EntryKind::Say, Some(from)) => format!("<{from}> "),
             (EntryKind::Action, Some(from)) => format!("* {from} "),
             (EntryKind::Error, _) => "!! ".to_owned(),
+            (EntryKind::Marker, _) => "── ".to_owned(),
             _ => "-- ".to_owned(),
         }
     }
@@ -90,11 +102,28 @@ pub struct Window {
     pub unread: usize,
     /// Who is in the room, kept up to date from member lists and presence.
     pub members: BTreeSet<Nick>,
+    /// Sequence numbers of the oldest and newest room messages held.
+    pub oldest_seq: Option<u64>,
+    pub newest_seq: Option<u64>,
+    /// The oldest message held is the room's first kept one: nothing earlier to fetch.
+    pub beginning: bool,
+    /// An older page has been asked for and not arrived yet.
+    pub loading: bool,
 }
 
 impl Window {
     pub fn new(target: Target) -> Self {
-        Self { target, entries: VecDeque::new(), scroll: 0, unread: 0, members: BTreeSet::new() }
+        Self {
+            target,
+            entries: VecDeque::new(),
+            scroll: 0,
+            unread: 0,
+            members: BTreeSet::new(),
+            oldest_seq: None,
+            newest_seq: None,
+            beginning: false,
+            loading: false,
+        }
     }
 
     /// Adds an entry. A window scrolled up keeps showing the same rows; `width` is the current
@@ -106,10 +135,33 @@ impl Window {
         if self.scroll > 0 {
             self.scroll += entry.height(width);
         }
-        if self.entries.len() == MAX_SCROLLBACK {
-            self.entries.pop_front();
+        if let Some(seq) = entry.seq {
+            self.newest_seq = Some(seq);
+            self.oldest_seq.get_or_insert(seq);
+        }
+        if self.entries.len() == MAX_SCROLLBACK
+            && self.entries.pop_front().is_some_and(|dropped| dropped.seq.is_some())
+        {
+            // The oldest held message is gone: paging must start after it again.
+            self.oldest_seq = self.entries.iter().find_map(|e| e.seq);
+            self.beginning = false;
         }
         self.entries.push_back(entry);
+    }
+
+    /// Puts older entries (a page of history, oldest first) in front of what is held. A
+    /// scrolled view keeps showing the same rows: rows are counted from the bottom. Past
+    /// [`MAX_SCROLLBACK`] the oldest of the page are left out.
+    pub fn prepend(&mut self, entries: Vec<Entry>) {
+        let room = MAX_SCROLLBACK.saturating_sub(self.entries.len());
+        let skip = entries.len().saturating_sub(room);
+        for entry in entries.into_iter().skip(skip).rev() {
+            if let Some(seq) = entry.seq {
+                self.oldest_seq = Some(seq);
+                self.newest_seq.get_or_insert(seq);
+            }
+            self.entries.push_front(entry);
+        }
     }
 
     /// All rows of the conversation at `width`.
@@ -124,10 +176,8 @@ mod tests {
 
     fn entry(text: &str) -> Entry {
         Entry {
-            time: "12:00".into(),
-            kind: EntryKind::Say,
             from: Nick::parse("Tracy").ok(),
-            text: text.into(),
+            ..Entry::note("12:00".into(), EntryKind::Say, text.into())
         }
     }
 

@@ -13,6 +13,9 @@ use protocol::{
 use ratatui::layout::Rect;
 use uuid::Uuid;
 
+/// Sequence numbers for test messages: increasing, as a server's are.
+static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
 fn nick(s: &str) -> Nick {
     Nick::parse(s).unwrap()
 }
@@ -62,6 +65,7 @@ fn said(r: &str, from: &str, t: &str) -> ServerMsg {
     ServerMsg::Message {
         id: Uuid::now_v7(),
         room: room(r),
+        seq: SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         from: nick(from),
         kind: MessageKind::Say,
         text: text(t),

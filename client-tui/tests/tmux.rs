@@ -123,7 +123,8 @@ async fn start_server() -> (SocketAddr, SocketAddr, tokio::sync::oneshot::Sender
     let (json, plain) = (listeners.json_addr().unwrap(), listeners.plain_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let info = ServerInfo { motd: "Be kind.".into(), ..ServerInfo::default() };
-    tokio::spawn(chat_server::run(listeners, info, async {
+    let history = chat_server::History::open(Default::default()).unwrap();
+    tokio::spawn(chat_server::run(listeners, info, history, async {
         let _ = stopped.await;
     }));
     (json, plain, stop)

@@ -15,6 +15,9 @@ use ratatui::layout::{Position, Rect};
 use unicode_width::UnicodeWidthStr;
 use uuid::Uuid;
 
+/// Sequence numbers for test messages: increasing, as a server's are.
+static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
 fn nick(s: &str) -> Nick {
     Nick::parse(s).unwrap()
 }
@@ -52,6 +55,7 @@ fn say(app: &mut App, from: &str, text: &str) {
     app.update(Event::Net(NetEvent::Message(ServerMsg::Message {
         id: Uuid::now_v7(),
         room: RoomName::lobby(),
+        seq: SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         from: nick(from),
         kind: MessageKind::Say,
         text: Text::parse(text).unwrap(),

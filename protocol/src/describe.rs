@@ -53,6 +53,8 @@ impl ErrorCode {
             Self::TooManyRooms => "too_many_rooms",
             Self::RecipientBusy => "recipient_busy",
             Self::Lagged => "lagged",
+            Self::StorageFailed => "storage_failed",
+            Self::ServerBusy => "server_busy",
             Self::BadCommand => "bad_command",
             Self::Other => "other",
         }

@@ -30,7 +30,8 @@ pub use codec::{JsonLinesCodec, Line, LineCodec, encode_line, write_line};
 pub use decode::{Decode, RequestError};
 pub use limits::PROTOCOL_VERSION;
 pub use message::{
-    ByeCode, ClientMsg, ErrorCode, MessageKind, PresenceEvent, RoomInfo, ServerMsg, now_millis,
+    ByeCode, ClientMsg, ErrorCode, MessageKind, PresenceEvent, RoomInfo, ServerMsg, Stored,
+    now_millis,
 };
 pub use names::{NameError, Nick, NickKey, RoomName};
 pub use sanitize::sanitize;

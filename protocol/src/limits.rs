@@ -30,3 +30,7 @@ pub const MAX_SERVER_LINE_BYTES: usize = 4 * 1024 * 1024;
 
 /// Longest free-form string besides chat text (client name in `hello`, quit reason), in bytes.
 pub const MAX_LABEL_BYTES: usize = 200;
+
+/// Most messages in one page of history: a screenful or three, small enough that one page is a
+/// quick query and a line of at most a few hundred kilobytes.
+pub const MAX_HISTORY_PAGE: u32 = 100;

@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::limits::MAX_HISTORY_PAGE;
 use crate::names::{Nick, RoomName};
 use crate::text::{Label, Text};
 
@@ -59,6 +60,15 @@ pub enum ClientMsg {
     Pong {
         token: u64,
     },
+    /// Asks for a room's earlier messages: the newest ones before `before` (a `seq`), or the
+    /// newest ones of all; at most `limit`, at most [`MAX_HISTORY_PAGE`].
+    History {
+        room: RoomName,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        before: Option<u64>,
+        #[serde(default = "default_page")]
+        limit: u32,
+    },
     /// Leave the server.
     Quit {
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -70,7 +80,7 @@ impl ClientMsg {
     /// Every `type` a client may send, so that an unknown one can be named as such.
     pub const TYPES: &'static [&'static str] = &[
         "hello", "join", "leave", "say", "action", "msg", "nick", "rooms", "who", "ping", "pong",
-        "quit",
+        "history", "quit",
     ];
 
     /// The value of this message's `type` field.
@@ -87,6 +97,7 @@ impl ClientMsg {
             Self::Who { .. } => "who",
             Self::Ping { .. } => "ping",
             Self::Pong { .. } => "pong",
+            Self::History { .. } => "history",
             Self::Quit { .. } => "quit",
         }
     }
@@ -115,10 +126,21 @@ pub enum ServerMsg {
     Message {
         id: Uuid,
         room: RoomName,
+        /// The message's place in its room: 1, 2, 3, ... with no gaps, so a client can tell
+        /// when it missed something.
+        seq: u64,
         from: Nick,
         kind: MessageKind,
         text: Text,
         ts: u64,
+    },
+    /// Earlier messages of a room, oldest first: the answer to `history`, and the recent
+    /// conversation sent on joining. `beginning` is true when the first of them is the room's
+    /// first message.
+    History {
+        room: RoomName,
+        messages: Vec<Stored>,
+        beginning: bool,
     },
     /// A private message; sent to its recipient and, as the acknowledgement, to its sender.
     Private {
@@ -175,6 +197,21 @@ pub enum ServerMsg {
         code: ByeCode,
         message: String,
     },
+}
+
+/// A room message as history keeps it: a `message` without its room.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stored {
+    pub id: Uuid,
+    pub seq: u64,
+    pub from: Nick,
+    pub kind: MessageKind,
+    pub text: Text,
+    pub ts: u64,
+}
+
+fn default_page() -> u32 {
+    MAX_HISTORY_PAGE
 }
 
 /// Say or action (`/me`).
@@ -249,6 +286,10 @@ pub enum ErrorCode {
     RecipientBusy,
     /// Events were skipped because this client fell behind; the message says how many.
     Lagged,
+    /// The message could not be stored (disk full, database error); it was not sent.
+    StorageFailed,
+    /// The server has more work queued than it takes; try again shortly.
+    ServerBusy,
     /// An unknown command on the plain-text port, or a malformed one.
     BadCommand,
     #[serde(other)]

@@ -9,7 +9,7 @@
 
 use protocol::{
     ByeCode, ClientMsg, Decode, ErrorCode, Label, MessageKind, Nick, PresenceEvent, RoomInfo,
-    RoomName, ServerMsg, Text, encode_line,
+    RoomName, ServerMsg, Stored, Text, encode_line,
 };
 use uuid::Uuid;
 
@@ -61,6 +61,14 @@ fn client_fixtures() -> Vec<(ClientMsg, &'static str)> {
         (ClientMsg::Who { room: room("lobby") }, r#"{"type":"who","room":"lobby"}"#),
         (ClientMsg::Ping { token: 7 }, r#"{"type":"ping","token":7}"#),
         (ClientMsg::Pong { token: 9 }, r#"{"type":"pong","token":9}"#),
+        (
+            ClientMsg::History { room: room("lobby"), before: Some(42), limit: 100 },
+            r#"{"type":"history","room":"lobby","before":42,"limit":100}"#,
+        ),
+        (
+            ClientMsg::History { room: room("lobby"), before: None, limit: 50 },
+            r#"{"type":"history","room":"lobby","limit":50}"#,
+        ),
         (ClientMsg::Quit { reason: Some(label("bye")) }, r#"{"type":"quit","reason":"bye"}"#),
         (ClientMsg::Quit { reason: None }, r#"{"type":"quit"}"#),
     ]
@@ -91,12 +99,38 @@ fn server_fixtures() -> Vec<(ServerMsg, &'static str)> {
             ServerMsg::Message {
                 id: id(),
                 room: room("lobby"),
+                seq: 42,
                 from: nick("Tracy"),
                 kind: MessageKind::Say,
                 text: text("hi"),
                 ts: TS,
             },
-            r#"{"type":"message","id":"019aa7e2-5c4b-7d1e-8f3a-2b6c9d0e1f42","room":"lobby","from":"Tracy","kind":"say","text":"hi","ts":1763750000000}"#,
+            r#"{"type":"message","id":"019aa7e2-5c4b-7d1e-8f3a-2b6c9d0e1f42","room":"lobby","seq":42,"from":"Tracy","kind":"say","text":"hi","ts":1763750000000}"#,
+        ),
+        (
+            ServerMsg::History {
+                room: room("lobby"),
+                messages: vec![
+                    Stored {
+                        id: id(),
+                        seq: 1,
+                        from: nick("Tracy"),
+                        kind: MessageKind::Say,
+                        text: text("first!"),
+                        ts: TS,
+                    },
+                    Stored {
+                        id: id(),
+                        seq: 2,
+                        from: nick("Michael"),
+                        kind: MessageKind::Action,
+                        text: text("waves"),
+                        ts: TS,
+                    },
+                ],
+                beginning: true,
+            },
+            r#"{"type":"history","room":"lobby","messages":[{"id":"019aa7e2-5c4b-7d1e-8f3a-2b6c9d0e1f42","seq":1,"from":"Tracy","kind":"say","text":"first!","ts":1763750000000},{"id":"019aa7e2-5c4b-7d1e-8f3a-2b6c9d0e1f42","seq":2,"from":"Michael","kind":"action","text":"waves","ts":1763750000000}],"beginning":true}"#,
         ),
         (
             ServerMsg::Private {

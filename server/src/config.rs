@@ -4,7 +4,10 @@ use std::net::SocketAddr;
 
 use clap::Parser;
 
-use crate::limits::{MAX_CONNECTIONS, MAX_ROOMS};
+use std::path::PathBuf;
+
+use crate::history::{HistoryConfig, Location};
+use crate::limits::{HISTORY_KEEP, HISTORY_ON_JOIN, MAX_CONNECTIONS, MAX_ROOMS};
 use crate::server::ServerInfo;
 
 /// A chat server: rooms, private messages and presence over JSON lines, and a plain-text port
@@ -40,6 +43,28 @@ pub struct Config {
     #[arg(long, default_value_t = MAX_ROOMS, value_name = "N")]
     pub max_rooms: usize,
 
+    /// The history database: a file path, or :memory: for a throwaway server. Default:
+    /// $XDG_DATA_HOME/chat-server/history.db (~/.local/share/chat-server/history.db).
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<String>,
+
+    /// Keep no history at all: messages are only relayed.
+    #[arg(long, conflicts_with = "db")]
+    pub no_history: bool,
+
+    /// Messages kept per room; older ones are deleted in the background.
+    #[arg(long, default_value_t = HISTORY_KEEP, value_name = "N")]
+    pub history_keep: u64,
+
+    /// Messages shown to someone joining a room.
+    #[arg(long, default_value_t = HISTORY_ON_JOIN, value_name = "N")]
+    pub history_on_join: u32,
+
+    /// Largest size of the history database in MiB; past it, messages are refused with an error
+    /// (as on a full disk) and the server goes on.
+    #[arg(long, value_name = "MIB")]
+    pub db_max_mib: Option<u64>,
+
     /// More log output (-v debug, -vv trace). RUST_LOG, when set, takes precedence.
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -56,7 +81,55 @@ impl Config {
         }
     }
 
+    /// Where history goes, as the flags say. For the default location its directory is
+    /// created; an explicit path's directory must exist.
+    pub fn history(&self) -> anyhow::Result<HistoryConfig> {
+        let location = if self.no_history {
+            None
+        } else {
+            Some(match self.db.as_deref() {
+                Some(":memory:") => Location::Memory,
+                Some(path) => Location::File(PathBuf::from(path)),
+                None => {
+                    let path = default_db_path();
+                    if let Some(dir) = path.parent() {
+                        std::fs::create_dir_all(dir).map_err(|e| {
+                            anyhow::anyhow!(
+                                "cannot create the history directory {}: {e}",
+                                dir.display()
+                            )
+                        })?;
+                    }
+                    Location::File(path)
+                }
+            })
+        };
+        Ok(HistoryConfig {
+            location,
+            keep: self.history_keep,
+            on_join: self.history_on_join,
+            max_bytes: self.db_max_mib.map(|mib| mib.saturating_mul(1024 * 1024)),
+        })
+    }
+
     pub fn plain_addr(&self) -> Option<SocketAddr> {
         (!self.no_plain).then_some(self.plain_listen)
+    }
+}
+
+/// `$XDG_DATA_HOME/chat-server/history.db`, else `~/.local/share/chat-server/history.db`, else
+/// `chat-history.db` in the working directory.
+pub fn default_db_path() -> PathBuf {
+    let data = std::env::var_os("XDG_DATA_HOME")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|h| !h.is_empty())
+                .map(|h| PathBuf::from(h).join(".local/share"))
+        });
+    match data {
+        Some(dir) => dir.join("chat-server").join("history.db"),
+        None => PathBuf::from("chat-history.db"),
     }
 }

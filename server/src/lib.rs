@@ -12,11 +12,13 @@
 //! - [`plain`]: the plain-text dialect for `nc`/`telnet`/scripts, UTF-8 or GBK.
 //! - [`hub`]: the registry of nicks and rooms; one `broadcast` channel per room.
 //! - [`event`]: an event encoded once and shared by all its recipients.
+//! - [`history`]: the SQLite store and the writer that stores each message before it is sent.
 //! - [`limits`]: every bound of the server, with its reason.
 
 pub mod config;
 pub mod dialect;
 pub mod event;
+pub mod history;
 pub mod hub;
 pub mod limits;
 pub mod plain;
@@ -24,4 +26,5 @@ pub mod server;
 pub mod session;
 
 pub use config::Config;
+pub use history::{History, HistoryConfig};
 pub use server::{Listeners, ServerInfo, run};

@@ -66,3 +66,33 @@ pub const FINAL_WRITE_TIMEOUT: Duration = Duration::from_secs(1);
 /// Lines of one message shown to a plain-text client; the rest is summarised. Each line repeats
 /// the "[room] nick: " prefix, so this bounds how much one message can grow on its way out.
 pub const MAX_PLAIN_LINES_PER_MESSAGE: usize = 10;
+
+/// Default for `--history-keep`: messages kept per room. Generous (a busy room's months), and
+/// still a bound: at a few hundred bytes a message, 100,000 are tens of megabytes per room.
+pub const HISTORY_KEEP: u64 = 100_000;
+
+/// Default for `--history-on-join`: messages shown on joining a room.
+pub const HISTORY_ON_JOIN: u32 = 50;
+
+/// Messages waiting for the history writer. Past this, senders get `server_busy` instead of the
+/// queue (and the server's memory) growing while the disk is slow.
+pub const HISTORY_QUEUE: usize = 16 * 1024;
+
+/// Most messages committed in one transaction: big enough that a burst costs few commits, small
+/// enough that the first message of a batch is not kept waiting for the last.
+pub const MAX_COMMIT_BATCH: usize = 1024;
+
+/// A room is pruned once it is this many messages past `--history-keep`, so deletes come in
+/// batches rather than one per message.
+pub const PRUNE_SLACK: u64 = 1000;
+
+/// Most messages deleted by one prune step, between two commits: bounds how long one step
+/// keeps new messages waiting.
+pub const PRUNE_CHUNK: u64 = 5000;
+
+/// History reads one session may have running at once; each holds a reader connection.
+pub const MAX_QUERIES_PER_SESSION: usize = 4;
+
+/// When a client closes its side, how long its session waits for its last messages to be
+/// stored and echoed before it ends.
+pub const SETTLE_TIMEOUT: Duration = Duration::from_secs(2);

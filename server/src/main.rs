@@ -1,11 +1,23 @@
 //! `chat-server`: parses flags, sets up logging, serves until Ctrl-C or SIGTERM.
 
+use anyhow::Context as _;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let config = chat_server::Config::parse();
+async fn main() -> std::process::ExitCode {
+    match serve(chat_server::Config::parse()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // One line with the whole chain ("cannot open the history database: PATH: reason"),
+            // not a backtrace: these are problems for the operator, not bugs.
+            eprintln!("chat-server: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: chat_server::Config) -> anyhow::Result<()> {
     let level = match config.verbose {
         0 => "info",
         1 => "debug",
@@ -14,13 +26,25 @@ async fn main() -> anyhow::Result<()> {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 
+    let history_config = config.history()?;
+    // Open the database before taking the ports: a database that cannot be used stops the
+    // server here, with the path and the reason, and touches nothing.
+    let history = chat_server::History::open(history_config.clone())
+        .context("cannot open the history database")?;
+    match &history_config.location {
+        Some(chat_server::history::Location::File(path)) => {
+            tracing::info!(path = %path.display(), "history database")
+        }
+        Some(chat_server::history::Location::Memory) => tracing::info!("history in memory only"),
+        None => tracing::info!("history off"),
+    }
     let listeners = chat_server::Listeners::bind(config.listen, config.plain_addr()).await?;
     let json = listeners.json_addr()?;
     match listeners.plain_addr() {
         Some(plain) => println!("chat-server listening: json={json} plain={plain}"),
         None => println!("chat-server listening: json={json}"),
     }
-    chat_server::run(listeners, config.server_info(), shutdown_signal()).await;
+    chat_server::run(listeners, config.server_info(), history, shutdown_signal()).await;
     Ok(())
 }
 

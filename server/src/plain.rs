@@ -108,7 +108,10 @@ impl Plain {
                 None
             }
             command => {
-                command.into_request(self.current.as_ref()).map_err(command_error).transpose()
+                // Until the first join is shown (its backlog may still be loading), the current
+                // room is the last one joined.
+                let current = self.current.as_ref().or(view.rooms.last());
+                command.into_request(current).map_err(command_error).transpose()
             }
         }
     }
@@ -128,6 +131,19 @@ impl Plain {
             }
             ServerMsg::Message { room, from, kind: MessageKind::Action, text, .. } => {
                 message_lines(&format!("[{room}] * {from} "), text.as_str())
+            }
+            ServerMsg::History { messages, .. } if messages.is_empty() => Vec::new(),
+            ServerMsg::History { room, messages, .. } => {
+                let mut lines = vec![format!("[{room}] -- earlier messages --")];
+                for m in messages {
+                    let prefix = match m.kind {
+                        MessageKind::Say => format!("[{room}] {}: ", m.from),
+                        MessageKind::Action => format!("[{room}] * {} ", m.from),
+                    };
+                    lines.extend(message_lines(&prefix, m.text.as_str()));
+                }
+                lines.push(format!("[{room}] -- end of earlier messages --"));
+                lines
             }
             ServerMsg::Private { from, to, text, .. } if Some(from) == me => {
                 message_lines(&format!("[private to {to}] {from}: "), text.as_str())

@@ -19,6 +19,7 @@ use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
 
 use crate::dialect::{Dialect, Json, View};
+use crate::history::History;
 use crate::hub::Hub;
 use crate::limits::SHUTDOWN_GRACE;
 use crate::plain::Plain;
@@ -83,14 +84,20 @@ impl Listeners {
     }
 }
 
-/// Serves until `shutdown` completes, then closes every session cleanly.
-pub async fn run(listeners: Listeners, info: ServerInfo, shutdown: impl Future<Output = ()>) {
+/// Serves until `shutdown` completes, then closes every session cleanly and lets the history
+/// writer store what is queued.
+pub async fn run(
+    listeners: Listeners,
+    info: ServerInfo,
+    history: History,
+    shutdown: impl Future<Output = ()>,
+) {
     let hub = Arc::new(Hub::new(info.max_rooms));
     let info = Arc::new(info);
     let token = CancellationToken::new();
     let tracker = TaskTracker::new();
     let slots = Arc::new(Semaphore::new(info.max_connections));
-    let ctx = Accept { hub, info, token: token.clone(), tracker: tracker.clone(), slots };
+    let ctx = Accept { hub, info, history, token: token.clone(), tracker: tracker.clone(), slots };
 
     let json = ctx.clone().serve(listeners.json, Json::default);
     let plain = async {
@@ -108,6 +115,8 @@ pub async fn run(listeners: Listeners, info: ServerInfo, shutdown: impl Future<O
     if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait()).await.is_err() {
         warn!(remaining = tracker.len(), "sessions did not finish in time; exiting anyway");
     }
+    ctx.history.close().await;
+    drop(ctx);
     info!("stopped");
 }
 
@@ -115,6 +124,7 @@ pub async fn run(listeners: Listeners, info: ServerInfo, shutdown: impl Future<O
 struct Accept {
     hub: Arc<Hub>,
     info: Arc<ServerInfo>,
+    history: History,
     token: CancellationToken,
     tracker: TaskTracker,
     slots: Arc<Semaphore>,
@@ -144,8 +154,9 @@ impl Accept {
                 continue;
             };
             let (hub, info, token) = (self.hub.clone(), self.info.clone(), self.token.clone());
+            let history = self.history.clone();
             self.tracker.spawn(async move {
-                session::run(stream, peer, dialect(), hub, info, token).await;
+                session::run(stream, peer, dialect(), hub, info, history, token).await;
                 drop(permit);
             });
         }

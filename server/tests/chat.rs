@@ -40,6 +40,11 @@ async fn hello_gets_a_welcome_and_a_seat_in_lobby() {
     assert_eq!(rooms, vec![RoomInfo { name: room("lobby"), members: 1 }]);
     assert_eq!(protocol, PROTOCOL_VERSION);
     assert!(version.as_str().starts_with("chat-server/"));
+    assert_eq!(
+        michael.recv().await,
+        ServerMsg::History { room: room("lobby"), messages: vec![], beginning: true },
+        "the backlog of lobby comes first: empty on a new server"
+    );
     let joined = michael.recv().await;
     assert!(matches!(
         joined,
@@ -327,7 +332,8 @@ async fn ipv6_listen_address_works() {
     };
     let addr = listeners.json_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(chat_server::run(listeners, Default::default(), async {
+    let history = chat_server::History::open(Default::default()).unwrap();
+    let task = tokio::spawn(chat_server::run(listeners, Default::default(), history, async {
         let _ = stopped.await;
     }));
     let mut c = JsonClient::connect(addr).await;

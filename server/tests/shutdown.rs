@@ -50,7 +50,7 @@ impl Drop for Process {
 /// Starts the real binary on port 0 and reads the addresses it prints.
 fn spawn_server() -> (Process, String, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_chat-server"))
-        .args(["--listen", "127.0.0.1:0", "--plain-listen", "127.0.0.1:0"])
+        .args(["--listen", "127.0.0.1:0", "--plain-listen", "127.0.0.1:0", "--db", ":memory:"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -104,7 +104,7 @@ async fn the_binary_exits_zero_on_sigterm_and_sigint() {
 async fn a_busy_port_is_a_clear_error() {
     let (_running, json, _) = spawn_server();
     let out = Command::new(env!("CARGO_BIN_EXE_chat-server"))
-        .args(["--listen", &json, "--no-plain"])
+        .args(["--listen", &json, "--no-plain", "--db", ":memory:"])
         .output()
         .unwrap();
     assert!(!out.status.success());

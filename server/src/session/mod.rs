@@ -6,14 +6,17 @@
 //!
 //! [`requests`] holds what each request does; this file is the task, its I/O and its end.
 
+mod backlog;
 mod requests;
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use bytes::BytesMut;
 use futures::FutureExt;
+use futures::stream::FuturesUnordered;
 use protocol::limits::MAX_LINE_BYTES;
 use protocol::{ByeCode, ErrorCode, Label, LineCodec, Nick, PresenceEvent, RoomName, ServerMsg};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -32,10 +35,11 @@ use uuid::Uuid;
 
 use crate::dialect::{Dialect, View};
 use crate::event::{Event, SharedEvent};
+use crate::history::{History, InFlight};
 use crate::hub::Hub;
 use crate::limits::{
     CLOSE_LINGER, DIRECT_QUEUE, FINAL_WRITE_TIMEOUT, MAX_ERRORS_IN_A_ROW, MAX_EVENTS_PER_WRITE,
-    MAX_PENDING_OUT, WRITE_TIMEOUT,
+    MAX_PENDING_OUT, SETTLE_TIMEOUT, WRITE_TIMEOUT,
 };
 use crate::server::ServerInfo;
 
@@ -44,6 +48,8 @@ use crate::server::ServerInfo;
 enum End {
     Quit(Option<Label>),
     Shutdown,
+    /// The client closed its side without a goodbye (it may still read).
+    Closed,
     /// The connection went away without a goodbye.
     Dropped(String),
     TooManyErrors,
@@ -69,6 +75,7 @@ pub async fn run<D: Dialect>(
     dialect: D,
     hub: Arc<Hub>,
     info: Arc<ServerInfo>,
+    history: History,
     shutdown: CancellationToken,
 ) {
     let id = Uuid::now_v7();
@@ -92,6 +99,11 @@ pub async fn run<D: Dialect>(
             out: BytesMut::with_capacity(READ_CHUNK),
             writer,
             errors_in_a_row: 0,
+            history,
+            queries: FuturesUnordered::new(),
+            joining: HashMap::new(),
+            skip_upto: HashMap::new(),
+            in_flight: Arc::new(InFlight::default()),
         };
         // A panic here is a bug, but it must cost only this session: other tasks go on
         // anyway, and the hub must not keep a ghost of this one.
@@ -124,6 +136,15 @@ struct Session<D> {
     out: BytesMut,
     writer: OwnedWriteHalf,
     errors_in_a_row: u32,
+    history: History,
+    /// History reads under way.
+    queries: FuturesUnordered<backlog::Query>,
+    /// Rooms joined whose backlog is being read; their receivers wait here.
+    joining: HashMap<RoomName, backlog::Joining>,
+    /// Per room, the last sequence number the backlog sent: live copies up to it are dropped.
+    skip_upto: HashMap<RoomName, u64>,
+    /// This session's messages on their way through the history writer.
+    in_flight: Arc<InFlight>,
 }
 
 impl<D: Dialect> Session<D> {
@@ -155,10 +176,10 @@ impl<D: Dialect> Session<D> {
                 read = reader.read_buf(&mut inbuf) => match read {
                     Ok(0) => match codec.decode_eof(&mut inbuf) {
                         Ok(Some(line)) => match self.on_line(line) {
-                            Flow::Continue => Flow::Close(End::Dropped("connection closed".into())),
+                            Flow::Continue => Flow::Close(End::Closed),
                             close => close,
                         },
-                        _ => Flow::Close(End::Dropped("connection closed".into())),
+                        _ => Flow::Close(End::Closed),
                     },
                     Ok(_) => {
                         let flow;
@@ -181,6 +202,10 @@ impl<D: Dialect> Session<D> {
                 }
                 Some(event) = self.direct_rx.recv() => {
                     self.write_event(&event);
+                    Flow::Continue
+                }
+                Some(done) = self.queries.next(), if !self.queries.is_empty() => {
+                    self.on_completion(done);
                     Flow::Continue
                 }
             };
@@ -257,12 +282,15 @@ impl<D: Dialect> Session<D> {
         event: Result<SharedEvent, BroadcastStreamRecvError>,
     ) {
         match event {
+            Ok(event) if self.already_sent(&event) => {}
             Ok(event) => self.write_event(&event),
             Err(BroadcastStreamRecvError::Lagged(missed)) => {
                 warn!(room = %room, missed, "session lagged behind its room");
                 self.write(&ServerMsg::Error {
                     code: ErrorCode::Lagged,
-                    message: format!("you fell behind and missed {missed} events in #{room}"),
+                    message: format!(
+                        "you fell behind and missed {missed} events in #{room}; page the messages back with history"
+                    ),
                     request: None,
                 });
             }
@@ -326,8 +354,27 @@ impl<D: Dialect> Session<D> {
         }
     }
 
+    /// For a client that closed its side: waits (at most [`SETTLE_TIMEOUT`]) for its messages
+    /// still being stored and its history reads, so their answers reach it before the end.
+    async fn settle(&mut self) {
+        let in_flight = self.in_flight.clone();
+        let _ = timeout(SETTLE_TIMEOUT, async {
+            while !self.queries.is_empty() {
+                if let Some(done) = self.queries.next().await {
+                    self.on_completion(done);
+                }
+            }
+            in_flight.wait_idle().await;
+        })
+        .await;
+        self.take_ready_events();
+    }
+
     /// Leaves the hub, says goodbye where there is someone to say it to, and closes.
     async fn finish(mut self, end: End, mut reader: OwnedReadHalf) -> End {
+        if matches!(end, End::Closed) {
+            self.settle().await;
+        }
         if let Some(nick) = &self.nick {
             self.hub.unregister(nick, end.presence());
             info!(nick = ?nick.as_str(), ?end, "left");
@@ -365,6 +412,7 @@ impl End {
             End::Shutdown => {
                 PresenceEvent::Left { reason: Some(Label::truncate("server shutting down")) }
             }
+            End::Closed => PresenceEvent::Dropped { reason: Label::truncate("connection closed") },
             End::Dropped(reason) => PresenceEvent::Dropped { reason: Label::truncate(reason) },
             End::TooManyErrors => {
                 PresenceEvent::Dropped { reason: Label::truncate("too many unreadable lines") }
@@ -392,7 +440,7 @@ impl End {
             End::UnsupportedProtocol => {
                 (ByeCode::UnsupportedProtocol, "unsupported protocol version".to_owned())
             }
-            End::Dropped(_) => return None,
+            End::Closed | End::Dropped(_) => return None,
         })
     }
 }

@@ -1,20 +1,16 @@
 //! The requests a session carries out: everything that changes what the client is part of
 //! (registration, rooms, nick) or asks the server for.
 
-use std::sync::Arc;
-
 use protocol::{
     ClientMsg, ErrorCode, Label, MessageKind, Nick, PROTOCOL_VERSION, PresenceEvent, RequestError,
-    RoomName, ServerMsg, Text, now_millis,
+    RoomInfo, RoomName, ServerMsg, Text,
 };
-use tokio_stream::wrappers::BroadcastStream;
 use tracing::info;
-use uuid::Uuid;
 
 use super::{End, Flow, Session};
 use crate::dialect::Dialect;
-use crate::event::Event;
-use crate::limits::MAX_ROOMS_PER_SESSION;
+use crate::history::Say;
+use crate::limits::{MAX_ROOMS_LISTED, MAX_ROOMS_PER_SESSION};
 
 impl<D: Dialect> Session<D> {
     /// Carries out one request.
@@ -61,7 +57,8 @@ impl<D: Dialect> Session<D> {
                 }
                 self.write(&ServerMsg::Nick { nick: new });
             }
-            ClientMsg::Rooms => self.write(&ServerMsg::Rooms { rooms: self.hub.rooms() }),
+            ClientMsg::Rooms => self.write(&ServerMsg::Rooms { rooms: self.room_list() }),
+            ClientMsg::History { room, before, limit } => self.start_page(room, before, limit)?,
             ClientMsg::Who { room } => {
                 let nicks = self.hub.members(&room).ok_or_else(|| {
                     RequestError::new(ErrorCode::NoSuchRoom, format!("there is no room #{room}"))
@@ -99,7 +96,7 @@ impl<D: Dialect> Session<D> {
             protocol: PROTOCOL_VERSION,
             greeting: format!("Hello, {nick}! Welcome to {}.", self.info.name),
             motd: self.info.motd.clone(),
-            rooms: self.hub.rooms(),
+            rooms: self.room_list(),
         };
         self.write(&welcome);
         self.join(&nick, RoomName::lobby())?;
@@ -119,19 +116,10 @@ impl<D: Dialect> Session<D> {
                 format!("you are in {MAX_ROOMS_PER_SESSION} rooms, the most a session may be in"),
             ));
         }
-        let mut membership = self.hub.join(nick, &room)?;
-        // Show the join first, then the member list: take the receiver's events up to our own
-        // announcement now rather than on the next wake-up.
-        while let Ok(event) = membership.rx.try_recv() {
-            self.write_event(&event);
-            if Arc::ptr_eq(&event, &membership.announcement) {
-                break;
-            }
-        }
-        self.write(&ServerMsg::Members { room: room.clone(), nicks: membership.members });
-        self.receivers.insert(room.clone(), BroadcastStream::new(membership.rx));
-        self.joined.push(room);
-        self.senders.push(membership.tx);
+        let membership = self.hub.join(nick, &room)?;
+        self.joined.push(room.clone());
+        self.senders.push(membership.tx.clone());
+        self.start_join(room, membership);
         Ok(())
     }
 
@@ -140,6 +128,7 @@ impl<D: Dialect> Session<D> {
         self.joined.remove(index);
         self.senders.remove(index);
         self.receivers.remove(room);
+        self.cancel_join(room);
         let event = self.hub.leave(nick, room, PresenceEvent::Left { reason: None });
         self.write_event(&event);
         Ok(())
@@ -153,17 +142,33 @@ impl<D: Dialect> Session<D> {
         text: Text,
     ) -> Result<(), RequestError> {
         let index = self.room_index(&room)?;
-        let event = Event::new(ServerMsg::Message {
-            id: Uuid::now_v7(),
+        // The writer stores it, then broadcasts it: the echo that comes back is the
+        // acknowledgement that it is stored.
+        self.history.say(Say {
             room,
             from,
             kind,
             text,
-            ts: now_millis(),
-        });
-        // Cannot fail: this session's own receiver is subscribed.
-        let _ = self.senders[index].send(event);
-        Ok(())
+            room_tx: self.senders[index].clone(),
+            sender: self.direct_tx.clone(),
+            in_flight: self.in_flight.clone(),
+        })
+    }
+
+    /// The rooms to list: those with members, then those that only have history (a restarted
+    /// server's rooms), as many as fit in a list.
+    fn room_list(&self) -> Vec<RoomInfo> {
+        let mut rooms = self.hub.rooms();
+        let active: std::collections::HashSet<RoomName> =
+            rooms.iter().map(|r| r.name.clone()).collect();
+        let quiet = self.history.rooms().into_iter().filter(|r| !active.contains(r));
+        rooms.extend(
+            quiet
+                .take(MAX_ROOMS_LISTED.saturating_sub(active.len()))
+                .map(|name| RoomInfo { name, members: 0 }),
+        );
+        rooms.sort_by(|a, b| a.name.cmp(&b.name));
+        rooms
     }
 
     fn room_index(&self, room: &RoomName) -> Result<usize, RequestError> {

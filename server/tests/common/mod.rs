@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use chat_server::{Listeners, ServerInfo};
+use chat_server::{History, HistoryConfig, Listeners, ServerInfo};
 use futures::{SinkExt, StreamExt};
 use protocol::limits::MAX_SERVER_LINE_BYTES;
 use protocol::{ClientCodec, ClientMsg, Label, Nick, PROTOCOL_VERSION, RequestError, ServerMsg};
@@ -33,6 +33,12 @@ pub async fn start_server() -> TestServer {
 }
 
 pub async fn start_server_with(info: ServerInfo) -> TestServer {
+    start_server_with_history(info, HistoryConfig::default()).await
+}
+
+/// A server with the given history settings (the default keeps it in memory).
+pub async fn start_server_with_history(info: ServerInfo, history: HistoryConfig) -> TestServer {
+    let history = History::open(history).expect("history opens");
     let listeners =
         Listeners::bind("127.0.0.1:0".parse().unwrap(), Some("127.0.0.1:0".parse().unwrap()))
             .await
@@ -40,7 +46,7 @@ pub async fn start_server_with(info: ServerInfo) -> TestServer {
     let json = listeners.json_addr().unwrap();
     let plain = listeners.plain_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(chat_server::run(listeners, info, async {
+    let task = tokio::spawn(chat_server::run(listeners, info, history, async {
         let _ = stopped.await;
     }));
     TestServer { json, plain, stop: Some(stop), task: Some(task) }

@@ -1,0 +1,85 @@
+//! A room's earlier messages: the backlog shown on joining, and older pages fetched when the
+//! person scrolls up past the top of what the client holds.
+
+use protocol::{ClientMsg, MessageKind, RoomName, Stored, limits::MAX_HISTORY_PAGE};
+
+use crate::app::App;
+use crate::event::Effect;
+use crate::incoming::clean;
+use crate::window::{Entry, EntryKind, Target};
+
+impl App {
+    /// The entry for a room message.
+    pub(crate) fn message_entry(&self, m: &Stored, earlier: bool) -> Entry {
+        let kind = match m.kind {
+            MessageKind::Say => EntryKind::Say,
+            MessageKind::Action => EntryKind::Action,
+        };
+        Entry {
+            from: Some(m.from.clone()),
+            seq: Some(m.seq),
+            earlier,
+            ..Entry::note(self.time_of(m.ts), kind, clean(m.text.as_str()))
+        }
+    }
+
+    fn marker(&self, text: String) -> Entry {
+        Entry::note(String::new(), EntryKind::Marker, text)
+    }
+
+    /// A page of history: the backlog of a room just joined (the window holds no messages
+    /// yet), or an older page asked for by scrolling up.
+    pub(crate) fn on_history(
+        &mut self,
+        room: RoomName,
+        messages: Vec<Stored>,
+        beginning: bool,
+    ) -> Vec<Effect> {
+        let index = self.window(Target::Room(room.clone()));
+        let start =
+            if beginning { Some(self.marker(format!("the beginning of #{room}"))) } else { None };
+        let window = &self.windows[index];
+        if window.newest_seq.is_none() {
+            // The backlog on joining, between markers, before the live conversation.
+            let mut entries: Vec<Entry> = start.into_iter().collect();
+            if !messages.is_empty() {
+                entries.push(self.marker("earlier messages".into()));
+                entries.extend(messages.iter().map(|m| self.message_entry(m, true)));
+                entries.push(self.marker("now".into()));
+            }
+            let w = &mut self.windows[index];
+            w.beginning = beginning;
+            for entry in entries {
+                w.push(entry, true, 0);
+            }
+            return Vec::new();
+        }
+        // An older page: only what is older than what the window holds, in front.
+        let oldest = window.oldest_seq.unwrap_or(u64::MAX);
+        let mut entries: Vec<Entry> = start.into_iter().collect();
+        entries.extend(
+            messages.iter().filter(|m| m.seq < oldest).map(|m| self.message_entry(m, true)),
+        );
+        let w = &mut self.windows[index];
+        w.loading = false;
+        w.beginning = beginning;
+        w.prepend(entries);
+        Vec::new()
+    }
+
+    /// When the current window is scrolled to the top of what it holds, asks for the page
+    /// before it (once at a time, and not past the beginning).
+    pub(crate) fn load_older_if_at_top(&mut self, at_top: bool) -> Vec<Effect> {
+        let Some(w) = self.windows.get_mut(self.current) else { return Vec::new() };
+        let Target::Room(room) = &w.target else { return Vec::new() };
+        if !at_top || w.beginning || w.loading {
+            return Vec::new();
+        }
+        w.loading = true;
+        vec![Effect::Send(ClientMsg::History {
+            room: room.clone(),
+            before: w.oldest_seq,
+            limit: MAX_HISTORY_PAGE,
+        })]
+    }
+}

@@ -1,0 +1,485 @@
+//! Room history: every room message is stored before anyone sees it.
+//!
+//! One writer thread owns the writing connection. Sessions hand it messages ([`Say`]); it
+//! gives each its room's next sequence number, id and time, commits whatever has queued up in
+//! one transaction (group commit), and only then broadcasts the messages on their rooms'
+//! channels. So the sender's echo, its acknowledgement, means "stored", and every member sees
+//! a room's messages in sequence order. Reading (the backlog on join, paging) uses separate
+//! connections that never wait for the writer.
+//!
+//! - [`schema`]: the tables and their migrations.
+//! - [`store`]: the SQLite calls.
+//!
+//! With history off, the same thread still numbers and broadcasts messages, so the order and
+//! the acknowledgement mean the same; it just stores nothing.
+
+pub mod schema;
+pub mod store;
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use protocol::{
+    ErrorCode, MessageKind, Nick, RequestError, RoomName, ServerMsg, Stored, Text, now_millis,
+};
+use rusqlite::Connection;
+use tokio::sync::{Notify, broadcast, mpsc, oneshot};
+use tracing::{error, info, warn};
+use uuid::Uuid;
+
+use crate::event::{Event, SharedEvent};
+use crate::limits::{HISTORY_QUEUE, MAX_COMMIT_BATCH, PRUNE_CHUNK, PRUNE_SLACK};
+pub use store::{Location, Page, StoreError};
+use store::{Row, Store};
+
+/// What the server keeps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryConfig {
+    /// `None`: no history at all.
+    pub location: Option<Location>,
+    /// Messages kept per room; older ones are pruned.
+    pub keep: u64,
+    /// Messages sent on joining a room.
+    pub on_join: u32,
+    /// Largest size of the database file, if capped.
+    pub max_bytes: Option<u64>,
+}
+
+impl Default for HistoryConfig {
+    /// In memory: what tests and throwaway servers want.
+    fn default() -> Self {
+        Self {
+            location: Some(Location::Memory),
+            keep: crate::limits::HISTORY_KEEP,
+            on_join: crate::limits::HISTORY_ON_JOIN,
+            max_bytes: None,
+        }
+    }
+}
+
+/// Messages a session has handed to the writer that are not yet stored and broadcast (or
+/// refused). A session whose client has closed its side waits for these before it ends, so a
+/// `printf 'hi' | nc` still gets its echo.
+#[derive(Default)]
+pub struct InFlight {
+    count: AtomicUsize,
+    idle: Notify,
+}
+
+impl InFlight {
+    pub fn is_idle(&self) -> bool {
+        self.count.load(Ordering::Acquire) == 0
+    }
+
+    /// Completes when nothing is in flight.
+    pub async fn wait_idle(&self) {
+        loop {
+            let notified = self.idle.notified();
+            if self.is_idle() {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    fn done(&self) {
+        if self.count.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.idle.notify_waiters();
+        }
+    }
+}
+
+/// A room message on its way to the writer.
+pub struct Say {
+    pub room: RoomName,
+    pub from: Nick,
+    pub kind: MessageKind,
+    pub text: Text,
+    /// The room's channel, to broadcast on once stored.
+    pub room_tx: broadcast::Sender<SharedEvent>,
+    /// The sender's direct queue, for an error if the message cannot be stored.
+    pub sender: mpsc::Sender<SharedEvent>,
+    /// The sender's count of messages in flight.
+    pub in_flight: Arc<InFlight>,
+}
+
+enum Command {
+    Say(Say),
+    /// A read, for databases that have no separate readers (in memory).
+    Page {
+        room: RoomName,
+        before: Option<u64>,
+        limit: u32,
+        reply: oneshot::Sender<Result<Page, String>>,
+    },
+    /// Store what came before, then stop.
+    Stop,
+}
+
+/// The history service; cheap to clone.
+#[derive(Clone)]
+pub struct History {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    writer: mpsc::Sender<Command>,
+    reads: Reads,
+    config: HistoryConfig,
+    /// Rooms that have stored messages.
+    rooms: Mutex<BTreeSet<RoomName>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// How pages are read.
+enum Reads {
+    /// History is off: every page is empty.
+    Off,
+    /// In-memory databases have one connection: reads go through the writer.
+    ViaWriter,
+    /// Reader connections of a file database, kept for reuse.
+    Pool { path: PathBuf, idle: Mutex<Vec<Connection>> },
+}
+
+impl History {
+    /// Opens the store (creating and migrating it) and starts the writer. Fails, touching
+    /// nothing, if the database cannot be used.
+    pub fn open(config: HistoryConfig) -> Result<Self, StoreError> {
+        let store = match &config.location {
+            Some(location) => Some(Store::open(location, config.max_bytes)?),
+            None => None,
+        };
+        let rooms = match &store {
+            Some(store) => store::rooms(store.connection())?.into_iter().collect(),
+            None => BTreeSet::new(),
+        };
+        let reads = match &config.location {
+            None => Reads::Off,
+            Some(Location::Memory) => Reads::ViaWriter,
+            Some(Location::File(path)) => {
+                Reads::Pool { path: path.clone(), idle: Mutex::new(Vec::new()) }
+            }
+        };
+        let (writer, commands) = mpsc::channel(HISTORY_QUEUE);
+        let inner = Arc::new(Inner {
+            writer,
+            reads,
+            config: config.clone(),
+            rooms: Mutex::new(rooms),
+            thread: Mutex::new(None),
+        });
+        let mut worker = Writer {
+            store,
+            commands,
+            last_seq: HashMap::new(),
+            kept_from: HashMap::new(),
+            inner: Arc::downgrade(&inner),
+            keep: config.keep,
+        };
+        let thread = std::thread::Builder::new()
+            .name("history-writer".into())
+            .spawn(move || worker.run())
+            .map_err(|e| StoreError::Open {
+                path: PathBuf::from("history writer"),
+                reason: e.to_string(),
+            })?;
+        *lock(&inner.thread) = Some(thread);
+        Ok(Self { inner })
+    }
+
+    pub fn config(&self) -> &HistoryConfig {
+        &self.inner.config
+    }
+
+    /// Whether messages are kept at all.
+    pub fn enabled(&self) -> bool {
+        self.inner.config.location.is_some()
+    }
+
+    /// Rooms with stored messages, for room lists after a restart.
+    pub fn rooms(&self) -> Vec<RoomName> {
+        lock(&self.inner.rooms).iter().cloned().collect()
+    }
+
+    /// Queues a message for storing and broadcasting. Fails at once if the writer is behind by
+    /// [`HISTORY_QUEUE`] messages: the sender is told to try again rather than the queue growing.
+    pub fn say(&self, say: Say) -> Result<(), RequestError> {
+        let in_flight = say.in_flight.clone();
+        in_flight.count.fetch_add(1, Ordering::AcqRel);
+        self.inner.writer.try_send(Command::Say(say)).map_err(|e| {
+            in_flight.done();
+            match e {
+                mpsc::error::TrySendError::Full(_) => RequestError::new(
+                    ErrorCode::ServerBusy,
+                    "the server is busy storing messages; try again",
+                ),
+                mpsc::error::TrySendError::Closed(_) => RequestError::new(
+                    ErrorCode::StorageFailed,
+                    "history is not available; message not sent",
+                ),
+            }
+        })
+    }
+
+    /// A page of `room`'s history: the newest `limit` messages before `before`.
+    pub async fn page(
+        &self,
+        room: RoomName,
+        before: Option<u64>,
+        limit: u32,
+    ) -> Result<Page, RequestError> {
+        let failed = |reason: String| {
+            warn!(room = %room, %reason, "cannot read history");
+            RequestError::new(
+                ErrorCode::StorageFailed,
+                format!("cannot read the history of #{room}: {reason}"),
+            )
+        };
+        match &self.inner.reads {
+            Reads::Off => Ok(Page { messages: Vec::new(), beginning: true }),
+            Reads::ViaWriter => {
+                let (reply, answer) = oneshot::channel();
+                let command = Command::Page { room: room.clone(), before, limit, reply };
+                if self.inner.writer.send(command).await.is_err() {
+                    return Err(failed("the writer has stopped".into()));
+                }
+                answer.await.map_err(|_| failed("the writer has stopped".into()))?.map_err(failed)
+            }
+            Reads::Pool { .. } => {
+                let inner = self.inner.clone();
+                let room2 = room.clone();
+                let result =
+                    tokio::task::spawn_blocking(move || inner.read_page(&room2, before, limit))
+                        .await;
+                match result {
+                    Ok(Ok(page)) => Ok(page),
+                    Ok(Err(e)) => Err(failed(e.to_string())),
+                    Err(e) => Err(failed(e.to_string())),
+                }
+            }
+        }
+    }
+
+    /// Stops the writer after it has stored everything queued before, and waits for it. Called
+    /// once every session has ended.
+    pub async fn close(&self) {
+        let thread = lock(&self.inner.thread).take();
+        if self.inner.writer.send(Command::Stop).await.is_err() {
+            warn!("the history writer had already stopped");
+        }
+        if let Some(thread) = thread {
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+    }
+}
+
+impl Inner {
+    fn read_page(
+        &self,
+        room: &RoomName,
+        before: Option<u64>,
+        limit: u32,
+    ) -> Result<Page, StoreError> {
+        let Reads::Pool { path, idle } = &self.reads else { return Ok(Page::default()) };
+        let conn = match lock(idle).pop() {
+            Some(conn) => conn,
+            None => Store::reader(path)?,
+        };
+        let page = store::page(&conn, room, before, limit);
+        if page.is_ok() {
+            lock(idle).push(conn);
+        }
+        page
+    }
+}
+
+/// A poisoned lock here guards plain data that every update leaves consistent.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+struct Writer {
+    store: Option<Store>,
+    commands: mpsc::Receiver<Command>,
+    /// Each room's last sequence number.
+    last_seq: HashMap<RoomName, u64>,
+    /// Each room's first kept sequence number, once pruning has looked.
+    kept_from: HashMap<RoomName, u64>,
+    inner: std::sync::Weak<Inner>,
+    keep: u64,
+}
+
+impl Writer {
+    fn run(&mut self) {
+        let mut batch = Vec::with_capacity(MAX_COMMIT_BATCH);
+        let mut stop = false;
+        while !stop {
+            let Some(first) = self.commands.blocking_recv() else { break };
+            batch.push(first);
+            while batch.len() < MAX_COMMIT_BATCH {
+                match self.commands.try_recv() {
+                    Ok(command) => batch.push(command),
+                    Err(_) => break,
+                }
+            }
+            if let Some(at) = batch.iter().position(|c| matches!(c, Command::Stop)) {
+                batch.truncate(at);
+                stop = true;
+            }
+            self.handle(&mut batch);
+        }
+        info!("history writer stopped");
+    }
+
+    /// Stores the messages of a batch in one transaction, broadcasts them, then answers reads.
+    fn handle(&mut self, batch: &mut Vec<Command>) {
+        let mut says = Vec::new();
+        let mut pages = Vec::new();
+        for command in batch.drain(..) {
+            match command {
+                Command::Say(say) => says.push(say),
+                Command::Page { room, before, limit, reply } => {
+                    pages.push((room, before, limit, reply))
+                }
+                Command::Stop => {}
+            }
+        }
+        if !says.is_empty() {
+            self.commit(says);
+        }
+        for (room, before, limit, reply) in pages {
+            let page = match &self.store {
+                Some(store) => {
+                    store::page(store.connection(), &room, before, limit).map_err(|e| e.to_string())
+                }
+                None => Ok(Page { messages: Vec::new(), beginning: true }),
+            };
+            let _ = reply.send(page);
+        }
+    }
+
+    fn next_seq(&mut self, room: &RoomName) -> u64 {
+        if !self.last_seq.contains_key(room) {
+            let last = match &self.store {
+                Some(store) => store.last_seq(room).unwrap_or_else(|e| {
+                    error!(room = %room, error = %e, "cannot read the last sequence number");
+                    0
+                }),
+                None => 0,
+            };
+            self.last_seq.insert(room.clone(), last);
+        }
+        let seq = self.last_seq.entry(room.clone()).or_default();
+        *seq += 1;
+        *seq
+    }
+
+    fn commit(&mut self, says: Vec<Say>) {
+        let before: HashMap<RoomName, u64> = says
+            .iter()
+            .filter_map(|s| self.last_seq.get(&s.room).map(|seq| (s.room.clone(), *seq)))
+            .collect();
+        let ts = now_millis();
+        let stored: Vec<Stored> = says
+            .iter()
+            .map(|say| Stored {
+                id: Uuid::now_v7(),
+                seq: self.next_seq(&say.room),
+                from: say.from.clone(),
+                kind: say.kind,
+                text: say.text.clone(),
+                ts,
+            })
+            .collect();
+        if let Some(store) = &mut self.store {
+            let rows: Vec<Row<'_>> = says
+                .iter()
+                .zip(&stored)
+                .map(|(say, stored)| Row { room: &say.room, stored })
+                .collect();
+            if let Err(e) = store.append(&rows) {
+                error!(error = %e, messages = says.len(), "cannot store messages");
+                // Nothing was stored: the numbers go back, and each sender hears why.
+                for say in &says {
+                    match before.get(&say.room) {
+                        Some(seq) => self.last_seq.insert(say.room.clone(), *seq),
+                        None => self.last_seq.remove(&say.room),
+                    };
+                }
+                for say in &says {
+                    let error = RequestError::new(
+                        ErrorCode::StorageFailed,
+                        format!(
+                            "your message to #{} could not be stored ({e}); it was not sent",
+                            say.room
+                        ),
+                    )
+                    .for_request(match say.kind {
+                        MessageKind::Say => "say",
+                        MessageKind::Action => "action",
+                    });
+                    let _ = say.sender.try_send(Event::new(error.to_msg()));
+                    say.in_flight.done();
+                }
+                return;
+            }
+            if let Some(inner) = self.inner.upgrade() {
+                let mut rooms = lock(&inner.rooms);
+                for say in &says {
+                    if !rooms.contains(&say.room) {
+                        rooms.insert(say.room.clone());
+                    }
+                }
+            }
+        }
+        for (say, stored) in says.iter().zip(stored) {
+            let event = Event::new(ServerMsg::Message {
+                id: stored.id,
+                room: say.room.clone(),
+                seq: stored.seq,
+                from: stored.from,
+                kind: stored.kind,
+                text: stored.text,
+                ts: stored.ts,
+            });
+            // No receivers left (everyone just left) is fine: it is stored.
+            let _ = say.room_tx.send(event);
+            say.in_flight.done();
+        }
+        self.prune(says.iter().map(|s| &s.room).collect());
+    }
+
+    /// Keeps each room to its last `keep` messages, a chunk at a time, once a room is
+    /// [`PRUNE_SLACK`] past it.
+    fn prune(&mut self, rooms: BTreeSet<&RoomName>) {
+        let Some(store) = &mut self.store else { return };
+        for room in rooms {
+            let last = self.last_seq.get(room).copied().unwrap_or(0);
+            let Some(keep_from) = last.checked_sub(self.keep).map(|n| n + 1) else { continue };
+            let first = match self.kept_from.get(room) {
+                Some(first) => *first,
+                None => match store.first_seq(room) {
+                    Ok(first) => first.unwrap_or(keep_from),
+                    Err(e) => {
+                        warn!(room = %room, error = %e, "cannot read where history starts");
+                        continue;
+                    }
+                },
+            };
+            if keep_from < first + PRUNE_SLACK {
+                self.kept_from.insert(room.clone(), first);
+                continue;
+            }
+            let to = keep_from.min(first + PRUNE_CHUNK);
+            match store.delete_range(room, first, to) {
+                Ok(_) => {
+                    self.kept_from.insert(room.clone(), to);
+                }
+                Err(e) => warn!(room = %room, error = %e, "cannot prune history"),
+            }
+        }
+    }
+}

@@ -1,0 +1,77 @@
+//! The database schema and its migrations.
+//!
+//! The schema version lives in `PRAGMA user_version`. At start-up every migration past the
+//! database's version runs, each in its own transaction; a database of a newer version than
+//! this program knows is refused untouched.
+
+use rusqlite::Connection;
+
+/// Each entry takes the database from version `index` to `index + 1`.
+const MIGRATIONS: &[&str] = &[
+    // 1: one row per message, keyed by room name and the room's sequence number.
+    "CREATE TABLE messages (
+        room TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        id BLOB NOT NULL,
+        sender TEXT NOT NULL,
+        kind INTEGER NOT NULL,
+        text TEXT NOT NULL,
+        ts INTEGER NOT NULL,
+        PRIMARY KEY (room, seq)
+    ) WITHOUT ROWID;",
+    // 2: room names stored once, in their own table; a message refers to its room by number.
+    // Saves the name's bytes on every message and keeps the primary key small.
+    "CREATE TABLE rooms (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE
+    );
+    INSERT INTO rooms (name) SELECT DISTINCT room FROM messages ORDER BY room;
+    CREATE TABLE messages_v2 (
+        room_id INTEGER NOT NULL REFERENCES rooms (id),
+        seq INTEGER NOT NULL,
+        id BLOB NOT NULL,
+        sender TEXT NOT NULL,
+        kind INTEGER NOT NULL,
+        text TEXT NOT NULL,
+        ts INTEGER NOT NULL,
+        PRIMARY KEY (room_id, seq)
+    ) WITHOUT ROWID;
+    INSERT INTO messages_v2 (room_id, seq, id, sender, kind, text, ts)
+        SELECT rooms.id, seq, messages.id, sender, kind, text, ts
+        FROM messages JOIN rooms ON rooms.name = messages.room;
+    DROP TABLE messages;
+    ALTER TABLE messages_v2 RENAME TO messages;",
+];
+
+/// The schema version this program writes.
+pub const VERSION: u32 = MIGRATIONS.len() as u32;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SchemaError {
+    #[error(
+        "the database is at schema version {found}, newer than this chat-server ({VERSION}); use a newer chat-server or another --db"
+    )]
+    TooNew { found: u32 },
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+/// The database's schema version.
+pub fn version(conn: &Connection) -> rusqlite::Result<u32> {
+    conn.pragma_query_value(None, "user_version", |row| row.get(0))
+}
+
+/// Brings the database up to [`VERSION`]. Returns the version it started from.
+pub fn migrate(conn: &mut Connection) -> Result<u32, SchemaError> {
+    let found = version(conn)?;
+    if found > VERSION {
+        return Err(SchemaError::TooNew { found });
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", index as u32 + 1)?;
+        tx.commit()?;
+    }
+    Ok(found)
+}

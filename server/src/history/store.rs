@@ -1,0 +1,381 @@
+//! The SQLite store: one file (or memory), WAL mode, one writing connection and any number of
+//! reading ones.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use protocol::{MessageKind, Nick, RoomName, Stored, Text};
+use rusqlite::{Connection, ErrorCode as SqliteCode, OpenFlags, OptionalExtension, params};
+use uuid::Uuid;
+
+use super::schema::{self, SchemaError};
+
+/// How long a connection waits for a lock held by another before it reports the database busy.
+/// At start-up, a database locked by another program is refused after this long.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Where history lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// A throwaway database in memory, gone when the server stops.
+    Memory,
+    File(PathBuf),
+}
+
+/// A storage problem, worded for the person who has to fix it.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{path}: {reason}")]
+    Open { path: PathBuf, reason: String },
+    #[error("{path}: {source}")]
+    Schema { path: PathBuf, source: SchemaError },
+    #[error("{}", explain(.0))]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+/// Plain words for the SQLite failures people actually meet.
+fn explain(e: &rusqlite::Error) -> String {
+    match e.sqlite_error_code() {
+        Some(SqliteCode::NotADatabase) => "the file is not a SQLite database".to_owned(),
+        Some(SqliteCode::DatabaseBusy | SqliteCode::DatabaseLocked) => {
+            "the database is locked by another program".to_owned()
+        }
+        Some(SqliteCode::ReadOnly) => "the database is read-only".to_owned(),
+        Some(SqliteCode::CannotOpen) => {
+            "the file cannot be opened or created (does its directory exist, and may we write there?)"
+                .to_owned()
+        }
+        Some(SqliteCode::DiskFull) => "the disk or the database is full".to_owned(),
+        Some(SqliteCode::SystemIoFailure) => format!("input/output error ({e})"),
+        _ => e.to_string(),
+    }
+}
+
+/// A message to store.
+pub struct Row<'a> {
+    pub room: &'a RoomName,
+    pub stored: &'a Stored,
+}
+
+/// A page of a room's history, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Page {
+    pub messages: Vec<Stored>,
+    /// The page starts at the room's first kept message.
+    pub beginning: bool,
+}
+
+/// The writing connection.
+pub struct Store {
+    conn: Connection,
+    room_ids: HashMap<RoomName, i64>,
+    /// Held while the store is open: a second chat-server on the same file would number the
+    /// same rooms' messages too, and their numbers would collide.
+    _lock: Option<FileLock>,
+}
+
+/// `PATH.lock`, locked by this process while it has the database open.
+pub struct FileLock {
+    file: std::fs::File,
+    path: PathBuf,
+    /// This process made the file: if opening the database fails, it goes again, so a refused
+    /// start leaves nothing behind.
+    created: bool,
+    keep: bool,
+}
+
+impl FileLock {
+    fn take(db: &Path) -> Result<Self, StoreError> {
+        let mut path = db.as_os_str().to_owned();
+        path.push(".lock");
+        let path = PathBuf::from(path);
+        let refuse = |reason: String| StoreError::Open { path: db.to_owned(), reason };
+        let created = !path.exists();
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| refuse(format!("cannot create the lock file {}: {e}", path.display())))?;
+        let lock = Self { file, path, created, keep: false };
+        match lock.file.try_lock() {
+            Ok(()) => Ok(lock),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                Err(refuse("another chat-server is using this database".to_owned()))
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                Err(refuse(format!("cannot lock {}: {e}", lock.path.display())))
+            }
+        }
+    }
+}
+
+impl Drop for FileLock {
+    fn drop(&mut self) {
+        if self.created && !self.keep {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+fn path_of(location: &Location) -> PathBuf {
+    match location {
+        Location::Memory => PathBuf::from(":memory:"),
+        Location::File(path) => path.clone(),
+    }
+}
+
+impl Store {
+    /// Opens (creating if new) the database, checks that it can be written, and migrates it.
+    /// A database that cannot be used is refused with the reason, untouched.
+    pub fn open(location: &Location, max_bytes: Option<u64>) -> Result<Self, StoreError> {
+        let lock = match location {
+            Location::File(file) => Some(FileLock::take(file)?),
+            Location::Memory => None,
+        };
+        let path = path_of(location);
+        let open_err =
+            |e: rusqlite::Error| StoreError::Open { path: path.clone(), reason: explain(&e) };
+        let mut conn = match location {
+            Location::Memory => Connection::open_in_memory(),
+            Location::File(file) => Connection::open_with_flags(
+                file,
+                OpenFlags::SQLITE_OPEN_READ_WRITE
+                    | OpenFlags::SQLITE_OPEN_CREATE
+                    | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            ),
+        }
+        .map_err(open_err)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
+        // Read before writing anything: a file that is not a database, or one from a newer
+        // version, is refused without a byte changed.
+        let found = schema::version(&conn).map_err(open_err)?;
+        if found > schema::VERSION {
+            return Err(StoreError::Schema { path, source: SchemaError::TooNew { found } });
+        }
+        // Take the write lock once now, so a locked or read-only database is found at start-up
+        // rather than at the first message.
+        conn.execute_batch("BEGIN IMMEDIATE; ROLLBACK;").map_err(open_err)?;
+        if matches!(location, Location::File(_)) {
+            let mode: String = conn
+                .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
+                .map_err(open_err)?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                return Err(StoreError::Open {
+                    path,
+                    reason: format!("cannot use WAL mode (got {mode})"),
+                });
+            }
+            // In WAL mode, NORMAL loses no committed transaction when the process dies; only a
+            // power cut can take the last few.
+            conn.pragma_update(None, "synchronous", "NORMAL").map_err(open_err)?;
+        }
+        if let Some(bytes) = max_bytes {
+            let page_size: i64 =
+                conn.pragma_query_value(None, "page_size", |r| r.get(0)).map_err(open_err)?;
+            let pages = (to_sql(bytes) / page_size.max(1)).max(1);
+            conn.pragma_update(None, "max_page_count", pages).map_err(open_err)?;
+        }
+        schema::migrate(&mut conn)
+            .map_err(|source| StoreError::Schema { path: path.clone(), source })?;
+        let lock = lock.map(|mut lock| {
+            lock.keep = true;
+            lock
+        });
+        Ok(Self { conn, room_ids: HashMap::new(), _lock: lock })
+    }
+
+    /// A connection for reading alongside the writer (file databases only): WAL readers never
+    /// block the writer, nor it them.
+    pub fn reader(path: &Path) -> Result<Connection, StoreError> {
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        Ok(conn)
+    }
+
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Stores `rows` in one transaction: all or none.
+    pub fn append(&mut self, rows: &[Row<'_>]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        let mut new_ids = Vec::new();
+        {
+            let mut insert_room =
+                tx.prepare_cached("INSERT OR IGNORE INTO rooms (name) VALUES (?1)")?;
+            let mut room_id = tx.prepare_cached("SELECT id FROM rooms WHERE name = ?1")?;
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO messages (room_id, seq, id, sender, kind, text, ts)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            for row in rows {
+                let id = match self.room_ids.get(row.room) {
+                    Some(id) => *id,
+                    None => match new_ids.iter().find(|(name, _)| name == row.room) {
+                        Some((_, id)) => *id,
+                        None => {
+                            insert_room.execute([row.room.as_str()])?;
+                            let id: i64 = room_id.query_row([row.room.as_str()], |r| r.get(0))?;
+                            new_ids.push((row.room.clone(), id));
+                            id
+                        }
+                    },
+                };
+                let m = row.stored;
+                insert.execute(params![
+                    id,
+                    to_sql(m.seq),
+                    m.id.as_bytes().as_slice(),
+                    m.from.as_str(),
+                    kind_to_sql(m.kind),
+                    m.text.as_str(),
+                    to_sql(m.ts),
+                ])?;
+            }
+        }
+        tx.commit()?;
+        // Only now: ids of a transaction that rolled back would not exist.
+        self.room_ids.extend(new_ids);
+        Ok(())
+    }
+
+    /// The room's last sequence number, 0 for a room with no history.
+    pub fn last_seq(&self, room: &RoomName) -> Result<u64, StoreError> {
+        let seq: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT MAX(seq) FROM messages JOIN rooms ON rooms.id = messages.room_id WHERE rooms.name = ?1",
+                [room.as_str()],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten();
+        Ok(seq.map_or(0, from_sql))
+    }
+
+    /// The room's first kept sequence number, if it has any.
+    pub fn first_seq(&self, room: &RoomName) -> Result<Option<u64>, StoreError> {
+        let seq: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT MIN(seq) FROM messages JOIN rooms ON rooms.id = messages.room_id WHERE rooms.name = ?1",
+                [room.as_str()],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten();
+        Ok(seq.map(from_sql))
+    }
+
+    /// Deletes the room's messages with `from <= seq < to`. The caller keeps each call small,
+    /// so the writer is never away from new messages for long.
+    pub fn delete_range(
+        &mut self,
+        room: &RoomName,
+        from: u64,
+        to: u64,
+    ) -> Result<usize, StoreError> {
+        Ok(self.conn.execute(
+            "DELETE FROM messages WHERE room_id = (SELECT id FROM rooms WHERE name = ?1) AND seq >= ?2 AND seq < ?3",
+            params![room.as_str(), to_sql(from), to_sql(to)],
+        )?)
+    }
+}
+
+/// Rooms with stored messages.
+pub fn rooms(conn: &Connection) -> Result<Vec<RoomName>, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT name FROM rooms WHERE EXISTS (SELECT 1 FROM messages WHERE room_id = rooms.id)",
+    )?;
+    let names = stmt.query_map([], |r| r.get::<_, String>(0))?;
+    let mut rooms = Vec::new();
+    for name in names {
+        // A name this version would not accept (edited by hand, say) is left out, not fatal.
+        if let Ok(room) = RoomName::parse(&name?) {
+            rooms.push(room);
+        }
+    }
+    Ok(rooms)
+}
+
+/// The newest `limit` messages of `room` before sequence number `before` (or the newest of
+/// all), oldest first.
+pub fn page(
+    conn: &Connection,
+    room: &RoomName,
+    before: Option<u64>,
+    limit: u32,
+) -> Result<Page, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT m.seq, m.id, m.sender, m.kind, m.text, m.ts
+         FROM messages m JOIN rooms r ON r.id = m.room_id
+         WHERE r.name = ?1 AND m.seq < ?2
+         ORDER BY m.seq DESC LIMIT ?3",
+    )?;
+    let before = before.map_or(i64::MAX, to_sql);
+    // One more than asked: whether it exists says whether this page is the beginning.
+    let rows = stmt.query_map(params![room.as_str(), before, i64::from(limit) + 1], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, Vec<u8>>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, i64>(3)?,
+            r.get::<_, String>(4)?,
+            r.get::<_, i64>(5)?,
+        ))
+    })?;
+    let mut messages = Vec::new();
+    let mut beginning = true;
+    for row in rows {
+        let (seq, id, sender, kind, text, ts) = row?;
+        if messages.len() == limit as usize {
+            beginning = false;
+            break;
+        }
+        // Rows this version cannot read (written by hand, say) are skipped, not fatal.
+        let stored = (|| {
+            Some(Stored {
+                id: Uuid::from_slice(&id).ok()?,
+                seq: from_sql(seq),
+                from: Nick::parse(&sender).ok()?,
+                kind: kind_from_sql(kind)?,
+                text: Text::parse(&text).ok()?,
+                ts: from_sql(ts),
+            })
+        })();
+        match stored {
+            Some(stored) => messages.push(stored),
+            None => tracing::warn!(room = %room, seq, "skipping an unreadable stored message"),
+        }
+    }
+    messages.reverse();
+    Ok(Page { messages, beginning })
+}
+
+fn to_sql(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn from_sql(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+fn kind_to_sql(kind: MessageKind) -> i64 {
+    match kind {
+        MessageKind::Say => 0,
+        MessageKind::Action => 1,
+    }
+}
+
+fn kind_from_sql(kind: i64) -> Option<MessageKind> {
+    match kind {
+        0 => Some(MessageKind::Say),
+        1 => Some(MessageKind::Action),
+        _ => None,
+    }
+}
