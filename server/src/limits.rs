@@ -9,13 +9,14 @@ use std::time::Duration;
 pub const MAX_CONNECTIONS: usize = 10_000;
 
 /// Events a room's broadcast channel holds for its slowest member. A member that falls further
-/// behind is told how many events it missed (`lagged`) instead of holding the room back. The
-/// channel allocates all its slots up front (about 33 bytes each), so this is also the
-/// per-room memory cost: 8.5 KB.
-pub const ROOM_CHANNEL_CAPACITY: usize = 256;
+/// behind is told how many events it missed (`lagged`) instead of holding the room back. It
+/// must hold a whole commit batch ([`MAX_COMMIT_BATCH`]) several times over: the history writer
+/// broadcasts a batch at once. The channel allocates its slots up front (about 33 bytes each),
+/// so this is also the per-room memory cost: 34 KB.
+pub const ROOM_CHANNEL_CAPACITY: usize = 1024;
 
 /// Default for `--max-rooms`: rooms on the server at once. With the per-room channel above,
-/// 10,000 rooms cost about 85 MB before anyone says anything; without a cap, sessions that
+/// 10,000 rooms cost about 340 MB before anyone says anything; without a cap, sessions that
 /// each create [`MAX_ROOMS_PER_SESSION`] rooms would grow it without bound.
 pub const MAX_ROOMS: usize = 10_000;
 
@@ -80,7 +81,7 @@ pub const HISTORY_QUEUE: usize = 16 * 1024;
 
 /// Most messages committed in one transaction: big enough that a burst costs few commits, small
 /// enough that the first message of a batch is not kept waiting for the last.
-pub const MAX_COMMIT_BATCH: usize = 1024;
+pub const MAX_COMMIT_BATCH: usize = 256;
 
 /// A room is pruned once it is this many messages past `--history-keep`, so deletes come in
 /// batches rather than one per message.

@@ -92,12 +92,14 @@ impl FileLock {
         let path = PathBuf::from(path);
         let refuse = |reason: String| StoreError::Open { path: db.to_owned(), reason };
         let created = !path.exists();
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| refuse(format!("cannot create the lock file {}: {e}", path.display())))?;
+        // An existing lock file is only opened for reading: locking needs no more, and a
+        // database someone made read-only should be reported as that, not as a lock problem.
+        let file = if created {
+            std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path)
+        } else {
+            std::fs::File::open(&path)
+        }
+        .map_err(|e| refuse(format!("cannot create the lock file {}: {e}", path.display())))?;
         let lock = Self { file, path, created, keep: false };
         match lock.file.try_lock() {
             Ok(()) => Ok(lock),
@@ -154,8 +156,12 @@ impl Store {
         if found > schema::VERSION {
             return Err(StoreError::Schema { path, source: SchemaError::TooNew { found } });
         }
-        // Take the write lock once now, so a locked or read-only database is found at start-up
-        // rather than at the first message.
+        // A file we may not write opens read-only without complaint: refuse it now, and take
+        // the write lock once, so a locked database is found at start-up too, not at the first
+        // message.
+        if conn.is_readonly(rusqlite::MAIN_DB).map_err(open_err)? {
+            return Err(StoreError::Open { path, reason: "the database is read-only".to_owned() });
+        }
         conn.execute_batch("BEGIN IMMEDIATE; ROLLBACK;").map_err(open_err)?;
         if matches!(location, Location::File(_)) {
             let mode: String = conn
