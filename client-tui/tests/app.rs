@@ -464,3 +464,112 @@ fn pastes_are_inserted_not_sent() {
     assert!(app.update(Event::Paste("one\ntwo\u{1b}[31m".into())).is_empty());
     assert_eq!(app.input.as_str(), "one two[31m");
 }
+
+fn stored(seq: u64, t: &str) -> protocol::Stored {
+    protocol::Stored {
+        id: Uuid::now_v7(),
+        seq,
+        from: nick("Tracy"),
+        kind: MessageKind::Say,
+        text: text(t),
+        ts: 0,
+    }
+}
+
+fn history(r: &str, seqs: std::ops::RangeInclusive<u64>, beginning: bool) -> ServerMsg {
+    ServerMsg::History {
+        room: room(r),
+        messages: seqs.map(|s| stored(s, &format!("m{s}"))).collect(),
+        beginning,
+    }
+}
+
+/// The backlog shown on joining sits between markers, drawn as earlier history; live messages
+/// follow, and one the backlog already had is not shown twice.
+#[test]
+fn the_backlog_is_marked_and_live_messages_follow_it_once() {
+    let mut app = new_app("lobby");
+    welcome(&mut app);
+    server(&mut app, history("lobby", 1..=3, true));
+    server(&mut app, presence("lobby", "Michael", PresenceEvent::Joined));
+    let w = app.current_window().unwrap();
+    let kinds: Vec<(EntryKind, &str, bool)> =
+        w.entries.iter().map(|e| (e.kind, e.text.as_str(), e.earlier)).collect();
+    assert_eq!(
+        kinds,
+        [
+            (EntryKind::Marker, "the beginning of #lobby", false),
+            (EntryKind::Marker, "earlier messages", false),
+            (EntryKind::Say, "m1", true),
+            (EntryKind::Say, "m2", true),
+            (EntryKind::Say, "m3", true),
+            (EntryKind::Marker, "now", false),
+            (EntryKind::Info, "you joined #lobby", false),
+        ]
+    );
+    let live = |seq| ServerMsg::Message {
+        id: Uuid::now_v7(),
+        room: room("lobby"),
+        seq,
+        from: nick("Tracy"),
+        kind: MessageKind::Say,
+        text: text(&format!("live {seq}")),
+        ts: 0,
+    };
+    server(&mut app, live(3));
+    server(&mut app, live(4));
+    let texts: Vec<&str> =
+        app.current_window().unwrap().entries.iter().map(|e| e.text.as_str()).collect();
+    assert_eq!(texts.iter().filter(|t| t.starts_with("live")).count(), 1, "{texts:?}");
+    assert_eq!(texts.last(), Some(&"live 4"));
+    assert_eq!(app.windows[0].unread, 0, "the backlog is not unread news");
+}
+
+/// Scrolling up past the top asks for the page before the oldest message held, once; the page
+/// goes in front; at the beginning of the room no more is asked for.
+#[test]
+fn scrolling_up_past_the_top_pages_back() {
+    let mut app = new_app("lobby");
+    welcome(&mut app);
+    server(&mut app, history("lobby", 151..=200, false));
+    server(&mut app, presence("lobby", "Michael", PresenceEvent::Joined));
+    let mut requests = Vec::new();
+    for _ in 0..20 {
+        requests.extend(app.update(key(KeyCode::PageUp)));
+    }
+    assert_eq!(
+        requests,
+        vec![Effect::Send(ClientMsg::History {
+            room: room("lobby"),
+            before: Some(151),
+            limit: 100
+        })],
+        "one request while the page is on its way"
+    );
+    assert!(app.windows[0].loading);
+    let scrolled = app.windows[0].scroll;
+    server(&mut app, history("lobby", 51..=150, false));
+    assert!(!app.windows[0].loading);
+    assert_eq!(app.windows[0].scroll, scrolled, "the view stays where it was");
+    assert_eq!(app.windows[0].oldest_seq, Some(51));
+    let mut requests = Vec::new();
+    for _ in 0..40 {
+        requests.extend(app.update(key(KeyCode::PageUp)));
+    }
+    assert_eq!(
+        requests,
+        vec![Effect::Send(ClientMsg::History {
+            room: room("lobby"),
+            before: Some(51),
+            limit: 100
+        })]
+    );
+    server(&mut app, history("lobby", 1..=50, true));
+    let first = app.windows[0].entries.front().unwrap();
+    assert_eq!((first.kind, first.text.as_str()), (EntryKind::Marker, "the beginning of #lobby"));
+    let seqs: Vec<u64> = app.windows[0].entries.iter().filter_map(|e| e.seq).collect();
+    assert_eq!(seqs, (1..=200).collect::<Vec<_>>(), "every message once, in order");
+    for _ in 0..40 {
+        assert!(app.update(key(KeyCode::PageUp)).is_empty(), "nothing before the beginning");
+    }
+}

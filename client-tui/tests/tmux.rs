@@ -271,3 +271,41 @@ async fn signals_end_the_client_cleanly() {
         );
     }
 }
+
+/// Joining shows the recent conversation marked as earlier history; PgUp past the top fetches
+/// older pages until the beginning of the room.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_on_join_and_paging_back() {
+    let (json, plain, _stop) = start_server().await;
+    let mut guest = Nc::login(plain, "Guest").await;
+    for i in 1..=150 {
+        guest.send(&format!("old message {i}")).await;
+    }
+    guest.wait_for("old message 150").await;
+    let tmux = Tmux::new();
+    let pane = tmux.start("history", &format!("--name Michael --server {json}"), 90, 20);
+    let screen = pane.wait_for("you joined #lobby").await;
+    assert!(screen.contains("── now"), "{screen}");
+    assert!(screen.contains("<Guest> old message 150"), "{screen}");
+    // The backlog holds 101..150 under an "earlier messages" marker; older pages come as the
+    // view reaches the top.
+    let mut screen = String::new();
+    let mut marker_seen = false;
+    for _ in 0..200 {
+        pane.key("PPage");
+        screen = pane.capture();
+        marker_seen |= screen.contains("── earlier messages");
+        if screen.contains("the beginning of #lobby") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    assert!(marker_seen, "the backlog was never shown as earlier messages");
+    assert!(screen.contains("the beginning of #lobby"), "{screen}");
+    assert!(
+        screen.contains("<Guest> old message 1\n") || screen.contains("<Guest> old message 1 "),
+        "{screen}"
+    );
+    pane.key("C-c");
+    pane.wait_for("EXITED 0").await;
+}

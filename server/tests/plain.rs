@@ -264,3 +264,29 @@ async fn many_line_messages_are_cut_for_plain_clients() {
     assert_eq!(m.line().await, format!("[lobby] Tracy: [... {more} more lines]"));
     server.shutdown().await;
 }
+
+/// Plain-text clients get the recent history on join too, as readable lines between markers.
+#[tokio::test]
+async fn plain_clients_get_the_backlog_on_join() {
+    let server = start_server().await;
+    let mut tracy = server.join("Tracy").await;
+    for t in ["first", "second"] {
+        tracy.send(say("lobby", t)).await;
+        tracy.recv_until(|m| matches!(m, ServerMsg::Message { .. })).await;
+    }
+    tracy
+        .send(ClientMsg::Action { room: RoomName::lobby(), text: Text::parse("waves").unwrap() })
+        .await;
+    tracy.recv_until(|m| matches!(m, ServerMsg::Message { .. })).await;
+    let mut m = PlainClient::connect(server.plain).await;
+    m.line().await;
+    m.send("Michael\n").await;
+    m.line_until(|l| l.starts_with("Type a line")).await;
+    assert_eq!(m.line().await, "[lobby] -- earlier messages --");
+    assert_eq!(m.line().await, "[lobby] Tracy: first");
+    assert_eq!(m.line().await, "[lobby] Tracy: second");
+    assert_eq!(m.line().await, "[lobby] * Tracy waves");
+    assert_eq!(m.line().await, "[lobby] -- end of earlier messages --");
+    assert_eq!(m.line().await, "[lobby] --> Michael joined");
+    server.shutdown().await;
+}
