@@ -390,6 +390,15 @@ fn spawn(db: &str) -> (Process, String) {
 
 /// Runs the binary on a database that must be refused: exits non-zero at once, saying the path
 /// and the reason, the file unchanged.
+/// Creates a current-version database at `db`, closed (its WAL folded in) when this returns.
+fn create_db(db: &Path) {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let history = History::open(file_config(db)).unwrap();
+        history.close().await;
+    });
+}
+
 fn assert_refused(cmd: &mut Command, db: &Path, reason: &str) {
     let before = std::fs::read(db).ok();
     let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
@@ -449,7 +458,7 @@ fn a_database_of_a_newer_version_is_refused() {
 fn a_database_locked_by_another_program_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("h.db");
-    drop(History::open(file_config(&db)).unwrap());
+    create_db(&db);
     let conn = rusqlite::Connection::open(&db).unwrap();
     conn.execute_batch("BEGIN EXCLUSIVE; CREATE TABLE held (x);").unwrap();
     assert_refused(&mut chat_server(db.to_str().unwrap()), &db, "locked by another program");
@@ -474,7 +483,7 @@ fn a_database_used_by_another_chat_server_is_refused() {
 fn a_read_only_database_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("h.db");
-    drop(History::open(file_config(&db)).unwrap());
+    create_db(&db);
     let mut perms = std::fs::metadata(&db).unwrap().permissions();
     perms.set_readonly(true);
     std::fs::set_permissions(&db, perms).unwrap();
