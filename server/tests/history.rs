@@ -160,6 +160,10 @@ async fn a_restart_keeps_rooms_and_history() {
         .recv_until(|m| matches!(m, ServerMsg::Message { room, .. } if room.as_str() == "rust"))
         .await;
     server.shutdown().await;
+    assert!(
+        !dir.path().join("h.db-wal").exists(),
+        "a clean shutdown folds the WAL into the database file"
+    );
 
     let server = server_on(&db).await;
     let mut c = JsonClient::connect(server.json).await;

@@ -266,6 +266,11 @@ impl History {
     /// Stops the writer after it has stored everything queued before, and waits for it. Called
     /// once every session has ended.
     pub async fn close(&self) {
+        // Readers close first, so the writer's connection is the last one: only it can fold
+        // the WAL back into the database file and remove it (read-only connections cannot).
+        if let Reads::Pool { idle, .. } = &self.inner.reads {
+            lock(idle).clear();
+        }
         let thread = lock(&self.inner.thread).take();
         if self.inner.writer.send(Command::Stop).await.is_err() {
             warn!("the history writer had already stopped");
