@@ -46,10 +46,6 @@ impl LineCodec {
         Self { max, scanned: 0, discarding: false }
     }
 
-    pub fn max_length(&self) -> usize {
-        self.max
-    }
-
     /// Ends an unterminated line: takes whatever is buffered as a complete line. For peers that
     /// send a line without `\n` and wait for an answer (the plain-text port uses it after a pause).
     pub fn take_partial(&mut self, buf: &mut BytesMut) -> Option<Line> {

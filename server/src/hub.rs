@@ -269,7 +269,8 @@ impl Hub {
     }
 
     /// Sessions registered now.
-    pub fn online(&self) -> usize {
+    #[cfg(test)]
+    fn online(&self) -> usize {
         self.state().users.len()
     }
 }

@@ -70,7 +70,7 @@ pub struct InFlight {
 }
 
 impl InFlight {
-    pub fn is_idle(&self) -> bool {
+    fn is_idle(&self) -> bool {
         self.count.load(Ordering::Acquire) == 0
     }
 

@@ -11,7 +11,6 @@ use std::sync::Arc;
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use protocol::{ErrorCode, RequestError, RoomName, ServerMsg};
-use tokio::sync::broadcast;
 use tokio_stream::wrappers::BroadcastStream;
 
 use super::Session;
@@ -20,13 +19,6 @@ use crate::event::SharedEvent;
 use crate::history::Page;
 use crate::hub::Membership;
 use crate::limits::MAX_QUERIES_PER_SESSION;
-
-/// A join whose backlog is being read.
-pub(super) struct Joining {
-    rx: broadcast::Receiver<SharedEvent>,
-    announcement: SharedEvent,
-    members: Vec<protocol::Nick>,
-}
 
 /// A history read that has finished.
 pub(super) enum Completion {
@@ -41,12 +33,7 @@ pub(super) type Query = BoxFuture<'static, Completion>;
 impl<D: Dialect> Session<D> {
     /// Continues a join once the hub has the session in the room: reads the backlog first when
     /// there is history, otherwise shows the room at once.
-    pub(super) fn start_join(&mut self, room: RoomName, membership: Membership) {
-        let joining = Joining {
-            rx: membership.rx,
-            announcement: membership.announcement,
-            members: membership.members,
-        };
+    pub(super) fn start_join(&mut self, room: RoomName, joining: Membership) {
         let on_join = self.history.config().on_join;
         if !self.history.enabled() || on_join == 0 {
             self.show_room(room, joining, None);
@@ -112,7 +99,7 @@ impl<D: Dialect> Session<D> {
     }
 
     /// Sends the backlog, the join, the members, and from then on the room's live events.
-    fn show_room(&mut self, room: RoomName, mut joining: Joining, page: Option<Page>) {
+    fn show_room(&mut self, room: RoomName, mut joining: Membership, page: Option<Page>) {
         if let Some(page) = page {
             if let Some(last) = page.messages.last() {
                 self.skip_upto.insert(room.clone(), last.seq);

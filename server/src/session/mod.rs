@@ -36,7 +36,7 @@ use uuid::Uuid;
 use crate::dialect::{Dialect, View};
 use crate::event::{Event, SharedEvent};
 use crate::history::{History, InFlight};
-use crate::hub::Hub;
+use crate::hub::{Hub, Membership};
 use crate::limits::{
     CLOSE_LINGER, DIRECT_QUEUE, FINAL_WRITE_TIMEOUT, MAX_ERRORS_IN_A_ROW, MAX_EVENTS_PER_WRITE,
     MAX_PENDING_OUT, SETTLE_TIMEOUT, WRITE_TIMEOUT,
@@ -140,7 +140,7 @@ struct Session<D> {
     /// History reads under way.
     queries: FuturesUnordered<backlog::Query>,
     /// Rooms joined whose backlog is being read; their receivers wait here.
-    joining: HashMap<RoomName, backlog::Joining>,
+    joining: HashMap<RoomName, Membership>,
     /// Per room, the last sequence number the backlog sent: live copies up to it are dropped.
     skip_upto: HashMap<RoomName, u64>,
     /// This session's messages on their way through the history writer.
