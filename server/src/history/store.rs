@@ -66,6 +66,26 @@ pub struct Page {
     pub beginning: bool,
 }
 
+/// Rows stored by one `INSERT` statement when a batch has that many.
+const ROWS_PER_INSERT: usize = 32;
+
+/// `INSERT` of `n` rows (1 or [`ROWS_PER_INSERT`]).
+fn insert_sql(n: usize) -> &'static str {
+    static MANY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    const ONE: &str =
+        "INSERT INTO messages (room_id, seq, id, sender, kind, text, ts) VALUES (?,?,?,?,?,?,?)";
+    if n == 1 {
+        return ONE;
+    }
+    MANY.get_or_init(|| {
+        let mut sql = ONE.to_owned();
+        for _ in 1..ROWS_PER_INSERT {
+            sql.push_str(",(?,?,?,?,?,?,?)");
+        }
+        sql
+    })
+}
+
 /// The writing connection.
 pub struct Store {
     conn: Connection,
@@ -211,14 +231,11 @@ impl Store {
     pub fn append(&mut self, rows: &[Row<'_>]) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
         let mut new_ids = Vec::new();
+        let mut ids = Vec::with_capacity(rows.len());
         {
             let mut insert_room =
                 tx.prepare_cached("INSERT OR IGNORE INTO rooms (name) VALUES (?1)")?;
             let mut room_id = tx.prepare_cached("SELECT id FROM rooms WHERE name = ?1")?;
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO messages (room_id, seq, id, sender, kind, text, ts)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?;
             for row in rows {
                 let id = match self.room_ids.get(row.room) {
                     Some(id) => *id,
@@ -232,17 +249,28 @@ impl Store {
                         }
                     },
                 };
-                let m = row.stored;
-                insert.execute(params![
-                    id,
-                    to_sql(m.seq),
-                    m.id.as_bytes().as_slice(),
-                    m.from.as_str(),
-                    kind_to_sql(m.kind),
-                    m.text.as_str(),
-                    to_sql(m.ts),
-                ])?;
+                ids.push(id);
             }
+        }
+        // Many rows per statement: one statement's fixed cost is shared by them all.
+        let mut start = 0;
+        while start < rows.len() {
+            let n = if rows.len() - start >= ROWS_PER_INSERT { ROWS_PER_INSERT } else { 1 };
+            let mut insert = tx.prepare_cached(insert_sql(n))?;
+            let mut index = 1;
+            for (row, id) in rows[start..start + n].iter().zip(&ids[start..start + n]) {
+                let m = row.stored;
+                insert.raw_bind_parameter(index, id)?;
+                insert.raw_bind_parameter(index + 1, to_sql(m.seq))?;
+                insert.raw_bind_parameter(index + 2, m.id.as_bytes().as_slice())?;
+                insert.raw_bind_parameter(index + 3, m.from.as_str())?;
+                insert.raw_bind_parameter(index + 4, kind_to_sql(m.kind))?;
+                insert.raw_bind_parameter(index + 5, m.text.as_str())?;
+                insert.raw_bind_parameter(index + 6, to_sql(m.ts))?;
+                index += 7;
+            }
+            insert.raw_execute()?;
+            start += n;
         }
         tx.commit()?;
         // Only now: ids of a transaction that rolled back would not exist.
@@ -383,5 +411,63 @@ fn kind_from_sql(kind: i64) -> Option<MessageKind> {
         0 => Some(MessageKind::Say),
         1 => Some(MessageKind::Action),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn stored(seq: u64, text: &str) -> Stored {
+        Stored {
+            id: Uuid::now_v7(),
+            seq,
+            from: Nick::parse("ann").unwrap(),
+            kind: if seq.is_multiple_of(2) { MessageKind::Say } else { MessageKind::Action },
+            text: Text::parse(text).unwrap(),
+            ts: 1_700_000_000_000 + seq,
+        }
+    }
+
+    /// A batch longer than one multi-row statement, over two rooms, with a remainder that
+    /// goes row by row: every row lands in its room, in order, exactly once.
+    #[test]
+    fn a_batch_over_several_statements_and_rooms_is_stored_whole() {
+        let mut store = Store::open(&Location::Memory, None).unwrap();
+        let (a, b) = (RoomName::parse("a").unwrap(), RoomName::parse("b").unwrap());
+        let n = ROWS_PER_INSERT as u64 * 2 + 5;
+        let messages: Vec<(RoomName, Stored)> = (1..=n)
+            .map(|i| {
+                let room = if i % 3 == 0 { b.clone() } else { a.clone() };
+                (room, stored(i, &format!("message {i}")))
+            })
+            .collect();
+        let rows: Vec<Row<'_>> =
+            messages.iter().map(|(room, stored)| Row { room, stored }).collect();
+        store.append(&rows).unwrap();
+        for room in [&a, &b] {
+            let page = page(store.connection(), room, None, 1000).unwrap();
+            let expected: Vec<&Stored> =
+                messages.iter().filter(|(r, _)| r == room).map(|(_, s)| s).collect();
+            assert_eq!(page.messages.iter().collect::<Vec<_>>(), expected);
+            assert!(page.beginning);
+        }
+    }
+
+    /// One bad row (a sequence number used twice) rolls back the whole batch.
+    #[test]
+    fn a_batch_is_stored_all_or_nothing() {
+        let mut store = Store::open(&Location::Memory, None).unwrap();
+        let room = RoomName::parse("a").unwrap();
+        let mut messages: Vec<Stored> =
+            (1..=ROWS_PER_INSERT as u64 + 3).map(|i| stored(i, "x")).collect();
+        messages.push(stored(2, "again"));
+        let rows: Vec<Row<'_>> =
+            messages.iter().map(|stored| Row { room: &room, stored }).collect();
+        assert!(store.append(&rows).is_err());
+        assert!(page(store.connection(), &room, None, 1000).unwrap().messages.is_empty());
+        assert_eq!(store.last_seq(&room).unwrap(), 0);
     }
 }
