@@ -8,7 +8,8 @@
 //! never awaits, and a std mutex is faster for that (the mini-redis `db.rs` reasoning).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use protocol::{
     ErrorCode, Nick, NickKey, PresenceEvent, RequestError, RoomInfo, RoomName, ServerMsg, Text,
@@ -33,7 +34,7 @@ struct State {
 }
 
 struct Room {
-    tx: broadcast::Sender<SharedEvent>,
+    tx: RoomChannel,
     /// Sorted by key, so `who` lists are in a stable order.
     members: BTreeMap<NickKey, Nick>,
 }
@@ -47,9 +48,51 @@ struct User {
     rooms: BTreeSet<RoomName>,
 }
 
+/// A room's broadcast channel, and how many of its messages are still on their way through
+/// the history writer (not in the channel yet). Cheap to clone.
+#[derive(Clone)]
+pub struct RoomChannel {
+    tx: broadcast::Sender<SharedEvent>,
+    queued: Arc<AtomicUsize>,
+}
+
+impl RoomChannel {
+    fn new() -> Self {
+        Self {
+            tx: broadcast::channel(ROOM_CHANNEL_CAPACITY).0,
+            queued: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    pub fn send(&self, event: SharedEvent) {
+        // No receivers left (everyone just left) is fine.
+        let _ = self.tx.send(event);
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<SharedEvent> {
+        self.tx.subscribe()
+    }
+
+    /// A message for this room was handed to the history writer.
+    pub fn queue(&self) {
+        self.queued.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A queued message was broadcast or refused.
+    pub fn dequeue(&self) {
+        self.queued.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// How far behind the room's slowest member is: the events it has not read yet, and the
+    /// messages that will reach it once stored.
+    pub fn backlog(&self) -> usize {
+        self.tx.len() + self.queued.load(Ordering::Relaxed)
+    }
+}
+
 /// A session's place in a room: the channel to speak on and the receiver to listen on.
 pub struct Membership {
-    pub tx: broadcast::Sender<SharedEvent>,
+    pub tx: RoomChannel,
     pub rx: broadcast::Receiver<SharedEvent>,
     /// The join announcement, which is also the first event of `rx` from this session's
     /// point of view.
@@ -117,15 +160,14 @@ impl Hub {
         if let Some(user) = state.users.get_mut(&key) {
             user.rooms.insert(room.clone());
         }
-        let entry = state.rooms.entry(room.clone()).or_insert_with(|| Room {
-            tx: broadcast::channel(ROOM_CHANNEL_CAPACITY).0,
-            members: BTreeMap::new(),
-        });
+        let entry = state
+            .rooms
+            .entry(room.clone())
+            .or_insert_with(|| Room { tx: RoomChannel::new(), members: BTreeMap::new() });
         entry.members.insert(key, nick.clone());
         let rx = entry.tx.subscribe();
         let announcement = presence(room, nick, PresenceEvent::Joined);
-        // Cannot fail: `rx` above is a live receiver.
-        let _ = entry.tx.send(announcement.clone());
+        entry.tx.send(announcement.clone());
         Ok(Membership {
             tx: entry.tx.clone(),
             rx,
@@ -159,7 +201,7 @@ impl Hub {
                 // A room exists while it has members.
                 state.rooms.remove(room);
             } else {
-                let _ = entry.tx.send(announcement.clone());
+                entry.tx.send(announcement.clone());
             }
         }
     }
@@ -203,8 +245,7 @@ impl Hub {
             if let Some(entry) = state.rooms.get_mut(room) {
                 entry.members.remove(&old_key);
                 entry.members.insert(new_key.clone(), new.clone());
-                let _ =
-                    entry.tx.send(presence(room, old, PresenceEvent::Renamed { to: new.clone() }));
+                entry.tx.send(presence(room, old, PresenceEvent::Renamed { to: new.clone() }));
             }
         }
         state.users.insert(new_key, user);

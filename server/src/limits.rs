@@ -15,6 +15,27 @@ pub const MAX_CONNECTIONS: usize = 10_000;
 /// so this is also the per-room memory cost: 34 KB.
 pub const ROOM_CHANNEL_CAPACITY: usize = 1024;
 
+/// How far a room's slowest member may be behind (events in the channel it has not read, plus
+/// messages at the history writer) before the room's senders wait for it. Below the channel's
+/// capacity by a margin (presence events, senders on other threads), so a member that keeps
+/// reading is never overrun.
+pub const ROOM_BACKLOG_HIGH: usize = ROOM_CHANNEL_CAPACITY * 3 / 4;
+
+/// A waiting sender reads again once its room's backlog is down to this.
+pub const ROOM_BACKLOG_LOW: usize = ROOM_CHANNEL_CAPACITY / 2;
+
+/// How often a waiting sender looks at its room's backlog.
+pub const THROTTLE_POLL: Duration = Duration::from_millis(1);
+
+/// Longest a sender waits for its room at a time: a member that stopped reading lets go of
+/// the room after [`STALL_AFTER`]; this is the backstop.
+pub const MAX_THROTTLE: Duration = Duration::from_millis(250);
+
+/// A session whose client has not taken its bytes for this long lets go of its rooms'
+/// channels until it does (and is then filled in from history), so the rooms' senders stop
+/// waiting for it.
+pub const STALL_AFTER: Duration = Duration::from_millis(100);
+
 /// Default for `--max-rooms`: rooms on the server at once. With the per-room channel above,
 /// 10,000 rooms cost about 340 MB before anyone says anything; without a cap, sessions that
 /// each create [`MAX_ROOMS_PER_SESSION`] rooms would grow it without bound.
@@ -93,6 +114,11 @@ pub const PRUNE_CHUNK: u64 = 5000;
 
 /// History reads one session may have running at once; each holds a reader connection.
 pub const MAX_QUERIES_PER_SESSION: usize = 4;
+
+/// Messages read from history at a time for a member that fell behind its room. A read takes
+/// well under a millisecond, so a channel's worth (eight reads) is filled in far faster than
+/// any room talks; and one page adds at most 128 x 4 KiB to the session's outgoing bytes.
+pub const REFILL_PAGE: u32 = 128;
 
 /// When a client closes its side, how long its session waits for its last messages to be
 /// stored and echoed before it ends.

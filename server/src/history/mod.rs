@@ -26,11 +26,12 @@ use protocol::{
     ErrorCode, MessageKind, Nick, RequestError, RoomName, ServerMsg, Stored, Text, now_millis,
 };
 use rusqlite::Connection;
-use tokio::sync::{Notify, broadcast, mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
 use tracing::{error, info, warn};
 use uuid::Uuid;
 
 use crate::event::{Event, SharedEvent};
+use crate::hub::RoomChannel;
 use crate::limits::{HISTORY_QUEUE, MAX_COMMIT_BATCH, PRUNE_CHUNK, PRUNE_SLACK};
 pub use store::{Location, Page, StoreError};
 use store::{Row, Store};
@@ -99,7 +100,7 @@ pub struct Say {
     pub kind: MessageKind,
     pub text: Text,
     /// The room's channel, to broadcast on once stored.
-    pub room_tx: broadcast::Sender<SharedEvent>,
+    pub room_tx: RoomChannel,
     /// The sender's direct queue, for an error if the message cannot be stored.
     pub sender: mpsc::Sender<SharedEvent>,
     /// The sender's count of messages in flight.
@@ -108,13 +109,9 @@ pub struct Say {
 
 enum Command {
     Say(Say),
-    /// A read, for databases that have no separate readers (in memory).
-    Page {
-        room: RoomName,
-        before: Option<u64>,
-        limit: u32,
-        reply: oneshot::Sender<Result<Page, String>>,
-    },
+    /// A read, for databases that have no separate readers (in memory): runs on the writer's
+    /// connection between commits.
+    Read(Box<dyn FnOnce(&Connection) + Send>),
     /// Store what came before, then stop.
     Stop,
 }
@@ -208,9 +205,12 @@ impl History {
     /// [`HISTORY_QUEUE`] messages: the sender is told to try again rather than the queue growing.
     pub fn say(&self, say: Say) -> Result<(), RequestError> {
         let in_flight = say.in_flight.clone();
+        let room = say.room_tx.clone();
         in_flight.count.fetch_add(1, Ordering::AcqRel);
+        room.queue();
         self.inner.writer.try_send(Command::Say(say)).map_err(|e| {
             in_flight.done();
+            room.dequeue();
             match e {
                 mpsc::error::TrySendError::Full(_) => RequestError::new(
                     ErrorCode::ServerBusy,
@@ -231,6 +231,31 @@ impl History {
         before: Option<u64>,
         limit: u32,
     ) -> Result<Page, RequestError> {
+        let off = Page { messages: Vec::new(), beginning: true };
+        let what = room.clone();
+        self.read(room, off, move |conn| store::page(conn, &what, before, limit)).await
+    }
+
+    /// The oldest `limit` messages of `room` after sequence number `after`: what a member
+    /// that fell behind missed.
+    pub async fn after(
+        &self,
+        room: RoomName,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<Stored>, RequestError> {
+        let what = room.clone();
+        self.read(room, Vec::new(), move |conn| store::after(conn, &what, after, limit)).await
+    }
+
+    /// Runs `query` on a reading connection (or, in memory, on the writer's); with history
+    /// off the answer is `off`.
+    async fn read<T: Send + 'static>(
+        &self,
+        room: RoomName,
+        off: T,
+        query: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, RequestError> {
         let failed = |reason: String| {
             warn!(room = %room, %reason, "cannot read history");
             RequestError::new(
@@ -239,10 +264,12 @@ impl History {
             )
         };
         match &self.inner.reads {
-            Reads::Off => Ok(Page { messages: Vec::new(), beginning: true }),
+            Reads::Off => Ok(off),
             Reads::ViaWriter => {
                 let (reply, answer) = oneshot::channel();
-                let command = Command::Page { room: room.clone(), before, limit, reply };
+                let command = Command::Read(Box::new(move |conn| {
+                    let _ = reply.send(query(conn).map_err(|e| e.to_string()));
+                }));
                 if self.inner.writer.send(command).await.is_err() {
                     return Err(failed("the writer has stopped".into()));
                 }
@@ -250,12 +277,9 @@ impl History {
             }
             Reads::Pool { .. } => {
                 let inner = self.inner.clone();
-                let room2 = room.clone();
-                let result =
-                    tokio::task::spawn_blocking(move || inner.read_page(&room2, before, limit))
-                        .await;
+                let result = tokio::task::spawn_blocking(move || inner.on_reader(query)).await;
                 match result {
-                    Ok(Ok(page)) => Ok(page),
+                    Ok(Ok(answer)) => Ok(answer),
                     Ok(Err(e)) => Err(failed(e.to_string())),
                     Err(e) => Err(failed(e.to_string())),
                 }
@@ -282,22 +306,27 @@ impl History {
 }
 
 impl Inner {
-    fn read_page(
+    /// Runs `query` on a pooled reading connection.
+    fn on_reader<T>(
         &self,
-        room: &RoomName,
-        before: Option<u64>,
-        limit: u32,
-    ) -> Result<Page, StoreError> {
-        let Reads::Pool { path, idle } = &self.reads else { return Ok(Page::default()) };
+        query: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let Reads::Pool { path, idle } = &self.reads else {
+            return Err(StoreError::Open {
+                path: PathBuf::from(":memory:"),
+                reason: "no reading connections".to_owned(),
+            });
+        };
         let conn = match lock(idle).pop() {
             Some(conn) => conn,
             None => Store::reader(path)?,
         };
-        let page = store::page(&conn, room, before, limit);
-        if page.is_ok() {
+        let answer = query(&conn);
+        // A connection that failed is not kept: it may be what failed.
+        if answer.is_ok() {
             lock(idle).push(conn);
         }
-        page
+        answer
     }
 }
 
@@ -346,27 +375,24 @@ impl Writer {
     /// Stores the messages of a batch in one transaction, broadcasts them, then answers reads.
     fn handle(&mut self, batch: &mut Vec<Command>) {
         let mut says = Vec::new();
-        let mut pages = Vec::new();
+        let mut reads = Vec::new();
         for command in batch.drain(..) {
             match command {
                 Command::Say(say) => says.push(say),
-                Command::Page { room, before, limit, reply } => {
-                    pages.push((room, before, limit, reply))
-                }
+                Command::Read(read) => reads.push(read),
                 Command::Stop => {}
             }
         }
         if !says.is_empty() {
             self.commit(says);
         }
-        for (room, before, limit, reply) in pages {
-            let page = match &self.store {
-                Some(store) => {
-                    store::page(store.connection(), &room, before, limit).map_err(|e| e.to_string())
-                }
-                None => Ok(Page { messages: Vec::new(), beginning: true }),
-            };
-            let _ = reply.send(page);
+        for read in reads {
+            match &self.store {
+                Some(store) => read(store.connection()),
+                // Reads only come through here for a database in memory; dropping the
+                // request tells the reader the writer is gone.
+                None => drop(read),
+            }
         }
     }
 
@@ -431,6 +457,7 @@ impl Writer {
                         MessageKind::Action => "action",
                     });
                     let _ = say.sender.try_send(Event::new(error.to_msg()));
+                    say.room_tx.dequeue();
                     say.in_flight.done();
                 }
                 return;
@@ -454,8 +481,8 @@ impl Writer {
                 text: stored.text,
                 ts: stored.ts,
             });
-            // No receivers left (everyone just left) is fine: it is stored.
-            let _ = say.room_tx.send(event);
+            say.room_tx.send(event);
+            say.room_tx.dequeue();
             say.in_flight.done();
         }
         self.prune(says.iter().map(|s| &s.room).collect());

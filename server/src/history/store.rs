@@ -353,42 +353,69 @@ pub fn page(
     )?;
     let before = before.map_or(i64::MAX, to_sql);
     // One more than asked: whether it exists says whether this page is the beginning.
-    let rows = stmt.query_map(params![room.as_str(), before, i64::from(limit) + 1], |r| {
-        Ok((
-            r.get::<_, i64>(0)?,
-            r.get::<_, Vec<u8>>(1)?,
-            r.get::<_, String>(2)?,
-            r.get::<_, i64>(3)?,
-            r.get::<_, String>(4)?,
-            r.get::<_, i64>(5)?,
-        ))
-    })?;
+    let rows = stmt.query_map(params![room.as_str(), before, i64::from(limit) + 1], row)?;
     let mut messages = Vec::new();
     let mut beginning = true;
-    for row in rows {
-        let (seq, id, sender, kind, text, ts) = row?;
+    for r in rows {
+        let r = r?;
         if messages.len() == limit as usize {
             beginning = false;
             break;
         }
-        // Rows this version cannot read (written by hand, say) are skipped, not fatal.
-        let stored = (|| {
-            Some(Stored {
-                id: Uuid::from_slice(&id).ok()?,
-                seq: from_sql(seq),
-                from: Nick::parse(&sender).ok()?,
-                kind: kind_from_sql(kind)?,
-                text: Text::parse(&text).ok()?,
-                ts: from_sql(ts),
-            })
-        })();
-        match stored {
-            Some(stored) => messages.push(stored),
-            None => tracing::warn!(room = %room, seq, "skipping an unreadable stored message"),
+        if let Some(stored) = readable(room, r) {
+            messages.push(stored);
         }
     }
     messages.reverse();
     Ok(Page { messages, beginning })
+}
+
+/// The oldest `limit` messages of `room` after sequence number `after`, oldest first.
+pub fn after(
+    conn: &Connection,
+    room: &RoomName,
+    after: u64,
+    limit: u32,
+) -> Result<Vec<Stored>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT m.seq, m.id, m.sender, m.kind, m.text, m.ts
+         FROM messages m JOIN rooms r ON r.id = m.room_id
+         WHERE r.name = ?1 AND m.seq > ?2
+         ORDER BY m.seq LIMIT ?3",
+    )?;
+    let rows = stmt.query_map(params![room.as_str(), to_sql(after), i64::from(limit)], row)?;
+    let mut messages = Vec::new();
+    for r in rows {
+        if let Some(stored) = readable(room, r?) {
+            messages.push(stored);
+        }
+    }
+    Ok(messages)
+}
+
+type RawRow = (i64, Vec<u8>, String, i64, String, i64);
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+}
+
+/// A stored row as a message; rows this version cannot read (written by hand, say) are
+/// skipped with a warning, not fatal.
+fn readable(room: &RoomName, (seq, id, sender, kind, text, ts): RawRow) -> Option<Stored> {
+    let stored = (|| {
+        Some(Stored {
+            id: Uuid::from_slice(&id).ok()?,
+            seq: from_sql(seq),
+            from: Nick::parse(&sender).ok()?,
+            kind: kind_from_sql(kind)?,
+            text: Text::parse(&text).ok()?,
+            ts: from_sql(ts),
+        })
+    })();
+    if stored.is_none() {
+        tracing::warn!(room = %room, seq, "skipping an unreadable stored message");
+    }
+    stored
 }
 
 fn to_sql(n: u64) -> i64 {

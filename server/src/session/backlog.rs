@@ -1,24 +1,32 @@
-//! A room's earlier messages, sent on joining and on request, in order with the live ones.
+//! A room's earlier messages, sent on joining, on request, and to a member that fell behind,
+//! in order with the live ones.
 //!
 //! Joining subscribes to the room's channel first and reads the history after, so nothing
 //! falls between the two. Messages that arrive both ways (stored while the page was being
 //! read) are recognised by their sequence number and sent once. While the page is being read
 //! the receiver is held back, so the client gets: earlier messages, its own join, the members,
 //! then everything live.
+//!
+//! A member whose receiver falls more than a channel's worth behind (a client that stopped
+//! reading for a while) is not left with a hole: its receiver is held back again, the
+//! messages after the last one it was sent are read from history, a page at a time, and then
+//! the live ones resume, each sent once. Presence events cannot be read back, so the member
+//! list is sent afresh. Without history, the client is told how many events it missed.
 
 use std::sync::Arc;
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
-use protocol::{ErrorCode, RequestError, RoomName, ServerMsg};
+use protocol::{ErrorCode, RequestError, RoomName, ServerMsg, Stored};
 use tokio_stream::wrappers::BroadcastStream;
+use tracing::{debug, warn};
 
 use super::Session;
 use crate::dialect::Dialect;
 use crate::event::SharedEvent;
 use crate::history::Page;
 use crate::hub::Membership;
-use crate::limits::MAX_QUERIES_PER_SESSION;
+use crate::limits::{MAX_QUERIES_PER_SESSION, REFILL_PAGE};
 
 /// A history read that has finished.
 pub(super) enum Completion {
@@ -26,6 +34,8 @@ pub(super) enum Completion {
     Join { room: RoomName, page: Result<Page, RequestError> },
     /// The answer to a `history` request.
     Page { room: RoomName, page: Result<Page, RequestError> },
+    /// Messages a member that fell behind missed.
+    Refill { room: RoomName, messages: Result<Vec<Stored>, RequestError> },
 }
 
 pub(super) type Query = BoxFuture<'static, Completion>;
@@ -95,14 +105,22 @@ impl<D: Dialect> Session<D> {
                 }),
                 Err(e) => self.write(&e.for_request("history").to_msg()),
             },
+            Completion::Refill { room, messages } => self.refilled(room, messages),
         }
     }
 
     /// Sends the backlog, the join, the members, and from then on the room's live events.
     fn show_room(&mut self, room: RoomName, mut joining: Membership, page: Option<Page>) {
         if let Some(page) = page {
-            if let Some(last) = page.messages.last() {
-                self.skip_upto.insert(room.clone(), last.seq);
+            // What the client has from now on: the page's last message, or, for a room with
+            // no history at all, nothing before the first live one.
+            let delivered = match page.messages.last() {
+                Some(last) => Some(last.seq),
+                None if page.beginning => Some(0),
+                None => None,
+            };
+            if let Some(channel) = self.channel_mut(&room) {
+                channel.delivered = delivered;
             }
             self.write(&ServerMsg::History {
                 room: room.clone(),
@@ -113,7 +131,7 @@ impl<D: Dialect> Session<D> {
         // Take the receiver's events up to our own announcement now, so the join shows before
         // the member list.
         while let Ok(event) = joining.rx.try_recv() {
-            if !self.already_sent(&event) {
+            if self.is_new(&event) {
                 self.write_event(&event);
             }
             if Arc::ptr_eq(&event, &joining.announcement) {
@@ -124,25 +142,167 @@ impl<D: Dialect> Session<D> {
         self.receivers.insert(room, BroadcastStream::new(joining.rx));
     }
 
-    /// Whether `event` is a message the client already has from the backlog.
-    pub(super) fn already_sent(&mut self, event: &SharedEvent) -> bool {
-        if self.skip_upto.is_empty() {
-            return false;
+    /// Whether the client should get `event`: every event but a message it already has (from
+    /// the backlog or a refill). Notes the message as delivered; a message that comes after a
+    /// gap (events missed without history to fill them in) is preceded by how many it missed.
+    pub(super) fn is_new(&mut self, event: &SharedEvent) -> bool {
+        let ServerMsg::Message { room, seq, .. } = &event.msg else { return true };
+        let Some(channel) = self.channel_mut(room) else { return true };
+        let missed = match channel.delivered {
+            Some(delivered) if *seq <= delivered => return false,
+            Some(delivered) => *seq - delivered - 1,
+            None => 0,
+        };
+        channel.delivered = Some(*seq);
+        if missed > 0 {
+            warn!(room = %room, missed, "session missed messages");
+            self.write(&ServerMsg::Error {
+                code: ErrorCode::Lagged,
+                message: format!(
+                    "you fell behind and missed {missed} messages in #{room}; page them back with history"
+                ),
+                request: None,
+            });
         }
-        let ServerMsg::Message { room, seq, .. } = &event.msg else { return false };
-        match self.skip_upto.get(room) {
-            Some(upto) if seq <= upto => true,
-            Some(_) => {
-                self.skip_upto.remove(room);
-                false
+        true
+    }
+
+    fn channel_mut(&mut self, room: &RoomName) -> Option<&mut super::Channel> {
+        let index = self.joined.iter().position(|r| r == room)?;
+        self.channels.get_mut(index)
+    }
+
+    /// The room's receiver skipped `missed` events: fills the client in from history when it
+    /// can, otherwise tells it.
+    pub(super) fn on_lag(&mut self, room: &RoomName, missed: u64) {
+        let Some(stream) = self.receivers.remove(room) else { return };
+        self.catch_up(
+            room,
+            stream,
+            &format!("you fell behind and missed {missed} events in #{room}; page the messages back with history"),
+        );
+    }
+
+    /// Takes up the rooms' channels again after the client stopped reading for a while, and
+    /// fills it in on what it missed meanwhile.
+    pub(super) fn resubscribe(&mut self) {
+        for index in 0..self.joined.len() {
+            let room = self.joined[index].clone();
+            if self.joining.contains_key(&room) || self.receivers.contains_key(&room) {
+                continue;
             }
-            None => false,
+            let stream = BroadcastStream::new(self.channels[index].tx.subscribe());
+            self.catch_up(
+                &room,
+                stream,
+                &format!("you stopped reading for a while and missed events in #{room}; page the messages back with history"),
+            );
         }
     }
 
-    /// Forgets a join still waiting for its backlog.
-    pub(super) fn cancel_join(&mut self, room: &RoomName) {
-        self.joining.remove(room);
-        self.skip_upto.remove(room);
+    /// Holds `stream` back while the messages after the last one delivered are read from
+    /// history. Without history, lets it go on at once: the next message tells the client how
+    /// many it missed (or, if it has had none yet, `otherwise` does now).
+    fn catch_up(&mut self, room: &RoomName, stream: BroadcastStream<SharedEvent>, otherwise: &str) {
+        let delivered = self.channel_mut(room).and_then(|c| c.delivered);
+        match delivered {
+            Some(after) if self.history.enabled() => {
+                debug!(room = %room, after, "filling in from history");
+                self.refilling.insert(room.clone(), stream);
+                self.start_refill(room.clone(), after);
+            }
+            Some(_) => {
+                self.receivers.insert(room.clone(), stream);
+            }
+            None => {
+                self.receivers.insert(room.clone(), stream);
+                warn!(room = %room, "session missed events");
+                self.write(&ServerMsg::Error {
+                    code: ErrorCode::Lagged,
+                    message: otherwise.to_owned(),
+                    request: None,
+                });
+            }
+        }
+    }
+
+    fn start_refill(&mut self, room: RoomName, after: u64) {
+        let history = self.history.clone();
+        self.queries.push(
+            async move {
+                Completion::Refill {
+                    messages: history.after(room.clone(), after, REFILL_PAGE).await,
+                    room,
+                }
+            }
+            .boxed(),
+        );
+    }
+
+    /// Sends a page of missed messages; reads the next one, or lets the live ones resume.
+    fn refilled(&mut self, room: RoomName, messages: Result<Vec<Stored>, RequestError>) {
+        // Left the room meanwhile: nothing to fill in.
+        if !self.refilling.contains_key(&room) {
+            return;
+        }
+        let delivered = self.channel_mut(&room).and_then(|c| c.delivered).unwrap_or(0);
+        match messages {
+            Ok(messages) => {
+                let full = messages.len() >= REFILL_PAGE as usize;
+                let mut last = delivered;
+                let first = messages.first().map(|m| m.seq);
+                if let Some(first) = first.filter(|first| *first > delivered + 1) {
+                    // Pruned before this member could be given them.
+                    self.write(&ServerMsg::Error {
+                        code: ErrorCode::Lagged,
+                        message: format!(
+                            "you fell behind in #{room}; {} messages were too old to fill in",
+                            first - delivered - 1
+                        ),
+                        request: None,
+                    });
+                }
+                // A refill that was overtaken (the client stalled again and a new one started)
+                // may repeat what the client has.
+                for stored in messages.into_iter().filter(|m| m.seq > delivered) {
+                    last = stored.seq;
+                    self.write(&ServerMsg::Message {
+                        id: stored.id,
+                        room: room.clone(),
+                        seq: stored.seq,
+                        from: stored.from,
+                        kind: stored.kind,
+                        text: stored.text,
+                        ts: stored.ts,
+                    });
+                }
+                if let Some(channel) = self.channel_mut(&room) {
+                    channel.delivered = Some(last);
+                }
+                if full {
+                    self.start_refill(room, last);
+                    return;
+                }
+            }
+            Err(e) => {
+                warn!(room = %room, message = %e.message, "cannot fill in a member that fell behind");
+                self.write(&ServerMsg::Error {
+                    code: ErrorCode::Lagged,
+                    message: format!(
+                        "you fell behind in #{room} and the missed messages cannot be read: {}",
+                        e.message
+                    ),
+                    request: None,
+                });
+            }
+        }
+        // Caught up with what is stored: the live messages resume (copies of what was just
+        // sent are skipped), and the member list replaces whatever presence was missed.
+        if let Some(stream) = self.refilling.remove(&room) {
+            self.receivers.insert(room.clone(), stream);
+        }
+        if let Some(nicks) = self.hub.members(&room) {
+            self.write(&ServerMsg::Members { room, nicks });
+        }
     }
 }

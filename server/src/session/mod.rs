@@ -18,28 +18,28 @@ use bytes::BytesMut;
 use futures::FutureExt;
 use futures::stream::FuturesUnordered;
 use protocol::limits::MAX_LINE_BYTES;
-use protocol::{ByeCode, ErrorCode, Label, LineCodec, Nick, PresenceEvent, RoomName, ServerMsg};
+use protocol::{ByeCode, Label, LineCodec, Nick, PresenceEvent, RoomName, ServerMsg};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::sync::{broadcast, mpsc};
-use tokio::time::{Instant, sleep_until, timeout};
+use tokio::sync::mpsc;
+use tokio::time::{Instant, sleep, sleep_until, timeout};
 use tokio_stream::StreamExt;
 use tokio_stream::StreamMap;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use tokio_util::codec::Decoder;
 use tokio_util::sync::CancellationToken;
-use tracing::{Instrument, debug, error, info, info_span, warn};
+use tracing::{Instrument, debug, error, info, info_span};
 use uuid::Uuid;
 
 use crate::dialect::{Dialect, View};
 use crate::event::{Event, SharedEvent};
 use crate::history::{History, InFlight};
-use crate::hub::{Hub, Membership};
+use crate::hub::{Hub, Membership, RoomChannel};
 use crate::limits::{
     CLOSE_LINGER, DIRECT_QUEUE, FINAL_WRITE_TIMEOUT, MAX_ERRORS_IN_A_ROW, MAX_EVENTS_PER_WRITE,
-    MAX_PENDING_OUT, SETTLE_TIMEOUT, WRITE_TIMEOUT,
+    MAX_PENDING_OUT, ROOM_BACKLOG_LOW, SETTLE_TIMEOUT, STALL_AFTER, THROTTLE_POLL, WRITE_TIMEOUT,
 };
 use crate::server::ServerInfo;
 
@@ -56,6 +56,16 @@ enum End {
     /// The client did not take its bytes within the write timeout.
     TooSlow,
     UnsupportedProtocol,
+}
+
+/// A room the session is in.
+struct Channel {
+    /// To speak in the room (through the history writer).
+    tx: RoomChannel,
+    /// The sequence number of the room's last message the client has been sent, once known:
+    /// copies up to it are not sent again, and a member that falls behind is filled in from
+    /// after it.
+    delivered: Option<u64>,
 }
 
 /// What to do after a request.
@@ -92,7 +102,7 @@ pub async fn run<D: Dialect>(
             dialect,
             nick: None,
             joined: Vec::new(),
-            senders: Vec::new(),
+            channels: Vec::new(),
             receivers: StreamMap::new(),
             direct_tx,
             direct_rx,
@@ -102,8 +112,10 @@ pub async fn run<D: Dialect>(
             history,
             queries: FuturesUnordered::new(),
             joining: HashMap::new(),
-            skip_upto: HashMap::new(),
+            refilling: HashMap::new(),
             in_flight: Arc::new(InFlight::default()),
+            throttle: None,
+            stalled: false,
         };
         // A panic here is a bug, but it must cost only this session: other tasks go on
         // anyway, and the hub must not keep a ghost of this one.
@@ -125,9 +137,10 @@ struct Session<D> {
     info: Arc<ServerInfo>,
     dialect: D,
     nick: Option<Nick>,
-    /// Joined rooms in the order they were joined, with the channel to speak on in each.
+    /// Joined rooms in the order they were joined.
     joined: Vec<RoomName>,
-    senders: Vec<broadcast::Sender<SharedEvent>>,
+    /// For each room of `joined`, at the same index: its channel and what the client has.
+    channels: Vec<Channel>,
     receivers: StreamMap<RoomName, BroadcastStream<SharedEvent>>,
     /// Given to the hub at registration, so others can reach this session directly.
     direct_tx: mpsc::Sender<SharedEvent>,
@@ -141,10 +154,22 @@ struct Session<D> {
     queries: FuturesUnordered<backlog::Query>,
     /// Rooms joined whose backlog is being read; their receivers wait here.
     joining: HashMap<RoomName, Membership>,
-    /// Per room, the last sequence number the backlog sent: live copies up to it are dropped.
-    skip_upto: HashMap<RoomName, u64>,
+    /// Rooms whose receiver fell behind, held back while the missed messages are read from
+    /// history.
+    refilling: HashMap<RoomName, BroadcastStream<SharedEvent>>,
     /// This session's messages on their way through the history writer.
     in_flight: Arc<InFlight>,
+    /// Set while a room this session spoke in is far behind: no more input is read until the
+    /// room's members have caught up (or the deadline passes).
+    throttle: Option<Throttle>,
+    /// The client stopped reading and the session let go of its rooms' receivers.
+    stalled: bool,
+}
+
+/// A room a sender waits for.
+struct Throttle {
+    room: RoomChannel,
+    until: Instant,
 }
 
 impl<D: Dialect> Session<D> {
@@ -160,7 +185,7 @@ impl<D: Dialect> Session<D> {
             if let Err(end) = self.flush().await {
                 break end;
             }
-            if input_waiting {
+            if input_waiting && self.throttle.is_none() {
                 let flow;
                 (flow, input_waiting) = self.on_bytes(&mut codec, &mut inbuf);
                 partial_deadline = self.pause_deadline(input_waiting, &inbuf);
@@ -173,7 +198,7 @@ impl<D: Dialect> Session<D> {
             inbuf.reserve(READ_CHUNK);
             let flow = tokio::select! {
                 _ = shutdown.cancelled() => Flow::Close(End::Shutdown),
-                read = reader.read_buf(&mut inbuf) => match read {
+                read = reader.read_buf(&mut inbuf), if self.throttle.is_none() => match read {
                     Ok(0) => match codec.decode_eof(&mut inbuf) {
                         Ok(Some(line)) => match self.on_line(line) {
                             Flow::Continue => Flow::Close(End::Closed),
@@ -208,6 +233,14 @@ impl<D: Dialect> Session<D> {
                     self.on_completion(done);
                     Flow::Continue
                 }
+                () = sleep(THROTTLE_POLL), if self.throttle.is_some() => {
+                    if let Some(throttle) = &self.throttle
+                        && (throttle.room.backlog() < ROOM_BACKLOG_LOW || Instant::now() >= throttle.until)
+                    {
+                        self.throttle = None;
+                    }
+                    Flow::Continue
+                }
             };
             // Events already waiting go out with this write, and with the last one too (the
             // echo of a line that arrived together with the end of the stream).
@@ -223,8 +256,8 @@ impl<D: Dialect> Session<D> {
     /// lines were left for after the next write.
     fn on_bytes(&mut self, codec: &mut LineCodec, inbuf: &mut BytesMut) -> (Flow, bool) {
         loop {
-            if self.out.len() >= MAX_PENDING_OUT {
-                return (Flow::Continue, true);
+            if self.out.len() >= MAX_PENDING_OUT || self.throttle.is_some() {
+                return (Flow::Continue, !inbuf.is_empty());
             }
             match codec.decode(inbuf) {
                 Ok(Some(line)) => {
@@ -282,18 +315,12 @@ impl<D: Dialect> Session<D> {
         event: Result<SharedEvent, BroadcastStreamRecvError>,
     ) {
         match event {
-            Ok(event) if self.already_sent(&event) => {}
-            Ok(event) => self.write_event(&event),
-            Err(BroadcastStreamRecvError::Lagged(missed)) => {
-                warn!(room = %room, missed, "session lagged behind its room");
-                self.write(&ServerMsg::Error {
-                    code: ErrorCode::Lagged,
-                    message: format!(
-                        "you fell behind and missed {missed} events in #{room}; page the messages back with history"
-                    ),
-                    request: None,
-                });
+            Ok(event) => {
+                if self.is_new(&event) {
+                    self.write_event(&event);
+                }
             }
+            Err(BroadcastStreamRecvError::Lagged(missed)) => self.on_lag(room, missed),
         }
     }
 
@@ -335,22 +362,50 @@ impl<D: Dialect> Session<D> {
     }
 
     /// Writes what is pending. A client that takes longer than [`WRITE_TIMEOUT`] is dropped.
+    ///
+    /// A client that has not taken its bytes after [`STALL_AFTER`] lets go of its rooms'
+    /// channels meanwhile, so it does not hold back their senders (who wait for a room's
+    /// slowest member); once the write completes it takes them up again and is filled in from
+    /// history.
     async fn flush(&mut self) -> Result<(), End> {
         if self.out.is_empty() {
             return Ok(());
         }
         // `write_all_buf` consumes what it writes, so after a timeout `out` holds exactly
         // what is left.
-        match timeout(WRITE_TIMEOUT, self.writer.write_all_buf(&mut self.out)).await {
-            Ok(Ok(())) => {
+        let written = {
+            let write = self.writer.write_all_buf(&mut self.out);
+            tokio::pin!(write);
+            match timeout(STALL_AFTER, &mut write).await {
+                Ok(written) => written,
+                Err(_) => {
+                    let rooms = self.receivers.len() + self.refilling.len();
+                    if rooms > 0 {
+                        debug!(rooms, "not reading; letting go of its rooms meanwhile");
+                        self.receivers = StreamMap::new();
+                        self.refilling.clear();
+                        self.stalled = true;
+                    }
+                    match timeout(WRITE_TIMEOUT.saturating_sub(STALL_AFTER), write).await {
+                        Ok(written) => written,
+                        Err(_) => return Err(End::TooSlow),
+                    }
+                }
+            }
+        };
+        match written {
+            Ok(()) => {
                 if self.out.capacity() > MAX_PENDING_OUT {
                     // One big batch should not pin its buffer for the rest of the session.
                     self.out = BytesMut::with_capacity(READ_CHUNK);
                 }
+                if self.stalled {
+                    self.stalled = false;
+                    self.resubscribe();
+                }
                 Ok(())
             }
-            Ok(Err(e)) => Err(End::Dropped(e.to_string())),
-            Err(_) => Err(End::TooSlow),
+            Err(e) => Err(End::Dropped(e.to_string())),
         }
     }
 

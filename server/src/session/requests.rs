@@ -10,7 +10,7 @@ use tracing::info;
 use super::{End, Flow, Session};
 use crate::dialect::Dialect;
 use crate::history::Say;
-use crate::limits::{MAX_ROOMS_LISTED, MAX_ROOMS_PER_SESSION};
+use crate::limits::{MAX_ROOMS_LISTED, MAX_ROOMS_PER_SESSION, MAX_THROTTLE, ROOM_BACKLOG_HIGH};
 
 impl<D: Dialect> Session<D> {
     /// Carries out one request.
@@ -118,7 +118,7 @@ impl<D: Dialect> Session<D> {
         }
         let membership = self.hub.join(nick, &room)?;
         self.joined.push(room.clone());
-        self.senders.push(membership.tx.clone());
+        self.channels.push(super::Channel { tx: membership.tx.clone(), delivered: None });
         self.start_join(room, membership);
         Ok(())
     }
@@ -126,9 +126,10 @@ impl<D: Dialect> Session<D> {
     fn leave(&mut self, nick: &Nick, room: &RoomName) -> Result<(), RequestError> {
         let index = self.room_index(room)?;
         self.joined.remove(index);
-        self.senders.remove(index);
+        self.channels.remove(index);
         self.receivers.remove(room);
-        self.cancel_join(room);
+        self.joining.remove(room);
+        self.refilling.remove(room);
         let event = self.hub.leave(nick, room, PresenceEvent::Left { reason: None });
         self.write_event(&event);
         Ok(())
@@ -142,6 +143,7 @@ impl<D: Dialect> Session<D> {
         text: Text,
     ) -> Result<(), RequestError> {
         let index = self.room_index(&room)?;
+        let room_tx = self.channels[index].tx.clone();
         // The writer stores it, then broadcasts it: the echo that comes back is the
         // acknowledgement that it is stored.
         self.history.say(Say {
@@ -149,10 +151,19 @@ impl<D: Dialect> Session<D> {
             from,
             kind,
             text,
-            room_tx: self.senders[index].clone(),
+            room_tx: room_tx.clone(),
             sender: self.direct_tx.clone(),
             in_flight: self.in_flight.clone(),
-        })
+        })?;
+        // A room whose members are far behind makes its senders wait, rather than outrun
+        // them until they are overrun.
+        if self.throttle.is_none() && room_tx.backlog() >= ROOM_BACKLOG_HIGH {
+            self.throttle = Some(super::Throttle {
+                room: room_tx,
+                until: tokio::time::Instant::now() + MAX_THROTTLE,
+            });
+        }
+        Ok(())
     }
 
     /// The rooms to list: those with members, then those that only have history (a restarted

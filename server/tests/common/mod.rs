@@ -85,7 +85,11 @@ pub struct JsonClient {
 
 impl JsonClient {
     pub async fn connect(addr: SocketAddr) -> Self {
-        let stream = TcpStream::connect(addr).await.unwrap();
+        Self::on(TcpStream::connect(addr).await.unwrap())
+    }
+
+    /// A client on a socket the test set up itself.
+    pub fn on(stream: TcpStream) -> Self {
         Self { frames: Framed::new(stream, ClientCodec::new(MAX_SERVER_LINE_BYTES)) }
     }
 
