@@ -9,6 +9,7 @@ use protocol::{ClientCodec, ClientMsg};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 use tokio_util::codec::Framed;
 
 use crate::event::NetEvent;
@@ -17,6 +18,10 @@ use crate::event::NetEvent;
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Requests the app may queue ahead of the socket.
 pub const OUTBOX: usize = 256;
+/// After this long without a word from the server, the client pings it; after as long again,
+/// the connection counts as dead. The same bound as the server's default `--ping-interval`,
+/// so either side finds a dead peer within two minutes.
+pub const KEEPALIVE: Duration = Duration::from_secs(60);
 
 /// Starts the network task: connects to `server`, sends `hello`, then relays requests from the
 /// returned sender to the server and everything from the server to `events`.
@@ -63,7 +68,7 @@ async fn run(
     let mut frames = Framed::new(stream, ClientCodec::new(MAX_SERVER_LINE_BYTES));
     let reason = match frames.send(&hello).await {
         Err(e) => e.to_string(),
-        Ok(()) => relay(&mut frames, &mut requests, &events).await,
+        Ok(()) => relay(&mut frames, &mut requests, &events, KEEPALIVE).await,
     };
     let _ = events.send(NetEvent::Closed { reason }).await;
 }
@@ -73,11 +78,37 @@ async fn relay(
     frames: &mut Framed<TcpStream, ClientCodec>,
     requests: &mut mpsc::Receiver<ClientMsg>,
     events: &mpsc::Sender<NetEvent>,
+    keepalive: Duration,
 ) -> String {
     let mut app_gone = false;
+    let mut heard = Instant::now();
+    let mut pinged = false;
+    let timer = tokio::time::sleep_until(heard + keepalive);
+    tokio::pin!(timer);
     loop {
         tokio::select! {
+            // Moved on lazily: a message only notes the time; the timer, when it fires early,
+            // sets itself to the real deadline.
+            () = &mut timer => {
+                let due = heard + if pinged { keepalive * 2 } else { keepalive };
+                if Instant::now() < due {
+                    timer.as_mut().reset(due);
+                } else if pinged {
+                    return format!(
+                        "no answer from the server for {}s; the connection is dead",
+                        (keepalive * 2).as_secs()
+                    );
+                } else {
+                    pinged = true;
+                    if let Err(e) = frames.send(&ClientMsg::Ping { token: 0 }).await {
+                        return format!("connection lost: {e}");
+                    }
+                    timer.as_mut().reset(heard + keepalive * 2);
+                }
+            }
             incoming = frames.next() => {
+                heard = Instant::now();
+                pinged = false;
                 let event = match incoming {
                     Some(Ok(Ok(msg))) => NetEvent::Message(msg),
                     Some(Ok(Err(e))) => NetEvent::Unreadable { reason: format!("unreadable line from the server: {}", e.message) },
@@ -98,5 +129,44 @@ async fn relay(
                 None => app_gone = true,
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    /// A server that accepts and then says nothing: the client pings it, and after two
+    /// keep-alive periods calls the connection dead.
+    #[tokio::test]
+    async fn a_silent_server_is_pinged_then_given_up() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            let mut lines = BufReader::new(stream).lines();
+            let mut got = Vec::new();
+            while let Ok(Some(line)) = lines.next_line().await {
+                got.push(line);
+            }
+            got
+        });
+        let stream = TcpStream::connect(addr).await.unwrap();
+        let mut frames = Framed::new(stream, ClientCodec::new(MAX_SERVER_LINE_BYTES));
+        let (_outbox, mut requests) = mpsc::channel(1);
+        let (events, _app) = mpsc::channel(1);
+        let keepalive = Duration::from_millis(200);
+        let started = std::time::Instant::now();
+        let reason = relay(&mut frames, &mut requests, &events, keepalive).await;
+        assert!(reason.contains("connection is dead"), "{reason}");
+        assert!(started.elapsed() >= keepalive * 2);
+        drop(frames);
+        let got = server.await.unwrap();
+        assert_eq!(got, vec![r#"{"type":"ping","token":0}"#.to_owned()]);
     }
 }

@@ -312,6 +312,10 @@ pub enum ByeCode {
     UnsupportedProtocol,
     /// The server has as many connections as it takes.
     ServerFull,
+    /// The client did not say hello in time.
+    HelloTimeout,
+    /// The client answered neither the server's ping nor anything else in time.
+    PingTimeout,
     #[serde(other)]
     Other,
 }

@@ -1,13 +1,16 @@
 //! Command-line flags of `chat-server`.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use clap::Parser;
 
 use std::path::PathBuf;
 
 use crate::history::{HistoryConfig, Location};
-use crate::limits::{HISTORY_KEEP, HISTORY_ON_JOIN, MAX_CONNECTIONS, MAX_ROOMS};
+use crate::limits::{
+    HELLO_TIMEOUT, HISTORY_KEEP, HISTORY_ON_JOIN, MAX_CONNECTIONS, MAX_ROOMS, PING_INTERVAL,
+};
 use crate::server::ServerInfo;
 
 /// A chat server: rooms, private messages and presence over JSON lines, and a plain-text port
@@ -43,6 +46,18 @@ pub struct Config {
     #[arg(long, default_value_t = MAX_ROOMS, value_name = "N")]
     pub max_rooms: usize,
 
+    /// Seconds a new connection has to say hello (or, on the plain-text port, give a name)
+    /// before it is closed.
+    #[arg(long, default_value_t = HELLO_TIMEOUT.as_secs(), value_name = "SECS",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub hello_timeout: u64,
+
+    /// Seconds of silence after which a JSON client is pinged; silent as long again, it is
+    /// closed as dead.
+    #[arg(long, default_value_t = PING_INTERVAL.as_secs(), value_name = "SECS",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub ping_interval: u64,
+
     /// The history database: a file path, or :memory: for a throwaway server. Default:
     /// $XDG_DATA_HOME/chat-server/history.db (~/.local/share/chat-server/history.db).
     #[arg(long, value_name = "PATH")]
@@ -77,6 +92,8 @@ impl Config {
             motd: self.motd.clone(),
             max_connections: self.max_connections,
             max_rooms: self.max_rooms,
+            hello_timeout: Duration::from_secs(self.hello_timeout),
+            ping_interval: Duration::from_secs(self.ping_interval),
             ..ServerInfo::default()
         }
     }

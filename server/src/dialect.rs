@@ -25,6 +25,11 @@ pub trait Dialect: Send + 'static {
     /// Written when the connection opens, before the client says anything.
     fn greet(&mut self, _out: &mut BytesMut) {}
 
+    /// Whether the client can answer a `ping` (and so is pinged when silent).
+    fn pings(&self) -> bool {
+        true
+    }
+
     /// A pause after which an unterminated line counts as complete; `None`: lines end at `\n`.
     fn line_pause(&self) -> Option<Duration> {
         None

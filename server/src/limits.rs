@@ -36,6 +36,16 @@ pub const MAX_THROTTLE: Duration = Duration::from_millis(250);
 /// waiting for it.
 pub const STALL_AFTER: Duration = Duration::from_millis(100);
 
+/// Default for `--hello-timeout`: a connection has this long to say hello. Long enough for a
+/// person typing a name into `nc`; a connection that never registers (slowloris) holds its
+/// slot no longer than this.
+pub const HELLO_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Default for `--ping-interval`: a JSON client silent this long is pinged, and closed if it
+/// stays silent as long again, so a dead peer (a pulled cable, a crashed laptop) is found
+/// within two minutes. The plain-text port has no ping (nc cannot answer one).
+pub const PING_INTERVAL: Duration = Duration::from_secs(60);
+
 /// Default for `--max-rooms`: rooms on the server at once. With the per-room channel above,
 /// 10,000 rooms cost about 340 MB before anyone says anything; without a cap, sessions that
 /// each create [`MAX_ROOMS_PER_SESSION`] rooms would grow it without bound.

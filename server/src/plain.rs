@@ -247,6 +247,10 @@ impl Dialect for Plain {
         self.put(out, "Welcome! What's your name?");
     }
 
+    fn pings(&self) -> bool {
+        false
+    }
+
     fn line_pause(&self) -> Option<Duration> {
         Some(PLAIN_LINE_PAUSE)
     }

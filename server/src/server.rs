@@ -7,6 +7,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::BytesMut;
 use futures::FutureExt;
@@ -38,6 +39,10 @@ pub struct ServerInfo {
     pub max_connections: usize,
     /// Rooms at once; joining a new room past it is refused with `too_many_rooms`.
     pub max_rooms: usize,
+    /// A connection that has not said hello by then is closed (`hello_timeout`).
+    pub hello_timeout: Duration,
+    /// A JSON client silent this long is pinged; silent as long again, it is closed.
+    pub ping_interval: Duration,
 }
 
 impl Default for ServerInfo {
@@ -48,6 +53,8 @@ impl Default for ServerInfo {
             version: concat!("chat-server/", env!("CARGO_PKG_VERSION")).to_owned(),
             max_connections: crate::limits::MAX_CONNECTIONS,
             max_rooms: crate::limits::MAX_ROOMS,
+            hello_timeout: crate::limits::HELLO_TIMEOUT,
+            ping_interval: crate::limits::PING_INTERVAL,
         }
     }
 }

@@ -56,6 +56,55 @@ enum End {
     /// The client did not take its bytes within the write timeout.
     TooSlow,
     UnsupportedProtocol,
+    /// No hello within the hello timeout.
+    NoHello,
+    /// Silent through a ping and as long again.
+    PingTimeout,
+}
+
+/// The session's deadlines: hello before `hello_timeout`; after that, a ping after
+/// `ping_interval` of silence and the end after as long again.
+struct Alive {
+    hello_by: Instant,
+    interval: std::time::Duration,
+    heard: Instant,
+    /// The token of the ping sent since the client was last heard.
+    pinged: Option<u64>,
+    pings: u64,
+}
+
+impl Alive {
+    fn new(hello_timeout: std::time::Duration, interval: std::time::Duration) -> Self {
+        let now = Instant::now();
+        Self { hello_by: now + hello_timeout, interval, heard: now, pinged: None, pings: 0 }
+    }
+
+    /// Anything from the client shows it is alive.
+    fn heard(&mut self) {
+        self.heard = Instant::now();
+        self.pinged = None;
+    }
+
+    /// When the next thing is due: the end of the hello time, a ping, or the end.
+    fn deadline(&self, registered: bool) -> Instant {
+        if !registered {
+            return self.hello_by;
+        }
+        match self.pinged {
+            None => self.heard + self.interval,
+            Some(_) => self.heard + self.interval * 2,
+        }
+    }
+
+    /// The token of a ping to send now, or `None` if one was sent already (time is up).
+    fn ping(&mut self) -> Option<u64> {
+        if self.pinged.is_some() {
+            return None;
+        }
+        self.pings += 1;
+        self.pinged = Some(self.pings);
+        self.pinged
+    }
 }
 
 /// A room the session is in.
@@ -181,6 +230,9 @@ impl<D: Dialect> Session<D> {
         self.dialect.greet(&mut self.out);
         // Complete lines left in `inbuf` because their answers filled `out`.
         let mut input_waiting = false;
+        let mut alive = Alive::new(self.info.hello_timeout, self.info.ping_interval);
+        let timer = sleep_until(alive.deadline(false));
+        tokio::pin!(timer);
         let end = loop {
             if let Err(end) = self.flush().await {
                 break end;
@@ -207,6 +259,7 @@ impl<D: Dialect> Session<D> {
                         _ => Flow::Close(End::Closed),
                     },
                     Ok(_) => {
+                        alive.heard();
                         let flow;
                         (flow, input_waiting) = self.on_bytes(&mut codec, &mut inbuf);
                         partial_deadline = self.pause_deadline(input_waiting, &inbuf);
@@ -232,6 +285,27 @@ impl<D: Dialect> Session<D> {
                 Some(done) = self.queries.next(), if !self.queries.is_empty() => {
                     self.on_completion(done);
                     Flow::Continue
+                }
+                // Armed once and moved on lazily: hearing from the client only notes the time,
+                // and the timer, when it fires early, sets itself to the real deadline.
+                () = &mut timer => {
+                    let due = alive.deadline(self.nick.is_some());
+                    if Instant::now() < due {
+                        timer.as_mut().reset(due);
+                        Flow::Continue
+                    } else if self.nick.is_none() {
+                        Flow::Close(End::NoHello)
+                    } else if !self.dialect.pings() {
+                        alive.heard();
+                        timer.as_mut().reset(alive.deadline(true));
+                        Flow::Continue
+                    } else if let Some(token) = alive.ping() {
+                        self.write(&ServerMsg::Ping { token });
+                        timer.as_mut().reset(alive.deadline(true));
+                        Flow::Continue
+                    } else {
+                        Flow::Close(End::PingTimeout)
+                    }
                 }
                 () = sleep(THROTTLE_POLL), if self.throttle.is_some() => {
                     if let Some(throttle) = &self.throttle
@@ -476,6 +550,8 @@ impl End {
             End::UnsupportedProtocol => {
                 PresenceEvent::Dropped { reason: Label::truncate("unsupported protocol") }
             }
+            End::NoHello => PresenceEvent::Dropped { reason: Label::truncate("no hello") },
+            End::PingTimeout => PresenceEvent::Dropped { reason: Label::truncate("ping timeout") },
         }
     }
 
@@ -494,6 +570,12 @@ impl End {
             ),
             End::UnsupportedProtocol => {
                 (ByeCode::UnsupportedProtocol, "unsupported protocol version".to_owned())
+            }
+            End::NoHello => {
+                (ByeCode::HelloTimeout, "no hello in time; closing the connection".to_owned())
+            }
+            End::PingTimeout => {
+                (ByeCode::PingTimeout, "no answer to ping; closing the connection".to_owned())
             }
             End::Closed | End::Dropped(_) => return None,
         })
