@@ -107,8 +107,32 @@ pub struct Say {
     pub in_flight: Arc<InFlight>,
 }
 
+/// Counts a message as on its way (in its room's `queued`, in its sender's [`InFlight`]) for
+/// as long as it lives: however the message ends (broadcast, refused, or dropped with the
+/// writer's queue), the counts come back down.
+struct Ticket {
+    room: RoomChannel,
+    in_flight: Arc<InFlight>,
+}
+
+impl Ticket {
+    fn new(say: &Say) -> Self {
+        say.in_flight.count.fetch_add(1, Ordering::AcqRel);
+        say.room_tx.queue();
+        Self { room: say.room_tx.clone(), in_flight: say.in_flight.clone() }
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        self.room.dequeue();
+        self.in_flight.done();
+    }
+}
+
 enum Command {
-    Say(Say),
+    /// A message to store and broadcast; its ticket is dropped once that is done.
+    Say(Say, Ticket),
     /// A read, for databases that have no separate readers (in memory): runs on the writer's
     /// connection between commits.
     Read(Box<dyn FnOnce(&Connection) + Send>),
@@ -204,23 +228,17 @@ impl History {
     /// Queues a message for storing and broadcasting. Fails at once if the writer is behind by
     /// [`HISTORY_QUEUE`] messages: the sender is told to try again rather than the queue growing.
     pub fn say(&self, say: Say) -> Result<(), RequestError> {
-        let in_flight = say.in_flight.clone();
-        let room = say.room_tx.clone();
-        in_flight.count.fetch_add(1, Ordering::AcqRel);
-        room.queue();
-        self.inner.writer.try_send(Command::Say(say)).map_err(|e| {
-            in_flight.done();
-            room.dequeue();
-            match e {
-                mpsc::error::TrySendError::Full(_) => RequestError::new(
-                    ErrorCode::ServerBusy,
-                    "the server is busy storing messages; try again",
-                ),
-                mpsc::error::TrySendError::Closed(_) => RequestError::new(
-                    ErrorCode::StorageFailed,
-                    "history is not available; message not sent",
-                ),
-            }
+        let ticket = Ticket::new(&say);
+        // On failure the command, ticket and all, is dropped here.
+        self.inner.writer.try_send(Command::Say(say, ticket)).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => RequestError::new(
+                ErrorCode::ServerBusy,
+                "the server is busy storing messages; try again",
+            ),
+            mpsc::error::TrySendError::Closed(_) => RequestError::new(
+                ErrorCode::StorageFailed,
+                "history is not available; message not sent",
+            ),
         })
     }
 
@@ -375,10 +393,14 @@ impl Writer {
     /// Stores the messages of a batch in one transaction, broadcasts them, then answers reads.
     fn handle(&mut self, batch: &mut Vec<Command>) {
         let mut says = Vec::new();
+        let mut tickets = Vec::new();
         let mut reads = Vec::new();
         for command in batch.drain(..) {
             match command {
-                Command::Say(say) => says.push(say),
+                Command::Say(say, ticket) => {
+                    says.push(say);
+                    tickets.push(ticket);
+                }
                 Command::Read(read) => reads.push(read),
                 Command::Stop => {}
             }
@@ -386,6 +408,8 @@ impl Writer {
         if !says.is_empty() {
             self.commit(says);
         }
+        // Stored and broadcast, or refused: no longer on their way.
+        drop(tickets);
         for read in reads {
             match &self.store {
                 Some(store) => read(store.connection()),
@@ -457,8 +481,6 @@ impl Writer {
                         MessageKind::Action => "action",
                     });
                     let _ = say.sender.try_send(Event::new(error.to_msg()));
-                    say.room_tx.dequeue();
-                    say.in_flight.done();
                 }
                 return;
             }
@@ -482,8 +504,6 @@ impl Writer {
                 ts: stored.ts,
             });
             say.room_tx.send(event);
-            say.room_tx.dequeue();
-            say.in_flight.done();
         }
         self.prune(says.iter().map(|s| &s.room).collect());
     }

@@ -35,7 +35,7 @@ pub(super) enum Completion {
     /// The answer to a `history` request.
     Page { room: RoomName, page: Result<Page, RequestError> },
     /// Messages a member that fell behind missed.
-    Refill { room: RoomName, messages: Result<Vec<Stored>, RequestError> },
+    Refill { room: RoomName, chain: u64, messages: Result<Vec<Stored>, RequestError> },
 }
 
 pub(super) type Query = BoxFuture<'static, Completion>;
@@ -105,7 +105,7 @@ impl<D: Dialect> Session<D> {
                 }),
                 Err(e) => self.write(&e.for_request("history").to_msg()),
             },
-            Completion::Refill { room, messages } => self.refilled(room, messages),
+            Completion::Refill { room, chain, messages } => self.refilled(room, chain, messages),
         }
     }
 
@@ -208,8 +208,11 @@ impl<D: Dialect> Session<D> {
         match delivered {
             Some(after) if self.history.enabled() => {
                 debug!(room = %room, after, "filling in from history");
-                self.refilling.insert(room.clone(), stream);
-                self.start_refill(room.clone(), after);
+                // A new chain of reads: answers to an older one (its stream was let go while
+                // it ran) are recognised by their number and dropped.
+                self.refills += 1;
+                self.refilling.insert(room.clone(), (self.refills, stream));
+                self.start_refill(room.clone(), after, self.refills);
             }
             Some(_) => {
                 self.receivers.insert(room.clone(), stream);
@@ -226,13 +229,14 @@ impl<D: Dialect> Session<D> {
         }
     }
 
-    fn start_refill(&mut self, room: RoomName, after: u64) {
+    fn start_refill(&mut self, room: RoomName, after: u64, chain: u64) {
         let history = self.history.clone();
         self.queries.push(
             async move {
                 Completion::Refill {
                     messages: history.after(room.clone(), after, REFILL_PAGE).await,
                     room,
+                    chain,
                 }
             }
             .boxed(),
@@ -240,9 +244,14 @@ impl<D: Dialect> Session<D> {
     }
 
     /// Sends a page of missed messages; reads the next one, or lets the live ones resume.
-    fn refilled(&mut self, room: RoomName, messages: Result<Vec<Stored>, RequestError>) {
-        // Left the room meanwhile: nothing to fill in.
-        if !self.refilling.contains_key(&room) {
+    fn refilled(
+        &mut self,
+        room: RoomName,
+        chain: u64,
+        messages: Result<Vec<Stored>, RequestError>,
+    ) {
+        // Left the room meanwhile, or a newer chain of reads took over: nothing to do.
+        if self.refilling.get(&room).map(|(current, _)| *current) != Some(chain) {
             return;
         }
         let delivered = self.channel_mut(&room).and_then(|c| c.delivered).unwrap_or(0);
@@ -280,7 +289,7 @@ impl<D: Dialect> Session<D> {
                     channel.delivered = Some(last);
                 }
                 if full {
-                    self.start_refill(room, last);
+                    self.start_refill(room, last, chain);
                     return;
                 }
             }
@@ -298,7 +307,7 @@ impl<D: Dialect> Session<D> {
         }
         // Caught up with what is stored: the live messages resume (copies of what was just
         // sent are skipped), and the member list replaces whatever presence was missed.
-        if let Some(stream) = self.refilling.remove(&room) {
+        if let Some((_, stream)) = self.refilling.remove(&room) {
             self.receivers.insert(room.clone(), stream);
         }
         if let Some(nicks) = self.hub.members(&room) {

@@ -162,6 +162,7 @@ pub async fn run<D: Dialect>(
             queries: FuturesUnordered::new(),
             joining: HashMap::new(),
             refilling: HashMap::new(),
+            refills: 0,
             in_flight: Arc::new(InFlight::default()),
             throttle: None,
             stalled: false,
@@ -205,7 +206,9 @@ struct Session<D> {
     joining: HashMap<RoomName, Membership>,
     /// Rooms whose receiver fell behind, held back while the missed messages are read from
     /// history.
-    refilling: HashMap<RoomName, BroadcastStream<SharedEvent>>,
+    refilling: HashMap<RoomName, (u64, BroadcastStream<SharedEvent>)>,
+    /// Chains of refill reads started, numbering each.
+    refills: u64,
     /// This session's messages on their way through the history writer.
     in_flight: Arc<InFlight>,
     /// Set while a room this session spoke in is far behind: no more input is read until the
