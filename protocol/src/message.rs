@@ -210,6 +210,21 @@ pub struct Stored {
     pub ts: u64,
 }
 
+impl Stored {
+    /// The live `message` event for this stored message of `room`.
+    pub fn into_message(self, room: RoomName) -> ServerMsg {
+        ServerMsg::Message {
+            id: self.id,
+            room,
+            seq: self.seq,
+            from: self.from,
+            kind: self.kind,
+            text: self.text,
+            ts: self.ts,
+        }
+    }
+}
+
 fn default_page() -> u32 {
     MAX_HISTORY_PAGE
 }

@@ -22,9 +22,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use protocol::{
-    ErrorCode, MessageKind, Nick, RequestError, RoomName, ServerMsg, Stored, Text, now_millis,
-};
+use protocol::{ErrorCode, MessageKind, Nick, RequestError, RoomName, Stored, Text, now_millis};
 use rusqlite::Connection;
 use tokio::sync::{Notify, mpsc, oneshot};
 use tracing::{error, info, warn};
@@ -494,15 +492,7 @@ impl Writer {
             }
         }
         for (say, stored) in says.iter().zip(stored) {
-            let event = Event::new(ServerMsg::Message {
-                id: stored.id,
-                room: say.room.clone(),
-                seq: stored.seq,
-                from: stored.from,
-                kind: stored.kind,
-                text: stored.text,
-                ts: stored.ts,
-            });
+            let event = Event::new(stored.into_message(say.room.clone()));
             say.room_tx.send(event);
         }
         self.prune(says.iter().map(|s| &s.room).collect());

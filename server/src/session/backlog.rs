@@ -275,15 +275,7 @@ impl<D: Dialect> Session<D> {
                 // may repeat what the client has.
                 for stored in messages.into_iter().filter(|m| m.seq > delivered) {
                     last = stored.seq;
-                    self.write(&ServerMsg::Message {
-                        id: stored.id,
-                        room: room.clone(),
-                        seq: stored.seq,
-                        from: stored.from,
-                        kind: stored.kind,
-                        text: stored.text,
-                        ts: stored.ts,
-                    });
+                    self.write(&stored.into_message(room.clone()));
                 }
                 if let Some(channel) = self.channel_mut(&room) {
                     channel.delivered = Some(last);
