@@ -285,6 +285,28 @@ fn unknown_codes_parse_as_other() {
     assert!(matches!(msg, ServerMsg::Bye { code: ByeCode::Other, .. }));
 }
 
+/// Every bye code is written under the name docs/protocol.md gives it.
+#[test]
+fn bye_code_names_match_the_docs() {
+    let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/protocol.md"))
+        .expect("docs/protocol.md");
+    use ByeCode::*;
+    for code in [
+        Quit,
+        Shutdown,
+        TooManyErrors,
+        TooSlow,
+        UnsupportedProtocol,
+        ServerFull,
+        HelloTimeout,
+        PingTimeout,
+    ] {
+        let name = serde_json::to_value(code).unwrap();
+        let name = name.as_str().unwrap();
+        assert!(docs.contains(&format!("`{name}`")), "docs/protocol.md names bye code {name}");
+    }
+}
+
 /// Names are validated while parsing: an invalid nick never becomes a `Nick`.
 #[test]
 fn invalid_names_do_not_parse() {
