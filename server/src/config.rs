@@ -7,9 +7,11 @@ use clap::Parser;
 
 use std::path::PathBuf;
 
+use crate::flood::{FloodLimits, Rate};
 use crate::history::{HistoryConfig, Location};
 use crate::limits::{
-    HELLO_TIMEOUT, HISTORY_KEEP, HISTORY_ON_JOIN, MAX_CONNECTIONS, MAX_ROOMS, PING_INTERVAL,
+    FLOOD_BURST, FLOOD_PER_SECOND, HELLO_TIMEOUT, HISTORY_KEEP, HISTORY_ON_JOIN, MAX_CONNECTIONS,
+    MAX_CONNECTIONS_PER_IP, MAX_ROOM_MEMBERS, MAX_ROOMS, PING_INTERVAL,
 };
 use crate::server::ServerInfo;
 
@@ -42,9 +44,30 @@ pub struct Config {
     #[arg(long, default_value_t = MAX_CONNECTIONS, value_name = "N")]
     pub max_connections: usize,
 
+    /// Most connections from one IP address at once (raise it behind a proxy or NAT).
+    #[arg(long, default_value_t = MAX_CONNECTIONS_PER_IP, value_name = "N")]
+    pub max_connections_per_ip: usize,
+
     /// Most rooms at once; creating more is refused.
     #[arg(long, default_value_t = MAX_ROOMS, value_name = "N")]
     pub max_rooms: usize,
+
+    /// Most members of one room; joining a full room is refused.
+    #[arg(long, default_value_t = MAX_ROOM_MEMBERS, value_name = "N")]
+    pub max_room_members: usize,
+
+    /// Messages a client may send at once before --flood-rate applies.
+    #[arg(long, default_value_t = FLOOD_BURST, value_name = "N")]
+    pub flood_burst: u32,
+
+    /// Messages a second a client may send after its burst (fractions allowed: 0.5). Faster
+    /// ones are refused with the time to wait; a client that keeps on is disconnected.
+    #[arg(long, default_value_t = FLOOD_PER_SECOND, value_name = "N")]
+    pub flood_rate: f64,
+
+    /// No flood control at all (for benchmarks on a trusted network).
+    #[arg(long, conflicts_with_all = ["flood_burst", "flood_rate"])]
+    pub no_flood_control: bool,
 
     /// Seconds a new connection has to say hello (or, on the plain-text port, give a name)
     /// before it is closed.
@@ -91,7 +114,17 @@ impl Config {
             name: self.name.clone(),
             motd: self.motd.clone(),
             max_connections: self.max_connections,
+            max_connections_per_ip: self.max_connections_per_ip,
             max_rooms: self.max_rooms,
+            max_room_members: self.max_room_members,
+            flood: (!self.no_flood_control).then(|| FloodLimits {
+                messages: Rate::per_second(self.flood_burst, self.flood_rate),
+                refusals: Rate::per_second(
+                    crate::limits::FLOOD_REFUSALS,
+                    self.flood_rate.max(FLOOD_PER_SECOND),
+                ),
+                ..FloodLimits::default()
+            }),
             hello_timeout: Duration::from_secs(self.hello_timeout),
             ping_interval: Duration::from_secs(self.ping_interval),
             ..ServerInfo::default()

@@ -11,6 +11,7 @@
 //! - [`dialect`]: how a session speaks: the JSON-lines protocol ([`dialect::Json`]).
 //! - [`plain`]: the plain-text dialect for `nc`/`telnet`/scripts, UTF-8 or GBK.
 //! - [`hub`]: the registry of nicks and rooms; one `broadcast` channel per room.
+//! - [`flood`]: flood control, a token bucket per connection and kind of request.
 //! - [`event`]: an event encoded once and shared by all its recipients.
 //! - [`history`]: the SQLite store and the writer that stores each message before it is sent.
 //! - [`limits`]: every bound of the server, with its reason.
@@ -18,6 +19,7 @@
 pub mod config;
 pub mod dialect;
 pub mod event;
+pub mod flood;
 pub mod history;
 pub mod hub;
 pub mod limits;
@@ -26,5 +28,6 @@ pub mod server;
 pub mod session;
 
 pub use config::Config;
+pub use flood::{FloodLimits, Rate};
 pub use history::{History, HistoryConfig};
 pub use server::{Listeners, ServerInfo, run};

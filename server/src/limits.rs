@@ -46,6 +46,41 @@ pub const HELLO_TIMEOUT: Duration = Duration::from_secs(60);
 /// within two minutes. The plain-text port has no ping (nc cannot answer one).
 pub const PING_INTERVAL: Duration = Duration::from_secs(60);
 
+/// Default for `--max-connections-per-ip`: sessions from one address at once. An office or a
+/// household behind one NAT address fits; one host opening hundreds is a script, and without
+/// this it could take every slot of [`MAX_CONNECTIONS`] by itself.
+pub const MAX_CONNECTIONS_PER_IP: usize = 32;
+
+/// Default for `--max-room-members`: members of one room. Every message in a room costs one
+/// write per member; past this, a room is a broadcast medium, not a conversation.
+pub const MAX_ROOM_MEMBERS: usize = 10_000;
+
+/// Default for `--flood-burst`: messages (to rooms or people, and nick changes) a client may
+/// send at once before the rate applies. A person pasting a few lines, or answering three
+/// people quickly, stays within it.
+pub const FLOOD_BURST: u32 = 10;
+
+/// Default for `--flood-rate`: messages a second once the burst is used, refilling the burst.
+/// Nobody types two messages a second for long; ergo's fakelag allows the same.
+pub const FLOOD_PER_SECOND: f64 = 2.0;
+
+/// Joins at once: every room a session may be in, so a client that reconnects rejoins them all
+/// without being refused.
+pub const JOIN_BURST: u32 = MAX_ROOMS_PER_SESSION as u32;
+
+/// Joins a second after the burst: each join announces itself to a room and reads its backlog
+/// from history, so a client hopping in and out of rooms is slowed to this.
+pub const JOIN_PER_SECOND: f64 = 1.0;
+
+/// Requests refused for flooding (a burst, refilling at [`FLOOD_PER_SECOND`]) before the session
+/// is ended with `flooding`. A person or a client that waits as told is never near it; a
+/// program that ignores the refusals reaches it within a few seconds.
+pub const FLOOD_REFUSALS: u32 = 20;
+
+/// Lines a client may send before its hello succeeds (pings, a wrong nick or two). A
+/// connection that keeps talking without registering is closed: registration is one line.
+pub const MAX_LINES_BEFORE_HELLO: u32 = 16;
+
 /// Default for `--max-rooms`: rooms on the server at once. With the per-room channel above,
 /// 10,000 rooms cost about 340 MB before anyone says anything; without a cap, sessions that
 /// each create [`MAX_ROOMS_PER_SESSION`] rooms would grow it without bound.

@@ -20,6 +20,7 @@ use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
 
 use crate::dialect::{Dialect, Json, View};
+use crate::flood::FloodLimits;
 use crate::history::History;
 use crate::hub::Hub;
 use crate::limits::SHUTDOWN_GRACE;
@@ -37,8 +38,14 @@ pub struct ServerInfo {
     pub version: String,
     /// Sessions at once; connections past it are told `server_full` and closed.
     pub max_connections: usize,
+    /// Sessions from one IP address at once; more are told `too_many_connections`.
+    pub max_connections_per_ip: usize,
     /// Rooms at once; joining a new room past it is refused with `too_many_rooms`.
     pub max_rooms: usize,
+    /// Members of one room; joining a full room is refused with `room_full`.
+    pub max_room_members: usize,
+    /// Per-connection flood control; `None` turns it off (benchmarks).
+    pub flood: Option<FloodLimits>,
     /// A connection that has not said hello by then is closed (`hello_timeout`).
     pub hello_timeout: Duration,
     /// A JSON client silent this long is pinged; silent as long again, it is closed.
@@ -52,7 +59,10 @@ impl Default for ServerInfo {
             motd: String::new(),
             version: concat!("chat-server/", env!("CARGO_PKG_VERSION")).to_owned(),
             max_connections: crate::limits::MAX_CONNECTIONS,
+            max_connections_per_ip: crate::limits::MAX_CONNECTIONS_PER_IP,
             max_rooms: crate::limits::MAX_ROOMS,
+            max_room_members: crate::limits::MAX_ROOM_MEMBERS,
+            flood: Some(FloodLimits::default()),
             hello_timeout: crate::limits::HELLO_TIMEOUT,
             ping_interval: crate::limits::PING_INTERVAL,
         }
