@@ -47,7 +47,11 @@ const ROOM_PUNCTUATION: &str = "_-.";
 pub struct Nick(Box<str>);
 
 /// The identity of a nick for uniqueness: two nicks with the same key cannot be online at once.
-/// Case-insensitive today ("Michael" and "MICHAEL" collide).
+/// Nicks that differ only by case or by characters that look alike collide: "Michael",
+/// "MICHAEL", "Міchael" (Cyrillic М and і), "Ｍichael" (fullwidth) and "rnichael" are one
+/// nick, so nobody can pass for somebody else. The key is the UTS #39 confusable skeleton of
+/// the lower-cased nick; it is for comparing, never for display, and does not sort
+/// alphabetically.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct NickKey(Box<str>);
 
@@ -71,9 +75,26 @@ impl Nick {
 
     /// The key under which this nick is unique on a server.
     pub fn key(&self) -> NickKey {
-        NickKey(self.0.to_lowercase().into())
+        // Case and look-alikes interleave. Starting from upper case makes case variants one
+        // string and catches capitals that pass for Latin ones (Cyrillic "М", Greek "Ι"); the
+        // rounds of skeleton then lower case catch lower-case look-alikes ("rn" for "m",
+        // Cyrillic "е"), and the skeleton of "0" is "O", whose lower case is "o". Real nicks
+        // settle after two rounds; the bound keeps any input cheap.
+        let mut key = self.0.to_uppercase();
+        for _ in 0..MAX_KEY_ROUNDS {
+            let next: String =
+                unicode_security::skeleton(&key).flat_map(char::to_lowercase).collect();
+            if next == key {
+                break;
+            }
+            key = next;
+        }
+        NickKey(key.into())
     }
 }
+
+/// Rounds of skeleton and lower case in [`Nick::key`].
+const MAX_KEY_ROUNDS: usize = 4;
 
 /// A room: 1 to [`MAX_ROOM_CHARS`] letters, digits or `_-.`, case-insensitive and therefore
 /// kept in lower case. A leading `#` is accepted and dropped (`#Rust` is `rust`), so IRC habits
@@ -224,6 +245,34 @@ mod tests {
         let b = Nick::parse("MICHAEL").unwrap();
         assert_ne!(a, b);
         assert_eq!(a.key(), b.key());
+    }
+
+    /// Nicks that look alike are the same nick: other scripts' look-alike letters, fullwidth
+    /// forms, digits that pass for letters; nicks that merely share letters are not.
+    #[test]
+    fn nick_keys_ignore_confusable_characters() {
+        let key = |s: &str| Nick::parse(s).unwrap().key();
+        let same = [
+            ("Michael", "\u{41c}\u{456}chael"), // Cyrillic М and і
+            ("Michael", "mi\u{441}hael"),       // Cyrillic с
+            ("Michael", "\u{ff2d}ichael"),      // fullwidth Ｍ
+            ("Michael", "\u{ff4d}\u{ff49}\u{ff43}\u{ff48}\u{ff41}\u{ff45}\u{ff4c}"),
+            ("Michael", "rnichael"),
+            ("Tracy", "Tr\u{430}cy"), // Cyrillic а
+            ("Tracy", "TRACY"),
+            ("cool", "c00l"),
+            ("Bill", "BiII"),
+            ("Bill", "bi11"),
+            ("paypal", "\u{440}\u{430}\u{443}\u{440}\u{430}l"),
+            ("Ελένη", "ελένη"),
+        ];
+        for (a, b) in same {
+            assert_eq!(key(a), key(b), "{a:?} and {b:?} look alike");
+        }
+        let different = [("Michael", "Michelle"), ("Anna", "Anne"), ("小明", "小朋"), ("ab", "ba")];
+        for (a, b) in different {
+            assert_ne!(key(a), key(b), "{a:?} and {b:?} are different nicks");
+        }
     }
 
     #[test]

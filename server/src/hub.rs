@@ -25,6 +25,8 @@ pub struct Hub {
     state: Mutex<State>,
     /// Most rooms at once (`--max-rooms`).
     max_rooms: usize,
+    /// Most members of one room (`--max-room-members`).
+    max_members: usize,
 }
 
 #[derive(Default)]
@@ -35,7 +37,7 @@ struct State {
 
 struct Room {
     tx: RoomChannel,
-    /// Sorted by key, so `who` lists are in a stable order.
+    /// By key, for uniqueness; lists are sorted by [`member_list`].
     members: BTreeMap<NickKey, Nick>,
 }
 
@@ -110,13 +112,28 @@ fn presence(room: &RoomName, nick: &Nick, event: PresenceEvent) -> SharedEvent {
     })
 }
 
-fn nick_in_use(nick: &Nick) -> RequestError {
-    RequestError::new(ErrorCode::NickInUse, format!("the nick {nick} is already in use"))
+/// A room's members in alphabetical order, ignoring case (keys are look-alike skeletons and
+/// do not sort the way people read).
+fn member_list(members: &BTreeMap<NickKey, Nick>) -> Vec<Nick> {
+    let mut nicks: Vec<Nick> = members.values().cloned().collect();
+    nicks.sort_by_cached_key(|n| (n.as_str().to_lowercase(), n.clone()));
+    nicks
+}
+
+/// "the nick Tracy is already in use", or, when the holder's nick only looks like it,
+/// "the nick Trаcy is too like Tracy, who is online".
+fn nick_in_use(wanted: &Nick, holder: &Nick) -> RequestError {
+    let message = if wanted.as_str().to_lowercase() == holder.as_str().to_lowercase() {
+        format!("the nick {wanted} is already in use")
+    } else {
+        format!("the nick {wanted} is too like {holder}, who is online")
+    };
+    RequestError::new(ErrorCode::NickInUse, message)
 }
 
 impl Hub {
-    pub fn new(max_rooms: usize) -> Self {
-        Self { state: Mutex::default(), max_rooms }
+    pub fn new(max_rooms: usize, max_members: usize) -> Self {
+        Self { state: Mutex::default(), max_rooms, max_members }
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -134,8 +151,8 @@ impl Hub {
     ) -> Result<(), RequestError> {
         let mut state = self.state();
         let key = nick.key();
-        if state.users.contains_key(&key) {
-            return Err(nick_in_use(nick));
+        if let Some(holder) = state.users.get(&key) {
+            return Err(nick_in_use(nick, &holder.nick));
         }
         state
             .users
@@ -156,6 +173,12 @@ impl Hub {
                 ),
             ));
         }
+        if state.rooms.get(room).is_some_and(|r| r.members.len() >= self.max_members) {
+            return Err(RequestError::new(
+                ErrorCode::RoomFull,
+                format!("#{room} has {} members, the most a room may have", self.max_members),
+            ));
+        }
         let key = nick.key();
         if let Some(user) = state.users.get_mut(&key) {
             user.rooms.insert(room.clone());
@@ -172,7 +195,7 @@ impl Hub {
             tx: entry.tx.clone(),
             rx,
             announcement,
-            members: entry.members.values().cloned().collect(),
+            members: member_list(&entry.members),
         })
     }
 
@@ -234,8 +257,10 @@ impl Hub {
     pub fn rename(&self, old: &Nick, new: &Nick) -> Result<(), RequestError> {
         let mut state = self.state();
         let (old_key, new_key) = (old.key(), new.key());
-        if old_key != new_key && state.users.contains_key(&new_key) {
-            return Err(nick_in_use(new));
+        if old_key != new_key
+            && let Some(holder) = state.users.get(&new_key)
+        {
+            return Err(nick_in_use(new, &holder.nick));
         }
         let Some(mut user) = state.users.remove(&old_key) else {
             return Err(RequestError::new(ErrorCode::NotRegistered, "you are not registered"));
@@ -306,7 +331,7 @@ impl Hub {
 
     /// The members of `room`, or `None` if there is no such room.
     pub fn members(&self, room: &RoomName) -> Option<Vec<Nick>> {
-        self.state().rooms.get(room).map(|r| r.members.values().cloned().collect())
+        self.state().rooms.get(room).map(|r| member_list(&r.members))
     }
 
     /// Sessions registered now.
@@ -333,7 +358,7 @@ mod tests {
 
     #[test]
     fn nicks_are_unique_ignoring_case() {
-        let hub = Hub::new(100);
+        let hub = Hub::new(100, 100);
         register(&hub, "Michael");
         let (tx, _rx) = mpsc::channel(1);
         let err = hub.register(&nick("MICHAEL"), Uuid::now_v7(), tx).unwrap_err();
@@ -342,7 +367,7 @@ mod tests {
 
     #[test]
     fn rooms_exist_while_they_have_members() {
-        let hub = Hub::new(100);
+        let hub = Hub::new(100, 100);
         let (m, _) = register(&hub, "Michael");
         let lobby = RoomName::lobby();
         let mut membership = hub.join(&m, &lobby).unwrap();
@@ -356,7 +381,7 @@ mod tests {
 
     #[test]
     fn rename_moves_membership_and_frees_the_old_nick() {
-        let hub = Hub::new(100);
+        let hub = Hub::new(100, 100);
         let (m, _) = register(&hub, "Michael");
         let lobby = RoomName::lobby();
         let _membership = hub.join(&m, &lobby).unwrap();
@@ -370,7 +395,7 @@ mod tests {
 
     #[test]
     fn the_number_of_rooms_is_capped_and_lists_are_bounded() {
-        let hub = Hub::new(MAX_ROOMS_LISTED + 1);
+        let hub = Hub::new(MAX_ROOMS_LISTED + 1, 100);
         let (m, _) = register(&hub, "Michael");
         let mut memberships = Vec::new();
         for i in 0..=MAX_ROOMS_LISTED {
@@ -382,9 +407,28 @@ mod tests {
         assert_eq!(hub.rooms().len(), MAX_ROOMS_LISTED);
     }
 
+    /// A full room refuses the next member without half-adding it; a place that frees up
+    /// can be taken.
+    #[test]
+    fn a_full_room_refuses_joins_until_someone_leaves() {
+        let hub = Hub::new(100, 2);
+        let room = RoomName::parse("small").unwrap();
+        let (a, _) = register(&hub, "Anna");
+        let (b, _) = register(&hub, "Bob");
+        let (c, _) = register(&hub, "Cleo");
+        let _ma = hub.join(&a, &room).unwrap();
+        let _mb = hub.join(&b, &room).unwrap();
+        let err = hub.join(&c, &room).err().unwrap();
+        assert_eq!(err.code, ErrorCode::RoomFull);
+        assert_eq!(hub.members(&room).unwrap().len(), 2);
+        hub.leave(&a, &room, PresenceEvent::Left { reason: None });
+        assert!(hub.join(&c, &room).is_ok());
+        assert!(hub.join(&a, &room).is_err(), "full again");
+    }
+
     #[test]
     fn forgetting_a_session_frees_its_nick_and_rooms() {
-        let hub = Hub::new(100);
+        let hub = Hub::new(100, 100);
         let (tx, _rx) = mpsc::channel(1);
         let session = Uuid::now_v7();
         hub.register(&nick("Michael"), session, tx).unwrap();
