@@ -375,6 +375,7 @@ fn a_taken_nick_can_be_replaced_before_registration() {
             code: ErrorCode::NickInUse,
             message: "the nick Michael is already in use".into(),
             request: Some("hello".into()),
+            retry_after_ms: None,
         },
     );
     assert_eq!(
@@ -401,6 +402,7 @@ fn errors_are_shown_where_the_person_is_looking() {
             code: ErrorCode::NotInRoom,
             message: "you are not in #x".into(),
             request: Some("say".into()),
+            retry_after_ms: None,
         },
     );
     let entry = app.current_window().unwrap().entries.back().unwrap();

@@ -19,11 +19,13 @@ pub struct RequestError {
     pub message: String,
     /// The `type` of the request, when the line was readable that far.
     pub request: Option<String>,
+    /// When the request may be sent again (refused for flooding).
+    pub retry_after_ms: Option<u64>,
 }
 
 impl RequestError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), request: None }
+        Self { code, message: message.into(), request: None, retry_after_ms: None }
     }
 
     /// A line passed the maximum length `max` and was discarded.
@@ -42,6 +44,7 @@ impl RequestError {
             code: self.code,
             message: self.message.clone(),
             request: self.request.clone(),
+            retry_after_ms: self.retry_after_ms,
         }
     }
 }

@@ -185,6 +185,9 @@ pub enum ServerMsg {
         /// The `type` of the request this answers, when the line was readable that far.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         request: Option<String>,
+        /// With `flood`: milliseconds until the request may be sent again.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_after_ms: Option<u64>,
     },
     Ping {
         token: u64,
@@ -297,6 +300,11 @@ pub enum ErrorCode {
     NotInRoom,
     AlreadyInRoom,
     TooManyRooms,
+    /// The room has as many members as the server allows.
+    RoomFull,
+    /// Sent faster than the server's flood limit; refused, and `retry_after_ms` says when
+    /// it may be sent again.
+    Flood,
     /// The recipient is not reading fast enough to take another message now.
     RecipientBusy,
     /// Events were skipped because this client fell behind; the message says how many.
@@ -327,8 +335,12 @@ pub enum ByeCode {
     UnsupportedProtocol,
     /// The server has as many connections as it takes.
     ServerFull,
-    /// The client did not say hello in time.
+    /// The client did not say hello in time, or sent too much without one.
     HelloTimeout,
+    /// The client kept sending faster than the flood limit after being told to wait.
+    Flooding,
+    /// The client's address has as many connections as the server allows one address.
+    TooManyConnections,
     /// The client answered neither the server's ping nor anything else in time.
     PingTimeout,
     #[serde(other)]

@@ -4,9 +4,10 @@
 //! SIGTERM, tests pass whatever they like. On shutdown every session is told why, says goodbye
 //! to its client and ends; `run` returns when they all have (or after [`SHUTDOWN_GRACE`]).
 
+use std::collections::HashMap;
 use std::future::Future;
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -109,12 +110,21 @@ pub async fn run(
     history: History,
     shutdown: impl Future<Output = ()>,
 ) {
-    let hub = Arc::new(Hub::new(info.max_rooms));
+    let hub = Arc::new(Hub::new(info.max_rooms, info.max_room_members));
     let info = Arc::new(info);
     let token = CancellationToken::new();
     let tracker = TaskTracker::new();
     let slots = Arc::new(Semaphore::new(info.max_connections));
-    let ctx = Accept { hub, info, history, token: token.clone(), tracker: tracker.clone(), slots };
+    let per_address = Arc::new(PerAddress::new(info.max_connections_per_ip));
+    let ctx = Accept {
+        hub,
+        info,
+        history,
+        token: token.clone(),
+        tracker: tracker.clone(),
+        slots,
+        per_address,
+    };
 
     let json = ctx.clone().serve(listeners.json, Json::default);
     let plain = async {
@@ -145,6 +155,7 @@ struct Accept {
     token: CancellationToken,
     tracker: TaskTracker,
     slots: Arc<Semaphore>,
+    per_address: Arc<PerAddress>,
 }
 
 impl Accept {
@@ -165,6 +176,11 @@ impl Accept {
                     continue;
                 }
             };
+            let Some(address_slot) = PerAddress::acquire(&self.per_address, peer.ip()) else {
+                warn!(%peer, "connection refused: too many from this address");
+                self.tracker.spawn(turn_away(stream, dialect(), ByeCode::TooManyConnections));
+                continue;
+            };
             let Ok(permit) = self.slots.clone().try_acquire_owned() else {
                 warn!(%peer, "connection refused: server full");
                 self.tracker.spawn(turn_away(stream, dialect(), ByeCode::ServerFull));
@@ -174,7 +190,7 @@ impl Accept {
             let history = self.history.clone();
             self.tracker.spawn(async move {
                 session::run(stream, peer, dialect(), hub, info, history, token).await;
-                drop(permit);
+                drop((permit, address_slot));
             });
         }
         // Connections the kernel accepted but we had not: closing the listener would reset them.
@@ -188,6 +204,7 @@ impl Accept {
 async fn turn_away<D: Dialect>(mut stream: TcpStream, mut dialect: D, code: ByeCode) {
     let message = match code {
         ByeCode::ServerFull => "the server is full; try again later",
+        ByeCode::TooManyConnections => "too many connections from your address",
         _ => "the server is shutting down",
     };
     let mut out = BytesMut::new();
@@ -201,4 +218,102 @@ async fn turn_away<D: Dialect>(mut stream: TcpStream, mut dialect: D, code: ByeC
         stream.shutdown().await
     })
     .await;
+}
+
+/// Connections per client address, for `--max-connections-per-ip`. IPv6 addresses count by
+/// their /64 network, the block one host or household is given: counting single addresses
+/// would let one host open as many as it likes.
+struct PerAddress {
+    max: usize,
+    // std Mutex: held for one map update, never across an await.
+    open: Mutex<HashMap<IpAddr, usize>>,
+}
+
+/// One connection's place in [`PerAddress`]; gives it back when dropped.
+struct AddressSlot {
+    table: Arc<PerAddress>,
+    key: IpAddr,
+}
+
+impl PerAddress {
+    fn new(max: usize) -> Self {
+        Self { max, open: Mutex::new(HashMap::new()) }
+    }
+
+    fn key(ip: IpAddr) -> IpAddr {
+        match ip {
+            IpAddr::V4(_) => ip,
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => IpAddr::V4(v4),
+                None => IpAddr::V6(Ipv6Addr::from(v6.to_bits() & !u128::from(u64::MAX))),
+            },
+        }
+    }
+
+    fn open(&self) -> MutexGuard<'_, HashMap<IpAddr, usize>> {
+        // A panic while holding the lock cannot leave the counts half-updated.
+        self.open.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A place for one more connection from `ip`, or `None` if it has as many as allowed.
+    fn acquire(table: &Arc<Self>, ip: IpAddr) -> Option<AddressSlot> {
+        let key = Self::key(ip);
+        let mut open = table.open();
+        let count = open.entry(key).or_insert(0);
+        if *count >= table.max {
+            return None;
+        }
+        *count += 1;
+        Some(AddressSlot { table: table.clone(), key })
+    }
+}
+
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        let mut open = self.table.open();
+        if let Some(count) = open.get_mut(&self.key) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.key);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each address gets its own allowance, places come back when connections end, and an
+    /// IPv6 /64 counts as one address.
+    #[test]
+    fn connections_per_address() {
+        let table = Arc::new(PerAddress::new(2));
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let b: IpAddr = "192.0.2.2".parse().unwrap();
+        let first = PerAddress::acquire(&table, a).unwrap();
+        let _second = PerAddress::acquire(&table, a).unwrap();
+        assert!(PerAddress::acquire(&table, a).is_none());
+        assert!(PerAddress::acquire(&table, b).is_some(), "another address is not affected");
+        drop(first);
+        assert!(PerAddress::acquire(&table, a).is_some());
+
+        let v6 = |s: &str| s.parse::<IpAddr>().unwrap();
+        let _x = PerAddress::acquire(&table, v6("2001:db8::1")).unwrap();
+        let _y = PerAddress::acquire(&table, v6("2001:db8::ffff:1")).unwrap();
+        assert!(PerAddress::acquire(&table, v6("2001:db8::2")).is_none(), "same /64");
+        assert!(PerAddress::acquire(&table, v6("2001:db8:0:1::1")).is_some(), "next /64");
+        let mapped = PerAddress::acquire(&table, v6("::ffff:192.0.2.2")).unwrap();
+        assert_eq!(mapped.key, b, "an IPv4-mapped address counts as the IPv4 one");
+    }
+
+    /// The table does not keep addresses that have no connection left.
+    #[test]
+    fn the_table_forgets_idle_addresses() {
+        let table = Arc::new(PerAddress::new(5));
+        for i in 0..100u8 {
+            drop(PerAddress::acquire(&table, IpAddr::from([10, 0, 0, i])));
+        }
+        assert!(table.open().is_empty());
+    }
 }

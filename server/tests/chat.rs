@@ -199,7 +199,9 @@ async fn nick_conflicts_are_refused_clearly() {
     let server = start_server().await;
     let mut tracy = server.join("Tracy").await;
     let mut other = JsonClient::connect(server.json).await;
-    let ServerMsg::Error { code, message, request } = other.hello("TRACY").await else { panic!() };
+    let ServerMsg::Error { code, message, request, .. } = other.hello("TRACY").await else {
+        panic!()
+    };
     assert_eq!(code, ErrorCode::NickInUse);
     assert_eq!(message, "the nick TRACY is already in use");
     assert_eq!(request.as_deref(), Some("hello"));

@@ -20,7 +20,7 @@ async fn server() -> TestServer {
     start_server_with(ServerInfo {
         hello_timeout: HELLO_TIMEOUT,
         ping_interval: PING_INTERVAL,
-        ..ServerInfo::default()
+        ..common::info()
     })
     .await
 }

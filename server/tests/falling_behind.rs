@@ -6,9 +6,9 @@
 
 mod common;
 
+use chat_server::HistoryConfig;
 use chat_server::history::Location;
 use chat_server::limits::ROOM_CHANNEL_CAPACITY;
-use chat_server::{HistoryConfig, ServerInfo};
 use common::{JsonClient, TestServer, start_server_with_history};
 use protocol::limits::MAX_TEXT_BYTES;
 use protocol::{ClientMsg, ErrorCode, RoomName, ServerMsg, Text};
@@ -96,7 +96,7 @@ async fn wake_up(c: &mut JsonClient, last: u64) -> (Vec<(u64, String)>, Vec<Stri
 }
 
 async fn falls_behind_and_is_filled_in(history: HistoryConfig) {
-    let server = start_server_with_history(ServerInfo::default(), history).await;
+    let server = start_server_with_history(common::info(), history).await;
     let mut sleepy = sleepy_member(&server).await;
     let mut talker = server.join("talker").await;
     let n = messages_to_fall_behind();
@@ -133,7 +133,7 @@ async fn a_member_that_falls_behind_is_filled_in_from_history_in_a_file() {
 #[tokio::test]
 async fn without_history_a_member_that_falls_behind_is_told_how_much_it_missed() {
     let config = HistoryConfig { location: None, ..HistoryConfig::default() };
-    let server = start_server_with_history(ServerInfo::default(), config).await;
+    let server = start_server_with_history(common::info(), config).await;
     let mut sleepy = sleepy_member(&server).await;
     let mut talker = server.join("talker").await;
     let n = messages_to_fall_behind();

@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use chat_server::history::Location;
-use chat_server::{History, HistoryConfig, ServerInfo};
+use chat_server::{History, HistoryConfig};
 use common::{JsonClient, TestServer, nick, start_server_with_history};
 use protocol::{ClientMsg, ErrorCode, RoomName, ServerMsg, Stored, Text};
 
@@ -29,7 +29,7 @@ fn file_config(path: &Path) -> HistoryConfig {
 }
 
 async fn server_on(path: &Path) -> TestServer {
-    start_server_with_history(ServerInfo::default(), file_config(path)).await
+    start_server_with_history(common::info(), file_config(path)).await
 }
 
 /// Says `texts` in lobby and waits for each echo; returns the echoes' sequence numbers.
@@ -252,7 +252,7 @@ async fn concurrent_writers_get_one_order() {
 #[tokio::test]
 async fn retention_keeps_the_newest_messages() {
     let config = HistoryConfig { keep: 10, ..HistoryConfig::default() };
-    let server = start_server_with_history(ServerInfo::default(), config).await;
+    let server = start_server_with_history(common::info(), config).await;
     let mut tracy = server.join("Tracy").await;
     let n = 1200;
     for i in 1..=n {
@@ -287,7 +287,7 @@ async fn a_full_database_refuses_messages_and_keeps_serving() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("h.db");
     let config = HistoryConfig { max_bytes: Some(256 * 1024), ..file_config(&db) };
-    let server = start_server_with_history(ServerInfo::default(), config).await;
+    let server = start_server_with_history(common::info(), config).await;
     let mut tracy = server.join("Tracy").await;
     let mut michael = server.join("Michael").await;
     tracy.recv().await;
@@ -297,7 +297,7 @@ async fn a_full_database_refuses_messages_and_keeps_serving() {
         tracy.send(say("lobby", &big)).await;
         match tracy.recv().await {
             ServerMsg::Message { .. } => stored += 1,
-            ServerMsg::Error { code, message, request } => break (code, message, request),
+            ServerMsg::Error { code, message, request, .. } => break (code, message, request),
             other => panic!("{other:?}"),
         }
         assert!(stored < 1000, "the database never filled up");
@@ -376,6 +376,7 @@ impl Drop for Process {
 fn chat_server(db: &str) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_chat-server"));
     cmd.args(["--listen", "127.0.0.1:0", "--plain-listen", "127.0.0.1:0", "--db", db]);
+    cmd.arg("--no-flood-control");
     cmd
 }
 

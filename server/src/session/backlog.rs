@@ -162,6 +162,7 @@ impl<D: Dialect> Session<D> {
                     "you fell behind and missed {missed} messages in #{room}; page them back with history"
                 ),
                 request: None,
+                retry_after_ms: None,
             });
         }
         true
@@ -224,6 +225,7 @@ impl<D: Dialect> Session<D> {
                     code: ErrorCode::Lagged,
                     message: otherwise.to_owned(),
                     request: None,
+                    retry_after_ms: None,
                 });
             }
         }
@@ -269,6 +271,7 @@ impl<D: Dialect> Session<D> {
                             first - delivered - 1
                         ),
                         request: None,
+                        retry_after_ms: None,
                     });
                 }
                 // A refill that was overtaken (the client stalled again and a new one started)
@@ -294,6 +297,7 @@ impl<D: Dialect> Session<D> {
                         e.message
                     ),
                     request: None,
+                    retry_after_ms: None,
                 });
             }
         }

@@ -35,11 +35,13 @@ use uuid::Uuid;
 
 use crate::dialect::{Dialect, View};
 use crate::event::{Event, SharedEvent};
+use crate::flood::Flood;
 use crate::history::{History, InFlight};
 use crate::hub::{Hub, Membership, RoomChannel};
 use crate::limits::{
     CLOSE_LINGER, DIRECT_QUEUE, FINAL_WRITE_TIMEOUT, MAX_ERRORS_IN_A_ROW, MAX_EVENTS_PER_WRITE,
-    MAX_PENDING_OUT, ROOM_BACKLOG_LOW, SETTLE_TIMEOUT, STALL_AFTER, THROTTLE_POLL, WRITE_TIMEOUT,
+    MAX_LINES_BEFORE_HELLO, MAX_PENDING_OUT, ROOM_BACKLOG_LOW, SETTLE_TIMEOUT, STALL_AFTER,
+    THROTTLE_POLL, WRITE_TIMEOUT,
 };
 use crate::server::ServerInfo;
 
@@ -60,6 +62,10 @@ enum End {
     NoHello,
     /// Silent through a ping and as long again.
     PingTimeout,
+    /// [`MAX_LINES_BEFORE_HELLO`] lines without a successful hello.
+    ChattyBeforeHello,
+    /// Kept sending while refused for flooding.
+    Flooding,
 }
 
 /// The session's deadlines: hello before `hello_timeout`; after that, a ping after
@@ -147,7 +153,6 @@ pub async fn run<D: Dialect>(
         let session = Session {
             id,
             hub: hub.clone(),
-            info,
             dialect,
             nick: None,
             joined: Vec::new(),
@@ -158,6 +163,9 @@ pub async fn run<D: Dialect>(
             out: BytesMut::with_capacity(READ_CHUNK),
             writer,
             errors_in_a_row: 0,
+            lines_before_hello: 0,
+            flood: info.flood.map(Flood::new),
+            info,
             history,
             queries: FuturesUnordered::new(),
             joining: HashMap::new(),
@@ -199,6 +207,10 @@ struct Session<D> {
     out: BytesMut,
     writer: OwnedWriteHalf,
     errors_in_a_row: u32,
+    /// Lines read while `nick` is `None`.
+    lines_before_hello: u32,
+    /// Flood control; `None` when the server has it off.
+    flood: Option<Flood>,
     history: History,
     /// History reads under way.
     queries: FuturesUnordered<backlog::Query>,
@@ -357,6 +369,12 @@ impl<D: Dialect> Session<D> {
     }
 
     fn on_line(&mut self, line: protocol::Line) -> Flow {
+        if self.nick.is_none() {
+            self.lines_before_hello += 1;
+            if self.lines_before_hello > MAX_LINES_BEFORE_HELLO {
+                return Flow::Close(End::ChattyBeforeHello);
+            }
+        }
         let view = View { nick: self.nick.as_ref(), rooms: &self.joined };
         let request = match self.dialect.read(line, view, &mut self.out) {
             None => return Flow::Continue,
@@ -486,8 +504,9 @@ impl<D: Dialect> Session<D> {
         }
     }
 
-    /// For a client that closed its side: waits (at most [`SETTLE_TIMEOUT`]) for its messages
-    /// still being stored and its history reads, so their answers reach it before the end.
+    /// For a session ending while its client still reads: waits (at most [`SETTLE_TIMEOUT`])
+    /// for its messages still being stored and its history reads, so their answers reach it
+    /// before the end.
     async fn settle(&mut self) {
         let in_flight = self.in_flight.clone();
         let _ = timeout(SETTLE_TIMEOUT, async {
@@ -504,7 +523,9 @@ impl<D: Dialect> Session<D> {
 
     /// Leaves the hub, says goodbye where there is someone to say it to, and closes.
     async fn finish(mut self, end: End, mut reader: OwnedReadHalf) -> End {
-        if matches!(end, End::Closed) {
+        // A client that is still reading gets the echoes of the messages it had sent (they
+        // are stored and relayed either way): the echo is the acknowledgement.
+        if matches!(end, End::Closed | End::Quit(_) | End::Flooding | End::TooManyErrors) {
             self.settle().await;
         }
         if let Some(nick) = &self.nick {
@@ -555,6 +576,10 @@ impl End {
             }
             End::NoHello => PresenceEvent::Dropped { reason: Label::truncate("no hello") },
             End::PingTimeout => PresenceEvent::Dropped { reason: Label::truncate("ping timeout") },
+            End::ChattyBeforeHello => {
+                PresenceEvent::Dropped { reason: Label::truncate("no hello") }
+            }
+            End::Flooding => PresenceEvent::Dropped { reason: Label::truncate("flooding") },
         }
     }
 
@@ -580,6 +605,17 @@ impl End {
             End::PingTimeout => {
                 (ByeCode::PingTimeout, "no answer to ping; closing the connection".to_owned())
             }
+            End::ChattyBeforeHello => (
+                ByeCode::HelloTimeout,
+                format!(
+                    "{MAX_LINES_BEFORE_HELLO} lines without a successful hello; closing the connection"
+                ),
+            ),
+            End::Flooding => (
+                ByeCode::Flooding,
+                "still sending too fast after being told to wait; closing the connection"
+                    .to_owned(),
+            ),
             End::Closed | End::Dropped(_) => return None,
         })
     }

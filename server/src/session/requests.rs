@@ -5,10 +5,13 @@ use protocol::{
     ClientMsg, ErrorCode, Label, MessageKind, Nick, PROTOCOL_VERSION, PresenceEvent, RequestError,
     RoomInfo, RoomName, ServerMsg, Text,
 };
+use std::time::Duration;
+
 use tracing::info;
 
 use super::{End, Flow, Session};
 use crate::dialect::Dialect;
+use crate::flood::{Cost, Refusal};
 use crate::history::Say;
 use crate::limits::{MAX_ROOMS_LISTED, MAX_ROOMS_PER_SESSION, MAX_THROTTLE, ROOM_BACKLOG_HIGH};
 
@@ -37,6 +40,13 @@ impl<D: Dialect> Session<D> {
         let Some(nick) = self.nick.clone() else {
             return Err(RequestError::new(ErrorCode::NotRegistered, "say hello first"));
         };
+        if let (Some(flood), Some(cost)) = (&mut self.flood, cost(&request)) {
+            match flood.check(cost) {
+                Ok(()) => {}
+                Err(Refusal::RetryAfter(wait)) => return Err(flood_error(wait)),
+                Err(Refusal::Disconnect) => return Ok(Flow::Close(End::Flooding)),
+            }
+        }
         match request {
             ClientMsg::Join { room } => self.join(&nick, room)?,
             ClientMsg::Leave { room } => self.leave(&nick, &room)?,
@@ -99,7 +109,11 @@ impl<D: Dialect> Session<D> {
             rooms: self.room_list(),
         };
         self.write(&welcome);
-        self.join(&nick, RoomName::lobby())?;
+        // Registered either way: a full lobby is told as the failure of the join, not of the
+        // hello, and the client can join other rooms.
+        if let Err(error) = self.join(&nick, RoomName::lobby()) {
+            self.write(&error.for_request("join").to_msg());
+        }
         Ok(Flow::Continue)
     }
 
@@ -187,4 +201,30 @@ impl<D: Dialect> Session<D> {
             RequestError::new(ErrorCode::NotInRoom, format!("you are not in #{room}"))
         })
     }
+}
+
+/// What a request costs against flood control: messages and nick changes reach other people;
+/// joins announce themselves and read history. Everything else only answers the client itself,
+/// at the pace it reads the answers.
+fn cost(request: &ClientMsg) -> Option<Cost> {
+    match request {
+        ClientMsg::Say { .. }
+        | ClientMsg::Action { .. }
+        | ClientMsg::Msg { .. }
+        | ClientMsg::Nick { .. } => Some(Cost::Message),
+        ClientMsg::Join { .. } => Some(Cost::Join),
+        _ => None,
+    }
+}
+
+/// "slow down: you may send again in 1.5 s", with the wait in milliseconds for programs.
+fn flood_error(wait: Duration) -> RequestError {
+    let ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX).saturating_add(1);
+    let tenths = ms.div_ceil(100);
+    let mut error = RequestError::new(
+        ErrorCode::Flood,
+        format!("slow down: you may send again in {}.{} s", tenths / 10, tenths % 10),
+    );
+    error.retry_after_ms = Some(ms);
+    error
 }

@@ -27,9 +27,15 @@ pub struct TestServer {
     task: Option<JoinHandle<()>>,
 }
 
+/// The settings tests start from: the defaults, except flood control, which is off because
+/// most tests send in bursts no person would (the flood tests turn it on).
+pub fn info() -> ServerInfo {
+    ServerInfo { motd: "Be kind.".into(), flood: None, ..ServerInfo::default() }
+}
+
 /// Starts a server on `127.0.0.1:0` for both ports.
 pub async fn start_server() -> TestServer {
-    start_server_with(ServerInfo { motd: "Be kind.".into(), ..ServerInfo::default() }).await
+    start_server_with(info()).await
 }
 
 pub async fn start_server_with(info: ServerInfo) -> TestServer {
@@ -146,7 +152,9 @@ impl JsonClient {
     /// The next `error`, failing if something else comes first.
     pub async fn recv_error(&mut self) -> RequestError {
         match self.recv().await {
-            ServerMsg::Error { code, message, request } => RequestError { code, message, request },
+            ServerMsg::Error { code, message, request, retry_after_ms } => {
+                RequestError { code, message, request, retry_after_ms }
+            }
             other => panic!("expected an error, got {other:?}"),
         }
     }
