@@ -24,7 +24,15 @@ async fn serve(config: chat_server::Config) -> anyhow::Result<()> {
         _ => "trace",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    // Colours only on a terminal: a log file or journal gets plain text, with no escape
+    // sequence of ours (and none of a client's: user-supplied values are logged with `?`,
+    // which escapes control characters).
+    use std::io::IsTerminal as _;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr)
+        .init();
 
     let history_config = config.history()?;
     // Open the database before taking the ports: a database that cannot be used stops the

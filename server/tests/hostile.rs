@@ -309,3 +309,67 @@ async fn hostile_text_reaches_json_clients_unchanged_and_plain_clients_defused()
     chat_works(&mut tracy, &mut mallory, "after all that").await;
     server.shutdown().await;
 }
+
+/// The server's own log never carries a client's control characters: hostile client names,
+/// nicks, messages, quit reasons and unreadable lines on both ports, logged at the most
+/// verbose level, leave no escape, C1 control, BEL or bidi control in the log.
+#[tokio::test]
+async fn hostile_input_never_reaches_the_log_raw() {
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_chat-server"))
+        .args(["--listen", "127.0.0.1:0", "--plain-listen", "127.0.0.1:0", "--db", ":memory:"])
+        .arg("-vv")
+        .stdout(std::process::Stdio::piped())
+        .stderr(log.reopen().unwrap())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let addr = |name: &str| -> std::net::SocketAddr {
+        line.split_whitespace().find_map(|w| w.strip_prefix(name)).unwrap().parse().unwrap()
+    };
+    let (json, plain) = (addr("json="), addr("plain="));
+
+    let evil = "\u{1b}]0;pwned\u{7}\u{1b}[2J\u{9b}31m\u{202e}\u{2066}";
+    let mut mallory = JsonClient::connect(json).await;
+    mallory
+        .send_json(serde_json::json!({
+            "type": "hello", "nick": "Mallory", "protocol": 1, "client": evil
+        }))
+        .await;
+    mallory.recv_until(|m| matches!(m, ServerMsg::Members { .. })).await;
+    for text in hostile_texts() {
+        mallory.send(say(&text)).await;
+    }
+    mallory.send_json(serde_json::json!({"type": "nick", "nick": evil})).await;
+    mallory.send_json(serde_json::json!({"type": evil})).await;
+    mallory.send_raw(format!("{evil}\n").as_bytes()).await;
+    mallory.send_raw(b"\xff\x1b[2J\x9b\n").await;
+    mallory.send_json(serde_json::json!({"type": "quit", "reason": evil})).await;
+    mallory.recv_until_closed().await;
+
+    let mut nc = PlainClient::connect(plain).await;
+    nc.line().await;
+    nc.send(&format!("{evil}\n")).await;
+    nc.line().await;
+    nc.send("Eve\n").await;
+    nc.line_until(|l| l.starts_with("[lobby] Members:")).await;
+    nc.send(&format!("{evil}\n/join {evil}\n/msg Mallory {evil}\n/quit {evil}\n")).await;
+    nc.rest().await;
+
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let _ = child.kill();
+    let _ = child.wait();
+    let written = std::fs::read(log.path()).unwrap();
+    let text = String::from_utf8_lossy(&written);
+    assert!(text.contains("registered"), "the log is verbose enough to matter: {text}");
+    let raw: Vec<char> = text
+        .chars()
+        .filter(|&c| (c.is_control() && c != '\n') || protocol::sanitize::is_invisible(c))
+        .collect();
+    assert!(raw.is_empty(), "raw characters in the log: {raw:?}");
+}
