@@ -18,6 +18,7 @@ use std::sync::Arc;
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use protocol::{ErrorCode, RequestError, RoomName, ServerMsg, Stored};
+use tokio::sync::broadcast::error::TryRecvError;
 use tokio_stream::wrappers::BroadcastStream;
 use tracing::{debug, warn};
 
@@ -130,16 +131,38 @@ impl<D: Dialect> Session<D> {
         }
         // Take the receiver's events up to our own announcement now, so the join shows before
         // the member list.
-        while let Ok(event) = joining.rx.try_recv() {
-            if self.is_new(&event) {
-                self.write_event(&event);
-            }
-            if Arc::ptr_eq(&event, &joining.announcement) {
-                break;
+        // A room busy enough to overrun the channel while the backlog was read: the receiver
+        // reports it once, here, and the member is filled in as one that fell behind.
+        let mut lagged = None;
+        loop {
+            match joining.rx.try_recv() {
+                Ok(event) => {
+                    if self.is_new(&event) {
+                        self.write_event(&event);
+                    }
+                    if Arc::ptr_eq(&event, &joining.announcement) {
+                        break;
+                    }
+                }
+                Err(TryRecvError::Lagged(missed)) => {
+                    lagged = Some(missed);
+                    break;
+                }
+                Err(_) => break,
             }
         }
         self.write(&ServerMsg::Members { room: room.clone(), nicks: joining.members });
-        self.receivers.insert(room, BroadcastStream::new(joining.rx));
+        let stream = BroadcastStream::new(joining.rx);
+        match lagged {
+            None => {
+                self.receivers.insert(room, stream);
+            }
+            Some(missed) => self.catch_up(
+                &room,
+                stream,
+                &format!("#{room} was too busy while you joined; you missed {missed} events"),
+            ),
+        }
     }
 
     /// Whether the client should get `event`: every event but a message it already has (from
