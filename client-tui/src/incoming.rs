@@ -71,7 +71,7 @@ impl App {
                         let entry = Entry::note(
                             self.time_of(protocol::now_millis()),
                             EntryKind::Info,
-                            text,
+                            clean(&text),
                         );
                         self.push(index, entry);
                     }
@@ -102,8 +102,10 @@ impl App {
                 return vec![Effect::Send(protocol::ClientMsg::Pong { token })];
             }
             ServerMsg::Pong { .. } => {}
+            // Sanitised on its own, not only as part of the line: marks at its start sit on
+            // a dotted circle instead of the space before them.
             ServerMsg::Bye { message, .. } => {
-                self.log(LogKind::Error, &format!("server says goodbye: {message}"))
+                self.log(LogKind::Error, &format!("server says goodbye: {}", sanitize(&message)))
             }
         }
         Vec::new()

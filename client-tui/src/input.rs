@@ -9,6 +9,9 @@ use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 /// Longest input line, in bytes: what a message may hold.
 pub const MAX_INPUT_BYTES: usize = protocol::limits::MAX_TEXT_BYTES;
 
+/// Most combining marks kept on one character, as everywhere text is shown.
+const MAX_COMBINING_RUN: usize = protocol::sanitize::MAX_COMBINING_RUN;
+
 #[derive(Debug, Default, Clone)]
 pub struct Input {
     text: String,
@@ -31,11 +34,19 @@ impl Input {
 
     /// Inserts typed or pasted text at the cursor. Control characters are not kept (a tab or
     /// newline becomes a space), so the line never holds anything the terminal would act on;
+    /// nor are variation selectors, whose width terminals disagree on (every receiver drops
+    /// them too), and characters are kept in their display form
+    /// (`protocol::sanitize::display_form`), so the cursor is where the terminal draws it;
     /// text past [`MAX_INPUT_BYTES`] is dropped.
     pub fn insert_str(&mut self, s: &str) {
-        for c in s.chars() {
+        use protocol::sanitize::{display_form, is_invisible, is_variation_selector};
+        for c in s.chars().map(display_form) {
             let c = if c == '\t' || c == '\n' || c == '\r' { ' ' } else { c };
-            if c.is_control() || protocol::sanitize::is_invisible(c) {
+            if c.is_control() || is_invisible(c) || is_variation_selector(c) {
+                continue;
+            }
+            // A flood of marks on one character would stack over the rows above and below.
+            if is_mark(c) && self.marks_before_cursor() >= MAX_COMBINING_RUN {
                 continue;
             }
             if self.text.len() + c.len_utf8() > MAX_INPUT_BYTES {
@@ -44,6 +55,11 @@ impl Input {
             self.text.insert(self.cursor, c);
             self.cursor += c.len_utf8();
         }
+    }
+
+    /// Combining marks (and other zero-width characters) right before the cursor.
+    fn marks_before_cursor(&self) -> usize {
+        self.text[..self.cursor].chars().rev().take_while(|&c| is_mark(c)).count()
     }
 
     pub fn insert(&mut self, c: char) {
@@ -212,6 +228,13 @@ mod tests {
     }
 
     #[test]
+    fn variation_selectors_never_enter_the_line() {
+        let input = typed("\u{2764}\u{fe0f} a\u{fe0e}\u{e0100}");
+        assert_eq!(input.as_str(), "\u{2764} a");
+        assert_eq!(input.cursor_column(), 3);
+    }
+
+    #[test]
     fn editing_keys() {
         let mut input = typed("hello big world");
         input.delete_word();
@@ -251,6 +274,22 @@ mod tests {
         let mut input = typed("你好世界和平");
         input.home();
         assert_eq!(input.view(5), ("你好", 0));
+    }
+
+    #[test]
+    fn halfwidth_sound_marks_are_kept_in_the_form_ratatui_measures_right() {
+        let input = typed("ｶﾞ");
+        assert_eq!(input.as_str(), "ｶ\u{3099}");
+        assert_eq!(input.cursor_column(), 1);
+    }
+
+    #[test]
+    fn combining_floods_are_capped() {
+        let mut input = typed(&format!("a{}b", "\u{301}".repeat(500)));
+        assert_eq!(input.as_str(), format!("a{}b", "\u{301}".repeat(MAX_COMBINING_RUN)));
+        input.left();
+        input.insert('\u{302}');
+        assert_eq!(input.as_str(), format!("a{}b", "\u{301}".repeat(MAX_COMBINING_RUN)));
     }
 
     #[test]

@@ -12,7 +12,7 @@
 //! Smaller terminals drop the connection pane, then the borders; below [`MIN_WIDTH`] x
 //! [`MIN_HEIGHT`] only "terminal too small" is shown.
 
-use protocol::Nick;
+use protocol::{Nick, sanitize};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style, Stylize};
@@ -89,9 +89,10 @@ const NICK_COLORS: [Color; 12] = [
 /// A stable colour per nick (the same in every window, every run).
 pub fn nick_color(nick: &Nick) -> Color {
     // FNV-1a: stable across runs and platforms, unlike the std hasher. Its high bits mix
-    // better than its low ones.
+    // better than its low ones. Of the lower-cased nick, not its `key()`: the key folds
+    // look-alikes together for uniqueness, which spreads colours worse and may change.
     let hash =
-        nick.key().as_str().bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        nick.as_str().to_lowercase().bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
             (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
         });
     NICK_COLORS[((hash >> 32) % NICK_COLORS.len() as u64) as usize]
@@ -204,7 +205,20 @@ fn entry_lines(entry: &Entry, width: usize) -> Vec<Line<'_>> {
             })
             .collect(),
         None => {
-            let mut lines = vec![Line::from(vec![time, label])];
+            // The head's first row starts with the time (ASCII, and always on the first row).
+            let time_len = time.content.len();
+            let mut lines: Vec<Line> = entry
+                .head_rows(width)
+                .into_iter()
+                .enumerate()
+                .map(|(i, row)| match row.split_at_checked(time_len) {
+                    Some((t, rest)) if i == 0 => Line::from(vec![
+                        Span::styled(t.to_owned(), time.style),
+                        Span::styled(rest.to_owned(), label_style),
+                    ]),
+                    _ => Line::from(Span::styled(row, label_style)),
+                })
+                .collect();
             lines.extend(rows.into_iter().map(|row| Line::from(Span::styled(row, text_style))));
             lines
         }
@@ -253,7 +267,7 @@ fn draw_messages(frame: &mut Frame, app: &App, panes: &Panes) {
 
 fn draw_input(frame: &mut Frame, app: &App, panes: &Panes) {
     let (area, prompt) = if panes.bordered {
-        frame.render_widget(block(format!(" {} ", app.nick)), panes.input);
+        frame.render_widget(block(format!(" {} ", sanitize(app.nick.as_str()))), panes.input);
         (block(String::new()).inner(panes.input), "")
     } else {
         (panes.input, "> ")
@@ -279,7 +293,12 @@ fn draw_status(frame: &mut Frame, app: &App, area: Rect) {
     let room = app.current_window().map_or_else(|| "-".to_owned(), |w| w.target.title());
     let mut spans = vec![
         Span::styled(format!(" {state} "), Style::new().fg(Color::Black).bg(color)),
-        Span::raw(format!(" {} · {} · {} ·", app.settings.server, app.nick, room)),
+        Span::raw(format!(
+            " {} · {} · {} ·",
+            sanitize(&app.settings.server),
+            sanitize(app.nick.as_str()),
+            room
+        )),
     ];
     for (i, w) in app.windows.iter().enumerate() {
         spans.push(Span::raw(" "));

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeSet, VecDeque};
 
-use protocol::{Nick, RoomName};
+use protocol::{Nick, RoomName, sanitize};
 use unicode_width::UnicodeWidthStr;
 
 use crate::wrap::wrap;
@@ -20,10 +20,11 @@ pub enum Target {
 }
 
 impl Target {
+    /// "#lobby", "@Tracy": sanitised as [`Entry::label`] is.
     pub fn title(&self) -> String {
         match self {
-            Target::Room(room) => format!("#{room}"),
-            Target::Private(nick) => format!("@{nick}"),
+            Target::Room(room) => format!("#{}", sanitize(room.as_str())),
+            Target::Private(nick) => format!("@{}", sanitize(nick.as_str())),
         }
     }
 }
@@ -59,11 +60,12 @@ impl Entry {
         Self { time, kind, from: None, text, seq: None, earlier: false }
     }
 
-    /// What comes before the text: "<Tracy> ", "* Tracy ", "-- ".
+    /// What comes before the text: "<Tracy> ", "* Tracy ", "-- ". A nick is valid, and still
+    /// sanitised: for its display form (`protocol::sanitize::display_form`).
     pub fn label(&self) -> String {
         match (&self.kind, &self.from) {
-            (EntryKind::Say, Some(from)) => format!("<{from}> "),
-            (EntryKind::Action, Some(from)) => format!("* {from} "),
+            (EntryKind::Say, Some(from)) => format!("<{}> ", sanitize(from.as_str())),
+            (EntryKind::Action, Some(from)) => format!("* {} ", sanitize(from.as_str())),
             (EntryKind::Error, _) => "!! ".to_owned(),
             (EntryKind::Marker, _) => "── ".to_owned(),
             _ => "-- ".to_owned(),
@@ -85,10 +87,18 @@ impl Entry {
         }
     }
 
+    /// The time and label when the window is too narrow for a hanging indent: rows of their
+    /// own above the text, wrapped like it, so that a long nick is shown whole rather than cut
+    /// off at the edge (two nicks that differ only at the end would look the same).
+    pub fn head_rows(&self, width: usize) -> Vec<String> {
+        let head = format!("{} {}", self.time, self.label());
+        wrap(head.trim_end(), width).into_iter().map(str::to_owned).collect()
+    }
+
     /// Rows this entry takes at `width`.
     pub fn height(&self, width: usize) -> usize {
         let rows = self.text_rows(width).len();
-        if self.indent(width).is_some() { rows } else { rows + 1 }
+        if self.indent(width).is_some() { rows } else { rows + self.head_rows(width).len() }
     }
 }
 
@@ -188,6 +198,27 @@ mod tests {
         assert_eq!(e.height(40), 1);
         assert_eq!(e.indent(20), None);
         assert_eq!(e.height(20), 2);
+    }
+
+    #[test]
+    fn a_long_nick_wraps_above_the_text_in_a_narrow_window() {
+        let e = Entry {
+            from: Nick::parse(&"龍".repeat(32)).ok(),
+            ..Entry::note("12:00".into(), EntryKind::Say, "hi".into())
+        };
+        let head = e.head_rows(20);
+        assert_eq!(
+            head,
+            [
+                "12:00 ",
+                "<龍龍龍龍龍龍龍龍龍",
+                "龍龍龍龍龍龍龍龍龍龍",
+                "龍龍龍龍龍龍龍龍龍龍",
+                "龍龍龍>"
+            ]
+        );
+        assert!(head.iter().all(|r| r.width() <= 20));
+        assert_eq!(e.height(20), head.len() + 1);
     }
 
     #[test]

@@ -16,6 +16,11 @@ pub const MAX_COMBINING_RUN: usize = 4;
 /// Shown in place of an invisible or direction-changing character.
 pub const REPLACEMENT: char = '\u{FFFD}';
 
+/// Put under combining marks that start the text, the Unicode convention for a mark shown on
+/// its own. With nothing under them they would land on whatever the terminal drew before (a
+/// border, a nick), or be dropped by a renderer that has no cell to put them in.
+pub const MARK_BASE: char = '\u{25CC}';
+
 /// Bidirectional controls: they reorder the text around them ("Trojan Source").
 fn is_bidi_control(ch: char) -> bool {
     matches!(ch, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
@@ -51,8 +56,20 @@ pub fn is_invisible(ch: char) -> bool {
 
 /// Variation selectors pick a glyph style; terminals disagree on their width, which moves the
 /// cursor, so they are dropped (the base character stays).
-fn is_variation_selector(ch: char) -> bool {
+pub fn is_variation_selector(ch: char) -> bool {
     matches!(ch, '\u{FE00}'..='\u{FE0F}' | '\u{E0100}'..='\u{E01EF}')
+}
+
+/// The form of `ch` to display. The halfwidth katakana sound marks (`ｶﾞ`, `ﾊﾟ`) are one column
+/// wide to `unicode-width` and to terminals but two to ratatui, which lays out a line of them
+/// wider than it is drawn and cuts text off; their combining forms (U+3099, U+309A) sit on the
+/// same letter and are zero columns to all three.
+pub fn display_form(ch: char) -> char {
+    match ch {
+        '\u{FF9E}' => '\u{3099}',
+        '\u{FF9F}' => '\u{309A}',
+        c => c,
+    }
 }
 
 fn needs_care(ch: char) -> bool {
@@ -60,6 +77,7 @@ fn needs_care(ch: char) -> bool {
         || is_invisible(ch)
         || is_variation_selector(ch)
         || (!ch.is_ascii() && ch.width() == Some(0))
+        || display_form(ch) != ch
 }
 
 /// Returns `text` as it may be shown on one terminal line.
@@ -68,16 +86,24 @@ fn needs_care(ch: char) -> bool {
 ///   a space;
 /// - C1 controls, bidi controls and invisible characters become `�`;
 /// - variation selectors are dropped, and combining marks past [`MAX_COMBINING_RUN`] on one
-///   character are dropped.
+///   character are dropped (a variation selector between them does not start a new run);
+/// - combining marks at the start sit on [`MARK_BASE`] (`◌`);
+/// - halfwidth katakana sound marks become their combining forms ([`display_form`]).
 pub fn sanitize(text: &str) -> Cow<'_, str> {
     if !text.chars().any(needs_care) {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 8);
     let mut combining = 0;
-    for ch in text.chars() {
+    for ch in text.chars().map(display_form) {
+        if is_variation_selector(ch) {
+            continue;
+        }
         let zero_width = !ch.is_control() && ch.width() == Some(0) && !is_invisible(ch);
-        if zero_width && !is_variation_selector(ch) {
+        if zero_width {
+            if out.is_empty() {
+                out.push(MARK_BASE);
+            }
             combining += 1;
             if combining <= MAX_COMBINING_RUN {
                 out.push(ch);
@@ -93,7 +119,6 @@ pub fn sanitize(text: &str) -> Cow<'_, str> {
             }
             '\u{7F}' => out.push('\u{2421}'),
             c if c.is_control() || is_invisible(c) => out.push(REPLACEMENT),
-            c if is_variation_selector(c) => {}
             c => out.push(c),
         }
     }
@@ -150,6 +175,30 @@ mod tests {
         let zalgo = format!("a{}b", "\u{300}".repeat(500));
         let out = sanitize(&zalgo);
         assert_eq!(out, format!("a{}b", "\u{300}".repeat(MAX_COMBINING_RUN)));
+    }
+
+    #[test]
+    fn variation_selectors_do_not_restart_a_run_of_marks() {
+        let marks = "\u{301}".repeat(MAX_COMBINING_RUN);
+        let flood = format!("a{}b", format!("{marks}\u{fe0f}").repeat(100));
+        assert_eq!(sanitize(&flood), format!("a{marks}b"));
+    }
+
+    #[test]
+    fn marks_at_the_start_sit_on_a_dotted_circle() {
+        assert_eq!(sanitize("\u{301}\u{302}x"), "\u{25cc}\u{301}\u{302}x");
+        assert_eq!(sanitize("\u{fe0f}\u{301}"), "\u{25cc}\u{301}");
+        let flood = format!("{}x", "\u{301}".repeat(500));
+        assert_eq!(sanitize(&flood), format!("\u{25cc}{}x", "\u{301}".repeat(MAX_COMBINING_RUN)));
+        assert_eq!(sanitize("\u{fe0f}"), "");
+    }
+
+    #[test]
+    fn halfwidth_sound_marks_become_combining_marks() {
+        assert_eq!(sanitize("ｶﾞﾊﾟ"), "ｶ\u{3099}ﾊ\u{309a}");
+        assert_eq!(sanitize("ﾞx"), "\u{25cc}\u{3099}x");
+        let flood = format!("ｶ{}", "ﾞ".repeat(100));
+        assert_eq!(sanitize(&flood), format!("ｶ{}", "\u{3099}".repeat(MAX_COMBINING_RUN)));
     }
 
     #[test]
