@@ -172,11 +172,15 @@ impl<In: Decode, Out> Decoder for JsonLinesCodec<In, Out> {
     }
 
     fn decode_eof(&mut self, buf: &mut BytesMut) -> io::Result<Option<Self::Item>> {
-        let line = self.lines.decode_eof(buf)?;
-        if line.as_ref().is_some_and(Line::is_blank) {
-            return Ok(None);
+        // Skips blank lines as `decode` does: `None` here ends the stream, and complete lines
+        // may still follow a blank one when the caller did not drain `buf` with `decode` first.
+        loop {
+            let line = self.lines.decode_eof(buf)?;
+            if line.as_ref().is_some_and(Line::is_blank) {
+                continue;
+            }
+            return Ok(self.frame(line));
         }
-        Ok(self.frame(line))
     }
 }
 
@@ -248,6 +252,18 @@ mod tests {
             feed(&mut codec, &mut buf, b"12345\n1234\n"),
             vec![Line::TooLong { max: 4 }, complete("1234")]
         );
+    }
+
+    #[test]
+    fn the_end_of_the_stream_skips_blank_lines_and_reads_on() {
+        let mut codec = crate::ServerCodec::new(64);
+        let mut buf = BytesMut::from("\n \r\n{\"type\":\"rooms\"}\n\n{\"type\":\"quit\"}");
+        let mut got = Vec::new();
+        while let Some(frame) = codec.decode_eof(&mut buf).unwrap() {
+            got.push(frame.unwrap().type_name());
+        }
+        assert_eq!(got, ["rooms", "quit"]);
+        assert!(buf.is_empty());
     }
 
     #[test]

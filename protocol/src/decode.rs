@@ -99,9 +99,31 @@ fn explain(line: &[u8], err: &serde_json::Error) -> RequestError {
             };
             // serde's position ("at line 1 column 9") means nothing to a one-line protocol.
             let text = text.split(" at line ").next().unwrap_or(&text);
-            RequestError::new(code, text)
+            RequestError::new(code, shorten(text))
         })
         .for_request(kind)
+}
+
+/// Most bytes of serde's explanation kept in an error message. serde quotes the offending
+/// value ("invalid type: string \"...\", expected u64"), and a client's 16 KiB string does not
+/// need to come back to it, up to six times longer with the escapes.
+const MAX_DETAIL_BYTES: usize = 200;
+
+/// `text` cut to about [`MAX_DETAIL_BYTES`] in the middle, keeping the start and what serde
+/// expected at the end.
+fn shorten(text: &str) -> String {
+    if text.len() <= MAX_DETAIL_BYTES {
+        return text.to_owned();
+    }
+    let floor = |mut i: usize| {
+        while !text.is_char_boundary(i) {
+            i -= 1;
+        }
+        i
+    };
+    let head = floor(MAX_DETAIL_BYTES * 2 / 3);
+    let tail = floor(text.len() - MAX_DETAIL_BYTES / 3);
+    format!("{} ... {}", &text[..head], &text[tail..])
 }
 
 /// Checks the fields that have their own rules and returns the first broken one.
@@ -179,6 +201,16 @@ mod tests {
         let (code, message, _) = code_of(r#"{"type":"say","room":"a"}"#);
         assert_eq!(code, ErrorCode::MissingField);
         assert_eq!(message, "missing field `text`");
+    }
+
+    #[test]
+    fn a_quoted_value_is_not_echoed_whole() {
+        let line = format!(r#"{{"type":"ping","token":"{}é"}}"#, "\\u007f".repeat(2000));
+        let (code, message, _) = code_of(&line);
+        assert_eq!(code, ErrorCode::InvalidField);
+        assert!(message.len() <= MAX_DETAIL_BYTES + 10, "{} bytes", message.len());
+        assert!(message.starts_with("invalid type: string \"\\u{7f}"), "{message}");
+        assert!(message.ends_with("é\", expected u64"), "{message}");
     }
 
     #[test]
