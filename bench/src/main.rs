@@ -1,5 +1,7 @@
 //! `chat-bench`: drives real `chat-server` processes over loopback and prints what they do.
 //!
+//! Scenario `attack` (see `attack.rs`): a steady chat's latency alone and with hostile clients.
+//!
 //! Scenario `fanout`: N members in one room, S of them sending flat out (closed loop: each
 //! sender keeps at most `--window` of its messages undelivered to itself), for a fixed time.
 //! The same load runs against the server with history in a file, in memory and off, one after
@@ -22,10 +24,18 @@ use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::process::{Child, Command};
 
+mod attack;
+
 /// Load generator for chat-server.
 #[derive(Debug, Parser)]
 #[command(name = "chat-bench", version)]
 struct Args {
+    /// What to measure.
+    #[arg(long, value_enum, default_value_t = Scenario::Fanout)]
+    scenario: Scenario,
+    /// Messages a second per sender (scenario attack; fanout sends flat out).
+    #[arg(long, default_value_t = 1.0)]
+    rate: f64,
     /// Members of the room.
     #[arg(long, default_value_t = 100)]
     members: usize,
@@ -47,6 +57,14 @@ struct Args {
     /// The chat-server binary (default: next to this one).
     #[arg(long)]
     server: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Scenario {
+    /// Throughput of one room, flat out, with history in a file, in memory and off.
+    Fanout,
+    /// Latency of a steady chat alone and with hostile clients in the room.
+    Attack,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -98,6 +116,15 @@ async fn main() -> anyhow::Result<()> {
         Some(path) => path.clone(),
         None => std::env::current_exe()?.with_file_name("chat-server"),
     };
+    if args.scenario == Scenario::Attack {
+        let a = attack::Attack {
+            members: args.members,
+            senders: args.senders,
+            rate: args.rate,
+            seconds: args.seconds,
+        };
+        return attack::compare(&server, pin, &a).await;
+    }
     println!(
         "fan-out: {} members, {} senders flat out (window {}), {}-byte messages, {} s per run{}",
         args.members,
@@ -161,7 +188,13 @@ struct Server {
     _dir: tempfile::TempDir,
 }
 
-async fn start_server(binary: &Path, mode: Mode, pin: bool) -> anyhow::Result<Server> {
+/// Starts `binary` on port 0 with the history `mode` and the `extra` flags.
+async fn start_server(
+    binary: &Path,
+    mode: Mode,
+    pin: bool,
+    extra: &[&str],
+) -> anyhow::Result<Server> {
     let dir = tempfile::tempdir()?;
     let db = dir.path().join("bench.db");
     let mut cmd = if pin {
@@ -171,10 +204,7 @@ async fn start_server(binary: &Path, mode: Mode, pin: bool) -> anyhow::Result<Se
     } else {
         Command::new(binary)
     };
-    cmd.args(["--listen", "127.0.0.1:0", "--no-plain"]);
-    // Every simulated client comes from 127.0.0.1 and sends flat out: the limits meant for
-    // strangers on the internet would refuse the load being measured.
-    cmd.args(["--no-flood-control", "--max-connections-per-ip", "100000"]);
+    cmd.args(["--listen", "127.0.0.1:0", "--no-plain"]).args(extra);
     match mode {
         Mode::File => cmd.arg("--db").arg(&db),
         Mode::Memory => cmd.args(["--db", ":memory:"]),
@@ -300,7 +330,10 @@ async fn send(
 }
 
 async fn run(args: &Args, binary: &Path, mode: Mode, pin: bool) -> anyhow::Result<Figures> {
-    let mut server = start_server(binary, mode, pin).await?;
+    // Every simulated client comes from 127.0.0.1 and sends flat out: the limits meant for
+    // strangers on the internet would refuse the load being measured.
+    let limits = ["--no-flood-control", "--max-connections-per-ip", "100000"];
+    let mut server = start_server(binary, mode, pin, &limits).await?;
     let counting = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
     let delivered = Arc::new(AtomicU64::new(0));

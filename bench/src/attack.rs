@@ -1,0 +1,421 @@
+//! Scenario `attack`: what hostile clients cost the well-behaved ones.
+//!
+//! A room of members chats at a steady rate, each message carrying its send time; every member
+//! measures how long each message took to reach it. The same chat runs twice, on a fresh server
+//! each time, with the default limits (flood control on): once alone, once with attackers
+//! in the room — flooders that reconnect after every cut-off, members that never read, half-open
+//! slowloris connections, garbage senders, senders of escape sequences and impostors with
+//! look-alike nicks. The figures are printed side by side: latency percentiles, messages lost,
+//! and what the attackers got for it.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::task::JoinHandle;
+
+use crate::{Mode, member, start_server};
+
+/// The settings of one comparison.
+pub struct Attack {
+    pub members: usize,
+    pub senders: usize,
+    /// Messages a second per sender (within the default flood limit of 2).
+    pub rate: f64,
+    pub seconds: u64,
+}
+
+/// What one run measured.
+pub struct Outcome {
+    sent: u64,
+    delivered: u64,
+    lost: u64,
+    latencies_us: Vec<u64>,
+    /// Attackers' connections, lines, goodbyes received, refusals received.
+    attacks: [u64; 4],
+}
+
+#[derive(Default)]
+struct AttackCounts {
+    connections: AtomicU64,
+    lines: AtomicU64,
+    /// Goodbyes the server sent the attackers (flooding, too_many_errors, ...).
+    byes: AtomicU64,
+    refusals: AtomicU64,
+}
+
+pub async fn compare(binary: &std::path::Path, pin: bool, a: &Attack) -> anyhow::Result<()> {
+    println!(
+        "attack: {} members, {} sending {} msg/s each, {} s per run; default limits (flood control on)",
+        a.members, a.senders, a.rate, a.seconds
+    );
+    let calm = run(binary, pin, a, false).await.context("run without attackers")?;
+    let under_attack = run(binary, pin, a, true).await.context("run with attackers")?;
+    println!();
+    println!(
+        "{:<16} {:>9} {:>11} {:>9} {:>9} {:>9} {:>6}   attackers: connections, lines, goodbyes, refusals",
+        "run", "sent", "delivered", "p50 ms", "p99 ms", "max ms", "lost"
+    );
+    for (name, o) in [("alone", &calm), ("under attack", &under_attack)] {
+        let (p50, p99, max) = percentiles(&o.latencies_us);
+        let [connections, lines, byes, refusals] = o.attacks;
+        println!(
+            "{name:<16} {:>9} {:>11} {p50:>9.2} {p99:>9.2} {max:>9.2} {:>6}   {connections}, {lines}, {byes}, {refusals}",
+            o.sent, o.delivered, o.lost,
+        );
+        println!(
+            "{}",
+            serde_json::json!({
+                "scenario": "attack", "attackers": std::ptr::eq(o, &under_attack),
+                "members": a.members, "senders": a.senders, "rate": a.rate, "seconds": a.seconds,
+                "sent": o.sent, "delivered": o.delivered, "lost": o.lost,
+                "p50_ms": p50, "p99_ms": p99, "max_ms": max,
+            })
+        );
+    }
+    let (_, calm_p99, _) = percentiles(&calm.latencies_us);
+    let (_, attacked_p99, _) = percentiles(&under_attack.latencies_us);
+    println!("p99 under attack / alone: {:.2}", attacked_p99 / calm_p99.max(0.001));
+    Ok(())
+}
+
+/// p50, p99 and max, in milliseconds.
+fn percentiles(us: &[u64]) -> (f64, f64, f64) {
+    if us.is_empty() {
+        return (0.0, 0.0, 0.0);
+    }
+    let mut sorted = us.to_vec();
+    sorted.sort_unstable();
+    let at = |q: f64| sorted[((sorted.len() - 1) as f64 * q).round() as usize] as f64 / 1000.0;
+    (at(0.5), at(0.99), at(1.0))
+}
+
+async fn run(
+    binary: &std::path::Path,
+    pin: bool,
+    a: &Attack,
+    attackers: bool,
+) -> anyhow::Result<Outcome> {
+    // One address for everyone, so the per-address cap is raised; flood control stays on.
+    let server =
+        start_server(binary, Mode::File, pin, &["--max-connections-per-ip", "100000"]).await?;
+    let addr = server.addr.clone();
+    let epoch = Instant::now();
+    let window = Arc::new(Window::default());
+    let stop = Arc::new(AtomicBool::new(false));
+    let counts = Arc::new(AttackCounts::default());
+
+    let mut receivers = Vec::new();
+    let mut writers = Vec::new();
+    for i in 0..a.members {
+        let (r, w) = member(&addr, &format!("m{i}")).await?;
+        receivers.push(tokio::spawn(measure(r, epoch, window.clone())));
+        writers.push(w);
+    }
+    let mut tasks: Vec<JoinHandle<()>> = Vec::new();
+    if attackers {
+        tasks.extend(start_attackers(&addr, stop.clone(), counts.clone()));
+    }
+    let senders: Vec<OwnedWriteHalf> = writers.drain(..a.senders.min(a.members)).collect();
+    let interval = Duration::from_secs_f64(1.0 / a.rate);
+    for (i, w) in senders.into_iter().enumerate() {
+        // Spread the senders over the interval, as people would be.
+        let offset = interval.mul_f64(i as f64 / a.senders as f64);
+        tasks.push(tokio::spawn(speak(w, epoch, offset, interval, window.clone(), stop.clone())));
+    }
+    // Warm-up (the attackers connect, the first reconnections happen), then the measured time.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    window.from_us.store(micros(epoch), Ordering::Relaxed);
+    tokio::time::sleep(Duration::from_secs(a.seconds)).await;
+    window.to_us.store(micros(epoch), Ordering::Relaxed);
+    // Stragglers sent inside the window still count.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut latencies_us = Vec::new();
+    for r in receivers {
+        r.abort();
+    }
+    for t in tasks {
+        t.abort();
+    }
+    let delivered = window.delivered.load(Ordering::Relaxed);
+    latencies_us.extend(window.latencies.lock().map(|l| l.clone()).unwrap_or_default());
+    let sent = window.sent.load(Ordering::Relaxed);
+    let lost = (sent * a.members as u64).saturating_sub(delivered);
+    drop(writers);
+    drop(server);
+    let attacks = [&counts.connections, &counts.lines, &counts.byes, &counts.refusals]
+        .map(|c| c.load(Ordering::Relaxed));
+    Ok(Outcome { sent, delivered, lost, latencies_us, attacks })
+}
+
+/// The measured window, in microseconds since the epoch, and what happened inside it.
+#[derive(Default)]
+struct Window {
+    from_us: AtomicU64,
+    to_us: AtomicU64,
+    sent: AtomicU64,
+    delivered: AtomicU64,
+    latencies: std::sync::Mutex<Vec<u64>>,
+}
+
+impl Window {
+    fn contains(&self, t: u64) -> bool {
+        let from = self.from_us.load(Ordering::Relaxed);
+        let to = self.to_us.load(Ordering::Relaxed);
+        from != 0 && t >= from && (to == 0 || t < to)
+    }
+}
+
+fn micros(epoch: Instant) -> u64 {
+    u64::try_from(epoch.elapsed().as_micros()).unwrap_or(u64::MAX)
+}
+
+/// Says a message every `interval`, its text the send time.
+async fn speak(
+    mut w: OwnedWriteHalf,
+    epoch: Instant,
+    offset: Duration,
+    interval: Duration,
+    window: Arc<Window>,
+    stop: Arc<AtomicBool>,
+) {
+    tokio::time::sleep(offset).await;
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    while !stop.load(Ordering::Relaxed) {
+        tick.tick().await;
+        let now = micros(epoch);
+        let line = format!("{{\"type\":\"say\",\"room\":\"lobby\",\"text\":\"t{now:016}\"}}\n");
+        if w.write_all(line.as_bytes()).await.is_err() {
+            return;
+        }
+        if window.contains(now) {
+            window.sent.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+const TEXT: &[u8] = b"\"text\":\"t";
+
+/// Reads a member's socket; for each message with a send time inside the window, notes its
+/// delivery and latency. Anything else (presence, the attackers' texts) is skipped unparsed.
+async fn measure(
+    mut r: tokio::io::BufReader<tokio::net::tcp::OwnedReadHalf>,
+    epoch: Instant,
+    window: Arc<Window>,
+) {
+    let mut buf = vec![0u8; 1 << 16];
+    let mut partial = Vec::new();
+    let mut local = Vec::new();
+    loop {
+        let n = match r.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        let now = micros(epoch);
+        partial.extend_from_slice(&buf[..n]);
+        let mut start = 0;
+        while let Some(end) = partial[start..].iter().position(|&b| b == b'\n') {
+            let line = &partial[start..start + end];
+            start += end + 1;
+            if !line.starts_with(b"{\"type\":\"message\"") {
+                continue;
+            }
+            let Some(at) = line.windows(TEXT.len()).position(|w| w == TEXT) else { continue };
+            let digits = &line[at + TEXT.len()..];
+            let Some(sent) = digits
+                .get(..16)
+                .and_then(|d| std::str::from_utf8(d).ok())
+                .and_then(|d| d.parse::<u64>().ok())
+            else {
+                continue;
+            };
+            if window.contains(sent) {
+                local.push(now.saturating_sub(sent));
+            }
+        }
+        partial.drain(..start);
+        if !local.is_empty() {
+            window.delivered.fetch_add(local.len() as u64, Ordering::Relaxed);
+            if let Ok(mut all) = window.latencies.lock() {
+                all.append(&mut local);
+            }
+        }
+    }
+}
+
+/// Flooders 5, non-readers 10, slowloris 50, garbage 5, escape-sequence senders 2,
+/// impostors 2.
+fn start_attackers(
+    addr: &str,
+    stop: Arc<AtomicBool>,
+    counts: Arc<AttackCounts>,
+) -> Vec<JoinHandle<()>> {
+    let mut tasks = Vec::new();
+    let spawn = |kind: Kind, i: usize| {
+        tokio::spawn(attacker(addr.to_owned(), kind, i, stop.clone(), counts.clone()))
+    };
+    for (kind, n) in [
+        (Kind::Flooder, 5),
+        (Kind::NonReader, 10),
+        (Kind::Slowloris, 50),
+        (Kind::Garbage, 5),
+        (Kind::Escapes, 2),
+        (Kind::Impostor, 2),
+    ] {
+        for i in 0..n {
+            tasks.push(spawn(kind, i));
+        }
+    }
+    tasks
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    /// Sends a burst far past the flood limit, is cut off, comes back.
+    Flooder,
+    /// Joins and never reads.
+    NonReader,
+    /// Sends a hello one byte a second, never finishing it.
+    Slowloris,
+    /// Unreadable lines until cut off, then comes back.
+    Garbage,
+    /// Escape sequences, bidi overrides and combining floods, within the flood limit.
+    Escapes,
+    /// Tries nicks that look like members' (Cyrillic о in "m0"), again and again.
+    Impostor,
+}
+
+async fn attacker(
+    addr: String,
+    kind: Kind,
+    i: usize,
+    stop: Arc<AtomicBool>,
+    counts: Arc<AttackCounts>,
+) {
+    let mut round = 0u64;
+    while !stop.load(Ordering::Relaxed) {
+        round += 1;
+        let Ok(stream) = TcpStream::connect(&addr).await else {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        };
+        counts.connections.fetch_add(1, Ordering::Relaxed);
+        let _ = stream.set_nodelay(true);
+        let (mut r, mut w) = stream.into_split();
+        let hello =
+            |nick: &str| format!("{{\"type\":\"hello\",\"nick\":\"{nick}\",\"protocol\":1}}\n");
+        let lines: Vec<u8> = match kind {
+            Kind::Flooder => {
+                let mut l = hello(&format!("flood{i}x{round}")).into_bytes();
+                for n in 0..1000 {
+                    l.extend_from_slice(
+                        format!("{{\"type\":\"say\",\"room\":\"lobby\",\"text\":\"spam {n}\"}}\n")
+                            .as_bytes(),
+                    );
+                }
+                l
+            }
+            Kind::Garbage => {
+                let mut l = hello(&format!("junk{i}x{round}")).into_bytes();
+                for n in 0..100 {
+                    match n % 4 {
+                        0 => l.extend_from_slice(b"\xff\xfe not utf-8\n"),
+                        1 => l.extend_from_slice(&[b'['; 20_000]),
+                        2 => l.extend_from_slice(b"\n{\"type\":\"dance\"}\n"),
+                        _ => l.extend_from_slice(b"{\"type\":\"say\",\"room\":\"lobby\"}\n"),
+                    }
+                }
+                l
+            }
+            Kind::Impostor => hello("\u{43c}0").into_bytes(),
+            Kind::NonReader => hello(&format!("sleepy{i}x{round}")).into_bytes(),
+            Kind::Escapes => hello(&format!("esc{i}x{round}")).into_bytes(),
+            Kind::Slowloris => Vec::new(),
+        };
+        counts
+            .lines
+            .fetch_add(lines.iter().filter(|&&b| b == b'\n').count() as u64, Ordering::Relaxed);
+        if w.write_all(&lines).await.is_err() {
+            continue;
+        }
+        match kind {
+            Kind::Flooder | Kind::Garbage | Kind::Impostor => {
+                read_to_end(&mut r, &counts).await;
+                // Sustained, not a connection flood: that is the per-address cap's job.
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Kind::NonReader => {
+                // Never reads; holds the connection until the server gives up on it.
+                let mut one = [0u8; 1];
+                while !stop.load(Ordering::Relaxed) {
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    if let Ok(Ok(0)) = tokio::time::timeout(Duration::ZERO, r.read(&mut one)).await
+                    {
+                        break;
+                    }
+                }
+            }
+            Kind::Slowloris => {
+                for byte in hello("slow").bytes().take_while(|&b| b != b'\n') {
+                    if stop.load(Ordering::Relaxed) || w.write_all(&[byte]).await.is_err() {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+            Kind::Escapes => {
+                let texts = [
+                    "\\u001b[2J\\u001b]0;pwned\\u0007",
+                    "\\u202etxt.exe\\u202c \\u2066x\\u2069",
+                    "\\u009b31m\\u009d0;x\\u009c",
+                ];
+                let mut n = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    let line = format!(
+                        "{{\"type\":\"say\",\"room\":\"lobby\",\"text\":\"{}\"}}\n",
+                        texts[n % texts.len()]
+                    );
+                    n += 1;
+                    if w.write_all(line.as_bytes()).await.is_err() {
+                        break;
+                    }
+                    counts.lines.fetch_add(1, Ordering::Relaxed);
+                    // Within the flood limit: this attack is on the readers' terminals.
+                    tokio::time::sleep(Duration::from_millis(600)).await;
+                    let mut sink = [0u8; 4096];
+                    while let Ok(Ok(1..)) =
+                        tokio::time::timeout(Duration::ZERO, r.read(&mut sink)).await
+                    {
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Reads until the server closes, counting its goodbyes and refusals.
+async fn read_to_end(r: &mut tokio::net::tcp::OwnedReadHalf, counts: &AttackCounts) {
+    let mut buf = vec![0u8; 1 << 16];
+    let mut tail = Vec::new();
+    while let Ok(Ok(n @ 1..)) = tokio::time::timeout(Duration::from_secs(5), r.read(&mut buf)).await
+    {
+        tail.extend_from_slice(&buf[..n]);
+        let mut start = 0;
+        while let Some(end) = tail[start..].iter().position(|&b| b == b'\n') {
+            let line = &tail[start..start + end];
+            if line.starts_with(b"{\"type\":\"bye\"") {
+                counts.byes.fetch_add(1, Ordering::Relaxed);
+            } else if line.starts_with(b"{\"type\":\"error\"") {
+                counts.refusals.fetch_add(1, Ordering::Relaxed);
+            }
+            start += end + 1;
+        }
+        tail.drain(..start);
+    }
+}
