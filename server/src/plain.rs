@@ -120,8 +120,13 @@ impl Plain {
         let me = view.nick;
         match msg {
             ServerMsg::Welcome { greeting, motd, rooms, .. } => {
-                let mut lines = vec![greeting.clone()];
-                lines.extend(motd.lines().map(str::to_owned));
+                // The operator's words (--name, --motd) are held to the same rules as a
+                // stranger's: a line break makes lines, nothing else gets through raw.
+                let mut lines: Vec<String> = greeting
+                    .lines()
+                    .chain(motd.lines())
+                    .map(|l| sanitize(l).into_owned())
+                    .collect();
                 lines.push(format!("Rooms: {}", describe::room_list(rooms)));
                 lines.push("Type a line to chat, /help for commands, exit to leave.".to_owned());
                 lines

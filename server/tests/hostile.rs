@@ -373,3 +373,32 @@ async fn hostile_input_never_reaches_the_log_raw() {
         .collect();
     assert!(raw.is_empty(), "raw characters in the log: {raw:?}");
 }
+
+/// The operator's own words (`--name`, `--motd`) reach plain-text clients under the same rules
+/// as a stranger's: a line break makes a new line, no control character gets through.
+#[tokio::test]
+async fn the_greeting_and_motd_are_defused_for_plain_clients() {
+    let server = server_with(ServerInfo {
+        name: "evil\nchat\u{1b}[2J".into(),
+        motd: "read\u{1b}]0;pwned\u{7} this\r\nsecond\u{9b}line".into(),
+        ..common::info()
+    })
+    .await;
+    let mut c = PlainClient::connect(server.plain).await;
+    c.line().await;
+    c.send("Eve\n").await;
+    let mut lines = Vec::new();
+    loop {
+        let line = c.line().await;
+        if line.starts_with("Rooms:") {
+            break;
+        }
+        lines.push(line);
+    }
+    assert_eq!(lines.len(), 4, "{lines:?}");
+    for line in &lines {
+        assert!(!line.chars().any(char::is_control), "{line:?}");
+    }
+    assert!(lines[1].starts_with("chat\u{241b}[2J"), "{lines:?}");
+    server.shutdown().await;
+}
