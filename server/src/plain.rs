@@ -73,8 +73,7 @@ impl Plain {
     fn put(&self, out: &mut BytesMut, line: &str) {
         match self.charset {
             Charset::Utf8 => out.extend_from_slice(line.as_bytes()),
-            // Characters GBK cannot hold become HTML numeric references, which stay readable.
-            Charset::Gbk => out.extend_from_slice(&GBK.encode(line).0),
+            Charset::Gbk => put_gbk(out, line),
         }
         out.extend_from_slice(b"\r\n");
     }
@@ -213,6 +212,28 @@ impl Plain {
 /// The lines of a message, each after `prefix`. A message of many lines is cut at
 /// [`MAX_PLAIN_LINES_PER_MESSAGE`]: each line repeats the prefix, so without a cap a short
 /// message of newlines would swell into a large write to every plain reader.
+/// Writes `line` in GBK. Characters GBK cannot hold become HTML numeric references, which
+/// stay readable. So do characters whose GBK bytes fall in 0x80-0x9F: a session can be
+/// switched to GBK by a line that was really Latin-1, and on a terminal that takes 8-bit
+/// controls such a byte is one (0x9B starts an escape sequence), so another user could pick
+/// characters that write escape sequences to it. The common characters (GB2312) avoid
+/// that range entirely.
+fn put_gbk(out: &mut BytesMut, line: &str) {
+    let mut utf8 = [0u8; 4];
+    for ch in line.chars() {
+        if ch.is_ascii() {
+            out.extend_from_slice(&[ch as u8]);
+            continue;
+        }
+        let (bytes, _, _) = GBK.encode(ch.encode_utf8(&mut utf8));
+        if bytes.iter().any(|b| (0x80..=0x9F).contains(b)) {
+            out.extend_from_slice(format!("&#{};", u32::from(ch)).as_bytes());
+        } else {
+            out.extend_from_slice(&bytes);
+        }
+    }
+}
+
 fn message_lines(prefix: &str, text: &str) -> Vec<String> {
     let total = text.lines().count();
     let mut lines: Vec<String> = text
@@ -330,6 +351,27 @@ mod tests {
         assert_eq!(plain.charset(), Charset::Gbk);
         plain.put(&mut out, "你好");
         assert_eq!(&out[..], &[&GBK.encode("你好").0[..], b"\r\n"].concat()[..]);
+    }
+
+    /// No byte GBK writes is an 8-bit control: characters that would need one are written
+    /// as numeric references instead.
+    #[test]
+    fn gbk_output_has_no_bytes_a_terminal_takes_for_controls() {
+        let risky: String = ('\u{4e00}'..='\u{9fff}')
+            .filter(|c| {
+                let mut b = [0u8; 4];
+                GBK.encode(c.encode_utf8(&mut b)).0.iter().any(|x| (0x80..=0x9f).contains(x))
+            })
+            .take(50)
+            .collect();
+        assert_eq!(risky.chars().count(), 50, "GBK has such characters");
+        let mut out = BytesMut::new();
+        put_gbk(&mut out, &format!("你好 {risky} ok"));
+        assert!(!out.iter().any(|b| (0x80..=0x9f).contains(b)), "{out:?}");
+        let first = risky.chars().next().unwrap();
+        let text = String::from_utf8_lossy(&out);
+        assert!(text.contains(&format!("&#{};", u32::from(first))), "{text}");
+        assert!(out.starts_with(&GBK.encode("你好").0));
     }
 
     #[test]
