@@ -51,6 +51,11 @@ pub const PING_INTERVAL: Duration = Duration::from_secs(60);
 /// this it could take every slot of [`MAX_CONNECTIONS`] by itself.
 pub const MAX_CONNECTIONS_PER_IP: usize = 32;
 
+/// Connections being told why they are turned away (server full, too many from one address)
+/// at once. Each takes a task for up to a second; past this, a flood of connections is closed
+/// without the explanation rather than growing the number of tasks.
+pub const MAX_REFUSING: usize = 256;
+
 /// Default for `--max-room-members`: members of one room. Every message in a room costs one
 /// write per member; past this, a room is a broadcast medium, not a conversation.
 pub const MAX_ROOM_MEMBERS: usize = 10_000;

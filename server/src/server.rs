@@ -24,7 +24,7 @@ use crate::dialect::{Dialect, Json, View};
 use crate::flood::FloodLimits;
 use crate::history::History;
 use crate::hub::Hub;
-use crate::limits::SHUTDOWN_GRACE;
+use crate::limits::{MAX_REFUSING, SHUTDOWN_GRACE};
 use crate::plain::Plain;
 use crate::session;
 
@@ -124,6 +124,7 @@ pub async fn run(
         tracker: tracker.clone(),
         slots,
         per_address,
+        refusing: Arc::new(Semaphore::new(MAX_REFUSING)),
     };
 
     let json = ctx.clone().serve(listeners.json, Json::default);
@@ -156,6 +157,8 @@ struct Accept {
     tracker: TaskTracker,
     slots: Arc<Semaphore>,
     per_address: Arc<PerAddress>,
+    /// Connections being turned away at once.
+    refusing: Arc<Semaphore>,
 }
 
 impl Accept {
@@ -178,12 +181,12 @@ impl Accept {
             };
             let Some(address_slot) = PerAddress::acquire(&self.per_address, peer.ip()) else {
                 warn!(%peer, "connection refused: too many from this address");
-                self.tracker.spawn(turn_away(stream, dialect(), ByeCode::TooManyConnections));
+                self.refuse(stream, dialect(), ByeCode::TooManyConnections);
                 continue;
             };
             let Ok(permit) = self.slots.clone().try_acquire_owned() else {
                 warn!(%peer, "connection refused: server full");
-                self.tracker.spawn(turn_away(stream, dialect(), ByeCode::ServerFull));
+                self.refuse(stream, dialect(), ByeCode::ServerFull);
                 continue;
             };
             let (hub, info, token) = (self.hub.clone(), self.info.clone(), self.token.clone());
@@ -195,7 +198,24 @@ impl Accept {
         }
         // Connections the kernel accepted but we had not: closing the listener would reset them.
         while let Some(Ok((stream, _))) = listener.accept().now_or_never() {
-            self.tracker.spawn(turn_away(stream, dialect(), ByeCode::Shutdown));
+            self.refuse(stream, dialect(), ByeCode::Shutdown);
+        }
+    }
+}
+
+impl Accept {
+    /// Turns a connection away with its reason, in a task of its own so a slow reader cannot
+    /// hold up the accept loop. Past [`MAX_REFUSING`] such tasks at once (a connection flood)
+    /// the connection is closed without a word: each costs a task for up to a second.
+    fn refuse<D: Dialect>(&self, stream: TcpStream, dialect: D, code: ByeCode) {
+        match self.refusing.clone().try_acquire_owned() {
+            Ok(permit) => {
+                self.tracker.spawn(async move {
+                    turn_away(stream, dialect, code).await;
+                    drop(permit);
+                });
+            }
+            Err(_) => drop(stream),
         }
     }
 }
