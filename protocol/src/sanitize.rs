@@ -29,7 +29,8 @@ fn is_bidi_control(ch: char) -> bool {
 /// Characters that take no space and show nothing, or that terminals treat as line breaks:
 /// they can hide text or make two different strings look the same. The format characters
 /// (Unicode category Cf) that draw nothing, blank letters (Hangul fillers), tag characters,
-/// Mongolian variation selectors, line and paragraph separators.
+/// Mongolian variation selectors, line and paragraph separators, and the code points Unicode
+/// reserves as default-ignorable (unassigned today, invisible when they are assigned).
 pub fn is_invisible(ch: char) -> bool {
     is_bidi_control(ch)
         || matches!(
@@ -43,14 +44,17 @@ pub fn is_invisible(ch: char) -> bool {
                 | '\u{2028}'
                 | '\u{2029}'
                 | '\u{180B}'..='\u{180F}'
-                | '\u{2060}'..='\u{2064}'
+                | '\u{2060}'..='\u{2065}'
                 | '\u{206A}'..='\u{206F}'
                 | '\u{3164}'
                 | '\u{FEFF}'
                 | '\u{FFA0}'
-                | '\u{FFF9}'..='\u{FFFB}'
+                | '\u{FFF0}'..='\u{FFFB}'
+                | '\u{13430}'..='\u{1343F}'
+                | '\u{1BCA0}'..='\u{1BCA3}'
                 | '\u{1D173}'..='\u{1D17A}'
-                | '\u{E0000}'..='\u{E007F}'
+                | '\u{E0000}'..='\u{E00FF}'
+                | '\u{E01F0}'..='\u{E0FFF}'
         )
 }
 
@@ -199,6 +203,16 @@ mod tests {
         assert_eq!(sanitize("ﾞx"), "\u{25cc}\u{3099}x");
         let flood = format!("ｶ{}", "ﾞ".repeat(100));
         assert_eq!(sanitize(&flood), format!("ｶ{}", "\u{3099}".repeat(MAX_COMBINING_RUN)));
+    }
+
+    #[test]
+    /// Format controls of newer scripts and the reserved default-ignorable code points are
+    /// invisible and made visible.
+    #[test]
+    fn newer_and_reserved_invisible_characters_are_replaced() {
+        for ch in ['\u{2065}', '\u{FFF0}', '\u{13430}', '\u{1BCA0}', '\u{E0080}', '\u{E0FFF}'] {
+            assert_eq!(sanitize(&format!("a{ch}b")), format!("a{REPLACEMENT}b"), "{ch:?}");
+        }
     }
 
     #[test]
