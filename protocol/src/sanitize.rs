@@ -205,7 +205,6 @@ mod tests {
         assert_eq!(sanitize(&flood), format!("ｶ{}", "\u{3099}".repeat(MAX_COMBINING_RUN)));
     }
 
-    #[test]
     /// Format controls of newer scripts and the reserved default-ignorable code points are
     /// invisible and made visible.
     #[test]
