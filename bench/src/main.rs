@@ -25,6 +25,10 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::process::{Child, Command};
 
 mod attack;
+mod baseline;
+mod histogram;
+
+use histogram::Histogram;
 
 /// Load generator for chat-server.
 #[derive(Debug, Parser)]
@@ -52,11 +56,14 @@ struct Args {
     #[arg(long, default_value_t = 64)]
     size: usize,
     /// History settings to compare, in order.
-    #[arg(long, value_delimiter = ',', default_values = ["file", "memory", "off"])]
+    #[arg(long, value_delimiter = ',', default_values = ["file", "memory", "off", "bare"])]
     history: Vec<Mode>,
     /// The chat-server binary (default: next to this one).
     #[arg(long)]
     server: Option<PathBuf>,
+    /// Be the bare fan-out server the others are compared with (the bench starts itself so).
+    #[arg(long, hide = true)]
+    baseline_server: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -75,6 +82,8 @@ enum Mode {
     Memory,
     /// `--no-history`.
     Off,
+    /// Not chat-server: the bare fan-out server of `baseline.rs`, the yardstick.
+    Bare,
 }
 
 impl Mode {
@@ -83,6 +92,7 @@ impl Mode {
             Mode::File => "history in a file",
             Mode::Memory => "history in memory",
             Mode::Off => "no history",
+            Mode::Bare => "bare fan-out",
         }
     }
 }
@@ -95,11 +105,23 @@ struct Figures {
     /// Messages that should have been delivered and were not (a member that lagged).
     lost: u64,
     errors: u64,
+    /// Send to receipt, microseconds.
+    p50_us: u64,
+    p99_us: u64,
+    p999_us: u64,
+    max_us: u64,
+    /// CPU time per second of the measured time: 1.0 is one core busy.
+    server_cpu: f64,
+    bench_cpu: f64,
+    server_rss_mb: f64,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if args.baseline_server {
+        return baseline::serve().await;
+    }
     if args.senders > args.members || args.members == 0 {
         bail!("--senders must be between 1 and --members");
     }
@@ -147,29 +169,82 @@ async fn main() -> anyhow::Result<()> {
                 "size": args.size, "seconds": args.seconds,
                 "sends_per_s": figures.sends_per_s.round(), "deliveries_per_s": figures.deliveries_per_s.round(),
                 "lost": figures.lost, "errors": figures.errors,
+                "p50_ms": ms(figures.p50_us), "p99_ms": ms(figures.p99_us),
+                "p999_ms": ms(figures.p999_us), "max_ms": ms(figures.max_us),
+                "server_cpu": (figures.server_cpu * 100.0).round() / 100.0,
+                "bench_cpu": (figures.bench_cpu * 100.0).round() / 100.0,
+                "server_rss_mb": figures.server_rss_mb.round(),
             })
         );
         results.push((*mode, figures));
     }
-    let reference = results.iter().find(|(m, _)| *m == Mode::Off).map(|(_, f)| f.deliveries_per_s);
+    let find = |mode| results.iter().find(|(m, _)| *m == mode).map(|(_, f)| f.deliveries_per_s);
+    let (off, bare) = (find(Mode::Off), find(Mode::Bare));
+    let ratio = |f: &Figures, to: Option<f64>| {
+        to.map_or("-".to_owned(), |r| format!("{:.2}", f.deliveries_per_s / r))
+    };
     println!();
     println!(
-        "{:<20} {:>12} {:>15} {:>10} {:>6} {:>7}",
-        "history", "sends/s", "deliveries/s", "vs off", "lost", "errors"
+        "{:<18} {:>10} {:>13} {:>7} {:>7} {:>8} {:>8} {:>8} {:>8} {:>5} {:>6}",
+        "server",
+        "sends/s",
+        "deliveries/s",
+        "vs off",
+        "vs bare",
+        "p50 ms",
+        "p99 ms",
+        "p99.9",
+        "max ms",
+        "lost",
+        "errors"
     );
     for (mode, f) in &results {
-        let ratio = reference.map_or("-".to_owned(), |r| format!("{:.2}", f.deliveries_per_s / r));
         println!(
-            "{:<20} {:>12.0} {:>15.0} {:>10} {:>6} {:>7}",
+            "{:<18} {:>10.0} {:>13.0} {:>7} {:>7} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>5} {:>6} {:>7.2} {:>7.2} {:>7.0}",
             mode.name(),
             f.sends_per_s,
             f.deliveries_per_s,
-            ratio,
+            ratio(f, off),
+            ratio(f, bare),
+            ms(f.p50_us),
+            ms(f.p99_us),
+            ms(f.p999_us),
+            ms(f.max_us),
             f.lost,
-            f.errors
+            f.errors,
+            f.server_cpu,
+            f.bench_cpu,
+            f.server_rss_mb
         );
     }
     Ok(())
+}
+
+/// User + system CPU seconds a process has used, from /proc (0 where there is none).
+fn cpu_seconds(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return 0.0 };
+    // Fields after the command name (which may hold spaces) in parentheses.
+    let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else { return 0.0 };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15 of the whole line, in USER_HZ (100 on Linux).
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// A process's resident memory in MB, from /proc.
+fn rss_mb(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1000.0)
+}
+
+fn ms(us: u64) -> f64 {
+    us as f64 / 1000.0
 }
 
 fn which(program: &str) -> bool {
@@ -197,22 +272,28 @@ async fn start_server(
 ) -> anyhow::Result<Server> {
     let dir = tempfile::tempdir()?;
     let db = dir.path().join("bench.db");
+    let bench = std::env::current_exe()?;
+    let program = if mode == Mode::Bare { bench.as_path() } else { binary };
     let mut cmd = if pin {
         let mut cmd = Command::new("taskset");
-        cmd.args(["-c", "0"]).arg(binary);
+        cmd.args(["-c", "0"]).arg(program);
         cmd
     } else {
-        Command::new(binary)
+        Command::new(program)
     };
-    cmd.args(["--listen", "127.0.0.1:0", "--no-plain"]).args(extra);
+    match mode {
+        Mode::Bare => cmd.arg("--baseline-server"),
+        _ => cmd.args(["--listen", "127.0.0.1:0", "--no-plain"]).args(extra),
+    };
     match mode {
         Mode::File => cmd.arg("--db").arg(&db),
         Mode::Memory => cmd.args(["--db", ":memory:"]),
         Mode::Off => cmd.arg("--no-history"),
+        Mode::Bare => &mut cmd,
     };
     // The server's log (a warning per lagging member under this load) would drown the figures.
     cmd.stdout(Stdio::piped()).stderr(Stdio::null()).kill_on_drop(true);
-    let mut child = cmd.spawn().with_context(|| format!("cannot start {}", binary.display()))?;
+    let mut child = cmd.spawn().with_context(|| format!("cannot start {}", program.display()))?;
     let stdout = child.stdout.take().context("no stdout")?;
     let mut line = String::new();
     BufReader::new(stdout).read_line(&mut line).await?;
@@ -252,40 +333,56 @@ async fn member(
 
 const MESSAGE: &[u8] = b"{\"type\":\"message\"";
 
-/// Counts deliveries (and, for a sender, its own echoes) from one member's socket.
+/// Counts deliveries (and, for a sender, its own echoes) from one member's socket, and times
+/// each from the send time in its text. Returns the latencies when the socket closes.
 async fn receive(
     mut r: BufReader<OwnedReadHalf>,
-    own: Option<(Vec<u8>, Arc<AtomicU64>)>,
+    own: Option<(memchr::memmem::Finder<'static>, Arc<AtomicU64>)>,
+    epoch: Instant,
     counting: Arc<AtomicBool>,
     delivered: Arc<AtomicU64>,
     errors: Arc<AtomicU64>,
-) {
+) -> Histogram {
     let mut buf = vec![0u8; 1 << 16];
     let mut partial: Vec<u8> = Vec::new();
+    let mut latencies = Histogram::default();
+    let mut seen = 0u64;
     loop {
         let n = match r.read(&mut buf).await {
-            Ok(0) | Err(_) => return,
+            Ok(0) | Err(_) => return latencies,
             Ok(n) => n,
         };
+        let now = micros(epoch);
+        let counting = counting.load(Ordering::Relaxed);
         partial.extend_from_slice(&buf[..n]);
         let mut start = 0;
         let (mut messages, mut mine, mut bad) = (0u64, 0u64, 0u64);
-        while let Some(end) = partial[start..].iter().position(|&b| b == b'\n') {
-            let line = &partial[start..start + end];
+        // SIMD searches (memchr): at millions of lines a second, the bench's own core must not
+        // be what limits the figures.
+        for end in memchr::memchr_iter(b'\n', &partial) {
+            let line = &partial[start..end];
+            start = end + 1;
             if line.starts_with(MESSAGE) {
                 messages += 1;
+                seen += 1;
                 if let Some((from, _)) = &own
-                    && line.windows(from.len()).any(|w| w == from.as_slice())
+                    && from.find(line).is_some()
                 {
                     mine += 1;
+                }
+                // Every eighth message is timed: plenty of samples, an eighth of the work.
+                if counting
+                    && seen.is_multiple_of(LATENCY_SAMPLE)
+                    && let Some(sent) = sent_at(line)
+                {
+                    latencies.record(now.saturating_sub(sent));
                 }
             } else if line.starts_with(b"{\"type\":\"error\"") {
                 bad += 1;
             }
-            start += end + 1;
         }
         partial.drain(..start);
-        if counting.load(Ordering::Relaxed) {
+        if counting {
             delivered.fetch_add(messages, Ordering::Relaxed);
             errors.fetch_add(bad, Ordering::Relaxed);
         }
@@ -295,20 +392,43 @@ async fn receive(
     }
 }
 
+const SENT_AT: &[u8] = b"\"text\":\"t";
+
+/// One message in this many is timed.
+const LATENCY_SAMPLE: u64 = 8;
+
+/// The send time a message's text starts with: `t` and 16 digits of microseconds.
+fn sent_at(line: &[u8]) -> Option<u64> {
+    let at = memchr::memmem::find(line, SENT_AT)? + SENT_AT.len();
+    let digits = line.get(at..at + 16)?;
+    digits.iter().try_fold(0u64, |n, &d| d.is_ascii_digit().then(|| n * 10 + u64::from(d - b'0')))
+}
+
+fn micros(epoch: Instant) -> u64 {
+    u64::try_from(epoch.elapsed().as_micros()).unwrap_or(u64::MAX)
+}
+
 /// Sends flat out, keeping at most `window` messages unechoed.
+/// What a sender shares with the run: its clock, when to stop, when to count, the count.
+struct SendShared {
+    epoch: Instant,
+    stop: Arc<AtomicBool>,
+    counting: Arc<AtomicBool>,
+    sent: Arc<AtomicU64>,
+}
+
 async fn send(
     mut w: OwnedWriteHalf,
     echoed: Arc<AtomicU64>,
     window: u64,
     size: usize,
-    stop: Arc<AtomicBool>,
-    counting: Arc<AtomicBool>,
-    sent: Arc<AtomicU64>,
+    shared: SendShared,
 ) -> anyhow::Result<u64> {
-    let text = "x".repeat(size);
-    let line = format!("{{\"type\":\"say\",\"room\":\"lobby\",\"text\":\"{text}\"}}\n");
+    let SendShared { epoch, stop, counting, sent } = shared;
+    // `t` and the send time in 17 bytes, then padding to `size`.
+    let padding = "x".repeat(size.saturating_sub(17));
     let mut total = 0u64;
-    let mut batch = Vec::with_capacity(line.len() * window as usize);
+    let mut batch = Vec::with_capacity((size + 48) * window as usize);
     while !stop.load(Ordering::Relaxed) {
         let in_flight = total - echoed.load(Ordering::Acquire);
         let room = window.saturating_sub(in_flight);
@@ -317,8 +437,13 @@ async fn send(
             continue;
         }
         batch.clear();
+        let now = micros(epoch);
         for _ in 0..room {
-            batch.extend_from_slice(line.as_bytes());
+            use std::io::Write as _;
+            let _ = writeln!(
+                batch,
+                "{{\"type\":\"say\",\"room\":\"lobby\",\"text\":\"t{now:016}{padding}\"}}"
+            );
         }
         w.write_all(&batch).await?;
         total += room;
@@ -334,6 +459,7 @@ async fn run(args: &Args, binary: &Path, mode: Mode, pin: bool) -> anyhow::Resul
     // strangers on the internet would refuse the load being measured.
     let limits = ["--no-flood-control", "--max-connections-per-ip", "100000"];
     let mut server = start_server(binary, mode, pin, &limits).await?;
+    let epoch = Instant::now();
     let counting = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
     let delivered = Arc::new(AtomicU64::new(0));
@@ -345,8 +471,10 @@ async fn run(args: &Args, binary: &Path, mode: Mode, pin: bool) -> anyhow::Resul
     for i in 0..args.members {
         let nick = format!("m{i}");
         let (r, w) = member(&server.addr, &nick).await?;
-        let own = (i < args.senders)
-            .then(|| (format!("\"from\":\"{nick}\"").into_bytes(), Arc::new(AtomicU64::new(0))));
+        let own = (i < args.senders).then(|| {
+            let from = format!("\"from\":\"{nick}\"").into_bytes();
+            (memchr::memmem::Finder::new(&from).into_owned(), Arc::new(AtomicU64::new(0)))
+        });
         if let Some((_, echoed)) = &own {
             senders.push((w, echoed.clone()));
         } else {
@@ -356,6 +484,7 @@ async fn run(args: &Args, binary: &Path, mode: Mode, pin: bool) -> anyhow::Resul
         receivers.push(tokio::spawn(receive(
             r,
             own,
+            epoch,
             counting.clone(),
             delivered.clone(),
             errors.clone(),
@@ -368,17 +497,25 @@ async fn run(args: &Args, binary: &Path, mode: Mode, pin: bool) -> anyhow::Resul
             echoed,
             args.window as u64,
             args.size,
-            stop.clone(),
-            counting.clone(),
-            sent.clone(),
+            SendShared {
+                epoch,
+                stop: stop.clone(),
+                counting: counting.clone(),
+                sent: sent.clone(),
+            },
         )));
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
+    let server_pid = server.child.id().unwrap_or(0);
+    let cpu_before = (cpu_seconds(server_pid), cpu_seconds(std::process::id()));
     counting.store(true, Ordering::Relaxed);
     let started = Instant::now();
     tokio::time::sleep(Duration::from_secs(args.seconds)).await;
     counting.store(false, Ordering::Relaxed);
     let elapsed = started.elapsed().as_secs_f64();
+    let server_cpu = (cpu_seconds(server_pid) - cpu_before.0) / elapsed;
+    let bench_cpu = (cpu_seconds(std::process::id()) - cpu_before.1) / elapsed;
+    let server_rss_mb = rss_mb(server_pid);
     stop.store(true, Ordering::Relaxed);
     let (sends, deliveries) = (sent.load(Ordering::Relaxed), delivered.load(Ordering::Relaxed));
     // Each message sent in the window should reach every member; a shortfall beyond what was
@@ -390,8 +527,11 @@ async fn run(args: &Args, binary: &Path, mode: Mode, pin: bool) -> anyhow::Resul
         let _ = s.await;
     }
     let _ = server.child.kill().await;
+    let mut latencies = Histogram::default();
     for r in receivers {
-        r.abort();
+        if let Ok(Ok(h)) = tokio::time::timeout(Duration::from_secs(5), r).await {
+            latencies.merge(&h);
+        }
     }
     drop(idle);
     Ok(Figures {
@@ -399,5 +539,12 @@ async fn run(args: &Args, binary: &Path, mode: Mode, pin: bool) -> anyhow::Resul
         deliveries_per_s: deliveries as f64 / elapsed,
         lost,
         errors: errors.load(Ordering::Relaxed),
+        p50_us: latencies.quantile(0.5),
+        p99_us: latencies.quantile(0.99),
+        p999_us: latencies.quantile(0.999),
+        max_us: latencies.max(),
+        server_cpu,
+        bench_cpu,
+        server_rss_mb,
     })
 }
