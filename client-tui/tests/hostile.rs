@@ -15,96 +15,34 @@
 
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
-use chat_tui::app::{App, Settings};
-use chat_tui::event::{Event, NetEvent};
+mod common;
+
+use chat_tui::app::App;
+use chat_tui::event::Event;
 use chat_tui::incoming::clean;
 use chat_tui::ui::{self, Panes};
 use chat_tui::window::Target;
-use chrono::FixedOffset;
+use common::{app, message, net, next_seq, nick, render, row_in, screen};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use protocol::limits::{MAX_LABEL_BYTES, MAX_TEXT_BYTES};
-use protocol::sanitize::{MAX_COMBINING_RUN, is_invisible};
+use protocol::sanitize::{MAX_COMBINING_RUN, is_invisible, is_variation_selector};
 use protocol::{
-    ByeCode, ErrorCode, Label, MessageKind, Nick, PresenceEvent, RoomInfo, RoomName, ServerMsg,
-    Stored, Text, describe, sanitize,
+    ByeCode, ErrorCode, Label, MessageKind, PresenceEvent, RoomName, ServerMsg, Stored, Text,
+    describe, sanitize,
 };
 use ratatui::Terminal;
-use ratatui::backend::{CrosstermBackend, TestBackend};
+use ratatui::backend::CrosstermBackend;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Position, Rect};
 use ratatui::{TerminalOptions, Viewport};
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 use uuid::Uuid;
 
-/// Sequence numbers for test messages: increasing, as a server's are.
-static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-
-fn next_seq() -> u64 {
-    SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-}
-
 /// Normal, medium (borders but no connection pane) and the smallest supported size.
 const SIZES: [(u16, u16); 3] = [(80, 24), (30, 10), (ui::MIN_WIDTH, ui::MIN_HEIGHT)];
 
 /// The message after the hostile one.
 const FOLLOW: &str = "after 後 ok";
-
-fn nick(s: &str) -> Nick {
-    Nick::parse(s).unwrap()
-}
-
-fn app(width: u16, height: u16) -> App {
-    let settings = Settings {
-        nick: nick("Michael"),
-        server: "127.0.0.1:7878".into(),
-        room: RoomName::lobby(),
-        utc_offset: FixedOffset::east_opt(0).unwrap(),
-    };
-    let mut app = App::new(settings, Rect::new(0, 0, width, height));
-    app.update(Event::Net(NetEvent::Connected { server: "127.0.0.1:7878".into() }));
-    net(
-        &mut app,
-        ServerMsg::Welcome {
-            session: Uuid::now_v7(),
-            nick: nick("Michael"),
-            server: Label::truncate("chat-server/0.1.0"),
-            protocol: 1,
-            greeting: "Hello, Michael! Welcome to chat.".into(),
-            motd: "Be kind.".into(),
-            rooms: vec![RoomInfo { name: RoomName::lobby(), members: 1 }],
-        },
-    );
-    net(
-        &mut app,
-        ServerMsg::Presence {
-            id: Uuid::now_v7(),
-            ts: 0,
-            room: RoomName::lobby(),
-            nick: nick("Michael"),
-            event: PresenceEvent::Joined,
-        },
-    );
-    app
-}
-
-fn net(app: &mut App, msg: ServerMsg) {
-    app.update(Event::Net(NetEvent::Message(msg)));
-}
-
-fn message(app: &mut App, from: &str, kind: MessageKind, text: &str) {
-    net(
-        app,
-        ServerMsg::Message {
-            id: Uuid::now_v7(),
-            room: RoomName::lobby(),
-            seq: next_seq(),
-            from: nick(from),
-            kind,
-            text: Text::parse(text).unwrap(),
-            ts: 0,
-        },
-    );
-}
 
 fn private(app: &mut App, from: &str, text: &str) {
     net(
@@ -147,36 +85,8 @@ fn katakana_nick() -> String {
     "ｶﾞ".repeat(protocol::limits::MAX_NICK_CHARS / 2)
 }
 
-fn render(app: &App) -> (Buffer, Position) {
-    let mut terminal = Terminal::new(TestBackend::new(app.size.width, app.size.height)).unwrap();
-    terminal.draw(|f| ui::draw(f, app)).unwrap();
-    let cursor = terminal.get_cursor_position().unwrap();
-    (terminal.backend().buffer().clone(), cursor)
-}
-
-/// The text of row `y` within `area` as the terminal shows it: a wide character covers the
-/// next cell too.
-fn row_in(buf: &Buffer, area: Rect, y: u16) -> String {
-    let mut text = String::new();
-    let mut x = area.x;
-    while x < area.right() {
-        let symbol = buf[(x, y)].symbol();
-        text.push_str(symbol);
-        x += u16::try_from(symbol.width().max(1)).unwrap();
-    }
-    text
-}
-
-fn screen(buf: &Buffer) -> String {
-    (0..buf.area.height).map(|y| row_in(buf, buf.area, y)).collect::<Vec<_>>().join("\n")
-}
-
 fn without_whitespace(s: &str) -> String {
     s.chars().filter(|c| !c.is_whitespace()).collect()
-}
-
-fn is_variation_selector(c: char) -> bool {
-    matches!(c, '\u{FE00}'..='\u{FE0F}' | '\u{E0100}'..='\u{E01EF}')
 }
 
 /// (a) Nothing in any cell that a terminal would act on, that hides, or that spills over.

@@ -2,89 +2,13 @@
 
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
-use chat_tui::app::{App, Settings};
-use chat_tui::event::{Event, NetEvent};
+mod common;
+
+use chat_tui::event::Event;
 use chat_tui::ui;
-use chrono::FixedOffset;
+use common::{app, render, row, say, screen};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use protocol::{MessageKind, Nick, PresenceEvent, RoomInfo, RoomName, ServerMsg, Text};
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
-use ratatui::buffer::Buffer;
-use ratatui::layout::{Position, Rect};
-use unicode_width::UnicodeWidthStr;
-use uuid::Uuid;
-
-/// Sequence numbers for test messages: increasing, as a server's are.
-static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-
-fn nick(s: &str) -> Nick {
-    Nick::parse(s).unwrap()
-}
-
-fn app(width: u16, height: u16) -> App {
-    let settings = Settings {
-        nick: nick("Michael"),
-        server: "127.0.0.1:7878".into(),
-        room: RoomName::lobby(),
-        utc_offset: FixedOffset::east_opt(0).unwrap(),
-    };
-    let mut app = App::new(settings, Rect::new(0, 0, width, height));
-    let mut net = |e| app.update(Event::Net(e));
-    net(NetEvent::Connected { server: "127.0.0.1:7878".into() });
-    net(NetEvent::Message(ServerMsg::Welcome {
-        session: Uuid::now_v7(),
-        nick: nick("Michael"),
-        server: protocol::Label::truncate("chat-server/0.1.0"),
-        protocol: 1,
-        greeting: "Hello, Michael! Welcome to chat.".into(),
-        motd: "Be kind.".into(),
-        rooms: vec![RoomInfo { name: RoomName::lobby(), members: 1 }],
-    }));
-    net(NetEvent::Message(ServerMsg::Presence {
-        id: Uuid::now_v7(),
-        ts: 0,
-        room: RoomName::lobby(),
-        nick: nick("Michael"),
-        event: PresenceEvent::Joined,
-    }));
-    app
-}
-
-fn say(app: &mut App, from: &str, text: &str) {
-    app.update(Event::Net(NetEvent::Message(ServerMsg::Message {
-        id: Uuid::now_v7(),
-        room: RoomName::lobby(),
-        seq: SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
-        from: nick(from),
-        kind: MessageKind::Say,
-        text: Text::parse(text).unwrap(),
-        ts: 0,
-    })));
-}
-
-fn render(app: &App) -> (Buffer, Position) {
-    let mut terminal = Terminal::new(TestBackend::new(app.size.width, app.size.height)).unwrap();
-    terminal.draw(|f| ui::draw(f, app)).unwrap();
-    let cursor = terminal.get_cursor_position().unwrap();
-    (terminal.backend().buffer().clone(), cursor)
-}
-
-/// The text of row `y` as the terminal shows it: a wide character covers the next cell too.
-fn row(buf: &Buffer, y: u16) -> String {
-    let mut text = String::new();
-    let mut x = 0;
-    while x < buf.area.width {
-        let symbol = buf[(x, y)].symbol();
-        text.push_str(symbol);
-        x += u16::try_from(symbol.width().max(1)).unwrap();
-    }
-    text
-}
-
-fn screen(buf: &Buffer) -> String {
-    (0..buf.area.height).map(|y| row(buf, y)).collect::<Vec<_>>().join("\n")
-}
+use ratatui::layout::Position;
 
 /// At 80x24: the connection pane, the conversation, the input with the nick, the status line.
 #[test]
