@@ -18,7 +18,8 @@ use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::task::JoinHandle;
 
-use crate::{Mode, member, start_server};
+use crate::histogram::Histogram;
+use crate::{Mode, member, micros, sent_at, start_server};
 
 /// The settings of one comparison.
 pub struct Attack {
@@ -34,7 +35,7 @@ pub struct Outcome {
     sent: u64,
     delivered: u64,
     lost: u64,
-    latencies_us: Vec<u64>,
+    latencies: Histogram,
     /// Attackers' connections, lines, goodbyes received, refusals received.
     attacks: [u64; 4],
 }
@@ -61,7 +62,7 @@ pub async fn compare(binary: &std::path::Path, pin: bool, a: &Attack) -> anyhow:
         "run", "sent", "delivered", "p50 ms", "p99 ms", "max ms", "lost"
     );
     for (name, o) in [("alone", &calm), ("under attack", &under_attack)] {
-        let (p50, p99, max) = percentiles(&o.latencies_us);
+        let (p50, p99, max) = percentiles(&o.latencies);
         let [connections, lines, byes, refusals] = o.attacks;
         println!(
             "{name:<16} {:>9} {:>11} {p50:>9.2} {p99:>9.2} {max:>9.2} {:>6}   {connections}, {lines}, {byes}, {refusals}",
@@ -77,21 +78,16 @@ pub async fn compare(binary: &std::path::Path, pin: bool, a: &Attack) -> anyhow:
             })
         );
     }
-    let (_, calm_p99, _) = percentiles(&calm.latencies_us);
-    let (_, attacked_p99, _) = percentiles(&under_attack.latencies_us);
+    let (_, calm_p99, _) = percentiles(&calm.latencies);
+    let (_, attacked_p99, _) = percentiles(&under_attack.latencies);
     println!("p99 under attack / alone: {:.2}", attacked_p99 / calm_p99.max(0.001));
     Ok(())
 }
 
 /// p50, p99 and max, in milliseconds.
-fn percentiles(us: &[u64]) -> (f64, f64, f64) {
-    if us.is_empty() {
-        return (0.0, 0.0, 0.0);
-    }
-    let mut sorted = us.to_vec();
-    sorted.sort_unstable();
-    let at = |q: f64| sorted[((sorted.len() - 1) as f64 * q).round() as usize] as f64 / 1000.0;
-    (at(0.5), at(0.99), at(1.0))
+fn percentiles(h: &Histogram) -> (f64, f64, f64) {
+    let ms = |us: u64| us as f64 / 1000.0;
+    (ms(h.quantile(0.5)), ms(h.quantile(0.99)), ms(h.max()))
 }
 
 async fn run(
@@ -135,22 +131,24 @@ async fn run(
     // Stragglers sent inside the window still count.
     tokio::time::sleep(Duration::from_secs(2)).await;
     stop.store(true, Ordering::Relaxed);
-    let mut latencies_us = Vec::new();
-    for r in receivers {
-        r.abort();
-    }
     for t in tasks {
         t.abort();
     }
+    // The members' sockets close with the server; each then hands back its latencies.
+    drop(server);
+    let mut latencies = Histogram::default();
+    for r in receivers {
+        if let Ok(Ok(h)) = tokio::time::timeout(Duration::from_secs(5), r).await {
+            latencies.merge(&h);
+        }
+    }
     let delivered = window.delivered.load(Ordering::Relaxed);
-    latencies_us.extend(window.latencies.lock().map(|l| l.clone()).unwrap_or_default());
     let sent = window.sent.load(Ordering::Relaxed);
     let lost = (sent * a.members as u64).saturating_sub(delivered);
     drop(writers);
-    drop(server);
     let attacks = [&counts.connections, &counts.lines, &counts.byes, &counts.refusals]
         .map(|c| c.load(Ordering::Relaxed));
-    Ok(Outcome { sent, delivered, lost, latencies_us, attacks })
+    Ok(Outcome { sent, delivered, lost, latencies, attacks })
 }
 
 /// The measured window, in microseconds since the epoch, and what happened inside it.
@@ -160,7 +158,6 @@ struct Window {
     to_us: AtomicU64,
     sent: AtomicU64,
     delivered: AtomicU64,
-    latencies: std::sync::Mutex<Vec<u64>>,
 }
 
 impl Window {
@@ -169,10 +166,6 @@ impl Window {
         let to = self.to_us.load(Ordering::Relaxed);
         from != 0 && t >= from && (to == 0 || t < to)
     }
-}
-
-fn micros(epoch: Instant) -> u64 {
-    u64::try_from(epoch.elapsed().as_micros()).unwrap_or(u64::MAX)
 }
 
 /// Says a message every `interval`, its text the send time.
@@ -200,52 +193,38 @@ async fn speak(
     }
 }
 
-const TEXT: &[u8] = b"\"text\":\"t";
-
 /// Reads a member's socket; for each message with a send time inside the window, notes its
 /// delivery and latency. Anything else (presence, the attackers' texts) is skipped unparsed.
+/// Returns the latencies when the socket closes.
 async fn measure(
     mut r: tokio::io::BufReader<tokio::net::tcp::OwnedReadHalf>,
     epoch: Instant,
     window: Arc<Window>,
-) {
+) -> Histogram {
     let mut buf = vec![0u8; 1 << 16];
     let mut partial = Vec::new();
-    let mut local = Vec::new();
+    let mut latencies = Histogram::default();
     loop {
         let n = match r.read(&mut buf).await {
-            Ok(0) | Err(_) => return,
+            Ok(0) | Err(_) => return latencies,
             Ok(n) => n,
         };
         let now = micros(epoch);
         partial.extend_from_slice(&buf[..n]);
         let mut start = 0;
-        while let Some(end) = partial[start..].iter().position(|&b| b == b'\n') {
-            let line = &partial[start..start + end];
-            start += end + 1;
-            if !line.starts_with(b"{\"type\":\"message\"") {
-                continue;
-            }
-            let Some(at) = line.windows(TEXT.len()).position(|w| w == TEXT) else { continue };
-            let digits = &line[at + TEXT.len()..];
-            let Some(sent) = digits
-                .get(..16)
-                .and_then(|d| std::str::from_utf8(d).ok())
-                .and_then(|d| d.parse::<u64>().ok())
-            else {
-                continue;
-            };
-            if window.contains(sent) {
-                local.push(now.saturating_sub(sent));
+        let mut delivered = 0;
+        for end in memchr::memchr_iter(b'\n', &partial) {
+            let line = &partial[start..end];
+            start = end + 1;
+            if let Some(sent) = sent_at(line).filter(|&t| window.contains(t))
+                && line.starts_with(crate::MESSAGE)
+            {
+                latencies.record(now.saturating_sub(sent));
+                delivered += 1;
             }
         }
         partial.drain(..start);
-        if !local.is_empty() {
-            window.delivered.fetch_add(local.len() as u64, Ordering::Relaxed);
-            if let Ok(mut all) = window.latencies.lock() {
-                all.append(&mut local);
-            }
-        }
+        window.delivered.fetch_add(delivered, Ordering::Relaxed);
     }
 }
 
