@@ -183,3 +183,40 @@ pub fn default_db_path() -> PathBuf {
         None => PathBuf::from("chat-history.db"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(args: &[&str]) -> ServerInfo {
+        let argv = std::iter::once("chat-server").chain(args.iter().copied());
+        Config::try_parse_from(argv).unwrap().server_info()
+    }
+
+    /// The limit flags reach the server's settings; flood control is on unless switched off,
+    /// and its refusals never refill slower than the default rate.
+    #[test]
+    fn limit_flags() {
+        let defaults = info(&[]);
+        assert_eq!(defaults.flood, Some(FloodLimits::default()));
+        assert_eq!(defaults.max_connections_per_ip, MAX_CONNECTIONS_PER_IP);
+        let set = info(&[
+            "--flood-burst",
+            "3",
+            "--flood-rate",
+            "0.5",
+            "--max-connections-per-ip",
+            "5",
+            "--max-room-members",
+            "7",
+        ]);
+        let flood = set.flood.unwrap();
+        assert_eq!(flood.messages, Rate { burst: 3, every: Duration::from_secs(2) });
+        assert_eq!(flood.refusals, FloodLimits::default().refusals);
+        assert_eq!(flood.joins, FloodLimits::default().joins);
+        assert_eq!((set.max_connections_per_ip, set.max_room_members), (5, 7));
+        assert_eq!(info(&["--no-flood-control"]).flood, None);
+        let both = ["chat-server", "--no-flood-control", "--flood-rate", "5"];
+        assert!(Config::try_parse_from(both).is_err(), "contradictory flags are refused");
+    }
+}

@@ -13,7 +13,7 @@ mod common;
 use std::time::Duration;
 
 use chat_server::{FloodLimits, Rate, ServerInfo};
-use common::{JsonClient, PlainClient, TestServer, nick, start_server_with};
+use common::{JsonClient, PlainClient, nick, start_server_with};
 use protocol::{ByeCode, ClientMsg, ErrorCode, PresenceEvent, RoomName, ServerMsg, Text};
 
 /// Flood limits small enough to reach in a test: 3 at once, then one every 200 ms; 5 refusals.
@@ -24,10 +24,6 @@ fn tight_flood() -> FloodLimits {
         joins: Rate { burst: 2, every },
         refusals: Rate { burst: 5, every },
     }
-}
-
-async fn server_with(info: ServerInfo) -> TestServer {
-    start_server_with(info).await
 }
 
 fn say(text: &str) -> ClientMsg {
@@ -68,7 +64,8 @@ async fn chat_works(c: &mut JsonClient, other: &mut JsonClient, text: &str) {
 /// again. The room hears exactly the accepted messages.
 #[tokio::test]
 async fn a_burst_past_the_flood_limit_is_refused_with_the_time_to_wait() {
-    let server = server_with(ServerInfo { flood: Some(tight_flood()), ..common::info() }).await;
+    let server =
+        start_server_with(ServerInfo { flood: Some(tight_flood()), ..common::info() }).await;
     let mut tracy = server.join("Tracy").await;
     let mut mallory = server.join("Mallory").await;
     tracy.recv_until(|m| matches!(m, ServerMsg::Presence { .. })).await;
@@ -106,7 +103,8 @@ async fn a_burst_past_the_flood_limit_is_refused_with_the_time_to_wait() {
 /// sees why it went, and goes on.
 #[tokio::test]
 async fn sustained_flooding_ends_in_a_disconnect() {
-    let server = server_with(ServerInfo { flood: Some(tight_flood()), ..common::info() }).await;
+    let server =
+        start_server_with(ServerInfo { flood: Some(tight_flood()), ..common::info() }).await;
     let mut tracy = server.join("Tracy").await;
     let mut mallory = server.join("Mallory").await;
     tracy.recv_until(|m| matches!(m, ServerMsg::Presence { .. })).await;
@@ -146,7 +144,8 @@ async fn sustained_flooding_ends_in_a_disconnect() {
 /// and cheap requests (ping, who) are never limited.
 #[tokio::test]
 async fn joins_and_questions_do_not_share_the_message_allowance() {
-    let server = server_with(ServerInfo { flood: Some(tight_flood()), ..common::info() }).await;
+    let server =
+        start_server_with(ServerInfo { flood: Some(tight_flood()), ..common::info() }).await;
     let mut mallory = server.join("Mallory").await;
     for i in 0..3 {
         mallory.send(say(&format!("m{i}"))).await;
@@ -167,7 +166,8 @@ async fn joins_and_questions_do_not_share_the_message_allowance() {
 /// it has keep working, and a place that frees up can be taken again.
 #[tokio::test]
 async fn connections_from_one_address_are_capped() {
-    let server = server_with(ServerInfo { max_connections_per_ip: 3, ..common::info() }).await;
+    let server =
+        start_server_with(ServerInfo { max_connections_per_ip: 3, ..common::info() }).await;
     let mut a = server.join("Anna").await;
     let mut b = server.join("Bob").await;
     let c = server.join("Cleo").await;
@@ -201,7 +201,7 @@ async fn connections_from_one_address_are_capped() {
 /// just not in the lobby); members inside notice nothing.
 #[tokio::test]
 async fn a_full_room_refuses_more_members() {
-    let server = server_with(ServerInfo { max_room_members: 2, ..common::info() }).await;
+    let server = start_server_with(ServerInfo { max_room_members: 2, ..common::info() }).await;
     let mut a = server.join("Anna").await;
     let mut b = server.join("Bob").await;
     a.recv_until(|m| matches!(m, ServerMsg::Presence { .. })).await;
@@ -221,7 +221,7 @@ async fn a_full_room_refuses_more_members() {
 /// well before the hello timeout.
 #[tokio::test]
 async fn talking_without_hello_is_cut_off() {
-    let server = server_with(common::info()).await;
+    let server = start_server_with(common::info()).await;
     let mut tracy = server.join("Tracy").await;
     let mut chatty = JsonClient::connect(server.json).await;
     let mut lines = Vec::new();
@@ -242,7 +242,7 @@ async fn talking_without_hello_is_cut_off() {
 /// names the nick it is too like.
 #[tokio::test]
 async fn look_alike_nicks_count_as_taken() {
-    let server = server_with(common::info()).await;
+    let server = start_server_with(common::info()).await;
     let mut michael = server.join("Michael").await;
     for fake in ["\u{41c}\u{456}chael", "\u{ff2d}ichael", "MICHAEL", "rnichael", "Mich\u{430}el"] {
         let mut c = JsonClient::connect(server.json).await;
@@ -288,7 +288,7 @@ fn hostile_texts() -> Vec<String> {
 /// control reaches them, and their lines stay lines.
 #[tokio::test]
 async fn hostile_text_reaches_json_clients_unchanged_and_plain_clients_defused() {
-    let server = server_with(common::info()).await;
+    let server = start_server_with(common::info()).await;
     let mut tracy = server.join("Tracy").await;
     let mut plain = PlainClient::login(server.plain, "Watcher").await;
     let mut mallory = server.join("Mallory").await;
@@ -378,7 +378,7 @@ async fn hostile_input_never_reaches_the_log_raw() {
 /// as a stranger's: a line break makes a new line, no control character gets through.
 #[tokio::test]
 async fn the_greeting_and_motd_are_defused_for_plain_clients() {
-    let server = server_with(ServerInfo {
+    let server = start_server_with(ServerInfo {
         name: "evil\nchat\u{1b}[2J".into(),
         motd: "read\u{1b}]0;pwned\u{7} this\r\nsecond\u{9b}line".into(),
         ..common::info()
