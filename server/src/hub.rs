@@ -37,7 +37,7 @@ struct State {
 
 struct Room {
     tx: RoomChannel,
-    /// By key, for uniqueness; lists are sorted by [`member_list`].
+    /// By key, for uniqueness; lists are sorted by [`sort_members`].
     members: BTreeMap<NickKey, Nick>,
 }
 
@@ -112,10 +112,10 @@ fn presence(room: &RoomName, nick: &Nick, event: PresenceEvent) -> SharedEvent {
     })
 }
 
-/// A room's members in alphabetical order, ignoring case (keys are look-alike skeletons and
-/// do not sort the way people read).
-fn member_list(members: &BTreeMap<NickKey, Nick>) -> Vec<Nick> {
-    let mut nicks: Vec<Nick> = members.values().cloned().collect();
+/// Puts a room's members in alphabetical order, ignoring case (keys are look-alike skeletons
+/// and do not sort the way people read). Called after the hub's lock is released: for a big
+/// room it is the slow part of a join.
+fn sort_members(mut nicks: Vec<Nick>) -> Vec<Nick> {
     nicks.sort_by_cached_key(|n| (n.as_str().to_lowercase(), n.clone()));
     nicks
 }
@@ -191,12 +191,9 @@ impl Hub {
         let rx = entry.tx.subscribe();
         let announcement = presence(room, nick, PresenceEvent::Joined);
         entry.tx.send(announcement.clone());
-        Ok(Membership {
-            tx: entry.tx.clone(),
-            rx,
-            announcement,
-            members: member_list(&entry.members),
-        })
+        let (tx, members) = (entry.tx.clone(), entry.members.values().cloned().collect());
+        drop(state);
+        Ok(Membership { tx, rx, announcement, members: sort_members(members) })
     }
 
     /// Takes `nick` out of `room` and tells the room why. Returns the announcement, for the
@@ -331,7 +328,8 @@ impl Hub {
 
     /// The members of `room`, or `None` if there is no such room.
     pub fn members(&self, room: &RoomName) -> Option<Vec<Nick>> {
-        self.state().rooms.get(room).map(|r| member_list(&r.members))
+        let members = self.state().rooms.get(room).map(|r| r.members.values().cloned().collect());
+        members.map(sort_members)
     }
 
     /// Sessions registered now.
@@ -405,6 +403,24 @@ mod tests {
         assert_eq!(err.code, ErrorCode::TooManyRooms);
         assert!(hub.join(&m, &RoomName::parse("r0").unwrap()).is_ok(), "existing rooms stay open");
         assert_eq!(hub.rooms().len(), MAX_ROOMS_LISTED);
+    }
+
+    /// Member lists read alphabetically, whatever order the look-alike keys sort in
+    /// ("Michael"'s key starts "rn", after "rachel").
+    #[test]
+    fn member_lists_are_alphabetical_ignoring_case() {
+        let hub = Hub::new(100, 100);
+        let room = RoomName::lobby();
+        let mut memberships = Vec::new();
+        for name in ["rachel", "Michael", "anna", "Bob"] {
+            let (n, _) = register(&hub, name);
+            memberships.push(hub.join(&n, &room).unwrap());
+        }
+        let names =
+            |nicks: Vec<Nick>| nicks.iter().map(|n| n.as_str().to_owned()).collect::<Vec<_>>();
+        assert_eq!(names(hub.members(&room).unwrap()), ["anna", "Bob", "Michael", "rachel"]);
+        let last = memberships.pop().unwrap();
+        assert_eq!(names(last.members), ["anna", "Bob", "Michael", "rachel"]);
     }
 
     /// A full room refuses the next member without half-adding it; a place that frees up
