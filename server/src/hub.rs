@@ -15,11 +15,11 @@ use protocol::{
     ErrorCode, Nick, NickKey, PresenceEvent, RequestError, RoomInfo, RoomName, ServerMsg, Text,
     now_millis,
 };
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{Notify, broadcast, mpsc};
 use uuid::Uuid;
 
 use crate::event::{Event, SharedEvent};
-use crate::limits::{MAX_ROOMS_LISTED, ROOM_CHANNEL_CAPACITY};
+use crate::limits::{MAX_ROOMS_LISTED, ROOM_BACKLOG_LOW, ROOM_CHANNEL_CAPACITY};
 
 pub struct Hub {
     state: Mutex<State>,
@@ -50,20 +50,37 @@ struct User {
     rooms: BTreeSet<RoomName>,
 }
 
-/// A room's broadcast channel, and how many of its messages are still on their way through
-/// the history writer (not in the channel yet). Cheap to clone.
+/// A room's broadcast channel, how many of its messages are still on their way through the
+/// history writer (not in the channel yet), and the senders waiting for its members to catch
+/// up. Cheap to clone.
 #[derive(Clone)]
 pub struct RoomChannel {
     tx: broadcast::Sender<SharedEvent>,
-    queued: Arc<AtomicUsize>,
+    shared: Arc<Backlog>,
+}
+
+#[derive(Default)]
+struct Backlog {
+    /// Messages at the history writer.
+    queued: AtomicUsize,
+    /// Senders waiting in [`RoomChannel::caught_up`].
+    waiting: AtomicUsize,
+    /// Wakes them.
+    drained: Notify,
+}
+
+/// Counts a sender as waiting for as long as it waits.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl RoomChannel {
-    fn new() -> Self {
-        Self {
-            tx: broadcast::channel(ROOM_CHANNEL_CAPACITY).0,
-            queued: Arc::new(AtomicUsize::new(0)),
-        }
+    pub(crate) fn new() -> Self {
+        Self { tx: broadcast::channel(ROOM_CHANNEL_CAPACITY).0, shared: Arc::default() }
     }
 
     pub fn send(&self, event: SharedEvent) {
@@ -77,18 +94,53 @@ impl RoomChannel {
 
     /// A message for this room was handed to the history writer.
     pub fn queue(&self) {
-        self.queued.fetch_add(1, Ordering::Relaxed);
+        self.shared.queued.fetch_add(1, Ordering::Relaxed);
     }
 
     /// A queued message was broadcast or refused.
     pub fn dequeue(&self) {
-        self.queued.fetch_sub(1, Ordering::Relaxed);
+        self.shared.queued.fetch_sub(1, Ordering::Relaxed);
     }
 
     /// How far behind the room's slowest member is: the events it has not read yet, and the
     /// messages that will reach it once stored.
     pub fn backlog(&self) -> usize {
-        self.tx.len() + self.queued.load(Ordering::Relaxed)
+        self.tx.len() + self.shared.queued.load(Ordering::Relaxed)
+    }
+
+    /// Completes once the room's backlog is below [`ROOM_BACKLOG_LOW`]: what a sender that
+    /// got too far ahead of the room's members waits for. Members wake it as they read
+    /// ([`RoomChannel::took_events`]); it polls nothing.
+    pub async fn caught_up(&self) {
+        self.shared.waiting.fetch_add(1, Ordering::SeqCst);
+        let _waiting = Waiting(&self.shared.waiting);
+        loop {
+            let notified = self.shared.drained.notified();
+            tokio::pin!(notified);
+            // Registered before the look, so a member that reads in between still wakes it.
+            notified.as_mut().enable();
+            if self.backlog() < ROOM_BACKLOG_LOW {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// A member took events from the room: wakes the waiting senders if the room has caught
+    /// up. One atomic load when nobody waits.
+    pub fn took_events(&self) {
+        std::sync::atomic::fence(Ordering::SeqCst);
+        if self.shared.waiting.load(Ordering::SeqCst) > 0 && self.backlog() < ROOM_BACKLOG_LOW {
+            self.shared.drained.notify_waiters();
+        }
+    }
+
+    /// A member let go of the room (left, stopped reading, ended): the waiting senders look
+    /// again, since the backlog may have been its alone.
+    pub fn let_go(&self) {
+        if self.shared.waiting.load(Ordering::SeqCst) > 0 {
+            self.shared.drained.notify_waiters();
+        }
     }
 }
 

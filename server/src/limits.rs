@@ -24,9 +24,6 @@ pub const ROOM_BACKLOG_HIGH: usize = ROOM_CHANNEL_CAPACITY * 3 / 4;
 /// A waiting sender reads again once its room's backlog is down to this.
 pub const ROOM_BACKLOG_LOW: usize = ROOM_CHANNEL_CAPACITY / 2;
 
-/// How often a waiting sender looks at its room's backlog.
-pub const THROTTLE_POLL: Duration = Duration::from_millis(1);
-
 /// Longest a sender waits for its room at a time: a member that stopped reading lets go of
 /// the room after [`STALL_AFTER`]; this is the backstop.
 pub const MAX_THROTTLE: Duration = Duration::from_millis(250);

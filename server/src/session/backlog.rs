@@ -18,8 +18,8 @@ use std::sync::Arc;
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use protocol::{ErrorCode, RequestError, RoomName, ServerMsg, Stored};
+use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::TryRecvError;
-use tokio_stream::wrappers::BroadcastStream;
 use tracing::{debug, warn};
 
 use super::Session;
@@ -152,11 +152,9 @@ impl<D: Dialect> Session<D> {
             }
         }
         self.write(&ServerMsg::Members { room: room.clone(), nicks: joining.members });
-        let stream = BroadcastStream::new(joining.rx);
+        let stream = joining.rx;
         match lagged {
-            None => {
-                self.receivers.insert(room, stream);
-            }
+            None => self.receivers.insert(room, stream, joining.tx),
             Some(missed) => self.catch_up(
                 &room,
                 stream,
@@ -191,6 +189,13 @@ impl<D: Dialect> Session<D> {
         true
     }
 
+    /// Takes the room's live events from `rx` from now on (if the session is still in it).
+    fn listen(&mut self, room: &RoomName, rx: broadcast::Receiver<SharedEvent>) {
+        if let Some(channel) = self.channel_mut(room).map(|c| c.tx.clone()) {
+            self.receivers.insert(room.clone(), rx, channel);
+        }
+    }
+
     fn channel_mut(&mut self, room: &RoomName) -> Option<&mut super::Channel> {
         let index = self.joined.iter().position(|r| r == room)?;
         self.channels.get_mut(index)
@@ -212,10 +217,10 @@ impl<D: Dialect> Session<D> {
     pub(super) fn resubscribe(&mut self) {
         for index in 0..self.joined.len() {
             let room = self.joined[index].clone();
-            if self.joining.contains_key(&room) || self.receivers.contains_key(&room) {
+            if self.joining.contains_key(&room) || self.receivers.contains(&room) {
                 continue;
             }
-            let stream = BroadcastStream::new(self.channels[index].tx.subscribe());
+            let stream = self.channels[index].tx.subscribe();
             self.catch_up(
                 &room,
                 stream,
@@ -227,7 +232,12 @@ impl<D: Dialect> Session<D> {
     /// Holds `stream` back while the messages after the last one delivered are read from
     /// history. Without history, lets it go on at once: the next message tells the client how
     /// many it missed (or, if it has had none yet, `otherwise` does now).
-    fn catch_up(&mut self, room: &RoomName, stream: BroadcastStream<SharedEvent>, otherwise: &str) {
+    fn catch_up(
+        &mut self,
+        room: &RoomName,
+        stream: broadcast::Receiver<SharedEvent>,
+        otherwise: &str,
+    ) {
         let delivered = self.channel_mut(room).and_then(|c| c.delivered);
         match delivered {
             Some(after) if self.history.enabled() => {
@@ -238,11 +248,9 @@ impl<D: Dialect> Session<D> {
                 self.refilling.insert(room.clone(), (self.refills, stream));
                 self.start_refill(room.clone(), after, self.refills);
             }
-            Some(_) => {
-                self.receivers.insert(room.clone(), stream);
-            }
+            Some(_) => self.listen(room, stream),
             None => {
-                self.receivers.insert(room.clone(), stream);
+                self.listen(room, stream);
                 warn!(room = %room, "session missed events");
                 self.write(&ServerMsg::Error {
                     code: ErrorCode::Lagged,
@@ -327,7 +335,7 @@ impl<D: Dialect> Session<D> {
         // Caught up with what is stored: the live messages resume (copies of what was just
         // sent are skipped), and the member list replaces whatever presence was missed.
         if let Some((_, stream)) = self.refilling.remove(&room) {
-            self.receivers.insert(room.clone(), stream);
+            self.listen(&room, stream);
         }
         if let Some(nicks) = self.hub.members(&room) {
             self.write(&ServerMsg::Members { room, nicks });

@@ -7,6 +7,7 @@
 //! [`requests`] holds what each request does; this file is the task, its I/O and its end.
 
 mod backlog;
+mod receivers;
 mod requests;
 
 use std::collections::HashMap;
@@ -16,18 +17,16 @@ use std::sync::Arc;
 
 use bytes::BytesMut;
 use futures::FutureExt;
+use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use protocol::limits::MAX_LINE_BYTES;
 use protocol::{ByeCode, Label, LineCodec, Nick, PresenceEvent, RoomName, ServerMsg};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::broadcast;
 use tokio::sync::mpsc;
-use tokio::time::{Instant, sleep, sleep_until, timeout};
-use tokio_stream::StreamExt;
-use tokio_stream::StreamMap;
-use tokio_stream::wrappers::BroadcastStream;
-use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
+use tokio::time::{Instant, sleep_until, timeout};
 use tokio_util::codec::Decoder;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, error, info, info_span};
@@ -40,10 +39,10 @@ use crate::history::{History, InFlight};
 use crate::hub::{Hub, Membership, RoomChannel};
 use crate::limits::{
     CLOSE_LINGER, DIRECT_QUEUE, FINAL_WRITE_TIMEOUT, MAX_ERRORS_IN_A_ROW, MAX_EVENTS_PER_WRITE,
-    MAX_LINES_BEFORE_HELLO, MAX_PENDING_OUT, ROOM_BACKLOG_LOW, SETTLE_TIMEOUT, STALL_AFTER,
-    THROTTLE_POLL, WRITE_TIMEOUT,
+    MAX_LINES_BEFORE_HELLO, MAX_PENDING_OUT, SETTLE_TIMEOUT, STALL_AFTER, WRITE_TIMEOUT,
 };
 use crate::server::ServerInfo;
+use receivers::{Received, Receivers};
 
 /// Why a session ended.
 #[derive(Debug)]
@@ -157,7 +156,7 @@ pub async fn run<D: Dialect>(
             nick: None,
             joined: Vec::new(),
             channels: Vec::new(),
-            receivers: StreamMap::new(),
+            receivers: Receivers::default(),
             direct_tx,
             direct_rx,
             out: BytesMut::with_capacity(READ_CHUNK),
@@ -199,7 +198,7 @@ struct Session<D> {
     joined: Vec<RoomName>,
     /// For each room of `joined`, at the same index: its channel and what the client has.
     channels: Vec<Channel>,
-    receivers: StreamMap<RoomName, BroadcastStream<SharedEvent>>,
+    receivers: Receivers,
     /// Given to the hub at registration, so others can reach this session directly.
     direct_tx: mpsc::Sender<SharedEvent>,
     direct_rx: mpsc::Receiver<SharedEvent>,
@@ -218,7 +217,7 @@ struct Session<D> {
     joining: HashMap<RoomName, Membership>,
     /// Rooms whose receiver fell behind, held back while the missed messages are read from
     /// history.
-    refilling: HashMap<RoomName, (u64, BroadcastStream<SharedEvent>)>,
+    refilling: HashMap<RoomName, (u64, broadcast::Receiver<SharedEvent>)>,
     /// Chains of refill reads started, numbering each.
     refills: u64,
     /// This session's messages on their way through the history writer.
@@ -234,6 +233,15 @@ struct Session<D> {
 struct Throttle {
     room: RoomChannel,
     until: Instant,
+}
+
+impl Throttle {
+    /// Until the room has caught up, or the deadline.
+    async fn wait(throttle: Option<&Throttle>) {
+        if let Some(throttle) = throttle {
+            let _ = tokio::time::timeout_at(throttle.until, throttle.room.caught_up()).await;
+        }
+    }
 }
 
 impl<D: Dialect> Session<D> {
@@ -289,8 +297,8 @@ impl<D: Dialect> Session<D> {
                         None => Flow::Continue,
                     }
                 }
-                Some((room, event)) = self.receivers.next() => {
-                    self.on_room_event(&room, event);
+                (room, event) = self.receivers.next() => {
+                    self.on_room_event(room, event);
                     Flow::Continue
                 }
                 Some(event) = self.direct_rx.recv() => {
@@ -322,12 +330,8 @@ impl<D: Dialect> Session<D> {
                         Flow::Close(End::PingTimeout)
                     }
                 }
-                () = sleep(THROTTLE_POLL), if self.throttle.is_some() => {
-                    if let Some(throttle) = &self.throttle
-                        && (throttle.room.backlog() < ROOM_BACKLOG_LOW || Instant::now() >= throttle.until)
-                    {
-                        self.throttle = None;
-                    }
+                () = Throttle::wait(self.throttle.as_ref()), if self.throttle.is_some() => {
+                    self.throttle = None;
                     Flow::Continue
                 }
             };
@@ -404,18 +408,19 @@ impl<D: Dialect> Session<D> {
         })
     }
 
-    fn on_room_event(
-        &mut self,
-        room: &RoomName,
-        event: Result<SharedEvent, BroadcastStreamRecvError>,
-    ) {
+    /// An event from the room at `index` of the receivers.
+    fn on_room_event(&mut self, index: usize, event: Received) {
         match event {
-            Ok(event) => {
+            Received::Event(event) => {
                 if self.is_new(&event) {
                     self.write_event(&event);
                 }
             }
-            Err(BroadcastStreamRecvError::Lagged(missed)) => self.on_lag(room, missed),
+            Received::Lagged(missed) => {
+                if let Some(room) = self.receivers.room(index).cloned() {
+                    self.on_lag(&room, missed);
+                }
+            }
         }
     }
 
@@ -430,19 +435,29 @@ impl<D: Dialect> Session<D> {
                 self.write_event(&event);
                 continue;
             }
-            match self.receivers.next().now_or_never() {
-                Some(Some((room, event))) => self.on_room_event(&room, event),
-                _ => break,
+            match self.receivers.try_next() {
+                Some((room, event)) => self.on_room_event(room, event),
+                None => break,
             }
         }
+        self.receivers.done_reading();
     }
 
     /// Takes every event already waiting in the rooms, with no batch limit: an answer that
     /// changes how the client reads later events (its new nick) must come after all events that
     /// were sent before it. Bounded by the rooms' channel capacity.
     fn take_all_room_events(&mut self) {
-        while let Some(Some((room, event))) = self.receivers.next().now_or_never() {
-            self.on_room_event(&room, event);
+        while let Some((room, event)) = self.receivers.try_next() {
+            self.on_room_event(room, event);
+        }
+        self.receivers.done_reading();
+    }
+
+    /// Tells the rooms' waiting senders that this member's receivers are gone (call after
+    /// dropping them): the backlog they waited for may have been its alone.
+    fn let_go_of_rooms(&self) {
+        for channel in &self.channels {
+            channel.tx.let_go();
         }
     }
 
@@ -477,8 +492,12 @@ impl<D: Dialect> Session<D> {
                     let rooms = self.receivers.len() + self.refilling.len();
                     if rooms > 0 {
                         debug!(rooms, "not reading; letting go of its rooms meanwhile");
-                        self.receivers = StreamMap::new();
+                        self.receivers.clear();
                         self.refilling.clear();
+                        // (`let_go_of_rooms`, with `writer` and `out` borrowed.)
+                        for channel in &self.channels {
+                            channel.tx.let_go();
+                        }
                         self.stalled = true;
                     }
                     match timeout(WRITE_TIMEOUT.saturating_sub(STALL_AFTER), write).await {
@@ -532,6 +551,10 @@ impl<D: Dialect> Session<D> {
             self.hub.unregister(nick, end.presence());
             info!(nick = ?nick.as_str(), ?end, "left");
         }
+        self.receivers.clear();
+        self.refilling.clear();
+        self.joining.clear();
+        self.let_go_of_rooms();
         if let Some((code, message)) = end.bye() {
             self.write(&ServerMsg::Bye { code, message });
         }

@@ -140,10 +140,11 @@ impl<D: Dialect> Session<D> {
     fn leave(&mut self, nick: &Nick, room: &RoomName) -> Result<(), RequestError> {
         let index = self.room_index(room)?;
         self.joined.remove(index);
-        self.channels.remove(index);
+        let channel = self.channels.remove(index);
         self.receivers.remove(room);
         self.joining.remove(room);
         self.refilling.remove(room);
+        channel.tx.let_go();
         let event = self.hub.leave(nick, room, PresenceEvent::Left { reason: None });
         self.write_event(&event);
         Ok(())
