@@ -10,6 +10,7 @@
 //! - [`incoming`]: what the app does with each message from the server.
 //! - [`backlog`]: earlier messages: the backlog on joining, older pages when scrolling up.
 //! - [`window`]: one conversation (a room or a private chat) and its scrollback.
+//! - [`rows`]: where each entry of a conversation sits in rows, so a scrolled view skips to it.
 //! - [`input`]: the input line, an editor measured in display columns.
 //! - [`wrap`]: word wrapping in display columns.
 //! - [`ui`]: `draw(frame, &App)`: panes, status line, help overlay.
@@ -24,6 +25,7 @@ pub mod event;
 pub mod incoming;
 pub mod input;
 pub mod net;
+pub mod rows;
 pub mod terminal;
 pub mod ui;
 pub mod window;

@@ -239,9 +239,13 @@ fn draw_messages(frame: &mut Frame, app: &App, panes: &Panes) {
         return;
     };
     let width = inner.width as usize;
-    let wanted = inner.height as usize + window.scroll;
+    // Scrolled up, the entries wholly below the view are skipped without being wrapped.
+    let (below, rows_below) =
+        if window.scroll > 0 { window.entries_below(window.scroll, width) } else { (0, 0) };
+    let scroll = window.scroll - rows_below;
+    let wanted = inner.height as usize + scroll;
     let mut rows: Vec<Line> = Vec::new();
-    for entry in window.entries.iter().rev() {
+    for entry in window.entries.iter().rev().skip(below) {
         let mut lines = entry_lines(entry, width);
         lines.reverse();
         rows.extend(lines);
@@ -250,7 +254,7 @@ fn draw_messages(frame: &mut Frame, app: &App, panes: &Panes) {
         }
     }
     // `rows` runs bottom-up; drop the rows below the scroll position, then turn it around.
-    let scroll = window.scroll.min(rows.len());
+    let scroll = scroll.min(rows.len());
     let mut rows: Vec<Line> = rows.into_iter().skip(scroll).collect();
     rows.reverse();
     if panes.bordered {

@@ -1,10 +1,12 @@
 //! A window: the conversation of one room or one private chat, as the client keeps it.
 
+use std::cell::RefCell;
 use std::collections::{BTreeSet, VecDeque};
 
 use protocol::{Nick, RoomName, sanitize};
 use unicode_width::UnicodeWidthStr;
 
+use crate::rows::RowIndex;
 use crate::wrap::wrap;
 
 /// Entries kept per window; older ones are dropped. Bounds the client's memory in a busy room.
@@ -105,6 +107,8 @@ impl Entry {
 #[derive(Debug, Clone)]
 pub struct Window {
     pub target: Target,
+    /// The conversation, oldest first. Changed only through [`Window::push`] and
+    /// [`Window::prepend`], which keep the row index in step.
     pub entries: VecDeque<Entry>,
     /// Rows scrolled up from the bottom; 0 follows new messages.
     pub scroll: usize,
@@ -119,6 +123,9 @@ pub struct Window {
     pub beginning: bool,
     /// An older page has been asked for and not arrived yet.
     pub loading: bool,
+    /// The rows of `entries` at the width last drawn or scrolled at, built when first needed
+    /// and then kept up to date: a cache, so drawing (which only reads) may fill it.
+    rows: RefCell<Option<RowIndex>>,
 }
 
 impl Window {
@@ -133,6 +140,7 @@ impl Window {
             newest_seq: None,
             beginning: false,
             loading: false,
+            rows: RefCell::new(None),
         }
     }
 
@@ -149,12 +157,19 @@ impl Window {
             self.newest_seq = Some(seq);
             self.oldest_seq.get_or_insert(seq);
         }
-        if self.entries.len() == MAX_SCROLLBACK
-            && self.entries.pop_front().is_some_and(|dropped| dropped.seq.is_some())
-        {
-            // The oldest held message is gone: paging must start after it again.
-            self.oldest_seq = self.entries.iter().find_map(|e| e.seq);
-            self.beginning = false;
+        let rows = self.rows.get_mut();
+        if self.entries.len() == MAX_SCROLLBACK {
+            if let Some(rows) = rows.as_mut() {
+                rows.pop_front();
+            }
+            if self.entries.pop_front().is_some_and(|dropped| dropped.seq.is_some()) {
+                // The oldest held message is gone: paging must start after it again.
+                self.oldest_seq = self.entries.iter().find_map(|e| e.seq);
+                self.beginning = false;
+            }
+        }
+        if let Some(rows) = rows {
+            rows.push_back(entry.height(rows.width()));
         }
         self.entries.push_back(entry);
     }
@@ -170,13 +185,32 @@ impl Window {
                 self.oldest_seq = Some(seq);
                 self.newest_seq.get_or_insert(seq);
             }
+            if let Some(rows) = self.rows.get_mut() {
+                rows.push_front(entry.height(rows.width()));
+            }
             self.entries.push_front(entry);
         }
     }
 
     /// All rows of the conversation at `width`.
     pub fn total_rows(&self, width: usize) -> usize {
-        self.entries.iter().map(|e| e.height(width)).sum()
+        self.with_rows(width, RowIndex::total)
+    }
+
+    /// How many of the newest entries lie wholly within the bottom `rows` rows at `width`, and
+    /// how many rows they take: a view scrolled up by `rows` starts above them.
+    pub fn entries_below(&self, rows: usize, width: usize) -> (usize, usize) {
+        self.with_rows(width, |index| index.below(rows))
+    }
+
+    /// Runs `f` on the row index at `width`, built first if there is none for that width.
+    fn with_rows<T>(&self, width: usize, f: impl FnOnce(&RowIndex) -> T) -> T {
+        let mut cache = self.rows.borrow_mut();
+        if let Some(index) = cache.as_ref().filter(|i| i.fits(width, self.entries.len())) {
+            return f(index);
+        }
+        let heights = self.entries.iter().map(|e| e.height(width));
+        f(cache.insert(RowIndex::new(width, heights)))
     }
 }
 
@@ -232,5 +266,34 @@ mod tests {
         w.scroll = 3;
         w.push(entry("y"), true, 80);
         assert_eq!(w.scroll, 4);
+    }
+
+    /// The row index, kept up to date through live messages, an older page and entries dropped
+    /// at the bound, answers as counting every entry's rows afresh does.
+    #[test]
+    fn the_row_index_keeps_in_step_with_the_entries() {
+        let text = |i: usize| format!("{i} {}{}", "word ".repeat(i % 7), "你".repeat(i % 5));
+        let mut w = Window::new(Target::Room(RoomName::lobby()));
+        let width = 24;
+        assert_eq!(w.total_rows(width), 0, "builds the index, empty");
+        for i in 0..100 {
+            w.push(entry(&text(i)), true, width);
+        }
+        w.prepend((0..20).map(|i| entry(&text(i * 3))).collect());
+        for i in 0..MAX_SCROLLBACK {
+            w.push(entry(&text(i)), true, width);
+        }
+        let heights: Vec<usize> = w.entries.iter().map(|e| e.height(width)).collect();
+        assert_eq!(w.total_rows(width), heights.iter().sum::<usize>());
+        for rows in (0..200).chain([5_000, 20_000, 1_000_000]) {
+            let (mut count, mut taken) = (0, 0);
+            for h in heights.iter().rev() {
+                if taken + h > rows {
+                    break;
+                }
+                (count, taken) = (count + 1, taken + h);
+            }
+            assert_eq!(w.entries_below(rows, width), (count, taken), "{rows} rows");
+        }
     }
 }
