@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context as _;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -18,8 +18,11 @@ use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::task::JoinHandle;
 
+use crate::Mode;
+use crate::fanout::collect;
 use crate::histogram::Histogram;
-use crate::{Mode, member, micros, sent_at, start_server};
+use crate::process::start_server;
+use crate::wire::{Shared, Tally, Timing, member, receive, say_line};
 
 /// The settings of one comparison.
 pub struct Attack {
@@ -100,8 +103,7 @@ async fn run(
     let server =
         start_server(binary, Mode::File, pin, &["--max-connections-per-ip", "100000"]).await?;
     let addr = server.addr.clone();
-    let epoch = Instant::now();
-    let window = Arc::new(Window::default());
+    let (stop_readers, shared) = Shared::new();
     let stop = Arc::new(AtomicBool::new(false));
     let counts = Arc::new(AttackCounts::default());
 
@@ -109,7 +111,7 @@ async fn run(
     let mut writers = Vec::new();
     for i in 0..a.members {
         let (r, w) = member(&addr, &format!("m{i}")).await?;
-        receivers.push(tokio::spawn(measure(r, epoch, window.clone())));
+        receivers.push(tokio::spawn(receive(r, None, Timing::SendTimes, shared.clone())));
         writers.push(w);
     }
     let mut tasks: Vec<JoinHandle<()>> = Vec::new();
@@ -121,29 +123,24 @@ async fn run(
     for (i, w) in senders.into_iter().enumerate() {
         // Spread the senders over the interval, as people would be.
         let offset = interval.mul_f64(i as f64 / a.senders as f64);
-        tasks.push(tokio::spawn(speak(w, epoch, offset, interval, window.clone(), stop.clone())));
+        tasks.push(tokio::spawn(speak(w, offset, interval, shared.clone(), stop.clone())));
     }
     // Warm-up (the attackers connect, the first reconnections happen), then the measured time.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    window.from_us.store(micros(epoch), Ordering::Relaxed);
+    shared.tally.open(shared.now());
     tokio::time::sleep(Duration::from_secs(a.seconds)).await;
-    window.to_us.store(micros(epoch), Ordering::Relaxed);
+    shared.tally.close(shared.now());
     // Stragglers sent inside the window still count.
     tokio::time::sleep(Duration::from_secs(2)).await;
     stop.store(true, Ordering::Relaxed);
     for t in tasks {
         t.abort();
     }
-    // The members' sockets close with the server; each then hands back its latencies.
+    let _ = stop_readers.send(true);
+    let latencies = collect(receivers).await;
     drop(server);
-    let mut latencies = Histogram::default();
-    for r in receivers {
-        if let Ok(Ok(h)) = tokio::time::timeout(Duration::from_secs(5), r).await {
-            latencies.merge(&h);
-        }
-    }
-    let delivered = window.delivered.load(Ordering::Relaxed);
-    let sent = window.sent.load(Ordering::Relaxed);
+    let delivered = Tally::get(&shared.tally.delivered);
+    let sent = Tally::get(&shared.tally.sent);
     let lost = (sent * a.members as u64).saturating_sub(delivered);
     drop(writers);
     let attacks = [&counts.connections, &counts.lines, &counts.byes, &counts.refusals]
@@ -151,80 +148,29 @@ async fn run(
     Ok(Outcome { sent, delivered, lost, latencies, attacks })
 }
 
-/// The measured window, in microseconds since the epoch, and what happened inside it.
-#[derive(Default)]
-struct Window {
-    from_us: AtomicU64,
-    to_us: AtomicU64,
-    sent: AtomicU64,
-    delivered: AtomicU64,
-}
-
-impl Window {
-    fn contains(&self, t: u64) -> bool {
-        let from = self.from_us.load(Ordering::Relaxed);
-        let to = self.to_us.load(Ordering::Relaxed);
-        from != 0 && t >= from && (to == 0 || t < to)
-    }
-}
-
 /// Says a message every `interval`, its text the send time.
 async fn speak(
     mut w: OwnedWriteHalf,
-    epoch: Instant,
     offset: Duration,
     interval: Duration,
-    window: Arc<Window>,
+    shared: Shared,
     stop: Arc<AtomicBool>,
 ) {
     tokio::time::sleep(offset).await;
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut line = Vec::new();
     while !stop.load(Ordering::Relaxed) {
         tick.tick().await;
-        let now = micros(epoch);
-        let line = format!("{{\"type\":\"say\",\"room\":\"lobby\",\"text\":\"t{now:016}\"}}\n");
-        if w.write_all(line.as_bytes()).await.is_err() {
+        let now = shared.now();
+        line.clear();
+        say_line(&mut line, "lobby", now, "");
+        if w.write_all(&line).await.is_err() {
             return;
         }
-        if window.contains(now) {
-            window.sent.fetch_add(1, Ordering::Relaxed);
+        if shared.tally.contains(now) {
+            shared.tally.sent.fetch_add(1, Ordering::Relaxed);
         }
-    }
-}
-
-/// Reads a member's socket; for each message with a send time inside the window, notes its
-/// delivery and latency. Anything else (presence, the attackers' texts) is skipped unparsed.
-/// Returns the latencies when the socket closes.
-async fn measure(
-    mut r: tokio::io::BufReader<tokio::net::tcp::OwnedReadHalf>,
-    epoch: Instant,
-    window: Arc<Window>,
-) -> Histogram {
-    let mut buf = vec![0u8; 1 << 16];
-    let mut partial = Vec::new();
-    let mut latencies = Histogram::default();
-    loop {
-        let n = match r.read(&mut buf).await {
-            Ok(0) | Err(_) => return latencies,
-            Ok(n) => n,
-        };
-        let now = micros(epoch);
-        partial.extend_from_slice(&buf[..n]);
-        let mut start = 0;
-        let mut delivered = 0;
-        for end in memchr::memchr_iter(b'\n', &partial) {
-            let line = &partial[start..end];
-            start = end + 1;
-            if let Some(sent) = sent_at(line).filter(|&t| window.contains(t))
-                && line.starts_with(crate::MESSAGE)
-            {
-                latencies.record(now.saturating_sub(sent));
-                delivered += 1;
-            }
-        }
-        partial.drain(..start);
-        window.delivered.fetch_add(delivered, Ordering::Relaxed);
     }
 }
 

@@ -1,9 +1,10 @@
 //! The bare fan-out server the bench measures `chat-server` against: what the same load costs
 //! with nothing but the fan-out itself. It speaks just enough of the protocol for the bench's
-//! clients: `hello` is answered with an empty `members` line, every later line is taken as a
-//! `say` and sent to every connection (the sender included) as a `message` from its nick. No
-//! history, no validation, no presence. It has the same freedom to batch as the real server:
-//! each connection's writer takes everything queued for it and writes it with one syscall.
+//! clients: `hello` and `join` are answered with an empty `members` line, `quit` with `bye`,
+//! and every `say` is sent to every connection (the sender included, whatever its room) as a
+//! `message` from its nick; other lines are ignored. No history, no validation, no presence.
+//! It has the same freedom to batch as the real server: each connection's writer takes
+//! everything queued for it and writes it with one syscall.
 //!
 //! Started by `chat-bench --baseline-server` (the bench runs itself, pinned like the server).
 
@@ -71,7 +72,23 @@ async fn connection(stream: TcpStream, id: usize, outboxes: Outboxes) {
             continue;
         };
         // `{"type":"say",REST` becomes `{"type":"message",...,"from":"NICK",REST`.
-        let rest = line.strip_prefix(b"{\"type\":\"say\",".as_slice()).unwrap_or(&line[1..]);
+        let Some(rest) = line.strip_prefix(b"{\"type\":\"say\",".as_slice()) else {
+            if line.starts_with(b"{\"type\":\"join\"") {
+                // Every connection hears everything anyway: a join is only answered.
+                let room = field(&line, b"\"room\":\"").unwrap_or(b"lobby");
+                let mut members = b"{\"type\":\"members\",\"room\":\"".to_vec();
+                members.extend_from_slice(room);
+                members.extend_from_slice(b"\",\"nicks\":[]}\n");
+                let _ = tx.send(Bytes::from(members));
+            } else if line.starts_with(b"{\"type\":\"quit\"") {
+                let _ = tx.send(Bytes::from_static(
+                    b"{\"type\":\"bye\",\"code\":\"quit\",\"message\":\"goodbye\"}\n",
+                ));
+                break;
+            }
+            // Anything else (a ping) needs no answer from a server that never times anyone out.
+            continue;
+        };
         let mut message = BytesMut::with_capacity(prefix.len() + rest.len());
         message.extend_from_slice(prefix);
         message.extend_from_slice(rest);

@@ -1,5 +1,6 @@
 //! `chat-bench` runs end to end against the real server and prints one JSON line per run and a
-//! table. A short, small run: this checks that the bench works, not how fast anything is.
+//! table. Short, small runs of each scenario: these check that the bench works, not how fast
+//! anything is.
 
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
@@ -7,26 +8,8 @@ use std::process::Command;
 
 #[test]
 fn a_short_fanout_run_prints_figures_for_each_history_mode() {
-    let bench = std::path::Path::new(env!("CARGO_BIN_EXE_chat-bench"));
-    let server = bench.with_file_name("chat-server");
-    assert!(
-        server.exists(),
-        "{} is missing: build the workspace (cargo test --workspace)",
-        server.display()
-    );
-    let out = Command::new(bench)
-        .args(["--members", "4", "--senders", "2", "--seconds", "1", "--history", "memory,off"])
-        .arg("--server")
-        .arg(&server)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    let runs: Vec<serde_json::Value> = stdout
-        .lines()
-        .filter(|l| l.starts_with('{'))
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let (stdout, runs) =
+        bench(&["--members", "4", "--senders", "2", "--seconds", "1", "--history", "memory,off"]);
     assert_eq!(runs.len(), 2, "{stdout}");
     for run in &runs {
         assert!(run["deliveries_per_s"].as_f64().unwrap() > 0.0, "{run}");
@@ -35,4 +18,95 @@ fn a_short_fanout_run_prints_figures_for_each_history_mode() {
     assert_eq!(runs[0]["history"], "memory");
     assert_eq!(runs[1]["history"], "off");
     assert!(stdout.contains("vs off"), "{stdout}");
+}
+
+/// Runs the bench with `args` against the debug chat-server; returns stdout and its JSON lines.
+fn bench(args: &[&str]) -> (String, Vec<serde_json::Value>) {
+    let bench = std::path::Path::new(env!("CARGO_BIN_EXE_chat-bench"));
+    let server = bench.with_file_name("chat-server");
+    assert!(server.exists(), "{} is missing: build the workspace", server.display());
+    let out = Command::new(bench).args(args).arg("--server").arg(&server).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let runs = stdout
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (stdout, runs)
+}
+
+/// A paced sweep over two member counts: every message sent reaches every member, and the
+/// CSV and the chart hold every run.
+#[test]
+fn a_paced_sweep_writes_a_csv_row_per_run_and_a_chart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (csv, svg) = (dir.path().join("runs.csv"), dir.path().join("runs.svg"));
+    let (_, runs) = bench(&[
+        "--members",
+        "3,6",
+        "--senders",
+        "2",
+        "--total-rate",
+        "50",
+        "--seconds",
+        "1",
+        "--history",
+        "off,bare",
+        "--csv",
+        csv.to_str().unwrap(),
+        "--plot",
+        svg.to_str().unwrap(),
+    ]);
+    assert_eq!(runs.len(), 4);
+    for run in &runs {
+        assert_eq!(run["lost"], 0, "{run}");
+        assert_eq!(run["total_rate"], 50.0, "{run}");
+        let expected = 50.0 * run["members"].as_f64().unwrap();
+        let deliveries = run["deliveries_per_s"].as_f64().unwrap();
+        assert!((deliveries - expected).abs() <= expected * 0.1, "{run}");
+    }
+    assert_eq!(runs[3]["history"], "bare");
+    assert_eq!(runs[3]["members"], 6);
+    let csv = std::fs::read_to_string(csv).unwrap();
+    assert_eq!(csv.lines().count(), 5, "{csv}");
+    assert!(csv.starts_with("scenario,history,members,"), "{csv}");
+    let svg = std::fs::read_to_string(svg).unwrap();
+    assert!(svg.contains("deliveries / s") && svg.contains("bare"), "{svg:.200}");
+}
+
+/// Idle connections: the server's memory is measured before and after they come.
+#[test]
+fn an_idle_run_reports_memory_per_connection() {
+    let (_, runs) = bench(&["--scenario", "idle", "--connections", "50", "--history", "off,bare"]);
+    assert_eq!(runs.len(), 2);
+    for run in &runs {
+        assert_eq!(run["connections"], 50, "{run}");
+        assert!(run["rss_after_kib"].as_f64().unwrap() > 0.0, "{run}");
+        assert_eq!(run["errors"], 0, "{run}");
+    }
+}
+
+/// Churn: visitors come and go while the steady members' messages all arrive.
+#[test]
+fn a_churn_run_counts_visits_and_times_the_steady_members() {
+    let (_, runs) = bench(&[
+        "--scenario",
+        "churn",
+        "--members",
+        "3",
+        "--senders",
+        "1",
+        "--parallel",
+        "2",
+        "--seconds",
+        "1",
+        "--history",
+        "file",
+    ]);
+    assert_eq!(runs.len(), 1);
+    let run = &runs[0];
+    assert!(run["churn_per_s"].as_f64().unwrap() > 0.0, "{run}");
+    assert_eq!(run["churn_failed"], 0, "{run}");
+    assert_eq!(run["lost"], 0, "{run}");
 }

@@ -1,0 +1,409 @@
+//! Scenario `fanout`: N members in one room, S of them sending, for a fixed time: flat out
+//! (closed loop: each sender keeps at most `--window` of its messages undelivered to itself)
+//! or at a fixed total rate (`--total-rate`, see `pace`). Each member count of `--members`
+//! runs against every server of `--history` in turn, each on a fresh server, and the figures
+//! are printed side by side with their ratios to the server without history and to the bare
+//! fan-out server.
+//!
+//! Flat out, deliveries are counted as they arrive inside the measured window and every
+//! eighth is timed (parsing every send time would cost the bench a core at millions a
+//! second). Paced, every message is timed, and deliveries are counted by send time, so that
+//! loss is exact: each message sent in the window must reach every member.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use tokio::io::AsyncWriteExt;
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::task::JoinHandle;
+
+use crate::histogram::Histogram;
+use crate::pace::{Pace, paced, schedule};
+use crate::process::{Launch, Server, Subject, cpu_seconds, open};
+use crate::report::{self, Row, round};
+use crate::wire::{Shared, Tally, Timing, member, padding, receive, say_line};
+use crate::{LOAD_LIMITS, ms};
+
+/// What to run.
+pub struct Plan {
+    pub members: Vec<usize>,
+    pub senders: usize,
+    /// Messages a second over all senders; flat out when `None`.
+    pub total_rate: Option<f64>,
+    pub window: usize,
+    pub seconds: u64,
+    pub size: usize,
+    pub subjects: Vec<Subject>,
+    pub csv: Option<PathBuf>,
+    pub plot: Option<PathBuf>,
+}
+
+impl Plan {
+    fn load(&self) -> String {
+        match self.total_rate {
+            Some(rate) => format!("{} senders, {rate} msg/s in all", self.senders),
+            None => format!("{} senders flat out (window {})", self.senders, self.window),
+        }
+    }
+}
+
+/// One run's figures.
+#[derive(Debug, Clone, Copy)]
+struct Figures {
+    senders: usize,
+    sends_per_s: f64,
+    deliveries_per_s: f64,
+    /// Messages that should have been delivered and were not (a member that lagged).
+    lost: u64,
+    errors: u64,
+    /// Send to receipt, microseconds.
+    p50_us: u64,
+    p99_us: u64,
+    p999_us: u64,
+    max_us: u64,
+    usage: Usage,
+}
+
+/// How far ahead of the decision the measured window opens and closes.
+const WINDOW_LEAD: Duration = Duration::from_millis(10);
+
+/// Wait after the window for the last messages sent in it (paced runs).
+const STRAGGLERS: Duration = Duration::from_secs(2);
+
+pub async fn sweep(launch: &Launch, plan: &Plan) -> anyhow::Result<()> {
+    let pinned = if launch.pin { "; server on CPU 0, bench on CPU 1" } else { "" };
+    println!(
+        "fan-out: {:?} members, {}, {}-byte messages, {} s per run{pinned}",
+        plan.members,
+        plan.load(),
+        plan.size,
+        plan.seconds,
+    );
+    let mut rows = Vec::new();
+    let mut table = Vec::new();
+    for &members in &plan.members {
+        let mut group = Vec::new();
+        for &subject in &plan.subjects {
+            let figures = run(launch, plan, subject, members, rows.len() + group.len())
+                .await
+                .with_context(|| format!("run with {members} members, {}", subject.name()))?;
+            group.push((subject, figures));
+        }
+        let deliveries =
+            |key| group.iter().find(|(s, _)| s.key() == key).map(|(_, f)| f.deliveries_per_s);
+        let (off, bare) = (deliveries("off"), deliveries("bare"));
+        for (subject, f) in group {
+            let vs = |to: Option<f64>| to.map(|to| f.deliveries_per_s / to);
+            let row = row(plan, subject, members, &f, vs(off), vs(bare));
+            println!("{}", row.json());
+            rows.push(row);
+            table.push((members, subject, f, vs(off), vs(bare)));
+        }
+        if let Some(path) = &plan.csv {
+            report::write_csv(path, &rows)?;
+        }
+    }
+    print_table(&table);
+    if let Some(path) = &plan.plot {
+        let caption = format!("chat-server fan-out: {}, {}-byte messages", plan.load(), plan.size);
+        report::plot(path, &report::series(&rows), &caption)?;
+        println!("plot: {}", path.display());
+    }
+    Ok(())
+}
+
+fn row(
+    plan: &Plan,
+    subject: Subject,
+    members: usize,
+    f: &Figures,
+    vs_off: Option<f64>,
+    vs_bare: Option<f64>,
+) -> Row {
+    let mut row = Row::default();
+    row.push("scenario", "fanout");
+    row.push("history", subject.key());
+    row.push("members", members);
+    row.push("senders", f.senders);
+    row.push("total_rate", round(plan.total_rate, 3));
+    row.push("window", if plan.total_rate.is_some() { None } else { Some(plan.window) });
+    row.push("size", plan.size);
+    row.push("seconds", plan.seconds);
+    row.push("sends_per_s", round(Some(f.sends_per_s), 0));
+    row.push("deliveries_per_s", round(Some(f.deliveries_per_s), 0));
+    row.push("vs_off", round(vs_off, 3));
+    row.push("vs_bare", round(vs_bare, 3));
+    row.push("lost", f.lost);
+    row.push("errors", f.errors);
+    row.push("p50_ms", ms(f.p50_us));
+    row.push("p99_ms", ms(f.p99_us));
+    row.push("p999_ms", ms(f.p999_us));
+    row.push("max_ms", ms(f.max_us));
+    row.push("server_cpu", round(f.usage.server_cpu, 2));
+    row.push("bench_cpu", round(f.usage.bench_cpu, 2));
+    row.push("server_rss_mb", round(f.usage.server_rss_mb, 1));
+    row
+}
+
+type TableLine = (usize, Subject, Figures, Option<f64>, Option<f64>);
+
+fn print_table(lines: &[TableLine]) {
+    let ratio = |r: Option<f64>| r.map_or("-".to_owned(), |r| format!("{r:.2}"));
+    let opt =
+        |v: Option<f64>, decimals: usize| v.map_or("-".to_owned(), |v| format!("{v:.decimals$}"));
+    println!();
+    println!(
+        "{:>7} {:<18} {:>9} {:>12} {:>6} {:>7} {:>7} {:>7} {:>7} {:>8} {:>7} {:>6} {:>7} {:>7} {:>7}",
+        "members",
+        "server",
+        "sends/s",
+        "deliveries/s",
+        "vs off",
+        "vs bare",
+        "p50 ms",
+        "p99 ms",
+        "p99.9",
+        "max ms",
+        "lost",
+        "errors",
+        "srv cpu",
+        "bch cpu",
+        "rss MB"
+    );
+    for (members, subject, f, vs_off, vs_bare) in lines {
+        println!(
+            "{members:>7} {:<18} {:>9.0} {:>12.0} {:>6} {:>7} {:>7.2} {:>7.2} {:>7.2} {:>8.2} {:>7} {:>6} {:>7} {:>7} {:>7}",
+            subject.name(),
+            f.sends_per_s,
+            f.deliveries_per_s,
+            ratio(*vs_off),
+            ratio(*vs_bare),
+            ms(f.p50_us),
+            ms(f.p99_us),
+            ms(f.p999_us),
+            ms(f.max_us),
+            f.lost,
+            f.errors,
+            opt(f.usage.server_cpu, 2),
+            opt(f.usage.bench_cpu, 2),
+            opt(f.usage.server_rss_mb, 0),
+        );
+    }
+}
+
+async fn run(
+    launch: &Launch,
+    plan: &Plan,
+    subject: Subject,
+    members: usize,
+    run: usize,
+) -> anyhow::Result<Figures> {
+    let server = open(launch, subject, LOAD_LIMITS).await?;
+    let senders = plan.senders.min(members);
+    let timing = match plan.total_rate {
+        Some(_) => Timing::SendTimes,
+        None => Timing::Arrivals { every: LATENCY_SAMPLE },
+    };
+    let (stop_tx, shared) = Shared::new();
+    let prefix = subject.nick_prefix(run);
+    let flat = plan.total_rate.is_none();
+    let room = fill_room(&server.addr, &prefix, members, senders, timing, flat, &shared).await?;
+    let sending = match plan.total_rate {
+        Some(rate) => start_paced(room.speakers, rate, plan.size, &shared)?,
+        None => {
+            let mut sending = Vec::new();
+            for (w, echoed) in room.speakers {
+                let echoed = echoed.context("a flat-out sender counts its echoes")?;
+                let window = plan.window as u64;
+                sending.push(tokio::spawn(flat_out(w, echoed, window, plan.size, shared.clone())));
+            }
+            sending
+        }
+    };
+    let usage = measure(&server, &shared, plan.seconds).await;
+    let tally = &shared.tally;
+    let sends = Tally::get(&tally.sent);
+    let expected = sends * members as u64;
+    if plan.total_rate.is_some() {
+        wait_for_stragglers(tally, expected).await;
+    }
+    let _ = stop_tx.send(true);
+    let deliveries = Tally::get(&tally.delivered);
+    let lost = match plan.total_rate {
+        Some(_) => expected.saturating_sub(deliveries),
+        // Each message sent in the window should reach every member; a shortfall beyond what
+        // was still in flight when the window closed is loss.
+        None => {
+            let in_flight = (senders * plan.window * members) as u64;
+            expected.saturating_sub(deliveries + in_flight)
+        }
+    };
+    for s in sending {
+        s.abort();
+    }
+    let latencies = collect(room.receivers).await;
+    server.stop().await;
+    drop(room.listeners);
+    Ok(Figures {
+        senders,
+        sends_per_s: sends as f64 / usage.seconds,
+        deliveries_per_s: deliveries as f64 / usage.seconds,
+        lost,
+        errors: Tally::get(&tally.errors),
+        p50_us: latencies.quantile(0.5),
+        p99_us: latencies.quantile(0.99),
+        p999_us: latencies.quantile(0.999),
+        max_us: latencies.max(),
+        usage,
+    })
+}
+
+/// A room of the bench's members, each read by a task.
+pub struct Room {
+    pub receivers: Vec<JoinHandle<Histogram>>,
+    /// The senders' writing halves, with the count of their echoes when they keep one.
+    pub speakers: Vec<(OwnedWriteHalf, Option<Arc<AtomicU64>>)>,
+    /// The others' writing halves, kept until the run ends: closing one ends its session.
+    pub listeners: Vec<OwnedWriteHalf>,
+}
+
+/// Connects `members` members (nicks `{prefix}m0`, ...), of which the first `senders` will
+/// speak, and starts reading each.
+pub async fn fill_room(
+    addr: &str,
+    prefix: &str,
+    members: usize,
+    senders: usize,
+    timing: Timing,
+    count_echoes: bool,
+    shared: &Shared,
+) -> anyhow::Result<Room> {
+    let mut room = Room { receivers: Vec::new(), speakers: Vec::new(), listeners: Vec::new() };
+    for i in 0..members {
+        let nick = format!("{prefix}m{i}");
+        let (r, w) = member(addr, &nick).await?;
+        let own = (i < senders && count_echoes).then(|| {
+            let from = format!("\"from\":\"{nick}\"").into_bytes();
+            (memchr::memmem::Finder::new(&from).into_owned(), Arc::new(AtomicU64::new(0)))
+        });
+        if i < senders {
+            room.speakers.push((w, own.as_ref().map(|(_, echoed)| echoed.clone())));
+        } else {
+            room.listeners.push(w);
+        }
+        room.receivers.push(tokio::spawn(receive(r, own, timing, shared.clone())));
+    }
+    Ok(room)
+}
+
+/// Starts the speakers saying `total_rate` messages a second in all, in lobby.
+pub fn start_paced(
+    speakers: Vec<(OwnedWriteHalf, Option<Arc<AtomicU64>>)>,
+    total_rate: f64,
+    size: usize,
+    shared: &Shared,
+) -> anyhow::Result<Vec<JoinHandle<anyhow::Result<()>>>> {
+    let schedule = schedule(total_rate, speakers.len())?;
+    let start = tokio::time::Instant::now();
+    let mut sending = Vec::new();
+    for ((w, _), offset) in speakers.into_iter().zip(&schedule.offsets) {
+        let pace =
+            Pace { first: start + *offset, interval: schedule.interval, room: "lobby", size };
+        sending.push(tokio::spawn(paced(w, pace, shared.clone())));
+    }
+    Ok(sending)
+}
+
+/// Waits (at most [`STRAGGLERS`]) until `expected` deliveries have been counted.
+pub async fn wait_for_stragglers(tally: &Tally, expected: u64) {
+    let deadline = Instant::now() + STRAGGLERS;
+    while Tally::get(&tally.delivered) < expected && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Every member's latencies, once their readers have stopped.
+pub async fn collect(receivers: Vec<JoinHandle<Histogram>>) -> Histogram {
+    let mut latencies = Histogram::default();
+    for r in receivers {
+        if let Ok(Ok(h)) = tokio::time::timeout(Duration::from_secs(5), r).await {
+            latencies.merge(&h);
+        }
+    }
+    latencies
+}
+
+/// What the measured window cost.
+#[derive(Debug, Clone, Copy)]
+pub struct Usage {
+    /// The window's length.
+    pub seconds: f64,
+    /// CPU time per second of the window: 1.0 is one core busy.
+    pub server_cpu: Option<f64>,
+    pub bench_cpu: Option<f64>,
+    /// At the window's end.
+    pub server_rss_mb: Option<f64>,
+}
+
+/// One second of warm-up, then the measured window of `seconds`.
+pub async fn measure(server: &Server, shared: &Shared, seconds: u64) -> Usage {
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let bench = std::process::id();
+    let before = (server.cpu_seconds(), cpu_seconds(bench));
+    let tally = &shared.tally;
+    // Each end of the window is set a little ahead, so that every task sees it before it
+    // stamps a message with a time inside it: a sender and the receivers agree on what counts.
+    let lead = u64::try_from(WINDOW_LEAD.as_micros()).unwrap_or(0);
+    tally.open(shared.now() + lead);
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    tally.close(shared.now() + lead);
+    tokio::time::sleep(WINDOW_LEAD).await;
+    let elapsed = tally.seconds();
+    let per_second = |before: Option<f64>, after: Option<f64>| Some((after? - before?) / elapsed);
+    Usage {
+        seconds: elapsed,
+        server_cpu: per_second(before.0, server.cpu_seconds()),
+        bench_cpu: per_second(before.1, cpu_seconds(bench)),
+        server_rss_mb: server.rss_mb(),
+    }
+}
+
+/// One message in this many is timed when sending flat out.
+const LATENCY_SAMPLE: u64 = 8;
+
+/// Sends flat out, keeping at most `window` messages unechoed; counts those sent inside the
+/// measured window.
+async fn flat_out(
+    mut w: OwnedWriteHalf,
+    echoed: Arc<AtomicU64>,
+    window: u64,
+    size: usize,
+    shared: Shared,
+) -> anyhow::Result<()> {
+    let padding = padding(size);
+    let mut total = 0u64;
+    let mut batch = Vec::with_capacity((size + 48) * window as usize);
+    while !*shared.stop.borrow() {
+        let in_flight = total - echoed.load(Ordering::Acquire);
+        let room = window.saturating_sub(in_flight);
+        if room == 0 {
+            tokio::time::sleep(Duration::from_micros(200)).await;
+            continue;
+        }
+        batch.clear();
+        let now = shared.now();
+        for _ in 0..room {
+            say_line(&mut batch, "lobby", now, &padding);
+        }
+        // Counted before the write, as `paced` does.
+        if shared.tally.contains(now) {
+            shared.tally.sent.fetch_add(room, Ordering::Relaxed);
+        }
+        w.write_all(&batch).await?;
+        total += room;
+    }
+    Ok(())
+}
