@@ -6,8 +6,16 @@
 //! It has the same freedom to batch as the real server: each connection's writer takes
 //! everything queued for it and writes it with one syscall.
 //!
+//! So that the comparison is of the servers, not of their line formats, its `message` lines
+//! have chat-server's fields and length (an id shaped like a UUID, `seq`, `kind`, `ts`: about
+//! 210 bytes for a 64-byte text, where a bare `{"type":"message","from":..,"text":..}` would be
+//! 130), and like chat-server it is lossless and bounded: a connection's queue holds
+//! [`QUEUE`] messages, and a sender whose message finds one full waits for it.
+//!
 //! Started by `chat-bench --baseline-server` (the bench runs itself, pinned like the server).
 
+use std::io::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::{Bytes, BytesMut};
@@ -15,7 +23,13 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
-type Outboxes = Arc<Mutex<Vec<(usize, mpsc::UnboundedSender<Bytes>)>>>;
+type Outboxes = Arc<Mutex<Vec<(usize, mpsc::Sender<Bytes>)>>>;
+
+/// Messages queued for one connection: chat-server's room channel holds as many.
+const QUEUE: usize = 1024;
+
+/// Numbers the messages, as chat-server's `seq` does (one counter: one room).
+static SEQ: AtomicU64 = AtomicU64::new(0);
 
 /// Listens on 127.0.0.1:0, prints the address as chat-server does, serves until killed. It
 /// runs on the same kind of runtime as chat-server (tokio's multi-threaded one, pinned to one
@@ -35,7 +49,7 @@ pub async fn serve() -> anyhow::Result<()> {
 async fn connection(stream: TcpStream, id: usize, outboxes: Outboxes) {
     let _ = stream.set_nodelay(true);
     let (r, mut w) = stream.into_split();
-    let (tx, mut rx) = mpsc::unbounded_channel::<Bytes>();
+    let (tx, mut rx) = mpsc::channel::<Bytes>(QUEUE);
     let writer = tokio::spawn(async move {
         let mut batch = BytesMut::new();
         while let Some(first) = rx.recv().await {
@@ -61,13 +75,15 @@ async fn connection(stream: TcpStream, id: usize, outboxes: Outboxes) {
         let Some(prefix) = &prefix else {
             // The hello: note the nick, join the room.
             let nick = field(&line, b"\"nick\":\"").unwrap_or(b"anon").to_vec();
-            let mut p = b"{\"type\":\"message\",\"room\":\"lobby\",\"from\":\"".to_vec();
+            let mut p = b",\"from\":\"".to_vec();
             p.extend_from_slice(&nick);
-            p.extend_from_slice(b"\",");
+            p.extend_from_slice(b"\",\"kind\":\"say\",");
             prefix = Some(p);
-            let _ = tx.send(Bytes::from_static(
-                b"{\"type\":\"members\",\"room\":\"lobby\",\"nicks\":[]}\n",
-            ));
+            let _ = tx
+                .send(Bytes::from_static(
+                    b"{\"type\":\"members\",\"room\":\"lobby\",\"nicks\":[]}\n",
+                ))
+                .await;
             lock(&outboxes).push((id, tx.clone()));
             continue;
         };
@@ -79,22 +95,28 @@ async fn connection(stream: TcpStream, id: usize, outboxes: Outboxes) {
                 let mut members = b"{\"type\":\"members\",\"room\":\"".to_vec();
                 members.extend_from_slice(room);
                 members.extend_from_slice(b"\",\"nicks\":[]}\n");
-                let _ = tx.send(Bytes::from(members));
+                let _ = tx.send(Bytes::from(members)).await;
             } else if line.starts_with(b"{\"type\":\"quit\"") {
-                let _ = tx.send(Bytes::from_static(
-                    b"{\"type\":\"bye\",\"code\":\"quit\",\"message\":\"goodbye\"}\n",
-                ));
+                let _ = tx
+                    .send(Bytes::from_static(
+                        b"{\"type\":\"bye\",\"code\":\"quit\",\"message\":\"goodbye\"}\n",
+                    ))
+                    .await;
                 break;
             }
             // Anything else (a ping) needs no answer from a server that never times anyone out.
             continue;
         };
-        let mut message = BytesMut::with_capacity(prefix.len() + rest.len());
-        message.extend_from_slice(prefix);
-        message.extend_from_slice(rest);
-        let message = message.freeze();
+        let message = message(prefix, rest);
+        // Queues with room take it at once; a full one is waited for outside the lock.
+        let mut full = Vec::new();
         for (_, outbox) in lock(&outboxes).iter() {
-            let _ = outbox.send(message.clone());
+            if let Err(mpsc::error::TrySendError::Full(m)) = outbox.try_send(message.clone()) {
+                full.push((outbox.clone(), m));
+            }
+        }
+        for (outbox, m) in full {
+            let _ = outbox.send(m).await;
         }
     }
     lock(&outboxes).retain(|(other, _)| *other != id);
@@ -102,9 +124,34 @@ async fn connection(stream: TcpStream, id: usize, outboxes: Outboxes) {
     let _ = writer.await;
 }
 
-fn lock(
-    outboxes: &Outboxes,
-) -> std::sync::MutexGuard<'_, Vec<(usize, mpsc::UnboundedSender<Bytes>)>> {
+/// `{"type":"say",REST` from NICK as chat-server would send it:
+/// `{"type":"message","id":"…","room":"lobby","seq":N,"from":"NICK","kind":"say","text":…,"ts":T}`.
+/// `from` is `,"from":"NICK","kind":"say",`.
+fn message(from: &[u8], say: &[u8]) -> Bytes {
+    let seq = SEQ.fetch_add(1, Ordering::Relaxed) + 1;
+    let ts = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    // The text field and what follows it, without the closing brace and newline.
+    let text = say
+        .windows(7)
+        .position(|w| w == b"\"text\":")
+        .map_or(&b"\"text\":\"\""[..], |at| &say[at..]);
+    let text = text.strip_suffix(b"\n").unwrap_or(text);
+    let text = text.strip_suffix(b"}").unwrap_or(text);
+    let mut line = Vec::with_capacity(160 + from.len() + text.len());
+    let _ = write!(
+        line,
+        "{{\"type\":\"message\",\"id\":\"{:08x}-0000-7000-8000-{seq:012x}\",\"room\":\"lobby\",\"seq\":{seq}",
+        ts & 0xffff_ffff
+    );
+    line.extend_from_slice(from);
+    line.extend_from_slice(text);
+    let _ = writeln!(line, ",\"ts\":{ts}}}");
+    Bytes::from(line)
+}
+
+fn lock(outboxes: &Outboxes) -> std::sync::MutexGuard<'_, Vec<(usize, mpsc::Sender<Bytes>)>> {
     outboxes.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -113,4 +160,22 @@ fn field<'a>(line: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
     let start = line.windows(key.len()).position(|w| w == key)? + key.len();
     let len = line[start..].iter().position(|&b| b == b'"')?;
     Some(&line[start..start + len])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_have_chat_servers_fields_and_length() {
+        let say = b"{\"type\":\"say\",\"room\":\"lobby\",\"text\":\"t0001763700000000 hello\"}\n";
+        let line = message(b",\"from\":\"m12\",\"kind\":\"say\",", say);
+        let value: serde_json::Value = serde_json::from_slice(&line).unwrap();
+        assert_eq!(value["type"], "message");
+        assert_eq!(value["from"], "m12");
+        assert_eq!(value["text"], "t0001763700000000 hello");
+        assert_eq!(value["id"].as_str().map(str::len), Some(36));
+        assert!(value["seq"].is_u64() && value["ts"].is_u64());
+        assert!(line.ends_with(b"}\n"));
+    }
 }
