@@ -56,11 +56,11 @@ struct User {
 #[derive(Clone)]
 pub struct RoomChannel {
     tx: broadcast::Sender<SharedEvent>,
-    shared: Arc<Backlog>,
+    shared: Arc<RoomState>,
 }
 
 #[derive(Default)]
-struct Backlog {
+struct RoomState {
     /// Messages at the history writer.
     queued: AtomicUsize,
     /// Senders waiting in [`RoomChannel::caught_up`].
@@ -97,9 +97,11 @@ impl RoomChannel {
         self.shared.queued.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// A queued message was broadcast or refused.
+    /// A queued message was broadcast or refused. A refused one (storage failed) lowers the
+    /// backlog with no member reading, so the waiting senders are told here too.
     pub fn dequeue(&self) {
         self.shared.queued.fetch_sub(1, Ordering::Relaxed);
+        self.took_events();
     }
 
     /// How far behind the room's slowest member is: the events it has not read yet, and the
@@ -117,7 +119,8 @@ impl RoomChannel {
         loop {
             let notified = self.shared.drained.notified();
             tokio::pin!(notified);
-            // Registered before the look, so a member that reads in between still wakes it.
+            // Registered (and counted in `waiting`) before the look, so a member that reads in
+            // between still wakes it.
             notified.as_mut().enable();
             if self.backlog() < ROOM_BACKLOG_LOW {
                 return;
@@ -129,6 +132,8 @@ impl RoomChannel {
     /// A member took events from the room: wakes the waiting senders if the room has caught
     /// up. One atomic load when nobody waits.
     pub fn took_events(&self) {
+        // Orders this member's reads before the look at `waiting`, against the waiter's
+        // `waiting` increment before its look at the backlog: one of the two sees the other.
         std::sync::atomic::fence(Ordering::SeqCst);
         if self.shared.waiting.load(Ordering::SeqCst) > 0 && self.backlog() < ROOM_BACKLOG_LOW {
             self.shared.drained.notify_waiters();
@@ -292,13 +297,24 @@ impl Hub {
     /// Ends whatever `session` holds, for a session that could not end normally (its task
     /// panicked): no ghost nick or membership stays behind.
     pub fn forget(&self, session: Uuid) {
-        let nick =
-            self.state().users.values().find(|u| u.session == session).map(|u| u.nick.clone());
-        if let Some(nick) = nick {
-            self.unregister(
-                &nick,
-                PresenceEvent::Dropped { reason: protocol::Label::truncate("server error") },
-            );
+        let (nick, channels) = {
+            let state = self.state();
+            let Some(user) = state.users.values().find(|u| u.session == session) else { return };
+            let channels: Vec<RoomChannel> = user
+                .rooms
+                .iter()
+                .filter_map(|r| state.rooms.get(r))
+                .map(|r| r.tx.clone())
+                .collect();
+            (user.nick.clone(), channels)
+        };
+        self.unregister(
+            &nick,
+            PresenceEvent::Dropped { reason: protocol::Label::truncate("server error") },
+        );
+        // Its receivers went with its task: senders waiting for its rooms look again.
+        for channel in channels {
+            channel.let_go();
         }
     }
 

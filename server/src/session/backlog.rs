@@ -152,12 +152,11 @@ impl<D: Dialect> Session<D> {
             }
         }
         self.write(&ServerMsg::Members { room: room.clone(), nicks: joining.members });
-        let stream = joining.rx;
         match lagged {
-            None => self.receivers.insert(room, stream, joining.tx),
+            None => self.listen(&room, joining.rx),
             Some(missed) => self.catch_up(
                 &room,
-                stream,
+                joining.rx,
                 &format!("#{room} was too busy while you joined; you missed {missed} events"),
             ),
         }
@@ -204,10 +203,10 @@ impl<D: Dialect> Session<D> {
     /// The room's receiver skipped `missed` events: fills the client in from history when it
     /// can, otherwise tells it.
     pub(super) fn on_lag(&mut self, room: &RoomName, missed: u64) {
-        let Some(stream) = self.receivers.remove(room) else { return };
+        let Some(rx) = self.receivers.remove(room) else { return };
         self.catch_up(
             room,
-            stream,
+            rx,
             &format!("you fell behind and missed {missed} events in #{room}; page the messages back with history"),
         );
     }
@@ -220,37 +219,32 @@ impl<D: Dialect> Session<D> {
             if self.joining.contains_key(&room) || self.receivers.contains(&room) {
                 continue;
             }
-            let stream = self.channels[index].tx.subscribe();
+            let rx = self.channels[index].tx.subscribe();
             self.catch_up(
                 &room,
-                stream,
+                rx,
                 &format!("you stopped reading for a while and missed events in #{room}; page the messages back with history"),
             );
         }
     }
 
-    /// Holds `stream` back while the messages after the last one delivered are read from
+    /// Holds `rx` back while the messages after the last one delivered are read from
     /// history. Without history, lets it go on at once: the next message tells the client how
     /// many it missed (or, if it has had none yet, `otherwise` does now).
-    fn catch_up(
-        &mut self,
-        room: &RoomName,
-        stream: broadcast::Receiver<SharedEvent>,
-        otherwise: &str,
-    ) {
+    fn catch_up(&mut self, room: &RoomName, rx: broadcast::Receiver<SharedEvent>, otherwise: &str) {
         let delivered = self.channel_mut(room).and_then(|c| c.delivered);
         match delivered {
             Some(after) if self.history.enabled() => {
                 debug!(room = %room, after, "filling in from history");
-                // A new chain of reads: answers to an older one (its stream was let go while
+                // A new chain of reads: answers to an older one (its receiver was let go while
                 // it ran) are recognised by their number and dropped.
                 self.refills += 1;
-                self.refilling.insert(room.clone(), (self.refills, stream));
+                self.refilling.insert(room.clone(), (self.refills, rx));
                 self.start_refill(room.clone(), after, self.refills);
             }
-            Some(_) => self.listen(room, stream),
+            Some(_) => self.listen(room, rx),
             None => {
-                self.listen(room, stream);
+                self.listen(room, rx);
                 warn!(room = %room, "session missed events");
                 self.write(&ServerMsg::Error {
                     code: ErrorCode::Lagged,
@@ -334,8 +328,8 @@ impl<D: Dialect> Session<D> {
         }
         // Caught up with what is stored: the live messages resume (copies of what was just
         // sent are skipped), and the member list replaces whatever presence was missed.
-        if let Some((_, stream)) = self.refilling.remove(&room) {
-            self.listen(&room, stream);
+        if let Some((_, rx)) = self.refilling.remove(&room) {
+            self.listen(&room, rx);
         }
         if let Some(nicks) = self.hub.members(&room) {
             self.write(&ServerMsg::Members { room, nicks });

@@ -455,7 +455,6 @@ impl<D: Dialect> Session<D> {
     /// Takes the events that are already waiting, without waiting for more, so they go out in
     /// the same write.
     fn take_ready_events(&mut self) {
-        self.out.reserve(self.last_batch.saturating_sub(self.out.len()));
         for _ in 0..MAX_EVENTS_PER_WRITE {
             if self.out.len() >= MAX_PENDING_OUT {
                 break;
@@ -482,20 +481,17 @@ impl<D: Dialect> Session<D> {
         self.receivers.done_reading();
     }
 
-    /// Tells the rooms' waiting senders that this member's receivers are gone (call after
-    /// dropping them): the backlog they waited for may have been its alone.
-    fn let_go_of_rooms(&self) {
-        for channel in &self.channels {
-            channel.tx.let_go();
-        }
-    }
-
     fn write(&mut self, msg: &ServerMsg) {
         let view = View { nick: self.nick.as_ref(), rooms: &self.joined };
         self.dialect.write(msg, view, &mut self.out);
     }
 
     fn write_event(&mut self, event: &Event) {
+        if self.out.is_empty() && self.out.capacity() < self.last_batch {
+            // The first event of a batch: room for as much as the last batch took, so a busy
+            // session does not grow its buffer from nothing each time.
+            self.out.reserve(self.last_batch);
+        }
         let view = View { nick: self.nick.as_ref(), rooms: &self.joined };
         self.dialect.write_event(event, view, &mut self.out);
     }
@@ -513,6 +509,7 @@ impl<D: Dialect> Session<D> {
         let batch = self.out.len();
         while !self.out.is_empty() {
             match self.writer.try_write(&self.out) {
+                Ok(0) => return Err(End::Dropped("the connection took no bytes".to_owned())),
                 Ok(written) => self.out.advance(written),
                 Err(e) if e.kind() == ErrorKind::WouldBlock => {
                     Box::pin(self.flush_slowly()).await?;
@@ -522,8 +519,7 @@ impl<D: Dialect> Session<D> {
         }
         // The buffer goes back: a session between batches holds none (a member list of a big
         // room is tens of kilobytes, for each of thousands of idle sessions). The next batch of
-        // events starts with room for one as big as this one was, so a busy session does not
-        // grow a buffer from nothing each time.
+        // events starts with room for one as big as this one was (see `write_event`).
         self.out = BytesMut::new();
         self.last_batch = batch.min(MAX_PENDING_OUT);
         if self.stalled {
@@ -548,12 +544,7 @@ impl<D: Dialect> Session<D> {
                 let rooms = self.receivers.len() + self.refilling.len();
                 if rooms > 0 {
                     debug!(rooms, "not reading; letting go of its rooms meanwhile");
-                    self.receivers.clear();
-                    self.refilling.clear();
-                    // (`let_go_of_rooms`, with `writer` and `out` borrowed.)
-                    for channel in &self.channels {
-                        channel.tx.let_go();
-                    }
+                    let_go_of_rooms(&mut self.receivers, &mut self.refilling, &self.channels);
                     self.stalled = true;
                 }
                 match timeout(WRITE_TIMEOUT.saturating_sub(STALL_AFTER), write).await {
@@ -570,13 +561,25 @@ impl<D: Dialect> Session<D> {
     /// before the end.
     async fn settle(&mut self) {
         let in_flight = self.in_flight.clone();
+        // Its rooms' events are still taken meanwhile (up to what one write may hold; they go
+        // out with the goodbye), so it neither holds their senders back nor falls behind and
+        // misses the echoes it waits for.
         let _ = timeout(SETTLE_TIMEOUT, async {
-            while !self.queries.is_empty() {
-                if let Some(done) = self.queries.next().await {
-                    self.on_completion(done);
+            let idle = in_flight.wait_idle();
+            tokio::pin!(idle);
+            let mut idle_done = false;
+            while !(idle_done && self.queries.is_empty()) {
+                tokio::select! {
+                    () = &mut idle, if !idle_done => idle_done = true,
+                    Some(done) = self.queries.next(), if !self.queries.is_empty() => {
+                        self.on_completion(done);
+                    }
+                    (room, event) = self.receivers.next(), if self.out.len() < MAX_PENDING_OUT => {
+                        self.on_room_event(room, event);
+                        self.receivers.done_reading();
+                    }
                 }
             }
-            in_flight.wait_idle().await;
         })
         .await;
         self.take_ready_events();
@@ -593,10 +596,8 @@ impl<D: Dialect> Session<D> {
             self.hub.unregister(nick, end.presence());
             info!(nick = ?nick.as_str(), ?end, "left");
         }
-        self.receivers.clear();
-        self.refilling.clear();
         self.joining.clear();
-        self.let_go_of_rooms();
+        let_go_of_rooms(&mut self.receivers, &mut self.refilling, &self.channels);
         if let Some((code, message)) = end.bye() {
             self.write(&ServerMsg::Bye { code, message });
         }
@@ -619,6 +620,21 @@ impl<D: Dialect> Session<D> {
             .await;
         }
         end
+    }
+}
+
+/// Drops the session's receivers of its rooms (live and held back for a refill) and tells
+/// the rooms' waiting senders, since the backlog they waited for may have been this member's
+/// alone. Takes the fields, not the session, so it can run while a write borrows others.
+fn let_go_of_rooms(
+    receivers: &mut Receivers,
+    refilling: &mut HashMap<RoomName, (u64, broadcast::Receiver<SharedEvent>)>,
+    channels: &[Channel],
+) {
+    receivers.clear();
+    refilling.clear();
+    for channel in channels {
+        channel.tx.let_go();
     }
 }
 

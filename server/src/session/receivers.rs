@@ -1,8 +1,9 @@
 //! The session's live rooms: their broadcast receivers, read directly.
 //!
 //! Events are taken with `try_recv` while any are waiting, which costs a slot lock and a
-//! reference-count increment each and allocates nothing; only when every room is empty does
-//! the session wait, on all of its rooms at once. (`tokio-stream`'s `StreamMap` of
+//! reference-count increment each and allocates nothing per event; only when every room is
+//! empty does the session wait, on all of its rooms at once (boxing one wait per room when it
+//! is in several). (`tokio-stream`'s `StreamMap` of
 //! `BroadcastStream`s, used before, rebuilt a boxed future and cloned the room's name for every
 //! event, and shuffled its polling order with a random number each time: 15% of the server's
 //! time under a busy room.)
@@ -109,8 +110,8 @@ impl Receivers {
                     return Some((at, Received::Lagged(missed)));
                 }
                 Err(TryRecvError::Empty) => index += 1,
-                // The room's sender is gone (only when the hub dropped the room while this
-                // session still had a receiver, which leaving prevents): nothing more will come.
+                // Cannot happen while the entry's own `channel` keeps a sender alive; handled
+                // rather than assumed: nothing more will come from this room.
                 Err(TryRecvError::Closed) => {
                     self.rooms.swap_remove(at);
                     return self.try_next();
@@ -270,6 +271,24 @@ mod tests {
         );
         // ...the end of the batch does.
         receivers.done_reading();
+        tokio::time::timeout(Duration::from_secs(5), sender).await.unwrap().unwrap();
+    }
+
+    /// Messages refused by the history writer (storage failed) lower the backlog with nobody
+    /// reading: that wakes the senders too.
+    #[tokio::test]
+    async fn a_waiting_sender_goes_on_when_queued_messages_are_refused() {
+        let channel = RoomChannel::new();
+        for _ in 0..ROOM_BACKLOG_LOW + 10 {
+            channel.queue();
+        }
+        let waiter = channel.clone();
+        let sender = tokio::spawn(async move { waiter.caught_up().await });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!sender.is_finished());
+        for _ in 0..20 {
+            channel.dequeue();
+        }
         tokio::time::timeout(Duration::from_secs(5), sender).await.unwrap().unwrap();
     }
 
