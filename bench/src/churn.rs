@@ -15,6 +15,7 @@ use anyhow::Context as _;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::fanout::{Usage, collect, fill_room, measure, start_paced, wait_for_stragglers};
+use crate::histogram::Percentiles;
 use crate::process::{Launch, Subject, open};
 use crate::report::{self, Row, round};
 use crate::wire::{MESSAGE, Shared, Tally, Timing, expect, hello};
@@ -62,10 +63,8 @@ struct Figures {
     deliveries_per_s: f64,
     lost: u64,
     errors: u64,
-    p50_us: u64,
-    p99_us: u64,
-    p999_us: u64,
-    max_us: u64,
+    /// Send to receipt.
+    latency: Percentiles,
     usage: Usage,
 }
 
@@ -112,10 +111,7 @@ fn row(plan: &Plan, subject: Subject, f: &Figures) -> Row {
     row.push("deliveries_per_s", round(Some(f.deliveries_per_s), 0));
     row.push("lost", f.lost);
     row.push("errors", f.errors);
-    row.push("p50_ms", ms(f.p50_us));
-    row.push("p99_ms", ms(f.p99_us));
-    row.push("p999_ms", ms(f.p999_us));
-    row.push("max_ms", ms(f.max_us));
+    row.push_latency(&f.latency);
     row.push("server_cpu", round(f.usage.server_cpu, 2));
     row.push("bench_cpu", round(f.usage.bench_cpu, 2));
     row.push("server_rss_mb", round(f.usage.server_rss_mb, 1));
@@ -154,10 +150,10 @@ fn print_table(results: &[(Subject, Figures)]) {
             f.deliveries_per_s,
             f.lost,
             f.errors,
-            ms(f.p50_us),
-            ms(f.p99_us),
-            ms(f.p999_us),
-            ms(f.max_us),
+            ms(f.latency.p50_us),
+            ms(f.latency.p99_us),
+            ms(f.latency.p999_us),
+            ms(f.latency.max_us),
             opt(f.usage.server_cpu, 2),
             opt(f.usage.bench_cpu, 2),
             opt(f.usage.server_rss_mb, 0),
@@ -213,10 +209,7 @@ async fn run(
         deliveries_per_s: deliveries as f64 / usage.seconds,
         lost: (sends * members as u64).saturating_sub(deliveries),
         errors: Tally::get(&tally.errors),
-        p50_us: latencies.quantile(0.5),
-        p99_us: latencies.quantile(0.99),
-        p999_us: latencies.quantile(0.999),
-        max_us: latencies.max(),
+        latency: latencies.percentiles(),
         usage,
     })
 }

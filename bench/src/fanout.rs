@@ -20,7 +20,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::task::JoinHandle;
 
-use crate::histogram::Histogram;
+use crate::histogram::{Histogram, Percentiles};
 use crate::pace::{Pace, paced, schedule};
 use crate::process::{Launch, Server, Subject, cpu_seconds, open};
 use crate::report::{self, Row, round};
@@ -59,11 +59,8 @@ struct Figures {
     /// Messages that should have been delivered and were not (a member that lagged).
     lost: u64,
     errors: u64,
-    /// Send to receipt, microseconds.
-    p50_us: u64,
-    p99_us: u64,
-    p999_us: u64,
-    max_us: u64,
+    /// Send to receipt.
+    latency: Percentiles,
     usage: Usage,
 }
 
@@ -138,10 +135,7 @@ fn row(
     row.push("vs_bare", round(vs_bare, 3));
     row.push("lost", f.lost);
     row.push("errors", f.errors);
-    row.push("p50_ms", ms(f.p50_us));
-    row.push("p99_ms", ms(f.p99_us));
-    row.push("p999_ms", ms(f.p999_us));
-    row.push("max_ms", ms(f.max_us));
+    row.push_latency(&f.latency);
     row.push("server_cpu", round(f.usage.server_cpu, 2));
     row.push("bench_cpu", round(f.usage.bench_cpu, 2));
     row.push("server_rss_mb", round(f.usage.server_rss_mb, 1));
@@ -181,10 +175,10 @@ fn print_table(lines: &[TableLine]) {
             f.deliveries_per_s,
             ratio(*vs_off),
             ratio(*vs_bare),
-            ms(f.p50_us),
-            ms(f.p99_us),
-            ms(f.p999_us),
-            ms(f.max_us),
+            ms(f.latency.p50_us),
+            ms(f.latency.p99_us),
+            ms(f.latency.p999_us),
+            ms(f.latency.max_us),
             f.lost,
             f.errors,
             opt(f.usage.server_cpu, 2),
@@ -253,10 +247,7 @@ async fn run(
         deliveries_per_s: deliveries as f64 / usage.seconds,
         lost,
         errors: Tally::get(&tally.errors),
-        p50_us: latencies.quantile(0.5),
-        p99_us: latencies.quantile(0.99),
-        p999_us: latencies.quantile(0.999),
-        max_us: latencies.max(),
+        latency: latencies.percentiles(),
         usage,
     })
 }

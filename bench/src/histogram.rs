@@ -4,6 +4,15 @@
 const SUB: u32 = 16;
 const BUCKETS: usize = (64 * SUB) as usize;
 
+/// A run's latencies in microseconds: what every scenario reports.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Percentiles {
+    pub p50_us: u64,
+    pub p99_us: u64,
+    pub p999_us: u64,
+    pub max_us: u64,
+}
+
 #[derive(Clone)]
 pub struct Histogram {
     counts: Vec<u64>,
@@ -18,6 +27,16 @@ impl Default for Histogram {
 }
 
 impl Histogram {
+    /// p50, p99, p99.9 and the maximum.
+    pub fn percentiles(&self) -> Percentiles {
+        Percentiles {
+            p50_us: self.quantile(0.5),
+            p99_us: self.quantile(0.99),
+            p999_us: self.quantile(0.999),
+            max_us: self.max(),
+        }
+    }
+
     fn bucket(value: u64) -> usize {
         if value < u64::from(SUB) {
             return value as usize;

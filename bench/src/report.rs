@@ -19,6 +19,14 @@ impl Row {
         self.0.push((key, value.into()));
     }
 
+    /// `p50_ms`, `p99_ms`, `p999_ms` and `max_ms`.
+    pub fn push_latency(&mut self, latency: &crate::histogram::Percentiles) {
+        self.push("p50_ms", crate::ms(latency.p50_us));
+        self.push("p99_ms", crate::ms(latency.p99_us));
+        self.push("p999_ms", crate::ms(latency.p999_us));
+        self.push("max_ms", crate::ms(latency.max_us));
+    }
+
     pub fn get(&self, key: &str) -> Option<&Value> {
         self.0.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
     }
