@@ -64,7 +64,7 @@ fn busy_app(width: u16, height: u16, messages: usize) -> App {
 
 /// Entries the current window holds.
 fn held(app: &App) -> usize {
-    app.current_window().unwrap().entries.len()
+    app.current_window().unwrap().entries().len()
 }
 
 /// Rows of the current conversation at the app's size.
@@ -122,8 +122,8 @@ fn report_memory(before: usize, app: &App) {
     let grown = rss().saturating_sub(before);
     let window = app.current_window().unwrap();
     let held = held(app);
-    let counted: usize = window.entries.iter().map(entry_bytes).sum::<usize>()
-        + (window.entries.capacity() - held) * size_of::<Entry>();
+    let counted: usize = window.entries().iter().map(entry_bytes).sum::<usize>()
+        + (window.entries().capacity() - held) * size_of::<Entry>();
     println!(
         "scrollback: {MESSAGES} messages sent, {held} held (MAX_SCROLLBACK = {MAX_SCROLLBACK})"
     );
@@ -198,9 +198,9 @@ fn scrollback_sizes(c: &mut Criterion) {
     // Past the bound only by putting entries in directly, as no client ever holds them.
     let mut app = busy_app(80, 24, MAX_SCROLLBACK);
     let window = &mut app.windows[app.current];
-    let kept: Vec<Entry> = window.entries.iter().cloned().collect();
-    while window.entries.len() < MESSAGES {
-        window.entries.extend(kept.iter().cloned());
+    let kept: Vec<Entry> = window.entries().iter().cloned().collect();
+    while window.entries().len() < MESSAGES {
+        window.hold_beyond_bound(kept.iter().cloned());
     }
     resize(&mut app, 80, 24, Scroll::Middle);
     bench_frame(c, &format!("draw 80x24 Middle, {} held (put in directly)", held(&app)), &app);

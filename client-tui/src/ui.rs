@@ -245,7 +245,7 @@ fn draw_messages(frame: &mut Frame, app: &App, panes: &Panes) {
     let scroll = window.scroll - rows_below;
     let wanted = inner.height as usize + scroll;
     let mut rows: Vec<Line> = Vec::new();
-    for entry in window.entries.iter().rev().skip(below) {
+    for entry in window.entries().iter().rev().skip(below) {
         let mut lines = entry_lines(entry, width);
         lines.reverse();
         rows.extend(lines);

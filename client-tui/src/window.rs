@@ -107,9 +107,9 @@ impl Entry {
 #[derive(Debug, Clone)]
 pub struct Window {
     pub target: Target,
-    /// The conversation, oldest first. Changed only through [`Window::push`] and
-    /// [`Window::prepend`], which keep the row index in step.
-    pub entries: VecDeque<Entry>,
+    /// The conversation, oldest first. Private: every change goes through a method that keeps
+    /// the row index (`rows`) in step.
+    entries: VecDeque<Entry>,
     /// Rows scrolled up from the bottom; 0 follows new messages.
     pub scroll: usize,
     /// Entries that arrived while another window was shown.
@@ -141,6 +141,23 @@ impl Window {
             beginning: false,
             loading: false,
             rows: RefCell::new(None),
+        }
+    }
+
+    /// The conversation, oldest first.
+    pub fn entries(&self) -> &VecDeque<Entry> {
+        &self.entries
+    }
+
+    /// Appends entries past [`MAX_SCROLLBACK`], which no client does: for measuring how drawing
+    /// scales with a longer scrollback than the bound.
+    #[doc(hidden)]
+    pub fn hold_beyond_bound(&mut self, entries: impl IntoIterator<Item = Entry>) {
+        for entry in entries {
+            if let Some(rows) = self.rows.get_mut() {
+                rows.push_back(entry.height(rows.width()));
+            }
+            self.entries.push_back(entry);
         }
     }
 

@@ -102,7 +102,7 @@ fn type_line(app: &mut App, line: &str) -> Vec<Effect> {
 }
 
 fn last_text(app: &App) -> String {
-    app.current_window().unwrap().entries.back().unwrap().text.clone()
+    app.current_window().unwrap().entries().back().unwrap().text.clone()
 }
 
 /// The welcome fills the connection log and marks the session registered; the first join opens
@@ -182,7 +182,7 @@ fn messages_and_presence_fill_the_window() {
     server(&mut app, presence("lobby", "Tracy", PresenceEvent::Joined));
     assert_eq!(last_text(&app), "Tracy joined");
     server(&mut app, said("lobby", "Tracy", "hi"));
-    let entry = app.current_window().unwrap().entries.back().unwrap().clone();
+    let entry = app.current_window().unwrap().entries().back().unwrap().clone();
     assert_eq!(
         (entry.kind, entry.from, entry.text.as_str()),
         (EntryKind::Say, Some(nick("Tracy")), "hi")
@@ -405,7 +405,7 @@ fn errors_are_shown_where_the_person_is_looking() {
             retry_after_ms: None,
         },
     );
-    let entry = app.current_window().unwrap().entries.back().unwrap();
+    let entry = app.current_window().unwrap().entries().back().unwrap();
     assert_eq!((entry.kind, entry.text.as_str()), (EntryKind::Error, "you are not in #x"));
 }
 
@@ -496,7 +496,7 @@ fn the_backlog_is_marked_and_live_messages_follow_it_once() {
     server(&mut app, presence("lobby", "Michael", PresenceEvent::Joined));
     let w = app.current_window().unwrap();
     let kinds: Vec<(EntryKind, &str, bool)> =
-        w.entries.iter().map(|e| (e.kind, e.text.as_str(), e.earlier)).collect();
+        w.entries().iter().map(|e| (e.kind, e.text.as_str(), e.earlier)).collect();
     assert_eq!(
         kinds,
         [
@@ -521,7 +521,7 @@ fn the_backlog_is_marked_and_live_messages_follow_it_once() {
     server(&mut app, live(3));
     server(&mut app, live(4));
     let texts: Vec<&str> =
-        app.current_window().unwrap().entries.iter().map(|e| e.text.as_str()).collect();
+        app.current_window().unwrap().entries().iter().map(|e| e.text.as_str()).collect();
     assert_eq!(texts.iter().filter(|t| t.starts_with("live")).count(), 1, "{texts:?}");
     assert_eq!(texts.last(), Some(&"live 4"));
     assert_eq!(app.windows[0].unread, 0, "the backlog is not unread news");
@@ -567,9 +567,9 @@ fn scrolling_up_past_the_top_pages_back() {
         })]
     );
     server(&mut app, history("lobby", 1..=50, true));
-    let first = app.windows[0].entries.front().unwrap();
+    let first = app.windows[0].entries().front().unwrap();
     assert_eq!((first.kind, first.text.as_str()), (EntryKind::Marker, "the beginning of #lobby"));
-    let seqs: Vec<u64> = app.windows[0].entries.iter().filter_map(|e| e.seq).collect();
+    let seqs: Vec<u64> = app.windows[0].entries().iter().filter_map(|e| e.seq).collect();
     assert_eq!(seqs, (1..=200).collect::<Vec<_>>(), "every message once, in order");
     for _ in 0..40 {
         assert!(app.update(key(KeyCode::PageUp)).is_empty(), "nothing before the beginning");

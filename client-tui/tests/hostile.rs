@@ -368,7 +368,7 @@ fn check(
     let follow_rows = match channel.pane {
         Pane::Log => 1,
         Pane::Messages => {
-            let entry = hostile.current_window().unwrap().entries.back().unwrap();
+            let entry = hostile.current_window().unwrap().entries().back().unwrap();
             u16::try_from(entry.height(usize::from(inner.width))).unwrap()
         }
     };
