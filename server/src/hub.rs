@@ -97,11 +97,16 @@ impl RoomChannel {
         self.shared.queued.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// A queued message was broadcast or refused. A refused one (storage failed) lowers the
-    /// backlog with no member reading, so the waiting senders are told here too.
+    /// A queued message was broadcast or refused. Whoever dequeues a batch wakes the waiting
+    /// senders once after it ([`RoomChannel::wake_senders`]): a refused message lowers the
+    /// backlog with no member reading.
     pub fn dequeue(&self) {
         self.shared.queued.fetch_sub(1, Ordering::Relaxed);
-        self.took_events();
+    }
+
+    /// Whether `other` is this room's channel.
+    pub fn is(&self, other: &RoomChannel) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
     }
 
     /// How far behind the room's slowest member is: the events it has not read yet, and the
@@ -112,7 +117,7 @@ impl RoomChannel {
 
     /// Completes once the room's backlog is below [`ROOM_BACKLOG_LOW`]: what a sender that
     /// got too far ahead of the room's members waits for. Members wake it as they read
-    /// ([`RoomChannel::took_events`]); it polls nothing.
+    /// ([`RoomChannel::wake_senders`]); it polls nothing.
     pub async fn caught_up(&self) {
         self.shared.waiting.fetch_add(1, Ordering::SeqCst);
         let _waiting = Waiting(&self.shared.waiting);
@@ -129,9 +134,10 @@ impl RoomChannel {
         }
     }
 
-    /// A member took events from the room: wakes the waiting senders if the room has caught
-    /// up. One atomic load when nobody waits.
-    pub fn took_events(&self) {
+    /// Wakes the senders waiting for the room if it has caught up: called by a member after a
+    /// batch of the room's events and by the history writer after a batch of its messages.
+    /// One fence and one atomic load when nobody waits.
+    pub fn wake_senders(&self) {
         // Orders this member's reads before the look at `waiting`, against the waiter's
         // `waiting` increment before its look at the backlog: one of the two sees the other.
         std::sync::atomic::fence(Ordering::SeqCst);

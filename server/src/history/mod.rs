@@ -406,8 +406,18 @@ impl Writer {
         if !says.is_empty() {
             self.commit(says);
         }
-        // Stored and broadcast, or refused: no longer on their way.
+        // Stored and broadcast, or refused: no longer on their way. Each room's waiting senders
+        // hear of it once per batch, not once per message.
+        let mut rooms: Vec<RoomChannel> = Vec::new();
+        for ticket in &tickets {
+            if !rooms.iter().any(|room| room.is(&ticket.room)) {
+                rooms.push(ticket.room.clone());
+            }
+        }
         drop(tickets);
+        for room in rooms {
+            room.wake_senders();
+        }
         for read in reads {
             match &self.store {
                 Some(store) => read(store.connection()),
@@ -527,5 +537,55 @@ impl Writer {
                 Err(e) => warn!(room = %room, error = %e, "cannot prune history"),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use protocol::{Nick, Text};
+
+    use super::*;
+    use crate::limits::ROOM_BACKLOG_LOW;
+
+    /// The writer wakes a room's waiting senders once it has dealt with a batch: messages it
+    /// refused (a failed commit) lower the backlog with no member reading to say so.
+    #[tokio::test]
+    async fn the_writer_wakes_waiting_senders_after_a_batch() {
+        let history =
+            History::open(HistoryConfig { location: None, ..HistoryConfig::default() }).unwrap();
+        let room = RoomChannel::new();
+        // Messages on their way, as if other senders' were at the writer.
+        for _ in 0..ROOM_BACKLOG_LOW + 10 {
+            room.queue();
+        }
+        let waiter = room.clone();
+        let mut sender = tokio::spawn(async move { waiter.caught_up().await });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!sender.is_finished());
+        // They leave without anyone reading: nobody is woken yet...
+        for _ in 0..20 {
+            room.dequeue();
+        }
+        assert!(
+            tokio::time::timeout(Duration::from_millis(50), &mut sender).await.is_err(),
+            "woken by a lone dequeue"
+        );
+        // ...until the writer finishes a batch for the room.
+        let (direct, _direct_rx) = mpsc::channel(1);
+        history
+            .say(Say {
+                room: RoomName::lobby(),
+                from: Nick::parse("Tracy").unwrap(),
+                kind: MessageKind::Say,
+                text: Text::parse("hi").unwrap(),
+                room_tx: room.clone(),
+                sender: direct,
+                in_flight: Arc::new(InFlight::default()),
+            })
+            .unwrap();
+        tokio::time::timeout(Duration::from_secs(5), sender).await.unwrap().unwrap();
+        history.close().await;
     }
 }
