@@ -2,6 +2,7 @@
 //! every behaviour can be tested by feeding events (see `tests/app.rs`).
 
 use std::collections::VecDeque;
+use std::time::Instant;
 
 use chrono::{DateTime, FixedOffset};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
@@ -9,8 +10,10 @@ use protocol::command::{self, Command};
 use protocol::{ClientMsg, Label, Nick, PROTOCOL_VERSION, RoomName, sanitize};
 use ratatui::layout::Rect;
 
-use crate::event::{Effect, Event, NetEvent};
+use crate::event::{Effect, Event};
 use crate::input::Input;
+use crate::paste::{LineQueue, PendingPaste};
+use crate::reconnect::Backoff;
 use crate::window::{Entry, EntryKind, Target, Window};
 
 /// Lines kept in the connection log.
@@ -71,6 +74,20 @@ pub struct App {
     pub size: Rect,
     /// A room we asked to join: its window is shown when the join is confirmed.
     pub(crate) pending_switch: Option<RoomName>,
+    /// The time of the last [`Event::Tick`]: the app's clock.
+    pub(crate) now: Instant,
+    /// When to try connecting again.
+    pub(crate) backoff: Backoff,
+    /// The person asked to quit: a lost connection is not retried.
+    pub(crate) quitting: bool,
+    /// The server said goodbye for a reason that retrying would not change.
+    pub(crate) final_bye: Option<String>,
+    /// A session has been registered before: a welcome now is a comeback.
+    pub(crate) registered_once: bool,
+    /// A multi-line paste waiting for the person to say what to do with it.
+    pub paste: Option<PendingPaste>,
+    /// Pasted lines being sent one at a time.
+    pub(crate) sending: Option<LineQueue>,
 }
 
 impl App {
@@ -88,6 +105,13 @@ impl App {
             show_help: false,
             size,
             pending_switch: None,
+            now: Instant::now(),
+            backoff: Backoff::default(),
+            quitting: false,
+            final_bye: None,
+            registered_once: false,
+            paste: None,
+            sending: None,
         }
     }
 
@@ -103,15 +127,13 @@ impl App {
     pub fn update(&mut self, event: Event) -> Vec<Effect> {
         match event {
             Event::Key(key) => self.on_key(key),
-            Event::Paste(text) => {
-                self.input.insert_str(&text);
-                Vec::new()
-            }
+            Event::Paste(text) => self.on_paste(&text),
             Event::Resize(w, h) => {
                 self.size = Rect::new(0, 0, w, h);
                 Vec::new()
             }
             Event::Net(net) => self.on_net(net),
+            Event::Tick(now) => self.on_tick(now),
         }
     }
 
@@ -177,7 +199,7 @@ impl App {
     }
 
     /// Adds a line of the client's own to the current window (or the log if there is none).
-    fn note(&mut self, kind: EntryKind, text: &str) {
+    pub(crate) fn note(&mut self, kind: EntryKind, text: &str) {
         if self.windows.is_empty() {
             let kind = if kind == EntryKind::Error { LogKind::Error } else { LogKind::Info };
             self.log(kind, text);
@@ -200,6 +222,9 @@ impl App {
         }
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         let alt = key.modifiers.contains(KeyModifiers::ALT);
+        if self.paste.is_some() && !(ctrl && key.code == KeyCode::Char('c')) {
+            return self.on_paste_key(&key);
+        }
         if self.show_help && matches!(key.code, KeyCode::Esc | KeyCode::F(1) | KeyCode::Char('q')) {
             self.show_help = false;
             return Vec::new();
@@ -301,6 +326,10 @@ impl App {
             return Vec::new();
         }
         self.remember(&line);
+        // Commands of the client alone, not of the protocol.
+        if matches!(line.trim(), "/connect" | "/reconnect") {
+            return self.connect_now();
+        }
         match command::parse(&line) {
             Ok(command) => self.run(command),
             Err(e) => {
@@ -311,6 +340,8 @@ impl App {
     }
 
     fn quit(&mut self, reason: Option<Label>) -> Vec<Effect> {
+        self.quitting = true;
+        self.backoff.cancel();
         let mut effects = Vec::new();
         if matches!(self.connection, Connection::Connected | Connection::Registered) {
             effects.push(Effect::Send(ClientMsg::Quit { reason }));
@@ -367,29 +398,5 @@ impl App {
             self.pending_switch = Some(room.clone());
         }
         vec![Effect::Send(request)]
-    }
-
-    fn on_net(&mut self, event: NetEvent) -> Vec<Effect> {
-        match event {
-            NetEvent::Connecting { server } => {
-                self.connection = Connection::Connecting;
-                self.log(LogKind::Info, &format!("connecting to {server}..."));
-            }
-            NetEvent::Connected { server } => {
-                self.connection = Connection::Connected;
-                self.log(LogKind::Good, &format!("connected to {server}"));
-            }
-            NetEvent::Failed { reason } => {
-                self.connection = Connection::Closed;
-                self.log(LogKind::Error, &reason);
-            }
-            NetEvent::Closed { reason } => {
-                self.connection = Connection::Closed;
-                self.log(LogKind::Error, &format!("disconnected: {reason}"));
-            }
-            NetEvent::Unreadable { reason } => self.log(LogKind::Error, &reason),
-            NetEvent::Message(msg) => return self.on_server(msg),
-        }
-        Vec::new()
     }
 }

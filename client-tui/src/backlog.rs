@@ -36,6 +36,9 @@ impl App {
         beginning: bool,
     ) -> Vec<Effect> {
         let index = self.window(Target::Room(room.clone()));
+        if self.windows[index].refill.is_some() {
+            return self.refill_page(index, messages, beginning);
+        }
         let start =
             if beginning { Some(self.marker(format!("the beginning of #{room}"))) } else { None };
         let window = &self.windows[index];

@@ -1,6 +1,8 @@
 //! Everything the client reacts to, merged into one enum: keys and pastes from the terminal,
 //! what the network task reports, and the clock.
 
+use std::time::Instant;
+
 use crossterm::event::KeyEvent;
 use protocol::ServerMsg;
 
@@ -11,6 +13,9 @@ pub enum Event {
     /// The terminal's new size in columns and rows.
     Resize(u16, u16),
     Net(NetEvent),
+    /// The time now: timers (reconnecting, paced sending) that are due run. The event loop
+    /// sends one at every wake-up; tests pass a fake clock.
+    Tick(Instant),
 }
 
 /// What the network task tells the app.
@@ -41,5 +46,9 @@ pub enum NetEvent {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
     Send(protocol::ClientMsg),
+    /// Open a new connection (the previous one has ended) and say [`crate::app::App::hello`].
+    Connect,
+    /// Ring the terminal's bell.
+    Bell,
     Quit,
 }

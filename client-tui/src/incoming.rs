@@ -25,6 +25,10 @@ impl App {
                     LogKind::Info,
                     &format!("{server}; rooms: {}", describe::room_list(&rooms)),
                 );
+                if self.registered_once {
+                    return self.rejoin();
+                }
+                self.backoff.registered(self.now);
                 let room = self.settings.room.clone();
                 if room != RoomName::lobby() {
                     self.pending_switch = Some(room.clone());
@@ -32,25 +36,37 @@ impl App {
                 }
             }
             ServerMsg::Message { id, room, seq, from, kind, text, ts } => {
-                let index = self.window(Target::Room(room));
+                let index = self.window(Target::Room(room.clone()));
                 // A message the window already holds (from a history page) is not shown twice.
                 if self.windows[index].newest_seq.is_some_and(|newest| seq <= newest) {
                     return Vec::new();
                 }
-                let entry = self.message_entry(&Stored { id, seq, from, kind, text, ts }, false);
-                self.push(index, entry);
+                let mine = from.key() == self.nick.key();
+                let stored = Stored { id, seq, from, kind, text, ts };
+                if let Some(stored) = self.hold_for_refill(index, stored) {
+                    let entry = self.message_entry(&stored, false);
+                    self.push(index, entry);
+                }
+                if mine {
+                    return self.paste_echoed(Some(&room), None);
+                }
             }
             ServerMsg::History { room, messages, beginning } => {
                 return self.on_history(room, messages, beginning);
             }
             ServerMsg::Private { from, to, text, ts, .. } => {
-                let other = if from.key() == self.nick.key() { to } else { from.clone() };
+                let mine = from.key() == self.nick.key();
+                let echo = mine.then(|| to.clone());
+                let other = if mine { to } else { from.clone() };
                 let index = self.window(Target::Private(other));
                 let entry = Entry {
                     from: Some(from),
                     ..Entry::note(self.time_of(ts), EntryKind::Say, clean(text.as_str()))
                 };
                 self.push(index, entry);
+                if let Some(to) = echo {
+                    return self.paste_echoed(None, Some(&to));
+                }
             }
             ServerMsg::Presence { room, nick, event, ts, .. } => {
                 self.on_presence(room, nick, event, ts)
@@ -79,7 +95,8 @@ impl App {
                 }
             }
             ServerMsg::Notice { text, .. } => self.log(LogKind::Info, &text),
-            ServerMsg::Error { code, message, .. } => {
+            ServerMsg::Error { code, message, retry_after_ms, .. } => {
+                self.paste_refused(code, retry_after_ms);
                 if self.connection != Connection::Registered {
                     let hint = if code == ErrorCode::NickInUse || code == ErrorCode::InvalidNick {
                         "; pick another with /nick NAME"
@@ -104,8 +121,10 @@ impl App {
             ServerMsg::Pong { .. } => {}
             // Sanitised on its own, not only as part of the line: marks at its start sit on
             // a dotted circle instead of the space before them.
-            ServerMsg::Bye { message, .. } => {
-                self.log(LogKind::Error, &format!("server says goodbye: {}", sanitize(&message)))
+            ServerMsg::Bye { code, message } => {
+                let message = sanitize(&message).into_owned();
+                self.log(LogKind::Error, &format!("server says goodbye: {message}"));
+                self.on_bye(code, &message);
             }
         }
         Vec::new()

@@ -12,9 +12,12 @@
 //! - [`window`]: one conversation (a room or a private chat) and its scrollback.
 //! - [`rows`]: where each entry of a conversation sits in rows, so a scrolled view skips to it.
 //! - [`input`]: the input line, an editor measured in display columns.
+//! - [`paste`]: multi-line pastes: ask first, then send as one message or line by line.
 //! - [`wrap`]: word wrapping in display columns.
 //! - [`ui`]: `draw(frame, &App)`: panes, status line, help overlay.
-//! - [`net`]: the task that owns the socket.
+//! - [`net`]: the task that owns the socket (one per connection).
+//! - [`link`]: the connection's life: losing it, reconnecting, rejoining, filling in.
+//! - [`reconnect`]: backoff with jitter between attempts.
 //! - [`event`]: the events the app reacts to and the effects it asks for.
 //! - [`terminal`]: the event loop: terminal setup, guaranteed restore, select over keys,
 //!   network and signals.
@@ -24,7 +27,10 @@ pub mod backlog;
 pub mod event;
 pub mod incoming;
 pub mod input;
+pub mod link;
 pub mod net;
+pub mod paste;
+pub mod reconnect;
 pub mod rows;
 pub mod terminal;
 pub mod ui;

@@ -2,7 +2,7 @@
 //! the network task and SIGTERM. Each wake-up updates the app and redraws once.
 
 use std::io::stdout;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossterm::event::{
     DisableBracketedPaste, EnableBracketedPaste, Event as TermEvent, EventStream,
@@ -13,9 +13,10 @@ use protocol::ClientMsg;
 use ratatui::layout::Rect;
 use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
 use crate::app::{App, LogKind, Settings};
-use crate::event::{Effect, Event};
+use crate::event::{Effect, Event, NetEvent};
 use crate::{net, ui};
 
 /// After `/exit`, how long to wait for the server's goodbye before leaving anyway.
@@ -48,12 +49,13 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let size = terminal.size()?;
     let mut app = App::new(settings, Rect::new(0, 0, size.width, size.height));
     let (net_events, mut from_net) = mpsc::channel(MAX_EVENTS_PER_FRAME);
-    let (outbox, net_task) = net::spawn(app.settings.server.clone(), app.hello(), net_events);
+    let mut link = Link::open(&app, &net_events);
     let mut keys = EventStream::new();
     let mut signals = QuitSignals::new()?;
 
     loop {
         terminal.draw(|frame| ui::draw(frame, &app))?;
+        let deadline = app.next_deadline();
         let event = tokio::select! {
             key = keys.next() => match key {
                 Some(Ok(event)) => match from_terminal(event) {
@@ -65,31 +67,74 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
             },
             Some(event) = from_net.recv() => Event::Net(event),
             () = signals.recv() => Event::Key(ctrl_c()),
+            () = sleep_until(deadline) => Event::Tick(Instant::now()),
         };
-        let mut quit = apply(&mut app, event, &outbox);
+        // The clock first, so the event is handled at the right time.
+        let mut outcome = apply(&mut app, Event::Tick(Instant::now()), &link.outbox);
+        outcome.add(apply(&mut app, event, &link.outbox));
         for _ in 0..MAX_EVENTS_PER_FRAME {
-            if quit {
+            if outcome.quit {
                 break;
             }
             match from_net.try_recv() {
-                Ok(event) => quit = apply(&mut app, Event::Net(event), &outbox),
+                Ok(event) => outcome.add(apply(&mut app, Event::Net(event), &link.outbox)),
                 Err(_) => break,
             }
         }
-        if quit {
+        if outcome.quit {
             break;
+        }
+        if outcome.connect {
+            // The last connection has ended (the app asks only then); one task at a time.
+            link.task.abort();
+            link = Link::open(&app, &net_events);
         }
     }
     // Closing the outbox tells the network task we are done; it reads until the server's
     // goodbye closes the connection.
-    drop(outbox);
-    let _ = tokio::time::timeout(QUIT_WAIT, net_task).await;
+    drop(link.outbox);
+    let _ = tokio::time::timeout(QUIT_WAIT, link.task).await;
     Ok(())
 }
 
-/// Updates the app and carries out its effects; true when it is time to quit.
-fn apply(app: &mut App, event: Event, outbox: &mpsc::Sender<ClientMsg>) -> bool {
-    let mut quit = false;
+/// The current connection's network task and its outbox.
+struct Link {
+    outbox: mpsc::Sender<ClientMsg>,
+    task: JoinHandle<()>,
+}
+
+impl Link {
+    fn open(app: &App, events: &mpsc::Sender<NetEvent>) -> Self {
+        let (outbox, task) = net::spawn(app.settings.server.clone(), app.hello(), events.clone());
+        Self { outbox, task }
+    }
+}
+
+/// Sleeps until `deadline`, or forever without one.
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// What the effects of some events ask of the loop.
+#[derive(Debug, Default, Clone, Copy)]
+struct Outcome {
+    quit: bool,
+    connect: bool,
+}
+
+impl Outcome {
+    fn add(&mut self, other: Outcome) {
+        self.quit |= other.quit;
+        self.connect |= other.connect;
+    }
+}
+
+/// Updates the app and carries out its effects.
+fn apply(app: &mut App, event: Event, outbox: &mpsc::Sender<ClientMsg>) -> Outcome {
+    let mut outcome = Outcome::default();
     for effect in app.update(event) {
         match effect {
             Effect::Send(msg) => {
@@ -97,10 +142,16 @@ fn apply(app: &mut App, event: Event, outbox: &mpsc::Sender<ClientMsg>) -> bool 
                     app.log(LogKind::Error, "the connection is not taking messages; not sent");
                 }
             }
-            Effect::Quit => quit = true,
+            Effect::Connect => outcome.connect = true,
+            Effect::Bell => {
+                use std::io::Write as _;
+                let mut out = stdout();
+                let _ = out.write_all(b"\x07").and_then(|()| out.flush());
+            }
+            Effect::Quit => outcome.quit = true,
         }
     }
-    quit
+    outcome
 }
 
 fn from_terminal(event: TermEvent) -> Option<Event> {

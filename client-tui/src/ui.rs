@@ -111,7 +111,9 @@ pub fn draw(frame: &mut Frame, app: &App) {
     draw_messages(frame, app, &panes);
     draw_input(frame, app, &panes);
     draw_status(frame, app, panes.status);
-    if app.show_help {
+    if let Some(paste) = &app.paste {
+        draw_paste(frame, area, paste);
+    } else if app.show_help {
         draw_help(frame, area);
     }
 }
@@ -292,6 +294,7 @@ fn draw_status(frame: &mut Frame, app: &App, area: Rect) {
         Connection::Connecting => ("connecting", Color::Yellow),
         Connection::Connected => ("connected", Color::Yellow),
         Connection::Registered => ("online", Color::Green),
+        Connection::Closed if app.reconnecting() => ("reconnecting", Color::Yellow),
         Connection::Closed => ("offline", Color::Red),
     };
     let room = app.current_window().map_or_else(|| "-".to_owned(), |w| w.target.title());
@@ -322,6 +325,48 @@ fn draw_status(frame: &mut Frame, app: &App, area: Rect) {
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
+/// A box of `lines` (plus borders) centred in `area`, at most `max_width` wide.
+fn popup(frame: &mut Frame, area: Rect, title: &str, lines: Vec<Line<'_>>, max_width: u16) {
+    let width = area.width.min(max_width);
+    let height = area.height.min(u16::try_from(lines.len()).unwrap_or(u16::MAX).saturating_add(2));
+    let popup = Rect::new(
+        area.x + (area.width - width) / 2,
+        area.y + (area.height - height) / 2,
+        width,
+        height,
+    );
+    frame.render_widget(Clear, popup);
+    frame.render_widget(Paragraph::new(lines).block(block(format!(" {title} "))), popup);
+}
+
+/// Rows of a paste shown in its prompt.
+const PASTE_PREVIEW_ROWS: usize = 5;
+
+/// The question a multi-line paste asks, with its first lines.
+fn draw_paste(frame: &mut Frame, area: Rect, paste: &crate::paste::PendingPaste) {
+    let dim = Style::new().fg(Color::DarkGray);
+    let mut lines: Vec<Line> = paste
+        .text
+        .lines()
+        .take(PASTE_PREVIEW_ROWS)
+        .map(|l| Line::styled(format!("│ {}", sanitize(l)), dim))
+        .collect();
+    if paste.lines > PASTE_PREVIEW_ROWS {
+        lines.push(Line::styled(format!("│ ... {} more", paste.lines - PASTE_PREVIEW_ROWS), dim));
+    }
+    if paste.cut > 0 {
+        lines.push(Line::styled(format!("({} bytes past the limit left out)", paste.cut), dim));
+    }
+    lines.push(Line::default());
+    for (key, what) in crate::paste::PasteChoice::KEYS {
+        lines.push(Line::from(vec![
+            Span::styled(format!("{key:<7}"), Style::new().bold()),
+            Span::raw(what),
+        ]));
+    }
+    popup(frame, area, &format!("paste of {} lines", paste.lines), lines, 64);
+}
+
 fn draw_help(frame: &mut Frame, area: Rect) {
     let mut lines: Vec<Line> = protocol::command::HELP
         .iter()
@@ -347,16 +392,7 @@ fn draw_help(frame: &mut Frame, area: Rect) {
             Span::raw(what),
         ]));
     }
-    let width = area.width.min(64);
-    let height = area.height.min(lines.len() as u16 + 2);
-    let popup = Rect::new(
-        area.x + (area.width - width) / 2,
-        area.y + (area.height - height) / 2,
-        width,
-        height,
-    );
-    frame.render_widget(Clear, popup);
-    frame.render_widget(Paragraph::new(lines).block(block(" help ".into())), popup);
+    popup(frame, area, "help", lines, 64);
 }
 
 #[cfg(test)]

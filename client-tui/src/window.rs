@@ -123,6 +123,8 @@ pub struct Window {
     pub beginning: bool,
     /// An older page has been asked for and not arrived yet.
     pub loading: bool,
+    /// Catching up after a reconnect: messages wait here until the gap is filled.
+    pub refill: Option<crate::link::Refill>,
     /// The rows of `entries` at the width last drawn or scrolled at, built when first needed
     /// and then kept up to date: a cache, so drawing (which only reads) may fill it.
     rows: RefCell<Option<RowIndex>>,
@@ -140,6 +142,7 @@ impl Window {
             newest_seq: None,
             beginning: false,
             loading: false,
+            refill: None,
             rows: RefCell::new(None),
         }
     }

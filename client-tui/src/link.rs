@@ -1,0 +1,237 @@
+//! The connection's life as the app sees it: connecting, losing the connection, trying again
+//! with backoff ([`crate::reconnect`]), and on coming back rejoining the rooms and filling in
+//! what was said meanwhile, each message once.
+//!
+//! Filling in: a window that held messages before the loss is in refill until it has the
+//! messages after the newest one it held. The join backlog comes first; if it does not reach
+//! back that far, older pages are asked for until it does (or [`MAX_REFILL`] messages are
+//! held, or the room's history begins). Live messages that arrive meanwhile wait with the
+//! pages, so the window gets everything once, in sequence order.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use protocol::{ByeCode, ClientMsg, RoomName, Stored, limits::MAX_HISTORY_PAGE};
+
+use crate::app::{App, Connection, LogKind};
+use crate::event::{Effect, NetEvent};
+use crate::window::{Entry, EntryKind, Target};
+
+/// Most missed messages a window fills in after a reconnect; older ones are left to scrolling
+/// up (and the window says so).
+pub const MAX_REFILL: usize = 2_000;
+
+/// A window catching up after a reconnect.
+#[derive(Debug, Clone, Default)]
+pub struct Refill {
+    /// The newest message the window held when the connection was lost.
+    pub after: u64,
+    /// Messages newer than `after` received so far, by sequence number.
+    pub got: BTreeMap<u64, Stored>,
+}
+
+impl Refill {
+    /// Whether nothing between `after` and what was received is missing.
+    fn complete(&self) -> bool {
+        self.got.first_key_value().is_none_or(|(&first, _)| first <= self.after + 1)
+    }
+}
+
+impl App {
+    /// Reports from the network task.
+    pub(crate) fn on_net(&mut self, event: NetEvent) -> Vec<Effect> {
+        match event {
+            NetEvent::Connecting { server } => {
+                self.connection = Connection::Connecting;
+                self.log(LogKind::Info, &format!("connecting to {server}..."));
+            }
+            NetEvent::Connected { server } => {
+                self.connection = Connection::Connected;
+                self.log(LogKind::Good, &format!("connected to {server}"));
+            }
+            NetEvent::Failed { reason } => {
+                self.log(LogKind::Error, &reason);
+                self.connection_ended();
+            }
+            NetEvent::Closed { reason } => {
+                self.log(LogKind::Error, &format!("disconnected: {reason}"));
+                self.connection_ended();
+            }
+            NetEvent::Unreadable { reason } => self.log(LogKind::Error, &reason),
+            NetEvent::Message(msg) => return self.on_server(msg),
+        }
+        Vec::new()
+    }
+
+    /// The connection is gone: unless the person is leaving (or the server said not to come
+    /// back), schedules the next attempt and says when.
+    fn connection_ended(&mut self) {
+        self.connection = Connection::Closed;
+        self.stop_paste("connection lost");
+        self.registered_once |= !self.windows.is_empty();
+        if self.quitting {
+            return;
+        }
+        if let Some(why) = &self.final_bye {
+            let why = why.clone();
+            self.log(LogKind::Error, &format!("not reconnecting: {why}"));
+            return;
+        }
+        let delay = self.backoff.lost(self.now);
+        self.log(
+            LogKind::Info,
+            &format!(
+                "reconnecting in {:.1} s (attempt {})",
+                delay.as_secs_f64(),
+                self.backoff.failures()
+            ),
+        );
+    }
+
+    /// The server's goodbye: some reasons mean trying again would fail the same way.
+    pub(crate) fn on_bye(&mut self, code: ByeCode, message: &str) {
+        if matches!(code, ByeCode::Quit | ByeCode::UnsupportedProtocol) {
+            self.final_bye = Some(message.to_owned());
+        }
+    }
+
+    /// Timers due at `now`.
+    pub(crate) fn on_tick(&mut self, now: Instant) -> Vec<Effect> {
+        self.now = now;
+        let mut effects = Vec::new();
+        if self.connection == Connection::Closed && self.backoff.take_due(now) {
+            effects.push(Effect::Connect);
+        }
+        effects.extend(self.pace_paste(now));
+        effects
+    }
+
+    /// When the app next needs a [`crate::event::Event::Tick`], if it is waiting for a time.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        [self.backoff.deadline(), self.paste_deadline()].into_iter().flatten().min()
+    }
+
+    /// Waiting to try connecting again.
+    pub fn reconnecting(&self) -> bool {
+        self.connection == Connection::Closed && self.backoff.deadline().is_some()
+    }
+
+    /// `/connect`: try now instead of waiting out the backoff.
+    pub(crate) fn connect_now(&mut self) -> Vec<Effect> {
+        match self.connection {
+            Connection::Closed if self.backoff.hurry() || self.final_bye.take().is_some() => {
+                vec![Effect::Connect]
+            }
+            Connection::Closed => vec![Effect::Connect],
+            _ => {
+                self.note(EntryKind::Error, "already connected");
+                Vec::new()
+            }
+        }
+    }
+
+    /// Welcomed back after a lost connection: rejoins every room that had a window, and puts
+    /// the windows that held messages into refill.
+    pub(crate) fn rejoin(&mut self) -> Vec<Effect> {
+        self.backoff.registered(self.now);
+        if !self.registered_once {
+            return Vec::new();
+        }
+        let mut effects = Vec::new();
+        let mut rooms = Vec::new();
+        let mut in_lobby = false;
+        for w in &mut self.windows {
+            let Target::Room(room) = &w.target else { continue };
+            w.refill = w.newest_seq.map(|after| Refill { after, ..Refill::default() });
+            w.loading = false;
+            if *room == RoomName::lobby() {
+                // Every session starts in lobby: nothing to ask.
+                in_lobby = true;
+            } else {
+                effects.push(Effect::Send(ClientMsg::Join { room: room.clone() }));
+            }
+            rooms.push(format!("#{room}"));
+        }
+        if !in_lobby {
+            effects.push(Effect::Send(ClientMsg::Leave { room: RoomName::lobby() }));
+        }
+        if !rooms.is_empty() {
+            self.log(LogKind::Good, &format!("back; rejoining {}", rooms.join(", ")));
+        }
+        effects
+    }
+
+    /// A message for a window in refill: held until the gap before it is filled. Returns the
+    /// message back if the window is not in refill.
+    pub(crate) fn hold_for_refill(&mut self, index: usize, m: Stored) -> Option<Stored> {
+        let w = self.windows.get_mut(index)?;
+        let Some(refill) = w.refill.as_mut() else { return Some(m) };
+        if m.seq > refill.after {
+            refill.got.insert(m.seq, m);
+        }
+        self.finish_refill_if_done(index, false);
+        None
+    }
+
+    /// A page of history for a window in refill; returns the request for the next older page
+    /// if the gap is not filled yet.
+    pub(crate) fn refill_page(
+        &mut self,
+        index: usize,
+        messages: Vec<Stored>,
+        beginning: bool,
+    ) -> Vec<Effect> {
+        let Some(refill) = self.windows.get_mut(index).and_then(|w| w.refill.as_mut()) else {
+            return Vec::new();
+        };
+        for m in messages.into_iter().filter(|m| m.seq > refill.after) {
+            refill.got.insert(m.seq, m);
+        }
+        if self.finish_refill_if_done(index, beginning) {
+            return Vec::new();
+        }
+        let w = &mut self.windows[index];
+        let (Target::Room(room), Some(refill)) = (&w.target, w.refill.as_mut()) else {
+            return Vec::new();
+        };
+        let before = refill.got.first_key_value().map(|(&seq, _)| seq);
+        vec![Effect::Send(ClientMsg::History {
+            room: room.clone(),
+            before,
+            limit: MAX_HISTORY_PAGE,
+        })]
+    }
+
+    /// Ends the refill of window `index` if its gap is filled (or cannot be: the history
+    /// `beginning` was reached, or [`MAX_REFILL`] are held); returns whether it ended.
+    fn finish_refill_if_done(&mut self, index: usize, beginning: bool) -> bool {
+        let Some(w) = self.windows.get_mut(index) else { return false };
+        let Some(refill) = w.refill.as_ref() else { return true };
+        let complete = refill.complete();
+        if !complete && !beginning && refill.got.len() < MAX_REFILL {
+            return false;
+        }
+        let Some(refill) = w.refill.take() else { return true };
+        let missed = refill.got.len();
+        let room = w.target.title();
+        let mut entries = Vec::with_capacity(missed + 2);
+        let marker = |text: String| Entry::note(String::new(), EntryKind::Marker, text);
+        if let Some((&first, _)) = refill.got.first_key_value().filter(|_| !complete) {
+            let left_out = first - refill.after - 1;
+            entries.push(marker(format!("{left_out} earlier messages missed, not shown")));
+        }
+        if missed > 0 {
+            entries.push(marker(format!("{missed} while you were away")));
+        }
+        let messages: Vec<Entry> =
+            refill.got.values().map(|m| self.message_entry(m, false)).collect();
+        entries.extend(messages);
+        for entry in entries {
+            self.push(index, entry);
+        }
+        if missed > 0 {
+            self.log(LogKind::Info, &format!("{room}: {missed} messages you missed"));
+        }
+        true
+    }
+}
