@@ -1,15 +1,16 @@
 //! All client state, and `update`: one event in, state changed, effects out. No I/O here, so
 //! every behaviour can be tested by feeding events (see `tests/app.rs`).
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::time::Instant;
 
-use chrono::{DateTime, FixedOffset};
+use chrono::{DateTime, FixedOffset, Offset as _};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use protocol::command::{self, Command};
 use protocol::{ClientMsg, Label, Nick, PROTOCOL_VERSION, RoomName, sanitize};
 use ratatui::layout::Rect;
 
+use crate::complete::Completion;
 use crate::event::{Effect, Event};
 use crate::input::Input;
 use crate::paste::{LineQueue, PendingPaste};
@@ -46,15 +47,40 @@ pub struct LogLine {
     pub text: String,
 }
 
-/// What the client starts with.
+/// What the client starts with: flags over the config file over these defaults.
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub nick: Nick,
     pub server: String,
-    /// The room to be in after connecting (everyone starts in lobby too).
-    pub room: RoomName,
+    /// Rooms to join after connecting (everyone starts in lobby too); the last is shown.
+    pub rooms: Vec<RoomName>,
     /// Offset of local time from UTC, for timestamps.
     pub utc_offset: FixedOffset,
+    /// How message times are shown (chrono's strftime, checked before use).
+    pub time_format: String,
+    /// Ring the terminal bell on a mention or a private message.
+    pub bell: bool,
+    /// Colour nicks (off: every nick in the default colour, for terminals or people that
+    /// prefer it; `NO_COLOR` turns it off too).
+    pub colors: bool,
+}
+
+/// The default time format: hours and minutes.
+pub const DEFAULT_TIME_FORMAT: &str = "%H:%M";
+
+impl Settings {
+    /// The defaults for `nick` on `server`.
+    pub fn new(nick: Nick, server: String) -> Self {
+        Self {
+            nick,
+            server,
+            rooms: Vec::new(),
+            utc_offset: chrono::Utc.fix(),
+            time_format: DEFAULT_TIME_FORMAT.to_owned(),
+            bell: false,
+            colors: true,
+        }
+    }
 }
 
 pub struct App {
@@ -88,6 +114,12 @@ pub struct App {
     pub paste: Option<PendingPaste>,
     /// Pasted lines being sent one at a time.
     pub(crate) sending: Option<LineQueue>,
+    /// A Tab completion being cycled through.
+    pub completion: Option<Completion>,
+    /// Rooms the server has listed (in its welcome and `/rooms`), for completion.
+    pub known_rooms: BTreeSet<RoomName>,
+    /// Something for us arrived and the bell is on: ring once after this event.
+    ring: bool,
 }
 
 impl App {
@@ -112,6 +144,9 @@ impl App {
             registered_once: false,
             paste: None,
             sending: None,
+            completion: None,
+            known_rooms: BTreeSet::new(),
+            ring: false,
         }
     }
 
@@ -125,6 +160,14 @@ impl App {
     }
 
     pub fn update(&mut self, event: Event) -> Vec<Effect> {
+        let mut effects = self.handle(event);
+        if std::mem::take(&mut self.ring) {
+            effects.push(Effect::Bell);
+        }
+        effects
+    }
+
+    fn handle(&mut self, event: Event) -> Vec<Effect> {
         match event {
             Event::Key(key) => self.on_key(key),
             Event::Paste(text) => self.on_paste(&text),
@@ -153,7 +196,11 @@ impl App {
     pub fn time_of(&self, ts: u64) -> String {
         let Ok(ms) = i64::try_from(ts) else { return "--:--".into() };
         DateTime::from_timestamp_millis(ms)
-            .map(|t| t.with_timezone(&self.settings.utc_offset).format("%H:%M").to_string())
+            .map(|t| {
+                t.with_timezone(&self.settings.utc_offset)
+                    .format(&self.settings.time_format)
+                    .to_string()
+            })
             .unwrap_or_else(|| "--:--".into())
     }
 
@@ -190,8 +237,13 @@ impl App {
     /// Adds an entry to window `index`.
     pub(crate) fn push(&mut self, index: usize, entry: Entry) {
         // Our own words are never news to us.
-        let seen = index == self.current
-            || entry.from.as_ref().is_some_and(|f| f.key() == self.nick.key());
+        let mine = entry.from.as_ref().is_some_and(|f| f.key() == self.nick.key());
+        let seen = index == self.current || mine;
+        let private =
+            self.windows.get(index).is_some_and(|w| matches!(w.target, Target::Private(_)));
+        if self.settings.bell && !mine && entry.from.is_some() && (entry.mention || private) {
+            self.ring = true;
+        }
         let width = self.message_width();
         if let Some(w) = self.windows.get_mut(index) {
             w.push(entry, seen, width);
@@ -212,6 +264,7 @@ impl App {
     pub fn switch_to(&mut self, index: usize) {
         if let Some(w) = self.windows.get_mut(index) {
             w.unread = 0;
+            w.highlights = 0;
             self.current = index;
         }
     }
@@ -229,7 +282,12 @@ impl App {
             self.show_help = false;
             return Vec::new();
         }
+        if !matches!(key.code, KeyCode::Tab | KeyCode::BackTab) {
+            self.completion = None;
+        }
         match key.code {
+            KeyCode::Tab => self.complete(true),
+            KeyCode::BackTab => self.complete(false),
             KeyCode::Char('c') if ctrl => return self.quit(None),
             KeyCode::Char('a') if ctrl => self.input.home(),
             KeyCode::Char('e') if ctrl => self.input.end(),
@@ -238,6 +296,7 @@ impl App {
             KeyCode::Char('n') if ctrl => self.cycle(1),
             KeyCode::Char('p') if ctrl => self.cycle(-1),
             KeyCode::Char(c @ '1'..='9') if alt => self.switch_to(c as usize - '1' as usize),
+            KeyCode::Char('a') if alt => self.jump_to_activity(),
             KeyCode::Char(c) if !ctrl && !alt => self.input.insert(c),
             KeyCode::Enter => return self.submit(),
             KeyCode::Backspace => self.input.backspace(),
@@ -275,6 +334,20 @@ impl App {
         let scroll = i64::try_from(w.scroll).unwrap_or(i64::MAX) + i64::from(rows);
         w.scroll = usize::try_from(scroll.max(0)).unwrap_or(0).min(max);
         w.scroll == max
+    }
+
+    /// Alt+A: the next window with something for us (a mention, a private message), else the
+    /// next with any unread message, counting on from the current one.
+    pub fn jump_to_activity(&mut self) {
+        let n = self.windows.len();
+        let order = (1..n).map(|i| (self.current + i) % n);
+        let target = order
+            .clone()
+            .find(|&i| self.windows[i].highlights > 0)
+            .or_else(|| order.clone().find(|&i| self.windows[i].unread > 0));
+        if let Some(i) = target {
+            self.switch_to(i);
+        }
     }
 
     fn cycle(&mut self, step: isize) {

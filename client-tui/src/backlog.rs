@@ -15,10 +15,13 @@ impl App {
             MessageKind::Say => EntryKind::Say,
             MessageKind::Action => EntryKind::Action,
         };
+        let mention =
+            m.from.key() != self.nick.key() && crate::window::mentions(m.text.as_str(), &self.nick);
         Entry {
             from: Some(m.from.clone()),
             seq: Some(m.seq),
             earlier,
+            mention,
             ..Entry::note(self.time_of(m.ts), kind, clean(m.text.as_str()))
         }
     }

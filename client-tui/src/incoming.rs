@@ -16,6 +16,7 @@ impl App {
         match msg {
             ServerMsg::Welcome { nick, greeting, motd, rooms, server, .. } => {
                 self.connection = Connection::Registered;
+                self.known_rooms = rooms.iter().map(|r| r.name.clone()).collect();
                 self.nick = nick;
                 self.log(LogKind::Good, &greeting);
                 for line in motd.lines() {
@@ -29,11 +30,18 @@ impl App {
                     return self.rejoin();
                 }
                 self.backoff.registered(self.now);
-                let room = self.settings.room.clone();
-                if room != RoomName::lobby() {
-                    self.pending_switch = Some(room.clone());
-                    return vec![Effect::Send(protocol::ClientMsg::Join { room })];
-                }
+                let rooms: Vec<RoomName> = self
+                    .settings
+                    .rooms
+                    .iter()
+                    .filter(|r| **r != RoomName::lobby())
+                    .cloned()
+                    .collect();
+                self.pending_switch = rooms.last().cloned();
+                return rooms
+                    .into_iter()
+                    .map(|room| Effect::Send(protocol::ClientMsg::Join { room }))
+                    .collect();
             }
             ServerMsg::Message { id, room, seq, from, kind, text, ts } => {
                 let index = self.window(Target::Room(room.clone()));
@@ -76,6 +84,7 @@ impl App {
                 self.nick = nick;
             }
             ServerMsg::Rooms { rooms } => {
+                self.known_rooms = rooms.iter().map(|r| r.name.clone()).collect();
                 self.info(&format!("Rooms: {}", describe::room_list(&rooms)))
             }
             ServerMsg::Members { room, nicks } => {

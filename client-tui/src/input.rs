@@ -151,6 +151,23 @@ impl Input {
         self.insert_str(text);
     }
 
+    /// The text before the cursor.
+    pub fn before_cursor(&self) -> &str {
+        &self.text[..self.cursor]
+    }
+
+    /// Replaces the text between byte `start` and the cursor with `with` (completion), the
+    /// cursor after it. `start` is clamped to a character boundary at or before the cursor.
+    pub fn replace_before_cursor(&mut self, start: usize, with: &str) {
+        let mut start = start.min(self.cursor);
+        while !self.text.is_char_boundary(start) {
+            start -= 1;
+        }
+        self.text.replace_range(start..self.cursor, "");
+        self.cursor = start;
+        self.insert_str(with);
+    }
+
     /// Display columns before the cursor.
     pub fn cursor_column(&self) -> usize {
         self.text[..self.cursor].width()

@@ -11,6 +11,7 @@
 //! - [`backlog`]: earlier messages: the backlog on joining, older pages when scrolling up.
 //! - [`window`]: one conversation (a room or a private chat) and its scrollback.
 //! - [`rows`]: where each entry of a conversation sits in rows, so a scrolled view skips to it.
+//! - [`complete`]: Tab completion of commands, rooms and nicks.
 //! - [`input`]: the input line, an editor measured in display columns.
 //! - [`paste`]: multi-line pastes: ask first, then send as one message or line by line.
 //! - [`wrap`]: word wrapping in display columns.
@@ -24,6 +25,7 @@
 
 pub mod app;
 pub mod backlog;
+pub mod complete;
 pub mod event;
 pub mod incoming;
 pub mod input;

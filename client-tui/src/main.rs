@@ -41,6 +41,7 @@ async fn main() -> anyhow::Result<()> {
         anyhow::bail!("cannot use server address {:?}: {e}", args.server);
     }
     let utc_offset = *chrono::Local::now().offset();
-    let settings = Settings { nick: args.name, server: args.server, room: args.room, utc_offset };
+    let settings =
+        Settings { rooms: vec![args.room], utc_offset, ..Settings::new(args.name, args.server) };
     chat_tui::terminal::run(settings).await
 }

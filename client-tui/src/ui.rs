@@ -191,6 +191,12 @@ fn entry_lines(entry: &Entry, width: usize) -> Vec<Line<'_>> {
     } else {
         (label_style, text_style)
     };
+    // A mention of us stands out: its nick reversed, its text bold.
+    let (label_style, text_style) = if entry.mention {
+        (label_style.add_modifier(Modifier::REVERSED), text_style.add_modifier(Modifier::BOLD))
+    } else {
+        (label_style, text_style)
+    };
     let label = Span::styled(entry.label(), label_style);
     let rows = entry.text_rows(width);
     match entry.indent(width) {
@@ -310,11 +316,15 @@ fn draw_status(frame: &mut Frame, app: &App, area: Rect) {
     for (i, w) in app.windows.iter().enumerate() {
         spans.push(Span::raw(" "));
         let mut label = format!("{}:{}", i + 1, w.target.title());
-        if w.unread > 0 {
+        if w.highlights > 0 {
+            label.push_str(&format!("({}!)", w.unread));
+        } else if w.unread > 0 {
             label.push_str(&format!("({})", w.unread));
         }
         let style = if i == app.current {
             Style::new().bold().add_modifier(Modifier::REVERSED)
+        } else if w.highlights > 0 {
+            Style::new().fg(Color::Magenta).bold().add_modifier(Modifier::UNDERLINED)
         } else if w.unread > 0 {
             Style::new().fg(Color::Yellow).bold()
         } else {
@@ -381,6 +391,8 @@ fn draw_help(frame: &mut Frame, area: Rect) {
     for (key, what) in [
         ("Alt+1..9", "show window 1..9"),
         ("Ctrl+N / Ctrl+P", "next / previous window"),
+        ("Alt+A", "next window with activity (mentions first)"),
+        ("Tab / Shift+Tab", "complete a nick, command or room; again to cycle"),
         ("PgUp / PgDn", "scroll the conversation"),
         ("Up / Down", "recall sent lines"),
         ("Ctrl+A/E/U/W", "start, end, clear, delete word"),

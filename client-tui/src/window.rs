@@ -54,12 +54,14 @@ pub struct Entry {
     pub seq: Option<u64>,
     /// From the room's history rather than live: drawn dimmed.
     pub earlier: bool,
+    /// Someone else's message that mentions our nick: drawn highlighted.
+    pub mention: bool,
 }
 
 impl Entry {
     /// An entry that is not a room message.
     pub fn note(time: String, kind: EntryKind, text: String) -> Self {
-        Self { time, kind, from: None, text, seq: None, earlier: false }
+        Self { time, kind, from: None, text, seq: None, earlier: false, mention: false }
     }
 
     /// What comes before the text: "<Tracy> ", "* Tracy ", "-- ". A nick is valid, and still
@@ -112,8 +114,10 @@ pub struct Window {
     entries: VecDeque<Entry>,
     /// Rows scrolled up from the bottom; 0 follows new messages.
     pub scroll: usize,
-    /// Entries that arrived while another window was shown.
+    /// Messages that arrived while another window was shown.
     pub unread: usize,
+    /// Of those, the ones for us: mentions of our nick, and every message of a private chat.
+    pub highlights: usize,
     /// Who is in the room, kept up to date from member lists and presence.
     pub members: BTreeSet<Nick>,
     /// Sequence numbers of the oldest and newest room messages held.
@@ -137,6 +141,7 @@ impl Window {
             entries: VecDeque::new(),
             scroll: 0,
             unread: 0,
+            highlights: 0,
             members: BTreeSet::new(),
             oldest_seq: None,
             newest_seq: None,
@@ -169,6 +174,9 @@ impl Window {
     pub fn push(&mut self, entry: Entry, seen: bool, width: usize) {
         if !seen && matches!(entry.kind, EntryKind::Say | EntryKind::Action) {
             self.unread += 1;
+            if entry.mention || matches!(self.target, Target::Private(_)) {
+                self.highlights += 1;
+            }
         }
         if self.scroll > 0 {
             self.scroll += entry.height(width);
@@ -234,9 +242,33 @@ impl Window {
     }
 }
 
+/// Whether `text` mentions `nick`: the nick, in any case, not inside a longer word.
+pub fn mentions(text: &str, nick: &Nick) -> bool {
+    let nick = nick.as_str().to_lowercase();
+    let text = text.to_lowercase();
+    let part_of_nick = |c: char| c.is_alphanumeric() || c == '_' || c == '-';
+    text.match_indices(&nick).any(|(at, _)| {
+        let before = text[..at].chars().next_back();
+        let after = text[at + nick.len()..].chars().next();
+        !before.is_some_and(part_of_nick) && !after.is_some_and(part_of_nick)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mentions_are_whole_nicks_in_any_case() {
+        let me = Nick::parse("Mike").unwrap();
+        assert!(mentions("hi mike!", &me));
+        assert!(mentions("MIKE: look", &me));
+        assert!(mentions("@Mike", &me));
+        assert!(!mentions("Mikey is here", &me));
+        assert!(!mentions("micromike", &me));
+        assert!(!mentions("mike_2 said", &me));
+        assert!(mentions("mikemike mike", &me));
+    }
 
     fn entry(text: &str) -> Entry {
         Entry {

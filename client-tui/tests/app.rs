@@ -5,7 +5,6 @@
 use chat_tui::app::{App, Connection, LogKind, Settings};
 use chat_tui::event::{Effect, Event, NetEvent};
 use chat_tui::window::{EntryKind, Target};
-use chrono::FixedOffset;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use protocol::{
     ClientMsg, ErrorCode, MessageKind, Nick, PresenceEvent, RoomInfo, RoomName, ServerMsg, Text,
@@ -28,10 +27,8 @@ fn text(s: &str) -> Text {
 
 fn new_app(start_room: &str) -> App {
     let settings = Settings {
-        nick: nick("Michael"),
-        server: "127.0.0.1:7878".into(),
-        room: room(start_room),
-        utc_offset: FixedOffset::east_opt(0).unwrap(),
+        rooms: vec![room(start_room)],
+        ..Settings::new(nick("Michael"), "127.0.0.1:7878".into())
     };
     App::new(settings, Rect::new(0, 0, 80, 24))
 }

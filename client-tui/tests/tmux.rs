@@ -198,7 +198,7 @@ async fn two_terminals_and_a_guest_chat() {
     tracy.wait_for("* Michael likes ownership").await;
 
     michael.type_line("/msg Tracy a secret");
-    let screen = tracy.wait_for("@Michael(1)").await;
+    let screen = tracy.wait_for("@Michael(1!)").await;
     assert!(!screen.contains("a secret"), "the private message is in its own window:\n{screen}");
     tracy.key("M-3");
     tracy.wait_for("<Michael> a secret").await;

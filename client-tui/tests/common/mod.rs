@@ -6,7 +6,6 @@
 use chat_tui::app::{App, Settings};
 use chat_tui::event::{Event, NetEvent};
 use chat_tui::ui;
-use chrono::FixedOffset;
 use protocol::{Label, MessageKind, Nick, PresenceEvent, RoomInfo, RoomName, ServerMsg, Text};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -28,12 +27,7 @@ pub fn nick(s: &str) -> Nick {
 
 /// Michael's client at `width` x `height`, connected, welcomed and in lobby.
 pub fn app(width: u16, height: u16) -> App {
-    let settings = Settings {
-        nick: nick("Michael"),
-        server: "127.0.0.1:7878".into(),
-        room: RoomName::lobby(),
-        utc_offset: FixedOffset::east_opt(0).unwrap(),
-    };
+    let settings = Settings::new(nick("Michael"), "127.0.0.1:7878".into());
     let mut app = App::new(settings, Rect::new(0, 0, width, height));
     app.update(Event::Net(NetEvent::Connected { server: "127.0.0.1:7878".into() }));
     net(
