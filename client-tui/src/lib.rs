@@ -12,6 +12,7 @@
 //! - [`window`]: one conversation (a room or a private chat) and its scrollback.
 //! - [`rows`]: where each entry of a conversation sits in rows, so a scrolled view skips to it.
 //! - [`complete`]: Tab completion of commands, rooms and nicks.
+//! - [`config`]: the optional TOML file and flags, merged and checked.
 //! - [`input`]: the input line, an editor measured in display columns.
 //! - [`paste`]: multi-line pastes: ask first, then send as one message or line by line.
 //! - [`wrap`]: word wrapping in display columns.
@@ -26,6 +27,7 @@
 pub mod app;
 pub mod backlog;
 pub mod complete;
+pub mod config;
 pub mod event;
 pub mod incoming;
 pub mod input;

@@ -1,47 +1,111 @@
-//! `chat-tui --name Michael`: parses flags, sets up logging to a file if asked, runs the client.
+//! `chat-tui --name Michael`: reads the config file and flags, sets up logging to a file if
+//! asked, runs the client.
 
 use std::net::ToSocketAddrs as _;
+use std::path::PathBuf;
 
-use chat_tui::app::Settings;
+use chat_tui::config::{self, Flags};
 use clap::Parser;
-use protocol::{Nick, RoomName};
 
 /// A terminal chat client: a connection log, the conversation and an input line.
-/// Type /help inside for the commands.
+/// Type /help or press F1 inside for the commands and keys.
 #[derive(Debug, Parser)]
 #[command(name = "chat-tui", version)]
 struct Args {
-    /// Your nick.
-    #[arg(long, value_parser = |s: &str| Nick::parse(s).map_err(|e| e.to_string()))]
-    name: Nick,
+    /// Your nick (or `name` in the config file).
+    #[arg(long)]
+    name: Option<String>,
 
-    /// Server address (HOST:PORT).
-    #[arg(long, default_value = "127.0.0.1:7878", value_name = "ADDR")]
-    server: String,
+    /// Server address, HOST:PORT [default: 127.0.0.1:7878].
+    #[arg(long, value_name = "ADDR")]
+    server: Option<String>,
 
-    /// Room to be in after connecting, besides lobby.
-    #[arg(long, default_value = "lobby", value_parser = |s: &str| RoomName::parse(s).map_err(|e| e.to_string()))]
-    room: RoomName,
+    /// A room to join after connecting, besides lobby; repeat for several (the last is shown).
+    #[arg(long = "room", value_name = "ROOM")]
+    rooms: Vec<String>,
+
+    /// How message times are shown, as strftime [default: %H:%M].
+    #[arg(long, value_name = "FORMAT")]
+    time_format: Option<String>,
+
+    /// Ring the terminal bell on mentions and private messages.
+    #[arg(long, overrides_with = "no_bell")]
+    bell: bool,
+    #[arg(long, hide = true)]
+    no_bell: bool,
+
+    /// No nick colours (also when NO_COLOR is set).
+    #[arg(long)]
+    no_colors: bool,
+
+    /// The config file [default: $XDG_CONFIG_HOME/chat-tui/config.toml or
+    /// ~/.config/chat-tui/config.toml].
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    /// Print the effective settings (config file and flags) as TOML, and exit.
+    #[arg(long)]
+    print_config: bool,
 
     /// Write a debug log to FILE (the terminal itself is never logged to).
     #[arg(long, value_name = "FILE")]
-    log: Option<std::path::PathBuf>,
+    log: Option<PathBuf>,
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
+async fn main() -> std::process::ExitCode {
+    match run(Args::parse()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("chat-tui: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    let (path, required) = match &args.config {
+        Some(path) => (Some(path.clone()), true),
+        None => (config::default_path(), false),
+    };
+    let file = match &path {
+        Some(path) => config::load(path, required)?,
+        None => None,
+    };
+    let flags = Flags {
+        name: args.name,
+        server: args.server,
+        rooms: args.rooms,
+        time_format: args.time_format,
+        bell: if args.bell {
+            Some(true)
+        } else if args.no_bell {
+            Some(false)
+        } else {
+            None
+        },
+        colors: args.no_colors.then_some(false),
+    };
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let mut settings = config::resolve(flags, file, no_color)?;
+    if args.print_config {
+        match &path {
+            Some(path) if path.exists() => println!("# read from {}", path.display()),
+            Some(path) => println!("# no config file at {}", path.display()),
+            None => println!("# no config file (neither XDG_CONFIG_HOME nor HOME is set)"),
+        }
+        print!("{}", config::to_toml(&settings));
+        return Ok(());
+    }
     if let Some(path) = &args.log {
         let file = std::fs::File::create(path)
             .map_err(|e| anyhow::anyhow!("cannot write the log file {}: {e}", path.display()))?;
         tracing_subscriber::fmt().with_writer(std::sync::Mutex::new(file)).with_ansi(false).init();
     }
     // A typo in the address is better reported before the screen is taken over.
-    if let Err(e) = args.server.to_socket_addrs() {
-        anyhow::bail!("cannot use server address {:?}: {e}", args.server);
+    if let Err(e) = settings.server.to_socket_addrs() {
+        anyhow::bail!("cannot use server address {:?}: {e}", settings.server);
     }
-    let utc_offset = *chrono::Local::now().offset();
-    let settings =
-        Settings { rooms: vec![args.room], utc_offset, ..Settings::new(args.name, args.server) };
+    settings.utc_offset = *chrono::Local::now().offset();
     chat_tui::terminal::run(settings).await
 }
