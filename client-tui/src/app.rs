@@ -120,6 +120,8 @@ pub struct App {
     pub known_rooms: BTreeSet<RoomName>,
     /// Something for us arrived and the bell is on: ring once after this event.
     ring: bool,
+    /// The member list is shown beside the conversation.
+    pub show_members: bool,
 }
 
 impl App {
@@ -147,6 +149,7 @@ impl App {
             completion: None,
             known_rooms: BTreeSet::new(),
             ring: false,
+            show_members: false,
         }
     }
 
@@ -171,6 +174,13 @@ impl App {
         match event {
             Event::Key(key) => self.on_key(key),
             Event::Paste(text) => self.on_paste(&text),
+            Event::Scroll(rows) => {
+                let at_top = self.scroll_by(rows);
+                if rows > 0 {
+                    return self.load_older_if_at_top(at_top);
+                }
+                Vec::new()
+            }
             Event::Resize(w, h) => {
                 self.size = Rect::new(0, 0, w, h);
                 Vec::new()
@@ -204,6 +214,13 @@ impl App {
             .unwrap_or_else(|| "--:--".into())
     }
 
+    /// The local day of a server timestamp.
+    pub fn day_of(&self, ts: u64) -> Option<chrono::NaiveDate> {
+        let ms = i64::try_from(ts).ok()?;
+        DateTime::from_timestamp_millis(ms)
+            .map(|t| t.with_timezone(&self.settings.utc_offset).date_naive())
+    }
+
     fn now(&self) -> String {
         self.time_of(protocol::now_millis())
     }
@@ -218,11 +235,11 @@ impl App {
 
     /// Width of the message pane's text area.
     pub fn message_width(&self) -> usize {
-        crate::ui::Panes::new(self.size).messages_inner().width as usize
+        crate::ui::Panes::of(self).messages_inner().width as usize
     }
 
     fn message_height(&self) -> usize {
-        crate::ui::Panes::new(self.size).messages_inner().height as usize
+        crate::ui::Panes::of(self).messages_inner().height as usize
     }
 
     /// The index of the window for `target`, opened if new.
@@ -315,6 +332,7 @@ impl App {
                 self.scroll_by(-self.page());
             }
             KeyCode::F(1) => self.show_help = !self.show_help,
+            KeyCode::F(2) => self.show_members = !self.show_members,
             KeyCode::Esc => self.show_help = false,
             _ => {}
         }
@@ -400,8 +418,13 @@ impl App {
         }
         self.remember(&line);
         // Commands of the client alone, not of the protocol.
-        if matches!(line.trim(), "/connect" | "/reconnect") {
-            return self.connect_now();
+        match line.trim() {
+            "/connect" | "/reconnect" => return self.connect_now(),
+            "/members" => {
+                self.show_members = !self.show_members;
+                return Vec::new();
+            }
+            _ => {}
         }
         match command::parse(&line) {
             Ok(command) => self.run(command),

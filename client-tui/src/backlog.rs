@@ -22,6 +22,8 @@ impl App {
             seq: Some(m.seq),
             earlier,
             mention,
+            ts: Some(m.ts),
+            day: self.day_of(m.ts),
             ..Entry::note(self.time_of(m.ts), kind, clean(m.text.as_str()))
         }
     }

@@ -10,6 +10,8 @@ use protocol::ServerMsg;
 pub enum Event {
     Key(KeyEvent),
     Paste(String),
+    /// The mouse wheel: rows to scroll the conversation, up positive.
+    Scroll(i32),
     /// The terminal's new size in columns and rows.
     Resize(u16, u16),
     Net(NetEvent),

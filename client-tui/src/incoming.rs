@@ -69,6 +69,8 @@ impl App {
                 let index = self.window(Target::Private(other));
                 let entry = Entry {
                     from: Some(from),
+                    ts: Some(ts),
+                    day: self.day_of(ts),
                     ..Entry::note(self.time_of(ts), EntryKind::Say, clean(text.as_str()))
                 };
                 self.push(index, entry);

@@ -5,7 +5,8 @@ use std::io::stdout;
 use std::time::{Duration, Instant};
 
 use crossterm::event::{
-    DisableBracketedPaste, EnableBracketedPaste, Event as TermEvent, EventStream,
+    DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture,
+    Event as TermEvent, EventStream, MouseEventKind,
 };
 use crossterm::execute;
 use futures::StreamExt;
@@ -21,6 +22,8 @@ use crate::{net, ui};
 
 /// After `/exit`, how long to wait for the server's goodbye before leaving anyway.
 const QUIT_WAIT: Duration = Duration::from_secs(2);
+/// Rows one notch of the mouse wheel scrolls.
+const WHEEL_ROWS: i32 = 3;
 /// Network events applied before a redraw, so a flood of messages costs one frame, not one each.
 const MAX_EVENTS_PER_FRAME: usize = 1024;
 
@@ -30,7 +33,7 @@ struct Restore;
 
 impl Drop for Restore {
     fn drop(&mut self) {
-        let _ = execute!(stdout(), DisableBracketedPaste);
+        let _ = execute!(stdout(), DisableBracketedPaste, DisableMouseCapture);
         ratatui::restore();
     }
 }
@@ -41,10 +44,10 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let _restore = Restore;
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        let _ = execute!(stdout(), DisableBracketedPaste);
+        let _ = execute!(stdout(), DisableBracketedPaste, DisableMouseCapture);
         previous(info);
     }));
-    execute!(stdout(), EnableBracketedPaste)?;
+    execute!(stdout(), EnableBracketedPaste, EnableMouseCapture)?;
 
     let size = terminal.size()?;
     let mut app = App::new(settings, Rect::new(0, 0, size.width, size.height));
@@ -159,6 +162,11 @@ fn from_terminal(event: TermEvent) -> Option<Event> {
         TermEvent::Key(key) => Some(Event::Key(key)),
         TermEvent::Paste(text) => Some(Event::Paste(text)),
         TermEvent::Resize(w, h) => Some(Event::Resize(w, h)),
+        TermEvent::Mouse(mouse) => match mouse.kind {
+            MouseEventKind::ScrollUp => Some(Event::Scroll(WHEEL_ROWS)),
+            MouseEventKind::ScrollDown => Some(Event::Scroll(-WHEEL_ROWS)),
+            _ => None,
+        },
         _ => None,
     }
 }

@@ -33,11 +33,18 @@ const LOG_MIN_TERMINAL_HEIGHT: u16 = 16;
 /// Terminals shorter than this drop the borders.
 const BORDER_MIN_TERMINAL_HEIGHT: u16 = 8;
 
+/// Columns of the member list, borders included.
+const MEMBERS_WIDTH: u16 = 22;
+/// Terminals narrower than this have no room for the member list.
+const MEMBERS_MIN_TERMINAL_WIDTH: u16 = 60;
+
 /// Where each pane goes in a terminal of a given size.
 #[derive(Debug, Clone, Copy)]
 pub struct Panes {
     pub log: Option<Rect>,
     pub messages: Rect,
+    /// The member list, when shown and there is room.
+    pub members: Option<Rect>,
     pub input: Rect,
     pub status: Rect,
     pub bordered: bool,
@@ -45,7 +52,17 @@ pub struct Panes {
 }
 
 impl Panes {
+    /// The layout without the member list.
     pub fn new(area: Rect) -> Self {
+        Self::layout(area, false)
+    }
+
+    /// The layout the app is drawn with.
+    pub fn of(app: &App) -> Self {
+        Self::layout(app.size, app.show_members && app.current_window().is_some())
+    }
+
+    fn layout(area: Rect, members: bool) -> Self {
         let too_small = area.width < MIN_WIDTH || area.height < MIN_HEIGHT;
         let bordered = area.height >= BORDER_MIN_TERMINAL_HEIGHT;
         let log_height = if area.height >= LOG_MIN_TERMINAL_HEIGHT { LOG_HEIGHT } else { 0 };
@@ -57,7 +74,24 @@ impl Panes {
             Constraint::Length(1),
         ])
         .areas(area);
-        Self { log: (log_height > 0).then_some(log), messages, input, status, bordered, too_small }
+        let (messages, members) = if members && bordered && area.width >= MEMBERS_MIN_TERMINAL_WIDTH
+        {
+            let [messages, members] =
+                Layout::horizontal([Constraint::Min(1), Constraint::Length(MEMBERS_WIDTH)])
+                    .areas(messages);
+            (messages, Some(members))
+        } else {
+            (messages, None)
+        };
+        Self {
+            log: (log_height > 0).then_some(log),
+            messages,
+            members,
+            input,
+            status,
+            bordered,
+            too_small,
+        }
     }
 
     fn inner(&self, area: Rect) -> Rect {
@@ -100,7 +134,7 @@ pub fn nick_color(nick: &Nick) -> Color {
 
 pub fn draw(frame: &mut Frame, app: &App) {
     let area = frame.area();
-    let panes = Panes::new(area);
+    let panes = Panes::layout(area, app.show_members && app.current_window().is_some());
     if panes.too_small {
         frame.render_widget(Paragraph::new("terminal too small"), area);
         return;
@@ -109,6 +143,9 @@ pub fn draw(frame: &mut Frame, app: &App) {
         draw_log(frame, app, log);
     }
     draw_messages(frame, app, &panes);
+    if let Some(area) = panes.members {
+        draw_members(frame, app, area);
+    }
     draw_input(frame, app, &panes);
     draw_status(frame, app, panes.status);
     if let Some(paste) = &app.paste {
@@ -169,15 +206,27 @@ fn draw_log(frame: &mut Frame, app: &App, area: Rect) {
     bottom_aligned(frame, inner, rows);
 }
 
+/// How an entry is drawn besides its own content.
+#[derive(Debug, Clone, Copy)]
+struct Look {
+    /// It continues the entry before (same sender, soon after): the nick is not repeated.
+    grouped: bool,
+    /// Nick colours on.
+    colors: bool,
+}
+
 /// The rows of one entry at `width`, styled.
-fn entry_lines(entry: &Entry, width: usize) -> Vec<Line<'_>> {
+fn entry_lines(entry: &Entry, width: usize, look: Look) -> Vec<Line<'_>> {
     let time = Span::styled(format!("{} ", entry.time), Style::new().fg(Color::DarkGray));
+    let nick = |from: &Nick| {
+        if look.colors { Style::new().fg(nick_color(from)) } else { Style::new() }
+    };
     let (label_style, text_style) = match (entry.kind, &entry.from) {
-        (EntryKind::Say, Some(from)) => (Style::new().fg(nick_color(from)).bold(), Style::new()),
-        (EntryKind::Action, Some(from)) => (
-            Style::new().fg(nick_color(from)).italic(),
-            Style::new().add_modifier(Modifier::ITALIC),
-        ),
+        (EntryKind::Say, Some(from)) => (nick(from).bold(), Style::new()),
+        (EntryKind::Action, Some(from)) => {
+            (nick(from).italic(), Style::new().add_modifier(Modifier::ITALIC))
+        }
+        (EntryKind::Day, _) => (Style::new().bold(), Style::new().bold()),
         (EntryKind::Error, _) => (Style::new().fg(Color::Red).bold(), Style::new().fg(Color::Red)),
         (EntryKind::Marker, _) => (
             Style::new().fg(Color::Yellow),
@@ -197,7 +246,12 @@ fn entry_lines(entry: &Entry, width: usize) -> Vec<Line<'_>> {
     } else {
         (label_style, text_style)
     };
-    let label = Span::styled(entry.label(), label_style);
+    let label = if look.grouped {
+        // The same columns, so the entry's height (and the row index) does not change.
+        Span::raw(" ".repeat(entry.label().width()))
+    } else {
+        Span::styled(entry.label(), label_style)
+    };
     let rows = entry.text_rows(width);
     match entry.indent(width) {
         Some(indent) => rows
@@ -253,8 +307,12 @@ fn draw_messages(frame: &mut Frame, app: &App, panes: &Panes) {
     let scroll = window.scroll - rows_below;
     let wanted = inner.height as usize + scroll;
     let mut rows: Vec<Line> = Vec::new();
-    for entry in window.entries().iter().rev().skip(below) {
-        let mut lines = entry_lines(entry, width);
+    let entries = window.entries();
+    let colors = app.settings.colors;
+    for i in (0..entries.len().saturating_sub(below)).rev() {
+        let entry = &entries[i];
+        let grouped = i > 0 && entry.continues(&entries[i - 1]);
+        let mut lines = entry_lines(entry, width, Look { grouped, colors });
         lines.reverse();
         rows.extend(lines);
         if rows.len() >= wanted {
@@ -275,6 +333,36 @@ fn draw_messages(frame: &mut Frame, app: &App, panes: &Panes) {
         frame.render_widget(block(title), panes.messages);
     }
     bottom_aligned(frame, inner, rows);
+}
+
+/// The current room's members, alphabetically, each in its colour.
+fn draw_members(frame: &mut Frame, app: &App, area: Rect) {
+    let Some(window) = app.current_window() else { return };
+    let title = format!(" {} members ", window.members.len());
+    let inner = block(String::new()).inner(area);
+    let mut nicks: Vec<&Nick> = window.members.iter().collect();
+    nicks.sort_by_key(|n| n.as_str().to_lowercase());
+    let width = inner.width as usize;
+    let lines: Vec<Line> = nicks
+        .into_iter()
+        .take(inner.height as usize)
+        .map(|n| {
+            let shown = sanitize(n.as_str()).into_owned();
+            // Cut to the pane at a character boundary that fits its columns.
+            let mut cut = String::new();
+            for c in shown.chars() {
+                if cut.width() + unicode_width::UnicodeWidthChar::width(c).unwrap_or(0) > width {
+                    break;
+                }
+                cut.push(c);
+            }
+            let style =
+                if app.settings.colors { Style::new().fg(nick_color(n)) } else { Style::new() };
+            Line::styled(cut, style)
+        })
+        .collect();
+    frame.render_widget(block(title), area);
+    frame.render_widget(Paragraph::new(lines), inner);
 }
 
 fn draw_input(frame: &mut Frame, app: &App, panes: &Panes) {
@@ -392,6 +480,8 @@ fn draw_help(frame: &mut Frame, area: Rect) {
         ("Alt+1..9", "show window 1..9"),
         ("Ctrl+N / Ctrl+P", "next / previous window"),
         ("Alt+A", "next window with activity (mentions first)"),
+        ("F2 / /members", "show or hide the member list"),
+        ("wheel", "scroll the conversation"),
         ("Tab / Shift+Tab", "complete a nick, command or room; again to cycle"),
         ("PgUp / PgDn", "scroll the conversation"),
         ("Up / Down", "recall sent lines"),

@@ -3,6 +3,7 @@
 use std::cell::RefCell;
 use std::collections::{BTreeSet, VecDeque};
 
+use chrono::NaiveDate;
 use protocol::{Nick, RoomName, sanitize};
 use unicode_width::UnicodeWidthStr;
 
@@ -11,6 +12,14 @@ use crate::wrap::wrap;
 
 /// Entries kept per window; older ones are dropped. Bounds the client's memory in a busy room.
 pub const MAX_SCROLLBACK: usize = 10_000;
+
+/// Consecutive messages of one sender closer than this are drawn as one group.
+pub const GROUP_WINDOW_MS: u64 = 5 * 60 * 1000;
+
+/// "Sunday 22 November 2026".
+pub fn day_title(day: NaiveDate) -> String {
+    day.format("%A %-d %B %Y").to_string()
+}
 
 /// Narrowest text column worth a hanging indent; narrower windows put the text under the nick.
 const MIN_TEXT_COLUMNS: usize = 12;
@@ -40,6 +49,8 @@ pub enum EntryKind {
     Error,
     /// A boundary in the conversation: where earlier history starts or ends.
     Marker,
+    /// The first entry of a new day follows.
+    Day,
 }
 
 /// One line of a conversation. `text` is already sanitised: safe to draw.
@@ -56,12 +67,45 @@ pub struct Entry {
     pub earlier: bool,
     /// Someone else's message that mentions our nick: drawn highlighted.
     pub mention: bool,
+    /// When it was sent, for grouping and day separators: milliseconds since the epoch.
+    pub ts: Option<u64>,
+    /// Its local day, for day separators.
+    pub day: Option<NaiveDate>,
 }
 
 impl Entry {
     /// An entry that is not a room message.
     pub fn note(time: String, kind: EntryKind, text: String) -> Self {
-        Self { time, kind, from: None, text, seq: None, earlier: false, mention: false }
+        Self {
+            time,
+            kind,
+            from: None,
+            text,
+            seq: None,
+            earlier: false,
+            mention: false,
+            ts: None,
+            day: None,
+        }
+    }
+
+    /// The separator before the first entry of `day`.
+    pub fn day_separator(day: NaiveDate) -> Self {
+        Self { day: Some(day), ..Self::note(String::new(), EntryKind::Day, day_title(day)) }
+    }
+
+    /// Whether this entry continues `previous`: the same sender saying more within
+    /// [`GROUP_WINDOW_MS`], drawn without repeating the nick.
+    pub fn continues(&self, previous: &Entry) -> bool {
+        self.kind == EntryKind::Say
+            && previous.kind == EntryKind::Say
+            && self.earlier == previous.earlier
+            && self.from.is_some()
+            && self.from == previous.from
+            && match (self.ts, previous.ts) {
+                (Some(t), Some(p)) => t >= p && t - p < GROUP_WINDOW_MS,
+                _ => false,
+            }
     }
 
     /// What comes before the text: "<Tracy> ", "* Tracy ", "-- ". A nick is valid, and still
@@ -71,7 +115,7 @@ impl Entry {
             (EntryKind::Say, Some(from)) => format!("<{}> ", sanitize(from.as_str())),
             (EntryKind::Action, Some(from)) => format!("* {} ", sanitize(from.as_str())),
             (EntryKind::Error, _) => "!! ".to_owned(),
-            (EntryKind::Marker, _) => "── ".to_owned(),
+            (EntryKind::Marker | EntryKind::Day, _) => "── ".to_owned(),
             _ => "-- ".to_owned(),
         }
     }
@@ -127,6 +171,8 @@ pub struct Window {
     pub beginning: bool,
     /// An older page has been asked for and not arrived yet.
     pub loading: bool,
+    /// The day of the newest dated entry: a message of another day gets a separator first.
+    last_day: Option<NaiveDate>,
     /// Catching up after a reconnect: messages wait here until the gap is filled.
     pub refill: Option<crate::link::Refill>,
     /// The rows of `entries` at the width last drawn or scrolled at, built when first needed
@@ -148,6 +194,7 @@ impl Window {
             beginning: false,
             loading: false,
             refill: None,
+            last_day: None,
             rows: RefCell::new(None),
         }
     }
@@ -172,18 +219,29 @@ impl Window {
     /// Adds an entry. A window scrolled up keeps showing the same rows; `width` is the current
     /// width of the message pane, to know how many rows the entry adds.
     pub fn push(&mut self, entry: Entry, seen: bool, width: usize) {
+        if let Some(day) = entry.day.filter(|_| entry.kind != EntryKind::Day)
+            && self.last_day != Some(day)
+        {
+            self.last_day = Some(day);
+            self.push_entry(Entry::day_separator(day), width);
+        }
         if !seen && matches!(entry.kind, EntryKind::Say | EntryKind::Action) {
             self.unread += 1;
             if entry.mention || matches!(self.target, Target::Private(_)) {
                 self.highlights += 1;
             }
         }
-        if self.scroll > 0 {
-            self.scroll += entry.height(width);
-        }
         if let Some(seq) = entry.seq {
             self.newest_seq = Some(seq);
             self.oldest_seq.get_or_insert(seq);
+        }
+        self.push_entry(entry, width);
+    }
+
+    /// Appends one entry, keeping the bound, the scroll position and the row index.
+    fn push_entry(&mut self, entry: Entry, width: usize) {
+        if self.scroll > 0 {
+            self.scroll += entry.height(width);
         }
         let rows = self.rows.get_mut();
         if self.entries.len() == MAX_SCROLLBACK {
@@ -206,9 +264,29 @@ impl Window {
     /// scrolled view keeps showing the same rows: rows are counted from the bottom. Past
     /// [`MAX_SCROLLBACK`] the oldest of the page are left out.
     pub fn prepend(&mut self, entries: Vec<Entry>) {
+        // Day separators within the page, before each first entry of a day.
+        let mut page = Vec::with_capacity(entries.len() + 1);
+        let mut day = None;
+        for entry in entries {
+            if let Some(d) = entry.day.filter(|d| Some(*d) != day) {
+                day = Some(d);
+                page.push(Entry::day_separator(d));
+            }
+            page.push(entry);
+        }
+        // The page ends on the day the window starts with: that day's separator moves up.
+        if let Some(d) = day
+            && self.entries.front().is_some_and(|e| e.kind == EntryKind::Day && e.day == Some(d))
+        {
+            self.entries.pop_front();
+            if let Some(rows) = self.rows.get_mut() {
+                rows.pop_front();
+            }
+        }
+        self.last_day = self.last_day.or(day);
         let room = MAX_SCROLLBACK.saturating_sub(self.entries.len());
-        let skip = entries.len().saturating_sub(room);
-        for entry in entries.into_iter().skip(skip).rev() {
+        let skip = page.len().saturating_sub(room);
+        for entry in page.into_iter().skip(skip).rev() {
             if let Some(seq) = entry.seq {
                 self.oldest_seq = Some(seq);
                 self.newest_seq.get_or_insert(seq);

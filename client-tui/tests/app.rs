@@ -503,6 +503,7 @@ fn the_backlog_is_marked_and_live_messages_follow_it_once() {
         [
             (EntryKind::Marker, "the beginning of #lobby", false),
             (EntryKind::Marker, "earlier messages", false),
+            (EntryKind::Day, "Thursday 1 January 1970", false),
             (EntryKind::Say, "m1", true),
             (EntryKind::Say, "m2", true),
             (EntryKind::Say, "m3", true),

@@ -147,3 +147,73 @@ fn scrolled_view_is_marked() {
     assert!(row(&buf, 6).contains("scrolled up"), "{screen}");
     assert!(!screen.contains("message 49"), "{screen}");
 }
+
+/// A message `minutes` after midnight of 22 November 2026 (UTC, the test app's zone).
+fn at(app: &mut chat_tui::app::App, from: &str, text: &str, minutes: u64) {
+    const DAY_START_MS: u64 = 1_795_305_600_000; // 2026-11-22T00:00:00Z
+    common::net(
+        app,
+        protocol::ServerMsg::Message {
+            id: uuid::Uuid::now_v7(),
+            room: protocol::RoomName::lobby(),
+            seq: common::next_seq(),
+            from: common::nick(from),
+            kind: protocol::MessageKind::Say,
+            text: protocol::Text::parse(text).unwrap(),
+            ts: DAY_START_MS + minutes * 60_000,
+        },
+    );
+}
+
+/// A new day gets a separator; a sender's consecutive messages within minutes are drawn as
+/// one group, the nick shown once; another sender or a long pause starts a new group.
+#[test]
+fn day_separators_and_grouped_messages() {
+    let mut app = app(80, 24);
+    at(&mut app, "Tracy", "late night", 23 * 60 + 58);
+    at(&mut app, "Tracy", "first of the day", 24 * 60 + 1);
+    at(&mut app, "Tracy", "and more", 24 * 60 + 2);
+    at(&mut app, "Alice", "hello", 24 * 60 + 3);
+    at(&mut app, "Alice", "after a pause", 24 * 60 + 30);
+    let screen = screen(&render(&app).0);
+    assert!(screen.contains("── Sunday 22 November 2026"), "{screen}");
+    assert!(screen.contains("── Monday 23 November 2026"), "{screen}");
+    assert!(screen.contains("00:01 <Tracy> first of the day"), "{screen}");
+    assert!(screen.contains("00:02         and more"), "{screen}");
+    assert!(screen.contains("00:03 <Alice> hello"), "{screen}");
+    assert!(screen.contains("00:30 <Alice> after a pause"), "{screen}");
+}
+
+/// F2 shows the member list beside the conversation when there is room, and hides it again;
+/// the conversation wraps to the narrower pane.
+#[test]
+fn the_member_list_can_be_toggled() {
+    let mut app = app(100, 24);
+    for who in ["Tracy", "alice", "Bob"] {
+        common::net(
+            &mut app,
+            protocol::ServerMsg::Presence {
+                id: uuid::Uuid::now_v7(),
+                ts: 0,
+                room: protocol::RoomName::lobby(),
+                nick: common::nick(who),
+                event: protocol::PresenceEvent::Joined,
+            },
+        );
+    }
+    let wide = app.message_width();
+    app.update(Event::Key(KeyEvent::new(KeyCode::F(2), KeyModifiers::NONE)));
+    let (buf, _) = render(&app);
+    let shown = screen(&buf);
+    assert!(row(&buf, 6).contains("┐┌ 4 members ───"), "{shown}");
+    for (y, who) in (7..).zip(["alice", "Bob", "Michael", "Tracy"]) {
+        assert!(row(&buf, y).ends_with(&format!("││ {who:<18} │")), "{shown}");
+    }
+    assert!(app.message_width() < wide);
+    app.update(Event::Key(KeyEvent::new(KeyCode::F(2), KeyModifiers::NONE)));
+    assert_eq!(app.message_width(), wide);
+    // Too narrow for it: not shown, and nothing breaks.
+    let mut narrow = common::app(40, 20);
+    narrow.update(Event::Key(KeyEvent::new(KeyCode::F(2), KeyModifiers::NONE)));
+    assert!(!screen(&render(&narrow).0).contains("members"));
+}
