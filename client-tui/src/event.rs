@@ -50,6 +50,8 @@ pub enum Effect {
     Send(protocol::ClientMsg),
     /// Open a new connection (the previous one has ended) and say [`crate::app::App::hello`].
     Connect,
+    /// Close the current connection without waiting for the server; no report follows.
+    Disconnect,
     /// Ring the terminal's bell.
     Bell,
     Quit,

@@ -108,6 +108,17 @@ impl App {
             ServerMsg::Notice { text, .. } => self.log(LogKind::Info, &text),
             ServerMsg::Error { code, message, retry_after_ms, .. } => {
                 self.paste_refused(code, retry_after_ms);
+                if self.connection != Connection::Registered
+                    && code == ErrorCode::NickInUse
+                    && self.registered_once
+                {
+                    // Coming back, our nick is most likely still held by our old connection,
+                    // which the server has not yet seen die: try again later rather than
+                    // take another nick.
+                    self.log(LogKind::Error, &message);
+                    self.log(LogKind::Info, "the old connection may still hold it");
+                    return self.drop_connection();
+                }
                 if self.connection != Connection::Registered {
                     let hint = if code == ErrorCode::NickInUse || code == ErrorCode::InvalidNick {
                         "; pick another with /nick NAME"

@@ -37,6 +37,11 @@ impl Refill {
     }
 }
 
+/// "1 message", "3 messages".
+fn count_messages(n: u64) -> String {
+    if n == 1 { "1 message".to_owned() } else { format!("{n} messages") }
+}
+
 impl App {
     /// Reports from the network task.
     pub(crate) fn on_net(&mut self, event: NetEvent) -> Vec<Effect> {
@@ -86,6 +91,12 @@ impl App {
                 self.backoff.failures()
             ),
         );
+    }
+
+    /// Gives up this connection (the event loop closes it) and tries again after the backoff.
+    pub(crate) fn drop_connection(&mut self) -> Vec<Effect> {
+        self.connection_ended();
+        vec![Effect::Disconnect]
     }
 
     /// The server's goodbye: some reasons mean trying again would fail the same way.
@@ -218,10 +229,10 @@ impl App {
         let marker = |text: String| Entry::note(String::new(), EntryKind::Marker, text);
         if let Some((&first, _)) = refill.got.first_key_value().filter(|_| !complete) {
             let left_out = first - refill.after - 1;
-            entries.push(marker(format!("{left_out} earlier messages missed, not shown")));
+            entries.push(marker(format!("{} missed earlier, not shown", count_messages(left_out))));
         }
         if missed > 0 {
-            entries.push(marker(format!("{missed} while you were away")));
+            entries.push(marker(format!("{} while you were away", count_messages(missed as u64))));
         }
         let messages: Vec<Entry> =
             refill.got.values().map(|m| self.message_entry(m, false)).collect();
@@ -230,7 +241,10 @@ impl App {
             self.push(index, entry);
         }
         if missed > 0 {
-            self.log(LogKind::Info, &format!("{room}: {missed} messages you missed"));
+            self.log(
+                LogKind::Info,
+                &format!("{room}: {} you missed", count_messages(missed as u64)),
+            );
         }
         true
     }

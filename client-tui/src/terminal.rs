@@ -87,6 +87,10 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         if outcome.quit {
             break;
         }
+        if outcome.disconnect {
+            // The app has already counted the connection as ended.
+            link.task.abort();
+        }
         if outcome.connect {
             // The last connection has ended (the app asks only then); one task at a time.
             link.task.abort();
@@ -126,12 +130,14 @@ async fn sleep_until(deadline: Option<Instant>) {
 struct Outcome {
     quit: bool,
     connect: bool,
+    disconnect: bool,
 }
 
 impl Outcome {
     fn add(&mut self, other: Outcome) {
         self.quit |= other.quit;
         self.connect |= other.connect;
+        self.disconnect |= other.disconnect;
     }
 }
 
@@ -146,6 +152,7 @@ fn apply(app: &mut App, event: Event, outbox: &mpsc::Sender<ClientMsg>) -> Outco
                 }
             }
             Effect::Connect => outcome.connect = true,
+            Effect::Disconnect => outcome.disconnect = true,
             Effect::Bell => {
                 use std::io::Write as _;
                 let mut out = stdout();

@@ -160,7 +160,7 @@ fn coming_back_rejoins_and_fills_in_each_message_once() {
         .filter(|e| e.kind == EntryKind::Marker)
         .map(|e| e.text.clone())
         .collect();
-    assert!(markers.contains(&"3 while you were away".to_owned()), "{markers:?}");
+    assert!(markers.contains(&"3 messages while you were away".to_owned()), "{markers:?}");
     assert_eq!(app.current_room(), Some(&room("rust")), "still looking at #rust");
 }
 
@@ -216,4 +216,25 @@ fn a_server_shutdown_is_retried() {
     net(&mut app, ServerMsg::Bye { code: ByeCode::Shutdown, message: "restarting".into() });
     closed(&mut app);
     assert!(app.reconnecting());
+}
+
+/// Back before the server has noticed the old connection died, the nick is still taken: the
+/// client does not settle for another nick, it drops this connection and tries again later.
+#[test]
+fn a_nick_still_held_by_the_old_connection_is_waited_for() {
+    let mut app = in_rust();
+    let t0 = Instant::now();
+    tick(&mut app, t0);
+    closed(&mut app);
+    assert_eq!(tick(&mut app, t0 + BACKOFF_MAX), vec![Effect::Connect]);
+    app.update(Event::Net(NetEvent::Connected { server: "127.0.0.1:7878".into() }));
+    let effects = app.update(Event::Net(NetEvent::Message(ServerMsg::Error {
+        code: protocol::ErrorCode::NickInUse,
+        message: "the nick Michael is taken".into(),
+        request: Some("hello".into()),
+        retry_after_ms: None,
+    })));
+    assert_eq!(effects, vec![Effect::Disconnect]);
+    assert!(app.reconnecting());
+    assert_eq!(app.nick.as_str(), "Michael", "keeps its nick");
 }

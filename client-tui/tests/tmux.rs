@@ -313,3 +313,81 @@ async fn history_on_join_and_paging_back() {
     pane.key("C-c");
     pane.wait_for("EXITED 0").await;
 }
+
+/// A server with its history in `db`, listening on the given addresses (port 0: any), on a
+/// runtime of its own: shutting that down drops every task and connection at once, as a crash
+/// would (no goodbye).
+async fn server_at(
+    json: SocketAddr,
+    plain: SocketAddr,
+    db: &std::path::Path,
+) -> (SocketAddr, SocketAddr, tokio::runtime::Runtime) {
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let config = chat_server::HistoryConfig {
+        location: Some(chat_server::history::Location::File(db.to_owned())),
+        ..Default::default()
+    };
+    let (bound, addrs) = tokio::sync::oneshot::channel();
+    runtime.spawn(async move {
+        let listeners = Listeners::bind(json, Some(plain)).await.unwrap();
+        let _ = bound.send((listeners.json_addr().unwrap(), listeners.plain_addr().unwrap()));
+        let info = ServerInfo { motd: "Be kind.".into(), flood: None, ..ServerInfo::default() };
+        let history = chat_server::History::open(config).unwrap();
+        chat_server::run(listeners, info, history, std::future::pending()).await;
+    });
+    let (json, plain) = addrs.await.unwrap();
+    (json, plain, runtime)
+}
+
+/// How many times `needle` is on the screen.
+fn count(screen: &str, needle: &str) -> usize {
+    screen.matches(needle).count()
+}
+
+/// The server crashes and comes back on the same port while two people chat in #rust: both
+/// clients reconnect by themselves, keep their nicks, rejoin #rust and show what was said
+/// while they were away, each line once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_clients_come_back_after_a_server_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("history.db");
+    let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let (json, plain, server) = server_at(any, any, &db).await;
+    let tmux = Tmux::new();
+    let args = |name: &str| format!("--name {name} --server {json} --room rust");
+    let michael = tmux.start("michael", &args("Michael"), 100, 30);
+    let tracy = tmux.start("tracy", &args("Tracy"), 100, 30);
+    michael.wait_for("┌ #rust").await;
+    tracy.wait_for("┌ #rust").await;
+    michael.type_line("said before the crash");
+    tracy.wait_for("said before the crash").await;
+
+    server.shutdown_background();
+    michael.wait_for("reconnecting in").await;
+    tracy.wait_for("reconnecting in").await;
+
+    let (_, _, server) = server_at(json, plain, &db).await;
+    // Someone speaks in #rust before the two are back.
+    let mut guest = Nc::login(plain, "Guest").await;
+    guest.send("/join rust").await;
+    guest.wait_for("[rust] --> Guest joined").await;
+    guest.send("said during the outage").await;
+
+    for (pane, me) in [(&michael, "Michael"), (&tracy, "Tracy")] {
+        pane.wait_for("back; rejoining #lobby, #rust").await;
+        let screen = pane.wait_for("said during the outage").await;
+        assert_eq!(count(&screen, "said during the outage"), 1, "{screen}");
+        assert_eq!(count(&screen, "said before the crash"), 1, "{screen}");
+        assert!(screen.contains(&format!(" online  {json} · {me} · #rust")), "{screen}");
+    }
+    tracy.type_line("and after it");
+    let screen = michael.wait_for("<Tracy> and after it").await;
+    assert_eq!(count(&screen, "said during the outage"), 1, "{screen}");
+    guest.wait_for("Tracy: and after it").await;
+    michael.key("C-c");
+    tracy.key("C-c");
+    michael.wait_for("EXITED 0").await;
+    tracy.wait_for("EXITED 0").await;
+    server.shutdown_background();
+}
