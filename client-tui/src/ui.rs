@@ -465,6 +465,9 @@ fn draw_paste(frame: &mut Frame, area: Rect, paste: &crate::paste::PendingPaste)
     popup(frame, area, &format!("paste of {} lines", paste.lines), lines, 64);
 }
 
+/// Widest the help overlay gets: its longest line, borders and padding included.
+const HELP_WIDTH: u16 = 72;
+
 fn draw_help(frame: &mut Frame, area: Rect) {
     let mut lines: Vec<Line> = protocol::command::HELP
         .iter()
@@ -475,15 +478,15 @@ fn draw_help(frame: &mut Frame, area: Rect) {
             ])
         })
         .collect();
-    lines.push(Line::default());
     for (key, what) in [
+        ("/members", "show or hide the member list (also F2)"),
+        ("/connect", "reconnect now instead of waiting"),
+        ("", ""),
         ("Alt+1..9", "show window 1..9"),
         ("Ctrl+N / Ctrl+P", "next / previous window"),
-        ("Alt+A", "next window with activity (mentions first)"),
-        ("F2 / /members", "show or hide the member list"),
-        ("wheel", "scroll the conversation"),
-        ("Tab / Shift+Tab", "complete a nick, command or room; again to cycle"),
-        ("PgUp / PgDn", "scroll the conversation"),
+        ("Alt+A", "next window with activity, mentions first"),
+        ("Tab / Shift+Tab", "complete nick, command, room; cycle"),
+        ("PgUp / PgDn", "scroll (or the mouse wheel)"),
         ("Up / Down", "recall sent lines"),
         ("Ctrl+A/E/U/W", "start, end, clear, delete word"),
         ("F1 / Esc", "toggle / close this help"),
@@ -494,7 +497,7 @@ fn draw_help(frame: &mut Frame, area: Rect) {
             Span::raw(what),
         ]));
     }
-    popup(frame, area, "help", lines, 64);
+    popup(frame, area, "help", lines, HELP_WIDTH);
 }
 
 #[cfg(test)]

@@ -1,0 +1,96 @@
+//! Whole screens at 80x24, 120x40 and 20x5, compared with the snapshots in `tests/snapshots/`
+//! (insta): a change to the layout shows up as a diff to review, not as a silent drift.
+//! Times of day in the connection log come from the clock and are shown as `HH:MM`.
+//!
+//! After an intended change: `INSTA_UPDATE=always cargo test -p chat-tui --test snapshots`,
+//! then review the `.snap` files in the diff.
+
+#![allow(clippy::unwrap_used)] // tests: a panic is the failure report
+
+mod common;
+
+use chat_tui::app::App;
+use chat_tui::event::Event;
+use common::{app, message, net, nick, render, say, screen};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use protocol::{MessageKind, PresenceEvent, RoomName, ServerMsg, Text};
+use uuid::Uuid;
+
+/// The screen as text. The connection log's times come from the clock: they are set to
+/// `HH:MM` first (masking them on the screen would miss one half hidden by an overlay).
+fn masked(app: &mut App) -> String {
+    for line in &mut app.log {
+        line.time = "HH:MM".into();
+    }
+    screen(&render(app).0)
+}
+
+/// A lively lobby: people come in, talk in several scripts, one mentions Michael, one acts,
+/// a private message waits in its own window, and a second room has unread messages.
+fn lively(width: u16, height: u16) -> App {
+    let mut app = app(width, height);
+    for who in ["Tracy", "小明", "Zoë"] {
+        net(
+            &mut app,
+            ServerMsg::Presence {
+                id: Uuid::now_v7(),
+                ts: 0,
+                room: RoomName::lobby(),
+                nick: nick(who),
+                event: PresenceEvent::Joined,
+            },
+        );
+    }
+    say(&mut app, "Tracy", "morning all");
+    say(&mut app, "Tracy", "the build is green again");
+    say(&mut app, "小明", "你好！今天的会议改到下午三点 👋");
+    message(&mut app, "Zoë", MessageKind::Action, "waves from Zürich");
+    say(&mut app, "Zoë", "Michael: can you review the wrap fix? It handles emoji 🎉 and CJK now");
+    net(
+        &mut app,
+        ServerMsg::Private {
+            id: Uuid::now_v7(),
+            from: nick("Tracy"),
+            to: nick("Michael"),
+            text: Text::parse("lunch?").unwrap(),
+            ts: 0,
+        },
+    );
+    app
+}
+
+#[test]
+fn screen_80x24() {
+    insta::assert_snapshot!(masked(&mut lively(80, 24)));
+}
+
+#[test]
+fn screen_120x40_with_members() {
+    let mut app = lively(120, 40);
+    app.update(Event::Key(KeyEvent::new(KeyCode::F(2), KeyModifiers::NONE)));
+    insta::assert_snapshot!(masked(&mut app));
+}
+
+#[test]
+fn screen_20x5() {
+    insta::assert_snapshot!(masked(&mut lively(20, 5)));
+}
+
+#[test]
+fn too_small_below_20x5() {
+    insta::assert_snapshot!(masked(&mut lively(19, 5)));
+}
+
+#[test]
+fn help_overlay_80x24() {
+    let mut app = lively(80, 24);
+    app.update(Event::Key(KeyEvent::new(KeyCode::F(1), KeyModifiers::NONE)));
+    insta::assert_snapshot!(masked(&mut app));
+}
+
+#[test]
+fn paste_prompt_80x24() {
+    let mut app = lively(80, 24);
+    app.update(Event::Paste("fn main() {\n    println!(\"hi\");\n}\n".into()));
+    insta::assert_snapshot!(masked(&mut app));
+}
