@@ -10,6 +10,7 @@
 #     assets/session.ans   the capture with colours (`cat` it in a terminal to see it)
 #     assets/session.txt   the same without colours
 #     assets/session.svg   the picture, drawn by assets/ansi2svg.py
+#     assets/help.svg      the same screen with the help overlay (F1)
 #
 # Needs cargo, tmux and python3 (standard library only). Nothing is left running: the tmux
 # sessions (on a tmux server of their own), the guest and the chat-server are stopped on every
@@ -98,7 +99,8 @@ tm() { tmux -L "$sock" "$@"; }
 
 start_client() { # session nick
     tm -f "$work/tmux.conf" new-session -d -s "$1" -x "$cols" -y "$rows" \
-        env LANG=C.UTF-8 "$bin/chat-tui" --name "$2" --server "$json_addr"
+        env LANG=C.UTF-8 HOME="$work" XDG_CONFIG_HOME="$work" \
+        "$bin/chat-tui" --name "$2" --server "$json_addr"
 }
 
 # Waits until the session's screen matches PATTERN (grep -E).
@@ -173,6 +175,13 @@ wait_for "$michael" "@Tracy"
 say "$michael" "/msg Tracy sure, 12:30 at the noodle place"
 say "$michael" "/who"
 wait_for "$michael" "members of #rust: .*Guest"
+# Talk in lobby while Michael looks at #rust: an unread mark, and a mention of him.
+say "$tracy" "/join lobby"
+say "$tracy" "Michael: the demo room is ready when you are"
+wait_for "$michael" "#lobby\\(1!\\)"
+say "$tracy" "/join rust"
+tm send-keys -t "=$michael:" F2  # the member list
+sleep "$pause"
 # Something typed but not sent yet, so the input line has a cursor to show.
 tm send-keys -t "=$michael:" -l -- "shall we tag the release today?"
 sleep "$pause"
@@ -185,6 +194,14 @@ python3 "$here/ansi2svg.py" "$here/session.ans" "$here/session.svg" \
     --cols "$cols" --rows "$rows" --cursor "$cursor" \
     --title "chat-tui: Michael, Tracy and a plain-text guest in #rust"
 
+# The help overlay, over the same screen.
+tm send-keys -t "=$michael:" F1
+sleep "$pause"
+tm capture-pane -e -p -t "=$michael:" >"$work/help.ans"
+python3 "$here/ansi2svg.py" "$work/help.ans" "$here/help.svg" \
+    --cols "$cols" --rows "$rows" \
+    --title "chat-tui: the help overlay (F1 or /help)"
+
 echo "guest saw:"
 sed 's/^/    /' "$work/guest.log"
-echo "wrote $here/session.svg, $here/session.txt and $here/session.ans"
+echo "wrote $here/session.svg, $here/help.svg, $here/session.txt and $here/session.ans"
