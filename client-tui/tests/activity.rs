@@ -7,9 +7,9 @@ mod common;
 
 use chat_tui::app::App;
 use chat_tui::event::{Effect, Event};
-use common::{app, net, nick, say};
+use common::{app, joined, net, nick, say};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use protocol::{MessageKind, PresenceEvent, RoomInfo, RoomName, ServerMsg, Text};
+use protocol::{MessageKind, RoomInfo, RoomName, ServerMsg, Text};
 use uuid::Uuid;
 
 fn room(s: &str) -> RoomName {
@@ -24,19 +24,6 @@ fn typed(app: &mut App, text: &str) {
     for c in text.chars() {
         key(app, KeyCode::Char(c));
     }
-}
-
-fn joined(app: &mut App, r: &str, who: &str) {
-    net(
-        app,
-        ServerMsg::Presence {
-            id: Uuid::now_v7(),
-            ts: 0,
-            room: room(r),
-            nick: nick(who),
-            event: PresenceEvent::Joined,
-        },
-    );
 }
 
 fn said_in(app: &mut App, r: &str, from: &str, text: &str) -> Vec<Effect> {

@@ -11,9 +11,9 @@ mod common;
 
 use chat_tui::app::App;
 use chat_tui::event::Event;
-use common::{app, message, net, nick, render, say, screen};
+use common::{app, joined, message, net, nick, render, say, screen};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use protocol::{MessageKind, PresenceEvent, RoomName, ServerMsg, Text};
+use protocol::{MessageKind, ServerMsg, Text};
 use uuid::Uuid;
 
 /// The screen as text. The connection log's times come from the clock: they are set to
@@ -30,16 +30,7 @@ fn masked(app: &mut App) -> String {
 fn lively(width: u16, height: u16) -> App {
     let mut app = app(width, height);
     for who in ["Tracy", "小明", "Zoë"] {
-        net(
-            &mut app,
-            ServerMsg::Presence {
-                id: Uuid::now_v7(),
-                ts: 0,
-                room: RoomName::lobby(),
-                nick: nick(who),
-                event: PresenceEvent::Joined,
-            },
-        );
+        joined(&mut app, "lobby", who);
     }
     say(&mut app, "Tracy", "morning all");
     say(&mut app, "Tracy", "the build is green again");

@@ -190,16 +190,7 @@ fn day_separators_and_grouped_messages() {
 fn the_member_list_can_be_toggled() {
     let mut app = app(100, 24);
     for who in ["Tracy", "alice", "Bob"] {
-        common::net(
-            &mut app,
-            protocol::ServerMsg::Presence {
-                id: uuid::Uuid::now_v7(),
-                ts: 0,
-                room: protocol::RoomName::lobby(),
-                nick: common::nick(who),
-                event: protocol::PresenceEvent::Joined,
-            },
-        );
+        common::joined(&mut app, "lobby", who);
     }
     let wide = app.message_width();
     app.update(Event::Key(KeyEvent::new(KeyCode::F(2), KeyModifiers::NONE)));

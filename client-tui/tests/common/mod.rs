@@ -42,17 +42,22 @@ pub fn app(width: u16, height: u16) -> App {
             rooms: vec![RoomInfo { name: RoomName::lobby(), members: 1 }],
         },
     );
+    joined(&mut app, "lobby", "Michael");
+    app
+}
+
+/// The server says `who` joined `room`.
+pub fn joined(app: &mut App, room: &str, who: &str) {
     net(
-        &mut app,
+        app,
         ServerMsg::Presence {
             id: Uuid::now_v7(),
             ts: 0,
-            room: RoomName::lobby(),
-            nick: nick("Michael"),
+            room: RoomName::parse(room).unwrap(),
+            nick: nick(who),
             event: PresenceEvent::Joined,
         },
     );
-    app
 }
 
 /// The server sends `msg`.
