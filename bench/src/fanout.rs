@@ -1,9 +1,9 @@
 //! Scenario `fanout`: N members in one room, S of them sending, for a fixed time: flat out
-//! (closed loop: each sender keeps at most `--window` of its messages undelivered to itself)
-//! or at a fixed total rate (`--total-rate`, see `pace`). Each member count of `--members`
-//! runs against every server of `--history` in turn, each on a fresh server, and the figures
-//! are printed side by side with their ratios to the server without history and to the bare
-//! fan-out server.
+//! (closed loop: each sender keeps at most `--window` of its messages not yet received by
+//! every member of the room, itself included; see `deliveries`) or at a fixed total rate
+//! (`--total-rate`, see `pace`). Each member count of `--members` runs against every server
+//! of `--history` in turn, each on a fresh server, and the figures are printed side by side
+//! with their ratios to the server without history and to the bare fan-out server.
 //!
 //! Flat out, deliveries are counted as they arrive inside the measured window and every
 //! eighth is timed (parsing every send time would cost the bench a core at millions a
@@ -12,7 +12,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
@@ -20,6 +20,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::task::JoinHandle;
 
+use crate::deliveries::Deliveries;
 use crate::histogram::{Histogram, Percentiles};
 use crate::pace::{Pace, paced, schedule};
 use crate::process::{Launch, Server, Subject, cpu_seconds, open};
@@ -208,11 +209,12 @@ async fn run(
     let sending = match plan.total_rate {
         Some(rate) => start_paced(room.speakers, rate, plan.size, &shared)?,
         None => {
+            let deliveries = room.deliveries.context("a flat-out room counts its deliveries")?;
             let mut sending = Vec::new();
-            for (w, echoed) in room.speakers {
-                let echoed = echoed.context("a flat-out sender counts its echoes")?;
+            for (s, w) in room.speakers.into_iter().enumerate() {
                 let window = plan.window as u64;
-                sending.push(tokio::spawn(flat_out(w, echoed, window, plan.size, shared.clone())));
+                let sender = Sender { index: s, deliveries: deliveries.clone(), window };
+                sending.push(tokio::spawn(flat_out(w, sender, plan.size, shared.clone())));
             }
             sending
         }
@@ -229,7 +231,9 @@ async fn run(
     let lost = match plan.total_rate {
         Some(_) => expected.saturating_sub(deliveries),
         // Each message sent in the window should reach every member; a shortfall beyond what
-        // was still in flight when the window closed is loss.
+        // was still in flight when the window closed is loss. A sender has at most `window`
+        // messages that some member has not received, so at most `window * members`
+        // deliveries outstanding.
         None => {
             let in_flight = (senders * plan.window * members) as u64;
             expected.saturating_sub(deliveries + in_flight)
@@ -255,44 +259,50 @@ async fn run(
 /// A room of the bench's members, each read by a task.
 pub struct Room {
     pub receivers: Vec<JoinHandle<Histogram>>,
-    /// The senders' writing halves, with the count of their echoes when they keep one.
-    pub speakers: Vec<(OwnedWriteHalf, Option<Arc<AtomicU64>>)>,
+    /// The senders' writing halves.
+    pub speakers: Vec<OwnedWriteHalf>,
     /// The others' writing halves, kept until the run ends: closing one ends its session.
     pub listeners: Vec<OwnedWriteHalf>,
+    /// For a closed loop: what each member has received from each sender.
+    pub deliveries: Option<Arc<Deliveries>>,
 }
 
 /// Connects `members` members (nicks `{prefix}m0`, ...), of which the first `senders` will
-/// speak, and starts reading each.
+/// speak, and starts reading each. With `closed_loop`, the readers count what each member
+/// receives from each sender (in [`Room::deliveries`]), for [`flat_out`].
 pub async fn fill_room(
     addr: &str,
     prefix: &str,
     members: usize,
     senders: usize,
     timing: Timing,
-    count_echoes: bool,
+    closed_loop: bool,
     shared: &Shared,
 ) -> anyhow::Result<Room> {
-    let mut room = Room { receivers: Vec::new(), speakers: Vec::new(), listeners: Vec::new() };
+    let deliveries = closed_loop.then(|| Arc::new(Deliveries::new(prefix, senders, members)));
+    let mut room = Room {
+        receivers: Vec::new(),
+        speakers: Vec::new(),
+        listeners: Vec::new(),
+        deliveries: deliveries.clone(),
+    };
     for i in 0..members {
         let nick = format!("{prefix}m{i}");
         let (r, w) = member(addr, &nick).await?;
-        let own = (i < senders && count_echoes).then(|| {
-            let from = format!("\"from\":\"{nick}\"").into_bytes();
-            (memchr::memmem::Finder::new(&from).into_owned(), Arc::new(AtomicU64::new(0)))
-        });
         if i < senders {
-            room.speakers.push((w, own.as_ref().map(|(_, echoed)| echoed.clone())));
+            room.speakers.push(w);
         } else {
             room.listeners.push(w);
         }
-        room.receivers.push(tokio::spawn(receive(r, own, timing, shared.clone())));
+        let counted = deliveries.as_ref().map(|d| (d.clone(), i));
+        room.receivers.push(tokio::spawn(receive(r, counted, timing, shared.clone())));
     }
     Ok(room)
 }
 
 /// Starts the speakers saying `total_rate` messages a second in all, in lobby.
 pub fn start_paced(
-    speakers: Vec<(OwnedWriteHalf, Option<Arc<AtomicU64>>)>,
+    speakers: Vec<OwnedWriteHalf>,
     total_rate: f64,
     size: usize,
     shared: &Shared,
@@ -300,7 +310,7 @@ pub fn start_paced(
     let schedule = schedule(total_rate, speakers.len())?;
     let start = tokio::time::Instant::now();
     let mut sending = Vec::new();
-    for ((w, _), offset) in speakers.into_iter().zip(&schedule.offsets) {
+    for (w, offset) in speakers.into_iter().zip(&schedule.offsets) {
         let pace =
             Pace { first: start + *offset, interval: schedule.interval, room: "lobby", size };
         sending.push(tokio::spawn(paced(w, pace, shared.clone())));
@@ -365,25 +375,34 @@ pub async fn measure(server: &Server, shared: &Shared, seconds: u64) -> Usage {
 /// One message in this many is timed when sending flat out.
 const LATENCY_SAMPLE: u64 = 8;
 
-/// Sends flat out, keeping at most `window` messages unechoed; counts those sent inside the
-/// measured window.
+/// A flat-out sender's place in its room's [`Deliveries`].
+struct Sender {
+    index: usize,
+    deliveries: Arc<Deliveries>,
+    /// Most messages not yet received by every member.
+    window: u64,
+}
+
+/// Sends flat out, keeping at most `window` messages that some member of the room has not
+/// received (woken by that member's reader when the window is full); counts those sent inside
+/// the measured window.
 async fn flat_out(
     mut w: OwnedWriteHalf,
-    echoed: Arc<AtomicU64>,
-    window: u64,
+    sender: Sender,
     size: usize,
     shared: Shared,
 ) -> anyhow::Result<()> {
+    let Sender { index, deliveries, window } = sender;
     let padding = padding(size);
+    let mut stop = shared.stop.clone();
     let mut total = 0u64;
     let mut batch = Vec::with_capacity((size + 48) * window as usize);
-    while !*shared.stop.borrow() {
-        let in_flight = total - echoed.load(Ordering::Acquire);
-        let room = window.saturating_sub(in_flight);
-        if room == 0 {
-            tokio::time::sleep(Duration::from_micros(200)).await;
-            continue;
-        }
+    loop {
+        let room = tokio::select! {
+            biased;
+            _ = stop.wait_for(|&s| s) => return Ok(()),
+            room = deliveries.room(index, total, window) => room,
+        };
         batch.clear();
         let now = shared.now();
         for _ in 0..room {
@@ -393,8 +412,7 @@ async fn flat_out(
         if shared.tally.contains(now) {
             shared.tally.sent.fetch_add(room, Ordering::Relaxed);
         }
-        w.write_all(&batch).await?;
         total += room;
+        w.write_all(&batch).await?;
     }
-    Ok(())
 }

@@ -19,6 +19,7 @@
 //! - `attack`: a steady chat's latency alone and with hostile clients in the room.
 //! - `baseline`: the bare fan-out server (`chat-bench --baseline-server`).
 //! - `wire`: the client side: registering, timed `say` lines, reading deliveries unparsed.
+//! - `deliveries`: the flat-out closed loop: what each member has received from each sender.
 //! - `pace`: the fixed-rate schedule.
 //! - `process`: starting and finding servers; their CPU and memory from /proc.
 //! - `report`: JSON lines, CSV and the SVG chart.
@@ -33,6 +34,7 @@ use clap::{Parser, ValueEnum};
 mod attack;
 mod baseline;
 mod churn;
+mod deliveries;
 mod fanout;
 mod histogram;
 mod idle;
@@ -60,7 +62,7 @@ struct Args {
     /// (churn: 100).
     #[arg(long, value_name = "R")]
     total_rate: Option<f64>,
-    /// Flat out: most messages a sender keeps undelivered to itself.
+    /// Flat out: most messages a sender keeps that some member has not yet received.
     #[arg(long, default_value_t = 256)]
     window: usize,
     /// Seconds measured per run (after one second of warm-up).

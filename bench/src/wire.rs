@@ -1,7 +1,7 @@
 //! The client side of the protocol, as cheaply as the bench can do it: registering a member,
 //! writing `say` lines that carry their send time, and reading deliveries without parsing JSON
 //! (a delivery is a line that starts with `{"type":"message"`; its send time is found with a
-//! SIMD substring search).
+//! SIMD substring search; flat out, its sender is found the same way, see `deliveries`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,6 +13,7 @@ use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::watch;
 
+use crate::deliveries::Deliveries;
 use crate::histogram::Histogram;
 
 /// The start of every delivery.
@@ -182,15 +183,15 @@ pub enum Timing {
     SendTimes,
 }
 
-/// A sender's own messages, recognised by its nick, and the count of them echoed back.
-pub type Own = (memchr::memmem::Finder<'static>, Arc<AtomicU64>);
+/// Flat out: the room's delivery counts, and this member's index in them.
+pub type Counted = (Arc<Deliveries>, usize);
 
-/// Counts deliveries (and, for a sender, its own echoes) from one member's socket and times
-/// them from the send time in their text. Returns the latencies when the socket closes or
-/// `stop` turns true.
+/// Counts deliveries from one member's socket and times them from the send time in their
+/// text; flat out, also counts them per sender in the room's [`Deliveries`], once a read.
+/// Returns the latencies when the socket closes or `stop` turns true.
 pub async fn receive(
     mut r: BufReader<OwnedReadHalf>,
-    own: Option<Own>,
+    counted: Option<Counted>,
     timing: Timing,
     shared: Shared,
 ) -> Histogram {
@@ -198,6 +199,9 @@ pub async fn receive(
     let mut partial: Vec<u8> = Vec::new();
     let mut latencies = Histogram::default();
     let mut seen = 0u64;
+    // This read's deliveries from each sender, and where the last line's `from` was.
+    let mut from_senders = vec![0u64; counted.as_ref().map_or(0, |(d, _)| d.senders())];
+    let mut from_at = 0;
     loop {
         let n = tokio::select! {
             biased;
@@ -214,7 +218,7 @@ pub async fn receive(
         let now = micros(epoch);
         let arrived_in_window = tally.contains(now);
         let mut start = 0;
-        let (mut counted, mut mine, mut bad) = (0u64, 0u64, 0u64);
+        let (mut arrived, mut bad) = (0u64, 0u64);
         // SIMD searches (memchr): at millions of lines a second, the bench's own core must not
         // be what limits the figures.
         for end in memchr::memchr_iter(b'\n', &partial) {
@@ -222,15 +226,15 @@ pub async fn receive(
             start = end + 1;
             if line.starts_with(MESSAGE) {
                 seen += 1;
-                if let Some((from, _)) = &own
-                    && from.find(line).is_some()
+                if let Some((deliveries, _)) = &counted
+                    && let Some(s) = deliveries.sender_of(line, &mut from_at)
                 {
-                    mine += 1;
+                    from_senders[s] += 1;
                 }
                 match timing {
                     Timing::Arrivals { every } => {
                         if arrived_in_window {
-                            counted += 1;
+                            arrived += 1;
                             if seen.is_multiple_of(every)
                                 && let Some(sent) = sent_at(line)
                             {
@@ -240,7 +244,7 @@ pub async fn receive(
                     }
                     Timing::SendTimes => {
                         if let Some(sent) = sent_at(line).filter(|&t| tally.contains(t)) {
-                            counted += 1;
+                            arrived += 1;
                             latencies.record(now.saturating_sub(sent));
                         }
                     }
@@ -251,10 +255,10 @@ pub async fn receive(
         }
         // What is left is the start of a line: the buffer stays near one read's size.
         partial.drain(..start);
-        tally.delivered.fetch_add(counted, Ordering::Relaxed);
+        tally.delivered.fetch_add(arrived, Ordering::Relaxed);
         tally.errors.fetch_add(bad, Ordering::Relaxed);
-        if let Some((_, echoed)) = &own {
-            echoed.fetch_add(mine, Ordering::Release);
+        if let Some((deliveries, member)) = &counted {
+            deliveries.received(*member, &mut from_senders);
         }
     }
 }
@@ -275,6 +279,52 @@ mod tests {
         assert_eq!(sent_at(delivered), Some(1_234_567));
         assert_eq!(sent_at(br#"{"type":"message","text":"hello"}"#), None);
         assert_eq!(sent_at(br#"{"type":"message","text":"t12"}"#), None);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_member_counts_what_each_sender_said_to_it() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+        let (mut server, _) = listener.accept().await.unwrap();
+        let (r, _w) = client.into_split();
+        let deliveries = Arc::new(Deliveries::new("", 2, 3));
+        let (stop_tx, shared) = Shared::new();
+        let reading = tokio::spawn(receive(
+            BufReader::new(r),
+            Some((deliveries.clone(), 1)),
+            Timing::Arrivals { every: 8 },
+            shared,
+        ));
+        let line = |from: &str| {
+            format!(
+                "{{\"type\":\"message\",\"id\":\"x\",\"room\":\"lobby\",\"seq\":1,\"from\":\"{from}\",\"kind\":\"say\",\"text\":\"t0000000000000001\",\"ts\":1}}\n"
+            )
+        };
+        // Sender 0 twice, sender 1 once, a listener, a presence line; the last message is cut
+        // between two writes.
+        let presence = "{\"type\":\"presence\",\"from\":\"m1\"}\n";
+        let all = [line("m0"), line("m2"), line("m1"), line("m0")].concat() + presence;
+        let cut = all.len() - presence.len() - 40;
+        let d = &deliveries;
+        let until = |s, n| async move {
+            let wait = async {
+                while d.count(s, 1) < n {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+            };
+            tokio::time::timeout(Duration::from_secs(5), wait).await.is_ok()
+        };
+        server.write_all(&all.as_bytes()[..cut]).await.unwrap();
+        assert!(until(1, 1).await, "sender 1's line counted");
+        assert_eq!(d.count(0, 1), 1, "the cut line is not counted yet");
+        server.write_all(&all.as_bytes()[cut..]).await.unwrap();
+        assert!(until(0, 2).await, "the cut line counted once whole");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!((d.count(0, 1), d.count(1, 1)), (2, 1));
+        // Members 0 and 2 have received nothing: they hold both windows.
+        assert_eq!((d.slowest(0), d.slowest(1)), ((0, 0), (0, 0)));
+        let _ = stop_tx.send(true);
+        reading.await.unwrap();
     }
 
     #[test]
