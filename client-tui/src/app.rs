@@ -108,8 +108,6 @@ pub struct App {
     pub(crate) quitting: bool,
     /// The server said goodbye for a reason that retrying would not change.
     pub(crate) final_bye: Option<String>,
-    /// A session has been registered before: a welcome now is a comeback.
-    pub(crate) registered_once: bool,
     /// A multi-line paste waiting for the person to say what to do with it.
     pub paste: Option<PendingPaste>,
     /// Pasted lines being sent one at a time.
@@ -143,7 +141,6 @@ impl App {
             backoff: Backoff::default(),
             quitting: false,
             final_bye: None,
-            registered_once: false,
             paste: None,
             sending: None,
             completion: None,

@@ -28,24 +28,13 @@ pub const MAX_CONFIG_BYTES: u64 = 64 * 1024;
 /// Most rooms joined on start.
 pub const MAX_START_ROOMS: usize = 32;
 
-/// The file's contents; every key optional.
+/// Settings as the file or the flags give them; every one optional (`None`: not given).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     pub name: Option<String>,
     pub server: Option<String>,
     pub rooms: Option<Vec<String>>,
-    pub time_format: Option<String>,
-    pub bell: Option<bool>,
-    pub colors: Option<bool>,
-}
-
-/// What the flags said; `None` where a flag was not given.
-#[derive(Debug, Clone, Default)]
-pub struct Flags {
-    pub name: Option<String>,
-    pub server: Option<String>,
-    pub rooms: Vec<String>,
     pub time_format: Option<String>,
     pub bell: Option<bool>,
     pub colors: Option<bool>,
@@ -110,7 +99,7 @@ pub fn check_time_format(format: &str) -> Result<(), ConfigError> {
 /// Flags over the file over the defaults, every value checked. `no_color`: the `NO_COLOR`
 /// convention's variable is set.
 pub fn resolve(
-    flags: Flags,
+    flags: FileConfig,
     file: Option<FileConfig>,
     no_color: bool,
 ) -> Result<Settings, ConfigError> {
@@ -124,7 +113,7 @@ pub fn resolve(
     let nick = Nick::parse(&name)
         .map_err(|e| ConfigError::Invalid(format!("cannot use {name:?} as your name: {e}")))?;
     let server = flags.server.or(file.server).unwrap_or_else(|| DEFAULT_SERVER.to_owned());
-    let rooms = if flags.rooms.is_empty() { file.rooms.unwrap_or_default() } else { flags.rooms };
+    let rooms = flags.rooms.or(file.rooms).unwrap_or_default();
     if rooms.len() > MAX_START_ROOMS {
         return Err(ConfigError::Invalid(format!(
             "{} rooms to join on start; at most {MAX_START_ROOMS}",
@@ -179,18 +168,18 @@ mod tests {
         let f = file(
             "name = \"Michael\"\nserver = \"chat:1\"\nrooms = [\"rust\", \"#ops\"]\nbell = true\n",
         );
-        let s = resolve(Flags::default(), Some(f.clone()), false).unwrap();
+        let s = resolve(FileConfig::default(), Some(f.clone()), false).unwrap();
         assert_eq!(s.nick.as_str(), "Michael");
         assert_eq!(s.server, "chat:1");
         assert_eq!(s.rooms.iter().map(|r| r.as_str()).collect::<Vec<_>>(), ["rust", "ops"]);
         assert!(s.bell && s.colors);
         assert_eq!(s.time_format, DEFAULT_TIME_FORMAT);
-        let flags = Flags {
+        let flags = FileConfig {
             name: Some("Tracy".into()),
-            rooms: vec!["go".into()],
+            rooms: Some(vec!["go".into()]),
             bell: Some(false),
             time_format: Some("%H:%M:%S".into()),
-            ..Flags::default()
+            ..FileConfig::default()
         };
         let s = resolve(flags, Some(f), true).unwrap();
         assert_eq!((s.nick.as_str(), s.server.as_str()), ("Tracy", "chat:1"));
@@ -199,18 +188,20 @@ mod tests {
         assert!(!s.colors, "NO_COLOR wins");
         assert_eq!(s.time_format, "%H:%M:%S");
         let s =
-            resolve(Flags { name: Some("Al".into()), ..Flags::default() }, None, false).unwrap();
+            resolve(FileConfig { name: Some("Al".into()), ..FileConfig::default() }, None, false)
+                .unwrap();
         assert_eq!(s.server, DEFAULT_SERVER);
     }
 
     #[test]
     fn bad_values_are_refused_with_a_reason() {
-        let err =
-            |flags: Flags, f: Option<FileConfig>| resolve(flags, f, false).unwrap_err().to_string();
-        assert!(err(Flags::default(), None).contains("no name"));
-        let named = |n: &str| Flags { name: Some(n.into()), ..Flags::default() };
+        let err = |flags: FileConfig, f: Option<FileConfig>| {
+            resolve(flags, f, false).unwrap_err().to_string()
+        };
+        assert!(err(FileConfig::default(), None).contains("no name"));
+        let named = |n: &str| FileConfig { name: Some(n.into()), ..FileConfig::default() };
         assert!(err(named("a b"), None).contains("cannot use \"a b\" as your name"));
-        let bad_time = Flags { time_format: Some("%Q".into()), ..named("Al") };
+        let bad_time = FileConfig { time_format: Some("%Q".into()), ..named("Al") };
         assert!(err(bad_time, None).contains("time format \"%Q\" is not valid"));
         let bad_room = Some(file("rooms = [\"no spaces allowed\"]"));
         assert!(err(named("Al"), bad_room).contains("cannot join"));
@@ -232,10 +223,13 @@ mod tests {
 
     #[test]
     fn printed_settings_read_back_the_same() {
-        let flags =
-            Flags { name: Some("Michael".into()), rooms: vec!["rust".into()], ..Flags::default() };
+        let flags = FileConfig {
+            name: Some("Michael".into()),
+            rooms: Some(vec!["rust".into()]),
+            ..FileConfig::default()
+        };
         let s = resolve(flags, None, false).unwrap();
-        let again = resolve(Flags::default(), Some(file(&to_toml(&s))), false).unwrap();
+        let again = resolve(FileConfig::default(), Some(file(&to_toml(&s))), false).unwrap();
         assert_eq!(to_toml(&again), to_toml(&s));
     }
 }

@@ -26,10 +26,10 @@ impl App {
                     LogKind::Info,
                     &format!("{server}; rooms: {}", describe::room_list(&rooms)),
                 );
-                if self.registered_once {
+                self.backoff.registered(self.now);
+                if self.coming_back() {
                     return self.rejoin();
                 }
-                self.backoff.registered(self.now);
                 let rooms: Vec<RoomName> = self
                     .settings
                     .rooms
@@ -110,7 +110,7 @@ impl App {
                 self.paste_refused(code, retry_after_ms);
                 if self.connection != Connection::Registered
                     && code == ErrorCode::NickInUse
-                    && self.registered_once
+                    && self.coming_back()
                 {
                     // Coming back, our nick is most likely still held by our old connection,
                     // which the server has not yet seen die: try again later rather than

@@ -73,7 +73,6 @@ impl App {
     fn connection_ended(&mut self) {
         self.connection = Connection::Closed;
         self.stop_paste("connection lost");
-        self.registered_once |= !self.windows.is_empty();
         if self.quitting {
             return;
         }
@@ -111,7 +110,7 @@ impl App {
         self.now = now;
         let mut effects = Vec::new();
         if self.connection == Connection::Closed && self.backoff.take_due(now) {
-            effects.push(Effect::Connect);
+            effects.extend(self.start_connecting());
         }
         effects.extend(self.pace_paste(now));
         effects
@@ -129,25 +128,30 @@ impl App {
 
     /// `/connect`: try now instead of waiting out the backoff.
     pub(crate) fn connect_now(&mut self) -> Vec<Effect> {
-        match self.connection {
-            Connection::Closed if self.backoff.hurry() || self.final_bye.take().is_some() => {
-                vec![Effect::Connect]
-            }
-            Connection::Closed => vec![Effect::Connect],
-            _ => {
-                self.note(EntryKind::Error, "already connected");
-                Vec::new()
-            }
+        if self.connection != Connection::Closed {
+            self.note(EntryKind::Error, "already connected");
+            return Vec::new();
         }
+        self.backoff.cancel();
+        self.final_bye = None;
+        self.start_connecting()
+    }
+
+    /// Asks for a new connection. The state is `Connecting` from here on, so neither a due
+    /// timer nor another `/connect` asks again before this attempt has ended.
+    fn start_connecting(&mut self) -> Vec<Effect> {
+        self.connection = Connection::Connecting;
+        vec![Effect::Connect]
+    }
+
+    /// Whether a welcome now is a comeback: the windows of an earlier session are still shown.
+    pub(crate) fn coming_back(&self) -> bool {
+        !self.windows.is_empty()
     }
 
     /// Welcomed back after a lost connection: rejoins every room that had a window, and puts
     /// the windows that held messages into refill.
     pub(crate) fn rejoin(&mut self) -> Vec<Effect> {
-        self.backoff.registered(self.now);
-        if !self.registered_once {
-            return Vec::new();
-        }
         let mut effects = Vec::new();
         let mut rooms = Vec::new();
         let mut in_lobby = false;

@@ -4,7 +4,7 @@
 use std::net::ToSocketAddrs as _;
 use std::path::PathBuf;
 
-use chat_tui::config::{self, Flags};
+use chat_tui::config::{self, FileConfig};
 use clap::Parser;
 
 /// A terminal chat client: a connection log, the conversation and an input line.
@@ -72,10 +72,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
         Some(path) => config::load(path, required)?,
         None => None,
     };
-    let flags = Flags {
+    let flags = FileConfig {
         name: args.name,
         server: args.server,
-        rooms: args.rooms,
+        rooms: (!args.rooms.is_empty()).then_some(args.rooms),
         time_format: args.time_format,
         bell: if args.bell {
             Some(true)

@@ -258,8 +258,7 @@ impl App {
     }
 
     /// An error from the server while lines are on their way: flood control's "slow down"
-    /// retries the line; anything else stops the rest. Returns whether the error was about
-    /// the paste (it is shown either way).
+    /// retries the line; anything else stops the rest. (The error is shown either way.)
     pub(crate) fn paste_refused(&mut self, code: ErrorCode, retry_after_ms: Option<u64>) {
         let Some(queue) = self.sending.as_mut() else { return };
         if queue.in_flight.is_none() {

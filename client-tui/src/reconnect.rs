@@ -99,12 +99,6 @@ impl<J: Jitter> Backoff<J> {
         }
     }
 
-    /// Connect now rather than at the deadline (the person asked to); same rule of one at a
-    /// time: only while waiting.
-    pub fn hurry(&mut self) -> bool {
-        self.next.take().is_some()
-    }
-
     /// Stops waiting: no attempt is due until the next loss.
     pub fn cancel(&mut self) {
         self.next = None;

@@ -57,9 +57,14 @@ impl Panes {
         Self::layout(area, false)
     }
 
-    /// The layout the app is drawn with.
+    /// The layout the app is drawn with, in its terminal.
     pub fn of(app: &App) -> Self {
-        Self::layout(app.size, app.show_members && app.current_window().is_some())
+        Self::for_app(app.size, app)
+    }
+
+    /// The app's layout in `area`: the member list when asked for and a window is shown.
+    fn for_app(area: Rect, app: &App) -> Self {
+        Self::layout(area, app.show_members && app.current_window().is_some())
     }
 
     fn layout(area: Rect, members: bool) -> Self {
@@ -134,7 +139,7 @@ pub fn nick_color(nick: &Nick) -> Color {
 
 pub fn draw(frame: &mut Frame, app: &App) {
     let area = frame.area();
-    let panes = Panes::layout(area, app.show_members && app.current_window().is_some());
+    let panes = Panes::for_app(area, app);
     if panes.too_small {
         frame.render_widget(Paragraph::new("terminal too small"), area);
         return;
