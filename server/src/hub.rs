@@ -7,19 +7,22 @@
 //! The state sits behind a `std::sync::Mutex`, not tokio's: every critical section is short,
 //! never awaits, and a std mutex is faster for that (the mini-redis `db.rs` reasoning).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll};
+
+use futures::task::AtomicWaker;
 
 use protocol::{
     ErrorCode, Nick, NickKey, PresenceEvent, RequestError, RoomInfo, RoomName, ServerMsg, Text,
     now_millis,
 };
-use tokio::sync::{Notify, broadcast, mpsc};
+use tokio::sync::{Notify, broadcast};
 use uuid::Uuid;
 
 use crate::event::{Event, SharedEvent};
-use crate::limits::{MAX_ROOMS_LISTED, ROOM_BACKLOG_LOW, ROOM_CHANNEL_CAPACITY};
+use crate::limits::{DIRECT_QUEUE, MAX_ROOMS_LISTED, ROOM_BACKLOG_LOW, ROOM_CHANNEL_CAPACITY};
 
 pub struct Hub {
     state: Mutex<State>,
@@ -46,8 +49,135 @@ struct User {
     /// The session that holds this nick.
     session: Uuid,
     /// Events for this session alone (private messages).
-    direct: mpsc::Sender<SharedEvent>,
-    rooms: BTreeSet<RoomName>,
+    direct: Direct,
+    /// Sorted, no duplicates. A `Vec` of exactly its length rather than a `BTreeSet`, whose
+    /// first node takes 192 bytes for the one room an idle session is in.
+    rooms: Vec<RoomName>,
+}
+
+impl User {
+    fn add_room(&mut self, room: &RoomName) {
+        if let Err(at) = self.rooms.binary_search(room) {
+            self.rooms.reserve_exact(1);
+            self.rooms.insert(at, room.clone());
+        }
+    }
+
+    fn remove_room(&mut self, room: &RoomName) {
+        if let Ok(at) = self.rooms.binary_search(room) {
+            self.rooms.remove(at);
+        }
+    }
+}
+
+/// A session's queue of direct events (private messages), written by other sessions through
+/// the hub: in order, bounded by [`DIRECT_QUEUE`], and holding no memory while empty.
+///
+/// Not a `tokio::sync::mpsc` channel: that allocates 800 bytes up front (its cache-padded
+/// state and a first block of 32 slots), for each of thousands of idle sessions that may
+/// never get a private message. This is one small allocation; a message that arrives takes a
+/// lock the session otherwise never touches.
+#[derive(Default)]
+struct DirectQueue {
+    events: Mutex<VecDeque<SharedEvent>>,
+    /// How many events `events` holds, or [`CLOSED`] once the session has ended. Written
+    /// under the lock; read without it for a quick look (the session looks after every event
+    /// it takes from its rooms).
+    len: AtomicUsize,
+    /// The session waiting for an event.
+    waker: AtomicWaker,
+}
+
+/// [`DirectQueue::len`] of a session that has ended: nothing more is taken.
+const CLOSED: usize = usize::MAX;
+
+impl DirectQueue {
+    fn lock(&self) -> MutexGuard<'_, VecDeque<SharedEvent>> {
+        // Every update is a single push or pop: a poisoned lock is consistent.
+        self.events.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The sending side of a session's direct queue, held by the hub.
+#[derive(Clone)]
+pub struct Direct(Arc<DirectQueue>);
+
+/// Why a direct event was not queued.
+#[derive(Debug, PartialEq, Eq)]
+pub enum NotQueued {
+    /// [`DIRECT_QUEUE`] events are waiting already.
+    Full,
+    /// The session has ended.
+    Closed,
+}
+
+impl Direct {
+    /// Queues `event` for the session, unless its queue is full or it has ended.
+    pub fn try_send(&self, event: SharedEvent) -> Result<(), NotQueued> {
+        {
+            let mut events = self.0.lock();
+            match self.0.len.load(Ordering::Relaxed) {
+                CLOSED => return Err(NotQueued::Closed),
+                len if len >= DIRECT_QUEUE => return Err(NotQueued::Full),
+                _ => {}
+            }
+            events.push_back(event);
+            self.0.len.store(events.len(), Ordering::Release);
+        }
+        self.0.waker.wake();
+        Ok(())
+    }
+}
+
+/// The session's end of its direct queue. Dropping it closes the queue.
+#[derive(Default)]
+pub struct DirectReceiver(Arc<DirectQueue>);
+
+impl DirectReceiver {
+    /// The sending side, for the hub.
+    pub fn sender(&self) -> Direct {
+        Direct(self.0.clone())
+    }
+
+    /// The next event already queued, if any. The session asks after every event it takes
+    /// from its rooms, so the usual answer, none, is one load.
+    #[inline]
+    pub fn try_recv(&self) -> Option<SharedEvent> {
+        // Not `CLOSED` either: that is set only once this receiver is gone.
+        if self.0.len.load(Ordering::Acquire) == 0 {
+            return None;
+        }
+        self.take()
+    }
+
+    fn take(&self) -> Option<SharedEvent> {
+        let mut events = self.0.lock();
+        let event = events.pop_front();
+        if events.is_empty() {
+            // Emptied: the buffer goes back, so an idle session holds none.
+            *events = VecDeque::new();
+        }
+        self.0.len.store(events.len(), Ordering::Release);
+        event
+    }
+
+    /// The next event, once there is one. Cancel-safe: an event is only taken when returned.
+    pub fn poll_recv(&self, cx: &mut Context<'_>) -> Poll<SharedEvent> {
+        // Registered before the look, so an event queued in between wakes the session.
+        self.0.waker.register(cx.waker());
+        match self.try_recv() {
+            Some(event) => Poll::Ready(event),
+            None => Poll::Pending,
+        }
+    }
+}
+
+impl Drop for DirectReceiver {
+    fn drop(&mut self) {
+        let mut events = self.0.lock();
+        *events = VecDeque::new();
+        self.0.len.store(CLOSED, Ordering::Release);
+    }
 }
 
 /// A room's broadcast channel, how many of its messages are still on their way through the
@@ -157,6 +287,9 @@ impl RoomChannel {
 
 /// A session's place in a room: the channel to speak on and the receiver to listen on.
 pub struct Membership {
+    /// The room's name, shared with the hub's entry (the session keeps this one rather than
+    /// its own copy from the request).
+    pub room: RoomName,
     pub tx: RoomChannel,
     pub rx: broadcast::Receiver<SharedEvent>,
     /// The join announcement, which is also the first event of `rx` from this session's
@@ -206,20 +339,13 @@ impl Hub {
     }
 
     /// Claims `nick` for a new session.
-    pub fn register(
-        &self,
-        nick: &Nick,
-        session: Uuid,
-        direct: mpsc::Sender<SharedEvent>,
-    ) -> Result<(), RequestError> {
+    pub fn register(&self, nick: &Nick, session: Uuid, direct: Direct) -> Result<(), RequestError> {
         let mut state = self.state();
         let key = nick.key();
         if let Some(holder) = state.users.get(&key) {
             return Err(nick_in_use(nick, &holder.nick));
         }
-        state
-            .users
-            .insert(key, User { nick: nick.clone(), session, direct, rooms: BTreeSet::new() });
+        state.users.insert(key, User { nick: nick.clone(), session, direct, rooms: Vec::new() });
         Ok(())
     }
 
@@ -243,8 +369,10 @@ impl Hub {
             ));
         }
         let key = nick.key();
+        // One name for the room, the map's: the user's list and the session share it.
+        let room = state.rooms.get_key_value(room).map_or_else(|| room.clone(), |(r, _)| r.clone());
         if let Some(user) = state.users.get_mut(&key) {
-            user.rooms.insert(room.clone());
+            user.add_room(&room);
         }
         let entry = state
             .rooms
@@ -252,11 +380,11 @@ impl Hub {
             .or_insert_with(|| Room { tx: RoomChannel::new(), members: BTreeMap::new() });
         entry.members.insert(key, nick.clone());
         let rx = entry.tx.subscribe();
-        let announcement = presence(room, nick, PresenceEvent::Joined);
+        let announcement = presence(&room, nick, PresenceEvent::Joined);
         entry.tx.send(announcement.clone());
         let (tx, members) = (entry.tx.clone(), entry.members.values().cloned().collect());
         drop(state);
-        Ok(Membership { tx, rx, announcement, members: sort_members(members) })
+        Ok(Membership { room, tx, rx, announcement, members: sort_members(members) })
     }
 
     /// Takes `nick` out of `room` and tells the room why. Returns the announcement, for the
@@ -265,7 +393,7 @@ impl Hub {
         let mut state = self.state();
         let key = nick.key();
         if let Some(user) = state.users.get_mut(&key) {
-            user.rooms.remove(room);
+            user.remove_room(room);
         }
         let announcement = presence(room, nick, event);
         Self::remove_member(&mut state, &key, room, &announcement);
@@ -421,10 +549,10 @@ mod tests {
         Nick::parse(s).unwrap()
     }
 
-    fn register(hub: &Hub, name: &str) -> (Nick, mpsc::Receiver<SharedEvent>) {
-        let (tx, rx) = mpsc::channel(4);
+    fn register(hub: &Hub, name: &str) -> (Nick, DirectReceiver) {
+        let rx = DirectReceiver::default();
         let n = nick(name);
-        hub.register(&n, Uuid::now_v7(), tx).unwrap();
+        hub.register(&n, Uuid::now_v7(), rx.sender()).unwrap();
         (n, rx)
     }
 
@@ -432,8 +560,8 @@ mod tests {
     fn nicks_are_unique_ignoring_case() {
         let hub = Hub::new(100, 100);
         register(&hub, "Michael");
-        let (tx, _rx) = mpsc::channel(1);
-        let err = hub.register(&nick("MICHAEL"), Uuid::now_v7(), tx).unwrap_err();
+        let rx = DirectReceiver::default();
+        let err = hub.register(&nick("MICHAEL"), Uuid::now_v7(), rx.sender()).unwrap_err();
         assert_eq!(err.code, ErrorCode::NickInUse);
     }
 
@@ -519,14 +647,86 @@ mod tests {
     #[test]
     fn forgetting_a_session_frees_its_nick_and_rooms() {
         let hub = Hub::new(100, 100);
-        let (tx, _rx) = mpsc::channel(1);
+        let rx = DirectReceiver::default();
         let session = Uuid::now_v7();
-        hub.register(&nick("Michael"), session, tx).unwrap();
+        hub.register(&nick("Michael"), session, rx.sender()).unwrap();
         let _m = hub.join(&nick("Michael"), &RoomName::lobby()).unwrap();
         hub.forget(Uuid::now_v7());
         assert_eq!(hub.online(), 1, "another session's id changes nothing");
         hub.forget(session);
         assert_eq!(hub.online(), 0);
         assert!(hub.rooms().is_empty());
+    }
+
+    fn pong(token: u64) -> SharedEvent {
+        Event::new(ServerMsg::Pong { token })
+    }
+
+    fn token(event: &SharedEvent) -> u64 {
+        match event.msg {
+            ServerMsg::Pong { token } => token,
+            _ => panic!("not a pong"),
+        }
+    }
+
+    /// Direct events come out in the order they went in; past [`DIRECT_QUEUE`] the sender is
+    /// refused, and an ended session takes nothing more.
+    #[test]
+    fn a_direct_queue_is_ordered_and_bounded() {
+        let rx = DirectReceiver::default();
+        let tx = rx.sender();
+        for n in 0..DIRECT_QUEUE as u64 {
+            tx.try_send(pong(n)).unwrap();
+        }
+        assert_eq!(tx.try_send(pong(0)), Err(NotQueued::Full));
+        assert_eq!(token(&rx.try_recv().unwrap()), 0);
+        tx.try_send(pong(1000)).unwrap();
+        let rest: Vec<u64> = std::iter::from_fn(|| rx.try_recv()).map(|e| token(&e)).collect();
+        let expected: Vec<u64> = (1..DIRECT_QUEUE as u64).chain([1000]).collect();
+        assert_eq!(rest, expected);
+        assert_eq!(rx.0.lock().capacity(), 0, "an empty queue holds no memory");
+        drop(rx);
+        assert_eq!(tx.try_send(pong(1)), Err(NotQueued::Closed));
+    }
+
+    #[tokio::test]
+    async fn a_waiting_session_is_woken_by_a_direct_event() {
+        let rx = DirectReceiver::default();
+        let tx = rx.sender();
+        let sender = tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            tx.try_send(pong(7)).unwrap();
+        });
+        let event = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            std::future::poll_fn(|cx| rx.poll_recv(cx)),
+        )
+        .await
+        .unwrap();
+        assert_eq!(token(&event), 7);
+        sender.await.unwrap();
+    }
+
+    /// A user's rooms are kept sorted and once each, as a set would.
+    #[test]
+    fn a_users_rooms_are_a_sorted_set() {
+        let hub = Hub::new(100, 100);
+        let (m, _) = register(&hub, "Michael");
+        let mut memberships = Vec::new();
+        for name in ["b", "c", "a"] {
+            memberships.push(hub.join(&m, &RoomName::parse(name).unwrap()).unwrap());
+        }
+        let rooms = |hub: &Hub| {
+            let state = hub.state();
+            state.users[&m.key()].rooms.iter().map(|r| r.as_str().to_owned()).collect::<Vec<_>>()
+        };
+        assert_eq!(rooms(&hub), ["a", "b", "c"]);
+        hub.leave(&m, &RoomName::parse("b").unwrap(), PresenceEvent::Left { reason: None });
+        assert_eq!(rooms(&hub), ["a", "c"]);
+        // The room's name is the hub's own, shared with the member.
+        let again = hub.join(&m, &RoomName::parse("a").unwrap()).unwrap();
+        let state = hub.state();
+        let (key, _) = state.rooms.get_key_value(&again.room).unwrap();
+        assert!(std::ptr::eq(key.as_str(), again.room.as_str()));
     }
 }

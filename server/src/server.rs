@@ -191,10 +191,10 @@ impl Accept {
             };
             let (hub, info, token) = (self.hub.clone(), self.info.clone(), self.token.clone());
             let history = self.history.clone();
-            self.tracker.spawn(async move {
-                session::run(stream, peer, dialect(), hub, info, history, token).await;
-                drop((permit, address_slot));
-            });
+            // A combinator, not an `async` block, which would keep its captures (the stream,
+            // the hub, ...) beside the session they were moved into for as long as it runs.
+            let session = session::run(stream, peer, dialect(), hub, info, history, token);
+            self.tracker.spawn(session.map(move |()| drop((permit, address_slot))));
         }
         // Connections the kernel accepted but we had not: closing the listener would reset them.
         while let Some(Ok((stream, _))) = listener.accept().now_or_never() {

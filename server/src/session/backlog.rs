@@ -15,8 +15,9 @@
 
 use std::sync::Arc;
 
-use futures::FutureExt;
 use futures::future::BoxFuture;
+use futures::stream::FuturesUnordered;
+use futures::{FutureExt, StreamExt};
 use protocol::{ErrorCode, RequestError, RoomName, ServerMsg, Stored};
 use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::TryRecvError;
@@ -40,6 +41,35 @@ pub(super) enum Completion {
 }
 
 pub(super) type Query = BoxFuture<'static, Completion>;
+
+/// History reads under way. Holds no memory while there are none: a `FuturesUnordered`
+/// allocates its queue when it is made, and most sessions read nothing after their join.
+#[derive(Default)]
+pub(super) struct Queries(Option<FuturesUnordered<Query>>);
+
+impl Queries {
+    fn push(&mut self, query: Query) {
+        self.0.get_or_insert_with(FuturesUnordered::new).push(query);
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.0.as_ref().map_or(0, FuturesUnordered::len)
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The next read to finish; `None` at once when none is under way. Cancel-safe.
+    pub(super) async fn next(&mut self) -> Option<Completion> {
+        let reads = self.0.as_mut()?;
+        let done = reads.next().await;
+        if reads.is_empty() {
+            self.0 = None;
+        }
+        done
+    }
+}
 
 impl<D: Dialect> Session<D> {
     /// Continues a join once the hub has the session in the room: reads the backlog first when

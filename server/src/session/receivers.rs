@@ -52,7 +52,11 @@ impl Receivers {
         let room = Room { name, rx, channel, took: false };
         match self.rooms.iter_mut().find(|r| r.name == room.name) {
             Some(entry) => *entry = room,
-            None => self.rooms.push(room),
+            None => {
+                // Exactly as long as needed (a `Vec` grows to four at its first push).
+                self.rooms.reserve_exact(1);
+                self.rooms.push(room);
+            }
         }
     }
 

@@ -96,7 +96,7 @@ impl<D: Dialect> Session<D> {
             );
             return Ok(Flow::Close(End::UnsupportedProtocol));
         }
-        self.hub.register(&nick, self.id, self.direct_tx.clone())?;
+        self.hub.register(&nick, self.id, self.direct.sender())?;
         info!(nick = ?nick.as_str(), client = ?client.as_str(), "registered");
         self.nick = Some(nick.clone());
         let welcome = ServerMsg::Welcome {
@@ -131,7 +131,13 @@ impl<D: Dialect> Session<D> {
             ));
         }
         let membership = self.hub.join(nick, &room)?;
+        // The hub's copy of the name, shared, rather than the one read from the request.
+        let room = membership.room.clone();
+        // Exactly as long as needed: most sessions are in one room or two, and a `Vec` grows
+        // to four at its first push.
+        self.joined.reserve_exact(1);
         self.joined.push(room.clone());
+        self.channels.reserve_exact(1);
         self.channels.push(super::Channel { tx: membership.tx.clone(), delivered: None });
         self.start_join(room, membership);
         Ok(())
@@ -161,22 +167,23 @@ impl<D: Dialect> Session<D> {
         let room_tx = self.channels[index].tx.clone();
         // The writer stores it, then broadcasts it: the echo that comes back is the
         // acknowledgement that it is stored.
+        let speaking = self.speaking.get_or_insert_with(super::Speaking::new);
         self.history.say(Say {
             room,
             from,
             kind,
             text,
             room_tx: room_tx.clone(),
-            sender: self.direct_tx.clone(),
-            in_flight: self.in_flight.clone(),
+            sender: speaking.answers_tx.clone(),
+            in_flight: speaking.in_flight.clone(),
         })?;
         // A room whose members are far behind makes its senders wait, rather than outrun
         // them until they are overrun.
         if self.throttle.is_none() && room_tx.backlog() >= ROOM_BACKLOG_HIGH {
-            self.throttle = Some(super::Throttle {
+            self.throttle = Some(Box::new(super::Throttle {
                 room: room_tx,
                 until: tokio::time::Instant::now() + MAX_THROTTLE,
-            });
+            }));
         }
         Ok(())
     }
