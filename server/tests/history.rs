@@ -589,3 +589,43 @@ async fn a_crash_loses_no_acknowledged_message() {
     }
     eprintln!("acknowledged {} before SIGKILL; {} stored", acked.len(), stored.len());
 }
+
+/// Rooms joined in one burst are shown in the order they were asked for, however their
+/// backlog reads finish: a busy room asked for first (a long read) still comes before the
+/// empty ones after it, and its live events are not mixed in ahead of its backlog.
+#[tokio::test]
+async fn rooms_joined_in_a_burst_are_shown_in_the_order_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = server_on(&dir.path().join("history.db")).await;
+    let mut seeder = JsonClient::connect(server.json).await;
+    seeder.hello("Seeder").await;
+    seeder.send(ClientMsg::Join { room: room("busy") }).await;
+    seeder.recv_until(|m| matches!(m, ServerMsg::Members { .. })).await;
+    for i in 0..300 {
+        seeder
+            .send(say("busy", &format!("message {i} with some words to make the row longer")))
+            .await;
+    }
+    seeder.recv_until(|m| matches!(m, ServerMsg::Message { text, .. } if text.as_str() == "message 299 with some words to make the row longer")).await;
+
+    let asked = ["busy", "a", "b", "c", "d", "e", "f", "g"];
+    for n in 0..8 {
+        let mut c = JsonClient::connect(server.json).await;
+        c.hello(&format!("Joiner{n}")).await;
+        let burst: String = asked
+            .iter()
+            .map(|r| serde_json::to_string(&ClientMsg::Join { room: room(r) }).unwrap() + "\n")
+            .collect();
+        c.send_raw(burst.as_bytes()).await;
+        // The order of the rooms' member lists, which close each join.
+        let mut shown = Vec::new();
+        while shown.len() < asked.len() {
+            if let ServerMsg::Members { room, .. } = c.recv().await
+                && room != RoomName::lobby()
+            {
+                shown.push(room.as_str().to_owned());
+            }
+        }
+        assert_eq!(shown, asked, "joiner {n}");
+    }
+}

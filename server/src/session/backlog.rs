@@ -42,6 +42,14 @@ pub(super) enum Completion {
 
 pub(super) type Query = BoxFuture<'static, Completion>;
 
+/// A room joined whose backlog is being read: its receiver waits here, and the backlog too
+/// once read, until the rooms joined before it are shown.
+pub(super) struct Joining {
+    pub(super) membership: Membership,
+    /// `Some` once the read is done; `Some(None)` if it failed (the client was told).
+    pub(super) backlog: Option<Option<Page>>,
+}
+
 /// History reads under way. Holds no memory while there are none: a `FuturesUnordered`
 /// allocates its queue when it is made, and most sessions read nothing after their join.
 #[derive(Default)]
@@ -91,7 +99,17 @@ impl<D: Dialect> Session<D> {
             }
             .boxed(),
         );
-        self.joining.insert(room, joining);
+        self.joining.insert(room, Joining { membership: joining, backlog: None });
+    }
+
+    /// Shows the rooms whose backlog has been read, in the order they were joined: a client
+    /// that joins #a then #b sees #a first (and a plain-text client talks in #b after), however
+    /// the two reads finish.
+    pub(super) fn show_joined_rooms(&mut self) {
+        while self.joining.first().is_some_and(|j| j.backlog.is_some()) {
+            let Some((room, joining)) = self.joining.remove_first() else { return };
+            self.show_room(room, joining.membership, joining.backlog.flatten());
+        }
     }
 
     /// Starts reading a page for a `history` request.
@@ -124,9 +142,14 @@ impl<D: Dialect> Session<D> {
         match done {
             Completion::Join { room, page } => {
                 // Left again before the backlog came: nothing to show.
-                let Some(joining) = self.joining.remove(&room) else { return };
+                if !self.joining.contains_key(&room) {
+                    return;
+                }
                 let page = page.map_err(|e| self.write(&e.for_request("join").to_msg())).ok();
-                self.show_room(room, joining, page);
+                if let Some(joining) = self.joining.get_mut(&room) {
+                    joining.backlog = Some(page);
+                }
+                self.show_joined_rooms();
             }
             Completion::Page { room, page } => match page {
                 Ok(page) => self.write(&ServerMsg::History {

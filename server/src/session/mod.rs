@@ -35,7 +35,7 @@ use crate::dialect::{Dialect, View};
 use crate::event::{Event, SharedEvent};
 use crate::flood::Flood;
 use crate::history::{History, InFlight};
-use crate::hub::{DirectReceiver, Hub, Membership, RoomChannel};
+use crate::hub::{DirectReceiver, Hub, RoomChannel};
 use crate::limits::{
     CLOSE_LINGER, DIRECT_QUEUE, FINAL_WRITE_TIMEOUT, MAX_ERRORS_IN_A_ROW, MAX_EVENTS_PER_WRITE,
     MAX_LINES_BEFORE_HELLO, MAX_PENDING_OUT, SETTLE_TIMEOUT, STALL_AFTER, WRITE_TIMEOUT,
@@ -143,13 +143,28 @@ impl<V> ByRoom<V> {
         }
     }
 
+    /// Removes the room's entry; the others keep their order.
     fn remove(&mut self, room: &RoomName) -> Option<V> {
         let index = self.0.iter().position(|(r, _)| r == room)?;
-        let (_, value) = self.0.swap_remove(index);
+        let (_, value) = self.0.remove(index);
         if self.0.is_empty() {
             self.0 = Vec::new();
         }
         Some(value)
+    }
+
+    /// The entry inserted first (of those still here).
+    fn first(&self) -> Option<&V> {
+        self.0.first().map(|(_, value)| value)
+    }
+
+    fn remove_first(&mut self) -> Option<(RoomName, V)> {
+        let room = self.0.first()?.0.clone();
+        self.remove(&room).map(|value| (room, value))
+    }
+
+    fn get_mut(&mut self, room: &RoomName) -> Option<&mut V> {
+        self.0.iter_mut().find(|(r, _)| r == room).map(|(_, value)| value)
     }
 
     fn get(&self, room: &RoomName) -> Option<&V> {
@@ -257,7 +272,7 @@ struct Session<D> {
     /// History reads under way.
     queries: Queries,
     /// Rooms joined whose backlog is being read; their receivers wait here.
-    joining: ByRoom<Membership>,
+    joining: ByRoom<backlog::Joining>,
     /// Rooms whose receiver fell behind, held back while the missed messages are read from
     /// history.
     refilling: ByRoom<(u64, broadcast::Receiver<SharedEvent>)>,

@@ -148,7 +148,10 @@ impl<D: Dialect> Session<D> {
         self.joined.remove(index);
         let channel = self.channels.remove(index);
         self.receivers.remove(room);
-        self.joining.remove(room);
+        if self.joining.remove(room).is_some() {
+            // Rooms joined after this one may have been waiting for it.
+            self.show_joined_rooms();
+        }
         self.refilling.remove(room);
         channel.tx.let_go();
         let event = self.hub.leave(nick, room, PresenceEvent::Left { reason: None });
