@@ -87,6 +87,9 @@ pub struct App {
     pub settings: Settings,
     /// Our nick as the server knows it (the requested one until the welcome).
     pub nick: Nick,
+    /// The session's resume token, from the welcome: the next hello shows it, so a lost
+    /// connection gets the nick back at once even before the server notices it is dead.
+    pub resume: Option<uuid::Uuid>,
     pub connection: Connection,
     pub log: VecDeque<LogLine>,
     pub windows: Vec<Window>,
@@ -126,6 +129,7 @@ impl App {
     pub fn new(settings: Settings, size: Rect) -> Self {
         Self {
             nick: settings.nick.clone(),
+            resume: None,
             settings,
             connection: Connection::Connecting,
             log: VecDeque::new(),
@@ -156,6 +160,7 @@ impl App {
             nick: self.nick.clone(),
             protocol: PROTOCOL_VERSION,
             client: Label::truncate(concat!("chat-tui/", env!("CARGO_PKG_VERSION"))),
+            resume: self.resume,
         }
     }
 

@@ -14,8 +14,9 @@ pub fn clean(text: &str) -> String {
 impl App {
     pub(crate) fn on_server(&mut self, msg: ServerMsg) -> Vec<Effect> {
         match msg {
-            ServerMsg::Welcome { nick, greeting, motd, rooms, server, .. } => {
+            ServerMsg::Welcome { nick, greeting, motd, rooms, server, resume, .. } => {
                 self.connection = Connection::Registered;
+                self.resume = resume;
                 self.known_rooms = rooms.iter().map(|r| r.name.clone()).collect();
                 self.nick = nick;
                 self.log(LogKind::Good, &greeting);

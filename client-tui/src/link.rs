@@ -100,7 +100,9 @@ impl App {
 
     /// The server's goodbye: some reasons mean trying again would fail the same way.
     pub(crate) fn on_bye(&mut self, code: ByeCode, message: &str) {
-        if matches!(code, ByeCode::Quit | ByeCode::UnsupportedProtocol) {
+        // Replaced: another chat-tui with our token took the nick; fighting back would make
+        // the two take it from each other in turn.
+        if matches!(code, ByeCode::Quit | ByeCode::UnsupportedProtocol | ByeCode::Replaced) {
             self.final_bye = Some(message.to_owned());
         }
     }

@@ -50,6 +50,7 @@ fn welcome(app: &mut App) -> Vec<Effect> {
             greeting: "Hello, Michael! Welcome to chat.".into(),
             motd: "Be kind.".into(),
             rooms: vec![RoomInfo { name: room("lobby"), members: 1 }],
+            resume: None,
         },
     )
 }

@@ -50,8 +50,12 @@ fn welcome() -> ServerMsg {
         greeting: "Hello, Michael!".into(),
         motd: String::new(),
         rooms: vec![RoomInfo { name: RoomName::lobby(), members: 1 }],
+        resume: Some(TOKEN),
     }
 }
+
+/// The resume token of every welcome here.
+const TOKEN: Uuid = Uuid::from_u128(0x005e_c2e7);
 
 fn joined(r: &str) -> ServerMsg {
     ServerMsg::Presence {
@@ -207,6 +211,29 @@ fn quitting_or_a_final_goodbye_is_not_retried() {
     );
     closed(&mut app);
     assert!(!app.reconnecting());
+    assert!(app.log.back().unwrap().text.starts_with("not reconnecting: "));
+}
+
+/// The hello of a comeback shows the token of the last welcome, so the server gives the nick
+/// back at once; being replaced in turn by a newer connection with that token is final.
+#[test]
+fn a_comeback_shows_the_resume_token_and_being_replaced_is_final() {
+    let mut app = in_rust();
+    let ClientMsg::Hello { resume, .. } = app.hello() else { unreachable!() };
+    assert_eq!(resume, None, "common::app's welcome had no token");
+    let t0 = Instant::now();
+    tick(&mut app, t0);
+    closed(&mut app);
+    come_back(&mut app, t0);
+    let ClientMsg::Hello { resume, nick, .. } = app.hello() else { unreachable!() };
+    assert_eq!((resume, nick.as_str()), (Some(TOKEN), "Michael"));
+
+    net(
+        &mut app,
+        ServerMsg::Bye { code: ByeCode::Replaced, message: "a new connection took over".into() },
+    );
+    closed(&mut app);
+    assert!(!app.reconnecting(), "two clients with one token would take turns forever");
     assert!(app.log.back().unwrap().text.starts_with("not reconnecting: "));
 }
 

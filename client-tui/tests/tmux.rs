@@ -391,3 +391,73 @@ async fn both_clients_come_back_after_a_server_restart() {
     tracy.wait_for("EXITED 0").await;
     server.shutdown_background();
 }
+
+/// A TCP relay in front of the server whose client side can be cut while the server side stays
+/// open: the half-dead connection of a laptop that changed networks, which the server cannot
+/// tell from a quiet one until its ping times out.
+struct Relay {
+    addr: SocketAddr,
+    cut: tokio::sync::watch::Sender<u32>,
+}
+
+impl Relay {
+    async fn to(server: SocketAddr) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (cut, cuts) = tokio::sync::watch::channel(0u32);
+        tokio::spawn(async move {
+            // Server sides of cut connections: kept open, never read again.
+            let mut kept = Vec::new();
+            while let Ok((client, _)) = listener.accept().await {
+                let upstream = TcpStream::connect(server).await.unwrap();
+                let (kept_tx, kept_rx) = tokio::sync::oneshot::channel();
+                let mut cuts = cuts.clone();
+                cuts.borrow_and_update();
+                tokio::spawn(async move {
+                    let (mut client, mut upstream) = (client, upstream);
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut upstream) => {}
+                        _ = cuts.changed() => {
+                            // The client's side goes; the server's is handed over, still open.
+                            let _ = kept_tx.send(upstream);
+                        }
+                    }
+                });
+                if let Ok(upstream) = kept_rx.await {
+                    kept.push(upstream);
+                }
+            }
+        });
+        Self { addr, cut }
+    }
+
+    fn cut(&self) {
+        self.cut.send_modify(|n| *n += 1);
+    }
+}
+
+/// The connection dies without the server noticing: the client comes back at once through
+/// the resume token, under its own nick, although the server still holds the old session
+/// (without the token it would be told the nick is in use until the ping timeout, minutes).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_half_dead_connection_is_taken_over_with_the_resume_token() {
+    let (json, plain, _stop) = start_server().await;
+    let relay = Relay::to(json).await;
+    let tmux = Tmux::new();
+    let michael =
+        tmux.start("michael", &format!("--name Michael --server {}", relay.addr), 100, 30);
+    michael.wait_for("┌ #lobby").await;
+    let mut guest = Nc::login(plain, "Guest").await;
+    guest.wait_for("[lobby] Members: Guest, Michael").await;
+
+    relay.cut();
+    michael.wait_for("back; rejoining #lobby").await;
+    guest.wait_for("[lobby] <-- Michael dropped (reconnected)").await;
+    guest.wait_for("[lobby] --> Michael joined").await;
+    let screen = michael.wait_for(&format!(" online  {} · Michael · #lobby", relay.addr)).await;
+    assert!(!screen.contains("in use"), "{screen}");
+    michael.type_line("still me");
+    guest.wait_for("Michael: still me").await;
+    michael.key("C-c");
+    michael.wait_for("EXITED 0").await;
+}

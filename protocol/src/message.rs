@@ -22,6 +22,11 @@ pub enum ClientMsg {
         /// Client program and version, e.g. `chat-tui/0.1.0`; only for the server's logs.
         #[serde(default)]
         client: Label,
+        /// The `resume` token of an earlier session of this nick (from its `welcome`): the
+        /// server lets this connection take the nick over from that session (which it ends) or
+        /// from the short reservation it keeps for a session that dropped.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resume: Option<Uuid>,
     },
     Join {
         room: RoomName,
@@ -120,6 +125,10 @@ pub enum ServerMsg {
         /// Message of the day, possibly several lines; empty when the operator set none.
         motd: String,
         rooms: Vec<RoomInfo>,
+        /// A secret for this session alone: sent in a later `hello`, it gets this nick back
+        /// after a lost connection. Absent from servers that do not offer it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resume: Option<Uuid>,
     },
     /// Somebody said something in a room. The sender gets it back too: that copy, with the
     /// server's `id`, is the acknowledgement.
@@ -343,6 +352,8 @@ pub enum ByeCode {
     TooManyConnections,
     /// The client answered neither the server's ping nor anything else in time.
     PingTimeout,
+    /// A new connection took this session's nick over with its resume token.
+    Replaced,
     #[serde(other)]
     Other,
 }

@@ -312,11 +312,14 @@ fn room() -> impl Strategy<Value = RoomName> {
 fn client_msg() -> impl Strategy<Value = ClientMsg> {
     use ClientMsg::*;
     prop_oneof![
-        (nick(), any::<u32>(), label()).prop_map(|(nick, protocol, client)| Hello {
-            nick,
-            protocol,
-            client
-        }),
+        (nick(), any::<u32>(), label(), proptest::option::of(any::<u128>())).prop_map(
+            |(nick, protocol, client, resume)| Hello {
+                nick,
+                protocol,
+                client,
+                resume: resume.map(uuid::Uuid::from_u128),
+            }
+        ),
         room().prop_map(|room| Join { room }),
         room().prop_map(|room| Leave { room }),
         (room(), text()).prop_map(|(room, text)| Say { room, text }),

@@ -39,8 +39,18 @@ fn client_fixtures() -> Vec<(ClientMsg, &'static str)> {
                 nick: nick("Michael"),
                 protocol: 1,
                 client: label("chat-tui/0.1.0"),
+                resume: None,
             },
             r#"{"type":"hello","nick":"Michael","protocol":1,"client":"chat-tui/0.1.0"}"#,
+        ),
+        (
+            ClientMsg::Hello {
+                nick: nick("Michael"),
+                protocol: 1,
+                client: label("chat-tui/0.1.0"),
+                resume: Some(Uuid::from_u128(0x3b8e_51a0_6c2d_4f7e_9a14_c0d2_e8f6_1b3a)),
+            },
+            r#"{"type":"hello","nick":"Michael","protocol":1,"client":"chat-tui/0.1.0","resume":"3b8e51a0-6c2d-4f7e-9a14-c0d2e8f61b3a"}"#,
         ),
         (ClientMsg::Join { room: room("rust") }, r#"{"type":"join","room":"rust"}"#),
         (ClientMsg::Leave { room: room("rust") }, r#"{"type":"leave","room":"rust"}"#),
@@ -92,8 +102,9 @@ fn server_fixtures() -> Vec<(ServerMsg, &'static str)> {
                 greeting: "Hello, Michael! Welcome to chat.".into(),
                 motd: "Be kind.".into(),
                 rooms: vec![RoomInfo { name: room("lobby"), members: 2 }],
+                resume: Some(Uuid::from_u128(0x3b8e_51a0_6c2d_4f7e_9a14_c0d2_e8f6_1b3a)),
             },
-            r#"{"type":"welcome","session":"019aa7e2-5c4b-7d1e-8f3a-2b6c9d0e1f42","nick":"Michael","server":"chat-server/0.1.0","protocol":1,"greeting":"Hello, Michael! Welcome to chat.","motd":"Be kind.","rooms":[{"name":"lobby","members":2}]}"#,
+            r#"{"type":"welcome","session":"019aa7e2-5c4b-7d1e-8f3a-2b6c9d0e1f42","nick":"Michael","server":"chat-server/0.1.0","protocol":1,"greeting":"Hello, Michael! Welcome to chat.","motd":"Be kind.","rooms":[{"name":"lobby","members":2}],"resume":"3b8e51a0-6c2d-4f7e-9a14-c0d2e8f61b3a"}"#,
         ),
         (
             ServerMsg::Message {
@@ -311,6 +322,9 @@ fn bye_code_names_match_the_docs() {
         ServerFull,
         HelloTimeout,
         PingTimeout,
+        Flooding,
+        TooManyConnections,
+        Replaced,
     ] {
         let name = serde_json::to_value(code).unwrap();
         let name = name.as_str().unwrap();

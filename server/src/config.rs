@@ -11,7 +11,7 @@ use crate::flood::{FloodLimits, Rate};
 use crate::history::{HistoryConfig, Location};
 use crate::limits::{
     FLOOD_BURST, FLOOD_PER_SECOND, HELLO_TIMEOUT, HISTORY_KEEP, HISTORY_ON_JOIN, MAX_CONNECTIONS,
-    MAX_CONNECTIONS_PER_IP, MAX_ROOM_MEMBERS, MAX_ROOMS, PING_INTERVAL,
+    MAX_CONNECTIONS_PER_IP, MAX_ROOM_MEMBERS, MAX_ROOMS, NICK_RESERVATION, PING_INTERVAL,
 };
 use crate::server::ServerInfo;
 
@@ -81,6 +81,12 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1..))]
     pub ping_interval: u64,
 
+    /// Seconds the nick of a client that lost its connection stays reserved for it to come
+    /// back with its resume token (0: not reserved; it can still take the nick over from a
+    /// session the server has not yet seen die).
+    #[arg(long, default_value_t = NICK_RESERVATION.as_secs(), value_name = "SECS")]
+    pub nick_reservation: u64,
+
     /// The history database: a file path, or :memory: for a throwaway server. Default:
     /// $XDG_DATA_HOME/chat-server/history.db (~/.local/share/chat-server/history.db).
     #[arg(long, value_name = "PATH")]
@@ -127,6 +133,7 @@ impl Config {
             }),
             hello_timeout: Duration::from_secs(self.hello_timeout),
             ping_interval: Duration::from_secs(self.ping_interval),
+            nick_reservation: Duration::from_secs(self.nick_reservation),
             ..ServerInfo::default()
         }
     }

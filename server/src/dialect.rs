@@ -30,6 +30,12 @@ pub trait Dialect: Send + 'static {
         true
     }
 
+    /// Whether the client is given a resume token (and so can take its nick back after a lost
+    /// connection, which is then kept for it for a while).
+    fn resumes(&self) -> bool {
+        true
+    }
+
     /// A pause after which an unterminated line counts as complete; `None`: lines end at `\n`.
     fn line_pause(&self) -> Option<Duration> {
         None

@@ -8,9 +8,10 @@
 //! never awaits, and a std mutex is faster for that (the mini-redis `db.rs` reasoning).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use futures::task::AtomicWaker;
 
@@ -22,7 +23,9 @@ use tokio::sync::{Notify, broadcast};
 use uuid::Uuid;
 
 use crate::event::{Event, SharedEvent};
-use crate::limits::{DIRECT_QUEUE, MAX_ROOMS_LISTED, ROOM_BACKLOG_LOW, ROOM_CHANNEL_CAPACITY};
+use crate::limits::{
+    DIRECT_QUEUE, MAX_ROOMS_LISTED, NICK_RESERVATION, ROOM_BACKLOG_LOW, ROOM_CHANNEL_CAPACITY,
+};
 
 pub struct Hub {
     state: Mutex<State>,
@@ -30,12 +33,63 @@ pub struct Hub {
     max_rooms: usize,
     /// Most members of one room (`--max-room-members`).
     max_members: usize,
+    /// How long a dropped session's nick is kept for its resume token (`--nick-reservation`).
+    reservation: Duration,
 }
 
 #[derive(Default)]
 struct State {
     rooms: HashMap<RoomName, Room>,
     users: HashMap<NickKey, User>,
+    /// Nicks of sessions that dropped, kept for a while for their resume token.
+    reserved: HashMap<NickKey, Reservation>,
+    /// `reserved` in the order its entries expire (a constant reservation time: the order
+    /// they were made), to drop the expired ones without a scan.
+    expiries: VecDeque<(Instant, NickKey)>,
+}
+
+struct Reservation {
+    nick: Nick,
+    resume: Uuid,
+    until: Instant,
+}
+
+impl State {
+    fn drop_expired_reservations(&mut self, now: Instant) {
+        while let Some((until, _)) = self.expiries.front()
+            && *until <= now
+        {
+            let Some((until, key)) = self.expiries.pop_front() else { break };
+            // The nick may have been reserved again since, until later.
+            if self.reserved.get(&key).is_some_and(|r| r.until == until) {
+                self.reserved.remove(&key);
+            }
+        }
+    }
+
+    /// Refuses `nick` if someone else holds it or it is kept for another session's token.
+    fn check_free(
+        &self,
+        nick: &Nick,
+        claim: Option<Uuid>,
+        now: Instant,
+    ) -> Result<(), RequestError> {
+        let key = nick.key();
+        if let Some(holder) = self.users.get(&key) {
+            return Err(nick_in_use(nick, &holder.nick));
+        }
+        match self.reserved.get(&key) {
+            Some(kept) if claim != Some(kept.resume) => Err(RequestError::new(
+                ErrorCode::NickInUse,
+                format!(
+                    "the nick {} is kept for {} s for the one who held it, who lost the connection",
+                    kept.nick,
+                    kept.until.saturating_duration_since(now).as_secs().max(1)
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
 }
 
 struct Room {
@@ -48,6 +102,8 @@ struct User {
     nick: Nick,
     /// The session that holds this nick.
     session: Uuid,
+    /// The session's resume token: a new connection that shows it takes the nick over.
+    resume: Uuid,
     /// Events for this session alone (private messages).
     direct: Direct,
     /// Sorted, no duplicates. A `Vec` of exactly its length rather than a `BTreeSet`, whose
@@ -86,6 +142,8 @@ struct DirectQueue {
     len: AtomicUsize,
     /// The session waiting for an event.
     waker: AtomicWaker,
+    /// A new connection took the session's nick over: the session is to end.
+    replaced: AtomicBool,
 }
 
 /// [`DirectQueue::len`] of a session that has ended: nothing more is taken.
@@ -101,6 +159,15 @@ impl DirectQueue {
 /// The sending side of a session's direct queue, held by the hub.
 #[derive(Clone)]
 pub struct Direct(Arc<DirectQueue>);
+
+/// What a session takes from its direct queue.
+#[derive(Debug)]
+pub enum DirectEvent {
+    Event(SharedEvent),
+    /// A new connection took this session's nick over (see [`Hub::register`]): the session
+    /// has left the hub and is to end.
+    Replaced,
+}
 
 /// Why a direct event was not queued.
 #[derive(Debug, PartialEq, Eq)]
@@ -126,6 +193,12 @@ impl Direct {
         }
         self.0.waker.wake();
         Ok(())
+    }
+
+    /// Tells the session it was replaced by a new connection.
+    fn replace(&self) {
+        self.0.replaced.store(true, Ordering::Release);
+        self.0.waker.wake();
     }
 }
 
@@ -162,13 +235,21 @@ impl DirectReceiver {
     }
 
     /// The next event, once there is one. Cancel-safe: an event is only taken when returned.
-    pub fn poll_recv(&self, cx: &mut Context<'_>) -> Poll<SharedEvent> {
+    pub fn poll_recv(&self, cx: &mut Context<'_>) -> Poll<DirectEvent> {
         // Registered before the look, so an event queued in between wakes the session.
         self.0.waker.register(cx.waker());
+        if self.replaced() {
+            return Poll::Ready(DirectEvent::Replaced);
+        }
         match self.try_recv() {
-            Some(event) => Poll::Ready(event),
+            Some(event) => Poll::Ready(DirectEvent::Event(event)),
             None => Poll::Pending,
         }
+    }
+
+    /// Whether a new connection took the session's nick over.
+    pub fn replaced(&self) -> bool {
+        self.0.replaced.load(Ordering::Acquire)
     }
 }
 
@@ -285,6 +366,17 @@ impl RoomChannel {
     }
 }
 
+/// How a nick was registered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Registered {
+    /// It was free.
+    New,
+    /// A session held it and this one showed that session's resume token.
+    TookOver,
+    /// It was kept for a dropped session, whose resume token this one showed.
+    Reclaimed,
+}
+
 /// A session's place in a room: the channel to speak on and the receiver to listen on.
 pub struct Membership {
     /// The room's name, shared with the hub's entry (the session keeps this one rather than
@@ -327,9 +419,20 @@ fn nick_in_use(wanted: &Nick, holder: &Nick) -> RequestError {
     RequestError::new(ErrorCode::NickInUse, message)
 }
 
+/// The refusal for a session whose nick a new connection took over (it is about to end).
+fn taken_over() -> RequestError {
+    RequestError::new(ErrorCode::NotRegistered, "a new connection took this session's nick over")
+}
+
 impl Hub {
     pub fn new(max_rooms: usize, max_members: usize) -> Self {
-        Self { state: Mutex::default(), max_rooms, max_members }
+        Self { state: Mutex::default(), max_rooms, max_members, reservation: NICK_RESERVATION }
+    }
+
+    /// Keeps a dropped session's nick for its resume token this long (zero: not at all).
+    #[must_use]
+    pub fn with_reservation(self, reservation: Duration) -> Self {
+        Self { reservation, ..self }
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -338,21 +441,59 @@ impl Hub {
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Claims `nick` for a new session.
-    pub fn register(&self, nick: &Nick, session: Uuid, direct: Direct) -> Result<(), RequestError> {
+    /// Claims `nick` for a new session, whose own resume token is `resume`. With `claim`,
+    /// the resume token of an earlier session of this nick, the nick is taken over even while
+    /// that session still holds it (its connection is dead but not yet noticed, or it is
+    /// another device of the same person): the old session leaves its rooms as dropped and is
+    /// told to end. A nick kept for a dropped session is given only to its token.
+    pub fn register(
+        &self,
+        nick: &Nick,
+        session: Uuid,
+        resume: Uuid,
+        direct: Direct,
+        claim: Option<Uuid>,
+    ) -> Result<Registered, RequestError> {
         let mut state = self.state();
+        let now = Instant::now();
+        state.drop_expired_reservations(now);
         let key = nick.key();
-        if let Some(holder) = state.users.get(&key) {
-            return Err(nick_in_use(nick, &holder.nick));
-        }
-        state.users.insert(key, User { nick: nick.clone(), session, direct, rooms: Vec::new() });
-        Ok(())
+        let how = if let Some(holder) = state.users.get(&key) {
+            if claim.is_none_or(|claim| claim != holder.resume) {
+                return Err(nick_in_use(nick, &holder.nick));
+            }
+            if let Some(old) = state.users.remove(&key) {
+                let reason = protocol::Label::truncate("reconnected");
+                for room in &old.rooms {
+                    let event = PresenceEvent::Dropped { reason: reason.clone() };
+                    Self::remove_member(&mut state, &key, room, &presence(room, &old.nick, event));
+                }
+                old.direct.replace();
+            }
+            Registered::TookOver
+        } else {
+            state.check_free(nick, claim, now)?;
+            if state.reserved.contains_key(&key) { Registered::Reclaimed } else { Registered::New }
+        };
+        state.reserved.remove(&key);
+        state
+            .users
+            .insert(key, User { nick: nick.clone(), session, resume, direct, rooms: Vec::new() });
+        Ok(how)
     }
 
     /// Puts `nick` in `room`, creating the room if new, and announces it to the room. The
     /// receiver is subscribed before the announcement is sent, so the joiner sees its own join.
-    pub fn join(&self, nick: &Nick, room: &RoomName) -> Result<Membership, RequestError> {
+    pub fn join(
+        &self,
+        nick: &Nick,
+        session: Uuid,
+        room: &RoomName,
+    ) -> Result<Membership, RequestError> {
         let mut state = self.state();
+        if !Self::holds(&state, &nick.key(), session) {
+            return Err(taken_over());
+        }
         if !state.rooms.contains_key(room) && state.rooms.len() >= self.max_rooms {
             return Err(RequestError::new(
                 ErrorCode::TooManyRooms,
@@ -389,13 +530,23 @@ impl Hub {
 
     /// Takes `nick` out of `room` and tells the room why. Returns the announcement, for the
     /// leaver (whose receiver is gone by the time it would arrive).
-    pub fn leave(&self, nick: &Nick, room: &RoomName, event: PresenceEvent) -> SharedEvent {
+    pub fn leave(
+        &self,
+        nick: &Nick,
+        session: Uuid,
+        room: &RoomName,
+        event: PresenceEvent,
+    ) -> SharedEvent {
         let mut state = self.state();
         let key = nick.key();
+        let announcement = presence(room, nick, event);
+        if !Self::holds(&state, &key, session) {
+            // Taken over: the session left every room then.
+            return announcement;
+        }
         if let Some(user) = state.users.get_mut(&key) {
             user.remove_room(room);
         }
-        let announcement = presence(room, nick, event);
         Self::remove_member(&mut state, &key, room, &announcement);
         announcement
     }
@@ -417,15 +568,32 @@ impl Hub {
         }
     }
 
-    /// Ends `nick`'s presence on the server: leaves every room with `event` and frees the nick.
-    pub fn unregister(&self, nick: &Nick, event: PresenceEvent) {
+    /// Ends `session`'s presence on the server: leaves every room with `event` and frees its
+    /// nick, or keeps the nick for the session's resume token for a while if `reserve`.
+    /// Nothing happens if the nick is no longer the session's (it was taken over).
+    pub fn unregister(&self, nick: &Nick, session: Uuid, event: PresenceEvent, reserve: bool) {
         let mut state = self.state();
         let key = nick.key();
+        if state.users.get(&key).is_none_or(|u| u.session != session) {
+            return;
+        }
         let Some(user) = state.users.remove(&key) else { return };
         for room in &user.rooms {
             let announcement = presence(room, &user.nick, event.clone());
             Self::remove_member(&mut state, &key, room, &announcement);
         }
+        if reserve && !self.reservation.is_zero() {
+            let now = Instant::now();
+            state.drop_expired_reservations(now);
+            let until = now + self.reservation;
+            state.expiries.push_back((until, key.clone()));
+            state.reserved.insert(key, Reservation { nick: user.nick, resume: user.resume, until });
+        }
+    }
+
+    /// Whether `session` still holds `nick` (a new connection may have taken it over).
+    fn holds(state: &State, key: &NickKey, session: Uuid) -> bool {
+        state.users.get(key).is_some_and(|u| u.session == session)
     }
 
     /// Ends whatever `session` holds, for a session that could not end normally (its task
@@ -444,7 +612,9 @@ impl Hub {
         };
         self.unregister(
             &nick,
+            session,
             PresenceEvent::Dropped { reason: protocol::Label::truncate("server error") },
+            false,
         );
         // Its receivers went with its task: senders waiting for its rooms look again.
         for channel in channels {
@@ -453,13 +623,16 @@ impl Hub {
     }
 
     /// Renames `old` to `new` everywhere and tells each of its rooms.
-    pub fn rename(&self, old: &Nick, new: &Nick) -> Result<(), RequestError> {
+    pub fn rename(&self, old: &Nick, session: Uuid, new: &Nick) -> Result<(), RequestError> {
         let mut state = self.state();
         let (old_key, new_key) = (old.key(), new.key());
-        if old_key != new_key
-            && let Some(holder) = state.users.get(&new_key)
-        {
-            return Err(nick_in_use(new, &holder.nick));
+        if !Self::holds(&state, &old_key, session) {
+            return Err(taken_over());
+        }
+        if old_key != new_key {
+            let now = Instant::now();
+            state.drop_expired_reservations(now);
+            state.check_free(new, None, now)?;
         }
         let Some(mut user) = state.users.remove(&old_key) else {
             return Err(RequestError::new(ErrorCode::NotRegistered, "you are not registered"));
@@ -549,10 +722,19 @@ mod tests {
         Nick::parse(s).unwrap()
     }
 
+    /// The session of the test user first registered as `n` (the same for every spelling).
+    fn sid(n: &Nick) -> Uuid {
+        let key = n.key();
+        let hash = key.as_str().bytes().fold(0xcbf2_9ce4_8422_2325_u128, |h, b| {
+            (h ^ u128::from(b)).wrapping_mul(0x0100_0000_0000_0000_0000_0000_013b)
+        });
+        Uuid::from_u128(hash)
+    }
+
     fn register(hub: &Hub, name: &str) -> (Nick, DirectReceiver) {
         let rx = DirectReceiver::default();
         let n = nick(name);
-        hub.register(&n, Uuid::now_v7(), rx.sender()).unwrap();
+        hub.register(&n, sid(&n), Uuid::new_v4(), rx.sender(), None).unwrap();
         (n, rx)
     }
 
@@ -561,7 +743,9 @@ mod tests {
         let hub = Hub::new(100, 100);
         register(&hub, "Michael");
         let rx = DirectReceiver::default();
-        let err = hub.register(&nick("MICHAEL"), Uuid::now_v7(), rx.sender()).unwrap_err();
+        let err = hub
+            .register(&nick("MICHAEL"), Uuid::now_v7(), Uuid::new_v4(), rx.sender(), None)
+            .unwrap_err();
         assert_eq!(err.code, ErrorCode::NickInUse);
     }
 
@@ -570,11 +754,11 @@ mod tests {
         let hub = Hub::new(100, 100);
         let (m, _) = register(&hub, "Michael");
         let lobby = RoomName::lobby();
-        let mut membership = hub.join(&m, &lobby).unwrap();
+        let mut membership = hub.join(&m, sid(&m), &lobby).unwrap();
         let first = membership.rx.try_recv().unwrap();
         assert!(std::sync::Arc::ptr_eq(&first, &membership.announcement));
         assert_eq!(hub.rooms().len(), 1);
-        hub.leave(&m, &lobby, PresenceEvent::Left { reason: None });
+        hub.leave(&m, sid(&m), &lobby, PresenceEvent::Left { reason: None });
         assert!(hub.rooms().is_empty());
         assert!(hub.members(&lobby).is_none());
     }
@@ -584,11 +768,11 @@ mod tests {
         let hub = Hub::new(100, 100);
         let (m, _) = register(&hub, "Michael");
         let lobby = RoomName::lobby();
-        let _membership = hub.join(&m, &lobby).unwrap();
-        hub.rename(&m, &nick("Mike")).unwrap();
+        let _membership = hub.join(&m, sid(&m), &lobby).unwrap();
+        hub.rename(&m, sid(&m), &nick("Mike")).unwrap();
         assert_eq!(hub.members(&lobby).unwrap(), vec![nick("Mike")]);
         register(&hub, "michael");
-        hub.unregister(&nick("Mike"), PresenceEvent::Left { reason: None });
+        hub.unregister(&nick("Mike"), sid(&m), PresenceEvent::Left { reason: None }, false);
         assert!(hub.members(&lobby).is_none());
         assert_eq!(hub.online(), 1);
     }
@@ -599,11 +783,15 @@ mod tests {
         let (m, _) = register(&hub, "Michael");
         let mut memberships = Vec::new();
         for i in 0..=MAX_ROOMS_LISTED {
-            memberships.push(hub.join(&m, &RoomName::parse(&format!("r{i}")).unwrap()).unwrap());
+            memberships
+                .push(hub.join(&m, sid(&m), &RoomName::parse(&format!("r{i}")).unwrap()).unwrap());
         }
-        let err = hub.join(&m, &RoomName::parse("one-more").unwrap()).err().unwrap();
+        let err = hub.join(&m, sid(&m), &RoomName::parse("one-more").unwrap()).err().unwrap();
         assert_eq!(err.code, ErrorCode::TooManyRooms);
-        assert!(hub.join(&m, &RoomName::parse("r0").unwrap()).is_ok(), "existing rooms stay open");
+        assert!(
+            hub.join(&m, sid(&m), &RoomName::parse("r0").unwrap()).is_ok(),
+            "existing rooms stay open"
+        );
         assert_eq!(hub.rooms().len(), MAX_ROOMS_LISTED);
     }
 
@@ -616,7 +804,7 @@ mod tests {
         let mut memberships = Vec::new();
         for name in ["rachel", "Michael", "anna", "Bob"] {
             let (n, _) = register(&hub, name);
-            memberships.push(hub.join(&n, &room).unwrap());
+            memberships.push(hub.join(&n, sid(&n), &room).unwrap());
         }
         let names =
             |nicks: Vec<Nick>| nicks.iter().map(|n| n.as_str().to_owned()).collect::<Vec<_>>();
@@ -634,14 +822,14 @@ mod tests {
         let (a, _) = register(&hub, "Anna");
         let (b, _) = register(&hub, "Bob");
         let (c, _) = register(&hub, "Cleo");
-        let _ma = hub.join(&a, &room).unwrap();
-        let _mb = hub.join(&b, &room).unwrap();
-        let err = hub.join(&c, &room).err().unwrap();
+        let _ma = hub.join(&a, sid(&a), &room).unwrap();
+        let _mb = hub.join(&b, sid(&b), &room).unwrap();
+        let err = hub.join(&c, sid(&c), &room).err().unwrap();
         assert_eq!(err.code, ErrorCode::RoomFull);
         assert_eq!(hub.members(&room).unwrap().len(), 2);
-        hub.leave(&a, &room, PresenceEvent::Left { reason: None });
-        assert!(hub.join(&c, &room).is_ok());
-        assert!(hub.join(&a, &room).is_err(), "full again");
+        hub.leave(&a, sid(&a), &room, PresenceEvent::Left { reason: None });
+        assert!(hub.join(&c, sid(&c), &room).is_ok());
+        assert!(hub.join(&a, sid(&a), &room).is_err(), "full again");
     }
 
     #[test]
@@ -649,8 +837,8 @@ mod tests {
         let hub = Hub::new(100, 100);
         let rx = DirectReceiver::default();
         let session = Uuid::now_v7();
-        hub.register(&nick("Michael"), session, rx.sender()).unwrap();
-        let _m = hub.join(&nick("Michael"), &RoomName::lobby()).unwrap();
+        hub.register(&nick("Michael"), session, Uuid::new_v4(), rx.sender(), None).unwrap();
+        let _m = hub.join(&nick("Michael"), session, &RoomName::lobby()).unwrap();
         hub.forget(Uuid::now_v7());
         assert_eq!(hub.online(), 1, "another session's id changes nothing");
         hub.forget(session);
@@ -703,8 +891,23 @@ mod tests {
         )
         .await
         .unwrap();
+        let DirectEvent::Event(event) = event else { panic!("not an event") };
         assert_eq!(token(&event), 7);
         sender.await.unwrap();
+        // And by being replaced.
+        let replace = rx.sender();
+        let replacer = tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            replace.replace();
+        });
+        let event = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            std::future::poll_fn(|cx| rx.poll_recv(cx)),
+        )
+        .await
+        .unwrap();
+        assert!(matches!(event, DirectEvent::Replaced));
+        replacer.await.unwrap();
     }
 
     /// A user's rooms are kept sorted and once each, as a set would.
@@ -714,19 +917,112 @@ mod tests {
         let (m, _) = register(&hub, "Michael");
         let mut memberships = Vec::new();
         for name in ["b", "c", "a"] {
-            memberships.push(hub.join(&m, &RoomName::parse(name).unwrap()).unwrap());
+            memberships.push(hub.join(&m, sid(&m), &RoomName::parse(name).unwrap()).unwrap());
         }
         let rooms = |hub: &Hub| {
             let state = hub.state();
             state.users[&m.key()].rooms.iter().map(|r| r.as_str().to_owned()).collect::<Vec<_>>()
         };
         assert_eq!(rooms(&hub), ["a", "b", "c"]);
-        hub.leave(&m, &RoomName::parse("b").unwrap(), PresenceEvent::Left { reason: None });
+        hub.leave(
+            &m,
+            sid(&m),
+            &RoomName::parse("b").unwrap(),
+            PresenceEvent::Left { reason: None },
+        );
         assert_eq!(rooms(&hub), ["a", "c"]);
         // The room's name is the hub's own, shared with the member.
-        let again = hub.join(&m, &RoomName::parse("a").unwrap()).unwrap();
+        let again = hub.join(&m, sid(&m), &RoomName::parse("a").unwrap()).unwrap();
         let state = hub.state();
         let (key, _) = state.rooms.get_key_value(&again.room).unwrap();
         assert!(std::ptr::eq(key.as_str(), again.room.as_str()));
+    }
+    /// A resume token takes a held nick over: the old session is out of its rooms at once and
+    /// told to end, and what it still asks of the hub is refused or changes nothing.
+    #[test]
+    fn the_resume_token_takes_a_nick_over() {
+        let hub = Hub::new(100, 100);
+        let (old_session, token) = (Uuid::now_v7(), Uuid::new_v4());
+        let old = DirectReceiver::default();
+        hub.register(&nick("Michael"), old_session, token, old.sender(), None).unwrap();
+        let rust = RoomName::parse("rust").unwrap();
+        let _m = hub.join(&nick("Michael"), old_session, &rust).unwrap();
+        let (tracy, _) = register(&hub, "Tracy");
+        let mut watch = hub.join(&tracy, sid(&tracy), &rust).unwrap();
+
+        let wrong = DirectReceiver::default();
+        let refused = hub.register(
+            &nick("michael"),
+            Uuid::now_v7(),
+            Uuid::new_v4(),
+            wrong.sender(),
+            Some(Uuid::new_v4()),
+        );
+        assert_eq!(refused.unwrap_err().code, ErrorCode::NickInUse);
+        assert!(!old.replaced());
+
+        let (new_session, new) = (Uuid::now_v7(), DirectReceiver::default());
+        let how =
+            hub.register(&nick("michael"), new_session, Uuid::new_v4(), new.sender(), Some(token));
+        assert_eq!(how.unwrap(), Registered::TookOver);
+        assert!(old.replaced());
+        assert_eq!(hub.members(&rust).unwrap(), vec![nick("Tracy")]);
+        let events: Vec<_> = std::iter::from_fn(|| watch.rx.try_recv().ok()).collect();
+        assert!(
+            events.iter().any(|e| matches!(&e.msg, ServerMsg::Presence { nick, event: PresenceEvent::Dropped { reason }, .. }
+                if nick.as_str() == "Michael" && reason.as_str() == "reconnected")),
+            "{events:?}"
+        );
+        // The old session, ending late, touches nothing of the new one's.
+        let err = hub.join(&nick("Michael"), old_session, &rust).err().unwrap();
+        assert_eq!(err.code, ErrorCode::NotRegistered);
+        let _n = hub.join(&nick("michael"), new_session, &rust).unwrap();
+        hub.leave(&nick("Michael"), old_session, &rust, PresenceEvent::Left { reason: None });
+        hub.unregister(&nick("Michael"), old_session, PresenceEvent::Left { reason: None }, true);
+        assert_eq!(hub.members(&rust).unwrap(), vec![nick("michael"), nick("Tracy")]);
+        assert_eq!(hub.online(), 2);
+    }
+
+    /// A session that dropped keeps its nick for its token for the reservation time; then
+    /// anyone may have it.
+    #[test]
+    fn a_dropped_nick_is_reserved_for_its_token_for_a_while() {
+        let hub = Hub::new(100, 100).with_reservation(Duration::from_millis(100));
+        let (session, token, rx) = (Uuid::now_v7(), Uuid::new_v4(), DirectReceiver::default());
+        hub.register(&nick("Michael"), session, token, rx.sender(), None).unwrap();
+        hub.unregister(&nick("Michael"), session, PresenceEvent::Left { reason: None }, true);
+        assert_eq!(hub.online(), 0);
+        let other = DirectReceiver::default();
+        let err =
+            hub.register(&nick("MICHAEL"), Uuid::now_v7(), Uuid::new_v4(), other.sender(), None);
+        assert!(err.unwrap_err().message.contains("kept for"));
+        let (_tracy, _) = register(&hub, "Tracy");
+        let err = hub.rename(&nick("Tracy"), sid(&nick("Tracy")), &nick("Michael")).unwrap_err();
+        assert_eq!(err.code, ErrorCode::NickInUse, "nor by a rename");
+        let back = DirectReceiver::default();
+        let how = hub.register(
+            &nick("Michael"),
+            Uuid::now_v7(),
+            Uuid::new_v4(),
+            back.sender(),
+            Some(token),
+        );
+        assert_eq!(how.unwrap(), Registered::Reclaimed);
+
+        // Reserved again, and this time the time runs out.
+        hub.unregister(
+            &nick("Michael"),
+            sid(&nick("x")),
+            PresenceEvent::Left { reason: None },
+            true,
+        );
+        assert_eq!(hub.online(), 2, "another session's id changes nothing");
+        let state_session = hub.state().users[&nick("Michael").key()].session;
+        hub.unregister(&nick("Michael"), state_session, PresenceEvent::Left { reason: None }, true);
+        std::thread::sleep(Duration::from_millis(150));
+        let how =
+            hub.register(&nick("Michael"), Uuid::now_v7(), Uuid::new_v4(), other.sender(), None);
+        assert_eq!(how.unwrap(), Registered::New);
+        assert!(hub.state().reserved.is_empty() && hub.state().expiries.is_empty());
     }
 }

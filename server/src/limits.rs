@@ -96,6 +96,10 @@ pub const MAX_ROOMS_LISTED: usize = 500;
 /// queue is full gets `recipient_busy` instead of making the queue grow.
 pub const DIRECT_QUEUE: usize = 256;
 
+/// How long the nick of a JSON session that dropped (rather than quit) stays reserved for a
+/// new connection bearing its resume token, so nobody else takes it during a reconnect.
+pub const NICK_RESERVATION: Duration = Duration::from_secs(30);
+
 /// Rooms one session may be in at once: each costs a receiver on the room's channel.
 pub const MAX_ROOMS_PER_SESSION: usize = 32;
 

@@ -277,6 +277,11 @@ impl Dialect for Plain {
         false
     }
 
+    /// A person at `nc` has nowhere to keep a token.
+    fn resumes(&self) -> bool {
+        false
+    }
+
     fn line_pause(&self) -> Option<Duration> {
         Some(PLAIN_LINE_PAUSE)
     }
@@ -307,6 +312,7 @@ impl Dialect for Plain {
         }
         Some(match Nick::parse(name) {
             Ok(nick) => Ok(ClientMsg::Hello {
+                resume: None,
                 nick,
                 protocol: PROTOCOL_VERSION,
                 client: Label::truncate("plain"),

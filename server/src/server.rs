@@ -51,6 +51,8 @@ pub struct ServerInfo {
     pub hello_timeout: Duration,
     /// A JSON client silent this long is pinged; silent as long again, it is closed.
     pub ping_interval: Duration,
+    /// How long a dropped JSON session's nick waits for its resume token.
+    pub nick_reservation: Duration,
 }
 
 impl Default for ServerInfo {
@@ -66,6 +68,7 @@ impl Default for ServerInfo {
             flood: Some(FloodLimits::default()),
             hello_timeout: crate::limits::HELLO_TIMEOUT,
             ping_interval: crate::limits::PING_INTERVAL,
+            nick_reservation: crate::limits::NICK_RESERVATION,
         }
     }
 }
@@ -110,7 +113,9 @@ pub async fn run(
     history: History,
     shutdown: impl Future<Output = ()>,
 ) {
-    let hub = Arc::new(Hub::new(info.max_rooms, info.max_room_members));
+    let hub = Arc::new(
+        Hub::new(info.max_rooms, info.max_room_members).with_reservation(info.nick_reservation),
+    );
     let info = Arc::new(info);
     let token = CancellationToken::new();
     let tracker = TaskTracker::new();

@@ -159,6 +159,7 @@ async fn unsupported_protocol_is_refused() {
         nick: Nick::parse("Future").unwrap(),
         protocol: 99,
         client: Label::default(),
+        resume: None,
     })
     .await;
     let got = c.recv_until_closed().await;

@@ -272,6 +272,7 @@ fn welcome(nick: &Nick) -> ServerMsg {
         greeting: format!("Hello, {nick}! Welcome to chat."),
         motd: "Be kind.\nNo spam.".into(),
         rooms: vec![RoomInfo { name: RoomName::lobby(), members: 1 }],
+        resume: None,
     }
 }
 
@@ -486,11 +487,13 @@ fn server_msg() -> impl Strategy<Value = ServerMsg> {
         &[ByeCode::Quit, ByeCode::Shutdown, ByeCode::TooManyErrors, ByeCode::Other];
     prop_oneof![
         (any_nick(), operator_text(""), operator_text("\n")).prop_map(|(nick, name, motd)| {
-            let ServerMsg::Welcome { session, server, protocol, rooms, .. } = welcome(&nick) else {
+            let ServerMsg::Welcome { session, server, protocol, rooms, resume, .. } =
+                welcome(&nick)
+            else {
                 unreachable!()
             };
             let greeting = format!("Hello, {nick}! Welcome to {name}.");
-            ServerMsg::Welcome { session, nick, server, protocol, greeting, motd, rooms }
+            ServerMsg::Welcome { session, nick, server, protocol, greeting, motd, rooms, resume }
         }),
         (room(), any_nick(), any::<bool>(), text()).prop_map(|(room, from, action, text)| {
             let kind = if action { MessageKind::Action } else { MessageKind::Say };

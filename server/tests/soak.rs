@@ -443,6 +443,7 @@ async fn one_connection(
         nick: me.clone(),
         protocol: PROTOCOL_VERSION,
         client: Label::truncate("soak"),
+        resume: None,
     };
     c.send(&hello).await?;
     c.until("welcome", |m| matches!(m, ServerMsg::Welcome { .. })).await?;

@@ -40,6 +40,7 @@ pub fn app(width: u16, height: u16) -> App {
             greeting: "Hello, Michael! Welcome to chat.".into(),
             motd: "Be kind.".into(),
             rooms: vec![RoomInfo { name: RoomName::lobby(), members: 1 }],
+            resume: None,
         },
     );
     joined(&mut app, "lobby", "Michael");

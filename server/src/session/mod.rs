@@ -35,7 +35,7 @@ use crate::dialect::{Dialect, View};
 use crate::event::{Event, SharedEvent};
 use crate::flood::Flood;
 use crate::history::{History, InFlight};
-use crate::hub::{DirectReceiver, Hub, RoomChannel};
+use crate::hub::{DirectEvent, DirectReceiver, Hub, RoomChannel};
 use crate::limits::{
     CLOSE_LINGER, DIRECT_QUEUE, FINAL_WRITE_TIMEOUT, MAX_ERRORS_IN_A_ROW, MAX_EVENTS_PER_WRITE,
     MAX_LINES_BEFORE_HELLO, MAX_PENDING_OUT, SETTLE_TIMEOUT, STALL_AFTER, WRITE_TIMEOUT,
@@ -65,6 +65,8 @@ enum End {
     ChattyBeforeHello,
     /// Kept sending while refused for flooding.
     Flooding,
+    /// A new connection took the nick over with this session's resume token.
+    Replaced,
 }
 
 /// The session's deadlines: hello before `hello_timeout`; after that, a ping after
@@ -318,20 +320,20 @@ impl Speaking {
     }
 }
 
-/// The next direct event (a private message, or the history writer's answer): one small
-/// future for both queues.
+/// The next direct event (a private message, the history writer's answer, or the news that
+/// the session was replaced): one small future for both queues.
 fn poll_direct(
     direct: &DirectReceiver,
     speaking: &mut Option<Speaking>,
     cx: &mut Context<'_>,
-) -> Poll<SharedEvent> {
+) -> Poll<DirectEvent> {
     if let Poll::Ready(event) = direct.poll_recv(cx) {
         return Poll::Ready(event);
     }
     match speaking {
         // Never closed: `Speaking` holds a sender.
         Some(speaking) => match speaking.answers.poll_recv(cx) {
-            Poll::Ready(Some(event)) => Poll::Ready(event),
+            Poll::Ready(Some(event)) => Poll::Ready(DirectEvent::Event(event)),
             _ => Poll::Pending,
         },
         None => Poll::Pending,
@@ -450,10 +452,13 @@ impl<D: Dialect> Session<D> {
                 }
                 event = std::future::poll_fn(|cx| {
                     poll_direct(&self.direct, &mut self.speaking, cx)
-                }) => {
-                    self.write_event(&event);
-                    Flow::Continue
-                }
+                }) => match event {
+                    DirectEvent::Event(event) => {
+                        self.write_event(&event);
+                        Flow::Continue
+                    }
+                    DirectEvent::Replaced => Flow::Close(End::Replaced),
+                },
                 Some(done) = self.queries.next(), if !self.queries.is_empty() => {
                     self.on_completion(done);
                     Flow::Continue
@@ -739,7 +744,8 @@ impl<D: Dialect> Session<D> {
             self.settle().await;
         }
         if let Some(nick) = &self.nick {
-            self.hub.unregister(nick, end.presence());
+            let reserve = end.reserves_nick() && self.dialect.resumes();
+            self.hub.unregister(nick, self.id, end.presence(), reserve);
             info!(nick = ?nick.as_str(), ?end, "left");
         }
         self.joining.clear();
@@ -810,7 +816,14 @@ impl End {
                 PresenceEvent::Dropped { reason: Label::truncate("no hello") }
             }
             End::Flooding => PresenceEvent::Dropped { reason: Label::truncate("flooding") },
+            End::Replaced => PresenceEvent::Dropped { reason: Label::truncate("reconnected") },
         }
+    }
+
+    /// Whether the client lost its connection (rather than left, or was sent away): its nick
+    /// is then kept a while for it to come back with its resume token.
+    fn reserves_nick(&self) -> bool {
+        matches!(self, End::Closed | End::Dropped(_) | End::TooSlow | End::PingTimeout)
     }
 
     /// The goodbye to the client, when there is anyone left to tell.
@@ -845,6 +858,10 @@ impl End {
                 ByeCode::Flooding,
                 "still sending too fast after being told to wait; closing the connection"
                     .to_owned(),
+            ),
+            End::Replaced => (
+                ByeCode::Replaced,
+                "a new connection took over your nick with this session's resume token".to_owned(),
             ),
             End::Closed | End::Dropped(_) => return None,
         })

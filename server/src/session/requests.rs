@@ -8,6 +8,7 @@ use protocol::{
 use std::time::Duration;
 
 use tracing::info;
+use uuid::Uuid;
 
 use super::{End, Flow, Session};
 use crate::dialect::Dialect;
@@ -26,14 +27,14 @@ impl<D: Dialect> Session<D> {
             }
             ClientMsg::Pong { .. } => return Ok(Flow::Continue),
             ClientMsg::Quit { reason } => return Ok(Flow::Close(End::Quit(reason))),
-            ClientMsg::Hello { nick, protocol, client } => {
+            ClientMsg::Hello { nick, protocol, client, resume } => {
                 if self.nick.is_some() {
                     return Err(RequestError::new(
                         ErrorCode::AlreadyRegistered,
                         "you said hello already",
                     ));
                 }
-                return self.hello(nick, protocol, &client);
+                return self.hello(nick, protocol, &client, resume);
             }
             other => other,
         };
@@ -58,7 +59,7 @@ impl<D: Dialect> Session<D> {
             }
             ClientMsg::Nick { nick: new } => {
                 if new != nick {
-                    self.hub.rename(&nick, &new)?;
+                    self.hub.rename(&nick, self.id, &new)?;
                     info!(from = ?nick.as_str(), to = ?new.as_str(), "renamed");
                     self.nick = Some(new.clone());
                     // Events about whoever had this nick before ("Tracy left") were sent before
@@ -84,7 +85,13 @@ impl<D: Dialect> Session<D> {
         Ok(Flow::Continue)
     }
 
-    fn hello(&mut self, nick: Nick, protocol: u32, client: &Label) -> Result<Flow, RequestError> {
+    fn hello(
+        &mut self,
+        nick: Nick,
+        protocol: u32,
+        client: &Label,
+        claim: Option<Uuid>,
+    ) -> Result<Flow, RequestError> {
         if protocol != PROTOCOL_VERSION {
             self.write(
                 &RequestError::new(
@@ -96,8 +103,10 @@ impl<D: Dialect> Session<D> {
             );
             return Ok(Flow::Close(End::UnsupportedProtocol));
         }
-        self.hub.register(&nick, self.id, self.direct.sender())?;
-        info!(nick = ?nick.as_str(), client = ?client.as_str(), "registered");
+        // Random, unlike the session id (a v7 uuid, partly a timestamp): it is a secret.
+        let resume = Uuid::new_v4();
+        let how = self.hub.register(&nick, self.id, resume, self.direct.sender(), claim)?;
+        info!(nick = ?nick.as_str(), client = ?client.as_str(), ?how, "registered");
         self.nick = Some(nick.clone());
         let welcome = ServerMsg::Welcome {
             session: self.id,
@@ -107,6 +116,7 @@ impl<D: Dialect> Session<D> {
             greeting: format!("Hello, {nick}! Welcome to {}.", self.info.name),
             motd: self.info.motd.clone(),
             rooms: self.room_list(),
+            resume: self.dialect.resumes().then_some(resume),
         };
         self.write(&welcome);
         // Registered either way: a full lobby is told as the failure of the join, not of the
@@ -130,7 +140,7 @@ impl<D: Dialect> Session<D> {
                 format!("you are in {MAX_ROOMS_PER_SESSION} rooms, the most a session may be in"),
             ));
         }
-        let membership = self.hub.join(nick, &room)?;
+        let membership = self.hub.join(nick, self.id, &room)?;
         // The hub's copy of the name, shared, rather than the one read from the request.
         let room = membership.room.clone();
         // Exactly as long as needed: most sessions are in one room or two, and a `Vec` grows
@@ -154,7 +164,7 @@ impl<D: Dialect> Session<D> {
         }
         self.refilling.remove(room);
         channel.tx.let_go();
-        let event = self.hub.leave(nick, room, PresenceEvent::Left { reason: None });
+        let event = self.hub.leave(nick, self.id, room, PresenceEvent::Left { reason: None });
         self.write_event(&event);
         Ok(())
     }

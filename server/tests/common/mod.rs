@@ -114,10 +114,16 @@ impl JsonClient {
     }
 
     pub async fn hello(&mut self, nick: &str) -> ServerMsg {
+        self.hello_resuming(nick, None).await
+    }
+
+    /// Says hello showing the resume token of an earlier session.
+    pub async fn hello_resuming(&mut self, nick: &str, resume: Option<uuid::Uuid>) -> ServerMsg {
         self.send(ClientMsg::Hello {
             nick: Nick::parse(nick).unwrap(),
             protocol: PROTOCOL_VERSION,
             client: Label::truncate("tests"),
+            resume,
         })
         .await;
         self.recv().await
