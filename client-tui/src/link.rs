@@ -100,8 +100,8 @@ impl App {
 
     /// The server's goodbye: some reasons mean trying again would fail the same way.
     pub(crate) fn on_bye(&mut self, code: ByeCode, message: &str) {
-        // Replaced: another chat-tui with our token took the nick; fighting back would make
-        // the two take it from each other in turn.
+        // Replaced: another client showed our token and has the nick now; ours is spent, so
+        // retrying would only meet "nick in use", and as a comeback that is retried forever.
         if matches!(code, ByeCode::Quit | ByeCode::UnsupportedProtocol | ByeCode::Replaced) {
             self.final_bye = Some(message.to_owned());
         }

@@ -84,7 +84,8 @@ pub struct Config {
     /// Seconds the nick of a client that lost its connection stays reserved for it to come
     /// back with its resume token (0: not reserved; it can still take the nick over from a
     /// session the server has not yet seen die).
-    #[arg(long, default_value_t = NICK_RESERVATION.as_secs(), value_name = "SECS")]
+    #[arg(long, default_value_t = NICK_RESERVATION.as_secs(), value_name = "SECS",
+          value_parser = clap::value_parser!(u64).range(0..=3600))]
     pub nick_reservation: u64,
 
     /// The history database: a file path, or :memory: for a throwaway server. Default:

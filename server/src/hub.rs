@@ -24,7 +24,8 @@ use uuid::Uuid;
 
 use crate::event::{Event, SharedEvent};
 use crate::limits::{
-    DIRECT_QUEUE, MAX_ROOMS_LISTED, NICK_RESERVATION, ROOM_BACKLOG_LOW, ROOM_CHANNEL_CAPACITY,
+    DIRECT_QUEUE, MAX_RESERVATIONS, MAX_ROOMS_LISTED, NICK_RESERVATION, RESERVE_AFTER,
+    ROOM_BACKLOG_LOW, ROOM_CHANNEL_CAPACITY,
 };
 
 pub struct Hub {
@@ -35,6 +36,8 @@ pub struct Hub {
     max_members: usize,
     /// How long a dropped session's nick is kept for its resume token (`--nick-reservation`).
     reservation: Duration,
+    /// How long a session must have held its nick to be kept one.
+    reserve_after: Duration,
 }
 
 #[derive(Default)]
@@ -104,6 +107,8 @@ struct User {
     session: Uuid,
     /// The session's resume token: a new connection that shows it takes the nick over.
     resume: Uuid,
+    /// When the session registered.
+    since: Instant,
     /// Events for this session alone (private messages).
     direct: Direct,
     /// Sorted, no duplicates. A `Vec` of exactly its length rather than a `BTreeSet`, whose
@@ -426,13 +431,20 @@ fn taken_over() -> RequestError {
 
 impl Hub {
     pub fn new(max_rooms: usize, max_members: usize) -> Self {
-        Self { state: Mutex::default(), max_rooms, max_members, reservation: NICK_RESERVATION }
+        Self {
+            state: Mutex::default(),
+            max_rooms,
+            max_members,
+            reservation: NICK_RESERVATION,
+            reserve_after: RESERVE_AFTER,
+        }
     }
 
-    /// Keeps a dropped session's nick for its resume token this long (zero: not at all).
+    /// Keeps the nick of a session that dropped after holding it for `after` for its resume
+    /// token this long (zero: not at all).
     #[must_use]
-    pub fn with_reservation(self, reservation: Duration) -> Self {
-        Self { reservation, ..self }
+    pub fn with_reservation(self, reservation: Duration, after: Duration) -> Self {
+        Self { reservation, reserve_after: after, ..self }
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -476,9 +488,10 @@ impl Hub {
             if state.reserved.contains_key(&key) { Registered::Reclaimed } else { Registered::New }
         };
         state.reserved.remove(&key);
-        state
-            .users
-            .insert(key, User { nick: nick.clone(), session, resume, direct, rooms: Vec::new() });
+        state.users.insert(
+            key,
+            User { nick: nick.clone(), session, resume, since: now, direct, rooms: Vec::new() },
+        );
         Ok(how)
     }
 
@@ -582,10 +595,19 @@ impl Hub {
             let announcement = presence(room, &user.nick, event.clone());
             Self::remove_member(&mut state, &key, room, &announcement);
         }
-        if reserve && !self.reservation.is_zero() {
-            let now = Instant::now();
+        let now = Instant::now();
+        if reserve
+            && !self.reservation.is_zero()
+            && now.duration_since(user.since) >= self.reserve_after
+            && let Some(until) = now.checked_add(self.reservation)
+        {
             state.drop_expired_reservations(now);
-            let until = now + self.reservation;
+            while state.reserved.len() >= MAX_RESERVATIONS {
+                let Some((until, oldest)) = state.expiries.pop_front() else { break };
+                if state.reserved.get(&oldest).is_some_and(|r| r.until == until) {
+                    state.reserved.remove(&oldest);
+                }
+            }
             state.expiries.push_back((until, key.clone()));
             state.reserved.insert(key, Reservation { nick: user.nick, resume: user.resume, until });
         }
@@ -987,7 +1009,7 @@ mod tests {
     /// anyone may have it.
     #[test]
     fn a_dropped_nick_is_reserved_for_its_token_for_a_while() {
-        let hub = Hub::new(100, 100).with_reservation(Duration::from_millis(100));
+        let hub = Hub::new(100, 100).with_reservation(Duration::from_millis(100), Duration::ZERO);
         let (session, token, rx) = (Uuid::now_v7(), Uuid::new_v4(), DirectReceiver::default());
         hub.register(&nick("Michael"), session, token, rx.sender(), None).unwrap();
         hub.unregister(&nick("Michael"), session, PresenceEvent::Left { reason: None }, true);
@@ -1024,5 +1046,27 @@ mod tests {
             hub.register(&nick("Michael"), Uuid::now_v7(), Uuid::new_v4(), other.sender(), None);
         assert_eq!(how.unwrap(), Registered::New);
         assert!(hub.state().reserved.is_empty() && hub.state().expiries.is_empty());
+    }
+    /// Only a session that held its nick a while is kept a reservation, and there are never
+    /// more than [`MAX_RESERVATIONS`]: connecting and dropping cannot lock nicks away.
+    #[test]
+    fn reservations_need_a_settled_session_and_are_capped() {
+        let hub =
+            Hub::new(100, 100).with_reservation(Duration::from_secs(60), Duration::from_secs(3600));
+        let (session, rx) = (Uuid::now_v7(), DirectReceiver::default());
+        hub.register(&nick("Brief"), session, Uuid::new_v4(), rx.sender(), None).unwrap();
+        hub.unregister(&nick("Brief"), session, PresenceEvent::Left { reason: None }, true);
+        assert!(hub.state().reserved.is_empty(), "a session of a moment keeps nothing");
+
+        let hub = Hub::new(100, 100).with_reservation(Duration::from_secs(60), Duration::ZERO);
+        for n in 0..=MAX_RESERVATIONS {
+            let (session, rx) = (Uuid::now_v7(), DirectReceiver::default());
+            let name = nick(&format!("n{n}"));
+            hub.register(&name, session, Uuid::new_v4(), rx.sender(), None).unwrap();
+            hub.unregister(&name, session, PresenceEvent::Left { reason: None }, true);
+        }
+        let state = hub.state();
+        assert_eq!(state.reserved.len(), MAX_RESERVATIONS);
+        assert!(!state.reserved.contains_key(&nick("n0").key()), "the oldest went");
     }
 }

@@ -100,6 +100,13 @@ pub const DIRECT_QUEUE: usize = 256;
 /// new connection bearing its resume token, so nobody else takes it during a reconnect.
 pub const NICK_RESERVATION: Duration = Duration::from_secs(30);
 
+/// A session is kept a reservation only if it held its nick this long: otherwise anyone could
+/// connect, say hello and drop, again and again, to keep any number of nicks from others.
+pub const RESERVE_AFTER: Duration = Duration::from_secs(10);
+
+/// Most nicks kept at once; past it the oldest reservation goes.
+pub const MAX_RESERVATIONS: usize = MAX_CONNECTIONS;
+
 /// Rooms one session may be in at once: each costs a receiver on the room's channel.
 pub const MAX_ROOMS_PER_SESSION: usize = 32;
 

@@ -53,6 +53,8 @@ pub struct ServerInfo {
     pub ping_interval: Duration,
     /// How long a dropped JSON session's nick waits for its resume token.
     pub nick_reservation: Duration,
+    /// How long a session must have held its nick to be kept a reservation.
+    pub reserve_after: Duration,
 }
 
 impl Default for ServerInfo {
@@ -69,6 +71,7 @@ impl Default for ServerInfo {
             hello_timeout: crate::limits::HELLO_TIMEOUT,
             ping_interval: crate::limits::PING_INTERVAL,
             nick_reservation: crate::limits::NICK_RESERVATION,
+            reserve_after: crate::limits::RESERVE_AFTER,
         }
     }
 }
@@ -114,7 +117,8 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) {
     let hub = Arc::new(
-        Hub::new(info.max_rooms, info.max_room_members).with_reservation(info.nick_reservation),
+        Hub::new(info.max_rooms, info.max_room_members)
+            .with_reservation(info.nick_reservation, info.reserve_after),
     );
     let info = Arc::new(info);
     let token = CancellationToken::new();

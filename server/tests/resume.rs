@@ -9,7 +9,7 @@ mod common;
 use std::time::Duration;
 
 use chat_server::ServerInfo;
-use common::{JsonClient, PlainClient, TestServer, start_server, start_server_with};
+use common::{JsonClient, PlainClient, TestServer, start_server_with};
 use protocol::{ByeCode, ClientMsg, ErrorCode, PresenceEvent, RoomName, ServerMsg};
 use uuid::Uuid;
 
@@ -26,6 +26,21 @@ async fn hello(c: &mut JsonClient, nick: &str, resume: Option<Uuid>) -> Uuid {
     };
     c.recv_until(|m| matches!(m, ServerMsg::Members { .. })).await;
     token
+}
+
+/// A server that keeps a reservation for any session, however short (the default asks for 10 s
+/// of holding the nick first).
+async fn server() -> TestServer {
+    start_server_with(ServerInfo { reserve_after: Duration::ZERO, ..common::info() }).await
+}
+
+/// Drops the connection with a reset, as a network failure does (a clean close keeps no
+/// reservation: that is a program that ended).
+fn reset(c: JsonClient) {
+    let stream = c.frames.into_inner();
+    #[allow(deprecated)] // SO_LINGER 0 is the point: it makes close() send a reset
+    stream.set_linger(Some(Duration::ZERO)).unwrap();
+    drop(stream);
 }
 
 async fn connect(server: &TestServer, nick: &str) -> (JsonClient, Uuid) {
@@ -53,7 +68,7 @@ async fn sees_dropped(watcher: &mut JsonClient, r: &str, who: &str) -> PresenceE
 
 #[tokio::test]
 async fn the_token_takes_the_nick_over_from_a_session_still_held() {
-    let server = start_server().await;
+    let server = server().await;
     let (mut old, token) = connect(&server, "Michael").await;
     join(&mut old, "rust").await;
     let (mut tracy, _) = connect(&server, "Tracy").await;
@@ -101,7 +116,7 @@ async fn the_token_takes_the_nick_over_from_a_session_still_held() {
 
 #[tokio::test]
 async fn a_held_nick_is_refused_without_its_token() {
-    let server = start_server().await;
+    let server = server().await;
     let (_michael, _) = connect(&server, "Michael").await;
     for resume in [None, Some(Uuid::new_v4())] {
         let mut c = JsonClient::connect(server.json).await;
@@ -115,11 +130,11 @@ async fn a_held_nick_is_refused_without_its_token() {
 
 #[tokio::test]
 async fn a_dropped_nick_is_kept_for_its_token_only() {
-    let server = start_server().await;
+    let server = server().await;
     let (mut tracy, _) = connect(&server, "Tracy").await;
     let (michael, token) = connect(&server, "Michael").await;
     // The connection goes away without a goodbye.
-    drop(michael);
+    reset(michael);
     sees_dropped(&mut tracy, "lobby", "Michael").await;
 
     let mut thief = JsonClient::connect(server.json).await;
@@ -136,11 +151,15 @@ async fn a_dropped_nick_is_kept_for_its_token_only() {
 
 #[tokio::test]
 async fn a_reservation_ends_after_its_time() {
-    let info = ServerInfo { nick_reservation: Duration::from_millis(200), ..common::info() };
+    let info = ServerInfo {
+        nick_reservation: Duration::from_millis(200),
+        reserve_after: Duration::ZERO,
+        ..common::info()
+    };
     let server = start_server_with(info).await;
     let (mut tracy, _) = connect(&server, "Tracy").await;
     let (michael, _) = connect(&server, "Michael").await;
-    drop(michael);
+    reset(michael);
     sees_dropped(&mut tracy, "lobby", "Michael").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let mut someone = JsonClient::connect(server.json).await;
@@ -149,8 +168,8 @@ async fn a_reservation_ends_after_its_time() {
 }
 
 #[tokio::test]
-async fn quitting_or_a_plain_text_session_keeps_no_reservation() {
-    let server = start_server().await;
+async fn quitting_closing_or_a_plain_text_session_keeps_no_reservation() {
+    let server = server().await;
     let (mut tracy, _) = connect(&server, "Tracy").await;
 
     let (mut michael, _) = connect(&server, "Michael").await;
@@ -158,6 +177,12 @@ async fn quitting_or_a_plain_text_session_keeps_no_reservation() {
     michael.recv_until_closed().await;
     let mut next = JsonClient::connect(server.json).await;
     hello(&mut next, "Michael", None).await;
+
+    // A clean close is a program that ended: it may start again at once, without the token.
+    drop(next);
+    sees_dropped(&mut tracy, "lobby", "Michael").await;
+    let mut again = JsonClient::connect(server.json).await;
+    hello(&mut again, "Michael", None).await;
 
     // nc has no token to come back with, so its nick is not kept.
     let mut plain = PlainClient::connect(server.plain).await;
@@ -172,12 +197,12 @@ async fn quitting_or_a_plain_text_session_keeps_no_reservation() {
 
 #[tokio::test]
 async fn a_renamed_session_comes_back_under_its_new_nick() {
-    let server = start_server().await;
+    let server = server().await;
     let (mut tracy, _) = connect(&server, "Tracy").await;
     let (mut michael, token) = connect(&server, "Michael").await;
     michael.send(ClientMsg::Nick { nick: common::nick("Mike") }).await;
     michael.recv_until(|m| matches!(m, ServerMsg::Nick { .. })).await;
-    drop(michael);
+    reset(michael);
     sees_dropped(&mut tracy, "lobby", "Mike").await;
     // Michael is free again; Mike is kept for the token.
     let mut other = JsonClient::connect(server.json).await;

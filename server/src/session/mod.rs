@@ -538,6 +538,11 @@ impl<D: Dialect> Session<D> {
     }
 
     fn on_line(&mut self, line: protocol::Line) -> Flow {
+        // Taken over by a new connection: the hub has announced this session gone, so none of
+        // the lines still buffered may act (a `say` would reach the room after the departure).
+        if self.direct.replaced() {
+            return Flow::Close(End::Replaced);
+        }
         if self.nick.is_none() {
             self.lines_before_hello += 1;
             if self.lines_before_hello > MAX_LINES_BEFORE_HELLO {
@@ -820,10 +825,12 @@ impl End {
         }
     }
 
-    /// Whether the client lost its connection (rather than left, or was sent away): its nick
-    /// is then kept a while for it to come back with its resume token.
+    /// Whether the client lost its connection (rather than left, closed it, or was sent
+    /// away): its nick is then kept a while for it to come back with its resume token. Not a
+    /// clean close: that is a program that ended (killed, crashed) and may start again at once
+    /// without the token, which it kept only in memory.
     fn reserves_nick(&self) -> bool {
-        matches!(self, End::Closed | End::Dropped(_) | End::TooSlow | End::PingTimeout)
+        matches!(self, End::Dropped(_) | End::TooSlow | End::PingTimeout)
     }
 
     /// The goodbye to the client, when there is anyone left to tell.
