@@ -70,6 +70,12 @@ impl State {
         }
     }
 
+    /// Whether `session` still holds the nick of `key` (a new connection may have taken it
+    /// over).
+    fn holds(&self, key: &NickKey, session: Uuid) -> bool {
+        self.users.get(key).is_some_and(|u| u.session == session)
+    }
+
     /// Refuses `nick` if someone else holds it or it is kept for another session's token.
     fn check_free(
         &self,
@@ -504,7 +510,7 @@ impl Hub {
         room: &RoomName,
     ) -> Result<Membership, RequestError> {
         let mut state = self.state();
-        if !Self::holds(&state, &nick.key(), session) {
+        if !state.holds(&nick.key(), session) {
             return Err(taken_over());
         }
         if !state.rooms.contains_key(room) && state.rooms.len() >= self.max_rooms {
@@ -553,7 +559,7 @@ impl Hub {
         let mut state = self.state();
         let key = nick.key();
         let announcement = presence(room, nick, event);
-        if !Self::holds(&state, &key, session) {
+        if !state.holds(&key, session) {
             // Taken over: the session left every room then.
             return announcement;
         }
@@ -587,7 +593,7 @@ impl Hub {
     pub fn unregister(&self, nick: &Nick, session: Uuid, event: PresenceEvent, reserve: bool) {
         let mut state = self.state();
         let key = nick.key();
-        if state.users.get(&key).is_none_or(|u| u.session != session) {
+        if !state.holds(&key, session) {
             return;
         }
         let Some(user) = state.users.remove(&key) else { return };
@@ -611,11 +617,6 @@ impl Hub {
             state.expiries.push_back((until, key.clone()));
             state.reserved.insert(key, Reservation { nick: user.nick, resume: user.resume, until });
         }
-    }
-
-    /// Whether `session` still holds `nick` (a new connection may have taken it over).
-    fn holds(state: &State, key: &NickKey, session: Uuid) -> bool {
-        state.users.get(key).is_some_and(|u| u.session == session)
     }
 
     /// Ends whatever `session` holds, for a session that could not end normally (its task
@@ -648,7 +649,7 @@ impl Hub {
     pub fn rename(&self, old: &Nick, session: Uuid, new: &Nick) -> Result<(), RequestError> {
         let mut state = self.state();
         let (old_key, new_key) = (old.key(), new.key());
-        if !Self::holds(&state, &old_key, session) {
+        if !state.holds(&old_key, session) {
             return Err(taken_over());
         }
         if old_key != new_key {

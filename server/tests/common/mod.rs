@@ -81,6 +81,13 @@ impl TestServer {
     }
 }
 
+/// Closes `stream` with a reset (SO_LINGER 0), as a network failure does, not a clean close.
+pub fn reset(stream: TcpStream) {
+    #[allow(deprecated)] // SO_LINGER 0 is the point: it makes close() send a reset
+    stream.set_linger(Some(Duration::ZERO)).unwrap();
+    drop(stream);
+}
+
 pub fn nick(s: &str) -> Nick {
     Nick::parse(s).unwrap()
 }
@@ -200,6 +207,12 @@ impl PlainClient {
     pub async fn connect(addr: SocketAddr) -> Self {
         let (r, w) = TcpStream::connect(addr).await.unwrap().into_split();
         Self { reader: BufReader::new(r), writer: w }
+    }
+
+    /// Drops the connection with a reset, as a network failure does.
+    pub fn reset(self) {
+        let stream = self.reader.into_inner().reunite(self.writer).unwrap();
+        reset(stream);
     }
 
     /// Connects, reads the greeting, gives `nick` and reads up to the member list of lobby.
