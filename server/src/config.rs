@@ -110,6 +110,17 @@ pub struct Config {
     #[arg(long, value_name = "MIB")]
     pub db_max_mib: Option<u64>,
 
+    /// Run as one node of several sharing rooms, presence, nicks and history through this
+    /// Redis (e.g. redis://127.0.0.1:6379). History is then kept in Redis, not SQLite.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["db", "no_history", "db_max_mib"])]
+    pub redis: Option<String>,
+
+    /// This node's name among the nodes sharing a Redis (letters, digits, '-', '_', '.').
+    /// Default: a new random one each start (its predecessor's sessions are then announced
+    /// gone by the other nodes a few seconds after it stopped).
+    #[arg(long, value_name = "NAME", requires = "redis")]
+    pub node_id: Option<String>,
+
     /// More log output (-v debug, -vv trace). RUST_LOG, when set, takes precedence.
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -168,6 +179,16 @@ impl Config {
             on_join: self.history_on_join,
             max_bytes: self.db_max_mib.map(|mib| mib.saturating_mul(1024 * 1024)),
         })
+    }
+
+    /// The cluster settings, with `--redis`.
+    pub fn cluster(&self) -> Option<crate::cluster::ClusterConfig> {
+        let url = self.redis.clone()?;
+        let node = self.node_id.clone().unwrap_or_else(|| {
+            let id = uuid::Uuid::new_v4().simple().to_string();
+            format!("node-{}", &id[..8])
+        });
+        Some(crate::cluster::ClusterConfig { url, node, keep: self.history_keep })
     }
 
     pub fn plain_addr(&self) -> Option<SocketAddr> {

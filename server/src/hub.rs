@@ -22,6 +22,7 @@ use protocol::{
 use tokio::sync::{Notify, broadcast};
 use uuid::Uuid;
 
+use crate::cluster::{Change, Relay};
 use crate::event::{Event, SharedEvent};
 use crate::limits::{
     DIRECT_QUEUE, MAX_RESERVATIONS, MAX_ROOMS_LISTED, NICK_RESERVATION, RESERVE_AFTER,
@@ -38,6 +39,9 @@ pub struct Hub {
     reservation: Duration,
     /// How long a session must have held its nick to be kept one.
     reserve_after: Duration,
+    /// With several nodes: where presence and private messages go (through Redis, and back
+    /// to every node's hub, this one's included). `None`: this hub is the whole chat.
+    relay: Option<Relay>,
 }
 
 #[derive(Default)]
@@ -49,6 +53,24 @@ struct State {
     /// `reserved` in the order its entries expire (a constant reservation time: the order
     /// they were made), to drop the expired ones without a scan.
     expiries: VecDeque<(Instant, NickKey)>,
+    /// With several nodes: the sessions of the other nodes, for private messages and a quick
+    /// refusal of a nick in use (Redis has the last word on nicks).
+    remote: HashMap<NickKey, RemoteUser>,
+}
+
+/// This node's sessions and memberships, for Redis ([`Hub::local_view`]).
+pub struct LocalView {
+    /// Nick, session, resume token.
+    pub users: Vec<(Nick, Uuid, Uuid)>,
+    /// Room, nick, session.
+    pub members: Vec<(RoomName, Nick, Uuid)>,
+}
+
+/// A session on another node.
+struct RemoteUser {
+    nick: Nick,
+    session: Uuid,
+    node: Arc<str>,
 }
 
 struct Reservation {
@@ -87,6 +109,9 @@ impl State {
         if let Some(holder) = self.users.get(&key) {
             return Err(nick_in_use(nick, &holder.nick));
         }
+        if let Some(holder) = self.remote.get(&key) {
+            return Err(nick_in_use(nick, &holder.nick));
+        }
         match self.reserved.get(&key) {
             Some(kept) if claim != Some(kept.resume) => Err(RequestError::new(
                 ErrorCode::NickInUse,
@@ -103,8 +128,26 @@ impl State {
 
 struct Room {
     tx: RoomChannel,
-    /// By key, for uniqueness; lists are sorted by [`sort_members`].
-    members: BTreeMap<NickKey, Nick>,
+    /// By key, for uniqueness; lists are sorted by [`sort_members`]. With several nodes, the
+    /// members on every node.
+    members: BTreeMap<NickKey, Member>,
+}
+
+impl Room {
+    fn new() -> Self {
+        Self { tx: RoomChannel::new(), members: BTreeMap::new() }
+    }
+
+    fn nicks(&self) -> Vec<Nick> {
+        self.members.values().map(|m| m.nick.clone()).collect()
+    }
+}
+
+struct Member {
+    nick: Nick,
+    /// The member's session: a late departure of an earlier session of the same nick (on
+    /// another node, say) does not remove a newer one.
+    session: Uuid,
 }
 
 struct User {
@@ -430,6 +473,25 @@ fn nick_in_use(wanted: &Nick, holder: &Nick) -> RequestError {
     RequestError::new(ErrorCode::NickInUse, message)
 }
 
+/// A private message from `from` to `to`.
+fn private(from: &Nick, to: &Nick, text: Text) -> SharedEvent {
+    Event::new(ServerMsg::Private {
+        id: Uuid::now_v7(),
+        from: from.clone(),
+        to: to.clone(),
+        text,
+        ts: now_millis(),
+    })
+}
+
+/// The refusal for a private message whose recipient's queue is full.
+fn recipient_busy(nick: &Nick) -> RequestError {
+    RequestError::new(
+        ErrorCode::RecipientBusy,
+        format!("{nick} is not reading messages right now; try again later"),
+    )
+}
+
 /// The refusal for a session whose nick a new connection took over (it is about to end).
 fn taken_over() -> RequestError {
     RequestError::new(ErrorCode::NotRegistered, "a new connection took this session's nick over")
@@ -443,6 +505,7 @@ impl Hub {
             max_members,
             reservation: NICK_RESERVATION,
             reserve_after: RESERVE_AFTER,
+            relay: None,
         }
     }
 
@@ -451,6 +514,23 @@ impl Hub {
     #[must_use]
     pub fn with_reservation(self, reservation: Duration, after: Duration) -> Self {
         Self { reservation, reserve_after: after, ..self }
+    }
+
+    /// Makes this hub one node of several: presence and private messages go through `relay`,
+    /// and what other nodes do arrives through the `on_*` calls.
+    #[must_use]
+    pub fn with_relay(self, relay: Relay) -> Self {
+        Self { relay: Some(relay), ..self }
+    }
+
+    /// The resume token of `session`, if it holds `nick`.
+    pub fn resume_token(&self, nick: &Nick, session: Uuid) -> Option<Uuid> {
+        self.state().users.get(&nick.key()).filter(|u| u.session == session).map(|u| u.resume)
+    }
+
+    /// Whether this hub is one node of several (nicks are then claimed in Redis first).
+    pub fn clustered(&self) -> bool {
+        self.relay.is_some()
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -480,25 +560,69 @@ impl Hub {
             if claim.is_none_or(|claim| claim != holder.resume) {
                 return Err(nick_in_use(nick, &holder.nick));
             }
-            if let Some(old) = state.users.remove(&key) {
-                let reason = protocol::Label::truncate("reconnected");
-                for room in &old.rooms {
-                    let event = PresenceEvent::Dropped { reason: reason.clone() };
-                    Self::remove_member(&mut state, &key, room, &presence(room, &old.nick, event));
-                }
-                old.direct.replace();
-            }
+            self.take_over(&mut state, &key);
             Registered::TookOver
         } else {
             state.check_free(nick, claim, now)?;
             if state.reserved.contains_key(&key) { Registered::Reclaimed } else { Registered::New }
         };
+        self.insert_user(&mut state, nick, session, resume, direct, now);
+        Ok(how)
+    }
+
+    /// Registers a nick that Redis has given this session (several nodes), whoever this hub
+    /// thought had it: a session of this node that held it was taken over with its token.
+    pub fn register_granted(&self, nick: &Nick, session: Uuid, resume: Uuid, direct: Direct) {
+        let mut state = self.state();
+        let key = nick.key();
+        if state.users.contains_key(&key) {
+            self.take_over(&mut state, &key);
+        }
+        // Another node's holder (taken over, or gone): its own departure, when it comes, is
+        // recognised by its session and changes nothing.
+        state.remote.remove(&key);
+        self.insert_user(&mut state, nick, session, resume, direct, Instant::now());
+    }
+
+    fn insert_user(
+        &self,
+        state: &mut State,
+        nick: &Nick,
+        session: Uuid,
+        resume: Uuid,
+        direct: Direct,
+        now: Instant,
+    ) {
+        let key = nick.key();
         state.reserved.remove(&key);
         state.users.insert(
             key,
             User { nick: nick.clone(), session, resume, since: now, direct, rooms: Vec::new() },
         );
-        Ok(how)
+        if let Some(relay) = &self.relay {
+            relay.online(session, nick);
+        }
+    }
+
+    /// Ends the session holding `key` for a new connection that showed its token: it leaves
+    /// its rooms as dropped ("reconnected") and is told to end.
+    fn take_over(&self, state: &mut State, key: &NickKey) {
+        let Some(old) = state.users.remove(key) else { return };
+        let reason = protocol::Label::truncate("reconnected");
+        for room in &old.rooms {
+            let event = PresenceEvent::Dropped { reason: reason.clone() };
+            self.remove_member(state, key, old.session, room, &presence(room, &old.nick, event));
+        }
+        old.direct.replace();
+    }
+
+    /// Another node's session took over `nick` from `session` of this node (several nodes).
+    pub fn replaced(&self, nick: &Nick, session: Uuid) {
+        let mut state = self.state();
+        let key = nick.key();
+        if state.holds(&key, session) {
+            self.take_over(&mut state, &key);
+        }
     }
 
     /// Puts `nick` in `room`, creating the room if new, and announces it to the room. The
@@ -534,17 +658,23 @@ impl Hub {
         if let Some(user) = state.users.get_mut(&key) {
             user.add_room(&room);
         }
-        let entry = state
-            .rooms
-            .entry(room.clone())
-            .or_insert_with(|| Room { tx: RoomChannel::new(), members: BTreeMap::new() });
-        entry.members.insert(key, nick.clone());
+        let entry = state.rooms.entry(room.clone()).or_insert_with(Room::new);
+        entry.members.insert(key.clone(), Member { nick: nick.clone(), session });
         let rx = entry.tx.subscribe();
         let announcement = presence(&room, nick, PresenceEvent::Joined);
-        entry.tx.send(announcement.clone());
-        let (tx, members) = (entry.tx.clone(), entry.members.values().cloned().collect());
+        self.announce(&entry.tx, session, &announcement, Change::Add { key, nick: nick.clone() });
+        let (tx, members) = (entry.tx.clone(), entry.nicks());
         drop(state);
         Ok(Membership { room, tx, rx, announcement, members: sort_members(members) })
+    }
+
+    /// Sends a presence event to the room: on its channel, or, with several nodes, through
+    /// Redis (which brings it back to this node's members too, in order with the messages).
+    fn announce(&self, tx: &RoomChannel, session: Uuid, event: &SharedEvent, change: Change) {
+        match &self.relay {
+            Some(relay) => relay.presence(session, event, change),
+            None => tx.send(event.clone()),
+        }
     }
 
     /// Takes `nick` out of `room` and tells the room why. Returns the announcement, for the
@@ -566,25 +696,32 @@ impl Hub {
         if let Some(user) = state.users.get_mut(&key) {
             user.remove_room(room);
         }
-        Self::remove_member(&mut state, &key, room, &announcement);
+        self.remove_member(&mut state, &key, session, room, &announcement);
         announcement
     }
 
     fn remove_member(
+        &self,
         state: &mut State,
         key: &NickKey,
+        session: Uuid,
         room: &RoomName,
         announcement: &SharedEvent,
     ) {
-        if let Some(entry) = state.rooms.get_mut(room) {
+        let Some(entry) = state.rooms.get_mut(room) else { return };
+        if entry.members.get(key).is_some_and(|m| m.session == session) {
             entry.members.remove(key);
-            if entry.members.is_empty() {
-                // A room exists while it has members.
-                state.rooms.remove(room);
-            } else {
-                entry.tx.send(announcement.clone());
+        }
+        let tx = entry.tx.clone();
+        if entry.members.is_empty() {
+            // A room exists while it has members.
+            state.rooms.remove(room);
+            if self.relay.is_none() {
+                return;
             }
         }
+        // With several nodes, even a room emptied here hears of it: Redis keeps its members.
+        self.announce(&tx, session, announcement, Change::Remove { key: key.clone() });
     }
 
     /// Ends `session`'s presence on the server: leaves every room with `event` and frees its
@@ -599,14 +736,19 @@ impl Hub {
         let Some(user) = state.users.remove(&key) else { return };
         for room in &user.rooms {
             let announcement = presence(room, &user.nick, event.clone());
-            Self::remove_member(&mut state, &key, room, &announcement);
+            self.remove_member(&mut state, &key, session, room, &announcement);
         }
         let now = Instant::now();
-        if reserve
+        let keep = reserve
             && !self.reservation.is_zero()
-            && now.duration_since(user.since) >= self.reserve_after
-            && let Some(until) = now.checked_add(self.reservation)
-        {
+            && now.duration_since(user.since) >= self.reserve_after;
+        if let Some(relay) = &self.relay {
+            // Redis frees or keeps it, for every node.
+            let keep = if keep { self.reservation } else { Duration::ZERO };
+            relay.release(&user.nick, session, user.resume, keep);
+            return;
+        }
+        if keep && let Some(until) = now.checked_add(self.reservation) {
             state.drop_expired_reservations(now);
             while state.reserved.len() >= MAX_RESERVATIONS {
                 let Some((until, oldest)) = state.expiries.pop_front() else { break };
@@ -647,15 +789,39 @@ impl Hub {
 
     /// Renames `old` to `new` everywhere and tells each of its rooms.
     pub fn rename(&self, old: &Nick, session: Uuid, new: &Nick) -> Result<(), RequestError> {
+        self.rename_checked(old, session, new, true)
+    }
+
+    /// A rename Redis has allowed (several nodes): `new` is this session's across the chat.
+    pub fn rename_granted(
+        &self,
+        old: &Nick,
+        session: Uuid,
+        new: &Nick,
+    ) -> Result<(), RequestError> {
+        self.rename_checked(old, session, new, false)
+    }
+
+    fn rename_checked(
+        &self,
+        old: &Nick,
+        session: Uuid,
+        new: &Nick,
+        check: bool,
+    ) -> Result<(), RequestError> {
         let mut state = self.state();
         let (old_key, new_key) = (old.key(), new.key());
         if !state.holds(&old_key, session) {
             return Err(taken_over());
         }
         if old_key != new_key {
-            let now = Instant::now();
-            state.drop_expired_reservations(now);
-            state.check_free(new, None, now)?;
+            if check {
+                let now = Instant::now();
+                state.drop_expired_reservations(now);
+                state.check_free(new, None, now)?;
+            } else {
+                state.remote.remove(&new_key);
+            }
         }
         let Some(mut user) = state.users.remove(&old_key) else {
             return Err(RequestError::new(ErrorCode::NotRegistered, "you are not registered"));
@@ -664,15 +830,23 @@ impl Hub {
         for room in &user.rooms {
             if let Some(entry) = state.rooms.get_mut(room) {
                 entry.members.remove(&old_key);
-                entry.members.insert(new_key.clone(), new.clone());
-                entry.tx.send(presence(room, old, PresenceEvent::Renamed { to: new.clone() }));
+                entry.members.insert(new_key.clone(), Member { nick: new.clone(), session });
+                let event = presence(room, old, PresenceEvent::Renamed { to: new.clone() });
+                let change =
+                    Change::Move { from: old_key.clone(), key: new_key.clone(), nick: new.clone() };
+                self.announce(&entry.tx, session, &event, change);
             }
         }
         state.users.insert(new_key, user);
+        if let Some(relay) = &self.relay {
+            relay.renamed(session, old, new);
+        }
         Ok(())
     }
 
-    /// Delivers a private message and returns it, for the sender's acknowledgement.
+    /// Delivers a private message and returns it, for the sender's acknowledgement. With
+    /// several nodes, a recipient on another node is sent it through Redis; if it cannot take
+    /// it there, the sender hears so in an error.
     pub fn send_private(
         &self,
         from: &Nick,
@@ -680,26 +854,22 @@ impl Hub {
         text: Text,
     ) -> Result<SharedEvent, RequestError> {
         let state = self.state();
-        let Some(user) = state.users.get(&to.key()) else {
+        let key = to.key();
+        let Some(user) = state.users.get(&key) else {
+            if let (Some(relay), Some(remote)) = (&self.relay, state.remote.get(&key)) {
+                let event = private(from, &remote.nick, text);
+                let sender = state.users.get(&from.key()).map(|u| u.session).unwrap_or_default();
+                relay.private(&remote.node, sender, &event);
+                return Ok(event);
+            }
             return Err(RequestError::new(
                 ErrorCode::NoSuchNick,
                 format!("nobody called {to} is online"),
             ));
         };
-        let event = Event::new(ServerMsg::Private {
-            id: Uuid::now_v7(),
-            from: from.clone(),
-            to: user.nick.clone(),
-            text,
-            ts: now_millis(),
-        });
+        let event = private(from, &user.nick, text);
         if from.key() != to.key() {
-            user.direct.try_send(event.clone()).map_err(|_| {
-                RequestError::new(
-                    ErrorCode::RecipientBusy,
-                    format!("{} is not reading messages right now; try again later", user.nick),
-                )
-            })?;
+            user.direct.try_send(event.clone()).map_err(|_| recipient_busy(&user.nick))?;
         }
         Ok(event)
     }
@@ -726,10 +896,174 @@ impl Hub {
 
     /// The members of `room`, or `None` if there is no such room.
     pub fn members(&self, room: &RoomName) -> Option<Vec<Nick>> {
-        let members = self.state().rooms.get(room).map(|r| r.members.values().cloned().collect());
+        let members = self.state().rooms.get(room).map(Room::nicks);
         members.map(sort_members)
     }
+}
 
+/// What other nodes did, as heard from Redis (several nodes).
+impl Hub {
+    fn ours(&self, node: &str) -> bool {
+        self.relay.as_ref().is_some_and(|r| r.node() == node)
+    }
+
+    /// A room's presence event: another node's change to the members is applied (this node's
+    /// own were applied when made), then this node's members of the room are shown it.
+    pub fn on_presence(&self, node: &str, session: Uuid, event: SharedEvent) {
+        let ServerMsg::Presence { room, nick, event: what, .. } = &event.msg else { return };
+        let mut state = self.state();
+        if !self.ours(node) {
+            let key = nick.key();
+            match what {
+                PresenceEvent::Joined => {
+                    let entry = state.rooms.entry(room.clone()).or_insert_with(Room::new);
+                    entry.members.insert(key, Member { nick: nick.clone(), session });
+                }
+                PresenceEvent::Left { .. } | PresenceEvent::Dropped { .. } => {
+                    if let Some(entry) = state.rooms.get_mut(room) {
+                        if entry.members.get(&key).is_some_and(|m| m.session == session) {
+                            entry.members.remove(&key);
+                        }
+                        if entry.members.is_empty() {
+                            state.rooms.remove(room);
+                        }
+                    }
+                }
+                PresenceEvent::Renamed { to } => {
+                    if let Some(entry) = state.rooms.get_mut(room)
+                        && entry.members.get(&key).is_some_and(|m| m.session == session)
+                    {
+                        entry.members.remove(&key);
+                        entry.members.insert(to.key(), Member { nick: to.clone(), session });
+                    }
+                }
+            }
+        }
+        if let Some(entry) = state.rooms.get(room) {
+            entry.tx.send(event.clone());
+        }
+    }
+
+    /// A room message stored in Redis: to this node's members of the room. Returns whether
+    /// anyone here is in it.
+    pub fn deliver(&self, room: &RoomName, event: SharedEvent) -> bool {
+        let state = self.state();
+        match state.rooms.get(room) {
+            Some(entry) if entry.tx.tx.receiver_count() > 0 => {
+                entry.tx.send(event);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// A session came online on another node.
+    pub fn on_online(&self, node: &str, session: Uuid, nick: &Nick) {
+        if self.ours(node) {
+            return;
+        }
+        let remote = RemoteUser { nick: nick.clone(), session, node: node.into() };
+        self.state().remote.insert(nick.key(), remote);
+    }
+
+    /// A session of another node went offline.
+    pub fn on_offline(&self, session: Uuid, nick: &Nick) {
+        let mut state = self.state();
+        let key = nick.key();
+        if state.remote.get(&key).is_some_and(|r| r.session == session) {
+            state.remote.remove(&key);
+        }
+    }
+
+    /// A session of another node renamed itself.
+    pub fn on_renamed(&self, session: Uuid, nick: &Nick, to: &Nick) {
+        let mut state = self.state();
+        let key = nick.key();
+        if state.remote.get(&key).is_some_and(|r| r.session == session)
+            && let Some(mut user) = state.remote.remove(&key)
+        {
+            user.nick = to.clone();
+            state.remote.insert(to.key(), user);
+        }
+    }
+
+    /// A private message from another node for a session of this one. On failure, whether
+    /// the recipient was busy (rather than gone).
+    pub fn deliver_private(&self, event: SharedEvent) -> Result<(), bool> {
+        let ServerMsg::Private { to, .. } = &event.msg else { return Err(false) };
+        let state = self.state();
+        let Some(user) = state.users.get(&to.key()) else { return Err(false) };
+        user.direct.try_send(event).map_err(|e| e == NotQueued::Full)
+    }
+
+    /// Tells `session` (`nick`) that its private message to `to` on another node was not
+    /// delivered.
+    pub fn bounce(&self, session: Uuid, nick: &Nick, to: &Nick, busy: bool) {
+        let state = self.state();
+        let Some(user) = state.users.get(&nick.key()).filter(|u| u.session == session) else {
+            return;
+        };
+        let error = if busy {
+            recipient_busy(to)
+        } else {
+            RequestError::new(
+                ErrorCode::NoSuchNick,
+                format!("{to} went offline; your message was not delivered"),
+            )
+        };
+        let _ = user.direct.try_send(Event::new(error.for_request("msg").to_msg()));
+    }
+
+    /// This node's sessions (nick, session, resume token) and memberships (room, nick,
+    /// session): what it writes back into Redis after Redis lost track.
+    pub fn local_view(&self) -> LocalView {
+        let state = self.state();
+        let users = state.users.values().map(|u| (u.nick.clone(), u.session, u.resume)).collect();
+        let mut members = Vec::new();
+        for user in state.users.values() {
+            for room in &user.rooms {
+                members.push((room.clone(), user.nick.clone(), user.session));
+            }
+        }
+        LocalView { users, members }
+    }
+
+    /// Replaces what this hub knows of the other nodes: their sessions (nick, session, node)
+    /// and their rooms' members (nick, session).
+    pub fn load_remote(
+        &self,
+        users: Vec<(Nick, Uuid, String)>,
+        rooms: Vec<(RoomName, Vec<(Nick, Uuid)>)>,
+    ) {
+        let mut state = self.state();
+        let state = &mut *state;
+        state.remote = users
+            .into_iter()
+            .filter(|(nick, _, _)| !state.users.contains_key(&nick.key()))
+            .map(|(nick, session, node)| {
+                (nick.key(), RemoteUser { nick, session, node: node.into() })
+            })
+            .collect();
+        let users = &state.users;
+        for room in state.rooms.values_mut() {
+            room.members.retain(|key, m| users.get(key).is_some_and(|u| u.session == m.session));
+        }
+        for (name, members) in rooms {
+            for (nick, session) in members {
+                let key = nick.key();
+                if users.contains_key(&key) {
+                    continue;
+                }
+                let entry = state.rooms.entry(name.clone()).or_insert_with(Room::new);
+                entry.members.insert(key, Member { nick, session });
+            }
+        }
+        state.rooms.retain(|_, room| !room.members.is_empty());
+    }
+}
+
+#[cfg(test)]
+impl Hub {
     /// Sessions registered now.
     #[cfg(test)]
     fn online(&self) -> usize {

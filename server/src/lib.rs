@@ -14,8 +14,11 @@
 //! - [`flood`]: flood control, a token bucket per connection and kind of request.
 //! - [`event`]: an event encoded once and shared by all its recipients.
 //! - [`history`]: the SQLite store and the writer that stores each message before it is sent.
+//! - [`cluster`]: several nodes as one chat through Redis (`--redis`): messages, presence,
+//!   nicks and history shared.
 //! - [`limits`]: every bound of the server, with its reason.
 
+pub mod cluster;
 pub mod config;
 pub mod dialect;
 pub mod event;

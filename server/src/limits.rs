@@ -181,3 +181,21 @@ pub const REFILL_PAGE: u32 = 128;
 /// When a client closes its side, how long its session waits for its last messages to be
 /// stored and echoed before it ends.
 pub const SETTLE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// With several nodes (`--redis`): how long a Redis command may take, and a connection
+/// attempt. Past it the request fails (a message is refused with `storage_failed`) rather
+/// than its sender waiting on a Redis that is gone.
+pub const REDIS_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How often a node refreshes its heartbeat key and looks for dead nodes.
+pub const HEARTBEAT: Duration = Duration::from_secs(1);
+
+/// How long a node's heartbeat key lives: a node silent this long is dead, and its members
+/// are announced gone (within `NODE_TTL` + `HEARTBEAT` of its death).
+pub const NODE_TTL: Duration = Duration::from_secs(5);
+
+/// How long the node that reaps a dead one holds the reap lock (the others leave it alone).
+pub const REAP_LOCK: Duration = Duration::from_secs(30);
+
+/// Wait before subscribing again after the subscription to Redis was lost.
+pub const RESUBSCRIBE_DELAY: Duration = Duration::from_millis(250);

@@ -34,18 +34,38 @@ async fn serve(config: chat_server::Config) -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
 
-    let history_config = config.history()?;
-    // Open the database before taking the ports: a database that cannot be used stops the
-    // server here, with the path and the reason, and touches nothing.
-    let history = chat_server::History::open(history_config.clone())
-        .context("cannot open the history database")?;
-    match &history_config.location {
-        Some(chat_server::history::Location::File(path)) => {
-            tracing::info!(path = %path.display(), "history database")
+    let history = match config.cluster() {
+        Some(cluster) => {
+            // Redis first: a node that cannot reach it (or whose id is taken) stops here.
+            let history_config = chat_server::HistoryConfig {
+                location: None,
+                keep: config.history_keep,
+                on_join: config.history_on_join,
+                max_bytes: None,
+            };
+            let cluster = chat_server::cluster::Cluster::connect(cluster).await?;
+            tracing::info!(node = cluster.node(), "history in Redis, shared by the nodes");
+            chat_server::History::on_redis(cluster, history_config)
+                .context("cannot start the history writer")?
         }
-        Some(chat_server::history::Location::Memory) => tracing::info!("history in memory only"),
-        None => tracing::info!("history off"),
-    }
+        None => {
+            let history_config = config.history()?;
+            // Open the database before taking the ports: a database that cannot be used
+            // stops the server here, with the path and the reason, and touches nothing.
+            let history = chat_server::History::open(history_config.clone())
+                .context("cannot open the history database")?;
+            match &history_config.location {
+                Some(chat_server::history::Location::File(path)) => {
+                    tracing::info!(path = %path.display(), "history database")
+                }
+                Some(chat_server::history::Location::Memory) => {
+                    tracing::info!("history in memory only")
+                }
+                None => tracing::info!("history off"),
+            }
+            history
+        }
+    };
     let listeners = chat_server::Listeners::bind(config.listen, config.plain_addr()).await?;
     let json = listeners.json_addr()?;
     match listeners.plain_addr() {

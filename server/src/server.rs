@@ -116,10 +116,16 @@ pub async fn run(
     history: History,
     shutdown: impl Future<Output = ()>,
 ) {
-    let hub = Arc::new(
-        Hub::new(info.max_rooms, info.max_room_members)
-            .with_reservation(info.nick_reservation, info.reserve_after),
-    );
+    let mut hub = Hub::new(info.max_rooms, info.max_room_members)
+        .with_reservation(info.nick_reservation, info.reserve_after);
+    if let Some(cluster) = history.cluster() {
+        hub = hub.with_relay(cluster.relay());
+    }
+    let hub = Arc::new(hub);
+    if let Some(cluster) = history.cluster() {
+        // Clients are taken once this node has shared its state and read the others'.
+        cluster.start(&hub).await;
+    }
     let info = Arc::new(info);
     let token = CancellationToken::new();
     let tracker = TaskTracker::new();

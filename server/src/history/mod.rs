@@ -28,6 +28,7 @@ use tokio::sync::{Notify, mpsc, oneshot};
 use tracing::{error, info, warn};
 use uuid::Uuid;
 
+use crate::cluster::Cluster;
 use crate::event::{Event, SharedEvent};
 use crate::hub::RoomChannel;
 use crate::limits::{HISTORY_QUEUE, MAX_COMMIT_BATCH, PRUNE_CHUNK, PRUNE_SLACK};
@@ -108,13 +109,13 @@ pub struct Say {
 /// Counts a message as on its way (in its room's `queued`, in its sender's [`InFlight`]) for
 /// as long as it lives: however the message ends (broadcast, refused, or dropped with the
 /// writer's queue), the counts come back down.
-struct Ticket {
+pub(crate) struct Ticket {
     room: RoomChannel,
     in_flight: Arc<InFlight>,
 }
 
 impl Ticket {
-    fn new(say: &Say) -> Self {
+    pub(crate) fn new(say: &Say) -> Self {
         say.in_flight.count.fetch_add(1, Ordering::AcqRel);
         say.room_tx.queue();
         Self { room: say.room_tx.clone(), in_flight: say.in_flight.clone() }
@@ -138,10 +139,12 @@ enum Command {
     Stop,
 }
 
-/// The history service; cheap to clone.
+/// The history service; cheap to clone. SQLite (or nothing) on one node; Redis for several.
 #[derive(Clone)]
 pub struct History {
     inner: Arc<Inner>,
+    /// With several nodes: messages are stored, numbered and relayed by Redis instead.
+    cluster: Option<Arc<Cluster>>,
 }
 
 struct Inner {
@@ -206,7 +209,20 @@ impl History {
                 reason: e.to_string(),
             })?;
         *lock(&inner.thread) = Some(thread);
-        Ok(Self { inner })
+        Ok(Self { inner, cluster: None })
+    }
+
+    /// History in Redis, shared by the nodes of `cluster`: `say` stores, numbers and relays a
+    /// message through it, pages are read from its streams. `config` says how many messages
+    /// are kept and shown on joining (its location is not used).
+    pub fn on_redis(cluster: Arc<Cluster>, config: HistoryConfig) -> Result<Self, StoreError> {
+        let history = Self::open(HistoryConfig { location: None, ..config })?;
+        Ok(Self { cluster: Some(cluster), ..history })
+    }
+
+    /// The Redis link of a node of several.
+    pub fn cluster(&self) -> Option<&Arc<Cluster>> {
+        self.cluster.as_ref()
     }
 
     pub fn config(&self) -> &HistoryConfig {
@@ -215,17 +231,23 @@ impl History {
 
     /// Whether messages are kept at all.
     pub fn enabled(&self) -> bool {
-        self.inner.config.location.is_some()
+        self.cluster.is_some() || self.inner.config.location.is_some()
     }
 
     /// Rooms with stored messages, for room lists after a restart.
     pub fn rooms(&self) -> Vec<RoomName> {
+        if let Some(cluster) = &self.cluster {
+            return cluster.rooms();
+        }
         lock(&self.inner.rooms).iter().cloned().collect()
     }
 
     /// Queues a message for storing and broadcasting. Fails at once if the writer is behind by
     /// [`HISTORY_QUEUE`] messages: the sender is told to try again rather than the queue growing.
     pub fn say(&self, say: Say) -> Result<(), RequestError> {
+        if let Some(cluster) = &self.cluster {
+            return cluster.say(say);
+        }
         let ticket = Ticket::new(&say);
         // On failure the command, ticket and all, is dropped here.
         self.inner.writer.try_send(Command::Say(say, ticket)).map_err(|e| match e {
@@ -247,6 +269,9 @@ impl History {
         before: Option<u64>,
         limit: u32,
     ) -> Result<Page, RequestError> {
+        if let Some(cluster) = &self.cluster {
+            return cluster.page(&room, before, limit).await;
+        }
         let off = Page { messages: Vec::new(), beginning: true };
         let what = room.clone();
         self.read(room, off, move |conn| store::page(conn, &what, before, limit)).await
@@ -260,6 +285,9 @@ impl History {
         after: u64,
         limit: u32,
     ) -> Result<Vec<Stored>, RequestError> {
+        if let Some(cluster) = &self.cluster {
+            return cluster.after(&room, after, limit).await;
+        }
         let what = room.clone();
         self.read(room, Vec::new(), move |conn| store::after(conn, &what, after, limit)).await
     }
@@ -306,6 +334,9 @@ impl History {
     /// Stops the writer after it has stored everything queued before, and waits for it. Called
     /// once every session has ended.
     pub async fn close(&self) {
+        if let Some(cluster) = &self.cluster {
+            cluster.close().await;
+        }
         // Readers close first, so the writer's connection is the last one: only it can fold
         // the WAL back into the database file and remove it (read-only connections cannot).
         if let Reads::Pool { idle, .. } = &self.inner.reads {

@@ -30,6 +30,11 @@ use crate::history::Page;
 use crate::hub::Membership;
 use crate::limits::{MAX_QUERIES_PER_SESSION, REFILL_PAGE};
 
+/// Whether two events are the same presence event.
+fn same_presence(a: &SharedEvent, b: &SharedEvent) -> bool {
+    matches!((&a.msg, &b.msg), (ServerMsg::Presence { id: x, .. }, ServerMsg::Presence { id: y, .. }) if x == y)
+}
+
 /// A history read that has finished.
 pub(super) enum Completion {
     /// The backlog of a room being joined.
@@ -38,6 +43,15 @@ pub(super) enum Completion {
     Page { room: RoomName, page: Result<Page, RequestError> },
     /// Messages a member that fell behind missed.
     Refill { room: RoomName, chain: u64, messages: Result<Vec<Stored>, RequestError> },
+    /// Redis answered a nick claim (several nodes): the rest of a `hello`.
+    Claimed {
+        nick: protocol::Nick,
+        client: protocol::Label,
+        resume: uuid::Uuid,
+        how: Result<crate::hub::Registered, RequestError>,
+    },
+    /// Redis answered a rename (several nodes).
+    Renamed { old: protocol::Nick, new: protocol::Nick, result: Result<(), RequestError> },
 }
 
 pub(super) type Query = BoxFuture<'static, Completion>;
@@ -56,7 +70,7 @@ pub(super) struct Joining {
 pub(super) struct Queries(Option<FuturesUnordered<Query>>);
 
 impl Queries {
-    fn push(&mut self, query: Query) {
+    pub(super) fn push(&mut self, query: Query) {
         self.0.get_or_insert_with(FuturesUnordered::new).push(query);
     }
 
@@ -160,6 +174,14 @@ impl<D: Dialect> Session<D> {
                 Err(e) => self.write(&e.for_request("history").to_msg()),
             },
             Completion::Refill { room, chain, messages } => self.refilled(room, chain, messages),
+            Completion::Claimed { nick, client, resume, how } => {
+                self.awaiting = false;
+                self.claimed(nick, &client, resume, how);
+            }
+            Completion::Renamed { old, new, result } => {
+                self.awaiting = false;
+                self.renamed(&old, new, result);
+            }
         }
     }
 
@@ -193,7 +215,10 @@ impl<D: Dialect> Session<D> {
                     if self.is_new(&event) {
                         self.write_event(&event);
                     }
-                    if Arc::ptr_eq(&event, &joining.announcement) {
+                    // By id: with several nodes the announcement comes back through Redis.
+                    if Arc::ptr_eq(&event, &joining.announcement)
+                        || same_presence(&event, &joining.announcement)
+                    {
                         break;
                     }
                 }

@@ -235,6 +235,7 @@ pub fn run<D: Dialect>(
         refilling: ByRoom::default(),
         refills: 0,
         throttle: None,
+        awaiting: false,
         stalled: false,
         shutdown,
     };
@@ -286,6 +287,9 @@ struct Session<D> {
     throttle: Option<Box<Throttle>>,
     /// The client stopped reading and the session let go of its rooms' receivers.
     stalled: bool,
+    /// A request waits for Redis (several nodes: a nick claim): no more input is read until
+    /// it is answered, so requests are answered in order.
+    awaiting: bool,
     /// Cancelled when the server shuts down.
     shutdown: CancellationToken,
 }
@@ -399,7 +403,7 @@ impl<D: Dialect> Session<D> {
             if let Err(end) = self.flush().await {
                 break end;
             }
-            if input_waiting && self.throttle.is_none() {
+            if input_waiting && !self.input_paused() {
                 let flow;
                 (flow, input_waiting) = self.on_bytes(&mut codec, &mut inbuf);
                 partial_deadline = self.pause_deadline(input_waiting, &inbuf);
@@ -421,7 +425,7 @@ impl<D: Dialect> Session<D> {
                 _ = self.shutdown.cancelled() => Flow::Close(End::Shutdown),
                 // Polled rather than `readable()`, whose future is 168 bytes of the session's.
                 ready = std::future::poll_fn(|cx| self.stream.poll_read_ready(cx)),
-                    if self.throttle.is_none() => match ready {
+                    if !self.input_paused() => match ready {
                     Ok(()) => {
                         inbuf.reserve(READ_CHUNK);
                         match self.stream.try_read_buf(&mut inbuf) {
@@ -514,7 +518,7 @@ impl<D: Dialect> Session<D> {
     /// lines were left for after the next write.
     fn on_bytes(&mut self, codec: &mut LineCodec, inbuf: &mut BytesMut) -> (Flow, bool) {
         loop {
-            if self.out.len() >= MAX_PENDING_OUT || self.throttle.is_some() {
+            if self.out.len() >= MAX_PENDING_OUT || self.input_paused() {
                 return (Flow::Continue, !inbuf.is_empty());
             }
             match codec.decode(inbuf) {
@@ -527,6 +531,11 @@ impl<D: Dialect> Session<D> {
                 Err(e) => return (Flow::Close(End::Dropped(e.to_string())), false),
             }
         }
+    }
+
+    /// Whether reading input waits: for a room to catch up, or for Redis to answer.
+    fn input_paused(&self) -> bool {
+        self.throttle.is_some() || self.awaiting
     }
 
     /// When the unterminated rest of `inbuf` counts as a line (plain-text port only).

@@ -10,10 +10,12 @@ use std::time::Duration;
 use tracing::info;
 use uuid::Uuid;
 
+use super::backlog::Completion;
 use super::{End, Flow, Session};
 use crate::dialect::Dialect;
 use crate::flood::{Cost, Refusal};
 use crate::history::Say;
+use crate::hub::Registered;
 use crate::limits::{MAX_ROOMS_LISTED, MAX_ROOMS_PER_SESSION, MAX_THROTTLE, ROOM_BACKLOG_HIGH};
 
 impl<D: Dialect> Session<D> {
@@ -58,15 +60,26 @@ impl<D: Dialect> Session<D> {
                 self.write_event(&event);
             }
             ClientMsg::Nick { nick: new } => {
-                if new != nick {
-                    self.hub.rename(&nick, self.id, &new)?;
-                    info!(from = ?nick.as_str(), to = ?new.as_str(), "renamed");
-                    self.nick = Some(new.clone());
-                    // Events about whoever had this nick before ("Tracy left") were sent before
-                    // the rename: they must reach the client before it learns the nick is its own.
-                    self.take_all_room_events();
+                if new != nick
+                    && let Some(cluster) = self.history.cluster().cloned()
+                {
+                    // Redis decides first whether the nick is free across the chat; input
+                    // waits meanwhile, so requests are answered in order.
+                    let resume = self.hub.resume_token(&nick, self.id).unwrap_or_default();
+                    let session = self.id;
+                    self.awaiting = true;
+                    let renamed = cluster.rename_for(nick.clone(), new.clone(), session, resume);
+                    self.queries.push(Box::pin(async move {
+                        Completion::Renamed { old: nick, new, result: renamed.await }
+                    }));
+                    return Ok(Flow::Continue);
                 }
-                self.write(&ServerMsg::Nick { nick: new });
+                if new == nick {
+                    self.write(&ServerMsg::Nick { nick: new });
+                } else {
+                    self.hub.rename(&nick, self.id, &new)?;
+                    self.now_known_as(&nick, new);
+                }
             }
             ClientMsg::Rooms => self.write(&ServerMsg::Rooms { rooms: self.room_list() }),
             ClientMsg::History { room, before, limit } => self.start_page(room, before, limit)?,
@@ -105,7 +118,58 @@ impl<D: Dialect> Session<D> {
         }
         // Random, unlike the session id (a v7 uuid, partly a timestamp): it is a secret.
         let resume = Uuid::new_v4();
+        if let Some(cluster) = self.history.cluster().cloned() {
+            // Several nodes: Redis decides who gets the nick. Input waits meanwhile.
+            let (session, client) = (self.id, client.clone());
+            self.awaiting = true;
+            let claimed = cluster.claim_for(nick.clone(), session, resume, claim);
+            self.queries.push(Box::pin(async move {
+                Completion::Claimed { nick, client, resume, how: claimed.await }
+            }));
+            return Ok(Flow::Continue);
+        }
         let how = self.hub.register(&nick, self.id, resume, self.direct.sender(), claim)?;
+        self.welcome(nick, client, resume, how);
+        Ok(Flow::Continue)
+    }
+
+    /// The rest of a `hello` once Redis has answered the nick claim (several nodes).
+    pub(super) fn claimed(
+        &mut self,
+        nick: Nick,
+        client: &Label,
+        resume: Uuid,
+        how: Result<Registered, RequestError>,
+    ) {
+        match how {
+            Ok(how) => {
+                self.hub.register_granted(&nick, self.id, resume, self.direct.sender());
+                self.welcome(nick, client, resume, how);
+            }
+            Err(error) => self.write(&error.for_request("hello").to_msg()),
+        }
+    }
+
+    /// The rest of a `nick` once Redis has answered (several nodes).
+    pub(super) fn renamed(&mut self, old: &Nick, new: Nick, result: Result<(), RequestError>) {
+        let result = result.and_then(|()| self.hub.rename_granted(old, self.id, &new));
+        match result {
+            Ok(()) => self.now_known_as(old, new),
+            Err(error) => self.write(&error.for_request("nick").to_msg()),
+        }
+    }
+
+    fn now_known_as(&mut self, old: &Nick, new: Nick) {
+        info!(from = ?old.as_str(), to = ?new.as_str(), "renamed");
+        self.nick = Some(new.clone());
+        // Events about whoever had this nick before ("Tracy left") were sent before the
+        // rename: they must reach the client before it learns the nick is its own.
+        self.take_all_room_events();
+        self.write(&ServerMsg::Nick { nick: new });
+    }
+
+    /// Registered: the welcome, and the lobby.
+    fn welcome(&mut self, nick: Nick, client: &Label, resume: Uuid, how: Registered) {
         info!(nick = ?nick.as_str(), client = ?client.as_str(), ?how, "registered");
         self.nick = Some(nick.clone());
         let welcome = ServerMsg::Welcome {
@@ -124,7 +188,6 @@ impl<D: Dialect> Session<D> {
         if let Err(error) = self.join(&nick, RoomName::lobby()) {
             self.write(&error.for_request("join").to_msg());
         }
-        Ok(Flow::Continue)
     }
 
     fn join(&mut self, nick: &Nick, room: RoomName) -> Result<(), RequestError> {

@@ -2,6 +2,8 @@
 
 #![allow(dead_code, clippy::unwrap_used)] // each test file uses a different part; panics are failures
 
+pub mod redis;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 

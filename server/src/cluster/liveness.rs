@@ -1,0 +1,157 @@
+//! Which nodes are alive. Each node refreshes `chat:node:<id>:alive` every [`HEARTBEAT`]; the
+//! key expires after [`NODE_TTL`]. A node whose key is gone is dead: the first node to take
+//! its reap lock announces its members gone (`dropped`, "server lost") in every room and
+//! frees its nicks, so they are announced within `NODE_TTL` + `HEARTBEAT`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use protocol::{Label, RoomName};
+use redis::{AsyncCommands as _, RedisResult};
+use tracing::{info, warn};
+
+use super::subscriber::announce_gone;
+use super::wire::{MemberEntry, Note, Owner, keys};
+use super::{Cluster, ClusterError, scripts};
+use crate::limits::{HEARTBEAT, NODE_TTL, REAP_LOCK};
+
+fn ttl_ms() -> u64 {
+    u64::try_from(NODE_TTL.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Makes sure no running node has this node's id (waiting out the heartbeat of one that just
+/// stopped), then clears what an earlier run of this id left behind.
+pub(super) async fn take_node_id(cluster: &Cluster) -> Result<(), ClusterError> {
+    let failed = |source| ClusterError::Connect { url: String::new(), source };
+    let mut conn = cluster.conn.clone();
+    let deadline = tokio::time::Instant::now() + NODE_TTL + HEARTBEAT;
+    loop {
+        let alive: Option<String> = conn.get(keys::alive(&cluster.node)).await.map_err(failed)?;
+        match alive {
+            None => break,
+            Some(_) if tokio::time::Instant::now() >= deadline => {
+                return Err(ClusterError::NodeInUse(cluster.node.to_string()));
+            }
+            Some(_) => tokio::time::sleep(HEARTBEAT / 4).await,
+        }
+    }
+    beat(cluster).await.map_err(failed)?;
+    reap(cluster, &cluster.node.clone()).await.map_err(failed)?;
+    Ok(())
+}
+
+pub(super) async fn run(cluster: Arc<Cluster>) {
+    let mut tick = tokio::time::interval(HEARTBEAT);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = cluster.stop.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        if let Err(e) = beat(&cluster).await {
+            cluster.outage(&e);
+            continue;
+        }
+        if let Err(e) = reap_dead(&cluster).await {
+            warn!(error = %e, "cannot look for dead nodes");
+        }
+    }
+}
+
+async fn beat(cluster: &Cluster) -> RedisResult<()> {
+    let mut conn = cluster.conn.clone();
+    redis::pipe()
+        .cmd("SET")
+        .arg(keys::alive(&cluster.node))
+        .arg(cluster.instance.to_string())
+        .arg("PX")
+        .arg(ttl_ms())
+        .ignore()
+        .sadd(keys::NODES, cluster.node.as_ref())
+        .ignore()
+        .query_async(&mut conn)
+        .await
+}
+
+async fn reap_dead(cluster: &Cluster) -> RedisResult<()> {
+    let mut conn = cluster.conn.clone();
+    let nodes: Vec<String> = conn.smembers(keys::NODES).await?;
+    for node in nodes.into_iter().filter(|n| **n != *cluster.node) {
+        let alive: bool = conn.exists(keys::alive(&node)).await?;
+        if alive {
+            continue;
+        }
+        let lock: Option<String> = redis::cmd("SET")
+            .arg(keys::reap(&node))
+            .arg(cluster.node.as_ref())
+            .arg("NX")
+            .arg("PX")
+            .arg(u64::try_from(REAP_LOCK.as_millis()).unwrap_or(u64::MAX))
+            .query_async(&mut conn)
+            .await?;
+        if lock.is_some() {
+            reap(cluster, &node).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Announces the sessions of `node` (dead, or an earlier run of this one) gone and frees
+/// their nicks.
+async fn reap(cluster: &Cluster, node: &str) -> RedisResult<()> {
+    let mut conn = cluster.conn.clone();
+    let reason = if node == &*cluster.node { "server restarted" } else { "server lost" };
+    let active: Vec<String> = conn.smembers(keys::ACTIVE).await?;
+    let mut members = 0;
+    for name in active {
+        let Ok(room) = RoomName::parse(&name) else { continue };
+        let entries: HashMap<String, String> = conn.hgetall(keys::members(&room)).await?;
+        for (field, value) in entries {
+            let Ok(entry) = serde_json::from_str::<MemberEntry>(&value) else { continue };
+            if entry.node == node {
+                announce_gone(cluster, &room, &entry, &field, Label::truncate(reason)).await?;
+                members += 1;
+            }
+        }
+    }
+    let nicks: Vec<String> = conn.smembers(keys::node_nicks(node)).await?;
+    let mut pipe = redis::pipe();
+    if !nicks.is_empty() {
+        let keys: Vec<String> = nicks.iter().map(|k| format!("chat:nick:{k}")).collect();
+        let values: Vec<Option<String>> = conn.mget(&keys).await?;
+        for value in values.into_iter().flatten() {
+            if let Some(Owner::Live { node: holder, session, nick, .. }) = Owner::parse(&value)
+                && holder == node
+                && let Ok(nick) = protocol::Nick::parse(&nick)
+            {
+                let note = Note::Offline { session, nick };
+                pipe.publish(keys::EVENTS, note.encode()).ignore();
+            }
+        }
+    }
+    pipe.cmd("EVAL").arg(scripts::REAP_NICKS).arg(1).arg(keys::node_nicks(node)).arg(node).ignore();
+    if node != &*cluster.node {
+        pipe.srem(keys::NODES, node).ignore();
+    }
+    let _: () = pipe.query_async(&mut conn).await?;
+    if members > 0 || !nicks.is_empty() {
+        info!(node, members, sessions = nicks.len(), "announced a stopped node's sessions gone");
+    }
+    Ok(())
+}
+
+/// A node that stops cleanly takes its heartbeat away: nobody waits for it to expire, and a
+/// restart with the same id need not wait either.
+pub(super) async fn leave(cluster: &Cluster) {
+    let mut conn = cluster.conn.clone();
+    let result: RedisResult<()> = redis::pipe()
+        .del(keys::alive(&cluster.node))
+        .ignore()
+        .srem(keys::NODES, cluster.node.as_ref())
+        .ignore()
+        .query_async(&mut conn)
+        .await;
+    if let Err(e) = result {
+        warn!(error = %e, "cannot take this node's heartbeat away");
+    }
+}

@@ -1,0 +1,176 @@
+//! The node's one ordered queue of writes to Redis: messages, presence, notes, nick releases.
+//! One queue, so what a session does reaches the other nodes in the order it did it (its join
+//! before its first message). Whatever has queued up goes in one pipeline.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use protocol::{ErrorCode, MessageKind, RequestError};
+use redis::{RedisResult, Value};
+use tokio::sync::mpsc;
+use tracing::debug;
+
+use super::wire::{Record, keys};
+use super::{Change, Cluster, Outgoing, member_entry, scripts};
+use crate::event::Event;
+use crate::hub::RoomChannel;
+use crate::limits::MAX_COMMIT_BATCH;
+
+pub(super) async fn run(cluster: Arc<Cluster>, mut outbox: mpsc::UnboundedReceiver<Outgoing>) {
+    let mut batch = Vec::with_capacity(MAX_COMMIT_BATCH);
+    loop {
+        if outbox.recv_many(&mut batch, MAX_COMMIT_BATCH).await == 0 {
+            break;
+        }
+        let stop = batch.iter().position(|o| matches!(o, Outgoing::Stop));
+        if let Some(at) = stop {
+            batch.truncate(at);
+        }
+        if !batch.is_empty() {
+            write(&cluster, &mut batch).await;
+        }
+        if stop.is_some() {
+            break;
+        }
+    }
+}
+
+async fn write(cluster: &Cluster, batch: &mut Vec<Outgoing>) {
+    let mut pipe = redis::pipe();
+    pipe.ignore_errors();
+    for outgoing in batch.iter() {
+        pipe.add_command(command(cluster, outgoing));
+    }
+    let mut conn = cluster.conn.clone();
+    let results: RedisResult<Vec<RedisResult<Value>>> = pipe.query_async(&mut conn).await;
+    let results: Vec<Result<Value, String>> = match results {
+        Ok(results) => {
+            cluster.recovered();
+            results.into_iter().map(|r| r.map_err(|e| e.to_string())).collect()
+        }
+        Err(e) => {
+            cluster.outage(&e);
+            Vec::new()
+        }
+    };
+    let mut results = results.into_iter();
+    // Each room's waiting senders hear once per batch.
+    let mut rooms: Vec<RoomChannel> = Vec::new();
+    for outgoing in batch.drain(..) {
+        let result = results.next().unwrap_or_else(|| Err("Redis is not answering".to_owned()));
+        match outgoing {
+            Outgoing::Say(say, ticket) => {
+                cluster.says.fetch_sub(1, Ordering::AcqRel);
+                match result {
+                    Ok(_) => cluster.note_room(&say.room),
+                    Err(reason) => {
+                        debug!(room = %say.room, %reason, "message refused");
+                        let error = RequestError::new(
+                            ErrorCode::StorageFailed,
+                            format!(
+                                "your message to #{} could not be stored (the chat's shared store is not answering); it was not sent",
+                                say.room
+                            ),
+                        )
+                        .for_request(match say.kind {
+                            MessageKind::Say => "say",
+                            MessageKind::Action => "action",
+                        });
+                        let _ = say.sender.try_send(Event::new(error.to_msg()));
+                    }
+                }
+                if !rooms.iter().any(|room| room.is(&say.room_tx)) {
+                    rooms.push(say.room_tx.clone());
+                }
+                drop(ticket);
+            }
+            Outgoing::Private { from, to, .. } => {
+                // Nobody heard it: the recipient's node is gone.
+                if !matches!(result, Ok(Value::Int(1..)))
+                    && let Some(hub) = cluster.hub()
+                {
+                    hub.bounce(from.0, &from.1, &to, false);
+                }
+            }
+            Outgoing::Presence { .. }
+            | Outgoing::Publish { .. }
+            | Outgoing::Release { .. }
+            | Outgoing::Stop => {
+                // Lost with Redis: the node writes its state back when Redis returns.
+                if let Err(reason) = result {
+                    debug!(%reason, "not written to Redis");
+                }
+            }
+        }
+    }
+    for room in rooms {
+        room.wake_senders();
+    }
+}
+
+fn command(cluster: &Cluster, outgoing: &Outgoing) -> redis::Cmd {
+    match outgoing {
+        Outgoing::Say(say, _) => {
+            let record = Record {
+                id: uuid::Uuid::now_v7(),
+                from: say.from.clone(),
+                kind: say.kind,
+                text: say.text.clone(),
+                ts: protocol::now_millis(),
+            };
+            let record = serde_json::to_string(&record).unwrap_or_default();
+            let mut cmd = redis::cmd("EVAL");
+            cmd.arg(scripts::SAY)
+                .arg(2)
+                .arg(keys::seq(&say.room))
+                .arg(keys::log(&say.room))
+                .arg(keys::EVENTS)
+                .arg(say.room.as_str())
+                .arg(record)
+                .arg(cluster.keep);
+            cmd
+        }
+        Outgoing::Presence { room, payload, change, session } => {
+            let (remove, add, entry) = match change {
+                Change::Add { key, nick } => {
+                    ("", key.as_str(), member_entry(&cluster.node, nick, *session))
+                }
+                Change::Remove { key } => (key.as_str(), "", String::new()),
+                Change::Move { from, key, nick } => {
+                    (from.as_str(), key.as_str(), member_entry(&cluster.node, nick, *session))
+                }
+            };
+            let mut cmd = redis::cmd("EVAL");
+            cmd.arg(scripts::PRESENCE)
+                .arg(2)
+                .arg(keys::members(room))
+                .arg(keys::ACTIVE)
+                .arg(keys::EVENTS)
+                .arg(payload)
+                .arg(room.as_str())
+                .arg(remove)
+                .arg(session.to_string())
+                .arg(add)
+                .arg(entry);
+            cmd
+        }
+        Outgoing::Publish { channel, payload } | Outgoing::Private { channel, payload, .. } => {
+            let mut cmd = redis::cmd("PUBLISH");
+            cmd.arg(channel).arg(payload);
+            cmd
+        }
+        Outgoing::Release { key, owner, keep, kept } => {
+            let mut cmd = redis::cmd("EVAL");
+            cmd.arg(scripts::RELEASE)
+                .arg(2)
+                .arg(keys::nick(key))
+                .arg(keys::node_nicks(&cluster.node))
+                .arg(owner)
+                .arg(u64::try_from(keep.as_millis()).unwrap_or(u64::MAX))
+                .arg(kept)
+                .arg(key.as_str());
+            cmd
+        }
+        Outgoing::Stop => redis::cmd("PING"),
+    }
+}

@@ -1,0 +1,112 @@
+//! The Lua scripts: each runs in Redis as one step, which is what makes an order per room and
+//! a race for a nick decidable across nodes. Sent with `EVAL` (Redis caches the compiled
+//! script by its hash), so a restarted Redis needs nothing loaded again.
+
+/// A room message: the next sequence number, the stream entry with that number as its id
+/// (trimmed to about `keep` entries), and the publish to every node, in one step, so publish
+/// order is sequence order.
+///
+/// KEYS: seq, log. ARGV: channel, room, record json, keep. Returns the sequence number.
+///
+/// If the counter was lost but the stream was not (a restore of part of the data), the entry
+/// is numbered after the stream's last one instead of failing.
+pub const SAY: &str = r"
+local seq = redis.call('INCR', KEYS[1])
+local ok = redis.pcall('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], seq .. '-0', 'm', ARGV[3])
+if type(ok) == 'table' and ok.err then
+  local last = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
+  local top = 0
+  if last[1] then top = tonumber(string.match(last[1][1], '^(%d+)')) end
+  seq = top + 1
+  redis.call('SET', KEYS[1], seq)
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], seq .. '-0', 'm', ARGV[3])
+end
+redis.call('PUBLISH', ARGV[1], 'm' .. seq .. ' ' .. ARGV[2] .. ' ' .. ARGV[3])
+return seq
+";
+
+/// A presence event: the room's member hash changed (an entry removed, if still the
+/// session's, so a late leave cannot remove a newer session of the same nick; an entry added),
+/// then the event published.
+///
+/// KEYS: members, active rooms. ARGV: channel, payload (or '' to publish nothing), room,
+/// field to remove (or ''), session, field to add (or ''), its entry.
+pub const PRESENCE: &str = r"
+if ARGV[4] ~= '' then
+  local cur = redis.call('HGET', KEYS[1], ARGV[4])
+  if cur and string.find(cur, ARGV[5], 1, true) then redis.call('HDEL', KEYS[1], ARGV[4]) end
+end
+if ARGV[6] ~= '' then
+  redis.call('HSET', KEYS[1], ARGV[6], ARGV[7])
+  redis.call('SADD', KEYS[2], ARGV[3])
+elseif redis.call('HLEN', KEYS[1]) == 0 then
+  redis.call('SREM', KEYS[2], ARGV[3])
+end
+if ARGV[2] ~= '' then redis.call('PUBLISH', ARGV[1], ARGV[2]) end
+return 1
+";
+
+/// Claims a nick: free, or held/kept for the resume token shown. Returns `new`, the previous
+/// owner's value (taken over or reclaimed), or `{busy, owner}` as an error-free table.
+///
+/// KEYS: nick, the node's nick set. ARGV: owner value, resume token shown (or ''), nick key.
+pub const CLAIM: &str = r"
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  local token = string.match(cur, '^%a+|[^|]*|[^|]*|([^|]*)|')
+  if ARGV[2] == '' or token ~= ARGV[2] then return {'busy', cur} end
+end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('SADD', KEYS[2], ARGV[3])
+if cur then return {'was', cur} end
+return {'new', ''}
+";
+
+/// Lets go of a nick a session held: frees it, or keeps it for the session's resume token for
+/// a while. Only if the nick is still that session's (it may have been taken over).
+///
+/// KEYS: nick, the node's nick set. ARGV: owner value, keep for ms (0: free), kept value,
+/// nick key.
+pub const RELEASE: &str = r"
+redis.call('SREM', KEYS[2], ARGV[4])
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if tonumber(ARGV[2]) > 0 then
+  redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[2])
+else
+  redis.call('DEL', KEYS[1])
+end
+return 1
+";
+
+/// Moves a session from one nick to another if the new one is free and the old one still its.
+/// Returns `ok`, `{busy, owner}`, or `lost`.
+///
+/// KEYS: old nick, new nick, the node's nick set. ARGV: old owner value, new owner value, old
+/// key, new key.
+pub const RENAME: &str = r"
+local cur = redis.call('GET', KEYS[2])
+if cur and KEYS[1] ~= KEYS[2] then return {'busy', cur} end
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {'lost', ''} end
+redis.call('DEL', KEYS[1])
+redis.call('SREM', KEYS[3], ARGV[3])
+redis.call('SET', KEYS[2], ARGV[2])
+redis.call('SADD', KEYS[3], ARGV[4])
+return {'ok', ''}
+";
+
+/// Frees the nicks of a dead node that are still its own.
+///
+/// KEYS: the node's nick set. ARGV: the node id. Returns how many were freed.
+pub const REAP_NICKS: &str = r"
+local freed = 0
+for _, key in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local nick = 'chat:nick:' .. key
+  local cur = redis.call('GET', nick)
+  if cur and string.sub(cur, 1, 6 + #ARGV[1]) == 'live|' .. ARGV[1] .. '|' then
+    redis.call('DEL', nick)
+    freed = freed + 1
+  end
+end
+redis.call('DEL', KEYS[1])
+return freed
+";

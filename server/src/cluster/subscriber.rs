@@ -1,0 +1,337 @@
+//! The node's one subscription: every room event and note, handed to the hub. After each
+//! (re)subscription the node first writes its own state back into Redis and reads the
+//! others' ([`reconcile`]), then fills in the messages it missed from the room streams.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use futures::StreamExt;
+use protocol::{Label, Nick, PresenceEvent, RoomName, ServerMsg};
+use redis::{AsyncCommands as _, RedisResult};
+use tokio::sync::Notify;
+use tracing::{debug, info, warn};
+use uuid::Uuid;
+
+use super::wire::{self, MemberEntry, Note, Owner, keys};
+use super::{Cluster, Outgoing, member_entry, presence_event, scripts};
+use crate::event::Event;
+use crate::hub::Hub;
+use crate::limits::{REFILL_PAGE, RESUBSCRIBE_DELAY};
+
+pub(super) async fn run(cluster: Arc<Cluster>, hub: Arc<Hub>, ready: Arc<Notify>) {
+    // Each room's last message handed to this node's members, for rooms that have some.
+    let mut last: HashMap<RoomName, u64> = HashMap::new();
+    loop {
+        match listen(&cluster, &hub, &mut last, &ready).await {
+            Ok(()) => return,
+            Err(e) => cluster.outage(&e),
+        }
+        tokio::select! {
+            () = cluster.stop.cancelled() => return,
+            () = tokio::time::sleep(RESUBSCRIBE_DELAY) => {}
+        }
+    }
+}
+
+/// Subscribes and hands on what it hears until the connection ends (an error) or the node
+/// stops (`Ok`).
+async fn listen(
+    cluster: &Cluster,
+    hub: &Hub,
+    last: &mut HashMap<RoomName, u64>,
+    ready: &Notify,
+) -> RedisResult<()> {
+    let mut pubsub = cluster.client.get_async_pubsub().await?;
+    // Subscribed first: what is published while the state is read waits in the subscription.
+    pubsub.subscribe(keys::EVENTS).await?;
+    pubsub.subscribe(keys::to_node(&cluster.node)).await?;
+    reconcile(cluster, hub).await?;
+    let rooms: Vec<(RoomName, u64)> = last.iter().map(|(r, s)| (r.clone(), *s)).collect();
+    for (room, after) in rooms {
+        fill(cluster, hub, last, &room, after, None).await?;
+    }
+    cluster.recovered();
+    ready.notify_one();
+    debug!("subscribed");
+    let mut messages = pubsub.into_on_message();
+    loop {
+        let message = tokio::select! {
+            () = cluster.stop.cancelled() => return Ok(()),
+            message = messages.next() => message,
+        };
+        let Some(message) = message else {
+            return Err(redis::RedisError::from(std::io::Error::new(
+                std::io::ErrorKind::ConnectionAborted,
+                "the subscription ended",
+            )));
+        };
+        let payload: String = match message.get_payload() {
+            Ok(payload) => payload,
+            Err(e) => {
+                warn!(error = %e, "unreadable payload");
+                continue;
+            }
+        };
+        on_payload(cluster, hub, last, &payload).await?;
+    }
+}
+
+async fn on_payload(
+    cluster: &Cluster,
+    hub: &Hub,
+    last: &mut HashMap<RoomName, u64>,
+    payload: &str,
+) -> RedisResult<()> {
+    if payload.starts_with('m') {
+        let Some((room, seq, record)) = wire::parse_message(payload) else {
+            warn!(payload = ?payload.chars().take(200).collect::<String>(), "unreadable message");
+            return Ok(());
+        };
+        cluster.note_room(&room);
+        match last.get(&room).copied() {
+            Some(delivered) if seq <= delivered => return Ok(()),
+            Some(delivered) if seq > delivered + 1 => {
+                fill(cluster, hub, last, &room, delivered, Some(seq)).await?;
+            }
+            _ => {}
+        }
+        deliver(hub, last, &room, seq, record);
+        return Ok(());
+    }
+    let note: Note = match serde_json::from_str(payload) {
+        Ok(note) => note,
+        Err(e) => {
+            warn!(error = %e, "unreadable note");
+            return Ok(());
+        }
+    };
+    match note {
+        Note::Presence { ref node, session, .. } => {
+            if let Some(event) = presence_event(&note) {
+                hub.on_presence(node, session, event);
+            }
+        }
+        Note::Online { node, session, nick } => hub.on_online(&node, session, &nick),
+        Note::Offline { session, nick } => hub.on_offline(session, &nick),
+        Note::Renamed { session, nick, to } => hub.on_renamed(session, &nick, &to),
+        Note::Private { from_node, from_session, id, from, to, text, ts } => {
+            let event =
+                Event::new(ServerMsg::Private { id, from: from.clone(), to: to.clone(), text, ts });
+            if let Err(busy) = hub.deliver_private(event) {
+                let note = Note::Bounce { session: from_session, nick: from, to, busy };
+                let _ = cluster.outbox.send(Outgoing::Publish {
+                    channel: keys::to_node(&from_node),
+                    payload: note.encode(),
+                });
+            }
+        }
+        Note::Bounce { session, nick, to, busy } => hub.bounce(session, &nick, &to, busy),
+        Note::Replace { session, nick } => hub.replaced(&nick, session),
+    }
+    Ok(())
+}
+
+fn deliver(
+    hub: &Hub,
+    last: &mut HashMap<RoomName, u64>,
+    room: &RoomName,
+    seq: u64,
+    record: wire::Record,
+) {
+    let event = Event::new(record.stored(seq).into_message(room.clone()));
+    if hub.deliver(room, event) {
+        last.insert(room.clone(), seq);
+    } else {
+        // Nobody here is in the room: a member who joins later reads its backlog.
+        last.remove(room);
+    }
+}
+
+/// Hands on the messages of `room` after `after` (and before `until`) from its stream: what
+/// this node missed while its subscription was down.
+async fn fill(
+    cluster: &Cluster,
+    hub: &Hub,
+    last: &mut HashMap<RoomName, u64>,
+    room: &RoomName,
+    mut after: u64,
+    until: Option<u64>,
+) -> RedisResult<()> {
+    let mut conn = cluster.conn.clone();
+    loop {
+        let end = until.map_or_else(|| "+".to_owned(), |u| format!("({u}-0"));
+        let reply: redis::streams::StreamRangeReply =
+            conn.xrange_count(keys::log(room), format!("({after}-0"), end, REFILL_PAGE).await?;
+        let messages = super::entries(room, reply);
+        let full = messages.len() >= REFILL_PAGE as usize;
+        if !messages.is_empty() {
+            debug!(room = %room, after, count = messages.len(), "filling in missed messages");
+        }
+        for stored in messages {
+            after = stored.seq;
+            let event = Event::new(stored.into_message(room.clone()));
+            if hub.deliver(room, event) {
+                last.insert(room.clone(), after);
+            } else {
+                last.remove(room);
+                return Ok(());
+            }
+        }
+        if !full {
+            return Ok(());
+        }
+    }
+}
+
+/// Writes this node's sessions and memberships back into Redis (a restarted Redis may have
+/// lost them, and departures made while it was away were not written), removes what Redis
+/// still has of this node's that is gone, and reads the other nodes' sessions and members.
+pub(super) async fn reconcile(cluster: &Cluster, hub: &Hub) -> RedisResult<()> {
+    let mut conn = cluster.conn.clone();
+    let me = cluster.node.to_string();
+    let crate::hub::LocalView { users, members } = hub.local_view();
+
+    // Nicks.
+    let local: HashSet<Uuid> = users.iter().map(|(_, session, _)| *session).collect();
+    let mut pipe = redis::pipe();
+    for (nick, session, resume) in &users {
+        let owner = Owner::Live {
+            node: me.clone(),
+            session: *session,
+            token: *resume,
+            nick: nick.to_string(),
+        };
+        pipe.cmd("SET").arg(keys::nick(&nick.key())).arg(owner.encode()).arg("NX").ignore();
+        pipe.sadd(keys::node_nicks(&me), nick.key().as_str()).ignore();
+    }
+    // Memberships.
+    let ours: HashSet<(RoomName, Uuid)> =
+        members.iter().map(|(room, _, session)| (room.clone(), *session)).collect();
+    for (room, nick, session) in &members {
+        pipe.hset(keys::members(room), nick.key().as_str(), member_entry(&me, nick, *session))
+            .ignore();
+        pipe.sadd(keys::ACTIVE, room.as_str()).ignore();
+    }
+    if !pipe.is_empty() {
+        let _: () = pipe.query_async(&mut conn).await?;
+    }
+
+    // What Redis says this node holds that it does not.
+    let held: Vec<String> = conn.smembers(keys::node_nicks(&me)).await?;
+    for key in held {
+        let value: Option<String> = conn.get(format!("chat:nick:{key}")).await?;
+        let stale = match value.as_deref().and_then(Owner::parse) {
+            Some(Owner::Live { node, session, .. }) => node == me && !local.contains(&session),
+            _ => true,
+        };
+        if stale && let Some(value) = value {
+            let _: i64 = redis::cmd("EVAL")
+                .arg(scripts::RELEASE)
+                .arg(2)
+                .arg(format!("chat:nick:{key}"))
+                .arg(keys::node_nicks(&me))
+                .arg(value)
+                .arg(0)
+                .arg("")
+                .arg(&key)
+                .query_async(&mut conn)
+                .await?;
+        } else if stale {
+            let _: () = conn.srem(keys::node_nicks(&me), &key).await?;
+        }
+    }
+
+    // Every room's members: this node's ghosts are announced gone, the others' are kept.
+    let active: Vec<String> = conn.smembers(keys::ACTIVE).await?;
+    let mut rooms = Vec::new();
+    for name in active {
+        let Ok(room) = RoomName::parse(&name) else { continue };
+        let entries: HashMap<String, String> = conn.hgetall(keys::members(&room)).await?;
+        let mut others = Vec::new();
+        for (field, value) in entries {
+            let Ok(entry) = serde_json::from_str::<MemberEntry>(&value) else {
+                warn!(room = %room, field = ?field, "unreadable member entry");
+                continue;
+            };
+            if entry.node == me {
+                if !ours.contains(&(room.clone(), entry.session)) {
+                    let reason = Label::truncate("connection lost");
+                    announce_gone(cluster, &room, &entry, &field, reason).await?;
+                }
+            } else {
+                others.push((entry.nick, entry.session));
+            }
+        }
+        rooms.push((room, others));
+    }
+
+    // The other nodes' sessions.
+    let nodes: Vec<String> = conn.smembers(keys::NODES).await?;
+    let mut remote = Vec::new();
+    for node in nodes.into_iter().filter(|n| *n != me) {
+        let nicks: Vec<String> = conn.smembers(keys::node_nicks(&node)).await?;
+        if nicks.is_empty() {
+            continue;
+        }
+        let keys: Vec<String> = nicks.iter().map(|k| format!("chat:nick:{k}")).collect();
+        let values: Vec<Option<String>> = conn.mget(&keys).await?;
+        for value in values.into_iter().flatten() {
+            if let Some(Owner::Live { node: holder, session, nick, .. }) = Owner::parse(&value)
+                && holder == node
+                && let Ok(nick) = Nick::parse(&nick)
+            {
+                remote.push((nick, session, holder));
+            }
+        }
+    }
+    let (remote_users, room_count) = (remote.len(), rooms.len());
+    hub.load_remote(remote, rooms);
+
+    let stored: Vec<String> = conn.smembers(keys::ROOMS).await?;
+    for room in stored.iter().filter_map(|r| RoomName::parse(r).ok()) {
+        cluster.note_room(&room);
+    }
+    info!(
+        sessions = users.len(),
+        remote_users,
+        rooms = room_count,
+        "state shared with the cluster"
+    );
+    Ok(())
+}
+
+/// Announces a member of a room gone (one of a dead node's, or a ghost of this node's) and
+/// removes it from the room's member hash, in one step.
+pub(super) async fn announce_gone(
+    cluster: &Cluster,
+    room: &RoomName,
+    entry: &MemberEntry,
+    field: &str,
+    reason: Label,
+) -> RedisResult<()> {
+    let note = Note::Presence {
+        node: entry.node.clone(),
+        session: entry.session,
+        id: Uuid::now_v7(),
+        ts: protocol::now_millis(),
+        room: room.clone(),
+        nick: entry.nick.clone(),
+        event: PresenceEvent::Dropped { reason },
+    };
+    let mut conn = cluster.conn.clone();
+    let _: i64 = redis::cmd("EVAL")
+        .arg(scripts::PRESENCE)
+        .arg(2)
+        .arg(keys::members(room))
+        .arg(keys::ACTIVE)
+        .arg(keys::EVENTS)
+        .arg(note.encode())
+        .arg(room.as_str())
+        .arg(field)
+        .arg(entry.session.to_string())
+        .arg("")
+        .arg("")
+        .query_async(&mut conn)
+        .await?;
+    Ok(())
+}
