@@ -1404,4 +1404,47 @@ mod tests {
         assert_eq!(state.reserved.len(), MAX_RESERVATIONS);
         assert!(!state.reserved.contains_key(&nick("n0").key()), "the oldest went");
     }
+
+    /// With several nodes, presence goes out through the relay (not straight to the local
+    /// channel) and comes back through `on_presence`; another node's late departure of an
+    /// older session of a nick does not remove the newer one.
+    #[test]
+    fn another_nodes_presence_is_applied_by_session() {
+        let (relay, mut queue) = Relay::detached("a");
+        let hub = Hub::new(100, 100).with_relay(relay);
+        let (m, _) = register(&hub, "Michael");
+        let lobby = RoomName::lobby();
+        let mut membership = hub.join(&m, sid(&m), &lobby).unwrap();
+        assert!(membership.rx.try_recv().is_err(), "not sent locally: Redis brings it back");
+        let mut published = 0;
+        while let Ok(outgoing) = queue.try_recv() {
+            if let crate::cluster::Outgoing::Presence { .. } = outgoing {
+                published += 1;
+            }
+        }
+        assert_eq!(published, 1);
+
+        let tracy = nick("Tracy");
+        let (old, new) = (Uuid::now_v7(), Uuid::now_v7());
+        let joined = |session| {
+            hub.on_presence("b", session, presence(&lobby, &tracy, PresenceEvent::Joined));
+        };
+        joined(old);
+        hub.on_online("b", old, &tracy);
+        assert_eq!(hub.members(&lobby).unwrap(), vec![nick("Michael"), tracy.clone()]);
+        // Tracy came back on node c (a new session) before node b's departure arrived.
+        hub.on_presence("c", new, presence(&lobby, &tracy, PresenceEvent::Joined));
+        let gone = PresenceEvent::Dropped { reason: protocol::Label::truncate("server lost") };
+        hub.on_presence("b", old, presence(&lobby, &tracy, gone));
+        hub.on_offline(old, &tracy);
+        assert_eq!(hub.members(&lobby).unwrap(), vec![nick("Michael"), tracy.clone()]);
+        let events: Vec<_> = std::iter::from_fn(|| membership.rx.try_recv().ok()).collect();
+        assert_eq!(events.len(), 3, "each heard event reaches the local members");
+
+        // A reload keeps this node's own members and replaces the others'.
+        hub.load_remote(vec![], vec![(lobby.clone(), vec![(nick("Anna"), Uuid::now_v7())])]);
+        assert_eq!(hub.members(&lobby).unwrap(), vec![nick("Anna"), nick("Michael")]);
+        let err = hub.send_private(&m, &tracy, Text::parse("hi").unwrap()).unwrap_err();
+        assert_eq!(err.code, ErrorCode::NoSuchNick);
+    }
 }

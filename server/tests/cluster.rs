@@ -287,3 +287,55 @@ async fn the_chat_survives_a_redis_restart() {
         log.lines().filter(|l| l.contains("ERROR") && l.contains("Redis is not answering"));
     assert_eq!(outages.count(), 1, "the outage is logged once:\n{log}");
 }
+
+/// A resume token works across nodes: a client that comes back through another node takes
+/// its nick over from its old session (which is told so and leaves its rooms), and a
+/// rename is refused when another node's session has the nick.
+#[tokio::test]
+async fn the_resume_token_and_renames_work_across_nodes() {
+    let redis = RedisServer::start();
+    let (a, b) = tokio::join!(Node::start(&redis, "a"), Node::start(&redis, "b"));
+    let mut old = JsonClient::connect(a.json).await;
+    let ServerMsg::Welcome { resume: Some(token), .. } = old.hello("Michael").await else {
+        panic!("no resume token")
+    };
+    old.recv_until(|m| matches!(m, ServerMsg::Members { .. })).await;
+    let mut tracy = member(&b, "Tracy").await;
+    wait_for_members(&mut tracy, &["Michael", "Tracy"]).await;
+
+    let mut wrong = JsonClient::connect(b.json).await;
+    match wrong.hello_resuming("Michael", Some(uuid::Uuid::new_v4())).await {
+        ServerMsg::Error { code: ErrorCode::NickInUse, .. } => {}
+        other => panic!("a wrong token: {other:?}"),
+    }
+    let mut back = JsonClient::connect(b.json).await;
+    match back.hello_resuming("Michael", Some(token)).await {
+        ServerMsg::Welcome { nick: n, .. } => assert_eq!(n.as_str(), "Michael"),
+        other => panic!("{other:?}"),
+    }
+    let (bye, _) = old.recv_until(|m| matches!(m, ServerMsg::Bye { .. })).await;
+    assert!(matches!(bye, ServerMsg::Bye { code: protocol::ByeCode::Replaced, .. }), "{bye:?}");
+    let (dropped, _) = tracy
+        .recv_until(|m| {
+            matches!(m, ServerMsg::Presence { event: PresenceEvent::Dropped { .. }, .. })
+        })
+        .await;
+    let ServerMsg::Presence { nick: who, .. } = dropped else { unreachable!() };
+    assert_eq!(who.as_str(), "Michael");
+    wait_for_members(&mut tracy, &["Michael", "Tracy"]).await;
+
+    // Renames: refused onto another node's nick, and the new nick is unique across nodes.
+    back.recv_until(|m| matches!(m, ServerMsg::Members { .. })).await;
+    back.send(ClientMsg::Nick { nick: nick("TRACY") }).await;
+    let (refused, _) = back.recv_until(|m| matches!(m, ServerMsg::Error { .. })).await;
+    assert!(matches!(refused, ServerMsg::Error { code: ErrorCode::NickInUse, .. }), "{refused:?}");
+    back.send(ClientMsg::Nick { nick: nick("Mike") }).await;
+    back.recv_until(|m| matches!(m, ServerMsg::Nick { .. })).await;
+    wait_for_members(&mut tracy, &["Mike", "Tracy"]).await;
+    let mut someone = JsonClient::connect(a.json).await;
+    match someone.hello("mike").await {
+        ServerMsg::Error { code: ErrorCode::NickInUse, .. } => {}
+        other => panic!("{other:?}"),
+    }
+    let _michael_is_free = member(&a, "Michael").await;
+}

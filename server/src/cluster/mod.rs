@@ -119,6 +119,13 @@ pub struct Relay {
 }
 
 impl Relay {
+    /// A relay whose queue the caller reads, for tests of the hub.
+    #[cfg(test)]
+    pub(crate) fn detached(node: &str) -> (Self, mpsc::UnboundedReceiver<Outgoing>) {
+        let (outbox, queue) = mpsc::unbounded_channel();
+        (Self { node: node.into(), outbox }, queue)
+    }
+
     pub fn node(&self) -> &str {
         &self.node
     }
