@@ -1059,6 +1059,15 @@ impl Hub {
             }
         }
         state.rooms.retain(|_, room| !room.members.is_empty());
+        // Presence missed meanwhile cannot be replayed: this node's members get the room's
+        // member list afresh instead.
+        for (name, room) in &state.rooms {
+            if room.tx.tx.receiver_count() > 0 {
+                let mut nicks = room.nicks();
+                nicks.sort_by_cached_key(|n| (n.as_str().to_lowercase(), n.clone()));
+                room.tx.send(Event::new(ServerMsg::Members { room: name.clone(), nicks }));
+            }
+        }
     }
 }
 
