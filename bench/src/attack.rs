@@ -101,8 +101,9 @@ async fn run(
 ) -> anyhow::Result<Outcome> {
     // One address for everyone, so the per-address cap is raised; flood control stays on.
     let server =
-        start_server(binary, Mode::File, pin, &["--max-connections-per-ip", "100000"]).await?;
-    let addr = server.addr.clone();
+        start_server(binary, Mode::File, pin, &["--max-connections-per-ip", "100000"], None)
+            .await?;
+    let addr = server.addr(0).to_owned();
     let (stop_readers, shared) = Shared::new();
     let stop = Arc::new(AtomicBool::new(false));
     let counts = Arc::new(AttackCounts::default());
@@ -111,7 +112,12 @@ async fn run(
     let mut writers = Vec::new();
     for i in 0..a.members {
         let (r, w) = member(&addr, &format!("m{i}")).await?;
-        receivers.push(tokio::spawn(receive(r, None, Timing::SendTimes, shared.clone())));
+        receivers.push(tokio::spawn(receive(
+            r,
+            None,
+            Timing::SendTimes { in_order: false },
+            shared.clone(),
+        )));
         writers.push(w);
     }
     let mut tasks: Vec<JoinHandle<()>> = Vec::new();

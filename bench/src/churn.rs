@@ -69,7 +69,7 @@ struct Figures {
 }
 
 pub async fn compare(launch: &Launch, plan: &Plan) -> anyhow::Result<()> {
-    let pinned = if launch.pin { "; server on CPU 0, bench on CPU 1" } else { "" };
+    let pinned = launch.pinned();
     println!(
         "churn: {:?} steady members, {} senders at {} msg/s in all, {} churners, {}-byte \
          messages, {} s per run{pinned}",
@@ -113,6 +113,7 @@ fn row(plan: &Plan, subject: Subject, f: &Figures) -> Row {
     row.push("errors", f.errors);
     row.push_latency(&f.latency);
     row.push("server_cpu", round(f.usage.server_cpu, 2));
+    row.push("redis_cpu", round(f.usage.redis_cpu, 2));
     row.push("bench_cpu", round(f.usage.bench_cpu, 2));
     row.push("server_rss_mb", round(f.usage.server_rss_mb, 1));
     row.push("first_failure", f.first_failure.clone());
@@ -177,13 +178,21 @@ async fn run(
     let senders = plan.senders.min(members);
     let (stop_tx, shared) = Shared::new();
     let prefix = subject.nick_prefix(run);
-    let room =
-        fill_room(&server.addr, &prefix, members, senders, Timing::SendTimes, false, &shared)
-            .await?;
+    let room = fill_room(
+        &server,
+        &prefix,
+        members,
+        senders,
+        Timing::SendTimes { in_order: false },
+        false,
+        &shared,
+    )
+    .await?;
     let mut tasks = start_paced(room.speakers, plan.total_rate, plan.size, &shared)?;
     let visits = Arc::new(Visits::default());
     for p in 0..plan.parallel {
-        let (addr, prefix) = (server.addr.clone(), format!("{prefix}c{p}x"));
+        // On two nodes, the churners alternate between them too.
+        let (addr, prefix) = (server.addr(p).to_owned(), format!("{prefix}c{p}x"));
         tasks.push(tokio::spawn(churner(addr, prefix, shared.clone(), visits.clone())));
     }
     let usage = measure(&server, &shared, plan.seconds).await;

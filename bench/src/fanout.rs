@@ -3,12 +3,18 @@
 //! every member of the room, itself included; see `deliveries`) or at a fixed total rate
 //! (`--total-rate`, see `pace`). Each member count of `--members` runs against every server
 //! of `--history` in turn, each on a fresh server, and the figures are printed side by side
-//! with their ratios to the server without history and to the bare fan-out server.
+//! with their ratios to the server without history, to the bare fan-out server and to one node
+//! on Redis; two nodes on Redis are also compared with each one-node run of the same room
+//! size. On two nodes the members alternate between them (`m0` on the first, `m1` on the
+//! second, ...), so the senders, the first `--senders` members, are split too; every member
+//! must still receive every message, wherever it was said.
 //!
 //! Flat out, deliveries are counted as they arrive inside the measured window and every
 //! eighth is timed (parsing every send time would cost the bench a core at millions a
 //! second). Paced, every message is timed, and deliveries are counted by send time, so that
-//! loss is exact: each message sent in the window must reach every member.
+//! loss is exact: each message sent in the window must reach every member, once (from
+//! chat-server, a delivery whose `seq` is not above the last one its member got is counted as
+//! `repeated`, not as delivered).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -26,7 +32,7 @@ use crate::pace::{Pace, paced, schedule};
 use crate::process::{Launch, Server, Subject, cpu_seconds, open};
 use crate::report::{self, Row, round};
 use crate::wire::{Shared, Tally, Timing, member, padding, receive, say_line};
-use crate::{LOAD_LIMITS, ms};
+use crate::{LOAD_LIMITS, Mode, ms};
 
 /// What to run.
 pub struct Plan {
@@ -59,6 +65,8 @@ struct Figures {
     deliveries_per_s: f64,
     /// Messages that should have been delivered and were not (a member that lagged).
     lost: u64,
+    /// Paced, from chat-server: deliveries a member had had already or got out of order.
+    repeated: Option<u64>,
     errors: u64,
     /// Send to receipt.
     latency: Percentiles,
@@ -72,7 +80,7 @@ const WINDOW_LEAD: Duration = Duration::from_millis(10);
 const STRAGGLERS: Duration = Duration::from_secs(2);
 
 pub async fn sweep(launch: &Launch, plan: &Plan) -> anyhow::Result<()> {
-    let pinned = if launch.pin { "; server on CPU 0, bench on CPU 1" } else { "" };
+    let pinned = launch.pinned();
     println!(
         "fan-out: {:?} members, {}, {}-byte messages, {} s per run{pinned}",
         plan.members,
@@ -82,6 +90,7 @@ pub async fn sweep(launch: &Launch, plan: &Plan) -> anyhow::Result<()> {
     );
     let mut rows = Vec::new();
     let mut table = Vec::new();
+    let mut comparisons = Vec::new();
     for &members in &plan.members {
         let mut group = Vec::new();
         for &subject in &plan.subjects {
@@ -90,21 +99,33 @@ pub async fn sweep(launch: &Launch, plan: &Plan) -> anyhow::Result<()> {
                 .with_context(|| format!("run with {members} members, {}", subject.name()))?;
             group.push((subject, figures));
         }
-        let deliveries =
-            |key| group.iter().find(|(s, _)| s.key() == key).map(|(_, f)| f.deliveries_per_s);
-        let (off, bare) = (deliveries("off"), deliveries("bare"));
-        for (subject, f) in group {
-            let vs = |to: Option<f64>| to.map(|to| f.deliveries_per_s / to);
-            let row = row(plan, subject, members, &f, vs(off), vs(bare));
+        let find = |key: &str| group.iter().find(|(s, _)| s.key() == key).map(|(_, f)| *f);
+        let (off, bare, redis) = (find("off"), find("bare"), find("redis"));
+        for &(subject, f) in &group {
+            let ratios = Ratios {
+                vs_off: ratio(f.deliveries_per_s, off.map(|o| o.deliveries_per_s)),
+                vs_bare: ratio(f.deliveries_per_s, bare.map(|b| b.deliveries_per_s)),
+                vs_redis: ratio(f.deliveries_per_s, redis.map(|r| r.deliveries_per_s)),
+                p99_vs_off: ratio(p99(&f), off.as_ref().map(p99)),
+                p99_vs_redis: ratio(p99(&f), redis.as_ref().map(p99)),
+            };
+            let row = row(plan, subject, members, &f, &ratios);
             println!("{}", row.json());
             rows.push(row);
-            table.push((members, subject, f, vs(off), vs(bare)));
+            table.push((members, subject, f, ratios));
         }
+        comparisons.extend(two_nodes_against_one(members, &group));
         if let Some(path) = &plan.csv {
             report::write_csv(path, &rows)?;
         }
     }
     print_table(&table);
+    if !comparisons.is_empty() {
+        println!();
+        for line in &comparisons {
+            println!("{line}");
+        }
+    }
     if let Some(path) = &plan.plot {
         let caption = format!("chat-server fan-out: {}, {}-byte messages", plan.load(), plan.size);
         report::plot(path, &report::series(&rows), &caption)?;
@@ -113,14 +134,63 @@ pub async fn sweep(launch: &Launch, plan: &Plan) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn row(
-    plan: &Plan,
-    subject: Subject,
-    members: usize,
-    f: &Figures,
+/// A run's deliveries/s and p99 against those of other servers in the same group.
+#[derive(Debug, Clone, Copy)]
+struct Ratios {
     vs_off: Option<f64>,
     vs_bare: Option<f64>,
-) -> Row {
+    /// Against one node on Redis.
+    vs_redis: Option<f64>,
+    p99_vs_off: Option<f64>,
+    p99_vs_redis: Option<f64>,
+}
+
+/// `x / to`, when there is a `to` to divide by.
+fn ratio(x: f64, to: Option<f64>) -> Option<f64> {
+    to.filter(|&to| to > 0.0).map(|to| x / to)
+}
+
+fn p99(f: &Figures) -> f64 {
+    ms(f.latency.p99_us)
+}
+
+/// For each run on two nodes in `group` (one room size), a line comparing it with each run on
+/// one chat-server node: deliveries/s and p99 as ratios.
+fn two_nodes_against_one(members: usize, group: &[(Subject, Figures)]) -> Vec<String> {
+    // chat-server on its own, or one node on Redis.
+    let one_node = |s: &Subject| match s {
+        Subject::Started(m) => *m != Mode::Bare && m.nodes_on_redis() <= 1,
+        Subject::External(_) => false,
+    };
+    let mut lines = Vec::new();
+    for (two, f) in group.iter().filter(|(s, _)| *s == Subject::Started(Mode::Redis2)) {
+        let against: Vec<String> = group
+            .iter()
+            .filter(|(s, _)| one_node(s))
+            .map(|(one, o)| {
+                let r = |x: Option<f64>| x.map_or("-".to_owned(), |x| format!("{x:.2}"));
+                format!(
+                    "{}: deliveries/s x {}, p99 x {} ({:.2} ms)",
+                    one.name(),
+                    r(ratio(f.deliveries_per_s, Some(o.deliveries_per_s))),
+                    r(ratio(p99(f), Some(p99(o)))),
+                    p99(o),
+                )
+            })
+            .collect();
+        if !against.is_empty() {
+            lines.push(format!(
+                "{members} members, {} (p99 {:.2} ms) against {}",
+                two.name(),
+                p99(f),
+                against.join("; ")
+            ));
+        }
+    }
+    lines
+}
+
+fn row(plan: &Plan, subject: Subject, members: usize, f: &Figures, ratios: &Ratios) -> Row {
     let mut row = Row::default();
     row.push("scenario", "fanout");
     row.push("history", subject.key());
@@ -132,26 +202,31 @@ fn row(
     row.push("seconds", plan.seconds);
     row.push("sends_per_s", round(Some(f.sends_per_s), 0));
     row.push("deliveries_per_s", round(Some(f.deliveries_per_s), 0));
-    row.push("vs_off", round(vs_off, 3));
-    row.push("vs_bare", round(vs_bare, 3));
+    row.push("vs_off", round(ratios.vs_off, 3));
+    row.push("vs_bare", round(ratios.vs_bare, 3));
+    row.push("vs_redis", round(ratios.vs_redis, 3));
     row.push("lost", f.lost);
+    row.push("repeated", f.repeated);
     row.push("errors", f.errors);
     row.push_latency(&f.latency);
+    row.push("p99_vs_off", round(ratios.p99_vs_off, 3));
+    row.push("p99_vs_redis", round(ratios.p99_vs_redis, 3));
     row.push("server_cpu", round(f.usage.server_cpu, 2));
+    row.push("redis_cpu", round(f.usage.redis_cpu, 2));
     row.push("bench_cpu", round(f.usage.bench_cpu, 2));
     row.push("server_rss_mb", round(f.usage.server_rss_mb, 1));
     row
 }
 
-type TableLine = (usize, Subject, Figures, Option<f64>, Option<f64>);
+type TableLine = (usize, Subject, Figures, Ratios);
 
 fn print_table(lines: &[TableLine]) {
-    let ratio = |r: Option<f64>| r.map_or("-".to_owned(), |r| format!("{r:.2}"));
+    let fmt_ratio = |r: Option<f64>| r.map_or("-".to_owned(), |r| format!("{r:.2}"));
     let opt =
         |v: Option<f64>, decimals: usize| v.map_or("-".to_owned(), |v| format!("{v:.decimals$}"));
     println!();
     println!(
-        "{:>7} {:<18} {:>9} {:>12} {:>6} {:>7} {:>7} {:>7} {:>7} {:>8} {:>7} {:>6} {:>7} {:>7} {:>7}",
+        "{:>7} {:<18} {:>9} {:>12} {:>6} {:>7} {:>7} {:>7} {:>7} {:>8} {:>7} {:>6} {:>6} {:>7} {:>7} {:>7}",
         "members",
         "server",
         "sends/s",
@@ -163,24 +238,26 @@ fn print_table(lines: &[TableLine]) {
         "p99.9",
         "max ms",
         "lost",
+        "repeat",
         "errors",
         "srv cpu",
         "bch cpu",
         "rss MB"
     );
-    for (members, subject, f, vs_off, vs_bare) in lines {
+    for (members, subject, f, ratios) in lines {
         println!(
-            "{members:>7} {:<18} {:>9.0} {:>12.0} {:>6} {:>7} {:>7.2} {:>7.2} {:>7.2} {:>8.2} {:>7} {:>6} {:>7} {:>7} {:>7}",
+            "{members:>7} {:<18} {:>9.0} {:>12.0} {:>6} {:>7} {:>7.2} {:>7.2} {:>7.2} {:>8.2} {:>7} {:>6} {:>6} {:>7} {:>7} {:>7}",
             subject.name(),
             f.sends_per_s,
             f.deliveries_per_s,
-            ratio(*vs_off),
-            ratio(*vs_bare),
+            fmt_ratio(ratios.vs_off),
+            fmt_ratio(ratios.vs_bare),
             ms(f.latency.p50_us),
             ms(f.latency.p99_us),
             ms(f.latency.p999_us),
             ms(f.latency.max_us),
             f.lost,
+            f.repeated.map_or("-".to_owned(), |r| r.to_string()),
             f.errors,
             opt(f.usage.server_cpu, 2),
             opt(f.usage.bench_cpu, 2),
@@ -199,13 +276,13 @@ async fn run(
     let server = open(launch, subject, LOAD_LIMITS).await?;
     let senders = plan.senders.min(members);
     let timing = match plan.total_rate {
-        Some(_) => Timing::SendTimes,
+        Some(_) => Timing::SendTimes { in_order: subject != Subject::Started(Mode::Bare) },
         None => Timing::Arrivals { every: LATENCY_SAMPLE },
     };
     let (stop_tx, shared) = Shared::new();
     let prefix = subject.nick_prefix(run);
     let flat = plan.total_rate.is_none();
-    let room = fill_room(&server.addr, &prefix, members, senders, timing, flat, &shared).await?;
+    let room = fill_room(&server, &prefix, members, senders, timing, flat, &shared).await?;
     let sending = match plan.total_rate {
         Some(rate) => start_paced(room.speakers, rate, plan.size, &shared)?,
         None => {
@@ -250,6 +327,10 @@ async fn run(
         sends_per_s: sends as f64 / usage.seconds,
         deliveries_per_s: deliveries as f64 / usage.seconds,
         lost,
+        repeated: match timing {
+            Timing::SendTimes { in_order: true } => Some(Tally::get(&tally.repeated)),
+            _ => None,
+        },
         errors: Tally::get(&tally.errors),
         latency: latencies.percentiles(),
         usage,
@@ -268,10 +349,11 @@ pub struct Room {
 }
 
 /// Connects `members` members (nicks `{prefix}m0`, ...), of which the first `senders` will
-/// speak, and starts reading each. With `closed_loop`, the readers count what each member
-/// receives from each sender (in [`Room::deliveries`]), for [`flat_out`].
+/// speak, and starts reading each; on a server of several nodes, member `i` connects to node
+/// `i % nodes`. With `closed_loop`, the readers count what each member receives from each
+/// sender (in [`Room::deliveries`]), for [`flat_out`].
 pub async fn fill_room(
-    addr: &str,
+    server: &Server,
     prefix: &str,
     members: usize,
     senders: usize,
@@ -288,7 +370,7 @@ pub async fn fill_room(
     };
     for i in 0..members {
         let nick = format!("{prefix}m{i}");
-        let (r, w) = member(addr, &nick).await?;
+        let (r, w) = member(server.addr(i), &nick).await?;
         if i < senders {
             room.speakers.push(w);
         } else {
@@ -342,10 +424,13 @@ pub async fn collect(receivers: Vec<JoinHandle<Histogram>>) -> Histogram {
 pub struct Usage {
     /// The window's length.
     pub seconds: f64,
-    /// CPU time per second of the window: 1.0 is one core busy.
+    /// CPU time per second of the window: 1.0 is one core busy. On Redis, that of the nodes
+    /// and the redis-server together.
     pub server_cpu: Option<f64>,
+    /// The redis-server's share of `server_cpu`, on Redis.
+    pub redis_cpu: Option<f64>,
     pub bench_cpu: Option<f64>,
-    /// At the window's end.
+    /// At the window's end; on Redis, the nodes' and the redis-server's together.
     pub server_rss_mb: Option<f64>,
 }
 
@@ -353,7 +438,7 @@ pub struct Usage {
 pub async fn measure(server: &Server, shared: &Shared, seconds: u64) -> Usage {
     tokio::time::sleep(Duration::from_secs(1)).await;
     let bench = std::process::id();
-    let before = (server.cpu_seconds(), cpu_seconds(bench));
+    let before = (server.cpu_seconds(), cpu_seconds(bench), server.redis_cpu_seconds());
     let tally = &shared.tally;
     // Each end of the window is set a little ahead, so that every task sees it before it
     // stamps a message with a time inside it: a sender and the receivers agree on what counts.
@@ -367,6 +452,7 @@ pub async fn measure(server: &Server, shared: &Shared, seconds: u64) -> Usage {
     Usage {
         seconds: elapsed,
         server_cpu: per_second(before.0, server.cpu_seconds()),
+        redis_cpu: per_second(before.2, server.redis_cpu_seconds()),
         bench_cpu: per_second(before.1, cpu_seconds(bench)),
         server_rss_mb: server.rss_mb(),
     }
@@ -414,5 +500,55 @@ async fn flat_out(
         }
         total += room;
         w.write_all(&batch).await?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn figures(deliveries_per_s: f64, p99_us: u64) -> Figures {
+        Figures {
+            senders: 2,
+            sends_per_s: 100.0,
+            deliveries_per_s,
+            lost: 0,
+            repeated: Some(0),
+            errors: 0,
+            latency: Percentiles { p50_us: 1, p99_us, p999_us: p99_us, max_us: p99_us },
+            usage: Usage {
+                seconds: 1.0,
+                server_cpu: None,
+                redis_cpu: None,
+                bench_cpu: None,
+                server_rss_mb: None,
+            },
+        }
+    }
+
+    #[test]
+    fn two_nodes_are_compared_with_each_one_node_run() {
+        let group = [
+            (Subject::Started(Mode::Off), figures(1000.0, 2000)),
+            (Subject::Started(Mode::Bare), figures(1000.0, 1000)),
+            (Subject::Started(Mode::Redis), figures(900.0, 2500)),
+            (Subject::Started(Mode::Redis2), figures(900.0, 5000)),
+        ];
+        let lines = two_nodes_against_one(100, &group);
+        assert_eq!(
+            lines,
+            ["100 members, two nodes on Redis (p99 5.00 ms) against no history: deliveries/s x \
+              0.90, p99 x 2.50 (2.00 ms); one node on Redis: deliveries/s x 1.00, p99 x 2.00 \
+              (2.50 ms)"]
+        );
+        assert!(two_nodes_against_one(100, &group[..3]).is_empty(), "no two-node run");
+        assert!(two_nodes_against_one(100, &group[1..2]).is_empty());
+    }
+
+    #[test]
+    fn ratios_need_something_to_divide_by() {
+        assert_eq!(ratio(3.0, Some(2.0)), Some(1.5));
+        assert_eq!(ratio(3.0, Some(0.0)), None);
+        assert_eq!(ratio(3.0, None), None);
     }
 }

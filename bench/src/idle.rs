@@ -6,7 +6,9 @@
 //! ten thousand that takes a while. Once they are
 //! all in and the server has gone quiet, its resident memory is compared with what it was
 //! before the first one connected: the difference per connection is the figure (the issue's
-//! target is 4 KiB). Each server of `--history` runs in turn on a fresh process.
+//! target is 4 KiB). Each server of `--history` runs in turn on a fresh process; on Redis, the
+//! memory is that of the nodes and the redis-server together, and the connections alternate
+//! between the nodes.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -75,7 +77,7 @@ const IDLE_LIMITS: &[&str] = &[
 ];
 
 pub async fn compare(launch: &Launch, plan: &Plan) -> anyhow::Result<()> {
-    let pinned = if launch.pin { "; server on CPU 0, bench on CPU 1" } else { "" };
+    let pinned = launch.pinned();
     let place = match plan.rooms {
         0 | 1 => "stay in lobby".to_owned(),
         rooms => format!("move from lobby to one of {rooms} rooms"),
@@ -153,16 +155,16 @@ async fn run(
     run: usize,
 ) -> anyhow::Result<Figures> {
     let server = open(launch, subject, IDLE_LIMITS).await?;
-    let Some(pid) = server.pid else {
+    if server.pids().is_empty() {
         bail!(
             "cannot find the process listening on {} (it must be this user's): its memory is \
              what this scenario measures",
-            server.addr
+            server.addr(0)
         );
-    };
+    }
     // The server's own start (the database, the runtime's threads) is not the connections'.
-    wait_until_quiet(pid, Duration::from_secs(5)).await;
-    let rss_before_kib = crate::process::rss_kib(pid).context("the server's memory")?;
+    wait_until_quiet(&server, Duration::from_secs(5)).await;
+    let rss_before_kib = server.rss_kib().context("the server's memory")?;
     let (stop_tx, shared) = Shared::new();
     shared.tally.open(shared.now());
     let started = Instant::now();
@@ -174,9 +176,9 @@ async fn run(
     let connect_s = started.elapsed().as_secs_f64();
     let keepalive = tokio::spawn(keep_alive(writers, shared.stop.clone()));
     let settling = Instant::now();
-    wait_until_quiet(pid, SETTLE_WAIT).await;
+    wait_until_quiet(&server, SETTLE_WAIT).await;
     let settle_s = settling.elapsed().as_secs_f64();
-    let rss_after_kib = crate::process::rss_kib(pid).context("the server's memory")?;
+    let rss_after_kib = server.rss_kib().context("the server's memory")?;
     let _ = stop_tx.send(true);
     let _ = keepalive.await;
     for r in receivers {
@@ -203,7 +205,8 @@ async fn connect_all<T>(
     let mut next = 0;
     while next < count || !connecting.is_empty() {
         if next < count && connecting.len() < CONNECTING {
-            let (addr, nick) = (server.addr.clone(), format!("{prefix}i{next}"));
+            // On two nodes, the connections alternate between them.
+            let (addr, nick) = (server.addr(next).to_owned(), format!("{prefix}i{next}"));
             let room = (rooms > 1).then(|| format!("idle{}", next % rooms));
             connecting.spawn(async move { settle_in(&addr, &nick, room).await });
             next += 1;
@@ -255,15 +258,15 @@ async fn keep_alive(mut writers: Vec<OwnedWriteHalf>, mut stop: watch::Receiver<
     }
 }
 
-/// Waits until the process uses less than [`QUIET_CPU`] of a core over half a second, or
-/// `longest` has passed.
-async fn wait_until_quiet(pid: u32, longest: Duration) {
+/// Waits until the server (all its processes) uses less than [`QUIET_CPU`] of a core over half
+/// a second, or `longest` has passed.
+async fn wait_until_quiet(server: &Server, longest: Duration) {
     const STEP: Duration = Duration::from_millis(500);
     let deadline = Instant::now() + longest;
-    let mut before = crate::process::cpu_seconds(pid);
+    let mut before = server.cpu_seconds();
     while Instant::now() < deadline {
         tokio::time::sleep(STEP).await;
-        let now = crate::process::cpu_seconds(pid);
+        let now = server.cpu_seconds();
         match (before, now) {
             (Some(b), Some(n)) if (n - b) / STEP.as_secs_f64() < QUIET_CPU => return,
             (_, None) => return,

@@ -3,10 +3,13 @@
 //! Every scenario runs against each server of `--history` in turn, each a fresh process: the
 //! chat-server with history in a file, in memory or off, and a bare fan-out server written for
 //! the bench (`baseline.rs`), the yardstick. Or, with `--connect`, against a server that is
-//! already running. The bench pins the servers it starts to CPU 0 and itself to CPU 1 (with
-//! `taskset`, the bench then on one thread) when the machine has two or more, so it does not
-//! steal the server's core. Every run prints one JSON line; `--csv` writes them all as a
-//! table, `--plot` draws fan-out sweeps.
+//! already running. With `redis` and `redis2` the chat-server keeps its history in a
+//! redis-server the bench starts for the invocation: one node, or two nodes sharing it with the
+//! room's members (and senders) alternating between them. The bench pins the servers it starts
+//! (every node and the redis-server alike) to CPU 0 and itself to CPU 1 (with `taskset`, the
+//! bench then on one thread) when the machine has two or more, so it does not steal the
+//! server's core. Every run prints one JSON line; `--csv` writes them all as a table, `--plot`
+//! draws fan-out sweeps.
 //!
 //! Latency is from send to receipt: each timed message carries the time it was written (not
 //! the time it was scheduled for: see `pace`) in its text, and the receiver subtracts it from
@@ -21,12 +24,14 @@
 //! - `wire`: the client side: registering, timed `say` lines, reading deliveries unparsed.
 //! - `deliveries`: the flat-out closed loop: what each member has received from each sender.
 //! - `pace`: the fixed-rate schedule.
-//! - `process`: starting and finding servers; their CPU and memory from /proc.
+//! - `process`: starting and finding servers (and the redis-server of the runs on Redis); their
+//!   CPU and memory from /proc.
 //! - `report`: JSON lines, CSV and the SVG chart.
 //! - `histogram`: latency percentiles.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::atomic::AtomicUsize;
 
 use anyhow::{Context as _, bail};
 use clap::{Parser, ValueEnum};
@@ -72,7 +77,8 @@ struct Args {
     #[arg(long, default_value_t = 64)]
     size: usize,
     /// Servers to compare, in order [default: fanout file,memory,off,bare; idle and churn
-    /// file,off,bare].
+    /// file,off,bare]. redis and redis2 start a redis-server (two nodes: e.g.
+    /// --history off,redis,redis2).
     #[arg(long, value_delimiter = ',', value_name = "MODE[,MODE...]")]
     history: Option<Vec<Mode>>,
     /// Idle: connections to open.
@@ -102,6 +108,10 @@ struct Args {
     /// The chat-server binary (default: next to this one).
     #[arg(long)]
     server: Option<PathBuf>,
+    /// Keep the log of every chat-server started, one file each in this directory
+    /// (NN-MODE[-NODE].log); by default it is dropped.
+    #[arg(long, value_name = "DIR")]
+    server_log: Option<PathBuf>,
     /// Be the bare fan-out server the others are compared with (the bench starts itself so).
     #[arg(long, hide = true)]
     baseline_server: bool,
@@ -129,6 +139,11 @@ pub enum Mode {
     Off,
     /// Not chat-server: the bare fan-out server of `baseline.rs`, the yardstick.
     Bare,
+    /// `--redis`: one node, its history in a redis-server the bench starts.
+    Redis,
+    /// `--redis`: two nodes sharing that redis-server; members alternate between them.
+    #[value(name = "redis2")]
+    Redis2,
 }
 
 impl Mode {
@@ -138,6 +153,8 @@ impl Mode {
             Mode::Memory => "history in memory",
             Mode::Off => "no history",
             Mode::Bare => "bare fan-out",
+            Mode::Redis => "one node on Redis",
+            Mode::Redis2 => "two nodes on Redis",
         }
     }
 
@@ -147,6 +164,17 @@ impl Mode {
             Mode::Memory => "memory",
             Mode::Off => "off",
             Mode::Bare => "bare",
+            Mode::Redis => "redis",
+            Mode::Redis2 => "redis2",
+        }
+    }
+
+    /// How many chat-server nodes share the bench's redis-server: 0 for a server on its own.
+    pub fn nodes_on_redis(self) -> usize {
+        match self {
+            Mode::Redis => 1,
+            Mode::Redis2 => 2,
+            _ => 0,
         }
     }
 }
@@ -209,17 +237,45 @@ async fn bench(args: Args, pin: bool) -> anyhow::Result<()> {
         Some(path) => path.clone(),
         None => std::env::current_exe()?.with_file_name("chat-server"),
     };
-    let launch = Launch { binary, pin };
-    let subjects = |default: &[Mode]| match external {
-        Some(addr) => vec![Subject::External(addr)],
-        None => args
-            .history
-            .as_deref()
-            .unwrap_or(default)
-            .iter()
-            .map(|&m| Subject::Started(m))
-            .collect(),
+    let default: &[Mode] = match args.scenario {
+        Scenario::Fanout => &[Mode::File, Mode::Memory, Mode::Off, Mode::Bare],
+        Scenario::Idle | Scenario::Churn => &[Mode::File, Mode::Off, Mode::Bare],
+        // It starts its own: chat-server with history in a file.
+        Scenario::Attack => &[],
     };
+    let subjects = match external {
+        Some(addr) => vec![Subject::External(addr)],
+        None if args.scenario == Scenario::Attack => Vec::new(),
+        None => {
+            let modes = args.history.as_deref().unwrap_or(default);
+            modes.iter().map(|&m| Subject::Started(m)).collect()
+        }
+    };
+    if let Some(dir) = &args.server_log {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("--server-log: cannot create {}", dir.display()))?;
+    }
+    let redis = if subjects.iter().any(|s| s.uses_redis()) {
+        Some(process::Redis::start(pin).await?)
+    } else {
+        None
+    };
+    let logs = args.server_log.clone();
+    let mut launch = Launch { binary, pin, redis, logs, started: AtomicUsize::new(0) };
+    let result = scenario(&args, &launch, subjects, external, pin).await;
+    if let Some(redis) = launch.redis.take() {
+        redis.stop().await;
+    }
+    result
+}
+
+async fn scenario(
+    args: &Args,
+    launch: &Launch,
+    subjects: Vec<Subject>,
+    external: Option<SocketAddr>,
+    pin: bool,
+) -> anyhow::Result<()> {
     match args.scenario {
         Scenario::Fanout => {
             let plan = fanout::Plan {
@@ -229,20 +285,20 @@ async fn bench(args: Args, pin: bool) -> anyhow::Result<()> {
                 window: args.window,
                 seconds: args.seconds,
                 size: args.size,
-                subjects: subjects(&[Mode::File, Mode::Memory, Mode::Off, Mode::Bare]),
+                subjects,
                 csv: args.csv.clone(),
                 plot: args.plot.clone(),
             };
-            fanout::sweep(&launch, &plan).await
+            fanout::sweep(launch, &plan).await
         }
         Scenario::Idle => {
             let plan = idle::Plan {
                 connections: args.connections,
                 rooms: args.rooms,
-                subjects: subjects(&[Mode::File, Mode::Off, Mode::Bare]),
+                subjects,
                 csv: args.csv.clone(),
             };
-            idle::compare(&launch, &plan).await
+            idle::compare(launch, &plan).await
         }
         Scenario::Churn => {
             let plan = churn::Plan {
@@ -252,10 +308,10 @@ async fn bench(args: Args, pin: bool) -> anyhow::Result<()> {
                 parallel: args.parallel.max(1),
                 seconds: args.seconds,
                 size: args.size,
-                subjects: subjects(&[Mode::File, Mode::Off, Mode::Bare]),
+                subjects,
                 csv: args.csv.clone(),
             };
-            churn::compare(&launch, &plan).await
+            churn::compare(launch, &plan).await
         }
         Scenario::Attack => {
             if external.is_some() || args.csv.is_some() || args.members.len() > 1 {

@@ -1,12 +1,18 @@
 //! The servers a run measures: started by the bench (pinned to a CPU, stopped when dropped) or
-//! already running, and what /proc says about them (CPU time, resident memory).
+//! already running, and what /proc says about them (CPU time, resident memory). With history
+//! in Redis (`redis`, `redis2`) a server is one or two chat-server nodes sharing the
+//! redis-server the bench starts for the whole invocation ([`Redis`]), emptied before each run;
+//! its CPU and memory are then those of the nodes and the redis-server together.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
 
 use crate::Mode;
@@ -43,34 +49,94 @@ impl Subject {
             Subject::External(_) => format!("b{}r{run}", std::process::id()),
         }
     }
+
+    /// Whether this subject's nodes keep their history in the bench's redis-server.
+    pub fn uses_redis(self) -> bool {
+        matches!(self, Subject::Started(mode) if mode.nodes_on_redis() > 0)
+    }
 }
 
 /// How the bench starts servers.
 pub struct Launch {
     /// The chat-server binary.
     pub binary: PathBuf,
-    /// Server on CPU 0, bench on CPU 1.
+    /// Servers on CPU 0 (every node and the redis-server alike), bench on CPU 1.
     pub pin: bool,
+    /// The redis-server the `redis` and `redis2` runs share, when one of them is to run.
+    pub redis: Option<Redis>,
+    /// Where each started chat-server writes its log (`--server-log`); else it is dropped.
+    pub logs: Option<PathBuf>,
+    /// Servers started so far: numbers their logs.
+    pub started: AtomicUsize,
 }
 
-/// A server under measurement; one the bench started is stopped when dropped.
+impl Launch {
+    /// The pinning, for a scenario's heading.
+    pub fn pinned(&self) -> &'static str {
+        match (self.pin, self.redis.is_some()) {
+            (false, _) => "",
+            (true, false) => "; server on CPU 0, bench on CPU 1",
+            (true, true) => {
+                "; servers on CPU 0 (with Redis: both nodes and redis-server too), bench on CPU 1"
+            }
+        }
+    }
+}
+
+/// The names of the nodes of a run on Redis, in order: member `i` is on node `i % nodes`.
+const NODE_IDS: [&str; 2] = ["bench-a", "bench-b"];
+
+/// A server under measurement: one process, or the nodes of a run on Redis; the processes the
+/// bench started are stopped when dropped.
 pub struct Server {
-    child: Option<Child>,
-    pub addr: String,
-    /// Its process, when known: for CPU and memory.
-    pub pid: Option<u32>,
+    children: Vec<Child>,
+    /// Where members connect: one address per node.
+    addrs: Vec<String>,
+    /// Its processes, when known: for CPU and memory (the nodes and their redis-server).
+    pids: Vec<u32>,
+    /// The redis-server the nodes share: its CPU is also given on its own.
+    redis_pid: Option<u32>,
     _dir: Option<tempfile::TempDir>,
 }
 
 impl Server {
-    /// User + system CPU seconds the server has used.
-    pub fn cpu_seconds(&self) -> Option<f64> {
-        self.pid.and_then(cpu_seconds)
+    /// A server of no process yet; [`Server::add`] adds them.
+    fn new(dir: Option<tempfile::TempDir>, redis_pid: Option<u32>) -> Server {
+        Server { children: Vec::new(), addrs: Vec::new(), pids: Vec::new(), redis_pid, _dir: dir }
     }
 
-    /// Resident memory in KiB.
+    /// Adds a process (a node) the bench started.
+    fn add(&mut self, node: Process) {
+        self.children.push(node.child);
+        self.addrs.push(node.addr);
+        self.pids.extend(node.pid);
+    }
+
+    /// Where the `i`th member connects: the nodes in turn.
+    pub fn addr(&self, i: usize) -> &str {
+        // Never empty once opened; "" would fail to connect, with the address in the error.
+        self.addrs.get(i % self.addrs.len().max(1)).map_or("", String::as_str)
+    }
+
+    /// The processes whose CPU and memory are counted (none found: an external server of
+    /// another user).
+    pub fn pids(&self) -> &[u32] {
+        &self.pids
+    }
+
+    /// User + system CPU seconds the server has used (all its processes).
+    pub fn cpu_seconds(&self) -> Option<f64> {
+        sum(&self.pids, cpu_seconds)
+    }
+
+    /// CPU seconds of the redis-server alone, when the server has one.
+    pub fn redis_cpu_seconds(&self) -> Option<f64> {
+        self.redis_pid.and_then(cpu_seconds)
+    }
+
+    /// Resident memory in KiB (all its processes).
     pub fn rss_kib(&self) -> Option<u64> {
-        self.pid.and_then(rss_kib)
+        sum(&self.pids, rss_kib)
     }
 
     /// Resident memory in MB.
@@ -78,59 +144,113 @@ impl Server {
         self.rss_kib().map(|kib| kib as f64 * 1024.0 / 1e6)
     }
 
-    /// Stops a server the bench started (its clients see their connections close); an external
-    /// one is left alone.
+    /// Stops the processes the bench started (their clients see their connections close); an
+    /// external server is left alone, and so is the redis-server (the launch's, emptied before
+    /// the next run).
     pub async fn stop(mut self) {
-        if let Some(child) = &mut self.child {
+        for child in &mut self.children {
             let _ = child.kill().await;
         }
     }
 }
 
+/// The sum of `f` over `pids`; nothing when there are none or one is unknown.
+fn sum<T: std::iter::Sum<T>>(pids: &[u32], f: impl Fn(u32) -> Option<T>) -> Option<T> {
+    if pids.is_empty() {
+        return None;
+    }
+    pids.iter().map(|&pid| f(pid)).sum()
+}
+
 /// Starts the server `subject` names, or finds the external one, with `extra` flags for
 /// chat-server.
 pub async fn open(launch: &Launch, subject: Subject, extra: &[&str]) -> anyhow::Result<Server> {
-    match subject {
-        Subject::Started(mode) => start_server(&launch.binary, mode, launch.pin, extra).await,
-        Subject::External(addr) => Ok(Server {
-            child: None,
-            addr: addr.to_string(),
-            pid: listener_pid(addr.port()),
-            _dir: None,
-        }),
+    let mode = match subject {
+        Subject::Started(mode) => mode,
+        Subject::External(addr) => {
+            let mut server = Server::new(None, None);
+            server.addrs.push(addr.to_string());
+            server.pids.extend(listener_pid(addr.port()));
+            return Ok(server);
+        }
+    };
+    let nodes = mode.nodes_on_redis();
+    if nodes == 0 {
+        let log = launch.log(mode, None)?;
+        return start_server(&launch.binary, mode, launch.pin, extra, log).await;
     }
+    let redis = launch.redis.as_ref().context("no redis-server was started")?;
+    // A clean Redis for each run: no nicks, streams or heartbeats of the last one (whose nodes
+    // are gone by now).
+    redis.flush().await?;
+    let url = redis.url();
+    let mut server = Server::new(None, Some(redis.pid));
+    for id in NODE_IDS.iter().take(nodes) {
+        let mut flags = vec!["--redis", url.as_str(), "--node-id", id];
+        flags.extend_from_slice(extra);
+        let log = launch.log(mode, Some(id))?;
+        let node = spawn(&launch.binary, mode, launch.pin, &flags, log)
+            .await
+            .with_context(|| format!("node {id}"))?;
+        server.add(node);
+    }
+    server.pids.push(redis.pid);
+    Ok(server)
 }
 
-/// Starts `binary` on port 0 with the history `mode` and the `extra` flags.
+/// Starts `binary` on port 0 with the history `mode` (not one on Redis) and the `extra` flags;
+/// its log goes to `log`, if any.
 pub async fn start_server(
     binary: &Path,
     mode: Mode,
     pin: bool,
     extra: &[&str],
+    log: Option<std::fs::File>,
 ) -> anyhow::Result<Server> {
     let dir = tempfile::tempdir()?;
     let db = dir.path().join("bench.db");
+    let db = db.to_str().context("the temporary directory's path is not UTF-8")?;
+    let mut flags = match mode {
+        Mode::File => vec!["--db", db],
+        Mode::Memory => vec!["--db", ":memory:"],
+        Mode::Off => vec!["--no-history"],
+        Mode::Bare => Vec::new(),
+        Mode::Redis | Mode::Redis2 => bail!("{} starts through `open`", mode.name()),
+    };
+    flags.extend_from_slice(extra);
+    let node = spawn(binary, mode, pin, &flags, log).await?;
+    let mut server = Server::new(Some(dir), None);
+    server.add(node);
+    Ok(server)
+}
+
+/// One process the bench started, listening.
+struct Process {
+    child: Child,
+    addr: String,
+    pid: Option<u32>,
+}
+
+/// Starts `binary` (the bench itself for [`Mode::Bare`]) listening on port 0 with `flags`, and
+/// reads back its address.
+async fn spawn(
+    binary: &Path,
+    mode: Mode,
+    pin: bool,
+    flags: &[&str],
+    log: Option<std::fs::File>,
+) -> anyhow::Result<Process> {
     let bench = std::env::current_exe()?;
     let program = if mode == Mode::Bare { bench.as_path() } else { binary };
-    let mut cmd = if pin {
-        let mut cmd = Command::new("taskset");
-        cmd.args(["-c", "0"]).arg(program);
-        cmd
-    } else {
-        Command::new(program)
-    };
+    let mut cmd = pinned(pin, program);
     match mode {
         Mode::Bare => cmd.arg("--baseline-server"),
-        _ => cmd.args(["--listen", "127.0.0.1:0", "--no-plain"]).args(extra),
+        _ => cmd.args(["--listen", "127.0.0.1:0", "--no-plain"]).args(flags),
     };
-    match mode {
-        Mode::File => cmd.arg("--db").arg(&db),
-        Mode::Memory => cmd.args(["--db", ":memory:"]),
-        Mode::Off => cmd.arg("--no-history"),
-        Mode::Bare => &mut cmd,
-    };
-    // The server's log (a warning per lagging member under this load) would drown the figures.
-    cmd.stdout(Stdio::piped()).stderr(Stdio::null()).kill_on_drop(true);
+    // The server's log (a warning per lagging member under this load) would drown the figures:
+    // it goes to a file when asked for, else nowhere.
+    let stderr = log.map_or_else(Stdio::null, Stdio::from);
+    cmd.stdout(Stdio::piped()).stderr(stderr).kill_on_drop(true);
     let mut child = cmd.spawn().with_context(|| format!("cannot start {}", program.display()))?;
     let stdout = child.stdout.take().context("no stdout")?;
     let mut line = String::new();
@@ -141,10 +261,133 @@ pub async fn start_server(
         .with_context(|| format!("{} said {line:?}", program.display()))?
         .to_owned();
     let pid = child.id();
-    Ok(Server { child: Some(child), addr, pid, _dir: Some(dir) })
+    Ok(Process { child, addr, pid })
 }
 
-/// Runs the bench on CPU 1 (each server it starts runs on CPU 0).
+/// A command for `program`, on CPU 0 when pinning.
+fn pinned(pin: bool, program: &Path) -> Command {
+    if pin {
+        let mut cmd = Command::new("taskset");
+        cmd.args(["-c", "0"]).arg(program);
+        cmd
+    } else {
+        Command::new(program)
+    }
+}
+
+impl Launch {
+    /// A new log file for the next server started (`--server-log`): `NN-MODE[-NODE].log`.
+    fn log(&self, mode: Mode, node: Option<&str>) -> anyhow::Result<Option<std::fs::File>> {
+        // The bare server writes no log.
+        let Some(dir) = self.logs.as_ref().filter(|_| mode != Mode::Bare) else { return Ok(None) };
+        let n = self.started.fetch_add(1, Ordering::Relaxed) + 1;
+        let name = match node {
+            Some(node) => format!("{n:02}-{}-{node}.log", mode.key()),
+            None => format!("{n:02}-{}.log", mode.key()),
+        };
+        let path = dir.join(name);
+        let file = std::fs::File::create(&path)
+            .with_context(|| format!("cannot create the server log {}", path.display()))?;
+        Ok(Some(file))
+    }
+}
+
+/// The redis-server that the nodes of the `redis` and `redis2` runs share: started once on a
+/// free loopback port, with nothing saved to disk, emptied before each run, stopped (by its
+/// process id) at the end.
+pub struct Redis {
+    child: Child,
+    pub port: u16,
+    pub pid: u32,
+    _dir: tempfile::TempDir,
+}
+
+/// Ports to try: another program may take the free one between the look and the start.
+const REDIS_ATTEMPTS: usize = 20;
+
+/// Longest a redis-server may take to answer its first PING.
+const REDIS_START: Duration = Duration::from_secs(10);
+
+/// Longest one command to it may take.
+const REDIS_REPLY: Duration = Duration::from_secs(10);
+
+impl Redis {
+    /// Starts `redis-server` on a free port of 127.0.0.1 (on CPU 0 when pinning), and waits
+    /// until it answers.
+    pub async fn start(pin: bool) -> anyhow::Result<Redis> {
+        let dir = tempfile::tempdir()?;
+        for _ in 0..REDIS_ATTEMPTS {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+            let mut cmd = pinned(pin, Path::new("redis-server"));
+            cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args(["--save", "", "--appendonly", "no"])
+                .arg("--dir")
+                .arg(dir.path())
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .kill_on_drop(true);
+            let mut child = cmd.spawn().context(
+                "cannot start redis-server, which the redis and redis2 runs need (Debian: apt-get \
+                 install redis-server)",
+            )?;
+            let pid = child.id().context("redis-server exited at once")?;
+            let deadline = Instant::now() + REDIS_START;
+            loop {
+                if child.try_wait()?.is_some() {
+                    // Most likely the port was taken: another one.
+                    break;
+                }
+                if command(port, "PING", "+PONG").await.is_ok() {
+                    return Ok(Redis { child, port, pid, _dir: dir });
+                }
+                if Instant::now() > deadline {
+                    let _ = child.kill().await;
+                    bail!(
+                        "redis-server on port {port} did not answer within {} s",
+                        REDIS_START.as_secs()
+                    );
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        bail!("redis-server did not start on any of {REDIS_ATTEMPTS} free ports")
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Empties it.
+    pub async fn flush(&self) -> anyhow::Result<()> {
+        command(self.port, "FLUSHALL SYNC", "+OK").await.context("cannot empty redis-server")
+    }
+
+    /// Stops it: SIGKILL to its process (nothing is kept on disk), then waits for it.
+    pub async fn stop(mut self) {
+        let _ = self.child.kill().await;
+    }
+}
+
+/// Sends one inline command to the Redis on `port` and checks that its reply starts with
+/// `expected`.
+async fn command(port: u16, command: &str, expected: &str) -> anyhow::Result<()> {
+    let exchange = async {
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).await?;
+        stream.write_all(format!("{command}\r\n").as_bytes()).await?;
+        let mut reply = String::new();
+        BufReader::new(stream).read_line(&mut reply).await?;
+        if !reply.starts_with(expected) {
+            bail!("{command}: redis-server said {:?}", reply.trim_end());
+        }
+        Ok(())
+    };
+    tokio::time::timeout(REDIS_REPLY, exchange)
+        .await
+        .with_context(|| format!("{command}: no reply within {} s", REDIS_REPLY.as_secs()))?
+}
+
+/// Runs the bench on CPU 1 (each server it starts, and the redis-server, runs on CPU 0).
 pub fn pin_bench() {
     let _ = std::process::Command::new("taskset")
         .args(["-a", "-p", "-c", "1", &std::process::id().to_string()])

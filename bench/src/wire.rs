@@ -109,6 +109,19 @@ pub fn sent_at(line: &[u8]) -> Option<u64> {
     digits.iter().try_fold(0u64, |n, &d| d.is_ascii_digit().then(|| n * 10 + u64::from(d - b'0')))
 }
 
+const SEQ: &[u8] = b",\"seq\":";
+
+/// A message's `seq` (its number in its room).
+pub fn seq_of(line: &[u8]) -> Option<u64> {
+    let at = memchr::memmem::find(line, SEQ)? + SEQ.len();
+    let digits = line.get(at..)?;
+    let len = digits.iter().position(|d| !d.is_ascii_digit()).unwrap_or(digits.len());
+    if len == 0 || len > 19 {
+        return None;
+    }
+    digits[..len].iter().try_fold(0u64, |n, &d| n.checked_mul(10)?.checked_add(u64::from(d - b'0')))
+}
+
 /// Microseconds since `epoch`.
 pub fn micros(epoch: Instant) -> u64 {
     u64::try_from(epoch.elapsed().as_micros()).unwrap_or(u64::MAX)
@@ -123,6 +136,9 @@ pub struct Tally {
     pub sent: AtomicU64,
     pub delivered: AtomicU64,
     pub errors: AtomicU64,
+    /// Deliveries a member had already had, or that came out of order (see
+    /// [`Timing::SendTimes`]); not counted in `delivered`.
+    pub repeated: AtomicU64,
 }
 
 impl Tally {
@@ -179,8 +195,13 @@ pub enum Timing {
     /// Those that arrive inside the window; every `every`th is timed. For flat-out runs, where
     /// parsing every send time would cost the bench a core.
     Arrivals { every: u64 },
-    /// Those sent inside the window, each timed: exact loss, for paced runs.
-    SendTimes,
+    /// Those sent inside the window, each timed: exact loss, for paced runs. With `in_order`
+    /// (chat-server, which numbers a room's messages and sends each member them in that
+    /// order), a delivery whose `seq` is not above the last one the member got is a repeat or
+    /// out of order: counted in the tally's `repeated` instead, so that every message must
+    /// reach every member once. (The bare server numbers its messages but may deliver them out
+    /// of order.)
+    SendTimes { in_order: bool },
 }
 
 /// Flat out: the room's delivery counts, and this member's index in them.
@@ -202,6 +223,8 @@ pub async fn receive(
     // This read's deliveries from each sender, and where the last line's `from` was.
     let mut from_senders = vec![0u64; counted.as_ref().map_or(0, |(d, _)| d.senders())];
     let mut from_at = 0;
+    // The last `seq` this member got, for `Timing::SendTimes { in_order: true }`.
+    let mut last_seq = 0u64;
     loop {
         let n = tokio::select! {
             biased;
@@ -218,7 +241,7 @@ pub async fn receive(
         let now = micros(epoch);
         let arrived_in_window = tally.contains(now);
         let mut start = 0;
-        let (mut arrived, mut bad) = (0u64, 0u64);
+        let (mut arrived, mut bad, mut repeated) = (0u64, 0u64, 0u64);
         // SIMD searches (memchr): at millions of lines a second, the bench's own core must not
         // be what limits the figures.
         for end in memchr::memchr_iter(b'\n', &partial) {
@@ -242,10 +265,20 @@ pub async fn receive(
                             }
                         }
                     }
-                    Timing::SendTimes => {
+                    Timing::SendTimes { in_order } => {
+                        let again = in_order
+                            && seq_of(line).is_some_and(|seq| {
+                                let again = seq <= last_seq;
+                                last_seq = last_seq.max(seq);
+                                again
+                            });
                         if let Some(sent) = sent_at(line).filter(|&t| tally.contains(t)) {
-                            arrived += 1;
-                            latencies.record(now.saturating_sub(sent));
+                            if again {
+                                repeated += 1;
+                            } else {
+                                arrived += 1;
+                                latencies.record(now.saturating_sub(sent));
+                            }
                         }
                     }
                 }
@@ -257,6 +290,9 @@ pub async fn receive(
         partial.drain(..start);
         tally.delivered.fetch_add(arrived, Ordering::Relaxed);
         tally.errors.fetch_add(bad, Ordering::Relaxed);
+        if repeated > 0 {
+            tally.repeated.fetch_add(repeated, Ordering::Relaxed);
+        }
         if let Some((deliveries, member)) = &counted {
             deliveries.received(*member, &mut from_senders);
         }
@@ -279,6 +315,13 @@ mod tests {
         assert_eq!(sent_at(delivered), Some(1_234_567));
         assert_eq!(sent_at(br#"{"type":"message","text":"hello"}"#), None);
         assert_eq!(sent_at(br#"{"type":"message","text":"t12"}"#), None);
+        assert_eq!(seq_of(delivered), Some(1));
+        assert_eq!(
+            seq_of(br#"{"type":"message","room":"r","seq":1234567,"from":"m0"}"#),
+            Some(1234567)
+        );
+        assert_eq!(seq_of(br#"{"type":"message","text":""seq":5"}"#), None);
+        assert_eq!(seq_of(br#"{"type":"message","seq":}"#), None);
     }
 
     #[tokio::test(flavor = "current_thread")]
@@ -323,6 +366,36 @@ mod tests {
         assert_eq!((d.count(0, 1), d.count(1, 1)), (2, 1));
         // Members 0 and 2 have received nothing: they hold both windows.
         assert_eq!((d.slowest(0), d.slowest(1)), ((0, 0), (0, 0)));
+        let _ = stop_tx.send(true);
+        reading.await.unwrap();
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_repeat_or_an_older_seq_is_not_a_delivery() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+        let (mut server, _) = listener.accept().await.unwrap();
+        let (r, _w) = client.into_split();
+        let (stop_tx, shared) = Shared::new();
+        shared.tally.open(1);
+        let tally = shared.tally.clone();
+        let timing = Timing::SendTimes { in_order: true };
+        let reading = tokio::spawn(receive(BufReader::new(r), None, timing, shared));
+        let line = |seq: u64| {
+            format!(
+                "{{\"type\":\"message\",\"id\":\"x\",\"room\":\"lobby\",\"seq\":{seq},\"from\":\"m0\",\"kind\":\"say\",\"text\":\"t0000000000000005\",\"ts\":1}}\n"
+            )
+        };
+        // 1, 2, 2 again, 4, then 3 late: three deliveries, two that are not.
+        let all: String = [1, 2, 2, 4, 3].map(line).concat();
+        server.write_all(all.as_bytes()).await.unwrap();
+        let counted = async {
+            while Tally::get(&tally.delivered) + Tally::get(&tally.repeated) < 5 {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(5), counted).await.unwrap();
+        assert_eq!((Tally::get(&tally.delivered), Tally::get(&tally.repeated)), (3, 2));
         let _ = stop_tx.send(true);
         reading.await.unwrap();
     }

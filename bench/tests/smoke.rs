@@ -110,3 +110,35 @@ fn a_churn_run_counts_visits_and_times_the_steady_members() {
     assert_eq!(run["churn_failed"], 0, "{run}");
     assert_eq!(run["lost"], 0, "{run}");
 }
+
+/// Two chat-server nodes sharing a redis-server the bench starts, the members split between
+/// them: every message reaches every member once, as on one node, and the two-node run is
+/// compared with the one-node runs. Needs `redis-server` (as the server's cluster tests do).
+#[test]
+fn a_two_node_run_delivers_every_message_once() {
+    let (stdout, runs) = bench(&[
+        "--members",
+        "6",
+        "--senders",
+        "2",
+        "--total-rate",
+        "50",
+        "--seconds",
+        "1",
+        "--history",
+        "off,redis,redis2",
+    ]);
+    assert_eq!(runs.len(), 3, "{stdout}");
+    assert_eq!(runs[2]["history"], "redis2");
+    for run in &runs {
+        assert_eq!(run["lost"], 0, "{run}");
+        assert_eq!(run["repeated"], 0, "{run}");
+        assert_eq!(run["errors"], 0, "{run}");
+        let expected = 50.0 * 6.0;
+        let deliveries = run["deliveries_per_s"].as_f64().unwrap();
+        assert!((deliveries - expected).abs() <= expected * 0.1, "{run}");
+    }
+    assert!(runs[0]["redis_cpu"].is_null() && runs[2]["redis_cpu"].is_f64(), "{stdout}");
+    assert!(runs[2]["p99_vs_off"].is_f64() && runs[2]["p99_vs_redis"].is_f64(), "{stdout}");
+    assert!(stdout.contains("two nodes on Redis (p99"), "{stdout}");
+}
