@@ -570,18 +570,46 @@ impl Hub {
         Ok(how)
     }
 
-    /// Registers a nick that Redis has given this session (several nodes), whoever this hub
-    /// thought had it: a session of this node that held it was taken over with its token.
-    pub fn register_granted(&self, nick: &Nick, session: Uuid, resume: Uuid, direct: Direct) {
+    /// Registers a nick that Redis has given this session (several nodes). A session of this
+    /// node that holds it is taken over only if Redis says so (the token was shown); if Redis
+    /// says the nick was free while a session here still has it (a rename on its way, Redis
+    /// lost data), the nick is refused and let go again in Redis.
+    pub fn register_granted(
+        &self,
+        nick: &Nick,
+        session: Uuid,
+        resume: Uuid,
+        direct: Direct,
+        how: Registered,
+    ) -> Result<(), RequestError> {
         let mut state = self.state();
         let key = nick.key();
-        if state.users.contains_key(&key) {
+        if let Some(holder) = state.users.get(&key) {
+            if how != Registered::TookOver {
+                let error = nick_in_use(nick, &holder.nick);
+                if let Some(relay) = &self.relay {
+                    relay.release(nick, session, resume, Duration::ZERO);
+                }
+                return Err(error);
+            }
             self.take_over(&mut state, &key);
         }
         // Another node's holder (taken over, or gone): its own departure, when it comes, is
         // recognised by its session and changes nothing.
         state.remote.remove(&key);
         self.insert_user(&mut state, nick, session, resume, direct, Instant::now());
+        Ok(())
+    }
+
+    /// Whether `session` is registered on this node.
+    pub fn is_local(&self, session: Uuid) -> bool {
+        self.state().users.values().any(|u| u.session == session)
+    }
+
+    /// Whether `session` of this node is in `room`.
+    pub fn is_local_member(&self, room: &RoomName, session: Uuid) -> bool {
+        let state = self.state();
+        state.users.values().any(|u| u.session == session && u.rooms.binary_search(room).is_ok())
     }
 
     fn insert_user(
@@ -994,6 +1022,14 @@ impl Hub {
         let state = self.state();
         let Some(user) = state.users.get(&to.key()) else { return Err(false) };
         user.direct.try_send(event).map_err(|e| e == NotQueued::Full)
+    }
+
+    /// Tells `session` (`nick`) why its private message was not delivered.
+    pub fn bounce_error(&self, session: Uuid, nick: &Nick, error: RequestError) {
+        let state = self.state();
+        if let Some(user) = state.users.get(&nick.key()).filter(|u| u.session == session) {
+            let _ = user.direct.try_send(Event::new(error.for_request("msg").to_msg()));
+        }
     }
 
     /// Tells `session` (`nick`) that its private message to `to` on another node was not

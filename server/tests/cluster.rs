@@ -343,3 +343,101 @@ async fn the_resume_token_and_renames_work_across_nodes() {
     }
     let _michael_is_free = member(&a, "Michael").await;
 }
+
+/// A node that stalls past the heartbeat's expiry (SIGSTOP) is announced gone; when it
+/// wakes up it notices, and says who it has again: a member whose nick someone else took
+/// meanwhile is told it was replaced, the others are back in the rooms of every node.
+#[tokio::test]
+async fn a_stalled_node_comes_back_and_shares_its_state_again() {
+    let redis = RedisServer::start();
+    let (a, b) = tokio::join!(Node::start(&redis, "a"), Node::start(&redis, "b"));
+    let mut michael = member(&a, "Michael").await;
+    let mut tracy = member(&b, "Tracy").await;
+    let mut anna = member(&b, "Anna").await;
+    wait_for_members(&mut michael, &["Michael", "Tracy", "Anna"]).await;
+
+    b.signal("STOP");
+    wait_for_members(&mut michael, &["Michael"]).await;
+    // Tracy's nick is free now, and someone takes it.
+    let _other_tracy = member(&a, "Tracy").await;
+    b.signal("CONT");
+
+    let (bye, _) = tracy.recv_until(|m| matches!(m, ServerMsg::Bye { .. })).await;
+    assert!(matches!(bye, ServerMsg::Bye { code: protocol::ByeCode::Replaced, .. }), "{bye:?}");
+    wait_for_members(&mut michael, &["Michael", "Tracy", "Anna"]).await;
+    // Anna is still Anna, on every node.
+    anna.send(say("lobby", "still here")).await;
+    let (heard, _) = michael
+        .recv_until(
+            |m| matches!(m, ServerMsg::Message { text, .. } if text.as_str() == "still here"),
+        )
+        .await;
+    let ServerMsg::Message { from, .. } = heard else { unreachable!() };
+    assert_eq!(from.as_str(), "Anna");
+    let mut impostor = JsonClient::connect(a.json).await;
+    match impostor.hello("anna").await {
+        ServerMsg::Error { code: ErrorCode::NickInUse, .. } => {}
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Redis restarted without its data: the nodes write their sessions and members back, and
+/// a room's numbering goes on from where its members were, so nothing said after is lost.
+#[tokio::test]
+async fn a_redis_that_lost_its_data_is_filled_in_again() {
+    let mut redis = RedisServer::start();
+    let (a, b) = tokio::join!(Node::start(&redis, "a"), Node::start(&redis, "b"));
+    let mut michael = member(&a, "Michael").await;
+    let mut tracy = member(&b, "Tracy").await;
+    wait_for_members(&mut michael, &["Michael", "Tracy"]).await;
+    for i in 0..5 {
+        michael.send(say("lobby", &format!("before {i}"))).await;
+    }
+    messages(&mut tracy, 5).await;
+    messages(&mut michael, 5).await;
+
+    redis.restart_empty();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        michael.send(say("lobby", "after")).await;
+        let (answer, _) = michael
+            .recv_until(|m| matches!(m, ServerMsg::Message { .. } | ServerMsg::Error { .. }))
+            .await;
+        match answer {
+            ServerMsg::Message { text, seq, .. } if text.as_str() == "after" => {
+                assert!(seq > 5, "numbered after what the members have: {seq}");
+                break;
+            }
+            ServerMsg::Error { code: ErrorCode::StorageFailed, .. } => {}
+            other => panic!("{other:?}"),
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no recovery");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tracy
+        .recv_until(|m| matches!(m, ServerMsg::Message { text, .. } if text.as_str() == "after"))
+        .await;
+    // The nicks and members are back in Redis: taken on every node, counted everywhere.
+    wait_for_members(&mut tracy, &["Michael", "Tracy"]).await;
+    let mut impostor = JsonClient::connect(b.json).await;
+    match impostor.hello("michael").await {
+        ServerMsg::Error { code: ErrorCode::NickInUse, .. } => {}
+        other => panic!("{other:?}"),
+    }
+    // Private messages find Tracy again once the nodes have read each other's state back.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        michael
+            .send(ClientMsg::Msg { to: nick("Tracy"), text: Text::parse("psst").unwrap() })
+            .await;
+        let (answer, _) = michael
+            .recv_until(|m| matches!(m, ServerMsg::Private { .. } | ServerMsg::Error { .. }))
+            .await;
+        if matches!(answer, ServerMsg::Private { .. }) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{answer:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tracy.recv_until(|m| matches!(m, ServerMsg::Private { .. })).await;
+}

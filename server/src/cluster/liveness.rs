@@ -26,16 +26,25 @@ pub(super) async fn take_node_id(cluster: &Cluster) -> Result<(), ClusterError> 
     let mut conn = cluster.conn.clone();
     let deadline = tokio::time::Instant::now() + NODE_TTL + HEARTBEAT;
     loop {
-        let alive: Option<String> = conn.get(keys::alive(&cluster.node)).await.map_err(failed)?;
-        match alive {
-            None => break,
-            Some(_) if tokio::time::Instant::now() >= deadline => {
-                return Err(ClusterError::NodeInUse(cluster.node.to_string()));
-            }
-            Some(_) => tokio::time::sleep(HEARTBEAT / 4).await,
+        // Taken with NX: of two processes starting with one id, one gets it.
+        let taken: Option<String> = redis::cmd("SET")
+            .arg(keys::alive(&cluster.node))
+            .arg(cluster.instance.to_string())
+            .arg("NX")
+            .arg("PX")
+            .arg(ttl_ms())
+            .query_async(&mut conn)
+            .await
+            .map_err(failed)?;
+        if taken.is_some() {
+            break;
         }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(ClusterError::NodeInUse(cluster.node.to_string()));
+        }
+        tokio::time::sleep(HEARTBEAT / 4).await;
     }
-    beat(cluster).await.map_err(failed)?;
+    let _: () = conn.sadd(keys::NODES, cluster.node.as_ref()).await.map_err(failed)?;
     reap(cluster, &cluster.node.clone()).await.map_err(failed)?;
     Ok(())
 }
@@ -43,13 +52,29 @@ pub(super) async fn take_node_id(cluster: &Cluster) -> Result<(), ClusterError> 
 pub(super) async fn run(cluster: Arc<Cluster>) {
     let mut tick = tokio::time::interval(HEARTBEAT);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Since when this node's heartbeat has been continuous: a node that was away (stalled,
+    // or cut off from Redis) reaps nobody until the others have had time to beat again.
+    let mut back_since = tokio::time::Instant::now();
     loop {
         tokio::select! {
             () = cluster.stop.cancelled() => return,
             _ = tick.tick() => {}
         }
-        if let Err(e) = beat(&cluster).await {
-            cluster.outage(&e);
+        match beat(&cluster).await {
+            Ok(Some(instance)) if instance == cluster.instance.to_string() => {}
+            Ok(previous) => {
+                // Our key had expired (or another process wrote it): the others may have
+                // announced our sessions gone and freed their nicks. Say who we are again.
+                warn!(?previous, "this node's heartbeat had lapsed; sharing its state again");
+                back_since = tokio::time::Instant::now();
+                cluster.resync.notify_one();
+            }
+            Err(e) => {
+                cluster.outage(&e);
+                continue;
+            }
+        }
+        if back_since.elapsed() < NODE_TTL {
             continue;
         }
         if let Err(e) = reap_dead(&cluster).await {
@@ -58,19 +83,21 @@ pub(super) async fn run(cluster: Arc<Cluster>) {
     }
 }
 
-async fn beat(cluster: &Cluster) -> RedisResult<()> {
+/// Refreshes the heartbeat; returns what the key held before (`None`: it had expired).
+async fn beat(cluster: &Cluster) -> RedisResult<Option<String>> {
     let mut conn = cluster.conn.clone();
-    redis::pipe()
+    let (previous,): (Option<String>,) = redis::pipe()
         .cmd("SET")
         .arg(keys::alive(&cluster.node))
         .arg(cluster.instance.to_string())
         .arg("PX")
         .arg(ttl_ms())
-        .ignore()
+        .arg("GET")
         .sadd(keys::NODES, cluster.node.as_ref())
         .ignore()
         .query_async(&mut conn)
-        .await
+        .await?;
+    Ok(previous)
 }
 
 async fn reap_dead(cluster: &Cluster) -> RedisResult<()> {
@@ -143,6 +170,10 @@ async fn reap(cluster: &Cluster, node: &str) -> RedisResult<()> {
 /// A node that stops cleanly takes its heartbeat away: nobody waits for it to expire, and a
 /// restart with the same id need not wait either.
 pub(super) async fn leave(cluster: &Cluster) {
+    // Whatever the sessions' departures could not write (Redis was away) is cleared now.
+    if let Err(e) = reap(cluster, &cluster.node).await {
+        warn!(error = %e, "cannot clear this node's sessions from Redis");
+    }
     let mut conn = cluster.conn.clone();
     let result: RedisResult<()> = redis::pipe()
         .del(keys::alive(&cluster.node))

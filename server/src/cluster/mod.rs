@@ -87,7 +87,15 @@ pub struct Cluster {
     rooms: Mutex<BTreeSet<RoomName>>,
     /// Whether Redis answered last time: an outage is logged once, and its end.
     up: AtomicBool,
+    /// Whether this node's state is in Redis as it knows it: cleared by any failure, set once
+    /// the subscriber has shared the state again. Messages wait for it: one numbered by a
+    /// Redis that lost its data, before the node has raised the room's count again, would
+    /// reuse numbers the members already have.
+    synced: AtomicBool,
     hub: OnceLock<Weak<Hub>>,
+    /// Asks the subscriber to share this node's state again (a write to Redis was lost, or
+    /// the heartbeat had lapsed).
+    resync: tokio::sync::Notify,
     stop: CancellationToken,
     tasks: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -237,7 +245,9 @@ impl Cluster {
             says: AtomicUsize::new(0),
             rooms: Mutex::new(BTreeSet::new()),
             up: AtomicBool::new(true),
+            synced: AtomicBool::new(false),
             hub: OnceLock::new(),
+            resync: tokio::sync::Notify::new(),
             stop: CancellationToken::new(),
             tasks: Mutex::new(Vec::new()),
         });
@@ -400,7 +410,6 @@ impl Cluster {
             .query_async(&mut conn)
             .await
             .map_err(|e| self.request_failed("hello", &e))?;
-        self.recovered();
         let previous = Owner::parse(&previous);
         match (answer.as_str(), previous) {
             ("new", _) => Ok(Registered::New),
@@ -495,7 +504,6 @@ impl Cluster {
             .query_async(&mut conn)
             .await
             .map_err(|e| self.request_failed("nick", &e))?;
-        self.recovered();
         match answer.as_str() {
             "ok" => Ok(()),
             "lost" => Err(RequestError::new(
@@ -514,14 +522,17 @@ impl Cluster {
         )
     }
 
-    /// Redis failed: logged once per outage.
+    /// Redis failed: logged once per outage. Messages are refused until the node has shared
+    /// its state again.
     fn outage(&self, e: &RedisError) {
+        self.synced.store(false, Ordering::Release);
+        self.resync.notify_one();
         if self.up.swap(false, Ordering::AcqRel) {
             error!(error = %e, "Redis is not answering: messages are refused until it is back");
         }
     }
 
-    /// Redis answered.
+    /// Redis answers again and the node has shared its state: the end of an outage.
     fn recovered(&self) {
         if !self.up.swap(true, Ordering::AcqRel) {
             info!("Redis is answering again");

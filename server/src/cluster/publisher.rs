@@ -10,7 +10,7 @@ use redis::{RedisResult, Value};
 use tokio::sync::mpsc;
 use tracing::debug;
 
-use super::wire::{Record, keys};
+use super::wire::{Note, Record, keys};
 use super::{Change, Cluster, Outgoing, member_entry, scripts};
 use crate::event::Event;
 use crate::hub::RoomChannel;
@@ -36,18 +36,24 @@ pub(super) async fn run(cluster: Arc<Cluster>, mut outbox: mpsc::UnboundedReceiv
 }
 
 async fn write(cluster: &Cluster, batch: &mut Vec<Outgoing>) {
+    // Until the node has shared its state again after a failure, messages are refused
+    // without being sent (see `Cluster::synced`).
+    let synced = cluster.synced.load(Ordering::Acquire);
     let mut pipe = redis::pipe();
     pipe.ignore_errors();
+    let mut sent = Vec::with_capacity(batch.len());
     for outgoing in batch.iter() {
-        pipe.add_command(command(cluster, outgoing));
+        let send = synced || !matches!(outgoing, Outgoing::Say(..));
+        if send {
+            pipe.add_command(command(cluster, outgoing));
+        }
+        sent.push(send);
     }
     let mut conn = cluster.conn.clone();
-    let results: RedisResult<Vec<RedisResult<Value>>> = pipe.query_async(&mut conn).await;
+    let results: RedisResult<Vec<RedisResult<Value>>> =
+        if pipe.is_empty() { Ok(Vec::new()) } else { pipe.query_async(&mut conn).await };
     let results: Vec<Result<Value, String>> = match results {
-        Ok(results) => {
-            cluster.recovered();
-            results.into_iter().map(|r| r.map_err(|e| e.to_string())).collect()
-        }
+        Ok(results) => results.into_iter().map(|r| r.map_err(|e| e.to_string())).collect(),
         Err(e) => {
             cluster.outage(&e);
             Vec::new()
@@ -56,8 +62,12 @@ async fn write(cluster: &Cluster, batch: &mut Vec<Outgoing>) {
     let mut results = results.into_iter();
     // Each room's waiting senders hear once per batch.
     let mut rooms: Vec<RoomChannel> = Vec::new();
-    for outgoing in batch.drain(..) {
-        let result = results.next().unwrap_or_else(|| Err("Redis is not answering".to_owned()));
+    for (outgoing, sent) in batch.drain(..).zip(sent) {
+        let result = if sent {
+            results.next().unwrap_or_else(|| Err("Redis is not answering".to_owned()))
+        } else {
+            Err("the node is catching up with Redis".to_owned())
+        };
         match outgoing {
             Outgoing::Say(say, ticket) => {
                 cluster.says.fetch_sub(1, Ordering::AcqRel);
@@ -85,20 +95,39 @@ async fn write(cluster: &Cluster, batch: &mut Vec<Outgoing>) {
                 drop(ticket);
             }
             Outgoing::Private { from, to, .. } => {
-                // Nobody heard it: the recipient's node is gone.
-                if !matches!(result, Ok(Value::Int(1..)))
-                    && let Some(hub) = cluster.hub()
-                {
-                    hub.bounce(from.0, &from.1, &to, false);
+                let Some(hub) = cluster.hub() else { continue };
+                match result {
+                    Ok(Value::Int(1..)) => {}
+                    // Nobody heard it: the recipient's node is gone.
+                    Ok(_) => hub.bounce(from.0, &from.1, &to, false),
+                    Err(_) => hub.bounce_error(
+                        from.0,
+                        &from.1,
+                        RequestError::new(
+                            ErrorCode::StorageFailed,
+                            format!("your message to {to} could not be sent (the chat's shared store is not answering)"),
+                        ),
+                    ),
                 }
             }
-            Outgoing::Presence { .. }
-            | Outgoing::Publish { .. }
-            | Outgoing::Release { .. }
-            | Outgoing::Stop => {
-                // Lost with Redis: the node writes its state back when Redis returns.
+            Outgoing::Presence { payload, session, .. } => {
+                if let Err(reason) = result {
+                    debug!(%reason, "presence not written to Redis");
+                    // This node's members of the room still see it; the others get the
+                    // member list once this node has shared its state again.
+                    let note = serde_json::from_str::<Note>(&payload).ok();
+                    if let (Some(hub), Some(event)) =
+                        (cluster.hub(), note.as_ref().and_then(super::presence_event))
+                    {
+                        hub.on_presence(&cluster.node, session, event);
+                    }
+                    cluster.resync.notify_one();
+                }
+            }
+            Outgoing::Publish { .. } | Outgoing::Release { .. } | Outgoing::Stop => {
                 if let Err(reason) = result {
                     debug!(%reason, "not written to Redis");
+                    cluster.resync.notify_one();
                 }
             }
         }
@@ -121,9 +150,10 @@ fn command(cluster: &Cluster, outgoing: &Outgoing) -> redis::Cmd {
             let record = serde_json::to_string(&record).unwrap_or_default();
             let mut cmd = redis::cmd("EVAL");
             cmd.arg(scripts::SAY)
-                .arg(2)
+                .arg(3)
                 .arg(keys::seq(&say.room))
                 .arg(keys::log(&say.room))
+                .arg(keys::ROOMS)
                 .arg(keys::EVENTS)
                 .arg(say.room.as_str())
                 .arg(record)

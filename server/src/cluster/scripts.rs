@@ -6,7 +6,8 @@
 /// (trimmed to about `keep` entries), and the publish to every node, in one step, so publish
 /// order is sequence order.
 ///
-/// KEYS: seq, log. ARGV: channel, room, record json, keep. Returns the sequence number.
+/// KEYS: seq, log, the set of rooms with history. ARGV: channel, room, record json, keep.
+/// Returns the sequence number.
 ///
 /// If the counter was lost but the stream was not (a restore of part of the data), the entry
 /// is numbered after the stream's last one instead of failing.
@@ -21,8 +22,18 @@ if type(ok) == 'table' and ok.err then
   redis.call('SET', KEYS[1], seq)
   redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], seq .. '-0', 'm', ARGV[3])
 end
+redis.call('SADD', KEYS[3], ARGV[2])
 redis.call('PUBLISH', ARGV[1], 'm' .. seq .. ' ' .. ARGV[2] .. ' ' .. ARGV[3])
 return seq
+";
+
+/// Keeps a room's counter at least at `ARGV[1]` (after Redis lost data).
+///
+/// KEYS: seq.
+pub const SEQ_AT_LEAST: &str = r"
+local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
+if cur < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
+return 1
 ";
 
 /// A presence event: the room's member hash changed (an entry removed, if still the
@@ -30,11 +41,17 @@ return seq
 /// then the event published.
 ///
 /// KEYS: members, active rooms. ARGV: channel, payload (or '' to publish nothing), room,
-/// field to remove (or ''), session, field to add (or ''), its entry.
+/// field to remove (or ''), session, field to add (or ''), its entry, and `if-removed` to
+/// publish only if the entry was there (announcing another node's member gone: two nodes
+/// doing it at once announce it once).
 pub const PRESENCE: &str = r"
 if ARGV[4] ~= '' then
   local cur = redis.call('HGET', KEYS[1], ARGV[4])
-  if cur and string.find(cur, ARGV[5], 1, true) then redis.call('HDEL', KEYS[1], ARGV[4]) end
+  if cur and string.find(cur, ARGV[5], 1, true) then
+    redis.call('HDEL', KEYS[1], ARGV[4])
+  elseif ARGV[8] == 'if-removed' then
+    return 0
+  end
 end
 if ARGV[6] ~= '' then
   redis.call('HSET', KEYS[1], ARGV[6], ARGV[7])

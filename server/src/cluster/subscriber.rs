@@ -2,7 +2,7 @@
 //! (re)subscription the node first writes its own state back into Redis and reads the
 //! others' ([`reconcile`]), then fills in the messages it missed from the room streams.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use futures::StreamExt;
@@ -45,21 +45,21 @@ async fn listen(
     // Subscribed first: what is published while the state is read waits in the subscription.
     pubsub.subscribe(keys::EVENTS).await?;
     pubsub.subscribe(keys::to_node(&cluster.node)).await?;
-    reconcile(cluster, hub).await?;
-    let rooms: Vec<(RoomName, u64)> = last.iter().map(|(r, s)| (r.clone(), *s)).collect();
-    for (room, after) in rooms {
-        fill(cluster, hub, last, &room, after, None).await?;
-    }
-    cluster.recovered();
+    share_state(cluster, hub, last).await?;
     ready.notify_one();
     debug!("subscribed");
     let mut messages = pubsub.into_on_message();
     loop {
         let message = tokio::select! {
             () = cluster.stop.cancelled() => return Ok(()),
+            () = cluster.resync.notified() => {
+                share_state(cluster, hub, last).await?;
+                continue;
+            }
             message = messages.next() => message,
         };
         let Some(message) = message else {
+            cluster.synced.store(false, std::sync::atomic::Ordering::Release);
             return Err(redis::RedisError::from(std::io::Error::new(
                 std::io::ErrorKind::ConnectionAborted,
                 "the subscription ended",
@@ -127,6 +127,13 @@ async fn on_payload(
         }
         Note::Bounce { session, nick, to, busy } => hub.bounce(session, &nick, &to, busy),
         Note::Replace { session, nick } => hub.replaced(&nick, session),
+        Note::Resync { node } => {
+            // Another node wrote its state back: read it.
+            if *node != *cluster.node {
+                let rooms = read_rooms(cluster).await?;
+                read_others(cluster, hub, rooms).await?;
+            }
+        }
     }
     Ok(())
 }
@@ -183,17 +190,47 @@ async fn fill(
     }
 }
 
+/// After (re)subscribing, or when asked: writes this node's state back, tells the other
+/// nodes to read it, keeps each room's numbering from going backwards, and fills in the
+/// messages missed.
+async fn share_state(
+    cluster: &Cluster,
+    hub: &Hub,
+    last: &mut HashMap<RoomName, u64>,
+) -> RedisResult<()> {
+    reconcile(cluster, hub).await?;
+    let mut conn = cluster.conn.clone();
+    // A Redis that lost its data would number a room's messages from 1 again: the members
+    // here have seen higher numbers and would drop them. The count goes on from the highest
+    // this node has handed on.
+    let mut pipe = redis::pipe();
+    for (room, seq) in last.iter() {
+        pipe.cmd("EVAL").arg(scripts::SEQ_AT_LEAST).arg(1).arg(keys::seq(room)).arg(*seq).ignore();
+    }
+    pipe.publish(keys::EVENTS, Note::Resync { node: cluster.node.to_string() }.encode()).ignore();
+    let _: () = pipe.query_async(&mut conn).await?;
+    let rooms: Vec<(RoomName, u64)> = last.iter().map(|(r, s)| (r.clone(), *s)).collect();
+    for (room, after) in rooms {
+        fill(cluster, hub, last, &room, after, None).await?;
+    }
+    cluster.synced.store(true, std::sync::atomic::Ordering::Release);
+    cluster.recovered();
+    Ok(())
+}
+
 /// Writes this node's sessions and memberships back into Redis (a restarted Redis may have
-/// lost them, and departures made while it was away were not written), removes what Redis
-/// still has of this node's that is gone, and reads the other nodes' sessions and members.
+/// lost them, departures made while it was away were not written, another node may have
+/// reaped this one while it stalled), removes what Redis still has of this node's that is
+/// gone, and reads the other nodes' sessions and members. What it found is checked against
+/// the hub again just before acting: sessions come and go while it runs.
 pub(super) async fn reconcile(cluster: &Cluster, hub: &Hub) -> RedisResult<()> {
     let mut conn = cluster.conn.clone();
     let me = cluster.node.to_string();
     let crate::hub::LocalView { users, members } = hub.local_view();
 
-    // Nicks.
-    let local: HashSet<Uuid> = users.iter().map(|(_, session, _)| *session).collect();
-    let mut pipe = redis::pipe();
+    // This node among the nodes (the others read the node list to find its sessions).
+    let _: () = conn.sadd(keys::NODES, &me).await?;
+    // Nicks: ours back in; one that another session took meanwhile ends ours.
     for (nick, session, resume) in &users {
         let owner = Owner::Live {
             node: me.clone(),
@@ -201,19 +238,33 @@ pub(super) async fn reconcile(cluster: &Cluster, hub: &Hub) -> RedisResult<()> {
             token: *resume,
             nick: nick.to_string(),
         };
-        pipe.cmd("SET").arg(keys::nick(&nick.key())).arg(owner.encode()).arg("NX").ignore();
-        pipe.sadd(keys::node_nicks(&me), nick.key().as_str()).ignore();
+        let key = keys::nick(&nick.key());
+        let (set, current): (Option<String>, Option<String>) = redis::pipe()
+            .cmd("SET")
+            .arg(&key)
+            .arg(owner.encode())
+            .arg("NX")
+            .get(&key)
+            .query_async(&mut conn)
+            .await?;
+        let _: () = conn.sadd(keys::node_nicks(&me), nick.key().as_str()).await?;
+        if set.is_none() && current.as_deref() != Some(owner.encode().as_str()) {
+            warn!(nick = ?nick.as_str(), "another session took this session's nick meanwhile");
+            hub.replaced(nick, *session);
+        }
     }
-    // Memberships.
-    let ours: HashSet<(RoomName, Uuid)> =
-        members.iter().map(|(room, _, session)| (room.clone(), *session)).collect();
+    // Memberships, each checked again just before it is written.
     for (room, nick, session) in &members {
-        pipe.hset(keys::members(room), nick.key().as_str(), member_entry(&me, nick, *session))
-            .ignore();
-        pipe.sadd(keys::ACTIVE, room.as_str()).ignore();
-    }
-    if !pipe.is_empty() {
-        let _: () = pipe.query_async(&mut conn).await?;
+        if !hub.is_local_member(room, *session) {
+            continue;
+        }
+        let _: () = redis::pipe()
+            .hset(keys::members(room), nick.key().as_str(), member_entry(&me, nick, *session))
+            .ignore()
+            .sadd(keys::ACTIVE, room.as_str())
+            .ignore()
+            .query_async(&mut conn)
+            .await?;
     }
 
     // What Redis says this node holds that it does not.
@@ -221,7 +272,7 @@ pub(super) async fn reconcile(cluster: &Cluster, hub: &Hub) -> RedisResult<()> {
     for key in held {
         let value: Option<String> = conn.get(format!("chat:nick:{key}")).await?;
         let stale = match value.as_deref().and_then(Owner::parse) {
-            Some(Owner::Live { node, session, .. }) => node == me && !local.contains(&session),
+            Some(Owner::Live { node, session, .. }) => node == me && !hub.is_local(session),
             _ => true,
         };
         if stale && let Some(value) = value {
@@ -254,7 +305,7 @@ pub(super) async fn reconcile(cluster: &Cluster, hub: &Hub) -> RedisResult<()> {
                 continue;
             };
             if entry.node == me {
-                if !ours.contains(&(room.clone(), entry.session)) {
+                if !hub.is_local_member(&room, entry.session) {
                     let reason = Label::truncate("connection lost");
                     announce_gone(cluster, &room, &entry, &field, reason).await?;
                 }
@@ -265,6 +316,20 @@ pub(super) async fn reconcile(cluster: &Cluster, hub: &Hub) -> RedisResult<()> {
         rooms.push((room, others));
     }
 
+    read_others(cluster, hub, rooms).await?;
+    info!(sessions = users.len(), "state shared with the cluster");
+    Ok(())
+}
+
+/// Reads the other nodes' sessions, and `rooms`, every room's members but this node's, into
+/// the hub.
+pub(super) async fn read_others(
+    cluster: &Cluster,
+    hub: &Hub,
+    rooms: Vec<(RoomName, Vec<(Nick, Uuid)>)>,
+) -> RedisResult<()> {
+    let mut conn = cluster.conn.clone();
+    let me = cluster.node.to_string();
     // The other nodes' sessions.
     let nodes: Vec<String> = conn.smembers(keys::NODES).await?;
     let mut remote = Vec::new();
@@ -284,20 +349,33 @@ pub(super) async fn reconcile(cluster: &Cluster, hub: &Hub) -> RedisResult<()> {
             }
         }
     }
-    let (remote_users, room_count) = (remote.len(), rooms.len());
+    debug!(remote = remote.len(), rooms = rooms.len(), "read the other nodes' state");
     hub.load_remote(remote, rooms);
 
     let stored: Vec<String> = conn.smembers(keys::ROOMS).await?;
     for room in stored.iter().filter_map(|r| RoomName::parse(r).ok()) {
         cluster.note_room(&room);
     }
-    info!(
-        sessions = users.len(),
-        remote_users,
-        rooms = room_count,
-        "state shared with the cluster"
-    );
     Ok(())
+}
+
+/// Every room's members, as Redis has them, but this node's.
+async fn read_rooms(cluster: &Cluster) -> RedisResult<Vec<(RoomName, Vec<(Nick, Uuid)>)>> {
+    let mut conn = cluster.conn.clone();
+    let active: Vec<String> = conn.smembers(keys::ACTIVE).await?;
+    let mut rooms = Vec::new();
+    for name in active {
+        let Ok(room) = RoomName::parse(&name) else { continue };
+        let entries: HashMap<String, String> = conn.hgetall(keys::members(&room)).await?;
+        let others = entries
+            .values()
+            .filter_map(|value| serde_json::from_str::<MemberEntry>(value).ok())
+            .filter(|entry| *entry.node != *cluster.node)
+            .map(|entry| (entry.nick, entry.session))
+            .collect();
+        rooms.push((room, others));
+    }
+    Ok(rooms)
 }
 
 /// Announces a member of a room gone (one of a dead node's, or a ghost of this node's) and
@@ -331,6 +409,7 @@ pub(super) async fn announce_gone(
         .arg(entry.session.to_string())
         .arg("")
         .arg("")
+        .arg("if-removed")
         .query_async(&mut conn)
         .await?;
     Ok(())

@@ -78,6 +78,10 @@ pub enum Note {
         session: Uuid,
         nick: Nick,
     },
+    /// `node` wrote its sessions and memberships back into Redis: the others read them.
+    Resync {
+        node: String,
+    },
 }
 
 impl Note {

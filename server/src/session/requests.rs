@@ -143,8 +143,10 @@ impl<D: Dialect> Session<D> {
     ) {
         match how {
             Ok(how) => {
-                self.hub.register_granted(&nick, self.id, resume, self.direct.sender());
-                self.welcome(nick, client, resume, how);
+                match self.hub.register_granted(&nick, self.id, resume, self.direct.sender(), how) {
+                    Ok(()) => self.welcome(nick, client, resume, how),
+                    Err(error) => self.write(&error.for_request("hello").to_msg()),
+                }
             }
             Err(error) => self.write(&error.for_request("hello").to_msg()),
         }

@@ -70,6 +70,19 @@ impl RedisServer {
     pub fn restart(&mut self) {
         assert!(self.spawn(), "redis-server restarts");
     }
+
+    /// Starts it again on the same port with nothing: its data was lost.
+    pub fn restart_empty(&mut self) {
+        self.stop();
+        for entry in std::fs::read_dir(self.dir.path()).unwrap().flatten() {
+            let path = entry.path();
+            if path.extension().is_some_and(|e| e == "log") {
+                continue;
+            }
+            let _ = std::fs::remove_dir_all(&path).or_else(|_| std::fs::remove_file(&path));
+        }
+        assert!(self.spawn(), "redis-server restarts");
+    }
 }
 
 impl Drop for RedisServer {
@@ -158,6 +171,13 @@ impl Node {
     /// SIGKILL: the node dies with no goodbye and nothing written after.
     pub async fn kill(mut self) {
         let _ = self.child.kill().await;
+    }
+
+    /// Sends a signal by name (STOP, CONT, ...).
+    pub fn signal(&self, name: &str) {
+        if let Some(pid) = self.child.id() {
+            let _ = Command::new("kill").arg(format!("-{name}")).arg(pid.to_string()).status();
+        }
     }
 
     /// SIGTERM, and waits for it to exit.
