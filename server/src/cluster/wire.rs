@@ -154,7 +154,10 @@ impl Owner {
 }
 
 /// The Redis keys, in one place. Keys of one room share the hash tag `{room}`, so on a Redis
-/// Cluster a room's sequence, stream and members live on one shard and its script runs there.
+/// Cluster a room's sequence, stream and members would live on one shard. The scripts also
+/// touch chat-wide sets (`chat:rooms`, `chat:active`, a node's nick set) and `REAP_NICKS`
+/// builds key names: today's layout is for one Redis (ARCHITECTURE.md says what Redis
+/// Cluster would change).
 pub mod keys {
     use super::{NickKey, RoomName};
 
