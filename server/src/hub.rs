@@ -887,7 +887,12 @@ impl Hub {
             if let (Some(relay), Some(remote)) = (&self.relay, state.remote.get(&key)) {
                 let event = private(from, &remote.nick, text);
                 let sender = state.users.get(&from.key()).map(|u| u.session).unwrap_or_default();
-                relay.private(&remote.node, sender, &event);
+                if !relay.private(&remote.node, sender, &event) {
+                    return Err(RequestError::new(
+                        ErrorCode::ServerBusy,
+                        "the server is busy; try again in a moment",
+                    ));
+                }
                 return Ok(event);
             }
             return Err(RequestError::new(

@@ -187,6 +187,11 @@ pub const SETTLE_TIMEOUT: Duration = Duration::from_secs(2);
 /// than its sender waiting on a Redis that is gone.
 pub const REDIS_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// Writes (presence, private messages, nick releases) a node may have waiting for Redis
+/// beside its messages. Past it they are dropped and the node shares its whole state again
+/// once Redis has caught up, so a slow Redis cannot grow the node's memory without bound.
+pub const OUTBOX_LIMIT: usize = 64 * 1024;
+
 /// How often a node refreshes its heartbeat key and looks for dead nodes.
 pub const HEARTBEAT: Duration = Duration::from_secs(1);
 

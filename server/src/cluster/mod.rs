@@ -45,7 +45,7 @@ use uuid::Uuid;
 use crate::event::SharedEvent;
 use crate::history::{Page, Say, Ticket};
 use crate::hub::{Hub, Registered};
-use crate::limits::{HISTORY_QUEUE, REDIS_TIMEOUT};
+use crate::limits::{HISTORY_QUEUE, OUTBOX_LIMIT, REDIS_TIMEOUT};
 use wire::{MemberEntry, Note, Owner, keys};
 
 /// How to reach Redis and who this node is.
@@ -83,6 +83,8 @@ pub struct Cluster {
     outbox_rx: Mutex<Option<mpsc::UnboundedReceiver<Outgoing>>>,
     /// Messages in the outbox, bounded by [`HISTORY_QUEUE`].
     says: AtomicUsize,
+    /// Everything else the hub queued, bounded by [`OUTBOX_LIMIT`].
+    queued: Arc<Queued>,
     /// Rooms that have stored messages (kept up to date from what the node hears).
     rooms: Mutex<BTreeSet<RoomName>>,
     /// Whether Redis answered last time: an outage is logged once, and its end.
@@ -124,6 +126,15 @@ pub enum Change {
 pub struct Relay {
     node: Arc<str>,
     outbox: mpsc::UnboundedSender<Outgoing>,
+    queued: Arc<Queued>,
+}
+
+/// What the hub has queued for Redis and not yet written: bounded by [`OUTBOX_LIMIT`].
+#[derive(Default)]
+pub(crate) struct Queued {
+    count: AtomicUsize,
+    /// Something was dropped at the limit: the node shares its state again afterwards.
+    overflowed: AtomicBool,
 }
 
 impl Relay {
@@ -131,16 +142,25 @@ impl Relay {
     #[cfg(test)]
     pub(crate) fn detached(node: &str) -> (Self, mpsc::UnboundedReceiver<Outgoing>) {
         let (outbox, queue) = mpsc::unbounded_channel();
-        (Self { node: node.into(), outbox }, queue)
+        (Self { node: node.into(), outbox, queued: Arc::default() }, queue)
     }
 
     pub fn node(&self) -> &str {
         &self.node
     }
 
-    fn send(&self, outgoing: Outgoing) {
+    /// Queues `outgoing` unless [`OUTBOX_LIMIT`] writes wait already (Redis is that slow):
+    /// then it is dropped, and the node shares its whole state again once the queue drains.
+    pub(super) fn send(&self, outgoing: Outgoing) -> bool {
+        if self.queued.count.fetch_add(1, Ordering::AcqRel) >= OUTBOX_LIMIT {
+            self.queued.count.fetch_sub(1, Ordering::AcqRel);
+            if !self.queued.overflowed.swap(true, Ordering::AcqRel) {
+                warn!("too many writes waiting for Redis; dropping presence until it catches up");
+            }
+            return false;
+        }
         // Closed only once the server has stopped.
-        let _ = self.outbox.send(outgoing);
+        self.outbox.send(outgoing).is_ok()
     }
 
     pub fn presence(&self, session: Uuid, event: &SharedEvent, change: Change) {
@@ -191,8 +211,9 @@ impl Relay {
         self.send(Outgoing::Publish { channel: keys::EVENTS.to_owned(), payload: note.encode() });
     }
 
-    pub fn private(&self, node: &str, from_session: Uuid, event: &SharedEvent) {
-        let ServerMsg::Private { id, from, to, text, ts } = &event.msg else { return };
+    /// Sends a private message to a session of `node`; `false` if it could not be queued.
+    pub fn private(&self, node: &str, from_session: Uuid, event: &SharedEvent) -> bool {
+        let ServerMsg::Private { id, from, to, text, ts } = &event.msg else { return false };
         let note = Note::Private {
             from_node: self.node.to_string(),
             from_session,
@@ -207,7 +228,7 @@ impl Relay {
             payload: note.encode(),
             from: (from_session, from.clone()),
             to: to.clone(),
-        });
+        })
     }
 }
 
@@ -243,6 +264,7 @@ impl Cluster {
             outbox,
             outbox_rx: Mutex::new(Some(outbox_rx)),
             says: AtomicUsize::new(0),
+            queued: Arc::default(),
             rooms: Mutex::new(BTreeSet::new()),
             up: AtomicBool::new(true),
             synced: AtomicBool::new(false),
@@ -261,7 +283,7 @@ impl Cluster {
     }
 
     pub fn relay(&self) -> Relay {
-        Relay { node: self.node.clone(), outbox: self.outbox.clone() }
+        Relay { node: self.node.clone(), outbox: self.outbox.clone(), queued: self.queued.clone() }
     }
 
     fn hub(&self) -> Option<Arc<Hub>> {
@@ -421,7 +443,7 @@ impl Cluster {
                         session: old,
                         nick: Nick::parse(&held).unwrap_or_else(|_| nick.clone()),
                     };
-                    let _ = self.outbox.send(Outgoing::Publish {
+                    self.relay().send(Outgoing::Publish {
                         channel: keys::to_node(&node),
                         payload: note.encode(),
                     });

@@ -26,8 +26,16 @@ pub(super) async fn run(cluster: Arc<Cluster>, mut outbox: mpsc::UnboundedReceiv
         if let Some(at) = stop {
             batch.truncate(at);
         }
+        // What went through the relay (everything but messages, counted apart) leaves it.
+        let relayed =
+            batch.iter().filter(|o| !matches!(o, Outgoing::Say(..) | Outgoing::Stop)).count();
         if !batch.is_empty() {
             write(&cluster, &mut batch).await;
+        }
+        cluster.queued.count.fetch_sub(relayed, Ordering::AcqRel);
+        if cluster.queued.overflowed.swap(false, Ordering::AcqRel) {
+            cluster.synced.store(false, Ordering::Release);
+            cluster.resync.notify_one();
         }
         if stop.is_some() {
             break;

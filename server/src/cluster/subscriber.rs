@@ -119,7 +119,7 @@ async fn on_payload(
                 Event::new(ServerMsg::Private { id, from: from.clone(), to: to.clone(), text, ts });
             if let Err(busy) = hub.deliver_private(event) {
                 let note = Note::Bounce { session: from_session, nick: from, to, busy };
-                let _ = cluster.outbox.send(Outgoing::Publish {
+                cluster.relay().send(Outgoing::Publish {
                     channel: keys::to_node(&from_node),
                     payload: note.encode(),
                 });
