@@ -5,14 +5,13 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use protocol::{ErrorCode, MessageKind, RequestError};
+use protocol::{ErrorCode, RequestError};
 use redis::{RedisResult, Value};
 use tokio::sync::mpsc;
 use tracing::debug;
 
 use super::wire::{Note, Record, keys};
 use super::{Change, Cluster, Outgoing, member_entry, scripts};
-use crate::event::Event;
 use crate::hub::RoomChannel;
 use crate::limits::MAX_COMMIT_BATCH;
 
@@ -83,18 +82,7 @@ async fn write(cluster: &Cluster, batch: &mut Vec<Outgoing>) {
                     Ok(_) => cluster.note_room(&say.room),
                     Err(reason) => {
                         debug!(room = %say.room, %reason, "message refused");
-                        let error = RequestError::new(
-                            ErrorCode::StorageFailed,
-                            format!(
-                                "your message to #{} could not be stored (the chat's shared store is not answering); it was not sent",
-                                say.room
-                            ),
-                        )
-                        .for_request(match say.kind {
-                            MessageKind::Say => "say",
-                            MessageKind::Action => "action",
-                        });
-                        let _ = say.sender.try_send(Event::new(error.to_msg()));
+                        say.refuse("the chat's shared store is not answering");
                     }
                 }
                 if !rooms.iter().any(|room| room.is(&say.room_tx)) {

@@ -106,6 +106,21 @@ pub struct Say {
     pub in_flight: Arc<InFlight>,
 }
 
+impl Say {
+    /// Tells the sender its message was not stored (`why`) and so not sent.
+    pub(crate) fn refuse(&self, why: &str) {
+        let error = RequestError::new(
+            ErrorCode::StorageFailed,
+            format!("your message to #{} could not be stored ({why}); it was not sent", self.room),
+        )
+        .for_request(match self.kind {
+            MessageKind::Say => "say",
+            MessageKind::Action => "action",
+        });
+        let _ = self.sender.try_send(Event::new(error.to_msg()));
+    }
+}
+
 /// Counts a message as on its way (in its room's `queued`, in its sender's [`InFlight`]) for
 /// as long as it lives: however the message ends (broadcast, refused, or dropped with the
 /// writer's queue), the counts come back down.
@@ -508,18 +523,7 @@ impl Writer {
                     };
                 }
                 for say in &says {
-                    let error = RequestError::new(
-                        ErrorCode::StorageFailed,
-                        format!(
-                            "your message to #{} could not be stored ({e}); it was not sent",
-                            say.room
-                        ),
-                    )
-                    .for_request(match say.kind {
-                        MessageKind::Say => "say",
-                        MessageKind::Action => "action",
-                    });
-                    let _ = say.sender.try_send(Event::new(error.to_msg()));
+                    say.refuse(&e.to_string());
                 }
                 return;
             }
