@@ -1104,8 +1104,7 @@ impl Hub {
         // member list afresh instead.
         for (name, room) in &state.rooms {
             if room.tx.tx.receiver_count() > 0 {
-                let mut nicks = room.nicks();
-                nicks.sort_by_cached_key(|n| (n.as_str().to_lowercase(), n.clone()));
+                let nicks = sort_members(room.nicks());
                 room.tx.send(Event::new(ServerMsg::Members { room: name.clone(), nicks }));
             }
         }

@@ -55,6 +55,24 @@ async fn wait_for_members(client: &mut JsonClient, names: &[&str]) {
     }
 }
 
+/// Two nodes on one Redis, Michael on `a` and Tracy on `b`, each node knowing both.
+struct TwoNodes {
+    redis: RedisServer,
+    a: Node,
+    b: Node,
+    michael: JsonClient,
+    tracy: JsonClient,
+}
+
+async fn two_nodes() -> TwoNodes {
+    let redis = RedisServer::start();
+    let (a, b) = tokio::join!(Node::start(&redis, "a"), Node::start(&redis, "b"));
+    let mut michael = member(&a, "Michael").await;
+    let tracy = member(&b, "Tracy").await;
+    wait_for_members(&mut michael, &["Michael", "Tracy"]).await;
+    TwoNodes { redis, a, b, michael, tracy }
+}
+
 /// Three nodes, a member on each, two senders on different nodes at once: every member gets
 /// every message once, all in the same order, numbered without a gap.
 #[tokio::test]
@@ -169,11 +187,7 @@ async fn a_nick_is_unique_across_nodes_even_in_a_race() {
 /// recipient on another node, and a nick that left frees up for everyone.
 #[tokio::test]
 async fn presence_and_private_messages_cross_nodes() {
-    let redis = RedisServer::start();
-    let (a, b) = tokio::join!(Node::start(&redis, "a"), Node::start(&redis, "b"));
-    let mut michael = member(&a, "Michael").await;
-    let mut tracy = member(&b, "Tracy").await;
-    wait_for_members(&mut michael, &["Michael", "Tracy"]).await;
+    let TwoNodes { redis: _redis, a, b: _b, mut michael, mut tracy } = two_nodes().await;
     michael.send(ClientMsg::Rooms).await;
     let (rooms, _) = michael.recv_until(|m| matches!(m, ServerMsg::Rooms { .. })).await;
     let ServerMsg::Rooms { rooms } = rooms else { unreachable!() };
@@ -199,11 +213,7 @@ async fn presence_and_private_messages_cross_nodes() {
 /// the history.
 #[tokio::test]
 async fn a_killed_node_is_announced_gone_and_loses_nothing_acknowledged() {
-    let redis = RedisServer::start();
-    let (a, b) = tokio::join!(Node::start(&redis, "a"), Node::start(&redis, "b"));
-    let mut michael = member(&a, "Michael").await;
-    let mut tracy = member(&b, "Tracy").await;
-    wait_for_members(&mut michael, &["Michael", "Tracy"]).await;
+    let TwoNodes { redis: _redis, a, b, mut michael, mut tracy } = two_nodes().await;
     for i in 0..50 {
         tracy.send(say("lobby", &format!("before the crash {i}"))).await;
     }
@@ -250,11 +260,7 @@ async fn a_killed_node_is_announced_gone_and_loses_nothing_acknowledged() {
 /// nodes and the history from before is still there.
 #[tokio::test]
 async fn the_chat_survives_a_redis_restart() {
-    let mut redis = RedisServer::start();
-    let (a, b) = tokio::join!(Node::start(&redis, "a"), Node::start(&redis, "b"));
-    let mut michael = member(&a, "Michael").await;
-    let mut tracy = member(&b, "Tracy").await;
-    wait_for_members(&mut michael, &["Michael", "Tracy"]).await;
+    let TwoNodes { mut redis, a, b: _b, mut michael, mut tracy } = two_nodes().await;
     michael.send(say("lobby", "before")).await;
     messages(&mut tracy, 1).await;
 
@@ -385,11 +391,7 @@ async fn a_stalled_node_comes_back_and_shares_its_state_again() {
 /// a room's numbering goes on from where its members were, so nothing said after is lost.
 #[tokio::test]
 async fn a_redis_that_lost_its_data_is_filled_in_again() {
-    let mut redis = RedisServer::start();
-    let (a, b) = tokio::join!(Node::start(&redis, "a"), Node::start(&redis, "b"));
-    let mut michael = member(&a, "Michael").await;
-    let mut tracy = member(&b, "Tracy").await;
-    wait_for_members(&mut michael, &["Michael", "Tracy"]).await;
+    let TwoNodes { mut redis, a: _a, b, mut michael, mut tracy } = two_nodes().await;
     for i in 0..5 {
         michael.send(say("lobby", &format!("before {i}"))).await;
     }

@@ -22,7 +22,7 @@ fn ttl_ms() -> u64 {
 /// Makes sure no running node has this node's id (waiting out the heartbeat of one that just
 /// stopped), then clears what an earlier run of this id left behind.
 pub(super) async fn take_node_id(cluster: &Cluster) -> Result<(), ClusterError> {
-    let failed = |source| ClusterError::Connect { url: String::new(), source };
+    let failed = ClusterError::Redis;
     let mut conn = cluster.conn.clone();
     let deadline = tokio::time::Instant::now() + NODE_TTL + HEARTBEAT;
     loop {

@@ -68,6 +68,8 @@ pub enum ClusterError {
     Connect { url: String, source: RedisError },
     #[error("another node runs as {0:?} (its heartbeat is fresh); give this one another --node-id")]
     NodeInUse(String),
+    #[error("Redis failed while this node was starting: {0}")]
+    Redis(#[from] RedisError),
 }
 
 /// This node's link to Redis; shared by the history, the hub's relay and the tasks.
@@ -230,12 +232,6 @@ impl Relay {
             to: to.clone(),
         })
     }
-}
-
-/// The answer to a nick claim.
-#[derive(Debug)]
-pub struct Granted {
-    pub how: Registered,
 }
 
 impl Cluster {
