@@ -46,7 +46,6 @@ async fn serve(config: chat_server::Config) -> anyhow::Result<()> {
             let cluster = chat_server::cluster::Cluster::connect(cluster).await?;
             tracing::info!(node = cluster.node(), "history in Redis, shared by the nodes");
             chat_server::History::on_redis(cluster, history_config)
-                .context("cannot start the history writer")?
         }
         None => {
             let history_config = config.history()?;

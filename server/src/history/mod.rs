@@ -230,9 +230,17 @@ impl History {
     /// History in Redis, shared by the nodes of `cluster`: `say` stores, numbers and relays a
     /// message through it, pages are read from its streams. `config` says how many messages
     /// are kept and shown on joining (its location is not used).
-    pub fn on_redis(cluster: Arc<Cluster>, config: HistoryConfig) -> Result<Self, StoreError> {
-        let history = Self::open(HistoryConfig { location: None, ..config })?;
-        Ok(Self { cluster: Some(cluster), ..history })
+    pub fn on_redis(cluster: Arc<Cluster>, config: HistoryConfig) -> Self {
+        // No writer thread: Redis stores and relays (its channel's receiver is dropped).
+        let (writer, _) = mpsc::channel(1);
+        let inner = Arc::new(Inner {
+            writer,
+            reads: Reads::Off,
+            config: HistoryConfig { location: None, ..config },
+            rooms: Mutex::new(BTreeSet::new()),
+            thread: Mutex::new(None),
+        });
+        Self { inner, cluster: Some(cluster) }
     }
 
     /// The Redis link of a node of several.
@@ -351,6 +359,7 @@ impl History {
     pub async fn close(&self) {
         if let Some(cluster) = &self.cluster {
             cluster.close().await;
+            return;
         }
         // Readers close first, so the writer's connection is the last one: only it can fold
         // the WAL back into the database file and remove it (read-only connections cannot).
