@@ -10,7 +10,10 @@ use std::time::Duration;
 use chat_server::{History, HistoryConfig, Listeners, ServerInfo};
 use futures::{SinkExt, StreamExt};
 use protocol::limits::MAX_SERVER_LINE_BYTES;
-use protocol::{ClientCodec, ClientMsg, Label, Nick, PROTOCOL_VERSION, RequestError, ServerMsg};
+use protocol::{
+    ClientCodec, ClientMsg, Label, Nick, PROTOCOL_VERSION, RequestError, RoomName, ServerMsg,
+    Stored,
+};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
@@ -80,6 +83,31 @@ impl TestServer {
         c.hello(nick).await;
         c.recv_until(|m| matches!(m, ServerMsg::Members { .. })).await;
         c
+    }
+}
+
+/// Pages back through `room` from the newest message to the first, 100 at a time.
+pub async fn page_all(c: &mut JsonClient, room: &str) -> Vec<Stored> {
+    let room = RoomName::parse(room).unwrap();
+    let mut all: Vec<Stored> = Vec::new();
+    let mut before = None;
+    loop {
+        c.send(ClientMsg::History { room: room.clone(), before, limit: 100 }).await;
+        let (page, _) = c.recv_until(|m| matches!(m, ServerMsg::History { .. })).await;
+        let ServerMsg::History { messages, beginning, .. } = page else { unreachable!() };
+        assert!(messages.len() <= 100);
+        before = messages.first().map(|m| m.seq);
+        all.splice(0..0, messages);
+        if beginning {
+            return all;
+        }
+    }
+}
+
+/// Asserts that `messages` are numbered `first`, `first + 1`, ... with no gap or duplicate.
+pub fn assert_contiguous(messages: &[Stored], first: u64) {
+    for (i, m) in messages.iter().enumerate() {
+        assert_eq!(m.seq, first + i as u64, "sequence numbers have a gap or a duplicate at {i}");
     }
 }
 
@@ -174,10 +202,13 @@ impl JsonClient {
         }
     }
 
-    /// Asserts that nothing arrives for [`QUIET`].
+    /// Asserts that nothing arrives for [`QUIET`] and the connection stays open: a closed
+    /// connection is not silence.
     pub async fn assert_silent(&mut self) {
-        if let Ok(Some(msg)) = tokio::time::timeout(QUIET, self.frames.next()).await {
-            panic!("expected silence, got {msg:?}");
+        match tokio::time::timeout(QUIET, self.frames.next()).await {
+            Err(_) => {}
+            Ok(None) => panic!("expected silence, but the server closed the connection"),
+            Ok(Some(msg)) => panic!("expected silence, got {msg:?}"),
         }
     }
 
@@ -284,5 +315,73 @@ impl PlainClient {
         if let Ok(r) = tokio::time::timeout(QUIET, self.reader.read_until(b'\n', &mut line)).await {
             panic!("expected silence, got {r:?}: {:?}", String::from_utf8_lossy(&line));
         }
+    }
+}
+
+/// The real `chat-server` binary, started on loopback port 0 with a clean environment (no
+/// `RUST_LOG`, no XDG directories of the developer's); killed when dropped.
+pub struct ServerProcess {
+    pub child: std::process::Child,
+    pub json: SocketAddr,
+    pub plain: Option<SocketAddr>,
+}
+
+impl ServerProcess {
+    /// Starts `chat-server --listen 127.0.0.1:0 --plain-listen 127.0.0.1:0 ARGS` with its
+    /// stderr going to `stderr`, and reads the addresses it prints.
+    pub fn start(args: &[&str], stderr: std::process::Stdio) -> Self {
+        let mut cmd = Self::command();
+        cmd.args(["--listen", "127.0.0.1:0", "--plain-listen", "127.0.0.1:0"]).args(args);
+        Self::spawn(&mut cmd, stderr)
+    }
+
+    /// The binary with an empty environment; the caller adds what the test needs.
+    pub fn command() -> std::process::Command {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_chat-server"));
+        cmd.env_clear();
+        cmd
+    }
+
+    /// Spawns `cmd` and waits (at most 20 s) for its "listening" line.
+    pub fn spawn(cmd: &mut std::process::Command, stderr: std::process::Stdio) -> Self {
+        use std::io::BufRead;
+        let mut child = cmd.stdout(std::process::Stdio::piped()).stderr(stderr).spawn().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        // A thread, so that a server that never prints fails the test instead of hanging it.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = std::io::BufReader::new(stdout);
+            let mut line = String::new();
+            let _ = lines.read_line(&mut line);
+            let _ = tx.send(line);
+            // Keep the pipe open and drained, so later prints never fail.
+            std::io::copy(&mut lines, &mut std::io::sink()).ok();
+        });
+        let Ok(line) = rx.recv_timeout(Duration::from_secs(20)) else {
+            let _ = child.kill();
+            panic!("chat-server printed no listening line within 20 s");
+        };
+        // "chat-server listening: json=ADDR plain=ADDR"
+        let field = |name: &str| -> Option<SocketAddr> {
+            line.split_whitespace().find_map(|w| w.strip_prefix(name)).map(|a| a.parse().unwrap())
+        };
+        let Some(json) = field("json=") else {
+            let _ = child.kill();
+            panic!("no address in {line:?}");
+        };
+        let plain = field("plain=");
+        Self { child, json, plain }
+    }
+
+    /// SIGKILL: the process dies with no goodbye and nothing written after.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        self.kill();
     }
 }
