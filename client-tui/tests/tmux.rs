@@ -7,7 +7,6 @@
 
 use std::net::SocketAddr;
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use chat_server::{Listeners, ServerInfo};
@@ -17,23 +16,68 @@ use tokio::net::TcpStream;
 /// How long to wait for something to appear on a screen.
 const WAIT: Duration = Duration::from_secs(15);
 
-static SESSIONS: AtomicUsize = AtomicUsize::new(0);
+/// The terminal type the panes report: tmux's own, set explicitly rather than whatever the
+/// person running the tests has.
+const PANE_TERM: &str = "tmux-256color";
 
-/// One tmux server of our own (its own socket), so nothing else's sessions are touched; it is
-/// killed when the test ends, however it ends.
+/// One tmux server of our own, in a directory of its own that is also the home of everything
+/// it runs: its socket is there (`-S`), it reads no tmux config but ours, and the programs in
+/// its panes see only the environment set here. So the tests never read the config file of
+/// the person running them (`~/.config/chat-tui/config.toml`), nor inherit `NO_COLOR`,
+/// `RUST_LOG`, `XDG_*` or `TERM`. The server is killed when the test ends, however it ends,
+/// and the directory removed after it.
 struct Tmux {
-    socket: String,
+    dir: tempfile::TempDir,
 }
 
 impl Tmux {
     fn new() -> Self {
-        let n = SESSIONS.fetch_add(1, Ordering::SeqCst);
-        Self { socket: format!("chat-e2e-{}-{n}", std::process::id()) }
+        let dir = tempfile::Builder::new().prefix("chat-e2e-").tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("home")).unwrap();
+        std::fs::write(
+            dir.path().join("tmux.conf"),
+            format!("set -g default-terminal {PANE_TERM}\nset -g default-shell /bin/sh\n"),
+        )
+        .unwrap();
+        Self { dir }
+    }
+
+    /// The home directory of the programs in the panes (empty: no config file).
+    fn home(&self) -> std::path::PathBuf {
+        self.dir.path().join("home")
+    }
+
+    /// A tmux command on our server, with the whole environment given here: the server takes
+    /// the environment of the command that starts it and hands it to every pane (tmux itself
+    /// adds `TMUX`, `TMUX_PANE`, `TERM_PROGRAM`, `TERM_PROGRAM_VERSION`, and `TERM` from
+    /// `default-terminal`).
+    fn command(&self) -> Command {
+        let home = self.home();
+        let mut command = Command::new("tmux");
+        command
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", &home)
+            .env("XDG_CONFIG_HOME", home.join(".config"))
+            .env("XDG_DATA_HOME", home.join(".local/share"))
+            .env("XDG_STATE_HOME", home.join(".local/state"))
+            .env("XDG_CACHE_HOME", home.join(".cache"))
+            .env("SHELL", "/bin/sh")
+            .env("LC_ALL", "C.UTF-8")
+            .env("TZ", "UTC")
+            // The terminal the tmux client itself is in (detached: none that draws).
+            .env("TERM", "xterm-256color")
+            .arg("-u")
+            .arg("-S")
+            .arg(self.dir.path().join("socket"))
+            .arg("-f")
+            .arg(self.dir.path().join("tmux.conf"));
+        command
     }
 
     fn run(&self, args: &[&str]) -> Output {
-        let out = Command::new("tmux")
-            .args(["-u", "-L", &self.socket])
+        let out = self
+            .command()
             .args(args)
             .output()
             .expect("tmux is needed for the end-to-end tests: apt-get install tmux");
@@ -46,16 +90,23 @@ impl Tmux {
     fn start(&self, name: &str, args: &str, width: u16, height: u16) -> Pane<'_> {
         let command =
             format!("{} {args}; echo EXITED $?; sleep 600", env!("CARGO_BIN_EXE_chat-tui"));
+        self.spawn(name, &command, width, height)
+    }
+
+    /// Runs the shell command `command` in a new window of `width` x `height`.
+    fn spawn(&self, name: &str, command: &str, width: u16, height: u16) -> Pane<'_> {
         self.run(&[
             "new-session",
             "-d",
             "-s",
             name,
+            "-c",
+            self.home().to_str().unwrap(),
             "-x",
             &width.to_string(),
             "-y",
             &height.to_string(),
-            &command,
+            command,
         ]);
         Pane { tmux: self, target: name.to_owned() }
     }
@@ -63,7 +114,7 @@ impl Tmux {
 
 impl Drop for Tmux {
     fn drop(&mut self) {
-        let _ = Command::new("tmux").args(["-L", &self.socket, "kill-server"]).output();
+        let _ = self.command().arg("kill-server").output();
     }
 }
 
@@ -460,4 +511,56 @@ async fn a_half_dead_connection_is_taken_over_with_the_resume_token() {
     guest.wait_for("Michael: still me").await;
     michael.key("C-c");
     michael.wait_for("EXITED 0").await;
+}
+
+/// The tests are hermetic: a program in a pane sees the home and the environment the test
+/// gave it, not those of the person running the tests. No variable of theirs gets through (a
+/// `NO_COLOR`, a `RUST_LOG`, their `TERM` or `XDG_*`), and `chat-tui` finds no config file (a
+/// `~/.config/chat-tui/config.toml` of theirs with another name, rooms or `colors = false`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_programs_in_the_panes_see_only_the_tests_environment() {
+    let tmux = Tmux::new();
+    let home = tmux.home();
+    let env = tmux.spawn("env", "env | sort; echo ENV-END; sleep 600", 250, 40);
+    let screen = env.wait_for("ENV-END").await;
+    let vars: Vec<(&str, &str)> = screen.lines().filter_map(|l| l.split_once('=')).collect();
+    let allowed = [
+        // Given by the test.
+        "HOME",
+        "LC_ALL",
+        "PATH",
+        "SHELL",
+        "TERM",
+        "TZ",
+        "XDG_CACHE_HOME",
+        "XDG_CONFIG_HOME",
+        "XDG_DATA_HOME",
+        "XDG_STATE_HOME",
+        // Added by tmux and the shell.
+        "TMUX",
+        "TMUX_PANE",
+        "TERM_PROGRAM",
+        "TERM_PROGRAM_VERSION",
+        "PWD",
+        "OLDPWD",
+        "SHLVL",
+        "_",
+    ];
+    for (name, _) in &vars {
+        assert!(allowed.contains(name), "{name} leaked into the pane:\n{screen}");
+    }
+    let value = |name: &str| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| *v);
+    assert_eq!(value("HOME"), home.to_str(), "{screen}");
+    assert_eq!(value("XDG_CONFIG_HOME"), home.join(".config").to_str(), "{screen}");
+    assert_eq!(value("TERM"), Some(PANE_TERM), "{screen}");
+    assert_eq!(value("PWD"), home.to_str(), "{screen}");
+
+    // chat-tui's own view: no config file, so colours on and no rooms but lobby.
+    let config = tmux.start("config", "--name Michael --print-config", 250, 20);
+    let screen = config.wait_for("EXITED 0").await;
+    let file = home.join(".config/chat-tui/config.toml");
+    assert!(screen.contains(&format!("# no config file at {}", file.display())), "{screen}");
+    assert!(screen.contains("name = \"Michael\""), "{screen}");
+    assert!(screen.contains("rooms = []"), "{screen}");
+    assert!(screen.contains("colors = true"), "{screen}");
 }
