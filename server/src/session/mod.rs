@@ -416,10 +416,13 @@ impl<D: Dialect> Session<D> {
             if inbuf.is_empty() && inbuf.capacity() > 0 {
                 inbuf = BytesMut::new();
             }
-            if let Some(pause) = partial_deadline
-                && pause < timer.deadline()
-            {
-                timer.as_mut().reset(pause);
+            // The timer may fire early (it then moves itself on) but never late: the end of an
+            // unterminated line, or a deadline that came nearer (the hello is done, and the
+            // first ping is due before the hello deadline would have been).
+            let due = alive.deadline(self.nick.is_some(), self.info.ping_interval);
+            let next = partial_deadline.map_or(due, |pause| pause.min(due));
+            if next < timer.deadline() {
+                timer.as_mut().reset(next);
             }
             let flow = tokio::select! {
                 _ = self.shutdown.cancelled() => Flow::Close(End::Shutdown),
