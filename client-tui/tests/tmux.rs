@@ -391,6 +391,36 @@ async fn server_at(
     (json, plain, runtime)
 }
 
+/// The ports of a stopped server, held until it comes back: bound but not listening, so a
+/// client trying them is refused as by a stopped server, while the kernel hands them to no
+/// other socket (an outgoing connection of a test running beside this one could otherwise get
+/// one, and the server could not come back on it).
+struct HeldPorts {
+    /// Held for as long as they are not dropped; never used otherwise.
+    _sockets: Vec<tokio::net::TcpSocket>,
+}
+
+impl HeldPorts {
+    /// Holds `addrs` as soon as the stopped server has let go of them.
+    async fn hold(addrs: &[SocketAddr]) -> Self {
+        let deadline = Instant::now() + WAIT;
+        let mut held = Vec::new();
+        for &addr in addrs {
+            loop {
+                let socket = tokio::net::TcpSocket::new_v4().unwrap();
+                // Its own connections linger in TIME_WAIT; they are no obstacle.
+                socket.set_reuseaddr(true).unwrap();
+                match socket.bind(addr) {
+                    Ok(()) => break held.push(socket),
+                    Err(e) => assert!(Instant::now() < deadline, "cannot hold {addr}: {e}"),
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        Self { _sockets: held }
+    }
+}
+
 /// How many times `needle` is on the screen.
 fn count(screen: &str, needle: &str) -> usize {
     screen.matches(needle).count()
@@ -415,9 +445,11 @@ async fn both_clients_come_back_after_a_server_restart() {
     tracy.wait_for("said before the crash").await;
 
     server.shutdown_background();
+    let held = HeldPorts::hold(&[json, plain]).await;
     michael.wait_for("reconnecting in").await;
     tracy.wait_for("reconnecting in").await;
 
+    drop(held);
     let (_, _, server) = server_at(json, plain, &db).await;
     // Someone speaks in #rust before the two are back.
     let mut guest = Nc::login(plain, "Guest").await;
