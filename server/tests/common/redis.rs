@@ -1,12 +1,21 @@
-//! A real `redis-server` on a free loopback port, and real `chat-server` processes using it.
-//! A missing `redis-server` fails the test (CI installs it): these tests never skip.
+//! A real `redis-server` on a free loopback port, real `chat-server` processes using it, a
+//! TCP relay to cut one node off from Redis alone, and the client steps the cluster tests
+//! share. A missing `redis-server` fails the test (CI installs it): these tests never skip.
 
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncBufReadExt, BufReader};
+use futures::StreamExt;
+use protocol::{ClientMsg, RoomName, ServerMsg, Stored, Text};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+use super::{JsonClient, WAIT};
 
 pub struct RedisServer {
     pub port: u16,
@@ -56,6 +65,15 @@ impl RedisServer {
 
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// A connection of the test's own, for what an operator would do by hand (`CONFIG SET`).
+    pub async fn connection(&self) -> redis::aio::MultiplexedConnection {
+        let client = redis::Client::open(self.url()).unwrap();
+        tokio::time::timeout(WAIT, client.get_multiplexed_async_connection())
+            .await
+            .expect("Redis answers")
+            .unwrap()
     }
 
     /// Stops it the way an operator would (SIGTERM: it writes its data and exits).
@@ -111,12 +129,169 @@ fn ping(port: u16) -> bool {
     matches!(stream.read(&mut buf), Ok(n) if buf[..n].starts_with(b"+PONG"))
 }
 
+/// What a [`Relay`] does with the bytes between a node and Redis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Link {
+    /// Passed both ways.
+    Open,
+    /// Held: connections stay open, nothing passes either way (Redis stalls).
+    Frozen,
+    /// Every relayed connection is closed; new ones are closed as soon as they come.
+    Cut,
+    /// The relay is gone.
+    Closed,
+}
+
+/// A TCP relay between one node and `redis-server` (127.0.0.1 only), on its own thread, so
+/// one node can lose Redis while the others keep it.
+pub struct Relay {
+    pub port: u16,
+    link: watch::Sender<Link>,
+    /// Relayed connections open now.
+    open: watch::Receiver<usize>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Relay {
+    /// A relay to `redis`, passing everything until told otherwise.
+    pub fn to(redis: &RedisServer) -> Self {
+        let target = SocketAddr::from(([127, 0, 0, 1], redis.port));
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (link, link_rx) = watch::channel(Link::Open);
+        let (count, open) = watch::channel(0usize);
+        let thread = std::thread::spawn(move || {
+            let runtime =
+                tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async move {
+                let listener = TcpListener::from_std(listener).unwrap();
+                accept(listener, target, link_rx, count).await;
+            });
+        });
+        Self { port, link, open, thread: Some(thread) }
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Closes every relayed connection (returning once they are closed) and closes new ones
+    /// as they come: the node is cut off from Redis.
+    pub async fn cut(&self) {
+        self.link.send_replace(Link::Cut);
+        let mut open = self.open.clone();
+        tokio::time::timeout(WAIT, open.wait_for(|n| *n == 0))
+            .await
+            .expect("the relay closes its connections")
+            .unwrap();
+    }
+
+    /// Holds everything: connections stay open but no byte passes either way, as when Redis
+    /// stalls. What is held is dropped by a later [`Relay::cut`].
+    pub fn freeze(&self) {
+        self.link.send_replace(Link::Frozen);
+    }
+
+    /// Lets everything through again (new connections, and held ones).
+    pub fn restore(&self) {
+        self.link.send_replace(Link::Open);
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.link.send_replace(Link::Closed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+async fn accept(
+    listener: TcpListener,
+    target: SocketAddr,
+    mut link: watch::Receiver<Link>,
+    count: watch::Sender<usize>,
+) {
+    let count = std::sync::Arc::new(count);
+    loop {
+        let inbound = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((inbound, _)) => inbound,
+                Err(_) => continue,
+            },
+            closed = link.wait_for(|l| *l == Link::Closed) => {
+                let _ = closed;
+                return;
+            }
+        };
+        if *link.borrow() == Link::Cut {
+            drop(inbound);
+            continue;
+        }
+        count.send_modify(|n| *n += 1);
+        let (link, count) = (link.clone(), count.clone());
+        tokio::spawn(async move {
+            relay(inbound, target, link).await;
+            count.send_modify(|n| *n -= 1);
+        });
+    }
+}
+
+/// One relayed connection, until either side closes or the relay is cut.
+async fn relay(inbound: TcpStream, target: SocketAddr, mut link: watch::Receiver<Link>) {
+    let Ok(outbound) = TcpStream::connect(target).await else { return };
+    let (from_node, to_node) = inbound.into_split();
+    let (from_redis, to_redis) = outbound.into_split();
+    tokio::select! {
+        () = pump(from_node, to_redis, link.clone()) => {}
+        () = pump(from_redis, to_node, link.clone()) => {}
+        _ = link.wait_for(|l| matches!(l, Link::Cut | Link::Closed)) => {}
+    }
+}
+
+/// Copies one way while the link is open; holds while it is frozen.
+async fn pump(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    mut link: watch::Receiver<Link>,
+) {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match link.wait_for(|l| *l != Link::Frozen).await.map(|l| *l) {
+            Ok(Link::Open) => {}
+            _ => return,
+        }
+        let read = tokio::select! {
+            read = from.read(&mut buf) => read,
+            // Frozen (or cut) meanwhile: look again before reading.
+            _ = link.changed() => continue,
+        };
+        match read {
+            Ok(0) | Err(_) => return,
+            Ok(n) => {
+                if to.write_all(&buf[..n]).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
 /// A `chat-server` process: one node.
 pub struct Node {
     pub json: SocketAddr,
     pub plain: SocketAddr,
     child: tokio::process::Child,
     pub log: PathBuf,
+}
+
+/// A node that would not start: how it exited, and what it wrote on stderr.
+#[derive(Debug)]
+pub struct Refused {
+    pub status: ExitStatus,
+    pub stderr: String,
 }
 
 impl Node {
@@ -127,10 +302,31 @@ impl Node {
     }
 
     pub async fn start_with(redis: &RedisServer, id: &str, extra: &[&str]) -> Self {
-        let log = redis.dir.path().join(format!("{id}-{}.log", std::process::id()));
+        Self::start_via(redis, &redis.url(), id, extra).await
+    }
+
+    /// A node reaching `redis` at `url` (a [`Relay`]'s).
+    pub async fn start_via(redis: &RedisServer, url: &str, id: &str, extra: &[&str]) -> Self {
+        match Self::try_start(redis, url, id, extra).await {
+            Ok(node) => node,
+            Err(refused) => panic!("node {id} exited ({}): {}", refused.status, refused.stderr),
+        }
+    }
+
+    /// Starts a node that may refuse to start (its stderr then says why).
+    pub async fn try_start(
+        redis: &RedisServer,
+        url: &str,
+        id: &str,
+        extra: &[&str],
+    ) -> Result<Self, Refused> {
+        // One log per process, also for a node id started again.
+        static STARTED: AtomicUsize = AtomicUsize::new(0);
+        let run = STARTED.fetch_add(1, Ordering::Relaxed);
+        let log = redis.dir.path().join(format!("{id}-{}-{run}.log", std::process::id()));
         let log_file = std::fs::File::create(&log).unwrap();
         let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_chat-server"))
-            .args(["--redis", &redis.url(), "--node-id", id])
+            .args(["--redis", url, "--node-id", id])
             .args([
                 "--listen",
                 "127.0.0.1:0",
@@ -150,13 +346,14 @@ impl Node {
         let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
             .await
             .unwrap_or_else(|_| panic!("node {id} did not start; log: {}", log.display()))
-            .unwrap()
-            .unwrap_or_else(|| {
-                panic!(
-                    "node {id} exited; log: {}",
-                    std::fs::read_to_string(&log).unwrap_or_default()
-                )
-            });
+            .unwrap();
+        let Some(line) = line else {
+            let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
+                .await
+                .expect("a node that closed its stdout exits")
+                .unwrap();
+            return Err(Refused { status, stderr: std::fs::read_to_string(&log).unwrap() });
+        };
         // "chat-server listening: json=ADDR plain=ADDR"
         let addr = |name: &str| -> SocketAddr {
             let at = line.find(&format!("{name}=")).unwrap() + name.len() + 1;
@@ -165,7 +362,7 @@ impl Node {
         let (json, plain) = (addr("json"), addr("plain"));
         // Whatever else it prints is not read: keep the pipe open so its writes do not fail.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Self { json, plain, child, log }
+        Ok(Self { json, plain, child, log })
     }
 
     /// SIGKILL: the node dies with no goodbye and nothing written after.
@@ -197,4 +394,127 @@ impl Drop for Node {
     fn drop(&mut self) {
         let _ = self.child.start_kill();
     }
+}
+
+/// A client of `node` that has said hello as `name` and seen its lobby.
+pub async fn member(node: &Node, name: &str) -> JsonClient {
+    let mut client = JsonClient::connect(node.json).await;
+    match client.hello(name).await {
+        ServerMsg::Welcome { .. } => {}
+        other => panic!("{name} on {}: {other:?}", node.json),
+    }
+    client.recv_until(|m| matches!(m, ServerMsg::Members { .. })).await;
+    client
+}
+
+/// [`member`], once `name` is free: asked again every 100 ms while it is in use, failing at
+/// `deadline`.
+pub async fn member_once_free(
+    node: &Node,
+    name: &str,
+    deadline: tokio::time::Instant,
+) -> JsonClient {
+    loop {
+        let mut client = JsonClient::connect(node.json).await;
+        match client.hello(name).await {
+            ServerMsg::Welcome { .. } => {
+                client.recv_until(|m| matches!(m, ServerMsg::Members { .. })).await;
+                return client;
+            }
+            ServerMsg::Error { code: protocol::ErrorCode::NickInUse, message, .. } => {
+                assert!(tokio::time::Instant::now() < deadline, "{name} still in use: {message}");
+            }
+            other => panic!("{name} on {}: {other:?}", node.json),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+pub fn room(name: &str) -> RoomName {
+    RoomName::parse(name).unwrap()
+}
+
+pub fn say(room: &str, text: &str) -> ClientMsg {
+    ClientMsg::Say { room: RoomName::parse(room).unwrap(), text: Text::parse(text).unwrap() }
+}
+
+/// Joins `name` and reads up to its member list.
+pub async fn join(client: &mut JsonClient, name: &str) {
+    client.send(ClientMsg::Join { room: room(name) }).await;
+    client
+        .recv_until(|m| matches!(m, ServerMsg::Members { room, .. } if room.as_str() == name))
+        .await;
+}
+
+/// The messages a client receives until it has `count`, as (seq, text).
+pub async fn messages(client: &mut JsonClient, count: usize) -> Vec<(u64, String)> {
+    let mut got = Vec::new();
+    while got.len() < count {
+        if let ServerMsg::Message { seq, text, .. } = client.recv().await {
+            got.push((seq, text.as_str().to_owned()));
+        }
+    }
+    got
+}
+
+/// The next message from the server before `deadline`; `None` if none came by then.
+pub async fn recv_by(client: &mut JsonClient, deadline: tokio::time::Instant) -> Option<ServerMsg> {
+    match tokio::time::timeout_at(deadline, client.frames.next()).await {
+        Ok(Some(Ok(Ok(msg)))) => Some(msg),
+        Ok(other) => panic!("the connection failed: {other:?}"),
+        Err(_) => None,
+    }
+}
+
+/// Waits until `who` in the lobby, asked of `client`, lists exactly `names`.
+pub async fn wait_for_members(client: &mut JsonClient, names: &[&str]) {
+    wait_for_members_of(client, "lobby", names).await;
+}
+
+/// Waits until `who ROOM`, asked of `client`, lists exactly `names`.
+pub async fn wait_for_members_of(client: &mut JsonClient, name: &str, names: &[&str]) {
+    let want: HashSet<String> = names.iter().map(|s| (*s).to_owned()).collect();
+    let deadline = tokio::time::Instant::now() + WAIT * 3;
+    loop {
+        client.send(ClientMsg::Who { room: room(name) }).await;
+        let (msg, _) = client
+            .recv_until(|m| {
+                matches!(m, ServerMsg::Members { room, .. } if room.as_str() == name)
+                    || matches!(m, ServerMsg::Error { request: Some(r), .. } if r == "who")
+            })
+            .await;
+        let have: HashSet<String> = match msg {
+            ServerMsg::Members { nicks, .. } => {
+                nicks.iter().map(|n| n.as_str().to_owned()).collect()
+            }
+            _ => HashSet::new(), // no such room (yet, or any more)
+        };
+        if have == want {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "#{name}: {have:?}, wanted {want:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The whole history of `name`, oldest first, read page by page by `client`.
+pub async fn whole_history(client: &mut JsonClient, name: &str) -> Vec<Stored> {
+    let mut all: Vec<Stored> = Vec::new();
+    let mut before = None;
+    // Each page is at least one message older, or the last.
+    for _ in 0..100_000 {
+        client.send(ClientMsg::History { room: room(name), before, limit: 100 }).await;
+        let (page, _) = client
+            .recv_until(|m| matches!(m, ServerMsg::History { room, .. } if room.as_str() == name))
+            .await;
+        let ServerMsg::History { mut messages, beginning, .. } = page else { unreachable!() };
+        let done = beginning || messages.is_empty();
+        before = messages.first().map(|m| m.seq);
+        messages.append(&mut all);
+        all = messages;
+        if done {
+            return all;
+        }
+    }
+    panic!("the history of #{name} never reached its beginning");
 }
