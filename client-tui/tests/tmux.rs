@@ -131,8 +131,13 @@ impl Pane<'_> {
 
     /// Types `text` literally, then Enter.
     fn type_line(&self, text: &str) {
-        self.tmux.run(&["send-keys", "-t", &self.target, "-l", text]);
+        self.type_text(text);
         self.key("Enter");
+    }
+
+    /// Types `text` literally.
+    fn type_text(&self, text: &str) {
+        self.tmux.run(&["send-keys", "-t", &self.target, "-l", text]);
     }
 
     /// The pid of the program running in the pane (the child of the pane's shell).
@@ -148,17 +153,56 @@ impl Pane<'_> {
         self.tmux.run(&["send-keys", "-t", &self.target, key]);
     }
 
+    /// Sends `bytes` to the program as if the terminal had written them (escape sequences
+    /// included: tmux passes them on as they are).
+    fn send_bytes(&self, bytes: &[u8]) {
+        let hex: Vec<String> = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let mut args = vec!["send-keys", "-t", &self.target, "-H"];
+        args.extend(hex.iter().map(String::as_str));
+        self.tmux.run(&args);
+    }
+
+    /// A tmux format (`#{...}`) evaluated for this pane.
+    fn format(&self, format: &str) -> String {
+        let out = self.tmux.run(&["display-message", "-p", "-t", &self.target, format]);
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    /// Resizes the terminal to `width` x `height`, as a person dragging its corner does: the
+    /// program gets SIGWINCH. Returns once tmux has the new size.
+    fn resize(&self, width: u16, height: u16) {
+        let (w, h) = (width.to_string(), height.to_string());
+        self.tmux.run(&["resize-window", "-t", &self.target, "-x", &w, "-y", &h]);
+        assert_eq!(self.format("#{pane_width}x#{pane_height}"), format!("{w}x{h}"));
+    }
+
     /// Waits until the screen contains `needle`; fails with the screen if it never does.
     async fn wait_for(&self, needle: &str) -> String {
-        let start = Instant::now();
+        self.wait_for_until(needle, Instant::now() + WAIT).await
+    }
+
+    /// Waits until the screen contains `needle`, at the latest until `deadline`; fails with the
+    /// screen if it does not by then.
+    async fn wait_for_until(&self, needle: &str, deadline: Instant) -> String {
+        self.wait_until(&format!("{needle:?}"), deadline, |s| s.contains(needle)).await
+    }
+
+    /// Waits until the screen satisfies `ready` (`what` says what that means), at the latest
+    /// until `deadline`; fails with the screen if it does not by then.
+    async fn wait_until(
+        &self,
+        what: &str,
+        deadline: Instant,
+        ready: impl Fn(&str) -> bool,
+    ) -> String {
         loop {
             let screen = self.capture();
-            if screen.contains(needle) {
+            if ready(&screen) {
                 return screen;
             }
             assert!(
-                start.elapsed() < WAIT,
-                "{needle:?} never appeared on {}:\n{screen}",
+                Instant::now() < deadline,
+                "timed out waiting for {what} on {}:\n{screen}",
                 self.target
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -595,4 +639,160 @@ async fn the_programs_in_the_panes_see_only_the_tests_environment() {
     assert!(screen.contains("name = \"Michael\""), "{screen}");
     assert!(screen.contains("rooms = []"), "{screen}");
     assert!(screen.contains("colors = true"), "{screen}");
+}
+
+/// The newest "reconnecting in X s" on the log pane: X, if there is one.
+fn announced_delay(screen: &str) -> Option<f64> {
+    let (_, rest) = screen.rsplit_once("reconnecting in ")?;
+    rest.split_once(" s")?.0.parse().ok()
+}
+
+/// `/connect` tries now: the server is gone long enough for the reconnect delay to have grown
+/// past 8 s; it comes back on the same port and `/connect` is typed: the client is back well
+/// before the delay would have run out (the next attempt on its own is at least 7 s away), under
+/// its nick and in its rooms again (a newcomer to #rust sees it there and hears it speak).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_tries_at_once_instead_of_waiting_out_the_backoff() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("history.db");
+    let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let (json, plain, server) = server_at(any, any, &db).await;
+    let tmux = Tmux::new();
+    let michael =
+        tmux.start("michael", &format!("--name Michael --server {json} --room rust"), 100, 30);
+    michael.wait_for("┌ #rust").await;
+
+    server.shutdown_background();
+    let held = HeldPorts::hold(&[json, plain]).await;
+    // Each refused attempt doubles the delay: 0.25-0.5 s, 0.5-1, 1-2, 2-4, 4-8, then 8-16 s,
+    // reached within 8 s of attempts.
+    const LONG: f64 = 8.0;
+    let screen = michael
+        .wait_until(
+            &format!("a reconnect delay of {LONG} s or more"),
+            Instant::now() + Duration::from_secs(40),
+            |s| announced_delay(s).is_some_and(|d| d >= LONG),
+        )
+        .await;
+    let seen = Instant::now();
+    let delay = Duration::from_secs_f64(announced_delay(&screen).unwrap());
+
+    drop(held);
+    let (_, _, server) = server_at(json, plain, &db).await;
+    michael.type_line("/connect");
+    // Left to itself the client tries again `delay` after it said so, which was at most a
+    // moment before `seen`: 3 s of slack for that moment, and the rest is long enough to
+    // connect and be welcomed on a busy machine.
+    let back_by = seen + delay - Duration::from_secs(3);
+    michael.wait_for_until("back; rejoining #lobby, #rust", back_by).await;
+    michael.wait_for(&format!(" online  {json} · Michael · #rust")).await;
+
+    let mut guest = Nc::login(plain, "Guest").await;
+    guest.send("/join rust").await;
+    guest.wait_for("[rust] Members: Guest, Michael").await;
+    michael.type_line("back in rust");
+    guest.wait_for("[rust] Michael: back in rust").await;
+    michael.key("C-c");
+    michael.wait_for("EXITED 0").await;
+    server.shutdown_background();
+}
+
+/// The row of the input line's text in a terminal `height` rows high (from 0): above the
+/// input box's bottom border and the status line, or, below 8 rows, where there are no borders,
+/// just above the status line.
+fn input_row(height: u16) -> usize {
+    usize::from(if height >= 8 { height - 3 } else { height - 2 })
+}
+
+/// Resizing keeps what you typed: a half-typed line stays in the input line while the
+/// terminal shrinks to 40x12, to the smallest size the client draws (20x5), and grows to
+/// 120x40; Enter then sends exactly that line. Before each resize the pane is blanked, so
+/// what is seen after it is what the client drew for the new size.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resizing_keeps_the_half_typed_line() {
+    let (json, plain, _stop) = start_server().await;
+    let mut guest = Nc::login(plain, "Guest").await;
+    let tmux = Tmux::new();
+    let pane = tmux.start("resize", &format!("--name Michael --server {json}"), 80, 24);
+    pane.wait_for("you joined #lobby").await;
+    guest.wait_for("[lobby] --> Michael joined").await;
+
+    let typed = "half 你好 typed";
+    pane.type_text(typed);
+    pane.wait_for(typed).await;
+    for (width, height) in [(40, 12), (20, 5), (120, 40), (80, 24)] {
+        pane.key("-R"); // resets the pane: a blank screen
+        pane.wait_until("a blank screen", Instant::now() + WAIT, |s| s.trim().is_empty()).await;
+        pane.resize(width, height);
+        let row = input_row(height);
+        let screen = pane
+            .wait_until(
+                &format!("{typed:?} on the input line (row {row}) at {width}x{height}"),
+                Instant::now() + WAIT,
+                |s| s.lines().nth(row).is_some_and(|l| l.contains(typed)),
+            )
+            .await;
+        assert_eq!(count(&screen, typed), 1, "{screen}");
+    }
+    pane.key("Enter");
+    let seen = guest.wait_for("[lobby] Michael: ").await;
+    assert_eq!(seen.last().unwrap().trim_end(), format!("[lobby] Michael: {typed}"));
+    pane.wait_for(&format!("<Michael> {typed}")).await;
+    pane.key("C-c");
+    pane.wait_for("EXITED 0").await;
+}
+
+/// The numbers `n` of the "wheel line n" lines on the screen.
+fn wheel_lines(screen: &str) -> Vec<u32> {
+    screen
+        .split("wheel line ")
+        .skip(1)
+        .filter_map(|rest| rest.get(..2).and_then(|n| n.parse().ok()))
+        .collect()
+}
+
+/// The mouse wheel scrolls the conversation: the client asks the terminal for mouse reports
+/// in SGR form; with more lines than fit, four notches up (as the terminal reports them) bring
+/// older lines into view and take the newest out of it, four notches down bring it back. On
+/// exit the terminal gets its mouse back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mouse_wheel_scrolls_the_conversation() {
+    let (json, plain, _stop) = start_server().await;
+    let tmux = Tmux::new();
+    let pane = tmux.start("wheel", &format!("--name Michael --server {json}"), 80, 24);
+    pane.wait_for("you joined #lobby").await;
+    // Mouse reports on (any motion, which includes the wheel), in SGR form.
+    assert_eq!(pane.format("#{mouse_any_flag} #{mouse_sgr_flag}"), "1 1");
+
+    let mut guest = Nc::login(plain, "Guest").await;
+    for i in 1..=40 {
+        guest.send(&format!("wheel line {i:02}")).await;
+    }
+    let screen = pane.wait_for("wheel line 40").await;
+    let oldest = *wheel_lines(&screen).iter().min().unwrap();
+    assert!(oldest > 12, "all of it fits; the test needs more lines:\n{screen}");
+
+    // SGR mouse reports at column 20, row 12 (in the conversation): button 64 is wheel up, 65
+    // wheel down. The client scrolls 3 rows a notch.
+    for _ in 0..4 {
+        pane.send_bytes(b"\x1b[<64;20;12M");
+    }
+    let older = format!("wheel line {:02}", oldest - 1);
+    let screen = pane
+        .wait_until("the conversation scrolled back", Instant::now() + WAIT, |s| {
+            s.contains(&older) && !s.contains("wheel line 40")
+        })
+        .await;
+    assert!(!screen.contains("[<"), "a mouse report was taken as typing:\n{screen}");
+    for _ in 0..4 {
+        pane.send_bytes(b"\x1b[<65;20;12M");
+    }
+    pane.wait_until("the conversation back at the newest line", Instant::now() + WAIT, |s| {
+        s.contains("wheel line 40") && !s.contains(&older)
+    })
+    .await;
+
+    pane.key("C-c");
+    pane.wait_for("EXITED 0").await;
+    assert_eq!(pane.format("#{mouse_any_flag} #{mouse_sgr_flag}"), "0 0");
 }
