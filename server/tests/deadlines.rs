@@ -134,7 +134,9 @@ async fn a_client_that_does_not_answer_pings_is_dropped() {
     alice.recv_until(|m| matches!(m, ServerMsg::Presence { .. })).await;
     let keep_alive = async {
         // alice answers; "dead" reads but never answers.
+        let deadline = Instant::now() + common::WAIT;
         loop {
+            assert!(Instant::now() < deadline, "dead was never dropped");
             match alice.recv().await {
                 ServerMsg::Ping { token } => alice.send(ClientMsg::Pong { token }).await,
                 ServerMsg::Presence { nick, event: PresenceEvent::Dropped { reason }, .. } => {

@@ -5,11 +5,9 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::process::Stdio;
 
-use common::{JsonClient, PlainClient, start_server};
+use common::{JsonClient, PlainClient, ServerProcess, start_server};
 use protocol::{ByeCode, ServerMsg};
 
 /// In-process: the shutdown future completes, every session gets a `bye` and is closed, and
@@ -38,63 +36,26 @@ async fn shutdown_says_goodbye_to_every_client() {
     assert!(plain.rest().await.ends_with("Bye: the server is shutting down.\r\n"));
 }
 
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts the real binary on port 0 and reads the addresses it prints.
-fn spawn_server() -> (Process, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_chat-server"))
-        .args(["--listen", "127.0.0.1:0", "--plain-listen", "127.0.0.1:0", "--db", ":memory:"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    // "chat-server listening: json=127.0.0.1:PORT plain=127.0.0.1:PORT"
-    let field = |name: &str| {
-        line.split_whitespace()
-            .find_map(|w| w.strip_prefix(name))
-            .unwrap_or_else(|| panic!("{line}"))
-            .to_owned()
-    };
-    let (json, plain) = (field("json="), field("plain="));
-    (Process(child), json, plain)
-}
-
-fn wait_exit(p: &mut Process) -> std::process::ExitStatus {
-    for _ in 0..100 {
-        if let Some(status) = p.0.try_wait().unwrap() {
-            return status;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("chat-server did not exit within 5 s of the signal");
+/// The real binary, history in memory.
+fn spawn_server() -> ServerProcess {
+    ServerProcess::start(&["--db", ":memory:"], Stdio::null())
 }
 
 /// The real binary on SIGTERM and on SIGINT (Ctrl-C): clients get `bye`, exit status 0.
 #[tokio::test]
 async fn the_binary_exits_zero_on_sigterm_and_sigint() {
-    for signal in ["-TERM", "-INT"] {
-        let (mut process, json, _) = spawn_server();
-        let mut c = JsonClient::connect(json.parse().unwrap()).await;
+    for signal in ["TERM", "INT"] {
+        let mut process = spawn_server();
+        let mut c = JsonClient::connect(process.json).await;
         c.hello("Michael").await;
         c.recv_until(|m| matches!(m, ServerMsg::Members { .. })).await;
-        let status =
-            Command::new("kill").args([signal, &process.0.id().to_string()]).status().unwrap();
-        assert!(status.success());
+        process.signal(signal);
         let got = c.recv_until_closed().await;
         assert!(
             matches!(got.last(), Some(ServerMsg::Bye { code: ByeCode::Shutdown, .. })),
             "{got:?}"
         );
-        let status = wait_exit(&mut process);
+        let status = process.wait_exit();
         assert_eq!(status.code(), Some(0), "{signal}");
     }
 }
@@ -102,8 +63,9 @@ async fn the_binary_exits_zero_on_sigterm_and_sigint() {
 /// An address that cannot be bound makes the binary exit non-zero, naming the address.
 #[tokio::test]
 async fn a_busy_port_is_a_clear_error() {
-    let (_running, json, _) = spawn_server();
-    let out = Command::new(env!("CARGO_BIN_EXE_chat-server"))
+    let running = spawn_server();
+    let json = running.json.to_string();
+    let out = ServerProcess::command()
         .args(["--listen", &json, "--no-plain", "--db", ":memory:"])
         .output()
         .unwrap();
@@ -112,20 +74,29 @@ async fn a_busy_port_is_a_clear_error() {
     assert!(stderr.contains(&format!("cannot listen on {json}")), "{stderr}");
 }
 
-/// `--help` documents every flag.
+/// `--help` documents every flag of README's flag table (and the table names no flag the
+/// binary lacks).
 #[test]
-fn help_lists_every_flag() {
-    let out = Command::new(env!("CARGO_BIN_EXE_chat-server")).arg("--help").output().unwrap();
+fn help_lists_every_flag_of_the_readme() {
+    let out = ServerProcess::command().arg("--help").output().unwrap();
     let help = String::from_utf8_lossy(&out.stdout);
-    for flag in [
-        "--listen",
-        "--plain-listen",
-        "--no-plain",
-        "--name",
-        "--motd",
-        "--max-connections",
-        "--verbose",
-    ] {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let table = readme
+        .split("`chat-server` (all flags in `chat-server --help`):")
+        .nth(1)
+        .and_then(|rest| rest.split("\n\n").nth(1))
+        .expect("README has the chat-server flag table");
+    let flags: Vec<&str> = table
+        .lines()
+        .filter_map(|row| row.split('|').nth(1))
+        .flat_map(|cell| cell.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-')))
+        .filter(|word| {
+            word.strip_prefix("--").is_some_and(|name| name.starts_with(char::is_alphabetic))
+        })
+        .collect();
+    assert!(flags.len() > 20, "the table was not found whole: {flags:?}");
+    for flag in flags {
         assert!(help.contains(flag), "--help lacks {flag}:\n{help}");
     }
 }

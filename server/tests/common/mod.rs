@@ -22,6 +22,8 @@ use tokio_util::codec::Framed;
 
 /// How long a test waits for something that should happen at once on loopback.
 pub const WAIT: Duration = Duration::from_secs(5);
+/// Longest a test reads on while waiting for one particular message among others.
+pub const PATIENCE: Duration = Duration::from_secs(60);
 /// How long a test waits to be sure something does not happen.
 pub const QUIET: Duration = Duration::from_millis(300);
 
@@ -168,23 +170,36 @@ impl JsonClient {
 
     /// The next message; fails the test if none comes within [`WAIT`].
     pub async fn recv(&mut self) -> ServerMsg {
-        match tokio::time::timeout(WAIT, self.frames.next()).await {
+        self.recv_within(WAIT).await
+    }
+
+    /// The next message; fails the test if none comes within `wait`.
+    pub async fn recv_within(&mut self, wait: Duration) -> ServerMsg {
+        match tokio::time::timeout(wait, self.frames.next()).await {
             Ok(Some(Ok(Ok(msg)))) => msg,
             Ok(Some(Ok(Err(e)))) => panic!("unreadable line from server: {e}"),
             Ok(Some(Err(e))) => panic!("socket error: {e}"),
             Ok(None) => panic!("server closed the connection"),
-            Err(_) => panic!("no message from the server within {WAIT:?}"),
+            Err(_) => panic!("no message from the server within {wait:?}"),
         }
     }
 
-    /// Reads until a message matches, returning it; the ones before are returned too.
+    /// Reads until a message matches, returning it; the ones before are returned too. Fails
+    /// if nothing matches within [`PATIENCE`], however much else keeps coming.
     pub async fn recv_until(
         &mut self,
         wanted: impl Fn(&ServerMsg) -> bool,
     ) -> (ServerMsg, Vec<ServerMsg>) {
         let mut skipped = Vec::new();
+        let deadline = tokio::time::Instant::now() + PATIENCE;
         loop {
-            let msg = self.recv().await;
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            assert!(
+                !left.is_zero(),
+                "nothing wanted came within {PATIENCE:?}; {} others did",
+                skipped.len()
+            );
+            let msg = self.recv_within(left.min(WAIT)).await;
             if wanted(&msg) {
                 return (msg, skipped);
             }
@@ -291,8 +306,11 @@ impl PlainClient {
         String::from_utf8(self.line_bytes().await).expect("UTF-8 line")
     }
 
+    /// Reads lines until one matches; fails if none does within [`PATIENCE`].
     pub async fn line_until(&mut self, wanted: impl Fn(&str) -> bool) -> String {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
         loop {
+            assert!(tokio::time::Instant::now() < deadline, "no wanted line within {PATIENCE:?}");
             let line = self.line().await;
             if wanted(&line) {
                 return line;
@@ -371,6 +389,28 @@ impl ServerProcess {
         };
         let plain = field("plain=");
         Self { child, json, plain }
+    }
+
+    /// Sends a signal by name (`TERM`, `INT`, `STOP`, ...).
+    pub fn signal(&self, name: &str) {
+        let status = std::process::Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -{name} failed");
+    }
+
+    /// Waits (at most 10 s) for the process to exit by itself.
+    pub fn wait_exit(&mut self) -> std::process::ExitStatus {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(std::time::Instant::now() < deadline, "chat-server did not exit within 10 s");
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// SIGKILL: the process dies with no goodbye and nothing written after.
