@@ -4,8 +4,12 @@
 
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
+use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::SystemTime;
 
+/// A flat-out fan-out run with history in memory and off: one JSON line each, with deliveries
+/// and sends per second, and the table compares them with off.
 #[test]
 fn a_short_fanout_run_prints_figures_for_each_history_mode() {
     let (stdout, runs) =
@@ -20,11 +24,11 @@ fn a_short_fanout_run_prints_figures_for_each_history_mode() {
     assert!(stdout.contains("vs off"), "{stdout}");
 }
 
-/// Runs the bench with `args` against the debug chat-server; returns stdout and its JSON lines.
+/// Runs the bench with `args` against this build's chat-server; returns stdout and its JSON
+/// lines.
 fn bench(args: &[&str]) -> (String, Vec<serde_json::Value>) {
-    let bench = std::path::Path::new(env!("CARGO_BIN_EXE_chat-bench"));
-    let server = bench.with_file_name("chat-server");
-    assert!(server.exists(), "{} is missing: build the workspace", server.display());
+    let bench = Path::new(env!("CARGO_BIN_EXE_chat-bench"));
+    let server = current_server(bench);
     let out = Command::new(bench).args(args).arg("--server").arg(&server).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
@@ -34,6 +38,52 @@ fn bench(args: &[&str]) -> (String, Vec<serde_json::Value>) {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     (stdout, runs)
+}
+
+/// The chat-server binary of this build, beside `bench`, checked to be built from the sources
+/// as they are now. Cargo builds it for `cargo test --workspace` (chat-server's own tests need
+/// it) but not for `cargo test -p chat-bench`: a test gets `CARGO_BIN_EXE_*` only for its own
+/// package's binaries, and a dependency on another package's binary (an artifact dependency)
+/// is not in stable cargo. So a binary left from an earlier build would be measured without a
+/// word. Instead, one older than any source file of chat-server or of the protocol crate it is
+/// built from (what cargo itself compares to decide on a rebuild) fails the test, saying so.
+fn current_server(bench: &Path) -> PathBuf {
+    let server = bench.with_file_name("chat-server");
+    let build = "build it: cargo build -p chat-server (cargo test --workspace does)";
+    let built = std::fs::metadata(&server)
+        .and_then(|m| m.modified())
+        .unwrap_or_else(|e| panic!("{} is missing ({e}): {build}", server.display()));
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    for crate_src in ["server/src", "protocol/src"] {
+        let (newest, changed) = newest_rust_file(&workspace.join(crate_src));
+        assert!(
+            changed <= built,
+            "{} is older than {}: the test would run a stale server; {build}",
+            server.display(),
+            newest.display()
+        );
+    }
+    server
+}
+
+/// The most recently modified `.rs` file under `dir`, and when it was modified.
+fn newest_rust_file(dir: &Path) -> (PathBuf, SystemTime) {
+    let mut newest = (dir.to_owned(), SystemTime::UNIX_EPOCH);
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let found = if path.is_dir() {
+            newest_rust_file(&path)
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
+            (path, modified)
+        } else {
+            continue;
+        };
+        if found.1 > newest.1 {
+            newest = found;
+        }
+    }
+    newest
 }
 
 /// A paced sweep over two member counts: every message sent reaches every member, and the
