@@ -105,8 +105,8 @@ struct Args {
     /// Fanout: draw deliveries/s and p99 against members into this SVG file.
     #[arg(long, value_name = "FILE.svg")]
     plot: Option<PathBuf>,
-    /// The chat-server binary (default: next to this one).
-    #[arg(long)]
+    /// The chat-server binary to start [default: the chat-server beside chat-bench].
+    #[arg(long, value_name = "PATH")]
     server: Option<PathBuf>,
     /// Keep the log of every chat-server started, one file each in this directory
     /// (NN-MODE[-NODE].log); by default it is dropped.
