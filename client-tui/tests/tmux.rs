@@ -428,7 +428,20 @@ async fn server_at(
         let listeners = Listeners::bind(json, Some(plain)).await.unwrap();
         let _ = bound.send((listeners.json_addr().unwrap(), listeners.plain_addr().unwrap()));
         let info = ServerInfo { motd: "Be kind.".into(), flood: None, ..ServerInfo::default() };
-        let history = chat_server::History::open(config).unwrap();
+        // A server before this one on `db`, shut down as a crash, lets go of the database
+        // (its lock) a moment after its runtime, where a crashed process would at once; until
+        // then this one is refused as a second server on the same file.
+        let deadline = Instant::now() + WAIT;
+        let history = loop {
+            match chat_server::History::open(config.clone()) {
+                Ok(history) => break history,
+                Err(e) if e.to_string().contains("another chat-server") => {
+                    assert!(Instant::now() < deadline, "{e}");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(e) => panic!("{e}"),
+            }
+        };
         chat_server::run(listeners, info, history, std::future::pending()).await;
     });
     let (json, plain) = addrs.await.unwrap();
