@@ -134,7 +134,8 @@ fn ping(port: u16) -> bool {
 enum Link {
     /// Passed both ways.
     Open,
-    /// Held: connections stay open, nothing passes either way (Redis stalls).
+    /// Connections stay open, but what the node sends is held (Redis no longer hears it);
+    /// what Redis sends still passes.
     Frozen,
     /// Every relayed connection is closed; new ones are closed as soon as they come.
     Cut,
@@ -187,8 +188,9 @@ impl Relay {
             .unwrap();
     }
 
-    /// Holds everything: connections stay open but no byte passes either way, as when Redis
-    /// stalls. What is held is dropped by a later [`Relay::cut`].
+    /// Holds what the node sends (connections stay open, Redis hears nothing more from it)
+    /// while Redis's answers and publishes still reach it. What is held is dropped by a later
+    /// [`Relay::cut`].
     pub fn freeze(&self) {
         self.link.send_replace(Link::Frozen);
     }
@@ -245,22 +247,24 @@ async fn relay(inbound: TcpStream, target: SocketAddr, mut link: watch::Receiver
     let (from_node, to_node) = inbound.into_split();
     let (from_redis, to_redis) = outbound.into_split();
     tokio::select! {
-        () = pump(from_node, to_redis, link.clone()) => {}
-        () = pump(from_redis, to_node, link.clone()) => {}
+        () = pump(from_node, to_redis, link.clone(), Link::Frozen) => {}
+        () = pump(from_redis, to_node, link.clone(), Link::Cut) => {}
         _ = link.wait_for(|l| matches!(l, Link::Cut | Link::Closed)) => {}
     }
 }
 
-/// Copies one way while the link is open; holds while it is frozen.
+/// Copies one way while the link is open; holds while it is `held` (`Frozen` for what the
+/// node sends, `Cut`, that is never, for what Redis sends).
 async fn pump(
     mut from: tokio::net::tcp::OwnedReadHalf,
     mut to: tokio::net::tcp::OwnedWriteHalf,
     mut link: watch::Receiver<Link>,
+    held: Link,
 ) {
     let mut buf = vec![0u8; 64 * 1024];
     loop {
-        match link.wait_for(|l| *l != Link::Frozen).await.map(|l| *l) {
-            Ok(Link::Open) => {}
+        match link.wait_for(|l| *l != held).await.map(|l| *l) {
+            Ok(Link::Open | Link::Frozen) => {}
             _ => return,
         }
         let read = tokio::select! {
