@@ -1,17 +1,17 @@
-//! Room history: stored before it is sent, shown on join, paged back, kept across restarts and
-//! crashes, and refused clearly when the storage is unusable.
+//! Room history: shown on join without gaps or copies, paged back, kept across restarts, one
+//! order for everyone, pruned, and refused clearly when the storage fills up. (Stored before
+//! it is sent: `acknowledged.rs`; unusable storage at start-up: `startup.rs`.)
 
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use chat_server::HistoryConfig;
 use chat_server::history::Location;
-use chat_server::{History, HistoryConfig};
-use common::{JsonClient, ServerProcess, TestServer, nick, start_server_with_history};
+use common::{JsonClient, TestServer, nick, start_server_with_history};
 use protocol::{ClientMsg, ErrorCode, PresenceEvent, RoomName, ServerMsg, Stored, Text};
 
 fn room(s: &str) -> RoomName {
@@ -426,152 +426,6 @@ async fn a_version_1_database_is_migrated() {
     let conn = rusqlite::Connection::open(&db).unwrap();
     let version: u32 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
     assert_eq!(version, chat_server::history::schema::VERSION);
-}
-
-/// The same database cannot be opened twice in one process either.
-#[tokio::test]
-async fn a_database_in_use_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("h.db");
-    let _first = History::open(file_config(&db)).unwrap();
-    let second = History::open(file_config(&db)).err().expect("refused");
-    assert!(second.to_string().contains("another chat-server is using this database"), "{second}");
-}
-
-// ---- the real binary: start-up refusals ----
-
-fn chat_server(db: &str) -> Command {
-    let mut cmd = ServerProcess::command();
-    cmd.args(["--listen", "127.0.0.1:0", "--plain-listen", "127.0.0.1:0", "--db", db]);
-    cmd
-}
-
-/// Creates a current-version database at `db`, closed (its WAL folded in) when this returns.
-fn create_db(db: &Path) {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    rt.block_on(async {
-        let history = History::open(file_config(db)).unwrap();
-        history.close().await;
-    });
-}
-
-/// Runs the binary on a database that must be refused: exits non-zero at once, saying the path
-/// and the reason, the file unchanged.
-fn assert_refused(cmd: &mut Command, db: &Path, reason: &str) {
-    let before = std::fs::read(db).ok();
-    let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
-    // A server that starts anyway would run forever: give it a few seconds, then fail.
-    let mut waited = Duration::ZERO;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if waited > Duration::from_secs(10) {
-            let _ = child.kill();
-            panic!("chat-server started on a database it should refuse ({reason})");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-        waited += Duration::from_millis(20);
-    };
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
-    assert!(!status.success(), "started on a bad database: {stderr}");
-    assert!(stderr.contains(&db.display().to_string()), "no path in: {stderr}");
-    assert!(stderr.contains(reason), "expected {reason:?} in: {stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    assert_eq!(std::fs::read(db).ok(), before, "the file was changed");
-}
-
-#[test]
-fn a_path_that_cannot_be_created_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("no/such/dir/h.db");
-    assert_refused(&mut chat_server(db.to_str().unwrap()), &db, "No such file or directory");
-}
-
-#[test]
-fn a_file_that_is_not_a_database_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("notes.txt");
-    std::fs::write(&db, "shopping list: milk, eggs\n".repeat(200)).unwrap();
-    assert_refused(&mut chat_server(db.to_str().unwrap()), &db, "not a SQLite database");
-    assert!(!dir.path().join("notes.txt.lock").exists(), "a refused start leaves nothing behind");
-}
-
-#[test]
-fn a_database_of_a_newer_version_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("h.db");
-    let conn = rusqlite::Connection::open(&db).unwrap();
-    conn.pragma_update(None, "user_version", 99).unwrap();
-    drop(conn);
-    assert_refused(
-        &mut chat_server(db.to_str().unwrap()),
-        &db,
-        "schema version 99, newer than this chat-server",
-    );
-}
-
-#[test]
-fn a_database_locked_by_another_program_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("h.db");
-    create_db(&db);
-    let conn = rusqlite::Connection::open(&db).unwrap();
-    conn.execute_batch("BEGIN EXCLUSIVE; CREATE TABLE held (x);").unwrap();
-    assert_refused(&mut chat_server(db.to_str().unwrap()), &db, "locked by another program");
-    conn.execute_batch("ROLLBACK").unwrap();
-}
-
-#[test]
-fn a_database_used_by_another_chat_server_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("h.db");
-    let _first = ServerProcess::start(&["--db", db.to_str().unwrap()], Stdio::null());
-    assert_refused(
-        &mut chat_server(db.to_str().unwrap()),
-        &db,
-        "another chat-server is using this database",
-    );
-}
-
-/// A read-only database. As root, file permissions do not stop writes, so the server runs as
-/// the unprivileged user `nobody` there.
-#[test]
-fn a_read_only_database_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("h.db");
-    create_db(&db);
-    let mut perms = std::fs::metadata(&db).unwrap().permissions();
-    perms.set_readonly(true);
-    std::fs::set_permissions(&db, perms).unwrap();
-    let root = Command::new("id").arg("-u").output().unwrap().stdout == b"0\n";
-    let mut cmd = if root {
-        // nobody must be able to reach the directory and create the lock file there.
-        let mut dir_perms = std::fs::metadata(dir.path()).unwrap().permissions();
-        std::os::unix::fs::PermissionsExt::set_mode(&mut dir_perms, 0o777);
-        std::fs::set_permissions(dir.path(), dir_perms).unwrap();
-        let mut cmd = Command::new("setpriv");
-        cmd.env_clear();
-        cmd.args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            env!("CARGO_BIN_EXE_chat-server"),
-        ]);
-        cmd.args([
-            "--listen",
-            "127.0.0.1:0",
-            "--plain-listen",
-            "127.0.0.1:0",
-            "--db",
-            db.to_str().unwrap(),
-        ]);
-        cmd
-    } else {
-        chat_server(db.to_str().unwrap())
-    };
-    assert_refused(&mut cmd, &db, "read-only");
 }
 
 /// Rooms joined in one burst are shown in the order they were asked for, however their
