@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use chat_server::limits::{HEARTBEAT, NODE_TTL};
 use common::redis::{
-    Node, RedisServer, Relay, join, member, messages, recv_by, say, wait_for_members, whole_history,
+    Node, RedisServer, join, member, messages, recv_by, say, wait_for_members, whole_history,
 };
+use common::relay::Relay;
 use common::{JsonClient, QUIET, WAIT};
 use futures::{SinkExt, StreamExt};
 use protocol::{ClientMsg, ErrorCode, PresenceEvent, RoomName, ServerMsg};

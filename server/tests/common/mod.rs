@@ -3,6 +3,7 @@
 #![allow(dead_code, clippy::unwrap_used)] // each test file uses a different part; panics are failures
 
 pub mod redis;
+pub mod relay;
 
 use std::net::SocketAddr;
 use std::time::Duration;

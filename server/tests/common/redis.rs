@@ -1,6 +1,6 @@
-//! A real `redis-server` on a free loopback port, real `chat-server` processes using it, a
-//! TCP relay to cut one node off from Redis alone, and the client steps the cluster tests
-//! share. A missing `redis-server` fails the test (CI installs it): these tests never skip.
+//! A real `redis-server` on a free loopback port, real `chat-server` processes using it, and
+//! the client steps the cluster tests share (the relay that cuts one node off: `relay.rs`).
+//! A missing `redis-server` fails the test (CI installs it): these tests never skip.
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -11,9 +11,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use protocol::{ClientMsg, RoomName, ServerMsg, Stored, Text};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::io::{AsyncBufReadExt, BufReader};
 
 use super::{JsonClient, WAIT};
 
@@ -127,160 +125,6 @@ fn ping(port: u16) -> bool {
     }
     let mut buf = [0u8; 16];
     matches!(stream.read(&mut buf), Ok(n) if buf[..n].starts_with(b"+PONG"))
-}
-
-/// What a [`Relay`] does with the bytes between a node and Redis.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Link {
-    /// Passed both ways.
-    Open,
-    /// Connections stay open, but what the node sends is held (Redis no longer hears it);
-    /// what Redis sends still passes.
-    Frozen,
-    /// Every relayed connection is closed; new ones are closed as soon as they come.
-    Cut,
-    /// The relay is gone.
-    Closed,
-}
-
-/// A TCP relay between one node and `redis-server` (127.0.0.1 only), on its own thread, so
-/// one node can lose Redis while the others keep it.
-pub struct Relay {
-    pub port: u16,
-    link: watch::Sender<Link>,
-    /// Relayed connections open now.
-    open: watch::Receiver<usize>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Relay {
-    /// A relay to `redis`, passing everything until told otherwise.
-    pub fn to(redis: &RedisServer) -> Self {
-        let target = SocketAddr::from(([127, 0, 0, 1], redis.port));
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let (link, link_rx) = watch::channel(Link::Open);
-        let (count, open) = watch::channel(0usize);
-        let thread = std::thread::spawn(move || {
-            let runtime =
-                tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-            runtime.block_on(async move {
-                let listener = TcpListener::from_std(listener).unwrap();
-                accept(listener, target, link_rx, count).await;
-            });
-        });
-        Self { port, link, open, thread: Some(thread) }
-    }
-
-    pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    /// Closes every relayed connection (returning once they are closed) and closes new ones
-    /// as they come: the node is cut off from Redis.
-    pub async fn cut(&self) {
-        self.link.send_replace(Link::Cut);
-        let mut open = self.open.clone();
-        tokio::time::timeout(WAIT, open.wait_for(|n| *n == 0))
-            .await
-            .expect("the relay closes its connections")
-            .unwrap();
-    }
-
-    /// Holds what the node sends (connections stay open, Redis hears nothing more from it)
-    /// while Redis's answers and publishes still reach it. What is held is dropped by a later
-    /// [`Relay::cut`].
-    pub fn freeze(&self) {
-        self.link.send_replace(Link::Frozen);
-    }
-
-    /// Lets everything through again (new connections, and held ones).
-    pub fn restore(&self) {
-        self.link.send_replace(Link::Open);
-    }
-}
-
-impl Drop for Relay {
-    fn drop(&mut self) {
-        self.link.send_replace(Link::Closed);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-async fn accept(
-    listener: TcpListener,
-    target: SocketAddr,
-    mut link: watch::Receiver<Link>,
-    count: watch::Sender<usize>,
-) {
-    let count = std::sync::Arc::new(count);
-    loop {
-        let inbound = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((inbound, _)) => inbound,
-                Err(_) => continue,
-            },
-            closed = link.wait_for(|l| *l == Link::Closed) => {
-                let _ = closed;
-                return;
-            }
-        };
-        if *link.borrow() == Link::Cut {
-            drop(inbound);
-            continue;
-        }
-        count.send_modify(|n| *n += 1);
-        let (link, count) = (link.clone(), count.clone());
-        tokio::spawn(async move {
-            relay(inbound, target, link).await;
-            count.send_modify(|n| *n -= 1);
-        });
-    }
-}
-
-/// One relayed connection, until either side closes or the relay is cut.
-async fn relay(inbound: TcpStream, target: SocketAddr, mut link: watch::Receiver<Link>) {
-    let Ok(outbound) = TcpStream::connect(target).await else { return };
-    let (from_node, to_node) = inbound.into_split();
-    let (from_redis, to_redis) = outbound.into_split();
-    tokio::select! {
-        () = pump(from_node, to_redis, link.clone(), Link::Frozen) => {}
-        () = pump(from_redis, to_node, link.clone(), Link::Cut) => {}
-        _ = link.wait_for(|l| matches!(l, Link::Cut | Link::Closed)) => {}
-    }
-}
-
-/// Copies one way while the link is open; holds while it is `held` (`Frozen` for what the
-/// node sends, `Cut`, that is never, for what Redis sends).
-async fn pump(
-    mut from: tokio::net::tcp::OwnedReadHalf,
-    mut to: tokio::net::tcp::OwnedWriteHalf,
-    mut link: watch::Receiver<Link>,
-    held: Link,
-) {
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        match link.wait_for(|l| *l != held).await.map(|l| *l) {
-            Ok(Link::Open | Link::Frozen) => {}
-            _ => return,
-        }
-        let read = tokio::select! {
-            read = from.read(&mut buf) => read,
-            // Frozen (or cut) meanwhile: look again before reading.
-            _ = link.changed() => continue,
-        };
-        match read {
-            Ok(0) | Err(_) => return,
-            Ok(n) => {
-                if to.write_all(&buf[..n]).await.is_err() {
-                    return;
-                }
-            }
-        }
-    }
 }
 
 /// A `chat-server` process: one node.
