@@ -183,6 +183,8 @@ impl Node {
                 "--no-flood-control",
             ])
             .args(extra)
+            // Nothing of the environment of whoever runs the tests: only the log level.
+            .env_clear()
             .env("RUST_LOG", "chat_server=debug")
             .stdout(Stdio::piped())
             .stderr(log_file)
