@@ -17,7 +17,8 @@ use std::time::{Duration, Instant};
 
 use chat_tui::app::App;
 use chat_tui::event::Event;
-use chat_tui::ui::{self, Panes};
+use chat_tui::layout::Panes;
+use chat_tui::ui;
 use chat_tui::window::{Entry, MAX_SCROLLBACK};
 use criterion::{Criterion, criterion_group, criterion_main};
 use protocol::MessageKind;

@@ -13,6 +13,7 @@ use ratatui::layout::Rect;
 use crate::complete::Completion;
 use crate::event::{Effect, Event};
 use crate::input::Input;
+use crate::layout::Panes;
 use crate::paste::{LineQueue, PendingPaste};
 use crate::reconnect::Backoff;
 use crate::window::{Entry, EntryKind, Target, Window};
@@ -235,13 +236,19 @@ impl App {
         self.log.push_back(LogLine { time, kind, text: sanitize(text).into_owned() });
     }
 
+    /// The panes in `area`: the member list beside the conversation when asked for and a
+    /// window is shown.
+    pub fn panes(&self, area: Rect) -> Panes {
+        Panes::layout(area, self.show_members && self.current_window().is_some())
+    }
+
     /// Width of the message pane's text area.
     pub fn message_width(&self) -> usize {
-        crate::ui::Panes::of(self).messages_inner().width as usize
+        self.panes(self.size).messages_inner().width as usize
     }
 
     fn message_height(&self) -> usize {
-        crate::ui::Panes::of(self).messages_inner().height as usize
+        self.panes(self.size).messages_inner().height as usize
     }
 
     /// The index of the window for `target`, opened if new.

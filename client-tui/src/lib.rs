@@ -16,6 +16,7 @@
 //! - [`input`]: the input line, an editor measured in display columns.
 //! - [`paste`]: multi-line pastes: ask first, then send as one message or line by line.
 //! - [`wrap`]: word wrapping in display columns.
+//! - [`layout`]: where each pane goes in a terminal of a given size.
 //! - [`ui`]: `draw(frame, &App)`: panes, status line, help overlay.
 //! - [`net`]: the task that owns the socket (one per connection).
 //! - [`link`]: the connection's life: losing it, reconnecting, rejoining, filling in.
@@ -31,6 +32,7 @@ pub mod config;
 pub mod event;
 pub mod incoming;
 pub mod input;
+pub mod layout;
 pub mod link;
 pub mod net;
 pub mod paste;

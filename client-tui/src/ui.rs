@@ -1,112 +1,18 @@
-//! Drawing: `draw(frame, &App)` lays out the panes and paints them. It only reads the app.
-//!
-//! ```text
-//! ┌ connection ──────────┐   what the connection is doing, the greeting, errors
-//! └──────────────────────┘
-//! ┌ #lobby ──────────────┐   the current window's conversation
-//! └──────────────────────┘
-//! ┌ Michael ─────────────┐   the input line, with the cursor
-//! └──────────────────────┘
-//!  status: server, nick, room, windows
-//! ```
-//! Smaller terminals drop the connection pane, then the borders; below [`MIN_WIDTH`] x
-//! [`MIN_HEIGHT`] only "terminal too small" is shown.
+//! Drawing: `draw(frame, &App)` paints the panes where [`crate::layout`] puts them. It only
+//! reads the app.
 
 use protocol::{Nick, sanitize};
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style, Stylize};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, Padding, Paragraph};
+use ratatui::widgets::{Block, Clear, Paragraph};
 use unicode_width::UnicodeWidthStr;
 
 use crate::app::{App, Connection, LogKind};
+use crate::layout::{self, Panes};
 use crate::window::{Entry, EntryKind};
 use crate::wrap::wrap;
-
-pub const MIN_WIDTH: u16 = 20;
-pub const MIN_HEIGHT: u16 = 5;
-/// Rows of the connection pane, borders included.
-const LOG_HEIGHT: u16 = 6;
-/// Terminals shorter than this drop the connection pane.
-const LOG_MIN_TERMINAL_HEIGHT: u16 = 16;
-/// Terminals shorter than this drop the borders.
-const BORDER_MIN_TERMINAL_HEIGHT: u16 = 8;
-
-/// Columns of the member list, borders included.
-const MEMBERS_WIDTH: u16 = 22;
-/// Terminals narrower than this have no room for the member list.
-const MEMBERS_MIN_TERMINAL_WIDTH: u16 = 60;
-
-/// Where each pane goes in a terminal of a given size.
-#[derive(Debug, Clone, Copy)]
-pub struct Panes {
-    pub log: Option<Rect>,
-    pub messages: Rect,
-    /// The member list, when shown and there is room.
-    pub members: Option<Rect>,
-    pub input: Rect,
-    pub status: Rect,
-    pub bordered: bool,
-    pub too_small: bool,
-}
-
-impl Panes {
-    /// The layout without the member list.
-    pub fn new(area: Rect) -> Self {
-        Self::layout(area, false)
-    }
-
-    /// The layout the app is drawn with, in its terminal.
-    pub fn of(app: &App) -> Self {
-        Self::for_app(app.size, app)
-    }
-
-    /// The app's layout in `area`: the member list when asked for and a window is shown.
-    fn for_app(area: Rect, app: &App) -> Self {
-        Self::layout(area, app.show_members && app.current_window().is_some())
-    }
-
-    fn layout(area: Rect, members: bool) -> Self {
-        let too_small = area.width < MIN_WIDTH || area.height < MIN_HEIGHT;
-        let bordered = area.height >= BORDER_MIN_TERMINAL_HEIGHT;
-        let log_height = if area.height >= LOG_MIN_TERMINAL_HEIGHT { LOG_HEIGHT } else { 0 };
-        let input_height = if bordered { 3 } else { 1 };
-        let [log, messages, input, status] = Layout::vertical([
-            Constraint::Length(log_height),
-            Constraint::Min(1),
-            Constraint::Length(input_height),
-            Constraint::Length(1),
-        ])
-        .areas(area);
-        let (messages, members) = if members && bordered && area.width >= MEMBERS_MIN_TERMINAL_WIDTH
-        {
-            let [messages, members] =
-                Layout::horizontal([Constraint::Min(1), Constraint::Length(MEMBERS_WIDTH)])
-                    .areas(messages);
-            (messages, Some(members))
-        } else {
-            (messages, None)
-        };
-        Self {
-            log: (log_height > 0).then_some(log),
-            messages,
-            members,
-            input,
-            status,
-            bordered,
-            too_small,
-        }
-    }
-
-    fn inner(&self, area: Rect) -> Rect {
-        if self.bordered { block(String::new()).inner(area) } else { area }
-    }
-
-    pub fn messages_inner(&self) -> Rect {
-        self.inner(self.messages)
-    }
-}
 
 /// Nick colours: mid-tones from the 256-colour palette, readable on dark and light backgrounds
 /// alike (no white, black, yellow or grey, which vanish on one of them).
@@ -139,7 +45,7 @@ pub fn nick_color(nick: &Nick) -> Color {
 
 pub fn draw(frame: &mut Frame, app: &App) {
     let area = frame.area();
-    let panes = Panes::for_app(area, app);
+    let panes = app.panes(area);
     if panes.too_small {
         frame.render_widget(Paragraph::new("terminal too small"), area);
         return;
@@ -160,11 +66,9 @@ pub fn draw(frame: &mut Frame, app: &App) {
     }
 }
 
-/// A pane's frame: a border, the title, one column of space inside left and right.
+/// A pane's frame with its title.
 fn block(title: String) -> Block<'static> {
-    Block::bordered()
-        .padding(Padding::horizontal(1))
-        .title(Span::styled(title, Style::new().bold()))
+    layout::frame().title(Span::styled(title, Style::new().bold()))
 }
 
 /// Paints `rows` bottom-aligned in `area`, the last row at the bottom.
@@ -178,7 +82,7 @@ fn bottom_aligned(frame: &mut Frame, area: Rect, rows: Vec<Line<'_>>) {
 }
 
 fn draw_log(frame: &mut Frame, app: &App, area: Rect) {
-    let inner = block(String::new()).inner(area);
+    let inner = layout::inside(area);
     let width = inner.width as usize;
     let mut rows = Vec::new();
     for line in app.log.iter().rev() {
@@ -344,7 +248,7 @@ fn draw_messages(frame: &mut Frame, app: &App, panes: &Panes) {
 fn draw_members(frame: &mut Frame, app: &App, area: Rect) {
     let Some(window) = app.current_window() else { return };
     let title = format!(" {} members ", window.members.len());
-    let inner = block(String::new()).inner(area);
+    let inner = layout::inside(area);
     let mut nicks: Vec<&Nick> = window.members.iter().collect();
     nicks.sort_by_key(|n| n.as_str().to_lowercase());
     let width = inner.width as usize;
@@ -373,7 +277,7 @@ fn draw_members(frame: &mut Frame, app: &App, area: Rect) {
 fn draw_input(frame: &mut Frame, app: &App, panes: &Panes) {
     let (area, prompt) = if panes.bordered {
         frame.render_widget(block(format!(" {} ", sanitize(app.nick.as_str()))), panes.input);
-        (block(String::new()).inner(panes.input), "")
+        (layout::inside(panes.input), "")
     } else {
         (panes.input, "> ")
     };

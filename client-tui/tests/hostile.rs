@@ -20,7 +20,8 @@ mod common;
 use chat_tui::app::App;
 use chat_tui::event::Event;
 use chat_tui::incoming::clean;
-use chat_tui::ui::{self, Panes};
+use chat_tui::layout::{self, Panes};
+use chat_tui::ui;
 use chat_tui::window::Target;
 use common::{app, message, net, next_seq, nick, render, row_in, screen};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -39,7 +40,7 @@ use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 use uuid::Uuid;
 
 /// Normal, medium (borders but no connection pane) and the smallest supported size.
-const SIZES: [(u16, u16); 3] = [(80, 24), (30, 10), (ui::MIN_WIDTH, ui::MIN_HEIGHT)];
+const SIZES: [(u16, u16); 3] = [(80, 24), (30, 10), (layout::MIN_WIDTH, layout::MIN_HEIGHT)];
 
 /// The message after the hostile one.
 const FOLLOW: &str = "after 後 ok";

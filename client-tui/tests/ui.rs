@@ -5,7 +5,7 @@
 mod common;
 
 use chat_tui::event::Event;
-use chat_tui::ui;
+use chat_tui::layout;
 use common::{app, render, row, say, screen};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::layout::Position;
@@ -99,7 +99,7 @@ fn every_size_renders() {
                 app.update(Event::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)));
             }
             let (buf, _) = render(&app);
-            let too_small = width < ui::MIN_WIDTH || height < ui::MIN_HEIGHT;
+            let too_small = width < layout::MIN_WIDTH || height < layout::MIN_HEIGHT;
             if too_small && width >= 18 && height >= 1 {
                 assert!(row(&buf, 0).starts_with("terminal too small"), "{width}x{height}");
             }
