@@ -119,7 +119,7 @@ pub async fn run(
     let mut hub = Hub::new(info.max_rooms, info.max_room_members)
         .with_reservation(info.nick_reservation, info.reserve_after);
     if let Some(cluster) = history.cluster() {
-        hub = hub.with_relay(cluster.relay());
+        hub = hub.with_elsewhere(Box::new(cluster.relay()));
     }
     let hub = Arc::new(hub);
     if let Some(cluster) = history.cluster() {

@@ -44,7 +44,7 @@ use uuid::Uuid;
 
 use crate::event::SharedEvent;
 use crate::history::{Page, Say, Ticket};
-use crate::hub::{Hub, Registered};
+use crate::hub::{Change, Elsewhere, Hub, Registered};
 use crate::limits::{HISTORY_QUEUE, OUTBOX_LIMIT, REDIS_TIMEOUT};
 use wire::{MemberEntry, Note, Owner, keys};
 
@@ -114,14 +114,6 @@ pub(crate) enum Outgoing {
     Stop,
 }
 
-/// How a presence event changes its room's members.
-#[derive(Debug, Clone)]
-pub enum Change {
-    Add { key: NickKey, nick: Nick },
-    Remove { key: NickKey },
-    Move { from: NickKey, key: NickKey, nick: Nick },
-}
-
 /// The hub's side of the cluster: where it sends presence, private messages and nick
 /// releases. Cheap to clone.
 #[derive(Clone)]
@@ -140,13 +132,6 @@ pub(crate) struct Queued {
 }
 
 impl Relay {
-    /// A relay whose queue the caller reads, for tests of the hub.
-    #[cfg(test)]
-    pub(crate) fn detached(node: &str) -> (Self, mpsc::UnboundedReceiver<Outgoing>) {
-        let (outbox, queue) = mpsc::unbounded_channel();
-        (Self { node: node.into(), outbox, queued: Arc::default() }, queue)
-    }
-
     pub fn node(&self) -> &str {
         &self.node
     }
@@ -164,9 +149,12 @@ impl Relay {
         // Closed only once the server has stopped.
         self.outbox.send(outgoing).is_ok()
     }
+}
 
-    pub fn presence(&self, session: Uuid, event: &SharedEvent, change: Change) {
-        let ServerMsg::Presence { id, ts, room, nick, event } = &event.msg else { return };
+/// What the hub tells the other nodes goes through Redis, in this node's one ordered queue.
+impl Elsewhere for Relay {
+    fn presence(&self, session: Uuid, event: &SharedEvent, change: Change) -> bool {
+        let ServerMsg::Presence { id, ts, room, nick, event } = &event.msg else { return false };
         let note = Note::Presence {
             node: self.node.to_string(),
             session,
@@ -182,20 +170,23 @@ impl Relay {
             change,
             session,
         });
+        // Lost with the queue if it could not be queued: this node's members get the room's
+        // member list again once it has shared its state.
+        true
     }
 
-    pub fn online(&self, session: Uuid, nick: &Nick) {
+    fn online(&self, session: Uuid, nick: &Nick) {
         let note = Note::Online { node: self.node.to_string(), session, nick: nick.clone() };
         self.send(Outgoing::Publish { channel: keys::EVENTS.to_owned(), payload: note.encode() });
     }
 
-    pub fn renamed(&self, session: Uuid, nick: &Nick, to: &Nick) {
+    fn renamed(&self, session: Uuid, nick: &Nick, to: &Nick) {
         let note = Note::Renamed { session, nick: nick.clone(), to: to.clone() };
         self.send(Outgoing::Publish { channel: keys::EVENTS.to_owned(), payload: note.encode() });
     }
 
     /// Frees `nick` (or keeps it for `resume` for `keep`) if it is still `session`'s.
-    pub fn release(&self, nick: &Nick, session: Uuid, resume: Uuid, keep: Duration) {
+    fn release(&self, nick: &Nick, session: Uuid, resume: Uuid, keep: Duration) -> bool {
         let owner = Owner::Live {
             node: self.node.to_string(),
             session,
@@ -211,10 +202,11 @@ impl Relay {
         });
         let note = Note::Offline { session, nick: nick.clone() };
         self.send(Outgoing::Publish { channel: keys::EVENTS.to_owned(), payload: note.encode() });
+        true
     }
 
     /// Sends a private message to a session of `node`; `false` if it could not be queued.
-    pub fn private(&self, node: &str, from_session: Uuid, event: &SharedEvent) -> bool {
+    fn private(&self, node: &str, from_session: Uuid, event: &SharedEvent) -> bool {
         let ServerMsg::Private { id, from, to, text, ts } = &event.msg else { return false };
         let note = Note::Private {
             from_node: self.node.to_string(),

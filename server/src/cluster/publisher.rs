@@ -115,7 +115,7 @@ async fn write(cluster: &Cluster, batch: &mut Vec<Outgoing>) {
                     if let (Some(hub), Some(event)) =
                         (cluster.hub(), note.as_ref().and_then(super::presence_event))
                     {
-                        hub.on_presence(&cluster.node, session, event);
+                        hub.on_presence(true, session, event);
                     }
                     cluster.resync.notify_one();
                 }

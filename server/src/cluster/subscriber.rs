@@ -108,10 +108,14 @@ async fn on_payload(
     match note {
         Note::Presence { ref node, session, .. } => {
             if let Some(event) = presence_event(&note) {
-                hub.on_presence(node, session, event);
+                hub.on_presence(*node == *cluster.node, session, event);
             }
         }
-        Note::Online { node, session, nick } => hub.on_online(&node, session, &nick),
+        Note::Online { node, session, nick } => {
+            if *node != *cluster.node {
+                hub.on_online(&node, session, &nick);
+            }
+        }
         Note::Offline { session, nick } => hub.on_offline(session, &nick),
         Note::Renamed { session, nick, to } => hub.on_renamed(session, &nick, &to),
         Note::Private { from_node, from_session, id, from, to, text, ts } => {

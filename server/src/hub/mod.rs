@@ -1,33 +1,43 @@
-//! The room registry: who is online, which rooms exist, who is in them.
+//! The registry: who is connected, which rooms exist, who is in them.
 //!
-//! One `tokio::sync::broadcast` channel per room carries its events to every member. The hub
-//! only changes membership and announces it; chat messages do not pass through it (a session
-//! sends on the room's channel directly), so the hub's lock is never on the hot path.
+//! One `tokio::sync::broadcast` channel per room ([`RoomChannel`]) carries its events to every
+//! member. The hub changes membership and announces it; room messages reach the channels from
+//! the broker (stored, then sent), never through the hub's lock on a single node. With several
+//! nodes the hub also knows the other nodes' sessions and members ([`elsewhere`]), and what
+//! must reach them leaves through [`Elsewhere`], which the broker implements.
 //!
 //! The state sits behind a `std::sync::Mutex`, not tokio's: every critical section is short,
 //! never awaits, and a std mutex is faster for that (the mini-redis `db.rs` reasoning).
+//!
+//! - [`direct`]: a session's queue of private messages.
+//! - [`room_channel`]: a room's channel and its back-pressure.
+//! - [`reservations`]: nicks kept for a dropped session's resume token.
+//! - [`elsewhere`]: the other nodes: what the hub tells them, and what it applies from them.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::task::{Context, Poll};
+mod direct;
+pub mod elsewhere;
+mod reservations;
+mod room_channel;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use futures::task::AtomicWaker;
+use tokio::sync::broadcast;
 
 use protocol::{
     ErrorCode, Nick, NickKey, PresenceEvent, RequestError, RoomInfo, RoomName, ServerMsg, Text,
     now_millis,
 };
-use tokio::sync::{Notify, broadcast};
 use uuid::Uuid;
 
-use crate::cluster::{Change, Relay};
 use crate::event::{Event, SharedEvent};
-use crate::limits::{
-    DIRECT_QUEUE, MAX_RESERVATIONS, MAX_ROOMS_LISTED, NICK_RESERVATION, RESERVE_AFTER,
-    ROOM_BACKLOG_LOW, ROOM_CHANNEL_CAPACITY,
-};
+use crate::limits::{MAX_ROOMS_LISTED, NICK_RESERVATION, RESERVE_AFTER};
+pub use direct::{Direct, DirectEvent, DirectReceiver, NotQueued};
+use elsewhere::RemoteUser;
+pub use elsewhere::{Alone, Change, Elsewhere, LocalView};
+use reservations::Reservations;
+pub use room_channel::RoomChannel;
 
 pub struct Hub {
     state: Mutex<State>,
@@ -39,9 +49,8 @@ pub struct Hub {
     reservation: Duration,
     /// How long a session must have held its nick to be kept one.
     reserve_after: Duration,
-    /// With several nodes: where presence and private messages go (through Redis, and back
-    /// to every node's hub, this one's included). `None`: this hub is the whole chat.
-    relay: Option<Relay>,
+    /// The other nodes, if any: what they must hear of this node's changes goes there.
+    elsewhere: Box<dyn Elsewhere>,
 }
 
 #[derive(Default)]
@@ -49,49 +58,13 @@ struct State {
     rooms: HashMap<RoomName, Room>,
     users: HashMap<NickKey, User>,
     /// Nicks of sessions that dropped, kept for a while for their resume token.
-    reserved: HashMap<NickKey, Reservation>,
-    /// `reserved` in the order its entries expire (a constant reservation time: the order
-    /// they were made), to drop the expired ones without a scan.
-    expiries: VecDeque<(Instant, NickKey)>,
+    reserved: Reservations,
     /// With several nodes: the sessions of the other nodes, for private messages and a quick
-    /// refusal of a nick in use (Redis has the last word on nicks).
+    /// refusal of a nick in use (the broker has the last word on nicks).
     remote: HashMap<NickKey, RemoteUser>,
 }
 
-/// This node's sessions and memberships, for Redis ([`Hub::local_view`]).
-pub struct LocalView {
-    /// Nick, session, resume token.
-    pub users: Vec<(Nick, Uuid, Uuid)>,
-    /// Room, nick, session.
-    pub members: Vec<(RoomName, Nick, Uuid)>,
-}
-
-/// A session on another node.
-struct RemoteUser {
-    nick: Nick,
-    session: Uuid,
-    node: Arc<str>,
-}
-
-struct Reservation {
-    nick: Nick,
-    resume: Uuid,
-    until: Instant,
-}
-
 impl State {
-    fn drop_expired_reservations(&mut self, now: Instant) {
-        while let Some((until, _)) = self.expiries.front()
-            && *until <= now
-        {
-            let Some((until, key)) = self.expiries.pop_front() else { break };
-            // The nick may have been reserved again since, until later.
-            if self.reserved.get(&key).is_some_and(|r| r.until == until) {
-                self.reserved.remove(&key);
-            }
-        }
-    }
-
     /// Whether `session` still holds the nick of `key` (a new connection may have taken it
     /// over).
     fn holds(&self, key: &NickKey, session: Uuid) -> bool {
@@ -112,17 +85,7 @@ impl State {
         if let Some(holder) = self.remote.get(&key) {
             return Err(nick_in_use(nick, &holder.nick));
         }
-        match self.reserved.get(&key) {
-            Some(kept) if claim != Some(kept.resume) => Err(RequestError::new(
-                ErrorCode::NickInUse,
-                format!(
-                    "the nick {} is kept for {} s for the one who held it, who lost the connection",
-                    kept.nick,
-                    kept.until.saturating_duration_since(now).as_secs().max(1)
-                ),
-            )),
-            _ => Ok(()),
-        }
+        self.reserved.check(nick, claim, now)
     }
 }
 
@@ -176,246 +139,6 @@ impl User {
     fn remove_room(&mut self, room: &RoomName) {
         if let Ok(at) = self.rooms.binary_search(room) {
             self.rooms.remove(at);
-        }
-    }
-}
-
-/// A session's queue of direct events (private messages), written by other sessions through
-/// the hub: in order, bounded by [`DIRECT_QUEUE`], and holding no memory while empty.
-///
-/// Not a `tokio::sync::mpsc` channel: that allocates 800 bytes up front (its cache-padded
-/// state and a first block of 32 slots), for each of thousands of idle sessions that may
-/// never get a private message. This is one small allocation; a message that arrives takes a
-/// lock the session otherwise never touches.
-#[derive(Default)]
-struct DirectQueue {
-    events: Mutex<VecDeque<SharedEvent>>,
-    /// How many events `events` holds, or [`CLOSED`] once the session has ended. Written
-    /// under the lock; read without it for a quick look (the session looks after every event
-    /// it takes from its rooms).
-    len: AtomicUsize,
-    /// The session waiting for an event.
-    waker: AtomicWaker,
-    /// A new connection took the session's nick over: the session is to end.
-    replaced: AtomicBool,
-}
-
-/// [`DirectQueue::len`] of a session that has ended: nothing more is taken.
-const CLOSED: usize = usize::MAX;
-
-impl DirectQueue {
-    fn lock(&self) -> MutexGuard<'_, VecDeque<SharedEvent>> {
-        // Every update is a single push or pop: a poisoned lock is consistent.
-        self.events.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-/// The sending side of a session's direct queue, held by the hub.
-#[derive(Clone)]
-pub struct Direct(Arc<DirectQueue>);
-
-/// What a session takes from its direct queue.
-#[derive(Debug)]
-pub enum DirectEvent {
-    Event(SharedEvent),
-    /// A new connection took this session's nick over (see [`Hub::register`]): the session
-    /// has left the hub and is to end.
-    Replaced,
-}
-
-/// Why a direct event was not queued.
-#[derive(Debug, PartialEq, Eq)]
-pub enum NotQueued {
-    /// [`DIRECT_QUEUE`] events are waiting already.
-    Full,
-    /// The session has ended.
-    Closed,
-}
-
-impl Direct {
-    /// Queues `event` for the session, unless its queue is full or it has ended.
-    pub fn try_send(&self, event: SharedEvent) -> Result<(), NotQueued> {
-        {
-            let mut events = self.0.lock();
-            match self.0.len.load(Ordering::Relaxed) {
-                CLOSED => return Err(NotQueued::Closed),
-                len if len >= DIRECT_QUEUE => return Err(NotQueued::Full),
-                _ => {}
-            }
-            events.push_back(event);
-            self.0.len.store(events.len(), Ordering::Release);
-        }
-        self.0.waker.wake();
-        Ok(())
-    }
-
-    /// Tells the session it was replaced by a new connection.
-    fn replace(&self) {
-        self.0.replaced.store(true, Ordering::Release);
-        self.0.waker.wake();
-    }
-}
-
-/// The session's end of its direct queue. Dropping it closes the queue.
-#[derive(Default)]
-pub struct DirectReceiver(Arc<DirectQueue>);
-
-impl DirectReceiver {
-    /// The sending side, for the hub.
-    pub fn sender(&self) -> Direct {
-        Direct(self.0.clone())
-    }
-
-    /// The next event already queued, if any. The session asks after every event it takes
-    /// from its rooms, so the usual answer, none, is one load.
-    #[inline]
-    pub fn try_recv(&self) -> Option<SharedEvent> {
-        // Not `CLOSED` either: that is set only once this receiver is gone.
-        if self.0.len.load(Ordering::Acquire) == 0 {
-            return None;
-        }
-        self.take()
-    }
-
-    fn take(&self) -> Option<SharedEvent> {
-        let mut events = self.0.lock();
-        let event = events.pop_front();
-        if events.is_empty() {
-            // Emptied: the buffer goes back, so an idle session holds none.
-            *events = VecDeque::new();
-        }
-        self.0.len.store(events.len(), Ordering::Release);
-        event
-    }
-
-    /// The next event, once there is one. Cancel-safe: an event is only taken when returned.
-    pub fn poll_recv(&self, cx: &mut Context<'_>) -> Poll<DirectEvent> {
-        // Registered before the look, so an event queued in between wakes the session.
-        self.0.waker.register(cx.waker());
-        if self.replaced() {
-            return Poll::Ready(DirectEvent::Replaced);
-        }
-        match self.try_recv() {
-            Some(event) => Poll::Ready(DirectEvent::Event(event)),
-            None => Poll::Pending,
-        }
-    }
-
-    /// Whether a new connection took the session's nick over.
-    pub fn replaced(&self) -> bool {
-        self.0.replaced.load(Ordering::Acquire)
-    }
-}
-
-impl Drop for DirectReceiver {
-    fn drop(&mut self) {
-        let mut events = self.0.lock();
-        *events = VecDeque::new();
-        self.0.len.store(CLOSED, Ordering::Release);
-    }
-}
-
-/// A room's broadcast channel, how many of its messages are still on their way through the
-/// history writer (not in the channel yet), and the senders waiting for its members to catch
-/// up. Cheap to clone.
-#[derive(Clone)]
-pub struct RoomChannel {
-    tx: broadcast::Sender<SharedEvent>,
-    shared: Arc<RoomState>,
-}
-
-#[derive(Default)]
-struct RoomState {
-    /// Messages at the history writer.
-    queued: AtomicUsize,
-    /// Senders waiting in [`RoomChannel::caught_up`].
-    waiting: AtomicUsize,
-    /// Wakes them.
-    drained: Notify,
-}
-
-/// Counts a sender as waiting for as long as it waits.
-struct Waiting<'a>(&'a AtomicUsize);
-
-impl Drop for Waiting<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-impl RoomChannel {
-    pub(crate) fn new() -> Self {
-        Self { tx: broadcast::channel(ROOM_CHANNEL_CAPACITY).0, shared: Arc::default() }
-    }
-
-    pub fn send(&self, event: SharedEvent) {
-        // No receivers left (everyone just left) is fine.
-        let _ = self.tx.send(event);
-    }
-
-    pub fn subscribe(&self) -> broadcast::Receiver<SharedEvent> {
-        self.tx.subscribe()
-    }
-
-    /// A message for this room was handed to the history writer.
-    pub fn queue(&self) {
-        self.shared.queued.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// A queued message was broadcast or refused. Whoever dequeues a batch wakes the waiting
-    /// senders once after it ([`RoomChannel::wake_senders`]): a refused message lowers the
-    /// backlog with no member reading.
-    pub fn dequeue(&self) {
-        self.shared.queued.fetch_sub(1, Ordering::Relaxed);
-    }
-
-    /// Whether `other` is this room's channel.
-    pub fn is(&self, other: &RoomChannel) -> bool {
-        Arc::ptr_eq(&self.shared, &other.shared)
-    }
-
-    /// How far behind the room's slowest member is: the events it has not read yet, and the
-    /// messages that will reach it once stored.
-    pub fn backlog(&self) -> usize {
-        self.tx.len() + self.shared.queued.load(Ordering::Relaxed)
-    }
-
-    /// Completes once the room's backlog is below [`ROOM_BACKLOG_LOW`]: what a sender that
-    /// got too far ahead of the room's members waits for. Members wake it as they read
-    /// ([`RoomChannel::wake_senders`]); it polls nothing.
-    pub async fn caught_up(&self) {
-        self.shared.waiting.fetch_add(1, Ordering::SeqCst);
-        let _waiting = Waiting(&self.shared.waiting);
-        loop {
-            let notified = self.shared.drained.notified();
-            tokio::pin!(notified);
-            // Registered (and counted in `waiting`) before the look, so a member that reads in
-            // between still wakes it.
-            notified.as_mut().enable();
-            if self.backlog() < ROOM_BACKLOG_LOW {
-                return;
-            }
-            notified.await;
-        }
-    }
-
-    /// Wakes the senders waiting for the room if it has caught up: called by a member after a
-    /// batch of the room's events and by the history writer after a batch of its messages.
-    /// One fence and one atomic load when nobody waits.
-    pub fn wake_senders(&self) {
-        // Orders this member's reads before the look at `waiting`, against the waiter's
-        // `waiting` increment before its look at the backlog: one of the two sees the other.
-        std::sync::atomic::fence(Ordering::SeqCst);
-        if self.shared.waiting.load(Ordering::SeqCst) > 0 && self.backlog() < ROOM_BACKLOG_LOW {
-            self.shared.drained.notify_waiters();
-        }
-    }
-
-    /// A member let go of the room (left, stopped reading, ended): the waiting senders look
-    /// again, since the backlog may have been its alone.
-    pub fn let_go(&self) {
-        if self.shared.waiting.load(Ordering::SeqCst) > 0 {
-            self.shared.drained.notify_waiters();
         }
     }
 }
@@ -505,7 +228,7 @@ impl Hub {
             max_members,
             reservation: NICK_RESERVATION,
             reserve_after: RESERVE_AFTER,
-            relay: None,
+            elsewhere: Box::new(Alone),
         }
     }
 
@@ -516,21 +239,16 @@ impl Hub {
         Self { reservation, reserve_after: after, ..self }
     }
 
-    /// Makes this hub one node of several: presence and private messages go through `relay`,
-    /// and what other nodes do arrives through the `on_*` calls.
+    /// Makes this hub one node of several: what the other nodes must hear goes to
+    /// `elsewhere`, and what they do arrives through the calls of [`elsewhere`].
     #[must_use]
-    pub fn with_relay(self, relay: Relay) -> Self {
-        Self { relay: Some(relay), ..self }
+    pub fn with_elsewhere(self, elsewhere: Box<dyn Elsewhere>) -> Self {
+        Self { elsewhere, ..self }
     }
 
     /// The resume token of `session`, if it holds `nick`.
     pub fn resume_token(&self, nick: &Nick, session: Uuid) -> Option<Uuid> {
         self.state().users.get(&nick.key()).filter(|u| u.session == session).map(|u| u.resume)
-    }
-
-    /// Whether this hub is one node of several (nicks are then claimed in Redis first).
-    pub fn clustered(&self) -> bool {
-        self.relay.is_some()
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -554,7 +272,7 @@ impl Hub {
     ) -> Result<Registered, RequestError> {
         let mut state = self.state();
         let now = Instant::now();
-        state.drop_expired_reservations(now);
+        state.reserved.drop_expired(now);
         let key = nick.key();
         let how = if let Some(holder) = state.users.get(&key) {
             if claim.is_none_or(|claim| claim != holder.resume) {
@@ -564,7 +282,7 @@ impl Hub {
             Registered::TookOver
         } else {
             state.check_free(nick, claim, now)?;
-            if state.reserved.contains_key(&key) { Registered::Reclaimed } else { Registered::New }
+            if state.reserved.contains(&key) { Registered::Reclaimed } else { Registered::New }
         };
         self.insert_user(&mut state, nick, session, resume, direct, now);
         Ok(how)
@@ -587,9 +305,7 @@ impl Hub {
         if let Some(holder) = state.users.get(&key) {
             if how != Registered::TookOver {
                 let error = nick_in_use(nick, &holder.nick);
-                if let Some(relay) = &self.relay {
-                    relay.release(nick, session, resume, Duration::ZERO);
-                }
+                self.elsewhere.release(nick, session, resume, Duration::ZERO);
                 return Err(error);
             }
             self.take_over(&mut state, &key);
@@ -627,9 +343,7 @@ impl Hub {
             key,
             User { nick: nick.clone(), session, resume, since: now, direct, rooms: Vec::new() },
         );
-        if let Some(relay) = &self.relay {
-            relay.online(session, nick);
-        }
+        self.elsewhere.online(session, nick);
     }
 
     /// Ends the session holding `key` for a new connection that showed its token: it leaves
@@ -696,12 +410,12 @@ impl Hub {
         Ok(Membership { room, tx, rx, announcement, members: sort_members(members) })
     }
 
-    /// Sends a presence event to the room: on its channel, or, with several nodes, through
-    /// Redis (which brings it back to this node's members too, in order with the messages).
+    /// Sends a presence event to the room: through the other nodes when there are any (it
+    /// comes back to this node's members in order with the room's messages), else on the
+    /// room's channel at once.
     fn announce(&self, tx: &RoomChannel, session: Uuid, event: &SharedEvent, change: Change) {
-        match &self.relay {
-            Some(relay) => relay.presence(session, event, change),
-            None => tx.send(event.clone()),
+        if !self.elsewhere.presence(session, event, change) {
+            tx.send(event.clone());
         }
     }
 
@@ -744,11 +458,9 @@ impl Hub {
         if entry.members.is_empty() {
             // A room exists while it has members.
             state.rooms.remove(room);
-            if self.relay.is_none() {
-                return;
-            }
         }
-        // With several nodes, even a room emptied here hears of it: Redis keeps its members.
+        // Even a room emptied here is told: the other nodes keep its members too (alone, its
+        // channel has nobody left to hear).
         self.announce(&tx, session, announcement, Change::Remove { key: key.clone() });
     }
 
@@ -770,22 +482,13 @@ impl Hub {
         let keep = reserve
             && !self.reservation.is_zero()
             && now.duration_since(user.since) >= self.reserve_after;
-        if let Some(relay) = &self.relay {
-            // Redis frees or keeps it, for every node.
-            let keep = if keep { self.reservation } else { Duration::ZERO };
-            relay.release(&user.nick, session, user.resume, keep);
+        // With several nodes the broker frees or keeps it, for every node.
+        let kept_for = if keep { self.reservation } else { Duration::ZERO };
+        if self.elsewhere.release(&user.nick, session, user.resume, kept_for) {
             return;
         }
         if keep && let Some(until) = now.checked_add(self.reservation) {
-            state.drop_expired_reservations(now);
-            while state.reserved.len() >= MAX_RESERVATIONS {
-                let Some((until, oldest)) = state.expiries.pop_front() else { break };
-                if state.reserved.get(&oldest).is_some_and(|r| r.until == until) {
-                    state.reserved.remove(&oldest);
-                }
-            }
-            state.expiries.push_back((until, key.clone()));
-            state.reserved.insert(key, Reservation { nick: user.nick, resume: user.resume, until });
+            state.reserved.keep(user.nick, user.resume, until, now);
         }
     }
 
@@ -845,7 +548,7 @@ impl Hub {
         if old_key != new_key {
             if check {
                 let now = Instant::now();
-                state.drop_expired_reservations(now);
+                state.reserved.drop_expired(now);
                 state.check_free(new, None, now)?;
             } else {
                 state.remote.remove(&new_key);
@@ -866,9 +569,7 @@ impl Hub {
             }
         }
         state.users.insert(new_key, user);
-        if let Some(relay) = &self.relay {
-            relay.renamed(session, old, new);
-        }
+        self.elsewhere.renamed(session, old, new);
         Ok(())
     }
 
@@ -884,10 +585,10 @@ impl Hub {
         let state = self.state();
         let key = to.key();
         let Some(user) = state.users.get(&key) else {
-            if let (Some(relay), Some(remote)) = (&self.relay, state.remote.get(&key)) {
+            if let Some(remote) = state.remote.get(&key) {
                 let event = private(from, &remote.nick, text);
                 let sender = state.users.get(&from.key()).map(|u| u.session).unwrap_or_default();
-                if !relay.private(&remote.node, sender, &event) {
+                if !self.elsewhere.private(&remote.node, sender, &event) {
                     return Err(RequestError::new(
                         ErrorCode::ServerBusy,
                         "the server is busy; try again in a moment",
@@ -934,183 +635,6 @@ impl Hub {
     }
 }
 
-/// What other nodes did, as heard from Redis (several nodes).
-impl Hub {
-    fn ours(&self, node: &str) -> bool {
-        self.relay.as_ref().is_some_and(|r| r.node() == node)
-    }
-
-    /// A room's presence event: another node's change to the members is applied (this node's
-    /// own were applied when made), then this node's members of the room are shown it.
-    pub fn on_presence(&self, node: &str, session: Uuid, event: SharedEvent) {
-        let ServerMsg::Presence { room, nick, event: what, .. } = &event.msg else { return };
-        let mut state = self.state();
-        if !self.ours(node) {
-            let key = nick.key();
-            match what {
-                PresenceEvent::Joined => {
-                    let entry = state.rooms.entry(room.clone()).or_insert_with(Room::new);
-                    entry.members.insert(key, Member { nick: nick.clone(), session });
-                }
-                PresenceEvent::Left { .. } | PresenceEvent::Dropped { .. } => {
-                    if let Some(entry) = state.rooms.get_mut(room) {
-                        if entry.members.get(&key).is_some_and(|m| m.session == session) {
-                            entry.members.remove(&key);
-                        }
-                        if entry.members.is_empty() {
-                            state.rooms.remove(room);
-                        }
-                    }
-                }
-                PresenceEvent::Renamed { to } => {
-                    if let Some(entry) = state.rooms.get_mut(room)
-                        && entry.members.get(&key).is_some_and(|m| m.session == session)
-                    {
-                        entry.members.remove(&key);
-                        entry.members.insert(to.key(), Member { nick: to.clone(), session });
-                    }
-                }
-            }
-        }
-        if let Some(entry) = state.rooms.get(room) {
-            entry.tx.send(event.clone());
-        }
-    }
-
-    /// A room message stored in Redis: to this node's members of the room. Returns whether
-    /// anyone here is in it.
-    pub fn deliver(&self, room: &RoomName, event: SharedEvent) -> bool {
-        let state = self.state();
-        match state.rooms.get(room) {
-            Some(entry) if entry.tx.tx.receiver_count() > 0 => {
-                entry.tx.send(event);
-                true
-            }
-            _ => false,
-        }
-    }
-
-    /// A session came online on another node.
-    pub fn on_online(&self, node: &str, session: Uuid, nick: &Nick) {
-        if self.ours(node) {
-            return;
-        }
-        let remote = RemoteUser { nick: nick.clone(), session, node: node.into() };
-        self.state().remote.insert(nick.key(), remote);
-    }
-
-    /// A session of another node went offline.
-    pub fn on_offline(&self, session: Uuid, nick: &Nick) {
-        let mut state = self.state();
-        let key = nick.key();
-        if state.remote.get(&key).is_some_and(|r| r.session == session) {
-            state.remote.remove(&key);
-        }
-    }
-
-    /// A session of another node renamed itself.
-    pub fn on_renamed(&self, session: Uuid, nick: &Nick, to: &Nick) {
-        let mut state = self.state();
-        let key = nick.key();
-        if state.remote.get(&key).is_some_and(|r| r.session == session)
-            && let Some(mut user) = state.remote.remove(&key)
-        {
-            user.nick = to.clone();
-            state.remote.insert(to.key(), user);
-        }
-    }
-
-    /// A private message from another node for a session of this one. On failure, whether
-    /// the recipient was busy (rather than gone).
-    pub fn deliver_private(&self, event: SharedEvent) -> Result<(), bool> {
-        let ServerMsg::Private { to, .. } = &event.msg else { return Err(false) };
-        let state = self.state();
-        let Some(user) = state.users.get(&to.key()) else { return Err(false) };
-        user.direct.try_send(event).map_err(|e| e == NotQueued::Full)
-    }
-
-    /// Tells `session` (`nick`) why its private message was not delivered.
-    pub fn bounce_error(&self, session: Uuid, nick: &Nick, error: RequestError) {
-        let state = self.state();
-        if let Some(user) = state.users.get(&nick.key()).filter(|u| u.session == session) {
-            let _ = user.direct.try_send(Event::new(error.for_request("msg").to_msg()));
-        }
-    }
-
-    /// Tells `session` (`nick`) that its private message to `to` on another node was not
-    /// delivered.
-    pub fn bounce(&self, session: Uuid, nick: &Nick, to: &Nick, busy: bool) {
-        let state = self.state();
-        let Some(user) = state.users.get(&nick.key()).filter(|u| u.session == session) else {
-            return;
-        };
-        let error = if busy {
-            recipient_busy(to)
-        } else {
-            RequestError::new(
-                ErrorCode::NoSuchNick,
-                format!("{to} went offline; your message was not delivered"),
-            )
-        };
-        let _ = user.direct.try_send(Event::new(error.for_request("msg").to_msg()));
-    }
-
-    /// This node's sessions (nick, session, resume token) and memberships (room, nick,
-    /// session): what it writes back into Redis after Redis lost track.
-    pub fn local_view(&self) -> LocalView {
-        let state = self.state();
-        let users = state.users.values().map(|u| (u.nick.clone(), u.session, u.resume)).collect();
-        let mut members = Vec::new();
-        for user in state.users.values() {
-            for room in &user.rooms {
-                members.push((room.clone(), user.nick.clone(), user.session));
-            }
-        }
-        LocalView { users, members }
-    }
-
-    /// Replaces what this hub knows of the other nodes: their sessions (nick, session, node)
-    /// and their rooms' members (nick, session).
-    pub fn load_remote(
-        &self,
-        users: Vec<(Nick, Uuid, String)>,
-        rooms: Vec<(RoomName, Vec<(Nick, Uuid)>)>,
-    ) {
-        let mut state = self.state();
-        let state = &mut *state;
-        state.remote = users
-            .into_iter()
-            .filter(|(nick, _, _)| !state.users.contains_key(&nick.key()))
-            .map(|(nick, session, node)| {
-                (nick.key(), RemoteUser { nick, session, node: node.into() })
-            })
-            .collect();
-        let users = &state.users;
-        for room in state.rooms.values_mut() {
-            room.members.retain(|key, m| users.get(key).is_some_and(|u| u.session == m.session));
-        }
-        for (name, members) in rooms {
-            for (nick, session) in members {
-                let key = nick.key();
-                if users.contains_key(&key) {
-                    continue;
-                }
-                let entry = state.rooms.entry(name.clone()).or_insert_with(Room::new);
-                entry.members.insert(key, Member { nick, session });
-            }
-        }
-        state.rooms.retain(|_, room| !room.members.is_empty());
-        // Presence missed meanwhile cannot be replayed: this node's members get the room's
-        // member list afresh instead.
-        for (name, room) in &state.rooms {
-            if room.tx.tx.receiver_count() > 0 {
-                let nicks = sort_members(room.nicks());
-                room.tx.send(Event::new(ServerMsg::Members { room: name.clone(), nicks }));
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 impl Hub {
     /// Sessions registered now.
@@ -1123,6 +647,7 @@ impl Hub {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::limits::MAX_RESERVATIONS;
 
     fn nick(s: &str) -> Nick {
         Nick::parse(s).unwrap()
@@ -1252,71 +777,6 @@ mod tests {
         assert!(hub.rooms().is_empty());
     }
 
-    fn pong(token: u64) -> SharedEvent {
-        Event::new(ServerMsg::Pong { token })
-    }
-
-    fn token(event: &SharedEvent) -> u64 {
-        match event.msg {
-            ServerMsg::Pong { token } => token,
-            _ => panic!("not a pong"),
-        }
-    }
-
-    /// Direct events come out in the order they went in; past [`DIRECT_QUEUE`] the sender is
-    /// refused, and an ended session takes nothing more.
-    #[test]
-    fn a_direct_queue_is_ordered_and_bounded() {
-        let rx = DirectReceiver::default();
-        let tx = rx.sender();
-        for n in 0..DIRECT_QUEUE as u64 {
-            tx.try_send(pong(n)).unwrap();
-        }
-        assert_eq!(tx.try_send(pong(0)), Err(NotQueued::Full));
-        assert_eq!(token(&rx.try_recv().unwrap()), 0);
-        tx.try_send(pong(1000)).unwrap();
-        let rest: Vec<u64> = std::iter::from_fn(|| rx.try_recv()).map(|e| token(&e)).collect();
-        let expected: Vec<u64> = (1..DIRECT_QUEUE as u64).chain([1000]).collect();
-        assert_eq!(rest, expected);
-        assert_eq!(rx.0.lock().capacity(), 0, "an empty queue holds no memory");
-        drop(rx);
-        assert_eq!(tx.try_send(pong(1)), Err(NotQueued::Closed));
-    }
-
-    #[tokio::test]
-    async fn a_waiting_session_is_woken_by_a_direct_event() {
-        let rx = DirectReceiver::default();
-        let tx = rx.sender();
-        let sender = tokio::spawn(async move {
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-            tx.try_send(pong(7)).unwrap();
-        });
-        let event = tokio::time::timeout(
-            std::time::Duration::from_secs(5),
-            std::future::poll_fn(|cx| rx.poll_recv(cx)),
-        )
-        .await
-        .unwrap();
-        let DirectEvent::Event(event) = event else { panic!("not an event") };
-        assert_eq!(token(&event), 7);
-        sender.await.unwrap();
-        // And by being replaced.
-        let replace = rx.sender();
-        let replacer = tokio::spawn(async move {
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-            replace.replace();
-        });
-        let event = tokio::time::timeout(
-            std::time::Duration::from_secs(5),
-            std::future::poll_fn(|cx| rx.poll_recv(cx)),
-        )
-        .await
-        .unwrap();
-        assert!(matches!(event, DirectEvent::Replaced));
-        replacer.await.unwrap();
-    }
-
-    /// A user's rooms are kept sorted and once each, as a set would.
     #[test]
     fn a_users_rooms_are_a_sorted_set() {
         let hub = Hub::new(100, 100);
@@ -1429,7 +889,7 @@ mod tests {
         let how =
             hub.register(&nick("Michael"), Uuid::now_v7(), Uuid::new_v4(), other.sender(), None);
         assert_eq!(how.unwrap(), Registered::New);
-        assert!(hub.state().reserved.is_empty() && hub.state().expiries.is_empty());
+        assert_eq!(hub.state().reserved.len(), 0);
     }
     /// Only a session that held its nick a while is kept a reservation, and there are never
     /// more than [`MAX_RESERVATIONS`]: connecting and dropping cannot lock nicks away.
@@ -1440,7 +900,7 @@ mod tests {
         let (session, rx) = (Uuid::now_v7(), DirectReceiver::default());
         hub.register(&nick("Brief"), session, Uuid::new_v4(), rx.sender(), None).unwrap();
         hub.unregister(&nick("Brief"), session, PresenceEvent::Left { reason: None }, true);
-        assert!(hub.state().reserved.is_empty(), "a session of a moment keeps nothing");
+        assert_eq!(hub.state().reserved.len(), 0, "a session of a moment keeps nothing");
 
         let hub = Hub::new(100, 100).with_reservation(Duration::from_secs(60), Duration::ZERO);
         for n in 0..=MAX_RESERVATIONS {
@@ -1451,49 +911,6 @@ mod tests {
         }
         let state = hub.state();
         assert_eq!(state.reserved.len(), MAX_RESERVATIONS);
-        assert!(!state.reserved.contains_key(&nick("n0").key()), "the oldest went");
-    }
-
-    /// With several nodes, presence goes out through the relay (not straight to the local
-    /// channel) and comes back through `on_presence`; another node's late departure of an
-    /// older session of a nick does not remove the newer one.
-    #[test]
-    fn another_nodes_presence_is_applied_by_session() {
-        let (relay, mut queue) = Relay::detached("a");
-        let hub = Hub::new(100, 100).with_relay(relay);
-        let (m, _) = register(&hub, "Michael");
-        let lobby = RoomName::lobby();
-        let mut membership = hub.join(&m, sid(&m), &lobby).unwrap();
-        assert!(membership.rx.try_recv().is_err(), "not sent locally: Redis brings it back");
-        let mut published = 0;
-        while let Ok(outgoing) = queue.try_recv() {
-            if let crate::cluster::Outgoing::Presence { .. } = outgoing {
-                published += 1;
-            }
-        }
-        assert_eq!(published, 1);
-
-        let tracy = nick("Tracy");
-        let (old, new) = (Uuid::now_v7(), Uuid::now_v7());
-        let joined = |session| {
-            hub.on_presence("b", session, presence(&lobby, &tracy, PresenceEvent::Joined));
-        };
-        joined(old);
-        hub.on_online("b", old, &tracy);
-        assert_eq!(hub.members(&lobby).unwrap(), vec![nick("Michael"), tracy.clone()]);
-        // Tracy came back on node c (a new session) before node b's departure arrived.
-        hub.on_presence("c", new, presence(&lobby, &tracy, PresenceEvent::Joined));
-        let gone = PresenceEvent::Dropped { reason: protocol::Label::truncate("server lost") };
-        hub.on_presence("b", old, presence(&lobby, &tracy, gone));
-        hub.on_offline(old, &tracy);
-        assert_eq!(hub.members(&lobby).unwrap(), vec![nick("Michael"), tracy.clone()]);
-        let events: Vec<_> = std::iter::from_fn(|| membership.rx.try_recv().ok()).collect();
-        assert_eq!(events.len(), 3, "each heard event reaches the local members");
-
-        // A reload keeps this node's own members and replaces the others'.
-        hub.load_remote(vec![], vec![(lobby.clone(), vec![(nick("Anna"), Uuid::now_v7())])]);
-        assert_eq!(hub.members(&lobby).unwrap(), vec![nick("Anna"), nick("Michael")]);
-        let err = hub.send_private(&m, &tracy, Text::parse("hi").unwrap()).unwrap_err();
-        assert_eq!(err.code, ErrorCode::NoSuchNick);
+        assert!(!state.reserved.contains(&nick("n0").key()), "the oldest went");
     }
 }

@@ -1,0 +1,218 @@
+//! A session's queue of direct events: private messages, and the news that a new connection
+//! took its nick over. Written by other sessions through the hub, read by the session.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll};
+
+use futures::task::AtomicWaker;
+
+use crate::event::SharedEvent;
+use crate::limits::DIRECT_QUEUE;
+
+/// A session's queue of direct events (private messages), written by other sessions through
+/// the hub: in order, bounded by [`DIRECT_QUEUE`], and holding no memory while empty.
+///
+/// Not a `tokio::sync::mpsc` channel: that allocates 800 bytes up front (its cache-padded
+/// state and a first block of 32 slots), for each of thousands of idle sessions that may
+/// never get a private message. This is one small allocation; a message that arrives takes a
+/// lock the session otherwise never touches.
+#[derive(Default)]
+struct DirectQueue {
+    events: Mutex<VecDeque<SharedEvent>>,
+    /// How many events `events` holds, or [`CLOSED`] once the session has ended. Written
+    /// under the lock; read without it for a quick look (the session looks after every event
+    /// it takes from its rooms).
+    len: AtomicUsize,
+    /// The session waiting for an event.
+    waker: AtomicWaker,
+    /// A new connection took the session's nick over: the session is to end.
+    replaced: AtomicBool,
+}
+
+/// [`DirectQueue::len`] of a session that has ended: nothing more is taken.
+const CLOSED: usize = usize::MAX;
+
+impl DirectQueue {
+    fn lock(&self) -> MutexGuard<'_, VecDeque<SharedEvent>> {
+        // Every update is a single push or pop: a poisoned lock is consistent.
+        self.events.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The sending side of a session's direct queue, held by the hub.
+#[derive(Clone)]
+pub struct Direct(Arc<DirectQueue>);
+
+/// What a session takes from its direct queue.
+#[derive(Debug)]
+pub enum DirectEvent {
+    Event(SharedEvent),
+    /// A new connection took this session's nick over (see [`Hub::register`]): the session
+    /// has left the hub and is to end.
+    Replaced,
+}
+
+/// Why a direct event was not queued.
+#[derive(Debug, PartialEq, Eq)]
+pub enum NotQueued {
+    /// [`DIRECT_QUEUE`] events are waiting already.
+    Full,
+    /// The session has ended.
+    Closed,
+}
+
+impl Direct {
+    /// Queues `event` for the session, unless its queue is full or it has ended.
+    pub fn try_send(&self, event: SharedEvent) -> Result<(), NotQueued> {
+        {
+            let mut events = self.0.lock();
+            match self.0.len.load(Ordering::Relaxed) {
+                CLOSED => return Err(NotQueued::Closed),
+                len if len >= DIRECT_QUEUE => return Err(NotQueued::Full),
+                _ => {}
+            }
+            events.push_back(event);
+            self.0.len.store(events.len(), Ordering::Release);
+        }
+        self.0.waker.wake();
+        Ok(())
+    }
+
+    /// Tells the session it was replaced by a new connection.
+    pub(super) fn replace(&self) {
+        self.0.replaced.store(true, Ordering::Release);
+        self.0.waker.wake();
+    }
+}
+
+/// The session's end of its direct queue. Dropping it closes the queue.
+#[derive(Default)]
+pub struct DirectReceiver(Arc<DirectQueue>);
+
+impl DirectReceiver {
+    /// The sending side, for the hub.
+    pub fn sender(&self) -> Direct {
+        Direct(self.0.clone())
+    }
+
+    /// The next event already queued, if any. The session asks after every event it takes
+    /// from its rooms, so the usual answer, none, is one load.
+    #[inline]
+    pub fn try_recv(&self) -> Option<SharedEvent> {
+        // Not `CLOSED` either: that is set only once this receiver is gone.
+        if self.0.len.load(Ordering::Acquire) == 0 {
+            return None;
+        }
+        self.take()
+    }
+
+    fn take(&self) -> Option<SharedEvent> {
+        let mut events = self.0.lock();
+        let event = events.pop_front();
+        if events.is_empty() {
+            // Emptied: the buffer goes back, so an idle session holds none.
+            *events = VecDeque::new();
+        }
+        self.0.len.store(events.len(), Ordering::Release);
+        event
+    }
+
+    /// The next event, once there is one. Cancel-safe: an event is only taken when returned.
+    pub fn poll_recv(&self, cx: &mut Context<'_>) -> Poll<DirectEvent> {
+        // Registered before the look, so an event queued in between wakes the session.
+        self.0.waker.register(cx.waker());
+        if self.replaced() {
+            return Poll::Ready(DirectEvent::Replaced);
+        }
+        match self.try_recv() {
+            Some(event) => Poll::Ready(DirectEvent::Event(event)),
+            None => Poll::Pending,
+        }
+    }
+
+    /// Whether a new connection took the session's nick over.
+    pub fn replaced(&self) -> bool {
+        self.0.replaced.load(Ordering::Acquire)
+    }
+}
+
+impl Drop for DirectReceiver {
+    fn drop(&mut self) {
+        let mut events = self.0.lock();
+        *events = VecDeque::new();
+        self.0.len.store(CLOSED, Ordering::Release);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Event;
+    use protocol::ServerMsg;
+
+    fn pong(token: u64) -> SharedEvent {
+        Event::new(ServerMsg::Pong { token })
+    }
+
+    fn token(event: &SharedEvent) -> u64 {
+        match event.msg {
+            ServerMsg::Pong { token } => token,
+            _ => panic!("not a pong"),
+        }
+    }
+
+    /// Direct events come out in the order they went in; past [`DIRECT_QUEUE`] the sender is
+    /// refused, and an ended session takes nothing more.
+    #[test]
+    fn a_direct_queue_is_ordered_and_bounded() {
+        let rx = DirectReceiver::default();
+        let tx = rx.sender();
+        for n in 0..DIRECT_QUEUE as u64 {
+            tx.try_send(pong(n)).unwrap();
+        }
+        assert_eq!(tx.try_send(pong(0)), Err(NotQueued::Full));
+        assert_eq!(token(&rx.try_recv().unwrap()), 0);
+        tx.try_send(pong(1000)).unwrap();
+        let rest: Vec<u64> = std::iter::from_fn(|| rx.try_recv()).map(|e| token(&e)).collect();
+        let expected: Vec<u64> = (1..DIRECT_QUEUE as u64).chain([1000]).collect();
+        assert_eq!(rest, expected);
+        assert_eq!(rx.0.lock().capacity(), 0, "an empty queue holds no memory");
+        drop(rx);
+        assert_eq!(tx.try_send(pong(1)), Err(NotQueued::Closed));
+    }
+
+    #[tokio::test]
+    async fn a_waiting_session_is_woken_by_a_direct_event() {
+        let rx = DirectReceiver::default();
+        let tx = rx.sender();
+        let sender = tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            tx.try_send(pong(7)).unwrap();
+        });
+        let event = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            std::future::poll_fn(|cx| rx.poll_recv(cx)),
+        )
+        .await
+        .unwrap();
+        let DirectEvent::Event(event) = event else { panic!("not an event") };
+        assert_eq!(token(&event), 7);
+        sender.await.unwrap();
+        // And by being replaced.
+        let replace = rx.sender();
+        let replacer = tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            replace.replace();
+        });
+        let event = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            std::future::poll_fn(|cx| rx.poll_recv(cx)),
+        )
+        .await
+        .unwrap();
+        assert!(matches!(event, DirectEvent::Replaced));
+        replacer.await.unwrap();
+    }
+}

@@ -1,0 +1,323 @@
+//! The other nodes, when this one is one of several: what the hub tells them
+//! ([`Elsewhere`], which the broker implements), and what it applies from them (their
+//! sessions and their members of each room, as the broker hears of them).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use protocol::{ErrorCode, Nick, NickKey, PresenceEvent, RequestError, RoomName, ServerMsg};
+use uuid::Uuid;
+
+use super::{Hub, Member, NotQueued, Room, recipient_busy, sort_members};
+use crate::event::{Event, SharedEvent};
+
+/// Where the hub's changes go beyond this node. Handed to the hub at start-up by the broker;
+/// a single node has [`Alone`].
+pub trait Elsewhere: Send + Sync {
+    /// Shares a room's presence event. `true`: it comes back to this node's members through
+    /// the broker, in order with the room's messages; `false`: the hub delivers it here.
+    fn presence(&self, session: Uuid, event: &SharedEvent, change: Change) -> bool;
+    /// A session registered here.
+    fn online(&self, session: Uuid, nick: &Nick);
+    /// A session here changed its nick.
+    fn renamed(&self, session: Uuid, nick: &Nick, to: &Nick);
+    /// Frees `nick`, or keeps it for `resume` for `keep`, if it is still `session`'s.
+    /// `true`: decided there, for every node; `false`: the hub keeps its reservations itself.
+    fn release(&self, nick: &Nick, session: Uuid, resume: Uuid, keep: Duration) -> bool;
+    /// Sends a private message to a session of `node`; `false` if it could not be sent.
+    fn private(&self, node: &str, from_session: Uuid, event: &SharedEvent) -> bool;
+}
+
+/// A single node: nobody else to tell.
+pub struct Alone;
+
+impl Elsewhere for Alone {
+    fn presence(&self, _: Uuid, _: &SharedEvent, _: Change) -> bool {
+        false
+    }
+    fn online(&self, _: Uuid, _: &Nick) {}
+    fn renamed(&self, _: Uuid, _: &Nick, _: &Nick) {}
+    fn release(&self, _: &Nick, _: Uuid, _: Uuid, _: Duration) -> bool {
+        false
+    }
+    fn private(&self, _: &str, _: Uuid, _: &SharedEvent) -> bool {
+        false
+    }
+}
+
+/// How a presence event changes its room's members.
+#[derive(Debug, Clone)]
+pub enum Change {
+    Add { key: NickKey, nick: Nick },
+    Remove { key: NickKey },
+    Move { from: NickKey, key: NickKey, nick: Nick },
+}
+
+/// This node's sessions and memberships ([`Hub::local_view`]).
+pub struct LocalView {
+    /// Nick, session, resume token.
+    pub users: Vec<(Nick, Uuid, Uuid)>,
+    /// Room, nick, session.
+    pub members: Vec<(RoomName, Nick, Uuid)>,
+}
+
+/// A session on another node.
+pub(super) struct RemoteUser {
+    pub(super) nick: Nick,
+    pub(super) session: Uuid,
+    pub(super) node: Arc<str>,
+}
+
+/// What the other nodes did, as the broker hears it.
+impl Hub {
+    /// A room's presence event: a change another node made to the members is applied (this
+    /// node's own, `from_here`, were applied when made), then this node's members of the room
+    /// are shown it.
+    pub fn on_presence(&self, from_here: bool, session: Uuid, event: SharedEvent) {
+        let ServerMsg::Presence { room, nick, event: what, .. } = &event.msg else { return };
+        let mut state = self.state();
+        if !from_here {
+            let key = nick.key();
+            match what {
+                PresenceEvent::Joined => {
+                    let entry = state.rooms.entry(room.clone()).or_insert_with(Room::new);
+                    entry.members.insert(key, Member { nick: nick.clone(), session });
+                }
+                PresenceEvent::Left { .. } | PresenceEvent::Dropped { .. } => {
+                    if let Some(entry) = state.rooms.get_mut(room) {
+                        if entry.members.get(&key).is_some_and(|m| m.session == session) {
+                            entry.members.remove(&key);
+                        }
+                        if entry.members.is_empty() {
+                            state.rooms.remove(room);
+                        }
+                    }
+                }
+                PresenceEvent::Renamed { to } => {
+                    if let Some(entry) = state.rooms.get_mut(room)
+                        && entry.members.get(&key).is_some_and(|m| m.session == session)
+                    {
+                        entry.members.remove(&key);
+                        entry.members.insert(to.key(), Member { nick: to.clone(), session });
+                    }
+                }
+            }
+        }
+        if let Some(entry) = state.rooms.get(room) {
+            entry.tx.send(event.clone());
+        }
+    }
+
+    /// A room message the broker stored: to this node's members of the room. Returns whether
+    /// anyone here is in it.
+    pub fn deliver(&self, room: &RoomName, event: SharedEvent) -> bool {
+        let state = self.state();
+        match state.rooms.get(room) {
+            Some(entry) if entry.tx.has_receivers() => {
+                entry.tx.send(event);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// A session came online on another node.
+    pub fn on_online(&self, node: &str, session: Uuid, nick: &Nick) {
+        let remote = RemoteUser { nick: nick.clone(), session, node: node.into() };
+        self.state().remote.insert(nick.key(), remote);
+    }
+
+    /// A session of another node went offline.
+    pub fn on_offline(&self, session: Uuid, nick: &Nick) {
+        let mut state = self.state();
+        let key = nick.key();
+        if state.remote.get(&key).is_some_and(|r| r.session == session) {
+            state.remote.remove(&key);
+        }
+    }
+
+    /// A session of another node renamed itself.
+    pub fn on_renamed(&self, session: Uuid, nick: &Nick, to: &Nick) {
+        let mut state = self.state();
+        let key = nick.key();
+        if state.remote.get(&key).is_some_and(|r| r.session == session)
+            && let Some(mut user) = state.remote.remove(&key)
+        {
+            user.nick = to.clone();
+            state.remote.insert(to.key(), user);
+        }
+    }
+
+    /// A private message from another node for a session of this one. On failure, whether
+    /// the recipient was busy (rather than gone).
+    pub fn deliver_private(&self, event: SharedEvent) -> Result<(), bool> {
+        let ServerMsg::Private { to, .. } = &event.msg else { return Err(false) };
+        let state = self.state();
+        let Some(user) = state.users.get(&to.key()) else { return Err(false) };
+        user.direct.try_send(event).map_err(|e| e == NotQueued::Full)
+    }
+
+    /// Tells `session` (`nick`) why its private message was not delivered.
+    pub fn bounce_error(&self, session: Uuid, nick: &Nick, error: RequestError) {
+        let state = self.state();
+        if let Some(user) = state.users.get(&nick.key()).filter(|u| u.session == session) {
+            let _ = user.direct.try_send(Event::new(error.for_request("msg").to_msg()));
+        }
+    }
+
+    /// Tells `session` (`nick`) that its private message to `to` on another node was not
+    /// delivered.
+    pub fn bounce(&self, session: Uuid, nick: &Nick, to: &Nick, busy: bool) {
+        let state = self.state();
+        let Some(user) = state.users.get(&nick.key()).filter(|u| u.session == session) else {
+            return;
+        };
+        let error = if busy {
+            recipient_busy(to)
+        } else {
+            RequestError::new(
+                ErrorCode::NoSuchNick,
+                format!("{to} went offline; your message was not delivered"),
+            )
+        };
+        let _ = user.direct.try_send(Event::new(error.for_request("msg").to_msg()));
+    }
+
+    /// This node's sessions (nick, session, resume token) and memberships (room, nick,
+    /// session): what the broker writes back for the other nodes after it lost track.
+    pub fn local_view(&self) -> LocalView {
+        let state = self.state();
+        let users = state.users.values().map(|u| (u.nick.clone(), u.session, u.resume)).collect();
+        let mut members = Vec::new();
+        for user in state.users.values() {
+            for room in &user.rooms {
+                members.push((room.clone(), user.nick.clone(), user.session));
+            }
+        }
+        LocalView { users, members }
+    }
+
+    /// Replaces what this hub knows of the other nodes: their sessions (nick, session, node)
+    /// and their rooms' members (nick, session).
+    pub fn load_remote(
+        &self,
+        users: Vec<(Nick, Uuid, String)>,
+        rooms: Vec<(RoomName, Vec<(Nick, Uuid)>)>,
+    ) {
+        let mut state = self.state();
+        let state = &mut *state;
+        state.remote = users
+            .into_iter()
+            .filter(|(nick, _, _)| !state.users.contains_key(&nick.key()))
+            .map(|(nick, session, node)| {
+                (nick.key(), RemoteUser { nick, session, node: node.into() })
+            })
+            .collect();
+        let users = &state.users;
+        for room in state.rooms.values_mut() {
+            room.members.retain(|key, m| users.get(key).is_some_and(|u| u.session == m.session));
+        }
+        for (name, members) in rooms {
+            for (nick, session) in members {
+                let key = nick.key();
+                if users.contains_key(&key) {
+                    continue;
+                }
+                let entry = state.rooms.entry(name.clone()).or_insert_with(Room::new);
+                entry.members.insert(key, Member { nick, session });
+            }
+        }
+        state.rooms.retain(|_, room| !room.members.is_empty());
+        // Presence missed meanwhile cannot be replayed: this node's members get the room's
+        // member list afresh instead.
+        for (name, room) in &state.rooms {
+            if room.tx.has_receivers() {
+                let nicks = sort_members(room.nicks());
+                room.tx.send(Event::new(ServerMsg::Members { room: name.clone(), nicks }));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hub::DirectReceiver;
+    use protocol::Text;
+
+    fn nick(s: &str) -> Nick {
+        Nick::parse(s).unwrap()
+    }
+
+    fn sid(n: &Nick) -> Uuid {
+        Uuid::from_u128(u128::from(n.as_str().len() as u64))
+    }
+
+    fn register(hub: &Hub, name: &str) -> (Nick, DirectReceiver) {
+        let rx = DirectReceiver::default();
+        let n = nick(name);
+        hub.register(&n, sid(&n), Uuid::new_v4(), rx.sender(), None).unwrap();
+        (n, rx)
+    }
+
+    fn presence(room: &RoomName, nick: &Nick, event: PresenceEvent) -> SharedEvent {
+        super::super::presence(room, nick, event)
+    }
+
+    /// Presence shared with other nodes in a test: counted, and never delivered here.
+    #[derive(Default)]
+    struct Counted(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+    impl Elsewhere for Counted {
+        fn presence(&self, _: Uuid, _: &SharedEvent, _: Change) -> bool {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            true
+        }
+        fn online(&self, _: Uuid, _: &Nick) {}
+        fn renamed(&self, _: Uuid, _: &Nick, _: &Nick) {}
+        fn release(&self, _: &Nick, _: Uuid, _: Uuid, _: Duration) -> bool {
+            true
+        }
+        fn private(&self, _: &str, _: Uuid, _: &SharedEvent) -> bool {
+            true
+        }
+    }
+
+    /// With several nodes, presence goes out to them (not straight to the local channel) and
+    /// comes back through `on_presence`; another node's late departure of an older session of
+    /// a nick does not remove the newer one.
+    #[test]
+    fn another_nodes_presence_is_applied_by_session() {
+        let shared = Counted::default();
+        let published = shared.0.clone();
+        let hub = Hub::new(100, 100).with_elsewhere(Box::new(shared));
+        let (m, _) = register(&hub, "Michael");
+        let lobby = RoomName::lobby();
+        let mut membership = hub.join(&m, sid(&m), &lobby).unwrap();
+        assert!(membership.rx.try_recv().is_err(), "not sent locally: it comes back");
+        assert_eq!(published.load(std::sync::atomic::Ordering::Relaxed), 1);
+
+        let tracy = nick("Tracy");
+        let (old, new) = (Uuid::now_v7(), Uuid::now_v7());
+        let joined = |session| {
+            hub.on_presence(false, session, presence(&lobby, &tracy, PresenceEvent::Joined));
+        };
+        joined(old);
+        hub.on_online("b", old, &tracy);
+        assert_eq!(hub.members(&lobby).unwrap(), vec![nick("Michael"), tracy.clone()]);
+        // Tracy came back on node c (a new session) before node b's departure arrived.
+        hub.on_presence(false, new, presence(&lobby, &tracy, PresenceEvent::Joined));
+        let gone = PresenceEvent::Dropped { reason: protocol::Label::truncate("server lost") };
+        hub.on_presence(false, old, presence(&lobby, &tracy, gone));
+        hub.on_offline(old, &tracy);
+        assert_eq!(hub.members(&lobby).unwrap(), vec![nick("Michael"), tracy.clone()]);
+        let events: Vec<_> = std::iter::from_fn(|| membership.rx.try_recv().ok()).collect();
+        assert_eq!(events.len(), 3, "each heard event reaches the local members");
+
+        // A reload keeps this node's own members and replaces the others'.
+        hub.load_remote(vec![], vec![(lobby.clone(), vec![(nick("Anna"), Uuid::now_v7())])]);
+        assert_eq!(hub.members(&lobby).unwrap(), vec![nick("Anna"), nick("Michael")]);
+        let err = hub.send_private(&m, &tracy, Text::parse("hi").unwrap()).unwrap_err();
+        assert_eq!(err.code, ErrorCode::NoSuchNick);
+    }
+}

@@ -1,0 +1,120 @@
+//! A room's broadcast channel and its back-pressure: how far the room's slowest member is
+//! behind, and the senders waiting for it to catch up.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tokio::sync::{Notify, broadcast};
+
+use crate::event::SharedEvent;
+use crate::limits::{ROOM_BACKLOG_LOW, ROOM_CHANNEL_CAPACITY};
+
+/// A room's broadcast channel, how many of its messages are still on their way through the
+/// history writer (not in the channel yet), and the senders waiting for its members to catch
+/// up. Cheap to clone.
+#[derive(Clone)]
+pub struct RoomChannel {
+    tx: broadcast::Sender<SharedEvent>,
+    shared: Arc<RoomState>,
+}
+
+#[derive(Default)]
+struct RoomState {
+    /// Messages at the history writer.
+    queued: AtomicUsize,
+    /// Senders waiting in [`RoomChannel::caught_up`].
+    waiting: AtomicUsize,
+    /// Wakes them.
+    drained: Notify,
+}
+
+/// Counts a sender as waiting for as long as it waits.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl RoomChannel {
+    pub(crate) fn new() -> Self {
+        Self { tx: broadcast::channel(ROOM_CHANNEL_CAPACITY).0, shared: Arc::default() }
+    }
+
+    pub fn send(&self, event: SharedEvent) {
+        // No receivers left (everyone just left) is fine.
+        let _ = self.tx.send(event);
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<SharedEvent> {
+        self.tx.subscribe()
+    }
+
+    /// Whether anyone listens to the room on this node.
+    pub fn has_receivers(&self) -> bool {
+        self.tx.receiver_count() > 0
+    }
+
+    /// A message for this room was handed to the history writer.
+    pub fn queue(&self) {
+        self.shared.queued.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A queued message was broadcast or refused. Whoever dequeues a batch wakes the waiting
+    /// senders once after it ([`RoomChannel::wake_senders`]): a refused message lowers the
+    /// backlog with no member reading.
+    pub fn dequeue(&self) {
+        self.shared.queued.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Whether `other` is this room's channel.
+    pub fn is(&self, other: &RoomChannel) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
+    }
+
+    /// How far behind the room's slowest member is: the events it has not read yet, and the
+    /// messages that will reach it once stored.
+    pub fn backlog(&self) -> usize {
+        self.tx.len() + self.shared.queued.load(Ordering::Relaxed)
+    }
+
+    /// Completes once the room's backlog is below [`ROOM_BACKLOG_LOW`]: what a sender that
+    /// got too far ahead of the room's members waits for. Members wake it as they read
+    /// ([`RoomChannel::wake_senders`]); it polls nothing.
+    pub async fn caught_up(&self) {
+        self.shared.waiting.fetch_add(1, Ordering::SeqCst);
+        let _waiting = Waiting(&self.shared.waiting);
+        loop {
+            let notified = self.shared.drained.notified();
+            tokio::pin!(notified);
+            // Registered (and counted in `waiting`) before the look, so a member that reads in
+            // between still wakes it.
+            notified.as_mut().enable();
+            if self.backlog() < ROOM_BACKLOG_LOW {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// Wakes the senders waiting for the room if it has caught up: called by a member after a
+    /// batch of the room's events and by the history writer after a batch of its messages.
+    /// One fence and one atomic load when nobody waits.
+    pub fn wake_senders(&self) {
+        // Orders this member's reads before the look at `waiting`, against the waiter's
+        // `waiting` increment before its look at the backlog: one of the two sees the other.
+        std::sync::atomic::fence(Ordering::SeqCst);
+        if self.shared.waiting.load(Ordering::SeqCst) > 0 && self.backlog() < ROOM_BACKLOG_LOW {
+            self.shared.drained.notify_waiters();
+        }
+    }
+
+    /// A member let go of the room (left, stopped reading, ended): the waiting senders look
+    /// again, since the backlog may have been its alone.
+    pub fn let_go(&self) {
+        if self.shared.waiting.load(Ordering::SeqCst) > 0 {
+            self.shared.drained.notify_waiters();
+        }
+    }
+}
