@@ -21,6 +21,7 @@
 //! - [`net`]: the task that owns the socket (one per connection).
 //! - [`link`]: the connection's life: losing it, reconnecting, rejoining, filling in.
 //! - [`reconnect`]: backoff with jitter between attempts.
+//! - [`refill`]: a window catching up after a reconnect: the messages it missed, until none is.
 //! - [`event`]: the events the app reacts to and the effects it asks for.
 //! - [`terminal`]: the event loop: terminal setup, guaranteed restore, select over keys,
 //!   network and signals.
@@ -37,6 +38,7 @@ pub mod link;
 pub mod net;
 pub mod paste;
 pub mod reconnect;
+pub mod refill;
 pub mod rows;
 pub mod terminal;
 pub mod ui;

@@ -2,40 +2,19 @@
 //! with backoff ([`crate::reconnect`]), and on coming back rejoining the rooms and filling in
 //! what was said meanwhile, each message once.
 //!
-//! Filling in: a window that held messages before the loss is in refill until it has the
-//! messages after the newest one it held. The join backlog comes first; if it does not reach
-//! back that far, older pages are asked for until it does (or [`MAX_REFILL`] messages are
-//! held, or the room's history begins). Live messages that arrive meanwhile wait with the
-//! pages, so the window gets everything once, in sequence order.
+//! Filling in: a window that held messages before the loss is in refill ([`crate::refill`])
+//! until it has the messages after the newest one it held. The join backlog comes first; if it
+//! does not reach back that far, older pages are asked for until it does (or the refill stops
+//! short). Live messages that arrive meanwhile wait with the pages.
 
-use std::collections::BTreeMap;
 use std::time::Instant;
 
 use protocol::{ByeCode, ClientMsg, RoomName, Stored, limits::MAX_HISTORY_PAGE};
 
 use crate::app::{App, Connection, LogKind};
 use crate::event::{Effect, NetEvent};
+use crate::refill::Refill;
 use crate::window::{Entry, EntryKind, Target};
-
-/// Most missed messages a window fills in after a reconnect; older ones are left to scrolling
-/// up (and the window says so).
-pub const MAX_REFILL: usize = 2_000;
-
-/// A window catching up after a reconnect.
-#[derive(Debug, Clone, Default)]
-pub struct Refill {
-    /// The newest message the window held when the connection was lost.
-    pub after: u64,
-    /// Messages newer than `after` received so far, by sequence number.
-    pub got: BTreeMap<u64, Stored>,
-}
-
-impl Refill {
-    /// Whether nothing between `after` and what was received is missing.
-    fn complete(&self) -> bool {
-        self.got.first_key_value().is_none_or(|(&first, _)| first <= self.after + 1)
-    }
-}
 
 /// "1 message", "3 messages".
 fn count_messages(n: u64) -> String {
@@ -159,7 +138,7 @@ impl App {
         let mut in_lobby = false;
         for w in &mut self.windows {
             let Target::Room(room) = &w.target else { continue };
-            w.refill = w.newest_seq.map(|after| Refill { after, ..Refill::default() });
+            w.refill = w.newest_seq.map(Refill::new);
             w.loading = false;
             if *room == RoomName::lobby() {
                 // Every session starts in lobby: nothing to ask.
@@ -183,9 +162,7 @@ impl App {
     pub(crate) fn hold_for_refill(&mut self, index: usize, m: Stored) -> Option<Stored> {
         let w = self.windows.get_mut(index)?;
         let Some(refill) = w.refill.as_mut() else { return Some(m) };
-        if m.seq > refill.after {
-            refill.got.insert(m.seq, m);
-        }
+        refill.hold(m);
         self.finish_refill_if_done(index, false);
         None
     }
@@ -201,8 +178,8 @@ impl App {
         let Some(refill) = self.windows.get_mut(index).and_then(|w| w.refill.as_mut()) else {
             return Vec::new();
         };
-        for m in messages.into_iter().filter(|m| m.seq > refill.after) {
-            refill.got.insert(m.seq, m);
+        for m in messages {
+            refill.hold(m);
         }
         if self.finish_refill_if_done(index, beginning) {
             return Vec::new();
@@ -211,21 +188,18 @@ impl App {
         let (Target::Room(room), Some(refill)) = (&w.target, w.refill.as_mut()) else {
             return Vec::new();
         };
-        let before = refill.got.first_key_value().map(|(&seq, _)| seq);
         vec![Effect::Send(ClientMsg::History {
             room: room.clone(),
-            before,
+            before: refill.oldest(),
             limit: MAX_HISTORY_PAGE,
         })]
     }
 
-    /// Ends the refill of window `index` if its gap is filled (or cannot be: the history
-    /// `beginning` was reached, or [`MAX_REFILL`] are held); returns whether it ended.
+    /// Ends the refill of window `index` if it is done ([`Refill::done`]); returns whether it
+    /// ended.
     fn finish_refill_if_done(&mut self, index: usize, beginning: bool) -> bool {
         let Some(w) = self.windows.get_mut(index) else { return false };
-        let Some(refill) = w.refill.as_ref() else { return true };
-        let complete = refill.complete();
-        if !complete && !beginning && refill.got.len() < MAX_REFILL {
+        if !w.refill.as_ref().is_none_or(|refill| refill.done(beginning)) {
             return false;
         }
         let Some(refill) = w.refill.take() else { return true };
@@ -233,8 +207,7 @@ impl App {
         let room = w.target.title();
         let mut entries = Vec::with_capacity(missed + 2);
         let marker = |text: String| Entry::note(String::new(), EntryKind::Marker, text);
-        if let Some((&first, _)) = refill.got.first_key_value().filter(|_| !complete) {
-            let left_out = first - refill.after - 1;
+        if let Some(left_out) = refill.left_out() {
             entries.push(marker(format!("{} missed earlier, not shown", count_messages(left_out))));
         }
         if missed > 0 {

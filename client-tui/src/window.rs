@@ -7,6 +7,7 @@ use chrono::NaiveDate;
 use protocol::{Nick, RoomName, sanitize};
 use unicode_width::UnicodeWidthStr;
 
+use crate::refill::Refill;
 use crate::rows::RowIndex;
 use crate::wrap::wrap;
 
@@ -174,7 +175,7 @@ pub struct Window {
     /// The day of the newest dated entry: a message of another day gets a separator first.
     last_day: Option<NaiveDate>,
     /// Catching up after a reconnect: messages wait here until the gap is filled.
-    pub refill: Option<crate::link::Refill>,
+    pub refill: Option<Refill>,
     /// The rows of `entries` at the width last drawn or scrolled at, built when first needed
     /// and then kept up to date: a cache, so drawing (which only reads) may fill it.
     rows: RefCell<Option<RowIndex>>,
