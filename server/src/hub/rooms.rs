@@ -1,0 +1,142 @@
+//! The hub's rooms: joining (subscribed before the join is announced), leaving, and the lists
+//! of rooms and members.
+
+use protocol::{ErrorCode, Nick, NickKey, PresenceEvent, RequestError, RoomInfo, RoomName};
+use uuid::Uuid;
+
+use super::{
+    Change, Hub, Member, Membership, Room, RoomChannel, State, presence, sort_members, taken_over,
+};
+use crate::event::SharedEvent;
+use crate::limits::MAX_ROOMS_LISTED;
+
+impl Hub {
+    /// Puts `nick` in `room`, creating the room if new, and announces it to the room. The
+    /// receiver is subscribed before the announcement is sent, so the joiner sees its own join.
+    pub fn join(
+        &self,
+        nick: &Nick,
+        session: Uuid,
+        room: &RoomName,
+    ) -> Result<Membership, RequestError> {
+        let mut state = self.state();
+        if !state.holds(&nick.key(), session) {
+            return Err(taken_over());
+        }
+        if !state.rooms.contains_key(room) && state.rooms.len() >= self.max_rooms {
+            return Err(RequestError::new(
+                ErrorCode::TooManyRooms,
+                format!(
+                    "the server has {} rooms, the most it holds; join an existing one",
+                    self.max_rooms
+                ),
+            ));
+        }
+        if state.rooms.get(room).is_some_and(|r| r.members.len() >= self.max_members) {
+            return Err(RequestError::new(
+                ErrorCode::RoomFull,
+                format!("#{room} has {} members, the most a room may have", self.max_members),
+            ));
+        }
+        let key = nick.key();
+        // One name for the room, the map's: the user's list and the session share it.
+        let room = state.rooms.get_key_value(room).map_or_else(|| room.clone(), |(r, _)| r.clone());
+        if let Some(user) = state.users.get_mut(&key) {
+            user.add_room(&room);
+        }
+        let entry = state.rooms.entry(room.clone()).or_insert_with(Room::new);
+        entry.members.insert(key.clone(), Member { nick: nick.clone(), session });
+        let rx = entry.tx.subscribe();
+        let announcement = presence(&room, nick, PresenceEvent::Joined);
+        self.announce(&entry.tx, session, &announcement, Change::Add { key, nick: nick.clone() });
+        let (tx, members) = (entry.tx.clone(), entry.nicks());
+        drop(state);
+        Ok(Membership { room, tx, rx, announcement, members: sort_members(members) })
+    }
+
+    /// Sends a presence event to the room: through the other nodes when there are any (it
+    /// comes back to this node's members in order with the room's messages), else on the
+    /// room's channel at once.
+    pub(super) fn announce(
+        &self,
+        tx: &RoomChannel,
+        session: Uuid,
+        event: &SharedEvent,
+        change: Change,
+    ) {
+        if !self.elsewhere.presence(session, event, change) {
+            tx.send(event.clone());
+        }
+    }
+
+    /// Takes `nick` out of `room` and tells the room why. Returns the announcement, for the
+    /// leaver (whose receiver is gone by the time it would arrive).
+    pub fn leave(
+        &self,
+        nick: &Nick,
+        session: Uuid,
+        room: &RoomName,
+        event: PresenceEvent,
+    ) -> SharedEvent {
+        let mut state = self.state();
+        let key = nick.key();
+        let announcement = presence(room, nick, event);
+        if !state.holds(&key, session) {
+            // Taken over: the session left every room then.
+            return announcement;
+        }
+        if let Some(user) = state.users.get_mut(&key) {
+            user.remove_room(room);
+        }
+        self.remove_member(&mut state, &key, session, room, &announcement);
+        announcement
+    }
+
+    pub(super) fn remove_member(
+        &self,
+        state: &mut State,
+        key: &NickKey,
+        session: Uuid,
+        room: &RoomName,
+        announcement: &SharedEvent,
+    ) {
+        let Some(entry) = state.rooms.get_mut(room) else { return };
+        if entry.members.get(key).is_some_and(|m| m.session == session) {
+            entry.members.remove(key);
+        }
+        let tx = entry.tx.clone();
+        if entry.members.is_empty() {
+            // A room exists while it has members.
+            state.rooms.remove(room);
+        }
+        // Even a room emptied here is told: the other nodes keep its members too (alone, its
+        // channel has nobody left to hear).
+        self.announce(&tx, session, announcement, Change::Remove { key: key.clone() });
+    }
+
+    /// The biggest rooms (at most [`MAX_ROOMS_LISTED`]) with their member counts, sorted by name.
+    pub fn rooms(&self) -> Vec<RoomInfo> {
+        let state = self.state();
+        let mut rooms: Vec<RoomInfo> = state
+            .rooms
+            .iter()
+            .map(|(name, room)| RoomInfo {
+                name: name.clone(),
+                members: u32::try_from(room.members.len()).unwrap_or(u32::MAX),
+            })
+            .collect();
+        drop(state);
+        if rooms.len() > MAX_ROOMS_LISTED {
+            rooms.select_nth_unstable_by(MAX_ROOMS_LISTED, |a, b| b.members.cmp(&a.members));
+            rooms.truncate(MAX_ROOMS_LISTED);
+        }
+        rooms.sort_by(|a, b| a.name.cmp(&b.name));
+        rooms
+    }
+
+    /// The members of `room`, or `None` if there is no such room.
+    pub fn members(&self, room: &RoomName) -> Option<Vec<Nick>> {
+        let members = self.state().rooms.get(room).map(Room::nicks);
+        members.map(sort_members)
+    }
+}

@@ -1,0 +1,258 @@
+//! The registry's unit tests: nicks, rooms, reservations, take-overs.
+
+use super::*;
+use crate::limits::{MAX_RESERVATIONS, MAX_ROOMS_LISTED};
+
+fn nick(s: &str) -> Nick {
+    Nick::parse(s).unwrap()
+}
+
+/// The session of the test user first registered as `n` (the same for every spelling).
+fn sid(n: &Nick) -> Uuid {
+    let key = n.key();
+    let hash = key.as_str().bytes().fold(0xcbf2_9ce4_8422_2325_u128, |h, b| {
+        (h ^ u128::from(b)).wrapping_mul(0x0100_0000_0000_0000_0000_0000_013b)
+    });
+    Uuid::from_u128(hash)
+}
+
+fn register(hub: &Hub, name: &str) -> (Nick, DirectReceiver) {
+    let rx = DirectReceiver::default();
+    let n = nick(name);
+    hub.register(&n, sid(&n), Uuid::new_v4(), rx.sender(), None).unwrap();
+    (n, rx)
+}
+
+#[test]
+fn nicks_are_unique_ignoring_case() {
+    let hub = Hub::new(100, 100);
+    register(&hub, "Michael");
+    let rx = DirectReceiver::default();
+    let err = hub
+        .register(&nick("MICHAEL"), Uuid::now_v7(), Uuid::new_v4(), rx.sender(), None)
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::NickInUse);
+}
+
+#[test]
+fn rooms_exist_while_they_have_members() {
+    let hub = Hub::new(100, 100);
+    let (m, _) = register(&hub, "Michael");
+    let lobby = RoomName::lobby();
+    let mut membership = hub.join(&m, sid(&m), &lobby).unwrap();
+    let first = membership.rx.try_recv().unwrap();
+    assert!(std::sync::Arc::ptr_eq(&first, &membership.announcement));
+    assert_eq!(hub.rooms().len(), 1);
+    hub.leave(&m, sid(&m), &lobby, PresenceEvent::Left { reason: None });
+    assert!(hub.rooms().is_empty());
+    assert!(hub.members(&lobby).is_none());
+}
+
+#[test]
+fn rename_moves_membership_and_frees_the_old_nick() {
+    let hub = Hub::new(100, 100);
+    let (m, _) = register(&hub, "Michael");
+    let lobby = RoomName::lobby();
+    let _membership = hub.join(&m, sid(&m), &lobby).unwrap();
+    hub.rename(&m, sid(&m), &nick("Mike")).unwrap();
+    assert_eq!(hub.members(&lobby).unwrap(), vec![nick("Mike")]);
+    register(&hub, "michael");
+    hub.unregister(&nick("Mike"), sid(&m), PresenceEvent::Left { reason: None }, false);
+    assert!(hub.members(&lobby).is_none());
+    assert_eq!(hub.online(), 1);
+}
+
+#[test]
+fn the_number_of_rooms_is_capped_and_lists_are_bounded() {
+    let hub = Hub::new(MAX_ROOMS_LISTED + 1, 100);
+    let (m, _) = register(&hub, "Michael");
+    let mut memberships = Vec::new();
+    for i in 0..=MAX_ROOMS_LISTED {
+        memberships
+            .push(hub.join(&m, sid(&m), &RoomName::parse(&format!("r{i}")).unwrap()).unwrap());
+    }
+    let err = hub.join(&m, sid(&m), &RoomName::parse("one-more").unwrap()).err().unwrap();
+    assert_eq!(err.code, ErrorCode::TooManyRooms);
+    assert!(
+        hub.join(&m, sid(&m), &RoomName::parse("r0").unwrap()).is_ok(),
+        "existing rooms stay open"
+    );
+    assert_eq!(hub.rooms().len(), MAX_ROOMS_LISTED);
+}
+
+/// Member lists read alphabetically, whatever order the look-alike keys sort in
+/// ("Michael"'s key starts "rn", after "rachel").
+#[test]
+fn member_lists_are_alphabetical_ignoring_case() {
+    let hub = Hub::new(100, 100);
+    let room = RoomName::lobby();
+    let mut memberships = Vec::new();
+    for name in ["rachel", "Michael", "anna", "Bob"] {
+        let (n, _) = register(&hub, name);
+        memberships.push(hub.join(&n, sid(&n), &room).unwrap());
+    }
+    let names = |nicks: Vec<Nick>| nicks.iter().map(|n| n.as_str().to_owned()).collect::<Vec<_>>();
+    assert_eq!(names(hub.members(&room).unwrap()), ["anna", "Bob", "Michael", "rachel"]);
+    let last = memberships.pop().unwrap();
+    assert_eq!(names(last.members), ["anna", "Bob", "Michael", "rachel"]);
+}
+
+/// A full room refuses the next member without half-adding it; a place that frees up
+/// can be taken.
+#[test]
+fn a_full_room_refuses_joins_until_someone_leaves() {
+    let hub = Hub::new(100, 2);
+    let room = RoomName::parse("small").unwrap();
+    let (a, _) = register(&hub, "Anna");
+    let (b, _) = register(&hub, "Bob");
+    let (c, _) = register(&hub, "Cleo");
+    let _ma = hub.join(&a, sid(&a), &room).unwrap();
+    let _mb = hub.join(&b, sid(&b), &room).unwrap();
+    let err = hub.join(&c, sid(&c), &room).err().unwrap();
+    assert_eq!(err.code, ErrorCode::RoomFull);
+    assert_eq!(hub.members(&room).unwrap().len(), 2);
+    hub.leave(&a, sid(&a), &room, PresenceEvent::Left { reason: None });
+    assert!(hub.join(&c, sid(&c), &room).is_ok());
+    assert!(hub.join(&a, sid(&a), &room).is_err(), "full again");
+}
+
+#[test]
+fn forgetting_a_session_frees_its_nick_and_rooms() {
+    let hub = Hub::new(100, 100);
+    let rx = DirectReceiver::default();
+    let session = Uuid::now_v7();
+    hub.register(&nick("Michael"), session, Uuid::new_v4(), rx.sender(), None).unwrap();
+    let _m = hub.join(&nick("Michael"), session, &RoomName::lobby()).unwrap();
+    hub.forget(Uuid::now_v7());
+    assert_eq!(hub.online(), 1, "another session's id changes nothing");
+    hub.forget(session);
+    assert_eq!(hub.online(), 0);
+    assert!(hub.rooms().is_empty());
+}
+
+#[test]
+fn a_users_rooms_are_a_sorted_set() {
+    let hub = Hub::new(100, 100);
+    let (m, _) = register(&hub, "Michael");
+    let mut memberships = Vec::new();
+    for name in ["b", "c", "a"] {
+        memberships.push(hub.join(&m, sid(&m), &RoomName::parse(name).unwrap()).unwrap());
+    }
+    let rooms = |hub: &Hub| {
+        let state = hub.state();
+        state.users[&m.key()].rooms.iter().map(|r| r.as_str().to_owned()).collect::<Vec<_>>()
+    };
+    assert_eq!(rooms(&hub), ["a", "b", "c"]);
+    hub.leave(&m, sid(&m), &RoomName::parse("b").unwrap(), PresenceEvent::Left { reason: None });
+    assert_eq!(rooms(&hub), ["a", "c"]);
+    // The room's name is the hub's own, shared with the member.
+    let again = hub.join(&m, sid(&m), &RoomName::parse("a").unwrap()).unwrap();
+    let state = hub.state();
+    let (key, _) = state.rooms.get_key_value(&again.room).unwrap();
+    assert!(std::ptr::eq(key.as_str(), again.room.as_str()));
+}
+/// A resume token takes a held nick over: the old session is out of its rooms at once and
+/// told to end, and what it still asks of the hub is refused or changes nothing.
+#[test]
+fn the_resume_token_takes_a_nick_over() {
+    let hub = Hub::new(100, 100);
+    let (old_session, token) = (Uuid::now_v7(), Uuid::new_v4());
+    let old = DirectReceiver::default();
+    hub.register(&nick("Michael"), old_session, token, old.sender(), None).unwrap();
+    let rust = RoomName::parse("rust").unwrap();
+    let _m = hub.join(&nick("Michael"), old_session, &rust).unwrap();
+    let (tracy, _) = register(&hub, "Tracy");
+    let mut watch = hub.join(&tracy, sid(&tracy), &rust).unwrap();
+
+    let wrong = DirectReceiver::default();
+    let refused = hub.register(
+        &nick("michael"),
+        Uuid::now_v7(),
+        Uuid::new_v4(),
+        wrong.sender(),
+        Some(Uuid::new_v4()),
+    );
+    assert_eq!(refused.unwrap_err().code, ErrorCode::NickInUse);
+    assert!(!old.replaced());
+
+    let (new_session, new) = (Uuid::now_v7(), DirectReceiver::default());
+    let how =
+        hub.register(&nick("michael"), new_session, Uuid::new_v4(), new.sender(), Some(token));
+    assert_eq!(how.unwrap(), Registered::TookOver);
+    assert!(old.replaced());
+    assert_eq!(hub.members(&rust).unwrap(), vec![nick("Tracy")]);
+    let events: Vec<_> = std::iter::from_fn(|| watch.rx.try_recv().ok()).collect();
+    assert!(
+        events.iter().any(|e| matches!(&e.msg, ServerMsg::Presence { nick, event: PresenceEvent::Dropped { reason }, .. }
+            if nick.as_str() == "Michael" && reason.as_str() == "reconnected")),
+        "{events:?}"
+    );
+    // The old session, ending late, touches nothing of the new one's.
+    let err = hub.join(&nick("Michael"), old_session, &rust).err().unwrap();
+    assert_eq!(err.code, ErrorCode::NotRegistered);
+    let _n = hub.join(&nick("michael"), new_session, &rust).unwrap();
+    hub.leave(&nick("Michael"), old_session, &rust, PresenceEvent::Left { reason: None });
+    hub.unregister(&nick("Michael"), old_session, PresenceEvent::Left { reason: None }, true);
+    assert_eq!(hub.members(&rust).unwrap(), vec![nick("michael"), nick("Tracy")]);
+    assert_eq!(hub.online(), 2);
+}
+
+/// A session that dropped keeps its nick for its token for the reservation time; then
+/// anyone may have it.
+#[test]
+fn a_dropped_nick_is_reserved_for_its_token_for_a_while() {
+    let hub = Hub::new(100, 100).with_reservation(Duration::from_millis(100), Duration::ZERO);
+    let (session, token, rx) = (Uuid::now_v7(), Uuid::new_v4(), DirectReceiver::default());
+    hub.register(&nick("Michael"), session, token, rx.sender(), None).unwrap();
+    hub.unregister(&nick("Michael"), session, PresenceEvent::Left { reason: None }, true);
+    assert_eq!(hub.online(), 0);
+    let other = DirectReceiver::default();
+    let err = hub.register(&nick("MICHAEL"), Uuid::now_v7(), Uuid::new_v4(), other.sender(), None);
+    assert!(err.unwrap_err().message.contains("kept for"));
+    let (_tracy, _) = register(&hub, "Tracy");
+    let err = hub.rename(&nick("Tracy"), sid(&nick("Tracy")), &nick("Michael")).unwrap_err();
+    assert_eq!(err.code, ErrorCode::NickInUse, "nor by a rename");
+    let back = DirectReceiver::default();
+    let how =
+        hub.register(&nick("Michael"), Uuid::now_v7(), Uuid::new_v4(), back.sender(), Some(token));
+    assert_eq!(how.unwrap(), Registered::Reclaimed);
+
+    // Reserved again, and this time the time runs out.
+    hub.unregister(&nick("Michael"), sid(&nick("x")), PresenceEvent::Left { reason: None }, true);
+    assert_eq!(hub.online(), 2, "another session's id changes nothing");
+    let state_session = hub.state().users[&nick("Michael").key()].session;
+    hub.unregister(&nick("Michael"), state_session, PresenceEvent::Left { reason: None }, true);
+    std::thread::sleep(Duration::from_millis(150));
+    let how = hub.register(&nick("Michael"), Uuid::now_v7(), Uuid::new_v4(), other.sender(), None);
+    assert_eq!(how.unwrap(), Registered::New);
+    assert_eq!(hub.state().reserved.len(), 0);
+}
+/// Only a session that held its nick a while is kept a reservation, and there are never
+/// more than [`MAX_RESERVATIONS`]: connecting and dropping cannot lock nicks away.
+#[test]
+fn reservations_need_a_settled_session_and_are_capped() {
+    let hub =
+        Hub::new(100, 100).with_reservation(Duration::from_secs(60), Duration::from_secs(3600));
+    let (session, rx) = (Uuid::now_v7(), DirectReceiver::default());
+    hub.register(&nick("Brief"), session, Uuid::new_v4(), rx.sender(), None).unwrap();
+    hub.unregister(&nick("Brief"), session, PresenceEvent::Left { reason: None }, true);
+    assert_eq!(hub.state().reserved.len(), 0, "a session of a moment keeps nothing");
+
+    let hub = Hub::new(100, 100).with_reservation(Duration::from_secs(60), Duration::ZERO);
+    for n in 0..=MAX_RESERVATIONS {
+        let (session, rx) = (Uuid::now_v7(), DirectReceiver::default());
+        let name = nick(&format!("n{n}"));
+        hub.register(&name, session, Uuid::new_v4(), rx.sender(), None).unwrap();
+        hub.unregister(&name, session, PresenceEvent::Left { reason: None }, true);
+    }
+    let state = hub.state();
+    assert_eq!(state.reserved.len(), MAX_RESERVATIONS);
+    assert!(!state.reserved.contains(&nick("n0").key()), "the oldest went");
+}
+
+impl Hub {
+    /// Sessions registered now.
+    fn online(&self) -> usize {
+        self.state().users.len()
+    }
+}
