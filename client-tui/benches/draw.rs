@@ -16,10 +16,11 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use chat_tui::app::App;
+use chat_tui::entry::Entry;
 use chat_tui::event::Event;
 use chat_tui::layout::Panes;
 use chat_tui::ui;
-use chat_tui::window::{Entry, MAX_SCROLLBACK};
+use chat_tui::window::MAX_SCROLLBACK;
 use criterion::{Criterion, criterion_group, criterion_main};
 use protocol::MessageKind;
 use ratatui::backend::TestBackend;

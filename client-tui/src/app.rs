@@ -11,12 +11,13 @@ use protocol::{ClientMsg, Label, Nick, PROTOCOL_VERSION, RoomName, sanitize};
 use ratatui::layout::Rect;
 
 use crate::complete::Completion;
+use crate::entry::{Entry, EntryKind};
 use crate::event::{Effect, Event};
 use crate::input::Input;
 use crate::layout::Panes;
 use crate::paste::{LineQueue, PendingPaste};
 use crate::reconnect::Backoff;
-use crate::window::{Entry, EntryKind, Target, Window};
+use crate::window::{Target, Window};
 
 /// Lines kept in the connection log.
 pub const LOG_CAPACITY: usize = 500;

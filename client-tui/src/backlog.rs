@@ -4,9 +4,9 @@
 use protocol::{ClientMsg, MessageKind, RoomName, Stored, limits::MAX_HISTORY_PAGE};
 
 use crate::app::App;
+use crate::entry::{Entry, EntryKind, clean, mentions};
 use crate::event::Effect;
-use crate::incoming::clean;
-use crate::window::{Entry, EntryKind, Target};
+use crate::window::Target;
 
 impl App {
     /// The entry for a room message.
@@ -15,8 +15,7 @@ impl App {
             MessageKind::Say => EntryKind::Say,
             MessageKind::Action => EntryKind::Action,
         };
-        let mention =
-            m.from.key() != self.nick.key() && crate::window::mentions(m.text.as_str(), &self.nick);
+        let mention = m.from.key() != self.nick.key() && mentions(m.text.as_str(), &self.nick);
         Entry {
             from: Some(m.from.clone()),
             seq: Some(m.seq),
@@ -26,10 +25,6 @@ impl App {
             day: self.day_of(m.ts),
             ..Entry::note(self.time_of(m.ts), kind, clean(m.text.as_str()))
         }
-    }
-
-    fn marker(&self, text: String) -> Entry {
-        Entry::note(String::new(), EntryKind::Marker, text)
     }
 
     /// A page of history: the backlog of a room just joined (the window holds no messages
@@ -45,15 +40,15 @@ impl App {
             return self.refill_page(index, messages, beginning);
         }
         let start =
-            if beginning { Some(self.marker(format!("the beginning of #{room}"))) } else { None };
+            if beginning { Some(Entry::marker(format!("the beginning of #{room}"))) } else { None };
         let window = &self.windows[index];
         if window.newest_seq.is_none() {
             // The backlog on joining, between markers, before the live conversation.
             let mut entries: Vec<Entry> = start.into_iter().collect();
             if !messages.is_empty() {
-                entries.push(self.marker("earlier messages".into()));
+                entries.push(Entry::marker("earlier messages".into()));
                 entries.extend(messages.iter().map(|m| self.message_entry(m, true)));
-                entries.push(self.marker("now".into()));
+                entries.push(Entry::marker("now".into()));
             }
             let w = &mut self.windows[index];
             w.beginning = beginning;

@@ -3,13 +3,9 @@
 use protocol::{ErrorCode, Nick, PresenceEvent, RoomName, ServerMsg, Stored, describe, sanitize};
 
 use crate::app::{App, Connection, LogKind};
+use crate::entry::{Entry, EntryKind, clean};
 use crate::event::Effect;
-use crate::window::{Entry, EntryKind, Target};
-
-/// Untrusted text made safe to draw; line breaks are kept and drawn as separate rows.
-pub fn clean(text: &str) -> String {
-    text.split('\n').map(sanitize).collect::<Vec<_>>().join("\n")
-}
+use crate::window::Target;
 
 impl App {
     pub(crate) fn on_server(&mut self, msg: ServerMsg) -> Vec<Effect> {

@@ -10,6 +10,7 @@
 //! - [`incoming`]: what the app does with each message from the server.
 //! - [`backlog`]: earlier messages: the backlog on joining, older pages when scrolling up.
 //! - [`window`]: one conversation (a room or a private chat) and its scrollback.
+//! - [`entry`]: one line of a conversation: its label, indent and rows; mentions of us.
 //! - [`rows`]: where each entry of a conversation sits in rows, so a scrolled view skips to it.
 //! - [`complete`]: Tab completion of commands, rooms and nicks.
 //! - [`config`]: the optional TOML file and flags, merged and checked.
@@ -30,6 +31,7 @@ pub mod app;
 pub mod backlog;
 pub mod complete;
 pub mod config;
+pub mod entry;
 pub mod event;
 pub mod incoming;
 pub mod input;

@@ -12,9 +12,10 @@ use std::time::Instant;
 use protocol::{ByeCode, ClientMsg, RoomName, Stored, limits::MAX_HISTORY_PAGE};
 
 use crate::app::{App, Connection, LogKind};
+use crate::entry::{Entry, EntryKind};
 use crate::event::{Effect, NetEvent};
 use crate::refill::Refill;
-use crate::window::{Entry, EntryKind, Target};
+use crate::window::Target;
 
 /// "1 message", "3 messages".
 fn count_messages(n: u64) -> String {
@@ -206,12 +207,17 @@ impl App {
         let missed = refill.got.len();
         let room = w.target.title();
         let mut entries = Vec::with_capacity(missed + 2);
-        let marker = |text: String| Entry::note(String::new(), EntryKind::Marker, text);
         if let Some(left_out) = refill.left_out() {
-            entries.push(marker(format!("{} missed earlier, not shown", count_messages(left_out))));
+            entries.push(Entry::marker(format!(
+                "{} missed earlier, not shown",
+                count_messages(left_out)
+            )));
         }
         if missed > 0 {
-            entries.push(marker(format!("{} while you were away", count_messages(missed as u64))));
+            entries.push(Entry::marker(format!(
+                "{} while you were away",
+                count_messages(missed as u64)
+            )));
         }
         let messages: Vec<Entry> =
             refill.got.values().map(|m| self.message_entry(m, false)).collect();

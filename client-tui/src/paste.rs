@@ -15,8 +15,9 @@ use protocol::limits::MAX_TEXT_BYTES;
 use protocol::{ClientMsg, ErrorCode, Nick, RoomName, Text};
 
 use crate::app::{App, Connection};
+use crate::entry::EntryKind;
 use crate::event::Effect;
-use crate::window::{EntryKind, Target};
+use crate::window::Target;
 
 /// Longest paste held, in bytes; the rest is dropped (and the prompt says so).
 pub const MAX_PASTE_BYTES: usize = 256 * 1024;

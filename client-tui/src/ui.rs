@@ -10,8 +10,8 @@ use ratatui::widgets::{Block, Clear, Paragraph};
 use unicode_width::UnicodeWidthStr;
 
 use crate::app::{App, Connection, LogKind};
+use crate::entry::{Entry, EntryKind};
 use crate::layout::{self, Panes};
-use crate::window::{Entry, EntryKind};
 use crate::wrap::wrap;
 
 /// Nick colours: mid-tones from the 256-colour palette, readable on dark and light backgrounds

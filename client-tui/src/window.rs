@@ -1,29 +1,18 @@
-//! A window: the conversation of one room or one private chat, as the client keeps it.
+//! A window: the conversation of one room or one private chat, as the client keeps it: its
+//! entries, scroll position, unread counts, members and what it holds of the room's history.
 
 use std::cell::RefCell;
 use std::collections::{BTreeSet, VecDeque};
 
 use chrono::NaiveDate;
 use protocol::{Nick, RoomName, sanitize};
-use unicode_width::UnicodeWidthStr;
 
+use crate::entry::{Entry, EntryKind};
 use crate::refill::Refill;
 use crate::rows::RowIndex;
-use crate::wrap::wrap;
 
 /// Entries kept per window; older ones are dropped. Bounds the client's memory in a busy room.
 pub const MAX_SCROLLBACK: usize = 10_000;
-
-/// Consecutive messages of one sender closer than this are drawn as one group.
-pub const GROUP_WINDOW_MS: u64 = 5 * 60 * 1000;
-
-/// "Sunday 22 November 2026".
-pub fn day_title(day: NaiveDate) -> String {
-    day.format("%A %-d %B %Y").to_string()
-}
-
-/// Narrowest text column worth a hanging indent; narrower windows put the text under the nick.
-const MIN_TEXT_COLUMNS: usize = 12;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
@@ -38,116 +27,6 @@ impl Target {
             Target::Room(room) => format!("#{}", sanitize(room.as_str())),
             Target::Private(nick) => format!("@{}", sanitize(nick.as_str())),
         }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EntryKind {
-    Say,
-    Action,
-    /// Presence and other things the client or server reports.
-    Info,
-    Error,
-    /// A boundary in the conversation: where earlier history starts or ends.
-    Marker,
-    /// The first entry of a new day follows.
-    Day,
-}
-
-/// One line of a conversation. `text` is already sanitised: safe to draw.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
-    /// Local time, formatted ("14:05").
-    pub time: String,
-    pub kind: EntryKind,
-    pub from: Option<Nick>,
-    pub text: String,
-    /// The room's sequence number, for messages.
-    pub seq: Option<u64>,
-    /// From the room's history rather than live: drawn dimmed.
-    pub earlier: bool,
-    /// Someone else's message that mentions our nick: drawn highlighted.
-    pub mention: bool,
-    /// When it was sent, for grouping and day separators: milliseconds since the epoch.
-    pub ts: Option<u64>,
-    /// Its local day, for day separators.
-    pub day: Option<NaiveDate>,
-}
-
-impl Entry {
-    /// An entry that is not a room message.
-    pub fn note(time: String, kind: EntryKind, text: String) -> Self {
-        Self {
-            time,
-            kind,
-            from: None,
-            text,
-            seq: None,
-            earlier: false,
-            mention: false,
-            ts: None,
-            day: None,
-        }
-    }
-
-    /// The separator before the first entry of `day`.
-    pub fn day_separator(day: NaiveDate) -> Self {
-        Self { day: Some(day), ..Self::note(String::new(), EntryKind::Day, day_title(day)) }
-    }
-
-    /// Whether this entry continues `previous`: the same sender saying more within
-    /// [`GROUP_WINDOW_MS`], drawn without repeating the nick.
-    pub fn continues(&self, previous: &Entry) -> bool {
-        self.kind == EntryKind::Say
-            && previous.kind == EntryKind::Say
-            && self.earlier == previous.earlier
-            && self.from.is_some()
-            && self.from == previous.from
-            && match (self.ts, previous.ts) {
-                (Some(t), Some(p)) => t >= p && t - p < GROUP_WINDOW_MS,
-                _ => false,
-            }
-    }
-
-    /// What comes before the text: "<Tracy> ", "* Tracy ", "-- ". A nick is valid, and still
-    /// sanitised: for its display form (`protocol::sanitize::display_form`).
-    pub fn label(&self) -> String {
-        match (&self.kind, &self.from) {
-            (EntryKind::Say, Some(from)) => format!("<{}> ", sanitize(from.as_str())),
-            (EntryKind::Action, Some(from)) => format!("* {} ", sanitize(from.as_str())),
-            (EntryKind::Error, _) => "!! ".to_owned(),
-            (EntryKind::Marker | EntryKind::Day, _) => "── ".to_owned(),
-            _ => "-- ".to_owned(),
-        }
-    }
-
-    /// Columns of the time and label, the text's hanging indent; `None` when the window is too
-    /// narrow and the text goes below them instead.
-    pub fn indent(&self, width: usize) -> Option<usize> {
-        let indent = self.time.width() + 1 + self.label().width();
-        (width >= indent + MIN_TEXT_COLUMNS).then_some(indent)
-    }
-
-    /// The text's rows at `width`.
-    pub fn text_rows(&self, width: usize) -> Vec<&str> {
-        match self.indent(width) {
-            Some(indent) => wrap(&self.text, width - indent),
-            None => wrap(&self.text, width),
-        }
-    }
-
-    /// The time and label when the window is too narrow for a hanging indent: rows of their
-    /// own above the text, wrapped like it, so that a long nick is shown whole rather than cut
-    /// off at the edge (two nicks that differ only at the end would look the same).
-    pub fn head_rows(&self, width: usize) -> Vec<String> {
-        let head = format!("{} {}", self.time, self.label());
-        wrap(head.trim_end(), width).into_iter().map(str::to_owned).collect()
-    }
-
-    /// Rows this entry takes at `width`.
-    pub fn height(&self, width: usize) -> usize {
-        let rows = self.text_rows(width).len();
-        if self.indent(width).is_some() { rows } else { rows + self.head_rows(width).len() }
     }
 }
 
@@ -321,69 +200,15 @@ impl Window {
     }
 }
 
-/// Whether `text` mentions `nick`: the nick, in any case, not inside a longer word.
-pub fn mentions(text: &str, nick: &Nick) -> bool {
-    let nick = nick.as_str().to_lowercase();
-    let text = text.to_lowercase();
-    let part_of_nick = |c: char| c.is_alphanumeric() || c == '_' || c == '-';
-    text.match_indices(&nick).any(|(at, _)| {
-        let before = text[..at].chars().next_back();
-        let after = text[at + nick.len()..].chars().next();
-        !before.is_some_and(part_of_nick) && !after.is_some_and(part_of_nick)
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn mentions_are_whole_nicks_in_any_case() {
-        let me = Nick::parse("Mike").unwrap();
-        assert!(mentions("hi mike!", &me));
-        assert!(mentions("MIKE: look", &me));
-        assert!(mentions("@Mike", &me));
-        assert!(!mentions("Mikey is here", &me));
-        assert!(!mentions("micromike", &me));
-        assert!(!mentions("mike_2 said", &me));
-        assert!(mentions("mikemike mike", &me));
-    }
 
     fn entry(text: &str) -> Entry {
         Entry {
             from: Nick::parse("Tracy").ok(),
             ..Entry::note("12:00".into(), EntryKind::Say, text.into())
         }
-    }
-
-    #[test]
-    fn hanging_indent_when_wide_text_below_when_narrow() {
-        let e = entry("hello there world");
-        assert_eq!(e.indent(40), Some(14)); // "12:00 " + "<Tracy> "
-        assert_eq!(e.height(40), 1);
-        assert_eq!(e.indent(20), None);
-        assert_eq!(e.height(20), 2);
-    }
-
-    #[test]
-    fn a_long_nick_wraps_above_the_text_in_a_narrow_window() {
-        let e = Entry {
-            from: Nick::parse(&"龍".repeat(32)).ok(),
-            ..Entry::note("12:00".into(), EntryKind::Say, "hi".into())
-        };
-        let head = e.head_rows(20);
-        assert_eq!(
-            head,
-            [
-                "12:00 ",
-                "<龍龍龍龍龍龍龍龍龍",
-                "龍龍龍龍龍龍龍龍龍龍",
-                "龍龍龍龍龍龍龍龍龍龍",
-                "龍龍龍>"
-            ]
-        );
-        assert!(head.iter().all(|r| r.width() <= 20));
-        assert_eq!(e.height(20), head.len() + 1);
     }
 
     #[test]

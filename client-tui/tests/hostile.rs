@@ -18,8 +18,8 @@
 mod common;
 
 use chat_tui::app::App;
+use chat_tui::entry::clean;
 use chat_tui::event::Event;
-use chat_tui::incoming::clean;
 use chat_tui::layout::{self, Panes};
 use chat_tui::ui;
 use chat_tui::window::Target;

@@ -8,9 +8,10 @@ mod common;
 use std::time::{Duration, Instant};
 
 use chat_tui::app::{App, Connection};
+use chat_tui::entry::EntryKind;
 use chat_tui::event::{Effect, Event, NetEvent};
 use chat_tui::reconnect::{BACKOFF_FIRST, BACKOFF_MAX};
-use chat_tui::window::{EntryKind, Target};
+use chat_tui::window::Target;
 use common::{app, net, nick};
 use protocol::{
     ByeCode, ClientMsg, Label, MessageKind, PresenceEvent, RoomInfo, RoomName, ServerMsg, Stored,
