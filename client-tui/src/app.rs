@@ -4,7 +4,6 @@
 use std::collections::{BTreeSet, VecDeque};
 use std::time::Instant;
 
-use chrono::{DateTime, FixedOffset, Offset as _};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use protocol::command::{self, Command};
 use protocol::{ClientMsg, Label, Nick, PROTOCOL_VERSION, RoomName, sanitize};
@@ -17,6 +16,7 @@ use crate::input::Input;
 use crate::layout::Panes;
 use crate::paste::{LineQueue, PendingPaste};
 use crate::reconnect::Backoff;
+use crate::settings::Settings;
 use crate::window::{Target, Window};
 
 /// Lines kept in the connection log.
@@ -47,42 +47,6 @@ pub struct LogLine {
     pub kind: LogKind,
     /// Sanitised.
     pub text: String,
-}
-
-/// What the client starts with: flags over the config file over these defaults.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub nick: Nick,
-    pub server: String,
-    /// Rooms to join after connecting (everyone starts in lobby too); the last is shown.
-    pub rooms: Vec<RoomName>,
-    /// Offset of local time from UTC, for timestamps.
-    pub utc_offset: FixedOffset,
-    /// How message times are shown (chrono's strftime, checked before use).
-    pub time_format: String,
-    /// Ring the terminal bell on a mention or a private message.
-    pub bell: bool,
-    /// Colour nicks (off: every nick in the default colour, for terminals or people that
-    /// prefer it; `NO_COLOR` turns it off too).
-    pub colors: bool,
-}
-
-/// The default time format: hours and minutes.
-pub const DEFAULT_TIME_FORMAT: &str = "%H:%M";
-
-impl Settings {
-    /// The defaults for `nick` on `server`.
-    pub fn new(nick: Nick, server: String) -> Self {
-        Self {
-            nick,
-            server,
-            rooms: Vec::new(),
-            utc_offset: chrono::Utc.fix(),
-            time_format: DEFAULT_TIME_FORMAT.to_owned(),
-            bell: false,
-            colors: true,
-        }
-    }
 }
 
 pub struct App {
@@ -206,34 +170,16 @@ impl App {
         }
     }
 
-    /// Local time of a server timestamp (milliseconds since the epoch).
-    pub fn time_of(&self, ts: u64) -> String {
-        let Ok(ms) = i64::try_from(ts) else { return "--:--".into() };
-        DateTime::from_timestamp_millis(ms)
-            .map(|t| {
-                t.with_timezone(&self.settings.utc_offset)
-                    .format(&self.settings.time_format)
-                    .to_string()
-            })
-            .unwrap_or_else(|| "--:--".into())
-    }
-
-    /// The local day of a server timestamp.
-    pub fn day_of(&self, ts: u64) -> Option<chrono::NaiveDate> {
-        let ms = i64::try_from(ts).ok()?;
-        DateTime::from_timestamp_millis(ms)
-            .map(|t| t.with_timezone(&self.settings.utc_offset).date_naive())
-    }
-
-    fn now(&self) -> String {
-        self.time_of(protocol::now_millis())
+    /// The local time now, as entries show it.
+    pub(crate) fn time_now(&self) -> String {
+        self.settings.time_of(protocol::now_millis())
     }
 
     pub fn log(&mut self, kind: LogKind, text: &str) {
         if self.log.len() == LOG_CAPACITY {
             self.log.pop_front();
         }
-        let time = self.now();
+        let time = self.time_now();
         self.log.push_back(LogLine { time, kind, text: sanitize(text).into_owned() });
     }
 
@@ -284,7 +230,7 @@ impl App {
             self.log(kind, text);
             return;
         }
-        let entry = Entry::note(self.now(), kind, sanitize(text).into_owned());
+        let entry = Entry::note(self.time_now(), kind, sanitize(text).into_owned());
         self.push(self.current, entry);
     }
 

@@ -22,8 +22,8 @@ impl App {
             earlier,
             mention,
             ts: Some(m.ts),
-            day: self.day_of(m.ts),
-            ..Entry::note(self.time_of(m.ts), kind, clean(m.text.as_str()))
+            day: self.settings.day_of(m.ts),
+            ..Entry::note(self.settings.time_of(m.ts), kind, clean(m.text.as_str()))
         }
     }
 

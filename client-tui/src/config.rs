@@ -19,7 +19,7 @@ use chrono::format::{Item, StrftimeItems};
 use protocol::{Nick, RoomName};
 use serde::{Deserialize, Serialize};
 
-use crate::app::{DEFAULT_TIME_FORMAT, Settings};
+use crate::settings::{DEFAULT_TIME_FORMAT, Settings};
 
 /// The server when neither flags nor file name one.
 pub const DEFAULT_SERVER: &str = "127.0.0.1:7878";

@@ -67,8 +67,8 @@ impl App {
                 let entry = Entry {
                     from: Some(from),
                     ts: Some(ts),
-                    day: self.day_of(ts),
-                    ..Entry::note(self.time_of(ts), EntryKind::Say, clean(text.as_str()))
+                    day: self.settings.day_of(ts),
+                    ..Entry::note(self.settings.time_of(ts), EntryKind::Say, clean(text.as_str()))
                 };
                 self.push(index, entry);
                 if let Some(to) = echo {
@@ -92,11 +92,7 @@ impl App {
                 match self.windows.iter().position(|w| w.target == Target::Room(room.clone())) {
                     Some(index) => {
                         self.windows[index].members = nicks.into_iter().collect();
-                        let entry = Entry::note(
-                            self.time_of(protocol::now_millis()),
-                            EntryKind::Info,
-                            clean(&text),
-                        );
+                        let entry = Entry::note(self.time_now(), EntryKind::Info, clean(&text));
                         self.push(index, entry);
                     }
                     None => self.info(&text),
@@ -126,11 +122,7 @@ impl App {
                 } else if self.windows.is_empty() {
                     self.log(LogKind::Error, &message);
                 } else {
-                    let entry = Entry::note(
-                        self.time_of(protocol::now_millis()),
-                        EntryKind::Error,
-                        clean(&message),
-                    );
+                    let entry = Entry::note(self.time_now(), EntryKind::Error, clean(&message));
                     self.push(self.current, entry);
                 }
             }
@@ -151,7 +143,7 @@ impl App {
 
     /// An info line in the current window.
     fn info(&mut self, text: &str) {
-        let entry = Entry::note(self.time_of(protocol::now_millis()), EntryKind::Info, clean(text));
+        let entry = Entry::note(self.time_now(), EntryKind::Info, clean(text));
         if self.windows.is_empty() {
             self.log(LogKind::Info, text);
         } else {
@@ -201,7 +193,7 @@ impl App {
                 members.insert(to.clone());
             }
         }
-        let entry = Entry::note(self.time_of(ts), EntryKind::Info, clean(&text));
+        let entry = Entry::note(self.settings.time_of(ts), EntryKind::Info, clean(&text));
         self.push(index, entry);
     }
 }

@@ -13,7 +13,8 @@
 //! - [`entry`]: one line of a conversation: its label, indent and rows; mentions of us.
 //! - [`rows`]: where each entry of a conversation sits in rows, so a scrolled view skips to it.
 //! - [`complete`]: Tab completion of commands, rooms and nicks.
-//! - [`config`]: the optional TOML file and flags, merged and checked.
+//! - [`settings`]: what the client starts with, and local times from it.
+//! - [`config`]: the optional TOML file and flags, merged and checked into [`settings`].
 //! - [`input`]: the input line, an editor measured in display columns.
 //! - [`paste`]: multi-line pastes: ask first, then send as one message or line by line.
 //! - [`wrap`]: word wrapping in display columns.
@@ -42,6 +43,7 @@ pub mod paste;
 pub mod reconnect;
 pub mod refill;
 pub mod rows;
+pub mod settings;
 pub mod terminal;
 pub mod ui;
 pub mod window;

@@ -16,8 +16,9 @@ use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::app::{App, LogKind, Settings};
+use crate::app::{App, LogKind};
 use crate::event::{Effect, Event, NetEvent};
+use crate::settings::Settings;
 use crate::{net, ui};
 
 /// After `/exit`, how long to wait for the server's goodbye before leaving anyway.

@@ -2,9 +2,10 @@
 
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
-use chat_tui::app::{App, Connection, LogKind, Settings};
+use chat_tui::app::{App, Connection, LogKind};
 use chat_tui::entry::EntryKind;
 use chat_tui::event::{Effect, Event, NetEvent};
+use chat_tui::settings::Settings;
 use chat_tui::window::Target;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use protocol::{

@@ -3,8 +3,9 @@
 
 #![allow(dead_code, clippy::unwrap_used)] // each test file uses a different part; panics are failures
 
-use chat_tui::app::{App, Settings};
+use chat_tui::app::App;
 use chat_tui::event::{Event, NetEvent};
+use chat_tui::settings::Settings;
 use chat_tui::ui;
 use protocol::{Label, MessageKind, Nick, PresenceEvent, RoomInfo, RoomName, ServerMsg, Text};
 use ratatui::Terminal;

@@ -1,0 +1,59 @@
+//! What the client starts with (nick, server, rooms, how times look, bell, colours), and the
+//! local times and days of server timestamps that follow from it.
+
+use chrono::{DateTime, FixedOffset, NaiveDate, Offset as _};
+use protocol::{Nick, RoomName};
+
+/// What the client starts with: flags over the config file over these defaults.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub nick: Nick,
+    pub server: String,
+    /// Rooms to join after connecting (everyone starts in lobby too); the last is shown.
+    pub rooms: Vec<RoomName>,
+    /// Offset of local time from UTC, for timestamps.
+    pub utc_offset: FixedOffset,
+    /// How message times are shown (chrono's strftime, checked before use).
+    pub time_format: String,
+    /// Ring the terminal bell on a mention or a private message.
+    pub bell: bool,
+    /// Colour nicks (off: every nick in the default colour, for terminals or people that
+    /// prefer it; `NO_COLOR` turns it off too).
+    pub colors: bool,
+}
+
+/// The default time format: hours and minutes.
+pub const DEFAULT_TIME_FORMAT: &str = "%H:%M";
+
+impl Settings {
+    /// The defaults for `nick` on `server`.
+    pub fn new(nick: Nick, server: String) -> Self {
+        Self {
+            nick,
+            server,
+            rooms: Vec::new(),
+            utc_offset: chrono::Utc.fix(),
+            time_format: DEFAULT_TIME_FORMAT.to_owned(),
+            bell: false,
+            colors: true,
+        }
+    }
+
+    /// Local time of a server timestamp (milliseconds since the epoch), as the person asked
+    /// for it.
+    pub fn time_of(&self, ts: u64) -> String {
+        self.local(ts)
+            .map(|t| t.format(&self.time_format).to_string())
+            .unwrap_or_else(|| "--:--".into())
+    }
+
+    /// The local day of a server timestamp.
+    pub fn day_of(&self, ts: u64) -> Option<NaiveDate> {
+        self.local(ts).map(|t| t.date_naive())
+    }
+
+    fn local(&self, ts: u64) -> Option<DateTime<FixedOffset>> {
+        let ms = i64::try_from(ts).ok()?;
+        DateTime::from_timestamp_millis(ms).map(|t| t.with_timezone(&self.utc_offset))
+    }
+}
