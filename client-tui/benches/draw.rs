@@ -66,13 +66,13 @@ fn busy_app(width: u16, height: u16, messages: usize) -> App {
 
 /// Entries the current window holds.
 fn held(app: &App) -> usize {
-    app.current_window().unwrap().entries().len()
+    app.windows.current_window().unwrap().entries().len()
 }
 
 /// Rows of the current conversation at the app's size.
 fn total_rows(app: &App) -> usize {
     let width = usize::from(Panes::new(app.size).messages_inner().width);
-    app.current_window().unwrap().total_rows(width)
+    app.windows.current_window().unwrap().total_rows(width)
 }
 
 /// Resizes `app` and scrolls it. Scrolling to the middle counts the rows at the new width, which
@@ -92,7 +92,7 @@ fn resize(app: &mut App, width: u16, height: u16, scroll: Scroll) {
             rows / 2
         }
     };
-    app.windows[app.current].scroll = scroll;
+    app.windows.current_window_mut().unwrap().scroll = scroll;
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -122,7 +122,7 @@ fn entry_bytes(e: &Entry) -> usize {
 /// messages arrive, and the sum of the stored structs and their strings.
 fn report_memory(before: usize, app: &App) {
     let grown = rss().saturating_sub(before);
-    let window = app.current_window().unwrap();
+    let window = app.windows.current_window().unwrap();
     let held = held(app);
     let counted: usize = window.entries().iter().map(entry_bytes).sum::<usize>()
         + (window.entries().capacity() - held) * size_of::<Entry>();
@@ -199,7 +199,7 @@ fn scrollback_sizes(c: &mut Criterion) {
 
     // Past the bound only by putting entries in directly, as no client ever holds them.
     let mut app = busy_app(80, 24, MAX_SCROLLBACK);
-    let window = &mut app.windows[app.current];
+    let window = app.windows.current_window_mut().unwrap();
     let kept: Vec<Entry> = window.entries().iter().cloned().collect();
     while window.entries().len() < MESSAGES {
         window.hold_beyond_bound(kept.iter().cloned());

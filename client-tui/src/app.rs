@@ -1,12 +1,12 @@
 //! All client state, and `update`: one event in, state changed, effects out. No I/O here, so
 //! every behaviour can be tested by feeding events (see `tests/app.rs`).
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::VecDeque;
 use std::time::Instant;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use protocol::command::{self, Command};
-use protocol::{ClientMsg, Label, Nick, PROTOCOL_VERSION, RoomName, sanitize};
+use protocol::{ClientMsg, Label, Nick, PROTOCOL_VERSION, sanitize};
 use ratatui::layout::Rect;
 
 use crate::complete::Completion;
@@ -17,7 +17,8 @@ use crate::layout::Panes;
 use crate::paste::{LineQueue, PendingPaste};
 use crate::reconnect::Backoff;
 use crate::settings::Settings;
-use crate::window::{Target, Window};
+use crate::window::Target;
+use crate::windows::Windows;
 
 /// Lines kept in the connection log.
 pub const LOG_CAPACITY: usize = 500;
@@ -58,8 +59,7 @@ pub struct App {
     pub resume: Option<uuid::Uuid>,
     pub connection: Connection,
     pub log: VecDeque<LogLine>,
-    pub windows: Vec<Window>,
-    pub current: usize,
+    pub windows: Windows,
     pub input: Input,
     history: Vec<String>,
     /// Position in `history` while recalling with Up/Down.
@@ -67,8 +67,6 @@ pub struct App {
     pub show_help: bool,
     /// The terminal's size, for layout-dependent work such as paging.
     pub size: Rect,
-    /// A room we asked to join: its window is shown when the join is confirmed.
-    pub(crate) pending_switch: Option<RoomName>,
     /// The time of the last [`Event::Tick`]: the app's clock.
     pub(crate) now: Instant,
     /// When to try connecting again.
@@ -83,8 +81,6 @@ pub struct App {
     pub(crate) sending: Option<LineQueue>,
     /// A Tab completion being cycled through.
     pub completion: Option<Completion>,
-    /// Rooms the server has listed (in its welcome and `/rooms`), for completion.
-    pub known_rooms: BTreeSet<RoomName>,
     /// Something for us arrived and the bell is on: ring once after this event.
     ring: bool,
     /// The member list is shown beside the conversation.
@@ -99,14 +95,12 @@ impl App {
             settings,
             connection: Connection::Connecting,
             log: VecDeque::new(),
-            windows: Vec::new(),
-            current: 0,
+            windows: Windows::default(),
             input: Input::default(),
             history: Vec::new(),
             recall: None,
             show_help: false,
             size,
-            pending_switch: None,
             now: Instant::now(),
             backoff: Backoff::default(),
             quitting: false,
@@ -114,7 +108,6 @@ impl App {
             paste: None,
             sending: None,
             completion: None,
-            known_rooms: BTreeSet::new(),
             ring: false,
             show_members: false,
         }
@@ -158,18 +151,6 @@ impl App {
         }
     }
 
-    pub fn current_window(&self) -> Option<&Window> {
-        self.windows.get(self.current)
-    }
-
-    /// The room of the current window, if it is a room.
-    pub fn current_room(&self) -> Option<&RoomName> {
-        match self.current_window().map(|w| &w.target) {
-            Some(Target::Room(room)) => Some(room),
-            _ => None,
-        }
-    }
-
     /// The local time now, as entries show it.
     pub(crate) fn time_now(&self) -> String {
         self.settings.time_of(protocol::now_millis())
@@ -186,7 +167,7 @@ impl App {
     /// The panes in `area`: the member list beside the conversation when asked for and a
     /// window is shown.
     pub fn panes(&self, area: Rect) -> Panes {
-        Panes::layout(area, self.show_members && self.current_window().is_some())
+        Panes::layout(area, self.show_members && self.windows.current_window().is_some())
     }
 
     /// Width of the message pane's text area.
@@ -198,20 +179,11 @@ impl App {
         self.panes(self.size).messages_inner().height as usize
     }
 
-    /// The index of the window for `target`, opened if new.
-    pub(crate) fn window(&mut self, target: Target) -> usize {
-        if let Some(i) = self.windows.iter().position(|w| w.target == target) {
-            return i;
-        }
-        self.windows.push(Window::new(target));
-        self.windows.len() - 1
-    }
-
     /// Adds an entry to window `index`.
     pub(crate) fn push(&mut self, index: usize, entry: Entry) {
         // Our own words are never news to us.
         let mine = entry.from.as_ref().is_some_and(|f| f.key() == self.nick.key());
-        let seen = index == self.current || mine;
+        let seen = index == self.windows.current || mine;
         let private =
             self.windows.get(index).is_some_and(|w| matches!(w.target, Target::Private(_)));
         if self.settings.bell && !mine && entry.from.is_some() && (entry.mention || private) {
@@ -231,15 +203,7 @@ impl App {
             return;
         }
         let entry = Entry::note(self.time_now(), kind, sanitize(text).into_owned());
-        self.push(self.current, entry);
-    }
-
-    pub fn switch_to(&mut self, index: usize) {
-        if let Some(w) = self.windows.get_mut(index) {
-            w.unread = 0;
-            w.highlights = 0;
-            self.current = index;
-        }
+        self.push(self.windows.current, entry);
     }
 
     fn on_key(&mut self, key: KeyEvent) -> Vec<Effect> {
@@ -266,10 +230,12 @@ impl App {
             KeyCode::Char('e') if ctrl => self.input.end(),
             KeyCode::Char('u') if ctrl => self.input.delete_to_start(),
             KeyCode::Char('w') if ctrl => self.input.delete_word(),
-            KeyCode::Char('n') if ctrl => self.cycle(1),
-            KeyCode::Char('p') if ctrl => self.cycle(-1),
-            KeyCode::Char(c @ '1'..='9') if alt => self.switch_to(c as usize - '1' as usize),
-            KeyCode::Char('a') if alt => self.jump_to_activity(),
+            KeyCode::Char('n') if ctrl => self.windows.cycle(1),
+            KeyCode::Char('p') if ctrl => self.windows.cycle(-1),
+            KeyCode::Char(c @ '1'..='9') if alt => {
+                self.windows.switch_to(c as usize - '1' as usize)
+            }
+            KeyCode::Char('a') if alt => self.windows.jump_to_activity(),
             KeyCode::Char(c) if !ctrl && !alt => self.input.insert(c),
             KeyCode::Enter => return self.submit(),
             KeyCode::Backspace => self.input.backspace(),
@@ -303,33 +269,11 @@ impl App {
     /// whether the view is at the top of what the window holds.
     fn scroll_by(&mut self, rows: i32) -> bool {
         let (width, height) = (self.message_width(), self.message_height());
-        let Some(w) = self.windows.get_mut(self.current) else { return false };
+        let Some(w) = self.windows.current_window_mut() else { return false };
         let max = w.total_rows(width).saturating_sub(height);
         let scroll = i64::try_from(w.scroll).unwrap_or(i64::MAX) + i64::from(rows);
         w.scroll = usize::try_from(scroll.max(0)).unwrap_or(0).min(max);
         w.scroll == max
-    }
-
-    /// Alt+A: the next window with something for us (a mention, a private message), else the
-    /// next with any unread message, counting on from the current one.
-    pub fn jump_to_activity(&mut self) {
-        let n = self.windows.len();
-        let order = (1..n).map(|i| (self.current + i) % n);
-        let target = order
-            .clone()
-            .find(|&i| self.windows[i].highlights > 0)
-            .or_else(|| order.clone().find(|&i| self.windows[i].unread > 0));
-        if let Some(i) = target {
-            self.switch_to(i);
-        }
-    }
-
-    fn cycle(&mut self, step: isize) {
-        let n = self.windows.len();
-        if n > 0 {
-            let next = (self.current as isize + step).rem_euclid(n as isize) as usize;
-            self.switch_to(next);
-        }
     }
 
     fn recall_older(&mut self) {
@@ -405,7 +349,7 @@ impl App {
     /// Carries out a typed command: locally where it concerns only this client, otherwise by
     /// a request to the server.
     fn run(&mut self, command: Command) -> Vec<Effect> {
-        let target = self.current_window().map(|w| w.target.clone());
+        let target = self.windows.current_window().map(|w| w.target.clone());
         let request = match (command, target) {
             (Command::Help, _) => {
                 self.show_help = true;
@@ -413,15 +357,14 @@ impl App {
             }
             (Command::Exit(reason), _) => return self.quit(reason),
             (Command::Join(room), _)
-                if self.windows.iter().any(|w| w.target == Target::Room(room.clone())) =>
+                if self.windows.find(&Target::Room(room.clone())).is_some() =>
             {
-                let index = self.window(Target::Room(room));
-                self.switch_to(index);
+                let index = self.windows.open(Target::Room(room));
+                self.windows.switch_to(index);
                 return Vec::new();
             }
             (Command::Leave(None), Some(Target::Private(_))) => {
-                self.windows.remove(self.current);
-                self.current = self.current.saturating_sub(1);
+                self.windows.close(self.windows.current);
                 return Vec::new();
             }
             (Command::Say(text), Some(Target::Private(to))) => ClientMsg::Msg { to, text },
@@ -433,7 +376,7 @@ impl App {
                 self.nick = nick;
                 self.hello()
             }
-            (command, _) => match command.into_request(self.current_room()) {
+            (command, _) => match command.into_request(self.windows.current_room()) {
                 Ok(Some(request)) => request,
                 Ok(None) => return Vec::new(),
                 Err(e) => {
@@ -447,7 +390,7 @@ impl App {
             return Vec::new();
         }
         if let ClientMsg::Join { room } = &request {
-            self.pending_switch = Some(room.clone());
+            self.windows.pending_switch = Some(room.clone());
         }
         vec![Effect::Send(request)]
     }

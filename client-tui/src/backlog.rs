@@ -35,7 +35,7 @@ impl App {
         messages: Vec<Stored>,
         beginning: bool,
     ) -> Vec<Effect> {
-        let index = self.window(Target::Room(room.clone()));
+        let index = self.windows.open(Target::Room(room.clone()));
         if self.windows[index].refill.is_some() {
             return self.refill_page(index, messages, beginning);
         }
@@ -73,7 +73,7 @@ impl App {
     /// When the current window is scrolled to the top of what it holds, asks for the page
     /// before it (once at a time, and not past the beginning).
     pub(crate) fn load_older_if_at_top(&mut self, at_top: bool) -> Vec<Effect> {
-        let Some(w) = self.windows.get_mut(self.current) else { return Vec::new() };
+        let Some(w) = self.windows.current_window_mut() else { return Vec::new() };
         let Target::Room(room) = &w.target else { return Vec::new() };
         if !at_top || w.beginning || w.loading {
             return Vec::new();

@@ -138,8 +138,8 @@ impl App {
 
     /// Rooms the client knows of: its windows and the server's room lists.
     fn room_names(&self) -> Vec<RoomName> {
-        let mut rooms: BTreeSet<RoomName> = self.known_rooms.clone();
-        for w in &self.windows {
+        let mut rooms: BTreeSet<RoomName> = self.windows.known_rooms.clone();
+        for w in self.windows.iter() {
             if let Target::Room(room) = &w.target {
                 rooms.insert(room.clone());
             }
@@ -150,7 +150,7 @@ impl App {
     /// Members of the current room (or the other side of a private chat), those who spoke
     /// lately first, then the rest alphabetically; never ourselves.
     fn nicks_here(&self) -> Vec<Nick> {
-        let Some(w) = self.current_window() else { return Vec::new() };
+        let Some(w) = self.windows.current_window() else { return Vec::new() };
         let mut out: Vec<Nick> = Vec::new();
         let me = self.nick.key();
         let mut push = |n: &Nick| {
@@ -180,7 +180,7 @@ impl App {
     fn nicks_known(&self) -> Vec<Nick> {
         let me = self.nick.key();
         let mut all: Vec<Nick> = Vec::new();
-        for w in &self.windows {
+        for w in self.windows.iter() {
             let from_target = match &w.target {
                 Target::Private(n) => Some(n),
                 Target::Room(_) => None,

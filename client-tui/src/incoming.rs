@@ -13,7 +13,7 @@ impl App {
             ServerMsg::Welcome { nick, greeting, motd, rooms, server, resume, .. } => {
                 self.connection = Connection::Registered;
                 self.resume = resume;
-                self.known_rooms = rooms.iter().map(|r| r.name.clone()).collect();
+                self.windows.know_rooms(&rooms);
                 self.nick = nick;
                 self.log(LogKind::Good, &greeting);
                 for line in motd.lines() {
@@ -34,14 +34,14 @@ impl App {
                     .filter(|r| **r != RoomName::lobby())
                     .cloned()
                     .collect();
-                self.pending_switch = rooms.last().cloned();
+                self.windows.pending_switch = rooms.last().cloned();
                 return rooms
                     .into_iter()
                     .map(|room| Effect::Send(protocol::ClientMsg::Join { room }))
                     .collect();
             }
             ServerMsg::Message { id, room, seq, from, kind, text, ts } => {
-                let index = self.window(Target::Room(room.clone()));
+                let index = self.windows.open(Target::Room(room.clone()));
                 // A message the window already holds (from a history page) is not shown twice.
                 if self.windows[index].newest_seq.is_some_and(|newest| seq <= newest) {
                     return Vec::new();
@@ -63,7 +63,7 @@ impl App {
                 let mine = from.key() == self.nick.key();
                 let echo = mine.then(|| to.clone());
                 let other = if mine { to } else { from.clone() };
-                let index = self.window(Target::Private(other));
+                let index = self.windows.open(Target::Private(other));
                 let entry = Entry {
                     from: Some(from),
                     ts: Some(ts),
@@ -83,13 +83,13 @@ impl App {
                 self.nick = nick;
             }
             ServerMsg::Rooms { rooms } => {
-                self.known_rooms = rooms.iter().map(|r| r.name.clone()).collect();
+                self.windows.know_rooms(&rooms);
                 self.info(&format!("Rooms: {}", describe::room_list(&rooms)))
             }
             ServerMsg::Members { room, nicks } => {
                 let list: Vec<&str> = nicks.iter().map(Nick::as_str).collect();
                 let text = format!("members of #{room}: {}", list.join(", "));
-                match self.windows.iter().position(|w| w.target == Target::Room(room.clone())) {
+                match self.windows.find(&Target::Room(room.clone())) {
                     Some(index) => {
                         self.windows[index].members = nicks.into_iter().collect();
                         let entry = Entry::note(self.time_now(), EntryKind::Info, clean(&text));
@@ -123,7 +123,7 @@ impl App {
                     self.log(LogKind::Error, &message);
                 } else {
                     let entry = Entry::note(self.time_now(), EntryKind::Error, clean(&message));
-                    self.push(self.current, entry);
+                    self.push(self.windows.current, entry);
                 }
             }
             ServerMsg::Ping { token } => {
@@ -147,7 +147,7 @@ impl App {
         if self.windows.is_empty() {
             self.log(LogKind::Info, text);
         } else {
-            self.push(self.current, entry);
+            self.push(self.windows.current, entry);
         }
     }
 
@@ -157,24 +157,16 @@ impl App {
             nick.key() == me || matches!(&event, PresenceEvent::Renamed { to } if to.key() == me);
         let target = Target::Room(room.clone());
         if mine && matches!(event, PresenceEvent::Left { .. }) {
-            if let Some(index) = self.windows.iter().position(|w| w.target == target) {
-                self.windows.remove(index);
-                if self.current >= index && self.current > 0 {
-                    self.current -= 1;
-                }
+            if let Some(index) = self.windows.find(&target) {
+                self.windows.close(index);
             }
             self.log(LogKind::Info, &format!("you left #{room}"));
             return;
         }
-        let index = self.window(target);
+        let index = self.windows.open(target);
         let text = match &event {
             PresenceEvent::Joined if mine => {
-                if self.pending_switch.as_ref() == Some(&room) {
-                    self.pending_switch = None;
-                    self.switch_to(index);
-                } else if self.windows.len() == 1 {
-                    self.switch_to(index);
-                }
+                self.windows.joined(&room, index);
                 format!("you joined #{room}")
             }
             PresenceEvent::Renamed { to } if mine => format!("you are now known as {to}"),

@@ -9,6 +9,7 @@
 //! - [`app`]: all client state and `update(event) -> effects`; keys and typed commands.
 //! - [`incoming`]: what the app does with each message from the server.
 //! - [`backlog`]: earlier messages: the backlog on joining, older pages when scrolling up.
+//! - [`windows`]: the open windows, the one shown, moving between them.
 //! - [`window`]: one conversation (a room or a private chat) and its scrollback.
 //! - [`entry`]: one line of a conversation: its label, indent and rows; mentions of us.
 //! - [`rows`]: where each entry of a conversation sits in rows, so a scrolled view skips to it.
@@ -47,4 +48,5 @@ pub mod settings;
 pub mod terminal;
 pub mod ui;
 pub mod window;
+pub mod windows;
 pub mod wrap;

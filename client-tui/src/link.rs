@@ -137,7 +137,7 @@ impl App {
         let mut effects = Vec::new();
         let mut rooms = Vec::new();
         let mut in_lobby = false;
-        for w in &mut self.windows {
+        for w in self.windows.iter_mut() {
             let Target::Room(room) = &w.target else { continue };
             w.refill = w.newest_seq.map(Refill::new);
             w.loading = false;

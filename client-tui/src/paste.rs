@@ -180,7 +180,7 @@ impl App {
 
     /// Where the current window's messages go, if anywhere.
     fn destination(&self) -> Option<Destination> {
-        match self.current_window().map(|w| &w.target) {
+        match self.windows.current_window().map(|w| &w.target) {
             Some(Target::Room(room)) => Some(Destination::Room(room.clone())),
             Some(Target::Private(nick)) => Some(Destination::Person(nick.clone())),
             None => None,

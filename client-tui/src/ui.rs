@@ -198,7 +198,7 @@ fn entry_lines(entry: &Entry, width: usize, look: Look) -> Vec<Line<'_>> {
 
 fn draw_messages(frame: &mut Frame, app: &App, panes: &Panes) {
     let inner = panes.messages_inner();
-    let Some(window) = app.current_window() else {
+    let Some(window) = app.windows.current_window() else {
         let text = match app.connection {
             Connection::Closed => "not connected",
             _ => "waiting for the server...",
@@ -246,7 +246,7 @@ fn draw_messages(frame: &mut Frame, app: &App, panes: &Panes) {
 
 /// The current room's members, alphabetically, each in its colour.
 fn draw_members(frame: &mut Frame, app: &App, area: Rect) {
-    let Some(window) = app.current_window() else { return };
+    let Some(window) = app.windows.current_window() else { return };
     let title = format!(" {} members ", window.members.len());
     let inner = layout::inside(area);
     let mut nicks: Vec<&Nick> = window.members.iter().collect();
@@ -300,7 +300,7 @@ fn draw_status(frame: &mut Frame, app: &App, area: Rect) {
         Connection::Closed if app.reconnecting() => ("reconnecting", Color::Yellow),
         Connection::Closed => ("offline", Color::Red),
     };
-    let room = app.current_window().map_or_else(|| "-".to_owned(), |w| w.target.title());
+    let room = app.windows.current_window().map_or_else(|| "-".to_owned(), |w| w.target.title());
     let mut spans = vec![
         Span::styled(format!(" {state} "), Style::new().fg(Color::Black).bg(color)),
         Span::raw(format!(
@@ -318,7 +318,7 @@ fn draw_status(frame: &mut Frame, app: &App, area: Rect) {
         } else if w.unread > 0 {
             label.push_str(&format!("({})", w.unread));
         }
-        let style = if i == app.current {
+        let style = if i == app.windows.current {
             Style::new().bold().add_modifier(Modifier::REVERSED)
         } else if w.highlights > 0 {
             Style::new().fg(Color::Magenta).bold().add_modifier(Modifier::UNDERLINED)

@@ -85,12 +85,12 @@ fn alt_a_jumps_to_mentions_first_then_other_activity() {
     said_in(&mut app, "ops", "Tracy", "Michael, look");
     let alt_a = Event::Key(KeyEvent::new(KeyCode::Char('a'), KeyModifiers::ALT));
     app.update(alt_a.clone());
-    assert_eq!(app.current_room(), Some(&room("ops")), "the mention first");
+    assert_eq!(app.windows.current_room(), Some(&room("ops")), "the mention first");
     assert_eq!(app.windows[2].highlights, 0, "seen");
     app.update(alt_a.clone());
-    assert_eq!(app.current_room(), Some(&room("rust")));
+    assert_eq!(app.windows.current_room(), Some(&room("rust")));
     app.update(alt_a);
-    assert_eq!(app.current_room(), Some(&room("rust")), "nothing left: stays");
+    assert_eq!(app.windows.current_room(), Some(&room("rust")), "nothing left: stays");
 }
 
 #[test]

@@ -102,7 +102,7 @@ fn type_line(app: &mut App, line: &str) -> Vec<Effect> {
 }
 
 fn last_text(app: &App) -> String {
-    app.current_window().unwrap().entries().back().unwrap().text.clone()
+    app.windows.current_window().unwrap().entries().back().unwrap().text.clone()
 }
 
 /// The welcome fills the connection log and marks the session registered; the first join opens
@@ -118,7 +118,7 @@ fn welcome_and_first_join() {
     assert_eq!(log[2], "Hello, Michael! Welcome to chat.");
     assert_eq!(log[3], "Be kind.");
     server(&mut app, presence("lobby", "Michael", PresenceEvent::Joined));
-    assert_eq!(app.current_room(), Some(&room("lobby")));
+    assert_eq!(app.windows.current_room(), Some(&room("lobby")));
 }
 
 /// `--room rust` joins rust after the welcome and shows it once the server confirms.
@@ -129,7 +129,7 @@ fn the_start_room_is_joined_and_shown() {
     assert_eq!(effects, vec![Effect::Send(ClientMsg::Join { room: room("rust") })]);
     server(&mut app, presence("lobby", "Michael", PresenceEvent::Joined));
     server(&mut app, presence("rust", "Michael", PresenceEvent::Joined));
-    assert_eq!(app.current_room(), Some(&room("rust")));
+    assert_eq!(app.windows.current_room(), Some(&room("rust")));
     assert_eq!(app.windows.len(), 2);
 }
 
@@ -182,7 +182,7 @@ fn messages_and_presence_fill_the_window() {
     server(&mut app, presence("lobby", "Tracy", PresenceEvent::Joined));
     assert_eq!(last_text(&app), "Tracy joined");
     server(&mut app, said("lobby", "Tracy", "hi"));
-    let entry = app.current_window().unwrap().entries().back().unwrap().clone();
+    let entry = app.windows.current_window().unwrap().entries().back().unwrap().clone();
     assert_eq!(
         (entry.kind, entry.from, entry.text.as_str()),
         (EntryKind::Say, Some(nick("Tracy")), "hi")
@@ -190,7 +190,7 @@ fn messages_and_presence_fill_the_window() {
     server(&mut app, presence("lobby", "Tracy", PresenceEvent::Renamed { to: nick("Trace") }));
     assert_eq!(last_text(&app), "Tracy is now known as Trace");
     let members: Vec<&str> =
-        app.current_window().unwrap().members.iter().map(Nick::as_str).collect();
+        app.windows.current_window().unwrap().members.iter().map(Nick::as_str).collect();
     assert_eq!(members, ["Michael", "Trace"]);
     server(
         &mut app,
@@ -201,7 +201,7 @@ fn messages_and_presence_fill_the_window() {
         ),
     );
     assert_eq!(last_text(&app), "Trace dropped (timeout)");
-    assert_eq!(app.current_window().unwrap().members.len(), 1);
+    assert_eq!(app.windows.current_window().unwrap().members.len(), 1);
 }
 
 /// Hostile text is stored with every control, escape and bidi character made visible.
@@ -226,19 +226,19 @@ fn joining_and_switching_windows() {
         type_line(&mut app, "/join #Rust"),
         vec![Effect::Send(ClientMsg::Join { room: room("rust") })]
     );
-    assert_eq!(app.current_room(), Some(&room("lobby")), "not before the server confirms");
+    assert_eq!(app.windows.current_room(), Some(&room("lobby")), "not before the server confirms");
     server(&mut app, presence("rust", "Michael", PresenceEvent::Joined));
-    assert_eq!(app.current_room(), Some(&room("rust")));
+    assert_eq!(app.windows.current_room(), Some(&room("rust")));
     app.update(alt('1'));
-    assert_eq!(app.current_room(), Some(&room("lobby")));
+    assert_eq!(app.windows.current_room(), Some(&room("lobby")));
     assert!(type_line(&mut app, "/join rust").is_empty());
-    assert_eq!(app.current_room(), Some(&room("rust")));
+    assert_eq!(app.windows.current_room(), Some(&room("rust")));
     app.update(ctrl('n'));
-    assert_eq!(app.current_room(), Some(&room("lobby")));
+    assert_eq!(app.windows.current_room(), Some(&room("lobby")));
     app.update(ctrl('p'));
-    assert_eq!(app.current_room(), Some(&room("rust")));
+    assert_eq!(app.windows.current_room(), Some(&room("rust")));
     app.update(alt('9'));
-    assert_eq!(app.current_room(), Some(&room("rust")), "no window 9: nothing changes");
+    assert_eq!(app.windows.current_room(), Some(&room("rust")), "no window 9: nothing changes");
 }
 
 /// Activity in another window is counted as unread until it is shown; our own words are not.
@@ -312,7 +312,7 @@ fn leaving_closes_the_window() {
     );
     server(&mut app, presence("rust", "Michael", PresenceEvent::Left { reason: None }));
     assert_eq!(app.windows.len(), 1);
-    assert_eq!(app.current_room(), Some(&room("lobby")));
+    assert_eq!(app.windows.current_room(), Some(&room("lobby")));
 }
 
 /// /exit and Ctrl+C say goodbye to the server and quit; offline, they just quit.
@@ -408,7 +408,7 @@ fn errors_are_shown_where_the_person_is_looking() {
             retry_after_ms: None,
         },
     );
-    let entry = app.current_window().unwrap().entries().back().unwrap();
+    let entry = app.windows.current_window().unwrap().entries().back().unwrap();
     assert_eq!((entry.kind, entry.text.as_str()), (EntryKind::Error, "you are not in #x"));
 }
 
@@ -430,24 +430,28 @@ fn paging_through_history() {
         server(&mut app, said("lobby", "Tracy", &format!("message {i}")));
     }
     app.update(key(KeyCode::PageUp));
-    let scrolled = app.current_window().unwrap().scroll;
+    let scrolled = app.windows.current_window().unwrap().scroll;
     assert!(scrolled > 0);
     server(&mut app, said("lobby", "Tracy", "new"));
     assert_eq!(
-        app.current_window().unwrap().scroll,
+        app.windows.current_window().unwrap().scroll,
         scrolled + 1,
         "the view stays on the same rows"
     );
     for _ in 0..100 {
         app.update(key(KeyCode::PageUp));
     }
-    let top = app.current_window().unwrap().scroll;
+    let top = app.windows.current_window().unwrap().scroll;
     app.update(key(KeyCode::PageUp));
-    assert_eq!(app.current_window().unwrap().scroll, top, "scrolling stops at the first message");
+    assert_eq!(
+        app.windows.current_window().unwrap().scroll,
+        top,
+        "scrolling stops at the first message"
+    );
     for _ in 0..100 {
         app.update(key(KeyCode::PageDown));
     }
-    assert_eq!(app.current_window().unwrap().scroll, 0);
+    assert_eq!(app.windows.current_window().unwrap().scroll, 0);
 }
 
 /// /help and F1 open the help overlay; Esc closes it.
@@ -498,7 +502,7 @@ fn the_backlog_is_marked_and_live_messages_follow_it_once() {
     welcome(&mut app);
     server(&mut app, history("lobby", 1..=3, true));
     server(&mut app, presence("lobby", "Michael", PresenceEvent::Joined));
-    let w = app.current_window().unwrap();
+    let w = app.windows.current_window().unwrap();
     let kinds: Vec<(EntryKind, &str, bool)> =
         w.entries().iter().map(|e| (e.kind, e.text.as_str(), e.earlier)).collect();
     assert_eq!(
@@ -526,7 +530,7 @@ fn the_backlog_is_marked_and_live_messages_follow_it_once() {
     server(&mut app, live(3));
     server(&mut app, live(4));
     let texts: Vec<&str> =
-        app.current_window().unwrap().entries().iter().map(|e| e.text.as_str()).collect();
+        app.windows.current_window().unwrap().entries().iter().map(|e| e.text.as_str()).collect();
     assert_eq!(texts.iter().filter(|t| t.starts_with("live")).count(), 1, "{texts:?}");
     assert_eq!(texts.last(), Some(&"live 4"));
     assert_eq!(app.windows[0].unread, 0, "the backlog is not unread news");

@@ -220,7 +220,7 @@ fn channels() -> Vec<Channel> {
                 private(app, "Mallory", t);
                 let target = Target::Private(nick("Mallory"));
                 let index = app.windows.iter().position(|w| w.target == target).unwrap();
-                app.switch_to(index);
+                app.windows.switch_to(index);
             },
             shown: clean,
         },
@@ -270,7 +270,7 @@ fn channels() -> Vec<Channel> {
 
 /// The message after the hostile one, in the same place.
 fn follow(app: &mut App, pane: Pane) {
-    match (pane, app.current_window().map(|w| w.target.clone())) {
+    match (pane, app.windows.current_window().map(|w| w.target.clone())) {
         (Pane::Log, _) => notice(app, FOLLOW),
         (Pane::Messages, Some(Target::Private(from))) => private(app, from.as_str(), FOLLOW),
         (Pane::Messages, _) => message(app, "Tracy", MessageKind::Say, FOLLOW),
@@ -283,11 +283,11 @@ fn follow(app: &mut App, pane: Pane) {
 fn conversation(app: &mut App, unscrolled: &Buffer) -> Vec<String> {
     let inner = Panes::new(app.size).messages_inner();
     let height = usize::from(inner.height);
-    let total = app.current_window().unwrap().total_rows(usize::from(inner.width));
+    let total = app.windows.current_window().unwrap().total_rows(usize::from(inner.width));
     let mut pages = Vec::new();
     let mut scroll = 0;
     while scroll < total {
-        app.windows[app.current].scroll = scroll;
+        app.windows.current_window_mut().unwrap().scroll = scroll;
         let buf = if scroll == 0 { unscrolled.clone() } else { render(app).0 };
         let shown = u16::try_from(height.min(total - scroll)).unwrap();
         let rows: Vec<String> =
@@ -295,7 +295,7 @@ fn conversation(app: &mut App, unscrolled: &Buffer) -> Vec<String> {
         pages.push(rows);
         scroll += height;
     }
-    app.windows[app.current].scroll = 0;
+    app.windows.current_window_mut().unwrap().scroll = 0;
     pages.into_iter().rev().flatten().collect()
 }
 
@@ -369,7 +369,7 @@ fn check(
     let follow_rows = match channel.pane {
         Pane::Log => 1,
         Pane::Messages => {
-            let entry = hostile.current_window().unwrap().entries().back().unwrap();
+            let entry = hostile.windows.current_window().unwrap().entries().back().unwrap();
             u16::try_from(entry.height(usize::from(inner.width))).unwrap()
         }
     };

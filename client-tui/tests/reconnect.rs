@@ -81,7 +81,7 @@ fn in_rust() -> App {
     let mut app = app(80, 24);
     net(&mut app, joined("rust"));
     net(&mut app, page("rust", 1..=3, true));
-    app.switch_to(1);
+    app.windows.switch_to(1);
     app
 }
 
@@ -166,7 +166,7 @@ fn coming_back_rejoins_and_fills_in_each_message_once() {
         .map(|e| e.text.clone())
         .collect();
     assert!(markers.contains(&"3 messages while you were away".to_owned()), "{markers:?}");
-    assert_eq!(app.current_room(), Some(&room("rust")), "still looking at #rust");
+    assert_eq!(app.windows.current_room(), Some(&room("rust")), "still looking at #rust");
 }
 
 #[test]

@@ -1,0 +1,148 @@
+//! The open windows: which one is shown, moving between them, opening and closing them, and
+//! the rooms the client knows of besides its own.
+
+use std::collections::BTreeSet;
+use std::ops::{Index, IndexMut};
+
+use protocol::{RoomInfo, RoomName};
+
+use crate::window::{Target, Window};
+
+#[derive(Debug, Default)]
+pub struct Windows {
+    /// In the order they were opened: Alt+1..9 and the status line count in this order.
+    all: Vec<Window>,
+    /// The index of the window shown.
+    pub current: usize,
+    /// A room we asked to join: its window is shown when the join is confirmed.
+    pub(crate) pending_switch: Option<RoomName>,
+    /// Rooms the server has listed (in its welcome and `/rooms`), for completion.
+    pub known_rooms: BTreeSet<RoomName>,
+}
+
+impl Windows {
+    pub fn len(&self) -> usize {
+        self.all.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.all.is_empty()
+    }
+
+    pub fn iter(&self) -> std::slice::Iter<'_, Window> {
+        self.all.iter()
+    }
+
+    pub fn iter_mut(&mut self) -> std::slice::IterMut<'_, Window> {
+        self.all.iter_mut()
+    }
+
+    pub fn get(&self, index: usize) -> Option<&Window> {
+        self.all.get(index)
+    }
+
+    pub fn get_mut(&mut self, index: usize) -> Option<&mut Window> {
+        self.all.get_mut(index)
+    }
+
+    /// The window shown, if any is open.
+    pub fn current_window(&self) -> Option<&Window> {
+        self.all.get(self.current)
+    }
+
+    pub fn current_window_mut(&mut self) -> Option<&mut Window> {
+        self.all.get_mut(self.current)
+    }
+
+    /// The room of the current window, if it is a room.
+    pub fn current_room(&self) -> Option<&RoomName> {
+        match self.current_window().map(|w| &w.target) {
+            Some(Target::Room(room)) => Some(room),
+            _ => None,
+        }
+    }
+
+    /// The index of the window for `target`, if it is open.
+    pub fn find(&self, target: &Target) -> Option<usize> {
+        self.all.iter().position(|w| w.target == *target)
+    }
+
+    /// The index of the window for `target`, opened if new.
+    pub fn open(&mut self, target: Target) -> usize {
+        if let Some(i) = self.find(&target) {
+            return i;
+        }
+        self.all.push(Window::new(target));
+        self.all.len() - 1
+    }
+
+    /// Closes window `index`; the one shown stays shown, or the one before it if it closed.
+    pub fn close(&mut self, index: usize) {
+        self.all.remove(index);
+        if self.current >= index && self.current > 0 {
+            self.current -= 1;
+        }
+    }
+
+    /// Shows window `index`, its messages now read.
+    pub fn switch_to(&mut self, index: usize) {
+        if let Some(w) = self.all.get_mut(index) {
+            w.unread = 0;
+            w.highlights = 0;
+            self.current = index;
+        }
+    }
+
+    /// Ctrl+N, Ctrl+P: the next or previous window, round the ends.
+    pub fn cycle(&mut self, step: isize) {
+        let n = self.all.len();
+        if n > 0 {
+            let next = (self.current as isize + step).rem_euclid(n as isize) as usize;
+            self.switch_to(next);
+        }
+    }
+
+    /// Alt+A: the next window with something for us (a mention, a private message), else the
+    /// next with any unread message, counting on from the current one.
+    pub fn jump_to_activity(&mut self) {
+        let n = self.all.len();
+        let order = (1..n).map(|i| (self.current + i) % n);
+        let target = order
+            .clone()
+            .find(|&i| self.all[i].highlights > 0)
+            .or_else(|| order.clone().find(|&i| self.all[i].unread > 0));
+        if let Some(i) = target {
+            self.switch_to(i);
+        }
+    }
+
+    /// We joined `room`, whose window is `index`: it is shown if it is the room we asked to
+    /// join, or the only window.
+    pub(crate) fn joined(&mut self, room: &RoomName, index: usize) {
+        if self.pending_switch.as_ref() == Some(room) {
+            self.pending_switch = None;
+            self.switch_to(index);
+        } else if self.all.len() == 1 {
+            self.switch_to(index);
+        }
+    }
+
+    /// The server's list of rooms, for completion.
+    pub(crate) fn know_rooms(&mut self, rooms: &[RoomInfo]) {
+        self.known_rooms = rooms.iter().map(|r| r.name.clone()).collect();
+    }
+}
+
+impl Index<usize> for Windows {
+    type Output = Window;
+
+    fn index(&self, index: usize) -> &Window {
+        &self.all[index]
+    }
+}
+
+impl IndexMut<usize> for Windows {
+    fn index_mut(&mut self, index: usize) -> &mut Window {
+        &mut self.all[index]
+    }
+}
