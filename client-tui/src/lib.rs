@@ -6,9 +6,12 @@
 //! client can be tested without a terminal.
 //!
 //! # Layout
-//! - [`app`]: all client state and `update(event) -> effects`; keys and typed commands.
-//! - [`incoming`]: what the app does with each message from the server.
-//! - [`backlog`]: earlier messages: the backlog on joining, older pages when scrolling up.
+//! - [`app`]: all client state and `update(event) -> effects`; keys and typed commands. The
+//!   rest of `impl App` is in files of its own under `app/`:
+//!   - `app/incoming.rs`: what the app does with each message from the server.
+//!   - `app/backlog.rs`: earlier messages: the backlog on joining, older pages when scrolling up.
+//!   - `app/link.rs`: the connection's life: losing it, reconnecting, rejoining, filling in.
+//!   - `app/paste.rs`: asking about a multi-line paste and sending it as chosen.
 //! - [`windows`]: the open windows, the one shown, moving between them.
 //! - [`window`]: one conversation (a room or a private chat) and its scrollback.
 //! - [`entry`]: one line of a conversation: its label, indent and rows; mentions of us.
@@ -17,12 +20,11 @@
 //! - [`settings`]: what the client starts with, and local times from it.
 //! - [`config`]: the optional TOML file and flags, merged and checked into [`settings`].
 //! - [`input`]: the input line, an editor measured in display columns.
-//! - [`paste`]: multi-line pastes: ask first, then send as one message or line by line.
+//! - [`paste`]: a multi-line paste held for a choice, and lines sent one at a time.
 //! - [`wrap`]: word wrapping in display columns.
 //! - [`layout`]: where each pane goes in a terminal of a given size.
 //! - [`ui`]: `draw(frame, &App)`: panes, status line, help overlay.
 //! - [`net`]: the task that owns the socket (one per connection).
-//! - [`link`]: the connection's life: losing it, reconnecting, rejoining, filling in.
 //! - [`reconnect`]: backoff with jitter between attempts.
 //! - [`refill`]: a window catching up after a reconnect: the messages it missed, until none is.
 //! - [`event`]: the events the app reacts to and the effects it asks for.
@@ -30,15 +32,12 @@
 //!   network and signals.
 
 pub mod app;
-pub mod backlog;
 pub mod complete;
 pub mod config;
 pub mod entry;
 pub mod event;
-pub mod incoming;
 pub mod input;
 pub mod layout;
-pub mod link;
 pub mod net;
 pub mod paste;
 pub mod reconnect;

@@ -14,9 +14,6 @@ use crossterm::event::{KeyCode, KeyEvent};
 use protocol::limits::MAX_TEXT_BYTES;
 use protocol::{ClientMsg, ErrorCode, Nick, RoomName, Text};
 
-use crate::app::{App, Connection};
-use crate::entry::EntryKind;
-use crate::event::Effect;
 use crate::window::Target;
 
 /// Longest paste held, in bytes; the rest is dropped (and the prompt says so).
@@ -65,15 +62,24 @@ impl PasteChoice {
     }
 }
 
-/// Where lines sent line by line go.
+/// Where a paste goes: the room or the person of the window it was pasted in.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Destination {
+pub enum Destination {
     Room(RoomName),
     Person(Nick),
 }
 
 impl Destination {
-    fn request(&self, text: Text) -> ClientMsg {
+    /// Where messages in a window for `target` go.
+    pub fn of(target: &Target) -> Self {
+        match target {
+            Target::Room(room) => Self::Room(room.clone()),
+            Target::Private(nick) => Self::Person(nick.clone()),
+        }
+    }
+
+    /// The request that sends `text` there.
+    pub fn request(&self, text: Text) -> ClientMsg {
         match self {
             Self::Room(room) => ClientMsg::Say { room: room.clone(), text },
             Self::Person(to) => ClientMsg::Msg { to: to.clone(), text },
@@ -92,10 +98,99 @@ pub struct LineQueue {
     retry_at: Option<Instant>,
 }
 
+/// What a line queue asks for when its time comes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pace {
+    /// Nothing yet.
+    Wait,
+    /// Send this again: flood control allows it now.
+    Resend(ClientMsg),
+    /// The line on its way was never echoed: give up the rest.
+    GiveUp,
+}
+
 impl LineQueue {
+    /// The lines of `text` for `to`, long ones cut into pieces a message holds, at most
+    /// [`MAX_PASTE_LINES`]; none sent yet.
+    pub fn new(to: Destination, text: &str) -> Self {
+        let waiting = text
+            .lines()
+            .flat_map(pieces)
+            .filter_map(|line| Text::parse(line).ok())
+            .take(MAX_PASTE_LINES)
+            .collect();
+        Self { to, waiting, in_flight: None, retry_at: None }
+    }
+
     /// Lines not yet echoed, the one on its way included.
     pub fn left(&self) -> usize {
         self.waiting.len() + usize::from(self.in_flight.is_some())
+    }
+
+    /// Sends the next line at `now`, if one is waiting.
+    pub fn send_next(&mut self, now: Instant) -> Option<ClientMsg> {
+        let line = self.waiting.pop_front()?;
+        self.in_flight = Some((line.clone(), now));
+        Some(self.to.request(line))
+    }
+
+    /// Our own message arrived in room `room` (or a private one to `to`): if it is the line
+    /// on its way, the next one goes.
+    pub fn echoed(
+        &mut self,
+        room: Option<&RoomName>,
+        to: Option<&Nick>,
+        now: Instant,
+    ) -> Option<ClientMsg> {
+        let ours = match (&self.to, room, to) {
+            (Destination::Room(r), Some(room), _) => r == room,
+            (Destination::Person(n), _, Some(to)) => n.key() == to.key(),
+            _ => false,
+        };
+        if ours && self.in_flight.is_some() && self.retry_at.is_none() {
+            self.in_flight = None;
+            return self.send_next(now);
+        }
+        None
+    }
+
+    /// The server refused something at `now`. Flood control's "slow down" has the line on its
+    /// way sent again when allowed; returns whether the rest must be given up instead.
+    pub fn refused(&mut self, code: ErrorCode, retry_after_ms: Option<u64>, now: Instant) -> bool {
+        if self.in_flight.is_none() {
+            return false;
+        }
+        match (code, retry_after_ms) {
+            (ErrorCode::Flood, Some(ms)) => {
+                self.retry_at = Some(now + Duration::from_millis(ms));
+                false
+            }
+            _ => true,
+        }
+    }
+
+    /// Resends a refused line when flood control allows; gives up on a line never echoed.
+    pub fn pace(&mut self, now: Instant) -> Pace {
+        if let Some(at) = self.retry_at
+            && now >= at
+        {
+            self.retry_at = None;
+            if let Some((line, sent)) = self.in_flight.as_mut() {
+                *sent = now;
+                return Pace::Resend(self.to.request(line.clone()));
+            }
+        }
+        if self.retry_at.is_none()
+            && self.in_flight.as_ref().is_some_and(|(_, sent)| now >= *sent + ECHO_WAIT)
+        {
+            return Pace::GiveUp;
+        }
+        Pace::Wait
+    }
+
+    /// When [`LineQueue::pace`] has something to do.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.retry_at.or_else(|| self.in_flight.as_ref().map(|(_, sent)| *sent + ECHO_WAIT))
     }
 }
 
@@ -139,172 +234,6 @@ fn pieces(text: &str) -> Vec<&str> {
     }
     out.push(rest);
     out
-}
-
-impl App {
-    /// A bracketed paste arrived.
-    pub(crate) fn on_paste(&mut self, pasted: &str) -> Vec<Effect> {
-        let paste = normalise(pasted);
-        if paste.lines <= 1 {
-            self.input.insert_str(&paste.text);
-        } else {
-            self.paste = Some(paste);
-        }
-        Vec::new()
-    }
-
-    /// A key while a paste waits for a choice.
-    pub(crate) fn on_paste_key(&mut self, key: &KeyEvent) -> Vec<Effect> {
-        let Some(choice) = PasteChoice::from_key(key) else { return Vec::new() };
-        let Some(paste) = self.paste.take() else { return Vec::new() };
-        match choice {
-            PasteChoice::Cancel => Vec::new(),
-            PasteChoice::Edit => {
-                self.input.insert_str(&paste.text);
-                Vec::new()
-            }
-            PasteChoice::AsOne => match Text::parse(&paste.text) {
-                Ok(text) => self.send_to_current(text),
-                Err(e) => {
-                    self.note(
-                        EntryKind::Error,
-                        &format!("cannot send the paste as one message: {e}; try line by line"),
-                    );
-                    self.paste = Some(paste);
-                    Vec::new()
-                }
-            },
-            PasteChoice::LineByLine => self.send_lines(&paste.text),
-        }
-    }
-
-    /// Where the current window's messages go, if anywhere.
-    fn destination(&self) -> Option<Destination> {
-        match self.windows.current_window().map(|w| &w.target) {
-            Some(Target::Room(room)) => Some(Destination::Room(room.clone())),
-            Some(Target::Private(nick)) => Some(Destination::Person(nick.clone())),
-            None => None,
-        }
-    }
-
-    fn send_to_current(&mut self, text: Text) -> Vec<Effect> {
-        if self.connection != Connection::Registered {
-            self.note(EntryKind::Error, "not connected to the server; paste not sent");
-            return Vec::new();
-        }
-        match self.destination() {
-            Some(to) => vec![Effect::Send(to.request(text))],
-            None => {
-                self.note(EntryKind::Error, "you are not in a room; /join one first");
-                Vec::new()
-            }
-        }
-    }
-
-    fn send_lines(&mut self, text: &str) -> Vec<Effect> {
-        if self.connection != Connection::Registered {
-            self.note(EntryKind::Error, "not connected to the server; paste not sent");
-            return Vec::new();
-        }
-        if self.sending.is_some() {
-            self.note(EntryKind::Error, "still sending the last paste; wait for it to finish");
-            return Vec::new();
-        }
-        let Some(to) = self.destination() else {
-            self.note(EntryKind::Error, "you are not in a room; /join one first");
-            return Vec::new();
-        };
-        let lines: Vec<Text> = text
-            .lines()
-            .flat_map(pieces)
-            .filter_map(|line| Text::parse(line).ok())
-            .take(MAX_PASTE_LINES)
-            .collect();
-        let mut queue = LineQueue { to, waiting: lines.into(), in_flight: None, retry_at: None };
-        let effects = self.send_next_line(&mut queue);
-        if queue.left() > 0 {
-            self.sending = Some(queue);
-        }
-        effects
-    }
-
-    fn send_next_line(&self, queue: &mut LineQueue) -> Vec<Effect> {
-        let Some(line) = queue.waiting.pop_front() else { return Vec::new() };
-        queue.in_flight = Some((line.clone(), self.now));
-        vec![Effect::Send(queue.to.request(line))]
-    }
-
-    /// Our own message arrived in room `room` (or a private one to `to`): if it is the line
-    /// on its way, the next one goes.
-    pub(crate) fn paste_echoed(
-        &mut self,
-        room: Option<&RoomName>,
-        to: Option<&Nick>,
-    ) -> Vec<Effect> {
-        let Some(mut queue) = self.sending.take() else { return Vec::new() };
-        let ours = match (&queue.to, room, to) {
-            (Destination::Room(r), Some(room), _) => r == room,
-            (Destination::Person(n), _, Some(to)) => n.key() == to.key(),
-            _ => false,
-        };
-        let mut effects = Vec::new();
-        if ours && queue.in_flight.is_some() && queue.retry_at.is_none() {
-            queue.in_flight = None;
-            effects = self.send_next_line(&mut queue);
-        }
-        if queue.left() > 0 {
-            self.sending = Some(queue);
-        }
-        effects
-    }
-
-    /// An error from the server while lines are on their way: flood control's "slow down"
-    /// retries the line; anything else stops the rest. (The error is shown either way.)
-    pub(crate) fn paste_refused(&mut self, code: ErrorCode, retry_after_ms: Option<u64>) {
-        let Some(queue) = self.sending.as_mut() else { return };
-        if queue.in_flight.is_none() {
-            return;
-        }
-        match (code, retry_after_ms) {
-            (ErrorCode::Flood, Some(ms)) => {
-                queue.retry_at = Some(self.now + Duration::from_millis(ms));
-            }
-            _ => self.stop_paste("the server refused a line"),
-        }
-    }
-
-    /// Gives up the lines not yet sent, saying why.
-    pub(crate) fn stop_paste(&mut self, why: &str) {
-        if let Some(queue) = self.sending.take() {
-            let left = queue.left();
-            self.note(EntryKind::Error, &format!("{why}: {left} pasted lines not sent"));
-        }
-    }
-
-    /// Resends a refused line when flood control allows; gives up on a line never echoed.
-    pub(crate) fn pace_paste(&mut self, now: Instant) -> Vec<Effect> {
-        let Some(queue) = self.sending.as_mut() else { return Vec::new() };
-        if let Some(at) = queue.retry_at
-            && now >= at
-        {
-            queue.retry_at = None;
-            if let Some((line, sent)) = queue.in_flight.as_mut() {
-                *sent = now;
-                return vec![Effect::Send(queue.to.request(line.clone()))];
-            }
-        }
-        if queue.retry_at.is_none()
-            && queue.in_flight.as_ref().is_some_and(|(_, sent)| now >= *sent + ECHO_WAIT)
-        {
-            self.stop_paste("no echo from the server");
-        }
-        Vec::new()
-    }
-
-    pub(crate) fn paste_deadline(&self) -> Option<Instant> {
-        let queue = self.sending.as_ref()?;
-        queue.retry_at.or_else(|| queue.in_flight.as_ref().map(|(_, sent)| *sent + ECHO_WAIT))
-    }
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 
 use protocol::{ErrorCode, Nick, PresenceEvent, RoomName, ServerMsg, Stored, describe, sanitize};
 
-use crate::app::{App, Connection, LogKind};
+use super::{App, Connection, LogKind};
 use crate::entry::{Entry, EntryKind, clean};
 use crate::event::Effect;
 use crate::window::Target;

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use protocol::{ByeCode, ClientMsg, RoomName, Stored, limits::MAX_HISTORY_PAGE};
 
-use crate::app::{App, Connection, LogKind};
+use super::{App, Connection, LogKind};
 use crate::entry::{Entry, EntryKind};
 use crate::event::{Effect, NetEvent};
 use crate::refill::Refill;

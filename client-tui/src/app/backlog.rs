@@ -3,7 +3,7 @@
 
 use protocol::{ClientMsg, MessageKind, RoomName, Stored, limits::MAX_HISTORY_PAGE};
 
-use crate::app::App;
+use super::App;
 use crate::entry::{Entry, EntryKind, clean, mentions};
 use crate::event::Effect;
 use crate::window::Target;

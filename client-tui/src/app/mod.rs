@@ -20,6 +20,11 @@ use crate::settings::Settings;
 use crate::window::Target;
 use crate::windows::Windows;
 
+mod backlog;
+mod incoming;
+mod link;
+mod paste;
+
 /// Lines kept in the connection log.
 pub const LOG_CAPACITY: usize = 500;
 /// Sent lines kept for Up/Down recall.

@@ -1,0 +1,138 @@
+//! What the app does with pastes: asks what to do with a multi-line one, sends it as the
+//! person chose, and keeps a paste sent line by line going as the server echoes each line.
+
+use std::time::Instant;
+
+use crossterm::event::KeyEvent;
+use protocol::{ErrorCode, Nick, RoomName, Text};
+
+use super::{App, Connection};
+use crate::entry::EntryKind;
+use crate::event::Effect;
+use crate::paste::{Destination, LineQueue, Pace, PasteChoice, normalise};
+
+impl App {
+    /// A bracketed paste arrived.
+    pub(crate) fn on_paste(&mut self, pasted: &str) -> Vec<Effect> {
+        let paste = normalise(pasted);
+        if paste.lines <= 1 {
+            self.input.insert_str(&paste.text);
+        } else {
+            self.paste = Some(paste);
+        }
+        Vec::new()
+    }
+
+    /// A key while a paste waits for a choice.
+    pub(crate) fn on_paste_key(&mut self, key: &KeyEvent) -> Vec<Effect> {
+        let Some(choice) = PasteChoice::from_key(key) else { return Vec::new() };
+        let Some(paste) = self.paste.take() else { return Vec::new() };
+        match choice {
+            PasteChoice::Cancel => Vec::new(),
+            PasteChoice::Edit => {
+                self.input.insert_str(&paste.text);
+                Vec::new()
+            }
+            PasteChoice::AsOne => match Text::parse(&paste.text) {
+                Ok(text) => self.send_to_current(text),
+                Err(e) => {
+                    self.note(
+                        EntryKind::Error,
+                        &format!("cannot send the paste as one message: {e}; try line by line"),
+                    );
+                    self.paste = Some(paste);
+                    Vec::new()
+                }
+            },
+            PasteChoice::LineByLine => self.send_lines(&paste.text),
+        }
+    }
+
+    /// Whether a paste can be sent now; if not, says so.
+    fn registered_for_paste(&mut self) -> bool {
+        if self.connection != Connection::Registered {
+            self.note(EntryKind::Error, "not connected to the server; paste not sent");
+            return false;
+        }
+        true
+    }
+
+    /// Where the current window's messages go; if nowhere, says so.
+    fn paste_destination(&mut self) -> Option<Destination> {
+        let to = self.windows.current_window().map(|w| Destination::of(&w.target));
+        if to.is_none() {
+            self.note(EntryKind::Error, "you are not in a room; /join one first");
+        }
+        to
+    }
+
+    fn send_to_current(&mut self, text: Text) -> Vec<Effect> {
+        if !self.registered_for_paste() {
+            return Vec::new();
+        }
+        let Some(to) = self.paste_destination() else { return Vec::new() };
+        vec![Effect::Send(to.request(text))]
+    }
+
+    fn send_lines(&mut self, text: &str) -> Vec<Effect> {
+        if !self.registered_for_paste() {
+            return Vec::new();
+        }
+        if self.sending.is_some() {
+            self.note(EntryKind::Error, "still sending the last paste; wait for it to finish");
+            return Vec::new();
+        }
+        let Some(to) = self.paste_destination() else { return Vec::new() };
+        let mut queue = LineQueue::new(to, text);
+        let effects = queue.send_next(self.now).map(Effect::Send).into_iter().collect();
+        self.sending = Some(queue).filter(|q| q.left() > 0);
+        effects
+    }
+
+    /// Our own message arrived in room `room` (or a private one to `to`): if it is the line
+    /// on its way, the next one goes.
+    pub(crate) fn paste_echoed(
+        &mut self,
+        room: Option<&RoomName>,
+        to: Option<&Nick>,
+    ) -> Vec<Effect> {
+        let Some(mut queue) = self.sending.take() else { return Vec::new() };
+        let effects = queue.echoed(room, to, self.now).map(Effect::Send).into_iter().collect();
+        self.sending = Some(queue).filter(|q| q.left() > 0);
+        effects
+    }
+
+    /// An error from the server while lines are on their way: flood control's "slow down"
+    /// retries the line; anything else stops the rest. (The error is shown either way.)
+    pub(crate) fn paste_refused(&mut self, code: ErrorCode, retry_after_ms: Option<u64>) {
+        let now = self.now;
+        if self.sending.as_mut().is_some_and(|q| q.refused(code, retry_after_ms, now)) {
+            self.stop_paste("the server refused a line");
+        }
+    }
+
+    /// Gives up the lines not yet sent, saying why.
+    pub(crate) fn stop_paste(&mut self, why: &str) {
+        if let Some(queue) = self.sending.take() {
+            let left = queue.left();
+            self.note(EntryKind::Error, &format!("{why}: {left} pasted lines not sent"));
+        }
+    }
+
+    /// Resends a refused line when flood control allows; gives up on a line never echoed.
+    pub(crate) fn pace_paste(&mut self, now: Instant) -> Vec<Effect> {
+        let Some(queue) = self.sending.as_mut() else { return Vec::new() };
+        match queue.pace(now) {
+            Pace::Wait => Vec::new(),
+            Pace::Resend(request) => vec![Effect::Send(request)],
+            Pace::GiveUp => {
+                self.stop_paste("no echo from the server");
+                Vec::new()
+            }
+        }
+    }
+
+    pub(crate) fn paste_deadline(&self) -> Option<Instant> {
+        self.sending.as_ref()?.deadline()
+    }
+}
