@@ -7,8 +7,8 @@ use clap::Parser;
 
 use std::path::PathBuf;
 
+use crate::broker::{ClusterConfig, HistoryConfig, Location};
 use crate::flood::{FloodLimits, Rate};
-use crate::history::{HistoryConfig, Location};
 use crate::limits::{
     FLOOD_BURST, FLOOD_PER_SECOND, HELLO_TIMEOUT, HISTORY_KEEP, HISTORY_ON_JOIN, MAX_CONNECTIONS,
     MAX_CONNECTIONS_PER_IP, MAX_ROOM_MEMBERS, MAX_ROOMS, NICK_RESERVATION, PING_INTERVAL,
@@ -182,13 +182,13 @@ impl Config {
     }
 
     /// The cluster settings, with `--redis`.
-    pub fn cluster(&self) -> Option<crate::cluster::ClusterConfig> {
+    pub fn cluster(&self) -> Option<ClusterConfig> {
         let url = self.redis.clone()?;
         let node = self.node_id.clone().unwrap_or_else(|| {
             let id = uuid::Uuid::new_v4().simple().to_string();
             format!("node-{}", &id[..8])
         });
-        Some(crate::cluster::ClusterConfig { url, node, keep: self.history_keep })
+        Some(ClusterConfig { url, node })
     }
 
     pub fn plain_addr(&self) -> Option<SocketAddr> {

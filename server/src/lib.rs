@@ -13,24 +13,23 @@
 //! - [`hub`]: the registry of nicks and rooms; one `broadcast` channel per room.
 //! - [`flood`]: flood control, a token bucket per connection and kind of request.
 //! - [`event`]: an event encoded once and shared by all its recipients.
-//! - [`history`]: the SQLite store and the writer that stores each message before it is sent.
-//! - [`cluster`]: several nodes as one chat through Redis (`--redis`): messages, presence,
-//!   nicks and history shared.
+//! - [`broker`]: everything durable or shared by the nodes: room messages numbered, stored,
+//!   then sent; history pages; nick claims. Two backends: [`broker::local`] (one node, SQLite)
+//!   and [`broker::redis`] (several nodes sharing a Redis).
 //! - [`limits`]: every bound of the server, with its reason.
 
-pub mod cluster;
+pub mod broker;
 pub mod config;
 pub mod dialect;
 pub mod event;
 pub mod flood;
-pub mod history;
 pub mod hub;
 pub mod limits;
 pub mod plain;
 pub mod server;
 pub mod session;
 
+pub use broker::{Broker, HistoryConfig};
 pub use config::Config;
 pub use flood::{FloodLimits, Rate};
-pub use history::{History, HistoryConfig};
 pub use server::{Listeners, ServerInfo, run};

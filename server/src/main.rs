@@ -34,35 +34,36 @@ async fn serve(config: chat_server::Config) -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
 
-    let history = match config.cluster() {
+    let broker = match config.cluster() {
         Some(cluster) => {
             // Redis first: a node that cannot reach it (or whose id is taken) stops here.
-            let history_config = chat_server::HistoryConfig {
+            let history = chat_server::HistoryConfig {
                 location: None,
                 keep: config.history_keep,
                 on_join: config.history_on_join,
                 max_bytes: None,
             };
-            let cluster = chat_server::cluster::Cluster::connect(cluster).await?;
-            tracing::info!(node = cluster.node(), "history in Redis, shared by the nodes");
-            chat_server::History::on_redis(cluster, history_config)
+            let node = cluster.node.clone();
+            let broker = chat_server::Broker::redis(cluster, history).await?;
+            tracing::info!(%node, "history in Redis, shared by the nodes");
+            broker
         }
         None => {
-            let history_config = config.history()?;
+            let history = config.history()?;
             // Open the database before taking the ports: a database that cannot be used
             // stops the server here, with the path and the reason, and touches nothing.
-            let history = chat_server::History::open(history_config.clone())
+            let broker = chat_server::Broker::local(history.clone())
                 .context("cannot open the history database")?;
-            match &history_config.location {
-                Some(chat_server::history::Location::File(path)) => {
+            match &history.location {
+                Some(chat_server::broker::Location::File(path)) => {
                     tracing::info!(path = %path.display(), "history database")
                 }
-                Some(chat_server::history::Location::Memory) => {
+                Some(chat_server::broker::Location::Memory) => {
                     tracing::info!("history in memory only")
                 }
                 None => tracing::info!("history off"),
             }
-            history
+            broker
         }
     };
     let listeners = chat_server::Listeners::bind(config.listen, config.plain_addr()).await?;
@@ -71,7 +72,7 @@ async fn serve(config: chat_server::Config) -> anyhow::Result<()> {
         Some(plain) => println!("chat-server listening: json={json} plain={plain}"),
         None => println!("chat-server listening: json={json}"),
     }
-    chat_server::run(listeners, config.server_info(), history, shutdown_signal()).await;
+    chat_server::run(listeners, config.server_info(), broker, shutdown_signal()).await;
     Ok(())
 }
 

@@ -20,9 +20,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
 
+use crate::broker::Broker;
 use crate::dialect::{Dialect, Json, View};
 use crate::flood::FloodLimits;
-use crate::history::History;
 use crate::hub::Hub;
 use crate::limits::{MAX_REFUSING, SHUTDOWN_GRACE};
 use crate::plain::Plain;
@@ -108,24 +108,19 @@ impl Listeners {
     }
 }
 
-/// Serves until `shutdown` completes, then closes every session cleanly and lets the history
-/// writer store what is queued.
+/// Serves until `shutdown` completes, then closes every session cleanly and lets the broker
+/// store what is queued.
 pub async fn run(
     listeners: Listeners,
     info: ServerInfo,
-    history: History,
+    broker: Broker,
     shutdown: impl Future<Output = ()>,
 ) {
-    let mut hub = Hub::new(info.max_rooms, info.max_room_members)
-        .with_reservation(info.nick_reservation, info.reserve_after);
-    if let Some(cluster) = history.cluster() {
-        hub = hub.with_elsewhere(Box::new(cluster.relay()));
-    }
+    let hub = Hub::new(info.max_rooms, info.max_room_members)
+        .with_reservation(info.nick_reservation, info.reserve_after)
+        .with_elsewhere(broker.elsewhere());
     let hub = Arc::new(hub);
-    if let Some(cluster) = history.cluster() {
-        // Clients are taken once this node has shared its state and read the others'.
-        cluster.start(&hub).await;
-    }
+    broker.start(&hub).await;
     let info = Arc::new(info);
     let token = CancellationToken::new();
     let tracker = TaskTracker::new();
@@ -134,7 +129,7 @@ pub async fn run(
     let ctx = Accept {
         hub,
         info,
-        history,
+        broker,
         token: token.clone(),
         tracker: tracker.clone(),
         slots,
@@ -158,7 +153,7 @@ pub async fn run(
     if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait()).await.is_err() {
         warn!(remaining = tracker.len(), "sessions did not finish in time; exiting anyway");
     }
-    ctx.history.close().await;
+    ctx.broker.close().await;
     drop(ctx);
     info!("stopped");
 }
@@ -167,7 +162,7 @@ pub async fn run(
 struct Accept {
     hub: Arc<Hub>,
     info: Arc<ServerInfo>,
-    history: History,
+    broker: Broker,
     token: CancellationToken,
     tracker: TaskTracker,
     slots: Arc<Semaphore>,
@@ -205,10 +200,10 @@ impl Accept {
                 continue;
             };
             let (hub, info, token) = (self.hub.clone(), self.info.clone(), self.token.clone());
-            let history = self.history.clone();
+            let broker = self.broker.clone();
             // A combinator, not an `async` block, which would keep its captures (the stream,
             // the hub, ...) beside the session they were moved into for as long as it runs.
-            let session = session::run(stream, peer, dialect(), hub, info, history, token);
+            let session = session::run(stream, peer, dialect(), hub, info, broker, token);
             self.tracker.spawn(session.map(move |()| drop((permit, address_slot))));
         }
         // Connections the kernel accepted but we had not: closing the listener would reset them.

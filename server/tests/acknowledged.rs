@@ -12,7 +12,8 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use chat_server::HistoryConfig;
-use chat_server::history::{Location, store};
+use chat_server::broker::Location;
+use chat_server::broker::local::store;
 use common::{JsonClient, ServerProcess, start_server_with_history};
 use protocol::{RoomName, ServerMsg};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -334,7 +334,7 @@ async fn ipv6_listen_address_works() {
         .expect("IPv6 loopback [::1] must be available to test IPv6 listening");
     let addr = listeners.json_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let history = chat_server::History::open(Default::default()).unwrap();
+    let history = chat_server::Broker::local(Default::default()).unwrap();
     let task = tokio::spawn(chat_server::run(listeners, Default::default(), history, async {
         let _ = stopped.await;
     }));

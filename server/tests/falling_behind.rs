@@ -7,7 +7,7 @@
 mod common;
 
 use chat_server::HistoryConfig;
-use chat_server::history::Location;
+use chat_server::broker::Location;
 use chat_server::limits::ROOM_CHANNEL_CAPACITY;
 use common::{JsonClient, TestServer, start_server_with_history};
 use protocol::limits::MAX_TEXT_BYTES;

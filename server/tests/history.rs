@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use chat_server::HistoryConfig;
-use chat_server::history::Location;
+use chat_server::broker::Location;
 use common::{JsonClient, TestServer, nick, start_server_with_history};
 use protocol::{ClientMsg, ErrorCode, PresenceEvent, RoomName, ServerMsg, Stored, Text};
 
@@ -425,7 +425,7 @@ async fn a_version_1_database_is_migrated() {
     server.shutdown().await;
     let conn = rusqlite::Connection::open(&db).unwrap();
     let version: u32 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
-    assert_eq!(version, chat_server::history::schema::VERSION);
+    assert_eq!(version, chat_server::broker::local::schema::VERSION);
 }
 
 /// Rooms joined in one burst are shown in the order they were asked for, however their

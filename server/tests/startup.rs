@@ -9,8 +9,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use chat_server::history::Location;
-use chat_server::{History, HistoryConfig};
+use chat_server::broker::Location;
+use chat_server::{Broker, HistoryConfig};
 use common::ServerProcess;
 
 fn file_config(path: &Path) -> HistoryConfig {
@@ -27,7 +27,7 @@ fn chat_server(db: &str) -> Command {
 fn create_db(db: &Path) {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
-        let history = History::open(file_config(db)).unwrap();
+        let history = Broker::local(file_config(db)).unwrap();
         history.close().await;
     });
 }
@@ -156,7 +156,7 @@ fn a_read_only_database_is_refused() {
 async fn a_database_in_use_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("h.db");
-    let _first = History::open(file_config(&db)).unwrap();
-    let second = History::open(file_config(&db)).err().expect("refused");
+    let _first = Broker::local(file_config(&db)).unwrap();
+    let second = Broker::local(file_config(&db)).err().expect("refused");
     assert!(second.to_string().contains("another chat-server is using this database"), "{second}");
 }

@@ -214,7 +214,7 @@ pub async fn start_server() -> (SocketAddr, SocketAddr, tokio::sync::oneshot::Se
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     // No flood control: the history test seeds a room through nc in one burst.
     let info = ServerInfo { motd: "Be kind.".into(), flood: None, ..ServerInfo::default() };
-    let history = chat_server::History::open(Default::default()).unwrap();
+    let history = chat_server::Broker::local(Default::default()).unwrap();
     tokio::spawn(chat_server::run(listeners, info, history, async {
         let _ = stopped.await;
     }));
@@ -267,7 +267,7 @@ pub async fn server_at(
     let runtime =
         tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
     let config = chat_server::HistoryConfig {
-        location: Some(chat_server::history::Location::File(db.to_owned())),
+        location: Some(chat_server::broker::Location::File(db.to_owned())),
         ..Default::default()
     };
     let (bound, addrs) = tokio::sync::oneshot::channel();
@@ -280,7 +280,7 @@ pub async fn server_at(
         // then this one is refused as a second server on the same file.
         let deadline = Instant::now() + WAIT;
         let history = loop {
-            match chat_server::History::open(config.clone()) {
+            match chat_server::Broker::local(config.clone()) {
                 Ok(history) => break history,
                 Err(e) if e.to_string().contains("another chat-server") => {
                     assert!(Instant::now() < deadline, "{e}");

@@ -42,7 +42,7 @@ pub use direct::{Direct, DirectEvent, DirectReceiver, NotQueued};
 use elsewhere::RemoteUser;
 pub use elsewhere::{Alone, Change, Elsewhere, LocalView};
 use reservations::Reservations;
-pub use room_channel::RoomChannel;
+pub use room_channel::{BatchRooms, RoomChannel};
 
 pub struct Hub {
     state: Mutex<State>,

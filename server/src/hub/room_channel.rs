@@ -118,3 +118,23 @@ impl RoomChannel {
         }
     }
 }
+
+/// The rooms of a batch of messages, each once: their waiting senders are woken once per
+/// batch, not once per message.
+#[derive(Default)]
+pub struct BatchRooms(Vec<RoomChannel>);
+
+impl BatchRooms {
+    pub fn add(&mut self, room: &RoomChannel) {
+        if !self.0.iter().any(|r| r.is(room)) {
+            self.0.push(room.clone());
+        }
+    }
+
+    /// Once the batch's messages are stored and sent, or refused.
+    pub fn wake_senders(self) {
+        for room in self.0 {
+            room.wake_senders();
+        }
+    }
+}

@@ -24,9 +24,9 @@ use tokio::sync::broadcast::error::TryRecvError;
 use tracing::{debug, warn};
 
 use super::Session;
+use crate::broker::Page;
 use crate::dialect::Dialect;
 use crate::event::SharedEvent;
-use crate::history::Page;
 use crate::hub::Membership;
 use crate::limits::{MAX_QUERIES_PER_SESSION, REFILL_PAGE};
 
@@ -97,17 +97,17 @@ impl<D: Dialect> Session<D> {
     /// Continues a join once the hub has the session in the room: reads the backlog first when
     /// there is history, otherwise shows the room at once.
     pub(super) fn start_join(&mut self, room: RoomName, joining: Membership) {
-        let on_join = self.history.config().on_join;
-        if !self.history.enabled() || on_join == 0 {
+        let on_join = self.broker.config().on_join;
+        if !self.broker.keeps_history() || on_join == 0 {
             self.show_room(room, joining, None);
             return;
         }
-        let history = self.history.clone();
+        let broker = self.broker.clone();
         let query_room = room.clone();
         self.queries.push(
             async move {
                 Completion::Join {
-                    page: history.page(query_room.clone(), None, on_join).await,
+                    page: broker.page(query_room.clone(), None, on_join).await,
                     room: query_room,
                 }
             }
@@ -141,11 +141,11 @@ impl<D: Dialect> Session<D> {
                 ),
             ));
         }
-        let history = self.history.clone();
+        let broker = self.broker.clone();
         let limit = limit.clamp(1, protocol::limits::MAX_HISTORY_PAGE);
         self.queries.push(
             async move {
-                Completion::Page { page: history.page(room.clone(), before, limit).await, room }
+                Completion::Page { page: broker.page(room.clone(), before, limit).await, room }
             }
             .boxed(),
         );
@@ -312,7 +312,7 @@ impl<D: Dialect> Session<D> {
     fn catch_up(&mut self, room: &RoomName, rx: broadcast::Receiver<SharedEvent>, otherwise: &str) {
         let delivered = self.channel_mut(room).and_then(|c| c.delivered);
         match delivered {
-            Some(after) if self.history.enabled() => {
+            Some(after) if self.broker.keeps_history() => {
                 debug!(room = %room, after, "filling in from history");
                 // A new chain of reads: answers to an older one (its receiver was let go while
                 // it ran) are recognised by their number and dropped.
@@ -335,11 +335,11 @@ impl<D: Dialect> Session<D> {
     }
 
     fn start_refill(&mut self, room: RoomName, after: u64, chain: u64) {
-        let history = self.history.clone();
+        let broker = self.broker.clone();
         self.queries.push(
             async move {
                 Completion::Refill {
-                    messages: history.after(room.clone(), after, REFILL_PAGE).await,
+                    messages: broker.after(room.clone(), after, REFILL_PAGE).await,
                     room,
                     chain,
                 }

@@ -31,10 +31,10 @@ use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, error, info, info_span};
 use uuid::Uuid;
 
+use crate::broker::{Broker, InFlight};
 use crate::dialect::{Dialect, View};
 use crate::event::{Event, SharedEvent};
 use crate::flood::Flood;
-use crate::history::{History, InFlight};
 use crate::hub::{DirectEvent, DirectReceiver, Hub, RoomChannel};
 use crate::limits::{
     CLOSE_LINGER, DIRECT_QUEUE, FINAL_WRITE_TIMEOUT, MAX_ERRORS_IN_A_ROW, MAX_EVENTS_PER_WRITE,
@@ -207,7 +207,7 @@ pub fn run<D: Dialect>(
     dialect: D,
     hub: Arc<Hub>,
     info: Arc<ServerInfo>,
-    history: History,
+    broker: Broker,
     shutdown: CancellationToken,
 ) -> impl Future<Output = ()> + Send {
     let id = Uuid::now_v7();
@@ -229,7 +229,7 @@ pub fn run<D: Dialect>(
         lines_before_hello: 0,
         flood: info.flood.map(Flood::new),
         info,
-        history,
+        broker,
         queries: Queries::default(),
         joining: ByRoom::default(),
         refilling: ByRoom::default(),
@@ -271,7 +271,7 @@ struct Session<D> {
     lines_before_hello: u32,
     /// Flood control; `None` when the server has it off.
     flood: Option<Flood>,
-    history: History,
+    broker: Broker,
     /// History reads under way.
     queries: Queries,
     /// Rooms joined whose backlog is being read; their receivers wait here.
@@ -892,16 +892,14 @@ mod tests {
     use tokio::net::TcpListener;
 
     use super::*;
+    use crate::broker::HistoryConfig;
     use crate::dialect::Json;
-    use crate::history::HistoryConfig;
 
     /// Most of what an idle connection costs is its session's future, all its life: the rarely
     /// taken paths (a slow write, the goodbye, throttling) are boxed, and nothing is in it twice
     /// (an `async fn` keeps its arguments beside the future they were moved into, so `run` and
-    /// `serve` are not). It was 7,096 bytes before the boxing and about 2,000 before the rest;
-    /// 1,056 now in a debug build. In a release build the whole task (tokio's header, the
-    /// accept loop's permits) is 1,280 bytes: tasks are 128-byte aligned, so a few bytes more
-    /// can cost 128 per connection.
+    /// `serve` are not). Tasks are 128-byte aligned, so a few bytes more can cost 128 per
+    /// connection: this bound (for a debug build) keeps growth a decision.
     const MOST_SESSION_BYTES: usize = 1152;
 
     #[tokio::test]
@@ -909,15 +907,15 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
         let (stream, peer) = listener.accept().await.unwrap();
-        let history =
-            History::open(HistoryConfig { location: None, ..HistoryConfig::default() }).unwrap();
+        let broker =
+            Broker::local(HistoryConfig { location: None, ..HistoryConfig::default() }).unwrap();
         let session = run(
             stream,
             peer,
             Json,
             Arc::new(Hub::new(10, 10)),
             Arc::new(ServerInfo::default()),
-            history,
+            broker,
             CancellationToken::new(),
         );
         let size = size_of_val(&session);

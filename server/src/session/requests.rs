@@ -12,9 +12,9 @@ use uuid::Uuid;
 
 use super::backlog::Completion;
 use super::{End, Flow, Session};
+use crate::broker::{Answer, Say};
 use crate::dialect::Dialect;
 use crate::flood::{Cost, Refusal};
-use crate::history::Say;
 use crate::hub::Registered;
 use crate::limits::{MAX_ROOMS_LISTED, MAX_ROOMS_PER_SESSION, MAX_THROTTLE, ROOM_BACKLOG_HIGH};
 
@@ -59,26 +59,23 @@ impl<D: Dialect> Session<D> {
                 let event = self.hub.send_private(&nick, &to, text)?;
                 self.write_event(&event);
             }
+            ClientMsg::Nick { nick: new } if new == nick => {
+                self.write(&ServerMsg::Nick { nick: new });
+            }
             ClientMsg::Nick { nick: new } => {
-                if new != nick
-                    && let Some(cluster) = self.history.cluster().cloned()
-                {
-                    // Redis decides first whether the nick is free across the chat; input
-                    // waits meanwhile, so requests are answered in order.
-                    let resume = self.hub.resume_token(&nick, self.id).unwrap_or_default();
-                    let session = self.id;
-                    self.awaiting = true;
-                    let renamed = cluster.rename_for(nick.clone(), new.clone(), session, resume);
-                    self.queries.push(Box::pin(async move {
-                        Completion::Renamed { old: nick, new, result: renamed.await }
-                    }));
-                    return Ok(Flow::Continue);
-                }
-                if new == nick {
-                    self.write(&ServerMsg::Nick { nick: new });
-                } else {
-                    self.hub.rename(&nick, self.id, &new)?;
-                    self.now_known_as(&nick, new);
+                match self.broker.rename(&self.hub, &nick, &new, self.id) {
+                    Answer::Now(result) => {
+                        result?;
+                        self.now_known_as(&nick, new);
+                    }
+                    Answer::Later(result) => {
+                        // The nodes decide together; input waits meanwhile, so requests are
+                        // answered in order.
+                        self.awaiting = true;
+                        self.queries.push(Box::pin(async move {
+                            Completion::Renamed { old: nick, new, result: result.await }
+                        }));
+                    }
                 }
             }
             ClientMsg::Rooms => self.write(&ServerMsg::Rooms { rooms: self.room_list() }),
@@ -118,22 +115,21 @@ impl<D: Dialect> Session<D> {
         }
         // Random, unlike the session id (a v7 uuid, partly a timestamp): it is a secret.
         let resume = Uuid::new_v4();
-        if let Some(cluster) = self.history.cluster().cloned() {
-            // Several nodes: Redis decides who gets the nick. Input waits meanwhile.
-            let (session, client) = (self.id, client.clone());
-            self.awaiting = true;
-            let claimed = cluster.claim_for(nick.clone(), session, resume, claim);
-            self.queries.push(Box::pin(async move {
-                Completion::Claimed { nick, client, resume, how: claimed.await }
-            }));
-            return Ok(Flow::Continue);
+        match self.broker.claim(&self.hub, &nick, self.id, resume, self.direct.sender(), claim) {
+            Answer::Now(how) => self.welcome(nick, client, resume, how?),
+            Answer::Later(how) => {
+                // The nodes decide together who gets the nick; input waits meanwhile.
+                let client = client.clone();
+                self.awaiting = true;
+                self.queries.push(Box::pin(async move {
+                    Completion::Claimed { nick, client, resume, how: how.await }
+                }));
+            }
         }
-        let how = self.hub.register(&nick, self.id, resume, self.direct.sender(), claim)?;
-        self.welcome(nick, client, resume, how);
         Ok(Flow::Continue)
     }
 
-    /// The rest of a `hello` once Redis has answered the nick claim (several nodes).
+    /// The rest of a `hello` once the nodes have decided the nick claim.
     pub(super) fn claimed(
         &mut self,
         nick: Nick,
@@ -142,19 +138,13 @@ impl<D: Dialect> Session<D> {
         how: Result<Registered, RequestError>,
     ) {
         match how {
-            Ok(how) => {
-                match self.hub.register_granted(&nick, self.id, resume, self.direct.sender(), how) {
-                    Ok(()) => self.welcome(nick, client, resume, how),
-                    Err(error) => self.write(&error.for_request("hello").to_msg()),
-                }
-            }
+            Ok(how) => self.welcome(nick, client, resume, how),
             Err(error) => self.write(&error.for_request("hello").to_msg()),
         }
     }
 
-    /// The rest of a `nick` once Redis has answered (several nodes).
+    /// The rest of a `nick` once the nodes have decided.
     pub(super) fn renamed(&mut self, old: &Nick, new: Nick, result: Result<(), RequestError>) {
-        let result = result.and_then(|()| self.hub.rename_granted(old, self.id, &new));
         match result {
             Ok(()) => self.now_known_as(old, new),
             Err(error) => self.write(&error.for_request("nick").to_msg()),
@@ -246,7 +236,7 @@ impl<D: Dialect> Session<D> {
         // The writer stores it, then broadcasts it: the echo that comes back is the
         // acknowledgement that it is stored.
         let speaking = self.speaking.get_or_insert_with(super::Speaking::new);
-        self.history.say(Say {
+        self.broker.say(Say {
             room,
             from,
             kind,
@@ -272,7 +262,7 @@ impl<D: Dialect> Session<D> {
         let mut rooms = self.hub.rooms();
         let active: std::collections::HashSet<RoomName> =
             rooms.iter().map(|r| r.name.clone()).collect();
-        let quiet = self.history.rooms().into_iter().filter(|r| !active.contains(r));
+        let quiet = self.broker.rooms().into_iter().filter(|r| !active.contains(r));
         rooms.extend(
             quiet
                 .take(MAX_ROOMS_LISTED.saturating_sub(active.len()))

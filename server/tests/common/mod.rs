@@ -8,7 +8,7 @@ pub mod relay;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use chat_server::{History, HistoryConfig, Listeners, ServerInfo};
+use chat_server::{Broker, HistoryConfig, Listeners, ServerInfo};
 use futures::{SinkExt, StreamExt};
 use protocol::limits::MAX_SERVER_LINE_BYTES;
 use protocol::{
@@ -52,7 +52,7 @@ pub async fn start_server_with(info: ServerInfo) -> TestServer {
 
 /// A server with the given history settings (the default keeps it in memory).
 pub async fn start_server_with_history(info: ServerInfo, history: HistoryConfig) -> TestServer {
-    let history = History::open(history).expect("history opens");
+    let broker = Broker::local(history).expect("the history opens");
     let listeners =
         Listeners::bind("127.0.0.1:0".parse().unwrap(), Some("127.0.0.1:0".parse().unwrap()))
             .await
@@ -60,7 +60,7 @@ pub async fn start_server_with_history(info: ServerInfo, history: HistoryConfig)
     let json = listeners.json_addr().unwrap();
     let plain = listeners.plain_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(chat_server::run(listeners, info, history, async {
+    let task = tokio::spawn(chat_server::run(listeners, info, broker, async {
         let _ = stopped.await;
     }));
     TestServer { json, plain, stop: Some(stop), task: Some(task) }

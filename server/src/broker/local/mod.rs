@@ -1,4 +1,4 @@
-//! Room history: every room message is stored before anyone sees it.
+//! The single-node broker: every room message is stored in SQLite before anyone sees it.
 //!
 //! One writer thread owns the writing connection. Sessions hand it messages ([`Say`]); it
 //! gives each its room's next sequence number, id and time, commits whatever has queued up in
@@ -18,131 +18,21 @@ pub mod store;
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use protocol::{ErrorCode, MessageKind, Nick, RequestError, RoomName, Stored, Text, now_millis};
+use protocol::{ErrorCode, RequestError, RoomName, Stored, now_millis};
 use rusqlite::Connection;
-use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info, warn};
 use uuid::Uuid;
 
-use crate::cluster::Cluster;
-use crate::event::{Event, SharedEvent};
-use crate::hub::RoomChannel;
+use super::{HistoryConfig, Page, Say, Ticket};
+use crate::event::Event;
+use crate::hub::BatchRooms;
 use crate::limits::{HISTORY_QUEUE, MAX_COMMIT_BATCH, PRUNE_CHUNK, PRUNE_SLACK};
-pub use store::{Location, Page, StoreError};
+pub use store::{Location, StoreError};
 use store::{Row, Store};
-
-/// What the server keeps.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HistoryConfig {
-    /// `None`: no history at all.
-    pub location: Option<Location>,
-    /// Messages kept per room; older ones are pruned.
-    pub keep: u64,
-    /// Messages sent on joining a room.
-    pub on_join: u32,
-    /// Largest size of the database file, if capped.
-    pub max_bytes: Option<u64>,
-}
-
-impl Default for HistoryConfig {
-    /// In memory: what tests and throwaway servers want.
-    fn default() -> Self {
-        Self {
-            location: Some(Location::Memory),
-            keep: crate::limits::HISTORY_KEEP,
-            on_join: crate::limits::HISTORY_ON_JOIN,
-            max_bytes: None,
-        }
-    }
-}
-
-/// Messages a session has handed to the writer that are not yet stored and broadcast (or
-/// refused). A session whose client has closed its side waits for these before it ends, so a
-/// `printf 'hi' | nc` still gets its echo.
-#[derive(Default)]
-pub struct InFlight {
-    count: AtomicUsize,
-    idle: Notify,
-}
-
-impl InFlight {
-    fn is_idle(&self) -> bool {
-        self.count.load(Ordering::Acquire) == 0
-    }
-
-    /// Completes when nothing is in flight.
-    pub async fn wait_idle(&self) {
-        loop {
-            let notified = self.idle.notified();
-            if self.is_idle() {
-                return;
-            }
-            notified.await;
-        }
-    }
-
-    fn done(&self) {
-        if self.count.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.idle.notify_waiters();
-        }
-    }
-}
-
-/// A room message on its way to the writer.
-pub struct Say {
-    pub room: RoomName,
-    pub from: Nick,
-    pub kind: MessageKind,
-    pub text: Text,
-    /// The room's channel, to broadcast on once stored.
-    pub room_tx: RoomChannel,
-    /// The sender's direct queue, for an error if the message cannot be stored.
-    pub sender: mpsc::Sender<SharedEvent>,
-    /// The sender's count of messages in flight.
-    pub in_flight: Arc<InFlight>,
-}
-
-impl Say {
-    /// Tells the sender its message was not stored (`why`) and so not sent.
-    pub(crate) fn refuse(&self, why: &str) {
-        let error = RequestError::new(
-            ErrorCode::StorageFailed,
-            format!("your message to #{} could not be stored ({why}); it was not sent", self.room),
-        )
-        .for_request(match self.kind {
-            MessageKind::Say => "say",
-            MessageKind::Action => "action",
-        });
-        let _ = self.sender.try_send(Event::new(error.to_msg()));
-    }
-}
-
-/// Counts a message as on its way (in its room's `queued`, in its sender's [`InFlight`]) for
-/// as long as it lives: however the message ends (broadcast, refused, or dropped with the
-/// writer's queue), the counts come back down.
-pub(crate) struct Ticket {
-    room: RoomChannel,
-    in_flight: Arc<InFlight>,
-}
-
-impl Ticket {
-    pub(crate) fn new(say: &Say) -> Self {
-        say.in_flight.count.fetch_add(1, Ordering::AcqRel);
-        say.room_tx.queue();
-        Self { room: say.room_tx.clone(), in_flight: say.in_flight.clone() }
-    }
-}
-
-impl Drop for Ticket {
-    fn drop(&mut self) {
-        self.room.dequeue();
-        self.in_flight.done();
-    }
-}
 
 enum Command {
     /// A message to store and broadcast; its ticket is dropped once that is done.
@@ -154,12 +44,10 @@ enum Command {
     Stop,
 }
 
-/// The history service; cheap to clone. SQLite (or nothing) on one node; Redis for several.
+/// The writer thread and the readers of one node's history; cheap to clone.
 #[derive(Clone)]
-pub struct History {
+pub struct Local {
     inner: Arc<Inner>,
-    /// With several nodes: messages are stored, numbered and relayed by Redis instead.
-    cluster: Option<Arc<Cluster>>,
 }
 
 struct Inner {
@@ -181,7 +69,7 @@ enum Reads {
     Pool { path: PathBuf, idle: Mutex<Vec<Connection>> },
 }
 
-impl History {
+impl Local {
     /// Opens the store (creating and migrating it) and starts the writer. Fails, touching
     /// nothing, if the database cannot be used.
     pub fn open(config: HistoryConfig) -> Result<Self, StoreError> {
@@ -224,28 +112,7 @@ impl History {
                 reason: e.to_string(),
             })?;
         *lock(&inner.thread) = Some(thread);
-        Ok(Self { inner, cluster: None })
-    }
-
-    /// History in Redis, shared by the nodes of `cluster`: `say` stores, numbers and relays a
-    /// message through it, pages are read from its streams. `config` says how many messages
-    /// are kept and shown on joining (its location is not used).
-    pub fn on_redis(cluster: Arc<Cluster>, config: HistoryConfig) -> Self {
-        // No writer thread: Redis stores and relays (its channel's receiver is dropped).
-        let (writer, _) = mpsc::channel(1);
-        let inner = Arc::new(Inner {
-            writer,
-            reads: Reads::Off,
-            config: HistoryConfig { location: None, ..config },
-            rooms: Mutex::new(BTreeSet::new()),
-            thread: Mutex::new(None),
-        });
-        Self { inner, cluster: Some(cluster) }
-    }
-
-    /// The Redis link of a node of several.
-    pub fn cluster(&self) -> Option<&Arc<Cluster>> {
-        self.cluster.as_ref()
+        Ok(Self { inner })
     }
 
     pub fn config(&self) -> &HistoryConfig {
@@ -254,23 +121,17 @@ impl History {
 
     /// Whether messages are kept at all.
     pub fn enabled(&self) -> bool {
-        self.cluster.is_some() || self.inner.config.location.is_some()
+        self.inner.config.location.is_some()
     }
 
     /// Rooms with stored messages, for room lists after a restart.
     pub fn rooms(&self) -> Vec<RoomName> {
-        if let Some(cluster) = &self.cluster {
-            return cluster.rooms();
-        }
         lock(&self.inner.rooms).iter().cloned().collect()
     }
 
     /// Queues a message for storing and broadcasting. Fails at once if the writer is behind by
     /// [`HISTORY_QUEUE`] messages: the sender is told to try again rather than the queue growing.
     pub fn say(&self, say: Say) -> Result<(), RequestError> {
-        if let Some(cluster) = &self.cluster {
-            return cluster.say(say);
-        }
         let ticket = Ticket::new(&say);
         // On failure the command, ticket and all, is dropped here.
         self.inner.writer.try_send(Command::Say(say, ticket)).map_err(|e| match e {
@@ -292,9 +153,6 @@ impl History {
         before: Option<u64>,
         limit: u32,
     ) -> Result<Page, RequestError> {
-        if let Some(cluster) = &self.cluster {
-            return cluster.page(&room, before, limit).await;
-        }
         let off = Page { messages: Vec::new(), beginning: true };
         let what = room.clone();
         self.read(room, off, move |conn| store::page(conn, &what, before, limit)).await
@@ -308,9 +166,6 @@ impl History {
         after: u64,
         limit: u32,
     ) -> Result<Vec<Stored>, RequestError> {
-        if let Some(cluster) = &self.cluster {
-            return cluster.after(&room, after, limit).await;
-        }
         let what = room.clone();
         self.read(room, Vec::new(), move |conn| store::after(conn, &what, after, limit)).await
     }
@@ -357,10 +212,6 @@ impl History {
     /// Stops the writer after it has stored everything queued before, and waits for it. Called
     /// once every session has ended.
     pub async fn close(&self) {
-        if let Some(cluster) = &self.cluster {
-            cluster.close().await;
-            return;
-        }
         // Readers close first, so the writer's connection is the last one: only it can fold
         // the WAL back into the database file and remove it (read-only connections cannot).
         if let Reads::Pool { idle, .. } = &self.inner.reads {
@@ -461,18 +312,13 @@ impl Writer {
         if !says.is_empty() {
             self.commit(says);
         }
-        // Stored and broadcast, or refused: no longer on their way. Each room's waiting senders
-        // hear of it once per batch, not once per message.
-        let mut rooms: Vec<RoomChannel> = Vec::new();
+        // Stored and broadcast, or refused: no longer on their way.
+        let mut rooms = BatchRooms::default();
         for ticket in &tickets {
-            if !rooms.iter().any(|room| room.is(&ticket.room)) {
-                rooms.push(ticket.room.clone());
-            }
+            rooms.add(ticket.room());
         }
         drop(tickets);
-        for room in rooms {
-            room.wake_senders();
-        }
+        rooms.wake_senders();
         for read in reads {
             match &self.store {
                 Some(store) => read(store.connection()),
@@ -588,9 +434,11 @@ impl Writer {
 mod tests {
     use std::time::Duration;
 
-    use protocol::{Nick, Text};
+    use protocol::{MessageKind, Nick, Text};
 
     use super::*;
+    use crate::broker::InFlight;
+    use crate::hub::RoomChannel;
     use crate::limits::ROOM_BACKLOG_LOW;
 
     /// The writer wakes a room's waiting senders once it has dealt with a batch: messages it
@@ -598,7 +446,7 @@ mod tests {
     #[tokio::test]
     async fn the_writer_wakes_waiting_senders_after_a_batch() {
         let history =
-            History::open(HistoryConfig { location: None, ..HistoryConfig::default() }).unwrap();
+            Local::open(HistoryConfig { location: None, ..HistoryConfig::default() }).unwrap();
         let room = RoomChannel::new();
         // Messages on their way, as if other senders' were at the writer.
         for _ in 0..ROOM_BACKLOG_LOW + 10 {

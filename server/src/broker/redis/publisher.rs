@@ -12,10 +12,14 @@ use tracing::debug;
 
 use super::wire::{Note, Record, keys};
 use super::{Change, Cluster, Outgoing, member_entry, scripts};
-use crate::hub::RoomChannel;
+use crate::hub::{BatchRooms, Hub};
 use crate::limits::MAX_COMMIT_BATCH;
 
-pub(super) async fn run(cluster: Arc<Cluster>, mut outbox: mpsc::UnboundedReceiver<Outgoing>) {
+pub(super) async fn run(
+    cluster: Arc<Cluster>,
+    hub: Arc<Hub>,
+    mut outbox: mpsc::UnboundedReceiver<Outgoing>,
+) {
     let mut batch = Vec::with_capacity(MAX_COMMIT_BATCH);
     loop {
         if outbox.recv_many(&mut batch, MAX_COMMIT_BATCH).await == 0 {
@@ -29,7 +33,7 @@ pub(super) async fn run(cluster: Arc<Cluster>, mut outbox: mpsc::UnboundedReceiv
         let relayed =
             batch.iter().filter(|o| !matches!(o, Outgoing::Say(..) | Outgoing::Stop)).count();
         if !batch.is_empty() {
-            write(&cluster, &mut batch).await;
+            write(&cluster, &hub, &mut batch).await;
         }
         cluster.queued.count.fetch_sub(relayed, Ordering::AcqRel);
         if cluster.queued.overflowed.swap(false, Ordering::AcqRel) {
@@ -42,7 +46,7 @@ pub(super) async fn run(cluster: Arc<Cluster>, mut outbox: mpsc::UnboundedReceiv
     }
 }
 
-async fn write(cluster: &Cluster, batch: &mut Vec<Outgoing>) {
+async fn write(cluster: &Cluster, hub: &Hub, batch: &mut Vec<Outgoing>) {
     // Until the node has shared its state again after a failure, messages are refused
     // without being sent (see `Cluster::synced`).
     let synced = cluster.synced.load(Ordering::Acquire);
@@ -67,8 +71,7 @@ async fn write(cluster: &Cluster, batch: &mut Vec<Outgoing>) {
         }
     };
     let mut results = results.into_iter();
-    // Each room's waiting senders hear once per batch.
-    let mut rooms: Vec<RoomChannel> = Vec::new();
+    let mut rooms = BatchRooms::default();
     for (outgoing, sent) in batch.drain(..).zip(sent) {
         let result = if sent {
             results.next().unwrap_or_else(|| Err("Redis is not answering".to_owned()))
@@ -85,13 +88,10 @@ async fn write(cluster: &Cluster, batch: &mut Vec<Outgoing>) {
                         say.refuse("the chat's shared store is not answering");
                     }
                 }
-                if !rooms.iter().any(|room| room.is(&say.room_tx)) {
-                    rooms.push(say.room_tx.clone());
-                }
+                rooms.add(&say.room_tx);
                 drop(ticket);
             }
             Outgoing::Private { from, to, .. } => {
-                let Some(hub) = cluster.hub() else { continue };
                 match result {
                     Ok(Value::Int(1..)) => {}
                     // Nobody heard it: the recipient's node is gone.
@@ -112,9 +112,7 @@ async fn write(cluster: &Cluster, batch: &mut Vec<Outgoing>) {
                     // This node's members of the room still see it; the others get the
                     // member list once this node has shared its state again.
                     let note = serde_json::from_str::<Note>(&payload).ok();
-                    if let (Some(hub), Some(event)) =
-                        (cluster.hub(), note.as_ref().and_then(super::presence_event))
-                    {
+                    if let Some(event) = note.as_ref().and_then(super::presence_event) {
                         hub.on_presence(true, session, event);
                     }
                     cluster.resync.notify_one();
@@ -128,9 +126,7 @@ async fn write(cluster: &Cluster, batch: &mut Vec<Outgoing>) {
             }
         }
     }
-    for room in rooms {
-        room.wake_senders();
-    }
+    rooms.wake_senders();
 }
 
 fn command(cluster: &Cluster, outgoing: &Outgoing) -> redis::Cmd {
@@ -153,7 +149,7 @@ fn command(cluster: &Cluster, outgoing: &Outgoing) -> redis::Cmd {
                 .arg(keys::EVENTS)
                 .arg(say.room.as_str())
                 .arg(record)
-                .arg(cluster.keep);
+                .arg(cluster.history.keep);
             cmd
         }
         Outgoing::Presence { room, payload, change, session } => {

@@ -10,6 +10,7 @@ use rusqlite::{Connection, ErrorCode as SqliteCode, OpenFlags, OptionalExtension
 use uuid::Uuid;
 
 use super::schema::{self, SchemaError};
+use crate::broker::Page;
 
 /// How long a connection waits for a lock held by another before it reports the database busy.
 /// At start-up, a database locked by another program is refused after this long.
@@ -56,14 +57,6 @@ fn explain(e: &rusqlite::Error) -> String {
 pub struct Row<'a> {
     pub room: &'a RoomName,
     pub stored: &'a Stored,
-}
-
-/// A page of a room's history, oldest first.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Page {
-    pub messages: Vec<Stored>,
-    /// The page starts at the room's first kept message.
-    pub beginning: bool,
 }
 
 /// Rows stored by one `INSERT` statement when a batch has that many.

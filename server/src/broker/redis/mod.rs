@@ -30,7 +30,7 @@ pub mod wire;
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use protocol::{ErrorCode, Nick, NickKey, RequestError, RoomName, ServerMsg, Stored};
@@ -42,8 +42,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 use uuid::Uuid;
 
+use crate::broker::{HistoryConfig, Page, Say, Ticket};
 use crate::event::SharedEvent;
-use crate::history::{Page, Say, Ticket};
 use crate::hub::{Change, Elsewhere, Hub, Registered};
 use crate::limits::{HISTORY_QUEUE, OUTBOX_LIMIT, REDIS_TIMEOUT};
 use wire::{MemberEntry, Note, Owner, keys};
@@ -55,8 +55,6 @@ pub struct ClusterConfig {
     pub url: String,
     /// This node's name, unique among the nodes (letters, digits, `-_.`).
     pub node: String,
-    /// Messages kept per room (about: streams are trimmed a node at a time).
-    pub keep: u64,
 }
 
 /// Why a node cannot start.
@@ -80,7 +78,9 @@ pub struct Cluster {
     instance: Uuid,
     client: redis::Client,
     conn: ConnectionManager,
-    keep: u64,
+    /// Messages kept per room (about: streams are trimmed a node at a time), and shown on
+    /// joining.
+    history: HistoryConfig,
     outbox: mpsc::UnboundedSender<Outgoing>,
     outbox_rx: Mutex<Option<mpsc::UnboundedReceiver<Outgoing>>>,
     /// Messages in the outbox, bounded by [`HISTORY_QUEUE`].
@@ -96,7 +96,6 @@ pub struct Cluster {
     /// Redis that lost its data, before the node has raised the room's count again, would
     /// reuse numbers the members already have.
     synced: AtomicBool,
-    hub: OnceLock<Weak<Hub>>,
     /// Asks the subscriber to share this node's state again (a write to Redis was lost, or
     /// the heartbeat had lapsed).
     resync: tokio::sync::Notify,
@@ -229,7 +228,10 @@ impl Elsewhere for Relay {
 impl Cluster {
     /// Connects to Redis. Fails with the reason if Redis cannot be reached or another running
     /// node has this node's id; a node of this id that died is cleaned up after.
-    pub async fn connect(config: ClusterConfig) -> Result<Arc<Self>, ClusterError> {
+    pub async fn connect(
+        config: ClusterConfig,
+        history: HistoryConfig,
+    ) -> Result<Arc<Self>, ClusterError> {
         if !wire::valid_node_id(&config.node) {
             return Err(ClusterError::NodeId(config.node));
         }
@@ -248,7 +250,12 @@ impl Cluster {
             instance: Uuid::new_v4(),
             client,
             conn,
-            keep: config.keep.max(1),
+            history: HistoryConfig {
+                location: None,
+                keep: history.keep.max(1),
+                max_bytes: None,
+                ..history
+            },
             outbox,
             outbox_rx: Mutex::new(Some(outbox_rx)),
             says: AtomicUsize::new(0),
@@ -256,7 +263,6 @@ impl Cluster {
             rooms: Mutex::new(BTreeSet::new()),
             up: AtomicBool::new(true),
             synced: AtomicBool::new(false),
-            hub: OnceLock::new(),
             resync: tokio::sync::Notify::new(),
             stop: CancellationToken::new(),
             tasks: Mutex::new(Vec::new()),
@@ -274,18 +280,17 @@ impl Cluster {
         Relay { node: self.node.clone(), outbox: self.outbox.clone(), queued: self.queued.clone() }
     }
 
-    fn hub(&self) -> Option<Arc<Hub>> {
-        self.hub.get().and_then(Weak::upgrade)
+    pub fn config(&self) -> &HistoryConfig {
+        &self.history
     }
 
     /// Starts the node's tasks for `hub` (the publisher, the subscriber, the heartbeat), and
     /// returns once the node has written its state and read the others'.
     pub async fn start(self: &Arc<Self>, hub: &Arc<Hub>) {
-        let _ = self.hub.set(Arc::downgrade(hub));
         let Some(outbox) = lock(&self.outbox_rx).take() else { return };
         let ready = Arc::new(tokio::sync::Notify::new());
         let tasks = vec![
-            tokio::spawn(publisher::run(self.clone(), outbox)),
+            tokio::spawn(publisher::run(self.clone(), hub.clone(), outbox)),
             tokio::spawn(subscriber::run(self.clone(), hub.clone(), ready.clone())),
             tokio::spawn(liveness::run(self.clone())),
         ];

@@ -1,0 +1,225 @@
+//! The broker: everything durable or shared by the nodes, behind one contract with two
+//! backends. It numbers, stores and fans out room messages (the echo means stored), reads
+//! pages and catch-up, and decides nick claims and renames; with several nodes it also carries
+//! presence and private messages between them (the hub hands those to it through
+//! [`Elsewhere`](crate::hub::Elsewhere)).
+//!
+//! An enum rather than a trait object: its async calls need no boxing, and a session's
+//! future, which holds one, stays small.
+//!
+//! - [`local`]: one node. A writer thread numbers, stores (SQLite, in a file or in memory, or
+//!   nothing) and then broadcasts; nicks are decided by the hub.
+//! - [`redis`]: one node of several sharing a Redis, which numbers, stores and publishes;
+//!   each node hears every room's events and fans them out to its own members.
+//! - [`say`]: a room message on its way, and the counts that follow it.
+
+pub mod local;
+pub mod redis;
+mod say;
+
+use std::sync::Arc;
+
+use futures::FutureExt as _;
+use futures::future::BoxFuture;
+use protocol::{Nick, RequestError, RoomName, Stored};
+use uuid::Uuid;
+
+use crate::hub::{Alone, Direct, Elsewhere, Hub, Registered};
+pub use local::{Local, Location, StoreError};
+pub use redis::{Cluster, ClusterConfig, ClusterError};
+pub(crate) use say::Ticket;
+pub use say::{InFlight, Say};
+
+/// What the server keeps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryConfig {
+    /// `None`: no history at all.
+    pub location: Option<Location>,
+    /// Messages kept per room; older ones are pruned.
+    pub keep: u64,
+    /// Messages sent on joining a room.
+    pub on_join: u32,
+    /// Largest size of the database file, if capped.
+    pub max_bytes: Option<u64>,
+}
+
+impl Default for HistoryConfig {
+    /// In memory: what tests and throwaway servers want.
+    fn default() -> Self {
+        Self {
+            location: Some(Location::Memory),
+            keep: crate::limits::HISTORY_KEEP,
+            on_join: crate::limits::HISTORY_ON_JOIN,
+            max_bytes: None,
+        }
+    }
+}
+
+/// A page of a room's history, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Page {
+    pub messages: Vec<Stored>,
+    /// The page starts at the room's first kept message.
+    pub beginning: bool,
+}
+
+/// The broker's answer to a nick claim or a rename: at once (one node decides alone), or
+/// later (the nodes decide together). Either way, once it is `Ok` the hub has the change.
+pub enum Answer<T> {
+    Now(Result<T, RequestError>),
+    Later(BoxFuture<'static, Result<T, RequestError>>),
+}
+
+/// Cheap to clone: every session holds one.
+#[derive(Clone)]
+pub enum Broker {
+    Local(Local),
+    Redis(Arc<Cluster>),
+}
+
+impl Broker {
+    /// One node: opens the store (creating and migrating it) and starts its writer. Fails,
+    /// touching nothing, if the database cannot be used.
+    pub fn local(config: HistoryConfig) -> Result<Self, StoreError> {
+        Local::open(config).map(Self::Local)
+    }
+
+    /// One node of several: connects to Redis, fails if it cannot be reached or another live
+    /// node has this node's id. `history` says how many messages are kept and shown on joining
+    /// (its location is not used: history lives in Redis).
+    pub async fn redis(nodes: ClusterConfig, history: HistoryConfig) -> Result<Self, ClusterError> {
+        Cluster::connect(nodes, history).await.map(Self::Redis)
+    }
+
+    /// Where the hub's changes go beyond this node.
+    pub fn elsewhere(&self) -> Box<dyn Elsewhere> {
+        match self {
+            Self::Local(_) => Box::new(Alone),
+            Self::Redis(cluster) => Box::new(cluster.relay()),
+        }
+    }
+
+    /// Starts what the backend runs beside the sessions, for `hub`; returns once clients can
+    /// be taken (with several nodes: this node has shared its state and read the others').
+    pub async fn start(&self, hub: &Arc<Hub>) {
+        match self {
+            Self::Local(_) => {}
+            Self::Redis(cluster) => cluster.start(hub).await,
+        }
+    }
+
+    /// Stores what is queued and stops. Called once every session has ended.
+    pub async fn close(&self) {
+        match self {
+            Self::Local(local) => local.close().await,
+            Self::Redis(cluster) => cluster.close().await,
+        }
+    }
+
+    pub fn config(&self) -> &HistoryConfig {
+        match self {
+            Self::Local(local) => local.config(),
+            Self::Redis(cluster) => cluster.config(),
+        }
+    }
+
+    /// Whether messages are kept at all.
+    pub fn keeps_history(&self) -> bool {
+        match self {
+            Self::Local(local) => local.enabled(),
+            Self::Redis(_) => true,
+        }
+    }
+
+    /// Rooms with stored messages, for room lists.
+    pub fn rooms(&self) -> Vec<RoomName> {
+        match self {
+            Self::Local(local) => local.rooms(),
+            Self::Redis(cluster) => cluster.rooms(),
+        }
+    }
+
+    /// Queues a room message to be numbered, stored and then sent to the room (its echo is
+    /// the sender's acknowledgement). Fails at once when the backend is too far behind.
+    pub fn say(&self, say: Say) -> Result<(), RequestError> {
+        match self {
+            Self::Local(local) => local.say(say),
+            Self::Redis(cluster) => cluster.say(say),
+        }
+    }
+
+    /// A page of `room`'s history: the newest `limit` messages before `before`.
+    pub async fn page(
+        &self,
+        room: RoomName,
+        before: Option<u64>,
+        limit: u32,
+    ) -> Result<Page, RequestError> {
+        match self {
+            Self::Local(local) => local.page(room, before, limit).await,
+            Self::Redis(cluster) => cluster.page(&room, before, limit).await,
+        }
+    }
+
+    /// The oldest `limit` messages of `room` after sequence number `after`: what a member
+    /// that fell behind missed.
+    pub async fn after(
+        &self,
+        room: RoomName,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<Stored>, RequestError> {
+        match self {
+            Self::Local(local) => local.after(room, after, limit).await,
+            Self::Redis(cluster) => cluster.after(&room, after, limit).await,
+        }
+    }
+
+    /// Claims `nick` for a new session (`resume` is its own token; `claim`, an earlier
+    /// session's, takes the nick over from it or from its reservation) and registers it in
+    /// `hub` with `direct` as its queue.
+    pub fn claim(
+        &self,
+        hub: &Arc<Hub>,
+        nick: &Nick,
+        session: Uuid,
+        resume: Uuid,
+        direct: Direct,
+        claim: Option<Uuid>,
+    ) -> Answer<Registered> {
+        match self {
+            Self::Local(_) => Answer::Now(hub.register(nick, session, resume, direct, claim)),
+            Self::Redis(cluster) => {
+                let (hub, nick) = (hub.clone(), nick.clone());
+                let claimed = cluster.claim_for(nick.clone(), session, resume, claim);
+                Answer::Later(
+                    async move {
+                        let how = claimed.await?;
+                        hub.register_granted(&nick, session, resume, direct, how)?;
+                        Ok(how)
+                    }
+                    .boxed(),
+                )
+            }
+        }
+    }
+
+    /// Renames `session` from `old` to `new` if `new` is free, in the broker and in `hub`.
+    pub fn rename(&self, hub: &Arc<Hub>, old: &Nick, new: &Nick, session: Uuid) -> Answer<()> {
+        match self {
+            Self::Local(_) => Answer::Now(hub.rename(old, session, new)),
+            Self::Redis(cluster) => {
+                let resume = hub.resume_token(old, session).unwrap_or_default();
+                let (hub, old, new) = (hub.clone(), old.clone(), new.clone());
+                let renamed = cluster.rename_for(old.clone(), new.clone(), session, resume);
+                Answer::Later(
+                    async move {
+                        renamed.await?;
+                        hub.rename_granted(&old, session, &new)
+                    }
+                    .boxed(),
+                )
+            }
+        }
+    }
+}
