@@ -152,7 +152,7 @@ impl App {
     fn nicks_here(&self) -> Vec<Nick> {
         let Some(w) = self.windows.current_window() else { return Vec::new() };
         let mut out: Vec<Nick> = Vec::new();
-        let me = self.nick.key();
+        let me = self.link.nick.key();
         let mut push = |n: &Nick| {
             if n.key() != me && !out.iter().any(|o| o.key() == n.key()) {
                 out.push(n.clone());
@@ -178,7 +178,7 @@ impl App {
 
     /// Everyone the client knows of: members of every room and private chats, alphabetically.
     fn nicks_known(&self) -> Vec<Nick> {
-        let me = self.nick.key();
+        let me = self.link.nick.key();
         let mut all: Vec<Nick> = Vec::new();
         for w in self.windows.iter() {
             let from_target = match &w.target {

@@ -25,6 +25,7 @@
 //! - [`layout`]: where each pane goes in a terminal of a given size.
 //! - [`ui`]: `draw(frame, &App)`: panes, status line, help overlay.
 //! - [`net`]: the task that owns the socket (one per connection).
+//! - [`link`]: the connection's state, our nick and resume token on it, when to retry.
 //! - [`reconnect`]: backoff with jitter between attempts.
 //! - [`refill`]: a window catching up after a reconnect: the messages it missed, until none is.
 //! - [`event`]: the events the app reacts to and the effects it asks for.
@@ -38,6 +39,7 @@ pub mod entry;
 pub mod event;
 pub mod input;
 pub mod layout;
+pub mod link;
 pub mod net;
 pub mod paste;
 pub mod reconnect;

@@ -53,7 +53,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let size = terminal.size()?;
     let mut app = App::new(settings, Rect::new(0, 0, size.width, size.height));
     let (net_events, mut from_net) = mpsc::channel(MAX_EVENTS_PER_FRAME);
-    let mut link = Link::open(&app, &net_events);
+    let mut connection = NetTask::open(&app, &net_events);
     let mut keys = EventStream::new();
     let mut signals = QuitSignals::new()?;
 
@@ -74,14 +74,14 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
             () = sleep_until(deadline) => Event::Tick(Instant::now()),
         };
         // The clock first, so the event is handled at the right time.
-        let mut outcome = apply(&mut app, Event::Tick(Instant::now()), &link.outbox);
-        outcome.add(apply(&mut app, event, &link.outbox));
+        let mut outcome = apply(&mut app, Event::Tick(Instant::now()), &connection.outbox);
+        outcome.add(apply(&mut app, event, &connection.outbox));
         for _ in 0..MAX_EVENTS_PER_FRAME {
             if outcome.quit {
                 break;
             }
             match from_net.try_recv() {
-                Ok(event) => outcome.add(apply(&mut app, Event::Net(event), &link.outbox)),
+                Ok(event) => outcome.add(apply(&mut app, Event::Net(event), &connection.outbox)),
                 Err(_) => break,
             }
         }
@@ -90,30 +90,31 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         }
         if outcome.disconnect {
             // The app has already counted the connection as ended.
-            link.task.abort();
+            connection.task.abort();
         }
         if outcome.connect {
             // The last connection has ended (the app asks only then); one task at a time.
-            link.task.abort();
-            link = Link::open(&app, &net_events);
+            connection.task.abort();
+            connection = NetTask::open(&app, &net_events);
         }
     }
     // Closing the outbox tells the network task we are done; it reads until the server's
     // goodbye closes the connection.
-    drop(link.outbox);
-    let _ = tokio::time::timeout(QUIT_WAIT, link.task).await;
+    drop(connection.outbox);
+    let _ = tokio::time::timeout(QUIT_WAIT, connection.task).await;
     Ok(())
 }
 
-/// The current connection's network task and its outbox.
-struct Link {
+/// The current connection: its network task and its outbox.
+struct NetTask {
     outbox: mpsc::Sender<ClientMsg>,
     task: JoinHandle<()>,
 }
 
-impl Link {
+impl NetTask {
     fn open(app: &App, events: &mpsc::Sender<NetEvent>) -> Self {
-        let (outbox, task) = net::spawn(app.settings.server.clone(), app.hello(), events.clone());
+        let (outbox, task) =
+            net::spawn(app.settings.server.clone(), app.link.hello(), events.clone());
         Self { outbox, task }
     }
 }

@@ -9,9 +9,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 use unicode_width::UnicodeWidthStr;
 
-use crate::app::{App, Connection, LogKind};
+use crate::app::{App, LogKind};
 use crate::entry::{Entry, EntryKind};
 use crate::layout::{self, Panes};
+use crate::link::Connection;
 use crate::wrap::wrap;
 
 /// Nick colours: mid-tones from the 256-colour palette, readable on dark and light backgrounds
@@ -199,7 +200,7 @@ fn entry_lines(entry: &Entry, width: usize, look: Look) -> Vec<Line<'_>> {
 fn draw_messages(frame: &mut Frame, app: &App, panes: &Panes) {
     let inner = panes.messages_inner();
     let Some(window) = app.windows.current_window() else {
-        let text = match app.connection {
+        let text = match app.link.state {
             Connection::Closed => "not connected",
             _ => "waiting for the server...",
         };
@@ -276,7 +277,7 @@ fn draw_members(frame: &mut Frame, app: &App, area: Rect) {
 
 fn draw_input(frame: &mut Frame, app: &App, panes: &Panes) {
     let (area, prompt) = if panes.bordered {
-        frame.render_widget(block(format!(" {} ", sanitize(app.nick.as_str()))), panes.input);
+        frame.render_widget(block(format!(" {} ", sanitize(app.link.nick.as_str()))), panes.input);
         (layout::inside(panes.input), "")
     } else {
         (panes.input, "> ")
@@ -293,11 +294,11 @@ fn draw_input(frame: &mut Frame, app: &App, panes: &Panes) {
 }
 
 fn draw_status(frame: &mut Frame, app: &App, area: Rect) {
-    let (state, color) = match app.connection {
+    let (state, color) = match app.link.state {
         Connection::Connecting => ("connecting", Color::Yellow),
         Connection::Connected => ("connected", Color::Yellow),
         Connection::Registered => ("online", Color::Green),
-        Connection::Closed if app.reconnecting() => ("reconnecting", Color::Yellow),
+        Connection::Closed if app.link.reconnecting() => ("reconnecting", Color::Yellow),
         Connection::Closed => ("offline", Color::Red),
     };
     let room = app.windows.current_window().map_or_else(|| "-".to_owned(), |w| w.target.title());
@@ -306,7 +307,7 @@ fn draw_status(frame: &mut Frame, app: &App, area: Rect) {
         Span::raw(format!(
             " {} · {} · {} ·",
             sanitize(&app.settings.server),
-            sanitize(app.nick.as_str()),
+            sanitize(app.link.nick.as_str()),
             room
         )),
     ];

@@ -2,9 +2,10 @@
 
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
-use chat_tui::app::{App, Connection, LogKind};
+use chat_tui::app::{App, LogKind};
 use chat_tui::entry::EntryKind;
 use chat_tui::event::{Effect, Event, NetEvent};
+use chat_tui::link::Connection;
 use chat_tui::settings::Settings;
 use chat_tui::window::Target;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -111,7 +112,7 @@ fn last_text(app: &App) -> String {
 fn welcome_and_first_join() {
     let mut app = new_app("lobby");
     assert!(welcome(&mut app).is_empty());
-    assert_eq!(app.connection, Connection::Registered);
+    assert_eq!(app.link.state, Connection::Registered);
     let log: Vec<&str> = app.log.iter().map(|l| l.text.as_str()).collect();
     assert_eq!(log[0], "connecting to 127.0.0.1:7878...");
     assert_eq!(log[1], "connected to 127.0.0.1:7878");
@@ -344,7 +345,7 @@ fn exit_and_ctrl_c_quit_cleanly() {
 fn a_lost_connection_is_explained_and_nothing_is_sent() {
     let mut app = in_lobby();
     app.update(Event::Net(NetEvent::Closed { reason: "the server closed the connection".into() }));
-    assert_eq!(app.connection, Connection::Closed);
+    assert_eq!(app.link.state, Connection::Closed);
     let lost = app.log.iter().rev().nth(1).unwrap();
     assert_eq!(
         (lost.kind, lost.text.as_str()),
@@ -362,7 +363,7 @@ fn an_unreachable_server_is_explained() {
     app.update(Event::Net(NetEvent::Failed {
         reason: "cannot connect to 127.0.0.1:1: refused".into(),
     }));
-    assert_eq!(app.connection, Connection::Closed);
+    assert_eq!(app.link.state, Connection::Closed);
     let failed = app.log.iter().rev().nth(1).unwrap();
     assert_eq!(failed.text, "cannot connect to 127.0.0.1:1: refused");
 }

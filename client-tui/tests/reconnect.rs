@@ -7,9 +7,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use chat_tui::app::{App, Connection};
+use chat_tui::app::App;
 use chat_tui::entry::EntryKind;
 use chat_tui::event::{Effect, Event, NetEvent};
+use chat_tui::link::Connection;
 use chat_tui::reconnect::{BACKOFF_FIRST, BACKOFF_MAX};
 use chat_tui::window::Target;
 use common::{app, net, nick};
@@ -109,8 +110,8 @@ fn a_lost_connection_is_retried_once_after_a_backoff() {
     let t0 = Instant::now();
     tick(&mut app, t0);
     closed(&mut app);
-    assert_eq!(app.connection, Connection::Closed);
-    assert!(app.reconnecting());
+    assert_eq!(app.link.state, Connection::Closed);
+    assert!(app.link.reconnecting());
     let log: Vec<&str> = app.log.iter().map(|l| l.text.as_str()).collect();
     assert!(log.iter().any(|l| l.starts_with("reconnecting in ")), "{log:?}");
     let due = app.next_deadline().unwrap();
@@ -153,7 +154,7 @@ fn coming_back_rejoins_and_fills_in_each_message_once() {
     closed(&mut app);
     let effects = come_back(&mut app, t0);
     assert_eq!(effects, vec![Effect::Send(ClientMsg::Join { room: room("rust") })]);
-    assert_eq!(app.connection, Connection::Registered);
+    assert_eq!(app.link.state, Connection::Registered);
     // The join's backlog overlaps what the window holds; a live message follows.
     net(&mut app, joined("rust"));
     assert!(app.update(Event::Net(NetEvent::Message(page("rust", 2..=6, false)))).is_empty());
@@ -199,7 +200,7 @@ fn quitting_or_a_final_goodbye_is_not_retried() {
         crossterm::event::KeyModifiers::CONTROL,
     )));
     closed(&mut app);
-    assert!(!app.reconnecting());
+    assert!(!app.link.reconnecting());
     assert_eq!(app.next_deadline(), None);
 
     let mut app = in_rust();
@@ -211,7 +212,7 @@ fn quitting_or_a_final_goodbye_is_not_retried() {
         },
     );
     closed(&mut app);
-    assert!(!app.reconnecting());
+    assert!(!app.link.reconnecting());
     assert!(app.log.back().unwrap().text.starts_with("not reconnecting: "));
 }
 
@@ -220,13 +221,13 @@ fn quitting_or_a_final_goodbye_is_not_retried() {
 #[test]
 fn a_comeback_shows_the_resume_token_and_being_replaced_is_final() {
     let mut app = in_rust();
-    let ClientMsg::Hello { resume, .. } = app.hello() else { unreachable!() };
+    let ClientMsg::Hello { resume, .. } = app.link.hello() else { unreachable!() };
     assert_eq!(resume, None, "common::app's welcome had no token");
     let t0 = Instant::now();
     tick(&mut app, t0);
     closed(&mut app);
     come_back(&mut app, t0);
-    let ClientMsg::Hello { resume, nick, .. } = app.hello() else { unreachable!() };
+    let ClientMsg::Hello { resume, nick, .. } = app.link.hello() else { unreachable!() };
     assert_eq!((resume, nick.as_str()), (Some(TOKEN), "Michael"));
 
     net(
@@ -234,7 +235,7 @@ fn a_comeback_shows_the_resume_token_and_being_replaced_is_final() {
         ServerMsg::Bye { code: ByeCode::Replaced, message: "a new connection took over".into() },
     );
     closed(&mut app);
-    assert!(!app.reconnecting(), "two clients with one token would take turns forever");
+    assert!(!app.link.reconnecting(), "two clients with one token would take turns forever");
     assert!(app.log.back().unwrap().text.starts_with("not reconnecting: "));
 }
 
@@ -243,7 +244,7 @@ fn a_server_shutdown_is_retried() {
     let mut app = in_rust();
     net(&mut app, ServerMsg::Bye { code: ByeCode::Shutdown, message: "restarting".into() });
     closed(&mut app);
-    assert!(app.reconnecting());
+    assert!(app.link.reconnecting());
 }
 
 /// Back before the server has noticed the old connection died, the nick is still taken: the
@@ -263,6 +264,6 @@ fn a_nick_still_held_by_the_old_connection_is_waited_for() {
         retry_after_ms: None,
     })));
     assert_eq!(effects, vec![Effect::Disconnect]);
-    assert!(app.reconnecting());
-    assert_eq!(app.nick.as_str(), "Michael", "keeps its nick");
+    assert!(app.link.reconnecting());
+    assert_eq!(app.link.nick.as_str(), "Michael", "keeps its nick");
 }

@@ -15,7 +15,7 @@ impl App {
             MessageKind::Say => EntryKind::Say,
             MessageKind::Action => EntryKind::Action,
         };
-        let mention = m.from.key() != self.nick.key() && mentions(m.text.as_str(), &self.nick);
+        let mention = !self.link.is_me(&m.from) && mentions(m.text.as_str(), &self.link.nick);
         Entry {
             from: Some(m.from.clone()),
             seq: Some(m.seq),

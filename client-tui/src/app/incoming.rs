@@ -2,19 +2,18 @@
 
 use protocol::{ErrorCode, Nick, PresenceEvent, RoomName, ServerMsg, Stored, describe, sanitize};
 
-use super::{App, Connection, LogKind};
+use super::{App, LogKind};
 use crate::entry::{Entry, EntryKind, clean};
 use crate::event::Effect;
+use crate::link::Connection;
 use crate::window::Target;
 
 impl App {
     pub(crate) fn on_server(&mut self, msg: ServerMsg) -> Vec<Effect> {
         match msg {
             ServerMsg::Welcome { nick, greeting, motd, rooms, server, resume, .. } => {
-                self.connection = Connection::Registered;
-                self.resume = resume;
+                self.link.welcomed(nick, resume, self.now);
                 self.windows.know_rooms(&rooms);
-                self.nick = nick;
                 self.log(LogKind::Good, &greeting);
                 for line in motd.lines() {
                     self.log(LogKind::Info, line);
@@ -23,7 +22,6 @@ impl App {
                     LogKind::Info,
                     &format!("{server}; rooms: {}", describe::room_list(&rooms)),
                 );
-                self.backoff.registered(self.now);
                 if self.coming_back() {
                     return self.rejoin();
                 }
@@ -46,7 +44,7 @@ impl App {
                 if self.windows[index].newest_seq.is_some_and(|newest| seq <= newest) {
                     return Vec::new();
                 }
-                let mine = from.key() == self.nick.key();
+                let mine = self.link.is_me(&from);
                 let stored = Stored { id, seq, from, kind, text, ts };
                 if let Some(stored) = self.hold_for_refill(index, stored) {
                     let entry = self.message_entry(&stored, false);
@@ -60,7 +58,7 @@ impl App {
                 return self.on_history(room, messages, beginning);
             }
             ServerMsg::Private { from, to, text, ts, .. } => {
-                let mine = from.key() == self.nick.key();
+                let mine = self.link.is_me(&from);
                 let echo = mine.then(|| to.clone());
                 let other = if mine { to } else { from.clone() };
                 let index = self.windows.open(Target::Private(other));
@@ -80,7 +78,7 @@ impl App {
             }
             ServerMsg::Nick { nick } => {
                 self.log(LogKind::Info, &format!("you are now known as {nick}"));
-                self.nick = nick;
+                self.link.nick = nick;
             }
             ServerMsg::Rooms { rooms } => {
                 self.windows.know_rooms(&rooms);
@@ -101,7 +99,7 @@ impl App {
             ServerMsg::Notice { text, .. } => self.log(LogKind::Info, &text),
             ServerMsg::Error { code, message, retry_after_ms, .. } => {
                 self.paste_refused(code, retry_after_ms);
-                if self.connection != Connection::Registered
+                if self.link.state != Connection::Registered
                     && code == ErrorCode::NickInUse
                     && self.coming_back()
                 {
@@ -112,7 +110,7 @@ impl App {
                     self.log(LogKind::Info, "the old connection may still hold it");
                     return self.drop_connection();
                 }
-                if self.connection != Connection::Registered {
+                if self.link.state != Connection::Registered {
                     let hint = if code == ErrorCode::NickInUse || code == ErrorCode::InvalidNick {
                         "; pick another with /nick NAME"
                     } else {
@@ -135,7 +133,7 @@ impl App {
             ServerMsg::Bye { code, message } => {
                 let message = sanitize(&message).into_owned();
                 self.log(LogKind::Error, &format!("server says goodbye: {message}"));
-                self.on_bye(code, &message);
+                self.link.bye(code, &message);
             }
         }
         Vec::new()
@@ -152,9 +150,8 @@ impl App {
     }
 
     fn on_presence(&mut self, room: RoomName, nick: Nick, event: PresenceEvent, ts: u64) {
-        let me = self.nick.key();
-        let mine =
-            nick.key() == me || matches!(&event, PresenceEvent::Renamed { to } if to.key() == me);
+        let mine = self.link.is_me(&nick)
+            || matches!(&event, PresenceEvent::Renamed { to } if self.link.is_me(to));
         let target = Target::Room(room.clone());
         if mine && matches!(event, PresenceEvent::Left { .. }) {
             if let Some(index) = self.windows.find(&target) {

@@ -1,6 +1,6 @@
 //! The connection's life as the app sees it: connecting, losing the connection, trying again
-//! with backoff ([`crate::reconnect`]), and on coming back rejoining the rooms and filling in
-//! what was said meanwhile, each message once.
+//! when [`crate::link`] says so, and on coming back rejoining the rooms and filling in what was
+//! said meanwhile, each message once.
 //!
 //! Filling in: a window that held messages before the loss is in refill ([`crate::refill`])
 //! until it has the messages after the newest one it held. The join backlog comes first; if it
@@ -9,11 +9,12 @@
 
 use std::time::Instant;
 
-use protocol::{ByeCode, ClientMsg, RoomName, Stored, limits::MAX_HISTORY_PAGE};
+use protocol::{ClientMsg, RoomName, Stored, limits::MAX_HISTORY_PAGE};
 
-use super::{App, Connection, LogKind};
+use super::{App, LogKind};
 use crate::entry::{Entry, EntryKind};
 use crate::event::{Effect, NetEvent};
+use crate::link::{Connection, Retry};
 use crate::refill::Refill;
 use crate::window::Target;
 
@@ -27,11 +28,11 @@ impl App {
     pub(crate) fn on_net(&mut self, event: NetEvent) -> Vec<Effect> {
         match event {
             NetEvent::Connecting { server } => {
-                self.connection = Connection::Connecting;
+                self.link.state = Connection::Connecting;
                 self.log(LogKind::Info, &format!("connecting to {server}..."));
             }
             NetEvent::Connected { server } => {
-                self.connection = Connection::Connected;
+                self.link.state = Connection::Connected;
                 self.log(LogKind::Good, &format!("connected to {server}"));
             }
             NetEvent::Failed { reason } => {
@@ -51,25 +52,16 @@ impl App {
     /// The connection is gone: unless the person is leaving (or the server said not to come
     /// back), schedules the next attempt and says when.
     fn connection_ended(&mut self) {
-        self.connection = Connection::Closed;
+        let retry = self.link.lost(self.now);
         self.stop_paste("connection lost");
-        if self.quitting {
-            return;
-        }
-        if let Some(why) = &self.final_bye {
-            let why = why.clone();
-            self.log(LogKind::Error, &format!("not reconnecting: {why}"));
-            return;
-        }
-        let delay = self.backoff.lost(self.now);
-        self.log(
-            LogKind::Info,
-            &format!(
-                "reconnecting in {:.1} s (attempt {})",
-                delay.as_secs_f64(),
-                self.backoff.failures()
+        match retry {
+            Retry::Leaving => {}
+            Retry::Never(why) => self.log(LogKind::Error, &format!("not reconnecting: {why}")),
+            Retry::After { delay, attempt } => self.log(
+                LogKind::Info,
+                &format!("reconnecting in {:.1} s (attempt {attempt})", delay.as_secs_f64()),
             ),
-        );
+        }
     }
 
     /// Gives up this connection (the event loop closes it) and tries again after the backoff.
@@ -78,21 +70,12 @@ impl App {
         vec![Effect::Disconnect]
     }
 
-    /// The server's goodbye: some reasons mean trying again would fail the same way.
-    pub(crate) fn on_bye(&mut self, code: ByeCode, message: &str) {
-        // Replaced: another client showed our token and has the nick now; ours is spent, so
-        // retrying would only meet "nick in use", and as a comeback that is retried forever.
-        if matches!(code, ByeCode::Quit | ByeCode::UnsupportedProtocol | ByeCode::Replaced) {
-            self.final_bye = Some(message.to_owned());
-        }
-    }
-
     /// Timers due at `now`.
     pub(crate) fn on_tick(&mut self, now: Instant) -> Vec<Effect> {
         self.now = now;
         let mut effects = Vec::new();
-        if self.connection == Connection::Closed && self.backoff.take_due(now) {
-            effects.extend(self.start_connecting());
+        if self.link.due(now) {
+            effects.push(Effect::Connect);
         }
         effects.extend(self.pace_paste(now));
         effects
@@ -100,29 +83,15 @@ impl App {
 
     /// When the app next needs a [`crate::event::Event::Tick`], if it is waiting for a time.
     pub fn next_deadline(&self) -> Option<Instant> {
-        [self.backoff.deadline(), self.paste_deadline()].into_iter().flatten().min()
-    }
-
-    /// Waiting to try connecting again.
-    pub fn reconnecting(&self) -> bool {
-        self.connection == Connection::Closed && self.backoff.deadline().is_some()
+        [self.link.retry_at(), self.paste_deadline()].into_iter().flatten().min()
     }
 
     /// `/connect`: try now instead of waiting out the backoff.
     pub(crate) fn connect_now(&mut self) -> Vec<Effect> {
-        if self.connection != Connection::Closed {
+        if !self.link.connect_now() {
             self.note(EntryKind::Error, "already connected");
             return Vec::new();
         }
-        self.backoff.cancel();
-        self.final_bye = None;
-        self.start_connecting()
-    }
-
-    /// Asks for a new connection. The state is `Connecting` from here on, so neither a due
-    /// timer nor another `/connect` asks again before this attempt has ended.
-    fn start_connecting(&mut self) -> Vec<Effect> {
-        self.connection = Connection::Connecting;
         vec![Effect::Connect]
     }
 

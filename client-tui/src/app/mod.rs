@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use protocol::command::{self, Command};
-use protocol::{ClientMsg, Label, Nick, PROTOCOL_VERSION, sanitize};
+use protocol::{ClientMsg, Label, sanitize};
 use ratatui::layout::Rect;
 
 use crate::complete::Completion;
@@ -14,8 +14,8 @@ use crate::entry::{Entry, EntryKind};
 use crate::event::{Effect, Event};
 use crate::input::Input;
 use crate::layout::Panes;
+use crate::link::{Connection, Link};
 use crate::paste::{LineQueue, PendingPaste};
-use crate::reconnect::Backoff;
 use crate::settings::Settings;
 use crate::window::Target;
 use crate::windows::Windows;
@@ -29,16 +29,6 @@ mod paste;
 pub const LOG_CAPACITY: usize = 500;
 /// Sent lines kept for Up/Down recall.
 pub const HISTORY_CAPACITY: usize = 500;
-
-/// Where the connection stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Connection {
-    Connecting,
-    /// Connected, waiting for the welcome.
-    Connected,
-    Registered,
-    Closed,
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogKind {
@@ -57,12 +47,7 @@ pub struct LogLine {
 
 pub struct App {
     pub settings: Settings,
-    /// Our nick as the server knows it (the requested one until the welcome).
-    pub nick: Nick,
-    /// The session's resume token, from the welcome: the next hello shows it, so a lost
-    /// connection gets the nick back at once even before the server notices it is dead.
-    pub resume: Option<uuid::Uuid>,
-    pub connection: Connection,
+    pub link: Link,
     pub log: VecDeque<LogLine>,
     pub windows: Windows,
     pub input: Input,
@@ -74,12 +59,6 @@ pub struct App {
     pub size: Rect,
     /// The time of the last [`Event::Tick`]: the app's clock.
     pub(crate) now: Instant,
-    /// When to try connecting again.
-    pub(crate) backoff: Backoff,
-    /// The person asked to quit: a lost connection is not retried.
-    pub(crate) quitting: bool,
-    /// The server said goodbye for a reason that retrying would not change.
-    pub(crate) final_bye: Option<String>,
     /// A multi-line paste waiting for the person to say what to do with it.
     pub paste: Option<PendingPaste>,
     /// Pasted lines being sent one at a time.
@@ -95,10 +74,8 @@ pub struct App {
 impl App {
     pub fn new(settings: Settings, size: Rect) -> Self {
         Self {
-            nick: settings.nick.clone(),
-            resume: None,
+            link: Link::new(settings.nick.clone()),
             settings,
-            connection: Connection::Connecting,
             log: VecDeque::new(),
             windows: Windows::default(),
             input: Input::default(),
@@ -107,24 +84,11 @@ impl App {
             show_help: false,
             size,
             now: Instant::now(),
-            backoff: Backoff::default(),
-            quitting: false,
-            final_bye: None,
             paste: None,
             sending: None,
             completion: None,
             ring: false,
             show_members: false,
-        }
-    }
-
-    /// The message to open the session with.
-    pub fn hello(&self) -> ClientMsg {
-        ClientMsg::Hello {
-            nick: self.nick.clone(),
-            protocol: PROTOCOL_VERSION,
-            client: Label::truncate(concat!("chat-tui/", env!("CARGO_PKG_VERSION"))),
-            resume: self.resume,
         }
     }
 
@@ -187,7 +151,7 @@ impl App {
     /// Adds an entry to window `index`.
     pub(crate) fn push(&mut self, index: usize, entry: Entry) {
         // Our own words are never news to us.
-        let mine = entry.from.as_ref().is_some_and(|f| f.key() == self.nick.key());
+        let mine = entry.from.as_ref().is_some_and(|f| self.link.is_me(f));
         let seen = index == self.windows.current || mine;
         let private =
             self.windows.get(index).is_some_and(|w| matches!(w.target, Target::Private(_)));
@@ -341,10 +305,8 @@ impl App {
     }
 
     fn quit(&mut self, reason: Option<Label>) -> Vec<Effect> {
-        self.quitting = true;
-        self.backoff.cancel();
         let mut effects = Vec::new();
-        if matches!(self.connection, Connection::Connected | Connection::Registered) {
+        if self.link.quit() {
             effects.push(Effect::Send(ClientMsg::Quit { reason }));
         }
         effects.push(Effect::Quit);
@@ -377,9 +339,9 @@ impl App {
                 self.note(EntryKind::Error, "/me works in rooms");
                 return Vec::new();
             }
-            (Command::Nick(nick), _) if self.connection != Connection::Registered => {
-                self.nick = nick;
-                self.hello()
+            (Command::Nick(nick), _) if self.link.state != Connection::Registered => {
+                self.link.nick = nick;
+                self.link.hello()
             }
             (command, _) => match command.into_request(self.windows.current_room()) {
                 Ok(Some(request)) => request,
@@ -390,7 +352,7 @@ impl App {
                 }
             },
         };
-        if !matches!(self.connection, Connection::Connected | Connection::Registered) {
+        if !self.link.is_open() {
             self.note(EntryKind::Error, "not connected to the server");
             return Vec::new();
         }

@@ -6,9 +6,10 @@ use std::time::Instant;
 use crossterm::event::KeyEvent;
 use protocol::{ErrorCode, Nick, RoomName, Text};
 
-use super::{App, Connection};
+use super::App;
 use crate::entry::EntryKind;
 use crate::event::Effect;
+use crate::link::Connection;
 use crate::paste::{Destination, LineQueue, Pace, PasteChoice, normalise};
 
 impl App {
@@ -50,7 +51,7 @@ impl App {
 
     /// Whether a paste can be sent now; if not, says so.
     fn registered_for_paste(&mut self) -> bool {
-        if self.connection != Connection::Registered {
+        if self.link.state != Connection::Registered {
             self.note(EntryKind::Error, "not connected to the server; paste not sent");
             return false;
         }

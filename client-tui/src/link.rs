@@ -1,0 +1,156 @@
+//! The connection as the app keeps it: where it stands, who we are on it (our nick, the
+//! session's resume token), and whether and when to try again after losing it
+//! ([`crate::reconnect`]).
+
+use std::time::{Duration, Instant};
+
+use protocol::{ByeCode, ClientMsg, Label, Nick, PROTOCOL_VERSION};
+
+use crate::reconnect::Backoff;
+
+/// Where the connection stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Connection {
+    Connecting,
+    /// Connected, waiting for the welcome.
+    Connected,
+    Registered,
+    Closed,
+}
+
+/// What follows a lost connection.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Retry {
+    /// Nothing: the person is leaving.
+    Leaving,
+    /// Nothing: the server said goodbye for this reason, which trying again would not change.
+    Never(String),
+    /// Another attempt, the `attempt`th since the last stable session, after `delay`.
+    After { delay: Duration, attempt: u32 },
+}
+
+#[derive(Debug)]
+pub struct Link {
+    pub state: Connection,
+    /// Our nick as the server knows it (the requested one until the welcome).
+    pub nick: Nick,
+    /// The session's resume token, from the welcome: the next hello shows it, so a lost
+    /// connection gets the nick back at once even before the server notices it is dead.
+    pub resume: Option<uuid::Uuid>,
+    /// When to try connecting again.
+    backoff: Backoff,
+    /// The person asked to quit: a lost connection is not retried.
+    quitting: bool,
+    /// The server said goodbye for a reason that retrying would not change.
+    final_bye: Option<String>,
+}
+
+impl Link {
+    /// Connecting as `nick`, for the first time.
+    pub fn new(nick: Nick) -> Self {
+        Self {
+            state: Connection::Connecting,
+            nick,
+            resume: None,
+            backoff: Backoff::default(),
+            quitting: false,
+            final_bye: None,
+        }
+    }
+
+    /// The message to open the session with.
+    pub fn hello(&self) -> ClientMsg {
+        ClientMsg::Hello {
+            nick: self.nick.clone(),
+            protocol: PROTOCOL_VERSION,
+            client: Label::truncate(concat!("chat-tui/", env!("CARGO_PKG_VERSION"))),
+            resume: self.resume,
+        }
+    }
+
+    /// Whether `nick` is ours.
+    pub fn is_me(&self, nick: &Nick) -> bool {
+        nick.key() == self.nick.key()
+    }
+
+    /// Connected, welcomed or not: requests can be sent.
+    pub fn is_open(&self) -> bool {
+        matches!(self.state, Connection::Connected | Connection::Registered)
+    }
+
+    /// Waiting to try connecting again.
+    pub fn reconnecting(&self) -> bool {
+        self.state == Connection::Closed && self.backoff.deadline().is_some()
+    }
+
+    /// When the next attempt is due, if one is waiting.
+    pub fn retry_at(&self) -> Option<Instant> {
+        self.backoff.deadline()
+    }
+
+    /// The server welcomed us at `now` as `nick`, with a token to resume the session by.
+    pub fn welcomed(&mut self, nick: Nick, resume: Option<uuid::Uuid>, now: Instant) {
+        self.state = Connection::Registered;
+        self.resume = resume;
+        self.nick = nick;
+        self.backoff.registered(now);
+    }
+
+    /// The connection is gone at `now`: unless the person is leaving (or the server said not
+    /// to come back), schedules the next attempt.
+    pub fn lost(&mut self, now: Instant) -> Retry {
+        self.state = Connection::Closed;
+        if self.quitting {
+            return Retry::Leaving;
+        }
+        if let Some(why) = &self.final_bye {
+            return Retry::Never(why.clone());
+        }
+        let delay = self.backoff.lost(now);
+        Retry::After { delay, attempt: self.backoff.failures() }
+    }
+
+    /// The server's goodbye: some reasons mean trying again would fail the same way.
+    pub fn bye(&mut self, code: ByeCode, message: &str) {
+        // Replaced: another client showed our token and has the nick now; ours is spent, so
+        // retrying would only meet "nick in use", and as a comeback that is retried forever.
+        if matches!(code, ByeCode::Quit | ByeCode::UnsupportedProtocol | ByeCode::Replaced) {
+            self.final_bye = Some(message.to_owned());
+        }
+    }
+
+    /// The person is leaving: nothing is retried. Returns whether the server is there to be
+    /// told.
+    pub fn quit(&mut self) -> bool {
+        self.quitting = true;
+        self.backoff.cancel();
+        self.is_open()
+    }
+
+    /// Whether the next attempt is due at `now`; if so, it starts.
+    pub fn due(&mut self, now: Instant) -> bool {
+        if self.state == Connection::Closed && self.backoff.take_due(now) {
+            self.start();
+            return true;
+        }
+        false
+    }
+
+    /// `/connect`: an attempt now instead of after the backoff, even after a final goodbye.
+    /// Returns false, and does nothing, unless the connection is closed.
+    pub fn connect_now(&mut self) -> bool {
+        if self.state != Connection::Closed {
+            return false;
+        }
+        self.backoff.cancel();
+        self.final_bye = None;
+        self.start();
+        true
+    }
+
+    /// An attempt starts. The state is `Connecting` from here on, so neither a due timer nor
+    /// another `/connect` starts one again before this attempt has ended.
+    fn start(&mut self) {
+        self.state = Connection::Connecting;
+    }
+}
