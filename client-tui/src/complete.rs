@@ -8,8 +8,9 @@ use std::collections::BTreeSet;
 
 use protocol::{Nick, RoomName, command::HELP};
 
-use crate::app::App;
+use crate::input::Input;
 use crate::window::Target;
+use crate::windows::Windows;
 
 /// Entries looked back through to order nicks by how lately they spoke.
 const RECENT_ENTRIES: usize = 500;
@@ -28,12 +29,6 @@ pub struct Completion {
     index: usize,
     /// The input as this completion left it: if it changed since, the cycle is over.
     left: String,
-}
-
-impl Completion {
-    pub fn candidates(&self) -> &[String] {
-        &self.candidates
-    }
 }
 
 /// What kind of word is being completed.
@@ -75,125 +70,133 @@ fn lower(s: &str) -> String {
     s.to_lowercase()
 }
 
-impl App {
-    /// Tab (`forward`) or Shift+Tab.
-    pub(crate) fn complete(&mut self, forward: bool) {
-        if let Some(c) = self.completion.as_mut().filter(|c| c.left == self.input.as_str()) {
-            let n = c.candidates.len();
-            c.index = if forward { (c.index + 1) % n } else { (c.index + n - 1) % n };
-            let (start, with) = (c.start, c.candidates[c.index].clone());
-            self.input.replace_before_cursor(start, &with);
-            if let Some(c) = self.completion.as_mut() {
-                c.left = self.input.as_str().to_owned();
-            }
-            return;
-        }
-        self.completion = None;
-        let before = self.input.before_cursor();
+impl Completion {
+    /// Completes the word before the cursor in `input` with its first candidate; `None` when
+    /// nothing fits. Candidates come from the open `windows`, never `me`.
+    pub fn start(input: &mut Input, windows: &Windows, me: &Nick) -> Option<Self> {
+        let before = input.before_cursor();
         let start = before.rfind(char::is_whitespace).map_or(0, |i| i + 1);
-        let word = lower(&before[start..]);
-        let candidates: Vec<String> = match kind(before, start) {
-            Kind::Command => {
-                let mut names: Vec<&str> = HELP
-                    .iter()
-                    .filter_map(|(usage, _)| usage.split_whitespace().next())
-                    .chain(CLIENT_COMMANDS)
-                    .collect();
-                names.sort_unstable();
-                names.dedup();
-                names
-                    .into_iter()
-                    .filter(|n| n.starts_with(&word))
-                    .map(|n| format!("{n} "))
-                    .collect()
-            }
-            Kind::Room { hash } => {
-                let typed = word.trim_start_matches('#');
-                self.room_names()
-                    .into_iter()
-                    .filter(|r| lower(r.as_str()).starts_with(typed))
-                    .map(|r| if hash { format!("#{r} ") } else { format!("{r} ") })
-                    .collect()
-            }
-            Kind::Member { line_start } => {
-                let suffix = if line_start { ": " } else { " " };
-                self.nicks_here()
-                    .into_iter()
-                    .filter(|n| lower(n.as_str()).starts_with(&word))
-                    .map(|n| format!("{n}{suffix}"))
-                    .collect()
-            }
-            Kind::Anyone => self
-                .nicks_known()
-                .into_iter()
-                .filter(|n| lower(n.as_str()).starts_with(&word))
-                .map(|n| format!("{n} "))
-                .collect(),
+        let candidates = candidates(before, start, windows, me);
+        let first = candidates.first()?.clone();
+        input.replace_before_cursor(start, &first);
+        Some(Self { start, candidates, index: 0, left: input.as_str().to_owned() })
+    }
+
+    /// Tab again (`forward`) or Shift+Tab: the next or previous candidate in place of this one.
+    /// Returns false, and does nothing, if `input` changed since: the cycle is over.
+    pub fn cycle(&mut self, input: &mut Input, forward: bool) -> bool {
+        if self.left != input.as_str() {
+            return false;
+        }
+        let n = self.candidates.len();
+        self.index = if forward { (self.index + 1) % n } else { (self.index + n - 1) % n };
+        input.replace_before_cursor(self.start, &self.candidates[self.index]);
+        self.left = input.as_str().to_owned();
+        true
+    }
+
+    pub fn candidates(&self) -> &[String] {
+        &self.candidates
+    }
+}
+
+/// What the word at byte `start` of `before` (the input before the cursor) may become.
+fn candidates(before: &str, start: usize, windows: &Windows, me: &Nick) -> Vec<String> {
+    let word = lower(&before[start..]);
+    match kind(before, start) {
+        Kind::Command => {
+            let mut names: Vec<&str> = HELP
+                .iter()
+                .filter_map(|(usage, _)| usage.split_whitespace().next())
+                .chain(CLIENT_COMMANDS)
+                .collect();
+            names.sort_unstable();
+            names.dedup();
+            matching(names, &word, "", " ")
+        }
+        Kind::Room { hash } => {
+            let typed = word.trim_start_matches('#');
+            let prefix = if hash { "#" } else { "" };
+            matching(room_names(windows).iter().map(RoomName::as_str), typed, prefix, " ")
+        }
+        Kind::Member { line_start } => {
+            let suffix = if line_start { ": " } else { " " };
+            matching(nicks_here(windows, me).iter().map(Nick::as_str), &word, "", suffix)
+        }
+        Kind::Anyone => matching(nicks_known(windows, me).iter().map(Nick::as_str), &word, "", " "),
+    }
+}
+
+/// The `names` that start with `typed` (in any case), each as it goes into the input.
+fn matching<'a>(
+    names: impl IntoIterator<Item = &'a str>,
+    typed: &str,
+    prefix: &str,
+    suffix: &str,
+) -> Vec<String> {
+    names
+        .into_iter()
+        .filter(|n| lower(n).starts_with(typed))
+        .map(|n| format!("{prefix}{n}{suffix}"))
+        .collect()
+}
+
+/// Rooms the client knows of: its windows and the server's room lists.
+fn room_names(windows: &Windows) -> Vec<RoomName> {
+    let mut rooms: BTreeSet<RoomName> = windows.known_rooms.clone();
+    for w in windows.iter() {
+        if let Target::Room(room) = &w.target {
+            rooms.insert(room.clone());
+        }
+    }
+    rooms.into_iter().collect()
+}
+
+/// Members of the current room (or the other side of a private chat), those who spoke
+/// lately first, then the rest alphabetically; never `me`.
+fn nicks_here(windows: &Windows, me: &Nick) -> Vec<Nick> {
+    let Some(w) = windows.current_window() else { return Vec::new() };
+    let mut out: Vec<Nick> = Vec::new();
+    let mut push = |n: &Nick| {
+        if n.key() != me.key() && !out.iter().any(|o| o.key() == n.key()) {
+            out.push(n.clone());
+        }
+    };
+    for entry in w.entries().iter().rev().take(RECENT_ENTRIES) {
+        if let Some(from) = &entry.from
+            && (w.members.contains(from) || matches!(w.target, Target::Private(_)))
+        {
+            push(from);
+        }
+    }
+    let mut rest: Vec<&Nick> = w.members.iter().collect();
+    rest.sort_by_key(|n| lower(n.as_str()));
+    for n in rest {
+        push(n);
+    }
+    if let Target::Private(other) = &w.target {
+        push(other);
+    }
+    out
+}
+
+/// Everyone the client knows of: members of every room and private chats, alphabetically;
+/// never `me`.
+fn nicks_known(windows: &Windows, me: &Nick) -> Vec<Nick> {
+    let mut all: Vec<Nick> = Vec::new();
+    for w in windows.iter() {
+        let from_target = match &w.target {
+            Target::Private(n) => Some(n),
+            Target::Room(_) => None,
         };
-        let Some(first) = candidates.first().cloned() else { return };
-        self.input.replace_before_cursor(start, &first);
-        self.completion =
-            Some(Completion { start, candidates, index: 0, left: self.input.as_str().to_owned() });
-    }
-
-    /// Rooms the client knows of: its windows and the server's room lists.
-    fn room_names(&self) -> Vec<RoomName> {
-        let mut rooms: BTreeSet<RoomName> = self.windows.known_rooms.clone();
-        for w in self.windows.iter() {
-            if let Target::Room(room) = &w.target {
-                rooms.insert(room.clone());
+        for n in w.members.iter().chain(from_target) {
+            if n.key() != me.key() && !all.iter().any(|o| o.key() == n.key()) {
+                all.push(n.clone());
             }
         }
-        rooms.into_iter().collect()
     }
-
-    /// Members of the current room (or the other side of a private chat), those who spoke
-    /// lately first, then the rest alphabetically; never ourselves.
-    fn nicks_here(&self) -> Vec<Nick> {
-        let Some(w) = self.windows.current_window() else { return Vec::new() };
-        let mut out: Vec<Nick> = Vec::new();
-        let me = self.link.nick.key();
-        let mut push = |n: &Nick| {
-            if n.key() != me && !out.iter().any(|o| o.key() == n.key()) {
-                out.push(n.clone());
-            }
-        };
-        for entry in w.entries().iter().rev().take(RECENT_ENTRIES) {
-            if let Some(from) = &entry.from
-                && (w.members.contains(from) || matches!(w.target, Target::Private(_)))
-            {
-                push(from);
-            }
-        }
-        let mut rest: Vec<&Nick> = w.members.iter().collect();
-        rest.sort_by_key(|n| lower(n.as_str()));
-        for n in rest {
-            push(n);
-        }
-        if let Target::Private(other) = &w.target {
-            push(other);
-        }
-        out
-    }
-
-    /// Everyone the client knows of: members of every room and private chats, alphabetically.
-    fn nicks_known(&self) -> Vec<Nick> {
-        let me = self.link.nick.key();
-        let mut all: Vec<Nick> = Vec::new();
-        for w in self.windows.iter() {
-            let from_target = match &w.target {
-                Target::Private(n) => Some(n),
-                Target::Room(_) => None,
-            };
-            for n in w.members.iter().chain(from_target) {
-                if n.key() != me && !all.iter().any(|o| o.key() == n.key()) {
-                    all.push(n.clone());
-                }
-            }
-        }
-        all.sort_by_key(|n| lower(n.as_str()));
-        all
-    }
+    all.sort_by_key(|n| lower(n.as_str()));
+    all
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@
 //! - [`window`]: one conversation (a room or a private chat) and its scrollback.
 //! - [`entry`]: one line of a conversation: its label, indent and rows; mentions of us.
 //! - [`rows`]: where each entry of a conversation sits in rows, so a scrolled view skips to it.
+//! - [`composer`]: the input line and what feeds it: editing keys, recall, completion, pastes.
 //! - [`complete`]: Tab completion of commands, rooms and nicks.
 //! - [`settings`]: what the client starts with, and local times from it.
 //! - [`config`]: the optional TOML file and flags, merged and checked into [`settings`].
@@ -34,6 +35,7 @@
 
 pub mod app;
 pub mod complete;
+pub mod composer;
 pub mod config;
 pub mod entry;
 pub mod event;

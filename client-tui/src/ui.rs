@@ -60,7 +60,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
     }
     draw_input(frame, app, &panes);
     draw_status(frame, app, panes.status);
-    if let Some(paste) = &app.paste {
+    if let Some(paste) = &app.composer.paste {
         draw_paste(frame, area, paste);
     } else if app.show_help {
         draw_help(frame, area);
@@ -284,7 +284,7 @@ fn draw_input(frame: &mut Frame, app: &App, panes: &Panes) {
     };
     let prompt_width = prompt.width() as u16;
     let text_width = area.width.saturating_sub(prompt_width) as usize;
-    let (shown, column) = app.input.view(text_width);
+    let (shown, column) = app.composer.input.view(text_width);
     frame
         .render_widget(Paragraph::new(Line::from(vec![Span::raw(prompt), Span::raw(shown)])), area);
     if !app.show_help {

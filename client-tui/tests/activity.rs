@@ -114,21 +114,21 @@ fn tab_completes_nicks_of_the_room_and_cycles() {
     say(&mut app, "Trevor", "hello");
     typed(&mut app, "tr");
     key(&mut app, KeyCode::Tab);
-    assert_eq!(app.input.as_str(), "Trevor: ");
+    assert_eq!(app.composer.input.as_str(), "Trevor: ");
     key(&mut app, KeyCode::Tab);
-    assert_eq!(app.input.as_str(), "Tracy: ");
+    assert_eq!(app.composer.input.as_str(), "Tracy: ");
     key(&mut app, KeyCode::Tab);
-    assert_eq!(app.input.as_str(), "Trevor: ", "cycles round");
+    assert_eq!(app.composer.input.as_str(), "Trevor: ", "cycles round");
     key(&mut app, KeyCode::BackTab);
-    assert_eq!(app.input.as_str(), "Tracy: ");
+    assert_eq!(app.composer.input.as_str(), "Tracy: ");
     // Typing ends the cycle; in the middle of a line the nick gets a space, not a colon.
     typed(&mut app, "ask al");
     key(&mut app, KeyCode::Tab);
-    assert_eq!(app.input.as_str(), "Tracy: ask Alice ");
+    assert_eq!(app.composer.input.as_str(), "Tracy: ask Alice ");
     // No candidate: nothing changes.
     typed(&mut app, "zz");
     key(&mut app, KeyCode::Tab);
-    assert_eq!(app.input.as_str(), "Tracy: ask Alice zz");
+    assert_eq!(app.composer.input.as_str(), "Tracy: ask Alice zz");
 }
 
 #[test]
@@ -145,14 +145,14 @@ fn tab_completes_commands_and_rooms() {
     );
     typed(&mut app, "/jo");
     key(&mut app, KeyCode::Tab);
-    assert_eq!(app.input.as_str(), "/join ");
+    assert_eq!(app.composer.input.as_str(), "/join ");
     typed(&mut app, "ru");
     key(&mut app, KeyCode::Tab);
-    assert_eq!(app.input.as_str(), "/join ruby ");
+    assert_eq!(app.composer.input.as_str(), "/join ruby ");
     key(&mut app, KeyCode::Tab);
-    assert_eq!(app.input.as_str(), "/join rust ");
-    app.input.set("");
+    assert_eq!(app.composer.input.as_str(), "/join rust ");
+    app.composer.input.set("");
     typed(&mut app, "see #ru");
     key(&mut app, KeyCode::Tab);
-    assert_eq!(app.input.as_str(), "see #ruby ");
+    assert_eq!(app.composer.input.as_str(), "see #ruby ");
 }

@@ -144,16 +144,16 @@ fn typing_says_and_up_recalls() {
         effects,
         vec![Effect::Send(ClientMsg::Say { room: room("lobby"), text: text("hello 你好") })]
     );
-    assert!(app.input.is_empty());
+    assert!(app.composer.input.is_empty());
     type_line(&mut app, "second");
     app.update(key(KeyCode::Up));
-    assert_eq!(app.input.as_str(), "second");
+    assert_eq!(app.composer.input.as_str(), "second");
     app.update(key(KeyCode::Up));
-    assert_eq!(app.input.as_str(), "hello 你好");
+    assert_eq!(app.composer.input.as_str(), "hello 你好");
     app.update(key(KeyCode::Down));
-    assert_eq!(app.input.as_str(), "second");
+    assert_eq!(app.composer.input.as_str(), "second");
     app.update(key(KeyCode::Down));
-    assert_eq!(app.input.as_str(), "");
+    assert_eq!(app.composer.input.as_str(), "");
 }
 
 /// Editing keys: left/right/home/end, backspace and delete act at the cursor.
@@ -171,7 +171,7 @@ fn editing_keys_act_at_the_cursor() {
     app.update(key(KeyCode::End));
     app.update(key(KeyCode::Char('!')));
     app.update(key(KeyCode::Backspace));
-    assert_eq!(app.input.as_str(), "Hello");
+    assert_eq!(app.composer.input.as_str(), "Hello");
 }
 
 /// Messages from others land in their room's window, sanitised; the room's members follow
@@ -473,7 +473,7 @@ fn help_overlay() {
 fn pastes_are_inserted_not_sent() {
     let mut app = in_lobby();
     assert!(app.update(Event::Paste("one\ttwo\u{1b}[31m\n".into())).is_empty());
-    assert_eq!(app.input.as_str(), "one    two[31m");
+    assert_eq!(app.composer.input.as_str(), "one    two[31m");
 }
 
 fn stored(seq: u64, t: &str) -> protocol::Stored {

@@ -26,24 +26,24 @@ const PASTE: &str = "first line\r\nsecond line\n\tthird\n";
 fn a_single_line_paste_goes_into_the_input_line() {
     let mut app = app(80, 24);
     assert!(app.update(Event::Paste("just this\n".into())).is_empty());
-    assert_eq!(app.input.as_str(), "just this");
-    assert!(app.paste.is_none());
+    assert_eq!(app.composer.input.as_str(), "just this");
+    assert!(app.composer.paste.is_none());
 }
 
 #[test]
 fn a_multi_line_paste_asks_first_and_can_be_cancelled() {
     let mut app = app(80, 24);
     assert!(app.update(Event::Paste(PASTE.into())).is_empty());
-    let paste = app.paste.as_ref().unwrap();
+    let paste = app.composer.paste.as_ref().unwrap();
     assert_eq!(paste.lines, 3);
     let shown = screen(&render(&app).0);
     assert!(shown.contains("paste of 3 lines"), "{shown}");
     assert!(shown.contains("send line by line"), "{shown}");
     // Keys other than the choices do nothing; typed letters do not reach the input line.
     assert!(key(&mut app, KeyCode::Char('x')).is_empty());
-    assert!(app.paste.is_some() && app.input.is_empty());
+    assert!(app.composer.paste.is_some() && app.composer.input.is_empty());
     assert!(key(&mut app, KeyCode::Esc).is_empty());
-    assert!(app.paste.is_none() && app.input.is_empty());
+    assert!(app.composer.paste.is_none() && app.composer.input.is_empty());
 }
 
 #[test]
@@ -63,7 +63,7 @@ fn edit_puts_the_paste_in_the_input_line() {
     let mut app = app(80, 24);
     app.update(Event::Paste(PASTE.into()));
     assert!(key(&mut app, KeyCode::Char('e')).is_empty());
-    assert_eq!(app.input.as_str(), "first line second line     third");
+    assert_eq!(app.composer.input.as_str(), "first line second line     third");
 }
 
 #[test]

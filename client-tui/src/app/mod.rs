@@ -9,13 +9,11 @@ use protocol::command::{self, Command};
 use protocol::{ClientMsg, Label, sanitize};
 use ratatui::layout::Rect;
 
-use crate::complete::Completion;
+use crate::composer::Composer;
 use crate::entry::{Entry, EntryKind};
 use crate::event::{Effect, Event};
-use crate::input::Input;
 use crate::layout::Panes;
 use crate::link::{Connection, Link};
-use crate::paste::{LineQueue, PendingPaste};
 use crate::settings::Settings;
 use crate::window::Target;
 use crate::windows::Windows;
@@ -27,8 +25,6 @@ mod paste;
 
 /// Lines kept in the connection log.
 pub const LOG_CAPACITY: usize = 500;
-/// Sent lines kept for Up/Down recall.
-pub const HISTORY_CAPACITY: usize = 500;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogKind {
@@ -50,21 +46,12 @@ pub struct App {
     pub link: Link,
     pub log: VecDeque<LogLine>,
     pub windows: Windows,
-    pub input: Input,
-    history: Vec<String>,
-    /// Position in `history` while recalling with Up/Down.
-    recall: Option<usize>,
+    pub composer: Composer,
     pub show_help: bool,
     /// The terminal's size, for layout-dependent work such as paging.
     pub size: Rect,
     /// The time of the last [`Event::Tick`]: the app's clock.
     pub(crate) now: Instant,
-    /// A multi-line paste waiting for the person to say what to do with it.
-    pub paste: Option<PendingPaste>,
-    /// Pasted lines being sent one at a time.
-    pub(crate) sending: Option<LineQueue>,
-    /// A Tab completion being cycled through.
-    pub completion: Option<Completion>,
     /// Something for us arrived and the bell is on: ring once after this event.
     ring: bool,
     /// The member list is shown beside the conversation.
@@ -78,15 +65,10 @@ impl App {
             settings,
             log: VecDeque::new(),
             windows: Windows::default(),
-            input: Input::default(),
-            history: Vec::new(),
-            recall: None,
+            composer: Composer::default(),
             show_help: false,
             size,
             now: Instant::now(),
-            paste: None,
-            sending: None,
-            completion: None,
             ring: false,
             show_members: false,
         }
@@ -103,7 +85,10 @@ impl App {
     fn handle(&mut self, event: Event) -> Vec<Effect> {
         match event {
             Event::Key(key) => self.on_key(key),
-            Event::Paste(text) => self.on_paste(&text),
+            Event::Paste(text) => {
+                self.composer.receive_paste(&text);
+                Vec::new()
+            }
             Event::Scroll(rows) => {
                 let at_top = self.scroll_by(rows);
                 if rows > 0 {
@@ -181,7 +166,7 @@ impl App {
         }
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         let alt = key.modifiers.contains(KeyModifiers::ALT);
-        if self.paste.is_some() && !(ctrl && key.code == KeyCode::Char('c')) {
+        if self.composer.paste.is_some() && !(ctrl && key.code == KeyCode::Char('c')) {
             return self.on_paste_key(&key);
         }
         if self.show_help && matches!(key.code, KeyCode::Esc | KeyCode::F(1) | KeyCode::Char('q')) {
@@ -189,32 +174,22 @@ impl App {
             return Vec::new();
         }
         if !matches!(key.code, KeyCode::Tab | KeyCode::BackTab) {
-            self.completion = None;
+            self.composer.completion = None;
+        }
+        if self.composer.edit(&key) {
+            return Vec::new();
         }
         match key.code {
-            KeyCode::Tab => self.complete(true),
-            KeyCode::BackTab => self.complete(false),
+            KeyCode::Tab => self.composer.complete(true, &self.windows, &self.link.nick),
+            KeyCode::BackTab => self.composer.complete(false, &self.windows, &self.link.nick),
             KeyCode::Char('c') if ctrl => return self.quit(None),
-            KeyCode::Char('a') if ctrl => self.input.home(),
-            KeyCode::Char('e') if ctrl => self.input.end(),
-            KeyCode::Char('u') if ctrl => self.input.delete_to_start(),
-            KeyCode::Char('w') if ctrl => self.input.delete_word(),
             KeyCode::Char('n') if ctrl => self.windows.cycle(1),
             KeyCode::Char('p') if ctrl => self.windows.cycle(-1),
             KeyCode::Char(c @ '1'..='9') if alt => {
                 self.windows.switch_to(c as usize - '1' as usize)
             }
             KeyCode::Char('a') if alt => self.windows.jump_to_activity(),
-            KeyCode::Char(c) if !ctrl && !alt => self.input.insert(c),
             KeyCode::Enter => return self.submit(),
-            KeyCode::Backspace => self.input.backspace(),
-            KeyCode::Delete => self.input.delete(),
-            KeyCode::Left => self.input.left(),
-            KeyCode::Right => self.input.right(),
-            KeyCode::Home => self.input.home(),
-            KeyCode::End => self.input.end(),
-            KeyCode::Up => self.recall_older(),
-            KeyCode::Down => self.recall_newer(),
             KeyCode::PageUp => {
                 let at_top = self.scroll_by(self.page());
                 return self.load_older_if_at_top(at_top);
@@ -245,47 +220,8 @@ impl App {
         w.scroll == max
     }
 
-    fn recall_older(&mut self) {
-        let at = match self.recall {
-            None if self.history.is_empty() => return,
-            None => self.history.len() - 1,
-            Some(0) => 0,
-            Some(i) => i - 1,
-        };
-        self.recall = Some(at);
-        self.input.set(&self.history[at]);
-    }
-
-    fn recall_newer(&mut self) {
-        match self.recall {
-            Some(i) if i + 1 < self.history.len() => {
-                self.recall = Some(i + 1);
-                self.input.set(&self.history[i + 1]);
-            }
-            Some(_) => {
-                self.recall = None;
-                self.input.set("");
-            }
-            None => {}
-        }
-    }
-
-    fn remember(&mut self, line: &str) {
-        self.recall = None;
-        if self.history.last().map(String::as_str) != Some(line) {
-            if self.history.len() == HISTORY_CAPACITY {
-                self.history.remove(0);
-            }
-            self.history.push(line.to_owned());
-        }
-    }
-
     fn submit(&mut self) -> Vec<Effect> {
-        let line = self.input.take();
-        if line.trim().is_empty() {
-            return Vec::new();
-        }
-        self.remember(&line);
+        let Some(line) = self.composer.submit() else { return Vec::new() };
         // Commands of the client alone, not of the protocol.
         match line.trim() {
             "/connect" | "/reconnect" => return self.connect_now(),

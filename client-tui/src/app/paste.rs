@@ -10,28 +10,17 @@ use super::App;
 use crate::entry::EntryKind;
 use crate::event::Effect;
 use crate::link::Connection;
-use crate::paste::{Destination, LineQueue, Pace, PasteChoice, normalise};
+use crate::paste::{Destination, LineQueue, Pace, PasteChoice};
 
 impl App {
-    /// A bracketed paste arrived.
-    pub(crate) fn on_paste(&mut self, pasted: &str) -> Vec<Effect> {
-        let paste = normalise(pasted);
-        if paste.lines <= 1 {
-            self.input.insert_str(&paste.text);
-        } else {
-            self.paste = Some(paste);
-        }
-        Vec::new()
-    }
-
     /// A key while a paste waits for a choice.
     pub(crate) fn on_paste_key(&mut self, key: &KeyEvent) -> Vec<Effect> {
         let Some(choice) = PasteChoice::from_key(key) else { return Vec::new() };
-        let Some(paste) = self.paste.take() else { return Vec::new() };
+        let Some(paste) = self.composer.paste.take() else { return Vec::new() };
         match choice {
             PasteChoice::Cancel => Vec::new(),
             PasteChoice::Edit => {
-                self.input.insert_str(&paste.text);
+                self.composer.input.insert_str(&paste.text);
                 Vec::new()
             }
             PasteChoice::AsOne => match Text::parse(&paste.text) {
@@ -41,7 +30,7 @@ impl App {
                         EntryKind::Error,
                         &format!("cannot send the paste as one message: {e}; try line by line"),
                     );
-                    self.paste = Some(paste);
+                    self.composer.paste = Some(paste);
                     Vec::new()
                 }
             },
@@ -79,14 +68,14 @@ impl App {
         if !self.registered_for_paste() {
             return Vec::new();
         }
-        if self.sending.is_some() {
+        if self.composer.sending.is_some() {
             self.note(EntryKind::Error, "still sending the last paste; wait for it to finish");
             return Vec::new();
         }
         let Some(to) = self.paste_destination() else { return Vec::new() };
         let mut queue = LineQueue::new(to, text);
         let effects = queue.send_next(self.now).map(Effect::Send).into_iter().collect();
-        self.sending = Some(queue).filter(|q| q.left() > 0);
+        self.composer.sending = Some(queue).filter(|q| q.left() > 0);
         effects
     }
 
@@ -97,9 +86,9 @@ impl App {
         room: Option<&RoomName>,
         to: Option<&Nick>,
     ) -> Vec<Effect> {
-        let Some(mut queue) = self.sending.take() else { return Vec::new() };
+        let Some(mut queue) = self.composer.sending.take() else { return Vec::new() };
         let effects = queue.echoed(room, to, self.now).map(Effect::Send).into_iter().collect();
-        self.sending = Some(queue).filter(|q| q.left() > 0);
+        self.composer.sending = Some(queue).filter(|q| q.left() > 0);
         effects
     }
 
@@ -107,14 +96,14 @@ impl App {
     /// retries the line; anything else stops the rest. (The error is shown either way.)
     pub(crate) fn paste_refused(&mut self, code: ErrorCode, retry_after_ms: Option<u64>) {
         let now = self.now;
-        if self.sending.as_mut().is_some_and(|q| q.refused(code, retry_after_ms, now)) {
+        if self.composer.sending.as_mut().is_some_and(|q| q.refused(code, retry_after_ms, now)) {
             self.stop_paste("the server refused a line");
         }
     }
 
     /// Gives up the lines not yet sent, saying why.
     pub(crate) fn stop_paste(&mut self, why: &str) {
-        if let Some(queue) = self.sending.take() {
+        if let Some(queue) = self.composer.sending.take() {
             let left = queue.left();
             self.note(EntryKind::Error, &format!("{why}: {left} pasted lines not sent"));
         }
@@ -122,7 +111,7 @@ impl App {
 
     /// Resends a refused line when flood control allows; gives up on a line never echoed.
     pub(crate) fn pace_paste(&mut self, now: Instant) -> Vec<Effect> {
-        let Some(queue) = self.sending.as_mut() else { return Vec::new() };
+        let Some(queue) = self.composer.sending.as_mut() else { return Vec::new() };
         match queue.pace(now) {
             Pace::Wait => Vec::new(),
             Pace::Resend(request) => vec![Effect::Send(request)],
@@ -134,6 +123,6 @@ impl App {
     }
 
     pub(crate) fn paste_deadline(&self) -> Option<Instant> {
-        self.sending.as_ref()?.deadline()
+        self.composer.sending.as_ref()?.deadline()
     }
 }
