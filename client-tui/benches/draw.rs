@@ -71,7 +71,7 @@ fn held(app: &App) -> usize {
 
 /// Rows of the current conversation at the app's size.
 fn total_rows(app: &App) -> usize {
-    let width = usize::from(Panes::new(app.size).messages_inner().width);
+    let width = usize::from(Panes::new(app.view.size).messages_inner().width);
     app.windows.current_window().unwrap().total_rows(width)
 }
 
@@ -159,7 +159,8 @@ fn micros(d: Duration) -> f64 {
 }
 
 fn bench_frame(c: &mut Criterion, name: &str, app: &App) {
-    let mut terminal = Terminal::new(TestBackend::new(app.size.width, app.size.height)).unwrap();
+    let mut terminal =
+        Terminal::new(TestBackend::new(app.view.size.width, app.view.size.height)).unwrap();
     let median = median_frame(&mut terminal, |f| ui::draw(f, app));
     // What ratatui and the test backend cost alone: clearing, diffing and copying the buffer.
     let empty = median_frame(&mut terminal, |_| {});

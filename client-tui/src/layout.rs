@@ -1,5 +1,6 @@
-//! Where each pane goes in a terminal of a given size. Drawing ([`crate::ui`]) and the app's
-//! paging and wrapping both ask here, so they agree on the conversation's width and height.
+//! The screen: what it shows besides the conversation ([`View`]) and where each pane goes in a
+//! terminal of a given size ([`Panes`]). Drawing ([`crate::ui`]) and the app's paging and
+//! wrapping both ask here, so they agree on the conversation's width and height.
 //!
 //! ```text
 //! ┌ connection ──────────┐   what the connection is doing, the greeting, errors
@@ -29,6 +30,30 @@ const BORDER_MIN_TERMINAL_HEIGHT: u16 = 8;
 const MEMBERS_WIDTH: u16 = 22;
 /// Terminals narrower than this have no room for the member list.
 const MEMBERS_MIN_TERMINAL_WIDTH: u16 = 60;
+
+/// The screen as the person has it: the terminal's size and the parts shown on request.
+#[derive(Debug, Clone, Copy)]
+pub struct View {
+    /// The terminal's size, for layout-dependent work such as paging.
+    pub size: Rect,
+    /// The help overlay is shown.
+    pub show_help: bool,
+    /// The member list is shown beside the conversation.
+    pub show_members: bool,
+}
+
+impl View {
+    /// A terminal of `size`, showing only the panes that are always there.
+    pub fn new(size: Rect) -> Self {
+        Self { size, show_help: false, show_members: false }
+    }
+
+    /// The panes in `area`: the member list beside the conversation when asked for and there
+    /// is a conversation (`window_shown`).
+    pub fn panes(&self, area: Rect, window_shown: bool) -> Panes {
+        Panes::layout(area, self.show_members && window_shown)
+    }
+}
 
 /// Where each pane goes in a terminal of a given size.
 #[derive(Debug, Clone, Copy)]

@@ -62,7 +62,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
     draw_status(frame, app, panes.status);
     if let Some(paste) = &app.composer.paste {
         draw_paste(frame, area, paste);
-    } else if app.show_help {
+    } else if app.view.show_help {
         draw_help(frame, area);
     }
 }
@@ -287,7 +287,7 @@ fn draw_input(frame: &mut Frame, app: &App, panes: &Panes) {
     let (shown, column) = app.composer.input.view(text_width);
     frame
         .render_widget(Paragraph::new(Line::from(vec![Span::raw(prompt), Span::raw(shown)])), area);
-    if !app.show_help {
+    if !app.view.show_help {
         let x = area.x + prompt_width + u16::try_from(column).unwrap_or(0);
         frame.set_cursor_position((x.min(area.right().saturating_sub(1)), area.y));
     }

@@ -460,11 +460,11 @@ fn paging_through_history() {
 fn help_overlay() {
     let mut app = in_lobby();
     type_line(&mut app, "/help");
-    assert!(app.show_help);
+    assert!(app.view.show_help);
     app.update(key(KeyCode::Esc));
-    assert!(!app.show_help);
+    assert!(!app.view.show_help);
     app.update(key(KeyCode::F(1)));
-    assert!(app.show_help);
+    assert!(app.view.show_help);
 }
 
 /// A bracketed paste of one line is inserted as text, never sent by itself (several lines ask

@@ -281,7 +281,7 @@ fn follow(app: &mut App, pane: Pane) {
 /// scrolling the pane a page at a time.
 /// `unscrolled` is the drawing at the bottom, already made.
 fn conversation(app: &mut App, unscrolled: &Buffer) -> Vec<String> {
-    let inner = Panes::new(app.size).messages_inner();
+    let inner = Panes::new(app.view.size).messages_inner();
     let height = usize::from(inner.height);
     let total = app.windows.current_window().unwrap().total_rows(usize::from(inner.width));
     let mut pages = Vec::new();
@@ -718,7 +718,7 @@ fn the_terminal_never_receives_raw_control_bytes() {
         }
         let mut out = Vec::new();
         {
-            let options = TerminalOptions { viewport: Viewport::Fixed(app.size) };
+            let options = TerminalOptions { viewport: Viewport::Fixed(app.view.size) };
             let mut terminal =
                 Terminal::with_options(CrosstermBackend::new(&mut out), options).unwrap();
             terminal.draw(|f| ui::draw(f, &app)).unwrap();

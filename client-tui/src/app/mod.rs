@@ -12,7 +12,7 @@ use ratatui::layout::Rect;
 use crate::composer::Composer;
 use crate::entry::{Entry, EntryKind};
 use crate::event::{Effect, Event};
-use crate::layout::Panes;
+use crate::layout::{Panes, View};
 use crate::link::{Connection, Link};
 use crate::settings::Settings;
 use crate::window::Target;
@@ -41,21 +41,20 @@ pub struct LogLine {
     pub text: String,
 }
 
+/// The whole client's state, in groups: what it started with, the connection, the windows,
+/// the input side, the screen, and the connection log.
 pub struct App {
     pub settings: Settings,
     pub link: Link,
-    pub log: VecDeque<LogLine>,
     pub windows: Windows,
     pub composer: Composer,
-    pub show_help: bool,
-    /// The terminal's size, for layout-dependent work such as paging.
-    pub size: Rect,
+    pub view: View,
+    /// What the connection did, newest last, at most [`LOG_CAPACITY`] lines.
+    pub log: VecDeque<LogLine>,
     /// The time of the last [`Event::Tick`]: the app's clock.
     pub(crate) now: Instant,
     /// Something for us arrived and the bell is on: ring once after this event.
     ring: bool,
-    /// The member list is shown beside the conversation.
-    pub show_members: bool,
 }
 
 impl App {
@@ -63,14 +62,12 @@ impl App {
         Self {
             link: Link::new(settings.nick.clone()),
             settings,
-            log: VecDeque::new(),
             windows: Windows::default(),
             composer: Composer::default(),
-            show_help: false,
-            size,
+            view: View::new(size),
+            log: VecDeque::new(),
             now: Instant::now(),
             ring: false,
-            show_members: false,
         }
     }
 
@@ -97,7 +94,7 @@ impl App {
                 Vec::new()
             }
             Event::Resize(w, h) => {
-                self.size = Rect::new(0, 0, w, h);
+                self.view.size = Rect::new(0, 0, w, h);
                 Vec::new()
             }
             Event::Net(net) => self.on_net(net),
@@ -121,16 +118,16 @@ impl App {
     /// The panes in `area`: the member list beside the conversation when asked for and a
     /// window is shown.
     pub fn panes(&self, area: Rect) -> Panes {
-        Panes::layout(area, self.show_members && self.windows.current_window().is_some())
+        self.view.panes(area, self.windows.current_window().is_some())
     }
 
     /// Width of the message pane's text area.
     pub fn message_width(&self) -> usize {
-        self.panes(self.size).messages_inner().width as usize
+        self.panes(self.view.size).messages_inner().width as usize
     }
 
     fn message_height(&self) -> usize {
-        self.panes(self.size).messages_inner().height as usize
+        self.panes(self.view.size).messages_inner().height as usize
     }
 
     /// Adds an entry to window `index`.
@@ -169,8 +166,10 @@ impl App {
         if self.composer.paste.is_some() && !(ctrl && key.code == KeyCode::Char('c')) {
             return self.on_paste_key(&key);
         }
-        if self.show_help && matches!(key.code, KeyCode::Esc | KeyCode::F(1) | KeyCode::Char('q')) {
-            self.show_help = false;
+        if self.view.show_help
+            && matches!(key.code, KeyCode::Esc | KeyCode::F(1) | KeyCode::Char('q'))
+        {
+            self.view.show_help = false;
             return Vec::new();
         }
         if !matches!(key.code, KeyCode::Tab | KeyCode::BackTab) {
@@ -197,9 +196,9 @@ impl App {
             KeyCode::PageDown => {
                 self.scroll_by(-self.page());
             }
-            KeyCode::F(1) => self.show_help = !self.show_help,
-            KeyCode::F(2) => self.show_members = !self.show_members,
-            KeyCode::Esc => self.show_help = false,
+            KeyCode::F(1) => self.view.show_help = !self.view.show_help,
+            KeyCode::F(2) => self.view.show_members = !self.view.show_members,
+            KeyCode::Esc => self.view.show_help = false,
             _ => {}
         }
         Vec::new()
@@ -226,7 +225,7 @@ impl App {
         match line.trim() {
             "/connect" | "/reconnect" => return self.connect_now(),
             "/members" => {
-                self.show_members = !self.show_members;
+                self.view.show_members = !self.view.show_members;
                 return Vec::new();
             }
             _ => {}
@@ -255,7 +254,7 @@ impl App {
         let target = self.windows.current_window().map(|w| w.target.clone());
         let request = match (command, target) {
             (Command::Help, _) => {
-                self.show_help = true;
+                self.view.show_help = true;
                 return Vec::new();
             }
             (Command::Exit(reason), _) => return self.quit(reason),

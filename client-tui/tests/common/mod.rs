@@ -89,7 +89,8 @@ pub fn say(app: &mut App, from: &str, text: &str) {
 
 /// The screen and the cursor after one frame.
 pub fn render(app: &App) -> (Buffer, Position) {
-    let mut terminal = Terminal::new(TestBackend::new(app.size.width, app.size.height)).unwrap();
+    let mut terminal =
+        Terminal::new(TestBackend::new(app.view.size.width, app.view.size.height)).unwrap();
     terminal.draw(|f| ui::draw(f, app)).unwrap();
     let cursor = terminal.get_cursor_position().unwrap();
     (terminal.backend().buffer().clone(), cursor)
