@@ -6,8 +6,9 @@
 //! client can be tested without a terminal.
 //!
 //! # Layout
-//! - [`app`]: all client state and `update(event) -> effects`; keys and typed commands. The
-//!   rest of `impl App` is in files of its own under `app/`:
+//! - [`app`]: all client state and `update(event) -> effects`. The rest of `impl App` is in
+//!   files of its own under `app/`:
+//!   - `app/keys.rs`: what each key does; typed lines: client commands and requests.
 //!   - `app/incoming.rs`: what the app does with each message from the server.
 //!   - `app/backlog.rs`: earlier messages: the backlog on joining, older pages when scrolling up.
 //!   - `app/link.rs`: the connection's life: losing it, reconnecting, rejoining, filling in.

@@ -1,25 +1,28 @@
 //! All client state, and `update`: one event in, state changed, effects out. No I/O here, so
 //! every behaviour can be tested by feeding events (see `tests/app.rs`).
+//!
+//! This file holds `App`, its groups and what every handler shares (the connection log,
+//! adding entries, the conversation's size); each kind of event is handled in a file of its
+//! own beside it.
 
 use std::collections::VecDeque;
 use std::time::Instant;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
-use protocol::command::{self, Command};
-use protocol::{ClientMsg, Label, sanitize};
+use protocol::sanitize;
 use ratatui::layout::Rect;
 
 use crate::composer::Composer;
 use crate::entry::{Entry, EntryKind};
 use crate::event::{Effect, Event};
 use crate::layout::{Panes, View};
-use crate::link::{Connection, Link};
+use crate::link::Link;
 use crate::settings::Settings;
 use crate::window::Target;
 use crate::windows::Windows;
 
 mod backlog;
 mod incoming;
+mod keys;
 mod link;
 mod paste;
 
@@ -126,7 +129,7 @@ impl App {
         self.panes(self.view.size).messages_inner().width as usize
     }
 
-    fn message_height(&self) -> usize {
+    pub(crate) fn message_height(&self) -> usize {
         self.panes(self.view.size).messages_inner().height as usize
     }
 
@@ -157,143 +160,14 @@ impl App {
         self.push(self.windows.current, entry);
     }
 
-    fn on_key(&mut self, key: KeyEvent) -> Vec<Effect> {
-        if key.kind == KeyEventKind::Release {
-            return Vec::new();
-        }
-        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-        let alt = key.modifiers.contains(KeyModifiers::ALT);
-        if self.composer.paste.is_some() && !(ctrl && key.code == KeyCode::Char('c')) {
-            return self.on_paste_key(&key);
-        }
-        if self.view.show_help
-            && matches!(key.code, KeyCode::Esc | KeyCode::F(1) | KeyCode::Char('q'))
-        {
-            self.view.show_help = false;
-            return Vec::new();
-        }
-        if !matches!(key.code, KeyCode::Tab | KeyCode::BackTab) {
-            self.composer.completion = None;
-        }
-        if self.composer.edit(&key) {
-            return Vec::new();
-        }
-        match key.code {
-            KeyCode::Tab => self.composer.complete(true, &self.windows, &self.link.nick),
-            KeyCode::BackTab => self.composer.complete(false, &self.windows, &self.link.nick),
-            KeyCode::Char('c') if ctrl => return self.quit(None),
-            KeyCode::Char('n') if ctrl => self.windows.cycle(1),
-            KeyCode::Char('p') if ctrl => self.windows.cycle(-1),
-            KeyCode::Char(c @ '1'..='9') if alt => {
-                self.windows.switch_to(c as usize - '1' as usize)
-            }
-            KeyCode::Char('a') if alt => self.windows.jump_to_activity(),
-            KeyCode::Enter => return self.submit(),
-            KeyCode::PageUp => {
-                let at_top = self.scroll_by(self.page());
-                return self.load_older_if_at_top(at_top);
-            }
-            KeyCode::PageDown => {
-                self.scroll_by(-self.page());
-            }
-            KeyCode::F(1) => self.view.show_help = !self.view.show_help,
-            KeyCode::F(2) => self.view.show_members = !self.view.show_members,
-            KeyCode::Esc => self.view.show_help = false,
-            _ => {}
-        }
-        Vec::new()
-    }
-
-    fn page(&self) -> i32 {
-        i32::try_from(self.message_height().saturating_sub(1).max(1)).unwrap_or(1)
-    }
-
     /// Scrolls the current window by `rows` (up is positive), within its conversation. Returns
     /// whether the view is at the top of what the window holds.
-    fn scroll_by(&mut self, rows: i32) -> bool {
+    pub(crate) fn scroll_by(&mut self, rows: i32) -> bool {
         let (width, height) = (self.message_width(), self.message_height());
         let Some(w) = self.windows.current_window_mut() else { return false };
         let max = w.total_rows(width).saturating_sub(height);
         let scroll = i64::try_from(w.scroll).unwrap_or(i64::MAX) + i64::from(rows);
         w.scroll = usize::try_from(scroll.max(0)).unwrap_or(0).min(max);
         w.scroll == max
-    }
-
-    fn submit(&mut self) -> Vec<Effect> {
-        let Some(line) = self.composer.submit() else { return Vec::new() };
-        // Commands of the client alone, not of the protocol.
-        match line.trim() {
-            "/connect" | "/reconnect" => return self.connect_now(),
-            "/members" => {
-                self.view.show_members = !self.view.show_members;
-                return Vec::new();
-            }
-            _ => {}
-        }
-        match command::parse(&line) {
-            Ok(command) => self.run(command),
-            Err(e) => {
-                self.note(EntryKind::Error, &e.to_string());
-                Vec::new()
-            }
-        }
-    }
-
-    fn quit(&mut self, reason: Option<Label>) -> Vec<Effect> {
-        let mut effects = Vec::new();
-        if self.link.quit() {
-            effects.push(Effect::Send(ClientMsg::Quit { reason }));
-        }
-        effects.push(Effect::Quit);
-        effects
-    }
-
-    /// Carries out a typed command: locally where it concerns only this client, otherwise by
-    /// a request to the server.
-    fn run(&mut self, command: Command) -> Vec<Effect> {
-        let target = self.windows.current_window().map(|w| w.target.clone());
-        let request = match (command, target) {
-            (Command::Help, _) => {
-                self.view.show_help = true;
-                return Vec::new();
-            }
-            (Command::Exit(reason), _) => return self.quit(reason),
-            (Command::Join(room), _)
-                if self.windows.find(&Target::Room(room.clone())).is_some() =>
-            {
-                let index = self.windows.open(Target::Room(room));
-                self.windows.switch_to(index);
-                return Vec::new();
-            }
-            (Command::Leave(None), Some(Target::Private(_))) => {
-                self.windows.close(self.windows.current);
-                return Vec::new();
-            }
-            (Command::Say(text), Some(Target::Private(to))) => ClientMsg::Msg { to, text },
-            (Command::Me(_), Some(Target::Private(_))) => {
-                self.note(EntryKind::Error, "/me works in rooms");
-                return Vec::new();
-            }
-            (Command::Nick(nick), _) if self.link.state != Connection::Registered => {
-                self.link.nick = nick;
-                self.link.hello()
-            }
-            (command, _) => match command.into_request(self.windows.current_room()) {
-                Ok(Some(request)) => request,
-                Ok(None) => return Vec::new(),
-                Err(e) => {
-                    self.note(EntryKind::Error, &e.to_string());
-                    return Vec::new();
-                }
-            },
-        };
-        if !self.link.is_open() {
-            self.note(EntryKind::Error, "not connected to the server");
-            return Vec::new();
-        }
-        if let ClientMsg::Join { room } = &request {
-            self.windows.pending_switch = Some(room.clone());
-        }
-        vec![Effect::Send(request)]
     }
 }
