@@ -1,4 +1,5 @@
-//! Command-line flags of `chat-server`.
+//! The flags of `chat-server`, and what they become: [`ServerInfo`] (what sessions are told and
+//! held to), the broker's settings.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -13,7 +14,6 @@ use crate::limits::{
     FLOOD_BURST, FLOOD_PER_SECOND, HELLO_TIMEOUT, HISTORY_KEEP, HISTORY_ON_JOIN, MAX_CONNECTIONS,
     MAX_CONNECTIONS_PER_IP, MAX_ROOM_MEMBERS, MAX_ROOMS, NICK_RESERVATION, PING_INTERVAL,
 };
-use crate::server::ServerInfo;
 
 /// A chat server: rooms, private messages and presence over JSON lines, and a plain-text port
 /// for nc, telnet and small scripts.
@@ -210,6 +210,54 @@ pub fn default_db_path() -> PathBuf {
     match data {
         Some(dir) => dir.join("chat-server").join("history.db"),
         None => PathBuf::from("chat-history.db"),
+    }
+}
+
+/// What the server tells clients about itself.
+#[derive(Debug, Clone)]
+pub struct ServerInfo {
+    /// The chat's name, in the greeting: "Welcome to NAME."
+    pub name: String,
+    /// Message of the day, shown after the greeting.
+    pub motd: String,
+    /// Program and version, e.g. `chat-server/0.1.0`.
+    pub version: String,
+    /// Sessions at once; connections past it are told `server_full` and closed.
+    pub max_connections: usize,
+    /// Sessions from one IP address at once; more are told `too_many_connections`.
+    pub max_connections_per_ip: usize,
+    /// Rooms at once; joining a new room past it is refused with `too_many_rooms`.
+    pub max_rooms: usize,
+    /// Members of one room; joining a full room is refused with `room_full`.
+    pub max_room_members: usize,
+    /// Per-connection flood control; `None` turns it off (benchmarks).
+    pub flood: Option<FloodLimits>,
+    /// A connection that has not said hello by then is closed (`hello_timeout`).
+    pub hello_timeout: Duration,
+    /// A JSON client silent this long is pinged; silent as long again, it is closed.
+    pub ping_interval: Duration,
+    /// How long a dropped JSON session's nick waits for its resume token.
+    pub nick_reservation: Duration,
+    /// How long a session must have held its nick to be kept a reservation.
+    pub reserve_after: Duration,
+}
+
+impl Default for ServerInfo {
+    fn default() -> Self {
+        Self {
+            name: "chat".to_owned(),
+            motd: String::new(),
+            version: concat!("chat-server/", env!("CARGO_PKG_VERSION")).to_owned(),
+            max_connections: crate::limits::MAX_CONNECTIONS,
+            max_connections_per_ip: crate::limits::MAX_CONNECTIONS_PER_IP,
+            max_rooms: crate::limits::MAX_ROOMS,
+            max_room_members: crate::limits::MAX_ROOM_MEMBERS,
+            flood: Some(FloodLimits::default()),
+            hello_timeout: crate::limits::HELLO_TIMEOUT,
+            ping_interval: crate::limits::PING_INTERVAL,
+            nick_reservation: crate::limits::NICK_RESERVATION,
+            reserve_after: crate::limits::RESERVE_AFTER,
+        }
     }
 }
 

@@ -8,8 +8,8 @@
 //! - [`server`]: the accept loops, the connection limit and the shutdown sequence.
 //! - [`session`]: one task per connection: requests in, events out, one write per batch;
 //!   `session::requests` carries out each request.
-//! - [`dialect`]: how a session speaks: the JSON-lines protocol ([`dialect::Json`]).
-//! - [`plain`]: the plain-text dialect for `nc`/`telnet`/scripts, UTF-8 or GBK.
+//! - [`dialect`]: how a session speaks: the JSON-lines protocol ([`dialect::Json`]) or plain
+//!   text for `nc`/`telnet`/scripts, UTF-8 or GBK ([`dialect::plain`]).
 //! - [`hub`]: the registry of nicks and rooms; one `broadcast` channel per room.
 //! - [`flood`]: flood control, a token bucket per connection and kind of request.
 //! - [`event`]: an event encoded once and shared by all its recipients.
@@ -17,6 +17,7 @@
 //!   then sent; history pages; nick claims. Two backends: [`broker::local`] (one node, SQLite)
 //!   and [`broker::redis`] (several nodes sharing a Redis).
 //! - [`limits`]: every bound of the server, with its reason.
+//! - [`sync`]: the one way a std lock is taken.
 
 pub mod broker;
 pub mod config;
@@ -25,11 +26,12 @@ pub mod event;
 pub mod flood;
 pub mod hub;
 pub mod limits;
-pub mod plain;
 pub mod server;
 pub mod session;
+pub mod sync;
 
 pub use broker::{Broker, HistoryConfig};
 pub use config::Config;
+pub use config::ServerInfo;
 pub use flood::{FloodLimits, Rate};
-pub use server::{Listeners, ServerInfo, run};
+pub use server::{Listeners, run};

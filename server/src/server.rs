@@ -7,8 +7,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::BytesMut;
 use futures::FutureExt;
@@ -21,60 +20,12 @@ use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
 
 use crate::broker::Broker;
-use crate::dialect::{Dialect, Json, View};
-use crate::flood::FloodLimits;
+use crate::config::ServerInfo;
+use crate::dialect::{Dialect, Json, Plain, View};
 use crate::hub::Hub;
 use crate::limits::{MAX_REFUSING, SHUTDOWN_GRACE};
-use crate::plain::Plain;
+
 use crate::session;
-
-/// What the server tells clients about itself.
-#[derive(Debug, Clone)]
-pub struct ServerInfo {
-    /// The chat's name, in the greeting: "Welcome to NAME."
-    pub name: String,
-    /// Message of the day, shown after the greeting.
-    pub motd: String,
-    /// Program and version, e.g. `chat-server/0.1.0`.
-    pub version: String,
-    /// Sessions at once; connections past it are told `server_full` and closed.
-    pub max_connections: usize,
-    /// Sessions from one IP address at once; more are told `too_many_connections`.
-    pub max_connections_per_ip: usize,
-    /// Rooms at once; joining a new room past it is refused with `too_many_rooms`.
-    pub max_rooms: usize,
-    /// Members of one room; joining a full room is refused with `room_full`.
-    pub max_room_members: usize,
-    /// Per-connection flood control; `None` turns it off (benchmarks).
-    pub flood: Option<FloodLimits>,
-    /// A connection that has not said hello by then is closed (`hello_timeout`).
-    pub hello_timeout: Duration,
-    /// A JSON client silent this long is pinged; silent as long again, it is closed.
-    pub ping_interval: Duration,
-    /// How long a dropped JSON session's nick waits for its resume token.
-    pub nick_reservation: Duration,
-    /// How long a session must have held its nick to be kept a reservation.
-    pub reserve_after: Duration,
-}
-
-impl Default for ServerInfo {
-    fn default() -> Self {
-        Self {
-            name: "chat".to_owned(),
-            motd: String::new(),
-            version: concat!("chat-server/", env!("CARGO_PKG_VERSION")).to_owned(),
-            max_connections: crate::limits::MAX_CONNECTIONS,
-            max_connections_per_ip: crate::limits::MAX_CONNECTIONS_PER_IP,
-            max_rooms: crate::limits::MAX_ROOMS,
-            max_room_members: crate::limits::MAX_ROOM_MEMBERS,
-            flood: Some(FloodLimits::default()),
-            hello_timeout: crate::limits::HELLO_TIMEOUT,
-            ping_interval: crate::limits::PING_INTERVAL,
-            nick_reservation: crate::limits::NICK_RESERVATION,
-            reserve_after: crate::limits::RESERVE_AFTER,
-        }
-    }
-}
 
 /// The bound sockets: JSON-lines, and optionally the plain-text port.
 pub struct Listeners {
@@ -281,8 +232,7 @@ impl PerAddress {
     }
 
     fn open(&self) -> MutexGuard<'_, HashMap<IpAddr, usize>> {
-        // A panic while holding the lock cannot leave the counts half-updated.
-        self.open.lock().unwrap_or_else(PoisonError::into_inner)
+        crate::sync::lock(&self.open)
     }
 
     /// A place for one more connection from `ip`, or `None` if it has as many as allowed.

@@ -23,8 +23,8 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use chat_server::ServerInfo;
+use chat_server::dialect::plain::{Charset, Plain};
 use chat_server::dialect::{Dialect, View};
-use chat_server::plain::{Charset, Plain};
 use encoding_rs::GBK;
 use proptest::collection::vec;
 use proptest::prelude::*;

@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 
 use futures::task::AtomicWaker;
@@ -36,8 +36,7 @@ const CLOSED: usize = usize::MAX;
 
 impl DirectQueue {
     fn lock(&self) -> MutexGuard<'_, VecDeque<SharedEvent>> {
-        // Every update is a single push or pop: a poisoned lock is consistent.
-        self.events.lock().unwrap_or_else(PoisonError::into_inner)
+        crate::sync::lock(&self.events)
     }
 }
 

@@ -32,6 +32,7 @@ use tracing::{Instrument, debug, error, info, info_span};
 use uuid::Uuid;
 
 use crate::broker::{Broker, InFlight};
+use crate::config::ServerInfo;
 use crate::dialect::{Dialect, View};
 use crate::event::{Event, SharedEvent};
 use crate::flood::Flood;
@@ -40,7 +41,6 @@ use crate::limits::{
     CLOSE_LINGER, DIRECT_QUEUE, FINAL_WRITE_TIMEOUT, MAX_ERRORS_IN_A_ROW, MAX_EVENTS_PER_WRITE,
     MAX_LINES_BEFORE_HELLO, MAX_PENDING_OUT, SETTLE_TIMEOUT, STALL_AFTER, WRITE_TIMEOUT,
 };
-use crate::server::ServerInfo;
 use backlog::Queries;
 use receivers::{Received, Receivers};
 

@@ -31,6 +31,7 @@ use super::{HistoryConfig, Page, Say, Ticket};
 use crate::event::Event;
 use crate::hub::BatchRooms;
 use crate::limits::{HISTORY_QUEUE, MAX_COMMIT_BATCH, PRUNE_CHUNK, PRUNE_SLACK};
+use crate::sync::lock;
 pub use store::{Location, StoreError};
 use store::{Row, Store};
 
@@ -250,11 +251,6 @@ impl Inner {
         }
         answer
     }
-}
-
-/// A poisoned lock here guards plain data that every update leaves consistent.
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 struct Writer {

@@ -46,6 +46,7 @@ use crate::broker::{HistoryConfig, Page, Say, Ticket};
 use crate::event::SharedEvent;
 use crate::hub::{Change, Elsewhere, Hub, Registered};
 use crate::limits::{HISTORY_QUEUE, OUTBOX_LIMIT, REDIS_TIMEOUT};
+use crate::sync::lock;
 use wire::{MemberEntry, Note, Owner, keys};
 
 /// How to reach Redis and who this node is.
@@ -598,10 +599,6 @@ fn entries(room: &RoomName, reply: redis::streams::StreamRangeReply) -> Vec<Stor
 fn member_entry(node: &str, nick: &Nick, session: Uuid) -> String {
     let entry = MemberEntry { nick: nick.clone(), session, node: node.to_owned() };
     serde_json::to_string(&entry).unwrap_or_default()
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// A presence event made from its note, for the hub.

@@ -1,16 +1,21 @@
 //! How a session speaks to its client. The chat logic (`session`) is one; the dialects differ
 //! only in turning lines into requests and events into bytes.
 //!
-//! - [`Json`]: the protocol of `docs/protocol.md`; events are written as the bytes encoded once
+//! - [`json`]: the protocol of `docs/protocol.md`; events are written as the bytes encoded once
 //!   for every recipient.
-//! - [`crate::plain::Plain`]: readable lines for `nc`, `telnet` and small scripts.
+//! - [`plain`]: readable lines for `nc`, `telnet` and small scripts, UTF-8 or GBK.
+
+mod json;
+pub mod plain;
 
 use std::time::Duration;
 
 use bytes::BytesMut;
-use protocol::{ClientMsg, Decode, Line, Nick, RequestError, RoomName, ServerMsg};
+use protocol::{ClientMsg, Line, Nick, RequestError, RoomName, ServerMsg};
 
 use crate::event::Event;
+pub use json::Json;
+pub use plain::Plain;
 
 /// What a dialect may know of its session.
 #[derive(Clone, Copy)]
@@ -56,32 +61,5 @@ pub trait Dialect: Send + 'static {
     /// Writes an event shared with other sessions.
     fn write_event(&mut self, event: &Event, view: View<'_>, out: &mut BytesMut) {
         self.write(&event.msg, view, out);
-    }
-}
-
-/// The JSON-lines protocol.
-#[derive(Debug, Default)]
-pub struct Json;
-
-impl Dialect for Json {
-    fn read(
-        &mut self,
-        line: Line,
-        _: View<'_>,
-        _: &mut BytesMut,
-    ) -> Option<Result<ClientMsg, RequestError>> {
-        match line {
-            line if line.is_blank() => None,
-            Line::Complete(bytes) => Some(ClientMsg::decode(&bytes)),
-            Line::TooLong { max } => Some(Err(RequestError::line_too_long(max))),
-        }
-    }
-
-    fn write(&mut self, msg: &ServerMsg, _: View<'_>, out: &mut BytesMut) {
-        protocol::write_line(msg, out);
-    }
-
-    fn write_event(&mut self, event: &Event, _: View<'_>, out: &mut BytesMut) {
-        out.extend_from_slice(&event.json);
     }
 }

@@ -19,7 +19,7 @@ use protocol::{
     PresenceEvent, RequestError, RoomName, ServerMsg, TextError, describe, sanitize,
 };
 
-use crate::dialect::{Dialect, View};
+use super::{Dialect, View};
 use crate::limits::{MAX_PLAIN_LINES_PER_MESSAGE, PLAIN_LINE_PAUSE};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
