@@ -25,7 +25,8 @@
 //! - [`paste`]: a multi-line paste held for a choice, and lines sent one at a time.
 //! - [`wrap`]: word wrapping in display columns.
 //! - [`layout`]: where each pane goes in a terminal of a given size.
-//! - [`ui`]: `draw(frame, &App)`: panes, status line, help overlay.
+//! - [`ui`]: `draw(frame, &App)`; a file per pane (`log`, `conversation`, `members`,
+//!   `input`, `status`) and one for the overlays (the paste prompt, the help).
 //! - [`net`]: the task that owns the socket (one per connection).
 //! - [`link`]: the connection's state, our nick and resume token on it, when to retry.
 //! - [`reconnect`]: backoff with jitter between attempts.

@@ -1,0 +1,132 @@
+//! The conversation pane: the current window's entries, wrapped under a hanging indent,
+//! bottom-aligned, scrolled, with the window's title and state on its border.
+
+use protocol::Nick;
+use ratatui::Frame;
+use ratatui::style::{Color, Modifier, Style, Stylize};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use unicode_width::UnicodeWidthStr;
+
+use super::{block, bottom_aligned, bottom_rows, nick_style};
+use crate::app::App;
+use crate::entry::{Entry, EntryKind};
+use crate::layout::Panes;
+use crate::link::Connection;
+
+/// How an entry is drawn besides its own content.
+#[derive(Debug, Clone, Copy)]
+struct Look {
+    /// It continues the entry before (same sender, soon after): the nick is not repeated.
+    grouped: bool,
+    /// Nick colours on.
+    colors: bool,
+}
+
+/// The rows of one entry at `width`, styled.
+fn entry_lines(entry: &Entry, width: usize, look: Look) -> Vec<Line<'_>> {
+    let time = Span::styled(format!("{} ", entry.time), Style::new().fg(Color::DarkGray));
+    let nick = |from: &Nick| nick_style(from, look.colors);
+    let (label_style, text_style) = match (entry.kind, &entry.from) {
+        (EntryKind::Say, Some(from)) => (nick(from).bold(), Style::new()),
+        (EntryKind::Action, Some(from)) => {
+            (nick(from).italic(), Style::new().add_modifier(Modifier::ITALIC))
+        }
+        (EntryKind::Day, _) => (Style::new().bold(), Style::new().bold()),
+        (EntryKind::Error, _) => (Style::new().fg(Color::Red).bold(), Style::new().fg(Color::Red)),
+        (EntryKind::Marker, _) => (
+            Style::new().fg(Color::Yellow),
+            Style::new().fg(Color::Yellow).add_modifier(Modifier::ITALIC),
+        ),
+        _ => (Style::new().fg(Color::DarkGray), Style::new().fg(Color::DarkGray)),
+    };
+    // History is drawn dimmed: visibly earlier than the live conversation.
+    let (label_style, text_style) = if entry.earlier {
+        (label_style.add_modifier(Modifier::DIM), text_style.add_modifier(Modifier::DIM))
+    } else {
+        (label_style, text_style)
+    };
+    // A mention of us stands out: its nick reversed, its text bold.
+    let (label_style, text_style) = if entry.mention {
+        (label_style.add_modifier(Modifier::REVERSED), text_style.add_modifier(Modifier::BOLD))
+    } else {
+        (label_style, text_style)
+    };
+    let label = if look.grouped {
+        // The same columns, so the entry's height (and the row index) does not change.
+        Span::raw(" ".repeat(entry.label().width()))
+    } else {
+        Span::styled(entry.label(), label_style)
+    };
+    let rows = entry.text_rows(width);
+    match entry.indent(width) {
+        Some(indent) => rows
+            .into_iter()
+            .enumerate()
+            .map(|(i, row)| {
+                let lead = if i == 0 {
+                    vec![time.clone(), label.clone()]
+                } else {
+                    vec![Span::raw(" ".repeat(indent))]
+                };
+                Line::from([lead, vec![Span::styled(row, text_style)]].concat())
+            })
+            .collect(),
+        None => {
+            // The head's first row starts with the time (ASCII, and always on the first row).
+            let time_len = time.content.len();
+            let mut lines: Vec<Line> = entry
+                .head_rows(width)
+                .into_iter()
+                .enumerate()
+                .map(|(i, row)| match row.split_at_checked(time_len) {
+                    Some((t, rest)) if i == 0 => Line::from(vec![
+                        Span::styled(t.to_owned(), time.style),
+                        Span::styled(rest.to_owned(), label_style),
+                    ]),
+                    _ => Line::from(Span::styled(row, label_style)),
+                })
+                .collect();
+            lines.extend(rows.into_iter().map(|row| Line::from(Span::styled(row, text_style))));
+            lines
+        }
+    }
+}
+
+pub(super) fn draw(frame: &mut Frame, app: &App, panes: &Panes) {
+    let inner = panes.messages_inner();
+    let Some(window) = app.windows.current_window() else {
+        let text = match app.link.state {
+            Connection::Closed => "not connected",
+            _ => "waiting for the server...",
+        };
+        if panes.bordered {
+            frame.render_widget(block(" chat ".into()), panes.messages);
+        }
+        frame.render_widget(Paragraph::new(text).fg(Color::DarkGray), inner);
+        return;
+    };
+    let width = inner.width as usize;
+    // Scrolled up, the entries wholly below the view are skipped without being wrapped.
+    let (below, rows_below) =
+        if window.scroll > 0 { window.entries_below(window.scroll, width) } else { (0, 0) };
+    let scroll = window.scroll - rows_below;
+    let entries = window.entries();
+    let colors = app.settings.colors;
+    let newest_first = (0..entries.len().saturating_sub(below)).rev();
+    let rows = bottom_rows(newest_first, inner.height as usize, scroll, |i| {
+        let entry = &entries[i];
+        let grouped = i > 0 && entry.continues(&entries[i - 1]);
+        entry_lines(entry, width, Look { grouped, colors })
+    });
+    if panes.bordered {
+        let mut title = format!(" {} ", window.target.title());
+        if window.loading {
+            title.push_str("[loading earlier messages...] ");
+        } else if window.scroll > 0 {
+            title.push_str(&format!("[scrolled up {} rows; PgDn] ", window.scroll));
+        }
+        frame.render_widget(block(title), panes.messages);
+    }
+    bottom_aligned(frame, inner, rows);
+}

@@ -1,0 +1,130 @@
+//! Drawing: `draw(frame, &App)` paints the panes where [`crate::layout`] puts them, one file
+//! per pane or overlay, and the pieces they share (a pane's frame and title, bottom-aligned
+//! rows, nick colours). It only reads the app.
+
+use protocol::Nick;
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph};
+
+use crate::app::App;
+use crate::layout;
+
+mod conversation;
+mod input;
+mod log;
+mod members;
+mod overlay;
+mod status;
+
+/// Nick colours: mid-tones from the 256-colour palette, readable on dark and light backgrounds
+/// alike (no white, black, yellow or grey, which vanish on one of them).
+const NICK_COLORS: [Color; 12] = [
+    Color::Indexed(160), // red
+    Color::Indexed(28),  // green
+    Color::Indexed(26),  // blue
+    Color::Indexed(127), // magenta
+    Color::Indexed(30),  // teal
+    Color::Indexed(130), // brown-orange
+    Color::Indexed(91),  // purple
+    Color::Indexed(166), // orange
+    Color::Indexed(64),  // olive
+    Color::Indexed(31),  // steel blue
+    Color::Indexed(168), // pink
+    Color::Indexed(97),  // violet
+];
+
+/// A stable colour per nick (the same in every window, every run).
+pub fn nick_color(nick: &Nick) -> Color {
+    // FNV-1a: stable across runs and platforms, unlike the std hasher. Its high bits mix
+    // better than its low ones. Of the lower-cased nick, not its `key()`: the key folds
+    // look-alikes together for uniqueness, which spreads colours worse and may change.
+    let hash =
+        nick.as_str().to_lowercase().bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+    NICK_COLORS[((hash >> 32) % NICK_COLORS.len() as u64) as usize]
+}
+
+/// A nick's style: its colour, when colours are on.
+fn nick_style(nick: &Nick, colors: bool) -> Style {
+    if colors { Style::new().fg(nick_color(nick)) } else { Style::new() }
+}
+
+pub fn draw(frame: &mut Frame, app: &App) {
+    let area = frame.area();
+    let panes = app.panes(area);
+    if panes.too_small {
+        frame.render_widget(Paragraph::new("terminal too small"), area);
+        return;
+    }
+    if let Some(log) = panes.log {
+        log::draw(frame, app, log);
+    }
+    conversation::draw(frame, app, &panes);
+    if let Some(area) = panes.members {
+        members::draw(frame, app, area);
+    }
+    input::draw(frame, app, &panes);
+    status::draw(frame, app, panes.status);
+    if let Some(paste) = &app.composer.paste {
+        overlay::draw_paste(frame, area, paste);
+    } else if app.view.show_help {
+        overlay::draw_help(frame, area);
+    }
+}
+
+/// A pane's frame with its title.
+fn block(title: String) -> Block<'static> {
+    layout::frame().title(Span::styled(title, Style::new().bold()))
+}
+
+/// Paints `rows` bottom-aligned in `area`, the last row at the bottom.
+fn bottom_aligned(frame: &mut Frame, area: Rect, rows: Vec<Line<'_>>) {
+    let height = area.height as usize;
+    let skip = rows.len().saturating_sub(height);
+    let pad = height.saturating_sub(rows.len());
+    let mut lines: Vec<Line> = vec![Line::default(); pad];
+    lines.extend(rows.into_iter().skip(skip));
+    frame.render_widget(Paragraph::new(lines), area);
+}
+
+/// The rows a pane that fills from the bottom shows, top first: `items` come newest first and
+/// `rows_of` makes each into its rows, until `height` rows are filled above the bottom `skip`
+/// rows (a view scrolled up by `skip`), which are left out. Older items are never made.
+fn bottom_rows<'a, T>(
+    items: impl Iterator<Item = T>,
+    height: usize,
+    skip: usize,
+    mut rows_of: impl FnMut(T) -> Vec<Line<'a>>,
+) -> Vec<Line<'a>> {
+    let mut rows = Vec::new();
+    for item in items {
+        rows.extend(rows_of(item).into_iter().rev());
+        if rows.len() >= height + skip {
+            break;
+        }
+    }
+    let mut rows: Vec<Line> = rows.into_iter().skip(skip).collect();
+    rows.reverse();
+    rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nick_colours_are_stable_and_spread() {
+        let nick = |s| Nick::parse(s).unwrap();
+        assert_eq!(nick_color(&nick("Michael")), nick_color(&nick("MICHAEL")));
+        let names =
+            ["Michael", "Tracy", "Guest", "Alice", "Bob", "Carol", "Dave", "Eve", "小明", "Zoë"];
+        let distinct: std::collections::HashSet<_> =
+            names.iter().map(|n| nick_color(&nick(n))).collect();
+        assert!(distinct.len() >= 7, "only {} colours for {} names", distinct.len(), names.len());
+        assert_ne!(nick_color(&nick("Michael")), nick_color(&nick("Tracy")));
+    }
+}
