@@ -151,6 +151,15 @@ pub fn mentions(text: &str, nick: &Nick) -> bool {
     })
 }
 
+/// Tracy saying `text` at 12:00: an entry for tests.
+#[cfg(test)]
+pub(crate) fn said(text: &str) -> Entry {
+    Entry {
+        from: Nick::parse("Tracy").ok(),
+        ..Entry::note("12:00".into(), EntryKind::Say, text.into())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,16 +176,9 @@ mod tests {
         assert!(mentions("mikemike mike", &me));
     }
 
-    fn entry(text: &str) -> Entry {
-        Entry {
-            from: Nick::parse("Tracy").ok(),
-            ..Entry::note("12:00".into(), EntryKind::Say, text.into())
-        }
-    }
-
     #[test]
     fn hanging_indent_when_wide_text_below_when_narrow() {
-        let e = entry("hello there world");
+        let e = said("hello there world");
         assert_eq!(e.indent(40), Some(14)); // "12:00 " + "<Tracy> "
         assert_eq!(e.height(40), 1);
         assert_eq!(e.indent(20), None);

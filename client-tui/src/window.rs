@@ -203,24 +203,18 @@ impl Window {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn entry(text: &str) -> Entry {
-        Entry {
-            from: Nick::parse("Tracy").ok(),
-            ..Entry::note("12:00".into(), EntryKind::Say, text.into())
-        }
-    }
+    use crate::entry::said;
 
     #[test]
     fn scrollback_is_bounded_and_scrolled_windows_stay_put() {
         let mut w = Window::new(Target::Room(RoomName::lobby()));
         for _ in 0..MAX_SCROLLBACK + 5 {
-            w.push(entry("x"), false, 80);
+            w.push(said("x"), false, 80);
         }
         assert_eq!(w.entries.len(), MAX_SCROLLBACK);
         assert_eq!(w.unread, MAX_SCROLLBACK + 5);
         w.scroll = 3;
-        w.push(entry("y"), true, 80);
+        w.push(said("y"), true, 80);
         assert_eq!(w.scroll, 4);
     }
 
@@ -233,11 +227,11 @@ mod tests {
         let width = 24;
         assert_eq!(w.total_rows(width), 0, "builds the index, empty");
         for i in 0..100 {
-            w.push(entry(&text(i)), true, width);
+            w.push(said(&text(i)), true, width);
         }
-        w.prepend((0..20).map(|i| entry(&text(i * 3))).collect());
+        w.prepend((0..20).map(|i| said(&text(i * 3))).collect());
         for i in 0..MAX_SCROLLBACK {
-            w.push(entry(&text(i)), true, width);
+            w.push(said(&text(i)), true, width);
         }
         let heights: Vec<usize> = w.entries.iter().map(|e| e.height(width)).collect();
         assert_eq!(w.total_rows(width), heights.iter().sum::<usize>());

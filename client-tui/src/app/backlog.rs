@@ -1,32 +1,14 @@
 //! A room's earlier messages: the backlog shown on joining, and older pages fetched when the
 //! person scrolls up past the top of what the client holds.
 
-use protocol::{ClientMsg, MessageKind, RoomName, Stored, limits::MAX_HISTORY_PAGE};
+use protocol::{ClientMsg, RoomName, Stored, limits::MAX_HISTORY_PAGE};
 
 use super::App;
-use crate::entry::{Entry, EntryKind, clean, mentions};
+use crate::entry::Entry;
 use crate::event::Effect;
 use crate::window::Target;
 
 impl App {
-    /// The entry for a room message.
-    pub(crate) fn message_entry(&self, m: &Stored, earlier: bool) -> Entry {
-        let kind = match m.kind {
-            MessageKind::Say => EntryKind::Say,
-            MessageKind::Action => EntryKind::Action,
-        };
-        let mention = !self.link.is_me(&m.from) && mentions(m.text.as_str(), &self.link.nick);
-        Entry {
-            from: Some(m.from.clone()),
-            seq: Some(m.seq),
-            earlier,
-            mention,
-            ts: Some(m.ts),
-            day: self.settings.day_of(m.ts),
-            ..Entry::note(self.settings.time_of(m.ts), kind, clean(m.text.as_str()))
-        }
-    }
-
     /// A page of history: the backlog of a room just joined (the window holds no messages
     /// yet), or an older page asked for by scrolling up.
     pub(crate) fn on_history(
@@ -79,10 +61,11 @@ impl App {
             return Vec::new();
         }
         w.loading = true;
-        vec![Effect::Send(ClientMsg::History {
-            room: room.clone(),
-            before: w.oldest_seq,
-            limit: MAX_HISTORY_PAGE,
-        })]
+        vec![page_before(room, w.oldest_seq)]
     }
+}
+
+/// Asks for the page of `room`'s history before message `before` (the newest page if `None`).
+pub(super) fn page_before(room: &RoomName, before: Option<u64>) -> Effect {
+    Effect::Send(ClientMsg::History { room: room.clone(), before, limit: MAX_HISTORY_PAGE })
 }

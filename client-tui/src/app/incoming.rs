@@ -62,12 +62,7 @@ impl App {
                 let echo = mine.then(|| to.clone());
                 let other = if mine { to } else { from.clone() };
                 let index = self.windows.open(Target::Private(other));
-                let entry = Entry {
-                    from: Some(from),
-                    ts: Some(ts),
-                    day: self.settings.day_of(ts),
-                    ..Entry::note(self.settings.time_of(ts), EntryKind::Say, clean(text.as_str()))
-                };
+                let entry = self.spoken(from, EntryKind::Say, text.as_str(), ts);
                 self.push(index, entry);
                 if let Some(to) = echo {
                     return self.paste_echoed(None, Some(&to));
@@ -82,7 +77,10 @@ impl App {
             }
             ServerMsg::Rooms { rooms } => {
                 self.windows.know_rooms(&rooms);
-                self.info(&format!("Rooms: {}", describe::room_list(&rooms)))
+                self.note_from_server(
+                    EntryKind::Info,
+                    &format!("Rooms: {}", describe::room_list(&rooms)),
+                )
             }
             ServerMsg::Members { room, nicks } => {
                 let list: Vec<&str> = nicks.iter().map(Nick::as_str).collect();
@@ -93,7 +91,7 @@ impl App {
                         let entry = Entry::note(self.time_now(), EntryKind::Info, clean(&text));
                         self.push(index, entry);
                     }
-                    None => self.info(&text),
+                    None => self.note_from_server(EntryKind::Info, &text),
                 }
             }
             ServerMsg::Notice { text, .. } => self.log(LogKind::Info, &text),
@@ -117,11 +115,8 @@ impl App {
                         ""
                     };
                     self.log(LogKind::Error, &format!("{message}{hint}"));
-                } else if self.windows.is_empty() {
-                    self.log(LogKind::Error, &message);
                 } else {
-                    let entry = Entry::note(self.time_now(), EntryKind::Error, clean(&message));
-                    self.push(self.windows.current, entry);
+                    self.note_from_server(EntryKind::Error, &message);
                 }
             }
             ServerMsg::Ping { token } => {
@@ -137,16 +132,6 @@ impl App {
             }
         }
         Vec::new()
-    }
-
-    /// An info line in the current window.
-    fn info(&mut self, text: &str) {
-        let entry = Entry::note(self.time_now(), EntryKind::Info, clean(text));
-        if self.windows.is_empty() {
-            self.log(LogKind::Info, text);
-        } else {
-            self.push(self.windows.current, entry);
-        }
     }
 
     fn on_presence(&mut self, room: RoomName, nick: Nick, event: PresenceEvent, ts: u64) {

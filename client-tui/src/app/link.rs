@@ -9,8 +9,9 @@
 
 use std::time::Instant;
 
-use protocol::{ClientMsg, RoomName, Stored, limits::MAX_HISTORY_PAGE};
+use protocol::{ClientMsg, RoomName, Stored};
 
+use super::backlog::page_before;
 use super::{App, LogKind};
 use crate::entry::{Entry, EntryKind};
 use crate::event::{Effect, NetEvent};
@@ -155,14 +156,10 @@ impl App {
             return Vec::new();
         }
         let w = &mut self.windows[index];
-        let (Target::Room(room), Some(refill)) = (&w.target, w.refill.as_mut()) else {
+        let (Target::Room(room), Some(refill)) = (&w.target, w.refill.as_ref()) else {
             return Vec::new();
         };
-        vec![Effect::Send(ClientMsg::History {
-            room: room.clone(),
-            before: refill.oldest(),
-            limit: MAX_HISTORY_PAGE,
-        })]
+        vec![page_before(room, refill.oldest())]
     }
 
     /// Ends the refill of window `index` if it is done ([`Refill::done`]); returns whether it

@@ -8,11 +8,11 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
-use protocol::sanitize;
+use protocol::{MessageKind, Nick, Stored, sanitize};
 use ratatui::layout::Rect;
 
 use crate::composer::Composer;
-use crate::entry::{Entry, EntryKind};
+use crate::entry::{Entry, EntryKind, clean, mentions};
 use crate::event::{Effect, Event};
 use crate::layout::{Panes, View};
 use crate::link::Link;
@@ -151,13 +151,49 @@ impl App {
 
     /// Adds a line of the client's own to the current window (or the log if there is none).
     pub(crate) fn note(&mut self, kind: EntryKind, text: &str) {
+        self.note_as(kind, text, sanitize(text).into_owned());
+    }
+
+    /// Adds a line the server sent to the current window (or the log if there is none); its
+    /// line breaks are kept.
+    pub(crate) fn note_from_server(&mut self, kind: EntryKind, text: &str) {
+        self.note_as(kind, text, clean(text));
+    }
+
+    /// Adds `text`, drawn as `shown`, to the current window, or to the log if there is none.
+    fn note_as(&mut self, kind: EntryKind, text: &str, shown: String) {
         if self.windows.is_empty() {
             let kind = if kind == EntryKind::Error { LogKind::Error } else { LogKind::Info };
             self.log(kind, text);
             return;
         }
-        let entry = Entry::note(self.time_now(), kind, sanitize(text).into_owned());
+        let entry = Entry::note(self.time_now(), kind, shown);
         self.push(self.windows.current, entry);
+    }
+
+    /// The entry for something `from` said at `ts`.
+    pub(crate) fn spoken(&self, from: Nick, kind: EntryKind, text: &str, ts: u64) -> Entry {
+        Entry {
+            from: Some(from),
+            ts: Some(ts),
+            day: self.settings.day_of(ts),
+            ..Entry::note(self.settings.time_of(ts), kind, clean(text))
+        }
+    }
+
+    /// The entry for a room message; `earlier`: from the room's history rather than live.
+    pub(crate) fn message_entry(&self, m: &Stored, earlier: bool) -> Entry {
+        let kind = match m.kind {
+            MessageKind::Say => EntryKind::Say,
+            MessageKind::Action => EntryKind::Action,
+        };
+        let mention = !self.link.is_me(&m.from) && mentions(m.text.as_str(), &self.link.nick);
+        Entry {
+            seq: Some(m.seq),
+            earlier,
+            mention,
+            ..self.spoken(m.from.clone(), kind, m.text.as_str(), m.ts)
+        }
     }
 
     /// Scrolls the current window by `rows` (up is positive), within its conversation. Returns

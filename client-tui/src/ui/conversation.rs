@@ -27,7 +27,7 @@ struct Look {
 fn entry_lines(entry: &Entry, width: usize, look: Look) -> Vec<Line<'_>> {
     let time = Span::styled(format!("{} ", entry.time), Style::new().fg(Color::DarkGray));
     let nick = |from: &Nick| nick_style(from, look.colors);
-    let (label_style, text_style) = match (entry.kind, &entry.from) {
+    let (mut label_style, mut text_style) = match (entry.kind, &entry.from) {
         (EntryKind::Say, Some(from)) => (nick(from).bold(), Style::new()),
         (EntryKind::Action, Some(from)) => {
             (nick(from).italic(), Style::new().add_modifier(Modifier::ITALIC))
@@ -41,17 +41,15 @@ fn entry_lines(entry: &Entry, width: usize, look: Look) -> Vec<Line<'_>> {
         _ => (Style::new().fg(Color::DarkGray), Style::new().fg(Color::DarkGray)),
     };
     // History is drawn dimmed: visibly earlier than the live conversation.
-    let (label_style, text_style) = if entry.earlier {
-        (label_style.add_modifier(Modifier::DIM), text_style.add_modifier(Modifier::DIM))
-    } else {
-        (label_style, text_style)
-    };
+    if entry.earlier {
+        label_style = label_style.add_modifier(Modifier::DIM);
+        text_style = text_style.add_modifier(Modifier::DIM);
+    }
     // A mention of us stands out: its nick reversed, its text bold.
-    let (label_style, text_style) = if entry.mention {
-        (label_style.add_modifier(Modifier::REVERSED), text_style.add_modifier(Modifier::BOLD))
-    } else {
-        (label_style, text_style)
-    };
+    if entry.mention {
+        label_style = label_style.add_modifier(Modifier::REVERSED);
+        text_style = text_style.add_modifier(Modifier::BOLD);
+    }
     let label = if look.grouped {
         // The same columns, so the entry's height (and the row index) does not change.
         Span::raw(" ".repeat(entry.label().width()))
