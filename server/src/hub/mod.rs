@@ -85,10 +85,10 @@ impl State {
     ) -> Result<(), RequestError> {
         let key = nick.key();
         if let Some(holder) = self.users.get(&key) {
-            return Err(nick_in_use(nick, &holder.nick));
+            return Err(nick_in_use(nick, holder.nick.as_str()));
         }
         if let Some(holder) = self.remote.get(&key) {
-            return Err(nick_in_use(nick, &holder.nick));
+            return Err(nick_in_use(nick, holder.nick.as_str()));
         }
         self.reserved.check(nick, claim, now)
     }
@@ -192,8 +192,8 @@ fn sort_members(mut nicks: Vec<Nick>) -> Vec<Nick> {
 
 /// "the nick Tracy is already in use", or, when the holder's nick only looks like it,
 /// "the nick Trаcy is too like Tracy, who is online".
-fn nick_in_use(wanted: &Nick, holder: &Nick) -> RequestError {
-    let message = if wanted.as_str().to_lowercase() == holder.as_str().to_lowercase() {
+pub fn nick_in_use(wanted: &Nick, holder: &str) -> RequestError {
+    let message = if wanted.as_str().to_lowercase() == holder.to_lowercase() {
         format!("the nick {wanted} is already in use")
     } else {
         format!("the nick {wanted} is too like {holder}, who is online")

@@ -32,7 +32,7 @@ impl Hub {
         let key = nick.key();
         let how = if let Some(holder) = state.users.get(&key) {
             if claim.is_none_or(|claim| claim != holder.resume) {
-                return Err(nick_in_use(nick, &holder.nick));
+                return Err(nick_in_use(nick, holder.nick.as_str()));
             }
             self.take_over(&mut state, &key);
             Registered::TookOver
@@ -60,7 +60,7 @@ impl Hub {
         let key = nick.key();
         if let Some(holder) = state.users.get(&key) {
             if how != Registered::TookOver {
-                let error = nick_in_use(nick, &holder.nick);
+                let error = nick_in_use(nick, holder.nick.as_str());
                 self.elsewhere.release(nick, session, resume, Duration::ZERO);
                 return Err(error);
             }

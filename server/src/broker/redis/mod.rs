@@ -22,32 +22,38 @@
 //!   (a restarted Redis may have lost them), re-reads the others', and fills in messages it
 //!   missed from the streams.
 
+mod history;
 mod liveness;
+mod nicks;
+mod outbox;
 mod publisher;
 mod scripts;
 mod subscriber;
 pub mod wire;
+
+pub use outbox::Relay;
+use outbox::{Outgoing, Queued};
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use protocol::{ErrorCode, Nick, NickKey, RequestError, RoomName, ServerMsg, Stored};
+use protocol::{ErrorCode, Nick, RequestError, RoomName, ServerMsg};
+use redis::RedisError;
 use redis::aio::ConnectionManager;
-use redis::{AsyncCommands as _, RedisError};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use tracing::{error, info, warn};
+use tracing::{error, info};
 use uuid::Uuid;
 
-use crate::broker::{HistoryConfig, Page, Say, Ticket};
+use crate::broker::{HistoryConfig, Say, Ticket};
 use crate::event::SharedEvent;
-use crate::hub::{Change, Elsewhere, Hub, Registered};
-use crate::limits::{HISTORY_QUEUE, OUTBOX_LIMIT, REDIS_TIMEOUT};
+use crate::hub::{Change, Hub};
+use crate::limits::{HISTORY_QUEUE, REDIS_TIMEOUT};
 use crate::sync::lock;
-use wire::{MemberEntry, Note, Owner, keys};
+use wire::{MemberEntry, Note};
 
 /// How to reach Redis and who this node is.
 #[derive(Debug, Clone)]
@@ -102,128 +108,6 @@ pub struct Cluster {
     resync: tokio::sync::Notify,
     stop: CancellationToken,
     tasks: Mutex<Vec<JoinHandle<()>>>,
-}
-
-/// What the node writes to Redis, in this order.
-pub(crate) enum Outgoing {
-    Say(Say, Ticket),
-    Presence { room: RoomName, payload: String, change: Change, session: Uuid },
-    Publish { channel: String, payload: String },
-    Private { channel: String, payload: String, from: (Uuid, Nick), to: Nick },
-    Release { key: NickKey, owner: String, keep: Duration, kept: String },
-    Stop,
-}
-
-/// The hub's side of the cluster: where it sends presence, private messages and nick
-/// releases. Cheap to clone.
-#[derive(Clone)]
-pub struct Relay {
-    node: Arc<str>,
-    outbox: mpsc::UnboundedSender<Outgoing>,
-    queued: Arc<Queued>,
-}
-
-/// What the hub has queued for Redis and not yet written: bounded by [`OUTBOX_LIMIT`].
-#[derive(Default)]
-pub(crate) struct Queued {
-    count: AtomicUsize,
-    /// Something was dropped at the limit: the node shares its state again afterwards.
-    overflowed: AtomicBool,
-}
-
-impl Relay {
-    pub fn node(&self) -> &str {
-        &self.node
-    }
-
-    /// Queues `outgoing` unless [`OUTBOX_LIMIT`] writes wait already (Redis is that slow):
-    /// then it is dropped, and the node shares its whole state again once the queue drains.
-    pub(super) fn send(&self, outgoing: Outgoing) -> bool {
-        if self.queued.count.fetch_add(1, Ordering::AcqRel) >= OUTBOX_LIMIT {
-            self.queued.count.fetch_sub(1, Ordering::AcqRel);
-            if !self.queued.overflowed.swap(true, Ordering::AcqRel) {
-                warn!("too many writes waiting for Redis; dropping presence until it catches up");
-            }
-            return false;
-        }
-        // Closed only once the server has stopped.
-        self.outbox.send(outgoing).is_ok()
-    }
-}
-
-/// What the hub tells the other nodes goes through Redis, in this node's one ordered queue.
-impl Elsewhere for Relay {
-    fn presence(&self, session: Uuid, event: &SharedEvent, change: Change) -> bool {
-        let ServerMsg::Presence { id, ts, room, nick, event } = &event.msg else { return false };
-        let note = Note::Presence {
-            node: self.node.to_string(),
-            session,
-            id: *id,
-            ts: *ts,
-            room: room.clone(),
-            nick: nick.clone(),
-            event: event.clone(),
-        };
-        self.send(Outgoing::Presence {
-            room: room.clone(),
-            payload: note.encode(),
-            change,
-            session,
-        });
-        // Lost with the queue if it could not be queued: this node's members get the room's
-        // member list again once it has shared its state.
-        true
-    }
-
-    fn online(&self, session: Uuid, nick: &Nick) {
-        let note = Note::Online { node: self.node.to_string(), session, nick: nick.clone() };
-        self.send(Outgoing::Publish { channel: keys::EVENTS.to_owned(), payload: note.encode() });
-    }
-
-    fn renamed(&self, session: Uuid, nick: &Nick, to: &Nick) {
-        let note = Note::Renamed { session, nick: nick.clone(), to: to.clone() };
-        self.send(Outgoing::Publish { channel: keys::EVENTS.to_owned(), payload: note.encode() });
-    }
-
-    /// Frees `nick` (or keeps it for `resume` for `keep`) if it is still `session`'s.
-    fn release(&self, nick: &Nick, session: Uuid, resume: Uuid, keep: Duration) -> bool {
-        let owner = Owner::Live {
-            node: self.node.to_string(),
-            session,
-            token: resume,
-            nick: nick.to_string(),
-        };
-        let kept = Owner::Kept { token: resume, nick: nick.to_string() };
-        self.send(Outgoing::Release {
-            key: nick.key(),
-            owner: owner.encode(),
-            keep,
-            kept: kept.encode(),
-        });
-        let note = Note::Offline { session, nick: nick.clone() };
-        self.send(Outgoing::Publish { channel: keys::EVENTS.to_owned(), payload: note.encode() });
-        true
-    }
-
-    /// Sends a private message to a session of `node`; `false` if it could not be queued.
-    fn private(&self, node: &str, from_session: Uuid, event: &SharedEvent) -> bool {
-        let ServerMsg::Private { id, from, to, text, ts } = &event.msg else { return false };
-        let note = Note::Private {
-            from_node: self.node.to_string(),
-            from_session,
-            id: *id,
-            from: from.clone(),
-            to: to.clone(),
-            text: text.clone(),
-            ts: *ts,
-        };
-        self.send(Outgoing::Private {
-            channel: keys::to_node(node),
-            payload: note.encode(),
-            from: (from_session, from.clone()),
-            to: to.clone(),
-        })
-    }
 }
 
 impl Cluster {
@@ -334,210 +218,6 @@ impl Cluster {
         Ok(())
     }
 
-    /// Rooms with stored messages, as far as this node has heard.
-    pub fn rooms(&self) -> Vec<RoomName> {
-        lock(&self.rooms).iter().cloned().collect()
-    }
-
-    fn note_room(&self, room: &RoomName) {
-        let mut rooms = lock(&self.rooms);
-        if !rooms.contains(room) {
-            rooms.insert(room.clone());
-        }
-    }
-
-    /// A page of `room`'s history: the newest `limit` messages before `before`.
-    pub async fn page(
-        &self,
-        room: &RoomName,
-        before: Option<u64>,
-        limit: u32,
-    ) -> Result<Page, RequestError> {
-        let key = keys::log(room);
-        let end = match before {
-            Some(0 | 1) => return Ok(Page { messages: Vec::new(), beginning: true }),
-            Some(before) => format!("{}-0", before - 1),
-            None => "+".to_owned(),
-        };
-        let mut conn = self.conn.clone();
-        let (newest, first): (redis::streams::StreamRangeReply, redis::streams::StreamRangeReply) =
-            redis::pipe()
-                .xrevrange_count(&key, end, "-", limit)
-                .xrange_count(&key, "-", "+", 1)
-                .query_async(&mut conn)
-                .await
-                .map_err(|e| self.read_failed(room, &e))?;
-        let mut messages = entries(room, newest);
-        messages.reverse();
-        let first = entries(room, first).first().map(|m| m.seq);
-        let beginning = messages.first().map(|m| m.seq) == first || messages.is_empty();
-        Ok(Page { messages, beginning })
-    }
-
-    /// The oldest `limit` messages of `room` after sequence number `after`.
-    pub async fn after(
-        &self,
-        room: &RoomName,
-        after: u64,
-        limit: u32,
-    ) -> Result<Vec<Stored>, RequestError> {
-        let mut conn = self.conn.clone();
-        let reply: redis::streams::StreamRangeReply = conn
-            .xrange_count(keys::log(room), format!("({after}-0"), "+", limit)
-            .await
-            .map_err(|e| self.read_failed(room, &e))?;
-        Ok(entries(room, reply))
-    }
-
-    fn read_failed(&self, room: &RoomName, e: &RedisError) -> RequestError {
-        self.outage(e);
-        RequestError::new(
-            ErrorCode::StorageFailed,
-            format!("cannot read the history of #{room}: Redis is not answering"),
-        )
-    }
-
-    /// Claims `nick` for a new session across the chat. With `claim`, a resume token: the
-    /// nick is taken over from the session that holds it (on any node) or reclaimed from a
-    /// dropped one's reservation.
-    pub async fn claim(
-        &self,
-        nick: &Nick,
-        session: Uuid,
-        resume: Uuid,
-        claim: Option<Uuid>,
-    ) -> Result<Registered, RequestError> {
-        let key = nick.key();
-        let owner = Owner::Live {
-            node: self.node.to_string(),
-            session,
-            token: resume,
-            nick: nick.to_string(),
-        };
-        let mut conn = self.conn.clone();
-        let (answer, previous): (String, String) = redis::cmd("EVAL")
-            .arg(scripts::CLAIM)
-            .arg(2)
-            .arg(keys::nick(&key))
-            .arg(keys::node_nicks(&self.node))
-            .arg(owner.encode())
-            .arg(claim.map(|c| c.to_string()).unwrap_or_default())
-            .arg(key.as_str())
-            .query_async(&mut conn)
-            .await
-            .map_err(|e| self.request_failed("hello", &e))?;
-        let previous = Owner::parse(&previous);
-        match (answer.as_str(), previous) {
-            ("new", _) => Ok(Registered::New),
-            ("was", Some(Owner::Kept { .. })) => Ok(Registered::Reclaimed),
-            ("was", Some(Owner::Live { node, session: old, nick: held, .. })) => {
-                if *node != *self.node {
-                    // The holder's node ends it; this node only learns it was taken over.
-                    let note = Note::Replace {
-                        session: old,
-                        nick: Nick::parse(&held).unwrap_or_else(|_| nick.clone()),
-                    };
-                    self.relay().send(Outgoing::Publish {
-                        channel: keys::to_node(&node),
-                        payload: note.encode(),
-                    });
-                }
-                Ok(Registered::TookOver)
-            }
-            (_, previous) => Err(in_use(nick, previous.as_ref())),
-        }
-    }
-
-    /// [`Cluster::claim`] in a task of its own, for a session: it completes even if the
-    /// session ends meanwhile, and a nick claimed for a session that is gone is let go again.
-    pub fn claim_for(
-        self: &Arc<Self>,
-        nick: Nick,
-        session: Uuid,
-        resume: Uuid,
-        claim: Option<Uuid>,
-    ) -> impl Future<Output = Result<Registered, RequestError>> + Send + 'static {
-        let (answer, answered) = oneshot::channel();
-        let cluster = self.clone();
-        tokio::spawn(async move {
-            let how = cluster.claim(&nick, session, resume, claim).await;
-            if let Err(Ok(_)) = answer.send(how) {
-                cluster.relay().release(&nick, session, resume, Duration::ZERO);
-            }
-        });
-        async move { answered.await.unwrap_or_else(|_| Err(stopping())) }
-    }
-
-    /// [`Cluster::rename`] in a task of its own, as [`Cluster::claim_for`].
-    pub fn rename_for(
-        self: &Arc<Self>,
-        old: Nick,
-        new: Nick,
-        session: Uuid,
-        resume: Uuid,
-    ) -> impl Future<Output = Result<(), RequestError>> + Send + 'static {
-        let (answer, answered) = oneshot::channel();
-        let cluster = self.clone();
-        tokio::spawn(async move {
-            let result = cluster.rename(&old, &new, session, resume).await;
-            if let Err(Ok(())) = answer.send(result) {
-                // The session ended under its old nick, which let go of nothing in Redis.
-                cluster.relay().release(&new, session, resume, Duration::ZERO);
-            }
-        });
-        async move { answered.await.unwrap_or_else(|_| Err(stopping())) }
-    }
-
-    /// Moves a session's nick from `old` to `new` across the chat, if `new` is free.
-    pub async fn rename(
-        &self,
-        old: &Nick,
-        new: &Nick,
-        session: Uuid,
-        resume: Uuid,
-    ) -> Result<(), RequestError> {
-        let owner = |nick: &Nick| {
-            Owner::Live {
-                node: self.node.to_string(),
-                session,
-                token: resume,
-                nick: nick.to_string(),
-            }
-            .encode()
-        };
-        let (old_key, new_key) = (old.key(), new.key());
-        let mut conn = self.conn.clone();
-        let (answer, holder): (String, String) = redis::cmd("EVAL")
-            .arg(scripts::RENAME)
-            .arg(3)
-            .arg(keys::nick(&old_key))
-            .arg(keys::nick(&new_key))
-            .arg(keys::node_nicks(&self.node))
-            .arg(owner(old))
-            .arg(owner(new))
-            .arg(old_key.as_str())
-            .arg(new_key.as_str())
-            .query_async(&mut conn)
-            .await
-            .map_err(|e| self.request_failed("nick", &e))?;
-        match answer.as_str() {
-            "ok" => Ok(()),
-            "lost" => Err(RequestError::new(
-                ErrorCode::NotRegistered,
-                "a new connection took this session's nick over",
-            )),
-            _ => Err(in_use(new, Owner::parse(&holder).as_ref())),
-        }
-    }
-
-    fn request_failed(&self, request: &str, e: &RedisError) -> RequestError {
-        self.outage(e);
-        RequestError::new(
-            ErrorCode::StorageFailed,
-            format!("the chat's shared store is not answering; {request} again in a moment"),
-        )
-    }
-
     /// Redis failed: logged once per outage. Messages are refused until the node has shared
     /// its state again.
     fn outage(&self, e: &RedisError) {
@@ -554,45 +234,6 @@ impl Cluster {
             info!("Redis is answering again");
         }
     }
-}
-
-fn stopping() -> RequestError {
-    RequestError::new(ErrorCode::StorageFailed, "the server is stopping")
-}
-
-/// "the nick Tracy is already in use", from what Redis says holds it.
-fn in_use(nick: &Nick, holder: Option<&Owner>) -> RequestError {
-    let message = match holder {
-        Some(Owner::Kept { .. }) => format!(
-            "the nick {nick} is kept for a while for the one who held it, who lost the connection"
-        ),
-        Some(owner) if owner.nick().to_lowercase() != nick.as_str().to_lowercase() => {
-            format!("the nick {nick} is too like {}, who is online", owner.nick())
-        }
-        _ => format!("the nick {nick} is already in use"),
-    };
-    RequestError::new(ErrorCode::NickInUse, message)
-}
-
-/// The messages of a stream reply; entries that do not parse are logged and skipped.
-fn entries(room: &RoomName, reply: redis::streams::StreamRangeReply) -> Vec<Stored> {
-    reply
-        .ids
-        .into_iter()
-        .filter_map(|entry| {
-            let seq = entry.id.split('-').next().and_then(|s| s.parse::<u64>().ok());
-            let record = entry
-                .get::<String>("m")
-                .and_then(|m| serde_json::from_str::<wire::Record>(&m).ok());
-            match (seq, record) {
-                (Some(seq), Some(record)) => Some(record.stored(seq)),
-                _ => {
-                    warn!(room = %room, id = ?entry.id, "unreadable entry in the room's stream");
-                    None
-                }
-            }
-        })
-        .collect()
 }
 
 /// The member entry a node writes for one of its sessions in a room's member hash.

@@ -173,7 +173,7 @@ async fn fill(
         let end = until.map_or_else(|| "+".to_owned(), |u| format!("({u}-0"));
         let reply: redis::streams::StreamRangeReply =
             conn.xrange_count(keys::log(room), format!("({after}-0"), end, REFILL_PAGE).await?;
-        let messages = super::entries(room, reply);
+        let messages = super::history::entries(room, reply);
         let full = messages.len() >= REFILL_PAGE as usize;
         if !messages.is_empty() {
             debug!(room = %room, after, count = messages.len(), "filling in missed messages");

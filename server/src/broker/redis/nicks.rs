@@ -1,0 +1,176 @@
+//! Nicks across the nodes: claimed, renamed and let go in Redis with one script each, so of
+//! two nodes claiming one nick at once exactly one wins.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use protocol::{ErrorCode, Nick, RequestError};
+use redis::RedisError;
+use tokio::sync::oneshot;
+use uuid::Uuid;
+
+use super::outbox::Outgoing;
+use super::wire::{Note, Owner, keys};
+use super::{Cluster, scripts};
+use crate::hub::{Elsewhere, Registered, nick_in_use};
+
+impl Cluster {
+    /// Claims `nick` for a new session across the chat. With `claim`, a resume token: the
+    /// nick is taken over from the session that holds it (on any node) or reclaimed from a
+    /// dropped one's reservation.
+    pub async fn claim(
+        &self,
+        nick: &Nick,
+        session: Uuid,
+        resume: Uuid,
+        claim: Option<Uuid>,
+    ) -> Result<Registered, RequestError> {
+        let key = nick.key();
+        let owner = Owner::Live {
+            node: self.node.to_string(),
+            session,
+            token: resume,
+            nick: nick.to_string(),
+        };
+        let mut conn = self.conn.clone();
+        let (answer, previous): (String, String) = redis::cmd("EVAL")
+            .arg(scripts::CLAIM)
+            .arg(2)
+            .arg(keys::nick(&key))
+            .arg(keys::node_nicks(&self.node))
+            .arg(owner.encode())
+            .arg(claim.map(|c| c.to_string()).unwrap_or_default())
+            .arg(key.as_str())
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| self.request_failed("hello", &e))?;
+        let previous = Owner::parse(&previous);
+        match (answer.as_str(), previous) {
+            ("new", _) => Ok(Registered::New),
+            ("was", Some(Owner::Kept { .. })) => Ok(Registered::Reclaimed),
+            ("was", Some(Owner::Live { node, session: old, nick: held, .. })) => {
+                if *node != *self.node {
+                    // The holder's node ends it; this node only learns it was taken over.
+                    let note = Note::Replace {
+                        session: old,
+                        nick: Nick::parse(&held).unwrap_or_else(|_| nick.clone()),
+                    };
+                    self.relay().send(Outgoing::Publish {
+                        channel: keys::to_node(&node),
+                        payload: note.encode(),
+                    });
+                }
+                Ok(Registered::TookOver)
+            }
+            (_, previous) => Err(in_use(nick, previous.as_ref())),
+        }
+    }
+
+    /// [`Cluster::claim`] in a task of its own, for a session: it completes even if the
+    /// session ends meanwhile, and a nick claimed for a session that is gone is let go again.
+    pub fn claim_for(
+        self: &Arc<Self>,
+        nick: Nick,
+        session: Uuid,
+        resume: Uuid,
+        claim: Option<Uuid>,
+    ) -> impl Future<Output = Result<Registered, RequestError>> + Send + 'static {
+        let (answer, answered) = oneshot::channel();
+        let cluster = self.clone();
+        tokio::spawn(async move {
+            let how = cluster.claim(&nick, session, resume, claim).await;
+            if let Err(Ok(_)) = answer.send(how) {
+                cluster.relay().release(&nick, session, resume, Duration::ZERO);
+            }
+        });
+        async move { answered.await.unwrap_or_else(|_| Err(stopping())) }
+    }
+
+    /// [`Cluster::rename`] in a task of its own, as [`Cluster::claim_for`].
+    pub fn rename_for(
+        self: &Arc<Self>,
+        old: Nick,
+        new: Nick,
+        session: Uuid,
+        resume: Uuid,
+    ) -> impl Future<Output = Result<(), RequestError>> + Send + 'static {
+        let (answer, answered) = oneshot::channel();
+        let cluster = self.clone();
+        tokio::spawn(async move {
+            let result = cluster.rename(&old, &new, session, resume).await;
+            if let Err(Ok(())) = answer.send(result) {
+                // The session ended under its old nick, which let go of nothing in Redis.
+                cluster.relay().release(&new, session, resume, Duration::ZERO);
+            }
+        });
+        async move { answered.await.unwrap_or_else(|_| Err(stopping())) }
+    }
+
+    /// Moves a session's nick from `old` to `new` across the chat, if `new` is free.
+    pub async fn rename(
+        &self,
+        old: &Nick,
+        new: &Nick,
+        session: Uuid,
+        resume: Uuid,
+    ) -> Result<(), RequestError> {
+        let owner = |nick: &Nick| {
+            Owner::Live {
+                node: self.node.to_string(),
+                session,
+                token: resume,
+                nick: nick.to_string(),
+            }
+            .encode()
+        };
+        let (old_key, new_key) = (old.key(), new.key());
+        let mut conn = self.conn.clone();
+        let (answer, holder): (String, String) = redis::cmd("EVAL")
+            .arg(scripts::RENAME)
+            .arg(3)
+            .arg(keys::nick(&old_key))
+            .arg(keys::nick(&new_key))
+            .arg(keys::node_nicks(&self.node))
+            .arg(owner(old))
+            .arg(owner(new))
+            .arg(old_key.as_str())
+            .arg(new_key.as_str())
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| self.request_failed("nick", &e))?;
+        match answer.as_str() {
+            "ok" => Ok(()),
+            "lost" => Err(RequestError::new(
+                ErrorCode::NotRegistered,
+                "a new connection took this session's nick over",
+            )),
+            _ => Err(in_use(new, Owner::parse(&holder).as_ref())),
+        }
+    }
+
+    fn request_failed(&self, request: &str, e: &RedisError) -> RequestError {
+        self.outage(e);
+        RequestError::new(
+            ErrorCode::StorageFailed,
+            format!("the chat's shared store is not answering; {request} again in a moment"),
+        )
+    }
+}
+
+fn stopping() -> RequestError {
+    RequestError::new(ErrorCode::StorageFailed, "the server is stopping")
+}
+
+/// "the nick Tracy is already in use", from what Redis says holds it.
+fn in_use(nick: &Nick, holder: Option<&Owner>) -> RequestError {
+    match holder {
+        Some(Owner::Kept { .. }) => RequestError::new(
+            ErrorCode::NickInUse,
+            format!(
+                "the nick {nick} is kept for a while for the one who held it, who lost the connection"
+            ),
+        ),
+        Some(owner) => nick_in_use(nick, owner.nick()),
+        None => nick_in_use(nick, nick.as_str()),
+    }
+}
