@@ -92,7 +92,7 @@ impl Entry {
             }
     }
 
-    /// What comes before the text: "<Tracy> ", "* Tracy ", "-- ". A nick is valid, and still
+    /// What comes before the text: `<Tracy> `, `* Tracy `, `-- `. A nick is valid, and still
     /// sanitised: for its display form (`protocol::sanitize::display_form`).
     pub fn label(&self) -> String {
         match (&self.kind, &self.from) {

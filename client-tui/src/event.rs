@@ -48,7 +48,7 @@ pub enum NetEvent {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
     Send(protocol::ClientMsg),
-    /// Open a new connection (the previous one has ended) and say [`crate::app::App::hello`].
+    /// Open a new connection (the previous one has ended) and say [`crate::link::Link::hello`].
     Connect,
     /// Close the current connection without waiting for the server; no report follows.
     Disconnect,

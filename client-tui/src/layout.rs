@@ -1,6 +1,6 @@
 //! The screen: what it shows besides the conversation ([`View`]) and where each pane goes in a
-//! terminal of a given size ([`Panes`]). Drawing ([`crate::ui`]) and the app's paging and
-//! wrapping both ask here, so they agree on the conversation's width and height.
+//! terminal of a given size ([`Panes`]). Drawing (the `ui` module) and the app's paging
+//! and wrapping both ask here, so they agree on the conversation's width and height.
 //!
 //! ```text
 //! ┌ connection ──────────┐   what the connection is doing, the greeting, errors

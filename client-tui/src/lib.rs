@@ -6,32 +6,39 @@
 //! client can be tested without a terminal.
 //!
 //! # Layout
-//! - [`app`]: all client state and `update(event) -> effects`. The rest of `impl App` is in
-//!   files of its own under `app/`:
+//! The app, its state and `update`:
+//! - [`app`]: `App`, the client's state in groups, and `update(event) -> effects`; what every
+//!   handler shares. The rest of `impl App` has a file per kind of event:
 //!   - `app/keys.rs`: what each key does; typed lines: client commands and requests.
 //!   - `app/incoming.rs`: what the app does with each message from the server.
 //!   - `app/backlog.rs`: earlier messages: the backlog on joining, older pages when scrolling up.
 //!   - `app/link.rs`: the connection's life: losing it, reconnecting, rejoining, filling in.
 //!   - `app/paste.rs`: asking about a multi-line paste and sending it as chosen.
-//! - [`windows`]: the open windows, the one shown, moving between them.
+//! - [`event`]: the events the app reacts to and the effects it asks for.
+//!
+//! `App`'s groups, each with the methods that touch only it:
+//! - [`settings`]: what the client starts with, and local times from it.
+//! - [`link`]: the connection's state, our nick and resume token on it, when to retry.
+//! - [`windows`]: the open windows, the one shown, moving between them, the rooms known.
+//! - [`composer`]: the input line and what feeds it: editing keys, recall, completion, pastes.
+//! - [`layout`]: the screen's size and toggles, and where each pane goes in it.
+//!
+//! What the groups are made of:
 //! - [`window`]: one conversation (a room or a private chat) and its scrollback.
 //! - [`entry`]: one line of a conversation: its label, indent and rows; mentions of us.
 //! - [`rows`]: where each entry of a conversation sits in rows, so a scrolled view skips to it.
-//! - [`composer`]: the input line and what feeds it: editing keys, recall, completion, pastes.
-//! - [`complete`]: Tab completion of commands, rooms and nicks.
-//! - [`settings`]: what the client starts with, and local times from it.
-//! - [`config`]: the optional TOML file and flags, merged and checked into [`settings`].
+//! - [`refill`]: a window catching up after a reconnect: the messages it missed, until none is.
 //! - [`input`]: the input line, an editor measured in display columns.
+//! - [`complete`]: Tab completion of commands, rooms and nicks.
 //! - [`paste`]: a multi-line paste held for a choice, and lines sent one at a time.
+//! - [`reconnect`]: backoff with jitter between attempts.
 //! - [`wrap`]: word wrapping in display columns.
-//! - [`layout`]: where each pane goes in a terminal of a given size.
+//!
+//! Around the app:
 //! - [`ui`]: `draw(frame, &App)`; a file per pane (`log`, `conversation`, `members`,
 //!   `input`, `status`) and one for the overlays (the paste prompt, the help).
+//! - [`config`]: the optional TOML file and flags, merged and checked into [`settings`].
 //! - [`net`]: the task that owns the socket (one per connection).
-//! - [`link`]: the connection's state, our nick and resume token on it, when to retry.
-//! - [`reconnect`]: backoff with jitter between attempts.
-//! - [`refill`]: a window catching up after a reconnect: the messages it missed, until none is.
-//! - [`event`]: the events the app reacts to and the effects it asks for.
 //! - [`terminal`]: the event loop: terminal setup, guaranteed restore, select over keys,
 //!   network and signals.
 

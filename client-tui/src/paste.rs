@@ -1,7 +1,7 @@
-//! Pastes. A paste of one line goes into the input line. A paste of several lines is held
-//! and the person is asked what to do with it, so a wrong clipboard never floods a room:
-//! send it as one multi-line message, send it line by line, put it in the input line to edit
-//! (lines joined by spaces), or drop it.
+//! Pastes, as held and as sent. A paste of one line goes into the input line. A paste of several
+//! lines is held ([`PendingPaste`]) and the person is asked what to do with it, so a wrong
+//! clipboard never floods a room: send it as one multi-line message, send it line by line, put
+//! it in the input line to edit (lines joined by spaces), or drop it.
 //!
 //! Line by line, one line is on its way at a time: the next goes when the server has echoed
 //! the last. When the server's flood control refuses a line, it is sent again once the server

@@ -1,9 +1,9 @@
-//! All client state, and `update`: one event in, state changed, effects out. No I/O here, so
+//! The client's state, and `update`: one event in, state changed, effects out. No I/O here, so
 //! every behaviour can be tested by feeding events (see `tests/app.rs`).
 //!
-//! This file holds `App`, its groups and what every handler shares (the connection log,
-//! adding entries, the conversation's size); each kind of event is handled in a file of its
-//! own beside it.
+//! This file holds `App`, made of its groups, and what every handler shares: the connection
+//! log, adding entries and notes, the conversation's size and scrolling. Each kind of event is
+//! handled in a file of its own beside it.
 
 use std::collections::VecDeque;
 use std::time::Instant;
