@@ -254,14 +254,9 @@ impl<D: Dialect> Session<D> {
         channel.delivered = Some(*seq);
         if missed > 0 {
             warn!(room = %room, missed, "session missed messages");
-            self.write(&ServerMsg::Error {
-                code: ErrorCode::Lagged,
-                message: format!(
+            self.write_lagged(format!(
                     "you fell behind and missed {missed} messages in #{room}; page them back with history"
-                ),
-                request: None,
-                retry_after_ms: None,
-            });
+                ));
         }
         true
     }
@@ -324,12 +319,7 @@ impl<D: Dialect> Session<D> {
             None => {
                 self.listen(room, rx);
                 warn!(room = %room, "session missed events");
-                self.write(&ServerMsg::Error {
-                    code: ErrorCode::Lagged,
-                    message: otherwise.to_owned(),
-                    request: None,
-                    retry_after_ms: None,
-                });
+                self.write_lagged(otherwise.to_owned());
             }
         }
     }
@@ -367,15 +357,10 @@ impl<D: Dialect> Session<D> {
                 let first = messages.first().map(|m| m.seq);
                 if let Some(first) = first.filter(|first| *first > delivered + 1) {
                     // Pruned before this member could be given them.
-                    self.write(&ServerMsg::Error {
-                        code: ErrorCode::Lagged,
-                        message: format!(
-                            "you fell behind in #{room}; {} messages were too old to fill in",
-                            first - delivered - 1
-                        ),
-                        request: None,
-                        retry_after_ms: None,
-                    });
+                    self.write_lagged(format!(
+                        "you fell behind in #{room}; {} messages were too old to fill in",
+                        first - delivered - 1
+                    ));
                 }
                 // A refill that was overtaken (the client stalled again and a new one started)
                 // may repeat what the client has.
@@ -393,15 +378,10 @@ impl<D: Dialect> Session<D> {
             }
             Err(e) => {
                 warn!(room = %room, message = %e.message, "cannot fill in a member that fell behind");
-                self.write(&ServerMsg::Error {
-                    code: ErrorCode::Lagged,
-                    message: format!(
-                        "you fell behind in #{room} and the missed messages cannot be read: {}",
-                        e.message
-                    ),
-                    request: None,
-                    retry_after_ms: None,
-                });
+                self.write_lagged(format!(
+                    "you fell behind in #{room} and the missed messages cannot be read: {}",
+                    e.message
+                ));
             }
         }
         // Caught up with what is stored: the live messages resume (copies of what was just
@@ -412,5 +392,15 @@ impl<D: Dialect> Session<D> {
         if let Some(nicks) = self.hub.members(&room) {
             self.write(&ServerMsg::Members { room, nicks });
         }
+    }
+
+    /// Tells the client it missed events (`lagged`): what and what to do about it.
+    fn write_lagged(&mut self, message: String) {
+        self.write(&ServerMsg::Error {
+            code: ErrorCode::Lagged,
+            message,
+            request: None,
+            retry_after_ms: None,
+        });
     }
 }

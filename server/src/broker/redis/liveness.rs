@@ -3,15 +3,15 @@
 //! its reap lock announces its members gone (`dropped`, "server lost") in every room and
 //! frees its nicks, so they are announced within `NODE_TTL` + `HEARTBEAT`.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use protocol::{Label, RoomName};
+use protocol::Label;
 use redis::{AsyncCommands as _, RedisResult};
 use tracing::{info, warn};
 
+use super::state;
 use super::subscriber::announce_gone;
-use super::wire::{MemberEntry, Note, Owner, keys};
+use super::wire::{Note, keys};
 use super::{Cluster, ClusterError, scripts};
 use crate::limits::{HEARTBEAT, NODE_TTL, REAP_LOCK};
 
@@ -128,41 +128,26 @@ async fn reap_dead(cluster: &Cluster) -> RedisResult<()> {
 async fn reap(cluster: &Cluster, node: &str) -> RedisResult<()> {
     let mut conn = cluster.conn.clone();
     let reason = if node == &*cluster.node { "server restarted" } else { "server lost" };
-    let active: Vec<String> = conn.smembers(keys::ACTIVE).await?;
     let mut members = 0;
-    for name in active {
-        let Ok(room) = RoomName::parse(&name) else { continue };
-        let entries: HashMap<String, String> = conn.hgetall(keys::members(&room)).await?;
-        for (field, value) in entries {
-            let Ok(entry) = serde_json::from_str::<MemberEntry>(&value) else { continue };
-            if entry.node == node {
-                announce_gone(cluster, &room, &entry, &field, Label::truncate(reason)).await?;
-                members += 1;
-            }
+    for (room, entries) in state::every_room(&mut conn).await? {
+        for (field, entry) in entries.into_iter().filter(|(_, entry)| entry.node == node) {
+            announce_gone(cluster, &room, &entry, &field, Label::truncate(reason)).await?;
+            members += 1;
         }
     }
-    let nicks: Vec<String> = conn.smembers(keys::node_nicks(node)).await?;
     let mut pipe = redis::pipe();
-    if !nicks.is_empty() {
-        let keys: Vec<String> = nicks.iter().map(|k| format!("chat:nick:{k}")).collect();
-        let values: Vec<Option<String>> = conn.mget(&keys).await?;
-        for value in values.into_iter().flatten() {
-            if let Some(Owner::Live { node: holder, session, nick, .. }) = Owner::parse(&value)
-                && holder == node
-                && let Ok(nick) = protocol::Nick::parse(&nick)
-            {
-                let note = Note::Offline { session, nick };
-                pipe.publish(keys::EVENTS, note.encode()).ignore();
-            }
-        }
+    let sessions = state::sessions_of(&mut conn, node).await?;
+    for (nick, session) in &sessions {
+        let note = Note::Offline { session: *session, nick: nick.clone() };
+        pipe.publish(keys::EVENTS, note.encode()).ignore();
     }
     pipe.cmd("EVAL").arg(scripts::REAP_NICKS).arg(1).arg(keys::node_nicks(node)).arg(node).ignore();
     if node != &*cluster.node {
         pipe.srem(keys::NODES, node).ignore();
     }
     let _: () = pipe.query_async(&mut conn).await?;
-    if members > 0 || !nicks.is_empty() {
-        info!(node, members, sessions = nicks.len(), "announced a stopped node's sessions gone");
+    if members > 0 || !sessions.is_empty() {
+        info!(node, members, sessions = sessions.len(), "announced a stopped node's sessions gone");
     }
     Ok(())
 }

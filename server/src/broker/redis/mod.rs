@@ -28,6 +28,7 @@ mod nicks;
 mod outbox;
 mod publisher;
 mod scripts;
+mod state;
 mod subscriber;
 pub mod wire;
 

@@ -12,6 +12,7 @@ use tokio::sync::Notify;
 use tracing::{debug, info, warn};
 use uuid::Uuid;
 
+use super::state;
 use super::wire::{self, MemberEntry, Note, Owner, keys};
 use super::{Cluster, Outgoing, member_entry, presence_event, scripts};
 use crate::event::Event;
@@ -274,7 +275,7 @@ pub(super) async fn reconcile(cluster: &Cluster, hub: &Hub) -> RedisResult<()> {
     // What Redis says this node holds that it does not.
     let held: Vec<String> = conn.smembers(keys::node_nicks(&me)).await?;
     for key in held {
-        let value: Option<String> = conn.get(format!("chat:nick:{key}")).await?;
+        let value: Option<String> = conn.get(keys::nick_of(&key)).await?;
         let stale = match value.as_deref().and_then(Owner::parse) {
             Some(Owner::Live { node, session, .. }) => node == me && !hub.is_local(session),
             _ => true,
@@ -283,7 +284,7 @@ pub(super) async fn reconcile(cluster: &Cluster, hub: &Hub) -> RedisResult<()> {
             let _: i64 = redis::cmd("EVAL")
                 .arg(scripts::RELEASE)
                 .arg(2)
-                .arg(format!("chat:nick:{key}"))
+                .arg(keys::nick_of(&key))
                 .arg(keys::node_nicks(&me))
                 .arg(value)
                 .arg(0)
@@ -297,17 +298,10 @@ pub(super) async fn reconcile(cluster: &Cluster, hub: &Hub) -> RedisResult<()> {
     }
 
     // Every room's members: this node's ghosts are announced gone, the others' are kept.
-    let active: Vec<String> = conn.smembers(keys::ACTIVE).await?;
     let mut rooms = Vec::new();
-    for name in active {
-        let Ok(room) = RoomName::parse(&name) else { continue };
-        let entries: HashMap<String, String> = conn.hgetall(keys::members(&room)).await?;
+    for (room, entries) in state::every_room(&mut conn).await? {
         let mut others = Vec::new();
-        for (field, value) in entries {
-            let Ok(entry) = serde_json::from_str::<MemberEntry>(&value) else {
-                warn!(room = %room, field = ?field, "unreadable member entry");
-                continue;
-            };
+        for (field, entry) in entries {
             if entry.node == me {
                 if !hub.is_local_member(&room, entry.session) {
                     let reason = Label::truncate("connection lost");
@@ -338,19 +332,8 @@ pub(super) async fn read_others(
     let nodes: Vec<String> = conn.smembers(keys::NODES).await?;
     let mut remote = Vec::new();
     for node in nodes.into_iter().filter(|n| *n != me) {
-        let nicks: Vec<String> = conn.smembers(keys::node_nicks(&node)).await?;
-        if nicks.is_empty() {
-            continue;
-        }
-        let keys: Vec<String> = nicks.iter().map(|k| format!("chat:nick:{k}")).collect();
-        let values: Vec<Option<String>> = conn.mget(&keys).await?;
-        for value in values.into_iter().flatten() {
-            if let Some(Owner::Live { node: holder, session, nick, .. }) = Owner::parse(&value)
-                && holder == node
-                && let Ok(nick) = Nick::parse(&nick)
-            {
-                remote.push((nick, session, holder));
-            }
+        for (nick, session) in state::sessions_of(&mut conn, &node).await? {
+            remote.push((nick, session, node.clone()));
         }
     }
     debug!(remote = remote.len(), rooms = rooms.len(), "read the other nodes' state");
@@ -366,20 +349,18 @@ pub(super) async fn read_others(
 /// Every room's members, as Redis has them, but this node's.
 async fn read_rooms(cluster: &Cluster) -> RedisResult<Vec<(RoomName, Vec<(Nick, Uuid)>)>> {
     let mut conn = cluster.conn.clone();
-    let active: Vec<String> = conn.smembers(keys::ACTIVE).await?;
-    let mut rooms = Vec::new();
-    for name in active {
-        let Ok(room) = RoomName::parse(&name) else { continue };
-        let entries: HashMap<String, String> = conn.hgetall(keys::members(&room)).await?;
-        let others = entries
-            .values()
-            .filter_map(|value| serde_json::from_str::<MemberEntry>(value).ok())
-            .filter(|entry| *entry.node != *cluster.node)
-            .map(|entry| (entry.nick, entry.session))
-            .collect();
-        rooms.push((room, others));
-    }
-    Ok(rooms)
+    let rooms = state::every_room(&mut conn).await?;
+    Ok(rooms
+        .into_iter()
+        .map(|(room, entries)| {
+            let others = entries
+                .into_iter()
+                .filter(|(_, entry)| *entry.node != *cluster.node)
+                .map(|(_, entry)| (entry.nick, entry.session))
+                .collect();
+            (room, others)
+        })
+        .collect())
 }
 
 /// Announces a member of a room gone (one of a dead node's, or a ghost of this node's) and

@@ -181,7 +181,11 @@ pub mod keys {
         format!("chat:{{{room}}}:members")
     }
     pub fn nick(key: &NickKey) -> String {
-        format!("chat:nick:{}", key.as_str())
+        nick_of(key.as_str())
+    }
+    /// [`nick`] for a key as a node's nick set holds it.
+    pub fn nick_of(key: &str) -> String {
+        format!("chat:nick:{key}")
     }
     /// The nick keys a node's sessions hold.
     pub fn node_nicks(node: &str) -> String {
