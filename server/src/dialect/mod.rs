@@ -22,8 +22,25 @@ pub use plain::Plain;
 pub struct View<'a> {
     /// `None` until `hello` (or the plain-text port's first line) succeeds.
     pub nick: Option<&'a Nick>,
-    /// Joined rooms, oldest first.
-    pub rooms: &'a [RoomName],
+    pub rooms: &'a dyn JoinedRooms,
+}
+
+/// The rooms a session is in, as a dialect sees them.
+pub trait JoinedRooms {
+    fn contains(&self, room: &RoomName) -> bool;
+    /// The room joined last.
+    fn last(&self) -> Option<&RoomName>;
+}
+
+/// Room names in the order they were joined (tests, tools).
+impl<T: AsRef<[RoomName]>> JoinedRooms for T {
+    fn contains(&self, room: &RoomName) -> bool {
+        self.as_ref().contains(room)
+    }
+
+    fn last(&self) -> Option<&RoomName> {
+        self.as_ref().last()
+    }
 }
 
 pub trait Dialect: Send + 'static {

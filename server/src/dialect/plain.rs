@@ -331,8 +331,9 @@ impl Dialect for Plain {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dialect::JoinedRooms;
 
-    fn view<'a>(nick: Option<&'a Nick>, rooms: &'a [RoomName]) -> View<'a> {
+    fn view<'a, R: JoinedRooms>(nick: Option<&'a Nick>, rooms: &'a R) -> View<'a> {
         View { nick, rooms }
     }
 

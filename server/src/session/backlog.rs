@@ -24,10 +24,11 @@ use tokio::sync::broadcast::error::TryRecvError;
 use tracing::{debug, warn};
 
 use super::Session;
+use super::rooms::{Joining, Phase};
 use crate::broker::Page;
 use crate::dialect::Dialect;
 use crate::event::SharedEvent;
-use crate::hub::Membership;
+use crate::hub::RoomChannel;
 use crate::limits::{MAX_QUERIES_PER_SESSION, REFILL_PAGE};
 
 /// Whether two events are the same presence event.
@@ -55,14 +56,6 @@ pub(super) enum Completion {
 }
 
 pub(super) type Query = BoxFuture<'static, Completion>;
-
-/// A room joined whose backlog is being read: its receiver waits here, and the backlog too
-/// once read, until the rooms joined before it are shown.
-pub(super) struct Joining {
-    pub(super) membership: Membership,
-    /// `Some` once the read is done; `Some(None)` if it failed (the client was told).
-    pub(super) backlog: Option<Option<Page>>,
-}
 
 /// History reads under way. Holds no memory while there are none: a `FuturesUnordered`
 /// allocates its queue when it is made, and most sessions read nothing after their join.
@@ -94,12 +87,13 @@ impl Queries {
 }
 
 impl<D: Dialect> Session<D> {
-    /// Continues a join once the hub has the session in the room: reads the backlog first when
-    /// there is history, otherwise shows the room at once.
-    pub(super) fn start_join(&mut self, room: RoomName, joining: Membership) {
+    /// Continues a join once the hub has the session in the room (and the session has the
+    /// room, being joined): reads the backlog first when there is history, otherwise shows the
+    /// room at once.
+    pub(super) fn start_join(&mut self, room: RoomName) {
         let on_join = self.broker.config().on_join;
         if !self.broker.keeps_history() || on_join == 0 {
-            self.show_room(room, joining, None);
+            self.joined_backlog(&room, None);
             return;
         }
         let broker = self.broker.clone();
@@ -113,16 +107,36 @@ impl<D: Dialect> Session<D> {
             }
             .boxed(),
         );
-        self.joining.insert(room, Joining { membership: joining, backlog: None });
+    }
+
+    /// The backlog of a room being joined is read (`None`: there is none to show); shows it
+    /// once the rooms joined before it are shown.
+    fn joined_backlog(&mut self, room: &RoomName, page: Option<Page>) {
+        // Left again before the backlog came: nothing to show.
+        let Some(Phase::Joining(joining)) = self.rooms.get_mut(room).map(|r| &mut r.phase) else {
+            return;
+        };
+        joining.backlog = Some(page);
+        self.show_joined_rooms();
     }
 
     /// Shows the rooms whose backlog has been read, in the order they were joined: a client
     /// that joins #a then #b sees #a first (and a plain-text client talks in #b after), however
     /// the two reads finish.
     pub(super) fn show_joined_rooms(&mut self) {
-        while self.joining.first().is_some_and(|j| j.backlog.is_some()) {
-            let Some((room, joining)) = self.joining.remove_first() else { return };
-            self.show_room(room, joining.membership, joining.backlog.flatten());
+        let mut ready = Vec::new();
+        for room in self.rooms.iter_mut() {
+            let Phase::Joining(joining) = &mut room.phase else { continue };
+            if joining.backlog.is_none() {
+                break;
+            }
+            let Phase::Joining(joining) = std::mem::replace(&mut room.phase, Phase::LetGo) else {
+                unreachable!("matched above")
+            };
+            ready.push((room.name.clone(), joining));
+        }
+        for (room, joining) in ready {
+            self.show_room(room, *joining);
         }
     }
 
@@ -155,15 +169,8 @@ impl<D: Dialect> Session<D> {
     pub(super) fn on_completion(&mut self, done: Completion) {
         match done {
             Completion::Join { room, page } => {
-                // Left again before the backlog came: nothing to show.
-                if !self.joining.contains_key(&room) {
-                    return;
-                }
                 let page = page.map_err(|e| self.write(&e.for_request("join").to_msg())).ok();
-                if let Some(joining) = self.joining.get_mut(&room) {
-                    joining.backlog = Some(page);
-                }
-                self.show_joined_rooms();
+                self.joined_backlog(&room, page);
             }
             Completion::Page { room, page } => match page {
                 Ok(page) => self.write(&ServerMsg::History {
@@ -186,8 +193,8 @@ impl<D: Dialect> Session<D> {
     }
 
     /// Sends the backlog, the join, the members, and from then on the room's live events.
-    fn show_room(&mut self, room: RoomName, mut joining: Membership, page: Option<Page>) {
-        if let Some(page) = page {
+    fn show_room(&mut self, room: RoomName, mut joining: Joining) {
+        if let Some(page) = joining.backlog.take().flatten() {
             // What the client has from now on: the page's last message, or, for a room with
             // no history at all, nothing before the first live one.
             let delivered = match page.messages.last() {
@@ -195,8 +202,8 @@ impl<D: Dialect> Session<D> {
                 None if page.beginning => Some(0),
                 None => None,
             };
-            if let Some(channel) = self.channel_mut(&room) {
-                channel.delivered = delivered;
+            if let Some(joined) = self.rooms.get_mut(&room) {
+                joined.delivered = delivered;
             }
             self.write(&ServerMsg::History {
                 room: room.clone(),
@@ -245,13 +252,13 @@ impl<D: Dialect> Session<D> {
     /// gap (events missed without history to fill them in) is preceded by how many it missed.
     pub(super) fn is_new(&mut self, event: &SharedEvent) -> bool {
         let ServerMsg::Message { room, seq, .. } = &event.msg else { return true };
-        let Some(channel) = self.channel_mut(room) else { return true };
-        let missed = match channel.delivered {
+        let Some(joined) = self.rooms.get_mut(room) else { return true };
+        let missed = match joined.delivered {
             Some(delivered) if *seq <= delivered => return false,
             Some(delivered) => *seq - delivered - 1,
             None => 0,
         };
-        channel.delivered = Some(*seq);
+        joined.delivered = Some(*seq);
         if missed > 0 {
             warn!(room = %room, missed, "session missed messages");
             self.write_lagged(format!(
@@ -263,20 +270,22 @@ impl<D: Dialect> Session<D> {
 
     /// Takes the room's live events from `rx` from now on (if the session is still in it).
     fn listen(&mut self, room: &RoomName, rx: broadcast::Receiver<SharedEvent>) {
-        if let Some(channel) = self.channel_mut(room).map(|c| c.tx.clone()) {
-            self.receivers.insert(room.clone(), rx, channel);
+        if let Some(joined) = self.rooms.get_mut(room) {
+            joined.phase = Phase::Live { rx, took: false };
         }
-    }
-
-    fn channel_mut(&mut self, room: &RoomName) -> Option<&mut super::Channel> {
-        let index = self.joined.iter().position(|r| r == room)?;
-        self.channels.get_mut(index)
     }
 
     /// The room's receiver skipped `missed` events: fills the client in from history when it
     /// can, otherwise tells it.
     pub(super) fn on_lag(&mut self, room: &RoomName, missed: u64) {
-        let Some(rx) = self.receivers.remove(room) else { return };
+        let Some(joined) =
+            self.rooms.get_mut(room).filter(|r| matches!(r.phase, Phase::Live { .. }))
+        else {
+            return;
+        };
+        let Phase::Live { rx, .. } = std::mem::replace(&mut joined.phase, Phase::LetGo) else {
+            return;
+        };
         self.catch_up(
             room,
             rx,
@@ -287,15 +296,16 @@ impl<D: Dialect> Session<D> {
     /// Takes up the rooms' channels again after the client stopped reading for a while, and
     /// fills it in on what it missed meanwhile.
     pub(super) fn resubscribe(&mut self) {
-        for index in 0..self.joined.len() {
-            let room = self.joined[index].clone();
-            if self.joining.contains_key(&room) || self.receivers.contains(&room) {
-                continue;
-            }
-            let rx = self.channels[index].tx.subscribe();
+        let let_go: Vec<(RoomName, RoomChannel)> = self
+            .rooms
+            .iter_mut()
+            .filter(|r| matches!(r.phase, Phase::LetGo))
+            .map(|r| (r.name.clone(), r.tx.clone()))
+            .collect();
+        for (room, tx) in let_go {
             self.catch_up(
                 &room,
-                rx,
+                tx.subscribe(),
                 &format!("you stopped reading for a while and missed events in #{room}; page the messages back with history"),
             );
         }
@@ -305,15 +315,17 @@ impl<D: Dialect> Session<D> {
     /// history. Without history, lets it go on at once: the next message tells the client how
     /// many it missed (or, if it has had none yet, `otherwise` does now).
     fn catch_up(&mut self, room: &RoomName, rx: broadcast::Receiver<SharedEvent>, otherwise: &str) {
-        let delivered = self.channel_mut(room).and_then(|c| c.delivered);
-        match delivered {
+        let Some(joined) = self.rooms.get_mut(room) else { return };
+        match joined.delivered {
             Some(after) if self.broker.keeps_history() => {
                 debug!(room = %room, after, "filling in from history");
                 // A new chain of reads: answers to an older one (its receiver was let go while
                 // it ran) are recognised by their number and dropped.
-                self.refills += 1;
-                self.refilling.insert(room.clone(), (self.refills, rx));
-                self.start_refill(room.clone(), after, self.refills);
+                let chain = self.rooms.next_chain();
+                if let Some(joined) = self.rooms.get_mut(room) {
+                    joined.phase = Phase::Refilling { rx, chain };
+                }
+                self.start_refill(room.clone(), after, chain);
             }
             Some(_) => self.listen(room, rx),
             None => {
@@ -346,10 +358,11 @@ impl<D: Dialect> Session<D> {
         messages: Result<Vec<Stored>, RequestError>,
     ) {
         // Left the room meanwhile, or a newer chain of reads took over: nothing to do.
-        if self.refilling.get(&room).map(|(current, _)| *current) != Some(chain) {
+        let Some(joined) = self.rooms.get(&room) else { return };
+        if !matches!(joined.phase, Phase::Refilling { chain: current, .. } if current == chain) {
             return;
         }
-        let delivered = self.channel_mut(&room).and_then(|c| c.delivered).unwrap_or(0);
+        let delivered = joined.delivered.unwrap_or(0);
         match messages {
             Ok(messages) => {
                 let full = messages.len() >= REFILL_PAGE as usize;
@@ -368,8 +381,8 @@ impl<D: Dialect> Session<D> {
                     last = stored.seq;
                     self.write(&stored.into_message(room.clone()));
                 }
-                if let Some(channel) = self.channel_mut(&room) {
-                    channel.delivered = Some(last);
+                if let Some(joined) = self.rooms.get_mut(&room) {
+                    joined.delivered = Some(last);
                 }
                 if full {
                     self.start_refill(room, last, chain);
@@ -386,8 +399,11 @@ impl<D: Dialect> Session<D> {
         }
         // Caught up with what is stored: the live messages resume (copies of what was just
         // sent are skipped), and the member list replaces whatever presence was missed.
-        if let Some((_, rx)) = self.refilling.remove(&room) {
-            self.listen(&room, rx);
+        if let Some(joined) = self.rooms.get_mut(&room)
+            && matches!(joined.phase, Phase::Refilling { .. })
+            && let Phase::Refilling { rx, .. } = std::mem::replace(&mut joined.phase, Phase::LetGo)
+        {
+            joined.phase = Phase::Live { rx, took: false };
         }
         if let Some(nicks) = self.hub.members(&room) {
             self.write(&ServerMsg::Members { room, nicks });

@@ -4,187 +4,50 @@
 //! receivers, its queue of direct events and the shutdown signal. After each wake-up it takes
 //! everything else that is ready too and writes the lot with one syscall.
 //!
-//! [`requests`] holds what each request does; this file is the task, its I/O and its end.
+//! - this file: the task, its `select!` loop, reading lines.
+//! - [`requests`]: what each request does; [`rooms`]: the rooms it is in, one value each with
+//!   its phase; [`backlog`]: history on joining, on request, and for a member that fell
+//!   behind.
+//! - [`output`]: batching and writing; [`speaking`]: its messages on their way and a sender
+//!   waiting for its room; [`alive`]: hello and ping deadlines; [`end`]: how it ends.
 
+mod alive;
 mod backlog;
-mod receivers;
+mod end;
+mod output;
 mod requests;
+mod rooms;
+mod speaking;
 
 use std::io::ErrorKind;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
-use bytes::{Buf, BytesMut};
+use bytes::BytesMut;
 use futures::FutureExt;
 use futures::future::OptionFuture;
 use protocol::limits::MAX_LINE_BYTES;
-use protocol::{ByeCode, Label, LineCodec, Nick, PresenceEvent, RoomName, ServerMsg};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use protocol::{LineCodec, Nick, ServerMsg};
+
 use tokio::net::TcpStream;
-use tokio::sync::broadcast;
-use tokio::sync::mpsc;
-use tokio::time::{Instant, sleep_until, timeout};
+use tokio::time::{Instant, sleep_until};
 use tokio_util::codec::Decoder;
 use tokio_util::sync::CancellationToken;
-use tracing::{Instrument, debug, error, info, info_span};
+use tracing::{Instrument, debug, error, info_span};
 use uuid::Uuid;
 
-use crate::broker::{Broker, InFlight};
+use crate::broker::Broker;
 use crate::config::ServerInfo;
 use crate::dialect::{Dialect, View};
-use crate::event::{Event, SharedEvent};
 use crate::flood::Flood;
-use crate::hub::{DirectEvent, DirectReceiver, Hub, RoomChannel};
-use crate::limits::{
-    CLOSE_LINGER, DIRECT_QUEUE, FINAL_WRITE_TIMEOUT, MAX_ERRORS_IN_A_ROW, MAX_EVENTS_PER_WRITE,
-    MAX_LINES_BEFORE_HELLO, MAX_PENDING_OUT, SETTLE_TIMEOUT, STALL_AFTER, WRITE_TIMEOUT,
-};
+use crate::hub::{DirectEvent, DirectReceiver, Hub};
+use crate::limits::{MAX_ERRORS_IN_A_ROW, MAX_LINES_BEFORE_HELLO, MAX_PENDING_OUT};
+use alive::Alive;
 use backlog::Queries;
-use receivers::{Received, Receivers};
-
-/// Why a session ended.
-#[derive(Debug)]
-enum End {
-    Quit(Option<Label>),
-    Shutdown,
-    /// The client closed its side without a goodbye (it may still read).
-    Closed,
-    /// The connection went away without a goodbye.
-    Dropped(String),
-    TooManyErrors,
-    /// The client did not take its bytes within the write timeout.
-    TooSlow,
-    UnsupportedProtocol,
-    /// No hello within the hello timeout.
-    NoHello,
-    /// Silent through a ping and as long again.
-    PingTimeout,
-    /// [`MAX_LINES_BEFORE_HELLO`] lines without a successful hello.
-    ChattyBeforeHello,
-    /// Kept sending while refused for flooding.
-    Flooding,
-    /// A new connection took the nick over with this session's resume token.
-    Replaced,
-}
-
-/// The session's deadlines: hello before `hello_timeout`; after that, a ping after
-/// `ping_interval` of silence and the end after as long again.
-///
-/// The ping interval is the server's (`ServerInfo::ping_interval`), passed in rather than kept
-/// here: this lives in every session's future.
-struct Alive {
-    hello_by: Instant,
-    heard: Instant,
-    /// A ping was sent since the client was last heard.
-    pinged: bool,
-    /// Pings sent: the last one's token.
-    pings: u64,
-}
-
-impl Alive {
-    fn new(hello_timeout: std::time::Duration) -> Self {
-        let now = Instant::now();
-        Self { hello_by: now + hello_timeout, heard: now, pinged: false, pings: 0 }
-    }
-
-    /// Anything from the client shows it is alive.
-    fn heard(&mut self) {
-        self.heard = Instant::now();
-        self.pinged = false;
-    }
-
-    /// When the next thing is due: the end of the hello time, a ping, or the end.
-    fn deadline(&self, registered: bool, interval: std::time::Duration) -> Instant {
-        if !registered {
-            return self.hello_by;
-        }
-        if self.pinged { self.heard + interval * 2 } else { self.heard + interval }
-    }
-
-    /// The token of a ping to send now, or `None` if one was sent already (time is up).
-    fn ping(&mut self) -> Option<u64> {
-        if self.pinged {
-            return None;
-        }
-        self.pings += 1;
-        self.pinged = true;
-        Some(self.pings)
-    }
-}
-
-/// A room the session is in.
-struct Channel {
-    /// To speak in the room (through the history writer).
-    tx: RoomChannel,
-    /// The sequence number of the room's last message the client has been sent, once known:
-    /// copies up to it are not sent again, and a member that falls behind is filled in from
-    /// after it.
-    delivered: Option<u64>,
-}
-
-/// Something for each of a few rooms: the rooms being joined, or being filled in. A session is
-/// in at most [`MAX_ROOMS_PER_SESSION`](crate::limits::MAX_ROOMS_PER_SESSION) rooms, so a
-/// look is a short scan; unlike a `HashMap` (48 bytes, and its first insert's table kept for
-/// good), it holds no memory while empty, which is nearly always.
-struct ByRoom<V>(Vec<(RoomName, V)>);
-
-impl<V> Default for ByRoom<V> {
-    fn default() -> Self {
-        Self(Vec::new())
-    }
-}
-
-impl<V> ByRoom<V> {
-    /// Sets the room's entry, replacing any it had.
-    fn insert(&mut self, room: RoomName, value: V) {
-        match self.0.iter_mut().find(|(r, _)| *r == room) {
-            Some(entry) => entry.1 = value,
-            None => self.0.push((room, value)),
-        }
-    }
-
-    /// Removes the room's entry; the others keep their order.
-    fn remove(&mut self, room: &RoomName) -> Option<V> {
-        let index = self.0.iter().position(|(r, _)| r == room)?;
-        let (_, value) = self.0.remove(index);
-        if self.0.is_empty() {
-            self.0 = Vec::new();
-        }
-        Some(value)
-    }
-
-    /// The entry inserted first (of those still here).
-    fn first(&self) -> Option<&V> {
-        self.0.first().map(|(_, value)| value)
-    }
-
-    fn remove_first(&mut self) -> Option<(RoomName, V)> {
-        let room = self.0.first()?.0.clone();
-        self.remove(&room).map(|value| (room, value))
-    }
-
-    fn get_mut(&mut self, room: &RoomName) -> Option<&mut V> {
-        self.0.iter_mut().find(|(r, _)| r == room).map(|(_, value)| value)
-    }
-
-    fn get(&self, room: &RoomName) -> Option<&V> {
-        self.0.iter().find(|(r, _)| r == room).map(|(_, value)| value)
-    }
-
-    fn contains_key(&self, room: &RoomName) -> bool {
-        self.get(room).is_some()
-    }
-
-    fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    fn clear(&mut self) {
-        self.0 = Vec::new();
-    }
-}
+use end::End;
+use rooms::{Received, Rooms};
+use speaking::{Speaking, Throttle, poll_direct};
 
 /// What to do after a request.
 enum Flow {
@@ -217,9 +80,7 @@ pub fn run<D: Dialect>(
         hub,
         dialect,
         nick: None,
-        joined: Vec::new(),
-        channels: Vec::new(),
-        receivers: Receivers::default(),
+        rooms: Rooms::default(),
         direct: DirectReceiver::default(),
         speaking: None,
         out: BytesMut::new(),
@@ -231,12 +92,8 @@ pub fn run<D: Dialect>(
         info,
         broker,
         queries: Queries::default(),
-        joining: ByRoom::default(),
-        refilling: ByRoom::default(),
-        refills: 0,
         throttle: None,
         awaiting: false,
-        stalled: false,
         shutdown,
     };
     session.serve().instrument(span)
@@ -248,11 +105,8 @@ struct Session<D> {
     info: Arc<ServerInfo>,
     dialect: D,
     nick: Option<Nick>,
-    /// Joined rooms in the order they were joined.
-    joined: Vec<RoomName>,
-    /// For each room of `joined`, at the same index: its channel and what the client has.
-    channels: Vec<Channel>,
-    receivers: Receivers,
+    /// The rooms it is in, in the order they were joined, each with its phase.
+    rooms: Rooms,
     /// Private messages; its sending side is given to the hub at registration, so others can
     /// reach this session directly.
     direct: DirectReceiver,
@@ -274,87 +128,15 @@ struct Session<D> {
     broker: Broker,
     /// History reads under way.
     queries: Queries,
-    /// Rooms joined whose backlog is being read; their receivers wait here.
-    joining: ByRoom<backlog::Joining>,
-    /// Rooms whose receiver fell behind, held back while the missed messages are read from
-    /// history.
-    refilling: ByRoom<(u64, broadcast::Receiver<SharedEvent>)>,
-    /// Chains of refill reads started, numbering each.
-    refills: u64,
     /// Set while a room this session spoke in is far behind: no more input is read until the
     /// room's members have caught up (or the deadline passes).
     /// Boxed: a session's future holds it all its life, and most never wait.
     throttle: Option<Box<Throttle>>,
-    /// The client stopped reading and the session let go of its rooms' receivers.
-    stalled: bool,
     /// A request waits for Redis (several nodes: a nick claim): no more input is read until
     /// it is answered, so requests are answered in order.
     awaiting: bool,
     /// Cancelled when the server shuts down.
     shutdown: CancellationToken,
-}
-
-/// What a session that has spoken needs until its messages are through the history writer
-/// (stored and broadcast, or refused). Made by the first `say` after a quiet spell and
-/// dropped at the end of it: the answer queue is a `tokio::sync::mpsc` channel, 800 bytes
-/// that a session which only listens should not hold.
-struct Speaking {
-    /// This session's messages on their way; each holds a clone.
-    in_flight: Arc<InFlight>,
-    /// Given with each message to the history writer, for its answer if it cannot store it.
-    answers_tx: mpsc::Sender<SharedEvent>,
-    answers: mpsc::Receiver<SharedEvent>,
-}
-
-impl Speaking {
-    fn new() -> Self {
-        let (answers_tx, answers) = mpsc::channel(DIRECT_QUEUE);
-        Self { in_flight: Arc::new(InFlight::default()), answers_tx, answers }
-    }
-
-    /// Nothing of this session's is on its way and no answer is waiting.
-    fn is_done(&self) -> bool {
-        // Each message holds a clone of `in_flight` until the writer is done with it, and the
-        // writer answers before letting go. The fence makes whatever the writer did before
-        // dropping its last clone (the answer) visible here.
-        Arc::strong_count(&self.in_flight) == 1 && {
-            std::sync::atomic::fence(std::sync::atomic::Ordering::Acquire);
-            self.answers.is_empty()
-        }
-    }
-}
-
-/// The next direct event (a private message, the history writer's answer, or the news that
-/// the session was replaced): one small future for both queues.
-fn poll_direct(
-    direct: &DirectReceiver,
-    speaking: &mut Option<Speaking>,
-    cx: &mut Context<'_>,
-) -> Poll<DirectEvent> {
-    if let Poll::Ready(event) = direct.poll_recv(cx) {
-        return Poll::Ready(event);
-    }
-    match speaking {
-        // Never closed: `Speaking` holds a sender.
-        Some(speaking) => match speaking.answers.poll_recv(cx) {
-            Poll::Ready(Some(event)) => Poll::Ready(DirectEvent::Event(event)),
-            _ => Poll::Pending,
-        },
-        None => Poll::Pending,
-    }
-}
-
-/// A room a sender waits for.
-struct Throttle {
-    room: RoomChannel,
-    until: Instant,
-}
-
-impl Throttle {
-    /// Until the room has caught up, or the deadline.
-    async fn wait(&self) {
-        let _ = tokio::time::timeout_at(self.until, self.room.caught_up()).await;
-    }
 }
 
 impl<D: Dialect> Session<D> {
@@ -453,7 +235,7 @@ impl<D: Dialect> Session<D> {
                     }
                     Err(e) => Flow::Close(End::Dropped(e.to_string())),
                 },
-                (room, event) = self.receivers.next() => {
+                (room, event) = self.rooms.next() => {
                     self.on_room_event(room, event);
                     Flow::Continue
                 }
@@ -561,7 +343,7 @@ impl<D: Dialect> Session<D> {
                 return Flow::Close(End::ChattyBeforeHello);
             }
         }
-        let view = View { nick: self.nick.as_ref(), rooms: &self.joined };
+        let view = View { nick: self.nick.as_ref(), rooms: &self.rooms };
         let request = match self.dialect.read(line, view, &mut self.out) {
             None => return Flow::Continue,
             Some(request) => request,
@@ -599,291 +381,11 @@ impl<D: Dialect> Session<D> {
                 }
             }
             Received::Lagged(missed) => {
-                if let Some(room) = self.receivers.room(index).cloned() {
+                if let Some(room) = self.rooms.name(index).cloned() {
                     self.on_lag(&room, missed);
                 }
             }
         }
-    }
-
-    /// Takes the events that are already waiting, without waiting for more, so they go out in
-    /// the same write.
-    fn take_ready_events(&mut self) {
-        for _ in 0..MAX_EVENTS_PER_WRITE {
-            if self.out.len() >= MAX_PENDING_OUT {
-                break;
-            }
-            if let Some(event) = self.try_direct() {
-                self.write_event(&event);
-                continue;
-            }
-            match self.receivers.try_next() {
-                Some((room, event)) => self.on_room_event(room, event),
-                None => break,
-            }
-        }
-        self.receivers.done_reading();
-        if self.speaking.as_ref().is_some_and(Speaking::is_done) {
-            self.speaking = None;
-        }
-    }
-
-    /// A direct event that is already waiting.
-    fn try_direct(&mut self) -> Option<SharedEvent> {
-        self.direct
-            .try_recv()
-            .or_else(|| self.speaking.as_mut().and_then(|s| s.answers.try_recv().ok()))
-    }
-
-    /// Takes every event already waiting in the rooms, with no batch limit: an answer that
-    /// changes how the client reads later events (its new nick) must come after all events that
-    /// were sent before it. Bounded by the rooms' channel capacity.
-    fn take_all_room_events(&mut self) {
-        while let Some((room, event)) = self.receivers.try_next() {
-            self.on_room_event(room, event);
-        }
-        self.receivers.done_reading();
-    }
-
-    fn write(&mut self, msg: &ServerMsg) {
-        let view = View { nick: self.nick.as_ref(), rooms: &self.joined };
-        self.dialect.write(msg, view, &mut self.out);
-    }
-
-    fn write_event(&mut self, event: &Event) {
-        if self.out.is_empty() && self.out.capacity() < self.last_batch {
-            // The first event of a batch: room for as much as the last batch took, so a busy
-            // session does not grow its buffer from nothing each time.
-            self.out.reserve(self.last_batch);
-        }
-        let view = View { nick: self.nick.as_ref(), rooms: &self.joined };
-        self.dialect.write_event(event, view, &mut self.out);
-    }
-
-    /// Writes what is pending. A client that takes longer than [`WRITE_TIMEOUT`] is dropped.
-    ///
-    /// Nearly always the socket takes everything at once, without waiting; only a client that
-    /// reads slowly takes the slow path (boxed, so its timers cost the other sessions nothing).
-    async fn flush(&mut self) -> Result<(), End> {
-        if self.out.is_empty() {
-            // Room made for a batch that did not come goes back too.
-            self.out = BytesMut::new();
-            return Ok(());
-        }
-        let batch = self.out.len();
-        while !self.out.is_empty() {
-            match self.stream.try_write(&self.out) {
-                Ok(0) => return Err(End::Dropped("the connection took no bytes".to_owned())),
-                Ok(written) => self.out.advance(written),
-                Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                    Box::pin(self.flush_slowly()).await?;
-                }
-                Err(e) => return Err(End::Dropped(e.to_string())),
-            }
-        }
-        // The buffer goes back: a session between batches holds none (a member list of a big
-        // room is tens of kilobytes, for each of thousands of idle sessions). The next batch of
-        // events starts with room for one as big as this one was (see `write_event`).
-        self.out = BytesMut::new();
-        self.last_batch = batch.min(MAX_PENDING_OUT);
-        if self.stalled {
-            self.stalled = false;
-            self.resubscribe();
-        }
-        Ok(())
-    }
-
-    /// Waits for the client to take what is pending. A client that has not taken its bytes
-    /// after [`STALL_AFTER`] lets go of its rooms' channels meanwhile, so it does not hold back
-    /// their senders (who wait for a room's slowest member); once the write completes it takes
-    /// them up again and is filled in from history.
-    async fn flush_slowly(&mut self) -> Result<(), End> {
-        // `write_all_buf` consumes what it writes, so after a timeout `out` holds exactly
-        // what is left.
-        let write = self.stream.write_all_buf(&mut self.out);
-        tokio::pin!(write);
-        let written = match timeout(STALL_AFTER, &mut write).await {
-            Ok(written) => written,
-            Err(_) => {
-                let rooms = self.receivers.len() + self.refilling.len();
-                if rooms > 0 {
-                    debug!(rooms, "not reading; letting go of its rooms meanwhile");
-                    let_go_of_rooms(&mut self.receivers, &mut self.refilling, &self.channels);
-                    self.stalled = true;
-                }
-                match timeout(WRITE_TIMEOUT.saturating_sub(STALL_AFTER), write).await {
-                    Ok(written) => written,
-                    Err(_) => return Err(End::TooSlow),
-                }
-            }
-        };
-        written.map_err(|e| End::Dropped(e.to_string()))
-    }
-
-    /// For a session ending while its client still reads: waits (at most [`SETTLE_TIMEOUT`])
-    /// for its messages still being stored and its history reads, so their answers reach it
-    /// before the end.
-    async fn settle(&mut self) {
-        let in_flight = self.speaking.as_ref().map(|s| s.in_flight.clone());
-        // Its rooms' events are still taken meanwhile (up to what one write may hold; they go
-        // out with the goodbye), so it neither holds their senders back nor falls behind and
-        // misses the echoes it waits for.
-        let _ = timeout(SETTLE_TIMEOUT, async {
-            let idle = async {
-                if let Some(in_flight) = &in_flight {
-                    in_flight.wait_idle().await;
-                }
-            };
-            tokio::pin!(idle);
-            let mut idle_done = false;
-            while !(idle_done && self.queries.is_empty()) {
-                tokio::select! {
-                    () = &mut idle, if !idle_done => idle_done = true,
-                    Some(done) = self.queries.next(), if !self.queries.is_empty() => {
-                        self.on_completion(done);
-                    }
-                    (room, event) = self.receivers.next(), if self.out.len() < MAX_PENDING_OUT => {
-                        self.on_room_event(room, event);
-                        self.receivers.done_reading();
-                    }
-                }
-            }
-        })
-        .await;
-        self.take_ready_events();
-    }
-
-    /// Leaves the hub, says goodbye where there is someone to say it to, and closes.
-    async fn finish(&mut self, end: End) -> End {
-        // A client that is still reading gets the echoes of the messages it had sent (they
-        // are stored and relayed either way): the echo is the acknowledgement.
-        if matches!(end, End::Closed | End::Quit(_) | End::Flooding | End::TooManyErrors) {
-            self.settle().await;
-        }
-        if let Some(nick) = &self.nick {
-            let reserve = end.reserves_nick() && self.dialect.resumes();
-            self.hub.unregister(nick, self.id, end.presence(), reserve);
-            info!(nick = ?nick.as_str(), ?end, "left");
-        }
-        self.joining.clear();
-        let_go_of_rooms(&mut self.receivers, &mut self.refilling, &self.channels);
-        if let Some((code, message)) = end.bye() {
-            self.write(&ServerMsg::Bye { code, message });
-        }
-        // Whatever is still pending (answers to the last lines of a client that half-closed,
-        // the goodbye) gets a short last chance; a client that is not reading does not get
-        // the full write timeout again.
-        let written = !self.out.is_empty()
-            && matches!(
-                timeout(FINAL_WRITE_TIMEOUT, self.stream.write_all_buf(&mut self.out)).await,
-                Ok(Ok(()))
-            );
-        // Our side is closed first, whatever happens next (as the write half of a split
-        // stream would on being dropped).
-        let shut = self.stream.shutdown().await.is_ok();
-        if written && shut {
-            // Closing a socket with unread input makes the kernel send a reset, which can
-            // destroy the goodbye before the client reads it: read and drop what the client
-            // still sends, until it closes too or the linger time is up.
-            let mut sink = [0u8; READ_CHUNK];
-            let _ = timeout(CLOSE_LINGER, async {
-                while let Ok(1..) = self.stream.read(&mut sink).await {}
-            })
-            .await;
-        }
-        end
-    }
-}
-
-/// Drops the session's receivers of its rooms (live and held back for a refill) and tells
-/// the rooms' waiting senders, since the backlog they waited for may have been this member's
-/// alone. Takes the fields, not the session, so it can run while a write borrows others.
-fn let_go_of_rooms(
-    receivers: &mut Receivers,
-    refilling: &mut ByRoom<(u64, broadcast::Receiver<SharedEvent>)>,
-    channels: &[Channel],
-) {
-    receivers.clear();
-    refilling.clear();
-    for channel in channels {
-        channel.tx.let_go();
-    }
-}
-
-impl End {
-    /// How the rooms hear of it.
-    fn presence(&self) -> PresenceEvent {
-        match self {
-            End::Quit(reason) => PresenceEvent::Left { reason: reason.clone() },
-            End::Shutdown => {
-                PresenceEvent::Left { reason: Some(Label::truncate("server shutting down")) }
-            }
-            End::Closed => PresenceEvent::Dropped { reason: Label::truncate("connection closed") },
-            End::Dropped(reason) => PresenceEvent::Dropped { reason: Label::truncate(reason) },
-            End::TooManyErrors => {
-                PresenceEvent::Dropped { reason: Label::truncate("too many unreadable lines") }
-            }
-            End::TooSlow => PresenceEvent::Dropped { reason: Label::truncate("not reading") },
-            End::UnsupportedProtocol => {
-                PresenceEvent::Dropped { reason: Label::truncate("unsupported protocol") }
-            }
-            End::NoHello => PresenceEvent::Dropped { reason: Label::truncate("no hello") },
-            End::PingTimeout => PresenceEvent::Dropped { reason: Label::truncate("ping timeout") },
-            End::ChattyBeforeHello => {
-                PresenceEvent::Dropped { reason: Label::truncate("no hello") }
-            }
-            End::Flooding => PresenceEvent::Dropped { reason: Label::truncate("flooding") },
-            End::Replaced => PresenceEvent::Dropped { reason: Label::truncate("reconnected") },
-        }
-    }
-
-    /// Whether the client lost its connection (rather than left, closed it, or was sent
-    /// away): its nick is then kept a while for it to come back with its resume token. Not a
-    /// clean close: that is a program that ended (killed, crashed) and may start again at once
-    /// without the token, which it kept only in memory.
-    fn reserves_nick(&self) -> bool {
-        matches!(self, End::Dropped(_) | End::TooSlow | End::PingTimeout)
-    }
-
-    /// The goodbye to the client, when there is anyone left to tell.
-    fn bye(&self) -> Option<(ByeCode, String)> {
-        Some(match self {
-            End::Quit(_) => (ByeCode::Quit, "goodbye".to_owned()),
-            End::Shutdown => (ByeCode::Shutdown, "the server is shutting down".to_owned()),
-            End::TooManyErrors => (
-                ByeCode::TooManyErrors,
-                format!("{MAX_ERRORS_IN_A_ROW} unreadable lines in a row; closing the connection"),
-            ),
-            End::TooSlow => (
-                ByeCode::TooSlow,
-                format!("nothing read for {}s; closing the connection", WRITE_TIMEOUT.as_secs()),
-            ),
-            End::UnsupportedProtocol => {
-                (ByeCode::UnsupportedProtocol, "unsupported protocol version".to_owned())
-            }
-            End::NoHello => {
-                (ByeCode::HelloTimeout, "no hello in time; closing the connection".to_owned())
-            }
-            End::PingTimeout => {
-                (ByeCode::PingTimeout, "no answer to ping; closing the connection".to_owned())
-            }
-            End::ChattyBeforeHello => (
-                ByeCode::HelloTimeout,
-                format!(
-                    "{MAX_LINES_BEFORE_HELLO} lines without a successful hello; closing the connection"
-                ),
-            ),
-            End::Flooding => (
-                ByeCode::Flooding,
-                "still sending too fast after being told to wait; closing the connection"
-                    .to_owned(),
-            ),
-            End::Replaced => (
-                ByeCode::Replaced,
-                "a new connection took over your nick with this session's resume token".to_owned(),
-            ),
-            End::Closed | End::Dropped(_) => return None,
-        })
     }
 }
 

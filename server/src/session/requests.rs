@@ -11,6 +11,7 @@ use tracing::info;
 use uuid::Uuid;
 
 use super::backlog::Completion;
+use super::rooms::{JoinedRoom, Phase};
 use super::{End, Flow, Session};
 use crate::broker::{Answer, Say};
 use crate::dialect::Dialect;
@@ -183,13 +184,13 @@ impl<D: Dialect> Session<D> {
     }
 
     fn join(&mut self, nick: &Nick, room: RoomName) -> Result<(), RequestError> {
-        if self.joined.contains(&room) {
+        if self.rooms.get(&room).is_some() {
             return Err(RequestError::new(
                 ErrorCode::AlreadyInRoom,
                 format!("you are already in #{room}"),
             ));
         }
-        if self.joined.len() >= MAX_ROOMS_PER_SESSION {
+        if self.rooms.len() >= MAX_ROOMS_PER_SESSION {
             return Err(RequestError::new(
                 ErrorCode::TooManyRooms,
                 format!("you are in {MAX_ROOMS_PER_SESSION} rooms, the most a session may be in"),
@@ -198,27 +199,18 @@ impl<D: Dialect> Session<D> {
         let membership = self.hub.join(nick, self.id, &room)?;
         // The hub's copy of the name, shared, rather than the one read from the request.
         let room = membership.room.clone();
-        // Exactly as long as needed: most sessions are in one room or two, and a `Vec` grows
-        // to four at its first push.
-        self.joined.reserve_exact(1);
-        self.joined.push(room.clone());
-        self.channels.reserve_exact(1);
-        self.channels.push(super::Channel { tx: membership.tx.clone(), delivered: None });
-        self.start_join(room, membership);
+        self.rooms.add(JoinedRoom::joining(membership));
+        self.start_join(room);
         Ok(())
     }
 
     fn leave(&mut self, nick: &Nick, room: &RoomName) -> Result<(), RequestError> {
-        let index = self.room_index(room)?;
-        self.joined.remove(index);
-        let channel = self.channels.remove(index);
-        self.receivers.remove(room);
-        if self.joining.remove(room).is_some() {
+        let left = self.rooms.remove(room).ok_or_else(|| not_in_room(room))?;
+        if matches!(left.phase, Phase::Joining(_)) {
             // Rooms joined after this one may have been waiting for it.
             self.show_joined_rooms();
         }
-        self.refilling.remove(room);
-        channel.tx.let_go();
+        left.tx.let_go();
         let event = self.hub.leave(nick, self.id, room, PresenceEvent::Left { reason: None });
         self.write_event(&event);
         Ok(())
@@ -231,8 +223,7 @@ impl<D: Dialect> Session<D> {
         kind: MessageKind,
         text: Text,
     ) -> Result<(), RequestError> {
-        let index = self.room_index(&room)?;
-        let room_tx = self.channels[index].tx.clone();
+        let room_tx = self.rooms.get(&room).ok_or_else(|| not_in_room(&room))?.tx.clone();
         // The writer stores it, then broadcasts it: the echo that comes back is the
         // acknowledgement that it is stored.
         let speaking = self.speaking.get_or_insert_with(super::Speaking::new);
@@ -271,12 +262,10 @@ impl<D: Dialect> Session<D> {
         rooms.sort_by(|a, b| a.name.cmp(&b.name));
         rooms
     }
+}
 
-    fn room_index(&self, room: &RoomName) -> Result<usize, RequestError> {
-        self.joined.iter().position(|r| r == room).ok_or_else(|| {
-            RequestError::new(ErrorCode::NotInRoom, format!("you are not in #{room}"))
-        })
-    }
+fn not_in_room(room: &RoomName) -> RequestError {
+    RequestError::new(ErrorCode::NotInRoom, format!("you are not in #{room}"))
 }
 
 /// What a request costs against flood control: messages and nick changes reach other people;

@@ -1,0 +1,191 @@
+//! How a session ends: why ([`End`]), what its rooms and its client are told, and the last
+//! moments (its messages still being stored, its goodbye, a close that does not reset).
+
+use protocol::{ByeCode, Label, PresenceEvent, ServerMsg};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::time::timeout;
+use tracing::info;
+
+use super::{READ_CHUNK, Session};
+use crate::dialect::Dialect;
+use crate::limits::{
+    CLOSE_LINGER, FINAL_WRITE_TIMEOUT, MAX_ERRORS_IN_A_ROW, MAX_LINES_BEFORE_HELLO,
+    MAX_PENDING_OUT, SETTLE_TIMEOUT, WRITE_TIMEOUT,
+};
+
+/// Why a session ended.
+#[derive(Debug)]
+pub(super) enum End {
+    Quit(Option<Label>),
+    Shutdown,
+    /// The client closed its side without a goodbye (it may still read).
+    Closed,
+    /// The connection went away without a goodbye.
+    Dropped(String),
+    TooManyErrors,
+    /// The client did not take its bytes within the write timeout.
+    TooSlow,
+    UnsupportedProtocol,
+    /// No hello within the hello timeout.
+    NoHello,
+    /// Silent through a ping and as long again.
+    PingTimeout,
+    /// [`MAX_LINES_BEFORE_HELLO`] lines without a successful hello.
+    ChattyBeforeHello,
+    /// Kept sending while refused for flooding.
+    Flooding,
+    /// A new connection took the nick over with this session's resume token.
+    Replaced,
+}
+
+impl<D: Dialect> Session<D> {
+    /// For a session ending while its client still reads: waits (at most [`SETTLE_TIMEOUT`])
+    /// for its messages still being stored and its history reads, so their answers reach it
+    /// before the end.
+    pub(super) async fn settle(&mut self) {
+        let in_flight = self.speaking.as_ref().map(|s| s.in_flight.clone());
+        // Its rooms' events are still taken meanwhile (up to what one write may hold; they go
+        // out with the goodbye), so it neither holds their senders back nor falls behind and
+        // misses the echoes it waits for.
+        let _ = timeout(SETTLE_TIMEOUT, async {
+            let idle = async {
+                if let Some(in_flight) = &in_flight {
+                    in_flight.wait_idle().await;
+                }
+            };
+            tokio::pin!(idle);
+            let mut idle_done = false;
+            while !(idle_done && self.queries.is_empty()) {
+                tokio::select! {
+                    () = &mut idle, if !idle_done => idle_done = true,
+                    Some(done) = self.queries.next(), if !self.queries.is_empty() => {
+                        self.on_completion(done);
+                    }
+                    (room, event) = self.rooms.next(), if self.out.len() < MAX_PENDING_OUT => {
+                        self.on_room_event(room, event);
+                        self.rooms.done_reading();
+                    }
+                }
+            }
+        })
+        .await;
+        self.take_ready_events();
+    }
+
+    /// Leaves the hub, says goodbye where there is someone to say it to, and closes.
+    pub(super) async fn finish(&mut self, end: End) -> End {
+        // A client that is still reading gets the echoes of the messages it had sent (they
+        // are stored and relayed either way): the echo is the acknowledgement.
+        if matches!(end, End::Closed | End::Quit(_) | End::Flooding | End::TooManyErrors) {
+            self.settle().await;
+        }
+        if let Some(nick) = &self.nick {
+            let reserve = end.reserves_nick() && self.dialect.resumes();
+            self.hub.unregister(nick, self.id, end.presence(), reserve);
+            info!(nick = ?nick.as_str(), ?end, "left");
+        }
+        self.rooms.leave_all();
+        if let Some((code, message)) = end.bye() {
+            self.write(&ServerMsg::Bye { code, message });
+        }
+        // Whatever is still pending (answers to the last lines of a client that half-closed,
+        // the goodbye) gets a short last chance; a client that is not reading does not get
+        // the full write timeout again.
+        let written = !self.out.is_empty()
+            && matches!(
+                timeout(FINAL_WRITE_TIMEOUT, self.stream.write_all_buf(&mut self.out)).await,
+                Ok(Ok(()))
+            );
+        // Our side is closed first, whatever happens next (as the write half of a split
+        // stream would on being dropped).
+        let shut = self.stream.shutdown().await.is_ok();
+        if written && shut {
+            // Closing a socket with unread input makes the kernel send a reset, which can
+            // destroy the goodbye before the client reads it: read and drop what the client
+            // still sends, until it closes too or the linger time is up.
+            let mut sink = [0u8; READ_CHUNK];
+            let _ = timeout(CLOSE_LINGER, async {
+                while let Ok(1..) = self.stream.read(&mut sink).await {}
+            })
+            .await;
+        }
+        end
+    }
+}
+
+impl End {
+    /// How the rooms hear of it.
+    pub(super) fn presence(&self) -> PresenceEvent {
+        match self {
+            End::Quit(reason) => PresenceEvent::Left { reason: reason.clone() },
+            End::Shutdown => {
+                PresenceEvent::Left { reason: Some(Label::truncate("server shutting down")) }
+            }
+            End::Closed => PresenceEvent::Dropped { reason: Label::truncate("connection closed") },
+            End::Dropped(reason) => PresenceEvent::Dropped { reason: Label::truncate(reason) },
+            End::TooManyErrors => {
+                PresenceEvent::Dropped { reason: Label::truncate("too many unreadable lines") }
+            }
+            End::TooSlow => PresenceEvent::Dropped { reason: Label::truncate("not reading") },
+            End::UnsupportedProtocol => {
+                PresenceEvent::Dropped { reason: Label::truncate("unsupported protocol") }
+            }
+            End::NoHello => PresenceEvent::Dropped { reason: Label::truncate("no hello") },
+            End::PingTimeout => PresenceEvent::Dropped { reason: Label::truncate("ping timeout") },
+            End::ChattyBeforeHello => {
+                PresenceEvent::Dropped { reason: Label::truncate("no hello") }
+            }
+            End::Flooding => PresenceEvent::Dropped { reason: Label::truncate("flooding") },
+            End::Replaced => PresenceEvent::Dropped { reason: Label::truncate("reconnected") },
+        }
+    }
+
+    /// Whether the client lost its connection (rather than left, closed it, or was sent
+    /// away): its nick is then kept a while for it to come back with its resume token. Not a
+    /// clean close: that is a program that ended (killed, crashed) and may start again at once
+    /// without the token, which it kept only in memory.
+    pub(super) fn reserves_nick(&self) -> bool {
+        matches!(self, End::Dropped(_) | End::TooSlow | End::PingTimeout)
+    }
+
+    /// The goodbye to the client, when there is anyone left to tell.
+    pub(super) fn bye(&self) -> Option<(ByeCode, String)> {
+        Some(match self {
+            End::Quit(_) => (ByeCode::Quit, "goodbye".to_owned()),
+            End::Shutdown => (ByeCode::Shutdown, "the server is shutting down".to_owned()),
+            End::TooManyErrors => (
+                ByeCode::TooManyErrors,
+                format!("{MAX_ERRORS_IN_A_ROW} unreadable lines in a row; closing the connection"),
+            ),
+            End::TooSlow => (
+                ByeCode::TooSlow,
+                format!("nothing read for {}s; closing the connection", WRITE_TIMEOUT.as_secs()),
+            ),
+            End::UnsupportedProtocol => {
+                (ByeCode::UnsupportedProtocol, "unsupported protocol version".to_owned())
+            }
+            End::NoHello => {
+                (ByeCode::HelloTimeout, "no hello in time; closing the connection".to_owned())
+            }
+            End::PingTimeout => {
+                (ByeCode::PingTimeout, "no answer to ping; closing the connection".to_owned())
+            }
+            End::ChattyBeforeHello => (
+                ByeCode::HelloTimeout,
+                format!(
+                    "{MAX_LINES_BEFORE_HELLO} lines without a successful hello; closing the connection"
+                ),
+            ),
+            End::Flooding => (
+                ByeCode::Flooding,
+                "still sending too fast after being told to wait; closing the connection"
+                    .to_owned(),
+            ),
+            End::Replaced => (
+                ByeCode::Replaced,
+                "a new connection took over your nick with this session's resume token".to_owned(),
+            ),
+            End::Closed | End::Dropped(_) => return None,
+        })
+    }
+}

@@ -1,0 +1,130 @@
+//! What a session writes to its client: events gathered into one batch, written with one
+//! syscall, and a client that does not take its bytes let go of its rooms, then cut off.
+
+use std::io::ErrorKind;
+
+use bytes::{Buf, BytesMut};
+use tokio::io::AsyncWriteExt;
+use tokio::time::timeout;
+use tracing::debug;
+
+use super::end::End;
+use super::speaking::Speaking;
+use super::{Session, View};
+use crate::dialect::Dialect;
+use crate::event::{Event, SharedEvent};
+use crate::limits::{MAX_EVENTS_PER_WRITE, MAX_PENDING_OUT, STALL_AFTER, WRITE_TIMEOUT};
+use protocol::ServerMsg;
+
+impl<D: Dialect> Session<D> {
+    /// Takes the events that are already waiting, without waiting for more, so they go out in
+    /// the same write.
+    pub(super) fn take_ready_events(&mut self) {
+        for _ in 0..MAX_EVENTS_PER_WRITE {
+            if self.out.len() >= MAX_PENDING_OUT {
+                break;
+            }
+            if let Some(event) = self.try_direct() {
+                self.write_event(&event);
+                continue;
+            }
+            match self.rooms.try_next() {
+                Some((room, event)) => self.on_room_event(room, event),
+                None => break,
+            }
+        }
+        self.rooms.done_reading();
+        if self.speaking.as_ref().is_some_and(Speaking::is_done) {
+            self.speaking = None;
+        }
+    }
+
+    /// A direct event that is already waiting.
+    pub(super) fn try_direct(&mut self) -> Option<SharedEvent> {
+        self.direct
+            .try_recv()
+            .or_else(|| self.speaking.as_mut().and_then(|s| s.answers.try_recv().ok()))
+    }
+
+    /// Takes every event already waiting in the rooms, with no batch limit: an answer that
+    /// changes how the client reads later events (its new nick) must come after all events that
+    /// were sent before it. Bounded by the rooms' channel capacity.
+    pub(super) fn take_all_room_events(&mut self) {
+        while let Some((room, event)) = self.rooms.try_next() {
+            self.on_room_event(room, event);
+        }
+        self.rooms.done_reading();
+    }
+
+    pub(super) fn write(&mut self, msg: &ServerMsg) {
+        let view = View { nick: self.nick.as_ref(), rooms: &self.rooms };
+        self.dialect.write(msg, view, &mut self.out);
+    }
+
+    pub(super) fn write_event(&mut self, event: &Event) {
+        if self.out.is_empty() && self.out.capacity() < self.last_batch {
+            // The first event of a batch: room for as much as the last batch took, so a busy
+            // session does not grow its buffer from nothing each time.
+            self.out.reserve(self.last_batch);
+        }
+        let view = View { nick: self.nick.as_ref(), rooms: &self.rooms };
+        self.dialect.write_event(event, view, &mut self.out);
+    }
+
+    /// Writes what is pending. A client that takes longer than [`WRITE_TIMEOUT`] is dropped.
+    ///
+    /// Nearly always the socket takes everything at once, without waiting; only a client that
+    /// reads slowly takes the slow path (boxed, so its timers cost the other sessions nothing).
+    pub(super) async fn flush(&mut self) -> Result<(), End> {
+        if self.out.is_empty() {
+            // Room made for a batch that did not come goes back too.
+            self.out = BytesMut::new();
+            return Ok(());
+        }
+        let batch = self.out.len();
+        while !self.out.is_empty() {
+            match self.stream.try_write(&self.out) {
+                Ok(0) => return Err(End::Dropped("the connection took no bytes".to_owned())),
+                Ok(written) => self.out.advance(written),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    Box::pin(self.flush_slowly()).await?;
+                }
+                Err(e) => return Err(End::Dropped(e.to_string())),
+            }
+        }
+        // The buffer goes back: a session between batches holds none (a member list of a big
+        // room is tens of kilobytes, for each of thousands of idle sessions). The next batch of
+        // events starts with room for one as big as this one was (see `write_event`).
+        self.out = BytesMut::new();
+        self.last_batch = batch.min(MAX_PENDING_OUT);
+        if self.rooms.take_let_go() {
+            self.resubscribe();
+        }
+        Ok(())
+    }
+
+    /// Waits for the client to take what is pending. A client that has not taken its bytes
+    /// after [`STALL_AFTER`] lets go of its rooms' channels meanwhile, so it does not hold back
+    /// their senders (who wait for a room's slowest member); once the write completes it takes
+    /// them up again and is filled in from history.
+    pub(super) async fn flush_slowly(&mut self) -> Result<(), End> {
+        // `write_all_buf` consumes what it writes, so after a timeout `out` holds exactly
+        // what is left.
+        let write = self.stream.write_all_buf(&mut self.out);
+        tokio::pin!(write);
+        let written = match timeout(STALL_AFTER, &mut write).await {
+            Ok(written) => written,
+            Err(_) => {
+                let rooms = self.rooms.let_go();
+                if rooms > 0 {
+                    debug!(rooms, "not reading; letting go of its rooms meanwhile");
+                }
+                match timeout(WRITE_TIMEOUT.saturating_sub(STALL_AFTER), write).await {
+                    Ok(written) => written,
+                    Err(_) => return Err(End::TooSlow),
+                }
+            }
+        };
+        written.map_err(|e| End::Dropped(e.to_string()))
+    }
+}

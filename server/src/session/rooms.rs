@@ -1,0 +1,422 @@
+//! The rooms a session is in, each one value with the phase it is in: being joined (its
+//! backlog read), live, being filled in after falling behind, or let go while the client is
+//! not reading. The live rooms' broadcast receivers are read here.
+//!
+//! Events are taken with `try_recv` while any are waiting, which costs a slot lock and a
+//! reference-count increment each and allocates nothing per event; only when every live room
+//! is empty does the session wait, on all of them at once (boxing one wait per room when it is
+//! in several). The rooms are taken in turn, so one busy room does not keep the others' events
+//! waiting.
+
+use futures::future::select_all;
+use protocol::{Nick, RoomName};
+use tokio::sync::broadcast::Receiver;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+
+use crate::broker::Page;
+use crate::dialect::JoinedRooms;
+use crate::event::SharedEvent;
+use crate::hub::{Membership, RoomChannel};
+
+/// What a live room's receiver gave.
+pub(super) enum Received {
+    Event(SharedEvent),
+    /// The receiver fell this many events behind; it goes on from the oldest one it still has.
+    Lagged(u64),
+}
+
+/// A room the session is in.
+pub(super) struct JoinedRoom {
+    /// The hub's copy of the name, shared.
+    pub(super) name: RoomName,
+    /// To speak in the room, and to tell its waiting senders this member has read.
+    pub(super) tx: RoomChannel,
+    /// The sequence number of the room's last message the client has been sent, once known:
+    /// copies up to it are not sent again, and a member that falls behind is filled in from
+    /// after it.
+    pub(super) delivered: Option<u64>,
+    pub(super) phase: Phase,
+}
+
+pub(super) enum Phase {
+    /// Its backlog is being read. Boxed: most rooms are past it, and an idle session should
+    /// not carry its size.
+    Joining(Box<Joining>),
+    /// Its events are taken as they come. `took`: some were since the last
+    /// [`Rooms::done_reading`].
+    Live { rx: Receiver<SharedEvent>, took: bool },
+    /// It fell behind: its receiver is held back while the messages after `delivered` are
+    /// read from history, by the `chain`th such read of the session (answers to an older one
+    /// are recognised and dropped).
+    Refilling { rx: Receiver<SharedEvent>, chain: u64 },
+    /// The client stopped reading: no receiver, so the room's senders do not wait for it; it
+    /// subscribes again once the client reads, and is filled in.
+    LetGo,
+}
+
+/// A room being joined: its receiver waits here, and its backlog too once read, until the
+/// rooms joined before it are shown.
+pub(super) struct Joining {
+    pub(super) rx: Receiver<SharedEvent>,
+    /// The join announcement: the first event of `rx` that is shown after the backlog.
+    pub(super) announcement: SharedEvent,
+    pub(super) members: Vec<Nick>,
+    /// `Some` once the read is done; `Some(None)` if there is no backlog to show (no history,
+    /// or the read failed and the client was told).
+    pub(super) backlog: Option<Option<Page>>,
+}
+
+impl JoinedRoom {
+    /// A room just joined, its backlog not read yet.
+    pub(super) fn joining(membership: Membership) -> Self {
+        let Membership { room, tx, rx, announcement, members } = membership;
+        let joining = Joining { rx, announcement, members, backlog: None };
+        Self { name: room, tx, delivered: None, phase: Phase::Joining(Box::new(joining)) }
+    }
+}
+
+/// The session's rooms, in the order they were joined.
+#[derive(Default)]
+pub(super) struct Rooms {
+    list: Vec<JoinedRoom>,
+    /// Where the next look for a waiting event starts.
+    next: usize,
+    /// Chains of refill reads started, numbering each.
+    chains: u64,
+    /// Rooms were let go and not subscribed to again yet.
+    let_go: bool,
+}
+
+impl Rooms {
+    pub(super) fn add(&mut self, room: JoinedRoom) {
+        // Exactly as long as needed (a `Vec` grows to four at its first push).
+        self.list.reserve_exact(1);
+        self.list.push(room);
+    }
+
+    /// Takes the room out; the others keep their order.
+    pub(super) fn remove(&mut self, name: &RoomName) -> Option<JoinedRoom> {
+        let index = self.list.iter().position(|r| r.name == *name)?;
+        if self.next > index {
+            self.next -= 1;
+        }
+        let room = self.list.remove(index);
+        if self.list.is_empty() {
+            self.list = Vec::new();
+        }
+        Some(room)
+    }
+
+    pub(super) fn get(&self, name: &RoomName) -> Option<&JoinedRoom> {
+        self.list.iter().find(|r| r.name == *name)
+    }
+
+    pub(super) fn get_mut(&mut self, name: &RoomName) -> Option<&mut JoinedRoom> {
+        self.list.iter_mut().find(|r| r.name == *name)
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    /// The rooms in the order they were joined.
+    pub(super) fn iter_mut(&mut self) -> impl Iterator<Item = &mut JoinedRoom> {
+        self.list.iter_mut()
+    }
+
+    /// The name of the room at `index` (as returned with an event).
+    pub(super) fn name(&self, index: usize) -> Option<&RoomName> {
+        self.list.get(index).map(|r| &r.name)
+    }
+
+    /// The number of a new chain of refill reads.
+    pub(super) fn next_chain(&mut self) -> u64 {
+        self.chains += 1;
+        self.chains
+    }
+
+    /// The client stopped reading: drops the receivers of the live rooms and of those being
+    /// filled in, and tells every room's waiting senders (the backlog they waited for may have
+    /// been this member's alone). A room being joined keeps its receiver. Returns how many
+    /// rooms were let go.
+    pub(super) fn let_go(&mut self) -> usize {
+        let mut count = 0;
+        for room in &mut self.list {
+            if matches!(room.phase, Phase::Live { .. } | Phase::Refilling { .. }) {
+                room.phase = Phase::LetGo;
+                count += 1;
+            }
+        }
+        if count > 0 {
+            self.let_go = true;
+            for room in &self.list {
+                room.tx.let_go();
+            }
+        }
+        count
+    }
+
+    /// Whether rooms were let go since the last call: they are to be taken up again.
+    pub(super) fn take_let_go(&mut self) -> bool {
+        std::mem::take(&mut self.let_go)
+    }
+
+    /// The session ends: every receiver goes, and every room's waiting senders look again.
+    pub(super) fn leave_all(&mut self) {
+        for room in &mut self.list {
+            room.phase = Phase::LetGo;
+            room.tx.let_go();
+        }
+    }
+
+    /// After a batch of events is taken: rooms whose senders wait for their members to catch
+    /// up learn that this one has read.
+    pub(super) fn done_reading(&mut self) {
+        for room in &mut self.list {
+            if let Phase::Live { took, .. } = &mut room.phase
+                && std::mem::take(took)
+            {
+                room.tx.wake_senders();
+            }
+        }
+    }
+
+    /// An event of a live room that is already waiting, with the index of its room.
+    pub(super) fn try_next(&mut self) -> Option<(usize, Received)> {
+        let count = self.list.len();
+        for step in 0..count {
+            let at = (self.next + step) % count;
+            let room = &mut self.list[at];
+            let Phase::Live { rx, took } = &mut room.phase else { continue };
+            let received = match rx.try_recv() {
+                Ok(event) => Received::Event(event),
+                Err(TryRecvError::Lagged(missed)) => Received::Lagged(missed),
+                Err(TryRecvError::Empty) => continue,
+                // Cannot happen while the room's own `tx` keeps a sender alive; handled rather
+                // than assumed: the room is taken up afresh once the client has read.
+                Err(TryRecvError::Closed) => {
+                    room.phase = Phase::LetGo;
+                    self.let_go = true;
+                    continue;
+                }
+            };
+            *took = true;
+            self.next = (at + 1) % count;
+            return Some((at, received));
+        }
+        None
+    }
+
+    /// Waits for the next event of any live room; never finishes while there are none.
+    /// Cancel-safe: dropping it loses no event.
+    pub(super) async fn next(&mut self) -> (usize, Received) {
+        loop {
+            if let Some(next) = self.try_next() {
+                return next;
+            }
+            let live = self.list.iter().filter(|r| matches!(r.phase, Phase::Live { .. })).count();
+            let mut receivers = self.list.iter_mut().enumerate().filter_map(|(index, room)| {
+                match &mut room.phase {
+                    Phase::Live { rx, .. } => Some((index, rx)),
+                    _ => None,
+                }
+            });
+            let waited = match (live, receivers.next()) {
+                (_, None) => std::future::pending().await,
+                (1, Some((index, rx))) => (index, rx.recv().await),
+                (_, Some(first)) => {
+                    let waits = std::iter::once(first)
+                        .chain(receivers)
+                        .map(|(index, rx)| Box::pin(async move { (index, rx.recv().await) }));
+                    select_all(waits).await.0
+                }
+            };
+            let (index, result) = waited;
+            let room = &mut self.list[index];
+            let received = match result {
+                Ok(event) => Received::Event(event),
+                Err(RecvError::Lagged(missed)) => Received::Lagged(missed),
+                Err(RecvError::Closed) => {
+                    room.phase = Phase::LetGo;
+                    self.let_go = true;
+                    continue;
+                }
+            };
+            if let Phase::Live { took, .. } = &mut room.phase {
+                *took = true;
+            }
+            return (index, received);
+        }
+    }
+}
+
+impl JoinedRooms for Rooms {
+    fn contains(&self, room: &RoomName) -> bool {
+        self.get(room).is_some()
+    }
+
+    fn last(&self) -> Option<&RoomName> {
+        self.list.last().map(|r| &r.name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use protocol::ServerMsg;
+
+    use super::*;
+    use crate::event::Event;
+    use crate::limits::{ROOM_BACKLOG_LOW, ROOM_CHANNEL_CAPACITY};
+
+    fn room(name: &str) -> RoomName {
+        RoomName::parse(name).unwrap()
+    }
+
+    fn event(token: u64) -> SharedEvent {
+        Event::new(ServerMsg::Pong { token })
+    }
+
+    fn token(received: Received) -> u64 {
+        match received {
+            Received::Event(event) => match event.msg {
+                ServerMsg::Pong { token } => token,
+                _ => panic!("not a pong"),
+            },
+            Received::Lagged(missed) => panic!("lagged by {missed}"),
+        }
+    }
+
+    fn listen(rooms: &mut Rooms, name: &str, channel: &RoomChannel) {
+        let rx = channel.subscribe();
+        rooms.add(JoinedRoom {
+            name: room(name),
+            tx: channel.clone(),
+            delivered: None,
+            phase: Phase::Live { rx, took: false },
+        });
+    }
+
+    #[test]
+    fn waiting_events_are_taken_from_the_rooms_in_turn() {
+        let (a, b) = (RoomChannel::new(), RoomChannel::new());
+        let mut rooms = Rooms::default();
+        listen(&mut rooms, "a", &a);
+        listen(&mut rooms, "b", &b);
+        for n in 0..3 {
+            a.send(event(n));
+            b.send(event(10 + n));
+        }
+        let mut taken = Vec::new();
+        while let Some((index, received)) = rooms.try_next() {
+            taken.push((rooms.name(index).unwrap().as_str().to_owned(), token(received)));
+        }
+        let taken: Vec<(&str, u64)> = taken.iter().map(|(r, t)| (r.as_str(), *t)).collect();
+        assert_eq!(taken, [("a", 0), ("b", 10), ("a", 1), ("b", 11), ("a", 2), ("b", 12)]);
+    }
+
+    #[test]
+    fn a_receiver_that_fell_behind_says_by_how_much_then_goes_on() {
+        let channel = RoomChannel::new();
+        let mut rooms = Rooms::default();
+        listen(&mut rooms, "a", &channel);
+        let sent = ROOM_CHANNEL_CAPACITY as u64 + 3;
+        for n in 0..sent {
+            channel.send(event(n));
+        }
+        assert!(matches!(rooms.try_next(), Some((0, Received::Lagged(3)))));
+        for n in 3..sent {
+            assert_eq!(token(rooms.try_next().unwrap().1), n);
+        }
+        assert!(rooms.try_next().is_none());
+    }
+
+    /// Only live rooms are read: a room let go, or held back, gives nothing.
+    #[test]
+    fn rooms_that_are_not_live_are_not_read() {
+        let (a, b) = (RoomChannel::new(), RoomChannel::new());
+        let mut rooms = Rooms::default();
+        listen(&mut rooms, "a", &a);
+        listen(&mut rooms, "b", &b);
+        a.send(event(1));
+        b.send(event(2));
+        if let Some(room) = rooms.get_mut(&room("a")) {
+            room.phase = Phase::LetGo;
+        }
+        assert_eq!(token(rooms.try_next().unwrap().1), 2);
+        assert!(rooms.try_next().is_none());
+        assert_eq!(rooms.let_go(), 1, "b was live");
+        assert!(rooms.take_let_go());
+        assert!(!rooms.take_let_go());
+    }
+
+    #[tokio::test]
+    async fn waiting_wakes_for_whichever_room_speaks() {
+        let (a, b) = (RoomChannel::new(), RoomChannel::new());
+        let mut rooms = Rooms::default();
+        listen(&mut rooms, "a", &a);
+        listen(&mut rooms, "b", &b);
+        let speaker = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            b.send(event(7));
+        });
+        let (index, received) =
+            tokio::time::timeout(Duration::from_secs(5), rooms.next()).await.unwrap();
+        assert_eq!(rooms.name(index).unwrap().as_str(), "b");
+        assert_eq!(token(received), 7);
+        speaker.await.unwrap();
+        // Removed rooms are not waited on.
+        assert!(rooms.remove(&room("b")).is_some());
+        assert!(rooms.remove(&room("a")).is_some());
+        assert_eq!(rooms.len(), 0);
+        assert!(!rooms.contains(&room("a")));
+        assert!(
+            tokio::time::timeout(Duration::from_millis(20), rooms.next()).await.is_err(),
+            "no rooms: waits for ever"
+        );
+    }
+
+    /// A sender waiting for the room is woken by the member's reading, not by polling.
+    #[tokio::test]
+    async fn a_waiting_sender_goes_on_once_the_members_have_read() {
+        let channel = RoomChannel::new();
+        let mut rooms = Rooms::default();
+        listen(&mut rooms, "a", &channel);
+        let behind = ROOM_BACKLOG_LOW as u64 + 10;
+        for n in 0..behind {
+            channel.send(event(n));
+        }
+        let waiter = channel.clone();
+        let mut sender = tokio::spawn(async move { waiter.caught_up().await });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!sender.is_finished(), "the member is {behind} events behind");
+        // Reading without saying so wakes nobody...
+        for _ in 0..20 {
+            rooms.try_next().unwrap();
+        }
+        assert!(
+            tokio::time::timeout(Duration::from_millis(50), &mut sender).await.is_err(),
+            "woken before the member said it read"
+        );
+        // ...the end of the batch does.
+        rooms.done_reading();
+        tokio::time::timeout(Duration::from_secs(5), sender).await.unwrap().unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_waiting_sender_goes_on_when_the_slow_member_lets_go() {
+        let channel = RoomChannel::new();
+        let rx = channel.subscribe();
+        for n in 0..ROOM_BACKLOG_LOW as u64 + 10 {
+            channel.send(event(n));
+        }
+        let waiter = channel.clone();
+        let sender = tokio::spawn(async move { waiter.caught_up().await });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!sender.is_finished());
+        drop(rx);
+        channel.let_go();
+        tokio::time::timeout(Duration::from_secs(5), sender).await.unwrap().unwrap();
+    }
+}
