@@ -4,13 +4,15 @@
 //! tests can start a server in-process on port 0.
 //!
 //! # Layout
-//! - [`config`]: the command-line flags.
+//! - [`config`]: the command-line flags, and [`ServerInfo`]: what sessions are told and held to.
 //! - [`server`]: the accept loops, the connection limit and the shutdown sequence.
-//! - [`session`]: one task per connection: requests in, events out, one write per batch;
-//!   `session::requests` carries out each request.
+//! - [`session`]: one task per connection: requests in, events out, one write per batch; its
+//!   rooms are one value each, with the phase they are in.
 //! - [`dialect`]: how a session speaks: the JSON-lines protocol ([`dialect::Json`]) or plain
 //!   text for `nc`/`telnet`/scripts, UTF-8 or GBK ([`dialect::plain`]).
-//! - [`hub`]: the registry of nicks and rooms; one `broadcast` channel per room.
+//! - [`hub`]: the registry of nicks and rooms on this node, one `broadcast` channel per room,
+//!   and what it knows of the other nodes; it tells them of changes through
+//!   [`hub::Elsewhere`], which the broker implements.
 //! - [`flood`]: flood control, a token bucket per connection and kind of request.
 //! - [`event`]: an event encoded once and shared by all its recipients.
 //! - [`broker`]: everything durable or shared by the nodes: room messages numbered, stored,
@@ -31,7 +33,6 @@ pub mod session;
 pub mod sync;
 
 pub use broker::{Broker, HistoryConfig};
-pub use config::Config;
-pub use config::ServerInfo;
+pub use config::{Config, ServerInfo};
 pub use flood::{FloodLimits, Rate};
 pub use server::{Listeners, run};
