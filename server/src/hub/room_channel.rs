@@ -10,7 +10,7 @@ use crate::event::SharedEvent;
 use crate::limits::{ROOM_BACKLOG_LOW, ROOM_CHANNEL_CAPACITY};
 
 /// A room's broadcast channel, how many of its messages are still on their way through the
-/// history writer (not in the channel yet), and the senders waiting for its members to catch
+/// broker (not stored and in the channel yet), and the senders waiting for its members to catch
 /// up. Cheap to clone.
 #[derive(Clone)]
 pub struct RoomChannel {
@@ -20,7 +20,7 @@ pub struct RoomChannel {
 
 #[derive(Default)]
 struct RoomState {
-    /// Messages at the history writer.
+    /// Messages at the broker.
     queued: AtomicUsize,
     /// Senders waiting in [`RoomChannel::caught_up`].
     waiting: AtomicUsize,
@@ -56,7 +56,7 @@ impl RoomChannel {
         self.tx.receiver_count() > 0
     }
 
-    /// A message for this room was handed to the history writer.
+    /// A message for this room was handed to the broker.
     pub fn queue(&self) {
         self.shared.queued.fetch_add(1, Ordering::Relaxed);
     }
@@ -99,7 +99,7 @@ impl RoomChannel {
     }
 
     /// Wakes the senders waiting for the room if it has caught up: called by a member after a
-    /// batch of the room's events and by the history writer after a batch of its messages.
+    /// batch of the room's events and by the broker after a batch of its messages.
     /// One fence and one atomic load when nobody waits.
     pub fn wake_senders(&self) {
         // Orders this member's reads before the look at `waiting`, against the waiter's

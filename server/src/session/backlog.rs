@@ -44,14 +44,14 @@ pub(super) enum Completion {
     Page { room: RoomName, page: Result<Page, RequestError> },
     /// Messages a member that fell behind missed.
     Refill { room: RoomName, chain: u64, messages: Result<Vec<Stored>, RequestError> },
-    /// Redis answered a nick claim (several nodes): the rest of a `hello`.
+    /// The nodes decided a nick claim: the rest of a `hello`.
     Claimed {
         nick: protocol::Nick,
         client: protocol::Label,
         resume: uuid::Uuid,
         how: Result<crate::hub::Registered, RequestError>,
     },
-    /// Redis answered a rename (several nodes).
+    /// The nodes decided a rename.
     Renamed { old: protocol::Nick, new: protocol::Nick, result: Result<(), RequestError> },
 }
 
@@ -222,7 +222,7 @@ impl<D: Dialect> Session<D> {
                     if self.is_new(&event) {
                         self.write_event(&event);
                     }
-                    // By id: with several nodes the announcement comes back through Redis.
+                    // By id: with several nodes the announcement comes back through the broker.
                     if Arc::ptr_eq(&event, &joining.announcement)
                         || same_presence(&event, &joining.announcement)
                     {

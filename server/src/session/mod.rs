@@ -110,7 +110,7 @@ struct Session<D> {
     /// Private messages; its sending side is given to the hub at registration, so others can
     /// reach this session directly.
     direct: DirectReceiver,
-    /// While messages this session said are on their way through the history writer: their
+    /// While messages this session said are on their way through the broker: their
     /// count and the writer's answers. `None` the rest of the time.
     speaking: Option<Speaking>,
     /// Bytes waiting to be written; no memory while there are none.
@@ -132,7 +132,7 @@ struct Session<D> {
     /// room's members have caught up (or the deadline passes).
     /// Boxed: a session's future holds it all its life, and most never wait.
     throttle: Option<Box<Throttle>>,
-    /// A request waits for Redis (several nodes: a nick claim): no more input is read until
+    /// A request waits for the nodes to decide (a nick claim): no more input is read until
     /// it is answered, so requests are answered in order.
     awaiting: bool,
     /// Cancelled when the server shuts down.
@@ -318,7 +318,7 @@ impl<D: Dialect> Session<D> {
         }
     }
 
-    /// Whether reading input waits: for a room to catch up, or for Redis to answer.
+    /// Whether reading input waits: for a room to catch up, or for the nodes to decide.
     fn input_paused(&self) -> bool {
         self.throttle.is_some() || self.awaiting
     }

@@ -12,14 +12,14 @@ use crate::event::SharedEvent;
 use crate::hub::{DirectEvent, DirectReceiver, RoomChannel};
 use crate::limits::DIRECT_QUEUE;
 
-/// What a session that has spoken needs until its messages are through the history writer
+/// What a session that has spoken needs until its messages are through the broker
 /// (stored and broadcast, or refused). Made by the first `say` after a quiet spell and
 /// dropped at the end of it: the answer queue is a `tokio::sync::mpsc` channel, 800 bytes
 /// that a session which only listens should not hold.
 pub(super) struct Speaking {
     /// This session's messages on their way; each holds a clone.
     pub(super) in_flight: Arc<InFlight>,
-    /// Given with each message to the history writer, for its answer if it cannot store it.
+    /// Given with each message to the broker, for its answer if it cannot store it.
     pub(super) answers_tx: mpsc::Sender<SharedEvent>,
     pub(super) answers: mpsc::Receiver<SharedEvent>,
 }
@@ -42,7 +42,7 @@ impl Speaking {
     }
 }
 
-/// The next direct event (a private message, the history writer's answer, or the news that
+/// The next direct event (a private message, the broker's answer, or the news that
 /// the session was replaced): one small future for both queues.
 pub(super) fn poll_direct(
     direct: &DirectReceiver,
