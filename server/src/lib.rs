@@ -21,6 +21,10 @@
 //! - [`limits`]: every bound of the server, with its reason.
 //! - [`sync`]: the one way a std lock is taken.
 
+// The module docs name their private parts for whoever reads the code
+// (`cargo doc --document-private-items`).
+#![allow(rustdoc::private_intra_doc_links)]
+
 pub mod broker;
 pub mod config;
 pub mod dialect;

@@ -144,7 +144,7 @@ pub const CLOSE_LINGER: Duration = Duration::from_millis(200);
 pub const FINAL_WRITE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Lines of one message shown to a plain-text client; the rest is summarised. Each line repeats
-/// the "[room] nick: " prefix, so this bounds how much one message can grow on its way out.
+/// the `[room] nick: ` prefix, so this bounds how much one message can grow on its way out.
 pub const MAX_PLAIN_LINES_PER_MESSAGE: usize = 10;
 
 /// Default for `--history-keep`: messages kept per room. Generous (a busy room's months), and

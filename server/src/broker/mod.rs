@@ -2,7 +2,7 @@
 //! backends. It numbers, stores and fans out room messages (the echo means stored), reads
 //! pages and catch-up, and decides nick claims and renames; with several nodes it also carries
 //! presence and private messages between them (the hub hands those to it through
-//! [`Elsewhere`](crate::hub::Elsewhere)).
+//! [`Elsewhere`]).
 //!
 //! An enum rather than a trait object: its async calls need no boxing, and a session's
 //! future, which holds one, stays small.

@@ -4,7 +4,7 @@
 //! at once:
 //! - **Messages** go through one Lua script each ([`scripts::SAY`]): the room's next sequence
 //!   number, an entry in the room's capped stream with that number as its id, and a publish
-//!   on [`keys::EVENTS`], in one step, so every node hears a room's messages in sequence
+//!   on [`wire::keys::EVENTS`], in one step, so every node hears a room's messages in sequence
 //!   order. The sender's echo comes back the same way: it is acknowledged only once Redis has
 //!   the message.
 //! - **Once per node**: each node subscribes once ([`subscriber`]) and hands what it hears to
