@@ -16,8 +16,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::fanout::{Usage, collect, fill_room, measure, start_paced, wait_for_stragglers};
 use crate::histogram::Percentiles;
-use crate::process::{Launch, Subject, open};
+use crate::process::{Launch, Subject, label_width, open};
 use crate::report::{self, Row, round};
+use crate::versus::{self, Versus};
 use crate::wire::{MESSAGE, Shared, Tally, Timing, expect, hello};
 use crate::{LOAD_LIMITS, ms};
 
@@ -77,25 +78,35 @@ pub async fn compare(launch: &Launch, plan: &Plan) -> anyhow::Result<()> {
     );
     let mut results = Vec::new();
     let mut rows = Vec::new();
+    let mut against = Vec::new();
     for &members in &plan.members {
+        let mut group = Vec::new();
         for &subject in &plan.subjects {
-            let f = run(launch, plan, subject, members, results.len())
+            let f = run(launch, plan, subject, members, results.len() + group.len())
                 .await
-                .with_context(|| format!("run with {members} members, {}", subject.name()))?;
-            let row = row(plan, subject, &f);
+                .with_context(|| format!("run with {members} members, {}", subject.label()))?;
+            group.push((subject, f));
+        }
+        for (subject, f) in &group {
+            let vs_before = Versus::of(*subject, &group, |f| {
+                versus::loaded(f.visits_per_s, &f.latency, &f.usage)
+            });
+            let row = row(plan, *subject, f, &vs_before);
             println!("{}", row.json());
             rows.push(row);
-            results.push((subject, f));
+            against.push((format!("{members} members, {}", subject.name()), vs_before));
         }
+        results.extend(group);
         if let Some(path) = &plan.csv {
             report::write_csv(path, &rows)?;
         }
     }
     print_table(&results);
+    versus::print(&versus::CHURN, against.iter().map(|(label, v)| (label.clone(), v)));
     Ok(())
 }
 
-fn row(plan: &Plan, subject: Subject, f: &Figures) -> Row {
+fn row(plan: &Plan, subject: Subject, f: &Figures, vs_before: &Versus) -> Row {
     let mut row = Row::default();
     row.push("scenario", "churn");
     row.push("history", subject.key());
@@ -117,15 +128,17 @@ fn row(plan: &Plan, subject: Subject, f: &Figures) -> Row {
     row.push("bench_cpu", round(f.usage.bench_cpu, 2));
     row.push("server_rss_mb", round(f.usage.server_rss_mb, 1));
     row.push("first_failure", f.first_failure.clone());
+    vs_before.push(&mut row, subject, &versus::CHURN);
     row
 }
 
 fn print_table(results: &[(Subject, Figures)]) {
     let opt =
         |v: Option<f64>, decimals: usize| v.map_or("-".to_owned(), |v| format!("{v:.decimals$}"));
+    let w = label_width(results.iter().map(|r| r.0));
     println!();
     println!(
-        "{:>7} {:<18} {:>8} {:>6} {:>12} {:>5} {:>6} {:>7} {:>7} {:>7} {:>8} {:>7} {:>7} {:>7}",
+        "{:>7} {:<w$} {:>8} {:>6} {:>12} {:>5} {:>6} {:>7} {:>7} {:>7} {:>8} {:>7} {:>7} {:>7}",
         "members",
         "server",
         "churn/s",
@@ -143,9 +156,9 @@ fn print_table(results: &[(Subject, Figures)]) {
     );
     for (subject, f) in results {
         println!(
-            "{:>7} {:<18} {:>8.0} {:>6} {:>12.0} {:>5} {:>6} {:>7.2} {:>7.2} {:>7.2} {:>8.2} {:>7} {:>7} {:>7}",
+            "{:>7} {:<w$} {:>8.0} {:>6} {:>12.0} {:>5} {:>6} {:>7.2} {:>7.2} {:>7.2} {:>8.2} {:>7} {:>7} {:>7}",
             f.members,
-            subject.name(),
+            subject.label(),
             f.visits_per_s,
             f.failed,
             f.deliveries_per_s,
@@ -162,7 +175,7 @@ fn print_table(results: &[(Subject, Figures)]) {
     }
     for (subject, f) in results {
         if let Some(failure) = &f.first_failure {
-            println!("{} members, {}: first churn failure: {failure}", f.members, subject.name());
+            println!("{} members, {}: first churn failure: {failure}", f.members, subject.label());
         }
     }
 }

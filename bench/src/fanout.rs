@@ -29,8 +29,9 @@ use tokio::task::JoinHandle;
 use crate::deliveries::Deliveries;
 use crate::histogram::{Histogram, Percentiles};
 use crate::pace::{Pace, paced, schedule};
-use crate::process::{Launch, Server, Subject, cpu_seconds, open};
-use crate::report::{self, Row, round};
+use crate::process::{Launch, Server, Subject, cpu_seconds, label_width, open};
+use crate::report::{self, Row, ratio, round};
+use crate::versus::{self, Versus};
 use crate::wire::{Shared, Tally, Timing, member, padding, receive, say_line};
 use crate::{LOAD_LIMITS, Mode, ms};
 
@@ -96,19 +97,11 @@ pub async fn sweep(launch: &Launch, plan: &Plan) -> anyhow::Result<()> {
         for &subject in &plan.subjects {
             let figures = run(launch, plan, subject, members, rows.len() + group.len())
                 .await
-                .with_context(|| format!("run with {members} members, {}", subject.name()))?;
+                .with_context(|| format!("run with {members} members, {}", subject.label()))?;
             group.push((subject, figures));
         }
-        let find = |key: &str| group.iter().find(|(s, _)| s.key() == key).map(|(_, f)| *f);
-        let (off, bare, redis) = (find("off"), find("bare"), find("redis"));
         for &(subject, f) in &group {
-            let ratios = Ratios {
-                vs_off: ratio(f.deliveries_per_s, off.map(|o| o.deliveries_per_s)),
-                vs_bare: ratio(f.deliveries_per_s, bare.map(|b| b.deliveries_per_s)),
-                vs_redis: ratio(f.deliveries_per_s, redis.map(|r| r.deliveries_per_s)),
-                p99_vs_off: ratio(p99(&f), off.as_ref().map(p99)),
-                p99_vs_redis: ratio(p99(&f), redis.as_ref().map(p99)),
-            };
+            let ratios = Ratios::of(subject, &f, &group);
             let row = row(plan, subject, members, &f, &ratios);
             println!("{}", row.json());
             rows.push(row);
@@ -120,6 +113,10 @@ pub async fn sweep(launch: &Launch, plan: &Plan) -> anyhow::Result<()> {
         }
     }
     print_table(&table);
+    let versus = table.iter().map(|(members, subject, _, ratios)| {
+        (format!("{members} members, {}", subject.name()), &ratios.versus)
+    });
+    versus::print(&versus::FANOUT, versus);
     if !comparisons.is_empty() {
         println!();
         for line in &comparisons {
@@ -134,8 +131,9 @@ pub async fn sweep(launch: &Launch, plan: &Plan) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A run's deliveries/s and p99 against those of other servers in the same group.
-#[derive(Debug, Clone, Copy)]
+/// A run's deliveries/s and p99 against those of other servers in the same group, and its
+/// figures against its run before the change.
+#[derive(Debug, Clone)]
 struct Ratios {
     vs_off: Option<f64>,
     vs_bare: Option<f64>,
@@ -143,11 +141,29 @@ struct Ratios {
     vs_redis: Option<f64>,
     p99_vs_off: Option<f64>,
     p99_vs_redis: Option<f64>,
+    versus: Versus,
 }
 
-/// `x / to`, when there is a `to` to divide by.
-fn ratio(x: f64, to: Option<f64>) -> Option<f64> {
-    to.filter(|&to| to > 0.0).map(|to| x / to)
+impl Ratios {
+    /// The ratios of the run `f` of `subject` to the other runs of its `group` (one room size)
+    /// on the same binary: with `--before`, those on the other build measure the change, not
+    /// the server.
+    fn of(subject: Subject, f: &Figures, group: &[(Subject, Figures)]) -> Ratios {
+        let find = |mode| {
+            group.iter().find(|(s, _)| s.mode() == Some(mode) && subject.beside(*s)).map(|r| &r.1)
+        };
+        let (off, bare, redis) = (find(Mode::Off), find(Mode::Bare), find(Mode::Redis));
+        Ratios {
+            vs_off: ratio(f.deliveries_per_s, off.map(|o| o.deliveries_per_s)),
+            vs_bare: ratio(f.deliveries_per_s, bare.map(|b| b.deliveries_per_s)),
+            vs_redis: ratio(f.deliveries_per_s, redis.map(|r| r.deliveries_per_s)),
+            p99_vs_off: ratio(p99(f), off.map(p99)),
+            p99_vs_redis: ratio(p99(f), redis.map(p99)),
+            versus: Versus::of(subject, group, |f| {
+                versus::loaded(f.deliveries_per_s, &f.latency, &f.usage)
+            }),
+        }
+    }
 }
 
 fn p99(f: &Figures) -> f64 {
@@ -155,23 +171,21 @@ fn p99(f: &Figures) -> f64 {
 }
 
 /// For each run on two nodes in `group` (one room size), a line comparing it with each run on
-/// one chat-server node: deliveries/s and p99 as ratios.
+/// one chat-server node of the same binary: deliveries/s and p99 as ratios.
 fn two_nodes_against_one(members: usize, group: &[(Subject, Figures)]) -> Vec<String> {
     // chat-server on its own, or one node on Redis.
-    let one_node = |s: &Subject| match s {
-        Subject::Started(m) => *m != Mode::Bare && m.nodes_on_redis() <= 1,
-        Subject::External(_) => false,
-    };
+    let one_node =
+        |s: &Subject| s.mode().is_some_and(|m| m != Mode::Bare && m.nodes_on_redis() <= 1);
     let mut lines = Vec::new();
-    for (two, f) in group.iter().filter(|(s, _)| *s == Subject::Started(Mode::Redis2)) {
+    for (two, f) in group.iter().filter(|(s, _)| s.mode() == Some(Mode::Redis2)) {
         let against: Vec<String> = group
             .iter()
-            .filter(|(s, _)| one_node(s))
+            .filter(|(s, _)| one_node(s) && two.beside(*s))
             .map(|(one, o)| {
                 let r = |x: Option<f64>| x.map_or("-".to_owned(), |x| format!("{x:.2}"));
                 format!(
                     "{}: deliveries/s x {}, p99 x {} ({:.2} ms)",
-                    one.name(),
+                    one.label(),
                     r(ratio(f.deliveries_per_s, Some(o.deliveries_per_s))),
                     r(ratio(p99(f), Some(p99(o)))),
                     p99(o),
@@ -181,7 +195,7 @@ fn two_nodes_against_one(members: usize, group: &[(Subject, Figures)]) -> Vec<St
         if !against.is_empty() {
             lines.push(format!(
                 "{members} members, {} (p99 {:.2} ms) against {}",
-                two.name(),
+                two.label(),
                 p99(f),
                 against.join("; ")
             ));
@@ -215,6 +229,7 @@ fn row(plan: &Plan, subject: Subject, members: usize, f: &Figures, ratios: &Rati
     row.push("redis_cpu", round(f.usage.redis_cpu, 2));
     row.push("bench_cpu", round(f.usage.bench_cpu, 2));
     row.push("server_rss_mb", round(f.usage.server_rss_mb, 1));
+    ratios.versus.push(&mut row, subject, &versus::FANOUT);
     row
 }
 
@@ -224,9 +239,10 @@ fn print_table(lines: &[TableLine]) {
     let fmt_ratio = |r: Option<f64>| r.map_or("-".to_owned(), |r| format!("{r:.2}"));
     let opt =
         |v: Option<f64>, decimals: usize| v.map_or("-".to_owned(), |v| format!("{v:.decimals$}"));
+    let w = label_width(lines.iter().map(|l| l.1));
     println!();
     println!(
-        "{:>7} {:<18} {:>9} {:>12} {:>6} {:>7} {:>7} {:>7} {:>7} {:>8} {:>7} {:>6} {:>6} {:>7} {:>7} {:>7}",
+        "{:>7} {:<w$} {:>9} {:>12} {:>6} {:>7} {:>7} {:>7} {:>7} {:>8} {:>7} {:>6} {:>6} {:>7} {:>7} {:>7}",
         "members",
         "server",
         "sends/s",
@@ -246,8 +262,8 @@ fn print_table(lines: &[TableLine]) {
     );
     for (members, subject, f, ratios) in lines {
         println!(
-            "{members:>7} {:<18} {:>9.0} {:>12.0} {:>6} {:>7} {:>7.2} {:>7.2} {:>7.2} {:>8.2} {:>7} {:>6} {:>6} {:>7} {:>7} {:>7}",
-            subject.name(),
+            "{members:>7} {:<w$} {:>9.0} {:>12.0} {:>6} {:>7} {:>7.2} {:>7.2} {:>7.2} {:>8.2} {:>7} {:>6} {:>6} {:>7} {:>7} {:>7}",
+            subject.label(),
             f.sends_per_s,
             f.deliveries_per_s,
             fmt_ratio(ratios.vs_off),
@@ -276,7 +292,7 @@ async fn run(
     let server = open(launch, subject, LOAD_LIMITS).await?;
     let senders = plan.senders.min(members);
     let timing = match plan.total_rate {
-        Some(_) => Timing::SendTimes { in_order: subject != Subject::Started(Mode::Bare) },
+        Some(_) => Timing::SendTimes { in_order: subject.mode() != Some(Mode::Bare) },
         None => Timing::Arrivals { every: LATENCY_SAMPLE },
     };
     let (stop_tx, shared) = Shared::new();
@@ -529,10 +545,10 @@ mod tests {
     #[test]
     fn two_nodes_are_compared_with_each_one_node_run() {
         let group = [
-            (Subject::Started(Mode::Off), figures(1000.0, 2000)),
-            (Subject::Started(Mode::Bare), figures(1000.0, 1000)),
-            (Subject::Started(Mode::Redis), figures(900.0, 2500)),
-            (Subject::Started(Mode::Redis2), figures(900.0, 5000)),
+            (Subject::Started(Mode::Off, None), figures(1000.0, 2000)),
+            (Subject::Started(Mode::Bare, None), figures(1000.0, 1000)),
+            (Subject::Started(Mode::Redis, None), figures(900.0, 2500)),
+            (Subject::Started(Mode::Redis2, None), figures(900.0, 5000)),
         ];
         let lines = two_nodes_against_one(100, &group);
         assert_eq!(
@@ -543,12 +559,5 @@ mod tests {
         );
         assert!(two_nodes_against_one(100, &group[..3]).is_empty(), "no two-node run");
         assert!(two_nodes_against_one(100, &group[1..2]).is_empty());
-    }
-
-    #[test]
-    fn ratios_need_something_to_divide_by() {
-        assert_eq!(ratio(3.0, Some(2.0)), Some(1.5));
-        assert_eq!(ratio(3.0, Some(0.0)), None);
-        assert_eq!(ratio(3.0, None), None);
     }
 }

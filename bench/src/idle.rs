@@ -19,8 +19,10 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::process::{Launch, Server, Subject, open};
+use crate::Mode;
+use crate::process::{Launch, Server, Subject, label_width, open};
 use crate::report::{self, Row, round};
+use crate::versus::{self, Versus};
 use crate::wire::{Shared, Tally, Timing, expect, hello, receive};
 
 pub struct Plan {
@@ -87,17 +89,43 @@ pub async fn compare(launch: &Launch, plan: &Plan) -> anyhow::Result<()> {
     for (i, &subject) in plan.subjects.iter().enumerate() {
         let figures = run(launch, plan, subject, i)
             .await
-            .with_context(|| format!("run with {}", subject.name()))?;
+            .with_context(|| format!("run with {}", subject.label()))?;
         results.push((subject, figures));
     }
     let bare = results
         .iter()
-        .find(|(s, _)| s.key() == "bare")
+        .find(|(s, _)| s.mode() == Some(Mode::Bare))
         .map(|(_, f)| f.kib_per_connection(plan.connections));
+    print_table(plan, &results, bare);
     let mut rows = Vec::new();
+    let mut against = Vec::new();
+    for (subject, f) in &results {
+        let vs_before = Versus::of(*subject, &results, |f| {
+            vec![Some(f.kib_per_connection(plan.connections)), Some(f.rss_after_kib as f64)]
+        });
+        rows.push(row(plan, *subject, f, bare, &vs_before));
+        against.push((subject.name().to_owned(), vs_before));
+    }
+    versus::print(&versus::IDLE, against.iter().map(|(label, v)| (label.clone(), v)));
+    for row in &rows {
+        println!("{}", row.json());
+    }
+    if let Some(path) = &plan.csv {
+        report::write_csv(path, &rows)?;
+    }
+    Ok(())
+}
+
+/// A server's KiB per connection against the bare server's `bare`.
+fn vs_bare(plan: &Plan, f: &Figures, bare: Option<f64>) -> Option<f64> {
+    bare.filter(|b| *b > 0.0).map(|b| f.kib_per_connection(plan.connections) / b)
+}
+
+fn print_table(plan: &Plan, results: &[(Subject, Figures)], bare: Option<f64>) {
+    let w = label_width(results.iter().map(|r| r.0));
     println!();
     println!(
-        "{:<18} {:>11} {:>9} {:>8} {:>10} {:>10} {:>9} {:>7} {:>6}",
+        "{:<w$} {:>11} {:>9} {:>8} {:>10} {:>10} {:>9} {:>7} {:>6}",
         "server",
         "connections",
         "connect s",
@@ -108,44 +136,39 @@ pub async fn compare(launch: &Launch, plan: &Plan) -> anyhow::Result<()> {
         "vs bare",
         "errors"
     );
-    for (subject, f) in &results {
-        let per = f.kib_per_connection(plan.connections);
-        let vs_bare = bare.filter(|b| *b > 0.0).map(|b| per / b);
-        let mb = |kib: u64| kib as f64 * 1024.0 / 1e6;
+    let mb = |kib: u64| kib as f64 * 1024.0 / 1e6;
+    for (subject, f) in results {
         println!(
-            "{:<18} {:>11} {:>9.2} {:>8.0} {:>7.1} MB {:>7.1} MB {:>9.2} {:>7} {:>6}",
-            subject.name(),
+            "{:<w$} {:>11} {:>9.2} {:>8.0} {:>7.1} MB {:>7.1} MB {:>9.2} {:>7} {:>6}",
+            subject.label(),
             plan.connections,
             f.connect_s,
             plan.connections as f64 / f.connect_s,
             mb(f.rss_before_kib),
             mb(f.rss_after_kib),
-            per,
-            vs_bare.map_or("-".to_owned(), |r| format!("{r:.2}")),
+            f.kib_per_connection(plan.connections),
+            vs_bare(plan, f, bare).map_or("-".to_owned(), |r| format!("{r:.2}")),
             f.errors
         );
-        let mut row = Row::default();
-        row.push("scenario", "idle");
-        row.push("history", subject.key());
-        row.push("connections", plan.connections);
-        row.push("rooms", plan.rooms.max(1));
-        row.push("connect_s", round(Some(f.connect_s), 3));
-        row.push("connections_per_s", round(Some(plan.connections as f64 / f.connect_s), 0));
-        row.push("settle_s", round(Some(f.settle_s), 2));
-        row.push("rss_before_kib", f.rss_before_kib);
-        row.push("rss_after_kib", f.rss_after_kib);
-        row.push("kib_per_connection", round(Some(per), 2));
-        row.push("vs_bare", round(vs_bare, 2));
-        row.push("errors", f.errors);
-        rows.push(row);
     }
-    for row in &rows {
-        println!("{}", row.json());
-    }
-    if let Some(path) = &plan.csv {
-        report::write_csv(path, &rows)?;
-    }
-    Ok(())
+}
+
+fn row(plan: &Plan, subject: Subject, f: &Figures, bare: Option<f64>, vs_before: &Versus) -> Row {
+    let mut row = Row::default();
+    row.push("scenario", "idle");
+    row.push("history", subject.key());
+    row.push("connections", plan.connections);
+    row.push("rooms", plan.rooms.max(1));
+    row.push("connect_s", round(Some(f.connect_s), 3));
+    row.push("connections_per_s", round(Some(plan.connections as f64 / f.connect_s), 0));
+    row.push("settle_s", round(Some(f.settle_s), 2));
+    row.push("rss_before_kib", f.rss_before_kib);
+    row.push("rss_after_kib", f.rss_after_kib);
+    row.push("kib_per_connection", round(Some(f.kib_per_connection(plan.connections)), 2));
+    row.push("vs_bare", round(vs_bare(plan, f, bare), 2));
+    row.push("errors", f.errors);
+    vs_before.push(&mut row, subject, &versus::IDLE);
+    row
 }
 
 async fn run(

@@ -3,13 +3,14 @@
 //! Every scenario runs against each server of `--history` in turn, each a fresh process: the
 //! chat-server with history in a file, in memory or off, and a bare fan-out server written for
 //! the bench (`baseline.rs`), the yardstick. Or, with `--connect`, against a server that is
-//! already running. With `redis` and `redis2` the chat-server keeps its history in a
-//! redis-server the bench starts for the invocation: one node, or two nodes sharing it with the
-//! room's members (and senders) alternating between them. The bench pins the servers it starts
-//! (every node and the redis-server alike) to CPU 0 and itself to CPU 1 (with `taskset`, the
-//! bench then on one thread) when the machine has two or more, so it does not steal the
-//! server's core. Every run prints one JSON line; `--csv` writes them all as a table, `--plot`
-//! draws fan-out sweeps.
+//! already running. With `--before`, each chat-server runs twice, on the binary built before a
+//! change and on the one built after it, and the figures are compared (`versus`). With `redis`
+//! and `redis2` the chat-server keeps its history in a redis-server the bench starts for the
+//! invocation: one node, or two nodes sharing it with the room's members (and senders)
+//! alternating between them. The bench pins the servers it starts (every node and the
+//! redis-server alike) to CPU 0 and itself to CPU 1 (with `taskset`, the bench then on one
+//! thread) when the machine has two or more, so it does not steal the server's core. Every run
+//! prints one JSON line; `--csv` writes them all as a table, `--plot` draws fan-out sweeps.
 //!
 //! Latency is from send to receipt: each timed message carries the time it was written (not
 //! the time it was scheduled for: see `pace`) in its text, and the receiver subtracts it from
@@ -27,6 +28,7 @@
 //! - `process`: starting and finding servers (and the redis-server of the runs on Redis); their
 //!   CPU and memory from /proc.
 //! - `report`: JSON lines, CSV and the SVG chart.
+//! - `versus`: the runs after a change against those before it (`--before`).
 //! - `histogram`: latency percentiles.
 
 use std::net::SocketAddr;
@@ -46,9 +48,10 @@ mod idle;
 mod pace;
 mod process;
 mod report;
+mod versus;
 mod wire;
 
-use process::{Launch, Subject};
+use process::{Build, Launch, Subject};
 
 /// Load generator for chat-server.
 #[derive(Debug, Parser)]
@@ -105,11 +108,18 @@ struct Args {
     /// Fanout: draw deliveries/s and p99 against members into this SVG file.
     #[arg(long, value_name = "FILE.svg")]
     plot: Option<PathBuf>,
-    /// The chat-server binary to start [default: the chat-server beside chat-bench].
+    /// The chat-server binary to start [default: the chat-server beside chat-bench]. With
+    /// --before, the build after the change.
     #[arg(long, value_name = "PATH")]
     server: Option<PathBuf>,
+    /// Compare with this chat-server binary, built before a change: each chat-server of
+    /// --history runs on it and at once on --server, rows "before" and "after", and the after
+    /// rows get after/before ratios (deliveries/s or churn/s, p50, p99, server CPU, RSS; idle:
+    /// memory per connection). The bare server runs once.
+    #[arg(long, value_name = "PATH")]
+    before: Option<PathBuf>,
     /// Keep the log of every chat-server started, one file each in this directory
-    /// (NN-MODE[-NODE].log); by default it is dropped.
+    /// (NN-MODE[-BUILD][-NODE].log); by default it is dropped.
     #[arg(long, value_name = "DIR")]
     server_log: Option<PathBuf>,
     /// Be the bare fan-out server the others are compared with (the bench starts itself so).
@@ -204,6 +214,11 @@ fn main() -> anyhow::Result<()> {
     if args.members.is_empty() || args.members.contains(&0) || args.senders == 0 {
         bail!("--members and --senders must be at least 1");
     }
+    if args.before.is_some() && (args.connect.is_some() || args.scenario == Scenario::Attack) {
+        bail!(
+            "--before compares servers the bench starts: not with --connect or --scenario attack"
+        );
+    }
     if args.plot.is_some() && args.scenario != Scenario::Fanout {
         bail!("--plot draws fan-out runs; use it with --scenario fanout");
     }
@@ -246,11 +261,11 @@ async fn bench(args: Args, pin: bool) -> anyhow::Result<()> {
     let subjects = match external {
         Some(addr) => vec![Subject::External(addr)],
         None if args.scenario == Scenario::Attack => Vec::new(),
-        None => {
-            let modes = args.history.as_deref().unwrap_or(default);
-            modes.iter().map(|&m| Subject::Started(m)).collect()
-        }
+        None => to_start(args.history.as_deref().unwrap_or(default), args.before.is_some()),
     };
+    if let Some(before) = &args.before {
+        println!("before: {}\nafter:  {}", before.display(), binary.display());
+    }
     if let Some(dir) = &args.server_log {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("--server-log: cannot create {}", dir.display()))?;
@@ -261,12 +276,30 @@ async fn bench(args: Args, pin: bool) -> anyhow::Result<()> {
         None
     };
     let logs = args.server_log.clone();
-    let mut launch = Launch { binary, pin, redis, logs, started: AtomicUsize::new(0) };
+    let before = args.before.clone();
+    let mut launch = Launch { binary, before, pin, redis, logs, started: AtomicUsize::new(0) };
     let result = scenario(&args, &launch, subjects, external, pin).await;
     if let Some(redis) = launch.redis.take() {
         redis.stop().await;
     }
     result
+}
+
+/// The servers to start for `modes`, in order. Comparing builds, each chat-server runs on the
+/// build before and at once on the build after, so that a change in what else the machine is
+/// doing weighs on both alike; the bare server, not chat-server, runs once.
+fn to_start(modes: &[Mode], compare: bool) -> Vec<Subject> {
+    let builds = |mode| {
+        if compare && mode != Mode::Bare {
+            vec![Some(Build::Before), Some(Build::After)]
+        } else {
+            vec![None]
+        }
+    };
+    modes
+        .iter()
+        .flat_map(|&mode| builds(mode).into_iter().map(move |build| Subject::Started(mode, build)))
+        .collect()
 }
 
 async fn scenario(

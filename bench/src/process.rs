@@ -17,49 +17,119 @@ use tokio::process::{Child, Command};
 
 use crate::Mode;
 
-/// What a run measures: a server the bench starts, or one already running (`--connect`).
+/// What a run measures: a server the bench starts (with `--before`, on one of two chat-server
+/// binaries), or one already running (`--connect`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Subject {
-    Started(Mode),
+    /// The build is `None` for the only chat-server binary, and for the bare server, which is
+    /// not chat-server.
+    Started(Mode, Option<Build>),
     External(SocketAddr),
+}
+
+/// Which of the two chat-server binaries of `--before` a server runs: a change is measured by
+/// the same runs on the build before it and on the build after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Build {
+    /// `--before`.
+    Before,
+    /// `--server`, or the chat-server beside chat-bench.
+    After,
+}
+
+impl Build {
+    /// Its name in JSON, CSV, the tables and the log files.
+    pub fn key(self) -> &'static str {
+        match self {
+            Build::Before => "before",
+            Build::After => "after",
+        }
+    }
 }
 
 impl Subject {
     /// The short name in JSON, CSV and the plot's legend.
     pub fn key(self) -> &'static str {
         match self {
-            Subject::Started(mode) => mode.key(),
+            Subject::Started(mode, _) => mode.key(),
             Subject::External(_) => "external",
         }
     }
 
-    /// The name in the printed tables.
+    /// The name of the kind of server (its build aside).
     pub fn name(self) -> &'static str {
         match self {
-            Subject::Started(mode) => mode.name(),
+            Subject::Started(mode, _) => mode.name(),
             Subject::External(_) => "external server",
         }
+    }
+
+    /// The name in the printed tables and errors: the kind of server and, with `--before`, its
+    /// build.
+    pub fn label(self) -> String {
+        match self.build() {
+            Some(build) => format!("{} ({})", self.name(), build.key()),
+            None => self.name().to_owned(),
+        }
+    }
+
+    pub fn mode(self) -> Option<Mode> {
+        match self {
+            Subject::Started(mode, _) => Some(mode),
+            Subject::External(_) => None,
+        }
+    }
+
+    pub fn build(self) -> Option<Build> {
+        match self {
+            Subject::Started(_, build) => build,
+            Subject::External(_) => None,
+        }
+    }
+
+    /// For a run after the change, the same server on the build before it: the run it is
+    /// compared with.
+    pub fn before(self) -> Option<Subject> {
+        match self {
+            Subject::Started(mode, Some(Build::After)) => {
+                Some(Subject::Started(mode, Some(Build::Before)))
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether a ratio of this run to one of `other` compares servers, not builds: `other` runs
+    /// the same chat-server binary, or none (the bare server, the same on either side).
+    pub fn beside(self, other: Subject) -> bool {
+        other.build().is_none() || other.build() == self.build()
     }
 
     /// A prefix for the run's nicks: an external server may still hold those of an earlier run
     /// (or of someone else), a fresh one holds none.
     pub fn nick_prefix(self, run: usize) -> String {
         match self {
-            Subject::Started(_) => String::new(),
+            Subject::Started(..) => String::new(),
             Subject::External(_) => format!("b{}r{run}", std::process::id()),
         }
     }
 
     /// Whether this subject's nodes keep their history in the bench's redis-server.
     pub fn uses_redis(self) -> bool {
-        matches!(self, Subject::Started(mode) if mode.nodes_on_redis() > 0)
+        self.mode().is_some_and(|mode| mode.nodes_on_redis() > 0)
     }
+}
+
+/// The width of the column of the servers' labels in a table: the longest of `subjects`.
+pub fn label_width(subjects: impl IntoIterator<Item = Subject>) -> usize {
+    subjects.into_iter().map(|s| s.label().len()).max().unwrap_or(0).max("server".len())
 }
 
 /// How the bench starts servers.
 pub struct Launch {
-    /// The chat-server binary.
+    /// The chat-server binary (with `--before`, the build after the change).
     pub binary: PathBuf,
+    /// `--before`: the chat-server binary of the build before the change.
+    pub before: Option<PathBuf>,
     /// Servers on CPU 0 (every node and the redis-server alike), bench on CPU 1.
     pub pin: bool,
     /// The redis-server the `redis` and `redis2` runs share, when one of them is to run.
@@ -79,6 +149,14 @@ impl Launch {
             (true, true) => {
                 "; servers on CPU 0 (with Redis: both nodes and redis-server too), bench on CPU 1"
             }
+        }
+    }
+
+    /// The chat-server binary of `build`.
+    fn binary(&self, build: Option<Build>) -> anyhow::Result<&Path> {
+        match build {
+            Some(Build::Before) => self.before.as_deref().context("no --before binary was given"),
+            Some(Build::After) | None => Ok(&self.binary),
         }
     }
 }
@@ -165,8 +243,8 @@ fn sum<T: std::iter::Sum<T>>(pids: &[u32], f: impl Fn(u32) -> Option<T>) -> Opti
 /// Starts the server `subject` names, or finds the external one, with `extra` flags for
 /// chat-server.
 pub async fn open(launch: &Launch, subject: Subject, extra: &[&str]) -> anyhow::Result<Server> {
-    let mode = match subject {
-        Subject::Started(mode) => mode,
+    let (mode, build) = match subject {
+        Subject::Started(mode, build) => (mode, build),
         Subject::External(addr) => {
             let mut server = Server::new(None, None);
             server.addrs.push(addr.to_string());
@@ -174,10 +252,11 @@ pub async fn open(launch: &Launch, subject: Subject, extra: &[&str]) -> anyhow::
             return Ok(server);
         }
     };
+    let binary = launch.binary(build)?;
     let nodes = mode.nodes_on_redis();
     if nodes == 0 {
-        let log = launch.log(mode, None)?;
-        return start_server(&launch.binary, mode, launch.pin, extra, log).await;
+        let log = launch.log(mode, build, None)?;
+        return start_server(binary, mode, launch.pin, extra, log).await;
     }
     let redis = launch.redis.as_ref().context("no redis-server was started")?;
     // A clean Redis for each run: no nicks, streams or heartbeats of the last one (whose nodes
@@ -188,8 +267,8 @@ pub async fn open(launch: &Launch, subject: Subject, extra: &[&str]) -> anyhow::
     for id in NODE_IDS.iter().take(nodes) {
         let mut flags = vec!["--redis", url.as_str(), "--node-id", id];
         flags.extend_from_slice(extra);
-        let log = launch.log(mode, Some(id))?;
-        let node = spawn(&launch.binary, mode, launch.pin, &flags, log)
+        let log = launch.log(mode, build, Some(id))?;
+        let node = spawn(binary, mode, launch.pin, &flags, log)
             .await
             .with_context(|| format!("node {id}"))?;
         server.add(node);
@@ -276,16 +355,20 @@ fn pinned(pin: bool, program: &Path) -> Command {
 }
 
 impl Launch {
-    /// A new log file for the next server started (`--server-log`): `NN-MODE[-NODE].log`.
-    fn log(&self, mode: Mode, node: Option<&str>) -> anyhow::Result<Option<std::fs::File>> {
+    /// A new log file for the next server started (`--server-log`):
+    /// `NN-MODE[-BUILD][-NODE].log`.
+    fn log(
+        &self,
+        mode: Mode,
+        build: Option<Build>,
+        node: Option<&str>,
+    ) -> anyhow::Result<Option<std::fs::File>> {
         // The bare server writes no log.
         let Some(dir) = self.logs.as_ref().filter(|_| mode != Mode::Bare) else { return Ok(None) };
         let n = self.started.fetch_add(1, Ordering::Relaxed) + 1;
-        let name = match node {
-            Some(node) => format!("{n:02}-{}-{node}.log", mode.key()),
-            None => format!("{n:02}-{}.log", mode.key()),
-        };
-        let path = dir.join(name);
+        let parts = [Some(mode.key()), build.map(Build::key), node];
+        let name = parts.into_iter().flatten().collect::<Vec<_>>().join("-");
+        let path = dir.join(format!("{n:02}-{name}.log"));
         let file = std::fs::File::create(&path)
             .with_context(|| format!("cannot create the server log {}", path.display()))?;
         Ok(Some(file))

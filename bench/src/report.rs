@@ -39,6 +39,11 @@ impl Row {
     }
 }
 
+/// `x / to`, when there is a `to` to divide by.
+pub fn ratio(x: f64, to: Option<f64>) -> Option<f64> {
+    to.filter(|&to| to > 0.0).map(|to| x / to)
+}
+
 /// `x` rounded to `decimals` places, or null when there is no figure.
 pub fn round(x: Option<f64>, decimals: i32) -> Value {
     let scale = 10f64.powi(decimals);
@@ -285,6 +290,13 @@ mod tests {
              fanout,\"say \"\"hi\"\", all\",100,2.0,1.5,0.5\n"
         );
         assert_eq!(super::csv(&[]), "");
+    }
+
+    #[test]
+    fn ratios_need_something_to_divide_by() {
+        assert_eq!(ratio(3.0, Some(2.0)), Some(1.5));
+        assert_eq!(ratio(3.0, Some(0.0)), None);
+        assert_eq!(ratio(3.0, None), None);
     }
 
     #[test]

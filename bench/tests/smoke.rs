@@ -24,11 +24,66 @@ fn a_short_fanout_run_prints_figures_for_each_history_mode() {
     assert!(stdout.contains("vs off"), "{stdout}");
 }
 
+/// `--before`, given this build's chat-server as well: each chat-server runs on both binaries,
+/// a row "before" and a row "after", the after row with its ratios to the before row, and a
+/// table of them; the bare server runs once.
+#[test]
+fn before_runs_each_chat_server_on_both_binaries_and_prints_the_ratios() {
+    let server = current_server();
+    let (stdout, runs) = bench(&[
+        "--members",
+        "4",
+        "--senders",
+        "2",
+        "--total-rate",
+        "50",
+        "--seconds",
+        "1",
+        "--history",
+        "off,bare",
+        "--before",
+        server.to_str().unwrap(),
+    ]);
+    assert_eq!(runs.len(), 3, "{stdout}");
+    assert_eq!([&runs[0]["history"], &runs[0]["build"]], ["off", "before"]);
+    assert_eq!([&runs[1]["history"], &runs[1]["build"]], ["off", "after"]);
+    assert!(runs[2]["history"] == "bare" && runs[2]["build"].is_null(), "{stdout}");
+    assert!(runs[1]["vs_before"].is_f64() && runs[1]["p99_vs_before"].is_f64(), "{stdout}");
+    assert!(runs[0]["vs_before"].is_null(), "{stdout}");
+    assert!(stdout.contains("after / before") && stdout.contains("4 members, no history"));
+    assert!(stdout.contains("no history (before)") && stdout.contains("no history (after)"));
+}
+
+/// `--before` on idle connections: the memory of the run after against the run before.
+#[test]
+fn before_compares_the_memory_of_idle_connections() {
+    let server = current_server();
+    let (stdout, runs) = bench(&[
+        "--scenario",
+        "idle",
+        "--connections",
+        "20",
+        "--history",
+        "off",
+        "--before",
+        server.to_str().unwrap(),
+    ]);
+    assert_eq!(runs.len(), 2, "{stdout}");
+    assert_eq!([&runs[0]["build"], &runs[1]["build"]], ["before", "after"]);
+    assert!(runs[1]["rss_vs_before"].is_f64(), "{stdout}");
+    assert!(stdout.contains("after / before") && stdout.contains("KiB/conn"), "{stdout}");
+}
+
+/// This build's chat-bench.
+fn this_bench() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_chat-bench"))
+}
+
 /// Runs the bench with `args` against this build's chat-server; returns stdout and its JSON
 /// lines.
 fn bench(args: &[&str]) -> (String, Vec<serde_json::Value>) {
-    let bench = Path::new(env!("CARGO_BIN_EXE_chat-bench"));
-    let server = current_server(bench);
+    let bench = this_bench();
+    let server = current_server();
     let out = Command::new(bench).args(args).arg("--server").arg(&server).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
@@ -40,15 +95,15 @@ fn bench(args: &[&str]) -> (String, Vec<serde_json::Value>) {
     (stdout, runs)
 }
 
-/// The chat-server binary of this build, beside `bench`, checked to be built from the sources
+/// The chat-server binary of this build, beside chat-bench, checked to be built from the sources
 /// as they are now. Cargo builds it for `cargo test --workspace` (chat-server's own tests need
 /// it) but not for `cargo test -p chat-bench`: a test gets `CARGO_BIN_EXE_*` only for its own
 /// package's binaries, and a dependency on another package's binary (an artifact dependency)
 /// is not in stable cargo. So a binary left from an earlier build would be measured without a
 /// word. Instead, one older than any source file of chat-server or of the protocol crate it is
 /// built from (what cargo itself compares to decide on a rebuild) fails the test, saying so.
-fn current_server(bench: &Path) -> PathBuf {
-    let server = bench.with_file_name("chat-server");
+fn current_server() -> PathBuf {
+    let server = this_bench().with_file_name("chat-server");
     let build = "build it: cargo build -p chat-server (cargo test --workspace does)";
     let built = std::fs::metadata(&server)
         .and_then(|m| m.modified())
