@@ -15,11 +15,13 @@
 //! - [`describe`]: human words for presence, room lists and error codes, for every front end.
 //! - [`command`]: slash commands as people type them, parsed once for every front end.
 //! - [`sanitize`]: untrusted text made safe to show on a terminal.
+//! - [`fingerprint`]: certificate fingerprints as server and client show and compare them.
 
 pub mod codec;
 pub mod command;
 pub mod decode;
 pub mod describe;
+pub mod fingerprint;
 pub mod limits;
 pub mod message;
 pub mod names;

@@ -354,6 +354,8 @@ pub enum ByeCode {
     PingTimeout,
     /// A new connection took this session's nick over with its resume token.
     Replaced,
+    /// The port speaks TLS only, and the client spoke plain text to it.
+    TlsRequired,
     #[serde(other)]
     Other,
 }

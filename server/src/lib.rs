@@ -20,6 +20,9 @@
 //!   and [`broker::redis`] (several nodes sharing a Redis).
 //! - [`limits`]: every bound of the server, with its reason.
 //! - [`sync`]: the one way a std lock is taken.
+//! - [`tls`]: the ports' certificate (from files or self-signed), reloaded on SIGHUP, and
+//!   each connection's handshake; [`transport`]: the byte stream a session drives, plain TCP
+//!   or TLS over it.
 
 // The module docs name their private parts for whoever reads the code
 // (`cargo doc --document-private-items`).
@@ -35,6 +38,8 @@ pub mod limits;
 pub mod server;
 pub mod session;
 pub mod sync;
+pub mod tls;
+pub mod transport;
 
 pub use broker::{Broker, HistoryConfig};
 pub use config::{Config, ServerInfo};

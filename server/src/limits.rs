@@ -38,6 +38,15 @@ pub const STALL_AFTER: Duration = Duration::from_millis(100);
 /// slot no longer than this.
 pub const HELLO_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// A TLS client speaks first, at once (its ClientHello follows the TCP handshake): a
+/// connection to a TLS port that has said nothing by then is not one (a plain-text client
+/// waiting for a greeting), and is closed.
+pub const TLS_FIRST_BYTE: Duration = Duration::from_secs(5);
+
+/// The whole TLS handshake, a few round trips: slow links take a second or two; a client
+/// that drags it out holds a connection slot no longer than this.
+pub const TLS_HANDSHAKE: Duration = Duration::from_secs(10);
+
 /// Default for `--ping-interval`: a JSON client silent this long is pinged, and closed if it
 /// stays silent as long again, so a dead peer (a pulled cable, a crashed laptop) is found
 /// within two minutes. The plain-text port has no ping (nc cannot answer one).

@@ -11,13 +11,14 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::BytesMut;
 use futures::FutureExt;
-use protocol::{ByeCode, ServerMsg};
+use futures::future;
+use protocol::{ByeCode, RoomName, ServerMsg};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::broker::Broker;
 use crate::config::ServerInfo;
@@ -26,11 +27,14 @@ use crate::hub::Hub;
 use crate::limits::{MAX_REFUSING, SHUTDOWN_GRACE};
 
 use crate::session;
+use crate::tls::{NotTls, Tls};
+use crate::transport::Transport;
 
-/// The bound sockets: JSON-lines, and optionally the plain-text port.
+/// The bound sockets: JSON-lines, and optionally the plain-text port; TLS on both if set.
 pub struct Listeners {
     pub json: TcpListener,
     pub plain: Option<TcpListener>,
+    pub tls: Option<Arc<Tls>>,
 }
 
 impl Listeners {
@@ -47,7 +51,13 @@ impl Listeners {
             ),
             None => None,
         };
-        Ok(Self { json: json_listener, plain })
+        Ok(Self { json: json_listener, plain, tls: None })
+    }
+
+    /// Both ports speak TLS only, with `tls`'s certificate.
+    #[must_use]
+    pub fn with_tls(self, tls: Arc<Tls>) -> Self {
+        Self { tls: Some(tls), ..self }
     }
 
     pub fn json_addr(&self) -> std::io::Result<SocketAddr> {
@@ -86,6 +96,7 @@ pub async fn run(
         slots,
         per_address,
         refusing: Arc::new(Semaphore::new(MAX_REFUSING)),
+        tls: listeners.tls,
     };
 
     let json = ctx.clone().serve(listeners.json, Json::default);
@@ -120,6 +131,7 @@ struct Accept {
     per_address: Arc<PerAddress>,
     /// Connections being turned away at once.
     refusing: Arc<Semaphore>,
+    tls: Option<Arc<Tls>>,
 }
 
 impl Accept {
@@ -152,9 +164,30 @@ impl Accept {
             };
             let (hub, info, token) = (self.hub.clone(), self.info.clone(), self.token.clone());
             let broker = self.broker.clone();
-            // A combinator, not an `async` block, which would keep its captures (the stream,
+            let dialect = dialect();
+            // Combinators, not an `async` block, which would keep its captures (the stream,
             // the hub, ...) beside the session they were moved into for as long as it runs.
-            let session = session::run(stream, peer, dialect(), hub, info, broker, token);
+            let Some(tls) = self.tls.clone() else {
+                let stream = Transport::Tcp(stream);
+                let session = session::run(stream, peer, dialect, hub, info, broker, token);
+                self.tracker.spawn(session.map(move |()| drop((permit, address_slot))));
+                continue;
+            };
+            let handshake = async move { tls.accept(stream).await };
+            let session = handshake.then(move |accepted| match accepted {
+                Ok(stream) => {
+                    session::run(stream, peer, dialect, hub, info, broker, token).left_future()
+                }
+                Err(NotTls::PlainText(tcp)) => {
+                    turn_away(Transport::Tcp(tcp), dialect, ByeCode::TlsRequired)
+                        .boxed()
+                        .right_future()
+                }
+                Err(NotTls::Failed(e)) => {
+                    debug!(%peer, error = %e, "no TLS session");
+                    future::ready(()).boxed().right_future()
+                }
+            });
             self.tracker.spawn(session.map(move |()| drop((permit, address_slot))));
         }
         // Connections the kernel accepted but we had not: closing the listener would reset them.
@@ -168,30 +201,40 @@ impl Accept {
     /// Turns a connection away with its reason, in a task of its own so a slow reader cannot
     /// hold up the accept loop. Past [`MAX_REFUSING`] such tasks at once (a connection flood)
     /// the connection is closed without a word: each costs a task for up to a second.
+    /// On a TLS port the reason is told over TLS, after the handshake.
     fn refuse<D: Dialect>(&self, stream: TcpStream, dialect: D, code: ByeCode) {
-        match self.refusing.clone().try_acquire_owned() {
-            Ok(permit) => {
-                self.tracker.spawn(async move {
-                    turn_away(stream, dialect, code).await;
-                    drop(permit);
-                });
-            }
-            Err(_) => drop(stream),
-        }
+        let Ok(permit) = self.refusing.clone().try_acquire_owned() else { return };
+        let tls = self.tls.clone();
+        self.tracker.spawn(async move {
+            let stream = match tls {
+                None => Transport::Tcp(stream),
+                Some(tls) => match tls.accept(stream).await {
+                    Ok(stream) => stream,
+                    Err(NotTls::PlainText(tcp)) => Transport::Tcp(tcp),
+                    Err(NotTls::Failed(_)) => return,
+                },
+            };
+            turn_away(stream, dialect, code).await;
+            drop(permit);
+        });
     }
 }
 
 /// Tells a connection that will not get a session why, and closes it.
-async fn turn_away<D: Dialect>(mut stream: TcpStream, mut dialect: D, code: ByeCode) {
+async fn turn_away<D: Dialect>(mut stream: Transport, mut dialect: D, code: ByeCode) {
     let message = match code {
         ByeCode::ServerFull => "the server is full; try again later",
         ByeCode::TooManyConnections => "too many connections from your address",
+        ByeCode::TlsRequired => {
+            "this server speaks TLS only: connect with TLS (chat-tui --tls, openssl s_client, \
+             ncat --ssl)"
+        }
         _ => "the server is shutting down",
     };
     let mut out = BytesMut::new();
     dialect.write(
         &ServerMsg::Bye { code, message: message.into() },
-        View { nick: None, rooms: &[] },
+        View { nick: None, rooms: &[] as &[RoomName; 0] },
         &mut out,
     );
     let _ = tokio::time::timeout(std::time::Duration::from_secs(1), async {

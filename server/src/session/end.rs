@@ -6,12 +6,13 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::timeout;
 use tracing::info;
 
-use super::{READ_CHUNK, Session};
+use super::Session;
 use crate::dialect::Dialect;
 use crate::limits::{
     CLOSE_LINGER, FINAL_WRITE_TIMEOUT, MAX_ERRORS_IN_A_ROW, MAX_LINES_BEFORE_HELLO,
     MAX_PENDING_OUT, SETTLE_TIMEOUT, WRITE_TIMEOUT,
 };
+use crate::transport::READ_CHUNK;
 
 /// Why a session ended.
 #[derive(Debug)]

@@ -30,7 +30,6 @@ use futures::future::OptionFuture;
 use protocol::limits::MAX_LINE_BYTES;
 use protocol::{LineCodec, Nick, ServerMsg};
 
-use tokio::net::TcpStream;
 use tokio::time::{Instant, sleep_until};
 use tokio_util::codec::Decoder;
 use tokio_util::sync::CancellationToken;
@@ -43,6 +42,7 @@ use crate::dialect::{Dialect, View};
 use crate::flood::Flood;
 use crate::hub::{DirectEvent, DirectReceiver, Hub};
 use crate::limits::{MAX_ERRORS_IN_A_ROW, MAX_LINES_BEFORE_HELLO, MAX_PENDING_OUT};
+use crate::transport::Transport;
 use alive::Alive;
 use backlog::Queries;
 use end::End;
@@ -55,9 +55,6 @@ enum Flow {
     Close(End),
 }
 
-/// Bytes read from the socket at a time.
-const READ_CHUNK: usize = 4096;
-
 /// Runs one session to its end. Errors stay inside: they are logged here and never reach the
 /// accept loop.
 ///
@@ -65,7 +62,7 @@ const READ_CHUNK: usize = 4096;
 /// one `serve` future. (An `async fn` keeps its arguments in its state beside the future they
 /// were moved into, for as long as the connection lasts.)
 pub fn run<D: Dialect>(
-    stream: TcpStream,
+    stream: Transport,
     peer: SocketAddr,
     dialect: D,
     hub: Arc<Hub>,
@@ -119,7 +116,7 @@ struct Session<D> {
     last_batch: usize,
     /// Not split into owned halves: that puts it behind one more allocation, and the session
     /// reads and writes from one task.
-    stream: TcpStream,
+    stream: Transport,
     errors_in_a_row: u32,
     /// Lines read while `nick` is `None`.
     lines_before_hello: u32,
@@ -166,7 +163,7 @@ impl<D: Dialect> Session<D> {
 
     async fn serve_until_end(&mut self) -> End {
         debug!("connected");
-        let _ = self.stream.set_nodelay(true);
+        self.stream.set_nodelay();
         let mut codec = LineCodec::new(MAX_LINE_BYTES);
         // Holds memory only while there is something to decode: an idle connection keeps no
         // buffer (10,000 of them would otherwise hold 40 MB of empty ones).
@@ -212,7 +209,6 @@ impl<D: Dialect> Session<D> {
                 ready = std::future::poll_fn(|cx| self.stream.poll_read_ready(cx)),
                     if !self.input_paused() => match ready {
                     Ok(()) => {
-                        inbuf.reserve(READ_CHUNK);
                         match self.stream.try_read_buf(&mut inbuf) {
                             Ok(0) => match codec.decode_eof(&mut inbuf) {
                                 Ok(Some(line)) => match self.on_line(line) {
@@ -391,7 +387,7 @@ impl<D: Dialect> Session<D> {
 
 #[cfg(test)]
 mod tests {
-    use tokio::net::TcpListener;
+    use tokio::net::{TcpListener, TcpStream};
 
     use super::*;
     use crate::broker::HistoryConfig;
@@ -412,7 +408,7 @@ mod tests {
         let broker =
             Broker::local(HistoryConfig { location: None, ..HistoryConfig::default() }).unwrap();
         let session = run(
-            stream,
+            Transport::Tcp(stream),
             peer,
             Json,
             Arc::new(Hub::new(10, 10)),

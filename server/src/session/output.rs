@@ -92,6 +92,12 @@ impl<D: Dialect> Session<D> {
                 Err(e) => return Err(End::Dropped(e.to_string())),
             }
         }
+        // Over TLS, encrypted bytes may still wait for the socket.
+        match self.stream.try_flush() {
+            Ok(true) => {}
+            Ok(false) => Box::pin(self.flush_slowly()).await?,
+            Err(e) => return Err(End::Dropped(e.to_string())),
+        }
         // The buffer goes back: a session between batches holds none (a member list of a big
         // room is tens of kilobytes, for each of thousands of idle sessions). The next batch of
         // events starts with room for one as big as this one was (see `write_event`).
@@ -110,7 +116,11 @@ impl<D: Dialect> Session<D> {
     pub(super) async fn flush_slowly(&mut self) -> Result<(), End> {
         // `write_all_buf` consumes what it writes, so after a timeout `out` holds exactly
         // what is left.
-        let write = self.stream.write_all_buf(&mut self.out);
+        let (stream, out) = (&mut self.stream, &mut self.out);
+        let write = async move {
+            stream.write_all_buf(out).await?;
+            stream.flush().await
+        };
         tokio::pin!(write);
         let written = match timeout(STALL_AFTER, &mut write).await {
             Ok(written) => written,

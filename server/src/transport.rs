@@ -1,0 +1,259 @@
+//! The byte stream under a session: plain TCP, or TLS over TCP.
+//!
+//! A session drives its socket by readiness (wait until readable, then take what is there
+//! without waiting), so an idle connection holds no read buffer and a busy one is served
+//! without a future per read. TLS keeps that shape: after the handshake the rustls connection
+//! is driven here over the same non-blocking socket (`read_tls`/`write_tls` on `try_read` and
+//! `try_write`), rather than through a stream adapter that would wait inside every call.
+//! What rustls has buffered counts as readiness: a record bigger than one read leaves
+//! plaintext behind that no socket event would announce.
+
+use std::io::{self, ErrorKind, Read, Write};
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use bytes::BytesMut;
+use rustls::ServerConnection;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+
+pub enum Transport {
+    Tcp(TcpStream),
+    /// Boxed: the connection state is a few hundred bytes, and most sessions' futures should
+    /// not carry it.
+    Tls(Box<Tls>),
+}
+
+/// A TLS connection whose handshake is done, over its socket.
+pub struct Tls {
+    tcp: TcpStream,
+    conn: ServerConnection,
+    /// Our `close_notify` is queued (the session is ending).
+    closing: bool,
+}
+
+impl Tls {
+    pub fn new(tcp: TcpStream, conn: ServerConnection) -> Self {
+        Self { tcp, conn, closing: false }
+    }
+
+    /// Plaintext that is already decrypted, or news (an error, the peer's close) that a read
+    /// would report, without touching the socket.
+    fn has_news(&mut self) -> bool {
+        match self.conn.process_new_packets() {
+            Ok(state) => state.plaintext_bytes_to_read() > 0 || state.peer_has_closed(),
+            Err(_) => true,
+        }
+    }
+
+    /// Reads plaintext into `buf`; `Ok(0)` at the end of the stream, clean or not.
+    fn try_read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            match self.conn.reader().read(buf) {
+                Ok(n) => return Ok(n),
+                Err(e) if e.kind() == ErrorKind::UnexpectedEof => return Ok(0),
+                Err(e) if e.kind() != ErrorKind::WouldBlock => return Err(e),
+                Err(_) => {}
+            }
+            // Nothing decrypted yet: take what the socket has.
+            match self.conn.read_tls(&mut TryRead(&self.tcp)) {
+                Ok(0) => return Ok(0),
+                Ok(_) => {
+                    let processed = self.conn.process_new_packets();
+                    // Whatever rustls has to say (an alert, a key update) goes out as it can.
+                    let _ = self.push();
+                    processed.map_err(|e| io::Error::new(ErrorKind::InvalidData, e))?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Encrypts what of `buf` the connection's buffer takes and sends what the socket takes.
+    fn try_write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.push()?;
+        let taken = self.conn.writer().write(buf)?;
+        self.push()?;
+        if taken == 0 && !buf.is_empty() {
+            return Err(ErrorKind::WouldBlock.into());
+        }
+        Ok(taken)
+    }
+
+    /// Sends encrypted bytes until none are left (`true`) or the socket is full (`false`).
+    fn push(&mut self) -> io::Result<bool> {
+        while self.conn.wants_write() {
+            match self.conn.write_tls(&mut TryWrite(&self.tcp)) {
+                Ok(0) => return Err(ErrorKind::WriteZero.into()),
+                Ok(_) => {}
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(false),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// `io::Read` over a socket that never waits.
+struct TryRead<'a>(&'a TcpStream);
+
+impl Read for TryRead<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.try_read(buf)
+    }
+}
+
+/// `io::Write` over a socket that never waits.
+struct TryWrite<'a>(&'a TcpStream);
+
+impl Write for TryWrite<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.try_write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Bytes taken from the socket at a time.
+pub const READ_CHUNK: usize = 4096;
+
+impl Transport {
+    pub fn set_nodelay(&self) {
+        let tcp = match self {
+            Self::Tcp(tcp) => tcp,
+            Self::Tls(tls) => &tls.tcp,
+        };
+        let _ = tcp.set_nodelay(true);
+    }
+
+    /// Whether the link is encrypted.
+    pub fn is_tls(&self) -> bool {
+        matches!(self, Self::Tls(_))
+    }
+
+    /// Completes once a read may make progress. Holds no buffer while it waits.
+    pub fn poll_read_ready(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self {
+            Self::Tcp(tcp) => tcp.poll_read_ready(cx),
+            Self::Tls(tls) => {
+                if tls.has_news() {
+                    return Poll::Ready(Ok(()));
+                }
+                tls.tcp.poll_read_ready(cx)
+            }
+        }
+    }
+
+    /// Appends what is there to `buf` without waiting (up to a chunk): `Ok(0)` at the end of
+    /// the stream, `WouldBlock` if nothing is there.
+    pub fn try_read_buf(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
+        match self {
+            Self::Tcp(tcp) => {
+                buf.reserve(READ_CHUNK);
+                tcp.try_read_buf(buf)
+            }
+            Self::Tls(tls) => {
+                // rustls fills initialised memory: the chunk is zeroed, then cut to what came.
+                let start = buf.len();
+                buf.resize(start + READ_CHUNK, 0);
+                let read = tls.try_read(&mut buf[start..]);
+                buf.truncate(start + *read.as_ref().unwrap_or(&0));
+                read
+            }
+        }
+    }
+
+    /// Writes what the connection takes of `buf` without waiting; `WouldBlock` if nothing.
+    pub fn try_write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Self::Tcp(tcp) => tcp.try_write(buf),
+            Self::Tls(tls) => tls.try_write(buf),
+        }
+    }
+
+    /// Whether everything written has left (TLS keeps encrypted bytes the socket did not
+    /// take yet); tries to send them.
+    pub fn try_flush(&mut self) -> io::Result<bool> {
+        match self {
+            Self::Tcp(_) => Ok(true),
+            Self::Tls(tls) => tls.push(),
+        }
+    }
+}
+
+impl AsyncRead for Transport {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        loop {
+            let read = match this {
+                Self::Tcp(tcp) => return Pin::new(tcp).poll_read(cx, buf),
+                Self::Tls(tls) => tls.try_read(buf.initialize_unfilled()),
+            };
+            match read {
+                Ok(n) => {
+                    buf.advance(n);
+                    return Poll::Ready(Ok(()));
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => ready!(this.poll_read_ready(cx))?,
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+}
+
+impl AsyncWrite for Transport {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        loop {
+            match this {
+                Self::Tcp(tcp) => return Pin::new(tcp).poll_write(cx, buf),
+                Self::Tls(tls) => match tls.try_write(buf) {
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                        ready!(tls.tcp.poll_write_ready(cx))?;
+                    }
+                    written => return Poll::Ready(written),
+                },
+            }
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        loop {
+            match this {
+                Self::Tcp(tcp) => return Pin::new(tcp).poll_flush(cx),
+                Self::Tls(tls) => match tls.push() {
+                    Ok(true) => return Poll::Ready(Ok(())),
+                    Ok(false) => ready!(tls.tcp.poll_write_ready(cx))?,
+                    Err(e) => return Poll::Ready(Err(e)),
+                },
+            }
+        }
+    }
+
+    /// TLS: our `close_notify`, sent, then the socket's write side closed.
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if let Self::Tls(tls) = this
+            && !tls.closing
+        {
+            tls.conn.send_close_notify();
+            tls.closing = true;
+        }
+        ready!(Pin::new(&mut *this).poll_flush(cx))?;
+        match this {
+            Self::Tcp(tcp) => Pin::new(tcp).poll_shutdown(cx),
+            Self::Tls(tls) => Pin::new(&mut tls.tcp).poll_shutdown(cx),
+        }
+    }
+}
