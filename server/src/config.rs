@@ -1,19 +1,24 @@
 //! The flags of `chat-server`, and what they become: [`ServerInfo`] (what sessions are told and
 //! held to), the broker's settings.
 
+use std::ffi::OsString;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
 
-use std::path::PathBuf;
-
+use crate::broker::redis::RedisUrl;
+use crate::broker::redis::address::{SecretArg, read_ca_file};
 use crate::broker::{ClusterConfig, HistoryConfig, Location};
 use crate::flood::{FloodLimits, Rate};
 use crate::limits::{
     FLOOD_BURST, FLOOD_PER_SECOND, HELLO_TIMEOUT, HISTORY_KEEP, HISTORY_ON_JOIN, MAX_CONNECTIONS,
     MAX_CONNECTIONS_PER_IP, MAX_ROOM_MEMBERS, MAX_ROOMS, NICK_RESERVATION, PING_INTERVAL,
 };
+
+/// The environment variable that may hold the Redis URL, instead of `--redis`.
+pub const REDIS_URL_ENV: &str = "CHAT_REDIS_URL";
 
 /// A chat server: rooms, private messages and presence over JSON lines, and a plain-text port
 /// for nc, telnet and small scripts.
@@ -111,14 +116,27 @@ pub struct Config {
     pub db_max_mib: Option<u64>,
 
     /// Run as one node of several sharing rooms, presence, nicks and history through this
-    /// Redis (e.g. redis://127.0.0.1:6379). History is then kept in Redis, not SQLite.
+    /// Redis (e.g. redis://127.0.0.1:6379; rediss:// for TLS). History is then kept in Redis,
+    /// not SQLite. A URL with a password is better given by --redis-url-file or the
+    /// CHAT_REDIS_URL environment variable: a command line is visible to every user (ps).
     #[arg(long, value_name = "URL", conflicts_with_all = ["db", "no_history", "db_max_mib"])]
-    pub redis: Option<String>,
+    pub redis: Option<SecretArg>,
+
+    /// As --redis, with the URL on the first line of FILE (which only its owner should be
+    /// able to read: chmod 600).
+    #[arg(long, value_name = "FILE",
+          conflicts_with_all = ["redis", "db", "no_history", "db_max_mib"])]
+    pub redis_url_file: Option<PathBuf>,
+
+    /// For a rediss:// URL: trust the CA certificates (PEM) in FILE, instead of the system's,
+    /// to sign the Redis server's certificate.
+    #[arg(long, value_name = "FILE")]
+    pub redis_tls_ca: Option<PathBuf>,
 
     /// This node's name among the nodes sharing a Redis (letters, digits, '-', '_', '.').
     /// Default: a new random one each start (its predecessor's sessions are then announced
     /// gone by the other nodes a few seconds after it stopped).
-    #[arg(long, value_name = "NAME", requires = "redis")]
+    #[arg(long, value_name = "NAME")]
     pub node_id: Option<String>,
 
     /// More log output (-v debug, -vv trace). RUST_LOG, when set, takes precedence.
@@ -181,14 +199,93 @@ impl Config {
         })
     }
 
-    /// The cluster settings, with `--redis`.
-    pub fn cluster(&self) -> Option<ClusterConfig> {
-        let url = self.redis.clone()?;
+    /// The cluster settings, with `--redis`, `--redis-url-file` or [`REDIS_URL_ENV`]; `None`
+    /// for a single node. Warns (in the log) of a URL file others can read and of a password
+    /// that would cross the network unencrypted.
+    pub fn cluster(&self) -> anyhow::Result<Option<ClusterConfig>> {
+        self.cluster_with(std::env::var_os(REDIS_URL_ENV))
+    }
+
+    /// [`Config::cluster`], with `env` as the value of [`REDIS_URL_ENV`].
+    fn cluster_with(&self, env: Option<OsString>) -> anyhow::Result<Option<ClusterConfig>> {
+        // An empty variable counts as unset, as clap does for its own.
+        let env = env.filter(|value| !value.is_empty());
+        let given = [
+            self.redis.is_some().then_some("--redis"),
+            self.redis_url_file.is_some().then_some("--redis-url-file"),
+            env.is_some().then_some(REDIS_URL_ENV),
+        ];
+        let given: Vec<&str> = given.into_iter().flatten().collect();
+        if let [first, second, ..] = given.as_slice() {
+            anyhow::bail!("{first} and {second} both give the Redis URL: give it one way only");
+        }
+        let url = if let Some(arg) = &self.redis {
+            RedisUrl::parse(arg.as_str()).map_err(|e| anyhow::anyhow!("--redis: {e}"))?
+        } else if let Some(path) = &self.redis_url_file {
+            let shown = path.display();
+            let (url, access) = RedisUrl::from_file(path)
+                .map_err(|e| anyhow::anyhow!("--redis-url-file {shown}: {e:#}"))?;
+            if access.open_to_others() {
+                let mode = access.mode.unwrap_or_default();
+                tracing::warn!(
+                    "--redis-url-file {shown} is open to others than its owner \
+                     (mode {mode:04o}), and it may hold the Redis password: chmod 600 {shown}"
+                );
+            }
+            url
+        } else if let Some(value) = env {
+            let text = value
+                .into_string()
+                .map_err(|_| anyhow::anyhow!("{REDIS_URL_ENV}: not UTF-8 text"))?;
+            RedisUrl::parse(&text).map_err(|e| anyhow::anyhow!("{REDIS_URL_ENV}: {e}"))?
+        } else {
+            if self.node_id.is_some() {
+                anyhow::bail!(
+                    "--node-id names a node sharing a Redis: give the Redis URL too \
+                     (--redis, --redis-url-file or {REDIS_URL_ENV})"
+                );
+            }
+            if self.redis_tls_ca.is_some() {
+                anyhow::bail!("--redis-tls-ca is for a rediss:// Redis URL, and none is given");
+            }
+            return Ok(None);
+        };
+        if given == [REDIS_URL_ENV] {
+            // The flags' own conflicts are clap's; the variable's are checked here.
+            let local = [
+                self.db.is_some().then_some("--db"),
+                self.no_history.then_some("--no-history"),
+                self.db_max_mib.is_some().then_some("--db-max-mib"),
+            ];
+            if let Some(flag) = local.into_iter().flatten().next() {
+                anyhow::bail!(
+                    "{flag} is for a single node, but {REDIS_URL_ENV} is set (history is then \
+                     kept in Redis): unset it or leave {flag} out"
+                );
+            }
+        }
+        let tls_ca = match &self.redis_tls_ca {
+            Some(path) if !url.is_tls() => anyhow::bail!(
+                "--redis-tls-ca {} is for a rediss:// (TLS) Redis URL, and {url} is not one",
+                path.display()
+            ),
+            Some(path) => Some(
+                read_ca_file(path)
+                    .map_err(|e| anyhow::anyhow!("--redis-tls-ca {}: {e:#}", path.display()))?,
+            ),
+            None => None,
+        };
+        if url.secret_in_clear() {
+            tracing::warn!(
+                "the Redis password or user name crosses the network unencrypted to {url}: \
+                 use rediss:// (TLS)"
+            );
+        }
         let node = self.node_id.clone().unwrap_or_else(|| {
             let id = uuid::Uuid::new_v4().simple().to_string();
             format!("node-{}", &id[..8])
         });
-        Some(ClusterConfig { url, node })
+        Ok(Some(ClusterConfig { url, tls_ca, node }))
     }
 
     pub fn plain_addr(&self) -> Option<SocketAddr> {
@@ -295,5 +392,56 @@ mod tests {
         assert_eq!(info(&["--no-flood-control"]).flood, None);
         let both = ["chat-server", "--no-flood-control", "--flood-rate", "5"];
         assert!(Config::try_parse_from(both).is_err(), "contradictory flags are refused");
+    }
+
+    fn parse(args: &[&str]) -> Config {
+        Config::try_parse_from(std::iter::once("chat-server").chain(args.iter().copied())).unwrap()
+    }
+
+    /// The Redis URL comes from one place: the flag, a file or the environment. Two are
+    /// refused, naming both; the password shows nowhere, not even in `Debug`.
+    #[test]
+    fn one_redis_url_source() {
+        let secret = "Pangolin-Secret-42";
+        let url = format!("redis://:{secret}@127.0.0.1:6379");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("redis-url");
+        std::fs::write(&file, format!("{url}\n")).unwrap();
+        let file = file.to_str().unwrap();
+        let shown = "redis://:***@127.0.0.1:6379";
+
+        let cases: [(&[&str], Option<&str>); 3] =
+            [(&["--redis", &url], None), (&["--redis-url-file", file], None), (&[], Some(&url))];
+        for (args, env) in cases {
+            let config = parse(args);
+            assert!(!format!("{config:?}").contains(secret), "Debug of {args:?}");
+            let cluster = config.cluster_with(env.map(OsString::from)).unwrap().unwrap();
+            assert_eq!(cluster.url.to_string(), shown, "{args:?}");
+            assert!(!format!("{cluster:?}").contains(secret), "Debug of {args:?}");
+        }
+        assert!(parse(&[]).cluster_with(Some(OsString::new())).unwrap().is_none(), "empty: unset");
+
+        let refused = |args: &[&str], env: Option<&str>| {
+            let e = parse(args).cluster_with(env.map(OsString::from)).unwrap_err().to_string();
+            assert!(!e.contains(secret), "{e}");
+            e
+        };
+        let e = refused(&["--redis", &url], Some(&url));
+        assert!(e.contains("--redis and CHAT_REDIS_URL"), "{e}");
+        let e = refused(&["--redis-url-file", file], Some(&url));
+        assert!(e.contains("--redis-url-file and CHAT_REDIS_URL"), "{e}");
+        let e = refused(&["--db", ":memory:"], Some(&url));
+        assert!(e.contains("--db") && e.contains("CHAT_REDIS_URL"), "{e}");
+        assert!(refused(&["--node-id", "a"], None).contains("--node-id"));
+        let e = refused(&["--redis", &url, "--redis-tls-ca", file], None);
+        assert!(e.contains("rediss://") && e.contains(shown), "{e}");
+        let e = refused(&["--redis", &format!("redis://:{secret}@host:port")], None);
+        assert!(e.starts_with("--redis: "), "{e}");
+        let e = refused(&["--redis-url-file", "/nonexistent/redis-url"], None);
+        assert!(e.contains("/nonexistent/redis-url"), "{e}");
+
+        let both = ["chat-server", "--redis", &url, "--redis-url-file", file];
+        let e = Config::try_parse_from(both).unwrap_err().to_string();
+        assert!(!e.contains(secret), "clap's refusal quotes no URL: {e}");
     }
 }

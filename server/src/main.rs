@@ -34,7 +34,8 @@ async fn serve(config: chat_server::Config) -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
 
-    let broker = match config.cluster() {
+    // After the logger: reading the Redis URL may warn (a URL file others can read).
+    let broker = match config.cluster()? {
         Some(cluster) => {
             // Redis first: a node that cannot reach it (or whose id is taken) stops here.
             let history = chat_server::HistoryConfig {

@@ -21,7 +21,10 @@
 //!   After Redis comes back, the subscriber writes this node's sessions and memberships back
 //!   (a restarted Redis may have lost them), re-reads the others', and fills in messages it
 //!   missed from the streams.
+//! - **Secrets**: the URL may hold a password; it is a [`RedisUrl`] ([`address`]), shown
+//!   everywhere with `***` in its place. `rediss://` connects with TLS (rustls, ring).
 
+pub mod address;
 mod history;
 mod liveness;
 mod nicks;
@@ -32,6 +35,7 @@ mod state;
 mod subscriber;
 pub mod wire;
 
+pub use address::RedisUrl;
 pub use outbox::Relay;
 use outbox::{Outgoing, Queued};
 
@@ -59,8 +63,11 @@ use wire::{MemberEntry, Note};
 /// How to reach Redis and who this node is.
 #[derive(Debug, Clone)]
 pub struct ClusterConfig {
-    /// `redis://host:port[/db]`.
-    pub url: String,
+    /// `redis://[:password@]host:port[/db]` or `rediss://...`.
+    pub url: RedisUrl,
+    /// For `rediss://`: the CA certificates (PEM) the server's certificate must chain to,
+    /// instead of the system's (`--redis-tls-ca`).
+    pub tls_ca: Option<Vec<u8>>,
     /// This node's name, unique among the nodes (letters, digits, `-_.`).
     pub node: String,
 }
@@ -70,8 +77,9 @@ pub struct ClusterConfig {
 pub enum ClusterError {
     #[error("the node id {0:?} is not usable: 1 to 64 letters, digits, '-', '_' or '.'")]
     NodeId(String),
-    #[error("cannot reach Redis at {url}: {source}")]
-    Connect { url: String, source: RedisError },
+    /// The redis crate's error is shown in the line, not chained after it (it would repeat).
+    #[error("cannot use Redis at {url}: {}", connect_reason(.error))]
+    Connect { url: RedisUrl, error: RedisError },
     #[error("another node runs as {0:?} (its heartbeat is fresh); give this one another --node-id")]
     NodeInUse(String),
     #[error("Redis failed while this node was starting: {0}")]
@@ -121,8 +129,8 @@ impl Cluster {
         if !wire::valid_node_id(&config.node) {
             return Err(ClusterError::NodeId(config.node));
         }
-        let connect = |source| ClusterError::Connect { url: config.url.clone(), source };
-        let client = redis::Client::open(config.url.as_str()).map_err(connect)?;
+        let connect = |error| ClusterError::Connect { url: config.url.clone(), error };
+        let client = client(&config).map_err(connect)?;
         let manager = redis::aio::ConnectionManagerConfig::new()
             .set_connection_timeout(Some(REDIS_TIMEOUT))
             .set_response_timeout(Some(REDIS_TIMEOUT))
@@ -234,6 +242,34 @@ impl Cluster {
         if !self.up.swap(true, Ordering::AcqRel) {
             info!("Redis is answering again");
         }
+    }
+}
+
+/// Why a connection failed, in words for the operator: the password refusals are said
+/// plainly (the redis crate's own words repeat themselves).
+fn connect_reason(e: &RedisError) -> String {
+    if e.kind() == redis::ErrorKind::AuthenticationFailed {
+        "it refused the password (or the user name) in the URL".to_owned()
+    } else if e.code() == Some("NOAUTH") {
+        "it wants a password (NOAUTH), and the URL has none".to_owned()
+    } else {
+        e.to_string()
+    }
+}
+
+/// The redis crate's client for `config`: TLS for `rediss://`, trusting `tls_ca` if given,
+/// else the system's certificates.
+fn client(config: &ClusterConfig) -> Result<redis::Client, RedisError> {
+    // rustls needs a process-wide crypto provider: ring (aws-lc-rs would need cmake to
+    // build). Whoever installs it first wins; the server's own TLS installs the same.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    match &config.tls_ca {
+        Some(pem) => {
+            let certificates =
+                redis::TlsCertificates { client_tls: None, root_cert: Some(pem.clone()) };
+            redis::Client::build_with_tls(config.url.expose(), certificates)
+        }
+        None => redis::Client::open(config.url.expose()),
     }
 }
 
