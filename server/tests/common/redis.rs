@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -19,12 +19,36 @@ pub struct RedisServer {
     pub port: u16,
     dir: tempfile::TempDir,
     child: Option<Child>,
+    options: RedisOptions,
+}
+
+/// How a test's `redis-server` differs from the plain one.
+#[derive(Debug, Clone, Default)]
+pub struct RedisOptions {
+    /// `--requirepass`: every client must give this password.
+    pub password: Option<String>,
+    /// TLS only (no plain port: `--port 0 --tls-port`), with these files.
+    pub tls: Option<TlsFiles>,
+}
+
+/// The server side of TLS: its certificate and key, and the CA (PEM files).
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub ca: PathBuf,
 }
 
 impl RedisServer {
     /// Starts one, with an append-only file in a fresh directory, so a restart keeps its data.
     pub fn start() -> Self {
-        let mut server = Self { port: 0, dir: tempfile::tempdir().unwrap(), child: None };
+        Self::start_with(RedisOptions::default())
+    }
+
+    /// Starts one with a password or TLS.
+    pub fn start_with(options: RedisOptions) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut server = Self { port: 0, dir, child: None, options };
         // Another program may take the free port between the look and the start: try again.
         for _ in 0..20 {
             server.port = free_port();
@@ -37,8 +61,24 @@ impl RedisServer {
 
     /// Starts `redis-server` on `self.port`; whether it answers.
     fn spawn(&mut self) -> bool {
-        let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", ""])
+        let mut command = Command::new("redis-server");
+        let port = self.port.to_string();
+        match &self.options.tls {
+            None => command.args(["--port", &port]),
+            Some(tls) => command
+                .args(["--port", "0", "--tls-port", &port, "--tls-auth-clients", "no"])
+                .arg("--tls-cert-file")
+                .arg(&tls.cert)
+                .arg("--tls-key-file")
+                .arg(&tls.key)
+                .arg("--tls-ca-cert-file")
+                .arg(&tls.ca),
+        };
+        if let Some(password) = &self.options.password {
+            command.args(["--requirepass", password]);
+        }
+        let child = command
+            .args(["--bind", "127.0.0.1", "--save", ""])
             .args(["--appendonly", "yes", "--appendfsync", "always"])
             .arg("--dir")
             .arg(self.dir.path())
@@ -53,7 +93,12 @@ impl RedisServer {
                 self.child = None;
                 return false;
             }
-            if ping(self.port) {
+            // A TLS port is only checked for listening.
+            let up = match self.options.tls {
+                None => ping(self.port),
+                Some(_) => std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok(),
+            };
+            if up {
                 return true;
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -61,11 +106,25 @@ impl RedisServer {
         false
     }
 
+    /// Its URL, with its password if it has one; `rediss://` for TLS.
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        self.url_with(self.options.password.as_deref())
     }
 
-    /// A connection of the test's own, for what an operator would do by hand (`CONFIG SET`).
+    /// Its URL with `password` (a wrong one, or none).
+    pub fn url_with(&self, password: Option<&str>) -> String {
+        let scheme = if self.options.tls.is_some() { "rediss" } else { "redis" };
+        let auth = password.map(|p| format!(":{p}@")).unwrap_or_default();
+        format!("{scheme}://{auth}127.0.0.1:{}", self.port)
+    }
+
+    /// Its data directory, where the nodes' logs go too.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// A connection of the test's own, for what an operator would do by hand (`CONFIG SET`);
+    /// not over TLS.
     pub async fn connection(&self) -> redis::aio::MultiplexedConnection {
         let client = redis::Client::open(self.url()).unwrap();
         tokio::time::timeout(WAIT, client.get_multiplexed_async_connection())
@@ -115,7 +174,7 @@ fn free_port() -> u16 {
     listener.local_addr().unwrap().port()
 }
 
-/// Whether a Redis answers PING on `port`.
+/// Whether a Redis answers PING on `port` (or asks for its password first).
 fn ping(port: u16) -> bool {
     use std::io::{Read, Write};
     let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return false };
@@ -124,7 +183,19 @@ fn ping(port: u16) -> bool {
         return false;
     }
     let mut buf = [0u8; 16];
-    matches!(stream.read(&mut buf), Ok(n) if buf[..n].starts_with(b"+PONG"))
+    matches!(stream.read(&mut buf),
+        Ok(n) if buf[..n].starts_with(b"+PONG") || buf[..n].starts_with(b"-NOAUTH"))
+}
+
+/// How a node is given the Redis URL.
+#[derive(Debug, Clone, Copy)]
+pub enum UrlSource<'a> {
+    /// `--redis URL`.
+    Flag(&'a str),
+    /// `--redis-url-file PATH`.
+    File(&'a Path),
+    /// The `CHAT_REDIS_URL` environment variable.
+    Env(&'a str),
 }
 
 /// A `chat-server` process: one node.
@@ -168,13 +239,48 @@ impl Node {
         id: &str,
         extra: &[&str],
     ) -> Result<Self, Refused> {
+        Self::try_start_from(redis, UrlSource::Flag(url), id, extra, &[]).await
+    }
+
+    /// [`Node::start_via`], with the URL given by `source` and `env` added to the node's
+    /// environment (which may replace `RUST_LOG`).
+    pub async fn start_from(
+        redis: &RedisServer,
+        source: UrlSource<'_>,
+        id: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Self {
+        match Self::try_start_from(redis, source, id, extra, env).await {
+            Ok(node) => node,
+            Err(refused) => panic!("node {id} exited ({}): {}", refused.status, refused.stderr),
+        }
+    }
+
+    /// [`Node::try_start`], with the URL given by `source` and `env` added to the node's
+    /// environment.
+    pub async fn try_start_from(
+        redis: &RedisServer,
+        source: UrlSource<'_>,
+        id: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Result<Self, Refused> {
         // One log per process, also for a node id started again.
         static STARTED: AtomicUsize = AtomicUsize::new(0);
         let run = STARTED.fetch_add(1, Ordering::Relaxed);
         let log = redis.dir.path().join(format!("{id}-{}-{run}.log", std::process::id()));
         let log_file = std::fs::File::create(&log).unwrap();
-        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_chat-server"))
-            .args(["--redis", url, "--node-id", id])
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_chat-server"));
+        // Nothing of the environment of whoever runs the tests: only the log level.
+        command.env_clear().env("RUST_LOG", "chat_server=debug");
+        match source {
+            UrlSource::Flag(url) => command.args(["--redis", url]),
+            UrlSource::File(path) => command.arg("--redis-url-file").arg(path),
+            UrlSource::Env(url) => command.env("CHAT_REDIS_URL", url),
+        };
+        let mut child = command
+            .args(["--node-id", id])
             .args([
                 "--listen",
                 "127.0.0.1:0",
@@ -183,9 +289,7 @@ impl Node {
                 "--no-flood-control",
             ])
             .args(extra)
-            // Nothing of the environment of whoever runs the tests: only the log level.
-            .env_clear()
-            .env("RUST_LOG", "chat_server=debug")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(log_file)
             .kill_on_drop(true)
