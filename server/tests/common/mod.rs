@@ -4,6 +4,7 @@
 
 pub mod redis;
 pub mod relay;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -15,7 +16,7 @@ use protocol::{
     ClientCodec, ClientMsg, Label, Nick, PROTOCOL_VERSION, RequestError, RoomName, ServerMsg,
     Stored,
 };
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -52,11 +53,27 @@ pub async fn start_server_with(info: ServerInfo) -> TestServer {
 
 /// A server with the given history settings (the default keeps it in memory).
 pub async fn start_server_with_history(info: ServerInfo, history: HistoryConfig) -> TestServer {
+    start_server_on(info, history, None).await
+}
+
+/// A server whose ports speak TLS only, with `tls`'s certificate.
+pub async fn start_tls_server(tls: std::sync::Arc<chat_server::tls::Tls>) -> TestServer {
+    start_server_on(info(), HistoryConfig::default(), Some(tls)).await
+}
+
+async fn start_server_on(
+    info: ServerInfo,
+    history: HistoryConfig,
+    tls: Option<std::sync::Arc<chat_server::tls::Tls>>,
+) -> TestServer {
     let broker = Broker::local(history).expect("the history opens");
-    let listeners =
+    let mut listeners =
         Listeners::bind("127.0.0.1:0".parse().unwrap(), Some("127.0.0.1:0".parse().unwrap()))
             .await
             .unwrap();
+    if let Some(tls) = tls {
+        listeners = listeners.with_tls(tls);
+    }
     let json = listeners.json_addr().unwrap();
     let plain = listeners.plain_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
@@ -125,8 +142,13 @@ pub fn nick(s: &str) -> Nick {
     Nick::parse(s).unwrap()
 }
 
-pub struct JsonClient {
-    pub frames: Framed<TcpStream, ClientCodec>,
+/// What a test client talks over: plain TCP, or TLS over it.
+pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
+
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Stream for T {}
+
+pub struct JsonClient<S = TcpStream> {
+    pub frames: Framed<S, ClientCodec>,
 }
 
 impl JsonClient {
@@ -136,6 +158,13 @@ impl JsonClient {
 
     /// A client on a socket the test set up itself.
     pub fn on(stream: TcpStream) -> Self {
+        Self::over(stream)
+    }
+}
+
+impl<S: Stream> JsonClient<S> {
+    /// A client over any stream (a TLS one, say).
+    pub fn over(stream: S) -> Self {
         Self { frames: Framed::new(stream, ClientCodec::new(MAX_SERVER_LINE_BYTES)) }
     }
 
@@ -247,31 +276,42 @@ impl JsonClient {
 }
 
 /// A client of the plain-text port, reading lines as bytes.
-pub struct PlainClient {
-    reader: BufReader<tokio::net::tcp::OwnedReadHalf>,
-    writer: tokio::net::tcp::OwnedWriteHalf,
+pub struct PlainClient<S = TcpStream> {
+    reader: BufReader<tokio::io::ReadHalf<S>>,
+    writer: tokio::io::WriteHalf<S>,
 }
 
 impl PlainClient {
     pub async fn connect(addr: SocketAddr) -> Self {
-        let (r, w) = TcpStream::connect(addr).await.unwrap().into_split();
-        Self { reader: BufReader::new(r), writer: w }
+        Self::over(TcpStream::connect(addr).await.unwrap())
     }
 
     /// Drops the connection with a reset, as a network failure does.
     pub fn reset(self) {
-        let stream = self.reader.into_inner().reunite(self.writer).unwrap();
-        reset(stream);
+        reset(self.reader.into_inner().unsplit(self.writer));
     }
 
     /// Connects, reads the greeting, gives `nick` and reads up to the member list of lobby.
     pub async fn login(addr: SocketAddr, nick: &str) -> Self {
-        let mut c = Self::connect(addr).await;
+        Self::connect(addr).await.log_in(nick).await
+    }
+}
+
+impl<S: Stream> PlainClient<S> {
+    /// A client over any stream (a TLS one, say).
+    pub fn over(stream: S) -> Self {
+        let (r, w) = tokio::io::split(stream);
+        Self { reader: BufReader::new(r), writer: w }
+    }
+
+    /// Reads the greeting, gives `nick` and reads up to the member list of lobby.
+    pub async fn log_in(mut self, nick: &str) -> Self {
+        let c = &mut self;
         assert_eq!(c.line().await, "Welcome! What's your name?");
         c.send(&format!("{nick}\n")).await;
         assert_eq!(c.line().await, format!("Hello, {nick}! Welcome to chat."));
         c.line_until(|l| l.starts_with("[lobby] Members:")).await;
-        c
+        self
     }
 
     pub async fn send(&mut self, text: &str) {
