@@ -5,8 +5,13 @@
 //! without a future per read. TLS keeps that shape: after the handshake the rustls connection
 //! is driven here over the same non-blocking socket (`read_tls`/`write_tls` on `try_read` and
 //! `try_write`), rather than through a stream adapter that would wait inside every call.
-//! What rustls has buffered counts as readiness: a record bigger than one read leaves
-//! plaintext behind that no socket event would announce.
+//!
+//! Plaintext that rustls decrypted but a read did not take (a record is bigger than a read)
+//! needs no event of its own: the socket's readiness is only cleared when a read finds it
+//! empty, and a TLS read goes to the socket only once every decrypted byte is handed out.
+//! Written bytes are another matter: rustls may hold encrypted ones the socket did not take,
+//! which [`Transport::try_flush`] reports, so the session waits for the socket before it
+//! calls a batch written.
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::pin::Pin;
@@ -35,15 +40,6 @@ pub struct Tls {
 impl Tls {
     pub fn new(tcp: TcpStream, conn: ServerConnection) -> Self {
         Self { tcp, conn, closing: false }
-    }
-
-    /// Plaintext that is already decrypted, or news (an error, the peer's close) that a read
-    /// would report, without touching the socket.
-    fn has_news(&mut self) -> bool {
-        match self.conn.process_new_packets() {
-            Ok(state) => state.plaintext_bytes_to_read() > 0 || state.peer_has_closed(),
-            Err(_) => true,
-        }
     }
 
     /// Reads plaintext into `buf`; `Ok(0)` at the end of the stream, clean or not.
@@ -137,12 +133,7 @@ impl Transport {
     pub fn poll_read_ready(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self {
             Self::Tcp(tcp) => tcp.poll_read_ready(cx),
-            Self::Tls(tls) => {
-                if tls.has_news() {
-                    return Poll::Ready(Ok(()));
-                }
-                tls.tcp.poll_read_ready(cx)
-            }
+            Self::Tls(tls) => tls.tcp.poll_read_ready(cx),
         }
     }
 
@@ -255,5 +246,94 @@ impl AsyncWrite for Transport {
             Self::Tcp(tcp) => Pin::new(tcp).poll_shutdown(cx),
             Self::Tls(tls) => Pin::new(&mut tls.tcp).poll_shutdown(cx),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
+    use tokio::io::AsyncReadExt;
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    /// A TLS connection on loopback: the server side as a session drives it, the client as
+    /// a tokio-rustls stream whose socket receives into a small buffer.
+    async fn pair() -> (Transport, tokio_rustls::client::TlsStream<TcpStream>) {
+        let made = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+        let cert = made.cert.der().clone();
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(made.signing_key.serialize_der()));
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let server = rustls::ServerConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![cert.clone()], key)
+            .unwrap();
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(cert).unwrap();
+        let client = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        let (accepted, connected) =
+            tokio::join!(listener.accept(), socket.connect(listener.local_addr().unwrap()));
+        let ((tcp, _), tcp_client) = (accepted.unwrap(), connected.unwrap());
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(client));
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server));
+        let name = ServerName::try_from("localhost").unwrap();
+        let (client, server) =
+            tokio::join!(connector.connect(name, tcp_client), acceptor.accept(tcp));
+        let (tcp, conn) = server.unwrap().into_inner();
+        (Transport::Tls(Box::new(Tls::new(tcp, conn))), client.unwrap())
+    }
+
+    /// Bytes the socket could not take stay with rustls, and `try_flush` says so: a session
+    /// that took `try_write`'s word for it would leave the end of a batch unsent. Once the
+    /// client reads, a flush sends it, and the client has every byte, in order.
+    #[tokio::test]
+    async fn encrypted_bytes_the_socket_did_not_take_are_reported_and_sent() {
+        let (mut server, mut client) = pair().await;
+        let chunk = [7u8; 1000];
+        let mut sent = 0usize;
+        // Fill the socket until it takes nothing more.
+        loop {
+            match server.try_write(&chunk) {
+                Ok(n) => sent += n,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) => panic!("{e}"),
+            }
+            assert!(sent < 64 * 1024 * 1024, "the socket never filled up");
+        }
+        // One more small write may be taken by rustls while the socket is full: then it is
+        // not sent, and the session must hear it.
+        let last = b"the end";
+        let mut took_last = false;
+        if let Ok(n) = server.try_write(last) {
+            sent += n;
+            took_last = n == last.len();
+        }
+        assert!(!server.try_flush().unwrap(), "encrypted bytes wait, and try_flush says so");
+        let reading = async {
+            let mut got = vec![0u8; sent];
+            client.read_exact(&mut got).await.unwrap();
+            got
+        };
+        let flushing = async { tokio::io::AsyncWriteExt::flush(&mut server).await.unwrap() };
+        let (got, ()) = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+            tokio::join!(reading, flushing)
+        })
+        .await
+        .expect("everything arrives once the client reads");
+        if took_last {
+            assert!(got.ends_with(last));
+        }
+        assert!(server.try_flush().unwrap(), "nothing waits after the flush");
     }
 }
