@@ -16,6 +16,7 @@ use crate::limits::{
     FLOOD_BURST, FLOOD_PER_SECOND, HELLO_TIMEOUT, HISTORY_KEEP, HISTORY_ON_JOIN, MAX_CONNECTIONS,
     MAX_CONNECTIONS_PER_IP, MAX_ROOM_MEMBERS, MAX_ROOMS, NICK_RESERVATION, PING_INTERVAL,
 };
+use crate::tls::{self, TlsError, TlsFiles};
 
 /// The environment variable that may hold the Redis URL, instead of `--redis`.
 pub const REDIS_URL_ENV: &str = "CHAT_REDIS_URL";
@@ -138,6 +139,23 @@ pub struct Config {
     /// gone by the other nodes a few seconds after it stopped).
     #[arg(long, value_name = "NAME")]
     pub node_id: Option<String>,
+
+    /// Speak TLS only, on both ports, with the certificate chain in FILE (PEM, the server's
+    /// own certificate first; Let's Encrypt's fullchain.pem). Needs --tls-key. SIGHUP reads
+    /// both files again: new connections get the new certificate, open ones carry on.
+    #[arg(long, value_name = "FILE", requires = "tls_key", conflicts_with = "tls_self_signed")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The private key of --tls-cert (PEM: PKCS#8, RSA or EC).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Speak TLS only, with a certificate this server makes for itself on its first start (for
+    /// localhost, the listen addresses and this machine's name) and keeps in its data directory
+    /// (tls-cert.pem and tls-key.pem, readable by the owner only). Its SHA-256 fingerprint is
+    /// printed at every start: give it to users, whose clients ask them to compare it.
+    #[arg(long)]
+    pub tls_self_signed: bool,
 
     /// More log output (-v debug, -vv trace). RUST_LOG, when set, takes precedence.
     #[arg(short, long, action = clap::ArgAction::Count)]
@@ -291,6 +309,54 @@ impl Config {
     pub fn plain_addr(&self) -> Option<SocketAddr> {
         (!self.no_plain).then_some(self.plain_listen)
     }
+
+    /// The TLS certificate and key, as the flags say: given, or made (once) for
+    /// `--tls-self-signed` beside the default database. `None`: no TLS.
+    pub fn tls(&self) -> Result<Option<TlsFiles>, TlsError> {
+        if let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) {
+            return Ok(Some(TlsFiles { cert: cert.clone(), key: key.clone() }));
+        }
+        if !self.tls_self_signed {
+            return Ok(None);
+        }
+        let path = default_db_path();
+        let dir = path.parent().unwrap_or(std::path::Path::new("."));
+        tls::self_signed(dir, &self.host_names()).map(Some)
+    }
+
+    /// The names a self-signed certificate is made for: localhost, the listen addresses (if
+    /// not "any"), and this machine's name.
+    fn host_names(&self) -> Vec<String> {
+        let mut names = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
+        for addr in std::iter::once(self.listen).chain(self.plain_addr()) {
+            if !addr.ip().is_unspecified() {
+                names.push(addr.ip().to_string());
+            }
+        }
+        if let Ok(host) = std::fs::read_to_string("/proc/sys/kernel/hostname") {
+            names.push(host.trim().to_owned());
+        }
+        names.retain(|name| !name.is_empty());
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    /// Without TLS, on an address other machines can reach: what to warn the operator of.
+    pub fn clear_text_warning(&self, tls: bool) -> Option<String> {
+        let exposed: Vec<String> = std::iter::once(self.listen)
+            .chain(self.plain_addr())
+            .filter(|addr| !addr.ip().is_loopback())
+            .map(|addr| addr.to_string())
+            .collect();
+        (!tls && !exposed.is_empty()).then(|| {
+            format!(
+                "listening on {} without TLS: messages, private messages and resume tokens \
+                 travel in clear text (see --tls-cert, --tls-self-signed)",
+                exposed.join(" and ")
+            )
+        })
+    }
 }
 
 /// `$XDG_DATA_HOME/chat-server/history.db`, else `~/.local/share/chat-server/history.db`, else
@@ -365,6 +431,45 @@ mod tests {
     fn info(args: &[&str]) -> ServerInfo {
         let argv = std::iter::once("chat-server").chain(args.iter().copied());
         Config::try_parse_from(argv).unwrap().server_info()
+    }
+
+    fn config(args: &[&str]) -> Config {
+        let argv = std::iter::once("chat-server").chain(args.iter().copied());
+        Config::try_parse_from(argv).unwrap()
+    }
+
+    /// Only an address other machines can reach, without TLS, is warned of.
+    #[test]
+    fn clear_text_is_warned_of_beyond_loopback_only() {
+        assert_eq!(config(&[]).clear_text_warning(false), None);
+        assert_eq!(config(&["--listen", "[::1]:7878"]).clear_text_warning(false), None);
+        let exposed = config(&["--listen", "0.0.0.0:7878"]);
+        let warning = exposed.clear_text_warning(false).unwrap();
+        assert!(warning.contains("0.0.0.0:7878 without TLS"), "{warning}");
+        assert!(warning.contains("clear text"), "{warning}");
+        assert_eq!(exposed.clear_text_warning(true), None);
+        let plain = config(&["--plain-listen", "192.0.2.1:7879"]).clear_text_warning(false);
+        assert!(plain.unwrap().contains("192.0.2.1:7879"));
+        assert_eq!(
+            config(&["--plain-listen", "192.0.2.1:7879", "--no-plain"]).clear_text_warning(false),
+            None
+        );
+    }
+
+    /// The TLS flags go together: a certificate needs its key, and files exclude making one.
+    #[test]
+    fn tls_flags() {
+        let argv = |args: &[&str]| {
+            Config::try_parse_from(std::iter::once("chat-server").chain(args.iter().copied()))
+        };
+        assert!(argv(&["--tls-cert", "c.pem"]).is_err());
+        assert!(argv(&["--tls-key", "k.pem"]).is_err());
+        assert!(argv(&["--tls-cert", "c.pem", "--tls-key", "k.pem", "--tls-self-signed"]).is_err());
+        let given = config(&["--tls-cert", "c.pem", "--tls-key", "k.pem"]).tls().unwrap();
+        assert_eq!(given, Some(TlsFiles { cert: "c.pem".into(), key: "k.pem".into() }));
+        assert_eq!(config(&[]).tls().unwrap(), None);
+        let names = config(&["--listen", "10.1.2.3:7878"]).host_names();
+        assert!(names.contains(&"10.1.2.3".to_owned()) && names.contains(&"localhost".to_owned()));
     }
 
     /// The limit flags reach the server's settings; flood control is on unless switched off,

@@ -34,6 +34,15 @@ async fn serve(config: chat_server::Config) -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
 
+    // Before anything else is touched: a certificate that cannot be used stops the server
+    // here, with the path and the reason.
+    let tls = match config.tls()? {
+        Some(files) => Some(std::sync::Arc::new(chat_server::tls::Tls::load(files)?)),
+        None => None,
+    };
+    if let Some(warning) = config.clear_text_warning(tls.is_some()) {
+        tracing::warn!("{warning}");
+    }
     // After the logger: reading the Redis URL may warn (a URL file others can read).
     let broker = match config.cluster()? {
         Some(cluster) => {
@@ -67,14 +76,38 @@ async fn serve(config: chat_server::Config) -> anyhow::Result<()> {
             broker
         }
     };
-    let listeners = chat_server::Listeners::bind(config.listen, config.plain_addr()).await?;
+    let mut listeners = chat_server::Listeners::bind(config.listen, config.plain_addr()).await?;
+    if let Some(tls) = &tls {
+        listeners = listeners.with_tls(tls.clone());
+    }
     let json = listeners.json_addr()?;
     match listeners.plain_addr() {
         Some(plain) => println!("chat-server listening: json={json} plain={plain}"),
         None => println!("chat-server listening: json={json}"),
     }
+    if let Some(tls) = &tls {
+        println!("chat-server tls: certificate SHA-256 {}", tls.fingerprint());
+        tokio::spawn(reload_on_sighup(tls.clone()));
+    }
     chat_server::run(listeners, config.server_info(), broker, shutdown_signal()).await;
     Ok(())
+}
+
+/// SIGHUP reads the certificate and key again; a file that cannot be used leaves the one in
+/// force, and the log says why.
+async fn reload_on_sighup(tls: std::sync::Arc<chat_server::tls::Tls>) {
+    let mut hangups = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        Ok(signal) => signal,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot listen for SIGHUP: the certificate cannot be reloaded");
+            return;
+        }
+    };
+    while hangups.recv().await.is_some() {
+        if let Err(e) = tls.reload() {
+            tracing::error!("SIGHUP: the certificate in force stays: {e}");
+        }
+    }
 }
 
 /// Completes on Ctrl-C or SIGTERM.

@@ -383,6 +383,8 @@ pub struct ServerProcess {
     pub child: std::process::Child,
     pub json: SocketAddr,
     pub plain: Option<SocketAddr>,
+    /// What it prints after its "listening" line, a line at a time.
+    stdout: std::sync::mpsc::Receiver<String>,
 }
 
 impl ServerProcess {
@@ -409,12 +411,13 @@ impl ServerProcess {
         // A thread, so that a server that never prints fails the test instead of hanging it.
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            let mut lines = std::io::BufReader::new(stdout);
-            let mut line = String::new();
-            let _ = lines.read_line(&mut line);
-            let _ = tx.send(line);
-            // Keep the pipe open and drained, so later prints never fail.
-            std::io::copy(&mut lines, &mut std::io::sink()).ok();
+            // Every line is handed on (and the pipe kept drained, so prints never fail).
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { return };
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
         });
         let Ok(line) = rx.recv_timeout(Duration::from_secs(20)) else {
             let _ = child.kill();
@@ -429,7 +432,12 @@ impl ServerProcess {
             panic!("no address in {line:?}");
         };
         let plain = field("plain=");
-        Self { child, json, plain }
+        Self { child, json, plain, stdout: rx }
+    }
+
+    /// The next line it prints on stdout (after the "listening" one), within 10 s.
+    pub fn stdout_line(&self) -> String {
+        self.stdout.recv_timeout(Duration::from_secs(10)).expect("a line on stdout")
     }
 
     /// Sends a signal by name (`TERM`, `INT`, `STOP`, ...).

@@ -54,23 +54,45 @@ impl TestCa {
 
     /// A client that trusts this CA alone.
     pub fn connector(&self) -> tokio_rustls::TlsConnector {
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add(self.cert.clone()).unwrap();
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        tokio_rustls::TlsConnector::from(Arc::new(config))
+        Trust::of(self.cert.clone()).connector()
     }
 
     /// A TLS connection to `addr` as `localhost`, verified against this CA.
     pub async fn connect(&self, addr: SocketAddr) -> TlsStream<TcpStream> {
-        self.connect_on(TcpStream::connect(addr).await.unwrap()).await
+        Trust::of(self.cert.clone()).connect(addr).await
     }
 
     /// The same over a socket the test set up itself (a small receive buffer, say).
+    pub async fn connect_on(&self, tcp: TcpStream) -> TlsStream<TcpStream> {
+        Trust::of(self.cert.clone()).connect_on(tcp).await
+    }
+}
+
+/// TLS clients that trust one certificate: a CA's, or a self-signed server's own.
+pub struct Trust(rustls::RootCertStore);
+
+impl Trust {
+    pub fn of(cert: CertificateDer<'static>) -> Self {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(cert).unwrap();
+        Self(roots)
+    }
+
+    pub fn connector(&self) -> tokio_rustls::TlsConnector {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(self.0.clone())
+            .with_no_client_auth();
+        tokio_rustls::TlsConnector::from(Arc::new(config))
+    }
+
+    /// A TLS connection to `addr` as `localhost`, verified.
+    pub async fn connect(&self, addr: SocketAddr) -> TlsStream<TcpStream> {
+        self.connect_on(TcpStream::connect(addr).await.unwrap()).await
+    }
+
     pub async fn connect_on(&self, tcp: TcpStream) -> TlsStream<TcpStream> {
         let name = ServerName::try_from("localhost").unwrap();
         self.connector().connect(name, tcp).await.unwrap()
