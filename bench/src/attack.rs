@@ -19,9 +19,9 @@ use tokio::net::tcp::OwnedWriteHalf;
 use tokio::task::JoinHandle;
 
 use crate::Mode;
-use crate::fanout::collect;
 use crate::histogram::Histogram;
 use crate::process::start_server;
+use crate::room::collect;
 use crate::wire::{Shared, Tally, Timing, member, receive, say_line};
 
 /// The settings of one comparison.

@@ -14,10 +14,11 @@ use std::time::Duration;
 use anyhow::Context as _;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::fanout::{Usage, collect, fill_room, measure, start_paced, wait_for_stragglers};
 use crate::histogram::Percentiles;
-use crate::process::{Launch, Subject, label_width, open};
+use crate::process::{Launch, open};
 use crate::report::{self, Row, round};
+use crate::room::{Usage, collect, fill_room, measure, start_paced, wait_for_stragglers};
+use crate::subject::{Subject, label_width};
 use crate::versus::{self, Versus};
 use crate::wire::{MESSAGE, Shared, Tally, Timing, expect, hello};
 use crate::{LOAD_LIMITS, ms};

@@ -20,8 +20,9 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::Mode;
-use crate::process::{Launch, Server, Subject, label_width, open};
+use crate::process::{Launch, Server, open};
 use crate::report::{self, Row, round};
+use crate::subject::{Subject, label_width};
 use crate::versus::{self, Versus};
 use crate::wire::{Shared, Tally, Timing, expect, hello, receive};
 

@@ -23,10 +23,13 @@
 //! - `attack`: a steady chat's latency alone and with hostile clients in the room.
 //! - `baseline`: the bare fan-out server (`chat-bench --baseline-server`).
 //! - `wire`: the client side: registering, timed `say` lines, reading deliveries unparsed.
+//! - `room`: what fan-out and churn share: a room of members, paced senders, the measured
+//!   window.
 //! - `deliveries`: the flat-out closed loop: what each member has received from each sender.
 //! - `pace`: the fixed-rate schedule.
-//! - `process`: starting and finding servers (and the redis-server of the runs on Redis); their
-//!   CPU and memory from /proc.
+//! - `subject`: what a run measures (a history mode, a build), and its names.
+//! - `process`: starting and finding servers; their CPU and memory from /proc.
+//! - `redis`: the redis-server of the runs on Redis.
 //! - `report`: JSON lines, CSV and the SVG chart.
 //! - `versus`: the runs after a change against those before it (`--before`).
 //! - `histogram`: latency percentiles.
@@ -47,11 +50,15 @@ mod histogram;
 mod idle;
 mod pace;
 mod process;
+mod redis;
 mod report;
+mod room;
+mod subject;
 mod versus;
 mod wire;
 
-use process::{Build, Launch, Subject};
+use process::Launch;
+use subject::{Build, Subject};
 
 /// Load generator for chat-server.
 #[derive(Debug, Parser)]
@@ -271,7 +278,7 @@ async fn bench(args: Args, pin: bool) -> anyhow::Result<()> {
             .with_context(|| format!("--server-log: cannot create {}", dir.display()))?;
     }
     let redis = if subjects.iter().any(|s| s.uses_redis()) {
-        Some(process::Redis::start(pin).await?)
+        Some(redis::Redis::start(pin).await?)
     } else {
         None
     };

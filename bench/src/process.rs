@@ -4,125 +4,17 @@
 //! redis-server the bench starts for the whole invocation ([`Redis`]), emptied before each run;
 //! its CPU and memory are then those of the nodes and the redis-server together.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 use crate::Mode;
-
-/// What a run measures: a server the bench starts (with `--before`, on one of two chat-server
-/// binaries), or one already running (`--connect`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Subject {
-    /// The build is `None` for the only chat-server binary, and for the bare server, which is
-    /// not chat-server.
-    Started(Mode, Option<Build>),
-    External(SocketAddr),
-}
-
-/// Which of the two chat-server binaries of `--before` a server runs: a change is measured by
-/// the same runs on the build before it and on the build after it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Build {
-    /// `--before`.
-    Before,
-    /// `--server`, or the chat-server beside chat-bench.
-    After,
-}
-
-impl Build {
-    /// Its name in JSON, CSV, the tables and the log files.
-    pub fn key(self) -> &'static str {
-        match self {
-            Build::Before => "before",
-            Build::After => "after",
-        }
-    }
-}
-
-impl Subject {
-    /// The short name in JSON, CSV and the plot's legend.
-    pub fn key(self) -> &'static str {
-        match self {
-            Subject::Started(mode, _) => mode.key(),
-            Subject::External(_) => "external",
-        }
-    }
-
-    /// The name of the kind of server (its build aside).
-    pub fn name(self) -> &'static str {
-        match self {
-            Subject::Started(mode, _) => mode.name(),
-            Subject::External(_) => "external server",
-        }
-    }
-
-    /// The name in the printed tables and errors: the kind of server and, with `--before`, its
-    /// build.
-    pub fn label(self) -> String {
-        match self.build() {
-            Some(build) => format!("{} ({})", self.name(), build.key()),
-            None => self.name().to_owned(),
-        }
-    }
-
-    pub fn mode(self) -> Option<Mode> {
-        match self {
-            Subject::Started(mode, _) => Some(mode),
-            Subject::External(_) => None,
-        }
-    }
-
-    pub fn build(self) -> Option<Build> {
-        match self {
-            Subject::Started(_, build) => build,
-            Subject::External(_) => None,
-        }
-    }
-
-    /// For a run after the change, the same server on the build before it: the run it is
-    /// compared with.
-    pub fn before(self) -> Option<Subject> {
-        match self {
-            Subject::Started(mode, Some(Build::After)) => {
-                Some(Subject::Started(mode, Some(Build::Before)))
-            }
-            _ => None,
-        }
-    }
-
-    /// Whether a ratio of this run to one of `other` compares servers, not builds: `other` runs
-    /// the same chat-server binary, or none (the bare server, the same on either side).
-    pub fn beside(self, other: Subject) -> bool {
-        other.build().is_none() || other.build() == self.build()
-    }
-
-    /// A prefix for the run's nicks: an external server may still hold those of an earlier run
-    /// (or of someone else), a fresh one holds none.
-    pub fn nick_prefix(self, run: usize) -> String {
-        match self {
-            Subject::Started(..) => String::new(),
-            Subject::External(_) => format!("b{}r{run}", std::process::id()),
-        }
-    }
-
-    /// Whether this subject's nodes keep their history in the bench's redis-server.
-    pub fn uses_redis(self) -> bool {
-        self.mode().is_some_and(|mode| mode.nodes_on_redis() > 0)
-    }
-}
-
-/// The width of the column of the servers' labels in a table: the longest of `subjects`.
-pub fn label_width(subjects: impl IntoIterator<Item = Subject>) -> usize {
-    subjects.into_iter().map(|s| s.label().len()).max().unwrap_or(0).max("server".len())
-}
+use crate::redis::Redis;
+use crate::subject::{Build, Subject};
 
 /// How the bench starts servers.
 pub struct Launch {
@@ -344,7 +236,7 @@ async fn spawn(
 }
 
 /// A command for `program`, on CPU 0 when pinning.
-fn pinned(pin: bool, program: &Path) -> Command {
+pub fn pinned(pin: bool, program: &Path) -> Command {
     if pin {
         let mut cmd = Command::new("taskset");
         cmd.args(["-c", "0"]).arg(program);
@@ -373,101 +265,6 @@ impl Launch {
             .with_context(|| format!("cannot create the server log {}", path.display()))?;
         Ok(Some(file))
     }
-}
-
-/// The redis-server that the nodes of the `redis` and `redis2` runs share: started once on a
-/// free loopback port, with nothing saved to disk, emptied before each run, stopped (by its
-/// process id) at the end.
-pub struct Redis {
-    child: Child,
-    pub port: u16,
-    pub pid: u32,
-    _dir: tempfile::TempDir,
-}
-
-/// Ports to try: another program may take the free one between the look and the start.
-const REDIS_ATTEMPTS: usize = 20;
-
-/// Longest a redis-server may take to answer its first PING.
-const REDIS_START: Duration = Duration::from_secs(10);
-
-/// Longest one command to it may take.
-const REDIS_REPLY: Duration = Duration::from_secs(10);
-
-impl Redis {
-    /// Starts `redis-server` on a free port of 127.0.0.1 (on CPU 0 when pinning), and waits
-    /// until it answers.
-    pub async fn start(pin: bool) -> anyhow::Result<Redis> {
-        let dir = tempfile::tempdir()?;
-        for _ in 0..REDIS_ATTEMPTS {
-            let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-            let mut cmd = pinned(pin, Path::new("redis-server"));
-            cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-                .args(["--save", "", "--appendonly", "no"])
-                .arg("--dir")
-                .arg(dir.path())
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .kill_on_drop(true);
-            let mut child = cmd.spawn().context(
-                "cannot start redis-server, which the redis and redis2 runs need (Debian: apt-get \
-                 install redis-server)",
-            )?;
-            let pid = child.id().context("redis-server exited at once")?;
-            let deadline = Instant::now() + REDIS_START;
-            loop {
-                if child.try_wait()?.is_some() {
-                    // Most likely the port was taken: another one.
-                    break;
-                }
-                if command(port, "PING", "+PONG").await.is_ok() {
-                    return Ok(Redis { child, port, pid, _dir: dir });
-                }
-                if Instant::now() > deadline {
-                    let _ = child.kill().await;
-                    bail!(
-                        "redis-server on port {port} did not answer within {} s",
-                        REDIS_START.as_secs()
-                    );
-                }
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        }
-        bail!("redis-server did not start on any of {REDIS_ATTEMPTS} free ports")
-    }
-
-    pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    /// Empties it.
-    pub async fn flush(&self) -> anyhow::Result<()> {
-        command(self.port, "FLUSHALL SYNC", "+OK").await.context("cannot empty redis-server")
-    }
-
-    /// Stops it: SIGKILL to its process (nothing is kept on disk), then waits for it.
-    pub async fn stop(mut self) {
-        let _ = self.child.kill().await;
-    }
-}
-
-/// Sends one inline command to the Redis on `port` and checks that its reply starts with
-/// `expected`.
-async fn command(port: u16, command: &str, expected: &str) -> anyhow::Result<()> {
-    let exchange = async {
-        let mut stream = TcpStream::connect(("127.0.0.1", port)).await?;
-        stream.write_all(format!("{command}\r\n").as_bytes()).await?;
-        let mut reply = String::new();
-        BufReader::new(stream).read_line(&mut reply).await?;
-        if !reply.starts_with(expected) {
-            bail!("{command}: redis-server said {:?}", reply.trim_end());
-        }
-        Ok(())
-    };
-    tokio::time::timeout(REDIS_REPLY, exchange)
-        .await
-        .with_context(|| format!("{command}: no reply within {} s", REDIS_REPLY.as_secs()))?
 }
 
 /// Runs the bench on CPU 1 (each server it starts, and the redis-server, runs on CPU 0).

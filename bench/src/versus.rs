@@ -7,11 +7,11 @@
 //! CSV row (`build` says which binary a row ran; `vs_before` is the ratio of the scenario's
 //! main figure, then `p50_vs_before`, ...) and in a table after the scenario's own.
 
-use crate::fanout::Usage;
 use crate::histogram::Percentiles;
 use crate::ms;
-use crate::process::{Build, Subject};
 use crate::report::{Row, ratio, round};
+use crate::room::Usage;
+use crate::subject::{Build, Subject};
 
 /// A figure compared between the builds.
 pub struct Figure {
