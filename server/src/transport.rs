@@ -124,11 +124,6 @@ impl Transport {
         let _ = tcp.set_nodelay(true);
     }
 
-    /// Whether the link is encrypted.
-    pub fn is_tls(&self) -> bool {
-        matches!(self, Self::Tls(_))
-    }
-
     /// Completes once a read may make progress. Holds no buffer while it waits.
     pub fn poll_read_ready(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self {

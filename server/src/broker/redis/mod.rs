@@ -166,10 +166,6 @@ impl Cluster {
         Ok(cluster)
     }
 
-    pub fn node(&self) -> &str {
-        &self.node
-    }
-
     pub fn relay(&self) -> Relay {
         Relay { node: self.node.clone(), outbox: self.outbox.clone(), queued: self.queued.clone() }
     }

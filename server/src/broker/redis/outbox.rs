@@ -45,10 +45,6 @@ pub(crate) struct Queued {
 }
 
 impl Relay {
-    pub fn node(&self) -> &str {
-        &self.node
-    }
-
     /// Queues `outgoing` unless [`OUTBOX_LIMIT`] writes wait already (Redis is that slow):
     /// then it is dropped, and the node shares its whole state again once the queue drains.
     pub(super) fn send(&self, outgoing: Outgoing) -> bool {
