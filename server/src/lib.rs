@@ -19,6 +19,8 @@
 //!   then sent; history pages; nick claims. Two backends: [`broker::local`] (one node, SQLite)
 //!   and [`broker::redis`] (several nodes sharing a Redis).
 //! - [`limits`]: every bound of the server, with its reason.
+//! - [`proxy`]: clients behind a trusted proxy (`--trusted-proxy`): the PROXY protocol header
+//!   read before anything else, whose address counts for the limits and the logs.
 //! - [`sync`]: the one way a std lock is taken.
 //! - [`tls`]: the ports' certificate (from files or self-signed), reloaded on SIGHUP, and
 //!   each connection's handshake; [`transport`]: the byte stream a session drives, plain TCP
@@ -35,6 +37,7 @@ pub mod event;
 pub mod flood;
 pub mod hub;
 pub mod limits;
+pub mod proxy;
 pub mod server;
 pub mod session;
 pub mod sync;

@@ -47,6 +47,19 @@ pub const TLS_FIRST_BYTE: Duration = Duration::from_secs(5);
 /// that drags it out holds a connection slot no longer than this.
 pub const TLS_HANDSHAKE: Duration = Duration::from_secs(10);
 
+/// A trusted proxy sends its PROXY header at once, in the first packet after the TCP
+/// handshake: a connection from one that has not sent it whole by then is closed. Also how
+/// long a connection from elsewhere, on a port where the client speaks first, is given to
+/// show its first bytes (a PROXY header there is refused) before its session starts anyway.
+/// Bounds how long a connection that says nothing holds a slot before any other deadline.
+pub const PROXY_HEADER_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Longest PROXY header taken, in bytes. v1 is at most 107 by its definition; v2 is 16 plus
+/// addresses (at most 216, for Unix sockets) plus TLVs, which haproxy, nginx and the clouds'
+/// load balancers keep to a few hundred bytes (SSL details, a unique id of at most 128, the
+/// SNI name of at most 255). The buffer a connection holds while its header is read.
+pub const PROXY_HEADER_MAX: usize = 4096;
+
 /// Default for `--ping-interval`: a JSON client silent this long is pinged, and closed if it
 /// stays silent as long again, so a dead peer (a pulled cable, a crashed laptop) is found
 /// within two minutes. The plain-text port has no ping (nc cannot answer one).
