@@ -16,6 +16,7 @@ use crate::limits::{
     FLOOD_BURST, FLOOD_PER_SECOND, HELLO_TIMEOUT, HISTORY_KEEP, HISTORY_ON_JOIN, MAX_CONNECTIONS,
     MAX_CONNECTIONS_PER_IP, MAX_ROOM_MEMBERS, MAX_ROOMS, NICK_RESERVATION, PING_INTERVAL,
 };
+use crate::proxy::{Cidr, TrustedProxies};
 use crate::tls::{self, TlsError, TlsFiles};
 
 /// The environment variable that may hold the Redis URL, instead of `--redis`.
@@ -156,6 +157,14 @@ pub struct Config {
     /// printed at every start: give it to users, whose clients ask them to compare it.
     #[arg(long)]
     pub tls_self_signed: bool,
+
+    /// Connections from these networks (a CIDR: 10.0.0.0/8, 2001:db8::/32, or one address;
+    /// repeatable) come through a proxy and must start with a PROXY protocol header (v1 or
+    /// v2: haproxy send-proxy, nginx proxy_protocol on), whose client address is then the one
+    /// counted by --max-connections-per-ip and logged. Other connections that start with such a
+    /// header are refused.
+    #[arg(long = "trusted-proxy", value_name = "CIDR")]
+    pub trusted_proxies: Vec<Cidr>,
 
     /// More log output (-v debug, -vv trace). RUST_LOG, when set, takes precedence.
     #[arg(short, long, action = clap::ArgAction::Count)]
@@ -304,6 +313,11 @@ impl Config {
             format!("node-{}", &id[..8])
         });
         Ok(Some(ClusterConfig { url, tls_ca, node }))
+    }
+
+    /// The networks of `--trusted-proxy`.
+    pub fn trusted_proxies(&self) -> TrustedProxies {
+        TrustedProxies::new(self.trusted_proxies.iter().copied())
     }
 
     pub fn plain_addr(&self) -> Option<SocketAddr> {
@@ -470,6 +484,23 @@ mod tests {
         assert_eq!(config(&[]).tls().unwrap(), None);
         let names = config(&["--listen", "10.1.2.3:7878"]).host_names();
         assert!(names.contains(&"10.1.2.3".to_owned()) && names.contains(&"localhost".to_owned()));
+    }
+
+    /// `--trusted-proxy` takes networks and single addresses of both families, as often as
+    /// given; anything else is refused naming the flag.
+    #[test]
+    fn trusted_proxy_flags() {
+        assert!(config(&[]).trusted_proxies().is_empty());
+        let proxies =
+            config(&["--trusted-proxy", "10.0.0.0/8", "--trusted-proxy", "::1"]).trusted_proxies();
+        assert!(proxies.trusts("10.9.8.7".parse().unwrap()));
+        assert!(proxies.trusts("::1".parse().unwrap()));
+        assert!(!proxies.trusts("127.0.0.1".parse().unwrap()));
+        for bad in ["10.0.0.0/40", "proxy.example", "10.0.0.1/8", ""] {
+            let argv = ["chat-server", "--trusted-proxy", bad];
+            let e = Config::try_parse_from(argv).unwrap_err().to_string();
+            assert!(e.contains("--trusted-proxy"), "{bad}: {e}");
+        }
     }
 
     /// The limit flags reach the server's settings; flood control is on unless switched off,

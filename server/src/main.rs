@@ -76,7 +76,9 @@ async fn serve(config: chat_server::Config) -> anyhow::Result<()> {
             broker
         }
     };
-    let mut listeners = chat_server::Listeners::bind(config.listen, config.plain_addr()).await?;
+    let mut listeners = chat_server::Listeners::bind(config.listen, config.plain_addr())
+        .await?
+        .with_trusted_proxies(config.trusted_proxies());
     if let Some(tls) = &tls {
         listeners = listeners.with_tls(tls.clone());
     }

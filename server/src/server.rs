@@ -3,6 +3,7 @@
 //! [`run`] takes its listeners and a shutdown future as parameters: the binary passes Ctrl-C and
 //! SIGTERM, tests pass whatever they like. On shutdown every session is told why, says goodbye
 //! to its client and ends; `run` returns when they all have (or after [`SHUTDOWN_GRACE`]).
+//! A connection's first steps (a proxy's header, the TLS handshake) are in [`opening`].
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -18,23 +19,28 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{debug, error, info, warn};
+use tracing::{error, info, warn};
 
 use crate::broker::Broker;
 use crate::config::ServerInfo;
 use crate::dialect::{Dialect, Json, Plain, View};
 use crate::hub::Hub;
 use crate::limits::{MAX_REFUSING, SHUTDOWN_GRACE};
-
+use crate::proxy::{Proxies, TrustedProxies};
 use crate::session;
-use crate::tls::{NotTls, Tls};
+use crate::tls::Tls;
 use crate::transport::Transport;
+
+mod opening;
+use opening::{Opened, Opening};
 
 /// The bound sockets: JSON-lines, and optionally the plain-text port; TLS on both if set.
 pub struct Listeners {
     pub json: TcpListener,
     pub plain: Option<TcpListener>,
     pub tls: Option<Arc<Tls>>,
+    /// Where connections with a PROXY header come from; none by default.
+    pub proxies: Arc<Proxies>,
 }
 
 impl Listeners {
@@ -51,13 +57,20 @@ impl Listeners {
             ),
             None => None,
         };
-        Ok(Self { json: json_listener, plain, tls: None })
+        Ok(Self { json: json_listener, plain, tls: None, proxies: Arc::default() })
     }
 
     /// Both ports speak TLS only, with `tls`'s certificate.
     #[must_use]
     pub fn with_tls(self, tls: Arc<Tls>) -> Self {
         Self { tls: Some(tls), ..self }
+    }
+
+    /// Connections from `trusted` must start with a PROXY header, whose address then counts
+    /// as theirs; others must not.
+    #[must_use]
+    pub fn with_trusted_proxies(self, trusted: TrustedProxies) -> Self {
+        Self { proxies: Arc::new(Proxies::new(trusted)), ..self }
     }
 
     pub fn json_addr(&self) -> std::io::Result<SocketAddr> {
@@ -97,12 +110,14 @@ pub async fn run(
         per_address,
         refusing: Arc::new(Semaphore::new(MAX_REFUSING)),
         tls: listeners.tls,
+        proxies: listeners.proxies,
     };
 
-    let json = ctx.clone().serve(listeners.json, Json::default);
+    // A JSON client says hello first; the plain-text port greets first.
+    let json = ctx.clone().serve(listeners.json, Json::default, true);
     let plain = async {
         if let Some(listener) = listeners.plain {
-            ctx.clone().serve(listener, Plain::new).await;
+            ctx.clone().serve(listener, Plain::new, false).await;
         }
     };
     let signal = async {
@@ -132,11 +147,18 @@ struct Accept {
     /// Connections being turned away at once.
     refusing: Arc<Semaphore>,
     tls: Option<Arc<Tls>>,
+    proxies: Arc<Proxies>,
 }
 
 impl Accept {
     /// Accepts connections until shutdown; then tells those still waiting in the backlog.
-    async fn serve<D: Dialect>(self, listener: TcpListener, dialect: fn() -> D) {
+    /// `client_first`: on this port the client speaks before the server does.
+    async fn serve<D: Dialect>(
+        self,
+        listener: TcpListener,
+        dialect: fn() -> D,
+        client_first: bool,
+    ) {
         loop {
             let accepted = tokio::select! {
                 () = self.token.cancelled() => break,
@@ -152,69 +174,85 @@ impl Accept {
                     continue;
                 }
             };
-            let Some(address_slot) = PerAddress::acquire(&self.per_address, peer.ip()) else {
-                warn!(%peer, "connection refused: too many from this address");
-                self.refuse(stream, dialect(), ByeCode::TooManyConnections);
-                continue;
+            // A proxy's connections are many clients': each is counted by the address its
+            // header gives, once read (in the connection's task, not here).
+            let proxied = self.proxies.trusts(peer.ip());
+            let address_slot = if proxied {
+                None
+            } else {
+                let Some(slot) = PerAddress::acquire(&self.per_address, peer.ip()) else {
+                    warn!(%peer, "connection refused: too many from this address");
+                    self.refuse(stream, peer, dialect(), ByeCode::TooManyConnections);
+                    continue;
+                };
+                Some(slot)
             };
             let Ok(permit) = self.slots.clone().try_acquire_owned() else {
                 warn!(%peer, "connection refused: server full");
-                self.refuse(stream, dialect(), ByeCode::ServerFull);
+                self.refuse(stream, peer, dialect(), ByeCode::ServerFull);
                 continue;
             };
             let (hub, info, token) = (self.hub.clone(), self.info.clone(), self.token.clone());
             let broker = self.broker.clone();
             let dialect = dialect();
+            // Where the client speaks first, its first bytes are seen before its session
+            // starts; on a TLS port they are, by the handshake.
+            let look_for_forgery = client_first && self.tls.is_none() && self.proxies.any();
             // Combinators, not an `async` block, which would keep its captures (the stream,
             // the hub, ...) beside the session they were moved into for as long as it runs.
-            let Some(tls) = self.tls.clone() else {
+            if !proxied && self.tls.is_none() && !look_for_forgery {
                 let stream = Transport::Tcp(stream);
                 let session = session::run(stream, peer, dialect, hub, info, broker, token);
                 self.tracker.spawn(session.map(move |()| drop((permit, address_slot))));
                 continue;
-            };
-            let handshake = async move { tls.accept(stream).await };
-            let session = handshake.then(move |accepted| match accepted {
-                Ok(stream) => {
-                    session::run(stream, peer, dialect, hub, info, broker, token).left_future()
+            }
+            let opening = self.opening().open(stream, peer, address_slot, look_for_forgery);
+            let session = opening.then(move |opened| match opened {
+                Opened::Session(stream, client, slot) => {
+                    session::run(stream, client, dialect, hub, info, broker, token)
+                        .map(move |()| drop(slot))
+                        .left_future()
                 }
-                Err(NotTls::PlainText(tcp)) => {
-                    turn_away(Transport::Tcp(tcp), dialect, ByeCode::TlsRequired)
-                        .boxed()
-                        .right_future()
+                Opened::TurnAway(stream, code) => {
+                    turn_away(stream, dialect, code).boxed().right_future()
                 }
-                Err(NotTls::Failed(e)) => {
-                    debug!(%peer, error = %e, "no TLS session");
-                    future::ready(()).boxed().right_future()
-                }
+                Opened::Closed => future::ready(()).boxed().right_future(),
             });
-            self.tracker.spawn(session.map(move |()| drop((permit, address_slot))));
+            self.tracker.spawn(session.map(move |()| drop(permit)));
         }
         // Connections the kernel accepted but we had not: closing the listener would reset them.
-        while let Some(Ok((stream, _))) = listener.accept().now_or_never() {
-            self.refuse(stream, dialect(), ByeCode::Shutdown);
+        while let Some(Ok((stream, peer))) = listener.accept().now_or_never() {
+            self.refuse(stream, peer, dialect(), ByeCode::Shutdown);
         }
     }
-}
 
-impl Accept {
+    fn opening(&self) -> Opening {
+        Opening {
+            tls: self.tls.clone(),
+            proxies: self.proxies.clone(),
+            per_address: self.per_address.clone(),
+            token: self.token.clone(),
+        }
+    }
+
     /// Turns a connection away with its reason, in a task of its own so a slow reader cannot
     /// hold up the accept loop. Past [`MAX_REFUSING`] such tasks at once (a connection flood)
-    /// the connection is closed without a word: each costs a task for up to a second.
-    /// On a TLS port the reason is told over TLS, after the handshake.
-    fn refuse<D: Dialect>(&self, stream: TcpStream, dialect: D, code: ByeCode) {
+    /// the connection is closed without a word: each costs a task for up to a second (plus,
+    /// from a trusted proxy, the time its header takes). On a TLS port the reason is told
+    /// over TLS, after the handshake.
+    fn refuse<D: Dialect>(&self, stream: TcpStream, peer: SocketAddr, dialect: D, code: ByeCode) {
         let Ok(permit) = self.refusing.clone().try_acquire_owned() else { return };
-        let tls = self.tls.clone();
+        let opening = self.opening();
         self.tracker.spawn(async move {
-            let stream = match tls {
-                None => Transport::Tcp(stream),
-                Some(tls) => match tls.accept(stream).await {
-                    Ok(stream) => stream,
-                    Err(NotTls::PlainText(tcp)) => Transport::Tcp(tcp),
-                    Err(NotTls::Failed(_)) => return,
-                },
-            };
-            turn_away(stream, dialect, code).await;
+            let mut stream = stream;
+            if opening.proxies.trusts(peer.ip())
+                && opening.proxies.client(&mut stream, peer).await.is_none()
+            {
+                return;
+            }
+            if let Opened::TurnAway(stream, _) = opening.handshake_to_tell(stream, code).await {
+                turn_away(stream, dialect, code).await;
+            }
             drop(permit);
         });
     }
