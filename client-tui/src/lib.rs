@@ -14,11 +14,13 @@
 //!   - `app/backlog.rs`: earlier messages: the backlog on joining, older pages when scrolling up.
 //!   - `app/link.rs`: the connection's life: losing it, reconnecting, rejoining, filling in.
 //!   - `app/paste.rs`: asking about a multi-line paste and sending it as chosen.
+//!   - `app/certificate.rs`: a certificate not trusted: the first-use question, the warning.
 //! - [`event`]: the events the app reacts to and the effects it asks for.
 //!
 //! `App`'s groups, each with the methods that touch only it:
 //! - [`settings`]: what the client starts with, and local times from it.
-//! - [`link`]: the connection's state, our nick and resume token on it, when to retry.
+//! - [`link`]: the connection's state, our nick and resume token on it, when to retry, how it
+//!   is protected, a certificate question or warning open.
 //! - [`windows`]: the open windows, the one shown, moving between them, the rooms known.
 //! - [`composer`]: the input line and what feeds it: editing keys, recall, completion, pastes.
 //! - [`layout`]: the screen's size and toggles, and where each pane goes in it.
@@ -36,9 +38,12 @@
 //!
 //! Around the app:
 //! - [`ui`]: `draw(frame, &App)`; a file per pane (`log`, `conversation`, `members`,
-//!   `input`, `status`) and one for the overlays (the paste prompt, the help).
+//!   `input`, `status`), one for the overlays (the paste prompt, the help) and one for the
+//!   certificate's (the first-use question, the warning that it changed).
 //! - [`config`]: the optional TOML file and flags, merged and checked into [`settings`].
-//! - [`net`]: the task that owns the socket (one per connection).
+//! - [`net`]: the task that owns the socket (one per connection), plain or TLS.
+//! - [`tls`]: what the client trusts: the system's CAs, `--tls-ca`, `--tls-fingerprint`, the
+//!   fingerprints accepted on first use (`known_servers`); the verifier and the handshake.
 //! - [`terminal`]: the event loop: terminal setup, guaranteed restore, select over keys,
 //!   network and signals.
 
@@ -58,6 +63,7 @@ pub mod refill;
 pub mod rows;
 pub mod settings;
 pub mod terminal;
+pub mod tls;
 pub mod ui;
 pub mod window;
 pub mod windows;
