@@ -9,17 +9,24 @@
 //! time_format = "%H:%M:%S"     # strftime, as chrono reads it
 //! bell = true                  # ring on mentions and private messages
 //! colors = true                # nick colours (NO_COLOR in the environment turns them off)
+//! tls = true                   # TLS, the certificate checked against the system's CAs ...
+//! tls_ca = ["/etc/chat/ca.pem"]  # ... and these (then a CA must vouch for it)
+//! tls_fingerprint = "AB:CD:..."  # or exactly this certificate (SHA-256), nothing else
 //! ```
+//!
+//! `tls_ca` or `tls_fingerprint` turn TLS on unless `tls = false` (or `--no-tls`) says not to.
 //!
 //! Every value is checked before the screen is taken over, with the file named in the error.
 
 use std::path::{Path, PathBuf};
 
 use chrono::format::{Item, StrftimeItems};
+use protocol::fingerprint;
 use protocol::{Nick, RoomName};
 use serde::{Deserialize, Serialize};
 
 use crate::settings::{DEFAULT_TIME_FORMAT, Settings};
+use crate::tls::{ServerAddr, TlsSettings};
 
 /// The server when neither flags nor file name one.
 pub const DEFAULT_SERVER: &str = "127.0.0.1:7878";
@@ -38,6 +45,9 @@ pub struct FileConfig {
     pub time_format: Option<String>,
     pub bell: Option<bool>,
     pub colors: Option<bool>,
+    pub tls: Option<bool>,
+    pub tls_ca: Option<Vec<PathBuf>>,
+    pub tls_fingerprint: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -104,6 +114,7 @@ pub fn resolve(
     no_color: bool,
 ) -> Result<Settings, ConfigError> {
     let file = file.unwrap_or_default();
+    let tls = resolve_tls(&flags, &file)?;
     let name = flags.name.or(file.name).ok_or_else(|| {
         ConfigError::Invalid(
             "no name: give --name NAME, or set name in the config file (--print-config shows where)"
@@ -113,6 +124,9 @@ pub fn resolve(
     let nick = Nick::parse(&name)
         .map_err(|e| ConfigError::Invalid(format!("cannot use {name:?} as your name: {e}")))?;
     let server = flags.server.or(file.server).unwrap_or_else(|| DEFAULT_SERVER.to_owned());
+    if tls.is_some() {
+        ServerAddr::parse(&server).map_err(ConfigError::Invalid)?;
+    }
     let rooms = flags.rooms.or(file.rooms).unwrap_or_default();
     if rooms.len() > MAX_START_ROOMS {
         return Err(ConfigError::Invalid(format!(
@@ -132,12 +146,30 @@ pub fn resolve(
     check_time_format(&time_format)?;
     let colors = flags.colors.or(file.colors).unwrap_or(true) && !no_color;
     Ok(Settings {
+        tls,
         rooms,
         time_format,
         bell: flags.bell.or(file.bell).unwrap_or(false),
         colors,
         ..Settings::new(nick, server)
     })
+}
+
+/// TLS from the flags over the file: on when asked for, or when a CA or a pin is given and
+/// it is not turned off.
+fn resolve_tls(flags: &FileConfig, file: &FileConfig) -> Result<Option<TlsSettings>, ConfigError> {
+    let ca_files = flags.tls_ca.clone().or_else(|| file.tls_ca.clone()).unwrap_or_default();
+    let pin = match flags.tls_fingerprint.as_ref().or(file.tls_fingerprint.as_ref()) {
+        Some(text) => Some(fingerprint::parse(text).ok_or_else(|| {
+            ConfigError::Invalid(format!(
+                "the TLS fingerprint {text:?} is not a SHA-256 fingerprint (64 hex digits, \
+                 colons allowed, as chat-server prints it)"
+            ))
+        })?),
+        None => None,
+    };
+    let on = flags.tls.or(file.tls).unwrap_or(!ca_files.is_empty() || pin.is_some());
+    Ok(on.then_some(TlsSettings { ca_files, pin }))
 }
 
 /// The effective settings as a config file would say them.
@@ -149,6 +181,9 @@ pub fn to_toml(settings: &Settings) -> String {
         time_format: Some(settings.time_format.clone()),
         bell: Some(settings.bell),
         colors: Some(settings.colors),
+        tls: Some(settings.tls.is_some()),
+        tls_ca: settings.tls.as_ref().map(|t| t.ca_files.clone()).filter(|f| !f.is_empty()),
+        tls_fingerprint: settings.tls.as_ref().and_then(|t| t.pin).map(|d| fingerprint::show(&d)),
     };
     toml::to_string(&file).unwrap_or_else(|e| format!("# cannot show the settings: {e}\n"))
 }
@@ -209,6 +244,31 @@ mod tests {
     }
 
     #[test]
+    fn tls_is_asked_for_or_implied_by_a_ca_or_a_pin() {
+        let named = FileConfig { name: Some("Al".into()), ..FileConfig::default() };
+        let tls = |flags: FileConfig, f: &str| resolve(flags, Some(file(f)), false).map(|s| s.tls);
+        assert_eq!(tls(named.clone(), "").unwrap(), None);
+        let on = tls(named.clone(), "tls = true").unwrap().unwrap();
+        assert_eq!(on, TlsSettings::default());
+        let pin = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+        let with =
+            tls(named.clone(), &format!("tls_ca = [\"ca.pem\"]\ntls_fingerprint = \"{pin}\""))
+                .unwrap()
+                .unwrap();
+        assert_eq!(with.ca_files, [PathBuf::from("ca.pem")]);
+        assert_eq!(with.pin, Some(fingerprint::digest(b"abc")));
+        let off = FileConfig { tls: Some(false), ..named.clone() };
+        assert_eq!(tls(off, "tls_ca = [\"ca.pem\"]").unwrap(), None, "--no-tls wins");
+        let flag_ca = FileConfig { tls_ca: Some(vec!["mine.pem".into()]), ..named.clone() };
+        let ca = tls(flag_ca, "tls = true\ntls_ca = [\"ca.pem\"]").unwrap().unwrap();
+        assert_eq!(ca.ca_files, [PathBuf::from("mine.pem")], "flags replace the file's list");
+        let err = tls(named.clone(), "tls_fingerprint = \"AB:CD\"").unwrap_err().to_string();
+        assert!(err.contains("not a SHA-256 fingerprint"), "{err}");
+        let err = tls(named, "tls = true\nserver = \"no-port\"").unwrap_err().to_string();
+        assert!(err.contains("no :PORT"), "{err}");
+    }
+
+    #[test]
     fn files_are_read_or_explained() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config.toml");
@@ -228,7 +288,17 @@ mod tests {
             rooms: Some(vec!["rust".into()]),
             ..FileConfig::default()
         };
-        let s = resolve(flags, None, false).unwrap();
+        let s = resolve(flags.clone(), None, false).unwrap();
+        let again = resolve(FileConfig::default(), Some(file(&to_toml(&s))), false).unwrap();
+        assert_eq!(to_toml(&again), to_toml(&s));
+        let pin = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+        let tls = FileConfig {
+            tls_ca: Some(vec!["ca.pem".into()]),
+            tls_fingerprint: Some(pin.into()),
+            ..flags
+        };
+        let s = resolve(tls, None, false).unwrap();
+        assert!(to_toml(&s).contains("tls = true"), "{}", to_toml(&s));
         let again = resolve(FileConfig::default(), Some(file(&to_toml(&s))), false).unwrap();
         assert_eq!(to_toml(&again), to_toml(&s));
     }

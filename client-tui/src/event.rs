@@ -5,6 +5,9 @@ use std::time::Instant;
 
 use crossterm::event::KeyEvent;
 use protocol::ServerMsg;
+use protocol::fingerprint::Sha256Digest;
+
+use crate::tls::{Refusal, Trusted};
 
 #[derive(Debug, Clone)]
 pub enum Event {
@@ -28,11 +31,14 @@ pub enum NetEvent {
     },
     Connected {
         server: String,
+        security: Security,
     },
     /// The connection could not be made; `reason` says why in plain words.
     Failed {
         reason: String,
     },
+    /// The connection was not made: the server's certificate is not trusted (yet).
+    Certificate(Refusal),
     Message(ServerMsg),
     /// A line from the server that this client cannot read (a newer server, a bug).
     Unreadable {
@@ -44,6 +50,15 @@ pub enum NetEvent {
     },
 }
 
+/// How a connection is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Security {
+    /// TLS, the certificate trusted for this reason.
+    Tls(Trusted),
+    /// Clear text; `loopback`: the server is on this machine, so nothing crosses a network.
+    Plain { loopback: bool },
+}
+
 /// What the app asks its surroundings to do; `App::update` itself does no I/O.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
@@ -52,6 +67,12 @@ pub enum Effect {
     Connect,
     /// Close the current connection without waiting for the server; no report follows.
     Disconnect,
+    /// The person trusts this certificate of `server` (`host:port`): remember it, so this
+    /// and later connections accept it.
+    Trust {
+        server: String,
+        fingerprint: Sha256Digest,
+    },
     /// Ring the terminal's bell.
     Bell,
     Quit,

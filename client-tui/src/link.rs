@@ -1,12 +1,18 @@
 //! The connection as the app keeps it: where it stands, who we are on it (our nick, the
-//! session's resume token), and whether and when to try again after losing it
-//! ([`crate::reconnect`]).
+//! session's resume token), how it is protected, a certificate the person must see, and
+//! whether and when to try again after losing it ([`crate::reconnect`]).
 
 use std::time::{Duration, Instant};
 
 use protocol::{ByeCode, ClientMsg, Label, Nick, PROTOCOL_VERSION};
 
+use crate::event::Security;
 use crate::reconnect::Backoff;
+use crate::tls::Refusal;
+
+/// Why a plain-text client is not retried against a server that speaks TLS only: retrying in
+/// clear would be turned away the same way, every time.
+pub const TLS_ONLY: &str = "this server speaks TLS only: start chat-tui with --tls";
 
 /// Where the connection stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,8 +29,11 @@ pub enum Connection {
 pub enum Retry {
     /// Nothing: the person is leaving.
     Leaving,
-    /// Nothing: the server said goodbye for this reason, which trying again would not change.
+    /// Nothing: the server said goodbye for this reason (or its certificate is refused),
+    /// which trying again would not change.
     Never(String),
+    /// Nothing until the person answers whether to trust the server's certificate.
+    Asking,
     /// Another attempt, the `attempt`th since the last stable session, after `delay`.
     After { delay: Duration, attempt: u32 },
 }
@@ -37,12 +46,18 @@ pub struct Link {
     /// The session's resume token, from the welcome: the next hello shows it, so a lost
     /// connection gets the nick back at once even before the server notices it is dead.
     pub resume: Option<uuid::Uuid>,
+    /// How the open connection is protected; `None` when none is open.
+    pub security: Option<Security>,
+    /// A refused certificate the person must see: one never seen ([`Refusal::Unknown`]: trust
+    /// it?), or a changed one ([`Refusal::Changed`]: the warning, until closed).
+    pub certificate: Option<Refusal>,
     /// When to try connecting again.
     backoff: Backoff,
     /// The person asked to quit: a lost connection is not retried.
     quitting: bool,
-    /// The server said goodbye for a reason that retrying would not change.
-    final_bye: Option<String>,
+    /// The server said goodbye, or its certificate was refused, for a reason that retrying
+    /// would not change.
+    final_reason: Option<String>,
 }
 
 impl Link {
@@ -52,9 +67,11 @@ impl Link {
             state: Connection::Connecting,
             nick,
             resume: None,
+            security: None,
+            certificate: None,
             backoff: Backoff::default(),
             quitting: false,
-            final_bye: None,
+            final_reason: None,
         }
     }
 
@@ -100,11 +117,16 @@ impl Link {
     /// to come back), schedules the next attempt.
     pub fn lost(&mut self, now: Instant) -> Retry {
         self.state = Connection::Closed;
+        self.security = None;
         if self.quitting {
             return Retry::Leaving;
         }
-        if let Some(why) = &self.final_bye {
+        if let Some(why) = &self.final_reason {
             return Retry::Never(why.clone());
+        }
+        if matches!(self.certificate, Some(Refusal::Unknown { .. })) {
+            self.backoff.cancel();
+            return Retry::Asking;
         }
         let delay = self.backoff.lost(now);
         Retry::After { delay, attempt: self.backoff.failures() }
@@ -115,8 +137,16 @@ impl Link {
         // Replaced: another client showed our token and has the nick now; ours is spent, so
         // retrying would only meet "nick in use", and as a comeback that is retried forever.
         if matches!(code, ByeCode::Quit | ByeCode::UnsupportedProtocol | ByeCode::Replaced) {
-            self.final_bye = Some(message.to_owned());
+            self.final_reason = Some(message.to_owned());
         }
+        if code == ByeCode::TlsRequired {
+            self.final_reason = Some(TLS_ONLY.to_owned());
+        }
+    }
+
+    /// The server's certificate is refused for `why`: not retried until `/connect`.
+    pub fn refuse(&mut self, why: String) {
+        self.final_reason = Some(why);
     }
 
     /// The person is leaving: nothing is retried. Returns whether the server is there to be
@@ -136,14 +166,15 @@ impl Link {
         false
     }
 
-    /// `/connect`: an attempt now instead of after the backoff, even after a final goodbye.
-    /// Returns false, and does nothing, unless the connection is closed.
+    /// `/connect`: an attempt now instead of after the backoff, even after a final goodbye or
+    /// a refused certificate. Returns false, and does nothing, unless the connection is closed.
     pub fn connect_now(&mut self) -> bool {
         if self.state != Connection::Closed {
             return false;
         }
         self.backoff.cancel();
-        self.final_bye = None;
+        self.final_reason = None;
+        self.certificate = None;
         self.start();
         true
     }

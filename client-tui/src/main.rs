@@ -5,6 +5,7 @@ use std::net::ToSocketAddrs as _;
 use std::path::PathBuf;
 
 use chat_tui::config::{self, FileConfig};
+use chat_tui::tls::{TlsClient, known};
 use clap::Parser;
 
 /// A terminal chat client: a connection log, the conversation and an input line.
@@ -19,6 +20,23 @@ struct Args {
     /// Server address, HOST:PORT [default: 127.0.0.1:7878].
     #[arg(long, value_name = "ADDR")]
     server: Option<String>,
+
+    /// Connect over TLS; the certificate must be vouched for by the system's CAs (or
+    /// --tls-ca) for the host of --server, or be trusted on first use (you are asked once).
+    #[arg(long, overrides_with = "no_tls")]
+    tls: bool,
+    #[arg(long, hide = true)]
+    no_tls: bool,
+
+    /// CA certificates (PEM) for TLS, besides the system's; repeatable. Implies --tls, and
+    /// then a CA must vouch for the certificate (nothing is trusted on first use).
+    #[arg(long = "tls-ca", value_name = "FILE")]
+    tls_ca: Vec<PathBuf>,
+
+    /// Trust exactly the certificate with this SHA-256 fingerprint (as chat-server prints
+    /// it) and no other. Implies --tls.
+    #[arg(long, value_name = "SHA256")]
+    tls_fingerprint: Option<String>,
 
     /// A room to join after connecting, besides lobby; repeat for several (the last is shown).
     #[arg(long = "room", value_name = "ROOM")]
@@ -85,6 +103,15 @@ async fn run(args: Args) -> anyhow::Result<()> {
             None
         },
         colors: args.no_colors.then_some(false),
+        tls: if args.no_tls {
+            Some(false)
+        } else if args.tls || !args.tls_ca.is_empty() || args.tls_fingerprint.is_some() {
+            Some(true)
+        } else {
+            None
+        },
+        tls_ca: (!args.tls_ca.is_empty()).then_some(args.tls_ca),
+        tls_fingerprint: args.tls_fingerprint,
     };
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let mut settings = config::resolve(flags, file, no_color)?;
@@ -93,6 +120,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
             Some(path) if path.exists() => println!("# read from {}", path.display()),
             Some(path) => println!("# no config file at {}", path.display()),
             None => println!("# no config file (neither XDG_CONFIG_HOME nor HOME is set)"),
+        }
+        if let Some(path) = known::default_path() {
+            println!("# certificates trusted on first use: {}", path.display());
         }
         print!("{}", config::to_toml(&settings));
         return Ok(());
@@ -106,6 +136,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
     if let Err(e) = settings.server.to_socket_addrs() {
         anyhow::bail!("cannot use server address {:?}: {e}", settings.server);
     }
+    let tls = match &settings.tls {
+        Some(tls) => Some(TlsClient::load(tls, known::default_path())?),
+        None => None,
+    };
     settings.utc_offset = *chrono::Local::now().offset();
-    chat_tui::terminal::run(settings).await
+    chat_tui::terminal::run(settings, tls).await
 }

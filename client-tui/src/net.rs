@@ -1,21 +1,28 @@
 //! The network task: owns the socket, talks to the app over channels. The app never waits on
 //! it; it reports what happens as [`NetEvent`]s, in plain words.
+//!
+//! The socket is plain TCP or TLS over it ([`crate::tls`]); past the handshake both are a
+//! [`Stream`], so everything after it is written once.
 
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
 use protocol::limits::MAX_SERVER_LINE_BYTES;
 use protocol::{ClientCodec, ClientMsg};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::codec::Framed;
 
-use crate::event::NetEvent;
+use crate::event::{NetEvent, Security};
+use crate::tls::{Handshake, ServerAddr, TlsClient};
 
 /// How long to wait for the server to accept a connection.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long the TLS handshake may take once connected.
+pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Requests the app may queue ahead of the socket.
 pub const OUTBOX: usize = 256;
 /// After this long without a word from the server, the client pings it; after as long again,
@@ -23,20 +30,30 @@ pub const OUTBOX: usize = 256;
 /// so either side finds a dead peer within two minutes.
 pub const KEEPALIVE: Duration = Duration::from_secs(60);
 
-/// Starts the network task: connects to `server`, sends `hello`, then relays requests from the
-/// returned sender to the server and everything from the server to `events`.
+/// A connection past its handshake: TCP, or TLS over TCP.
+pub type Stream = Box<dyn Io>;
+
+/// What a [`Stream`] is made of.
+pub trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
+
+/// Starts the network task: connects to `server` (over TLS with `tls`), sends `hello`, then
+/// relays requests from the returned sender to the server and everything from the server to
+/// `events`.
 pub fn spawn(
     server: String,
+    tls: Option<TlsClient>,
     hello: ClientMsg,
     events: mpsc::Sender<NetEvent>,
 ) -> (mpsc::Sender<ClientMsg>, JoinHandle<()>) {
     let (outbox, requests) = mpsc::channel(OUTBOX);
-    let task = tokio::spawn(run(server, hello, requests, events));
+    let task = tokio::spawn(run(server, tls, hello, requests, events));
     (outbox, task)
 }
 
 async fn run(
     server: String,
+    tls: Option<TlsClient>,
     hello: ClientMsg,
     mut requests: mpsc::Receiver<ClientMsg>,
     events: mpsc::Sender<NetEvent>,
@@ -64,7 +81,14 @@ async fn run(
         }
     };
     let _ = stream.set_nodelay(true);
-    let _ = events.send(NetEvent::Connected { server: server.clone() }).await;
+    let (stream, security) = match secure(stream, &server, tls.as_ref()).await {
+        Ok(secured) => secured,
+        Err(event) => {
+            let _ = events.send(event).await;
+            return;
+        }
+    };
+    let _ = events.send(NetEvent::Connected { server: server.clone(), security }).await;
     let mut frames = Framed::new(stream, ClientCodec::new(MAX_SERVER_LINE_BYTES));
     let reason = match frames.send(&hello).await {
         Err(e) => e.to_string(),
@@ -73,9 +97,33 @@ async fn run(
     let _ = events.send(NetEvent::Closed { reason }).await;
 }
 
+/// The TLS handshake when asked for, within [`TLS_HANDSHAKE_TIMEOUT`]; the stream and how it
+/// is protected, or what to tell the app instead.
+async fn secure(
+    tcp: TcpStream,
+    server: &str,
+    tls: Option<&TlsClient>,
+) -> Result<(Stream, Security), NetEvent> {
+    let Some(tls) = tls else {
+        let loopback = tcp.peer_addr().is_ok_and(|peer| peer.ip().to_canonical().is_loopback());
+        return Ok((Box::new(tcp), Security::Plain { loopback }));
+    };
+    let failed = |why: String| NetEvent::Failed { reason: format!("no TLS with {server}: {why}") };
+    let addr = ServerAddr::parse(server).map_err(failed)?;
+    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, tls.connect(tcp, &addr)).await {
+        Ok(Ok((stream, trusted))) => Ok((Box::new(stream), Security::Tls(trusted))),
+        Ok(Err(Handshake::Refused(refusal))) => Err(NetEvent::Certificate(refusal)),
+        Ok(Err(Handshake::Failed(why))) => Err(failed(why)),
+        Err(_) => Err(failed(format!(
+            "no answer within {}s (does it serve TLS?)",
+            TLS_HANDSHAKE_TIMEOUT.as_secs()
+        ))),
+    }
+}
+
 /// Moves messages both ways until the connection ends; returns why it ended.
 async fn relay(
-    frames: &mut Framed<TcpStream, ClientCodec>,
+    frames: &mut Framed<Stream, ClientCodec>,
     requests: &mut mpsc::Receiver<ClientMsg>,
     events: &mpsc::Sender<NetEvent>,
     keepalive: Duration,
@@ -156,7 +204,7 @@ mod tests {
             }
             got
         });
-        let stream = TcpStream::connect(addr).await.unwrap();
+        let stream: Stream = Box::new(TcpStream::connect(addr).await.unwrap());
         let mut frames = Framed::new(stream, ClientCodec::new(MAX_SERVER_LINE_BYTES));
         let (_outbox, mut requests) = mpsc::channel(1);
         let (events, _app) = mpsc::channel(1);

@@ -1,14 +1,18 @@
-//! What the client starts with (nick, server, rooms, how times look, bell, colours), and the
-//! local times and days of server timestamps that follow from it.
+//! What the client starts with (nick, server, TLS, rooms, how times look, bell, colours), and
+//! the local times and days of server timestamps that follow from it.
 
 use chrono::{DateTime, FixedOffset, NaiveDate, Offset as _};
 use protocol::{Nick, RoomName};
+
+use crate::tls::TlsSettings;
 
 /// What the client starts with: flags over the config file over these defaults.
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub nick: Nick,
     pub server: String,
+    /// Connect over TLS, trusting what this says besides the system's CAs; `None`: plain TCP.
+    pub tls: Option<TlsSettings>,
     /// Rooms to join after connecting (everyone starts in lobby too); the last is shown.
     pub rooms: Vec<RoomName>,
     /// Offset of local time from UTC, for timestamps.
@@ -31,6 +35,7 @@ impl Settings {
         Self {
             nick,
             server,
+            tls: None,
             rooms: Vec::new(),
             utc_offset: chrono::Utc.fix(),
             time_format: DEFAULT_TIME_FORMAT.to_owned(),

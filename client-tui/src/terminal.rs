@@ -11,6 +11,7 @@ use crossterm::event::{
 use crossterm::execute;
 use futures::StreamExt;
 use protocol::ClientMsg;
+use protocol::fingerprint::Sha256Digest;
 use ratatui::layout::Rect;
 use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::sync::mpsc;
@@ -19,6 +20,7 @@ use tokio::task::JoinHandle;
 use crate::app::{App, LogKind};
 use crate::event::{Effect, Event, NetEvent};
 use crate::settings::Settings;
+use crate::tls::TlsClient;
 use crate::{net, ui};
 
 /// After `/exit`, how long to wait for the server's goodbye before leaving anyway.
@@ -39,8 +41,8 @@ impl Drop for Restore {
     }
 }
 
-/// Runs the client until the person quits.
-pub async fn run(settings: Settings) -> anyhow::Result<()> {
+/// Runs the client until the person quits; over TLS with `tls`.
+pub async fn run(settings: Settings, tls: Option<TlsClient>) -> anyhow::Result<()> {
     let mut terminal = ratatui::init();
     let _restore = Restore;
     let previous = std::panic::take_hook();
@@ -53,7 +55,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let size = terminal.size()?;
     let mut app = App::new(settings, Rect::new(0, 0, size.width, size.height));
     let (net_events, mut from_net) = mpsc::channel(MAX_EVENTS_PER_FRAME);
-    let mut connection = NetTask::open(&app, &net_events);
+    let mut connection = NetTask::open(&app, tls.as_ref(), &net_events);
     let mut keys = EventStream::new();
     let mut signals = QuitSignals::new()?;
 
@@ -74,14 +76,15 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
             () = sleep_until(deadline) => Event::Tick(Instant::now()),
         };
         // The clock first, so the event is handled at the right time.
-        let mut outcome = apply(&mut app, Event::Tick(Instant::now()), &connection.outbox);
-        outcome.add(apply(&mut app, event, &connection.outbox));
+        let around = Surroundings { outbox: &connection.outbox, tls: tls.as_ref() };
+        let mut outcome = apply(&mut app, Event::Tick(Instant::now()), &around);
+        outcome.add(apply(&mut app, event, &around));
         for _ in 0..MAX_EVENTS_PER_FRAME {
             if outcome.quit {
                 break;
             }
             match from_net.try_recv() {
-                Ok(event) => outcome.add(apply(&mut app, Event::Net(event), &connection.outbox)),
+                Ok(event) => outcome.add(apply(&mut app, Event::Net(event), &around)),
                 Err(_) => break,
             }
         }
@@ -95,7 +98,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         if outcome.connect {
             // The last connection has ended (the app asks only then); one task at a time.
             connection.task.abort();
-            connection = NetTask::open(&app, &net_events);
+            connection = NetTask::open(&app, tls.as_ref(), &net_events);
         }
     }
     // Closing the outbox tells the network task we are done; it reads until the server's
@@ -112,11 +115,17 @@ struct NetTask {
 }
 
 impl NetTask {
-    fn open(app: &App, events: &mpsc::Sender<NetEvent>) -> Self {
-        let (outbox, task) =
-            net::spawn(app.settings.server.clone(), app.link.hello(), events.clone());
+    fn open(app: &App, tls: Option<&TlsClient>, events: &mpsc::Sender<NetEvent>) -> Self {
+        let server = app.settings.server.clone();
+        let (outbox, task) = net::spawn(server, tls.cloned(), app.link.hello(), events.clone());
         Self { outbox, task }
     }
+}
+
+/// What effects act on: the current connection's outbox, and what TLS trusts.
+struct Surroundings<'a> {
+    outbox: &'a mpsc::Sender<ClientMsg>,
+    tls: Option<&'a TlsClient>,
 }
 
 /// Sleeps until `deadline`, or forever without one.
@@ -144,13 +153,18 @@ impl Outcome {
 }
 
 /// Updates the app and carries out its effects.
-fn apply(app: &mut App, event: Event, outbox: &mpsc::Sender<ClientMsg>) -> Outcome {
+fn apply(app: &mut App, event: Event, around: &Surroundings<'_>) -> Outcome {
     let mut outcome = Outcome::default();
     for effect in app.update(event) {
         match effect {
             Effect::Send(msg) => {
-                if outbox.try_send(msg).is_err() {
+                if around.outbox.try_send(msg).is_err() {
                     app.log(LogKind::Error, "the connection is not taking messages; not sent");
+                }
+            }
+            Effect::Trust { server, fingerprint } => {
+                if let Some(tls) = around.tls {
+                    remember(app, tls, &server, &fingerprint);
                 }
             }
             Effect::Connect => outcome.connect = true,
@@ -164,6 +178,27 @@ fn apply(app: &mut App, event: Event, outbox: &mpsc::Sender<ClientMsg>) -> Outco
         }
     }
     outcome
+}
+
+/// Remembers a certificate the person trusted, and says where.
+fn remember(app: &mut App, tls: &TlsClient, server: &str, fingerprint: &Sha256Digest) {
+    match tls.remember(server, fingerprint) {
+        Ok(Some(path)) => app.log(
+            LogKind::Good,
+            &format!("certificate of {server} trusted; remembered in {}", path.display()),
+        ),
+        Ok(None) => app.log(
+            LogKind::Info,
+            &format!(
+                "certificate of {server} trusted until chat-tui exits (neither XDG_DATA_HOME \
+                 nor HOME is set, so there is no known_servers file)"
+            ),
+        ),
+        Err(why) => app.log(
+            LogKind::Error,
+            &format!("certificate of {server} trusted until chat-tui exits: {why}"),
+        ),
+    }
 }
 
 fn from_terminal(event: TermEvent) -> Option<Event> {

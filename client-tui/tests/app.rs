@@ -4,7 +4,7 @@
 
 use chat_tui::app::{App, LogKind};
 use chat_tui::entry::EntryKind;
-use chat_tui::event::{Effect, Event, NetEvent};
+use chat_tui::event::{Effect, Event, NetEvent, Security};
 use chat_tui::link::Connection;
 use chat_tui::settings::Settings;
 use chat_tui::window::Target;
@@ -42,7 +42,10 @@ fn server(app: &mut App, msg: ServerMsg) -> Vec<Effect> {
 
 fn welcome(app: &mut App) -> Vec<Effect> {
     app.update(Event::Net(NetEvent::Connecting { server: "127.0.0.1:7878".into() }));
-    app.update(Event::Net(NetEvent::Connected { server: "127.0.0.1:7878".into() }));
+    app.update(Event::Net(NetEvent::Connected {
+        server: "127.0.0.1:7878".into(),
+        security: Security::Plain { loopback: true },
+    }));
     server(
         app,
         ServerMsg::Welcome {
@@ -372,7 +375,10 @@ fn an_unreachable_server_is_explained() {
 #[test]
 fn a_taken_nick_can_be_replaced_before_registration() {
     let mut app = new_app("lobby");
-    app.update(Event::Net(NetEvent::Connected { server: "x".into() }));
+    app.update(Event::Net(NetEvent::Connected {
+        server: "x".into(),
+        security: Security::Plain { loopback: true },
+    }));
     server(
         &mut app,
         ServerMsg::Error {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use chat_tui::app::App;
 use chat_tui::entry::EntryKind;
-use chat_tui::event::{Effect, Event, NetEvent};
+use chat_tui::event::{Effect, Event, NetEvent, Security};
 use chat_tui::link::Connection;
 use chat_tui::reconnect::{BACKOFF_FIRST, BACKOFF_MAX};
 use chat_tui::window::Target;
@@ -100,7 +100,10 @@ fn texts(seqs: impl Iterator<Item = u64>) -> Vec<String> {
 fn come_back(app: &mut App, from: Instant) -> Vec<Effect> {
     assert_eq!(tick(app, from + BACKOFF_MAX), vec![Effect::Connect]);
     app.update(Event::Net(NetEvent::Connecting { server: "127.0.0.1:7878".into() }));
-    app.update(Event::Net(NetEvent::Connected { server: "127.0.0.1:7878".into() }));
+    app.update(Event::Net(NetEvent::Connected {
+        server: "127.0.0.1:7878".into(),
+        security: Security::Plain { loopback: true },
+    }));
     app.update(Event::Net(NetEvent::Message(welcome())))
 }
 
@@ -256,7 +259,10 @@ fn a_nick_still_held_by_the_old_connection_is_waited_for() {
     tick(&mut app, t0);
     closed(&mut app);
     assert_eq!(tick(&mut app, t0 + BACKOFF_MAX), vec![Effect::Connect]);
-    app.update(Event::Net(NetEvent::Connected { server: "127.0.0.1:7878".into() }));
+    app.update(Event::Net(NetEvent::Connected {
+        server: "127.0.0.1:7878".into(),
+        security: Security::Plain { loopback: true },
+    }));
     let effects = app.update(Event::Net(NetEvent::Message(ServerMsg::Error {
         code: protocol::ErrorCode::NickInUse,
         message: "the nick Michael is taken".into(),

@@ -18,7 +18,11 @@ impl App {
         }
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         let alt = key.modifiers.contains(KeyModifiers::ALT);
-        if self.composer.paste.is_some() && !(ctrl && key.code == KeyCode::Char('c')) {
+        let ctrl_c = ctrl && key.code == KeyCode::Char('c');
+        if self.link.certificate.is_some() && !ctrl_c {
+            return self.on_certificate_key(&key);
+        }
+        if self.composer.paste.is_some() && !ctrl_c {
             return self.on_paste_key(&key);
         }
         if self.view.show_help

@@ -14,10 +14,20 @@ use protocol::{ClientMsg, RoomName, Stored};
 use super::backlog::page_before;
 use super::{App, LogKind};
 use crate::entry::{Entry, EntryKind};
-use crate::event::{Effect, NetEvent};
+use crate::event::{Effect, NetEvent, Security};
 use crate::link::{Connection, Retry};
 use crate::refill::Refill;
+use crate::tls::Trusted;
 use crate::window::Target;
+
+/// Why a certificate is trusted, in words.
+fn describe_trust(trusted: Trusted) -> &'static str {
+    match trusted {
+        Trusted::Authority => "certificate vouched for by a certificate authority",
+        Trusted::Pinned => "the certificate pinned with --tls-fingerprint",
+        Trusted::Known => "the certificate you trusted before",
+    }
+}
 
 /// "1 message", "3 messages".
 fn count_messages(n: u64) -> String {
@@ -32,10 +42,17 @@ impl App {
                 self.link.state = Connection::Connecting;
                 self.log(LogKind::Info, &format!("connecting to {server}..."));
             }
-            NetEvent::Connected { server } => {
+            NetEvent::Connected { server, security } => {
                 self.link.state = Connection::Connected;
-                self.log(LogKind::Good, &format!("connected to {server}"));
+                self.link.security = Some(security);
+                let how = match security {
+                    Security::Tls(trusted) => format!(" over TLS ({})", describe_trust(trusted)),
+                    Security::Plain { loopback: false } => " (not encrypted)".to_owned(),
+                    Security::Plain { loopback: true } => String::new(),
+                };
+                self.log(LogKind::Good, &format!("connected to {server}{how}"));
             }
+            NetEvent::Certificate(refusal) => self.on_certificate(refusal),
             NetEvent::Failed { reason } => {
                 self.log(LogKind::Error, &reason);
                 self.connection_ended();
@@ -51,12 +68,12 @@ impl App {
     }
 
     /// The connection is gone: unless the person is leaving (or the server said not to come
-    /// back), schedules the next attempt and says when.
-    fn connection_ended(&mut self) {
+    /// back, or a certificate question is open), schedules the next attempt and says when.
+    pub(crate) fn connection_ended(&mut self) {
         let retry = self.link.lost(self.now);
         self.stop_paste("connection lost");
         match retry {
-            Retry::Leaving => {}
+            Retry::Leaving | Retry::Asking => {}
             Retry::Never(why) => self.log(LogKind::Error, &format!("not reconnecting: {why}")),
             Retry::After { delay, attempt } => self.log(
                 LogKind::Info,

@@ -21,6 +21,7 @@ use crate::window::Target;
 use crate::windows::Windows;
 
 mod backlog;
+mod certificate;
 mod incoming;
 mod keys;
 mod link;

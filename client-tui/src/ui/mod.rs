@@ -1,5 +1,5 @@
 //! Drawing: `draw(frame, &App)` paints the panes where [`crate::layout`] puts them, one file
-//! per pane or overlay, and the pieces they share (a pane's frame and title, bottom-aligned
+//! per pane or overlay (`certificate`: a refused certificate's question or warning), and the pieces they share (a pane's frame and title, bottom-aligned
 //! rows, nick colours). It only reads the app.
 
 use protocol::Nick;
@@ -12,6 +12,7 @@ use ratatui::widgets::{Block, Paragraph};
 use crate::app::App;
 use crate::layout;
 
+mod certificate;
 mod conversation;
 mod input;
 mod log;
@@ -69,7 +70,9 @@ pub fn draw(frame: &mut Frame, app: &App) {
     }
     input::draw(frame, app, &panes);
     status::draw(frame, app, panes.status);
-    if let Some(paste) = &app.composer.paste {
+    if let Some(refusal) = &app.link.certificate {
+        certificate::draw(frame, area, refusal);
+    } else if let Some(paste) = &app.composer.paste {
         overlay::draw_paste(frame, area, paste);
     } else if app.view.show_help {
         overlay::draw_help(frame, area);

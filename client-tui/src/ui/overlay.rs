@@ -6,7 +6,7 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Clear, Paragraph};
+use ratatui::widgets::{Block, Clear, Paragraph};
 
 use super::block;
 use crate::paste::{PasteChoice, PendingPaste};
@@ -67,6 +67,17 @@ fn key_row(key: &str, what: &'static str, width: usize) -> Line<'static> {
 
 /// A box of `lines` (plus borders) centred in `area`, at most `max_width` wide.
 fn popup(frame: &mut Frame, area: Rect, title: &str, lines: Vec<Line<'_>>, max_width: u16) {
+    framed_popup(frame, area, block(format!(" {title} ")), lines, max_width);
+}
+
+/// [`popup`] in a frame of the caller's.
+pub(super) fn framed_popup(
+    frame: &mut Frame,
+    area: Rect,
+    framing: Block<'_>,
+    lines: Vec<Line<'_>>,
+    max_width: u16,
+) {
     let width = area.width.min(max_width);
     let height = area.height.min(u16::try_from(lines.len()).unwrap_or(u16::MAX).saturating_add(2));
     let popup = Rect::new(
@@ -76,5 +87,5 @@ fn popup(frame: &mut Frame, area: Rect, title: &str, lines: Vec<Line<'_>>, max_w
         height,
     );
     frame.render_widget(Clear, popup);
-    frame.render_widget(Paragraph::new(lines).block(block(format!(" {title} "))), popup);
+    frame.render_widget(Paragraph::new(lines).block(framing), popup);
 }

@@ -1,5 +1,6 @@
-//! The status line: the connection's state, server, nick and room, then every window with
-//! its unread count.
+//! The status line: the connection's state, whether it is encrypted (a lock for TLS, "not
+//! encrypted" for clear text beyond this machine), server, nick and room, then every window
+//! with its unread count.
 
 use protocol::sanitize;
 use ratatui::Frame;
@@ -9,7 +10,11 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use crate::app::App;
+use crate::event::Security;
 use crate::link::Connection;
+
+/// Shown before the server when the connection is TLS.
+pub const LOCK: &str = "🔒";
 
 pub(super) fn draw(frame: &mut Frame, app: &App, area: Rect) {
     let (state, color) = match app.link.state {
@@ -20,15 +25,21 @@ pub(super) fn draw(frame: &mut Frame, app: &App, area: Rect) {
         Connection::Closed => ("offline", Color::Red),
     };
     let room = app.windows.current_window().map_or_else(|| "-".to_owned(), |w| w.target.title());
-    let mut spans = vec![
-        Span::styled(format!(" {state} "), Style::new().fg(Color::Black).bg(color)),
-        Span::raw(format!(
-            " {} · {} · {} ·",
-            sanitize(&app.settings.server),
-            sanitize(app.link.nick.as_str()),
-            room
-        )),
-    ];
+    let mut spans =
+        vec![Span::styled(format!(" {state} "), Style::new().fg(Color::Black).bg(color))];
+    match app.link.security {
+        Some(Security::Tls(_)) => spans.push(Span::raw(format!(" {LOCK}"))),
+        Some(Security::Plain { loopback: false }) => {
+            spans.push(Span::styled(" not encrypted", Style::new().fg(Color::Red).bold()));
+        }
+        Some(Security::Plain { loopback: true }) | None => {}
+    }
+    spans.push(Span::raw(format!(
+        " {} · {} · {} ·",
+        sanitize(&app.settings.server),
+        sanitize(app.link.nick.as_str()),
+        room
+    )));
     for (i, w) in app.windows.iter().enumerate() {
         spans.push(Span::raw(" "));
         let mut label = format!("{}:{}", i + 1, w.target.title());

@@ -4,7 +4,7 @@
 #![allow(dead_code, clippy::unwrap_used)] // each test file uses a different part; panics are failures
 
 use chat_tui::app::App;
-use chat_tui::event::{Event, NetEvent};
+use chat_tui::event::{Event, NetEvent, Security};
 use chat_tui::settings::Settings;
 use chat_tui::ui;
 use protocol::{Label, MessageKind, Nick, PresenceEvent, RoomInfo, RoomName, ServerMsg, Text};
@@ -30,7 +30,10 @@ pub fn nick(s: &str) -> Nick {
 pub fn app(width: u16, height: u16) -> App {
     let settings = Settings::new(nick("Michael"), "127.0.0.1:7878".into());
     let mut app = App::new(settings, Rect::new(0, 0, width, height));
-    app.update(Event::Net(NetEvent::Connected { server: "127.0.0.1:7878".into() }));
+    app.update(Event::Net(NetEvent::Connected {
+        server: "127.0.0.1:7878".into(),
+        security: Security::Plain { loopback: true },
+    }));
     net(
         &mut app,
         ServerMsg::Welcome {
