@@ -264,6 +264,16 @@ pub async fn server_at(
     plain: SocketAddr,
     db: &std::path::Path,
 ) -> (SocketAddr, SocketAddr, tokio::runtime::Runtime) {
+    tls_server_at(json, plain, db, None).await
+}
+
+/// [`server_at`], serving TLS only on both ports with `tls`.
+pub async fn tls_server_at(
+    json: SocketAddr,
+    plain: SocketAddr,
+    db: &std::path::Path,
+    tls: Option<std::sync::Arc<chat_server::tls::Tls>>,
+) -> (SocketAddr, SocketAddr, tokio::runtime::Runtime) {
     let runtime =
         tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
     let config = chat_server::HistoryConfig {
@@ -272,7 +282,10 @@ pub async fn server_at(
     };
     let (bound, addrs) = tokio::sync::oneshot::channel();
     runtime.spawn(async move {
-        let listeners = Listeners::bind(json, Some(plain)).await.unwrap();
+        let mut listeners = Listeners::bind(json, Some(plain)).await.unwrap();
+        if let Some(tls) = tls {
+            listeners = listeners.with_tls(tls);
+        }
         let _ = bound.send((listeners.json_addr().unwrap(), listeners.plain_addr().unwrap()));
         let info = ServerInfo { motd: "Be kind.".into(), flood: None, ..ServerInfo::default() };
         // A server before this one on `db`, shut down as a crash, lets go of the database

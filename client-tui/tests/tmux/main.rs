@@ -5,7 +5,10 @@
 
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
+#[path = "../certs/mod.rs"]
+mod certs;
 mod chat;
 mod harness;
 mod reconnect;
 mod screen;
+mod tls;
