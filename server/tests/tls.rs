@@ -14,8 +14,8 @@ use chat_server::tls::{Tls, TlsError, TlsFiles};
 use common::tls::{TestCa, peer_certificate};
 use common::{JsonClient, PlainClient, start_tls_server};
 use protocol::{ByeCode, ClientMsg, RoomName, ServerMsg, Text};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use rustls::pki_types::pem::PemObject;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 fn say(text: &str) -> ClientMsg {
@@ -183,7 +183,11 @@ async fn a_reloaded_certificate_serves_new_connections_and_spares_open_ones() {
     fresh.hello("Late").await;
     fresh.recv_until(|m| matches!(m, ServerMsg::Members { .. })).await;
     old.send(say("still here")).await;
-    fresh.recv_until(|m| matches!(m, ServerMsg::Message { text, .. } if text.as_str() == "still here")).await;
+    fresh
+        .recv_until(
+            |m| matches!(m, ServerMsg::Message { text, .. } if text.as_str() == "still here"),
+        )
+        .await;
 
     // A broken file: the reload fails, saying which file, and the certificate stays.
     std::fs::write(&files.key, "not a key\n").unwrap();
