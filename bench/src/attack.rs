@@ -15,13 +15,13 @@ use std::time::Duration;
 use anyhow::Context as _;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::net::tcp::OwnedWriteHalf;
 use tokio::task::JoinHandle;
 
 use crate::Mode;
 use crate::histogram::Histogram;
 use crate::process::start_server;
 use crate::room::collect;
+use crate::stream::{Dial, Writer};
 use crate::wire::{Shared, Tally, Timing, member, receive, say_line};
 
 /// The settings of one comparison.
@@ -111,7 +111,7 @@ async fn run(
     let mut receivers = Vec::new();
     let mut writers = Vec::new();
     for i in 0..a.members {
-        let (r, w) = member(&addr, &format!("m{i}")).await?;
+        let (r, w) = member(Dial::plain(&addr), &format!("m{i}")).await?;
         receivers.push(tokio::spawn(receive(
             r,
             None,
@@ -124,7 +124,7 @@ async fn run(
     if attackers {
         tasks.extend(start_attackers(&addr, stop.clone(), counts.clone()));
     }
-    let senders: Vec<OwnedWriteHalf> = writers.drain(..a.senders.min(a.members)).collect();
+    let senders: Vec<Writer> = writers.drain(..a.senders.min(a.members)).collect();
     let interval = Duration::from_secs_f64(1.0 / a.rate);
     for (i, w) in senders.into_iter().enumerate() {
         // Spread the senders over the interval, as people would be.
@@ -156,7 +156,7 @@ async fn run(
 
 /// Says a message every `interval`, its text the send time.
 async fn speak(
-    mut w: OwnedWriteHalf,
+    mut w: Writer,
     offset: Duration,
     interval: Duration,
     shared: Shared,
@@ -171,7 +171,7 @@ async fn speak(
         let now = shared.now();
         line.clear();
         say_line(&mut line, "lobby", now, "");
-        if w.write_all(&line).await.is_err() {
+        if w.send(&line).await.is_err() {
             return;
         }
         if shared.tally.contains(now) {

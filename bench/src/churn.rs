@@ -12,12 +12,13 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::Context as _;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 
 use crate::histogram::Percentiles;
 use crate::process::{Launch, open};
 use crate::report::{self, Row, round};
 use crate::room::{Usage, collect, fill_room, measure, start_paced, wait_for_stragglers};
+use crate::stream::Dial;
 use crate::subject::{Subject, label_width};
 use crate::versus::{self, Versus};
 use crate::wire::{MESSAGE, Shared, Tally, Timing, expect, hello};
@@ -103,7 +104,11 @@ pub async fn compare(launch: &Launch, plan: &Plan) -> anyhow::Result<()> {
         }
     }
     print_table(&results);
-    versus::print(&versus::CHURN, against.iter().map(|(label, v)| (label.clone(), v)));
+    versus::print(
+        versus::AFTER_BEFORE,
+        &versus::CHURN,
+        against.iter().map(|(label, v)| (label.clone(), v)),
+    );
     Ok(())
 }
 
@@ -277,14 +282,14 @@ async fn churner(
 /// Connect, hello, join `churn`, say a line there and wait for its echo, quit, and wait for the
 /// goodbye and the close.
 async fn visit(addr: &str, nick: &str) -> anyhow::Result<()> {
-    let (mut r, mut w) = hello(addr, nick, CHURNER_READER).await?;
-    w.write_all(b"{\"type\":\"join\",\"room\":\"churn\"}\n").await?;
+    let (mut r, mut w) = hello(Dial::plain(addr), nick, CHURNER_READER).await?;
+    w.send(b"{\"type\":\"join\",\"room\":\"churn\"}\n").await?;
     expect(&mut r, |l| l.starts_with(b"{\"type\":\"members\",\"room\":\"churn\"")).await?;
-    w.write_all(b"{\"type\":\"say\",\"room\":\"churn\",\"text\":\"passing through\"}\n").await?;
+    w.send(b"{\"type\":\"say\",\"room\":\"churn\",\"text\":\"passing through\"}\n").await?;
     let from = format!("\"from\":\"{nick}\"");
     let from = memchr::memmem::Finder::new(from.as_bytes());
     expect(&mut r, |l| l.starts_with(MESSAGE) && from.find(l).is_some()).await?;
-    w.write_all(b"{\"type\":\"quit\"}\n").await?;
+    w.send(b"{\"type\":\"quit\"}\n").await?;
     expect(&mut r, |l| l.starts_with(b"{\"type\":\"bye\",\"code\":\"quit\"")).await?;
     let mut rest = [0u8; 1024];
     while r.read(&mut rest).await? > 0 {}

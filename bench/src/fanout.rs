@@ -21,14 +21,13 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use anyhow::Context as _;
-use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::OwnedWriteHalf;
 
 use crate::deliveries::Deliveries;
 use crate::histogram::Percentiles;
 use crate::process::{Launch, open};
 use crate::report::{self, Row, ratio, round};
 use crate::room::{Usage, collect, fill_room, measure, start_paced, wait_for_stragglers};
+use crate::stream::Writer;
 use crate::subject::{Subject, label_width};
 use crate::versus::{self, Versus};
 use crate::wire::{Shared, Tally, Timing, padding, say_line};
@@ -106,10 +105,11 @@ pub async fn sweep(launch: &Launch, plan: &Plan) -> anyhow::Result<()> {
         }
     }
     print_table(&table);
-    let versus = table.iter().map(|(members, subject, _, ratios)| {
-        (format!("{members} members, {}", subject.name()), &ratios.versus)
-    });
-    versus::print(&versus::FANOUT, versus);
+    let label = |members: usize, subject: Subject| format!("{members} members, {}", subject.name());
+    let versus = table.iter().map(|(m, subject, _, ratios)| (label(*m, *subject), &ratios.versus));
+    versus::print(versus::AFTER_BEFORE, &versus::FANOUT, versus);
+    let tls = table.iter().map(|(m, subject, _, ratios)| (label(*m, *subject), &ratios.tls));
+    versus::print(versus::TLS_PLAIN, &versus::FANOUT_TLS, tls);
     if !comparisons.is_empty() {
         println!();
         for line in &comparisons {
@@ -125,7 +125,7 @@ pub async fn sweep(launch: &Launch, plan: &Plan) -> anyhow::Result<()> {
 }
 
 /// A run's deliveries/s and p99 against those of other servers in the same group, and its
-/// figures against its run before the change.
+/// figures against its run before the change and, over TLS, against its plain run.
 #[derive(Debug, Clone)]
 struct Ratios {
     vs_off: Option<f64>,
@@ -135,12 +135,13 @@ struct Ratios {
     p99_vs_off: Option<f64>,
     p99_vs_redis: Option<f64>,
     versus: Versus,
+    tls: Versus,
 }
 
 impl Ratios {
     /// The ratios of the run `f` of `subject` to the other runs of its `group` (one room size)
-    /// on the same binary: with `--before`, those on the other build measure the change, not
-    /// the server.
+    /// on the same binary and transport: with `--before`, those on the other build measure
+    /// the change, not the server; with `--tls`, those of the other transport measure TLS.
     fn of(subject: Subject, f: &Figures, group: &[(Subject, Figures)]) -> Ratios {
         let find = |mode| {
             group.iter().find(|(s, _)| s.mode() == Some(mode) && subject.beside(*s)).map(|r| &r.1)
@@ -155,8 +156,17 @@ impl Ratios {
             versus: Versus::of(subject, group, |f| {
                 versus::loaded(f.deliveries_per_s, &f.latency, &f.usage)
             }),
+            tls: Versus::against(subject, subject.plain(), group, tls_figures),
         }
     }
+}
+
+/// The values of [`versus::FANOUT_TLS`]'s figures for a run.
+fn tls_figures(f: &Figures) -> Vec<Option<f64>> {
+    let mut values = versus::loaded(f.deliveries_per_s, &f.latency, &f.usage);
+    let per_delivery = f.usage.server_cpu.filter(|_| f.deliveries_per_s > 0.0);
+    values.push(per_delivery.map(|cpu| cpu / f.deliveries_per_s));
+    values
 }
 
 fn p99(f: &Figures) -> f64 {
@@ -223,6 +233,8 @@ fn row(plan: &Plan, subject: Subject, members: usize, f: &Figures, ratios: &Rati
     row.push("bench_cpu", round(f.usage.bench_cpu, 2));
     row.push("server_rss_mb", round(f.usage.server_rss_mb, 1));
     ratios.versus.push(&mut row, subject, &versus::FANOUT);
+    row.push("tls", subject.transport().is_tls());
+    ratios.tls.push_ratios(&mut row, &versus::FANOUT_TLS);
     row
 }
 
@@ -361,7 +373,7 @@ struct Sender {
 /// received (woken by that member's reader when the window is full); counts those sent inside
 /// the measured window.
 async fn flat_out(
-    mut w: OwnedWriteHalf,
+    mut w: Writer,
     sender: Sender,
     size: usize,
     shared: Shared,
@@ -387,13 +399,14 @@ async fn flat_out(
             shared.tally.sent.fetch_add(room, Ordering::Relaxed);
         }
         total += room;
-        w.write_all(&batch).await?;
+        w.send(&batch).await?;
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tls::Transport::{Plain, Tls};
 
     fn figures(deliveries_per_s: f64, p99_us: u64) -> Figures {
         Figures {
@@ -415,12 +428,43 @@ mod tests {
     }
 
     #[test]
+    fn a_run_over_tls_is_compared_with_its_plain_run_and_with_other_runs_over_tls() {
+        let group = [
+            (Subject::Started(Mode::File, None, Plain), figures(1000.0, 2000)),
+            (Subject::Started(Mode::File, None, Tls), figures(800.0, 3000)),
+            (Subject::Started(Mode::Off, None, Plain), figures(2000.0, 1000)),
+            (Subject::Started(Mode::Off, None, Tls), figures(1600.0, 1000)),
+            (Subject::Started(Mode::Bare, None, Plain), figures(4000.0, 1000)),
+        ];
+        let plain = Ratios::of(group[0].0, &group[0].1, &group);
+        let tls = Ratios::of(group[1].0, &group[1].1, &group);
+        assert_eq!((plain.vs_off, plain.vs_bare), (Some(0.5), Some(0.25)));
+        assert_eq!((tls.vs_off, tls.vs_bare), (Some(0.5), Some(0.2)), "off over TLS; bare plain");
+        let plan = Plan {
+            members: vec![10],
+            senders: 2,
+            total_rate: None,
+            window: 8,
+            seconds: 1,
+            size: 64,
+            subjects: group.iter().map(|g| g.0).collect(),
+            csv: None,
+            plot: None,
+        };
+        let json = row(&plan, group[1].0, 10, &group[1].1, &tls).json();
+        let tail = r#""tls":true,"vs_plain":0.8,"p50_vs_plain":1.0,"p99_vs_plain":1.5,"cpu_vs_plain":null,"rss_vs_plain":null,"cpu_per_delivery_vs_plain":null}"#;
+        assert!(json.ends_with(tail), "{json}");
+        let json = row(&plan, group[0].0, 10, &group[0].1, &plain).json();
+        assert!(json.contains(r#""tls":false,"vs_plain":null,"#), "{json}");
+    }
+
+    #[test]
     fn two_nodes_are_compared_with_each_one_node_run() {
         let group = [
-            (Subject::Started(Mode::Off, None), figures(1000.0, 2000)),
-            (Subject::Started(Mode::Bare, None), figures(1000.0, 1000)),
-            (Subject::Started(Mode::Redis, None), figures(900.0, 2500)),
-            (Subject::Started(Mode::Redis2, None), figures(900.0, 5000)),
+            (Subject::Started(Mode::Off, None, Plain), figures(1000.0, 2000)),
+            (Subject::Started(Mode::Bare, None, Plain), figures(1000.0, 1000)),
+            (Subject::Started(Mode::Redis, None, Plain), figures(900.0, 2500)),
+            (Subject::Started(Mode::Redis2, None, Plain), figures(900.0, 5000)),
         ];
         let lines = two_nodes_against_one(100, &group);
         assert_eq!(

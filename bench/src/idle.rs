@@ -14,14 +14,14 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use tokio::io::{AsyncWriteExt, BufReader};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::BufReader;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::Mode;
 use crate::process::{Launch, Server, open};
 use crate::report::{self, Row, round};
+use crate::stream::{Dial, Reader, Writer};
 use crate::subject::{Subject, label_width};
 use crate::versus::{self, Versus};
 use crate::wire::{Shared, Tally, Timing, expect, hello, receive};
@@ -107,7 +107,11 @@ pub async fn compare(launch: &Launch, plan: &Plan) -> anyhow::Result<()> {
         rows.push(row(plan, *subject, f, bare, &vs_before));
         against.push((subject.name().to_owned(), vs_before));
     }
-    versus::print(&versus::IDLE, against.iter().map(|(label, v)| (label.clone(), v)));
+    versus::print(
+        versus::AFTER_BEFORE,
+        &versus::IDLE,
+        against.iter().map(|(label, v)| (label.clone(), v)),
+    );
     for row in &rows {
         println!("{}", row.json());
     }
@@ -213,7 +217,7 @@ async fn run(
     Ok(Figures { connect_s, settle_s, rss_before_kib, rss_after_kib, errors })
 }
 
-type Connections<T> = (Vec<tokio::task::JoinHandle<T>>, Vec<OwnedWriteHalf>);
+type Connections<T> = (Vec<tokio::task::JoinHandle<T>>, Vec<Writer>);
 
 /// Opens `count` connections, [`CONNECTING`] at a time, spread over `rooms`, and hands each
 /// one's reading half to `read`.
@@ -222,7 +226,7 @@ async fn connect_all<T>(
     count: usize,
     rooms: usize,
     prefix: &str,
-    mut read: impl FnMut(BufReader<OwnedReadHalf>) -> tokio::task::JoinHandle<T>,
+    mut read: impl FnMut(BufReader<Reader>) -> tokio::task::JoinHandle<T>,
 ) -> anyhow::Result<Connections<T>> {
     let mut connecting = JoinSet::new();
     let (mut readers, mut writers) = (Vec::with_capacity(count), Vec::with_capacity(count));
@@ -251,13 +255,13 @@ async fn settle_in(
     addr: &str,
     nick: &str,
     room: Option<String>,
-) -> anyhow::Result<(BufReader<OwnedReadHalf>, OwnedWriteHalf)> {
-    let (mut r, mut w) = hello(addr, nick, IDLE_READER).await?;
+) -> anyhow::Result<(BufReader<Reader>, Writer)> {
+    let (mut r, mut w) = hello(Dial::plain(addr), nick, IDLE_READER).await?;
     if let Some(room) = room {
         let lines = format!(
             "{{\"type\":\"leave\",\"room\":\"lobby\"}}\n{{\"type\":\"join\",\"room\":\"{room}\"}}\n"
         );
-        w.write_all(lines.as_bytes()).await?;
+        w.send(lines.as_bytes()).await?;
         let members = format!("{{\"type\":\"members\",\"room\":\"{room}\"");
         expect(&mut r, |l| l.starts_with(members.as_bytes()))
             .await
@@ -268,7 +272,7 @@ async fn settle_in(
 
 /// Pings on every connection every [`KEEPALIVE`], as chat-tui does, until `stop`; then closes
 /// them all.
-async fn keep_alive(mut writers: Vec<OwnedWriteHalf>, mut stop: watch::Receiver<bool>) {
+async fn keep_alive(mut writers: Vec<Writer>, mut stop: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(KEEPALIVE);
     tick.tick().await;
     loop {
@@ -277,7 +281,7 @@ async fn keep_alive(mut writers: Vec<OwnedWriteHalf>, mut stop: watch::Receiver<
             _ = tick.tick() => {}
         }
         for w in &mut writers {
-            let _ = w.write_all(b"{\"type\":\"ping\",\"token\":1}\n").await;
+            let _ = w.send(b"{\"type\":\"ping\",\"token\":1}\n").await;
         }
     }
 }

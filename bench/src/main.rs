@@ -4,7 +4,8 @@
 //! chat-server with history in a file, in memory or off, and a bare fan-out server written for
 //! the bench (`baseline.rs`), the yardstick. Or, with `--connect`, against a server that is
 //! already running. With `--before`, each chat-server runs twice, on the binary built before a
-//! change and on the one built after it, and the figures are compared (`versus`). With `redis`
+//! change and on the one built after it, and the figures are compared (`versus`). With `--tls`,
+//! each chat-server of a fan-out run runs twice, plainly and over TLS (`tls`). With `redis`
 //! and `redis2` the chat-server keeps its history in a redis-server the bench starts for the
 //! invocation: one node, or two nodes sharing it with the room's members (and senders)
 //! alternating between them. The bench pins the servers it starts (every node and the
@@ -23,6 +24,9 @@
 //! - `attack`: a steady chat's latency alone and with hostile clients in the room.
 //! - `baseline`: the bare fan-out server (`chat-bench --baseline-server`).
 //! - `wire`: the client side: registering, timed `say` lines, reading deliveries unparsed.
+//! - `stream`: a client's connection, plain or over TLS.
+//! - `tls`: the bench's certificate, given to the servers of `--tls` and trusted by its
+//!   clients.
 //! - `room`: what fan-out and churn share: a room of members, paced senders, the measured
 //!   window.
 //! - `deliveries`: the flat-out closed loop: what each member has received from each sender.
@@ -53,12 +57,15 @@ mod process;
 mod redis;
 mod report;
 mod room;
+mod stream;
 mod subject;
+mod tls;
 mod versus;
 mod wire;
 
 use process::Launch;
 use subject::{Build, Subject};
+use tls::{BenchCert, Transport};
 
 /// Load generator for chat-server.
 #[derive(Debug, Parser)]
@@ -125,8 +132,14 @@ struct Args {
     /// memory per connection). The bare server runs once.
     #[arg(long, value_name = "PATH")]
     before: Option<PathBuf>,
+    /// Fan-out: each chat-server of --history runs plainly and at once over TLS (a certificate
+    /// the bench makes for 127.0.0.1; handshakes before the measured window), rows "over TLS",
+    /// and the TLS rows get TLS/plain ratios (deliveries/s, p50, p99, server CPU, RSS, CPU per
+    /// delivery). The bare server runs once, plainly.
+    #[arg(long)]
+    tls: bool,
     /// Keep the log of every chat-server started, one file each in this directory
-    /// (NN-MODE[-BUILD][-NODE].log); by default it is dropped.
+    /// (NN-MODE[-BUILD][-tls][-NODE].log); by default it is dropped.
     #[arg(long, value_name = "DIR")]
     server_log: Option<PathBuf>,
     /// Be the bare fan-out server the others are compared with (the bench starts itself so).
@@ -226,6 +239,7 @@ fn main() -> anyhow::Result<()> {
             "--before compares servers the bench starts: not with --connect or --scenario attack"
         );
     }
+    refuse_tls(&args)?;
     if args.plot.is_some() && args.scenario != Scenario::Fanout {
         bail!("--plot draws fan-out runs; use it with --scenario fanout");
     }
@@ -268,10 +282,16 @@ async fn bench(args: Args, pin: bool) -> anyhow::Result<()> {
     let subjects = match external {
         Some(addr) => vec![Subject::External(addr)],
         None if args.scenario == Scenario::Attack => Vec::new(),
-        None => to_start(args.history.as_deref().unwrap_or(default), args.before.is_some()),
+        None => {
+            to_start(args.history.as_deref().unwrap_or(default), args.before.is_some(), args.tls)
+        }
     };
     if let Some(before) = &args.before {
         println!("before: {}\nafter:  {}", before.display(), binary.display());
+    }
+    let tls = if args.tls { Some(BenchCert::make()?) } else { None };
+    if let Some(cert) = &tls {
+        println!("tls: each chat-server plainly, then over TLS with {}", cert.path());
     }
     if let Some(dir) = &args.server_log {
         std::fs::create_dir_all(dir)
@@ -284,7 +304,8 @@ async fn bench(args: Args, pin: bool) -> anyhow::Result<()> {
     };
     let logs = args.server_log.clone();
     let before = args.before.clone();
-    let mut launch = Launch { binary, before, pin, redis, logs, started: AtomicUsize::new(0) };
+    let started = AtomicUsize::new(0);
+    let mut launch = Launch { binary, before, pin, redis, logs, started, tls };
     let result = scenario(&args, &launch, subjects, external, pin).await;
     if let Some(redis) = launch.redis.take() {
         redis.stop().await;
@@ -293,20 +314,48 @@ async fn bench(args: Args, pin: bool) -> anyhow::Result<()> {
 }
 
 /// The servers to start for `modes`, in order. Comparing builds, each chat-server runs on the
-/// build before and at once on the build after, so that a change in what else the machine is
-/// doing weighs on both alike; the bare server, not chat-server, runs once.
-fn to_start(modes: &[Mode], compare: bool) -> Vec<Subject> {
-    let builds = |mode| {
-        if compare && mode != Mode::Bare {
-            vec![Some(Build::Before), Some(Build::After)]
-        } else {
-            vec![None]
+/// build before and at once on the build after; with `tls`, plainly and at once over TLS: so
+/// that a change in what else the machine is doing weighs on both alike. The bare server, not
+/// chat-server, runs once, plainly.
+fn to_start(modes: &[Mode], compare: bool, tls: bool) -> Vec<Subject> {
+    let builds: &[Option<Build>] =
+        if compare { &[Some(Build::Before), Some(Build::After)] } else { &[None] };
+    let transports: &[Transport] =
+        if tls { &[Transport::Plain, Transport::Tls] } else { &[Transport::Plain] };
+    let mut subjects = Vec::new();
+    for &mode in modes {
+        if mode == Mode::Bare {
+            subjects.push(Subject::Started(mode, None, Transport::Plain));
+            continue;
         }
+        for &build in builds {
+            subjects.extend(transports.iter().map(|&t| Subject::Started(mode, build, t)));
+        }
+    }
+    subjects
+}
+
+/// Fails, saying why, when `--tls` is asked for with what it cannot be measured with.
+fn refuse_tls(args: &Args) -> anyhow::Result<()> {
+    if !args.tls {
+        return Ok(());
+    }
+    let chat_server = |modes: &[Mode]| modes.iter().any(|&m| m != Mode::Bare);
+    let why = if args.scenario != Scenario::Fanout {
+        "it measures fan-out runs (flat out or --total-rate): use it with --scenario fanout"
+    } else if args.connect.is_some() {
+        "it gives the servers it starts its own certificate; a server already running \
+         (--connect) has another"
+    } else if args.before.is_some() {
+        "--before already runs each chat-server twice; compare builds and TLS in separate \
+         invocations"
+    } else if args.history.as_deref().is_some_and(|modes| !chat_server(modes)) {
+        "the bare server speaks no TLS: --history needs a chat-server mode (file, memory, off, \
+         redis, redis2)"
+    } else {
+        return Ok(());
     };
-    modes
-        .iter()
-        .flat_map(|&mode| builds(mode).into_iter().map(move |build| Subject::Started(mode, build)))
-        .collect()
+    bail!("--tls: {why}")
 }
 
 async fn scenario(

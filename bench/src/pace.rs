@@ -10,10 +10,9 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::OwnedWriteHalf;
 use tokio::time::MissedTickBehavior;
 
+use crate::stream::Writer;
 use crate::wire::{Shared, micros, padding, say_line};
 
 /// Shortest interval between one sender's messages; tokio's interval needs a non-zero one.
@@ -56,7 +55,7 @@ pub struct Pace {
 
 /// Says a timed message on `pace`'s schedule until `stop`; counts those sent inside the
 /// window in the tally's `sent`.
-pub async fn paced(mut w: OwnedWriteHalf, pace: Pace, shared: Shared) -> anyhow::Result<()> {
+pub async fn paced(mut w: Writer, pace: Pace, shared: Shared) -> anyhow::Result<()> {
     let Shared { epoch, tally, mut stop } = shared;
     let padding = padding(pace.size);
     let mut tick = tokio::time::interval_at(pace.first, pace.interval);
@@ -76,7 +75,7 @@ pub async fn paced(mut w: OwnedWriteHalf, pace: Pace, shared: Shared) -> anyhow:
         if tally.contains(now) {
             tally.sent.fetch_add(1, Ordering::Relaxed);
         }
-        w.write_all(&line).await?;
+        w.send(&line).await?;
     }
 }
 

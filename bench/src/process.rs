@@ -11,10 +11,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use anyhow::{Context as _, bail};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
+use tokio_rustls::TlsConnector;
 
 use crate::Mode;
 use crate::redis::Redis;
+use crate::stream::Dial;
 use crate::subject::{Build, Subject};
+use crate::tls::{BenchCert, Transport};
 
 /// How the bench starts servers.
 pub struct Launch {
@@ -30,6 +33,8 @@ pub struct Launch {
     pub logs: Option<PathBuf>,
     /// Servers started so far: numbers their logs.
     pub started: AtomicUsize,
+    /// `--tls`: the certificate the TLS runs' servers get and their clients trust.
+    pub tls: Option<BenchCert>,
 }
 
 impl Launch {
@@ -51,6 +56,25 @@ impl Launch {
             Some(Build::After) | None => Ok(&self.binary),
         }
     }
+
+    /// `extra` and, for a run over TLS, the flags that give chat-server the bench's
+    /// certificate, and the connector its clients need.
+    fn flags<'a>(
+        &'a self,
+        subject: Subject,
+        extra: &[&'a str],
+    ) -> anyhow::Result<(Vec<&'a str>, Option<TlsConnector>)> {
+        let mut flags = extra.to_vec();
+        if subject.transport() == Transport::Plain {
+            return Ok((flags, None));
+        }
+        if subject.mode() == Some(Mode::Bare) {
+            bail!("the bare server speaks no TLS");
+        }
+        let cert = self.tls.as_ref().context("no certificate was made for --tls")?;
+        flags.extend(cert.flags());
+        Ok((flags, Some(cert.connector().clone())))
+    }
 }
 
 /// The names of the nodes of a run on Redis, in order: member `i` is on node `i % nodes`.
@@ -66,13 +90,16 @@ pub struct Server {
     pids: Vec<u32>,
     /// The redis-server the nodes share: its CPU is also given on its own.
     redis_pid: Option<u32>,
+    /// Over TLS: what its clients connect with.
+    tls: Option<TlsConnector>,
     _dir: Option<tempfile::TempDir>,
 }
 
 impl Server {
     /// A server of no process yet; [`Server::add`] adds them.
     fn new(dir: Option<tempfile::TempDir>, redis_pid: Option<u32>) -> Server {
-        Server { children: Vec::new(), addrs: Vec::new(), pids: Vec::new(), redis_pid, _dir: dir }
+        let (children, addrs, pids) = (Vec::new(), Vec::new(), Vec::new());
+        Server { children, addrs, pids, redis_pid, tls: None, _dir: dir }
     }
 
     /// Adds a process (a node) the bench started.
@@ -86,6 +113,11 @@ impl Server {
     pub fn addr(&self, i: usize) -> &str {
         // Never empty once opened; "" would fail to connect, with the address in the error.
         self.addrs.get(i % self.addrs.len().max(1)).map_or("", String::as_str)
+    }
+
+    /// How the `i`th member connects: to [`Server::addr`], over TLS if the server speaks it.
+    pub fn dial(&self, i: usize) -> Dial<'_> {
+        Dial { addr: self.addr(i), tls: self.tls.as_ref() }
     }
 
     /// The processes whose CPU and memory are counted (none found: an external server of
@@ -133,21 +165,27 @@ fn sum<T: std::iter::Sum<T>>(pids: &[u32], f: impl Fn(u32) -> Option<T>) -> Opti
 }
 
 /// Starts the server `subject` names, or finds the external one, with `extra` flags for
-/// chat-server.
+/// chat-server (and, over TLS, the bench's certificate).
 pub async fn open(launch: &Launch, subject: Subject, extra: &[&str]) -> anyhow::Result<Server> {
-    let (mode, build) = match subject {
-        Subject::Started(mode, build) => (mode, build),
-        Subject::External(addr) => {
-            let mut server = Server::new(None, None);
-            server.addrs.push(addr.to_string());
-            server.pids.extend(listener_pid(addr.port()));
-            return Ok(server);
-        }
-    };
-    let binary = launch.binary(build)?;
+    if let Subject::External(addr) = subject {
+        let mut server = Server::new(None, None);
+        server.addrs.push(addr.to_string());
+        server.pids.extend(listener_pid(addr.port()));
+        return Ok(server);
+    }
+    let (flags, tls) = launch.flags(subject, extra)?;
+    let mut server = start(launch, subject, &flags).await?;
+    server.tls = tls;
+    Ok(server)
+}
+
+/// Starts the processes of `subject`, a server the bench starts, with `extra` flags.
+async fn start(launch: &Launch, subject: Subject, extra: &[&str]) -> anyhow::Result<Server> {
+    let mode = subject.mode().context("an external server is not started")?;
+    let binary = launch.binary(subject.build())?;
     let nodes = mode.nodes_on_redis();
     if nodes == 0 {
-        let log = launch.log(mode, build, None)?;
+        let log = launch.log(subject, None)?;
         return start_server(binary, mode, launch.pin, extra, log).await;
     }
     let redis = launch.redis.as_ref().context("no redis-server was started")?;
@@ -159,7 +197,7 @@ pub async fn open(launch: &Launch, subject: Subject, extra: &[&str]) -> anyhow::
     for id in NODE_IDS.iter().take(nodes) {
         let mut flags = vec!["--redis", url.as_str(), "--node-id", id];
         flags.extend_from_slice(extra);
-        let log = launch.log(mode, build, Some(id))?;
+        let log = launch.log(subject, Some(id))?;
         let node = spawn(binary, mode, launch.pin, &flags, log)
             .await
             .with_context(|| format!("node {id}"))?;
@@ -223,9 +261,12 @@ async fn spawn(
     let stderr = log.map_or_else(Stdio::null, Stdio::from);
     cmd.stdout(Stdio::piped()).stderr(stderr).kill_on_drop(true);
     let mut child = cmd.spawn().with_context(|| format!("cannot start {}", program.display()))?;
-    let stdout = child.stdout.take().context("no stdout")?;
+    let mut stdout = BufReader::new(child.stdout.take().context("no stdout")?);
     let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).await?;
+    stdout.read_line(&mut line).await?;
+    // What it prints later (over TLS, the certificate's fingerprint) is read and dropped: with
+    // the pipe closed, that print would fail and stop the server.
+    tokio::spawn(async move { tokio::io::copy(&mut stdout, &mut tokio::io::sink()).await });
     let addr = line
         .split_whitespace()
         .find_map(|w| w.strip_prefix("json="))
@@ -248,17 +289,14 @@ pub fn pinned(pin: bool, program: &Path) -> Command {
 
 impl Launch {
     /// A new log file for the next server started (`--server-log`):
-    /// `NN-MODE[-BUILD][-NODE].log`.
-    fn log(
-        &self,
-        mode: Mode,
-        build: Option<Build>,
-        node: Option<&str>,
-    ) -> anyhow::Result<Option<std::fs::File>> {
+    /// `NN-MODE[-BUILD][-tls][-NODE].log`.
+    fn log(&self, subject: Subject, node: Option<&str>) -> anyhow::Result<Option<std::fs::File>> {
         // The bare server writes no log.
-        let Some(dir) = self.logs.as_ref().filter(|_| mode != Mode::Bare) else { return Ok(None) };
+        let bare = subject.mode() == Some(Mode::Bare);
+        let Some(dir) = self.logs.as_ref().filter(|_| !bare) else { return Ok(None) };
         let n = self.started.fetch_add(1, Ordering::Relaxed) + 1;
-        let parts = [Some(mode.key()), build.map(Build::key), node];
+        let tls = subject.transport().is_tls().then_some("tls");
+        let parts = [Some(subject.key()), subject.build().map(Build::key), tls, node];
         let name = parts.into_iter().flatten().collect::<Vec<_>>().join("-");
         let path = dir.join(format!("{n:02}-{name}.log"));
         let file = std::fs::File::create(&path)

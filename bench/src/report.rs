@@ -86,13 +86,16 @@ pub struct Series {
     pub points: Vec<(f64, f64, f64)>,
 }
 
-/// The fan-out rows as one line per server (the `history` field), in the order they first
-/// ran, each point a member count.
+/// What a series over TLS adds to its server's label (`--tls`).
+const TLS_SUFFIX: &str = " tls";
+
+/// The fan-out rows as one line per server (the `history` field, and whether over TLS), in the
+/// order they first ran, each point a member count.
 pub fn series(rows: &[Row]) -> Vec<Series> {
     let mut all: Vec<Series> = Vec::new();
     for row in rows {
         let number = |key| row.get(key).and_then(Value::as_f64);
-        let (Some(label), Some(members), Some(deliveries), Some(p99)) = (
+        let (Some(history), Some(members), Some(deliveries), Some(p99)) = (
             row.get("history").and_then(Value::as_str),
             number("members"),
             number("deliveries_per_s"),
@@ -100,10 +103,12 @@ pub fn series(rows: &[Row]) -> Vec<Series> {
         ) else {
             continue;
         };
+        let tls = row.get("tls").and_then(Value::as_bool) == Some(true);
+        let label = if tls { format!("{history}{TLS_SUFFIX}") } else { history.to_owned() };
         let index = match all.iter().position(|s| s.label == label) {
             Some(i) => i,
             None => {
-                all.push(Series { label: label.to_owned(), points: Vec::new() });
+                all.push(Series { label, points: Vec::new() });
                 all.len() - 1
             }
         };
@@ -231,8 +236,16 @@ where
     Ok(())
 }
 
-/// The same colour for a server on every chart.
-fn colour(label: &str) -> RGBColor {
+/// The same colour for a server on every chart; paler over TLS.
+fn colour(label: &str) -> RGBAColor {
+    const TLS_OPACITY: f64 = 0.5;
+    match label.strip_suffix(TLS_SUFFIX) {
+        Some(server) => server_colour(server).mix(TLS_OPACITY),
+        None => server_colour(label).mix(1.0),
+    }
+}
+
+fn server_colour(label: &str) -> RGBColor {
     match label {
         "file" => RGBColor(0x1f, 0x77, 0xb4),
         "memory" => RGBColor(0x2c, 0xa0, 0x2c),
@@ -327,6 +340,17 @@ mod tests {
                 },
             ]
         );
+    }
+
+    #[test]
+    fn runs_over_tls_are_a_line_of_their_own() {
+        let (mut plain, mut tls) = (run("file", 10, 10.0, 1.0), run("file", 10, 5.0, 2.0));
+        plain.push("tls", false);
+        tls.push("tls", true);
+        let labels: Vec<_> = series(&[plain, tls]).into_iter().map(|s| s.label).collect();
+        assert_eq!(labels, ["file", "file tls"]);
+        assert_eq!(colour("file tls").rgb(), colour("file").rgb());
+        assert!(colour("file tls").alpha() < colour("file").alpha());
     }
 
     #[test]

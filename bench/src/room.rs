@@ -5,13 +5,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::net::tcp::OwnedWriteHalf;
 use tokio::task::JoinHandle;
 
 use crate::deliveries::Deliveries;
 use crate::histogram::Histogram;
 use crate::pace::{Pace, paced, schedule};
 use crate::process::{Server, cpu_seconds};
+use crate::stream::Writer;
 use crate::wire::{Shared, Tally, Timing, member, receive};
 
 /// How far ahead of the decision the measured window opens and closes.
@@ -24,9 +24,9 @@ const STRAGGLERS: Duration = Duration::from_secs(2);
 pub struct Room {
     pub receivers: Vec<JoinHandle<Histogram>>,
     /// The senders' writing halves.
-    pub speakers: Vec<OwnedWriteHalf>,
+    pub speakers: Vec<Writer>,
     /// The others' writing halves, kept until the run ends: closing one ends its session.
-    pub listeners: Vec<OwnedWriteHalf>,
+    pub listeners: Vec<Writer>,
     /// For a closed loop: what each member has received from each sender.
     pub deliveries: Option<Arc<Deliveries>>,
 }
@@ -53,7 +53,7 @@ pub async fn fill_room(
     };
     for i in 0..members {
         let nick = format!("{prefix}m{i}");
-        let (r, w) = member(server.addr(i), &nick).await?;
+        let (r, w) = member(server.dial(i), &nick).await?;
         if i < senders {
             room.speakers.push(w);
         } else {
@@ -67,7 +67,7 @@ pub async fn fill_room(
 
 /// Starts the speakers saying `total_rate` messages a second in all, in lobby.
 pub fn start_paced(
-    speakers: Vec<OwnedWriteHalf>,
+    speakers: Vec<Writer>,
     total_rate: f64,
     size: usize,
     shared: &Shared,

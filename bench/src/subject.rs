@@ -1,17 +1,19 @@
 //! What a run measures, and how it is named in the tables, JSON and CSV: a server the bench
-//! starts (its history mode and, with `--before`, its build) or one already running.
+//! starts (its history mode, with `--before` its build, with `--tls` whether its clients
+//! speak TLS) or one already running.
 
 use std::net::SocketAddr;
 
 use crate::Mode;
+use crate::tls::Transport;
 
 /// What a run measures: a server the bench starts (with `--before`, on one of two chat-server
-/// binaries), or one already running (`--connect`).
+/// binaries; with `--tls`, plain or over TLS), or one already running (`--connect`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Subject {
     /// The build is `None` for the only chat-server binary, and for the bare server, which is
-    /// not chat-server.
-    Started(Mode, Option<Build>),
+    /// not chat-server (and always plain).
+    Started(Mode, Option<Build>, Transport),
     External(SocketAddr),
 }
 
@@ -39,7 +41,7 @@ impl Subject {
     /// The short name in JSON, CSV and the plot's legend.
     pub fn key(self) -> &'static str {
         match self {
-            Subject::Started(mode, _) => mode.key(),
+            Subject::Started(mode, ..) => mode.key(),
             Subject::External(_) => "external",
         }
     }
@@ -47,31 +49,38 @@ impl Subject {
     /// The name of the kind of server (its build aside).
     pub fn name(self) -> &'static str {
         match self {
-            Subject::Started(mode, _) => mode.name(),
+            Subject::Started(mode, ..) => mode.name(),
             Subject::External(_) => "external server",
         }
     }
 
     /// The name in the printed tables and errors: the kind of server and, with `--before`, its
-    /// build.
+    /// build; "over TLS" when its clients speak TLS.
     pub fn label(self) -> String {
-        match self.build() {
-            Some(build) => format!("{} ({})", self.name(), build.key()),
-            None => self.name().to_owned(),
-        }
+        let build = self.build().map(|b| format!(" ({})", b.key())).unwrap_or_default();
+        let tls = if self.transport().is_tls() { " over TLS" } else { "" };
+        format!("{}{build}{tls}", self.name())
     }
 
     pub fn mode(self) -> Option<Mode> {
         match self {
-            Subject::Started(mode, _) => Some(mode),
+            Subject::Started(mode, ..) => Some(mode),
             Subject::External(_) => None,
         }
     }
 
     pub fn build(self) -> Option<Build> {
         match self {
-            Subject::Started(_, build) => build,
+            Subject::Started(_, build, _) => build,
             Subject::External(_) => None,
+        }
+    }
+
+    /// How its clients talk to it (an external server: plainly).
+    pub fn transport(self) -> Transport {
+        match self {
+            Subject::Started(.., transport) => transport,
+            Subject::External(_) => Transport::Plain,
         }
     }
 
@@ -79,17 +88,31 @@ impl Subject {
     /// compared with.
     pub fn before(self) -> Option<Subject> {
         match self {
-            Subject::Started(mode, Some(Build::After)) => {
-                Some(Subject::Started(mode, Some(Build::Before)))
+            Subject::Started(mode, Some(Build::After), transport) => {
+                Some(Subject::Started(mode, Some(Build::Before), transport))
             }
             _ => None,
         }
     }
 
-    /// Whether a ratio of this run to one of `other` compares servers, not builds: `other` runs
-    /// the same chat-server binary, or none (the bare server, the same on either side).
+    /// For a run over TLS, the same server without it: the run it is compared with.
+    pub fn plain(self) -> Option<Subject> {
+        match self {
+            Subject::Started(mode, build, Transport::Tls) => {
+                Some(Subject::Started(mode, build, Transport::Plain))
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether a ratio of this run to one of `other` compares servers, not builds or TLS:
+    /// `other` runs the same chat-server binary (or none: the bare server, the same on either
+    /// side) and speaks TLS if this one does (or is the bare server, the yardstick of either).
     pub fn beside(self, other: Subject) -> bool {
-        other.build().is_none() || other.build() == self.build()
+        let same_build = other.build().is_none() || other.build() == self.build();
+        let same_transport =
+            other.mode() == Some(Mode::Bare) || other.transport() == self.transport();
+        same_build && same_transport
     }
 
     /// A prefix for the run's nicks: an external server may still hold those of an earlier run

@@ -6,6 +6,9 @@
 //! ratios of the figures a regression would show in (1.00: no change): in its JSON line and
 //! CSV row (`build` says which binary a row ran; `vs_before` is the ratio of the scenario's
 //! main figure, then `p50_vs_before`, ...) and in a table after the scenario's own.
+//!
+//! `--tls` pairs runs the same way: each fan-out run over TLS against the same server's plain
+//! run ([`FANOUT_TLS`], a table headed [`TLS_PLAIN`]).
 
 use crate::histogram::Percentiles;
 use crate::ms;
@@ -35,6 +38,24 @@ const fn under_load(main: &'static str) -> [Figure; 5] {
 }
 
 pub const FANOUT: [Figure; 5] = under_load("deliveries/s");
+
+/// The heading of the table of `--before`.
+pub const AFTER_BEFORE: &str = "after / before";
+
+/// The heading of the table of `--tls`.
+pub const TLS_PLAIN: &str = "TLS / plain";
+
+/// A fan-out run over TLS against its plain run: [`under_load`]'s figures, and the server's CPU
+/// per delivery, which is what encrypting each member's copy adds to (flat out the server
+/// uses its whole core either way, and the cost shows as fewer deliveries instead).
+pub const FANOUT_TLS: [Figure; 6] = [
+    Figure { title: "deliveries/s", field: "vs_plain" },
+    Figure { title: "p50", field: "p50_vs_plain" },
+    Figure { title: "p99", field: "p99_vs_plain" },
+    Figure { title: "srv cpu", field: "cpu_vs_plain" },
+    Figure { title: "rss", field: "rss_vs_plain" },
+    Figure { title: "cpu/delivery", field: "cpu_per_delivery_vs_plain" },
+];
 
 pub const CHURN: [Figure; 5] = under_load("churn/s");
 
@@ -69,12 +90,23 @@ impl Versus {
         runs: &[(Subject, T)],
         values: impl Fn(&T) -> Vec<Option<f64>>,
     ) -> Versus {
+        Versus::against(subject, subject.before(), runs, values)
+    }
+
+    /// The ratios of the run of `subject` in `runs` to the run of `other` there (none without
+    /// an `other`, or when either run is missing).
+    pub fn against<T>(
+        subject: Subject,
+        other: Option<Subject>,
+        runs: &[(Subject, T)],
+        values: impl Fn(&T) -> Vec<Option<f64>>,
+    ) -> Versus {
         let find =
             |wanted: Subject| runs.iter().find(|(s, _)| *s == wanted).map(|(_, f)| values(f));
-        let (Some(after), Some(before)) = (find(subject), subject.before().and_then(find)) else {
+        let (Some(this), Some(that)) = (find(subject), other.and_then(find)) else {
             return Versus::default();
         };
-        Versus(after.into_iter().zip(before).map(|(a, b)| ratio(a?, b)).collect())
+        Versus(this.into_iter().zip(that).map(|(a, b)| ratio(a?, b)).collect())
     }
 
     /// The fields of `--before`: `build`, which binary `subject` ran (null without `--before`,
@@ -83,16 +115,25 @@ impl Versus {
     /// CSV written before `--before` keep their places.
     pub fn push(&self, row: &mut Row, subject: Subject, figures: &[Figure]) {
         row.push("build", subject.build().map(Build::key));
+        self.push_ratios(row, figures);
+    }
+
+    /// A field per figure: its ratio, else null.
+    pub fn push_ratios(&self, row: &mut Row, figures: &[Figure]) {
         for (i, figure) in figures.iter().enumerate() {
             row.push(figure.field, round(self.0.get(i).copied().flatten(), 3));
         }
     }
 }
 
-/// Prints the table of ratios, a line for each of `runs` (a label and its ratios) that has any;
-/// nothing without `--before`.
-pub fn print<'a>(figures: &[Figure], runs: impl IntoIterator<Item = (String, &'a Versus)>) {
-    let lines = table(figures, &runs.into_iter().collect::<Vec<_>>());
+/// Prints the table of ratios under `header` (e.g. [`AFTER_BEFORE`]), a line for each of
+/// `runs` (a label and its ratios) that has any; nothing when none has.
+pub fn print<'a>(
+    header: &str,
+    figures: &[Figure],
+    runs: impl IntoIterator<Item = (String, &'a Versus)>,
+) {
+    let lines = table(header, figures, &runs.into_iter().collect::<Vec<_>>());
     if !lines.is_empty() {
         println!();
         for line in lines {
@@ -102,18 +143,17 @@ pub fn print<'a>(figures: &[Figure], runs: impl IntoIterator<Item = (String, &'a
 }
 
 /// The lines of [`print`]: a header of the figures' titles, then the labelled ratios.
-fn table(figures: &[Figure], runs: &[(String, &Versus)]) -> Vec<String> {
-    const HEADER: &str = "after / before";
+fn table(header: &str, figures: &[Figure], runs: &[(String, &Versus)]) -> Vec<String> {
     let runs: Vec<_> = runs.iter().filter(|(_, v)| !v.0.is_empty()).collect();
     if runs.is_empty() {
         return Vec::new();
     }
-    let width = runs.iter().map(|(label, _)| label.len()).fold(HEADER.len(), usize::max);
+    let width = runs.iter().map(|(label, _)| label.len()).fold(header.len(), usize::max);
     let line = |label: &str, cells: Vec<String>| {
         let cells = figures.iter().zip(cells).map(|(f, c)| format!(" {c:>w$}", w = column(f)));
         format!("{label:<width$}{}", cells.collect::<String>())
     };
-    let mut lines = vec![line(HEADER, figures.iter().map(|f| f.title.to_owned()).collect())];
+    let mut lines = vec![line(header, figures.iter().map(|f| f.title.to_owned()).collect())];
     for (label, versus) in runs {
         let cells = versus.0.iter().map(|r| r.map_or("-".to_owned(), |r| format!("{r:.2}")));
         lines.push(line(label, cells.collect()));
@@ -130,9 +170,10 @@ fn column(figure: &Figure) -> usize {
 mod tests {
     use super::*;
     use crate::Mode;
+    use crate::tls::Transport;
 
     fn run(build: Option<Build>, values: [f64; 2]) -> (Subject, [f64; 2]) {
-        (Subject::Started(Mode::File, build), values)
+        (Subject::Started(Mode::File, build, Transport::Plain), values)
     }
 
     fn values(v: &[f64; 2]) -> Vec<Option<f64>> {
@@ -150,7 +191,8 @@ mod tests {
         after.push(&mut row, runs[1].0, &IDLE);
         assert_eq!(row.json(), r#"{"build":"after","vs_before":0.9,"rss_vs_before":1.5}"#);
         let mut row = Row::default();
-        Versus::default().push(&mut row, Subject::Started(Mode::Bare, None), &IDLE);
+        let bare = Subject::Started(Mode::Bare, None, Transport::Plain);
+        Versus::default().push(&mut row, bare, &IDLE);
         assert_eq!(row.json(), r#"{"build":null,"vs_before":null,"rss_vs_before":null}"#);
     }
 
@@ -166,9 +208,9 @@ mod tests {
         let runs =
             [("history in a file".to_owned(), &after), ("bare".to_owned(), &Versus::default())];
         assert_eq!(
-            table(&IDLE, &runs),
+            table(AFTER_BEFORE, &IDLE, &runs),
             ["after / before    KiB/conn rss after", "history in a file     0.99         -"]
         );
-        assert!(table(&IDLE, &runs[1..]).is_empty());
+        assert!(table(AFTER_BEFORE, &IDLE, &runs[1..]).is_empty());
     }
 }

@@ -8,13 +8,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::watch;
 
 use crate::deliveries::Deliveries;
 use crate::histogram::Histogram;
+use crate::stream::{Dial, Reader, Writer, connect};
 
 /// The start of every delivery.
 pub const MESSAGE: &[u8] = b"{\"type\":\"message\"";
@@ -28,30 +27,25 @@ const HELLO_WAIT: Duration = Duration::from_secs(30);
 /// Read buffer of a member that receives a busy room.
 const BUSY_READER: usize = 1 << 16;
 
-/// Connects and registers `nick`; returns the socket halves after the lobby's member list.
-pub async fn member(
-    addr: &str,
-    nick: &str,
-) -> anyhow::Result<(BufReader<OwnedReadHalf>, OwnedWriteHalf)> {
-    hello(addr, nick, BUSY_READER).await
+/// Connects (over TLS when `dial` says so) and registers `nick`; returns the connection's
+/// halves after the lobby's member list.
+pub async fn member(dial: Dial<'_>, nick: &str) -> anyhow::Result<(BufReader<Reader>, Writer)> {
+    hello(dial, nick, BUSY_READER).await
 }
 
 /// [`member`] with a read buffer of `capacity` bytes (small for thousands of idle members).
 pub async fn hello(
-    addr: &str,
+    dial: Dial<'_>,
     nick: &str,
     capacity: usize,
-) -> anyhow::Result<(BufReader<OwnedReadHalf>, OwnedWriteHalf)> {
+) -> anyhow::Result<(BufReader<Reader>, Writer)> {
     tokio::time::timeout(HELLO_WAIT, async {
-        let stream =
-            TcpStream::connect(addr).await.with_context(|| format!("connect to {addr}"))?;
-        stream.set_nodelay(true)?;
-        let (r, mut w) = stream.into_split();
+        let (r, mut w) = connect(dial).await?;
         let hello = format!(
             "{{\"type\":\"hello\",\"nick\":\"{nick}\",\"protocol\":{}}}\n",
             protocol::PROTOCOL_VERSION
         );
-        w.write_all(hello.as_bytes()).await?;
+        w.send(hello.as_bytes()).await?;
         let mut r = BufReader::with_capacity(capacity, r);
         expect(&mut r, |line| line.starts_with(b"{\"type\":\"members\"")).await?;
         Ok::<_, anyhow::Error>((r, w))
@@ -66,7 +60,7 @@ pub async fn hello(
 /// Reads lines until one that `wanted` accepts. An `error` or `bye` line, or the end of the
 /// connection, is an error that quotes what the server said.
 pub async fn expect(
-    r: &mut BufReader<OwnedReadHalf>,
+    r: &mut BufReader<Reader>,
     wanted: impl Fn(&[u8]) -> bool,
 ) -> anyhow::Result<()> {
     let mut line = Vec::new();
@@ -211,7 +205,7 @@ pub type Counted = (Arc<Deliveries>, usize);
 /// text; flat out, also counts them per sender in the room's [`Deliveries`], once a read.
 /// Returns the latencies when the socket closes or `stop` turns true.
 pub async fn receive(
-    mut r: BufReader<OwnedReadHalf>,
+    mut r: BufReader<Reader>,
     counted: Option<Counted>,
     timing: Timing,
     shared: Shared,
@@ -301,6 +295,9 @@ pub async fn receive(
 
 #[cfg(test)]
 mod tests {
+    use tokio::io::AsyncWriteExt;
+    use tokio::net::TcpStream;
+
     use super::*;
 
     #[test]
@@ -330,6 +327,7 @@ mod tests {
         let client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
         let (mut server, _) = listener.accept().await.unwrap();
         let (r, _w) = client.into_split();
+        let r = Reader::Plain(r);
         let deliveries = Arc::new(Deliveries::new("", 2, 3));
         let (stop_tx, shared) = Shared::new();
         let reading = tokio::spawn(receive(
@@ -376,6 +374,7 @@ mod tests {
         let client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
         let (mut server, _) = listener.accept().await.unwrap();
         let (r, _w) = client.into_split();
+        let r = Reader::Plain(r);
         let (stop_tx, shared) = Shared::new();
         shared.tally.open(1);
         let tally = shared.tally.clone();
