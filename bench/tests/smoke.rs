@@ -54,6 +54,81 @@ fn before_runs_each_chat_server_on_both_binaries_and_prints_the_ratios() {
     assert!(stdout.contains("no history (before)") && stdout.contains("no history (after)"));
 }
 
+/// `--tls`, paced: each chat-server runs plainly and then over TLS (the bench's certificate),
+/// both rows delivering every message once; the TLS row carries its ratios to the plain one,
+/// also printed as a table; the bare server runs once, plainly.
+#[test]
+fn tls_runs_each_chat_server_plainly_and_over_tls_and_prints_the_ratios() {
+    let (stdout, runs) = bench(&[
+        "--members",
+        "4",
+        "--senders",
+        "2",
+        "--total-rate",
+        "50",
+        "--seconds",
+        "1",
+        "--history",
+        "off,bare",
+        "--tls",
+    ]);
+    assert_eq!(runs.len(), 3, "{stdout}");
+    assert!(runs[0]["history"] == "off" && runs[0]["tls"] == false, "{stdout}");
+    assert!(runs[1]["history"] == "off" && runs[1]["tls"] == true, "{stdout}");
+    assert!(runs[2]["history"] == "bare" && runs[2]["tls"] == false, "{stdout}");
+    for run in &runs {
+        assert_eq!(run["lost"], 0, "{run}");
+        assert_eq!(run["errors"], 0, "{run}");
+        assert!(run["deliveries_per_s"].as_f64().unwrap() > 0.0, "{run}");
+    }
+    assert!(runs[1]["vs_plain"].is_f64() && runs[1]["p99_vs_plain"].is_f64(), "{stdout}");
+    assert!(runs[0]["vs_plain"].is_null() && runs[2]["vs_plain"].is_null(), "{stdout}");
+    assert!(stdout.contains("no history over TLS"), "{stdout}");
+    assert!(stdout.contains("TLS / plain") && stdout.contains("4 members, no history"));
+}
+
+/// `--tls` on two nodes sharing a redis-server: both nodes serve the bench's certificate, and
+/// every message still reaches every member once. Needs `redis-server`.
+#[test]
+fn tls_on_two_nodes_delivers_every_message_once() {
+    let (stdout, runs) = bench(&[
+        "--members",
+        "6",
+        "--senders",
+        "2",
+        "--total-rate",
+        "50",
+        "--seconds",
+        "1",
+        "--history",
+        "redis2",
+        "--tls",
+    ]);
+    assert_eq!(runs.len(), 2, "{stdout}");
+    assert!(runs[1]["history"] == "redis2" && runs[1]["tls"] == true, "{stdout}");
+    for run in &runs {
+        assert_eq!(run["lost"], 0, "{run}");
+        assert_eq!(run["repeated"], 0, "{run}");
+        assert_eq!(run["errors"], 0, "{run}");
+    }
+    assert!(runs[1]["vs_plain"].is_f64(), "{stdout}");
+}
+
+/// `--tls` where it cannot be measured is refused, saying why.
+#[test]
+fn tls_is_refused_where_it_makes_no_sense() {
+    for (args, why) in [
+        (&["--scenario", "idle"][..], "fan-out"),
+        (&["--connect", "127.0.0.1:1"][..], "--connect"),
+        (&["--history", "bare"][..], "the bare server speaks no TLS"),
+    ] {
+        let out = Command::new(this_bench()).args(args).arg("--tls").output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(stderr.contains("--tls: ") && stderr.contains(why), "{args:?}: {stderr}");
+    }
+}
+
 /// `--before` on idle connections: the memory of the run after against the run before.
 #[test]
 fn before_compares_the_memory_of_idle_connections() {
