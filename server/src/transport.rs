@@ -6,12 +6,12 @@
 //! is driven here over the same non-blocking socket (`read_tls`/`write_tls` on `try_read` and
 //! `try_write`), rather than through a stream adapter that would wait inside every call.
 //!
-//! Plaintext that rustls decrypted but a read did not take (a record is bigger than a read)
-//! needs no event of its own: the socket's readiness is only cleared when a read finds it
-//! empty, and a TLS read goes to the socket only once every decrypted byte is handed out.
-//! Written bytes are another matter: rustls may hold encrypted ones the socket did not take,
-//! which [`Transport::try_flush`] reports, so the session waits for the socket before it
-//! calls a batch written.
+//! Plaintext rustls has already decrypted counts as readiness: the handshake may have read
+//! the client's first line with its last message (a fast TLS 1.3 client sends both in one
+//! packet), and then no socket event would ever announce it. Written bytes have the opposite
+//! problem: rustls may hold encrypted ones the socket did not take, which
+//! [`Transport::try_flush`] reports, so the session waits for the socket before it calls a
+//! batch written.
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::pin::Pin;
@@ -40,6 +40,15 @@ pub struct Tls {
 impl Tls {
     pub fn new(tcp: TcpStream, conn: ServerConnection) -> Self {
         Self { tcp, conn, closing: false }
+    }
+
+    /// Plaintext already decrypted, or news (an error, the peer's close) that a read would
+    /// report, without touching the socket.
+    fn has_news(&mut self) -> bool {
+        match self.conn.process_new_packets() {
+            Ok(state) => state.plaintext_bytes_to_read() > 0 || state.peer_has_closed(),
+            Err(_) => true,
+        }
     }
 
     /// Reads plaintext into `buf`; `Ok(0)` at the end of the stream, clean or not.
@@ -128,7 +137,12 @@ impl Transport {
     pub fn poll_read_ready(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self {
             Self::Tcp(tcp) => tcp.poll_read_ready(cx),
-            Self::Tls(tls) => tls.tcp.poll_read_ready(cx),
+            Self::Tls(tls) => {
+                if tls.has_news() {
+                    return Poll::Ready(Ok(()));
+                }
+                tls.tcp.poll_read_ready(cx)
+            }
         }
     }
 

@@ -239,3 +239,55 @@ async fn a_tls_session_ends_with_its_goodbye() {
     let _ = stream.shutdown().await;
     server.shutdown().await;
 }
+
+/// A client that sends its first line in the same packet as the end of its handshake (TLS
+/// 1.3 allows it, and a fast client does it): the server decrypts that line while finishing
+/// the handshake, with nothing left on the socket to announce it, and must still read it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_line_sent_with_the_handshake_is_read() {
+    let (ca, _dir, _files, tls) = tls_setup();
+    let server = start_tls_server(tls).await;
+    let addr = server.json;
+    let connector = ca.connector();
+    let answer = tokio::task::spawn_blocking(move || {
+        use std::io::{BufRead, Read, Write};
+        let mut conn = rustls::ClientConnection::new(
+            connector.config().clone(),
+            rustls::pki_types::ServerName::try_from("localhost").unwrap(),
+        )
+        .unwrap();
+        let mut sock = std::net::TcpStream::connect(addr).unwrap();
+        sock.set_read_timeout(Some(common::WAIT)).unwrap();
+        // Until the server's Finished is processed: our own Finished is then queued, unsent.
+        while conn.is_handshaking() {
+            while conn.wants_write() {
+                conn.write_tls(&mut sock).unwrap();
+            }
+            if conn.is_handshaking() {
+                conn.read_tls(&mut sock).unwrap();
+                conn.process_new_packets().unwrap();
+            }
+        }
+        // The hello joins our Finished: one write, one packet.
+        let hello = r#"{"type":"hello","nick":"Quick","protocol":1}"#;
+        conn.writer().write_all(format!("{hello}\n").as_bytes()).unwrap();
+        let mut flight = Vec::new();
+        while conn.wants_write() {
+            conn.write_tls(&mut flight).unwrap();
+        }
+        sock.write_all(&flight).unwrap();
+        // The welcome comes back.
+        let mut line = String::new();
+        let mut stream = rustls::Stream::new(&mut conn, &mut sock);
+        std::io::BufReader::new(&mut stream).read_line(&mut line).unwrap();
+        let _ = stream.read(&mut [0u8; 0]);
+        line
+    });
+    let line = tokio::time::timeout(common::WAIT * 2, answer)
+        .await
+        .expect("the server answers the hello sent with the handshake")
+        .unwrap();
+    let welcome: ServerMsg = serde_json::from_str(&line).unwrap();
+    assert!(matches!(welcome, ServerMsg::Welcome { .. }), "{welcome:?}");
+    server.shutdown().await;
+}
