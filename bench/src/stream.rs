@@ -7,8 +7,7 @@ use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use anyhow::{Context as _, bail};
-use rustls::ProtocolVersion;
+use anyhow::Context as _;
 use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf, ReadHalf, WriteHalf};
 use tokio::net::TcpStream;
@@ -52,50 +51,12 @@ pub async fn connect(dial: Dial<'_>) -> anyhow::Result<(Reader, Writer)> {
         return Ok((Reader::Plain(r), Writer::Plain(w)));
     };
     let name = ServerName::IpAddress(stream.peer_addr()?.ip().into());
-    let mut stream = connector
+    let stream = connector
         .connect(name, stream)
         .await
         .with_context(|| format!("TLS handshake with {addr}"))?;
-    server_handshake_done(&mut stream)
-        .await
-        .with_context(|| format!("TLS handshake with {addr}: its end"))?;
     let (r, w) = tokio::io::split(stream);
     Ok((Reader::Tls(r), Writer::Tls(w)))
-}
-
-/// Waits for the server's first TLS 1.3 session ticket, which it sends once its side of the
-/// handshake is done, before the client says anything.
-///
-/// Why: chat-server (as of commit 1c481e2) can miss a first line that reaches it together
-/// with the client's last handshake message: its handshake reads both (tokio clears the
-/// socket's readiness after a short read), rustls keeps the line decrypted, and the session
-/// then waits for the socket, which has nothing more to say until the client hears back. Each
-/// client says hello at once, so without this wait most members' hellos were never answered.
-/// The wait is part of connecting, outside the measured window.
-async fn server_handshake_done(stream: &mut TlsStream<TcpStream>) -> anyhow::Result<()> {
-    if stream.get_ref().1.protocol_version() != Some(ProtocolVersion::TLSv1_3) {
-        // TLS 1.2: the server finishes its handshake before the client does.
-        return Ok(());
-    }
-    let mut byte = [0u8; 1];
-    let read = std::future::poll_fn(|cx| {
-        let mut buf = ReadBuf::new(&mut byte);
-        let polled = Pin::new(&mut *stream).poll_read(cx, &mut buf);
-        let spoke = buf.filled().len();
-        match polled {
-            // A ticket arrives with no plaintext: the read waits for more, the ticket is in.
-            Poll::Pending if stream.get_ref().1.tls13_tickets_received() > 0 => {
-                Poll::Ready(Ok(None))
-            }
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(result) => Poll::Ready(result.map(|()| Some(spoke))),
-        }
-    });
-    match read.await? {
-        None => Ok(()),
-        Some(0) => bail!("the server closed the connection"),
-        Some(_) => bail!("the server spoke before the client's hello"),
-    }
 }
 
 impl AsyncRead for Reader {
