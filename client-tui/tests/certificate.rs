@@ -211,3 +211,25 @@ fn the_status_line_says_whether_the_link_is_encrypted() {
     app.update(Event::Net(NetEvent::Connected { server: SERVER.into(), security: tls }));
     assert!(log_text(&app).contains("over TLS (the certificate you trusted before)"));
 }
+
+/// Words that may quote the certificate (names its maker chose) are shown sanitised, in the
+/// question's box and in the log.
+#[test]
+fn words_from_the_certificate_are_sanitised() {
+    let mut app = connecting();
+    let reason = "not for \u{1b}]0;owned\u{7}evil.example \u{202e}moc.knab";
+    refused(
+        &mut app,
+        Refusal::Unknown {
+            server: SERVER.into(),
+            fingerprint: digest(b"x"),
+            reason: reason.into(),
+        },
+    );
+    let shown = screen(&render(&app).0);
+    assert!(shown.contains("not for "), "{shown}");
+    for c in ['\u{1b}', '\u{7}', '\u{202e}'] {
+        assert!(!shown.contains(c), "{c:?} on the screen:\n{shown:?}");
+        assert!(!log_text(&app).contains(c), "{c:?} in the log");
+    }
+}
