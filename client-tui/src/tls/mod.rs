@@ -8,7 +8,6 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use protocol::fingerprint::Sha256Digest;
 use rustls::client::WebPkiServerVerifier;
@@ -148,10 +147,7 @@ impl TlsClient {
         let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
         let result = connector.connect(server.name.clone(), tcp).await;
         match (result, verifier.verdict()) {
-            (Ok(stream), Some(verify::Verdict::Trusted(trusted))) => {
-                settle(&stream).await;
-                Ok((stream, trusted))
-            }
+            (Ok(stream), Some(verify::Verdict::Trusted(trusted))) => Ok((stream, trusted)),
             (_, Some(verify::Verdict::Refused(refusal))) => Err(Handshake::Refused(refusal)),
             (Ok(_), None) => Err(Handshake::Failed("the server showed no certificate".into())),
             (Err(e), _) => Err(Handshake::Failed(explain(&e))),
@@ -166,21 +162,6 @@ impl TlsClient {
             Ok(path) => Ok(path.map(Path::to_owned)),
             Err((path, e)) => Err(format!("cannot write {}: {e}", path.display())),
         }
-    }
-}
-
-/// How long, after a TLS 1.3 handshake, to wait for the server's first word before speaking.
-pub const SETTLE: Duration = Duration::from_millis(250);
-
-/// Waits, at most [`SETTLE`], until the server has answered our last handshake message (a
-/// TLS 1.3 server sends its session tickets once it has read it). Our first line then reaches
-/// the server after its handshake is done rather than together with our `Finished`: a server
-/// that waits for its socket to be readable after the handshake (chat-server does) would not
-/// see a line that rustls decrypted during the handshake until more bytes came.
-async fn settle(stream: &TlsStream<TcpStream>) {
-    let (tcp, conn) = stream.get_ref();
-    if conn.protocol_version() == Some(rustls::ProtocolVersion::TLSv1_3) {
-        let _ = tokio::time::timeout(SETTLE, tcp.readable()).await;
     }
 }
 
