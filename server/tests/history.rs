@@ -77,11 +77,13 @@ async fn the_backlog_comes_first_in_order_then_live_messages() {
     server.shutdown().await;
 }
 
-/// Joins allowed before the race test gives up on ever seeing one race the talker.
-const RACING_JOINS: usize = 40;
+/// Joins allowed before the race test gives up on ever seeing one race the talker. On a busy
+/// machine the writer commits in bigger, rarer batches and only a few joins in a hundred race;
+/// one is enough to show a copy, and the test stops at the first.
+const RACING_JOINS: usize = 300;
 
 /// Joins that must race before the race test is satisfied.
-const RACES_WANTED: usize = 3;
+const RACES_WANTED: usize = 1;
 
 /// A join that races a talker: messages stored while the backlog is being read arrive on
 /// the joiner's channel too, and each reaches the joiner once, in order, with no gap — in the
