@@ -40,7 +40,7 @@ fn mask_v6(prefix: u8) -> u128 {
 }
 
 impl FromStr for Cidr {
-    /// Said after clap's "invalid value 'X' for '--trusted-proxy <CIDR>': ".
+    /// Said after clap's `invalid value 'X' for '--trusted-proxy <CIDR>': `.
     type Err = String;
 
     fn from_str(text: &str) -> Result<Self, String> {
