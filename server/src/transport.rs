@@ -116,6 +116,11 @@ impl Write for TryWrite<'_> {
         self.0.try_write(buf)
     }
 
+    /// rustls hands over its records (up to 16 KiB each) together: one syscall for them all.
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        self.0.try_write_vectored(bufs)
+    }
+
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
