@@ -82,6 +82,7 @@ impl Link {
             protocol: PROTOCOL_VERSION,
             client: Label::truncate(concat!("chat-tui/", env!("CARGO_PKG_VERSION"))),
             resume: self.resume,
+            password: None,
         }
     }
 

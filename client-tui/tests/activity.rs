@@ -28,6 +28,7 @@ fn typed(app: &mut App, text: &str) {
 
 fn said_in(app: &mut App, r: &str, from: &str, text: &str) -> Vec<Effect> {
     app.update(Event::Net(chat_tui::event::NetEvent::Message(ServerMsg::Message {
+        account: false,
         id: Uuid::now_v7(),
         room: room(r),
         seq: common::next_seq(),
@@ -40,6 +41,8 @@ fn said_in(app: &mut App, r: &str, from: &str, text: &str) -> Vec<Effect> {
 
 fn private(app: &mut App, from: &str, text: &str) -> Vec<Effect> {
     app.update(Event::Net(chat_tui::event::NetEvent::Message(ServerMsg::Private {
+        account: false,
+        offline: false,
         id: Uuid::now_v7(),
         from: nick(from),
         to: nick("Michael"),

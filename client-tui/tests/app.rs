@@ -49,6 +49,7 @@ fn welcome(app: &mut App) -> Vec<Effect> {
     server(
         app,
         ServerMsg::Welcome {
+            account: false,
             session: Uuid::now_v7(),
             nick: nick("Michael"),
             server: protocol::Label::truncate("chat-server/0.1.0"),
@@ -67,6 +68,7 @@ fn presence(r: &str, n: &str, event: PresenceEvent) -> ServerMsg {
 
 fn said(r: &str, from: &str, t: &str) -> ServerMsg {
     ServerMsg::Message {
+        account: false,
         id: Uuid::now_v7(),
         room: room(r),
         seq: SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
@@ -268,6 +270,8 @@ fn private_messages_have_their_own_window() {
     server(
         &mut app,
         ServerMsg::Private {
+            account: false,
+            offline: false,
             id: Uuid::now_v7(),
             from: nick("Tracy"),
             to: nick("Michael"),
@@ -287,6 +291,8 @@ fn private_messages_have_their_own_window() {
     server(
         &mut app,
         ServerMsg::Private {
+            account: false,
+            offline: false,
             id: Uuid::now_v7(),
             from: nick("Michael"),
             to: nick("Tracy"),
@@ -484,6 +490,7 @@ fn pastes_are_inserted_not_sent() {
 
 fn stored(seq: u64, t: &str) -> protocol::Stored {
     protocol::Stored {
+        account: false,
         id: Uuid::now_v7(),
         seq,
         from: nick("Tracy"),
@@ -526,6 +533,7 @@ fn the_backlog_is_marked_and_live_messages_follow_it_once() {
         ]
     );
     let live = |seq| ServerMsg::Message {
+        account: false,
         id: Uuid::now_v7(),
         room: room("lobby"),
         seq,

@@ -49,6 +49,8 @@ fn private(app: &mut App, from: &str, text: &str) {
     net(
         app,
         ServerMsg::Private {
+            account: false,
+            offline: false,
             id: Uuid::now_v7(),
             from: nick(from),
             to: nick("Michael"),
@@ -200,6 +202,7 @@ fn channels() -> Vec<Channel> {
             pane: Pane::Messages,
             deliver: |app, t| {
                 let stored = Stored {
+                    account: false,
                     id: Uuid::now_v7(),
                     seq: next_seq(),
                     from: nick("Mallory"),

@@ -77,6 +77,7 @@ fn line_by_line_waits_for_each_echo_and_for_flood_control() {
     // The echo sends the next line.
     let echo = |app: &mut App, text: &str| {
         app.update(Event::Net(chat_tui::event::NetEvent::Message(ServerMsg::Message {
+            account: false,
             id: uuid::Uuid::now_v7(),
             room: RoomName::lobby(),
             seq: common::next_seq(),

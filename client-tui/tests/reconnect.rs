@@ -26,6 +26,7 @@ fn room(s: &str) -> RoomName {
 
 fn stored(seq: u64) -> Stored {
     Stored {
+        account: false,
         id: Uuid::now_v7(),
         seq,
         from: nick("Tracy"),
@@ -45,6 +46,7 @@ fn page(r: &str, seqs: impl Iterator<Item = u64>, beginning: bool) -> ServerMsg 
 
 fn welcome() -> ServerMsg {
     ServerMsg::Welcome {
+        account: false,
         session: Uuid::now_v7(),
         nick: nick("Michael"),
         server: Label::truncate("chat-server/0.1.0"),

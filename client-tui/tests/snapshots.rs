@@ -40,6 +40,8 @@ fn lively(width: u16, height: u16) -> App {
     net(
         &mut app,
         ServerMsg::Private {
+            account: false,
+            offline: false,
             id: Uuid::now_v7(),
             from: nick("Tracy"),
             to: nick("Michael"),

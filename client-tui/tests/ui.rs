@@ -154,6 +154,7 @@ fn at(app: &mut chat_tui::app::App, from: &str, text: &str, minutes: u64) {
     common::net(
         app,
         protocol::ServerMsg::Message {
+            account: false,
             id: uuid::Uuid::now_v7(),
             room: protocol::RoomName::lobby(),
             seq: common::next_seq(),

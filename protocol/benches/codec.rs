@@ -24,6 +24,7 @@ const BUFFER_BYTES: usize = 64 * 1024;
 
 fn room_message() -> ServerMsg {
     ServerMsg::Message {
+        account: false,
         id: Uuid::now_v7(),
         room: RoomName::lobby(),
         seq: 1_234_567,

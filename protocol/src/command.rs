@@ -5,6 +5,7 @@
 
 use crate::message::ClientMsg;
 use crate::names::{NameError, Nick, RoomName};
+use crate::secret::{Password, PasswordError};
 use crate::text::{Label, Text, TextError};
 
 /// A parsed input line.
@@ -24,6 +25,15 @@ pub enum Command {
         to: Nick,
         text: Text,
     },
+    /// Make my nick an account with this password (the rest of the line, spaces and all).
+    Register(Password),
+    /// Change my account's password: two words.
+    Passwd {
+        old: Password,
+        new: Password,
+    },
+    /// Delete my account (the rest of the line is its password).
+    Unregister(Password),
     Help,
     Exit(Option<Label>),
 }
@@ -38,6 +48,8 @@ pub enum CommandError {
     Name(#[from] NameError),
     #[error(transparent)]
     Text(#[from] TextError),
+    #[error(transparent)]
+    Password(#[from] PasswordError),
     #[error("you are not in a room; /join one first")]
     NoRoom,
 }
@@ -51,6 +63,7 @@ pub const HELP: &[(&str, &str)] = &[
     ("/nick NAME", "change your nick"),
     ("/msg NAME TEXT", "send a private message"),
     ("/me TEXT", "say something in the third person"),
+    ("/register PASSWORD", "make your nick an account (also /passwd, /unregister)"),
     ("/help", "show this help"),
     ("/exit [REASON]", "leave the chat (also /quit)"),
 ];
@@ -81,6 +94,14 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
             Command::Msg { to: Nick::parse(to)?, text: Text::parse(text.trim_start())? }
         }
         "me" => Command::Me(Text::parse(args).map_err(|_| CommandError::Usage("/me TEXT"))?),
+        "register" => Command::Register(password(args, "/register PASSWORD")?),
+        "passwd" => match args.split_whitespace().collect::<Vec<_>>()[..] {
+            [old, new] => {
+                Command::Passwd { old: Password::parse(old)?, new: Password::parse(new)? }
+            }
+            _ => return Err(CommandError::Usage("/passwd OLD NEW")),
+        },
+        "unregister" => Command::Unregister(password(args, "/unregister PASSWORD")?),
         "help" | "h" | "?" => Command::Help,
         "exit" | "quit" | "q" => Command::Exit((!args.is_empty()).then(|| Label::truncate(args))),
         _ => {
@@ -95,6 +116,14 @@ fn one_arg<'a>(args: &'a str, usage: &'static str) -> Result<&'a str, CommandErr
         [one] => Ok(one),
         _ => Err(CommandError::Usage(usage)),
     }
+}
+
+/// The rest of the line as a password; the error names the usage, never the value.
+fn password(args: &str, usage: &'static str) -> Result<Password, CommandError> {
+    if args.is_empty() {
+        return Err(CommandError::Usage(usage));
+    }
+    Ok(Password::parse(args)?)
 }
 
 fn optional_room(args: &str, usage: &'static str) -> Result<Option<RoomName>, CommandError> {
@@ -124,6 +153,9 @@ impl Command {
             Command::Nick(nick) => ClientMsg::Nick { nick },
             Command::Msg { to, text } => ClientMsg::Msg { to, text },
             Command::Exit(reason) => ClientMsg::Quit { reason },
+            Command::Register(password) => ClientMsg::Register { password },
+            Command::Passwd { old, new } => ClientMsg::Passwd { old, new },
+            Command::Unregister(password) => ClientMsg::Unregister { password },
             Command::Help => return Ok(None),
         }))
     }
@@ -141,6 +173,7 @@ mod tests {
     fn commands_parse() {
         let nick = |s| Nick::parse(s).unwrap();
         let text = |s| Text::parse(s).unwrap();
+        let pw = |s| Password::parse(s).unwrap();
         let cases = [
             ("hello there", Command::Say(text("hello there"))),
             ("//etc/passwd is a path", Command::Say(text("/etc/passwd is a path"))),
@@ -159,6 +192,9 @@ mod tests {
             ("/help", Command::Help),
             ("/quit", Command::Exit(None)),
             ("/exit gone fishing", Command::Exit(Some(Label::parse("gone fishing").unwrap()))),
+            ("/register correct horse", Command::Register(pw("correct horse"))),
+            ("/passwd old-one new-one", Command::Passwd { old: pw("old-one"), new: pw("new-one") }),
+            ("/unregister  s3cret!!", Command::Unregister(pw("s3cret!!"))),
         ];
         for (line, want) in cases {
             assert_eq!(parse(line), Ok(want), "{line}");
@@ -173,6 +209,8 @@ mod tests {
         assert_eq!(parse("/msg Tracy"), Err(CommandError::Usage("/msg NAME TEXT")));
         assert_eq!(parse("/me"), Err(CommandError::Usage("/me TEXT")));
         assert!(matches!(parse("/nick a b"), Err(CommandError::Usage(_))));
+        assert_eq!(parse("/register"), Err(CommandError::Usage("/register PASSWORD")));
+        assert_eq!(parse("/passwd only-one"), Err(CommandError::Usage("/passwd OLD NEW")));
         assert!(matches!(parse("/nick a\u{202e}b"), Err(CommandError::Name(_))));
         let unknown = parse("/\u{1b}[2J").unwrap_err().to_string();
         assert!(!unknown.contains('\u{1b}'), "{unknown:?}");

@@ -1,7 +1,7 @@
 //! Human words for protocol values, shared by every front end (`chat-tui` and the plain-text
 //! port say "Tracy left (lunch)" the same way). Untrusted parts are sanitised.
 
-use crate::message::{ErrorCode, PresenceEvent, RoomInfo};
+use crate::message::{AccountEvent, ErrorCode, PresenceEvent, RoomInfo};
 use crate::names::Nick;
 use crate::sanitize::sanitize;
 
@@ -17,6 +17,19 @@ pub fn presence(nick: &Nick, event: &PresenceEvent) -> String {
         }
         PresenceEvent::Renamed { to } => format!("{nick} is now known as {to}"),
         PresenceEvent::Dropped { reason } => format!("{nick} dropped{}", because(reason.as_str())),
+    }
+}
+
+/// "Michael is now a registered account: only your password opens it."
+pub fn account(nick: &Nick, event: AccountEvent) -> String {
+    match event {
+        AccountEvent::Registered => {
+            format!("{nick} is now your account: from now on, only your password opens it")
+        }
+        AccountEvent::PasswordChanged => format!("the password of {nick} is changed"),
+        AccountEvent::Unregistered => {
+            format!("the account {nick} is deleted; the nick is yours until you leave")
+        }
     }
 }
 
@@ -58,6 +71,14 @@ impl ErrorCode {
             Self::StorageFailed => "storage_failed",
             Self::ServerBusy => "server_busy",
             Self::BadCommand => "bad_command",
+            Self::NickRegistered => "nick_registered",
+            Self::PasswordRequired => "password_required",
+            Self::WrongPassword => "wrong_password",
+            Self::LoginThrottled => "login_throttled",
+            Self::WeakPassword => "weak_password",
+            Self::AccountExists => "account_exists",
+            Self::NoAccount => "no_account",
+            Self::MailboxFull => "mailbox_full",
             Self::Other => "other",
         }
     }
@@ -98,6 +119,14 @@ mod tests {
             StorageFailed,
             ServerBusy,
             BadCommand,
+            NickRegistered,
+            PasswordRequired,
+            WrongPassword,
+            LoginThrottled,
+            WeakPassword,
+            AccountExists,
+            NoAccount,
+            MailboxFull,
             Other,
         ];
         for code in all {

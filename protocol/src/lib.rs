@@ -8,6 +8,7 @@
 //! # Layout
 //! - [`limits`]: the size limits and the protocol version, as named constants.
 //! - [`names`]: [`Nick`] and [`RoomName`], validated names; [`NickKey`] for uniqueness.
+//! - [`secret`]: [`Password`], a secret that no log or `Debug` shows.
 //! - [`text`]: [`Text`] (what people say) and [`Label`] (short server-facing strings).
 //! - [`message`]: [`ClientMsg`] and [`ServerMsg`], the two enums of the wire.
 //! - [`decode`]: one line to one message, or a [`RequestError`] with a precise code.
@@ -26,17 +27,19 @@ pub mod limits;
 pub mod message;
 pub mod names;
 pub mod sanitize;
+pub mod secret;
 pub mod text;
 
 pub use codec::{JsonLinesCodec, Line, LineCodec, encode_line, write_line};
 pub use decode::{Decode, RequestError};
 pub use limits::PROTOCOL_VERSION;
 pub use message::{
-    ByeCode, ClientMsg, ErrorCode, MessageKind, PresenceEvent, RoomInfo, ServerMsg, Stored,
-    now_millis,
+    AccountEvent, ByeCode, ClientMsg, ErrorCode, MessageKind, PresenceEvent, RoomInfo, ServerMsg,
+    Stored, now_millis,
 };
 pub use names::{NameError, Nick, NickKey, RoomName};
 pub use sanitize::sanitize;
+pub use secret::{Password, PasswordError};
 pub use text::{Label, Text, TextError};
 
 /// The codec a server uses: reads client messages, writes server messages.

@@ -34,3 +34,11 @@ pub const MAX_LABEL_BYTES: usize = 200;
 /// Most messages in one page of history: a screenful or three, small enough that one page is a
 /// quick query and a line of at most a few hundred kilobytes.
 pub const MAX_HISTORY_PAGE: u32 = 100;
+
+/// Longest password, in bytes. Passphrases and password managers' output fit many times over;
+/// a bound keeps `hello` lines small and what the server hashes bounded.
+pub const MAX_PASSWORD_BYTES: usize = 512;
+
+/// Shortest password a new account may have, in characters (OWASP's floor for passwords used
+/// with other protections: here, throttled logins).
+pub const MIN_PASSWORD_CHARS: usize = 8;

@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use crate::limits::MAX_HISTORY_PAGE;
 use crate::names::{Nick, RoomName};
+use crate::secret::Password;
 use crate::text::{Label, Text};
 
 /// What a client sends to the server.
@@ -27,6 +28,23 @@ pub enum ClientMsg {
         /// from the short reservation it keeps for a session that dropped.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         resume: Option<Uuid>,
+        /// The account's password, to log in as `nick` when it is registered. Ignored for a
+        /// nick that is not; a registered nick without it is answered `password_required`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        password: Option<Password>,
+    },
+    /// Makes my nick, and every nick that looks like it, an account with this password.
+    Register {
+        password: Password,
+    },
+    /// Changes my account's password.
+    Passwd {
+        old: Password,
+        new: Password,
+    },
+    /// Deletes my account; the nick stays mine for this session, as a guest's.
+    Unregister {
+        password: Password,
     },
     Join {
         room: RoomName,
@@ -84,14 +102,31 @@ pub enum ClientMsg {
 impl ClientMsg {
     /// Every `type` a client may send, so that an unknown one can be named as such.
     pub const TYPES: &'static [&'static str] = &[
-        "hello", "join", "leave", "say", "action", "msg", "nick", "rooms", "who", "ping", "pong",
-        "history", "quit",
+        "hello",
+        "register",
+        "passwd",
+        "unregister",
+        "join",
+        "leave",
+        "say",
+        "action",
+        "msg",
+        "nick",
+        "rooms",
+        "who",
+        "ping",
+        "pong",
+        "history",
+        "quit",
     ];
 
     /// The value of this message's `type` field.
     pub fn type_name(&self) -> &'static str {
         match self {
             Self::Hello { .. } => "hello",
+            Self::Register { .. } => "register",
+            Self::Passwd { .. } => "passwd",
+            Self::Unregister { .. } => "unregister",
             Self::Join { .. } => "join",
             Self::Leave { .. } => "leave",
             Self::Say { .. } => "say",
@@ -129,6 +164,15 @@ pub enum ServerMsg {
         /// after a lost connection. Absent from servers that do not offer it.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         resume: Option<Uuid>,
+        /// Logged in: `nick` is a registered account and this session is its owner's.
+        #[serde(default, skip_serializing_if = "is_false")]
+        account: bool,
+    },
+    /// The answer to `register`, `passwd` and `unregister`: what `nick`'s account now is.
+    Account {
+        nick: Nick,
+        #[serde(flatten)]
+        event: AccountEvent,
     },
     /// Somebody said something in a room. The sender gets it back too: that copy, with the
     /// server's `id`, is the acknowledgement.
@@ -139,6 +183,9 @@ pub enum ServerMsg {
         /// when it missed something.
         seq: u64,
         from: Nick,
+        /// The sender was logged in to the account `from`: not a guest who took that nick.
+        #[serde(default, skip_serializing_if = "is_false")]
+        account: bool,
         kind: MessageKind,
         text: Text,
         ts: u64,
@@ -158,6 +205,14 @@ pub enum ServerMsg {
         to: Nick,
         text: Text,
         ts: u64,
+        /// The sender was logged in to the account `from`.
+        #[serde(default, skip_serializing_if = "is_false")]
+        account: bool,
+        /// Kept for a registered recipient who was not connected. To the sender, as the
+        /// acknowledgement: it waits and is delivered when `to` logs in. To the recipient: it
+        /// arrived while they were away (`ts` says when it was sent).
+        #[serde(default, skip_serializing_if = "is_false")]
+        offline: bool,
     },
     /// Somebody arrived in, left or changed name in a room.
     Presence {
@@ -217,6 +272,9 @@ pub struct Stored {
     pub id: Uuid,
     pub seq: u64,
     pub from: Nick,
+    /// The sender was logged in to the account `from`.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub account: bool,
     pub kind: MessageKind,
     pub text: Text,
     pub ts: u64,
@@ -230,6 +288,7 @@ impl Stored {
             room,
             seq: self.seq,
             from: self.from,
+            account: self.account,
             kind: self.kind,
             text: self.text,
             ts: self.ts,
@@ -239,6 +298,21 @@ impl Stored {
 
 fn default_page() -> u32 {
     MAX_HISTORY_PAGE
+}
+
+fn is_false(b: &bool) -> bool {
+    !b
+}
+
+/// What happened to an account, in `account`'s `event` field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum AccountEvent {
+    /// The nick is now an account, and this session is logged in to it.
+    Registered,
+    PasswordChanged,
+    /// The account is gone; the session goes on as a guest with the same nick.
+    Unregistered,
 }
 
 /// Say or action (`/me`).
@@ -324,6 +398,23 @@ pub enum ErrorCode {
     ServerBusy,
     /// An unknown command on the plain-text port, or a malformed one.
     BadCommand,
+    /// The nick, or one that looks like it, is another person's account.
+    NickRegistered,
+    /// The nick is an account: `hello` needs its password.
+    PasswordRequired,
+    /// The password does not match the account's.
+    WrongPassword,
+    /// Too many failed logins for this account or from this address; `retry_after_ms` says
+    /// when to try again.
+    LoginThrottled,
+    /// A new account's password is too short.
+    WeakPassword,
+    /// `register` for a nick that is an account already.
+    AccountExists,
+    /// `passwd` or `unregister` from a session that is not logged in to an account.
+    NoAccount,
+    /// The recipient is away and has as many messages waiting as the server keeps.
+    MailboxFull,
     #[serde(other)]
     Other,
 }
@@ -356,6 +447,8 @@ pub enum ByeCode {
     Replaced,
     /// The port speaks TLS only, and the client spoke plain text to it.
     TlsRequired,
+    /// Too many wrong passwords on this connection.
+    LoginFailed,
     #[serde(other)]
     Other,
 }

@@ -309,17 +309,33 @@ fn room() -> impl Strategy<Value = RoomName> {
     })
 }
 
+/// Any password the wire takes: 1 to the maximum of bytes, any characters.
+fn password() -> impl Strategy<Value = protocol::Password> {
+    vec(text_char(), 1..64).prop_filter_map("valid password", |c| {
+        protocol::Password::parse(&String::from_iter(c)).ok()
+    })
+}
+
 fn client_msg() -> impl Strategy<Value = ClientMsg> {
     use ClientMsg::*;
     prop_oneof![
-        (nick(), any::<u32>(), label(), proptest::option::of(any::<u128>())).prop_map(
-            |(nick, protocol, client, resume)| Hello {
+        (
+            nick(),
+            any::<u32>(),
+            label(),
+            proptest::option::of(any::<u128>()),
+            proptest::option::of(password())
+        )
+            .prop_map(|(nick, protocol, client, resume, password)| Hello {
                 nick,
                 protocol,
                 client,
                 resume: resume.map(uuid::Uuid::from_u128),
-            }
-        ),
+                password,
+            }),
+        password().prop_map(|password| Register { password }),
+        (password(), password()).prop_map(|(old, new)| Passwd { old, new }),
+        password().prop_map(|password| Unregister { password }),
         room().prop_map(|room| Join { room }),
         room().prop_map(|room| Leave { room }),
         (room(), text()).prop_map(|(room, text)| Say { room, text }),

@@ -8,8 +8,8 @@
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
 use protocol::{
-    ByeCode, ClientMsg, Decode, ErrorCode, Label, MessageKind, Nick, PresenceEvent, RoomInfo,
-    RoomName, ServerMsg, Stored, Text, encode_line,
+    AccountEvent, ByeCode, ClientMsg, Decode, ErrorCode, Label, MessageKind, Nick, Password,
+    PresenceEvent, RoomInfo, RoomName, ServerMsg, Stored, Text, encode_line,
 };
 use uuid::Uuid;
 
@@ -31,11 +31,15 @@ fn text(s: &str) -> Text {
 fn label(s: &str) -> Label {
     Label::parse(s).unwrap()
 }
+fn password(s: &str) -> Password {
+    Password::parse(s).unwrap()
+}
 
 fn client_fixtures() -> Vec<(ClientMsg, &'static str)> {
     vec![
         (
             ClientMsg::Hello {
+                password: None,
                 nick: nick("Michael"),
                 protocol: 1,
                 client: label("chat-tui/0.1.0"),
@@ -45,12 +49,35 @@ fn client_fixtures() -> Vec<(ClientMsg, &'static str)> {
         ),
         (
             ClientMsg::Hello {
+                password: None,
                 nick: nick("Michael"),
                 protocol: 1,
                 client: label("chat-tui/0.1.0"),
                 resume: Some(Uuid::from_u128(0x3b8e_51a0_6c2d_4f7e_9a14_c0d2_e8f6_1b3a)),
             },
             r#"{"type":"hello","nick":"Michael","protocol":1,"client":"chat-tui/0.1.0","resume":"3b8e51a0-6c2d-4f7e-9a14-c0d2e8f61b3a"}"#,
+        ),
+        (
+            ClientMsg::Hello {
+                nick: nick("Michael"),
+                protocol: 1,
+                client: label("chat-tui/0.1.0"),
+                resume: None,
+                password: Some(password("correct horse")),
+            },
+            r#"{"type":"hello","nick":"Michael","protocol":1,"client":"chat-tui/0.1.0","password":"correct horse"}"#,
+        ),
+        (
+            ClientMsg::Register { password: password("correct horse") },
+            r#"{"type":"register","password":"correct horse"}"#,
+        ),
+        (
+            ClientMsg::Passwd { old: password("correct horse"), new: password("battery staple") },
+            r#"{"type":"passwd","old":"correct horse","new":"battery staple"}"#,
+        ),
+        (
+            ClientMsg::Unregister { password: password("battery staple") },
+            r#"{"type":"unregister","password":"battery staple"}"#,
         ),
         (ClientMsg::Join { room: room("rust") }, r#"{"type":"join","room":"rust"}"#),
         (ClientMsg::Leave { room: room("rust") }, r#"{"type":"leave","room":"rust"}"#),
@@ -95,6 +122,7 @@ fn server_fixtures() -> Vec<(ServerMsg, &'static str)> {
     vec![
         (
             ServerMsg::Welcome {
+                account: false,
                 session: id(),
                 nick: nick("Michael"),
                 server: label("chat-server/0.1.0"),
@@ -108,6 +136,7 @@ fn server_fixtures() -> Vec<(ServerMsg, &'static str)> {
         ),
         (
             ServerMsg::Message {
+                account: false,
                 id: id(),
                 room: room("lobby"),
                 seq: 42,
@@ -123,6 +152,7 @@ fn server_fixtures() -> Vec<(ServerMsg, &'static str)> {
                 room: room("lobby"),
                 messages: vec![
                     Stored {
+                        account: false,
                         id: id(),
                         seq: 1,
                         from: nick("Tracy"),
@@ -131,6 +161,7 @@ fn server_fixtures() -> Vec<(ServerMsg, &'static str)> {
                         ts: TS,
                     },
                     Stored {
+                        account: false,
                         id: id(),
                         seq: 2,
                         from: nick("Michael"),
@@ -145,6 +176,8 @@ fn server_fixtures() -> Vec<(ServerMsg, &'static str)> {
         ),
         (
             ServerMsg::Private {
+                account: false,
+                offline: false,
                 id: id(),
                 from: nick("Tracy"),
                 to: nick("Michael"),
@@ -174,6 +207,52 @@ fn server_fixtures() -> Vec<(ServerMsg, &'static str)> {
             r#"{"type":"presence","id":"019aa7e2-5c4b-7d1e-8f3a-2b6c9d0e1f42","ts":1763750000000,"room":"lobby","nick":"Michael","event":"dropped","reason":"connection reset"}"#,
         ),
         (ServerMsg::Nick { nick: nick("Mike") }, r#"{"type":"nick","nick":"Mike"}"#),
+        (
+            ServerMsg::Account { nick: nick("Michael"), event: AccountEvent::Registered },
+            r#"{"type":"account","nick":"Michael","event":"registered"}"#,
+        ),
+        (
+            ServerMsg::Account { nick: nick("Michael"), event: AccountEvent::PasswordChanged },
+            r#"{"type":"account","nick":"Michael","event":"password_changed"}"#,
+        ),
+        (
+            ServerMsg::Account { nick: nick("Michael"), event: AccountEvent::Unregistered },
+            r#"{"type":"account","nick":"Michael","event":"unregistered"}"#,
+        ),
+        (
+            ServerMsg::Message {
+                id: id(),
+                room: room("lobby"),
+                seq: 43,
+                from: nick("Michael"),
+                account: true,
+                kind: MessageKind::Say,
+                text: text("it is me"),
+                ts: TS,
+            },
+            r#"{"type":"message","id":"019aa7e2-5c4b-7d1e-8f3a-2b6c9d0e1f42","room":"lobby","seq":43,"from":"Michael","account":true,"kind":"say","text":"it is me","ts":1763750000000}"#,
+        ),
+        (
+            ServerMsg::Private {
+                id: id(),
+                from: nick("Tracy"),
+                to: nick("Michael"),
+                text: text("call me"),
+                ts: TS,
+                account: true,
+                offline: true,
+            },
+            r#"{"type":"private","id":"019aa7e2-5c4b-7d1e-8f3a-2b6c9d0e1f42","from":"Tracy","to":"Michael","text":"call me","ts":1763750000000,"account":true,"offline":true}"#,
+        ),
+        (
+            ServerMsg::Error {
+                code: ErrorCode::LoginThrottled,
+                message: "too many failed logins for this account; try again in 4 s".into(),
+                request: Some("hello".into()),
+                retry_after_ms: Some(3200),
+            },
+            r#"{"type":"error","code":"login_throttled","message":"too many failed logins for this account; try again in 4 s","request":"hello","retry_after_ms":3200}"#,
+        ),
         (
             ServerMsg::Rooms {
                 rooms: vec![

@@ -417,6 +417,8 @@ pub struct ServerInfo {
     pub nick_reservation: Duration,
     /// How long a session must have held its nick to be kept a reservation.
     pub reserve_after: Duration,
+    /// Login attempts per address, shared by the sessions.
+    pub logins: std::sync::Arc<crate::accounts::AddressThrottle>,
 }
 
 impl Default for ServerInfo {
@@ -434,6 +436,7 @@ impl Default for ServerInfo {
             ping_interval: crate::limits::PING_INTERVAL,
             nick_reservation: crate::limits::NICK_RESERVATION,
             reserve_after: crate::limits::RESERVE_AFTER,
+            logins: std::sync::Arc::default(),
         }
     }
 }

@@ -18,6 +18,8 @@
 //! - [`broker`]: everything durable or shared by the nodes: room messages numbered, stored,
 //!   then sent; history pages; nick claims. Two backends: [`broker::local`] (one node, SQLite)
 //!   and [`broker::redis`] (several nodes sharing a Redis).
+//! - [`accounts`]: registered nicks: passwords (Argon2id), failed logins, throttling; kept by
+//!   the broker.
 //! - [`limits`]: every bound of the server, with its reason.
 //! - [`proxy`]: clients behind a trusted proxy (`--trusted-proxy`): the PROXY protocol header
 //!   read before anything else, whose address counts for the limits and the logs.
@@ -30,6 +32,7 @@
 // (`cargo doc --document-private-items`).
 #![allow(rustdoc::private_intra_doc_links)]
 
+pub mod accounts;
 pub mod broker;
 pub mod config;
 pub mod dialect;

@@ -226,3 +226,36 @@ pub const REAP_LOCK: Duration = Duration::from_secs(30);
 
 /// Wait before subscribing again after the subscription to Redis was lost.
 pub const RESUBSCRIBE_DELAY: Duration = Duration::from_millis(250);
+
+/// Argon2id memory per password hash, in KiB: OWASP's recommended 19 MiB (with two passes).
+pub const ARGON2_MEMORY_KIB: u32 = 19 * 1024;
+
+/// Argon2id passes over that memory.
+pub const ARGON2_ITERATIONS: u32 = 2;
+
+/// Password hashes computed at once: each takes a core and [`ARGON2_MEMORY_KIB`], so a burst
+/// of logins waits rather than taking the machine.
+pub const MAX_CONCURRENT_HASHES: usize = 2;
+
+/// Wrong passwords one connection may give before it is closed.
+pub const MAX_LOGIN_TRIES: u32 = 3;
+
+/// Failed logins from one address block (an IPv4 /24 or IPv6 /64) allowed in a burst, then
+/// one per [`ADDRESS_LOGIN_REFILL`].
+pub const ADDRESS_LOGIN_BURST: u32 = 10;
+
+/// How often an address block earns one more login attempt once its burst is spent.
+pub const ADDRESS_LOGIN_REFILL: Duration = Duration::from_secs(6);
+
+/// Failed logins of one account before each further one waits: 1 s, then twice as long
+/// after each failure, up to [`MAX_ACCOUNT_LOGIN_WAIT`].
+pub const FREE_ACCOUNT_FAILURES: u32 = 3;
+
+/// The longest an account's next login waits after failures.
+pub const MAX_ACCOUNT_LOGIN_WAIT: Duration = Duration::from_secs(15 * 60);
+
+/// Private messages kept for one account while it is away; more are refused (`mailbox_full`).
+pub const MAX_OFFLINE_MESSAGES: usize = 100;
+
+/// How long a private message waits for an account that is away before it is dropped.
+pub const OFFLINE_MESSAGE_DAYS: u64 = 30;

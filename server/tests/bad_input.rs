@@ -156,6 +156,7 @@ async fn unsupported_protocol_is_refused() {
     let server = start_server().await;
     let mut c = JsonClient::connect(server.json).await;
     c.send(ClientMsg::Hello {
+        password: None,
         nick: Nick::parse("Future").unwrap(),
         protocol: 99,
         client: Label::default(),

@@ -33,8 +33,8 @@ use proptest::test_runner::{FileFailurePersistence, TestRunner};
 use protocol::limits::{MAX_LINE_BYTES, MAX_TEXT_BYTES};
 use protocol::sanitize::is_invisible;
 use protocol::{
-    ByeCode, ClientMsg, ErrorCode, Label, Line, LineCodec, MessageKind, Nick, PresenceEvent,
-    RequestError, RoomInfo, RoomName, ServerMsg, Stored, Text,
+    AccountEvent, ByeCode, ClientMsg, ErrorCode, Label, Line, LineCodec, MessageKind, Nick,
+    PresenceEvent, RequestError, RoomInfo, RoomName, ServerMsg, Stored, Text,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -239,7 +239,15 @@ impl Session {
                 vec![message(&room, &me, MessageKind::Action, text)]
             }
             ClientMsg::Msg { to, text } => {
-                vec![ServerMsg::Private { id: id(), from: me.clone(), to, text, ts: 1 }]
+                vec![ServerMsg::Private {
+                    id: id(),
+                    from: me.clone(),
+                    to,
+                    text,
+                    ts: 1,
+                    account: false,
+                    offline: false,
+                }]
             }
             ClientMsg::Nick { nick } => {
                 self.nick = Some(nick.clone());
@@ -253,6 +261,15 @@ impl Session {
                 vec![ServerMsg::Rooms { rooms: rooms.collect() }]
             }
             ClientMsg::Who { room } => vec![members(&room)],
+            ClientMsg::Register { .. } => {
+                vec![ServerMsg::Account { nick: me.clone(), event: AccountEvent::Registered }]
+            }
+            ClientMsg::Passwd { .. } => {
+                vec![ServerMsg::Account { nick: me.clone(), event: AccountEvent::PasswordChanged }]
+            }
+            ClientMsg::Unregister { .. } => {
+                vec![ServerMsg::Account { nick: me.clone(), event: AccountEvent::Unregistered }]
+            }
             ClientMsg::Ping { token } => vec![ServerMsg::Pong { token }],
             ClientMsg::Pong { .. } | ClientMsg::History { .. } => Vec::new(),
             ClientMsg::Quit { reason } => vec![
@@ -265,6 +282,7 @@ impl Session {
 
 fn welcome(nick: &Nick) -> ServerMsg {
     ServerMsg::Welcome {
+        account: false,
         session: id(),
         nick: nick.clone(),
         server: Label::truncate("chat-server/0.1.0"),
@@ -278,6 +296,7 @@ fn welcome(nick: &Nick) -> ServerMsg {
 
 fn message(room: &RoomName, from: &Nick, kind: MessageKind, text: Text) -> ServerMsg {
     ServerMsg::Message {
+        account: false,
         id: id(),
         room: room.clone(),
         seq: 1,
@@ -462,6 +481,7 @@ fn operator_text(newline: &'static str) -> impl Strategy<Value = String> {
 
 fn stored() -> impl Strategy<Value = Stored> {
     (any_nick(), any::<bool>(), text()).prop_map(|(from, action, text)| Stored {
+        account: false,
         id: id(),
         seq: 1,
         from,
@@ -493,7 +513,17 @@ fn server_msg() -> impl Strategy<Value = ServerMsg> {
                 unreachable!()
             };
             let greeting = format!("Hello, {nick}! Welcome to {name}.");
-            ServerMsg::Welcome { session, nick, server, protocol, greeting, motd, rooms, resume }
+            ServerMsg::Welcome {
+                session,
+                nick,
+                server,
+                protocol,
+                greeting,
+                motd,
+                rooms,
+                resume,
+                account: false,
+            }
         }),
         (room(), any_nick(), any::<bool>(), text()).prop_map(|(room, from, action, text)| {
             let kind = if action { MessageKind::Action } else { MessageKind::Say };
@@ -503,6 +533,8 @@ fn server_msg() -> impl Strategy<Value = ServerMsg> {
             ServerMsg::History { room, messages, beginning }
         }),
         (any_nick(), any_nick(), text()).prop_map(|(from, to, text)| ServerMsg::Private {
+            account: false,
+            offline: false,
             id: id(),
             from,
             to,

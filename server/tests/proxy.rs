@@ -87,6 +87,7 @@ fn v1(client: Ipv4Addr) -> Vec<u8> {
 
 fn hello_line(nick: &str) -> Vec<u8> {
     let hello = ClientMsg::Hello {
+        password: None,
         nick: Nick::parse(nick).unwrap(),
         protocol: PROTOCOL_VERSION,
         client: Label::truncate("tests"),

@@ -444,6 +444,7 @@ async fn one_connection(
         protocol: PROTOCOL_VERSION,
         client: Label::truncate("soak"),
         resume: None,
+        password: None,
     };
     c.send(&hello).await?;
     c.until("welcome", |m| matches!(m, ServerMsg::Welcome { .. })).await?;

@@ -38,14 +38,14 @@ impl App {
                     .map(|room| Effect::Send(protocol::ClientMsg::Join { room }))
                     .collect();
             }
-            ServerMsg::Message { id, room, seq, from, kind, text, ts } => {
+            ServerMsg::Message { id, room, seq, from, account, kind, text, ts } => {
                 let index = self.windows.open(Target::Room(room.clone()));
                 // A message the window already holds (from a history page) is not shown twice.
                 if self.windows[index].newest_seq.is_some_and(|newest| seq <= newest) {
                     return Vec::new();
                 }
                 let mine = self.link.is_me(&from);
-                let stored = Stored { id, seq, from, kind, text, ts };
+                let stored = Stored { id, seq, from, account, kind, text, ts };
                 if let Some(stored) = self.hold_for_refill(index, stored) {
                     let entry = self.message_entry(&stored, false);
                     self.push(index, entry);
@@ -95,6 +95,9 @@ impl App {
                 }
             }
             ServerMsg::Notice { text, .. } => self.log(LogKind::Info, &text),
+            ServerMsg::Account { nick, event } => {
+                self.log(LogKind::Info, &protocol::describe::account(&nick, event));
+            }
             ServerMsg::Error { code, message, retry_after_ms, .. } => {
                 self.paste_refused(code, retry_after_ms);
                 if self.link.state != Connection::Registered

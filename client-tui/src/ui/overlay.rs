@@ -35,7 +35,7 @@ pub(super) fn draw_paste(frame: &mut Frame, area: Rect, paste: &PendingPaste) {
 }
 
 /// Widest the help overlay gets: its longest line, borders and padding included.
-const HELP_WIDTH: u16 = 72;
+const HELP_WIDTH: u16 = 76;
 
 /// The client's own commands and its keys, after the protocol's commands in the help.
 const CLIENT_HELP: [(&str, &str); 12] = [
@@ -56,7 +56,7 @@ const CLIENT_HELP: [(&str, &str); 12] = [
 /// Every command and key, what each does.
 pub(super) fn draw_help(frame: &mut Frame, area: Rect) {
     let lines: Vec<Line> =
-        HELP.iter().chain(&CLIENT_HELP).map(|(key, what)| key_row(key, what, 16)).collect();
+        HELP.iter().chain(&CLIENT_HELP).map(|(key, what)| key_row(key, what, 19)).collect();
     popup(frame, area, "help", lines, HELP_WIDTH);
 }
 

@@ -37,6 +37,7 @@ pub fn app(width: u16, height: u16) -> App {
     net(
         &mut app,
         ServerMsg::Welcome {
+            account: false,
             session: Uuid::now_v7(),
             nick: nick("Michael"),
             server: Label::truncate("chat-server/0.1.0"),
@@ -75,6 +76,7 @@ pub fn message(app: &mut App, from: &str, kind: MessageKind, text: &str) {
     net(
         app,
         ServerMsg::Message {
+            account: false,
             id: Uuid::now_v7(),
             room: RoomName::lobby(),
             seq: next_seq(),

@@ -12,7 +12,9 @@
 //! - [`redis`]: one node of several sharing a Redis, which numbers, stores and publishes;
 //!   each node hears every room's events and fans them out to its own members.
 //! - [`say`]: a room message on its way, and the counts that follow it.
+//! - [`accounts`]: accounts on both backends, and logging in.
 
+mod accounts;
 pub mod local;
 pub mod redis;
 mod say;
@@ -24,7 +26,8 @@ use futures::future::BoxFuture;
 use protocol::{Nick, RequestError, RoomName, Stored};
 use uuid::Uuid;
 
-use crate::hub::{Alone, Direct, Elsewhere, Hub, Registered};
+use crate::hub::{Alone, Elsewhere, Hub};
+pub use accounts::{Hello, Welcome};
 pub use local::{Local, Location, StoreError};
 pub use redis::{Cluster, ClusterConfig, ClusterError};
 pub(crate) use say::Ticket;
@@ -103,7 +106,11 @@ impl Broker {
     /// be taken (with several nodes: this node has shared its state and read the others').
     pub async fn start(&self, hub: &Arc<Hub>) {
         match self {
-            Self::Local(_) => {}
+            // A single node's hub decides who may use a nick: it learns the accounts.
+            Self::Local(local) => match local.accounts().nicks() {
+                Ok(nicks) => hub.load_accounts(nicks),
+                Err(e) => tracing::error!(error = %e, "cannot read the accounts"),
+            },
             Self::Redis(cluster) => cluster.start(hub).await,
         }
     }
@@ -172,35 +179,6 @@ impl Broker {
         match self {
             Self::Local(local) => local.after(room, after, limit).await,
             Self::Redis(cluster) => cluster.after(&room, after, limit).await,
-        }
-    }
-
-    /// Claims `nick` for a new session (`resume` is its own token; `claim`, an earlier
-    /// session's, takes the nick over from it or from its reservation) and registers it in
-    /// `hub` with `direct` as its queue.
-    pub fn claim(
-        &self,
-        hub: &Arc<Hub>,
-        nick: &Nick,
-        session: Uuid,
-        resume: Uuid,
-        direct: Direct,
-        claim: Option<Uuid>,
-    ) -> Answer<Registered> {
-        match self {
-            Self::Local(_) => Answer::Now(hub.register(nick, session, resume, direct, claim)),
-            Self::Redis(cluster) => {
-                let (hub, nick) = (hub.clone(), nick.clone());
-                let claimed = cluster.claim_for(nick.clone(), session, resume, claim);
-                Answer::Later(
-                    async move {
-                        let how = claimed.await?;
-                        hub.register_granted(&nick, session, resume, direct, how)?;
-                        Ok(how)
-                    }
-                    .boxed(),
-                )
-            }
         }
     }
 

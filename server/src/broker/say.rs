@@ -46,6 +46,8 @@ impl InFlight {
 pub struct Say {
     pub room: RoomName,
     pub from: Nick,
+    /// The sender is logged in to the account `from`.
+    pub account: bool,
     pub kind: MessageKind,
     pub text: Text,
     /// The room's channel: the message counts in its backlog until it is stored (senders

@@ -16,7 +16,7 @@ use encoding_rs::GBK;
 use protocol::command::{self, Command, CommandError, HELP};
 use protocol::{
     ByeCode, ClientMsg, ErrorCode, Label, Line, MessageKind, NameError, Nick, PROTOCOL_VERSION,
-    PresenceEvent, RequestError, RoomName, ServerMsg, TextError, describe, sanitize,
+    Password, PresenceEvent, RequestError, RoomName, ServerMsg, TextError, describe, sanitize,
 };
 
 use super::{Dialect, View};
@@ -34,6 +34,10 @@ pub struct Plain {
     charset: Charset,
     /// Where lines without a command are said.
     current: Option<RoomName>,
+    /// The nick of the last `hello` sent, and whether the server asked for its password: the
+    /// next line is then that password.
+    hello: Option<Nick>,
+    asking: bool,
 }
 
 impl Default for Plain {
@@ -44,7 +48,7 @@ impl Default for Plain {
 
 impl Plain {
     pub fn new() -> Self {
-        Self { charset: Charset::Utf8, current: None }
+        Self { charset: Charset::Utf8, current: None, hello: None, asking: false }
     }
 
     pub fn charset(&self) -> Charset {
@@ -95,9 +99,9 @@ impl Plain {
             Command::Help => {
                 self.put(out, "Type a line to say it in the current room. Commands:");
                 for (usage, what) in HELP {
-                    self.put(out, &format!("  {usage:<16} {what}"));
+                    self.put(out, &format!("  {usage:<18} {what}"));
                 }
-                self.put(out, "  exit             leave the chat");
+                self.put(out, "  exit               leave the chat");
                 None
             }
             // Joining a room you are in makes it the current one.
@@ -118,7 +122,8 @@ impl Plain {
     fn render(&mut self, msg: &ServerMsg, view: View<'_>) -> Vec<String> {
         let me = view.nick;
         match msg {
-            ServerMsg::Welcome { greeting, motd, rooms, .. } => {
+            ServerMsg::Welcome { greeting, motd, rooms, account, nick, .. } => {
+                self.asking = false;
                 // The operator's words (--name, --motd) are held to the same rules as a
                 // stranger's: a line break makes lines, nothing else gets through raw.
                 let mut lines: Vec<String> = greeting
@@ -126,34 +131,55 @@ impl Plain {
                     .chain(motd.lines())
                     .map(|l| sanitize(l).into_owned())
                     .collect();
+                if *account {
+                    lines.push(format!("You are logged in to your account {nick}."));
+                }
                 lines.push(format!("Rooms: {}", describe::room_list(rooms)));
                 lines.push("Type a line to chat, /help for commands, exit to leave.".to_owned());
                 lines
             }
-            ServerMsg::Message { room, from, kind: MessageKind::Say, text, .. } => {
-                message_lines(&format!("[{room}] {from}: "), text.as_str())
+            ServerMsg::Message { room, from, account, kind: MessageKind::Say, text, .. } => {
+                message_lines(&format!("[{room}] {}: ", author(from, *account)), text.as_str())
             }
-            ServerMsg::Message { room, from, kind: MessageKind::Action, text, .. } => {
-                message_lines(&format!("[{room}] * {from} "), text.as_str())
+            ServerMsg::Message { room, from, account, kind: MessageKind::Action, text, .. } => {
+                message_lines(&format!("[{room}] * {} ", author(from, *account)), text.as_str())
             }
             ServerMsg::History { messages, .. } if messages.is_empty() => Vec::new(),
             ServerMsg::History { room, messages, .. } => {
                 let mut lines = vec![format!("[{room}] -- earlier messages --")];
                 for m in messages {
+                    let from = author(&m.from, m.account);
                     let prefix = match m.kind {
-                        MessageKind::Say => format!("[{room}] {}: ", m.from),
-                        MessageKind::Action => format!("[{room}] * {} ", m.from),
+                        MessageKind::Say => format!("[{room}] {from}: "),
+                        MessageKind::Action => format!("[{room}] * {from} "),
                     };
                     lines.extend(message_lines(&prefix, m.text.as_str()));
                 }
                 lines.push(format!("[{room}] -- end of earlier messages --"));
                 lines
             }
-            ServerMsg::Private { from, to, text, .. } if Some(from) == me => {
-                message_lines(&format!("[private to {to}] {from}: "), text.as_str())
+            ServerMsg::Private { from, to, text, account, offline, .. } if Some(from) == me => {
+                let mut lines = message_lines(
+                    &format!("[private to {to}] {}: ", author(from, *account)),
+                    text.as_str(),
+                );
+                if *offline {
+                    lines.push(format!(
+                        "* {to} is away: it is kept and delivered when they log in."
+                    ));
+                }
+                lines
             }
-            ServerMsg::Private { from, text, .. } => {
-                message_lines(&format!("[private] {from}: "), text.as_str())
+            ServerMsg::Private { from, text, account, offline, ts, .. } => {
+                let away = if *offline {
+                    format!(" (while you were away, {})", when(*ts))
+                } else {
+                    String::new()
+                };
+                message_lines(
+                    &format!("[private{away}] {}: ", author(from, *account)),
+                    text.as_str(),
+                )
             }
             // "You are now known as ..." already said it, once rather than once per room.
             ServerMsg::Presence { event: PresenceEvent::Renamed { to }, .. } if Some(to) == me => {
@@ -184,6 +210,9 @@ impl Plain {
                 lines
             }
             ServerMsg::Nick { nick } => vec![format!("* You are now known as {nick}.")],
+            ServerMsg::Account { nick, event } => {
+                vec![format!("* {}", describe::account(nick, *event))]
+            }
             ServerMsg::Rooms { rooms } => vec![format!("Rooms: {}", describe::room_list(rooms))],
             ServerMsg::Members { room, nicks } => {
                 let nicks: Vec<&str> = nicks.iter().map(Nick::as_str).collect();
@@ -192,8 +221,29 @@ impl Plain {
             ServerMsg::Notice { text, .. } => {
                 text.lines().map(|l| format!("* {}", sanitize(l))).collect()
             }
-            ServerMsg::Error { message, .. } if me.is_none() => {
-                vec![format!("Sorry, {}. What's your name?", sanitize(message))]
+            ServerMsg::Error { code, message, .. } if me.is_none() => {
+                let asks = matches!(
+                    code,
+                    ErrorCode::PasswordRequired
+                        | ErrorCode::WrongPassword
+                        | ErrorCode::LoginThrottled
+                );
+                match &self.hello {
+                    Some(nick) if asks => {
+                        self.asking = true;
+                        let mut lines = Vec::new();
+                        match code {
+                            ErrorCode::WrongPassword => lines.push("Wrong password.".to_owned()),
+                            ErrorCode::LoginThrottled => {
+                                lines.push(format!("{}.", sanitize(message)))
+                            }
+                            _ => {}
+                        }
+                        lines.push(format!("Password for {nick}:"));
+                        lines
+                    }
+                    _ => vec![format!("Sorry, {}. What's your name?", sanitize(message))],
+                }
             }
             ServerMsg::Error { code, message, .. } => {
                 vec![format!("! {}: {}", code.as_str(), sanitize(message))]
@@ -247,6 +297,19 @@ fn message_lines(prefix: &str, text: &str) -> Vec<String> {
     lines
 }
 
+/// A message's author: a logged-in account's nick is marked, so it is never confused with a
+/// guest who took a nick like it.
+fn author(nick: &Nick, account: bool) -> String {
+    if account { format!("{nick}\u{2713}") } else { nick.to_string() }
+}
+
+/// "2026-12-02 14:05 UTC", for when a message that waited was sent.
+fn when(ts: u64) -> String {
+    let secs = i64::try_from(ts / 1000).unwrap_or(0);
+    chrono::DateTime::from_timestamp(secs, 0)
+        .map_or_else(String::new, |t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+}
+
 fn command_error(e: CommandError) -> RequestError {
     let code = match &e {
         CommandError::Unknown(_) | CommandError::Usage(_) => ErrorCode::BadCommand,
@@ -264,6 +327,7 @@ fn command_error(e: CommandError) -> RequestError {
         CommandError::Text(TextError::Empty) => ErrorCode::InvalidText,
         CommandError::Text(TextError::TooLong { .. }) => ErrorCode::TextTooLong,
         CommandError::NoRoom => ErrorCode::NotInRoom,
+        CommandError::Password(_) => ErrorCode::WeakPassword,
     };
     RequestError::new(code, e.to_string())
 }
@@ -306,14 +370,35 @@ impl Dialect for Plain {
         if view.nick.is_some() {
             return self.command(&text, view, out);
         }
+        if self.asking
+            && let Some(nick) = self.hello.clone()
+        {
+            self.asking = false;
+            let line = text.trim_end_matches(['\r', '\n']);
+            return Some(match Password::parse(line) {
+                Ok(password) => Ok(ClientMsg::Hello {
+                    resume: None,
+                    password: Some(password),
+                    nick,
+                    protocol: PROTOCOL_VERSION,
+                    client: Label::truncate("plain"),
+                }),
+                Err(e) => Err(RequestError::new(ErrorCode::InvalidField, e.to_string())),
+            });
+        }
         let name = text.trim();
         if name.eq_ignore_ascii_case("exit") || name.eq_ignore_ascii_case("/exit") {
             return Some(Ok(ClientMsg::Quit { reason: None }));
         }
         Some(match Nick::parse(name) {
             Ok(nick) => Ok(ClientMsg::Hello {
+                // Remembered: if the server asks for its password, the next line is that.
+                nick: {
+                    self.hello = Some(nick.clone());
+                    nick
+                },
                 resume: None,
-                nick,
+                password: None,
                 protocol: PROTOCOL_VERSION,
                 client: Label::truncate("plain"),
             }),

@@ -256,7 +256,7 @@ mod tests {
     fn register(hub: &Hub, name: &str) -> (Nick, DirectReceiver) {
         let rx = DirectReceiver::default();
         let n = nick(name);
-        hub.register(&n, sid(&n), Uuid::new_v4(), rx.sender(), None).unwrap();
+        hub.register(&n, sid(&n), Uuid::new_v4(), rx.sender(), None, false).unwrap();
         (n, rx)
     }
 
@@ -317,7 +317,7 @@ mod tests {
         // A reload keeps this node's own members and replaces the others'.
         hub.load_remote(vec![], vec![(lobby.clone(), vec![(nick("Anna"), Uuid::now_v7())])]);
         assert_eq!(hub.members(&lobby).unwrap(), vec![nick("Anna"), nick("Michael")]);
-        let err = hub.send_private(&m, &tracy, Text::parse("hi").unwrap()).unwrap_err();
+        let err = hub.send_private(&m, false, &tracy, Text::parse("hi").unwrap()).unwrap_err();
         assert_eq!(err.code, ErrorCode::NoSuchNick);
     }
 }

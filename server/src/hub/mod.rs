@@ -67,6 +67,10 @@ struct State {
     /// With several nodes: the sessions of the other nodes, for private messages and a quick
     /// refusal of a nick in use (the broker has the last word on nicks).
     remote: HashMap<NickKey, RemoteUser>,
+    /// Registered accounts, by key, with the nick each was registered as. On a single node
+    /// this is the authority on who may use a nick; with several, the broker checks in Redis
+    /// and this stays empty.
+    accounts: HashMap<NickKey, Nick>,
 }
 
 impl State {
@@ -148,6 +152,13 @@ impl User {
     }
 }
 
+/// A nick claimed: how, and whether the session is logged in to its account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Claimed {
+    pub how: Registered,
+    pub account: bool,
+}
+
 /// How a nick was registered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Registered {
@@ -201,14 +212,33 @@ pub fn nick_in_use(wanted: &Nick, holder: &str) -> RequestError {
     RequestError::new(ErrorCode::NickInUse, message)
 }
 
+/// The refusal for a nick that is, or looks like, another person's account: how to log in.
+pub fn nick_registered(wanted: &Nick, account: &str) -> RequestError {
+    if wanted.as_str() == account {
+        RequestError::new(
+            ErrorCode::PasswordRequired,
+            format!("{wanted} is a registered account: log in with its password"),
+        )
+    } else {
+        RequestError::new(
+            ErrorCode::NickRegistered,
+            format!(
+                "the nick {wanted} is too like {account}, a registered account; if it is yours, log in as {account} with its password, or pick another nick"
+            ),
+        )
+    }
+}
+
 /// A private message from `from` to `to`.
-fn private(from: &Nick, to: &Nick, text: Text) -> SharedEvent {
+fn private(from: &Nick, account: bool, to: &Nick, text: Text) -> SharedEvent {
     Event::new(ServerMsg::Private {
         id: Uuid::now_v7(),
         from: from.clone(),
         to: to.clone(),
         text,
         ts: now_millis(),
+        account,
+        offline: false,
     })
 }
 

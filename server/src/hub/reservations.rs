@@ -62,6 +62,11 @@ impl Reservations {
         }
     }
 
+    /// Whether the nick of `key` is kept for the token `claim`.
+    pub(super) fn kept_for(&self, key: &NickKey, claim: Option<Uuid>) -> bool {
+        self.kept.get(key).is_some_and(|kept| claim == Some(kept.resume))
+    }
+
     pub(super) fn contains(&self, key: &NickKey) -> bool {
         self.kept.contains_key(key)
     }

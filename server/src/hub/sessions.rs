@@ -7,8 +7,8 @@ use protocol::{ErrorCode, Nick, NickKey, PresenceEvent, RequestError, RoomName, 
 use uuid::Uuid;
 
 use super::{
-    Change, Direct, Hub, Member, Registered, RoomChannel, State, User, nick_in_use, presence,
-    private, recipient_busy, taken_over,
+    Change, Claimed, Direct, Hub, Member, Registered, RoomChannel, State, User, nick_in_use,
+    nick_registered, presence, private, recipient_busy, taken_over,
 };
 use crate::event::SharedEvent;
 
@@ -18,6 +18,10 @@ impl Hub {
     /// that session still holds it (its connection is dead but not yet noticed, or it is
     /// another device of the same person): the old session leaves its rooms as dropped and is
     /// told to end. A nick kept for a dropped session is given only to its token.
+    ///
+    /// A registered nick (or a look-alike) goes to a session that `logged_in` to its account
+    /// (taking it from whoever holds it), or to the token of a session that held it (which
+    /// was logged in: only its owner can hold an account's nick), and to nobody else.
     pub fn register(
         &self,
         nick: &Nick,
@@ -25,23 +29,56 @@ impl Hub {
         resume: Uuid,
         direct: Direct,
         claim: Option<Uuid>,
-    ) -> Result<Registered, RequestError> {
+        logged_in: bool,
+    ) -> Result<Claimed, RequestError> {
         let mut state = self.state();
         let now = Instant::now();
         state.reserved.drop_expired(now);
         let key = nick.key();
+        let account = state.accounts.get(&key).cloned();
         let how = if let Some(holder) = state.users.get(&key) {
-            if claim.is_none_or(|claim| claim != holder.resume) {
-                return Err(nick_in_use(nick, holder.nick.as_str()));
+            let shown = claim.is_some_and(|claim| claim == holder.resume);
+            match &account {
+                Some(_) if logged_in => {}
+                Some(owner) if !shown => return Err(nick_registered(nick, owner.as_str())),
+                _ if !shown => return Err(nick_in_use(nick, holder.nick.as_str())),
+                _ => {}
             }
             self.take_over(&mut state, &key);
             Registered::TookOver
         } else {
-            state.check_free(nick, claim, now)?;
+            match &account {
+                Some(_) if logged_in => {}
+                Some(owner) if !state.reserved.kept_for(&key, claim) => {
+                    return Err(nick_registered(nick, owner.as_str()));
+                }
+                _ => state.check_free(nick, claim, now)?,
+            }
             if state.reserved.contains(&key) { Registered::Reclaimed } else { Registered::New }
         };
         self.insert_user(&mut state, nick, session, resume, direct, now);
-        Ok(how)
+        Ok(Claimed { how, account: account.is_some() })
+    }
+
+    /// Whether the nick of `key` is a registered account's (single node).
+    pub fn is_account(&self, key: &NickKey) -> bool {
+        self.state().accounts.contains_key(key)
+    }
+
+    /// The accounts, at start-up (single node).
+    pub fn load_accounts(&self, accounts: impl IntoIterator<Item = Nick>) {
+        let mut state = self.state();
+        state.accounts.extend(accounts.into_iter().map(|nick| (nick.key(), nick)));
+    }
+
+    /// `nick` is now an account (single node), or no longer one.
+    pub fn set_account(&self, nick: &Nick, registered: bool) {
+        let mut state = self.state();
+        if registered {
+            state.accounts.insert(nick.key(), nick.clone());
+        } else {
+            state.accounts.remove(&nick.key());
+        }
     }
 
     /// Registers a nick that the broker has given this session across the nodes. A session of
@@ -205,6 +242,9 @@ impl Hub {
             return Err(taken_over());
         }
         if old_key != new_key {
+            if check && let Some(owner) = state.accounts.get(&new_key) {
+                return Err(nick_registered(new, owner.as_str()));
+            }
             if check {
                 let now = Instant::now();
                 state.reserved.drop_expired(now);
@@ -235,9 +275,11 @@ impl Hub {
     /// Delivers a private message and returns it, for the sender's acknowledgement. With
     /// several nodes, a recipient on another node is sent it through the broker; if it cannot
     /// take it there, the sender hears so in an error.
+    /// `account`: the sender is logged in to the account `from`.
     pub fn send_private(
         &self,
         from: &Nick,
+        account: bool,
         to: &Nick,
         text: Text,
     ) -> Result<SharedEvent, RequestError> {
@@ -245,7 +287,7 @@ impl Hub {
         let key = to.key();
         let Some(user) = state.users.get(&key) else {
             if let Some(remote) = state.remote.get(&key) {
-                let event = private(from, &remote.nick, text);
+                let event = private(from, account, &remote.nick, text);
                 let sender = state.users.get(&from.key()).map(|u| u.session).unwrap_or_default();
                 if !self.elsewhere.private(&remote.node, sender, &event) {
                     return Err(RequestError::new(
@@ -260,7 +302,7 @@ impl Hub {
                 format!("nobody called {to} is online"),
             ));
         };
-        let event = private(from, &user.nick, text);
+        let event = private(from, account, &user.nick, text);
         if from.key() != to.key() {
             user.direct.try_send(event.clone()).map_err(|_| recipient_busy(&user.nick))?;
         }

@@ -23,8 +23,8 @@ use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::TryRecvError;
 use tracing::{debug, warn};
 
-use super::Session;
 use super::rooms::{Joining, Phase};
+use super::{End, Flow, Session};
 use crate::broker::Page;
 use crate::dialect::Dialect;
 use crate::event::SharedEvent;
@@ -44,13 +44,22 @@ pub(super) enum Completion {
     Page { room: RoomName, page: Result<Page, RequestError> },
     /// Messages a member that fell behind missed.
     Refill { room: RoomName, chain: u64, messages: Result<Vec<Stored>, RequestError> },
-    /// The nodes decided a nick claim: the rest of a `hello`.
+    /// The nodes decided a nick claim, or the password was checked: the rest of a `hello`.
     Claimed {
         nick: protocol::Nick,
         client: protocol::Label,
         resume: uuid::Uuid,
-        how: Result<crate::hub::Registered, RequestError>,
+        how: Result<crate::broker::Welcome, RequestError>,
     },
+    /// An account was made, changed or deleted: the rest of `register`, `passwd` or
+    /// `unregister`.
+    Account {
+        nick: protocol::Nick,
+        event: protocol::AccountEvent,
+        result: Result<(), RequestError>,
+    },
+    /// A private message for an account that is away was kept (its acknowledgement), or not.
+    Kept { result: Result<ServerMsg, RequestError> },
     /// The nodes decided a rename.
     Renamed { old: protocol::Nick, new: protocol::Nick, result: Result<(), RequestError> },
 }
@@ -166,7 +175,9 @@ impl<D: Dialect> Session<D> {
         Ok(())
     }
 
-    pub(super) fn on_completion(&mut self, done: Completion) {
+    /// Carries on with what a finished read or decision was for; a `hello` that failed once
+    /// too often closes the session.
+    pub(super) fn on_completion(&mut self, done: Completion) -> Flow {
         match done {
             Completion::Join { room, page } => {
                 let page = page.map_err(|e| self.write(&e.for_request("join").to_msg())).ok();
@@ -183,13 +194,24 @@ impl<D: Dialect> Session<D> {
             Completion::Refill { room, chain, messages } => self.refilled(room, chain, messages),
             Completion::Claimed { nick, client, resume, how } => {
                 self.awaiting = false;
-                self.claimed(nick, &client, resume, how);
+                if self.claimed(nick, &client, resume, how) {
+                    return Flow::Close(End::LoginFailed);
+                }
             }
             Completion::Renamed { old, new, result } => {
                 self.awaiting = false;
                 self.renamed(&old, new, result);
             }
+            Completion::Account { nick, event, result } => {
+                self.awaiting = false;
+                self.account_changed(nick, event, result);
+            }
+            Completion::Kept { result } => {
+                self.awaiting = false;
+                self.kept(result);
+            }
         }
+        Flow::Continue
     }
 
     /// Sends the backlog, the join, the members, and from then on the room's live events.

@@ -10,7 +10,7 @@ use super::Session;
 use crate::dialect::Dialect;
 use crate::limits::{
     CLOSE_LINGER, FINAL_WRITE_TIMEOUT, MAX_ERRORS_IN_A_ROW, MAX_LINES_BEFORE_HELLO,
-    MAX_PENDING_OUT, SETTLE_TIMEOUT, WRITE_TIMEOUT,
+    MAX_LOGIN_TRIES, MAX_PENDING_OUT, SETTLE_TIMEOUT, WRITE_TIMEOUT,
 };
 use crate::transport::READ_CHUNK;
 
@@ -37,6 +37,8 @@ pub(super) enum End {
     Flooding,
     /// A new connection took the nick over with this session's resume token.
     Replaced,
+    /// [`MAX_LOGIN_TRIES`] wrong passwords.
+    LoginFailed,
 }
 
 impl<D: Dialect> Session<D> {
@@ -60,7 +62,8 @@ impl<D: Dialect> Session<D> {
                 tokio::select! {
                     () = &mut idle, if !idle_done => idle_done = true,
                     Some(done) = self.queries.next(), if !self.queries.is_empty() => {
-                        self.on_completion(done);
+                        // Ending anyway.
+                        let _ = self.on_completion(done);
                     }
                     (room, event) = self.rooms.next(), if self.out.len() < MAX_PENDING_OUT => {
                         self.on_room_event(room, event);
@@ -138,6 +141,7 @@ impl End {
             }
             End::Flooding => PresenceEvent::Dropped { reason: Label::truncate("flooding") },
             End::Replaced => PresenceEvent::Dropped { reason: Label::truncate("reconnected") },
+            End::LoginFailed => PresenceEvent::Dropped { reason: Label::truncate("login failed") },
         }
     }
 
@@ -185,6 +189,10 @@ impl End {
             End::Replaced => (
                 ByeCode::Replaced,
                 "a new connection took over your nick with this session's resume token".to_owned(),
+            ),
+            End::LoginFailed => (
+                ByeCode::LoginFailed,
+                format!("{MAX_LOGIN_TRIES} wrong passwords; closing the connection"),
             ),
             End::Closed | End::Dropped(_) => return None,
         })

@@ -8,9 +8,12 @@
 //! - [`requests`]: what each request does; [`rooms`]: the rooms it is in, one value each with
 //!   its phase; [`backlog`]: history on joining, on request, and for a member that fell
 //!   behind.
+//! - [`account`]: registering, changing and deleting an account; private messages kept for
+//!   an account that is away.
 //! - [`output`]: batching and writing; [`speaking`]: its messages on their way and a sender
 //!   waiting for its room; [`alive`]: hello and ping deadlines; [`end`]: how it ends.
 
+mod account;
 mod alive;
 mod backlog;
 mod end;
@@ -74,9 +77,12 @@ pub fn run<D: Dialect>(
     let span = info_span!("session", %peer, %id);
     let session = Session {
         id,
+        peer: peer.ip(),
+        login_failures: 0,
         hub,
         dialect,
         nick: None,
+        account: false,
         rooms: Rooms::default(),
         direct: DirectReceiver::default(),
         speaking: None,
@@ -98,10 +104,17 @@ pub fn run<D: Dialect>(
 
 struct Session<D> {
     id: Uuid,
+    /// The client's address (as a trusted proxy gave it), for throttling failed logins.
+    peer: std::net::IpAddr,
+    /// Wrong passwords given on this connection; at [`crate::limits::MAX_LOGIN_TRIES`] it
+    /// is closed.
+    login_failures: u8,
     hub: Arc<Hub>,
     info: Arc<ServerInfo>,
     dialect: D,
     nick: Option<Nick>,
+    /// Logged in: `nick` is a registered account and this session its owner's.
+    account: bool,
     /// The rooms it is in, in the order they were joined, each with its phase.
     rooms: Rooms,
     /// Private messages; its sending side is given to the hub at registration, so others can
@@ -245,8 +258,7 @@ impl<D: Dialect> Session<D> {
                     DirectEvent::Replaced => Flow::Close(End::Replaced),
                 },
                 Some(done) = self.queries.next(), if !self.queries.is_empty() => {
-                    self.on_completion(done);
-                    Flow::Continue
+                    self.on_completion(done)
                 }
                 // Armed once and moved on lazily: hearing from the client only notes the time,
                 // and the timer, when it fires early, sets itself to the real deadline.

@@ -2,8 +2,8 @@
 //! (registration, rooms, nick) or asks the server for.
 
 use protocol::{
-    ClientMsg, ErrorCode, Label, MessageKind, Nick, PROTOCOL_VERSION, PresenceEvent, RequestError,
-    RoomInfo, RoomName, ServerMsg, Text,
+    ClientMsg, ErrorCode, Label, MessageKind, Nick, PROTOCOL_VERSION, Password, PresenceEvent,
+    RequestError, RoomInfo, RoomName, ServerMsg, Text,
 };
 use std::time::Duration;
 
@@ -13,11 +13,12 @@ use uuid::Uuid;
 use super::backlog::Completion;
 use super::rooms::{JoinedRoom, Phase};
 use super::{End, Flow, Session};
-use crate::broker::{Answer, Say};
+use crate::broker::{Answer, Hello, Say, Welcome};
 use crate::dialect::Dialect;
 use crate::flood::{Cost, Refusal};
-use crate::hub::Registered;
-use crate::limits::{MAX_ROOMS_LISTED, MAX_ROOMS_PER_SESSION, MAX_THROTTLE, ROOM_BACKLOG_HIGH};
+use crate::limits::{
+    MAX_LOGIN_TRIES, MAX_ROOMS_LISTED, MAX_ROOMS_PER_SESSION, MAX_THROTTLE, ROOM_BACKLOG_HIGH,
+};
 
 impl<D: Dialect> Session<D> {
     /// Carries out one request.
@@ -30,14 +31,14 @@ impl<D: Dialect> Session<D> {
             }
             ClientMsg::Pong { .. } => return Ok(Flow::Continue),
             ClientMsg::Quit { reason } => return Ok(Flow::Close(End::Quit(reason))),
-            ClientMsg::Hello { nick, protocol, client, resume } => {
+            ClientMsg::Hello { nick, protocol, client, resume, password } => {
                 if self.nick.is_some() {
                     return Err(RequestError::new(
                         ErrorCode::AlreadyRegistered,
                         "you said hello already",
                     ));
                 }
-                return self.hello(nick, protocol, &client, resume);
+                return self.hello(nick, protocol, &client, resume, password);
             }
             other => other,
         };
@@ -56,10 +57,10 @@ impl<D: Dialect> Session<D> {
             ClientMsg::Leave { room } => self.leave(&nick, &room)?,
             ClientMsg::Say { room, text } => self.say(nick, room, MessageKind::Say, text)?,
             ClientMsg::Action { room, text } => self.say(nick, room, MessageKind::Action, text)?,
-            ClientMsg::Msg { to, text } => {
-                let event = self.hub.send_private(&nick, &to, text)?;
-                self.write_event(&event);
-            }
+            ClientMsg::Msg { to, text } => self.private(nick, to, text)?,
+            ClientMsg::Register { password } => self.register(nick, password),
+            ClientMsg::Passwd { old, new } => self.passwd(nick, old, new)?,
+            ClientMsg::Unregister { password } => self.unregister(nick, password)?,
             ClientMsg::Nick { nick: new } if new == nick => {
                 self.write(&ServerMsg::Nick { nick: new });
             }
@@ -102,6 +103,7 @@ impl<D: Dialect> Session<D> {
         protocol: u32,
         client: &Label,
         claim: Option<Uuid>,
+        password: Option<Password>,
     ) -> Result<Flow, RequestError> {
         if protocol != PROTOCOL_VERSION {
             self.write(
@@ -116,10 +118,21 @@ impl<D: Dialect> Session<D> {
         }
         // Random, unlike the session id (a v7 uuid, partly a timestamp): it is a secret.
         let resume = Uuid::new_v4();
-        match self.broker.claim(&self.hub, &nick, self.id, resume, self.direct.sender(), claim) {
+        let hello = Hello {
+            nick: nick.clone(),
+            session: self.id,
+            resume,
+            direct: self.direct.sender(),
+            claim,
+            password,
+            peer: self.peer,
+            throttle: self.info.logins.clone(),
+        };
+        match self.broker.claim(&self.hub, hello) {
             Answer::Now(how) => self.welcome(nick, client, resume, how?),
             Answer::Later(how) => {
-                // The nodes decide together who gets the nick; input waits meanwhile.
+                // The nodes decide together who gets the nick, or the password is being
+                // checked; input waits meanwhile.
                 let client = client.clone();
                 self.awaiting = true;
                 self.queries.push(Box::pin(async move {
@@ -130,18 +143,27 @@ impl<D: Dialect> Session<D> {
         Ok(Flow::Continue)
     }
 
-    /// The rest of a `hello` once the nodes have decided the nick claim.
+    /// The rest of a `hello` once the nodes have decided the nick claim. Returns whether the
+    /// connection is to close: too many wrong passwords.
     pub(super) fn claimed(
         &mut self,
         nick: Nick,
         client: &Label,
         resume: Uuid,
-        how: Result<Registered, RequestError>,
-    ) {
+        how: Result<Welcome, RequestError>,
+    ) -> bool {
         match how {
             Ok(how) => self.welcome(nick, client, resume, how),
-            Err(error) => self.write(&error.for_request("hello").to_msg()),
+            Err(error) => {
+                let wrong = error.code == ErrorCode::WrongPassword;
+                self.write(&error.for_request("hello").to_msg());
+                if wrong {
+                    self.login_failures = self.login_failures.saturating_add(1);
+                    return u32::from(self.login_failures) >= MAX_LOGIN_TRIES;
+                }
+            }
         }
+        false
     }
 
     /// The rest of a `nick` once the nodes have decided.
@@ -154,6 +176,13 @@ impl<D: Dialect> Session<D> {
 
     fn now_known_as(&mut self, old: &Nick, new: Nick) {
         info!(from = ?old.as_str(), to = ?new.as_str(), "renamed");
+        if self.account && old.key() != new.key() {
+            // Logged in to the account of the old nick, not of this one.
+            self.account = false;
+            self.notice(format!(
+                "you are a guest as {new}; your account {old} is kept for you: log in as {old} to use it"
+            ));
+        }
         self.nick = Some(new.clone());
         // Events about whoever had this nick before ("Tracy left") were sent before the
         // rename: they must reach the client before it learns the nick is its own.
@@ -161,10 +190,12 @@ impl<D: Dialect> Session<D> {
         self.write(&ServerMsg::Nick { nick: new });
     }
 
-    /// Registered: the welcome, and the lobby.
-    fn welcome(&mut self, nick: Nick, client: &Label, resume: Uuid, how: Registered) {
-        info!(nick = ?nick.as_str(), client = ?client.as_str(), ?how, "registered");
+    /// Registered: the welcome, what waited for an account, and the lobby.
+    fn welcome(&mut self, nick: Nick, client: &Label, resume: Uuid, welcome: Welcome) {
+        let Welcome { claimed, notice, waiting } = welcome;
+        info!(nick = ?nick.as_str(), client = ?client.as_str(), how = ?claimed.how, account = claimed.account, "registered");
         self.nick = Some(nick.clone());
+        self.account = claimed.account;
         let welcome = ServerMsg::Welcome {
             session: self.id,
             nick: nick.clone(),
@@ -174,8 +205,15 @@ impl<D: Dialect> Session<D> {
             motd: self.info.motd.clone(),
             rooms: self.room_list(),
             resume: self.dialect.resumes().then_some(resume),
+            account: self.account,
         };
         self.write(&welcome);
+        if let Some(notice) = notice {
+            self.notice(notice);
+        }
+        for message in &waiting {
+            self.write(message);
+        }
         // Registered either way: a full lobby is told as the failure of the join, not of the
         // hello, and the client can join other rooms.
         if let Err(error) = self.join(&nick, RoomName::lobby()) {
@@ -230,6 +268,7 @@ impl<D: Dialect> Session<D> {
         self.broker.say(Say {
             room,
             from,
+            account: self.account,
             kind,
             text,
             room_tx: room_tx.clone(),

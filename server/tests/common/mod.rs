@@ -189,6 +189,7 @@ impl<S: Stream> JsonClient<S> {
     /// Says hello showing the resume token of an earlier session.
     pub async fn hello_resuming(&mut self, nick: &str, resume: Option<uuid::Uuid>) -> ServerMsg {
         self.send(ClientMsg::Hello {
+            password: None,
             nick: Nick::parse(nick).unwrap(),
             protocol: PROTOCOL_VERSION,
             client: Label::truncate("tests"),

@@ -9,10 +9,12 @@
 //!
 //! - [`schema`]: the tables and their migrations.
 //! - [`store`]: the SQLite calls.
+//! - [`accounts`]: accounts and the private messages waiting for them.
 //!
 //! With history off, the same thread still numbers and broadcasts messages, so the order and
 //! the acknowledgement mean the same; it just stores nothing.
 
+pub mod accounts;
 pub mod schema;
 pub mod store;
 
@@ -53,6 +55,7 @@ pub struct Local {
 
 struct Inner {
     writer: mpsc::Sender<Command>,
+    accounts: accounts::LocalAccounts,
     reads: Reads,
     config: HistoryConfig,
     /// Rooms that have stored messages.
@@ -89,9 +92,11 @@ impl Local {
                 Reads::Pool { path: path.clone(), idle: Mutex::new(Vec::new()) }
             }
         };
+        let accounts = accounts::LocalAccounts::open(config.location.as_ref())?;
         let (writer, commands) = mpsc::channel(HISTORY_QUEUE);
         let inner = Arc::new(Inner {
             writer,
+            accounts,
             reads,
             config: config.clone(),
             rooms: Mutex::new(rooms),
@@ -118,6 +123,11 @@ impl Local {
 
     pub fn config(&self) -> &HistoryConfig {
         &self.inner.config
+    }
+
+    /// The accounts and the private messages waiting for them.
+    pub fn accounts(&self) -> &accounts::LocalAccounts {
+        &self.inner.accounts
     }
 
     /// Whether messages are kept at all.
@@ -353,6 +363,7 @@ impl Writer {
                 id: Uuid::now_v7(),
                 seq: self.next_seq(&say.room),
                 from: say.from.clone(),
+                account: say.account,
                 kind: say.kind,
                 text: say.text.clone(),
                 ts,
@@ -466,6 +477,7 @@ mod tests {
             .say(Say {
                 room: RoomName::lobby(),
                 from: Nick::parse("Tracy").unwrap(),
+                account: false,
                 kind: MessageKind::Say,
                 text: Text::parse("hi").unwrap(),
                 room_tx: room.clone(),

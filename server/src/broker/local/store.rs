@@ -14,7 +14,7 @@ use crate::broker::Page;
 
 /// How long a connection waits for a lock held by another before it reports the database busy.
 /// At start-up, a database locked by another program is refused after this long.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(2);
+pub(super) const BUSY_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Where history lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,15 +65,14 @@ const ROWS_PER_INSERT: usize = 32;
 /// `INSERT` of `n` rows (1 or [`ROWS_PER_INSERT`]).
 fn insert_sql(n: usize) -> &'static str {
     static MANY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    const ONE: &str =
-        "INSERT INTO messages (room_id, seq, id, sender, kind, text, ts) VALUES (?,?,?,?,?,?,?)";
+    const ONE: &str = "INSERT INTO messages (room_id, seq, id, sender, kind, text, ts, account) VALUES (?,?,?,?,?,?,?,?)";
     if n == 1 {
         return ONE;
     }
     MANY.get_or_init(|| {
         let mut sql = ONE.to_owned();
         for _ in 1..ROWS_PER_INSERT {
-            sql.push_str(",(?,?,?,?,?,?,?)");
+            sql.push_str(",(?,?,?,?,?,?,?,?)");
         }
         sql
     })
@@ -260,7 +259,8 @@ impl Store {
                 insert.raw_bind_parameter(index + 4, kind_to_sql(m.kind))?;
                 insert.raw_bind_parameter(index + 5, m.text.as_str())?;
                 insert.raw_bind_parameter(index + 6, to_sql(m.ts))?;
-                index += 7;
+                insert.raw_bind_parameter(index + 7, m.account)?;
+                index += 8;
             }
             insert.raw_execute()?;
             start += n;
@@ -339,7 +339,7 @@ pub fn page(
     limit: u32,
 ) -> Result<Page, StoreError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT m.seq, m.id, m.sender, m.kind, m.text, m.ts
+        "SELECT m.seq, m.id, m.sender, m.kind, m.text, m.ts, m.account
          FROM messages m JOIN rooms r ON r.id = m.room_id
          WHERE r.name = ?1 AND m.seq < ?2
          ORDER BY m.seq DESC LIMIT ?3",
@@ -371,7 +371,7 @@ pub fn after(
     limit: u32,
 ) -> Result<Vec<Stored>, StoreError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT m.seq, m.id, m.sender, m.kind, m.text, m.ts
+        "SELECT m.seq, m.id, m.sender, m.kind, m.text, m.ts, m.account
          FROM messages m JOIN rooms r ON r.id = m.room_id
          WHERE r.name = ?1 AND m.seq > ?2
          ORDER BY m.seq LIMIT ?3",
@@ -386,20 +386,21 @@ pub fn after(
     Ok(messages)
 }
 
-type RawRow = (i64, Vec<u8>, String, i64, String, i64);
+type RawRow = (i64, Vec<u8>, String, i64, String, i64, bool);
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
-    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
 }
 
 /// A stored row as a message; rows this version cannot read (written by hand, say) are
 /// skipped with a warning, not fatal.
-fn readable(room: &RoomName, (seq, id, sender, kind, text, ts): RawRow) -> Option<Stored> {
+fn readable(room: &RoomName, (seq, id, sender, kind, text, ts, account): RawRow) -> Option<Stored> {
     let stored = (|| {
         Some(Stored {
             id: Uuid::from_slice(&id).ok()?,
             seq: from_sql(seq),
             from: Nick::parse(&sender).ok()?,
+            account,
             kind: kind_from_sql(kind)?,
             text: Text::parse(&text).ok()?,
             ts: from_sql(ts),
@@ -442,6 +443,7 @@ mod tests {
 
     fn stored(seq: u64, text: &str) -> Stored {
         Stored {
+            account: false,
             id: Uuid::now_v7(),
             seq,
             from: Nick::parse("ann").unwrap(),

@@ -24,6 +24,7 @@
 //! - **Secrets**: the URL may hold a password; it is a [`RedisUrl`] ([`address`]), shown
 //!   everywhere with `***` in its place. `rediss://` connects with TLS (rustls, ring).
 
+mod accounts;
 pub mod address;
 mod history;
 mod liveness;

@@ -12,19 +12,21 @@ use uuid::Uuid;
 use super::outbox::Outgoing;
 use super::wire::{Note, Owner, keys};
 use super::{Cluster, scripts};
-use crate::hub::{Elsewhere, Registered, nick_in_use};
+use crate::hub::{Claimed, Elsewhere, Registered, nick_in_use, nick_registered};
 
 impl Cluster {
     /// Claims `nick` for a new session across the chat. With `claim`, a resume token: the
     /// nick is taken over from the session that holds it (on any node) or reclaimed from a
-    /// dropped one's reservation.
+    /// dropped one's reservation. `logged_in`: the session gave the account's password, and
+    /// takes the nick from whoever holds it.
     pub async fn claim(
         &self,
         nick: &Nick,
         session: Uuid,
         resume: Uuid,
         claim: Option<Uuid>,
-    ) -> Result<Registered, RequestError> {
+        logged_in: bool,
+    ) -> Result<Claimed, RequestError> {
         let key = nick.key();
         let owner = Owner::Live {
             node: self.node.to_string(),
@@ -33,21 +35,28 @@ impl Cluster {
             nick: nick.to_string(),
         };
         let mut conn = self.conn.clone();
-        let (answer, previous): (String, String) = redis::cmd("EVAL")
+        let (answer, previous, account): (String, String, String) = redis::cmd("EVAL")
             .arg(scripts::CLAIM)
-            .arg(2)
+            .arg(3)
             .arg(keys::nick(&key))
             .arg(keys::node_nicks(&self.node))
+            .arg(keys::account(&key))
             .arg(owner.encode())
             .arg(claim.map(|c| c.to_string()).unwrap_or_default())
             .arg(key.as_str())
+            .arg(if logged_in { "login" } else { "guest" })
             .query_async(&mut conn)
             .await
             .map_err(|e| self.request_failed("hello", &e))?;
+        let account = account == "1";
+        let claimed = |how| Ok(Claimed { how, account });
+        if answer == "registered" {
+            return Err(nick_registered(nick, &previous));
+        }
         let previous = Owner::parse(&previous);
         match (answer.as_str(), previous) {
-            ("new", _) => Ok(Registered::New),
-            ("was", Some(Owner::Kept { .. })) => Ok(Registered::Reclaimed),
+            ("new", _) => claimed(Registered::New),
+            ("was", Some(Owner::Kept { .. })) => claimed(Registered::Reclaimed),
             ("was", Some(Owner::Live { node, session: old, nick: held, .. })) => {
                 if *node != *self.node {
                     // The holder's node ends it; this node only learns it was taken over.
@@ -60,7 +69,7 @@ impl Cluster {
                         payload: note.encode(),
                     });
                 }
-                Ok(Registered::TookOver)
+                claimed(Registered::TookOver)
             }
             (_, previous) => Err(in_use(nick, previous.as_ref())),
         }
@@ -74,11 +83,12 @@ impl Cluster {
         session: Uuid,
         resume: Uuid,
         claim: Option<Uuid>,
-    ) -> impl Future<Output = Result<Registered, RequestError>> + Send + 'static {
+        logged_in: bool,
+    ) -> impl Future<Output = Result<Claimed, RequestError>> + Send + 'static {
         let (answer, answered) = oneshot::channel();
         let cluster = self.clone();
         tokio::spawn(async move {
-            let how = cluster.claim(&nick, session, resume, claim).await;
+            let how = cluster.claim(&nick, session, resume, claim, logged_in).await;
             if let Err(Ok(_)) = answer.send(how) {
                 cluster.relay().release(&nick, session, resume, Duration::ZERO);
             }
@@ -127,10 +137,11 @@ impl Cluster {
         let mut conn = self.conn.clone();
         let (answer, holder): (String, String) = redis::cmd("EVAL")
             .arg(scripts::RENAME)
-            .arg(3)
+            .arg(4)
             .arg(keys::nick(&old_key))
             .arg(keys::nick(&new_key))
             .arg(keys::node_nicks(&self.node))
+            .arg(keys::account(&new_key))
             .arg(owner(old))
             .arg(owner(new))
             .arg(old_key.as_str())
@@ -144,11 +155,12 @@ impl Cluster {
                 ErrorCode::NotRegistered,
                 "a new connection took this session's nick over",
             )),
+            "registered" => Err(nick_registered(new, &holder)),
             _ => Err(in_use(new, Owner::parse(&holder).as_ref())),
         }
     }
 
-    fn request_failed(&self, request: &str, e: &RedisError) -> RequestError {
+    pub(super) fn request_failed(&self, request: &str, e: &RedisError) -> RequestError {
         self.outage(e);
         RequestError::new(
             ErrorCode::StorageFailed,

@@ -116,7 +116,9 @@ impl Elsewhere for Relay {
 
     /// Sends a private message to a session of `node`; `false` if it could not be queued.
     fn private(&self, node: &str, from_session: Uuid, event: &SharedEvent) -> bool {
-        let ServerMsg::Private { id, from, to, text, ts } = &event.msg else { return false };
+        let ServerMsg::Private { id, from, to, text, ts, account, .. } = &event.msg else {
+            return false;
+        };
         let note = Note::Private {
             from_node: self.node.to_string(),
             from_session,
@@ -125,6 +127,7 @@ impl Elsewhere for Relay {
             to: to.clone(),
             text: text.clone(),
             ts: *ts,
+            account: *account,
         };
         self.send(Outgoing::Private {
             channel: keys::to_node(node),

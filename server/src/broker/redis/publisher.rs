@@ -135,6 +135,7 @@ fn command(cluster: &Cluster, outgoing: &Outgoing) -> redis::Cmd {
             let record = Record {
                 id: uuid::Uuid::now_v7(),
                 from: say.from.clone(),
+                account: say.account,
                 kind: say.kind,
                 text: say.text.clone(),
                 ts: protocol::now_millis(),

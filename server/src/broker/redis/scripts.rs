@@ -63,20 +63,60 @@ if ARGV[2] ~= '' then redis.call('PUBLISH', ARGV[1], ARGV[2]) end
 return 1
 ";
 
-/// Claims a nick: free, or held/kept for the resume token shown. Returns `new`, the previous
-/// owner's value (taken over or reclaimed), or `{busy, owner}` as an error-free table.
+/// Claims a nick: free, or held/kept for the resume token shown, or (`login`) an account's
+/// nick for its owner, who takes it from whoever holds it. A registered nick goes to nobody
+/// else. Returns `{new, '', account}`, `{was, previous owner, account}` (taken over or
+/// reclaimed), `{busy, owner}`, or `{registered, account's nick}`; `account` is `1` when the
+/// nick is an account's (the session is then logged in).
 ///
-/// KEYS: nick, the node's nick set. ARGV: owner value, resume token shown (or ''), nick key.
+/// KEYS: nick, the node's nick set, account. ARGV: owner value, resume token shown (or ''),
+/// nick key, `login` or `guest`.
 pub const CLAIM: &str = r"
+local account = redis.call('HGET', KEYS[3], 'nick')
 local cur = redis.call('GET', KEYS[1])
+local login = ARGV[4] == 'login'
+local shown = false
 if cur then
   local token = string.match(cur, '^%a+|[^|]*|[^|]*|([^|]*)|')
-  if ARGV[2] == '' or token ~= ARGV[2] then return {'busy', cur} end
+  shown = ARGV[2] ~= '' and token == ARGV[2]
 end
+if account and not login and not shown then return {'registered', account, '0'} end
+if cur and not shown and not login then return {'busy', cur, '0'} end
 redis.call('SET', KEYS[1], ARGV[1])
 redis.call('SADD', KEYS[2], ARGV[3])
-if cur then return {'was', cur} end
-return {'new', ''}
+local flag = account and '1' or '0'
+if cur then return {'was', cur, flag} end
+return {'new', '', flag}
+";
+
+/// Makes a nick an account if its key is not one: `1`, or `0` if it is.
+///
+/// KEYS: account. ARGV: nick, password hash, now (ms).
+pub const REGISTER: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'nick', ARGV[1], 'hash', ARGV[2], 'created', ARGV[3], 'failures', '')
+return 1
+";
+
+/// Keeps a private message for an account that is away: `1`, `0` if as many as allowed wait
+/// already, `-1` if there is no such account (it was just deleted).
+///
+/// KEYS: account, offline list. ARGV: message json, most kept, time to keep (ms).
+pub const KEEP_OFFLINE: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+if redis.call('LLEN', KEYS[2]) >= tonumber(ARGV[2]) then return 0 end
+redis.call('RPUSH', KEYS[2], ARGV[1])
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+return 1
+";
+
+/// Takes the private messages waiting for an account, once.
+///
+/// KEYS: offline list.
+pub const TAKE_OFFLINE: &str = r"
+local all = redis.call('LRANGE', KEYS[1], 0, -1)
+redis.call('DEL', KEYS[1])
+return all
 ";
 
 /// Lets go of a nick a session held: frees it, or keeps it for the session's resume token for
@@ -98,11 +138,17 @@ return 1
 /// Moves a session from one nick to another if the new one is free and the old one still its.
 /// Returns `ok`, `{busy, owner}`, or `lost`.
 ///
-/// KEYS: old nick, new nick, the node's nick set. ARGV: old owner value, new owner value, old
-/// key, new key.
+/// A new nick that is another account's is refused (`{registered, its nick}`).
+///
+/// KEYS: old nick, new nick, the node's nick set, the new nick's account. ARGV: old owner
+/// value, new owner value, old key, new key.
 pub const RENAME: &str = r"
 local cur = redis.call('GET', KEYS[2])
 if cur and KEYS[1] ~= KEYS[2] then return {'busy', cur} end
+if KEYS[1] ~= KEYS[2] then
+  local account = redis.call('HGET', KEYS[4], 'nick')
+  if account then return {'registered', account} end
+end
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {'lost', ''} end
 redis.call('DEL', KEYS[1])
 redis.call('SREM', KEYS[3], ARGV[3])

@@ -119,9 +119,16 @@ async fn on_payload(
         }
         Note::Offline { session, nick } => hub.on_offline(session, &nick),
         Note::Renamed { session, nick, to } => hub.on_renamed(session, &nick, &to),
-        Note::Private { from_node, from_session, id, from, to, text, ts } => {
-            let event =
-                Event::new(ServerMsg::Private { id, from: from.clone(), to: to.clone(), text, ts });
+        Note::Private { from_node, from_session, id, from, to, text, ts, account } => {
+            let event = Event::new(ServerMsg::Private {
+                id,
+                from: from.clone(),
+                to: to.clone(),
+                text,
+                ts,
+                account,
+                offline: false,
+            });
             if let Err(busy) = hub.deliver_private(event) {
                 let note = Note::Bounce { session: from_session, nick: from, to, busy };
                 cluster.relay().send(Outgoing::Publish {

@@ -12,6 +12,9 @@ use uuid::Uuid;
 pub struct Record {
     pub id: Uuid,
     pub from: Nick,
+    /// The sender was logged in to the account `from`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub account: bool,
     pub kind: MessageKind,
     pub text: Text,
     pub ts: u64,
@@ -19,7 +22,15 @@ pub struct Record {
 
 impl Record {
     pub fn stored(self, seq: u64) -> Stored {
-        Stored { id: self.id, seq, from: self.from, kind: self.kind, text: self.text, ts: self.ts }
+        Stored {
+            id: self.id,
+            seq,
+            from: self.from,
+            account: self.account,
+            kind: self.kind,
+            text: self.text,
+            ts: self.ts,
+        }
     }
 }
 
@@ -64,6 +75,8 @@ pub enum Note {
         to: Nick,
         text: Text,
         ts: u64,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        account: bool,
     },
     /// A private message could not be delivered: for its sender, on the sender's node.
     Bounce {
@@ -187,6 +200,14 @@ pub mod keys {
     pub fn nick_of(key: &str) -> String {
         format!("chat:nick:{key}")
     }
+    /// An account: a hash of its nick, password hash and failed logins.
+    pub fn account(key: &NickKey) -> String {
+        format!("chat:account:{}", key.as_str())
+    }
+    /// The private messages waiting for an account that is away: a list, oldest first.
+    pub fn offline(key: &NickKey) -> String {
+        format!("chat:offline:{}", key.as_str())
+    }
     /// The nick keys a node's sessions hold.
     pub fn node_nicks(node: &str) -> String {
         format!("chat:node:{node}:nicks")
@@ -235,6 +256,7 @@ mod tests {
         let record = Record {
             id: Uuid::now_v7(),
             from: Nick::parse("Tracy").unwrap(),
+            account: true,
             kind: MessageKind::Say,
             text: Text::parse("hi there").unwrap(),
             ts: 1,
