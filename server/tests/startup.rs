@@ -119,8 +119,9 @@ fn a_read_only_database_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("h.db");
     create_db(&db);
+    // Readable by everyone (the server makes it 0600), writable by nobody.
     let mut perms = std::fs::metadata(&db).unwrap().permissions();
-    perms.set_readonly(true);
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o444);
     std::fs::set_permissions(&db, perms).unwrap();
     let root = Command::new("id").arg("-u").output().unwrap().stdout == b"0\n";
     let mut cmd = if root {

@@ -214,10 +214,10 @@ pub fn nick_in_use(wanted: &Nick, holder: &str) -> RequestError {
 
 /// The refusal for a nick that is, or looks like, another person's account: how to log in.
 pub fn nick_registered(wanted: &Nick, account: &str) -> RequestError {
-    if wanted.as_str() == account {
+    if wanted.as_str().to_lowercase() == account.to_lowercase() {
         RequestError::new(
             ErrorCode::PasswordRequired,
-            format!("{wanted} is a registered account: log in with its password"),
+            format!("{account} is a registered account: log in with its password"),
         )
     } else {
         RequestError::new(

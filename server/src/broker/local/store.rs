@@ -140,6 +140,19 @@ fn path_of(location: &Location) -> PathBuf {
     }
 }
 
+/// Creates a new database file readable by its owner alone (it holds password hashes and
+/// private messages); SQLite gives its `-wal` and `-shm` files the same mode. An existing file
+/// is left as it is.
+fn create_private(file: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(file) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        // SQLite explains a missing directory or a read-only one better.
+        Err(_) => Ok(()),
+    }
+}
+
 impl Store {
     /// Opens (creating if new) the database, checks that it can be written, and migrates it.
     /// A database that cannot be used is refused with the reason, untouched.
@@ -149,6 +162,9 @@ impl Store {
             Location::Memory => None,
         };
         let path = path_of(location);
+        if let Location::File(file) = location {
+            create_private(file)?;
+        }
         let open_err =
             |e: rusqlite::Error| StoreError::Open { path: path.clone(), reason: explain(&e) };
         let mut conn = match location {

@@ -143,12 +143,12 @@ return 1
 /// KEYS: old nick, new nick, the node's nick set, the new nick's account. ARGV: old owner
 /// value, new owner value, old key, new key.
 pub const RENAME: &str = r"
-local cur = redis.call('GET', KEYS[2])
-if cur and KEYS[1] ~= KEYS[2] then return {'busy', cur} end
 if KEYS[1] ~= KEYS[2] then
   local account = redis.call('HGET', KEYS[4], 'nick')
   if account then return {'registered', account} end
 end
+local cur = redis.call('GET', KEYS[2])
+if cur and KEYS[1] ~= KEYS[2] then return {'busy', cur} end
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {'lost', ''} end
 redis.call('DEL', KEYS[1])
 redis.call('SREM', KEYS[3], ARGV[3])

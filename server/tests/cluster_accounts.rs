@@ -1,0 +1,127 @@
+//! Accounts across two nodes sharing a real Redis: a registration on one node holds on the
+//! other at once, the password logs in anywhere, messages wait wherever their recipient comes
+//! back, and no log line holds a password (nodes run at trace level).
+
+#![allow(clippy::unwrap_used)] // a panic is a test failure
+
+mod common;
+
+use common::redis::{Node, RedisServer, UrlSource, member, say, wait_for_members};
+use common::{JsonClient, nick};
+use protocol::{
+    AccountEvent, ByeCode, ClientMsg, ErrorCode, Label, PROTOCOL_VERSION, Password, ServerMsg, Text,
+};
+
+const SECRET: &str = "tr0ub4dor&3 horse";
+
+async fn node(redis: &RedisServer, id: &str) -> Node {
+    Node::start_from(redis, UrlSource::Flag(&redis.url()), id, &[], &[("RUST_LOG", "trace")]).await
+}
+
+async fn hello(c: &mut JsonClient, name: &str, secret: Option<&str>) -> ServerMsg {
+    c.send(ClientMsg::Hello {
+        nick: nick(name),
+        protocol: PROTOCOL_VERSION,
+        client: Label::truncate("tests"),
+        resume: None,
+        password: secret.map(|s| Password::parse(s).unwrap()),
+    })
+    .await;
+    c.recv().await
+}
+
+#[tokio::test]
+async fn an_account_made_on_one_node_is_owned_on_every_node() {
+    let redis = RedisServer::start();
+    let (a, b) = tokio::join!(node(&redis, "a"), node(&redis, "b"));
+
+    let mut michael = member(&a, "Michael").await;
+    michael.send(ClientMsg::Register { password: Password::parse(SECRET).unwrap() }).await;
+    let (answer, _) = michael.recv_until(|m| matches!(m, ServerMsg::Account { .. })).await;
+    assert_eq!(
+        answer,
+        ServerMsg::Account { nick: nick("Michael"), event: AccountEvent::Registered }
+    );
+
+    // At once on the other node: a guest is refused the nick and its look-alikes.
+    for (name, code) in
+        [("michael", ErrorCode::PasswordRequired), ("Miсhael", ErrorCode::NickRegistered)]
+    {
+        let mut guest = JsonClient::connect(b.json).await;
+        let answer = hello(&mut guest, name, None).await;
+        assert!(
+            matches!(answer, ServerMsg::Error { code: c, .. } if c == code),
+            "{name}: {answer:?}"
+        );
+    }
+    let mut eve = member(&b, "Eve").await;
+    eve.send(ClientMsg::Nick { nick: nick("MICHAEL") }).await;
+    let (refused, _) = eve.recv_until(|m| matches!(m, ServerMsg::Error { .. })).await;
+    assert!(
+        matches!(refused, ServerMsg::Error { code: ErrorCode::PasswordRequired, .. }),
+        "{refused:?}"
+    );
+
+    // The password logs in on the other node, taking the nick from the first session.
+    let mut there = JsonClient::connect(b.json).await;
+    let welcome = hello(&mut there, "Michael", Some(SECRET)).await;
+    assert!(matches!(welcome, ServerMsg::Welcome { account: true, .. }), "{welcome:?}");
+    let (bye, _) = michael.recv_until(|m| matches!(m, ServerMsg::Bye { .. })).await;
+    assert!(matches!(bye, ServerMsg::Bye { code: ByeCode::Replaced, .. }), "{bye:?}");
+    there.recv_until(|m| matches!(m, ServerMsg::Members { .. })).await;
+
+    // A wrong password is refused there too.
+    let mut wrong = JsonClient::connect(a.json).await;
+    let answer = hello(&mut wrong, "Michael", Some("wrong wrong")).await;
+    assert!(
+        matches!(answer, ServerMsg::Error { code: ErrorCode::WrongPassword, .. }),
+        "{answer:?}"
+    );
+
+    // The account's messages are marked on both nodes.
+    let mut tracy = member(&a, "Tracy").await;
+    wait_for_members(&mut tracy, &["Eve", "Michael", "Tracy"]).await;
+    there.send(say("lobby", "signed")).await;
+    let (seen, _) = tracy.recv_until(|m| matches!(m, ServerMsg::Message { .. })).await;
+    assert!(matches!(seen, ServerMsg::Message { account: true, .. }), "{seen:?}");
+
+    // Away, Michael's private messages wait for him, and reach him on the other node.
+    there.send(ClientMsg::Quit { reason: None }).await;
+    there.recv_until_closed().await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        tracy
+            .send(ClientMsg::Msg { to: nick("Michael"), text: Text::parse("later").unwrap() })
+            .await;
+        let (answer, _) = tracy
+            .recv_until(|m| matches!(m, ServerMsg::Private { .. } | ServerMsg::Error { .. }))
+            .await;
+        match answer {
+            ServerMsg::Private { offline: true, .. } => break,
+            // Delivered live, or told it was not: the quit had not reached this node yet.
+            ServerMsg::Private { offline: false, .. } => {}
+            ServerMsg::Error { code: ErrorCode::NoSuchNick, message, .. }
+                if message.contains("went offline") => {}
+            other => panic!("{other:?}"),
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never kept");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let mut back = JsonClient::connect(b.json).await;
+    assert!(matches!(
+        hello(&mut back, "Michael", Some(SECRET)).await,
+        ServerMsg::Welcome { account: true, .. }
+    ));
+    let (waiting, _) = back.recv_until(|m| matches!(m, ServerMsg::Private { .. })).await;
+    assert!(
+        matches!(&waiting, ServerMsg::Private { offline: true, text, .. } if text.as_str() == "later"),
+        "{waiting:?}"
+    );
+
+    // No log line of either node holds the password.
+    for log in [a.log(), b.log()] {
+        assert!(log.contains("registered") || log.contains("logged in"), "logs are written");
+        assert!(!log.contains(SECRET), "a password in a log:\n{log}");
+        assert!(!log.contains("tr0ub4dor"), "part of a password in a log");
+    }
+}
