@@ -125,3 +125,40 @@ async fn an_account_made_on_one_node_is_owned_on_every_node() {
         assert!(!log.contains("tr0ub4dor"), "part of a password in a log");
     }
 }
+
+/// Resume tokens are kept as hashes: nothing in Redis holds one, and the token still brings
+/// the nick back on the other node.
+#[tokio::test]
+async fn redis_holds_no_resume_token() {
+    let redis = RedisServer::start();
+    let (a, b) = tokio::join!(node(&redis, "a"), node(&redis, "b"));
+    let mut michael = JsonClient::connect(a.json).await;
+    let ServerMsg::Welcome { resume: Some(token), .. } = michael.hello("Michael").await else {
+        panic!("no resume token");
+    };
+    michael.recv_until(|m| matches!(m, ServerMsg::Members { .. })).await;
+
+    let mut conn = redis.connection().await;
+    let keys: Vec<String> = redis::cmd("KEYS").arg("*").query_async(&mut conn).await.unwrap();
+    assert!(keys.iter().any(|k| k.starts_with("chat:nick:")), "{keys:?}");
+    for key in keys {
+        let kind: String = redis::cmd("TYPE").arg(&key).query_async(&mut conn).await.unwrap();
+        let values: Vec<String> = match kind.as_str() {
+            "string" => vec![redis::cmd("GET").arg(&key).query_async(&mut conn).await.unwrap()],
+            "hash" => redis::cmd("HVALS").arg(&key).query_async(&mut conn).await.unwrap(),
+            "set" => redis::cmd("SMEMBERS").arg(&key).query_async(&mut conn).await.unwrap(),
+            _ => Vec::new(),
+        };
+        for value in values {
+            for form in [token.to_string(), token.simple().to_string()] {
+                assert!(!value.contains(&form), "{key} holds the resume token: {value}");
+            }
+        }
+    }
+
+    let mut back = JsonClient::connect(b.json).await;
+    let answer = back.hello_resuming("Michael", Some(token)).await;
+    assert!(matches!(answer, ServerMsg::Welcome { .. }), "{answer:?}");
+    let (bye, _) = michael.recv_until(|m| matches!(m, ServerMsg::Bye { .. })).await;
+    assert!(matches!(bye, ServerMsg::Bye { code: ByeCode::Replaced, .. }), "{bye:?}");
+}

@@ -12,14 +12,14 @@ use uuid::Uuid;
 
 use super::{Answer, Broker};
 use crate::accounts::{Account, AddressThrottle, Failures, Waiting, failures, password};
-use crate::hub::{Claimed, Direct, Hub};
+use crate::hub::{Claimed, Direct, Hub, ResumeHash};
 
 /// A `hello` that asks for a nick.
 pub struct Hello {
     pub nick: Nick,
     pub session: Uuid,
-    /// The new session's own resume token.
-    pub resume: Uuid,
+    /// The new session's own resume token, hashed.
+    pub resume: ResumeHash,
     pub direct: Direct,
     /// An earlier session's resume token, shown to take its nick over.
     pub claim: Option<Uuid>,

@@ -8,7 +8,7 @@ use std::time::Duration;
 use protocol::{ErrorCode, Nick, NickKey, PresenceEvent, RequestError, RoomName, ServerMsg};
 use uuid::Uuid;
 
-use super::{Hub, Member, NotQueued, Room, recipient_busy, sort_members};
+use super::{Hub, Member, NotQueued, ResumeHash, Room, recipient_busy, sort_members};
 use crate::event::{Event, SharedEvent};
 
 /// Where the hub's changes go beyond this node. Handed to the hub at start-up by the broker;
@@ -23,7 +23,7 @@ pub trait Elsewhere: Send + Sync {
     fn renamed(&self, session: Uuid, nick: &Nick, to: &Nick);
     /// Frees `nick`, or keeps it for `resume` for `keep`, if it is still `session`'s.
     /// `true`: decided there, for every node; `false`: the hub keeps its reservations itself.
-    fn release(&self, nick: &Nick, session: Uuid, resume: Uuid, keep: Duration) -> bool;
+    fn release(&self, nick: &Nick, session: Uuid, resume: ResumeHash, keep: Duration) -> bool;
     /// Sends a private message to a session of `node`; `false` if it could not be sent.
     fn private(&self, node: &str, from_session: Uuid, event: &SharedEvent) -> bool;
 }
@@ -37,7 +37,7 @@ impl Elsewhere for Alone {
     }
     fn online(&self, _: Uuid, _: &Nick) {}
     fn renamed(&self, _: Uuid, _: &Nick, _: &Nick) {}
-    fn release(&self, _: &Nick, _: Uuid, _: Uuid, _: Duration) -> bool {
+    fn release(&self, _: &Nick, _: Uuid, _: ResumeHash, _: Duration) -> bool {
         false
     }
     fn private(&self, _: &str, _: Uuid, _: &SharedEvent) -> bool {
@@ -55,8 +55,8 @@ pub enum Change {
 
 /// This node's sessions and memberships ([`Hub::local_view`]).
 pub struct LocalView {
-    /// Nick, session, resume token.
-    pub users: Vec<(Nick, Uuid, Uuid)>,
+    /// Nick, session, resume token (hashed).
+    pub users: Vec<(Nick, Uuid, ResumeHash)>,
     /// Room, nick, session.
     pub members: Vec<(RoomName, Nick, Uuid)>,
 }
@@ -256,7 +256,8 @@ mod tests {
     fn register(hub: &Hub, name: &str) -> (Nick, DirectReceiver) {
         let rx = DirectReceiver::default();
         let n = nick(name);
-        hub.register(&n, sid(&n), Uuid::new_v4(), rx.sender(), None, false).unwrap();
+        hub.register(&n, sid(&n), ResumeHash::of(Uuid::new_v4()), rx.sender(), None, false)
+            .unwrap();
         (n, rx)
     }
 
@@ -275,7 +276,7 @@ mod tests {
         }
         fn online(&self, _: Uuid, _: &Nick) {}
         fn renamed(&self, _: Uuid, _: &Nick, _: &Nick) {}
-        fn release(&self, _: &Nick, _: Uuid, _: Uuid, _: Duration) -> bool {
+        fn release(&self, _: &Nick, _: Uuid, _: ResumeHash, _: Duration) -> bool {
             true
         }
         fn private(&self, _: &str, _: Uuid, _: &SharedEvent) -> bool {

@@ -14,11 +14,13 @@
 //! - [`direct`]: a session's queue of private messages.
 //! - [`room_channel`]: a room's channel and its back-pressure.
 //! - [`reservations`]: nicks kept for a dropped session's resume token.
+//! - [`resume`]: resume tokens as the hub keeps them, hashed.
 //! - [`elsewhere`]: the other nodes: what the hub tells them, and what it applies from them.
 
 mod direct;
 pub mod elsewhere;
 mod reservations;
+mod resume;
 mod room_channel;
 mod rooms;
 mod sessions;
@@ -42,6 +44,7 @@ pub use direct::{Direct, DirectEvent, DirectReceiver, NotQueued};
 use elsewhere::RemoteUser;
 pub use elsewhere::{Alone, Change, Elsewhere, LocalView};
 use reservations::Reservations;
+pub use resume::ResumeHash;
 pub use room_channel::{BatchRooms, RoomChannel};
 
 pub struct Hub {
@@ -126,8 +129,8 @@ struct User {
     nick: Nick,
     /// The session that holds this nick.
     session: Uuid,
-    /// The session's resume token: a new connection that shows it takes the nick over.
-    resume: Uuid,
+    /// The session's resume token, hashed: a new connection that shows it takes the nick over.
+    resume: ResumeHash,
     /// When the session registered.
     since: Instant,
     /// Events for this session alone (private messages).
@@ -281,8 +284,8 @@ impl Hub {
         Self { elsewhere, ..self }
     }
 
-    /// The resume token of `session`, if it holds `nick`.
-    pub fn resume_token(&self, nick: &Nick, session: Uuid) -> Option<Uuid> {
+    /// The resume token of `session`, hashed, if it holds `nick`.
+    pub fn resume_token(&self, nick: &Nick, session: Uuid) -> Option<ResumeHash> {
         self.state().users.get(&nick.key()).filter(|u| u.session == session).map(|u| u.resume)
     }
 

@@ -8,11 +8,13 @@ use std::time::Instant;
 use protocol::{ErrorCode, Nick, NickKey, RequestError};
 use uuid::Uuid;
 
+use super::ResumeHash;
+
 use crate::limits::MAX_RESERVATIONS;
 
 struct Reservation {
     nick: Nick,
-    resume: Uuid,
+    resume: ResumeHash,
     until: Instant,
 }
 
@@ -50,7 +52,7 @@ impl Reservations {
         now: Instant,
     ) -> Result<(), RequestError> {
         match self.kept.get(&nick.key()) {
-            Some(kept) if claim != Some(kept.resume) => Err(RequestError::new(
+            Some(kept) if !kept.resume.matches(claim) => Err(RequestError::new(
                 ErrorCode::NickInUse,
                 format!(
                     "the nick {} is kept for {} s for the one who held it, who lost the connection",
@@ -64,7 +66,7 @@ impl Reservations {
 
     /// Whether the nick of `key` is kept for the token `claim`.
     pub(super) fn kept_for(&self, key: &NickKey, claim: Option<Uuid>) -> bool {
-        self.kept.get(key).is_some_and(|kept| claim == Some(kept.resume))
+        self.kept.get(key).is_some_and(|kept| kept.resume.matches(claim))
     }
 
     pub(super) fn contains(&self, key: &NickKey) -> bool {
@@ -76,7 +78,7 @@ impl Reservations {
     }
 
     /// Keeps `nick` for `resume` until `until`; past [`MAX_RESERVATIONS`] the oldest goes.
-    pub(super) fn keep(&mut self, nick: Nick, resume: Uuid, until: Instant, now: Instant) {
+    pub(super) fn keep(&mut self, nick: Nick, resume: ResumeHash, until: Instant, now: Instant) {
         self.drop_expired(now);
         while self.kept.len() >= MAX_RESERVATIONS {
             let Some((until, oldest)) = self.expiries.pop_front() else { break };

@@ -7,8 +7,8 @@ use protocol::{ErrorCode, Nick, NickKey, PresenceEvent, RequestError, RoomName, 
 use uuid::Uuid;
 
 use super::{
-    Change, Claimed, Direct, Hub, Member, Registered, RoomChannel, State, User, nick_in_use,
-    nick_registered, presence, private, recipient_busy, taken_over,
+    Change, Claimed, Direct, Hub, Member, Registered, ResumeHash, RoomChannel, State, User,
+    nick_in_use, nick_registered, presence, private, recipient_busy, taken_over,
 };
 use crate::event::SharedEvent;
 
@@ -26,7 +26,7 @@ impl Hub {
         &self,
         nick: &Nick,
         session: Uuid,
-        resume: Uuid,
+        resume: ResumeHash,
         direct: Direct,
         claim: Option<Uuid>,
         logged_in: bool,
@@ -37,7 +37,7 @@ impl Hub {
         let key = nick.key();
         let account = state.accounts.get(&key).cloned();
         let how = if let Some(holder) = state.users.get(&key) {
-            let shown = claim.is_some_and(|claim| claim == holder.resume);
+            let shown = holder.resume.matches(claim);
             match &account {
                 Some(_) if logged_in => {}
                 Some(owner) if !shown => return Err(nick_registered(nick, owner.as_str())),
@@ -89,7 +89,7 @@ impl Hub {
         &self,
         nick: &Nick,
         session: Uuid,
-        resume: Uuid,
+        resume: ResumeHash,
         direct: Direct,
         how: Registered,
     ) -> Result<(), RequestError> {
@@ -126,7 +126,7 @@ impl Hub {
         state: &mut State,
         nick: &Nick,
         session: Uuid,
-        resume: Uuid,
+        resume: ResumeHash,
         direct: Direct,
         now: Instant,
     ) {

@@ -19,7 +19,7 @@ fn sid(n: &Nick) -> Uuid {
 fn register(hub: &Hub, name: &str) -> (Nick, DirectReceiver) {
     let rx = DirectReceiver::default();
     let n = nick(name);
-    hub.register(&n, sid(&n), Uuid::new_v4(), rx.sender(), None, false).unwrap();
+    hub.register(&n, sid(&n), ResumeHash::of(Uuid::new_v4()), rx.sender(), None, false).unwrap();
     (n, rx)
 }
 
@@ -29,7 +29,14 @@ fn nicks_are_unique_ignoring_case() {
     register(&hub, "Michael");
     let rx = DirectReceiver::default();
     let err = hub
-        .register(&nick("MICHAEL"), Uuid::now_v7(), Uuid::new_v4(), rx.sender(), None, false)
+        .register(
+            &nick("MICHAEL"),
+            Uuid::now_v7(),
+            ResumeHash::of(Uuid::new_v4()),
+            rx.sender(),
+            None,
+            false,
+        )
         .unwrap_err();
     assert_eq!(err.code, ErrorCode::NickInUse);
 }
@@ -121,7 +128,15 @@ fn forgetting_a_session_frees_its_nick_and_rooms() {
     let hub = Hub::new(100, 100);
     let rx = DirectReceiver::default();
     let session = Uuid::now_v7();
-    hub.register(&nick("Michael"), session, Uuid::new_v4(), rx.sender(), None, false).unwrap();
+    hub.register(
+        &nick("Michael"),
+        session,
+        ResumeHash::of(Uuid::new_v4()),
+        rx.sender(),
+        None,
+        false,
+    )
+    .unwrap();
     let _m = hub.join(&nick("Michael"), session, &RoomName::lobby()).unwrap();
     hub.forget(Uuid::now_v7());
     assert_eq!(hub.online(), 1, "another session's id changes nothing");
@@ -158,7 +173,8 @@ fn the_resume_token_takes_a_nick_over() {
     let hub = Hub::new(100, 100);
     let (old_session, token) = (Uuid::now_v7(), Uuid::new_v4());
     let old = DirectReceiver::default();
-    hub.register(&nick("Michael"), old_session, token, old.sender(), None, false).unwrap();
+    hub.register(&nick("Michael"), old_session, ResumeHash::of(token), old.sender(), None, false)
+        .unwrap();
     let rust = RoomName::parse("rust").unwrap();
     let _m = hub.join(&nick("Michael"), old_session, &rust).unwrap();
     let (tracy, _) = register(&hub, "Tracy");
@@ -168,7 +184,7 @@ fn the_resume_token_takes_a_nick_over() {
     let refused = hub.register(
         &nick("michael"),
         Uuid::now_v7(),
-        Uuid::new_v4(),
+        ResumeHash::of(Uuid::new_v4()),
         wrong.sender(),
         Some(Uuid::new_v4()),
         false,
@@ -180,7 +196,7 @@ fn the_resume_token_takes_a_nick_over() {
     let how = hub.register(
         &nick("michael"),
         new_session,
-        Uuid::new_v4(),
+        ResumeHash::of(Uuid::new_v4()),
         new.sender(),
         Some(token),
         false,
@@ -210,12 +226,19 @@ fn the_resume_token_takes_a_nick_over() {
 fn a_dropped_nick_is_reserved_for_its_token_for_a_while() {
     let hub = Hub::new(100, 100).with_reservation(Duration::from_millis(100), Duration::ZERO);
     let (session, token, rx) = (Uuid::now_v7(), Uuid::new_v4(), DirectReceiver::default());
-    hub.register(&nick("Michael"), session, token, rx.sender(), None, false).unwrap();
+    hub.register(&nick("Michael"), session, ResumeHash::of(token), rx.sender(), None, false)
+        .unwrap();
     hub.unregister(&nick("Michael"), session, PresenceEvent::Left { reason: None }, true);
     assert_eq!(hub.online(), 0);
     let other = DirectReceiver::default();
-    let err =
-        hub.register(&nick("MICHAEL"), Uuid::now_v7(), Uuid::new_v4(), other.sender(), None, false);
+    let err = hub.register(
+        &nick("MICHAEL"),
+        Uuid::now_v7(),
+        ResumeHash::of(Uuid::new_v4()),
+        other.sender(),
+        None,
+        false,
+    );
     assert!(err.unwrap_err().message.contains("kept for"));
     let (_tracy, _) = register(&hub, "Tracy");
     let err = hub.rename(&nick("Tracy"), sid(&nick("Tracy")), &nick("Michael")).unwrap_err();
@@ -224,7 +247,7 @@ fn a_dropped_nick_is_reserved_for_its_token_for_a_while() {
     let how = hub.register(
         &nick("Michael"),
         Uuid::now_v7(),
-        Uuid::new_v4(),
+        ResumeHash::of(Uuid::new_v4()),
         back.sender(),
         Some(token),
         false,
@@ -237,8 +260,14 @@ fn a_dropped_nick_is_reserved_for_its_token_for_a_while() {
     let state_session = hub.state().users[&nick("Michael").key()].session;
     hub.unregister(&nick("Michael"), state_session, PresenceEvent::Left { reason: None }, true);
     std::thread::sleep(Duration::from_millis(150));
-    let how =
-        hub.register(&nick("Michael"), Uuid::now_v7(), Uuid::new_v4(), other.sender(), None, false);
+    let how = hub.register(
+        &nick("Michael"),
+        Uuid::now_v7(),
+        ResumeHash::of(Uuid::new_v4()),
+        other.sender(),
+        None,
+        false,
+    );
     assert_eq!(how.unwrap().how, Registered::New);
     assert_eq!(hub.state().reserved.len(), 0);
 }
@@ -249,7 +278,8 @@ fn reservations_need_a_settled_session_and_are_capped() {
     let hub =
         Hub::new(100, 100).with_reservation(Duration::from_secs(60), Duration::from_secs(3600));
     let (session, rx) = (Uuid::now_v7(), DirectReceiver::default());
-    hub.register(&nick("Brief"), session, Uuid::new_v4(), rx.sender(), None, false).unwrap();
+    hub.register(&nick("Brief"), session, ResumeHash::of(Uuid::new_v4()), rx.sender(), None, false)
+        .unwrap();
     hub.unregister(&nick("Brief"), session, PresenceEvent::Left { reason: None }, true);
     assert_eq!(hub.state().reserved.len(), 0, "a session of a moment keeps nothing");
 
@@ -257,7 +287,8 @@ fn reservations_need_a_settled_session_and_are_capped() {
     for n in 0..=MAX_RESERVATIONS {
         let (session, rx) = (Uuid::now_v7(), DirectReceiver::default());
         let name = nick(&format!("n{n}"));
-        hub.register(&name, session, Uuid::new_v4(), rx.sender(), None, false).unwrap();
+        hub.register(&name, session, ResumeHash::of(Uuid::new_v4()), rx.sender(), None, false)
+            .unwrap();
         hub.unregister(&name, session, PresenceEvent::Left { reason: None }, true);
     }
     let state = hub.state();

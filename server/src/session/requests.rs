@@ -16,6 +16,7 @@ use super::{End, Flow, Session};
 use crate::broker::{Answer, Hello, Say, Welcome};
 use crate::dialect::Dialect;
 use crate::flood::{Cost, Refusal};
+use crate::hub::ResumeHash;
 use crate::limits::{
     MAX_LOGIN_TRIES, MAX_ROOMS_LISTED, MAX_ROOMS_PER_SESSION, MAX_THROTTLE, ROOM_BACKLOG_HIGH,
 };
@@ -121,7 +122,7 @@ impl<D: Dialect> Session<D> {
         let hello = Hello {
             nick: nick.clone(),
             session: self.id,
-            resume,
+            resume: ResumeHash::of(resume),
             direct: self.direct.sender(),
             claim,
             password,

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::outbox::Outgoing;
 use super::wire::{Note, Owner, keys};
 use super::{Cluster, scripts};
-use crate::hub::{Claimed, Elsewhere, Registered, nick_in_use, nick_registered};
+use crate::hub::{Claimed, Elsewhere, Registered, ResumeHash, nick_in_use, nick_registered};
 
 impl Cluster {
     /// Claims `nick` for a new session across the chat. With `claim`, a resume token: the
@@ -23,7 +23,7 @@ impl Cluster {
         &self,
         nick: &Nick,
         session: Uuid,
-        resume: Uuid,
+        resume: ResumeHash,
         claim: Option<Uuid>,
         logged_in: bool,
     ) -> Result<Claimed, RequestError> {
@@ -42,7 +42,8 @@ impl Cluster {
             .arg(keys::node_nicks(&self.node))
             .arg(keys::account(&key))
             .arg(owner.encode())
-            .arg(claim.map(|c| c.to_string()).unwrap_or_default())
+            // The script compares hashes: Redis never holds a token.
+            .arg(claim.map(|c| ResumeHash::of(c).hex()).unwrap_or_default())
             .arg(key.as_str())
             .arg(if logged_in { "login" } else { "guest" })
             .query_async(&mut conn)
@@ -81,7 +82,7 @@ impl Cluster {
         self: &Arc<Self>,
         nick: Nick,
         session: Uuid,
-        resume: Uuid,
+        resume: ResumeHash,
         claim: Option<Uuid>,
         logged_in: bool,
     ) -> impl Future<Output = Result<Claimed, RequestError>> + Send + 'static {
@@ -102,7 +103,7 @@ impl Cluster {
         old: Nick,
         new: Nick,
         session: Uuid,
-        resume: Uuid,
+        resume: ResumeHash,
     ) -> impl Future<Output = Result<(), RequestError>> + Send + 'static {
         let (answer, answered) = oneshot::channel();
         let cluster = self.clone();
@@ -122,7 +123,7 @@ impl Cluster {
         old: &Nick,
         new: &Nick,
         session: Uuid,
-        resume: Uuid,
+        resume: ResumeHash,
     ) -> Result<(), RequestError> {
         let owner = |nick: &Nick| {
             Owner::Live {

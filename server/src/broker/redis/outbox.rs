@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::wire::{Note, Owner, keys};
 use crate::broker::{Say, Ticket};
 use crate::event::SharedEvent;
-use crate::hub::{Change, Elsewhere};
+use crate::hub::{Change, Elsewhere, ResumeHash};
 use crate::limits::OUTBOX_LIMIT;
 
 /// What the node writes to Redis, in this order.
@@ -95,7 +95,7 @@ impl Elsewhere for Relay {
     }
 
     /// Frees `nick` (or keeps it for `resume` for `keep`) if it is still `session`'s.
-    fn release(&self, nick: &Nick, session: Uuid, resume: Uuid, keep: Duration) -> bool {
+    fn release(&self, nick: &Nick, session: Uuid, resume: ResumeHash, keep: Duration) -> bool {
         let owner = Owner::Live {
             node: self.node.to_string(),
             session,

@@ -6,6 +6,8 @@ use protocol::{MessageKind, Nick, NickKey, PresenceEvent, RoomName, Stored, Text
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::hub::ResumeHash;
+
 /// A stored room message, as kept in its room's stream (field `m`) and published: everything
 /// but the sequence number, which Redis gives it (the stream id `<seq>-0`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -128,17 +130,17 @@ pub fn parse_message(payload: &str) -> Option<(RoomName, u64, Record)> {
 /// separated by `|`, the nick last (it may itself contain `|`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Owner {
-    Live { node: String, session: Uuid, token: Uuid, nick: String },
-    Kept { token: Uuid, nick: String },
+    Live { node: String, session: Uuid, token: ResumeHash, nick: String },
+    Kept { token: ResumeHash, nick: String },
 }
 
 impl Owner {
     pub fn encode(&self) -> String {
         match self {
             Owner::Live { node, session, token, nick } => {
-                format!("live|{node}|{session}|{token}|{nick}")
+                format!("live|{node}|{session}|{}|{nick}", token.hex())
             }
-            Owner::Kept { token, nick } => format!("kept|||{token}|{nick}"),
+            Owner::Kept { token, nick } => format!("kept|||{}|{nick}", token.hex()),
         }
     }
 
@@ -146,7 +148,7 @@ impl Owner {
         let mut fields = value.splitn(5, '|');
         let (kind, node, session, token, nick) =
             (fields.next()?, fields.next()?, fields.next()?, fields.next()?, fields.next()?);
-        let token = token.parse().ok()?;
+        let token = ResumeHash::from_hex(token)?;
         match kind {
             "live" => Some(Owner::Live {
                 node: node.to_owned(),
@@ -242,11 +244,11 @@ mod tests {
         let live = Owner::Live {
             node: "a".into(),
             session: Uuid::now_v7(),
-            token: Uuid::new_v4(),
+            token: ResumeHash::of(Uuid::new_v4()),
             nick: "x|y".into(),
         };
         assert_eq!(Owner::parse(&live.encode()), Some(live));
-        let kept = Owner::Kept { token: Uuid::new_v4(), nick: "Michael".into() };
+        let kept = Owner::Kept { token: ResumeHash::of(Uuid::new_v4()), nick: "Michael".into() };
         assert_eq!(Owner::parse(&kept.encode()), Some(kept));
         assert_eq!(Owner::parse("live|a|b"), None);
     }
