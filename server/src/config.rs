@@ -417,8 +417,8 @@ pub struct ServerInfo {
     pub nick_reservation: Duration,
     /// How long a session must have held its nick to be kept a reservation.
     pub reserve_after: Duration,
-    /// Login attempts per address, shared by the sessions.
-    pub logins: std::sync::Arc<crate::accounts::AddressThrottle>,
+    /// Login attempts and new accounts per address, shared by the sessions.
+    pub logins: std::sync::Arc<crate::accounts::Logins>,
 }
 
 impl Default for ServerInfo {

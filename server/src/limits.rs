@@ -259,3 +259,10 @@ pub const MAX_OFFLINE_MESSAGES: usize = 100;
 
 /// How long a private message waits for an account that is away before it is dropped.
 pub const OFFLINE_MESSAGE_DAYS: u64 = 30;
+
+/// New accounts from one address block in a burst, then one per [`ADDRESS_REGISTER_REFILL`]:
+/// each costs a password hash and a row kept for good.
+pub const ADDRESS_REGISTER_BURST: u32 = 3;
+
+/// How often an address block may make one more account once its burst is spent.
+pub const ADDRESS_REGISTER_REFILL: Duration = Duration::from_secs(10 * 60);

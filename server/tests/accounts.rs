@@ -190,12 +190,18 @@ async fn wrong_passwords_are_refused_counted_throttled_and_told_to_the_owner() {
 }
 
 #[tokio::test]
-async fn an_address_that_fails_often_is_throttled_across_accounts() {
+async fn an_address_that_fails_often_or_registers_often_waits() {
     let server = start_server().await;
-    let names: Vec<String> = (0..4).map(|i| format!("owner{i}")).collect();
+    let names: Vec<String> = (0..3).map(|i| format!("owner{i}")).collect();
     for name in &names {
         quit(registered(&server, name, SECRET).await).await;
     }
+    // New accounts from one address are few: the fourth waits.
+    let mut fourth = server.join("owner3").await;
+    fourth.send(ClientMsg::Register { password: password(SECRET) }).await;
+    let refused = fourth.recv_error().await;
+    assert_eq!(refused.code, ErrorCode::Flood, "{refused:?}");
+    assert!(refused.retry_after_ms.is_some_and(|ms| ms > 60_000), "{refused:?}");
     // Ten failures from one address, spread so that no account reaches its own wait...
     let mut failures = 0;
     'out: for name in names.iter().cycle() {
@@ -211,7 +217,7 @@ async fn an_address_that_fails_often_is_throttled_across_accounts() {
     }
     // ...and the address waits, even with the right password.
     let mut c = JsonClient::connect(server.json).await;
-    let answer = hello(&mut c, &names[3], Some(SECRET)).await;
+    let answer = hello(&mut c, &names[2], Some(SECRET)).await;
     assert!(
         matches!(answer, ServerMsg::Error { code: ErrorCode::LoginThrottled, retry_after_ms: Some(_), ref message, .. } if message.contains("your address")),
         "{answer:?}"
@@ -434,4 +440,33 @@ async fn no_log_line_of_the_binary_holds_a_password() {
             );
         }
     }
+}
+
+/// Wrong passwords sent at once on several connections are each counted: none overwrites
+/// another's failure.
+#[tokio::test]
+async fn parallel_wrong_passwords_are_all_counted() {
+    let server = start_server().await;
+    quit(registered(&server, "Michael", SECRET).await).await;
+    let guesses = (0..3).map(|i| {
+        let addr = server.json;
+        tokio::spawn(async move {
+            let mut c = JsonClient::connect(addr).await;
+            let answer = hello(&mut c, "Michael", Some(&format!("guess number {i}"))).await;
+            assert_eq!(error_code(&answer), ErrorCode::WrongPassword, "{answer:?}");
+        })
+    });
+    for guess in futures::future::join_all(guesses).await {
+        guess.unwrap();
+    }
+    let (_michael, before) = logged_in(&server, "Michael", SECRET).await;
+    let told: Vec<&str> = before
+        .iter()
+        .filter_map(|m| match m {
+            ServerMsg::Notice { text, .. } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(told, ["3 failed logins since you last logged in, from IPv4 127.0.0.0/24 (3)"]);
+    server.shutdown().await;
 }

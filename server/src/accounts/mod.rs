@@ -7,7 +7,8 @@
 //!
 //! - [`password`]: Argon2id hashing and checking, off the runtime, a few at a time.
 //! - [`failures`]: failed logins of an account, the wait they impose and what the owner is told.
-//! - [`throttle`]: login attempts per address.
+//! - [`throttle`]: login attempts and new accounts per address; one password check per
+//!   account at a time.
 
 pub mod failures;
 pub mod password;
@@ -18,7 +19,7 @@ use protocol::{ErrorCode, Nick, RequestError, Text};
 use uuid::Uuid;
 
 use crate::limits::MAX_OFFLINE_MESSAGES;
-pub use throttle::AddressThrottle;
+pub use throttle::Logins;
 
 /// A registered nick.
 #[derive(Clone, PartialEq, Eq)]

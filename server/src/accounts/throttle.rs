@@ -1,59 +1,105 @@
-//! Login attempts per address: a burst, then a steady rate (governor's keyed GCRA limiter),
-//! so one address cannot guess passwords across many accounts quickly. Per account, the
-//! growing wait lives with the account ([`super::Failures::wait`]), where every node sees it.
+//! What keeps password guessing and account making slow, on this node:
 //!
-//! Keyed by the IPv4 address or the IPv6 /64 (one host's usual allocation: keying by the
-//! full IPv6 address would give one host 2^64 budgets). Each node keeps its own.
+//! - login attempts per address: a burst, then a steady rate (governor's keyed GCRA);
+//! - new accounts per address, the same way but far fewer: each costs a hash and a row kept
+//!   for good;
+//! - one password check at a time per account, so that parallel guesses cannot each read the
+//!   account's failure count before the others have added theirs (the growing wait per
+//!   account lives with the account, [`super::Failures::wait`], where every node sees it).
+//!
+//! Addresses are keyed by the IPv4 address or the IPv6 /64 (one host's usual allocation:
+//! keying by the full IPv6 address would give one host 2^64 budgets).
 
+use std::collections::HashMap;
 use std::fmt;
 use std::net::{IpAddr, Ipv6Addr};
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use protocol::NickKey;
+use tokio::sync::OwnedMutexGuard;
 
-use crate::limits::{ADDRESS_LOGIN_BURST, ADDRESS_LOGIN_REFILL};
+use crate::limits::{
+    ADDRESS_LOGIN_BURST, ADDRESS_LOGIN_REFILL, ADDRESS_REGISTER_BURST, ADDRESS_REGISTER_REFILL,
+};
+use crate::sync::lock;
 
-/// Checks between sweeps of addresses whose budget is full again (the limiter's memory).
+/// Checks between sweeps of the limiters' memory (addresses whose budget is full again) and
+/// of the account locks no one holds.
 const SWEEP_EVERY: u32 = 1024;
 
-pub struct AddressThrottle {
-    limiter: DefaultKeyedRateLimiter<IpAddr>,
+pub struct Logins {
+    attempts: DefaultKeyedRateLimiter<IpAddr>,
+    registrations: DefaultKeyedRateLimiter<IpAddr>,
     clock: DefaultClock,
+    accounts: Mutex<HashMap<NickKey, Arc<tokio::sync::Mutex<()>>>>,
     checks: AtomicU32,
 }
 
-impl Default for AddressThrottle {
+impl Default for Logins {
     fn default() -> Self {
-        let burst = NonZeroU32::new(ADDRESS_LOGIN_BURST).unwrap_or(NonZeroU32::MIN);
-        let quota = Quota::with_period(ADDRESS_LOGIN_REFILL)
-            .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
-            .allow_burst(burst);
         Self {
-            limiter: RateLimiter::keyed(quota),
+            attempts: RateLimiter::keyed(quota(ADDRESS_LOGIN_BURST, ADDRESS_LOGIN_REFILL)),
+            registrations: RateLimiter::keyed(quota(
+                ADDRESS_REGISTER_BURST,
+                ADDRESS_REGISTER_REFILL,
+            )),
             clock: DefaultClock::default(),
+            accounts: Mutex::default(),
             checks: AtomicU32::new(0),
         }
     }
 }
 
-impl fmt::Debug for AddressThrottle {
+fn quota(burst: u32, refill: Duration) -> Quota {
+    let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
+    Quota::with_period(refill)
+        .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
+        .allow_burst(burst)
+}
+
+impl fmt::Debug for Logins {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AddressThrottle").field("addresses", &self.limiter.len()).finish()
+        f.debug_struct("Logins").field("addresses", &self.attempts.len()).finish_non_exhaustive()
     }
 }
 
-impl AddressThrottle {
+impl Logins {
     /// Takes one login attempt from `ip`'s budget, or says how long until there is one.
     pub fn attempt(&self, ip: IpAddr) -> Result<(), Duration> {
+        self.sweep();
+        self.take(&self.attempts, ip)
+    }
+
+    /// Takes one new account from `ip`'s budget, or says how long until there is one.
+    pub fn register(&self, ip: IpAddr) -> Result<(), Duration> {
+        self.sweep();
+        self.take(&self.registrations, ip)
+    }
+
+    /// Waits for, and holds until dropped, the one password check of `key` at a time.
+    pub async fn one_at_a_time(&self, key: &NickKey) -> OwnedMutexGuard<()> {
+        let turn = {
+            let mut accounts = lock(&self.accounts);
+            accounts.entry(key.clone()).or_default().clone()
+        };
+        turn.lock_owned().await
+    }
+
+    fn take(&self, limiter: &DefaultKeyedRateLimiter<IpAddr>, ip: IpAddr) -> Result<(), Duration> {
+        limiter.check_key(&key(ip)).map_err(|not_until| not_until.wait_time_from(self.clock.now()))
+    }
+
+    fn sweep(&self) {
         if self.checks.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {
-            self.limiter.retain_recent();
+            self.attempts.retain_recent();
+            self.registrations.retain_recent();
+            lock(&self.accounts).retain(|_, turn| Arc::strong_count(turn) > 1);
         }
-        self.limiter
-            .check_key(&key(ip))
-            .map_err(|not_until| not_until.wait_time_from(self.clock.now()))
     }
 }
 
@@ -73,15 +119,34 @@ mod tests {
 
     #[test]
     fn a_burst_then_a_wait_per_address_block() {
-        let throttle = AddressThrottle::default();
+        let logins = Logins::default();
         let ip: IpAddr = "2001:db8::1".parse().unwrap();
         let neighbour: IpAddr = "2001:db8::ffff".parse().unwrap();
         for _ in 0..ADDRESS_LOGIN_BURST {
-            throttle.attempt(ip).unwrap();
+            logins.attempt(ip).unwrap();
         }
-        let wait = throttle.attempt(neighbour).unwrap_err();
+        let wait = logins.attempt(neighbour).unwrap_err();
         assert!(wait > Duration::ZERO && wait <= ADDRESS_LOGIN_REFILL, "{wait:?}");
-        throttle.attempt("2001:db8:0:1::1".parse().unwrap()).unwrap();
-        throttle.attempt("203.0.113.1".parse().unwrap()).unwrap();
+        logins.attempt("2001:db8:0:1::1".parse().unwrap()).unwrap();
+        logins.attempt("203.0.113.1".parse().unwrap()).unwrap();
+        // Registrations have a budget of their own.
+        for _ in 0..ADDRESS_REGISTER_BURST {
+            logins.register(ip).unwrap();
+        }
+        assert!(logins.register(ip).is_err());
+    }
+
+    #[tokio::test]
+    async fn password_checks_of_one_account_take_turns() {
+        let logins = Logins::default();
+        let key = protocol::Nick::parse("Michael").unwrap().key();
+        let first = logins.one_at_a_time(&key).await;
+        let second =
+            tokio::time::timeout(Duration::from_millis(50), logins.one_at_a_time(&key)).await;
+        assert!(second.is_err(), "a second check ran beside the first");
+        let other = protocol::Nick::parse("Tracy").unwrap().key();
+        drop(logins.one_at_a_time(&other).await);
+        drop(first);
+        drop(logins.one_at_a_time(&key).await);
     }
 }

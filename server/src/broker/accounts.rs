@@ -11,7 +11,7 @@ use tracing::info;
 use uuid::Uuid;
 
 use super::{Answer, Broker};
-use crate::accounts::{Account, AddressThrottle, Failures, Waiting, failures, password};
+use crate::accounts::{Account, Failures, Logins, Waiting, failures, password};
 use crate::hub::{Claimed, Direct, Hub, ResumeHash};
 
 /// A `hello` that asks for a nick.
@@ -27,7 +27,7 @@ pub struct Hello {
     pub password: Option<Password>,
     /// Where the connection comes from, for throttling failed logins.
     pub peer: IpAddr,
-    pub throttle: Arc<AddressThrottle>,
+    pub throttle: Arc<Logins>,
 }
 
 /// What a `hello` got: the nick, and for an account's owner what waited for them.
@@ -79,15 +79,9 @@ impl Broker {
                     ));
                     false
                 }
-                Some(account) => {
+                Some(_) => {
                     told_failures = self
-                        .check_password(
-                            &hello.nick,
-                            account,
-                            &password,
-                            hello.peer,
-                            &hello.throttle,
-                        )
+                        .check_password(&hello.nick, &password, hello.peer, &hello.throttle)
                         .await?;
                     true
                 }
@@ -108,17 +102,21 @@ impl Broker {
         Ok(Welcome { claimed, notice, waiting })
     }
 
-    /// Checks `password` against `account`, within the throttles. A failure is recorded with
-    /// the account; a success clears the failures and returns what to tell the owner of them.
+    /// Checks `password` against the account of `nick`, within the throttles. A failure is
+    /// recorded with the account; a success clears the failures and returns what to tell the
+    /// owner of them.
     async fn check_password(
         &self,
         nick: &Nick,
-        mut account: Account,
         password: &Password,
         peer: IpAddr,
-        throttle: &AddressThrottle,
+        throttle: &Logins,
     ) -> Result<Option<String>, RequestError> {
         let key = nick.key();
+        // One check of an account at a time, reading its failures under its turn: parallel
+        // guesses each add theirs rather than overwrite each other's.
+        let _turn = throttle.one_at_a_time(&key).await;
+        let mut account = self.account(&key).await?.ok_or_else(|| no_account(nick))?;
         if let Some(wait) = account.failures.wait(now_millis()) {
             return Err(throttled(wait, "this account"));
         }
@@ -183,6 +181,8 @@ impl Broker {
         hub: &Hub,
         nick: &Nick,
         password: &Password,
+        peer: IpAddr,
+        logins: &Logins,
     ) -> Result<(), RequestError> {
         password
             .strong_enough()
@@ -190,6 +190,17 @@ impl Broker {
         if self.account(&nick.key()).await?.is_some() {
             return Err(account_exists(nick));
         }
+        logins.register(peer).map_err(|wait| {
+            let mut error = RequestError::new(
+                ErrorCode::Flood,
+                format!(
+                    "too many new accounts from your address; try again in {} min",
+                    wait.as_secs().div_ceil(60)
+                ),
+            );
+            error.retry_after_ms = Some(u64::try_from(wait.as_millis()).unwrap_or(u64::MAX));
+            error
+        })?;
         let hash = password::hash(password).await?;
         let created = match self {
             Self::Local(local) => local.accounts().create(nick, hash).await?,
@@ -212,12 +223,11 @@ impl Broker {
         old: &Password,
         new: &Password,
         peer: IpAddr,
-        throttle: &AddressThrottle,
+        throttle: &Logins,
     ) -> Result<(), RequestError> {
         new.strong_enough()
             .map_err(|e| RequestError::new(ErrorCode::WeakPassword, e.to_string()))?;
-        let account = self.account(&nick.key()).await?.ok_or_else(|| no_account(nick))?;
-        self.check_password(nick, account, old, peer, throttle).await?;
+        self.check_password(nick, old, peer, throttle).await?;
         let hash = password::hash(new).await?;
         match self {
             Self::Local(local) => local.accounts().set_hash(&nick.key(), hash).await?,
@@ -234,10 +244,9 @@ impl Broker {
         nick: &Nick,
         password: &Password,
         peer: IpAddr,
-        throttle: &AddressThrottle,
+        throttle: &Logins,
     ) -> Result<(), RequestError> {
-        let account = self.account(&nick.key()).await?.ok_or_else(|| no_account(nick))?;
-        self.check_password(nick, account, password, peer, throttle).await?;
+        self.check_password(nick, password, peer, throttle).await?;
         match self {
             Self::Local(local) => {
                 local.accounts().delete(&nick.key()).await?;

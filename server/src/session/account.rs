@@ -16,8 +16,9 @@ use crate::dialect::Dialect;
 impl<D: Dialect> Session<D> {
     pub(super) fn register(&mut self, nick: Nick, password: Password) {
         let (broker, hub) = (self.broker.clone(), self.hub.clone());
+        let (peer, logins) = (self.peer, self.info.logins.clone());
         self.account_request(AccountEvent::Registered, nick.clone(), async move {
-            broker.register_account(&hub, &nick, &password).await
+            broker.register_account(&hub, &nick, &password, peer, &logins).await
         });
     }
 
