@@ -347,7 +347,7 @@ async fn the_plain_port_asks_for_the_password_three_times() {
     plain.line_until(|l| l == "You are logged in to your account Michael.").await;
     plain.line_until(|l| l.starts_with("[lobby] Members:")).await;
     plain.send("hello from nc\n").await;
-    assert_eq!(plain.line().await, "[lobby] Michael\u{2713}: hello from nc");
+    assert_eq!(plain.line().await, "[lobby] Michael \u{2713}: hello from nc");
 
     let mut plain = PlainClient::connect(server.plain).await;
     plain.line().await;

@@ -299,3 +299,48 @@ async fn the_binary_takes_trusted_proxies() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--trusted-proxy") && stderr.contains("0 to 32"), "{stderr}");
 }
+
+/// A client at `client` (behind the trusted proxy) saying hello as `nick` with `password`;
+/// the first answer.
+async fn hello_from(addr: SocketAddr, client: Ipv4Addr, nick: &str, password: &str) -> ServerMsg {
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    let hello = ClientMsg::Hello {
+        password: Some(protocol::Password::parse(password).unwrap()),
+        nick: Nick::parse(nick).unwrap(),
+        protocol: PROTOCOL_VERSION,
+        client: Label::truncate("tests"),
+        resume: None,
+    };
+    let line = format!("{}\n", serde_json::to_string(&hello).unwrap());
+    tcp.write_all(&[v1(client), line.into_bytes()].concat()).await.unwrap();
+    JsonClient::on(tcp).recv().await
+}
+
+/// A guesser's failures slow the guesser's address block, not the account: its owner, from
+/// elsewhere, logs in at once (accounts throttle by the address the proxy gives).
+#[tokio::test]
+async fn a_guesser_elsewhere_does_not_lock_the_owner_out() {
+    let server = ProxiedServer::start("127.0.0.1/32", common::info(), None).await;
+    let (owner, guesser) = (Ipv4Addr::new(198, 51, 100, 1), Ipv4Addr::new(203, 0, 113, 7));
+    let mut michael = JsonClient::on(TcpStream::connect(server.json).await.unwrap());
+    michael.send_raw(&[v1(owner), hello_line("Michael")].concat()).await;
+    michael.recv_until(|m| matches!(m, ServerMsg::Members { .. })).await;
+    let secret = protocol::Password::parse("the owner's secret").unwrap();
+    michael.send(ClientMsg::Register { password: secret }).await;
+    michael.recv_until(|m| matches!(m, ServerMsg::Account { .. })).await;
+    michael.send(ClientMsg::Quit { reason: None }).await;
+    michael.recv_until_closed().await;
+
+    let mut throttled = false;
+    for _ in 0..6 {
+        match hello_from(server.json, guesser, "Michael", "a wrong guess").await {
+            ServerMsg::Error { code: protocol::ErrorCode::WrongPassword, .. } => {}
+            ServerMsg::Error { code: protocol::ErrorCode::LoginThrottled, .. } => throttled = true,
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(throttled, "the guesser was never made to wait");
+    let answer = hello_from(server.json, owner, "Michael", "the owner's secret").await;
+    assert!(matches!(answer, ServerMsg::Welcome { account: true, .. }), "{answer:?}");
+    server.shutdown().await;
+}

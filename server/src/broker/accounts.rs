@@ -117,8 +117,8 @@ impl Broker {
         // guesses each add theirs rather than overwrite each other's.
         let _turn = throttle.one_at_a_time(&key).await;
         let mut account = self.account(&key).await?.ok_or_else(|| no_account(nick))?;
-        if let Some(wait) = account.failures.wait(now_millis()) {
-            return Err(throttled(wait, "this account"));
+        if let Some(wait) = account.failures.wait(peer, now_millis()) {
+            return Err(throttled(wait, "this account from your address"));
         }
         throttle.attempt(peer).map_err(|wait| throttled(wait, "your address"))?;
         if !password::verify(password, &account.hash).await? {
@@ -287,12 +287,7 @@ impl Broker {
     /// not an account.
     pub async fn keep_offline(&self, message: Waiting) -> Result<bool, RequestError> {
         match self {
-            Self::Local(local) => {
-                if local.accounts().get(&message.to.key()).await?.is_none() {
-                    return Ok(false);
-                }
-                local.accounts().keep(message).await.map(|()| true)
-            }
+            Self::Local(local) => local.accounts().keep(message).await,
             Self::Redis(cluster) => cluster.keep_offline(message).await,
         }
     }

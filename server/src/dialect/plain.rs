@@ -300,7 +300,8 @@ fn message_lines(prefix: &str, text: &str) -> Vec<String> {
 /// A message's author: a logged-in account's nick is marked, so it is never confused with a
 /// guest who took a nick like it.
 fn author(nick: &Nick, account: bool) -> String {
-    if account { format!("{nick}\u{2713}") } else { nick.to_string() }
+    // After a space, which no nick holds: a guest cannot name itself to look marked.
+    if account { format!("{nick} \u{2713}") } else { nick.to_string() }
 }
 
 /// "2026-12-02 14:05 UTC", for when a message that waited was sent.
@@ -374,6 +375,9 @@ impl Dialect for Plain {
             && let Some(nick) = self.hello.clone()
         {
             self.asking = false;
+            if matches!(text.trim(), "exit" | "/exit") {
+                return Some(Ok(ClientMsg::Quit { reason: None }));
+            }
             let line = text.trim_end_matches(['\r', '\n']);
             return Some(match Password::parse(line) {
                 Ok(password) => Ok(ClientMsg::Hello {

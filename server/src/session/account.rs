@@ -28,7 +28,7 @@ impl<D: Dialect> Session<D> {
         old: Password,
         new: Password,
     ) -> Result<(), RequestError> {
-        self.logged_in(&nick)?;
+        self.must_be_logged_in(&nick)?;
         let (broker, peer, throttle) = (self.broker.clone(), self.peer, self.info.logins.clone());
         self.account_request(AccountEvent::PasswordChanged, nick.clone(), async move {
             broker.change_password(&nick, &old, &new, peer, &throttle).await
@@ -41,7 +41,7 @@ impl<D: Dialect> Session<D> {
         nick: Nick,
         password: Password,
     ) -> Result<(), RequestError> {
-        self.logged_in(&nick)?;
+        self.must_be_logged_in(&nick)?;
         let (broker, hub) = (self.broker.clone(), self.hub.clone());
         let (peer, throttle) = (self.peer, self.info.logins.clone());
         self.account_request(AccountEvent::Unregistered, nick.clone(), async move {
@@ -50,8 +50,8 @@ impl<D: Dialect> Session<D> {
         Ok(())
     }
 
-    fn logged_in(&self, nick: &Nick) -> Result<(), RequestError> {
-        if self.account {
+    fn must_be_logged_in(&self, nick: &Nick) -> Result<(), RequestError> {
+        if self.logged_in {
             return Ok(());
         }
         Err(RequestError::new(
@@ -69,8 +69,18 @@ impl<D: Dialect> Session<D> {
         work: impl Future<Output = Result<(), RequestError>> + Send + 'static,
     ) {
         self.awaiting = true;
-        self.queries
-            .push(async move { Completion::Account { nick, event, result: work.await } }.boxed());
+        // In a task of its own: a session that ends meanwhile must not stop it half-way (the
+        // account stored but not yet known to the hub, or the other way round).
+        let work = tokio::spawn(work);
+        self.queries.push(
+            async move {
+                let result = work.await.unwrap_or_else(|_| {
+                    Err(RequestError::new(ErrorCode::ServerBusy, "the request failed; try again"))
+                });
+                Completion::Account { nick, event, result }
+            }
+            .boxed(),
+        );
     }
 
     /// The rest of an account request.
@@ -89,11 +99,12 @@ impl<D: Dialect> Session<D> {
             self.write(&error.for_request(request).to_msg());
             return;
         }
-        // The session may have been renamed meanwhile: it is the account of the nick it had.
+        // Input waited for the answer, so the nick is the one the request was for; only a
+        // take-over (which ends this session) changes it meanwhile.
         if self.nick.as_ref().is_some_and(|now| now.key() == nick.key()) {
             match event {
-                AccountEvent::Registered => self.account = true,
-                AccountEvent::Unregistered => self.account = false,
+                AccountEvent::Registered => self.logged_in = true,
+                AccountEvent::Unregistered => self.logged_in = false,
                 AccountEvent::PasswordChanged => {}
             }
         }
@@ -102,7 +113,7 @@ impl<D: Dialect> Session<D> {
 
     /// A private message: to whoever holds the nick, or kept for an account that is away.
     pub(super) fn private(&mut self, from: Nick, to: Nick, text: Text) -> Result<(), RequestError> {
-        match self.hub.send_private(&from, self.account, &to, text.clone()) {
+        match self.hub.send_private(&from, self.logged_in, &to, text.clone()) {
             Ok(event) => {
                 self.write_event(&event);
                 Ok(())
@@ -114,7 +125,7 @@ impl<D: Dialect> Session<D> {
                 let waiting = Waiting {
                     id: Uuid::now_v7(),
                     from,
-                    account: self.account,
+                    account: self.logged_in,
                     to,
                     text,
                     ts: now_millis(),

@@ -188,7 +188,7 @@ impl End {
             ),
             End::Replaced => (
                 ByeCode::Replaced,
-                "a new connection took over your nick with this session's resume token".to_owned(),
+                "a new connection took over your nick, with this session's resume token or the account's password".to_owned(),
             ),
             End::LoginFailed => (
                 ByeCode::LoginFailed,

@@ -82,7 +82,7 @@ pub fn run<D: Dialect>(
         hub,
         dialect,
         nick: None,
-        account: false,
+        logged_in: false,
         rooms: Rooms::default(),
         direct: DirectReceiver::default(),
         speaking: None,
@@ -106,15 +106,17 @@ struct Session<D> {
     id: Uuid,
     /// The client's address (as a trusted proxy gave it), for throttling failed logins.
     peer: std::net::IpAddr,
-    /// Wrong passwords given on this connection; at [`crate::limits::MAX_LOGIN_TRIES`] it
-    /// is closed.
+    /// Wrong passwords given to `hello` on this connection; at
+    /// [`crate::limits::MAX_LOGIN_TRIES`] it is closed. Only a courtesy to the plain port's
+    /// dialogue: a reconnect starts again, so the throttles, not this, bound guessing.
     login_failures: u8,
     hub: Arc<Hub>,
     info: Arc<ServerInfo>,
     dialect: D,
     nick: Option<Nick>,
-    /// Logged in: `nick` is a registered account and this session its owner's.
-    account: bool,
+    /// Logged in: `nick` is a registered account and this session its owner's (it gave the
+    /// password, or the resume token of a session that had).
+    logged_in: bool,
     /// The rooms it is in, in the order they were joined, each with its phase.
     rooms: Rooms,
     /// Private messages; its sending side is given to the hub at registration, so others can

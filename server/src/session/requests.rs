@@ -177,9 +177,9 @@ impl<D: Dialect> Session<D> {
 
     fn now_known_as(&mut self, old: &Nick, new: Nick) {
         info!(from = ?old.as_str(), to = ?new.as_str(), "renamed");
-        if self.account && old.key() != new.key() {
+        if self.logged_in && old.key() != new.key() {
             // Logged in to the account of the old nick, not of this one.
-            self.account = false;
+            self.logged_in = false;
             self.notice(format!(
                 "you are a guest as {new}; your account {old} is kept for you: log in as {old} to use it"
             ));
@@ -196,7 +196,7 @@ impl<D: Dialect> Session<D> {
         let Welcome { claimed, notice, waiting } = welcome;
         info!(nick = ?nick.as_str(), client = ?client.as_str(), how = ?claimed.how, account = claimed.account, "registered");
         self.nick = Some(nick.clone());
-        self.account = claimed.account;
+        self.logged_in = claimed.account;
         let welcome = ServerMsg::Welcome {
             session: self.id,
             nick: nick.clone(),
@@ -206,7 +206,7 @@ impl<D: Dialect> Session<D> {
             motd: self.info.motd.clone(),
             rooms: self.room_list(),
             resume: self.dialect.resumes().then_some(resume),
-            account: self.account,
+            account: self.logged_in,
         };
         self.write(&welcome);
         if let Some(notice) = notice {
@@ -269,7 +269,7 @@ impl<D: Dialect> Session<D> {
         self.broker.say(Say {
             room,
             from,
-            account: self.account,
+            account: self.logged_in,
             kind,
             text,
             room_tx: room_tx.clone(),

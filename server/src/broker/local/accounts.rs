@@ -140,14 +140,21 @@ impl LocalAccounts {
         .await
     }
 
-    /// Keeps a private message for the account of `message.to`, which is away. Refused with
-    /// `mailbox_full` when [`MAX_OFFLINE_MESSAGES`] wait already.
-    pub async fn keep(&self, message: Waiting) -> Result<(), RequestError> {
+    /// Keeps a private message for the account of `message.to`, which is away; `false` if it
+    /// is no account (checked in the same transaction: an account deleted meanwhile gets
+    /// nothing). Refused with `mailbox_full` when [`MAX_OFFLINE_MESSAGES`] wait already.
+    pub async fn keep(&self, message: Waiting) -> Result<bool, RequestError> {
         let key = message.to.key().as_str().to_owned();
         let to = message.to.clone();
         let kept = self
             .run(move |conn| {
                 let tx = conn.unchecked_transaction()?;
+                let exists: Option<i64> = tx
+                    .query_row("SELECT 1 FROM accounts WHERE key = ?1", [&key], |r| r.get(0))
+                    .optional()?;
+                if exists.is_none() {
+                    return Ok(None);
+                }
                 tx.execute(
                     "DELETE FROM offline WHERE recipient = ?1 AND ts < ?2",
                     params![key, to_sql(oldest_kept())],
@@ -158,7 +165,7 @@ impl LocalAccounts {
                     |r| r.get(0),
                 )?;
                 if usize::try_from(waiting).unwrap_or(usize::MAX) >= MAX_OFFLINE_MESSAGES {
-                    return Ok(false);
+                    return Ok(Some(false));
                 }
                 tx.execute(
                     "INSERT INTO offline (recipient, id, sender, account, text, ts) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -172,10 +179,14 @@ impl LocalAccounts {
                     ],
                 )?;
                 tx.commit()?;
-                Ok(true)
+                Ok(Some(true))
             })
             .await?;
-        if kept { Ok(()) } else { Err(mailbox_full(&to)) }
+        match kept {
+            None => Ok(false),
+            Some(true) => Ok(true),
+            Some(false) => Err(mailbox_full(&to)),
+        }
     }
 
     /// Takes the messages waiting for `to`, oldest first, as they are delivered: once.

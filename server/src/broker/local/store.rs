@@ -142,12 +142,22 @@ fn path_of(location: &Location) -> PathBuf {
 
 /// Creates a new database file readable by its owner alone (it holds password hashes and
 /// private messages); SQLite gives its `-wal` and `-shm` files the same mode. An existing file
-/// is left as it is.
+/// is left as it is, with a warning if others may read it.
 fn create_private(file: &Path) -> Result<(), StoreError> {
-    use std::os::unix::fs::OpenOptionsExt as _;
+    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
     match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(file) {
         Ok(_) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            if let Ok(meta) = std::fs::metadata(file)
+                && meta.permissions().mode() & 0o077 != 0
+            {
+                tracing::warn!(
+                    path = %file.display(),
+                    "the database can be read by other users, and it holds password hashes and private messages: chmod 600 it"
+                );
+            }
+            Ok(())
+        }
         // SQLite explains a missing directory or a read-only one better.
         Err(_) => Ok(()),
     }
