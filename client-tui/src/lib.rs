@@ -57,6 +57,7 @@ pub mod input;
 pub mod layout;
 pub mod link;
 pub mod net;
+pub mod password;
 pub mod paste;
 pub mod reconnect;
 pub mod refill;
