@@ -154,6 +154,21 @@ fn the_prompt_masks_the_password_and_sends_it_in_hello() {
     assert_eq!(hello_password(&app.link.hello()).as_deref(), Some(SECRET));
 }
 
+/// The connection ends while the prompt is open (the server's hello timeout): nothing is
+/// retried until the password is typed; Enter then connects with it.
+#[test]
+fn a_connection_lost_at_the_prompt_waits_for_the_password() {
+    let mut app = connecting(None);
+    net(&mut app, error(ErrorCode::PasswordRequired, "log in", None));
+    app.update(Event::Net(NetEvent::Closed { reason: "the server closed the connection".into() }));
+    assert_eq!(app.link.retry_at(), None);
+    assert!(app.log.back().unwrap().text.starts_with("not reconnecting until the password"));
+    assert!(app.link.login.is_some(), "the prompt stays");
+    type_text(&mut app, SECRET);
+    assert_eq!(app.update(key(KeyCode::Enter)), vec![Effect::Connect]);
+    assert_eq!(hello_password(&app.link.hello()).as_deref(), Some(SECRET));
+}
+
 /// A paste goes into the prompt (its first line), not into the input line.
 #[test]
 fn a_paste_into_the_prompt_stays_masked() {
