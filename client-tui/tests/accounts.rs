@@ -474,6 +474,9 @@ fn offline_private_messages_are_marked() {
         "{texts:?}"
     );
     assert!(!texts.iter().any(|t| t.contains("received while you were away")), "{texts:?}");
+    // Sent from another window (/msg): said there too.
+    let here = app.windows.current_window().unwrap().entries().back().unwrap().text.clone();
+    assert_eq!(here, "Zoe is away: kept, delivered when they log in");
 }
 
 /// The new refusals read as words with a way out.

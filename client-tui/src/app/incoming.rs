@@ -85,6 +85,10 @@ impl App {
                         let text = format!("{to} is away: kept, delivered when they log in");
                         let note = Entry::note(self.time_now(), EntryKind::Info, clean(&text));
                         self.push(index, note);
+                        // Typed elsewhere (/msg from a room): said where the person looks too.
+                        if index != self.windows.current {
+                            self.note(EntryKind::Info, &text);
+                        }
                     }
                     return self.paste_echoed(None, Some(&to));
                 }
