@@ -1,6 +1,8 @@
 //! Accounts in a real terminal against a real server: logging in with `CHAT_PASSWORD`, the
 //! masked prompt, `/register` typed in, and a guest's line beside an account's.
 
+use std::os::unix::fs::PermissionsExt as _;
+
 use super::harness::*;
 
 const PASSWORD: &str = "correct-horse-battery";
@@ -32,6 +34,62 @@ async fn chat_password_logs_in_to_the_account() {
     assert!(!shows_password(&screen), "{screen}");
     michael.key("C-c");
     michael.wait_for("EXITED 0").await;
+
+    // The same from a file readable by its owner alone ...
+    let file = tmux.home().join("chat-password");
+    std::fs::write(&file, format!("{PASSWORD}\n")).unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let args = format!("--name Michael --server {json} --password-file {}", file.display());
+    let from_file = tmux.start("from-file", &args, 100, 30);
+    from_file.wait_for(&format!(" online  {json} · Michael ✓ · #lobby")).await;
+    from_file.key("C-c");
+    from_file.wait_for("EXITED 0").await;
+
+    // ... and from the config file's password_command.
+    let config = tmux.home().join(".config/chat-tui");
+    std::fs::create_dir_all(&config).unwrap();
+    let command = format!("password_command = \"cat '{}'\"\n", file.display());
+    std::fs::write(config.join("config.toml"), command).unwrap();
+    let from_command =
+        tmux.start("from-command", &format!("--name Michael --server {json}"), 100, 30);
+    let screen = from_command.wait_for(&format!(" online  {json} · Michael ✓ · #lobby")).await;
+    assert!(!shows_password(&screen), "{screen}");
+    from_command.key("C-c");
+    from_command.wait_for("EXITED 0").await;
+}
+
+/// A private message to an account that is away is kept: the sender is told so, and the
+/// owner gets it at the next login, marked as received while away.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_private_message_kept_while_away_is_delivered_at_login() {
+    let (json, _plain, _stop) = start_server().await;
+    let mut owner = Json::hello(json, "Michael", None).await;
+    owner.register(PASSWORD).await;
+    owner.quit().await;
+
+    let tmux = Tmux::new();
+    let tracy = tmux.start("tracy", &format!("--name Tracy --server {json}"), 100, 30);
+    tracy.wait_for("you joined #lobby").await;
+    tracy.type_line("/msg Michael are you there?");
+    tracy.wait_for("Michael is away: kept, delivered when they log in").await;
+
+    let michael = tmux.start_with_env(
+        "michael",
+        &[("CHAT_PASSWORD", PASSWORD)],
+        &format!("--name Michael --server {json}"),
+        100,
+        30,
+    );
+    // Delivered right after the welcome, before lobby's window opens: the first one shown.
+    let screen = michael.wait_for("<Tracy> are you there?").await;
+    assert!(screen.contains("┌ @Tracy ─"), "{screen}");
+    let rows: Vec<&str> = screen.lines().collect();
+    let at = rows.iter().position(|r| r.contains("<Tracy> are you there?")).unwrap();
+    assert!(rows[at - 1].contains("── received while you were away"), "{screen}");
+    michael.key("C-c");
+    tracy.key("C-c");
+    michael.wait_for("EXITED 0").await;
+    tracy.wait_for("EXITED 0").await;
 }
 
 /// Without a password, the server's `password_required` turns the input line into a prompt:
