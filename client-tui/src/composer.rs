@@ -7,6 +7,7 @@ use protocol::Nick;
 
 use crate::complete::Completion;
 use crate::input::Input;
+use crate::login::secret_command;
 use crate::paste::{LineQueue, PendingPaste, normalise};
 use crate::windows::Windows;
 
@@ -52,14 +53,18 @@ impl Composer {
         true
     }
 
-    /// Enter: takes the line out of the input and remembers it for recall; `None` if it is
-    /// blank.
+    /// Enter: takes the line out of the input and remembers it for recall (unless it holds
+    /// a password: [`secret_command`]); `None` if it is blank.
     pub fn submit(&mut self) -> Option<String> {
         let line = self.input.take();
         if line.trim().is_empty() {
             return None;
         }
-        self.remember(&line);
+        if secret_command(&line).is_none() {
+            self.remember(&line);
+        } else {
+            self.recall = None;
+        }
         Some(line)
     }
 

@@ -12,9 +12,17 @@
 //! tls = true                   # TLS, the certificate checked against the system's CAs ...
 //! tls_ca = ["/etc/chat/ca.pem"]  # ... and these (then a CA must vouch for it)
 //! tls_fingerprint = "AB:CD:..."  # or exactly this certificate (SHA-256), nothing else
+//! password_command = "pass show chat/Michael"  # prints your account's password
 //! ```
 //!
 //! `tls_ca` or `tls_fingerprint` turn TLS on unless `tls = false` (or `--no-tls`) says not to.
+//!
+//! The account's password (for a nick registered with `/register`) comes from the first of:
+//! `--password-file FILE` (its first line; the file must be readable by you alone, `chmod
+//! 600`), the `CHAT_PASSWORD` environment variable, `password_command` (run with `sh -c` at
+//! start-up, within a minute; the first line it prints). With none of them, chat-tui asks
+//! for it when the server wants it. The password itself never goes in this file, and chat-tui
+//! never writes it anywhere ([`crate::password`]).
 //!
 //! Every value is checked before the screen is taken over, with the file named in the error.
 
@@ -48,6 +56,7 @@ pub struct FileConfig {
     pub tls: Option<bool>,
     pub tls_ca: Option<Vec<PathBuf>>,
     pub tls_fingerprint: Option<String>,
+    pub password_command: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -151,6 +160,7 @@ pub fn resolve(
         time_format,
         bell: flags.bell.or(file.bell).unwrap_or(false),
         colors,
+        password_command: flags.password_command.or(file.password_command),
         ..Settings::new(nick, server)
     })
 }
@@ -184,6 +194,7 @@ pub fn to_toml(settings: &Settings) -> String {
         tls: Some(settings.tls.is_some()),
         tls_ca: settings.tls.as_ref().map(|t| t.ca_files.clone()).filter(|f| !f.is_empty()),
         tls_fingerprint: settings.tls.as_ref().and_then(|t| t.pin).map(|d| fingerprint::show(&d)),
+        password_command: settings.password_command.clone(),
     };
     toml::to_string(&file).unwrap_or_else(|e| format!("# cannot show the settings: {e}\n"))
 }
@@ -279,6 +290,13 @@ mod tests {
         std::fs::write(&path, "name = \"Michael\"\ncolors = false\n").unwrap();
         let f = load(&path, false).unwrap().unwrap();
         assert_eq!((f.name.as_deref(), f.colors), (Some("Michael"), Some(false)));
+        std::fs::write(&path, "name = \"Michael\"\npassword_command = \"pass show chat\"\n")
+            .unwrap();
+        let f = load(&path, false).unwrap().unwrap();
+        let s = resolve(FileConfig::default(), Some(f), false).unwrap();
+        assert_eq!(s.password_command.as_deref(), Some("pass show chat"));
+        assert!(to_toml(&s).contains("password_command = \"pass show chat\""), "{}", to_toml(&s));
+        assert!(s.password.is_none(), "the command is run at start-up, not while reading");
     }
 
     #[test]

@@ -8,6 +8,10 @@ use unicode_width::UnicodeWidthStr;
 
 use crate::wrap::wrap;
 
+/// After the nick of a sender who was logged in to that nick's account. Not a character a
+/// nick may hold, so no guest can put it in their name.
+pub const ACCOUNT_MARK: char = '✓';
+
 /// Consecutive messages of one sender closer than this are drawn as one group.
 pub const GROUP_WINDOW_MS: u64 = 5 * 60 * 1000;
 
@@ -39,6 +43,9 @@ pub struct Entry {
     pub time: String,
     pub kind: EntryKind,
     pub from: Option<Nick>,
+    /// `from` was logged in to the account of that nick, not a guest using it: drawn with
+    /// [`ACCOUNT_MARK`].
+    pub account: bool,
     pub text: String,
     /// The room's sequence number, for messages.
     pub seq: Option<u64>,
@@ -50,6 +57,8 @@ pub struct Entry {
     pub ts: Option<u64>,
     /// Its local day, for day separators.
     pub day: Option<NaiveDate>,
+    /// A private message kept by the server while we were away, delivered at login.
+    pub offline: bool,
 }
 
 impl Entry {
@@ -59,12 +68,14 @@ impl Entry {
             time,
             kind,
             from: None,
+            account: false,
             text,
             seq: None,
             earlier: false,
             mention: false,
             ts: None,
             day: None,
+            offline: false,
         }
     }
 
@@ -78,26 +89,30 @@ impl Entry {
         Self { day: Some(day), ..Self::note(String::new(), EntryKind::Day, day_title(day)) }
     }
 
-    /// Whether this entry continues `previous`: the same sender saying more within
-    /// [`GROUP_WINDOW_MS`], drawn without repeating the nick.
+    /// Whether this entry continues `previous`: the same sender (a guest and an account of
+    /// the same nick are two) saying more within [`GROUP_WINDOW_MS`], drawn without repeating
+    /// the nick.
     pub fn continues(&self, previous: &Entry) -> bool {
         self.kind == EntryKind::Say
             && previous.kind == EntryKind::Say
             && self.earlier == previous.earlier
             && self.from.is_some()
             && self.from == previous.from
+            && self.account == previous.account
             && match (self.ts, previous.ts) {
                 (Some(t), Some(p)) => t >= p && t - p < GROUP_WINDOW_MS,
                 _ => false,
             }
     }
 
-    /// What comes before the text: `<Tracy> `, `* Tracy `, `-- `. A nick is valid, and still
-    /// sanitised: for its display form (`protocol::sanitize::display_form`).
+    /// What comes before the text: `<Tracy> `, `<Tracy✓> ` (an account's), `* Tracy `, `-- `.
+    /// A nick is valid, and still sanitised: for its display form
+    /// (`protocol::sanitize::display_form`).
     pub fn label(&self) -> String {
+        let mark = if self.account { ACCOUNT_MARK.to_string() } else { String::new() };
         match (&self.kind, &self.from) {
-            (EntryKind::Say, Some(from)) => format!("<{}> ", sanitize(from.as_str())),
-            (EntryKind::Action, Some(from)) => format!("* {} ", sanitize(from.as_str())),
+            (EntryKind::Say, Some(from)) => format!("<{}{mark}> ", sanitize(from.as_str())),
+            (EntryKind::Action, Some(from)) => format!("* {}{mark} ", sanitize(from.as_str())),
             (EntryKind::Error, _) => "!! ".to_owned(),
             (EntryKind::Marker | EntryKind::Day, _) => "── ".to_owned(),
             _ => "-- ".to_owned(),
@@ -174,6 +189,21 @@ mod tests {
         assert!(!mentions("micromike", &me));
         assert!(!mentions("mike_2 said", &me));
         assert!(mentions("mikemike mike", &me));
+    }
+
+    #[test]
+    fn an_accounts_mark_is_no_guests_to_take() {
+        assert!(Nick::parse(&format!("Tracy{ACCOUNT_MARK}")).is_err(), "no nick holds the mark");
+        let guest = said("hi");
+        let account = Entry { account: true, ..said("hi") };
+        assert_eq!((guest.label(), account.label()), ("<Tracy> ".into(), "<Tracy✓> ".into()));
+        let action = Entry { kind: EntryKind::Action, ..account.clone() };
+        assert_eq!(action.label(), "* Tracy✓ ");
+        let (mut first, mut second) = (guest.clone(), account.clone());
+        (first.ts, second.ts) = (Some(0), Some(1000));
+        assert!(!second.continues(&first), "a guest and an account are two senders");
+        let third = Entry { ts: Some(2000), ..second.clone() };
+        assert!(third.continues(&second));
     }
 
     #[test]

@@ -176,8 +176,14 @@ impl Input {
     /// The part of the line to show in `width` columns so that the cursor is visible, and the
     /// cursor's column within it.
     pub fn view(&self, width: usize) -> (&str, usize) {
+        let (range, column) = self.view_range(width);
+        (&self.text[range], column)
+    }
+
+    /// [`Input::view`] as the byte range of the line shown, and the cursor's column.
+    pub fn view_range(&self, width: usize) -> (std::ops::Range<usize>, usize) {
         if width == 0 {
-            return ("", 0);
+            return (0..0, 0);
         }
         let cursor_col = self.cursor_column();
         // Scroll so the cursor sits in the last column at most (one column is kept for it).
@@ -199,7 +205,7 @@ impl Input {
             used += w;
             end = next;
         }
-        (&self.text[start..end], cursor_col - skipped)
+        (start..end, cursor_col - skipped)
     }
 }
 

@@ -15,12 +15,15 @@
 //!   - `app/link.rs`: the connection's life: losing it, reconnecting, rejoining, filling in.
 //!   - `app/paste.rs`: asking about a multi-line paste and sending it as chosen.
 //!   - `app/certificate.rs`: a certificate not trusted: the first-use question, the warning.
+//!   - `app/login.rs`: accounts: the password prompt, refused and throttled logins,
+//!     `/register`, `/passwd`, `/unregister` and their answers.
 //! - [`event`]: the events the app reacts to and the effects it asks for.
 //!
 //! `App`'s groups, each with the methods that touch only it:
 //! - [`settings`]: what the client starts with, and local times from it.
-//! - [`link`]: the connection's state, our nick and resume token on it, when to retry, how it
-//!   is protected, a certificate question or warning open.
+//! - [`link`]: the connection's state, our nick and resume token on it, the account's password
+//!   and whether we are logged in, when to retry, how it is protected, a certificate question
+//!   or warning open, the password prompt.
 //! - [`windows`]: the open windows, the one shown, moving between them, the rooms known.
 //! - [`composer`]: the input line and what feeds it: editing keys, recall, completion, pastes.
 //! - [`layout`]: the screen's size and toggles, and where each pane goes in it.
@@ -34,6 +37,7 @@
 //! - [`complete`]: Tab completion of commands, rooms and nicks.
 //! - [`paste`]: a multi-line paste held for a choice, and lines sent one at a time.
 //! - [`reconnect`]: backoff with jitter between attempts.
+//! - [`login`]: the password in memory, the masked prompt, the commands that carry one.
 //! - [`wrap`]: word wrapping in display columns.
 //!
 //! Around the app:
@@ -41,6 +45,8 @@
 //!   `input`, `status`), one for the overlays (the paste prompt, the help) and one for the
 //!   certificate's (the first-use question, the warning that it changed).
 //! - [`config`]: the optional TOML file and flags, merged and checked into [`settings`].
+//! - [`password`]: the account's password at start-up: `--password-file`, `CHAT_PASSWORD`,
+//!   `password_command`.
 //! - [`net`]: the task that owns the socket (one per connection), plain or TLS.
 //! - [`tls`]: what the client trusts: the system's CAs, `--tls-ca`, `--tls-fingerprint`, the
 //!   fingerprints accepted on first use (`known_servers`); the verifier and the handshake.
@@ -56,7 +62,9 @@ pub mod event;
 pub mod input;
 pub mod layout;
 pub mod link;
+pub mod login;
 pub mod net;
+pub mod password;
 pub mod paste;
 pub mod reconnect;
 pub mod refill;

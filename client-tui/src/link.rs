@@ -1,18 +1,24 @@
 //! The connection as the app keeps it: where it stands, who we are on it (our nick, the
-//! session's resume token), how it is protected, a certificate the person must see, and
-//! whether and when to try again after losing it ([`crate::reconnect`]).
+//! session's resume token, the account's password and whether we are logged in), how it is
+//! protected, a certificate or password the person must be asked for, and whether and when
+//! to try again after losing it ([`crate::reconnect`]).
 
 use std::time::{Duration, Instant};
 
-use protocol::{ByeCode, ClientMsg, Label, Nick, PROTOCOL_VERSION};
+use protocol::{ByeCode, ClientMsg, Label, Nick, PROTOCOL_VERSION, Password};
 
 use crate::event::Security;
+use crate::login::{Credential, PasswordPrompt};
 use crate::reconnect::Backoff;
 use crate::tls::Refusal;
 
 /// Why a plain-text client is not retried against a server that speaks TLS only: retrying in
 /// clear would be turned away the same way, every time.
 pub const TLS_ONLY: &str = "this server speaks TLS only: start chat-tui with --tls";
+
+/// Why a connection that ended after too many wrong passwords is not retried by itself.
+pub const LOGIN_FAILED: &str =
+    "too many wrong passwords; type the password to try again, or /connect to be asked";
 
 /// Where the connection stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,7 +38,8 @@ pub enum Retry {
     /// Nothing: the server said goodbye for this reason (or its certificate is refused),
     /// which trying again would not change.
     Never(String),
-    /// Nothing until the person answers whether to trust the server's certificate.
+    /// Nothing until the person answers whether to trust the server's certificate, or types
+    /// the account's password.
     Asking,
     /// Another attempt, the `attempt`th since the last stable session, after `delay`.
     After { delay: Duration, attempt: u32 },
@@ -51,6 +58,17 @@ pub struct Link {
     /// A refused certificate the person must see: one never seen ([`Refusal::Unknown`]: trust
     /// it?), or a changed one ([`Refusal::Changed`]: the warning, until closed).
     pub certificate: Option<Refusal>,
+    /// The password every `hello` for its account carries: configured, typed at the prompt or
+    /// given to `/register` in this run. In memory only.
+    pub credential: Option<Credential>,
+    /// Logged in: the session is the owner's of the account `nick`.
+    pub account: bool,
+    /// The server wants the account's password: the input line asks for it.
+    pub login: Option<PasswordPrompt>,
+    /// The new password of a `/register` or `/passwd` not answered yet: kept once it is.
+    pub pending: Option<Password>,
+    /// Logins are throttled: no attempt before this.
+    hold_until: Option<Instant>,
     /// When to try connecting again.
     backoff: Backoff,
     /// The person asked to quit: a lost connection is not retried.
@@ -61,14 +79,20 @@ pub struct Link {
 }
 
 impl Link {
-    /// Connecting as `nick`, for the first time.
-    pub fn new(nick: Nick) -> Self {
+    /// Connecting as `nick`, for the first time; with the account's password if one is
+    /// configured.
+    pub fn new(nick: Nick, credential: Option<Credential>) -> Self {
         Self {
             state: Connection::Connecting,
             nick,
             resume: None,
             security: None,
             certificate: None,
+            credential,
+            account: false,
+            login: None,
+            pending: None,
+            hold_until: None,
             backoff: Backoff::default(),
             quitting: false,
             final_reason: None,
@@ -82,8 +106,27 @@ impl Link {
             protocol: PROTOCOL_VERSION,
             client: Label::truncate(concat!("chat-tui/", env!("CARGO_PKG_VERSION"))),
             resume: self.resume,
-            password: None,
+            password: self.password().cloned(),
         }
+    }
+
+    /// The password for our nick's account, if we have it.
+    pub fn password(&self) -> Option<&Password> {
+        self.credential.as_ref().filter(|c| c.opens(&self.nick)).map(|c| &c.password)
+    }
+
+    /// The password we had for our nick was refused: forgotten, so that no later `hello`
+    /// tries it again. Returns whether there was one (and where it came from).
+    pub fn forget_password(&mut self) -> Option<crate::password::Origin> {
+        let origin = self.credential.as_ref().filter(|c| c.opens(&self.nick)).map(|c| c.origin)?;
+        self.credential = None;
+        Some(origin)
+    }
+
+    /// Logins are throttled until `until`: the next attempt waits for it, however short the
+    /// backoff would be.
+    pub fn hold_until(&mut self, until: Instant) {
+        self.hold_until = Some(until);
     }
 
     /// Whether `nick` is ours.
@@ -111,6 +154,8 @@ impl Link {
         self.state = Connection::Registered;
         self.resume = resume;
         self.nick = nick;
+        self.login = None;
+        self.hold_until = None;
         self.backoff.registered(now);
     }
 
@@ -119,17 +164,25 @@ impl Link {
     pub fn lost(&mut self, now: Instant) -> Retry {
         self.state = Connection::Closed;
         self.security = None;
+        self.account = false;
         if self.quitting {
             return Retry::Leaving;
         }
         if let Some(why) = &self.final_reason {
             return Retry::Never(why.clone());
         }
-        if matches!(self.certificate, Some(Refusal::Unknown { .. })) {
+        if matches!(self.certificate, Some(Refusal::Unknown { .. })) || self.login.is_some() {
             self.backoff.cancel();
             return Retry::Asking;
         }
-        let delay = self.backoff.lost(now);
+        let mut delay = self.backoff.lost(now);
+        // A throttled login is not tried again before the server said it may be.
+        if let Some(until) = self.hold_until.take()
+            && until > now + delay
+        {
+            self.backoff.postpone(until);
+            delay = until - now;
+        }
         Retry::After { delay, attempt: self.backoff.failures() }
     }
 
@@ -142,6 +195,10 @@ impl Link {
         }
         if code == ByeCode::TlsRequired {
             self.final_reason = Some(TLS_ONLY.to_owned());
+        }
+        // The same password would be refused again: the person types it, or /connect.
+        if code == ByeCode::LoginFailed {
+            self.final_reason = Some(LOGIN_FAILED.to_owned());
         }
     }
 

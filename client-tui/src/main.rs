@@ -5,6 +5,7 @@ use std::net::ToSocketAddrs as _;
 use std::path::PathBuf;
 
 use chat_tui::config::{self, FileConfig};
+use chat_tui::password;
 use chat_tui::tls::{TlsClient, known};
 use clap::Parser;
 
@@ -55,6 +56,13 @@ struct Args {
     /// No nick colours (also when NO_COLOR is set).
     #[arg(long)]
     no_colors: bool,
+
+    /// Log in to your nick's account with the password on the first line of FILE, which must
+    /// be readable by you alone (chmod 600). Without it: the CHAT_PASSWORD environment
+    /// variable, else the config file's password_command (its first line of output), else
+    /// you are asked when the server wants the password.
+    #[arg(long, value_name = "FILE")]
+    password_file: Option<PathBuf>,
 
     /// The config file [default: $XDG_CONFIG_HOME/chat-tui/config.toml or
     /// ~/.config/chat-tui/config.toml].
@@ -112,9 +120,15 @@ async fn run(args: Args) -> anyhow::Result<()> {
         },
         tls_ca: (!args.tls_ca.is_empty()).then_some(args.tls_ca),
         tls_fingerprint: args.tls_fingerprint,
+        password_command: None,
     };
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let mut settings = config::resolve(flags, file, no_color)?;
+    let sources = password::Sources {
+        file: args.password_file.as_deref(),
+        env: std::env::var_os(password::ENV),
+        command: settings.password_command.as_deref(),
+    };
     if args.print_config {
         match &path {
             Some(path) if path.exists() => println!("# read from {}", path.display()),
@@ -124,9 +138,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
         if let Some(path) = known::default_path() {
             println!("# certificates trusted on first use: {}", path.display());
         }
+        println!("# password: {}", sources.describe());
         print!("{}", config::to_toml(&settings));
         return Ok(());
     }
+    // Before the screen is taken over: a refused file or a failed command is said here.
+    settings.password = password::load(sources).map_err(|e| anyhow::anyhow!(e))?;
     if let Some(path) = &args.log {
         let file = std::fs::File::create(path)
             .map_err(|e| anyhow::anyhow!("cannot write the log file {}: {e}", path.display()))?;

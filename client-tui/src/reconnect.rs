@@ -99,6 +99,13 @@ impl<J: Jitter> Backoff<J> {
         }
     }
 
+    /// Moves the waiting attempt to `at` if that is later.
+    pub fn postpone(&mut self, at: Instant) {
+        if let Some(next) = self.next.as_mut() {
+            *next = (*next).max(at);
+        }
+    }
+
     /// Stops waiting: no attempt is due until the next loss.
     pub fn cancel(&mut self) {
         self.next = None;

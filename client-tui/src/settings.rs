@@ -2,7 +2,9 @@
 //! the local times and days of server timestamps that follow from it.
 
 use chrono::{DateTime, FixedOffset, NaiveDate, Offset as _};
-use protocol::{Nick, RoomName};
+use protocol::{Nick, Password, RoomName};
+
+use crate::password::Origin;
 
 use crate::tls::TlsSettings;
 
@@ -24,6 +26,12 @@ pub struct Settings {
     /// Colour nicks (off: every nick in the default colour, for terminals or people that
     /// prefer it; `NO_COLOR` turns it off too).
     pub colors: bool,
+    /// The config file's command that prints the password (run at start-up, see
+    /// [`crate::password`]).
+    pub password_command: Option<String>,
+    /// The account's password, from the first source configured; the app takes it over
+    /// (`App::new`), so it is held in one place.
+    pub password: Option<(Password, Origin)>,
 }
 
 /// The default time format: hours and minutes.
@@ -41,6 +49,8 @@ impl Settings {
             time_format: DEFAULT_TIME_FORMAT.to_owned(),
             bell: false,
             colors: true,
+            password_command: None,
+            password: None,
         }
     }
 

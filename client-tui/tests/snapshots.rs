@@ -87,3 +87,69 @@ fn paste_prompt_80x24() {
     app.update(Event::Paste("fn main() {\n    println!(\"hi\");\n}\n".into()));
     insta::assert_snapshot!(masked(&mut app));
 }
+
+/// Logged in (✓ in the status line), a guest and an account of the same nick, one after
+/// the other, a private message kept while away.
+#[test]
+fn accounts_80x24() {
+    let mut app = app(80, 24);
+    // As a welcome with `account` says (the answer to /register would add a line at the
+    // time of day).
+    app.link.account = true;
+    for (account, text) in [(false, "I am Tracy, honest"), (true, "no, I am Tracy")] {
+        net(
+            &mut app,
+            ServerMsg::Message {
+                account,
+                id: Uuid::now_v7(),
+                room: protocol::RoomName::lobby(),
+                seq: common::next_seq(),
+                from: nick("Tracy"),
+                kind: MessageKind::Say,
+                text: Text::parse(text).unwrap(),
+                ts: 0,
+            },
+        );
+    }
+    net(
+        &mut app,
+        ServerMsg::Private {
+            account: true,
+            offline: true,
+            id: Uuid::now_v7(),
+            from: nick("Tracy"),
+            to: nick("Michael"),
+            text: Text::parse("call me when you are back").unwrap(),
+            ts: 0,
+        },
+    );
+    insta::assert_snapshot!(masked(&mut app));
+    app.update(Event::Key(KeyEvent::new(KeyCode::Char('2'), KeyModifiers::ALT)));
+    insta::assert_snapshot!(masked(&mut app));
+}
+
+/// The password prompt: an asterisk per character typed, and nothing else of it.
+#[test]
+fn password_prompt_80x24() {
+    let settings = chat_tui::settings::Settings::new(nick("Michael"), "127.0.0.1:7878".into());
+    let mut app = App::new(settings, ratatui::layout::Rect::new(0, 0, 80, 24));
+    app.update(Event::Net(chat_tui::event::NetEvent::Connected {
+        server: "127.0.0.1:7878".into(),
+        security: chat_tui::event::Security::Plain { loopback: true },
+    }));
+    net(
+        &mut app,
+        ServerMsg::Error {
+            code: protocol::ErrorCode::PasswordRequired,
+            message: "Michael is a registered account: log in with its password".into(),
+            request: Some("hello".into()),
+            retry_after_ms: None,
+        },
+    );
+    for c in "hunter2".chars() {
+        app.update(Event::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)));
+    }
+    let screen = masked(&mut app);
+    assert!(!screen.contains("hunter2"));
+    insta::assert_snapshot!(screen);
+}

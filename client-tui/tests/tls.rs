@@ -44,7 +44,7 @@ async fn server(tls: Option<Arc<Tls>>) -> SocketAddr {
 
 /// What the network task reports connecting to `server`, up to the welcome or the end.
 async fn connect(server: &str, tls: Option<&TlsClient>) -> Vec<NetEvent> {
-    let hello = Link::new(Nick::parse("Michael").unwrap()).hello();
+    let hello = Link::new(Nick::parse("Michael").unwrap(), None).hello();
     let (events, mut from_net) = mpsc::channel(16);
     let (_outbox, task) = chat_tui::net::spawn(server.to_owned(), tls.cloned(), hello, events);
     let mut seen = Vec::new();

@@ -2,17 +2,22 @@
 
 use protocol::{ErrorCode, Nick, PresenceEvent, RoomName, ServerMsg, Stored, describe, sanitize};
 
+use super::login::explain;
 use super::{App, LogKind};
 use crate::entry::{Entry, EntryKind, clean};
 use crate::event::Effect;
 use crate::link::Connection;
 use crate::window::Target;
 
+/// Above the private messages the server kept for us while we were away.
+pub const KEPT_WHILE_AWAY: &str = "received while you were away, each sent at the time shown";
+
 impl App {
     pub(crate) fn on_server(&mut self, msg: ServerMsg) -> Vec<Effect> {
         match msg {
-            ServerMsg::Welcome { nick, greeting, motd, rooms, server, resume, .. } => {
+            ServerMsg::Welcome { nick, greeting, motd, rooms, server, resume, account, .. } => {
                 self.link.welcomed(nick, resume, self.now);
+                self.link.account = account;
                 self.windows.know_rooms(&rooms);
                 self.log(LogKind::Good, &greeting);
                 for line in motd.lines() {
@@ -57,14 +62,34 @@ impl App {
             ServerMsg::History { room, messages, beginning } => {
                 return self.on_history(room, messages, beginning);
             }
-            ServerMsg::Private { from, to, text, ts, .. } => {
+            ServerMsg::Private { from, to, text, ts, account, offline, .. } => {
                 let mine = self.link.is_me(&from);
-                let echo = mine.then(|| to.clone());
-                let other = if mine { to } else { from.clone() };
+                let other = if mine { to.clone() } else { from.clone() };
                 let index = self.windows.open(Target::Private(other));
-                let entry = self.spoken(from, EntryKind::Say, text.as_str(), ts);
+                // Kept by the server while we were away: marked so, once per run of them.
+                let kept = offline && !mine;
+                if kept && !self.windows[index].entries().back().is_some_and(|e| e.offline) {
+                    let marker = Entry {
+                        day: self.settings.day_of(ts),
+                        ..Entry::marker(KEPT_WHILE_AWAY.to_owned())
+                    };
+                    self.push(index, marker);
+                }
+                let entry = Entry {
+                    offline: kept,
+                    ..self.spoken(from, account, EntryKind::Say, text.as_str(), ts)
+                };
                 self.push(index, entry);
-                if let Some(to) = echo {
+                if mine {
+                    if offline {
+                        let text = format!("{to} is away: kept, delivered when they log in");
+                        let note = Entry::note(self.time_now(), EntryKind::Info, clean(&text));
+                        self.push(index, note);
+                        // Typed elsewhere (/msg from a room): said where the person looks too.
+                        if index != self.windows.current {
+                            self.note(EntryKind::Info, &text);
+                        }
+                    }
                     return self.paste_echoed(None, Some(&to));
                 }
             }
@@ -73,6 +98,10 @@ impl App {
             }
             ServerMsg::Nick { nick } => {
                 self.log(LogKind::Info, &format!("you are now known as {nick}"));
+                // Away from the account's nick (not to a look-alike of it): a guest now.
+                if nick.key() != self.link.nick.key() {
+                    self.link.account = false;
+                }
                 self.link.nick = nick;
             }
             ServerMsg::Rooms { rooms } => {
@@ -95,11 +124,13 @@ impl App {
                 }
             }
             ServerMsg::Notice { text, .. } => self.log(LogKind::Info, &text),
-            ServerMsg::Account { nick, event } => {
-                self.log(LogKind::Info, &protocol::describe::account(&nick, event));
-            }
-            ServerMsg::Error { code, message, retry_after_ms, .. } => {
+            ServerMsg::Account { nick, event } => self.on_account(nick, event),
+            ServerMsg::Error { code, message, request, retry_after_ms } => {
                 self.paste_refused(code, retry_after_ms);
+                self.account_refused(request.as_deref());
+                if let Some(effects) = self.login_refused(code, &message, retry_after_ms) {
+                    return effects;
+                }
                 if self.link.state != Connection::Registered
                     && code == ErrorCode::NickInUse
                     && self.coming_back()
@@ -112,14 +143,16 @@ impl App {
                     return self.drop_connection();
                 }
                 if self.link.state != Connection::Registered {
-                    let hint = if code == ErrorCode::NickInUse || code == ErrorCode::InvalidNick {
-                        "; pick another with /nick NAME"
-                    } else {
-                        ""
+                    let hint = match code {
+                        ErrorCode::NickInUse | ErrorCode::InvalidNick => {
+                            "; pick another with /nick NAME"
+                        }
+                        ErrorCode::NickRegistered => " (/nick NAME picks another)",
+                        _ => "",
                     };
                     self.log(LogKind::Error, &format!("{message}{hint}"));
                 } else {
-                    self.note_from_server(EntryKind::Error, &message);
+                    self.note_from_server(EntryKind::Error, &explain(code, &message));
                 }
             }
             ServerMsg::Ping { token } => {

@@ -5,10 +5,12 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use protocol::command::{self, Command};
 use protocol::{ClientMsg, Label};
 
-use super::App;
+use super::{App, LogKind};
 use crate::entry::EntryKind;
 use crate::event::Effect;
 use crate::link::Connection;
+use crate::login::secret_command;
+use crate::password::wipe_string;
 use crate::window::Target;
 
 impl App {
@@ -21,6 +23,9 @@ impl App {
         let ctrl_c = ctrl && key.code == KeyCode::Char('c');
         if self.link.certificate.is_some() && !ctrl_c {
             return self.on_certificate_key(&key);
+        }
+        if self.link.login.is_some() && !ctrl_c {
+            return self.on_login_key(&key);
         }
         if self.composer.paste.is_some() && !ctrl_c {
             return self.on_paste_key(&key);
@@ -78,7 +83,12 @@ impl App {
             }
             _ => {}
         }
-        match command::parse(&line) {
+        let parsed = command::parse(&line);
+        if secret_command(&line).is_some() {
+            // Parsed into passwords, which wipe themselves; the typed line goes the same way.
+            wipe_string(line);
+        }
+        match parsed {
             Ok(command) => self.run(command),
             Err(e) => {
                 self.note(EntryKind::Error, &e.to_string());
@@ -124,8 +134,17 @@ impl App {
             }
             (Command::Nick(nick), _) if self.link.state != Connection::Registered => {
                 self.link.nick = nick;
+                // Not connected (a login given up, a final goodbye): try now as the new nick.
+                if self.link.connect_now() {
+                    self.log(LogKind::Info, &format!("connecting as {}...", self.link.nick));
+                    return vec![Effect::Connect];
+                }
                 self.link.hello()
             }
+            (
+                command @ (Command::Register(_) | Command::Passwd { .. } | Command::Unregister(_)),
+                _,
+            ) => return self.account_request(command),
             (command, _) => match command.into_request(self.windows.current_room()) {
                 Ok(Some(request)) => request,
                 Ok(None) => return Vec::new(),

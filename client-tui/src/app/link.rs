@@ -73,6 +73,10 @@ impl App {
         let retry = self.link.lost(self.now);
         self.stop_paste("connection lost");
         match retry {
+            Retry::Asking if self.link.login.is_some() => self.log(
+                LogKind::Info,
+                "not reconnecting until the password is typed (Enter connects; Esc: do not log in)",
+            ),
             Retry::Leaving | Retry::Asking => {}
             Retry::Never(why) => self.log(LogKind::Error, &format!("not reconnecting: {why}")),
             Retry::After { delay, attempt } => self.log(

@@ -16,6 +16,7 @@ use crate::entry::{Entry, EntryKind, clean, mentions};
 use crate::event::{Effect, Event};
 use crate::layout::{Panes, View};
 use crate::link::Link;
+use crate::login::Credential;
 use crate::settings::Settings;
 use crate::window::Target;
 use crate::windows::Windows;
@@ -25,6 +26,7 @@ mod certificate;
 mod incoming;
 mod keys;
 mod link;
+mod login;
 mod paste;
 
 /// Lines kept in the connection log.
@@ -62,9 +64,13 @@ pub struct App {
 }
 
 impl App {
-    pub fn new(settings: Settings, size: Rect) -> Self {
+    pub fn new(mut settings: Settings, size: Rect) -> Self {
+        let credential = settings
+            .password
+            .take()
+            .map(|(password, origin)| Credential::new(&settings.nick, password, origin));
         Self {
-            link: Link::new(settings.nick.clone()),
+            link: Link::new(settings.nick.clone(), credential),
             settings,
             windows: Windows::default(),
             composer: Composer::default(),
@@ -86,6 +92,10 @@ impl App {
     fn handle(&mut self, event: Event) -> Vec<Effect> {
         match event {
             Event::Key(key) => self.on_key(key),
+            Event::Paste(text) if self.link.login.is_some() => {
+                self.on_login_paste(&text);
+                Vec::new()
+            }
             Event::Paste(text) => {
                 self.composer.receive_paste(&text);
                 Vec::new()
@@ -172,10 +182,18 @@ impl App {
         self.push(self.windows.current, entry);
     }
 
-    /// The entry for something `from` said at `ts`.
-    pub(crate) fn spoken(&self, from: Nick, kind: EntryKind, text: &str, ts: u64) -> Entry {
+    /// The entry for something `from` said at `ts`; `account`: logged in to `from`'s account.
+    pub(crate) fn spoken(
+        &self,
+        from: Nick,
+        account: bool,
+        kind: EntryKind,
+        text: &str,
+        ts: u64,
+    ) -> Entry {
         Entry {
             from: Some(from),
+            account,
             ts: Some(ts),
             day: self.settings.day_of(ts),
             ..Entry::note(self.settings.time_of(ts), kind, clean(text))
@@ -193,7 +211,7 @@ impl App {
             seq: Some(m.seq),
             earlier,
             mention,
-            ..self.spoken(m.from.clone(), kind, m.text.as_str(), m.ts)
+            ..self.spoken(m.from.clone(), m.account, kind, m.text.as_str(), m.ts)
         }
     }
 

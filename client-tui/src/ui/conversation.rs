@@ -10,7 +10,7 @@ use unicode_width::UnicodeWidthStr;
 
 use super::{block, bottom_aligned, bottom_rows, nick_style};
 use crate::app::App;
-use crate::entry::{Entry, EntryKind};
+use crate::entry::{ACCOUNT_MARK, Entry, EntryKind};
 use crate::layout::Panes;
 use crate::link::Connection;
 
@@ -52,9 +52,9 @@ fn entry_lines(entry: &Entry, width: usize, look: Look) -> Vec<Line<'_>> {
     }
     let label = if look.grouped {
         // The same columns, so the entry's height (and the row index) does not change.
-        Span::raw(" ".repeat(entry.label().width()))
+        vec![Span::raw(" ".repeat(entry.label().width()))]
     } else {
-        Span::styled(entry.label(), label_style)
+        label_spans(entry.label(), label_style, look.colors)
     };
     let rows = entry.text_rows(width);
     match entry.indent(width) {
@@ -63,7 +63,7 @@ fn entry_lines(entry: &Entry, width: usize, look: Look) -> Vec<Line<'_>> {
             .enumerate()
             .map(|(i, row)| {
                 let lead = if i == 0 {
-                    vec![time.clone(), label.clone()]
+                    [vec![time.clone()], label.clone()].concat()
                 } else {
                     vec![Span::raw(" ".repeat(indent))]
                 };
@@ -88,6 +88,22 @@ fn entry_lines(entry: &Entry, width: usize, look: Look) -> Vec<Line<'_>> {
             lines.extend(rows.into_iter().map(|row| Line::from(Span::styled(row, text_style))));
             lines
         }
+    }
+}
+
+/// The label's spans: an account's mark ([`ACCOUNT_MARK`]) stands out from the nick in
+/// green when colours are on.
+fn label_spans(label: String, style: Style, colors: bool) -> Vec<Span<'static>> {
+    match label.split_once(ACCOUNT_MARK) {
+        Some((nick, rest)) if colors => {
+            let mark = style.fg(Color::Green).add_modifier(Modifier::BOLD);
+            vec![
+                Span::styled(nick.to_owned(), style),
+                Span::styled(ACCOUNT_MARK.to_string(), mark),
+                Span::styled(rest.to_owned(), style),
+            ]
+        }
+        _ => vec![Span::styled(label, style)],
     }
 }
 

@@ -1,6 +1,6 @@
 //! The status line: the connection's state, whether it is encrypted (a lock for TLS, "not
-//! encrypted" for clear text beyond this machine), server, nick and room, then every window
-//! with its unread count.
+//! encrypted" for clear text beyond this machine), server, nick (with a ✓ when logged in to
+//! its account) and room, then every window with its unread count.
 
 use protocol::sanitize;
 use ratatui::Frame;
@@ -10,6 +10,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use crate::app::App;
+use crate::entry::ACCOUNT_MARK;
 use crate::event::Security;
 use crate::link::Connection;
 
@@ -35,11 +36,15 @@ pub(super) fn draw(frame: &mut Frame, app: &App, area: Rect) {
         Some(Security::Plain { loopback: true }) | None => {}
     }
     spans.push(Span::raw(format!(
-        " {} · {} · {} ·",
+        " {} · {}",
         sanitize(&app.settings.server),
         sanitize(app.link.nick.as_str()),
-        room
     )));
+    // Logged in to the account: the same mark as its messages carry.
+    if app.link.account {
+        spans.push(Span::styled(format!(" {ACCOUNT_MARK}"), Style::new().fg(Color::Green).bold()));
+    }
+    spans.push(Span::raw(format!(" · {room} ·")));
     for (i, w) in app.windows.iter().enumerate() {
         spans.push(Span::raw(" "));
         let mut label = format!("{}:{}", i + 1, w.target.title());

@@ -88,6 +88,31 @@ impl Tmux {
         self.spawn(name, &command, width, height)
     }
 
+    /// [`Tmux::start`] with `env` added to the environment of `chat-tui` alone (values are
+    /// single-quoted for the shell, and must not hold a quote).
+    pub fn start_with_env(
+        &self,
+        name: &str,
+        env: &[(&str, &str)],
+        args: &str,
+        width: u16,
+        height: u16,
+    ) -> Pane<'_> {
+        let vars: Vec<String> = env
+            .iter()
+            .map(|(k, v)| {
+                assert!(!v.contains('\''), "{v:?}");
+                format!("{k}='{v}'")
+            })
+            .collect();
+        let command = format!(
+            "env {} {} {args}; echo EXITED $?; sleep 600",
+            vars.join(" "),
+            env!("CARGO_BIN_EXE_chat-tui")
+        );
+        self.spawn(name, &command, width, height)
+    }
+
     /// Runs the shell command `command` in a new window of `width` x `height`.
     pub fn spawn(&self, name: &str, command: &str, width: u16, height: u16) -> Pane<'_> {
         self.run(&[
@@ -253,6 +278,59 @@ impl Nc {
                 return seen;
             }
         }
+    }
+}
+
+/// A client speaking the JSON protocol line by line, as a script would.
+pub struct Json {
+    reader: BufReader<tokio::net::tcp::OwnedReadHalf>,
+    writer: tokio::net::tcp::OwnedWriteHalf,
+}
+
+impl Json {
+    /// Says hello as `nick` (with `password`, if any) and waits for the welcome.
+    pub async fn hello(addr: SocketAddr, nick: &str, password: Option<&str>) -> Self {
+        let (r, w) = TcpStream::connect(addr).await.unwrap().into_split();
+        let mut json = Self { reader: BufReader::new(r), writer: w };
+        let password = password.map_or_else(String::new, |p| format!(r#","password":"{p}""#));
+        json.send(&format!(
+            r#"{{"type":"hello","nick":"{nick}","protocol":{}{password}}}"#,
+            protocol::PROTOCOL_VERSION
+        ))
+        .await;
+        json.wait_for(r#""type":"welcome""#).await;
+        json
+    }
+
+    pub async fn send(&mut self, line: &str) {
+        self.writer.write_all(format!("{line}\n").as_bytes()).await.unwrap();
+    }
+
+    /// Reads lines until one contains `needle`; returns all lines read.
+    pub async fn wait_for(&mut self, needle: &str) -> Vec<String> {
+        let mut seen = Vec::new();
+        loop {
+            let mut line = String::new();
+            let read = tokio::time::timeout(WAIT, self.reader.read_line(&mut line)).await;
+            assert!(matches!(read, Ok(Ok(1..))), "{needle:?} never came; got {seen:?}");
+            let found = line.contains(needle);
+            seen.push(line);
+            if found {
+                return seen;
+            }
+        }
+    }
+
+    /// Makes our nick an account with `password`.
+    pub async fn register(&mut self, password: &str) {
+        self.send(&format!(r#"{{"type":"register","password":"{password}"}}"#)).await;
+        self.wait_for(r#""event":"registered""#).await;
+    }
+
+    /// Says goodbye and waits for the server to close.
+    pub async fn quit(mut self) {
+        self.send(r#"{"type":"quit"}"#).await;
+        self.wait_for(r#""type":"bye""#).await;
     }
 }
 

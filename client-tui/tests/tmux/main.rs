@@ -5,6 +5,7 @@
 
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
+mod accounts;
 #[path = "../certs/mod.rs"]
 mod certs;
 mod chat;
