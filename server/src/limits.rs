@@ -240,15 +240,16 @@ pub const MAX_CONCURRENT_HASHES: usize = 2;
 /// Wrong passwords one connection may give before it is closed.
 pub const MAX_LOGIN_TRIES: u32 = 3;
 
-/// Failed logins from one address block (an IPv4 /24 or IPv6 /64) allowed in a burst, then
+/// Login attempts (right or wrong) from one IPv4 address or IPv6 /64 allowed in a burst, then
 /// one per [`ADDRESS_LOGIN_REFILL`].
 pub const ADDRESS_LOGIN_BURST: u32 = 10;
 
 /// How often an address block earns one more login attempt once its burst is spent.
 pub const ADDRESS_LOGIN_REFILL: Duration = Duration::from_secs(6);
 
-/// Failed logins of one account before each further one waits: 1 s, then twice as long
-/// after each failure, up to [`MAX_ACCOUNT_LOGIN_WAIT`].
+/// Failed logins of one account from one address block that cost nothing; after each further
+/// one, the next try from that block waits 1 s, then twice as long, up to
+/// [`MAX_ACCOUNT_LOGIN_WAIT`].
 pub const FREE_ACCOUNT_FAILURES: u32 = 3;
 
 /// The longest an account's next login waits after failures.
