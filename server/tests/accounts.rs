@@ -13,28 +13,12 @@ use std::time::Duration;
 use chat_server::HistoryConfig;
 use chat_server::broker::Location;
 use common::{JsonClient, PlainClient, TestServer, nick, start_server, start_server_with_history};
-use protocol::{
-    AccountEvent, ByeCode, ClientMsg, ErrorCode, Label, PROTOCOL_VERSION, Password, RoomName,
-    ServerMsg, Text,
-};
+use protocol::{AccountEvent, ByeCode, ClientMsg, ErrorCode, Password, RoomName, ServerMsg, Text};
 
 const SECRET: &str = "correct horse battery";
 
 fn password(s: &str) -> Password {
     Password::parse(s).unwrap()
-}
-
-/// Says hello as `name` with `secret` (if any) and returns the first answer.
-async fn hello(c: &mut JsonClient, name: &str, secret: Option<&str>) -> ServerMsg {
-    c.send(ClientMsg::Hello {
-        nick: nick(name),
-        protocol: PROTOCOL_VERSION,
-        client: Label::truncate("tests"),
-        resume: None,
-        password: secret.map(password),
-    })
-    .await;
-    c.recv().await
 }
 
 /// A session of `name` that has registered it with `secret`.
@@ -59,7 +43,7 @@ async fn quit(mut c: JsonClient) {
 /// A client logged in to `name`'s account, past its lobby member list.
 async fn logged_in(server: &TestServer, name: &str, secret: &str) -> (JsonClient, Vec<ServerMsg>) {
     let mut c = JsonClient::connect(server.json).await;
-    let welcome = hello(&mut c, name, Some(secret)).await;
+    let welcome = c.hello_with_password(name, Some(secret)).await;
     assert!(matches!(welcome, ServerMsg::Welcome { account: true, .. }), "{welcome:?}");
     let (_, before) = c.recv_until(|m| matches!(m, ServerMsg::Members { .. })).await;
     (c, before)
@@ -84,7 +68,7 @@ async fn a_registered_nick_and_its_look_alikes_are_refused_to_guests_everywhere(
         ("Mlchael", ErrorCode::NickRegistered),
     ] {
         let mut guest = JsonClient::connect(server.json).await;
-        let answer = hello(&mut guest, name, None).await;
+        let answer = guest.hello_with_password(name, None).await;
         assert_eq!(error_code(&answer), code, "hello as {name}: {answer:?}");
         if let ServerMsg::Error { message, .. } = &answer {
             assert!(message.contains("Michael") && message.contains("password"), "{message}");
@@ -112,7 +96,7 @@ async fn a_registered_nick_and_its_look_alikes_are_refused_to_guests_everywhere(
     // Guests on free nicks are as welcome as ever.
     let mut guest = JsonClient::connect(server.json).await;
     assert!(matches!(
-        hello(&mut guest, "Tracy", None).await,
+        guest.hello_with_password("Tracy", None).await,
         ServerMsg::Welcome { account: false, .. }
     ));
     server.shutdown().await;
@@ -131,7 +115,7 @@ async fn the_password_logs_in_and_takes_the_nick_from_another_connection() {
     // A password for a nick that is no account is not used, and said so.
     let mut tracy = JsonClient::connect(server.json).await;
     assert!(matches!(
-        hello(&mut tracy, "Tracy", Some(SECRET)).await,
+        tracy.hello_with_password("Tracy", Some(SECRET)).await,
         ServerMsg::Welcome { account: false, .. }
     ));
     let (notice, _) = tracy.recv_until(|m| matches!(m, ServerMsg::Notice { .. })).await;
@@ -150,7 +134,7 @@ async fn wrong_passwords_are_refused_counted_throttled_and_told_to_the_owner() {
     // Three wrong ones close the connection.
     let mut c = JsonClient::connect(server.json).await;
     for _ in 0..3 {
-        let answer = hello(&mut c, "Michael", Some("not the password")).await;
+        let answer = c.hello_with_password("Michael", Some("not the password")).await;
         assert_eq!(error_code(&answer), ErrorCode::WrongPassword, "{answer:?}");
     }
     let rest = c.recv_until_closed().await;
@@ -162,10 +146,10 @@ async fn wrong_passwords_are_refused_counted_throttled_and_told_to_the_owner() {
     // The fourth failure makes the account wait before the next try, whoever tries.
     let mut c = JsonClient::connect(server.json).await;
     assert_eq!(
-        error_code(&hello(&mut c, "Michael", Some("still wrong")).await),
+        error_code(&c.hello_with_password("Michael", Some("still wrong")).await),
         ErrorCode::WrongPassword
     );
-    let answer = hello(&mut c, "Michael", Some(SECRET)).await;
+    let answer = c.hello_with_password("Michael", Some(SECRET)).await;
     let ServerMsg::Error { code: ErrorCode::LoginThrottled, retry_after_ms: Some(wait), .. } =
         answer
     else {
@@ -175,7 +159,7 @@ async fn wrong_passwords_are_refused_counted_throttled_and_told_to_the_owner() {
     tokio::time::sleep(Duration::from_millis(wait)).await;
 
     // The owner gets in, and is told of the failures and where they came from.
-    let welcome = hello(&mut c, "Michael", Some(SECRET)).await;
+    let welcome = c.hello_with_password("Michael", Some(SECRET)).await;
     assert!(matches!(welcome, ServerMsg::Welcome { account: true, .. }), "{welcome:?}");
     let (notice, _) = c.recv_until(|m| matches!(m, ServerMsg::Notice { .. })).await;
     let ServerMsg::Notice { text, .. } = notice else { unreachable!() };
@@ -207,7 +191,7 @@ async fn an_address_that_fails_often_or_registers_often_waits() {
     'out: for name in names.iter().cycle() {
         let mut c = JsonClient::connect(server.json).await;
         for _ in 0..2 {
-            let answer = hello(&mut c, name, Some("guess guess")).await;
+            let answer = c.hello_with_password(name, Some("guess guess")).await;
             assert_eq!(error_code(&answer), ErrorCode::WrongPassword, "{answer:?}");
             failures += 1;
             if failures == chat_server::limits::ADDRESS_LOGIN_BURST {
@@ -217,7 +201,7 @@ async fn an_address_that_fails_often_or_registers_often_waits() {
     }
     // ...and the address waits, even with the right password.
     let mut c = JsonClient::connect(server.json).await;
-    let answer = hello(&mut c, &names[2], Some(SECRET)).await;
+    let answer = c.hello_with_password(&names[2], Some(SECRET)).await;
     assert!(
         matches!(answer, ServerMsg::Error { code: ErrorCode::LoginThrottled, retry_after_ms: Some(_), ref message, .. } if message.contains("your address")),
         "{answer:?}"
@@ -309,7 +293,7 @@ async fn passwd_and_unregister_need_the_password() {
     quit(michael).await;
     let mut old = JsonClient::connect(server.json).await;
     assert_eq!(
-        error_code(&hello(&mut old, "Michael", Some(SECRET)).await),
+        error_code(&old.hello_with_password("Michael", Some(SECRET)).await),
         ErrorCode::WrongPassword
     );
     let (mut michael, _) = logged_in(&server, "Michael", "new secret").await;
@@ -324,7 +308,7 @@ async fn passwd_and_unregister_need_the_password() {
     // A guest may have the nick again.
     let mut guest = JsonClient::connect(server.json).await;
     assert!(matches!(
-        hello(&mut guest, "Michael", None).await,
+        guest.hello_with_password("Michael", None).await,
         ServerMsg::Welcome { account: false, .. }
     ));
     server.shutdown().await;
@@ -375,7 +359,10 @@ async fn accounts_survive_a_restart_as_argon2id_hashes_only() {
 
     let server = start_server_with_history(common::info(), file_history(&db)).await;
     let mut guest = JsonClient::connect(server.json).await;
-    assert_eq!(error_code(&hello(&mut guest, "Michael", None).await), ErrorCode::PasswordRequired);
+    assert_eq!(
+        error_code(&guest.hello_with_password("Michael", None).await),
+        ErrorCode::PasswordRequired
+    );
     let (michael, _) = logged_in(&server, "Michael", SECRET).await;
     quit(michael).await;
     server.shutdown().await;
@@ -408,13 +395,16 @@ async fn no_log_line_of_the_binary_holds_a_password() {
         std::process::Stdio::from(log),
     );
     let mut c = JsonClient::connect(server.json).await;
-    hello(&mut c, "Michael", None).await;
+    c.hello_with_password("Michael", None).await;
     c.send(ClientMsg::Register { password: password(SECRET) }).await;
     c.recv_until(|m| matches!(m, ServerMsg::Account { .. })).await;
     quit(c).await;
     let mut c = JsonClient::connect(server.json).await;
-    hello(&mut c, "Michael", Some("wrong guess here")).await;
-    assert!(matches!(hello(&mut c, "Michael", Some(SECRET)).await, ServerMsg::Welcome { .. }));
+    c.hello_with_password("Michael", Some("wrong guess here")).await;
+    assert!(matches!(
+        c.hello_with_password("Michael", Some(SECRET)).await,
+        ServerMsg::Welcome { .. }
+    ));
     c.send(ClientMsg::Passwd { old: password(SECRET), new: password("second secret") }).await;
     c.recv_until(|m| matches!(m, ServerMsg::Account { .. })).await;
     c.send(ClientMsg::Unregister { password: password("second secret") }).await;
@@ -452,7 +442,7 @@ async fn parallel_wrong_passwords_are_all_counted() {
         let addr = server.json;
         tokio::spawn(async move {
             let mut c = JsonClient::connect(addr).await;
-            let answer = hello(&mut c, "Michael", Some(&format!("guess number {i}"))).await;
+            let answer = c.hello_with_password("Michael", Some(&format!("guess number {i}"))).await;
             assert_eq!(error_code(&answer), ErrorCode::WrongPassword, "{answer:?}");
         })
     });

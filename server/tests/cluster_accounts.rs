@@ -8,26 +8,12 @@ mod common;
 
 use common::redis::{Node, RedisServer, UrlSource, member, say, wait_for_members};
 use common::{JsonClient, nick};
-use protocol::{
-    AccountEvent, ByeCode, ClientMsg, ErrorCode, Label, PROTOCOL_VERSION, Password, ServerMsg, Text,
-};
+use protocol::{AccountEvent, ByeCode, ClientMsg, ErrorCode, Password, ServerMsg, Text};
 
 const SECRET: &str = "tr0ub4dor&3 horse";
 
 async fn node(redis: &RedisServer, id: &str) -> Node {
     Node::start_from(redis, UrlSource::Flag(&redis.url()), id, &[], &[("RUST_LOG", "trace")]).await
-}
-
-async fn hello(c: &mut JsonClient, name: &str, secret: Option<&str>) -> ServerMsg {
-    c.send(ClientMsg::Hello {
-        nick: nick(name),
-        protocol: PROTOCOL_VERSION,
-        client: Label::truncate("tests"),
-        resume: None,
-        password: secret.map(|s| Password::parse(s).unwrap()),
-    })
-    .await;
-    c.recv().await
 }
 
 #[tokio::test]
@@ -48,7 +34,7 @@ async fn an_account_made_on_one_node_is_owned_on_every_node() {
         [("michael", ErrorCode::PasswordRequired), ("Miсhael", ErrorCode::NickRegistered)]
     {
         let mut guest = JsonClient::connect(b.json).await;
-        let answer = hello(&mut guest, name, None).await;
+        let answer = guest.hello_with_password(name, None).await;
         assert!(
             matches!(answer, ServerMsg::Error { code: c, .. } if c == code),
             "{name}: {answer:?}"
@@ -64,7 +50,7 @@ async fn an_account_made_on_one_node_is_owned_on_every_node() {
 
     // The password logs in on the other node, taking the nick from the first session.
     let mut there = JsonClient::connect(b.json).await;
-    let welcome = hello(&mut there, "Michael", Some(SECRET)).await;
+    let welcome = there.hello_with_password("Michael", Some(SECRET)).await;
     assert!(matches!(welcome, ServerMsg::Welcome { account: true, .. }), "{welcome:?}");
     let (bye, _) = michael.recv_until(|m| matches!(m, ServerMsg::Bye { .. })).await;
     assert!(matches!(bye, ServerMsg::Bye { code: ByeCode::Replaced, .. }), "{bye:?}");
@@ -72,7 +58,7 @@ async fn an_account_made_on_one_node_is_owned_on_every_node() {
 
     // A wrong password is refused there too.
     let mut wrong = JsonClient::connect(a.json).await;
-    let answer = hello(&mut wrong, "Michael", Some("wrong wrong")).await;
+    let answer = wrong.hello_with_password("Michael", Some("wrong wrong")).await;
     assert!(
         matches!(answer, ServerMsg::Error { code: ErrorCode::WrongPassword, .. }),
         "{answer:?}"
@@ -109,7 +95,7 @@ async fn an_account_made_on_one_node_is_owned_on_every_node() {
     }
     let mut back = JsonClient::connect(b.json).await;
     assert!(matches!(
-        hello(&mut back, "Michael", Some(SECRET)).await,
+        back.hello_with_password("Michael", Some(SECRET)).await,
         ServerMsg::Welcome { account: true, .. }
     ));
     let (waiting, _) = back.recv_until(|m| matches!(m, ServerMsg::Private { .. })).await;

@@ -186,6 +186,19 @@ impl<S: Stream> JsonClient<S> {
         self.hello_resuming(nick, None).await
     }
 
+    /// Says hello as `nick` with the account's password (or none) and returns the first answer.
+    pub async fn hello_with_password(&mut self, nick: &str, password: Option<&str>) -> ServerMsg {
+        self.send(ClientMsg::Hello {
+            password: password.map(|p| protocol::Password::parse(p).unwrap()),
+            nick: Nick::parse(nick).unwrap(),
+            protocol: PROTOCOL_VERSION,
+            client: Label::truncate("tests"),
+            resume: None,
+        })
+        .await;
+        self.recv().await
+    }
+
     /// Says hello showing the resume token of an earlier session.
     pub async fn hello_resuming(&mut self, nick: &str, resume: Option<uuid::Uuid>) -> ServerMsg {
         self.send(ClientMsg::Hello {
