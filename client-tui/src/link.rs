@@ -52,7 +52,7 @@ pub struct Link {
     pub nick: Nick,
     /// The session's resume token, from the welcome: the next hello shows it, so a lost
     /// connection gets the nick back at once even before the server notices it is dead.
-    pub resume: Option<uuid::Uuid>,
+    pub resume: Option<protocol::ResumeToken>,
     /// How the open connection is protected; `None` when none is open.
     pub security: Option<Security>,
     /// A refused certificate the person must see: one never seen ([`Refusal::Unknown`]: trust
@@ -150,7 +150,7 @@ impl Link {
     }
 
     /// The server welcomed us at `now` as `nick`, with a token to resume the session by.
-    pub fn welcomed(&mut self, nick: Nick, resume: Option<uuid::Uuid>, now: Instant) {
+    pub fn welcomed(&mut self, nick: Nick, resume: Option<protocol::ResumeToken>, now: Instant) {
         self.state = Connection::Registered;
         self.resume = resume;
         self.nick = nick;

@@ -54,7 +54,7 @@ fn welcome() -> ServerMsg {
         greeting: "Hello, Michael!".into(),
         motd: String::new(),
         rooms: vec![RoomInfo { name: RoomName::lobby(), members: 1 }],
-        resume: Some(TOKEN),
+        resume: Some(TOKEN.into()),
     }
 }
 
@@ -233,7 +233,7 @@ fn a_comeback_shows_the_resume_token_and_being_replaced_is_final() {
     closed(&mut app);
     come_back(&mut app, t0);
     let ClientMsg::Hello { resume, nick, .. } = app.link.hello() else { unreachable!() };
-    assert_eq!((resume, nick.as_str()), (Some(TOKEN), "Michael"));
+    assert_eq!((resume, nick.as_str()), (Some(TOKEN.into()), "Michael"));
 
     net(
         &mut app,

@@ -8,7 +8,7 @@
 //! # Layout
 //! - [`limits`]: the size limits and the protocol version, as named constants.
 //! - [`names`]: [`Nick`] and [`RoomName`], validated names; [`NickKey`] for uniqueness.
-//! - [`secret`]: [`Password`], a secret that no log or `Debug` shows.
+//! - [`secret`]: [`Password`] and [`ResumeToken`], secrets that no log or `Debug` shows.
 //! - [`text`]: [`Text`] (what people say) and [`Label`] (short server-facing strings).
 //! - [`message`]: [`ClientMsg`] and [`ServerMsg`], the two enums of the wire.
 //! - [`decode`]: one line to one message, or a [`RequestError`] with a precise code.
@@ -39,7 +39,7 @@ pub use message::{
 };
 pub use names::{NameError, Nick, NickKey, RoomName};
 pub use sanitize::sanitize;
-pub use secret::{Password, PasswordError};
+pub use secret::{Password, PasswordError, ResumeToken};
 pub use text::{Label, Text, TextError};
 
 /// The codec a server uses: reads client messages, writes server messages.

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::limits::MAX_HISTORY_PAGE;
 use crate::names::{Nick, RoomName};
-use crate::secret::Password;
+use crate::secret::{Password, ResumeToken};
 use crate::text::{Label, Text};
 
 /// What a client sends to the server.
@@ -27,7 +27,7 @@ pub enum ClientMsg {
         /// server lets this connection take the nick over from that session (which it ends) or
         /// from the short reservation it keeps for a session that dropped.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        resume: Option<Uuid>,
+        resume: Option<ResumeToken>,
         /// The account's password, to log in as `nick` when it is registered. Ignored for a
         /// nick that is not; a registered nick without it is answered `password_required`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -163,7 +163,7 @@ pub enum ServerMsg {
         /// A secret for this session alone: sent in a later `hello`, it gets this nick back
         /// after a lost connection. Absent from servers that do not offer it.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        resume: Option<Uuid>,
+        resume: Option<ResumeToken>,
         /// Logged in: `nick` is a registered account and this session is its owner's.
         #[serde(default, skip_serializing_if = "is_false")]
         account: bool,

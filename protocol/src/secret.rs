@@ -1,4 +1,5 @@
-//! [`Password`]: a secret on the wire, which no log line, error or `Debug` output shows.
+//! Secrets on the wire, which no log line, error or `Debug` output shows: [`Password`] and
+//! [`ResumeToken`].
 //!
 //! The wire carries passwords in `hello`, `register`, `passwd` and `unregister`. The type
 //! bounds their size (a password is hashed with Argon2, whose cost must not be the sender's
@@ -74,9 +75,48 @@ impl<'de> Deserialize<'de> for Password {
     }
 }
 
+/// A session's resume token (`welcome`'s `resume`, shown again in a later `hello`): whoever
+/// holds it can take the session's nick, so it is a secret like a password. Random (v4),
+/// written as a uuid; `Debug` hides it.
+#[derive(Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ResumeToken(uuid::Uuid);
+
+impl ResumeToken {
+    pub fn random() -> Self {
+        Self(uuid::Uuid::new_v4())
+    }
+
+    /// The token itself, for hashing and for sending; never for showing.
+    pub fn expose(&self) -> uuid::Uuid {
+        self.0
+    }
+}
+
+impl From<uuid::Uuid> for ResumeToken {
+    fn from(uuid: uuid::Uuid) -> Self {
+        Self(uuid)
+    }
+}
+
+impl fmt::Debug for ResumeToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ResumeToken(hidden)")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_hides_the_resume_token() {
+        let token = ResumeToken::random();
+        let shown = format!("{:?}", Some(token));
+        assert!(!shown.contains(&token.expose().to_string()), "{shown}");
+        let json = serde_json::to_string(&token).unwrap();
+        assert_eq!(json, format!("\"{}\"", token.expose()));
+    }
 
     #[test]
     fn debug_hides_the_password() {

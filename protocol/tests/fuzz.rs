@@ -330,7 +330,7 @@ fn client_msg() -> impl Strategy<Value = ClientMsg> {
                 nick,
                 protocol,
                 client,
-                resume: resume.map(uuid::Uuid::from_u128),
+                resume: resume.map(|r| uuid::Uuid::from_u128(r).into()),
                 password,
             }),
         password().prop_map(|password| Register { password }),

@@ -272,7 +272,7 @@ async fn the_resume_token_and_renames_work_across_nodes() {
     wait_for_members(&mut tracy, &["Michael", "Tracy"]).await;
 
     let mut wrong = JsonClient::connect(b.json).await;
-    match wrong.hello_resuming("Michael", Some(uuid::Uuid::new_v4())).await {
+    match wrong.hello_resuming("Michael", Some(protocol::ResumeToken::random())).await {
         ServerMsg::Error { code: ErrorCode::NickInUse, .. } => {}
         other => panic!("a wrong token: {other:?}"),
     }

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use chat_server::ServerInfo;
 use common::{JsonClient, PlainClient, TestServer, start_server_with};
+use protocol::ResumeToken;
 use protocol::{ByeCode, ClientMsg, ErrorCode, PresenceEvent, RoomName, ServerMsg};
-use uuid::Uuid;
 
 fn room(s: &str) -> RoomName {
     RoomName::parse(s).unwrap()
@@ -19,7 +19,7 @@ fn room(s: &str) -> RoomName {
 
 /// Says hello as `nick` (showing `resume`), reads up to the lobby's member list, and returns
 /// the new session's own token.
-async fn hello(c: &mut JsonClient, nick: &str, resume: Option<Uuid>) -> Uuid {
+async fn hello(c: &mut JsonClient, nick: &str, resume: Option<ResumeToken>) -> ResumeToken {
     let welcome = c.hello_resuming(nick, resume).await;
     let ServerMsg::Welcome { resume: Some(token), .. } = welcome else {
         panic!("expected a welcome with a resume token, got {welcome:?}");
@@ -40,7 +40,7 @@ fn reset(c: JsonClient) {
     common::reset(c.frames.into_inner());
 }
 
-async fn connect(server: &TestServer, nick: &str) -> (JsonClient, Uuid) {
+async fn connect(server: &TestServer, nick: &str) -> (JsonClient, ResumeToken) {
     let mut c = JsonClient::connect(server.json).await;
     let token = hello(&mut c, nick, None).await;
     (c, token)
@@ -115,7 +115,7 @@ async fn the_token_takes_the_nick_over_from_a_session_still_held() {
 async fn a_held_nick_is_refused_without_its_token() {
     let server = server().await;
     let (_michael, _) = connect(&server, "Michael").await;
-    for resume in [None, Some(Uuid::new_v4())] {
+    for resume in [None, Some(ResumeToken::random())] {
         let mut c = JsonClient::connect(server.json).await;
         let ServerMsg::Error { code, .. } = c.hello_resuming("michael", resume).await else {
             panic!("expected an error")

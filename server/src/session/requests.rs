@@ -3,7 +3,7 @@
 
 use protocol::{
     ClientMsg, ErrorCode, Label, MessageKind, Nick, PROTOCOL_VERSION, Password, PresenceEvent,
-    RequestError, RoomInfo, RoomName, ServerMsg, Text,
+    RequestError, ResumeToken, RoomInfo, RoomName, ServerMsg, Text,
 };
 use std::time::Duration;
 
@@ -39,7 +39,7 @@ impl<D: Dialect> Session<D> {
                         "you said hello already",
                     ));
                 }
-                return self.hello(nick, protocol, &client, resume, password);
+                return self.hello(nick, protocol, &client, resume.map(|t| t.expose()), password);
             }
             other => other,
         };
@@ -205,7 +205,7 @@ impl<D: Dialect> Session<D> {
             greeting: format!("Hello, {nick}! Welcome to {}.", self.info.name),
             motd: self.info.motd.clone(),
             rooms: self.room_list(),
-            resume: self.dialect.resumes().then_some(resume),
+            resume: self.dialect.resumes().then_some(ResumeToken::from(resume)),
             account: self.logged_in,
         };
         self.write(&welcome);

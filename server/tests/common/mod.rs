@@ -200,7 +200,11 @@ impl<S: Stream> JsonClient<S> {
     }
 
     /// Says hello showing the resume token of an earlier session.
-    pub async fn hello_resuming(&mut self, nick: &str, resume: Option<uuid::Uuid>) -> ServerMsg {
+    pub async fn hello_resuming(
+        &mut self,
+        nick: &str,
+        resume: Option<protocol::ResumeToken>,
+    ) -> ServerMsg {
         self.send(ClientMsg::Hello {
             password: None,
             nick: Nick::parse(nick).unwrap(),
