@@ -148,3 +148,48 @@ async fn redis_holds_no_resume_token() {
     let (bye, _) = michael.recv_until(|m| matches!(m, ServerMsg::Bye { .. })).await;
     assert!(matches!(bye, ServerMsg::Bye { code: ByeCode::Replaced, .. }), "{bye:?}");
 }
+
+/// A private message that reaches its recipient's node just after the recipient left (the
+/// sender's node did not know yet) is kept for the account, and the sender is told so.
+#[tokio::test]
+async fn a_message_that_arrives_as_its_account_leaves_is_kept() {
+    let redis = RedisServer::start();
+    let (a, b) = tokio::join!(node(&redis, "a"), node(&redis, "b"));
+    let mut michael = member(&b, "Michael").await;
+    michael.send(ClientMsg::Register { password: Password::parse(SECRET).unwrap() }).await;
+    michael.recv_until(|m| matches!(m, ServerMsg::Account { .. })).await;
+    michael.send(ClientMsg::Quit { reason: None }).await;
+    michael.recv_until_closed().await;
+    let mut tracy = JsonClient::connect(a.json).await;
+    let ServerMsg::Welcome { session, .. } = tracy.hello("Tracy").await else { panic!() };
+    tracy.recv_until(|m| matches!(m, ServerMsg::Members { .. })).await;
+
+    // What node a sends to node b for a recipient it believes is there, sent by hand.
+    let note = serde_json::json!({
+        "t": "private", "from_node": "a", "from_session": session,
+        "id": uuid::Uuid::now_v7(), "from": "Tracy", "to": "Michael",
+        "text": "caught in the door", "ts": protocol::now_millis(), "account": false,
+    });
+    let mut conn = redis.connection().await;
+    let _: i64 = redis::cmd("PUBLISH")
+        .arg("chat:to:b")
+        .arg(note.to_string())
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let (told, _) = tracy.recv_until(|m| matches!(m, ServerMsg::Notice { .. })).await;
+    assert!(
+        matches!(&told, ServerMsg::Notice { text, .. } if text.contains("kept and delivered")),
+        "{told:?}"
+    );
+    let mut back = JsonClient::connect(a.json).await;
+    assert!(matches!(
+        back.hello_with_password("Michael", Some(SECRET)).await,
+        ServerMsg::Welcome { account: true, .. }
+    ));
+    let (waiting, _) = back.recv_until(|m| matches!(m, ServerMsg::Private { .. })).await;
+    assert!(
+        matches!(&waiting, ServerMsg::Private { offline: true, text, .. } if text.as_str() == "caught in the door"),
+        "{waiting:?}"
+    );
+}

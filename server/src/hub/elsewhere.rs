@@ -5,7 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use protocol::{ErrorCode, Nick, NickKey, PresenceEvent, RequestError, RoomName, ServerMsg};
+use protocol::{
+    ErrorCode, Nick, NickKey, PresenceEvent, RequestError, RoomName, ServerMsg, now_millis,
+};
 use uuid::Uuid;
 
 use super::{Hub, Member, NotQueued, ResumeHash, Room, recipient_busy, sort_members};
@@ -181,6 +183,19 @@ impl Hub {
             )
         };
         let _ = user.direct.try_send(Event::new(error.for_request("msg").to_msg()));
+    }
+
+    /// Tells `session` (`nick`) that its private message to `to`, sent as `to` was leaving
+    /// another node, is kept for when `to` logs in again.
+    pub fn kept_for_later(&self, session: Uuid, nick: &Nick, to: &Nick) {
+        let state = self.state();
+        if let Some(user) = state.users.get(&nick.key()).filter(|u| u.session == session) {
+            let text = format!(
+                "{to} went offline as your message was sent; it is kept and delivered when they log in"
+            );
+            let notice = ServerMsg::Notice { id: Uuid::now_v7(), ts: now_millis(), text };
+            let _ = user.direct.try_send(Event::new(notice));
+        }
     }
 
     /// This node's sessions (nick, session, resume token) and memberships (room, nick,

@@ -15,6 +15,7 @@ use uuid::Uuid;
 use super::state;
 use super::wire::{self, MemberEntry, Note, Owner, keys};
 use super::{Cluster, Outgoing, member_entry, presence_event, scripts};
+use crate::accounts::Waiting;
 use crate::event::Event;
 use crate::hub::Hub;
 use crate::limits::{REFILL_PAGE, RESUBSCRIBE_DELAY};
@@ -124,13 +125,31 @@ async fn on_payload(
                 id,
                 from: from.clone(),
                 to: to.clone(),
-                text,
+                text: text.clone(),
                 ts,
                 account,
                 offline: false,
             });
             if let Err(busy) = hub.deliver_private(event) {
-                let note = Note::Bounce { session: from_session, nick: from, to, busy };
+                // Gone just now: an account's message waits for it, as if it had been away
+                // when sent (one round trip, and only for this rare case).
+                let kept = !busy
+                    && cluster
+                        .keep_offline(Waiting {
+                            id,
+                            from: from.clone(),
+                            account,
+                            to: to.clone(),
+                            text,
+                            ts,
+                        })
+                        .await
+                        .unwrap_or(false);
+                let note = if kept {
+                    Note::Kept { session: from_session, nick: from, to }
+                } else {
+                    Note::Bounce { session: from_session, nick: from, to, busy }
+                };
                 cluster.relay().send(Outgoing::Publish {
                     channel: keys::to_node(&from_node),
                     payload: note.encode(),
@@ -138,6 +157,7 @@ async fn on_payload(
             }
         }
         Note::Bounce { session, nick, to, busy } => hub.bounce(session, &nick, &to, busy),
+        Note::Kept { session, nick, to } => hub.kept_for_later(session, &nick, &to),
         Note::Replace { session, nick } => hub.replaced(&nick, session),
         Note::Resync { node } => {
             // Another node wrote its state back: read it.

@@ -87,6 +87,13 @@ pub enum Note {
         to: Nick,
         busy: bool,
     },
+    /// A private message reached its recipient's node just after it left, and was kept for
+    /// the account: for its sender, on the sender's node.
+    Kept {
+        session: Uuid,
+        nick: Nick,
+        to: Nick,
+    },
     /// Another node's session took over `nick` with the resume token of `session` on the node
     /// this is published to: that session is to end.
     Replace {
