@@ -246,19 +246,17 @@ pub async fn start_server() -> (SocketAddr, SocketAddr, tokio::sync::oneshot::Se
     (json, plain, stop)
 }
 
-/// A plain-text client, as `nc` would be.
-pub struct Nc {
-    reader: BufReader<tokio::net::tcp::OwnedReadHalf>,
-    writer: tokio::net::tcp::OwnedWriteHalf,
+/// A line-by-line client over any stream: what it sends is a line, what it waits for is a
+/// line holding some text.
+pub struct Lines<S> {
+    reader: BufReader<tokio::io::ReadHalf<S>>,
+    writer: tokio::io::WriteHalf<S>,
 }
 
-impl Nc {
-    pub async fn login(addr: SocketAddr, name: &str) -> Self {
-        let (r, w) = TcpStream::connect(addr).await.unwrap().into_split();
-        let mut nc = Self { reader: BufReader::new(r), writer: w };
-        nc.send(name).await;
-        nc.wait_for(&format!("Hello, {name}!")).await;
-        nc
+impl<S: tokio::io::AsyncRead + tokio::io::AsyncWrite> Lines<S> {
+    pub fn new(stream: S) -> Self {
+        let (r, w) = tokio::io::split(stream);
+        Self { reader: BufReader::new(r), writer: w }
     }
 
     pub async fn send(&mut self, line: &str) {
@@ -279,19 +277,45 @@ impl Nc {
             }
         }
     }
+
+    /// Gives `name` to a plain-text port and waits for its greeting.
+    pub async fn log_in(&mut self, name: &str) {
+        self.send(name).await;
+        self.wait_for(&format!("Hello, {name}!")).await;
+    }
+}
+
+/// A plain-text client, as `nc` would be.
+pub type Nc = Lines<TcpStream>;
+
+impl Nc {
+    pub async fn login(addr: SocketAddr, name: &str) -> Self {
+        let mut nc = Lines::new(TcpStream::connect(addr).await.unwrap());
+        nc.log_in(name).await;
+        nc
+    }
 }
 
 /// A client speaking the JSON protocol line by line, as a script would.
-pub struct Json {
-    reader: BufReader<tokio::net::tcp::OwnedReadHalf>,
-    writer: tokio::net::tcp::OwnedWriteHalf,
+pub struct Json(Lines<TcpStream>);
+
+impl std::ops::Deref for Json {
+    type Target = Lines<TcpStream>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Json {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
 }
 
 impl Json {
     /// Says hello as `nick` (with `password`, if any) and waits for the welcome.
     pub async fn hello(addr: SocketAddr, nick: &str, password: Option<&str>) -> Self {
-        let (r, w) = TcpStream::connect(addr).await.unwrap().into_split();
-        let mut json = Self { reader: BufReader::new(r), writer: w };
+        let mut json = Self(Lines::new(TcpStream::connect(addr).await.unwrap()));
         let password = password.map_or_else(String::new, |p| format!(r#","password":"{p}""#));
         json.send(&format!(
             r#"{{"type":"hello","nick":"{nick}","protocol":{}{password}}}"#,
@@ -300,25 +324,6 @@ impl Json {
         .await;
         json.wait_for(r#""type":"welcome""#).await;
         json
-    }
-
-    pub async fn send(&mut self, line: &str) {
-        self.writer.write_all(format!("{line}\n").as_bytes()).await.unwrap();
-    }
-
-    /// Reads lines until one contains `needle`; returns all lines read.
-    pub async fn wait_for(&mut self, needle: &str) -> Vec<String> {
-        let mut seen = Vec::new();
-        loop {
-            let mut line = String::new();
-            let read = tokio::time::timeout(WAIT, self.reader.read_line(&mut line)).await;
-            assert!(matches!(read, Ok(Ok(1..))), "{needle:?} never came; got {seen:?}");
-            let found = line.contains(needle);
-            seen.push(line);
-            if found {
-                return seen;
-            }
-        }
     }
 
     /// Makes our nick an account with `password`.

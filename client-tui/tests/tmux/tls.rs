@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 
 use chat_tui::tls::{ServerAddr, TlsClient, TlsSettings};
 use protocol::fingerprint;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio_rustls::client::TlsStream;
 
 use super::certs::{TestCa, self_signed, tls};
@@ -261,7 +260,7 @@ async fn a_reconnect_over_tls_keeps_the_nick_and_catches_up() {
     let tls = tls(files);
     let pin = fingerprint::parse(&tls.fingerprint());
     let (_, _, server) = tls_server_at(json, plain, &db, Some(tls)).await;
-    let mut guest = TlsNc::login(plain, pin, "Guest").await;
+    let mut guest = tls_login(plain, pin, "Guest").await;
     guest.send("/join rust").await;
     guest.wait_for("[rust] --> Guest joined").await;
     guest.send("said during the outage").await;
@@ -287,40 +286,16 @@ async fn a_reconnect_over_tls_keeps_the_nick_and_catches_up() {
 
 /// A plain-text client over TLS (the plain port of a TLS server), trusting the pinned
 /// certificate: `nc` for a server that speaks TLS only.
-struct TlsNc {
-    reader: BufReader<tokio::io::ReadHalf<TlsStream<tokio::net::TcpStream>>>,
-    writer: tokio::io::WriteHalf<TlsStream<tokio::net::TcpStream>>,
-}
+type TlsNc = Lines<TlsStream<tokio::net::TcpStream>>;
 
-impl TlsNc {
-    async fn login(addr: SocketAddr, pin: Option<fingerprint::Sha256Digest>, name: &str) -> Self {
-        let settings = TlsSettings { ca_files: Vec::new(), pin };
-        let client =
-            TlsClient::with_roots(rustls::RootCertStore::empty(), &settings, None).unwrap();
-        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-        let server = ServerAddr::parse(&addr.to_string()).unwrap();
-        let (stream, _) = client.connect(tcp, &server).await.unwrap();
-        let (r, w) = tokio::io::split(stream);
-        let mut nc = Self { reader: BufReader::new(r), writer: w };
-        nc.send(name).await;
-        nc.wait_for(&format!("Hello, {name}!")).await;
-        nc
-    }
-
-    async fn send(&mut self, line: &str) {
-        self.writer.write_all(format!("{line}\n").as_bytes()).await.unwrap();
-    }
-
-    async fn wait_for(&mut self, needle: &str) {
-        let mut seen = Vec::new();
-        loop {
-            let mut line = String::new();
-            let read = tokio::time::timeout(WAIT, self.reader.read_line(&mut line)).await;
-            assert!(matches!(read, Ok(Ok(1..))), "{needle:?} never came; got {seen:?}");
-            if line.contains(needle) {
-                return;
-            }
-            seen.push(line);
-        }
-    }
+/// A plain-text client over TLS, trusting `pin` only.
+async fn tls_login(addr: SocketAddr, pin: Option<fingerprint::Sha256Digest>, name: &str) -> TlsNc {
+    let settings = TlsSettings { ca_files: Vec::new(), pin };
+    let client = TlsClient::with_roots(rustls::RootCertStore::empty(), &settings, None).unwrap();
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let server = ServerAddr::parse(&addr.to_string()).unwrap();
+    let (stream, _) = client.connect(tcp, &server).await.unwrap();
+    let mut nc = Lines::new(stream);
+    nc.log_in(name).await;
+    nc
 }
