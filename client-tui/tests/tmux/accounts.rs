@@ -17,9 +17,7 @@ fn shows_password(screen: &str) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chat_password_logs_in_to_the_account() {
     let (json, _plain, _stop) = start_server().await;
-    let mut owner = Json::hello(json, "Michael", None).await;
-    owner.register(PASSWORD).await;
-    owner.quit().await;
+    register_michael(json).await;
 
     let tmux = Tmux::new();
     let michael = tmux.start_with_env(
@@ -63,9 +61,7 @@ async fn chat_password_logs_in_to_the_account() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_private_message_kept_while_away_is_delivered_at_login() {
     let (json, _plain, _stop) = start_server().await;
-    let mut owner = Json::hello(json, "Michael", None).await;
-    owner.register(PASSWORD).await;
-    owner.quit().await;
+    register_michael(json).await;
 
     let tmux = Tmux::new();
     let tracy = tmux.start("tracy", &format!("--name Tracy --server {json}"), 100, 30);
@@ -97,9 +93,7 @@ async fn a_private_message_kept_while_away_is_delivered_at_login() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_prompt_asks_for_the_password_and_logs_in() {
     let (json, _plain, _stop) = start_server().await;
-    let mut owner = Json::hello(json, "Michael", None).await;
-    owner.register(PASSWORD).await;
-    owner.quit().await;
+    register_michael(json).await;
 
     let tmux = Tmux::new();
     let michael = tmux.start("michael", &format!("--name Michael --server {json}"), 100, 30);
@@ -156,4 +150,11 @@ async fn a_guests_line_and_an_accounts_line_look_different() {
     assert!(!shows_password(&screen), "{screen}");
     michael.key("C-c");
     michael.wait_for("EXITED 0").await;
+}
+
+/// Makes Michael an account with [`PASSWORD`], as a script would, and leaves.
+async fn register_michael(json: std::net::SocketAddr) {
+    let mut owner = Json::hello(json, "Michael", None).await;
+    owner.register(PASSWORD).await;
+    owner.quit().await;
 }
