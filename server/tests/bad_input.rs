@@ -80,7 +80,7 @@ async fn each_bad_line_is_answered_with_its_error() {
             ErrorCode::AlreadyRegistered,
             Some("hello"),
         ),
-        (b"{\"type\":\"who\",\"room\":\"nowhere\"}\n".to_vec(), ErrorCode::NoSuchRoom, Some("who")),
+        (b"{\"type\":\"who\",\"room\":\"nowhere\"}\n".to_vec(), ErrorCode::NotInRoom, Some("who")),
     ];
     for (line, code, request) in cases {
         bad.send_raw(&line).await;

@@ -288,24 +288,30 @@ async fn quit_is_announced_with_its_reason() {
     server.shutdown().await;
 }
 
-/// `who` lists a room's members; rooms vanish with their last member.
+/// `who` lists a room's members, to its members only; rooms vanish with their last member.
 #[tokio::test]
-async fn who_lists_members_and_empty_rooms_vanish() {
+async fn who_lists_members_to_members_and_empty_rooms_vanish() {
     let server = start_server().await;
     let mut michael = server.join("Michael").await;
     let mut tracy = server.join("Tracy").await;
     michael.recv().await;
     tracy.send(ClientMsg::Join { room: room("rust") }).await;
     tracy.recv_until(|m| matches!(m, ServerMsg::Members { .. })).await;
-    michael.send(ClientMsg::Who { room: room("rust") }).await;
+    tracy.send(ClientMsg::Who { room: room("rust") }).await;
     assert_eq!(
-        michael.recv().await,
+        tracy.recv().await,
         ServerMsg::Members { room: room("rust"), nicks: vec![nick("Tracy")] }
+    );
+    michael.send(ClientMsg::Who { room: room("rust") }).await;
+    assert_eq!(michael.recv_error().await.code, ErrorCode::NotInRoom, "who of a room not joined");
+    michael.send(ClientMsg::History { room: room("rust"), before: None, limit: 10 }).await;
+    assert_eq!(
+        michael.recv_error().await.code,
+        ErrorCode::NotInRoom,
+        "history of a room not joined"
     );
     tracy.send(ClientMsg::Leave { room: room("rust") }).await;
     tracy.recv().await;
-    michael.send(ClientMsg::Who { room: room("rust") }).await;
-    assert_eq!(michael.recv_error().await.code, ErrorCode::NoSuchRoom);
     michael.send(ClientMsg::Rooms).await;
     assert_eq!(
         michael.recv().await,

@@ -10,7 +10,7 @@ use std::time::Duration;
 use chat_server::limits::{HEARTBEAT, NODE_TTL};
 use common::redis::{
     Node, RedisServer, join, member, member_once_free, messages, recv_by, say, wait_for_members,
-    wait_for_members_of,
+    wait_for_members_of, wait_for_room,
 };
 use common::{JsonClient, nick};
 use protocol::{ClientMsg, ErrorCode, PresenceEvent, RoomName, ServerMsg, Text};
@@ -429,7 +429,7 @@ async fn room_and_member_limits_count_every_node() {
 
     // Tracy makes the second room on b; a learns of it from her join.
     join(&mut tracy, "rust").await;
-    wait_for_members_of(&mut michael, "rust", &["Tracy"]).await;
+    wait_for_room(&mut michael, "rust", 1).await;
     for (client, name) in [(&mut anna, "Anna"), (&mut bob, "Bob")] {
         client.send(ClientMsg::Join { room: RoomName::parse("ops").unwrap() }).await;
         assert_eq!(refusal(client, "ops").await, ErrorCode::TooManyRooms, "{name}");

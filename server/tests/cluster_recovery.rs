@@ -202,6 +202,7 @@ async fn a_node_killed_mid_burst_loses_nothing_it_acknowledged() {
         join(&mut writer, &room).await;
         let Burst { acked, sent } = burst(&mut writer, &nick, &room, node, &relay, freeze).await;
 
+        join(&mut reader, &room).await;
         let history = whole_history(&mut reader, &room).await;
         println!(
             "round {round} (frozen: {freeze}): {sent} sent, {} acknowledged, {} stored",

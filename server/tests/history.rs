@@ -420,6 +420,9 @@ async fn a_version_1_database_is_migrated() {
     assert_eq!(texts, ["first message of the lobby", "waves", "你好"]);
     assert_eq!(lobby[2].from, nick("小明"));
     assert_eq!(lobby[1].kind, protocol::MessageKind::Action);
+    // Only members read a room's history.
+    c.send(ClientMsg::Join { room: room("rust") }).await;
+    c.recv_until(|m| matches!(m, ServerMsg::Members { room, .. } if room.as_str() == "rust")).await;
     let rust = common::page_all(&mut c, "rust").await;
     assert_eq!(rust.len(), 1);
     let seqs = say_all(&mut c, ["after the migration".to_owned()]).await;

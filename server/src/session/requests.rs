@@ -82,8 +82,13 @@ impl<D: Dialect> Session<D> {
                 }
             }
             ClientMsg::Rooms => self.write(&ServerMsg::Rooms { rooms: self.room_list() }),
-            ClientMsg::History { room, before, limit } => self.start_page(room, before, limit)?,
+            // A room's conversation and its member list are its members' business.
+            ClientMsg::History { room, before, limit } => {
+                self.must_be_in(&room)?;
+                self.start_page(room, before, limit)?;
+            }
             ClientMsg::Who { room } => {
+                self.must_be_in(&room)?;
                 let nicks = self.hub.members(&room).ok_or_else(|| {
                     RequestError::new(ErrorCode::NoSuchRoom, format!("there is no room #{room}"))
                 })?;
@@ -301,6 +306,13 @@ impl<D: Dialect> Session<D> {
         );
         rooms.sort_by(|a, b| a.name.cmp(&b.name));
         rooms
+    }
+}
+
+impl<D: Dialect> Session<D> {
+    /// Refuses what only members of `room` may ask (`not_in_room`).
+    fn must_be_in(&self, room: &RoomName) -> Result<(), RequestError> {
+        self.rooms.get(room).map(|_| ()).ok_or_else(|| not_in_room(room))
     }
 }
 

@@ -451,6 +451,23 @@ pub async fn wait_for_members_of(client: &mut JsonClient, name: &str, names: &[&
     }
 }
 
+/// Waits (asking every 100 ms, for at most [`PATIENCE`]) until the room list that `client` gets
+/// shows `name` with `members` members: what a node knows of a room it has no member in.
+pub async fn wait_for_room(client: &mut JsonClient, name: &str, members: u32) {
+    let deadline = tokio::time::Instant::now() + super::PATIENCE;
+    loop {
+        client.send(ClientMsg::Rooms).await;
+        let (msg, _) = client.recv_until(|m| matches!(m, ServerMsg::Rooms { .. })).await;
+        let ServerMsg::Rooms { rooms } = msg else { unreachable!() };
+        let have = rooms.iter().find(|r| r.name.as_str() == name).map(|r| r.members);
+        if have == Some(members) {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "#{name}: {have:?}, wanted {members}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// The whole history of `name`, oldest first, read page by page by `client`.
 pub async fn whole_history(client: &mut JsonClient, name: &str) -> Vec<Stored> {
     let mut all: Vec<Stored> = Vec::new();
