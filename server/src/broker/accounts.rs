@@ -48,7 +48,7 @@ impl Broker {
             && hello.password.is_none()
             && !hub.is_account(&hello.nick.key())
         {
-            let claimed = hub.register(
+            let claimed = hub.claim_nick(
                 &hello.nick,
                 hello.session,
                 hello.resume,
@@ -87,7 +87,7 @@ impl Broker {
                 }
             },
         };
-        let claimed = self.register(hub, &hello, logged_in).await?;
+        let claimed = self.claim_in(hub, &hello, logged_in).await?;
         if logged_in {
             if let Some(told) = told_failures {
                 notice = Some(told);
@@ -137,15 +137,15 @@ impl Broker {
         Ok(told)
     }
 
-    /// Registers the session's nick in the broker and the hub.
-    async fn register(
+    /// Claims the session's nick in the broker and the hub.
+    async fn claim_in(
         &self,
         hub: &Arc<Hub>,
         hello: &Hello,
         logged_in: bool,
     ) -> Result<Claimed, RequestError> {
         match self {
-            Self::Local(_) => hub.register(
+            Self::Local(_) => hub.claim_nick(
                 &hello.nick,
                 hello.session,
                 hello.resume,
@@ -163,7 +163,7 @@ impl Broker {
                         logged_in,
                     )
                     .await?;
-                hub.register_granted(
+                hub.claim_granted(
                     &hello.nick,
                     hello.session,
                     hello.resume,

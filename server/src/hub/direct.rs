@@ -48,7 +48,7 @@ pub struct Direct(Arc<DirectQueue>);
 #[derive(Debug)]
 pub enum DirectEvent {
     Event(SharedEvent),
-    /// A new connection took this session's nick over (see [`Hub::register`](crate::hub::Hub::register)): the session
+    /// A new connection took this session's nick over (see [`Hub::claim_nick`](crate::hub::Hub::claim_nick)): the session
     /// has left the hub and is to end.
     Replaced,
 }

@@ -271,7 +271,7 @@ mod tests {
     fn register(hub: &Hub, name: &str) -> (Nick, DirectReceiver) {
         let rx = DirectReceiver::default();
         let n = nick(name);
-        hub.register(&n, sid(&n), ResumeHash::of(Uuid::new_v4()), rx.sender(), None, false)
+        hub.claim_nick(&n, sid(&n), ResumeHash::of(Uuid::new_v4()), rx.sender(), None, false)
             .unwrap();
         (n, rx)
     }

@@ -22,7 +22,7 @@ impl Hub {
     /// A registered nick (or a look-alike) goes to a session that `logged_in` to its account
     /// (taking it from whoever holds it), or to the token of a session that held it (which
     /// was logged in: only its owner can hold an account's nick), and to nobody else.
-    pub fn register(
+    pub fn claim_nick(
         &self,
         nick: &Nick,
         session: Uuid,
@@ -85,7 +85,7 @@ impl Hub {
     /// this node that holds it is taken over only if the broker says so (the token was shown);
     /// if it says the nick was free while a session here still has it (a rename on its way,
     /// the shared store lost data), the nick is refused and let go again there.
-    pub fn register_granted(
+    pub fn claim_granted(
         &self,
         nick: &Nick,
         session: Uuid,

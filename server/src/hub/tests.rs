@@ -19,7 +19,7 @@ fn sid(n: &Nick) -> Uuid {
 fn register(hub: &Hub, name: &str) -> (Nick, DirectReceiver) {
     let rx = DirectReceiver::default();
     let n = nick(name);
-    hub.register(&n, sid(&n), ResumeHash::of(Uuid::new_v4()), rx.sender(), None, false).unwrap();
+    hub.claim_nick(&n, sid(&n), ResumeHash::of(Uuid::new_v4()), rx.sender(), None, false).unwrap();
     (n, rx)
 }
 
@@ -29,7 +29,7 @@ fn nicks_are_unique_ignoring_case() {
     register(&hub, "Michael");
     let rx = DirectReceiver::default();
     let err = hub
-        .register(
+        .claim_nick(
             &nick("MICHAEL"),
             Uuid::now_v7(),
             ResumeHash::of(Uuid::new_v4()),
@@ -128,7 +128,7 @@ fn forgetting_a_session_frees_its_nick_and_rooms() {
     let hub = Hub::new(100, 100);
     let rx = DirectReceiver::default();
     let session = Uuid::now_v7();
-    hub.register(
+    hub.claim_nick(
         &nick("Michael"),
         session,
         ResumeHash::of(Uuid::new_v4()),
@@ -173,7 +173,7 @@ fn the_resume_token_takes_a_nick_over() {
     let hub = Hub::new(100, 100);
     let (old_session, token) = (Uuid::now_v7(), Uuid::new_v4());
     let old = DirectReceiver::default();
-    hub.register(&nick("Michael"), old_session, ResumeHash::of(token), old.sender(), None, false)
+    hub.claim_nick(&nick("Michael"), old_session, ResumeHash::of(token), old.sender(), None, false)
         .unwrap();
     let rust = RoomName::parse("rust").unwrap();
     let _m = hub.join(&nick("Michael"), old_session, &rust).unwrap();
@@ -181,7 +181,7 @@ fn the_resume_token_takes_a_nick_over() {
     let mut watch = hub.join(&tracy, sid(&tracy), &rust).unwrap();
 
     let wrong = DirectReceiver::default();
-    let refused = hub.register(
+    let refused = hub.claim_nick(
         &nick("michael"),
         Uuid::now_v7(),
         ResumeHash::of(Uuid::new_v4()),
@@ -193,7 +193,7 @@ fn the_resume_token_takes_a_nick_over() {
     assert!(!old.replaced());
 
     let (new_session, new) = (Uuid::now_v7(), DirectReceiver::default());
-    let how = hub.register(
+    let how = hub.claim_nick(
         &nick("michael"),
         new_session,
         ResumeHash::of(Uuid::new_v4()),
@@ -226,12 +226,12 @@ fn the_resume_token_takes_a_nick_over() {
 fn a_dropped_nick_is_reserved_for_its_token_for_a_while() {
     let hub = Hub::new(100, 100).with_reservation(Duration::from_millis(100), Duration::ZERO);
     let (session, token, rx) = (Uuid::now_v7(), Uuid::new_v4(), DirectReceiver::default());
-    hub.register(&nick("Michael"), session, ResumeHash::of(token), rx.sender(), None, false)
+    hub.claim_nick(&nick("Michael"), session, ResumeHash::of(token), rx.sender(), None, false)
         .unwrap();
     hub.unregister(&nick("Michael"), session, PresenceEvent::Left { reason: None }, true);
     assert_eq!(hub.online(), 0);
     let other = DirectReceiver::default();
-    let err = hub.register(
+    let err = hub.claim_nick(
         &nick("MICHAEL"),
         Uuid::now_v7(),
         ResumeHash::of(Uuid::new_v4()),
@@ -244,7 +244,7 @@ fn a_dropped_nick_is_reserved_for_its_token_for_a_while() {
     let err = hub.rename(&nick("Tracy"), sid(&nick("Tracy")), &nick("Michael")).unwrap_err();
     assert_eq!(err.code, ErrorCode::NickInUse, "nor by a rename");
     let back = DirectReceiver::default();
-    let how = hub.register(
+    let how = hub.claim_nick(
         &nick("Michael"),
         Uuid::now_v7(),
         ResumeHash::of(Uuid::new_v4()),
@@ -260,7 +260,7 @@ fn a_dropped_nick_is_reserved_for_its_token_for_a_while() {
     let state_session = hub.state().users[&nick("Michael").key()].session;
     hub.unregister(&nick("Michael"), state_session, PresenceEvent::Left { reason: None }, true);
     std::thread::sleep(Duration::from_millis(150));
-    let how = hub.register(
+    let how = hub.claim_nick(
         &nick("Michael"),
         Uuid::now_v7(),
         ResumeHash::of(Uuid::new_v4()),
@@ -278,8 +278,15 @@ fn reservations_need_a_settled_session_and_are_capped() {
     let hub =
         Hub::new(100, 100).with_reservation(Duration::from_secs(60), Duration::from_secs(3600));
     let (session, rx) = (Uuid::now_v7(), DirectReceiver::default());
-    hub.register(&nick("Brief"), session, ResumeHash::of(Uuid::new_v4()), rx.sender(), None, false)
-        .unwrap();
+    hub.claim_nick(
+        &nick("Brief"),
+        session,
+        ResumeHash::of(Uuid::new_v4()),
+        rx.sender(),
+        None,
+        false,
+    )
+    .unwrap();
     hub.unregister(&nick("Brief"), session, PresenceEvent::Left { reason: None }, true);
     assert_eq!(hub.state().reserved.len(), 0, "a session of a moment keeps nothing");
 
@@ -287,7 +294,7 @@ fn reservations_need_a_settled_session_and_are_capped() {
     for n in 0..=MAX_RESERVATIONS {
         let (session, rx) = (Uuid::now_v7(), DirectReceiver::default());
         let name = nick(&format!("n{n}"));
-        hub.register(&name, session, ResumeHash::of(Uuid::new_v4()), rx.sender(), None, false)
+        hub.claim_nick(&name, session, ResumeHash::of(Uuid::new_v4()), rx.sender(), None, false)
             .unwrap();
         hub.unregister(&name, session, PresenceEvent::Left { reason: None }, true);
     }
