@@ -27,7 +27,7 @@ pub const REDIS_URL_ENV: &str = "CHAT_REDIS_URL";
 #[derive(Debug, Clone, Parser)]
 #[command(name = "chat-server", version)]
 pub struct Config {
-    /// Address for JSON-lines clients (chat-tui). IPv6 works too: [::1]:7878.
+    /// Address for JSON-lines clients (chat-tui). IPv6 works too: `[::1]:7878`.
     #[arg(long, default_value = "127.0.0.1:7878", value_name = "ADDR")]
     pub listen: SocketAddr,
 
