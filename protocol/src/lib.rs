@@ -37,7 +37,7 @@ pub use message::{
     AccountEvent, ByeCode, ClientMsg, ErrorCode, MessageKind, PresenceEvent, RoomInfo, ServerMsg,
     Stored, now_millis,
 };
-pub use names::{NameError, Nick, NickKey, RoomName};
+pub use names::{NameError, Nick, NickKey, RoomKey, RoomName};
 pub use sanitize::sanitize;
 pub use secret::{Password, PasswordError, ResumeToken};
 pub use text::{Label, Text, TextError};

@@ -84,18 +84,27 @@ impl Nick {
         // rounds of skeleton then lower case catch lower-case look-alikes ("rn" for "m",
         // Cyrillic "е"), and the skeleton of "0" is "O", whose lower case is "o". Real nicks
         // settle after two rounds; the bound keeps any input cheap.
-        let mut key = self.0.to_uppercase();
-        for _ in 0..MAX_KEY_ROUNDS {
-            let next: String =
-                unicode_security::skeleton(&key).flat_map(char::to_lowercase).collect();
-            if next == key {
-                break;
-            }
-            key = next;
-        }
-        NickKey(key.into())
+        NickKey(look_alike_key(&self.0))
     }
 }
+
+/// `name` in a form that look-alikes share: case and confusable characters folded.
+fn look_alike_key(name: &str) -> Box<str> {
+    let mut key = name.to_uppercase();
+    for _ in 0..MAX_KEY_ROUNDS {
+        let next: String = unicode_security::skeleton(&key).flat_map(char::to_lowercase).collect();
+        if next == key {
+            break;
+        }
+        key = next;
+    }
+    key.into()
+}
+
+/// A room's name with look-alikes folded ("rust", "rսst" with an Armenian "ս", and "rуst"
+/// with a Cyrillic "у" are one key), so two rooms that read the same cannot both exist.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RoomKey(Box<str>);
 
 /// Rounds of skeleton and lower case in [`Nick::key`].
 const MAX_KEY_ROUNDS: usize = 4;
@@ -124,6 +133,11 @@ impl RoomName {
     /// The room everybody starts in.
     pub fn lobby() -> Self {
         Self("lobby".into())
+    }
+
+    /// The key its look-alikes share, by the rules of [`Nick::key`].
+    pub fn key(&self) -> RoomKey {
+        RoomKey(look_alike_key(&self.0))
     }
 }
 

@@ -389,3 +389,36 @@ async fn events_about_a_nick_come_before_taking_it() {
     }
     server.shutdown().await;
 }
+
+/// A room name that reads like an existing room's is that room: `rսst` (Armenian ս) and
+/// `ｒｕｓｔ` (full width) join `rust`, never a second room beside it.
+#[tokio::test]
+async fn look_alike_room_names_join_the_room_that_exists() {
+    let server = start_server().await;
+    let mut tracy = server.join("Tracy").await;
+    tracy.send(ClientMsg::Join { room: room("rust") }).await;
+    tracy.recv_until(|m| matches!(m, ServerMsg::Members { .. })).await;
+    let mut michael = server.join("Michael").await;
+    michael.send(ClientMsg::Join { room: room("rսst") }).await;
+    let (members, before) = michael
+        .recv_until(|m| matches!(m, ServerMsg::Members { room, .. } if room.as_str() != "lobby"))
+        .await;
+    assert_eq!(
+        members,
+        ServerMsg::Members { room: room("rust"), nicks: vec![nick("Michael"), nick("Tracy")] }
+    );
+    assert!(
+        before.iter().any(
+            |m| matches!(m, ServerMsg::Notice { text, .. } if text.contains("reads like #rust"))
+        ),
+        "{before:?}"
+    );
+    michael.send(ClientMsg::Join { room: room("ｒｕｓｔ") }).await;
+    assert_eq!(michael.recv_error().await.code, ErrorCode::AlreadyInRoom);
+    michael.send(ClientMsg::Rooms).await;
+    let (rooms, _) = michael.recv_until(|m| matches!(m, ServerMsg::Rooms { .. })).await;
+    let ServerMsg::Rooms { rooms } = rooms else { unreachable!() };
+    let names: Vec<&str> = rooms.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["lobby", "rust"]);
+    server.shutdown().await;
+}

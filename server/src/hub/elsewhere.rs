@@ -10,7 +10,7 @@ use protocol::{
 };
 use uuid::Uuid;
 
-use super::{Hub, Member, NotQueued, ResumeHash, Room, recipient_busy, sort_members};
+use super::{Hub, Member, NotQueued, ResumeHash, State, recipient_busy, sort_members};
 use crate::event::{Event, SharedEvent};
 
 /// Where the hub's changes go beyond this node. Handed to the hub at start-up by the broker;
@@ -82,7 +82,7 @@ impl Hub {
             let key = nick.key();
             match what {
                 PresenceEvent::Joined => {
-                    let entry = state.rooms.entry(room.clone()).or_insert_with(Room::new);
+                    let entry = state.room_entry(room);
                     entry.members.insert(key, Member { nick: nick.clone(), session });
                 }
                 PresenceEvent::Left { .. } | PresenceEvent::Dropped { .. } => {
@@ -91,7 +91,7 @@ impl Hub {
                             entry.members.remove(&key);
                         }
                         if entry.members.is_empty() {
-                            state.rooms.remove(room);
+                            state.remove_room(room);
                         }
                     }
                 }
@@ -235,14 +235,16 @@ impl Hub {
         for (name, members) in rooms {
             for (nick, session) in members {
                 let key = nick.key();
-                if users.contains_key(&key) {
+                if state.users.contains_key(&key) {
                     continue;
                 }
-                let entry = state.rooms.entry(name.clone()).or_insert_with(Room::new);
+                let entry = state.room_entry(&name);
                 entry.members.insert(key, Member { nick, session });
             }
         }
         state.rooms.retain(|_, room| !room.members.is_empty());
+        let State { rooms, room_keys, .. } = &mut *state;
+        room_keys.retain(|_, name| rooms.contains_key(name));
         // Presence missed meanwhile cannot be replayed: this node's members get the room's
         // member list afresh instead.
         for (name, room) in &state.rooms {

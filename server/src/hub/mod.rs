@@ -34,7 +34,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::broadcast;
 
 use protocol::{
-    ErrorCode, Nick, NickKey, PresenceEvent, RequestError, RoomName, ServerMsg, Text, now_millis,
+    ErrorCode, Nick, NickKey, PresenceEvent, RequestError, RoomKey, RoomName, ServerMsg, Text,
+    now_millis,
 };
 use uuid::Uuid;
 
@@ -74,9 +75,37 @@ struct State {
     /// this is the authority on who may use a nick; with several, the broker checks in Redis
     /// and this stays empty.
     accounts: HashMap<NickKey, Nick>,
+    /// The rooms by their look-alike key: a join names the room that exists, not a new one
+    /// that reads the same. Entries of rooms that are gone are dropped with them.
+    room_keys: HashMap<RoomKey, RoomName>,
 }
 
 impl State {
+    /// The room that exists under `room` or a look-alike of it, if any.
+    fn existing_room(&self, room: &RoomName) -> Option<RoomName> {
+        if self.rooms.contains_key(room) {
+            return Some(room.clone());
+        }
+        self.room_keys.get(&room.key()).filter(|name| self.rooms.contains_key(*name)).cloned()
+    }
+
+    /// The room `name`, made if new (and indexed by its key).
+    fn room_entry(&mut self, name: &RoomName) -> &mut Room {
+        if !self.rooms.contains_key(name) {
+            self.room_keys.insert(name.key(), name.clone());
+        }
+        self.rooms.entry(name.clone()).or_insert_with(Room::new)
+    }
+
+    /// Forgets the room `name` (it has no members left).
+    fn remove_room(&mut self, name: &RoomName) {
+        self.rooms.remove(name);
+        let key = name.key();
+        if self.room_keys.get(&key) == Some(name) {
+            self.room_keys.remove(&key);
+        }
+    }
+
     /// Whether `session` still holds the nick of `key` (a new connection may have taken it
     /// over).
     fn holds(&self, key: &NickKey, session: Uuid) -> bool {

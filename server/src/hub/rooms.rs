@@ -23,6 +23,18 @@ impl Hub {
         if !state.holds(&nick.key(), session) {
             return Err(taken_over());
         }
+        // A name that reads like an existing room's is that room (which the session, knowing
+        // the name it asked for only, cannot have checked it is not in).
+        let asked = room;
+        let room = &state.existing_room(asked).unwrap_or_else(|| asked.clone());
+        if room != asked
+            && state.users.get(&nick.key()).is_some_and(|u| u.rooms.binary_search(room).is_ok())
+        {
+            return Err(RequestError::new(
+                ErrorCode::AlreadyInRoom,
+                format!("you are already in #{room}"),
+            ));
+        }
         if !state.rooms.contains_key(room) && state.rooms.len() >= self.max_rooms {
             return Err(RequestError::new(
                 ErrorCode::TooManyRooms,
@@ -44,7 +56,7 @@ impl Hub {
         if let Some(user) = state.users.get_mut(&key) {
             user.add_room(&room);
         }
-        let entry = state.rooms.entry(room.clone()).or_insert_with(Room::new);
+        let entry = state.room_entry(&room);
         entry.members.insert(key.clone(), Member { nick: nick.clone(), session });
         let rx = entry.tx.subscribe();
         let announcement = presence(&room, nick, PresenceEvent::Joined);
@@ -107,7 +119,7 @@ impl Hub {
         let tx = entry.tx.clone();
         if entry.members.is_empty() {
             // A room exists while it has members.
-            state.rooms.remove(room);
+            state.remove_room(room);
         }
         // Even a room emptied here is told: the other nodes keep its members too (alone, its
         // channel has nobody left to hear).

@@ -241,6 +241,12 @@ impl<D: Dialect> Session<D> {
             ));
         }
         let membership = self.hub.join(nick, self.id, &room)?;
+        if membership.room != room {
+            self.notice(format!(
+                "#{room} reads like #{}, which exists: you joined #{}",
+                membership.room, membership.room
+            ));
+        }
         // The hub's copy of the name, shared, rather than the one read from the request.
         let room = membership.room.clone();
         self.rooms.add(JoinedRoom::joining(membership));
