@@ -27,7 +27,7 @@ pub struct Hello {
     pub password: Option<Password>,
     /// Where the connection comes from, for throttling failed logins.
     pub peer: IpAddr,
-    pub throttle: Arc<Logins>,
+    pub logins: Arc<Logins>,
 }
 
 /// What a `hello` got: the nick, and for an account's owner what waited for them.
@@ -81,7 +81,7 @@ impl Broker {
                 }
                 Some(_) => {
                     told_failures = self
-                        .check_password(&hello.nick, &password, hello.peer, &hello.throttle)
+                        .check_password(&hello.nick, &password, hello.peer, &hello.logins)
                         .await?;
                     true
                 }
@@ -110,17 +110,17 @@ impl Broker {
         nick: &Nick,
         password: &Password,
         peer: IpAddr,
-        throttle: &Logins,
+        logins: &Logins,
     ) -> Result<Option<String>, RequestError> {
         let key = nick.key();
         // One check of an account at a time, reading its failures under its turn: parallel
         // guesses each add theirs rather than overwrite each other's.
-        let _turn = throttle.one_at_a_time(&key).await;
+        let _turn = logins.one_at_a_time(&key).await;
         let mut account = self.account(&key).await?.ok_or_else(|| no_account(nick))?;
         if let Some(wait) = account.failures.wait(peer, now_millis()) {
             return Err(throttled(wait, "this account from your address"));
         }
-        throttle.attempt(peer).map_err(|wait| throttled(wait, "your address"))?;
+        logins.attempt(peer).map_err(|wait| throttled(wait, "your address"))?;
         if !password::verify(password, &account.hash).await? {
             account.failures.add(peer, now_millis());
             info!(account = ?account.nick.as_str(), from = %failures::block(peer), failures = account.failures.count, "failed login");
@@ -223,11 +223,11 @@ impl Broker {
         old: &Password,
         new: &Password,
         peer: IpAddr,
-        throttle: &Logins,
+        logins: &Logins,
     ) -> Result<(), RequestError> {
         new.strong_enough()
             .map_err(|e| RequestError::new(ErrorCode::WeakPassword, e.to_string()))?;
-        self.check_password(nick, old, peer, throttle).await?;
+        self.check_password(nick, old, peer, logins).await?;
         let hash = password::hash(new).await?;
         match self {
             Self::Local(local) => local.accounts().set_hash(&nick.key(), hash).await?,
@@ -244,9 +244,9 @@ impl Broker {
         nick: &Nick,
         password: &Password,
         peer: IpAddr,
-        throttle: &Logins,
+        logins: &Logins,
     ) -> Result<(), RequestError> {
-        self.check_password(nick, password, peer, throttle).await?;
+        self.check_password(nick, password, peer, logins).await?;
         match self {
             Self::Local(local) => {
                 local.accounts().delete(&nick.key()).await?;

@@ -29,9 +29,9 @@ impl<D: Dialect> Session<D> {
         new: Password,
     ) -> Result<(), RequestError> {
         self.must_be_logged_in(&nick)?;
-        let (broker, peer, throttle) = (self.broker.clone(), self.peer, self.info.logins.clone());
+        let (broker, peer, logins) = (self.broker.clone(), self.peer, self.info.logins.clone());
         self.account_request(AccountEvent::PasswordChanged, nick.clone(), async move {
-            broker.change_password(&nick, &old, &new, peer, &throttle).await
+            broker.change_password(&nick, &old, &new, peer, &logins).await
         });
         Ok(())
     }
@@ -43,9 +43,9 @@ impl<D: Dialect> Session<D> {
     ) -> Result<(), RequestError> {
         self.must_be_logged_in(&nick)?;
         let (broker, hub) = (self.broker.clone(), self.hub.clone());
-        let (peer, throttle) = (self.peer, self.info.logins.clone());
+        let (peer, logins) = (self.peer, self.info.logins.clone());
         self.account_request(AccountEvent::Unregistered, nick.clone(), async move {
-            broker.delete_account(&hub, &nick, &password, peer, &throttle).await
+            broker.delete_account(&hub, &nick, &password, peer, &logins).await
         });
         Ok(())
     }

@@ -132,7 +132,7 @@ impl<D: Dialect> Session<D> {
             claim,
             password,
             peer: self.peer,
-            throttle: self.info.logins.clone(),
+            logins: self.info.logins.clone(),
         };
         match self.broker.claim(&self.hub, hello) {
             Answer::Now(how) => self.welcome(nick, client, resume, how?),

@@ -71,7 +71,7 @@ impl LocalAccounts {
         self.run(move |conn| {
             let row = conn
                 .query_row(
-                    "SELECT nick, hash, failed_from FROM accounts WHERE key = ?1",
+                    "SELECT nick, hash, failures FROM accounts WHERE key = ?1",
                     [&key],
                     |r| {
                         Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
@@ -116,11 +116,11 @@ impl LocalAccounts {
         key: &NickKey,
         failures: &Failures,
     ) -> Result<(), RequestError> {
-        let (key, count, failures) = (key.as_str().to_owned(), failures.count, failures.encode());
+        let (key, failures) = (key.as_str().to_owned(), failures.encode());
         self.run(move |conn| {
             conn.execute(
-                "UPDATE accounts SET failures = ?2, failed_from = ?3 WHERE key = ?1",
-                params![key, count, failures],
+                "UPDATE accounts SET failures = ?2 WHERE key = ?1",
+                params![key, failures],
             )?;
             Ok(())
         })

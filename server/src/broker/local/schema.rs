@@ -43,16 +43,16 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE messages_v2 RENAME TO messages;",
     // 3: accounts. A message records whether its sender was logged in (older ones were all
     // guests'). An account is keyed by its nick's look-alike key, so one account owns every
-    // nick that looks like it; its password only as an Argon2id PHC string. Private messages
-    // kept for an account that was away, in the order they were sent (uuid v7 ids).
+    // nick that looks like it; its password only as an Argon2id PHC string; its failed logins
+    // as `Failures::encode` writes them. Private messages kept for an account that was away,
+    // in the order they were sent (uuid v7 ids).
     "ALTER TABLE messages ADD COLUMN account INTEGER NOT NULL DEFAULT 0;
     CREATE TABLE accounts (
         key TEXT PRIMARY KEY,
         nick TEXT NOT NULL,
         hash TEXT NOT NULL,
         created INTEGER NOT NULL,
-        failures INTEGER NOT NULL DEFAULT 0,
-        failed_from TEXT NOT NULL DEFAULT ''
+        failures TEXT NOT NULL DEFAULT ''
     ) WITHOUT ROWID;
     CREATE TABLE offline (
         recipient TEXT NOT NULL,
