@@ -132,7 +132,7 @@ fn welcome_and_first_join() {
 fn the_start_room_is_joined_and_shown() {
     let mut app = new_app("rust");
     let effects = welcome(&mut app);
-    assert_eq!(effects, vec![Effect::Send(ClientMsg::Join { room: room("rust") })]);
+    assert_eq!(effects, vec![Effect::Send(ClientMsg::Join { room: room("rust"), key: None })]);
     server(&mut app, presence("lobby", "Michael", PresenceEvent::Joined));
     server(&mut app, presence("rust", "Michael", PresenceEvent::Joined));
     assert_eq!(app.windows.current_room(), Some(&room("rust")));
@@ -184,7 +184,14 @@ fn editing_keys_act_at_the_cursor() {
 #[test]
 fn messages_and_presence_fill_the_window() {
     let mut app = in_lobby();
-    server(&mut app, ServerMsg::Members { room: room("lobby"), nicks: vec![nick("Michael")] });
+    server(
+        &mut app,
+        ServerMsg::Members {
+            room: room("lobby"),
+            nicks: vec![nick("Michael")],
+            roles: Default::default(),
+        },
+    );
     server(&mut app, presence("lobby", "Tracy", PresenceEvent::Joined));
     assert_eq!(last_text(&app), "Tracy joined");
     server(&mut app, said("lobby", "Tracy", "hi"));
@@ -230,7 +237,7 @@ fn joining_and_switching_windows() {
     let mut app = in_lobby();
     assert_eq!(
         type_line(&mut app, "/join #Rust"),
-        vec![Effect::Send(ClientMsg::Join { room: room("rust") })]
+        vec![Effect::Send(ClientMsg::Join { room: room("rust"), key: None })]
     );
     assert_eq!(app.windows.current_room(), Some(&room("lobby")), "not before the server confirms");
     server(&mut app, presence("rust", "Michael", PresenceEvent::Joined));
@@ -410,8 +417,8 @@ fn errors_are_shown_where_the_person_is_looking() {
     let mut app = in_lobby();
     assert!(type_line(&mut app, "/dance").is_empty());
     assert_eq!(last_text(&app), "unknown command /dance; type /help for the list");
-    assert!(type_line(&mut app, "/join two words").is_empty());
-    assert_eq!(last_text(&app), "usage: /join ROOM");
+    assert!(type_line(&mut app, "/join a room with spaces").is_empty());
+    assert_eq!(last_text(&app), "usage: /join ROOM [KEY]");
     server(
         &mut app,
         ServerMsg::Error {

@@ -158,7 +158,7 @@ fn coming_back_rejoins_and_fills_in_each_message_once() {
     tick(&mut app, t0);
     closed(&mut app);
     let effects = come_back(&mut app, t0);
-    assert_eq!(effects, vec![Effect::Send(ClientMsg::Join { room: room("rust") })]);
+    assert_eq!(effects, vec![Effect::Send(ClientMsg::Join { room: room("rust"), key: None })]);
     assert_eq!(app.link.state, Connection::Registered);
     // The join's backlog overlaps what the window holds; a live message follows.
     net(&mut app, joined("rust"));

@@ -2,6 +2,7 @@
 //! port say "Tracy left (lunch)" the same way). Untrusted parts are sanitised.
 
 use crate::message::{AccountEvent, ErrorCode, PresenceEvent, RoomInfo};
+use crate::moderation::{Moderation, Modes, Role, format_duration};
 use crate::names::Nick;
 use crate::sanitize::sanitize;
 
@@ -17,6 +18,12 @@ pub fn presence(nick: &Nick, event: &PresenceEvent) -> String {
         }
         PresenceEvent::Renamed { to } => format!("{nick} is now known as {to}"),
         PresenceEvent::Dropped { reason } => format!("{nick} dropped{}", because(reason.as_str())),
+        PresenceEvent::Kicked { by, reason } => match reason {
+            Some(reason) if !reason.as_str().is_empty() => {
+                format!("{nick} was kicked by {by}: {}", sanitize(reason.as_str()))
+            }
+            _ => format!("{nick} was kicked by {by}"),
+        },
     }
 }
 
@@ -31,6 +38,58 @@ pub fn account(nick: &Nick, event: AccountEvent) -> String {
             format!("the account {nick} is deleted; the nick is yours until you leave")
         }
     }
+}
+
+/// "Tracy was kicked by Michael: spamming", "Michael set the topic: ...". `ts` is when it
+/// happened, to say how long a timed ban or mute lasts.
+pub fn moderation(by: &Nick, action: &Moderation, ts: u64) -> String {
+    let because = |reason: Option<&crate::text::Label>| match reason {
+        Some(r) if !r.as_str().is_empty() => format!(": {}", sanitize(r.as_str())),
+        _ => String::new(),
+    };
+    let lasting = |until: Option<u64>| match until {
+        Some(until) => format!(" for {}", format_duration(until.saturating_sub(ts).div_ceil(1000))),
+        None => String::new(),
+    };
+    match action {
+        Moderation::Topic { text: Some(text) } if !text.as_str().is_empty() => {
+            format!("{by} set the topic: {}", sanitize(text.as_str()))
+        }
+        Moderation::Topic { .. } => format!("{by} cleared the topic"),
+        Moderation::Modes { modes } => {
+            format!("{by} set the modes to {} ({})", modes.letters(), mode_words(modes))
+        }
+        Moderation::Banned { mask, until, reason } => {
+            format!("{mask} was banned by {by}{}{}", lasting(*until), because(reason.as_ref()))
+        }
+        Moderation::Unbanned { mask } => format!("{by} lifted the ban on {mask}"),
+        Moderation::Muted { nick, until } => {
+            format!("{nick} was muted by {by}{}", lasting(*until))
+        }
+        Moderation::Unmuted { nick } => format!("{nick} was unmuted by {by}"),
+        Moderation::Role { nick, role } => match role {
+            Role::Owner => format!("{by} made {nick} the owner"),
+            Role::Operator => format!("{by} made {nick} an operator"),
+            Role::Voiced => format!("{by} gave {nick} a voice"),
+            Role::Member => format!("{by} made {nick} a member, with no role"),
+        },
+        Moderation::Claimed => format!("{by} now owns the room"),
+        Moderation::Invited { nick } => format!("{by} invited {nick}"),
+    }
+}
+
+/// "invite-only, moderated", or "none": the modes in words.
+pub fn mode_words(modes: &Modes) -> String {
+    let words: Vec<&str> = [
+        (modes.invite_only, "invite-only"),
+        (modes.key, "a key to join"),
+        (modes.moderated, "moderated: only operators and voiced members speak"),
+        (modes.secret, "secret: not listed"),
+    ]
+    .into_iter()
+    .filter_map(|(on, word)| on.then_some(word))
+    .collect();
+    if words.is_empty() { "open to all".to_owned() } else { words.join(", ") }
 }
 
 /// "#lobby (2), #rust (1)", or "no rooms".
@@ -79,6 +138,16 @@ impl ErrorCode {
             Self::AccountExists => "account_exists",
             Self::NoAccount => "no_account",
             Self::MailboxFull => "mailbox_full",
+            Self::NotOperator => "not_operator",
+            Self::NotOwner => "not_owner",
+            Self::NotAdmin => "not_admin",
+            Self::Banned => "banned",
+            Self::InviteOnly => "invite_only",
+            Self::WrongKey => "wrong_key",
+            Self::Muted => "muted",
+            Self::Moderated => "moderated",
+            Self::HasOwner => "has_owner",
+            Self::NoSuchBan => "no_such_ban",
             Self::Other => "other",
         }
     }
@@ -127,6 +196,16 @@ mod tests {
             AccountExists,
             NoAccount,
             MailboxFull,
+            NotOperator,
+            NotOwner,
+            NotAdmin,
+            Banned,
+            InviteOnly,
+            WrongKey,
+            Muted,
+            Moderated,
+            HasOwner,
+            NoSuchBan,
             Other,
         ];
         for code in all {

@@ -8,6 +8,8 @@
 //! # Layout
 //! - [`limits`]: the size limits and the protocol version, as named constants.
 //! - [`names`]: [`Nick`] and [`RoomName`], validated names; [`NickKey`] for uniqueness.
+//! - [`cidr`]: networks ([`Cidr`]) for trusted proxies and address bans.
+//! - [`moderation`]: roles, modes, topics, ban masks and the moderation events.
 //! - [`secret`]: [`Password`] and [`ResumeToken`], secrets that no log or `Debug` shows.
 //! - [`text`]: [`Text`] (what people say) and [`Label`] (short server-facing strings).
 //! - [`message`]: [`ClientMsg`] and [`ServerMsg`], the two enums of the wire.
@@ -18,6 +20,7 @@
 //! - [`sanitize`]: untrusted text made safe to show on a terminal.
 //! - [`fingerprint`]: certificate fingerprints as server and client show and compare them.
 
+pub mod cidr;
 pub mod codec;
 pub mod command;
 pub mod decode;
@@ -25,17 +28,23 @@ pub mod describe;
 pub mod fingerprint;
 pub mod limits;
 pub mod message;
+pub mod moderation;
 pub mod names;
 pub mod sanitize;
 pub mod secret;
 pub mod text;
 
+pub use cidr::Cidr;
 pub use codec::{JsonLinesCodec, Line, LineCodec, encode_line, write_line};
 pub use decode::{Decode, RequestError};
 pub use limits::PROTOCOL_VERSION;
 pub use message::{
     AccountEvent, ByeCode, ClientMsg, ErrorCode, MessageKind, PresenceEvent, RoomInfo, ServerMsg,
     Stored, now_millis,
+};
+pub use moderation::{
+    BanInfo, JoinKey, Mask, ModeChange, Moderation, Modes, Role, Topic, format_duration,
+    parse_duration, parse_mode_changes,
 };
 pub use names::{NameError, Nick, NickKey, RoomKey, RoomName};
 pub use sanitize::sanitize;

@@ -42,3 +42,10 @@ pub const MAX_PASSWORD_BYTES: usize = 512;
 /// Shortest password a new account may have, in characters (OWASP's floor for passwords used
 /// with other protections: here, throttled logins).
 pub const MIN_PASSWORD_CHARS: usize = 8;
+
+/// Longest room key (`+k`), in bytes: a word people type and share, not a password store.
+pub const MAX_JOIN_KEY_BYTES: usize = 64;
+
+/// Longest timed ban or mute, in seconds: a year and a day. Longer is "until unbanned", which
+/// is what leaving the duration out says.
+pub const MAX_DURATION_SECS: u64 = 366 * 86_400;

@@ -7,7 +7,10 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use std::collections::BTreeMap;
+
 use crate::limits::MAX_HISTORY_PAGE;
+use crate::moderation::{BanInfo, JoinKey, Mask, ModeChange, Moderation, Modes, Role, Topic};
 use crate::names::{Nick, RoomName};
 use crate::secret::{Password, ResumeToken};
 use crate::text::{Label, Text};
@@ -48,6 +51,9 @@ pub enum ClientMsg {
     },
     Join {
         room: RoomName,
+        /// The room's key, for a room that has one (`+k`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key: Option<JoinKey>,
     },
     Leave {
         room: RoomName,
@@ -92,6 +98,91 @@ pub enum ClientMsg {
         #[serde(default = "default_page")]
         limit: u32,
     },
+    /// Shows the room's topic, or (operators) sets it; an empty `text` clears it.
+    Topic {
+        room: RoomName,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        text: Option<Label>,
+    },
+    /// Shows the room's modes (no `changes`), or (operators) changes them.
+    Mode {
+        room: RoomName,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        changes: Vec<ModeChange>,
+    },
+    /// Removes a member from the room (operators).
+    Kick {
+        room: RoomName,
+        nick: Nick,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<Label>,
+    },
+    /// Bans a mask from the room for `duration` seconds, or until unbanned (operators).
+    /// Members it matches are removed.
+    Ban {
+        room: RoomName,
+        mask: Mask,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        duration: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<Label>,
+    },
+    Unban {
+        room: RoomName,
+        mask: Mask,
+    },
+    /// Lists the room's bans (operators).
+    Bans {
+        room: RoomName,
+    },
+    /// Refuses a member's messages in the room for `duration` seconds, or until unmuted
+    /// (operators).
+    Mute {
+        room: RoomName,
+        nick: Nick,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        duration: Option<u64>,
+    },
+    Unmute {
+        room: RoomName,
+        nick: Nick,
+    },
+    /// Gives a logged-in member a role: `operator` (the owner only), `voiced` or `member`
+    /// (back to no role).
+    Role {
+        room: RoomName,
+        nick: Nick,
+        role: Role,
+    },
+    /// Lets `nick` into an invite-only room for an hour (operators).
+    Invite {
+        room: RoomName,
+        nick: Nick,
+    },
+    /// Takes ownership of a room that has no owner (logged-in members).
+    Claim {
+        room: RoomName,
+    },
+    /// Disconnects a session (server admins).
+    Kill {
+        nick: Nick,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<Label>,
+    },
+    /// Bans a mask from the whole server (server admins): its sessions are disconnected and
+    /// its `hello`s refused.
+    Gban {
+        mask: Mask,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        duration: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<Label>,
+    },
+    Ungban {
+        mask: Mask,
+    },
+    /// Lists the server's bans (server admins).
+    Gbans,
     /// Leave the server.
     Quit {
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -117,6 +208,21 @@ impl ClientMsg {
         "ping",
         "pong",
         "history",
+        "topic",
+        "mode",
+        "kick",
+        "ban",
+        "unban",
+        "bans",
+        "mute",
+        "unmute",
+        "role",
+        "invite",
+        "claim",
+        "kill",
+        "gban",
+        "ungban",
+        "gbans",
         "quit",
     ];
 
@@ -138,6 +244,21 @@ impl ClientMsg {
             Self::Ping { .. } => "ping",
             Self::Pong { .. } => "pong",
             Self::History { .. } => "history",
+            Self::Topic { .. } => "topic",
+            Self::Mode { .. } => "mode",
+            Self::Kick { .. } => "kick",
+            Self::Ban { .. } => "ban",
+            Self::Unban { .. } => "unban",
+            Self::Bans { .. } => "bans",
+            Self::Mute { .. } => "mute",
+            Self::Unmute { .. } => "unmute",
+            Self::Role { .. } => "role",
+            Self::Invite { .. } => "invite",
+            Self::Claim { .. } => "claim",
+            Self::Kill { .. } => "kill",
+            Self::Gban { .. } => "gban",
+            Self::Ungban { .. } => "ungban",
+            Self::Gbans => "gbans",
             Self::Quit { .. } => "quit",
         }
     }
@@ -234,6 +355,38 @@ pub enum ServerMsg {
     Members {
         room: RoomName,
         nicks: Vec<Nick>,
+        /// The members with a role (owner, operator, voiced); the rest are members.
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        roles: BTreeMap<Nick, Role>,
+    },
+    /// A room's topic: sent on joining a room that has one, and as the answer to `topic`.
+    Topic {
+        room: RoomName,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        topic: Option<Topic>,
+    },
+    /// A room's modes and owner: the answer to `mode`.
+    Modes {
+        room: RoomName,
+        modes: Modes,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        owner: Option<Nick>,
+    },
+    /// What a moderator did in a room, told to all its members. (A kick is a `presence`
+    /// event: it changes who is in the room.)
+    Moderation {
+        id: Uuid,
+        ts: u64,
+        room: RoomName,
+        by: Nick,
+        #[serde(flatten)]
+        action: Moderation,
+    },
+    /// A room's bans (`room`), or the server's (no `room`): the answer to `bans` and `gbans`.
+    Bans {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room: Option<RoomName>,
+        bans: Vec<BanInfo>,
     },
     /// Something the server tells this client, not a message from a person.
     Notice {
@@ -348,6 +501,13 @@ pub enum PresenceEvent {
     Dropped {
         reason: Label,
     },
+    /// Removed from the room by `by` (a kick, or a ban that matched). Its client does not
+    /// rejoin by itself.
+    Kicked {
+        by: Nick,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<Label>,
+    },
 }
 
 /// Stable, machine-readable reasons for an `error`. New codes may appear; clients treat a code
@@ -415,6 +575,26 @@ pub enum ErrorCode {
     NoAccount,
     /// The recipient is away and has as many messages waiting as the server keeps.
     MailboxFull,
+    /// Only the room's operators (or its owner, or a server admin) may do that.
+    NotOperator,
+    /// Only the room's owner may do that.
+    NotOwner,
+    /// Only a server admin (`--admin`) may do that.
+    NotAdmin,
+    /// A ban keeps you out of the room (or the server).
+    Banned,
+    /// The room is invite-only (`+i`) and you have no invitation.
+    InviteOnly,
+    /// The room has a key (`+k`) and the join gave none, or another.
+    WrongKey,
+    /// You are muted in the room.
+    Muted,
+    /// The room is moderated (`+m`): only operators and voiced members speak.
+    Moderated,
+    /// `claim` of a room that has an owner.
+    HasOwner,
+    /// `unban` of a mask that is not banned.
+    NoSuchBan,
     #[serde(other)]
     Other,
 }
@@ -449,6 +629,10 @@ pub enum ByeCode {
     TlsRequired,
     /// Too many wrong passwords on this connection.
     LoginFailed,
+    /// A server admin disconnected this session.
+    Killed,
+    /// A server-wide ban matches this client.
+    Banned,
     #[serde(other)]
     Other,
 }

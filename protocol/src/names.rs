@@ -106,6 +106,12 @@ fn look_alike_key(name: &str) -> Box<str> {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct RoomKey(Box<str>);
 
+impl RoomKey {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// Rounds of skeleton and lower case in [`Nick::key`].
 const MAX_KEY_ROUNDS: usize = 4;
 

@@ -23,7 +23,7 @@ async fn bad_lines_are_errors_and_the_stream_goes_on() {
     let mut frames = FramedRead::new(&input[..], ServerCodec::new(MAX_LINE_BYTES));
 
     let join = frames.next().await.unwrap().unwrap().unwrap();
-    assert_eq!(join, ClientMsg::Join { room: RoomName::parse("rust").unwrap() });
+    assert_eq!(join, ClientMsg::Join { room: RoomName::parse("rust").unwrap(), key: None });
     let mut errors = Vec::new();
     for _ in 0..3 {
         errors.push(frames.next().await.unwrap().unwrap().unwrap_err().code);

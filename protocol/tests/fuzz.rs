@@ -336,7 +336,7 @@ fn client_msg() -> impl Strategy<Value = ClientMsg> {
         password().prop_map(|password| Register { password }),
         (password(), password()).prop_map(|(old, new)| Passwd { old, new }),
         password().prop_map(|password| Unregister { password }),
-        room().prop_map(|room| Join { room }),
+        room().prop_map(|room| Join { room, key: None }),
         room().prop_map(|room| Leave { room }),
         (room(), text()).prop_map(|(room, text)| Say { room, text }),
         (room(), text()).prop_map(|(room, text)| Action { room, text }),

@@ -8,8 +8,9 @@
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
 use protocol::{
-    AccountEvent, ByeCode, ClientMsg, Decode, ErrorCode, Label, MessageKind, Nick, Password,
-    PresenceEvent, RoomInfo, RoomName, ServerMsg, Stored, Text, encode_line,
+    AccountEvent, BanInfo, ByeCode, ClientMsg, Decode, ErrorCode, JoinKey, Label, Mask,
+    MessageKind, ModeChange, Moderation, Modes, Nick, Password, PresenceEvent, Role, RoomInfo,
+    RoomName, ServerMsg, Stored, Text, Topic, encode_line,
 };
 use uuid::Uuid;
 
@@ -79,7 +80,11 @@ fn client_fixtures() -> Vec<(ClientMsg, &'static str)> {
             ClientMsg::Unregister { password: password("battery staple") },
             r#"{"type":"unregister","password":"battery staple"}"#,
         ),
-        (ClientMsg::Join { room: room("rust") }, r#"{"type":"join","room":"rust"}"#),
+        (ClientMsg::Join { room: room("rust"), key: None }, r#"{"type":"join","room":"rust"}"#),
+        (
+            ClientMsg::Join { room: room("secret"), key: Some(JoinKey::parse("sesame").unwrap()) },
+            r#"{"type":"join","room":"secret","key":"sesame"}"#,
+        ),
         (ClientMsg::Leave { room: room("rust") }, r#"{"type":"leave","room":"rust"}"#),
         (
             ClientMsg::Say { room: room("lobby"), text: text("hi all") },
@@ -106,6 +111,93 @@ fn client_fixtures() -> Vec<(ClientMsg, &'static str)> {
             ClientMsg::History { room: room("lobby"), before: None, limit: 50 },
             r#"{"type":"history","room":"lobby","limit":50}"#,
         ),
+        (ClientMsg::Topic { room: room("rust"), text: None }, r#"{"type":"topic","room":"rust"}"#),
+        (
+            ClientMsg::Topic { room: room("rust"), text: Some(label("Rust 1.92 is out")) },
+            r#"{"type":"topic","room":"rust","text":"Rust 1.92 is out"}"#,
+        ),
+        (
+            ClientMsg::Mode { room: room("rust"), changes: vec![] },
+            r#"{"type":"mode","room":"rust"}"#,
+        ),
+        (
+            ClientMsg::Mode {
+                room: room("rust"),
+                changes: vec![
+                    ModeChange::InviteOnly(true),
+                    ModeChange::Key(Some(JoinKey::parse("sesame").unwrap())),
+                    ModeChange::Moderated(false),
+                    ModeChange::Secret(true),
+                    ModeChange::Key(None),
+                ],
+            },
+            r#"{"type":"mode","room":"rust","changes":[{"invite_only":true},{"key":"sesame"},{"moderated":false},{"secret":true},{"key":null}]}"#,
+        ),
+        (
+            ClientMsg::Kick {
+                room: room("rust"),
+                nick: nick("Tracy"),
+                reason: Some(label("spamming")),
+            },
+            r#"{"type":"kick","room":"rust","nick":"Tracy","reason":"spamming"}"#,
+        ),
+        (
+            ClientMsg::Ban {
+                room: room("rust"),
+                mask: Mask::Nick(nick("Tracy")),
+                duration: Some(3600),
+                reason: Some(label("spamming")),
+            },
+            r#"{"type":"ban","room":"rust","mask":"nick:Tracy","duration":3600,"reason":"spamming"}"#,
+        ),
+        (
+            ClientMsg::Ban {
+                room: room("rust"),
+                mask: "addr:2001:db8::/32".parse().unwrap(),
+                duration: None,
+                reason: None,
+            },
+            r#"{"type":"ban","room":"rust","mask":"addr:2001:db8::/32"}"#,
+        ),
+        (
+            ClientMsg::Unban { room: room("rust"), mask: Mask::Account(nick("Tracy")) },
+            r#"{"type":"unban","room":"rust","mask":"account:Tracy"}"#,
+        ),
+        (ClientMsg::Bans { room: room("rust") }, r#"{"type":"bans","room":"rust"}"#),
+        (
+            ClientMsg::Mute { room: room("rust"), nick: nick("Tracy"), duration: Some(600) },
+            r#"{"type":"mute","room":"rust","nick":"Tracy","duration":600}"#,
+        ),
+        (
+            ClientMsg::Unmute { room: room("rust"), nick: nick("Tracy") },
+            r#"{"type":"unmute","room":"rust","nick":"Tracy"}"#,
+        ),
+        (
+            ClientMsg::Role { room: room("rust"), nick: nick("Tracy"), role: Role::Operator },
+            r#"{"type":"role","room":"rust","nick":"Tracy","role":"operator"}"#,
+        ),
+        (
+            ClientMsg::Invite { room: room("secret"), nick: nick("Tracy") },
+            r#"{"type":"invite","room":"secret","nick":"Tracy"}"#,
+        ),
+        (ClientMsg::Claim { room: room("rust") }, r#"{"type":"claim","room":"rust"}"#),
+        (
+            ClientMsg::Kill { nick: nick("Mallory"), reason: Some(label("spam bot")) },
+            r#"{"type":"kill","nick":"Mallory","reason":"spam bot"}"#,
+        ),
+        (
+            ClientMsg::Gban {
+                mask: "addr:203.0.113.0/24".parse().unwrap(),
+                duration: Some(86_400),
+                reason: Some(label("spam bots")),
+            },
+            r#"{"type":"gban","mask":"addr:203.0.113.0/24","duration":86400,"reason":"spam bots"}"#,
+        ),
+        (
+            ClientMsg::Ungban { mask: "addr:203.0.113.0/24".parse().unwrap() },
+            r#"{"type":"ungban","mask":"addr:203.0.113.0/24"}"#,
+        ),
+        (ClientMsg::Gbans, r#"{"type":"gbans"}"#),
         (ClientMsg::Quit { reason: Some(label("bye")) }, r#"{"type":"quit","reason":"bye"}"#),
         (ClientMsg::Quit { reason: None }, r#"{"type":"quit"}"#),
     ]
@@ -263,7 +355,11 @@ fn server_fixtures() -> Vec<(ServerMsg, &'static str)> {
             r#"{"type":"rooms","rooms":[{"name":"lobby","members":2},{"name":"rust","members":1}]}"#,
         ),
         (
-            ServerMsg::Members { room: room("lobby"), nicks: vec![nick("Michael"), nick("Tracy")] },
+            ServerMsg::Members {
+                room: room("lobby"),
+                nicks: vec![nick("Michael"), nick("Tracy")],
+                roles: Default::default(),
+            },
             r#"{"type":"members","room":"lobby","nicks":["Michael","Tracy"]}"#,
         ),
         (
@@ -306,7 +402,117 @@ fn server_fixtures() -> Vec<(ServerMsg, &'static str)> {
             },
             r#"{"type":"bye","code":"shutdown","message":"the server is shutting down"}"#,
         ),
+        (
+            ServerMsg::Bye {
+                code: ByeCode::Killed,
+                message: "disconnected by Michael: spam bot".into(),
+            },
+            r#"{"type":"bye","code":"killed","message":"disconnected by Michael: spam bot"}"#,
+        ),
+        (
+            ServerMsg::Members {
+                room: room("rust"),
+                nicks: vec![nick("Michael"), nick("Sam"), nick("Tracy")],
+                roles: [(nick("Michael"), Role::Owner), (nick("Tracy"), Role::Operator)].into(),
+            },
+            r#"{"type":"members","room":"rust","nicks":["Michael","Sam","Tracy"],"roles":{"Michael":"owner","Tracy":"operator"}}"#,
+        ),
+        (
+            ServerMsg::Topic {
+                room: room("rust"),
+                topic: Some(Topic { text: label("Rust 1.92 is out"), by: nick("Tracy"), ts: TS }),
+            },
+            r#"{"type":"topic","room":"rust","topic":{"text":"Rust 1.92 is out","by":"Tracy","ts":1763750000000}}"#,
+        ),
+        (ServerMsg::Topic { room: room("rust"), topic: None }, r#"{"type":"topic","room":"rust"}"#),
+        (
+            ServerMsg::Modes {
+                room: room("rust"),
+                modes: Modes { invite_only: true, key: true, ..Modes::default() },
+                owner: Some(nick("Michael")),
+            },
+            r#"{"type":"modes","room":"rust","modes":{"invite_only":true,"key":true},"owner":"Michael"}"#,
+        ),
+        (
+            ServerMsg::Presence {
+                id: id(),
+                ts: TS,
+                room: room("rust"),
+                nick: nick("Tracy"),
+                event: PresenceEvent::Kicked {
+                    by: nick("Michael"),
+                    reason: Some(label("spamming")),
+                },
+            },
+            r#"{"type":"presence","id":"019aa7e2-5c4b-7d1e-8f3a-2b6c9d0e1f42","ts":1763750000000,"room":"rust","nick":"Tracy","event":"kicked","by":"Michael","reason":"spamming"}"#,
+        ),
+        (
+            moderation(Moderation::Banned {
+                mask: Mask::Account(nick("Tracy")),
+                until: Some(TS + 3_600_000),
+                reason: None,
+            }),
+            r#"{"type":"moderation","id":"019aa7e2-5c4b-7d1e-8f3a-2b6c9d0e1f42","ts":1763750000000,"room":"rust","by":"Michael","action":"banned","mask":"account:Tracy","until":1763753600000}"#,
+        ),
+        (
+            moderation(Moderation::Unbanned { mask: Mask::Account(nick("Tracy")) }),
+            r#"{"type":"moderation","id":"019aa7e2-5c4b-7d1e-8f3a-2b6c9d0e1f42","ts":1763750000000,"room":"rust","by":"Michael","action":"unbanned","mask":"account:Tracy"}"#,
+        ),
+        (
+            moderation(Moderation::Muted { nick: nick("Tracy"), until: None }),
+            r#"{"type":"moderation","id":"019aa7e2-5c4b-7d1e-8f3a-2b6c9d0e1f42","ts":1763750000000,"room":"rust","by":"Michael","action":"muted","nick":"Tracy"}"#,
+        ),
+        (
+            moderation(Moderation::Unmuted { nick: nick("Tracy") }),
+            r#"{"type":"moderation","id":"019aa7e2-5c4b-7d1e-8f3a-2b6c9d0e1f42","ts":1763750000000,"room":"rust","by":"Michael","action":"unmuted","nick":"Tracy"}"#,
+        ),
+        (
+            moderation(Moderation::Topic { text: Some(label("Rust 1.92 is out")) }),
+            r#"{"type":"moderation","id":"019aa7e2-5c4b-7d1e-8f3a-2b6c9d0e1f42","ts":1763750000000,"room":"rust","by":"Michael","action":"topic","text":"Rust 1.92 is out"}"#,
+        ),
+        (
+            moderation(Moderation::Modes { modes: Modes { moderated: true, ..Modes::default() } }),
+            r#"{"type":"moderation","id":"019aa7e2-5c4b-7d1e-8f3a-2b6c9d0e1f42","ts":1763750000000,"room":"rust","by":"Michael","action":"modes","modes":{"moderated":true}}"#,
+        ),
+        (
+            moderation(Moderation::Role { nick: nick("Tracy"), role: Role::Operator }),
+            r#"{"type":"moderation","id":"019aa7e2-5c4b-7d1e-8f3a-2b6c9d0e1f42","ts":1763750000000,"room":"rust","by":"Michael","action":"role","nick":"Tracy","role":"operator"}"#,
+        ),
+        (
+            moderation(Moderation::Claimed),
+            r#"{"type":"moderation","id":"019aa7e2-5c4b-7d1e-8f3a-2b6c9d0e1f42","ts":1763750000000,"room":"rust","by":"Michael","action":"claimed"}"#,
+        ),
+        (
+            moderation(Moderation::Invited { nick: nick("Tracy") }),
+            r#"{"type":"moderation","id":"019aa7e2-5c4b-7d1e-8f3a-2b6c9d0e1f42","ts":1763750000000,"room":"rust","by":"Michael","action":"invited","nick":"Tracy"}"#,
+        ),
+        (
+            ServerMsg::Bans {
+                room: Some(room("rust")),
+                bans: vec![BanInfo {
+                    mask: "addr:2001:db8::/32".parse().unwrap(),
+                    by: nick("Michael"),
+                    ts: TS,
+                    until: None,
+                    reason: Some(label("spam bots")),
+                }],
+            },
+            r#"{"type":"bans","room":"rust","bans":[{"mask":"addr:2001:db8::/32","by":"Michael","ts":1763750000000,"reason":"spam bots"}]}"#,
+        ),
+        (
+            ServerMsg::Error {
+                code: ErrorCode::NotOperator,
+                message: "only operators of #rust may kick; ask its owner, Michael".into(),
+                request: Some("kick".into()),
+                retry_after_ms: None,
+            },
+            r#"{"type":"error","code":"not_operator","message":"only operators of #rust may kick; ask its owner, Michael","request":"kick"}"#,
+        ),
     ]
+}
+
+fn moderation(action: Moderation) -> ServerMsg {
+    ServerMsg::Moderation { id: id(), ts: TS, room: room("rust"), by: nick("Michael"), action }
 }
 
 fn check<T>(fixtures: Vec<(T, &'static str)>)
@@ -404,6 +610,8 @@ fn bye_code_names_match_the_docs() {
         Flooding,
         TooManyConnections,
         Replaced,
+        Killed,
+        Banned,
     ] {
         let name = serde_json::to_value(code).unwrap();
         let name = name.as_str().unwrap();

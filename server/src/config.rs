@@ -47,6 +47,11 @@ pub struct Config {
     #[arg(long, default_value = "Be kind. Type /help for the commands.")]
     pub motd: String,
 
+    /// An account that administers the server (repeatable): it owns lobby, may act as owner
+    /// in every room, and may /kill and /gban. It must be registered and logged in to count.
+    #[arg(long = "admin", value_name = "NAME", value_parser = parse_admin)]
+    pub admins: Vec<protocol::Nick>,
+
     /// Most connections at once; more are told the server is full.
     #[arg(long, default_value_t = MAX_CONNECTIONS, value_name = "N")]
     pub max_connections: usize,
@@ -191,6 +196,7 @@ impl Config {
             hello_timeout: Duration::from_secs(self.hello_timeout),
             ping_interval: Duration::from_secs(self.ping_interval),
             nick_reservation: Duration::from_secs(self.nick_reservation),
+            admins: self.admins.clone(),
             ..ServerInfo::default()
         }
     }
@@ -390,6 +396,11 @@ pub fn default_db_path() -> PathBuf {
     }
 }
 
+/// `--admin NAME`: a nick, as an account's name.
+fn parse_admin(name: &str) -> Result<protocol::Nick, String> {
+    protocol::Nick::parse(name).map_err(|e| e.to_string())
+}
+
 /// What the server tells clients about itself.
 #[derive(Debug, Clone)]
 pub struct ServerInfo {
@@ -419,6 +430,8 @@ pub struct ServerInfo {
     pub reserve_after: Duration,
     /// Login attempts and new accounts per address, shared by the sessions.
     pub logins: std::sync::Arc<crate::accounts::Logins>,
+    /// The server's admins (`--admin`), by their accounts' nicks.
+    pub admins: Vec<protocol::Nick>,
 }
 
 impl Default for ServerInfo {
@@ -437,6 +450,7 @@ impl Default for ServerInfo {
             nick_reservation: crate::limits::NICK_RESERVATION,
             reserve_after: crate::limits::RESERVE_AFTER,
             logins: std::sync::Arc::default(),
+            admins: Vec::new(),
         }
     }
 }

@@ -18,6 +18,8 @@
 //! - [`broker`]: everything durable or shared by the nodes: room messages numbered, stored,
 //!   then sent; history pages; nick claims. Two backends: [`broker::local`] (one node, SQLite)
 //!   and [`broker::redis`] (several nodes sharing a Redis).
+//! - [`authority`]: rooms' owners, roles, topics, modes, bans and mutes, and the server's
+//!   bans: the decisions, and acts as the broker stores them and the hub applies them.
 //! - [`accounts`]: registered nicks: passwords (Argon2id), failed logins, throttling; kept by
 //!   the broker.
 //! - [`limits`]: every bound of the server, with its reason.
@@ -33,6 +35,7 @@
 #![allow(rustdoc::private_intra_doc_links)]
 
 pub mod accounts;
+pub mod authority;
 pub mod broker;
 pub mod config;
 pub mod dialect;

@@ -267,3 +267,11 @@ pub const ADDRESS_REGISTER_BURST: u32 = 3;
 
 /// How often an address block may make one more account once its burst is spent.
 pub const ADDRESS_REGISTER_REFILL: Duration = Duration::from_secs(10 * 60);
+
+/// How long an `/invite` to an invite-only room lasts: long enough to read it and join, short
+/// enough that a forgotten one does not stay a way in.
+pub const INVITE_LASTS: Duration = Duration::from_secs(60 * 60);
+
+/// Most bans one room (or the server) keeps: every join is checked against them all, so their
+/// number bounds what a join costs; address ranges cover what would need more.
+pub const MAX_BANS: usize = 500;

@@ -92,7 +92,8 @@ pub async fn run(
 ) {
     let hub = Hub::new(info.max_rooms, info.max_room_members)
         .with_reservation(info.nick_reservation, info.reserve_after)
-        .with_elsewhere(broker.elsewhere());
+        .with_elsewhere(broker.elsewhere())
+        .with_admins(&info.admins);
     let hub = Arc::new(hub);
     broker.start(&hub).await;
     let info = Arc::new(info);

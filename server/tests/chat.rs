@@ -53,7 +53,11 @@ async fn hello_gets_a_welcome_and_a_seat_in_lobby() {
     ));
     assert_eq!(
         michael.recv().await,
-        ServerMsg::Members { room: room("lobby"), nicks: vec![nick("Michael"), nick("Tracy")] }
+        ServerMsg::Members {
+            room: room("lobby"),
+            nicks: vec![nick("Michael"), nick("Tracy")],
+            roles: Default::default()
+        }
     );
     server.shutdown().await;
 }
@@ -125,9 +129,9 @@ async fn rooms_are_isolated() {
     let mut michael = server.join("Michael").await;
     let mut tracy = server.join("Tracy").await;
     michael.recv().await;
-    michael.send(ClientMsg::Join { room: room("rust") }).await;
+    michael.send(ClientMsg::Join { room: room("rust"), key: None }).await;
     michael.recv_until(|m| matches!(m, ServerMsg::Members { .. })).await;
-    tracy.send(ClientMsg::Join { room: room("go") }).await;
+    tracy.send(ClientMsg::Join { room: room("go"), key: None }).await;
     tracy.recv_until(|m| matches!(m, ServerMsg::Members { .. })).await;
 
     michael.send(say("rust", "in rust")).await;
@@ -150,9 +154,16 @@ async fn one_user_in_several_rooms() {
     let server = start_server().await;
     let mut michael = server.join("Michael").await;
     for r in ["rust", "go", "zig"] {
-        michael.send(ClientMsg::Join { room: room(r) }).await;
+        michael.send(ClientMsg::Join { room: room(r), key: None }).await;
         let (members, _) = michael.recv_until(|m| matches!(m, ServerMsg::Members { .. })).await;
-        assert_eq!(members, ServerMsg::Members { room: room(r), nicks: vec![nick("Michael")] });
+        assert_eq!(
+            members,
+            ServerMsg::Members {
+                room: room(r),
+                nicks: vec![nick("Michael")],
+                roles: Default::default()
+            }
+        );
     }
     for r in ["lobby", "rust", "go", "zig"] {
         michael.send(say(r, r)).await;
@@ -257,7 +268,7 @@ async fn presence_events_for_join_leave_rename_and_drop() {
         .await;
     assert_eq!(event_of(left).1, "Mike");
 
-    michael.send(ClientMsg::Join { room: room("lobby") }).await;
+    michael.send(ClientMsg::Join { room: room("lobby"), key: None }).await;
     assert_eq!(event_of(tracy.recv().await).2, PresenceEvent::Joined);
     drop(michael);
     let (r, n, e) = event_of(tracy.recv().await);
@@ -295,12 +306,16 @@ async fn who_lists_members_to_members_and_empty_rooms_vanish() {
     let mut michael = server.join("Michael").await;
     let mut tracy = server.join("Tracy").await;
     michael.recv().await;
-    tracy.send(ClientMsg::Join { room: room("rust") }).await;
+    tracy.send(ClientMsg::Join { room: room("rust"), key: None }).await;
     tracy.recv_until(|m| matches!(m, ServerMsg::Members { .. })).await;
     tracy.send(ClientMsg::Who { room: room("rust") }).await;
     assert_eq!(
         tracy.recv().await,
-        ServerMsg::Members { room: room("rust"), nicks: vec![nick("Tracy")] }
+        ServerMsg::Members {
+            room: room("rust"),
+            nicks: vec![nick("Tracy")],
+            roles: Default::default()
+        }
     );
     michael.send(ClientMsg::Who { room: room("rust") }).await;
     assert_eq!(michael.recv_error().await.code, ErrorCode::NotInRoom, "who of a room not joined");
@@ -396,16 +411,20 @@ async fn events_about_a_nick_come_before_taking_it() {
 async fn look_alike_room_names_join_the_room_that_exists() {
     let server = start_server().await;
     let mut tracy = server.join("Tracy").await;
-    tracy.send(ClientMsg::Join { room: room("rust") }).await;
+    tracy.send(ClientMsg::Join { room: room("rust"), key: None }).await;
     tracy.recv_until(|m| matches!(m, ServerMsg::Members { .. })).await;
     let mut michael = server.join("Michael").await;
-    michael.send(ClientMsg::Join { room: room("rսst") }).await;
+    michael.send(ClientMsg::Join { room: room("rսst"), key: None }).await;
     let (members, before) = michael
         .recv_until(|m| matches!(m, ServerMsg::Members { room, .. } if room.as_str() != "lobby"))
         .await;
     assert_eq!(
         members,
-        ServerMsg::Members { room: room("rust"), nicks: vec![nick("Michael"), nick("Tracy")] }
+        ServerMsg::Members {
+            room: room("rust"),
+            nicks: vec![nick("Michael"), nick("Tracy")],
+            roles: Default::default()
+        }
     );
     assert!(
         before.iter().any(
@@ -413,7 +432,7 @@ async fn look_alike_room_names_join_the_room_that_exists() {
         ),
         "{before:?}"
     );
-    michael.send(ClientMsg::Join { room: room("ｒｕｓｔ") }).await;
+    michael.send(ClientMsg::Join { room: room("ｒｕｓｔ"), key: None }).await;
     assert_eq!(michael.recv_error().await.code, ErrorCode::AlreadyInRoom);
     michael.send(ClientMsg::Rooms).await;
     let (rooms, _) = michael.recv_until(|m| matches!(m, ServerMsg::Rooms { .. })).await;

@@ -76,7 +76,7 @@ async fn history_is_the_same_from_every_node() {
     let redis = RedisServer::start();
     let (a, b) = tokio::join!(Node::start(&redis, "a"), Node::start(&redis, "b"));
     let mut michael = member(&a, "Michael").await;
-    michael.send(ClientMsg::Join { room: RoomName::parse("rust").unwrap() }).await;
+    michael.send(ClientMsg::Join { room: RoomName::parse("rust").unwrap(), key: None }).await;
     michael.recv_until(|m| matches!(m, ServerMsg::Members { .. })).await;
     for i in 0..30 {
         michael.send(say("rust", &format!("line {i}"))).await;
@@ -87,7 +87,7 @@ async fn history_is_the_same_from_every_node() {
     for node in [&a, &b] {
         let mut reader = JsonClient::connect(node.json).await;
         reader.hello(&format!("reader{}", pages.len())).await;
-        reader.send(ClientMsg::Join { room: RoomName::parse("rust").unwrap() }).await;
+        reader.send(ClientMsg::Join { room: RoomName::parse("rust").unwrap(), key: None }).await;
         let (backlog, _) = reader
             .recv_until(|m| matches!(m, ServerMsg::History { room, .. } if room.as_str() == "rust"))
             .await;
@@ -431,14 +431,14 @@ async fn room_and_member_limits_count_every_node() {
     join(&mut tracy, "rust").await;
     wait_for_room(&mut michael, "rust", 1).await;
     for (client, name) in [(&mut anna, "Anna"), (&mut bob, "Bob")] {
-        client.send(ClientMsg::Join { room: RoomName::parse("ops").unwrap() }).await;
+        client.send(ClientMsg::Join { room: RoomName::parse("ops").unwrap(), key: None }).await;
         assert_eq!(refusal(client, "ops").await, ErrorCode::TooManyRooms, "{name}");
     }
 
     // #rust fills up across nodes: Anna on a takes the second place, Bob on b finds it full.
     join(&mut anna, "rust").await;
     wait_for_members_of(&mut tracy, "rust", &["Tracy", "Anna"]).await;
-    bob.send(ClientMsg::Join { room: RoomName::parse("rust").unwrap() }).await;
+    bob.send(ClientMsg::Join { room: RoomName::parse("rust").unwrap(), key: None }).await;
     assert_eq!(refusal(&mut bob, "rust").await, ErrorCode::RoomFull);
 
     // Tracy leaves the lobby on b: a lets Anna in once it knows.

@@ -207,8 +207,11 @@ impl Session {
             nick: me.clone(),
             event,
         };
-        let members =
-            |room: &RoomName| ServerMsg::Members { room: room.clone(), nicks: vec![me.clone()] };
+        let members = |room: &RoomName| ServerMsg::Members {
+            room: room.clone(),
+            nicks: vec![me.clone()],
+            roles: Default::default(),
+        };
         match request {
             ClientMsg::Hello { nick, .. } => {
                 self.nick = Some(nick.clone());
@@ -225,7 +228,7 @@ impl Session {
                     },
                 ]
             }
-            ClientMsg::Join { room } => {
+            ClientMsg::Join { room, .. } => {
                 self.rooms.retain(|r| r != &room);
                 self.rooms.push(room.clone());
                 vec![presence(&room, PresenceEvent::Joined), members(&room)]
@@ -271,7 +274,24 @@ impl Session {
                 vec![ServerMsg::Account { nick: me.clone(), event: AccountEvent::Unregistered }]
             }
             ClientMsg::Ping { token } => vec![ServerMsg::Pong { token }],
-            ClientMsg::Pong { .. } | ClientMsg::History { .. } => Vec::new(),
+            // Moderation is answered by the room (or refused); the model expects nothing of it.
+            ClientMsg::Pong { .. }
+            | ClientMsg::History { .. }
+            | ClientMsg::Topic { .. }
+            | ClientMsg::Mode { .. }
+            | ClientMsg::Kick { .. }
+            | ClientMsg::Ban { .. }
+            | ClientMsg::Unban { .. }
+            | ClientMsg::Bans { .. }
+            | ClientMsg::Mute { .. }
+            | ClientMsg::Unmute { .. }
+            | ClientMsg::Role { .. }
+            | ClientMsg::Invite { .. }
+            | ClientMsg::Claim { .. }
+            | ClientMsg::Kill { .. }
+            | ClientMsg::Gban { .. }
+            | ClientMsg::Ungban { .. }
+            | ClientMsg::Gbans => Vec::new(),
             ClientMsg::Quit { reason } => vec![
                 presence(&RoomName::lobby(), PresenceEvent::Left { reason }),
                 ServerMsg::Bye { code: ByeCode::Quit, message: "bye".into() },
@@ -548,8 +568,33 @@ fn server_msg() -> impl Strategy<Value = ServerMsg> {
         vec((room(), any::<u32>()), 0..4).prop_map(|r| ServerMsg::Rooms {
             rooms: r.into_iter().map(|(name, members)| RoomInfo { name, members }).collect()
         }),
-        (room(), vec(any_nick(), 0..4))
-            .prop_map(|(room, nicks)| ServerMsg::Members { room, nicks }),
+        (room(), vec(any_nick(), 0..4)).prop_map(|(room, nicks)| ServerMsg::Members {
+            room,
+            nicks,
+            roles: Default::default()
+        }),
+        (room(), any_nick(), hostile()).prop_map(|(room, by, text)| ServerMsg::Topic {
+            room,
+            topic: Some(protocol::Topic { text: Label::truncate(&text), by, ts: 1 })
+        }),
+        (room(), any_nick(), hostile()).prop_map(|(room, by, text)| ServerMsg::Moderation {
+            id: id(),
+            ts: 1,
+            room,
+            by,
+            action: protocol::Moderation::Topic { text: Some(Label::truncate(&text)) }
+        }),
+        (room(), any_nick(), hostile()).prop_map(|(room, by, reason)| ServerMsg::Moderation {
+            id: id(),
+            ts: 1,
+            room,
+            by: by.clone(),
+            action: protocol::Moderation::Banned {
+                mask: protocol::Mask::Nick(by),
+                until: None,
+                reason: Some(Label::truncate(&reason))
+            }
+        }),
         hostile().prop_map(|text| ServerMsg::Notice { id: id(), ts: 1, text }),
         (select(ERRORS), hostile(), prop::option::of(hostile())).prop_map(
             |(code, message, request)| {

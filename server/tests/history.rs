@@ -230,7 +230,7 @@ async fn a_restart_keeps_rooms_and_history() {
     let db = dir.path().join("h.db");
     let server = server_on(&db).await;
     let mut tracy = server.join("Tracy").await;
-    tracy.send(ClientMsg::Join { room: room("rust") }).await;
+    tracy.send(ClientMsg::Join { room: room("rust"), key: None }).await;
     tracy.recv_until(|m| matches!(m, ServerMsg::Members { .. })).await;
     say_all(&mut tracy, ["before the restart".to_owned()]).await;
     tracy.send(say("rust", "ownership")).await;
@@ -253,7 +253,7 @@ async fn a_restart_keeps_rooms_and_history() {
     assert!(beginning);
     assert_eq!(messages.len(), 1);
     assert_eq!(messages[0].text.as_str(), "before the restart");
-    c.send(ClientMsg::Join { room: room("rust") }).await;
+    c.send(ClientMsg::Join { room: room("rust"), key: None }).await;
     let (history, _) = c.recv_until(|m| matches!(m, ServerMsg::History { .. })).await;
     assert!(
         matches!(history, ServerMsg::History { ref messages, .. } if messages[0].text.as_str() == "ownership")
@@ -421,7 +421,7 @@ async fn a_version_1_database_is_migrated() {
     assert_eq!(lobby[2].from, nick("小明"));
     assert_eq!(lobby[1].kind, protocol::MessageKind::Action);
     // Only members read a room's history.
-    c.send(ClientMsg::Join { room: room("rust") }).await;
+    c.send(ClientMsg::Join { room: room("rust"), key: None }).await;
     c.recv_until(|m| matches!(m, ServerMsg::Members { room, .. } if room.as_str() == "rust")).await;
     let rust = common::page_all(&mut c, "rust").await;
     assert_eq!(rust.len(), 1);
@@ -442,7 +442,7 @@ async fn rooms_joined_in_a_burst_are_shown_in_the_order_asked() {
     let server = server_on(&dir.path().join("history.db")).await;
     let mut seeder = JsonClient::connect(server.json).await;
     seeder.hello("Seeder").await;
-    seeder.send(ClientMsg::Join { room: room("busy") }).await;
+    seeder.send(ClientMsg::Join { room: room("busy"), key: None }).await;
     seeder.recv_until(|m| matches!(m, ServerMsg::Members { .. })).await;
     for i in 0..300 {
         seeder
@@ -457,7 +457,9 @@ async fn rooms_joined_in_a_burst_are_shown_in_the_order_asked() {
         c.hello(&format!("Joiner{n}")).await;
         let burst: String = asked
             .iter()
-            .map(|r| serde_json::to_string(&ClientMsg::Join { room: room(r) }).unwrap() + "\n")
+            .map(|r| {
+                serde_json::to_string(&ClientMsg::Join { room: room(r), key: None }).unwrap() + "\n"
+            })
             .collect();
         c.send_raw(burst.as_bytes()).await;
         // The order of the rooms' member lists, which close each join.

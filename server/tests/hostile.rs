@@ -156,7 +156,7 @@ async fn joins_and_questions_do_not_share_the_message_allowance() {
         mallory.send(say(&format!("m{i}"))).await;
     }
     assert_eq!(texts(&drain(&mut mallory).await).len(), 3);
-    mallory.send(ClientMsg::Join { room: RoomName::parse("elsewhere").unwrap() }).await;
+    mallory.send(ClientMsg::Join { room: RoomName::parse("elsewhere").unwrap(), key: None }).await;
     mallory.recv_until(|m| matches!(m, ServerMsg::Members { .. })).await;
     for token in 0..50 {
         mallory.send(ClientMsg::Ping { token }).await;
@@ -215,7 +215,7 @@ async fn a_full_room_refuses_more_members() {
     let e = c.recv_error().await;
     assert_eq!((e.code, e.request.as_deref()), (ErrorCode::RoomFull, Some("join")));
     assert!(e.message.contains("#lobby has 2 members"), "{}", e.message);
-    c.send(ClientMsg::Join { room: RoomName::parse("overflow").unwrap() }).await;
+    c.send(ClientMsg::Join { room: RoomName::parse("overflow").unwrap(), key: None }).await;
     c.recv_until(|m| matches!(m, ServerMsg::Members { .. })).await;
     a.assert_silent().await;
     chat_works(&mut a, &mut b, "cosy").await;

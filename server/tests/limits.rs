@@ -32,7 +32,7 @@ fn leave_line(name: &str) -> String {
 
 /// Joins `name` and waits for its member list.
 async fn join(c: &mut JsonClient, name: &str) {
-    c.send(ClientMsg::Join { room: room(name) }).await;
+    c.send(ClientMsg::Join { room: room(name), key: None }).await;
     c.recv_until(|m| matches!(m, ServerMsg::Members { room, .. } if room.as_str() == name)).await;
 }
 
@@ -52,7 +52,7 @@ async fn a_session_is_in_at_most_32_rooms() {
     for i in 1..MAX_ROOMS_PER_SESSION {
         join(&mut c, &format!("r{i}")).await;
     }
-    c.send(ClientMsg::Join { room: room("one-more") }).await;
+    c.send(ClientMsg::Join { room: room("one-more"), key: None }).await;
     let e = next_error(&mut c).await;
     assert_eq!((e.code, e.request.as_deref()), (ErrorCode::TooManyRooms, Some("join")));
     assert!(e.message.contains("32 rooms"), "{}", e.message);
@@ -69,7 +69,7 @@ async fn the_server_holds_at_most_max_rooms() {
     let mut a = server.join("Anna").await;
     join(&mut a, "one").await;
     join(&mut a, "two").await;
-    a.send(ClientMsg::Join { room: room("three") }).await;
+    a.send(ClientMsg::Join { room: room("three"), key: None }).await;
     let e = next_error(&mut a).await;
     assert_eq!(e.code, ErrorCode::TooManyRooms);
     assert!(e.message.contains("3 rooms"), "{}", e.message);
@@ -237,7 +237,7 @@ async fn joins_are_32_at_once_then_one_a_second() {
 
     tokio::time::sleep(Duration::from_millis(wait)).await;
     join(&mut c, "thirty-third").await;
-    c.send(ClientMsg::Join { room: room("too-soon") }).await;
+    c.send(ClientMsg::Join { room: room("too-soon"), key: None }).await;
     let e = next_error(&mut c).await;
     assert_eq!(e.code, ErrorCode::Flood, "the burst is spent: one a second");
     server.shutdown().await;

@@ -47,7 +47,7 @@ async fn connect(server: &TestServer, nick: &str) -> (JsonClient, ResumeToken) {
 }
 
 async fn join(c: &mut JsonClient, r: &str) {
-    c.send(ClientMsg::Join { room: room(r) }).await;
+    c.send(ClientMsg::Join { room: room(r), key: None }).await;
     c.recv_until(|m| matches!(m, ServerMsg::Members { room, .. } if room.as_str() == r)).await;
 }
 

@@ -377,7 +377,7 @@ fn check(stats: &Stats, log: &ServerLog, panics: &Mutex<Vec<String>>) {
 async fn fresh_client_is_served(server: &TestServer) {
     let mut fresh = server.join("fresh").await;
     let room = RoomName::parse(ROOMS[0]).unwrap();
-    fresh.send(ClientMsg::Join { room: room.clone() }).await;
+    fresh.send(ClientMsg::Join { room: room.clone(), key: None }).await;
     fresh.recv_until(|m| matches!(m, ServerMsg::Members { room: r, .. } if *r == room)).await;
     let text = Text::parse("still here").unwrap();
     fresh.send(ClientMsg::Say { room: room.clone(), text: text.clone() }).await;
@@ -451,7 +451,7 @@ async fn one_connection(
     Stats::add(&stats.welcomed);
     c.until("lobby's members", |m| matches!(m, ServerMsg::Members { .. })).await?;
     let room = RoomName::parse(ROOMS[rng.below(ROOMS.len() as u64) as usize]).unwrap();
-    c.send(&ClientMsg::Join { room: room.clone() }).await?;
+    c.send(&ClientMsg::Join { room: room.clone(), key: None }).await?;
     c.until(
         "the room's members",
         |m| matches!(m, ServerMsg::Members { room: r, .. } if *r == room),

@@ -40,7 +40,7 @@ impl App {
                 self.windows.pending_switch = rooms.last().cloned();
                 return rooms
                     .into_iter()
-                    .map(|room| Effect::Send(protocol::ClientMsg::Join { room }))
+                    .map(|room| Effect::Send(protocol::ClientMsg::Join { room, key: None }))
                     .collect();
             }
             ServerMsg::Message { id, room, seq, from, account, kind, text, ts } => {
@@ -111,7 +111,7 @@ impl App {
                     &format!("Rooms: {}", describe::room_list(&rooms)),
                 )
             }
-            ServerMsg::Members { room, nicks } => {
+            ServerMsg::Members { room, nicks, .. } => {
                 let list: Vec<&str> = nicks.iter().map(Nick::as_str).collect();
                 let text = format!("members of #{room}: {}", list.join(", "));
                 match self.windows.find(&Target::Room(room.clone())) {
@@ -122,6 +122,38 @@ impl App {
                     }
                     None => self.note_from_server(EntryKind::Info, &text),
                 }
+            }
+            ServerMsg::Topic { room, topic } => {
+                let text = match topic {
+                    Some(topic) => {
+                        format!("topic of #{room}: {} (set by {})", topic.text, topic.by)
+                    }
+                    None => format!("#{room} has no topic"),
+                };
+                self.room_note(&room, &text);
+            }
+            ServerMsg::Modes { room, modes, owner } => {
+                let owner = owner.map_or_else(|| "no owner".to_owned(), |o| format!("owner {o}"));
+                let text = format!(
+                    "modes of #{room}: {} ({}); {owner}",
+                    modes.letters(),
+                    describe::mode_words(&modes)
+                );
+                self.room_note(&room, &text);
+            }
+            ServerMsg::Moderation { room, by, action, ts, .. } => {
+                self.room_note(&room, &describe::moderation(&by, &action, ts));
+            }
+            ServerMsg::Bans { room, bans } => {
+                let place = room.map_or_else(|| "the server".to_owned(), |r| format!("#{r}"));
+                let list: Vec<String> =
+                    bans.iter().map(|b| format!("{} (by {})", b.mask, b.by)).collect();
+                let text = if list.is_empty() {
+                    format!("no bans in {place}")
+                } else {
+                    format!("bans in {place}: {}", list.join(", "))
+                };
+                self.note_from_server(EntryKind::Info, &text);
             }
             ServerMsg::Notice { text, .. } => self.log(LogKind::Info, &text),
             ServerMsg::Account { nick, event } => self.on_account(nick, event),
@@ -170,15 +202,32 @@ impl App {
         Vec::new()
     }
 
+    /// A line about `room` in its window (or, without one, where server notes go).
+    fn room_note(&mut self, room: &RoomName, text: &str) {
+        match self.windows.find(&Target::Room(room.clone())) {
+            Some(index) => {
+                let entry = Entry::note(self.time_now(), EntryKind::Info, clean(text));
+                self.push(index, entry);
+            }
+            None => self.note_from_server(EntryKind::Info, text),
+        }
+    }
+
     fn on_presence(&mut self, room: RoomName, nick: Nick, event: PresenceEvent, ts: u64) {
         let mine = self.link.is_me(&nick)
             || matches!(&event, PresenceEvent::Renamed { to } if self.link.is_me(to));
         let target = Target::Room(room.clone());
-        if mine && matches!(event, PresenceEvent::Left { .. }) {
+        if mine && matches!(event, PresenceEvent::Left { .. } | PresenceEvent::Kicked { .. }) {
             if let Some(index) = self.windows.find(&target) {
                 self.windows.close(index);
             }
-            self.log(LogKind::Info, &format!("you left #{room}"));
+            let text = match &event {
+                PresenceEvent::Kicked { .. } => {
+                    format!("you were removed from #{room}: {}", describe::presence(&nick, &event))
+                }
+                _ => format!("you left #{room}"),
+            };
+            self.log(LogKind::Info, &text);
             return;
         }
         let index = self.windows.open(target);
@@ -195,7 +244,9 @@ impl App {
             PresenceEvent::Joined => {
                 members.insert(nick);
             }
-            PresenceEvent::Left { .. } | PresenceEvent::Dropped { .. } => {
+            PresenceEvent::Left { .. }
+            | PresenceEvent::Dropped { .. }
+            | PresenceEvent::Kicked { .. } => {
                 members.remove(&nick);
             }
             PresenceEvent::Renamed { to } => {

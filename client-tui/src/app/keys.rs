@@ -116,7 +116,7 @@ impl App {
                 return Vec::new();
             }
             (Command::Exit(reason), _) => return self.quit(reason),
-            (Command::Join(room), _)
+            (Command::Join { room, .. }, _)
                 if self.windows.find(&Target::Room(room.clone())).is_some() =>
             {
                 let index = self.windows.open(Target::Room(room));
@@ -158,7 +158,7 @@ impl App {
             self.note(EntryKind::Error, "not connected to the server");
             return Vec::new();
         }
-        if let ClientMsg::Join { room } = &request {
+        if let ClientMsg::Join { room, key: None } = &request {
             self.windows.pending_switch = Some(room.clone());
         }
         vec![Effect::Send(request)]

@@ -136,7 +136,7 @@ impl App {
                 // Every session starts in lobby: nothing to ask.
                 in_lobby = true;
             } else {
-                effects.push(Effect::Send(ClientMsg::Join { room: room.clone() }));
+                effects.push(Effect::Send(ClientMsg::Join { room: room.clone(), key: None }));
             }
             rooms.push(format!("#{room}"));
         }

@@ -13,8 +13,10 @@
 //!   each node hears every room's events and fans them out to its own members.
 //! - [`say`]: a room message on its way, and the counts that follow it.
 //! - [`accounts`]: accounts on both backends, and logging in.
+//! - [`authority`]: rooms' settings, roles and bans on both backends, applied on every node.
 
 mod accounts;
+mod authority;
 pub mod local;
 pub mod redis;
 mod say;
@@ -107,10 +109,16 @@ impl Broker {
     pub async fn start(&self, hub: &Arc<Hub>) {
         match self {
             // A single node's hub decides who may use a nick: it learns the accounts.
-            Self::Local(local) => match local.accounts().nicks() {
-                Ok(nicks) => hub.load_accounts(nicks),
-                Err(e) => tracing::error!(error = %e, "cannot read the accounts"),
-            },
+            Self::Local(local) => {
+                match local.accounts().nicks() {
+                    Ok(nicks) => hub.load_accounts(nicks),
+                    Err(e) => tracing::error!(error = %e, "cannot read the accounts"),
+                }
+                match local.authority().all() {
+                    Ok(rows) => hub.load_authority(rows),
+                    Err(e) => tracing::error!(error = %e, "cannot read the rooms' settings"),
+                }
+            }
             Self::Redis(cluster) => cluster.start(hub).await,
         }
     }

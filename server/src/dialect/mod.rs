@@ -3,10 +3,12 @@
 //!
 //! - [`json`]: the protocol of `docs/protocol.md`; events are written as the bytes encoded once
 //!   for every recipient.
-//! - [`plain`]: readable lines for `nc`, `telnet` and small scripts, UTF-8 or GBK.
+//! - [`plain`]: readable lines for `nc`, `telnet` and small scripts, UTF-8 or GBK;
+//!   [`plain_rooms`]: its lines for member lists, topics, modes, moderation and bans.
 
 mod json;
 pub mod plain;
+mod plain_rooms;
 
 use std::time::Duration;
 

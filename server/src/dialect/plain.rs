@@ -98,14 +98,15 @@ impl Plain {
         match command {
             Command::Help => {
                 self.put(out, "Type a line to say it in the current room. Commands:");
+                let width = HELP.iter().map(|(usage, _)| usage.len()).max().unwrap_or(0);
                 for (usage, what) in HELP {
-                    self.put(out, &format!("  {usage:<18} {what}"));
+                    self.put(out, &format!("  {usage:<width$} {what}"));
                 }
-                self.put(out, "  exit               leave the chat");
+                self.put(out, &format!("  {:<width$} leave the chat", "exit"));
                 None
             }
             // Joining a room you are in makes it the current one.
-            Command::Join(room) if view.rooms.contains(&room) => {
+            Command::Join { room, .. } if view.rooms.contains(&room) => {
                 self.put(out, &format!("* You are now talking in [{room}]."));
                 self.current = Some(room);
                 None
@@ -189,19 +190,25 @@ impl Plain {
                 let mine = Some(nick) == me;
                 match event {
                     PresenceEvent::Joined if mine => self.current = Some(room.clone()),
-                    PresenceEvent::Left { .. } if mine && self.current.as_ref() == Some(room) => {
-                        self.current = view.rooms.last().cloned();
+                    PresenceEvent::Left { .. } | PresenceEvent::Kicked { .. }
+                        if mine && self.current.as_ref() == Some(room) =>
+                    {
+                        self.current = view.rooms.last().filter(|r| *r != room).cloned();
                     }
                     _ => {}
                 }
                 let arrow = match event {
                     PresenceEvent::Joined => "--> ",
-                    PresenceEvent::Left { .. } | PresenceEvent::Dropped { .. } => "<-- ",
+                    PresenceEvent::Left { .. }
+                    | PresenceEvent::Dropped { .. }
+                    | PresenceEvent::Kicked { .. } => "<-- ",
                     PresenceEvent::Renamed { .. } => "",
                 };
                 let mut lines =
                     vec![format!("[{room}] {arrow}{}", describe::presence(nick, event))];
-                if mine && matches!(event, PresenceEvent::Left { .. }) {
+                if mine
+                    && matches!(event, PresenceEvent::Left { .. } | PresenceEvent::Kicked { .. })
+                {
                     match &self.current {
                         Some(room) => lines.push(format!("* You are now talking in [{room}].")),
                         None => lines.push("* You are in no room now; /join one.".to_owned()),
@@ -214,10 +221,11 @@ impl Plain {
                 vec![format!("* {}", describe::account(nick, *event))]
             }
             ServerMsg::Rooms { rooms } => vec![format!("Rooms: {}", describe::room_list(rooms))],
-            ServerMsg::Members { room, nicks } => {
-                let nicks: Vec<&str> = nicks.iter().map(Nick::as_str).collect();
-                vec![format!("[{room}] Members: {}", nicks.join(", "))]
-            }
+            ServerMsg::Members { .. }
+            | ServerMsg::Topic { .. }
+            | ServerMsg::Modes { .. }
+            | ServerMsg::Moderation { .. }
+            | ServerMsg::Bans { .. } => super::plain_rooms::render(msg).unwrap_or_default(),
             ServerMsg::Notice { text, .. } => {
                 text.lines().map(|l| format!("* {}", sanitize(l))).collect()
             }
@@ -305,7 +313,7 @@ fn author(nick: &Nick, account: bool) -> String {
 }
 
 /// "2026-12-02 14:05 UTC", for when a message that waited was sent.
-fn when(ts: u64) -> String {
+pub(super) fn when(ts: u64) -> String {
     let secs = i64::try_from(ts / 1000).unwrap_or(0);
     chrono::DateTime::from_timestamp(secs, 0)
         .map_or_else(String::new, |t| t.format("%Y-%m-%d %H:%M UTC").to_string())
@@ -328,6 +336,7 @@ fn command_error(e: CommandError) -> RequestError {
         CommandError::Text(TextError::Empty) => ErrorCode::InvalidText,
         CommandError::Text(TextError::TooLong { .. }) => ErrorCode::TextTooLong,
         CommandError::NoRoom => ErrorCode::NotInRoom,
+        CommandError::Invalid(_) => ErrorCode::BadCommand,
         CommandError::Password(_) => ErrorCode::WeakPassword,
     };
     RequestError::new(code, e.to_string())
@@ -494,7 +503,7 @@ mod tests {
         let rooms = [RoomName::lobby()];
         let req =
             plain.read(Line::Complete("/join 日本".into()), view(Some(&nick), &rooms), &mut out);
-        assert!(matches!(req, Some(Ok(ClientMsg::Join { room })) if room.as_str() == "日本"));
+        assert!(matches!(req, Some(Ok(ClientMsg::Join { room, .. })) if room.as_str() == "日本"));
     }
 
     #[test]

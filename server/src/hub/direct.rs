@@ -1,12 +1,17 @@
-//! A session's queue of direct events: private messages, and the news that a new connection
-//! took its nick over. Written by other sessions through the hub, read by the session.
+//! A session's queue of direct events: private messages, the news that a new connection
+//! took its nick over, and a moderator's orders (leave a room, end). Written by other
+//! sessions through the hub, read by the session. It also carries what the hub needs to know
+//! of the session to match a ban against it: its address and whether it is logged in.
 
 use std::collections::VecDeque;
+use std::net::{IpAddr, Ipv6Addr};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 
 use futures::task::AtomicWaker;
+
+use protocol::{ByeCode, RoomName};
 
 use crate::event::SharedEvent;
 use crate::limits::DIRECT_QUEUE;
@@ -18,7 +23,6 @@ use crate::limits::DIRECT_QUEUE;
 /// state and a first block of 32 slots), for each of thousands of idle sessions that may
 /// never get a private message. This is one small allocation; a message that arrives takes a
 /// lock the session otherwise never touches.
-#[derive(Default)]
 struct DirectQueue {
     events: Mutex<VecDeque<SharedEvent>>,
     /// How many events `events` holds, or [`CLOSED`] once the session has ended. Written
@@ -29,6 +33,25 @@ struct DirectQueue {
     waker: AtomicWaker,
     /// A new connection took the session's nick over: the session is to end.
     replaced: AtomicBool,
+    /// A moderator's orders, in the order given; few (one per room the session is in, and an
+    /// end), so not bounded like `events`.
+    orders: Mutex<Vec<Order>>,
+    /// Whether `orders` has any, for a look without the lock.
+    has_orders: AtomicBool,
+    /// The client's address, for address bans.
+    peer: IpAddr,
+    /// Whether the session is logged in to its nick's account, for account bans.
+    logged_in: AtomicBool,
+}
+
+/// What a moderator's act tells a session to do.
+#[derive(Debug)]
+pub enum Order {
+    /// It was removed from `room` (the hub has taken it out already); `event` is the `kicked`
+    /// presence to show, if the room's channel has not brought it.
+    Leave { room: RoomName, event: SharedEvent },
+    /// It is to end with this goodbye (a server admin's kill or ban).
+    End { code: ByeCode, message: String },
 }
 
 /// [`DirectQueue::len`] of a session that has ended: nothing more is taken.
@@ -51,6 +74,7 @@ pub enum DirectEvent {
     /// A new connection took this session's nick over (see [`Hub::claim_nick`](crate::hub::Hub::claim_nick)): the session
     /// has left the hub and is to end.
     Replaced,
+    Order(Order),
 }
 
 /// Why a direct event was not queued.
@@ -84,13 +108,53 @@ impl Direct {
         self.0.replaced.store(true, Ordering::Release);
         self.0.waker.wake();
     }
+
+    /// Gives the session a moderator's order.
+    pub fn order(&self, order: Order) {
+        crate::sync::lock(&self.0.orders).push(order);
+        self.0.has_orders.store(true, Ordering::Release);
+        self.0.waker.wake();
+    }
+
+    pub(super) fn peer(&self) -> IpAddr {
+        self.0.peer
+    }
+
+    pub(super) fn logged_in(&self) -> bool {
+        self.0.logged_in.load(Ordering::Acquire)
+    }
 }
 
 /// The session's end of its direct queue. Dropping it closes the queue.
-#[derive(Default)]
 pub struct DirectReceiver(Arc<DirectQueue>);
 
+impl Default for DirectReceiver {
+    /// For a client at an unspecified address (tests).
+    fn default() -> Self {
+        Self::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED))
+    }
+}
+
 impl DirectReceiver {
+    /// The queue of a session whose client is at `peer`.
+    pub fn new(peer: IpAddr) -> Self {
+        Self(Arc::new(DirectQueue {
+            events: Mutex::default(),
+            len: AtomicUsize::new(0),
+            waker: AtomicWaker::new(),
+            replaced: AtomicBool::new(false),
+            orders: Mutex::default(),
+            has_orders: AtomicBool::new(false),
+            peer,
+            logged_in: AtomicBool::new(false),
+        }))
+    }
+
+    /// Whether the session is logged in to its nick's account, as ban checks see it.
+    pub fn set_logged_in(&self, logged_in: bool) {
+        self.0.logged_in.store(logged_in, Ordering::Release);
+    }
+
     /// The sending side, for the hub.
     pub fn sender(&self) -> Direct {
         Direct(self.0.clone())
@@ -125,10 +189,27 @@ impl DirectReceiver {
         if self.replaced() {
             return Poll::Ready(DirectEvent::Replaced);
         }
+        if let Some(order) = self.take_order() {
+            return Poll::Ready(DirectEvent::Order(order));
+        }
         match self.try_recv() {
             Some(event) => Poll::Ready(DirectEvent::Event(event)),
             None => Poll::Pending,
         }
+    }
+
+    /// The oldest order not yet carried out.
+    fn take_order(&self) -> Option<Order> {
+        if !self.0.has_orders.load(Ordering::Acquire) {
+            return None;
+        }
+        let mut orders = crate::sync::lock(&self.0.orders);
+        let order = (!orders.is_empty()).then(|| orders.remove(0));
+        if orders.is_empty() {
+            *orders = Vec::new();
+            self.0.has_orders.store(false, Ordering::Release);
+        }
+        order
     }
 
     /// Whether a new connection took the session's nick over.

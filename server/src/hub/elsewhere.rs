@@ -85,7 +85,9 @@ impl Hub {
                     let entry = state.room_entry(room);
                     entry.members.insert(key, Member { nick: nick.clone(), session });
                 }
-                PresenceEvent::Left { .. } | PresenceEvent::Dropped { .. } => {
+                PresenceEvent::Left { .. }
+                | PresenceEvent::Dropped { .. }
+                | PresenceEvent::Kicked { .. } => {
                     if let Some(entry) = state.rooms.get_mut(room) {
                         if entry.members.get(&key).is_some_and(|m| m.session == session) {
                             entry.members.remove(&key);
@@ -250,7 +252,8 @@ impl Hub {
         for (name, room) in &state.rooms {
             if room.tx.has_receivers() {
                 let nicks = sort_members(room.nicks());
-                room.tx.send(Event::new(ServerMsg::Members { room: name.clone(), nicks }));
+                let roles = self.roles(&state.authority_of(name.key().as_str()), &nicks);
+                room.tx.send(Event::new(ServerMsg::Members { room: name.clone(), nicks, roles }));
             }
         }
     }
@@ -260,6 +263,7 @@ impl Hub {
 mod tests {
     use super::*;
     use crate::hub::DirectReceiver;
+    use crate::hub::tests::guest;
     use protocol::Text;
 
     fn nick(s: &str) -> Nick {
@@ -311,7 +315,7 @@ mod tests {
         let hub = Hub::new(100, 100).with_elsewhere(Box::new(shared));
         let (m, _) = register(&hub, "Michael");
         let lobby = RoomName::lobby();
-        let mut membership = hub.join(&m, sid(&m), &lobby).unwrap();
+        let mut membership = hub.join(&guest(&m), sid(&m), &lobby, None).unwrap();
         assert!(membership.rx.try_recv().is_err(), "not sent locally: it comes back");
         assert_eq!(published.load(std::sync::atomic::Ordering::Relaxed), 1);
 
@@ -322,19 +326,19 @@ mod tests {
         };
         joined(old);
         hub.on_online("b", old, &tracy);
-        assert_eq!(hub.members(&lobby).unwrap(), vec![nick("Michael"), tracy.clone()]);
+        assert_eq!(hub.members(&lobby).unwrap().0, vec![nick("Michael"), tracy.clone()]);
         // Tracy came back on node c (a new session) before node b's departure arrived.
         hub.on_presence(false, new, presence(&lobby, &tracy, PresenceEvent::Joined));
         let gone = PresenceEvent::Dropped { reason: protocol::Label::truncate("server lost") };
         hub.on_presence(false, old, presence(&lobby, &tracy, gone));
         hub.on_offline(old, &tracy);
-        assert_eq!(hub.members(&lobby).unwrap(), vec![nick("Michael"), tracy.clone()]);
+        assert_eq!(hub.members(&lobby).unwrap().0, vec![nick("Michael"), tracy.clone()]);
         let events: Vec<_> = std::iter::from_fn(|| membership.rx.try_recv().ok()).collect();
         assert_eq!(events.len(), 3, "each heard event reaches the local members");
 
         // A reload keeps this node's own members and replaces the others'.
         hub.load_remote(vec![], vec![(lobby.clone(), vec![(nick("Anna"), Uuid::now_v7())])]);
-        assert_eq!(hub.members(&lobby).unwrap(), vec![nick("Anna"), nick("Michael")]);
+        assert_eq!(hub.members(&lobby).unwrap().0, vec![nick("Anna"), nick("Michael")]);
         let err = hub.send_private(&m, false, &tracy, Text::parse("hi").unwrap()).unwrap_err();
         assert_eq!(err.code, ErrorCode::NoSuchNick);
     }

@@ -16,7 +16,9 @@
 //! - [`reservations`]: nicks kept for a dropped session's resume token.
 //! - [`resume`]: resume tokens as the hub keeps them, hashed.
 //! - [`elsewhere`]: the other nodes: what the hub tells them, and what it applies from them.
+//! - [`authority`]: every room's authority (owner, roles, modes, bans), and acts applied.
 
+mod authority;
 mod direct;
 pub mod elsewhere;
 mod reservations;
@@ -41,7 +43,8 @@ use uuid::Uuid;
 
 use crate::event::{Event, SharedEvent};
 use crate::limits::{NICK_RESERVATION, RESERVE_AFTER};
-pub use direct::{Direct, DirectEvent, DirectReceiver, NotQueued};
+pub use authority::AuthorityCell;
+pub use direct::{Direct, DirectEvent, DirectReceiver, NotQueued, Order};
 use elsewhere::RemoteUser;
 pub use elsewhere::{Alone, Change, Elsewhere, LocalView};
 use reservations::Reservations;
@@ -60,6 +63,8 @@ pub struct Hub {
     reserve_after: Duration,
     /// The other nodes, if any: what they must hear of this node's changes goes there.
     elsewhere: Box<dyn Elsewhere>,
+    /// The accounts of the server's admins (`--admin`).
+    admins: Vec<NickKey>,
 }
 
 #[derive(Default)]
@@ -78,6 +83,10 @@ struct State {
     /// The rooms by their look-alike key: a join names the room that exists, not a new one
     /// that reads the same. Entries of rooms that are gone are dropped with them.
     room_keys: HashMap<RoomKey, RoomName>,
+    /// Every room's authority that has any (and the server's, under
+    /// [`crate::authority::SERVER`]), by the room's look-alike key; a room without any has a
+    /// cell while it exists.
+    authority: HashMap<String, AuthorityCell>,
 }
 
 impl State {
@@ -100,6 +109,7 @@ impl State {
     /// Forgets the room `name` (it has no members left).
     fn remove_room(&mut self, name: &RoomName) {
         self.rooms.remove(name);
+        self.forget_authority(name);
         let key = name.key();
         if self.room_keys.get(&key) == Some(name) {
             self.room_keys.remove(&key);
@@ -213,6 +223,10 @@ pub struct Membership {
     /// point of view.
     pub announcement: SharedEvent,
     pub members: Vec<Nick>,
+    /// The room's authority, as it changes.
+    pub authority: AuthorityCell,
+    /// The join made the room (it had no members).
+    pub created: bool,
 }
 
 fn presence(room: &RoomName, nick: &Nick, event: PresenceEvent) -> SharedEvent {
@@ -296,7 +310,14 @@ impl Hub {
             reservation: NICK_RESERVATION,
             reserve_after: RESERVE_AFTER,
             elsewhere: Box::new(Alone),
+            admins: Vec::new(),
         }
+    }
+
+    /// The server's admins (`--admin`): owners of every room, beyond every ban.
+    #[must_use]
+    pub fn with_admins(self, admins: &[Nick]) -> Self {
+        Self { admins: admins.iter().map(Nick::key).collect(), ..self }
     }
 
     /// Keeps the nick of a session that dropped after holding it for `after` for its resume

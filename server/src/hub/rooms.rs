@@ -1,24 +1,33 @@
 //! The hub's rooms: joining (subscribed before the join is announced), leaving, and the lists
 //! of rooms and members.
 
-use protocol::{ErrorCode, Nick, NickKey, PresenceEvent, RequestError, RoomInfo, RoomName};
+use std::collections::BTreeMap;
+
+use protocol::{
+    ErrorCode, JoinKey, Nick, NickKey, PresenceEvent, RequestError, Role, RoomInfo, RoomName,
+    now_millis,
+};
 use uuid::Uuid;
 
 use super::{
     Change, Hub, Member, Membership, Room, RoomChannel, State, presence, sort_members, taken_over,
 };
+use crate::authority::Who;
 use crate::event::SharedEvent;
 use crate::limits::MAX_ROOMS_LISTED;
 
 impl Hub {
-    /// Puts `nick` in `room`, creating the room if new, and announces it to the room. The
+    /// Puts `who` in `room`, creating the room if new, and announces it to the room. The
     /// receiver is subscribed before the announcement is sent, so the joiner sees its own join.
+    /// The room's bans, invitations and key are checked first (with `key`, the one shown).
     pub fn join(
         &self,
-        nick: &Nick,
+        who: &Who<'_>,
         session: Uuid,
         room: &RoomName,
+        key: Option<&JoinKey>,
     ) -> Result<Membership, RequestError> {
+        let nick = who.nick;
         let mut state = self.state();
         if !state.holds(&nick.key(), session) {
             return Err(taken_over());
@@ -35,7 +44,10 @@ impl Hub {
                 format!("you are already in #{room}"),
             ));
         }
-        if !state.rooms.contains_key(room) && state.rooms.len() >= self.max_rooms {
+        let authority = state.authority_cell(room.key().as_str());
+        authority.load().may_join(room, who, key, now_millis())?;
+        let created = !state.rooms.contains_key(room);
+        if created && state.rooms.len() >= self.max_rooms {
             return Err(RequestError::new(
                 ErrorCode::TooManyRooms,
                 format!(
@@ -63,7 +75,8 @@ impl Hub {
         self.announce(&entry.tx, session, &announcement, Change::Add { key, nick: nick.clone() });
         let (tx, members) = (entry.tx.clone(), entry.nicks());
         drop(state);
-        Ok(Membership { room, tx, rx, announcement, members: sort_members(members) })
+        let members = sort_members(members);
+        Ok(Membership { room, tx, rx, announcement, members, authority, created })
     }
 
     /// Sends a presence event to the room: through the other nodes when there are any (it
@@ -126,12 +139,17 @@ impl Hub {
         self.announce(&tx, session, announcement, Change::Remove { key: key.clone() });
     }
 
-    /// The biggest rooms (at most [`MAX_ROOMS_LISTED`]) with their member counts, sorted by name.
-    pub fn rooms(&self) -> Vec<RoomInfo> {
+    /// The biggest rooms (at most [`MAX_ROOMS_LISTED`]) with their member counts, sorted by
+    /// name; secret rooms (`+s`) only if `session` is in them.
+    pub fn rooms(&self, session: Uuid) -> Vec<RoomInfo> {
         let state = self.state();
         let mut rooms: Vec<RoomInfo> = state
             .rooms
             .iter()
+            .filter(|(name, room)| {
+                !state.authority.get(name.key().as_str()).is_some_and(|a| a.load().secret)
+                    || room.members.values().any(|m| m.session == session)
+            })
             .map(|(name, room)| RoomInfo {
                 name: name.clone(),
                 members: u32::try_from(room.members.len()).unwrap_or(u32::MAX),
@@ -146,9 +164,20 @@ impl Hub {
         rooms
     }
 
-    /// The members of `room`, or `None` if there is no such room.
-    pub fn members(&self, room: &RoomName) -> Option<Vec<Nick>> {
-        let members = self.state().rooms.get(room).map(Room::nicks);
-        members.map(sort_members)
+    /// The members of `room` and their roles, or `None` if there is no such room.
+    pub fn members(&self, room: &RoomName) -> Option<(Vec<Nick>, BTreeMap<Nick, Role>)> {
+        let (members, authority) = {
+            let state = self.state();
+            (state.rooms.get(room).map(Room::nicks)?, state.authority_of(room.key().as_str()))
+        };
+        let members = sort_members(members);
+        let roles = self.roles(&authority, &members);
+        Some((members, roles))
+    }
+
+    /// `rooms` without the secret ones (`+s`), for room lists.
+    pub fn listed(&self, rooms: Vec<RoomName>) -> Vec<RoomName> {
+        let state = self.state();
+        rooms.into_iter().filter(|r| !state.authority_of(r.key().as_str()).secret).collect()
     }
 }

@@ -7,6 +7,16 @@ fn nick(s: &str) -> Nick {
     Nick::parse(s).unwrap()
 }
 
+/// `nick` as a guest on loopback, as joins check it.
+pub(super) fn guest(nick: &Nick) -> crate::authority::Who<'_> {
+    crate::authority::Who {
+        nick,
+        account: false,
+        addr: std::net::IpAddr::from([127, 0, 0, 1]),
+        admin: false,
+    }
+}
+
 /// The session of the test user first registered as `n` (the same for every spelling).
 fn sid(n: &Nick) -> Uuid {
     let key = n.key();
@@ -46,12 +56,12 @@ fn rooms_exist_while_they_have_members() {
     let hub = Hub::new(100, 100);
     let (m, _) = register(&hub, "Michael");
     let lobby = RoomName::lobby();
-    let mut membership = hub.join(&m, sid(&m), &lobby).unwrap();
+    let mut membership = hub.join(&guest(&m), sid(&m), &lobby, None).unwrap();
     let first = membership.rx.try_recv().unwrap();
     assert!(std::sync::Arc::ptr_eq(&first, &membership.announcement));
-    assert_eq!(hub.rooms().len(), 1);
+    assert_eq!(hub.rooms(Uuid::nil()).len(), 1);
     hub.leave(&m, sid(&m), &lobby, PresenceEvent::Left { reason: None });
-    assert!(hub.rooms().is_empty());
+    assert!(hub.rooms(Uuid::nil()).is_empty());
     assert!(hub.members(&lobby).is_none());
 }
 
@@ -60,9 +70,9 @@ fn rename_moves_membership_and_frees_the_old_nick() {
     let hub = Hub::new(100, 100);
     let (m, _) = register(&hub, "Michael");
     let lobby = RoomName::lobby();
-    let _membership = hub.join(&m, sid(&m), &lobby).unwrap();
+    let _membership = hub.join(&guest(&m), sid(&m), &lobby, None).unwrap();
     hub.rename(&m, sid(&m), &nick("Mike")).unwrap();
-    assert_eq!(hub.members(&lobby).unwrap(), vec![nick("Mike")]);
+    assert_eq!(hub.members(&lobby).unwrap().0, vec![nick("Mike")]);
     register(&hub, "michael");
     hub.unregister(&nick("Mike"), sid(&m), PresenceEvent::Left { reason: None }, false);
     assert!(hub.members(&lobby).is_none());
@@ -75,16 +85,19 @@ fn the_number_of_rooms_is_capped_and_lists_are_bounded() {
     let (m, _) = register(&hub, "Michael");
     let mut memberships = Vec::new();
     for i in 0..=MAX_ROOMS_LISTED {
-        memberships
-            .push(hub.join(&m, sid(&m), &RoomName::parse(&format!("r{i}")).unwrap()).unwrap());
+        memberships.push(
+            hub.join(&guest(&m), sid(&m), &RoomName::parse(&format!("r{i}")).unwrap(), None)
+                .unwrap(),
+        );
     }
-    let err = hub.join(&m, sid(&m), &RoomName::parse("one-more").unwrap()).err().unwrap();
+    let err =
+        hub.join(&guest(&m), sid(&m), &RoomName::parse("one-more").unwrap(), None).err().unwrap();
     assert_eq!(err.code, ErrorCode::TooManyRooms);
     assert!(
-        hub.join(&m, sid(&m), &RoomName::parse("r0").unwrap()).is_ok(),
+        hub.join(&guest(&m), sid(&m), &RoomName::parse("r0").unwrap(), None).is_ok(),
         "existing rooms stay open"
     );
-    assert_eq!(hub.rooms().len(), MAX_ROOMS_LISTED);
+    assert_eq!(hub.rooms(Uuid::nil()).len(), MAX_ROOMS_LISTED);
 }
 
 /// Member lists read alphabetically, whatever order the look-alike keys sort in
@@ -96,10 +109,10 @@ fn member_lists_are_alphabetical_ignoring_case() {
     let mut memberships = Vec::new();
     for name in ["rachel", "Michael", "anna", "Bob"] {
         let (n, _) = register(&hub, name);
-        memberships.push(hub.join(&n, sid(&n), &room).unwrap());
+        memberships.push(hub.join(&guest(&n), sid(&n), &room, None).unwrap());
     }
     let names = |nicks: Vec<Nick>| nicks.iter().map(|n| n.as_str().to_owned()).collect::<Vec<_>>();
-    assert_eq!(names(hub.members(&room).unwrap()), ["anna", "Bob", "Michael", "rachel"]);
+    assert_eq!(names(hub.members(&room).unwrap().0), ["anna", "Bob", "Michael", "rachel"]);
     let last = memberships.pop().unwrap();
     assert_eq!(names(last.members), ["anna", "Bob", "Michael", "rachel"]);
 }
@@ -113,14 +126,14 @@ fn a_full_room_refuses_joins_until_someone_leaves() {
     let (a, _) = register(&hub, "Anna");
     let (b, _) = register(&hub, "Bob");
     let (c, _) = register(&hub, "Cleo");
-    let _ma = hub.join(&a, sid(&a), &room).unwrap();
-    let _mb = hub.join(&b, sid(&b), &room).unwrap();
-    let err = hub.join(&c, sid(&c), &room).err().unwrap();
+    let _ma = hub.join(&guest(&a), sid(&a), &room, None).unwrap();
+    let _mb = hub.join(&guest(&b), sid(&b), &room, None).unwrap();
+    let err = hub.join(&guest(&c), sid(&c), &room, None).err().unwrap();
     assert_eq!(err.code, ErrorCode::RoomFull);
-    assert_eq!(hub.members(&room).unwrap().len(), 2);
+    assert_eq!(hub.members(&room).unwrap().0.len(), 2);
     hub.leave(&a, sid(&a), &room, PresenceEvent::Left { reason: None });
-    assert!(hub.join(&c, sid(&c), &room).is_ok());
-    assert!(hub.join(&a, sid(&a), &room).is_err(), "full again");
+    assert!(hub.join(&guest(&c), sid(&c), &room, None).is_ok());
+    assert!(hub.join(&guest(&a), sid(&a), &room, None).is_err(), "full again");
 }
 
 #[test]
@@ -137,12 +150,12 @@ fn forgetting_a_session_frees_its_nick_and_rooms() {
         false,
     )
     .unwrap();
-    let _m = hub.join(&nick("Michael"), session, &RoomName::lobby()).unwrap();
+    let _m = hub.join(&guest(&nick("Michael")), session, &RoomName::lobby(), None).unwrap();
     hub.forget(Uuid::now_v7());
     assert_eq!(hub.online(), 1, "another session's id changes nothing");
     hub.forget(session);
     assert_eq!(hub.online(), 0);
-    assert!(hub.rooms().is_empty());
+    assert!(hub.rooms(Uuid::nil()).is_empty());
 }
 
 #[test]
@@ -151,7 +164,8 @@ fn a_users_rooms_are_a_sorted_set() {
     let (m, _) = register(&hub, "Michael");
     let mut memberships = Vec::new();
     for name in ["b", "c", "a"] {
-        memberships.push(hub.join(&m, sid(&m), &RoomName::parse(name).unwrap()).unwrap());
+        memberships
+            .push(hub.join(&guest(&m), sid(&m), &RoomName::parse(name).unwrap(), None).unwrap());
     }
     let rooms = |hub: &Hub| {
         let state = hub.state();
@@ -161,7 +175,7 @@ fn a_users_rooms_are_a_sorted_set() {
     hub.leave(&m, sid(&m), &RoomName::parse("b").unwrap(), PresenceEvent::Left { reason: None });
     assert_eq!(rooms(&hub), ["a", "c"]);
     // The room's name is the hub's own, shared with the member.
-    let again = hub.join(&m, sid(&m), &RoomName::parse("a").unwrap()).unwrap();
+    let again = hub.join(&guest(&m), sid(&m), &RoomName::parse("a").unwrap(), None).unwrap();
     let state = hub.state();
     let (key, _) = state.rooms.get_key_value(&again.room).unwrap();
     assert!(std::ptr::eq(key.as_str(), again.room.as_str()));
@@ -176,9 +190,9 @@ fn the_resume_token_takes_a_nick_over() {
     hub.claim_nick(&nick("Michael"), old_session, ResumeHash::of(token), old.sender(), None, false)
         .unwrap();
     let rust = RoomName::parse("rust").unwrap();
-    let _m = hub.join(&nick("Michael"), old_session, &rust).unwrap();
+    let _m = hub.join(&guest(&nick("Michael")), old_session, &rust, None).unwrap();
     let (tracy, _) = register(&hub, "Tracy");
-    let mut watch = hub.join(&tracy, sid(&tracy), &rust).unwrap();
+    let mut watch = hub.join(&guest(&tracy), sid(&tracy), &rust, None).unwrap();
 
     let wrong = DirectReceiver::default();
     let refused = hub.claim_nick(
@@ -203,7 +217,7 @@ fn the_resume_token_takes_a_nick_over() {
     );
     assert_eq!(how.unwrap().how, Registered::TookOver);
     assert!(old.replaced());
-    assert_eq!(hub.members(&rust).unwrap(), vec![nick("Tracy")]);
+    assert_eq!(hub.members(&rust).unwrap().0, vec![nick("Tracy")]);
     let events: Vec<_> = std::iter::from_fn(|| watch.rx.try_recv().ok()).collect();
     assert!(
         events.iter().any(|e| matches!(&e.msg, ServerMsg::Presence { nick, event: PresenceEvent::Dropped { reason }, .. }
@@ -211,12 +225,12 @@ fn the_resume_token_takes_a_nick_over() {
         "{events:?}"
     );
     // The old session, ending late, touches nothing of the new one's.
-    let err = hub.join(&nick("Michael"), old_session, &rust).err().unwrap();
+    let err = hub.join(&guest(&nick("Michael")), old_session, &rust, None).err().unwrap();
     assert_eq!(err.code, ErrorCode::NotRegistered);
-    let _n = hub.join(&nick("michael"), new_session, &rust).unwrap();
+    let _n = hub.join(&guest(&nick("michael")), new_session, &rust, None).unwrap();
     hub.leave(&nick("Michael"), old_session, &rust, PresenceEvent::Left { reason: None });
     hub.unregister(&nick("Michael"), old_session, PresenceEvent::Left { reason: None }, true);
-    assert_eq!(hub.members(&rust).unwrap(), vec![nick("michael"), nick("Tracy")]);
+    assert_eq!(hub.members(&rust).unwrap().0, vec![nick("michael"), nick("Tracy")]);
     assert_eq!(hub.online(), 2);
 }
 

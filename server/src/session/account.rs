@@ -103,8 +103,8 @@ impl<D: Dialect> Session<D> {
         // take-over (which ends this session) changes it meanwhile.
         if self.nick.as_ref().is_some_and(|now| now.key() == nick.key()) {
             match event {
-                AccountEvent::Registered => self.logged_in = true,
-                AccountEvent::Unregistered => self.logged_in = false,
+                AccountEvent::Registered => self.set_logged_in(true),
+                AccountEvent::Unregistered => self.set_logged_in(false),
                 AccountEvent::PasswordChanged => {}
             }
         }

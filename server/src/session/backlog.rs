@@ -62,6 +62,9 @@ pub(super) enum Completion {
     Kept { result: Result<ServerMsg, RequestError> },
     /// The nodes decided a rename.
     Renamed { old: protocol::Nick, new: protocol::Nick, result: Result<(), RequestError> },
+    /// A moderation act was stored (`Ok(false)`: its guard refused it), for `request`
+    /// (`None`: the session's own, told to nobody).
+    Acted { request: Option<&'static str>, result: Result<bool, RequestError> },
 }
 
 pub(super) type Query = BoxFuture<'static, Completion>;
@@ -210,6 +213,7 @@ impl<D: Dialect> Session<D> {
                 self.awaiting = false;
                 self.kept(result);
             }
+            Completion::Acted { request, result } => self.acted(request, result),
         }
         Flow::Continue
     }
@@ -258,7 +262,8 @@ impl<D: Dialect> Session<D> {
                 Err(_) => break,
             }
         }
-        self.write(&ServerMsg::Members { room: room.clone(), nicks: joining.members });
+        self.write_members(&room, joining.members);
+        self.write_topic_if_set(&room);
         match lagged {
             None => self.listen(&room, joining.rx),
             Some(missed) => self.catch_up(
@@ -427,8 +432,8 @@ impl<D: Dialect> Session<D> {
         {
             joined.phase = Phase::Live { rx, took: false };
         }
-        if let Some(nicks) = self.hub.members(&room) {
-            self.write(&ServerMsg::Members { room, nicks });
+        if let Some((nicks, roles)) = self.hub.members(&room) {
+            self.write(&ServerMsg::Members { room, nicks, roles });
         }
     }
 

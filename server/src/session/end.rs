@@ -39,6 +39,11 @@ pub(super) enum End {
     Replaced,
     /// [`MAX_LOGIN_TRIES`] wrong passwords.
     LoginFailed,
+    /// A server admin's kill, or a server ban: `code` is `killed` or `banned`.
+    Removed {
+        code: ByeCode,
+        message: String,
+    },
 }
 
 impl<D: Dialect> Session<D> {
@@ -142,6 +147,9 @@ impl End {
             End::Flooding => PresenceEvent::Dropped { reason: Label::truncate("flooding") },
             End::Replaced => PresenceEvent::Dropped { reason: Label::truncate("reconnected") },
             End::LoginFailed => PresenceEvent::Dropped { reason: Label::truncate("login failed") },
+            End::Removed { message, .. } => {
+                PresenceEvent::Left { reason: Some(Label::truncate(message)) }
+            }
         }
     }
 
@@ -194,6 +202,7 @@ impl End {
                 ByeCode::LoginFailed,
                 format!("{MAX_LOGIN_TRIES} wrong passwords; closing the connection"),
             ),
+            End::Removed { code, message } => (*code, message.clone()),
             End::Closed | End::Dropped(_) => return None,
         })
     }

@@ -10,6 +10,8 @@
 //!   behind.
 //! - [`account`]: registering, changing and deleting an account; private messages kept for
 //!   an account that is away.
+//! - [`moderation`]: topics, modes, invitations, kicks, bans, mutes, roles; kills and server
+//!   bans.
 //! - [`output`]: batching and writing; [`speaking`]: its messages on their way and a sender
 //!   waiting for its room; [`alive`]: hello and ping deadlines; [`end`]: how it ends.
 
@@ -17,6 +19,7 @@ mod account;
 mod alive;
 mod backlog;
 mod end;
+mod moderation;
 mod output;
 mod requests;
 mod rooms;
@@ -31,7 +34,7 @@ use bytes::BytesMut;
 use futures::FutureExt;
 use futures::future::OptionFuture;
 use protocol::limits::MAX_LINE_BYTES;
-use protocol::{LineCodec, Nick, ServerMsg};
+use protocol::{LineCodec, Nick, PresenceEvent, ServerMsg};
 
 use tokio::time::{Instant, sleep_until};
 use tokio_util::codec::Decoder;
@@ -43,7 +46,7 @@ use crate::broker::Broker;
 use crate::config::ServerInfo;
 use crate::dialect::{Dialect, View};
 use crate::flood::Flood;
-use crate::hub::{DirectEvent, DirectReceiver, Hub};
+use crate::hub::{DirectEvent, DirectReceiver, Hub, Order};
 use crate::limits::{MAX_ERRORS_IN_A_ROW, MAX_LINES_BEFORE_HELLO, MAX_PENDING_OUT};
 use crate::transport::Transport;
 use alive::Alive;
@@ -84,7 +87,7 @@ pub fn run<D: Dialect>(
         nick: None,
         logged_in: false,
         rooms: Rooms::default(),
-        direct: DirectReceiver::default(),
+        direct: DirectReceiver::new(peer.ip()),
         speaking: None,
         out: BytesMut::new(),
         last_batch: 0,
@@ -258,6 +261,13 @@ impl<D: Dialect> Session<D> {
                         Flow::Continue
                     }
                     DirectEvent::Replaced => Flow::Close(End::Replaced),
+                    DirectEvent::Order(Order::Leave { room, event }) => {
+                        self.removed_from(&room, &event);
+                        Flow::Continue
+                    }
+                    DirectEvent::Order(Order::End { code, message }) => {
+                        Flow::Close(End::Removed { code, message })
+                    }
                 },
                 Some(done) = self.queries.next(), if !self.queries.is_empty() => {
                     self.on_completion(done)
@@ -388,6 +398,14 @@ impl<D: Dialect> Session<D> {
             Received::Event(event) => {
                 if self.is_new(&event) {
                     self.write_event(&event);
+                }
+                if let ServerMsg::Presence {
+                    room, nick, event: PresenceEvent::Kicked { .. }, ..
+                } = &event.msg
+                    && self.nick.as_ref() == Some(nick)
+                {
+                    // Removed by an operator: the hub has taken this session out already.
+                    self.forget_room(room);
                 }
             }
             Received::Lagged(missed) => {

@@ -16,7 +16,7 @@ use super::{End, Flow, Session};
 use crate::broker::{Answer, Hello, Say, Welcome};
 use crate::dialect::Dialect;
 use crate::flood::{Cost, Refusal};
-use crate::hub::ResumeHash;
+use crate::hub::{Order, ResumeHash};
 use crate::limits::{
     MAX_LOGIN_TRIES, MAX_ROOMS_LISTED, MAX_ROOMS_PER_SESSION, MAX_THROTTLE, ROOM_BACKLOG_HIGH,
 };
@@ -53,8 +53,12 @@ impl<D: Dialect> Session<D> {
                 Err(Refusal::Disconnect) => return Ok(Flow::Close(End::Flooding)),
             }
         }
+        if super::moderation::is_moderation(&request) {
+            self.moderate(&nick, request)?;
+            return Ok(Flow::Continue);
+        }
         match request {
-            ClientMsg::Join { room } => self.join(&nick, room)?,
+            ClientMsg::Join { room, key } => self.join(&nick, room, key.as_ref())?,
             ClientMsg::Leave { room } => self.leave(&nick, &room)?,
             ClientMsg::Say { room, text } => self.say(nick, room, MessageKind::Say, text)?,
             ClientMsg::Action { room, text } => self.say(nick, room, MessageKind::Action, text)?,
@@ -82,6 +86,22 @@ impl<D: Dialect> Session<D> {
                 }
             }
             ClientMsg::Rooms => self.write(&ServerMsg::Rooms { rooms: self.room_list() }),
+            // Handled above.
+            ClientMsg::Topic { .. }
+            | ClientMsg::Mode { .. }
+            | ClientMsg::Kick { .. }
+            | ClientMsg::Ban { .. }
+            | ClientMsg::Unban { .. }
+            | ClientMsg::Bans { .. }
+            | ClientMsg::Mute { .. }
+            | ClientMsg::Unmute { .. }
+            | ClientMsg::Role { .. }
+            | ClientMsg::Invite { .. }
+            | ClientMsg::Claim { .. }
+            | ClientMsg::Kill { .. }
+            | ClientMsg::Gban { .. }
+            | ClientMsg::Ungban { .. }
+            | ClientMsg::Gbans => {}
             // A room's conversation and its member list are its members' business.
             ClientMsg::History { room, before, limit } => {
                 self.must_be_in(&room)?;
@@ -89,10 +109,10 @@ impl<D: Dialect> Session<D> {
             }
             ClientMsg::Who { room } => {
                 self.must_be_in(&room)?;
-                let nicks = self.hub.members(&room).ok_or_else(|| {
+                let (nicks, roles) = self.hub.members(&room).ok_or_else(|| {
                     RequestError::new(ErrorCode::NoSuchRoom, format!("there is no room #{room}"))
                 })?;
-                self.write(&ServerMsg::Members { room, nicks });
+                self.write(&ServerMsg::Members { room, nicks, roles });
             }
             // Handled above.
             ClientMsg::Hello { .. }
@@ -121,6 +141,11 @@ impl<D: Dialect> Session<D> {
                 .to_msg(),
             );
             return Ok(Flow::Close(End::UnsupportedProtocol));
+        }
+        // A server ban of this nick or address ends it before anything else is done (one of
+        // the account is checked once the login is).
+        if let Some(end) = self.server_ban(&nick, false) {
+            return Ok(Flow::Close(end));
         }
         // Random, unlike the session id (a v7 uuid, partly a timestamp): it is a secret.
         let resume = Uuid::new_v4();
@@ -184,7 +209,7 @@ impl<D: Dialect> Session<D> {
         info!(from = ?old.as_str(), to = ?new.as_str(), "renamed");
         if self.logged_in && old.key() != new.key() {
             // Logged in to the account of the old nick, not of this one.
-            self.logged_in = false;
+            self.set_logged_in(false);
             self.notice(format!(
                 "you are a guest as {new}; your account {old} is kept for you: log in as {old} to use it"
             ));
@@ -201,7 +226,14 @@ impl<D: Dialect> Session<D> {
         let Welcome { claimed, notice, waiting } = welcome;
         info!(nick = ?nick.as_str(), client = ?client.as_str(), how = ?claimed.how, account = claimed.account, "registered");
         self.nick = Some(nick.clone());
-        self.logged_in = claimed.account;
+        self.set_logged_in(claimed.account);
+        if claimed.account
+            && let Some(End::Removed { code, message }) = self.server_ban(&nick, true)
+        {
+            // Ended through the queue, as an admin's ban would: the hub has the session now.
+            self.direct.sender().order(Order::End { code, message });
+            return;
+        }
         let welcome = ServerMsg::Welcome {
             session: self.id,
             nick: nick.clone(),
@@ -222,12 +254,17 @@ impl<D: Dialect> Session<D> {
         }
         // Registered either way: a full lobby is told as the failure of the join, not of the
         // hello, and the client can join other rooms.
-        if let Err(error) = self.join(&nick, RoomName::lobby()) {
+        if let Err(error) = self.join(&nick, RoomName::lobby(), None) {
             self.write(&error.for_request("join").to_msg());
         }
     }
 
-    fn join(&mut self, nick: &Nick, room: RoomName) -> Result<(), RequestError> {
+    fn join(
+        &mut self,
+        nick: &Nick,
+        room: RoomName,
+        key: Option<&protocol::JoinKey>,
+    ) -> Result<(), RequestError> {
         if self.rooms.get(&room).is_some() {
             return Err(RequestError::new(
                 ErrorCode::AlreadyInRoom,
@@ -240,7 +277,8 @@ impl<D: Dialect> Session<D> {
                 format!("you are in {MAX_ROOMS_PER_SESSION} rooms, the most a session may be in"),
             ));
         }
-        let membership = self.hub.join(nick, self.id, &room)?;
+        let membership = self.hub.join(&self.who(nick), self.id, &room, key)?;
+        let created = membership.created;
         if membership.room != room {
             self.notice(format!(
                 "#{room} reads like #{}, which exists: you joined #{}",
@@ -250,6 +288,9 @@ impl<D: Dialect> Session<D> {
         // The hub's copy of the name, shared, rather than the one read from the request.
         let room = membership.room.clone();
         self.rooms.add(JoinedRoom::joining(membership));
+        if created {
+            self.own_new_room(nick, &room);
+        }
         self.start_join(room);
         Ok(())
     }
@@ -273,7 +314,9 @@ impl<D: Dialect> Session<D> {
         kind: MessageKind,
         text: Text,
     ) -> Result<(), RequestError> {
-        let room_tx = self.rooms.get(&room).ok_or_else(|| not_in_room(&room))?.tx.clone();
+        let joined = self.rooms.get(&room).ok_or_else(|| not_in_room(&room))?;
+        joined.authority.load().may_speak(&room, &self.who(&from), protocol::now_millis())?;
+        let room_tx = joined.tx.clone();
         // The writer stores it, then broadcasts it: the echo that comes back is the
         // acknowledgement that it is stored.
         let speaking = self.speaking.get_or_insert_with(super::Speaking::new);
@@ -301,10 +344,12 @@ impl<D: Dialect> Session<D> {
     /// The rooms to list: those with members, then those that only have history (a restarted
     /// server's rooms), as many as fit in a list.
     fn room_list(&self) -> Vec<RoomInfo> {
-        let mut rooms = self.hub.rooms();
+        let mut rooms = self.hub.rooms(self.id);
         let active: std::collections::HashSet<RoomName> =
             rooms.iter().map(|r| r.name.clone()).collect();
-        let quiet = self.broker.rooms().into_iter().filter(|r| !active.contains(r));
+        let quiet: Vec<RoomName> =
+            self.broker.rooms().into_iter().filter(|r| !active.contains(r)).collect();
+        let quiet = self.hub.listed(quiet).into_iter();
         rooms.extend(
             quiet
                 .take(MAX_ROOMS_LISTED.saturating_sub(active.len()))
@@ -316,8 +361,31 @@ impl<D: Dialect> Session<D> {
 }
 
 impl<D: Dialect> Session<D> {
+    /// Whether this session is logged in, here and where the hub matches bans.
+    pub(super) fn set_logged_in(&mut self, logged_in: bool) {
+        self.logged_in = logged_in;
+        self.direct.set_logged_in(logged_in);
+    }
+
+    /// The end for a client that a server ban matches: by nick and address, or (`account`)
+    /// by the account it logged in to. Admins are beyond bans.
+    fn server_ban(&mut self, nick: &Nick, account: bool) -> Option<End> {
+        let mut who = self.who(nick);
+        who.account = account;
+        who.admin = account && self.hub.is_admin(nick);
+        if who.admin {
+            return None;
+        }
+        let now = protocol::now_millis();
+        let authority = self.hub.server_authority();
+        let ban = authority.ban_of(&who, now)?;
+        let message = crate::authority::banned("this server", ban, now).message;
+        info!(nick = ?nick.as_str(), mask = %ban.mask, "refused: banned from the server");
+        Some(End::Removed { code: protocol::ByeCode::Banned, message })
+    }
+
     /// Refuses what only members of `room` may ask (`not_in_room`).
-    fn must_be_in(&self, room: &RoomName) -> Result<(), RequestError> {
+    pub(super) fn must_be_in(&self, room: &RoomName) -> Result<(), RequestError> {
         self.rooms.get(room).map(|_| ()).ok_or_else(|| not_in_room(room))
     }
 }
@@ -336,6 +404,8 @@ fn cost(request: &ClientMsg) -> Option<Cost> {
         | ClientMsg::Msg { .. }
         | ClientMsg::Nick { .. } => Some(Cost::Message),
         ClientMsg::Join { .. } => Some(Cost::Join),
+        // Moderation reaches the room, and its reads are answered from memory.
+        request if super::moderation::is_moderation(request) => Some(Cost::Message),
         _ => None,
     }
 }

@@ -16,7 +16,7 @@ use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use crate::broker::Page;
 use crate::dialect::JoinedRooms;
 use crate::event::SharedEvent;
-use crate::hub::{Membership, RoomChannel};
+use crate::hub::{AuthorityCell, Membership, RoomChannel};
 
 /// What a live room's receiver gave.
 pub(super) enum Received {
@@ -31,6 +31,8 @@ pub(super) struct JoinedRoom {
     pub(super) name: RoomName,
     /// To speak in the room, and to tell its waiting senders this member has read.
     pub(super) tx: RoomChannel,
+    /// The room's authority as it changes: who may speak, its topic.
+    pub(super) authority: AuthorityCell,
     /// The sequence number of the room's last message the client has been sent, once known:
     /// copies up to it are not sent again, and a member that falls behind is filled in from
     /// after it.
@@ -69,9 +71,10 @@ pub(super) struct Joining {
 impl JoinedRoom {
     /// A room just joined, its backlog not read yet.
     pub(super) fn joining(membership: Membership) -> Self {
-        let Membership { room, tx, rx, announcement, members } = membership;
+        let Membership { room, tx, rx, announcement, members, authority, created: _ } = membership;
         let joining = Joining { rx, announcement, members, backlog: None };
-        Self { name: room, tx, delivered: None, phase: Phase::Joining(Box::new(joining)) }
+        let phase = Phase::Joining(Box::new(joining));
+        Self { name: room, tx, authority, delivered: None, phase }
     }
 }
 
@@ -293,6 +296,7 @@ mod tests {
         rooms.add(JoinedRoom {
             name: room(name),
             tx: channel.clone(),
+            authority: crate::hub::AuthorityCell::default(),
             delivered: None,
             phase: Phase::Live { rx, took: false },
         });

@@ -394,7 +394,7 @@ pub fn say(room: &str, text: &str) -> ClientMsg {
 
 /// Joins `name` and reads up to its member list.
 pub async fn join(client: &mut JsonClient, name: &str) {
-    client.send(ClientMsg::Join { room: room(name) }).await;
+    client.send(ClientMsg::Join { room: room(name), key: None }).await;
     client
         .recv_until(|m| matches!(m, ServerMsg::Members { room, .. } if room.as_str() == name))
         .await;

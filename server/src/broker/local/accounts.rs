@@ -229,19 +229,34 @@ impl LocalAccounts {
         &self,
         work: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T, RequestError> {
-        let conn = self.conn.clone();
-        let result = tokio::task::spawn_blocking(move || work(&lock(&conn))).await;
-        match result {
-            Ok(Ok(answer)) => Ok(answer),
-            Ok(Err(e)) => {
-                warn!(error = %e, "an account query failed");
-                Err(RequestError::new(
-                    ErrorCode::StorageFailed,
-                    "the server cannot read or write accounts right now; try again later",
-                ))
-            }
-            Err(_) => Err(RequestError::new(ErrorCode::StorageFailed, "the server is stopping")),
+        run(&self.conn, "accounts", work).await
+    }
+
+    /// The connection, for the rooms' settings, which live beside the accounts.
+    pub(super) fn connection(&self) -> Arc<Mutex<Connection>> {
+        self.conn.clone()
+    }
+}
+
+/// Runs `work` on `conn` on the blocking pool; a failure is logged and told as
+/// `storage_failed` (of `what`: "accounts", "room settings").
+pub(super) async fn run<T: Send + 'static>(
+    conn: &Arc<Mutex<Connection>>,
+    what: &'static str,
+    work: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+) -> Result<T, RequestError> {
+    let conn = conn.clone();
+    let result = tokio::task::spawn_blocking(move || work(&lock(&conn))).await;
+    match result {
+        Ok(Ok(answer)) => Ok(answer),
+        Ok(Err(e)) => {
+            warn!(error = %e, what, "a query failed");
+            Err(RequestError::new(
+                ErrorCode::StorageFailed,
+                format!("the server cannot read or write {what} right now; try again later"),
+            ))
         }
+        Err(_) => Err(RequestError::new(ErrorCode::StorageFailed, "the server is stopping")),
     }
 }
 

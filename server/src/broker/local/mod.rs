@@ -10,11 +10,13 @@
 //! - [`schema`]: the tables and their migrations.
 //! - [`store`]: the SQLite calls.
 //! - [`accounts`]: accounts and the private messages waiting for them.
+//! - [`authority`]: rooms' owners, roles, modes and bans (`room_settings`).
 //!
 //! With history off, the same thread still numbers and broadcasts messages, so the order and
 //! the acknowledgement mean the same; it just stores nothing.
 
 pub mod accounts;
+pub mod authority;
 pub mod schema;
 pub mod store;
 
@@ -56,6 +58,7 @@ pub struct Local {
 struct Inner {
     writer: mpsc::Sender<Command>,
     accounts: accounts::LocalAccounts,
+    authority: authority::LocalAuthority,
     reads: Reads,
     config: HistoryConfig,
     /// Rooms that have stored messages.
@@ -93,10 +96,12 @@ impl Local {
             }
         };
         let accounts = accounts::LocalAccounts::open(config.location.as_ref())?;
+        let authority = authority::LocalAuthority::new(accounts.connection());
         let (writer, commands) = mpsc::channel(HISTORY_QUEUE);
         let inner = Arc::new(Inner {
             writer,
             accounts,
+            authority,
             reads,
             config: config.clone(),
             rooms: Mutex::new(rooms),
@@ -128,6 +133,11 @@ impl Local {
     /// The accounts and the private messages waiting for them.
     pub fn accounts(&self) -> &accounts::LocalAccounts {
         &self.inner.accounts
+    }
+
+    /// The rooms' settings.
+    pub fn authority(&self) -> &authority::LocalAuthority {
+        &self.inner.authority
     }
 
     /// Whether messages are kept at all.

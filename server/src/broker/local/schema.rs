@@ -63,6 +63,15 @@ const MIGRATIONS: &[&str] = &[
         ts INTEGER NOT NULL,
         PRIMARY KEY (recipient, id)
     ) WITHOUT ROWID;",
+    // 4: room authority (owner, roles, topic, modes, bans, mutes, invitations), one row per
+    // field as `authority::fields` writes them, by the room's look-alike key (`*`: the
+    // server's own bans).
+    "CREATE TABLE room_settings (
+        room TEXT NOT NULL,
+        field TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (room, field)
+    ) WITHOUT ROWID;",
 ];
 
 /// The schema version this program writes.

@@ -14,6 +14,8 @@
 //!   (`who`, room lists and member counts are answered locally, for the whole chat).
 //! - **Nicks** are claimed with a script on `chat:nick:<key>`: of two nodes claiming one nick
 //!   at once, one wins. Resume tokens and kept nicks work across nodes.
+//! - **Room authority** ([`authority`]): a hash per room of its settings; each act is stored
+//!   and published by one script ([`scripts::ACT`]), and every node applies it in that order.
 //! - **Liveness** ([`liveness`]): each node refreshes a key that expires; when one's expires,
 //!   another announces its members gone and frees its nicks.
 //! - **Faults**: every write goes through one ordered queue ([`publisher`]); when Redis
@@ -26,6 +28,7 @@
 
 mod accounts;
 pub mod address;
+mod authority;
 mod history;
 mod liveness;
 mod nicks;

@@ -173,3 +173,28 @@ end
 redis.call('DEL', KEYS[1])
 return freed
 ";
+
+/// A moderation act: the room's settings hash changed (fields set, or removed where the value
+/// is ''), the set of rooms with settings kept up to date, and the act published, in one
+/// step, so every node applies acts in the order they were stored. With a guard field, nothing
+/// happens if the hash has it (a claim of a room that has an owner): returns 0.
+///
+/// KEYS: settings, the set of scopes with settings. ARGV: channel, payload, scope, guard field
+/// (or ''), then field and value pairs.
+pub const ACT: &str = r"
+if ARGV[4] ~= '' and redis.call('HEXISTS', KEYS[1], ARGV[4]) == 1 then return 0 end
+for i = 5, #ARGV, 2 do
+  if ARGV[i + 1] == '' then
+    redis.call('HDEL', KEYS[1], ARGV[i])
+  else
+    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+  end
+end
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('SADD', KEYS[2], ARGV[3])
+else
+  redis.call('SREM', KEYS[2], ARGV[3])
+end
+redis.call('PUBLISH', ARGV[1], ARGV[2])
+return 1
+";

@@ -159,6 +159,7 @@ async fn on_payload(
         Note::Bounce { session, nick, to, busy } => hub.bounce(session, &nick, &to, busy),
         Note::Kept { session, nick, to } => hub.kept_for_later(session, &nick, &to),
         Note::Replace { session, nick } => hub.replaced(&nick, session),
+        Note::Act { act } => hub.apply(&act),
         Note::Resync { node } => {
             // Another node wrote its state back: read it.
             if *node != *cluster.node {
@@ -231,6 +232,7 @@ async fn share_state(
     last: &mut HashMap<RoomName, u64>,
 ) -> RedisResult<()> {
     reconcile(cluster, hub).await?;
+    super::authority::load(cluster, hub).await?;
     let mut conn = cluster.conn.clone();
     // A Redis that lost its data would number a room's messages from 1 again: the members
     // here have seen higher numbers and would drop them. The count goes on from the highest

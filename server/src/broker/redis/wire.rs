@@ -104,6 +104,10 @@ pub enum Note {
     Resync {
         node: String,
     },
+    /// A moderation act, stored: every node applies it.
+    Act {
+        act: crate::authority::Act,
+    },
 }
 
 impl Note {
@@ -232,6 +236,12 @@ pub mod keys {
     /// The channel of notes for one node (private messages, take-overs).
     pub fn to_node(node: &str) -> String {
         format!("chat:to:{node}")
+    }
+    /// The scopes (rooms' look-alike keys, `*` for the server) that have settings.
+    pub const SETTINGS: &str = "chat:settings";
+    /// A room's settings (or the server's): a hash of `authority::fields`.
+    pub fn settings(scope: &str) -> String {
+        format!("chat:settings:{scope}")
     }
 }
 

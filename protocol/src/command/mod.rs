@@ -2,11 +2,18 @@
 //!
 //! One parser for every front end: `chat-tui` and the server's plain-text port both call
 //! [`parse`], so the same line does the same thing everywhere.
+//!
+//! - this file: the parser and the everyday commands.
+//! - [`moderation`]: what operators and admins type (`/kick`, `/ban`, `/mode`, ...).
+
+mod moderation;
 
 use crate::message::ClientMsg;
+use crate::moderation::JoinKey;
 use crate::names::{NameError, Nick, RoomName};
 use crate::secret::{Password, PasswordError};
 use crate::text::{Label, Text, TextError};
+pub use moderation::RoomRequest;
 
 /// A parsed input line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,7 +21,11 @@ pub enum Command {
     /// Plain text (or `//text`, which says `/text`): said in the current room.
     Say(Text),
     Me(Text),
-    Join(RoomName),
+    /// Join a room, with its key if it has one.
+    Join {
+        room: RoomName,
+        key: Option<JoinKey>,
+    },
     /// Leave the named room, or the current one.
     Leave(Option<RoomName>),
     Rooms,
@@ -36,6 +47,10 @@ pub enum Command {
     Unregister(Password),
     Help,
     Exit(Option<Label>),
+    /// A moderation request about the current room.
+    InRoom(RoomRequest),
+    /// A request that needs nothing from the front end (a server admin's).
+    Request(ClientMsg),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -52,6 +67,9 @@ pub enum CommandError {
     Password(#[from] PasswordError),
     #[error("you are not in a room; /join one first")]
     NoRoom,
+    /// An argument that is not what the command takes; the text says why.
+    #[error("{0}")]
+    Invalid(String),
 }
 
 /// Every command with its usage and what it does, for `/help` screens.
@@ -59,11 +77,20 @@ pub const HELP: &[(&str, &str)] = &[
     ("/join ROOM", "join a room (created if new) and switch to it"),
     ("/leave [ROOM]", "leave a room (default: the current one)"),
     ("/rooms", "list the rooms on the server"),
-    ("/who [ROOM]", "list the members of a room"),
+    ("/who [ROOM]", "list the members of a room you are in"),
     ("/nick NAME", "change your nick"),
     ("/msg NAME TEXT", "send a private message"),
     ("/me TEXT", "say something in the third person"),
     ("/register PASSWORD", "make your nick an account (also /passwd, /unregister)"),
+    ("/topic [TEXT]", "show the room's topic, or set it (operators; -delete clears it)"),
+    ("/mode [+i|+k KEY|+m|+s]", "show or change the modes: invite-only, key, moderated, secret"),
+    ("/invite NICK [ROOM]", "let someone into an invite-only room for an hour"),
+    ("/kick NICK [REASON]", "remove someone from the room (operators)"),
+    ("/ban MASK [TIME] [REASON]", "ban NICK, account:NAME or addr:CIDR; /unban, /bans"),
+    ("/mute NICK [TIME]", "keep someone from speaking in the room (also /unmute)"),
+    ("/op NICK", "make an account an operator (owner; /deop, /voice, /devoice)"),
+    ("/claim", "own the room, if nobody does (logged-in members)"),
+    ("/kill NICK [REASON]", "disconnect someone (admins; /gban, /ungban, /gbans)"),
     ("/help", "show this help"),
     ("/exit [REASON]", "leave the chat (also /quit)"),
 ];
@@ -82,7 +109,14 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
     };
     let name = name.to_lowercase();
     let command = match name.as_str() {
-        "join" | "j" => Command::Join(RoomName::parse(one_arg(args, "/join ROOM")?)?),
+        "join" | "j" => match args.split_whitespace().collect::<Vec<_>>()[..] {
+            [room] => Command::Join { room: RoomName::parse(room)?, key: None },
+            [room, key] => Command::Join {
+                room: RoomName::parse(room)?,
+                key: Some(JoinKey::parse(key).map_err(CommandError::Invalid)?),
+            },
+            _ => return Err(CommandError::Usage("/join ROOM [KEY]")),
+        },
         "leave" | "part" => Command::Leave(optional_room(args, "/leave [ROOM]")?),
         "rooms" | "list" => Command::Rooms,
         "who" | "names" => Command::Who(optional_room(args, "/who [ROOM]")?),
@@ -104,9 +138,12 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
         "unregister" => Command::Unregister(password(args, "/unregister PASSWORD")?),
         "help" | "h" | "?" => Command::Help,
         "exit" | "quit" | "q" => Command::Exit((!args.is_empty()).then(|| Label::truncate(args))),
-        _ => {
-            return Err(CommandError::Unknown(crate::sanitize::sanitize(&name).into_owned()));
-        }
+        _ => match moderation::parse(&name, args)? {
+            Some(command) => command,
+            None => {
+                return Err(CommandError::Unknown(crate::sanitize::sanitize(&name).into_owned()));
+            }
+        },
     };
     Ok(command)
 }
@@ -146,7 +183,7 @@ impl Command {
         Ok(Some(match self {
             Command::Say(text) => ClientMsg::Say { room: room(None)?, text },
             Command::Me(text) => ClientMsg::Action { room: room(None)?, text },
-            Command::Join(room) => ClientMsg::Join { room },
+            Command::Join { room, key } => ClientMsg::Join { room, key },
             Command::Leave(named) => ClientMsg::Leave { room: room(named)? },
             Command::Rooms => ClientMsg::Rooms,
             Command::Who(named) => ClientMsg::Who { room: room(named)? },
@@ -156,6 +193,8 @@ impl Command {
             Command::Register(password) => ClientMsg::Register { password },
             Command::Passwd { old, new } => ClientMsg::Passwd { old, new },
             Command::Unregister(password) => ClientMsg::Unregister { password },
+            Command::InRoom(request) => request.into_request(room(None)?),
+            Command::Request(request) => request,
             Command::Help => return Ok(None),
         }))
     }
@@ -177,8 +216,12 @@ mod tests {
         let cases = [
             ("hello there", Command::Say(text("hello there"))),
             ("//etc/passwd is a path", Command::Say(text("/etc/passwd is a path"))),
-            ("/join #Rust", Command::Join(room("rust"))),
-            ("/JOIN rust", Command::Join(room("rust"))),
+            ("/join #Rust", Command::Join { room: room("rust"), key: None }),
+            ("/JOIN rust", Command::Join { room: room("rust"), key: None }),
+            (
+                "/join rust sesame",
+                Command::Join { room: room("rust"), key: Some(JoinKey::parse("sesame").unwrap()) },
+            ),
             ("/leave", Command::Leave(None)),
             ("/part rust", Command::Leave(Some(room("rust")))),
             ("/rooms", Command::Rooms),
@@ -204,8 +247,8 @@ mod tests {
     #[test]
     fn bad_commands_explain_themselves() {
         assert_eq!(parse("/dance"), Err(CommandError::Unknown("dance".into())));
-        assert_eq!(parse("/join"), Err(CommandError::Usage("/join ROOM")));
-        assert_eq!(parse("/join a b"), Err(CommandError::Usage("/join ROOM")));
+        assert_eq!(parse("/join"), Err(CommandError::Usage("/join ROOM [KEY]")));
+        assert_eq!(parse("/join a b c"), Err(CommandError::Usage("/join ROOM [KEY]")));
         assert_eq!(parse("/msg Tracy"), Err(CommandError::Usage("/msg NAME TEXT")));
         assert_eq!(parse("/me"), Err(CommandError::Usage("/me TEXT")));
         assert!(matches!(parse("/nick a b"), Err(CommandError::Usage(_))));

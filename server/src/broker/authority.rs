@@ -1,0 +1,43 @@
+//! Room authority on both backends: an act is stored, then applied by the hub of every node
+//! (on one node, here, once stored; with several, by each node's subscriber, in the order
+//! Redis stored them).
+
+use std::sync::Arc;
+
+use futures::FutureExt as _;
+use futures::future::BoxFuture;
+use protocol::RequestError;
+
+use super::Broker;
+use crate::authority::Act;
+use crate::hub::Hub;
+
+impl Broker {
+    /// Stores `act` and has every node apply it. With `if_absent`, only if the room has no
+    /// such field (a claim of a room that has an owner): then `Ok(false)` and nothing done.
+    pub fn act(
+        &self,
+        hub: &Arc<Hub>,
+        act: Act,
+        if_absent: Option<&'static str>,
+    ) -> BoxFuture<'static, Result<bool, RequestError>> {
+        match self {
+            Self::Local(local) => {
+                let (authority, hub) = (local.authority().clone(), hub.clone());
+                async move {
+                    let stored =
+                        authority.store(act.scope(), act.settings.clone(), if_absent).await?;
+                    if stored {
+                        hub.apply(&act);
+                    }
+                    Ok(stored)
+                }
+                .boxed()
+            }
+            Self::Redis(cluster) => {
+                let cluster = cluster.clone();
+                async move { cluster.act(&act, if_absent).await }.boxed()
+            }
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! The hub's copy of every room's authority, and the server's: read by joins (under the
+//! hub's lock) and by sessions before they speak (through the room's [`AuthorityCell`],
+//! without the lock); changed only by acts the broker has stored, applied here in the order
+//! it stored them, on every node.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use protocol::{ByeCode, Nick, PresenceEvent, Role, RoomName};
+
+use super::{Hub, Order, State, User, presence};
+use crate::authority::{Act, Authority, Removal, SERVER, Who};
+use crate::event::Event;
+
+/// One room's authority as sessions read it: swapped whole when an act changes it.
+pub type AuthorityCell = Arc<ArcSwap<Authority>>;
+
+impl State {
+    /// The cell of `scope` (a room's key, or [`SERVER`]), made if the room has none yet.
+    pub(super) fn authority_cell(&mut self, scope: &str) -> AuthorityCell {
+        self.authority.entry(scope.to_owned()).or_default().clone()
+    }
+
+    pub(super) fn authority_of(&self, scope: &str) -> Arc<Authority> {
+        self.authority.get(scope).map(|cell| cell.load_full()).unwrap_or_default()
+    }
+
+    /// Forgets the cell of a room that is gone, if nothing was ever set in it.
+    pub(super) fn forget_authority(&mut self, room: &RoomName) {
+        let key = room.key();
+        if self.authority.get(key.as_str()).is_some_and(|cell| cell.load().is_empty()) {
+            self.authority.remove(key.as_str());
+        }
+    }
+}
+
+impl Hub {
+    /// Every room's stored fields, at start-up and after a resubscription: `(scope, field,
+    /// value)`. Rooms that have none any more are reset.
+    pub fn load_authority(&self, rows: impl IntoIterator<Item = (String, String, String)>) {
+        let mut by_scope: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+        for (scope, field, value) in rows {
+            by_scope.entry(scope).or_default().push((field, value));
+        }
+        let mut state = self.state();
+        for (scope, cell) in &state.authority {
+            if !by_scope.contains_key(scope) {
+                cell.store(Arc::default());
+            }
+        }
+        for (scope, fields) in by_scope {
+            let authority =
+                Authority::from_fields(fields.iter().map(|(f, v)| (f.as_str(), v.as_str())));
+            state.authority_cell(&scope).store(Arc::new(authority));
+        }
+    }
+
+    /// `room`'s authority now (its look-alikes share it).
+    pub fn authority(&self, room: &RoomName) -> Arc<Authority> {
+        self.state().authority_of(room.key().as_str())
+    }
+
+    /// The server's own bans.
+    pub fn server_authority(&self) -> Arc<Authority> {
+        self.state().authority_of(SERVER)
+    }
+
+    /// Whether `nick`, logged in, is a server admin (`--admin`).
+    pub fn is_admin(&self, nick: &Nick) -> bool {
+        self.admins.contains(&nick.key())
+    }
+
+    /// The members of a room with a role, as `members` lists them.
+    pub fn roles(&self, authority: &Authority, nicks: &[Nick]) -> BTreeMap<Nick, Role> {
+        nicks
+            .iter()
+            .filter_map(|nick| {
+                let role = if self.is_admin(nick) {
+                    Role::Owner
+                } else {
+                    authority.listed_role(nick, true)
+                };
+                (role != Role::Member).then(|| (nick.clone(), role))
+            })
+            .collect()
+    }
+
+    /// Applies an act the broker has stored: its fields, its announcement to the room's
+    /// members here, and the removal of the sessions here that it matches.
+    pub fn apply(&self, act: &Act) {
+        let mut state = self.state();
+        let scope = act.scope();
+        let cell = state.authority_cell(&scope);
+        let mut authority = Authority::clone(&cell.load());
+        for setting in &act.settings {
+            authority.apply(&setting.field, setting.value.as_deref());
+        }
+        let empty = authority.is_empty();
+        cell.store(Arc::new(authority));
+        if let Some(room) = &act.room {
+            if empty && !state.rooms.contains_key(room) {
+                state.authority.remove(&scope);
+            }
+            if let (Some(event), Some(entry)) = (act.event(), state.rooms.get(room)) {
+                entry.tx.send(Event::new(event));
+            }
+        }
+        if let Some(removal) = &act.remove {
+            match &act.room {
+                Some(room) => self.remove_from_room(&mut state, room, removal),
+                None => self.remove_from_server(&state, removal),
+            }
+        }
+    }
+
+    /// Takes the sessions here that `removal` matches out of `room`, with a `kicked` presence.
+    fn remove_from_room(&self, state: &mut State, room: &RoomName, removal: &Removal) {
+        let Some(entry) = state.rooms.get(room) else { return };
+        let matched: Vec<_> = entry
+            .members
+            .iter()
+            .filter_map(|(key, member)| {
+                let user = state.users.get(key).filter(|u| u.session == member.session)?;
+                let who = self.who(user);
+                (!who.admin && who.matches(&removal.mask)).then(|| (key.clone(), member.session))
+            })
+            .collect();
+        for (key, session) in matched {
+            let Some(user) = state.users.get_mut(&key) else { continue };
+            user.remove_room(room);
+            let event = presence(
+                room,
+                &user.nick,
+                PresenceEvent::Kicked { by: removal.by.clone(), reason: removal.reason.clone() },
+            );
+            user.direct.order(Order::Leave { room: room.clone(), event: event.clone() });
+            self.remove_member(state, &key, session, room, &event);
+        }
+    }
+
+    /// A session here as a ban sees it. An admin is never matched: no ban removes one.
+    fn who<'a>(&self, user: &'a User) -> Who<'a> {
+        let account = user.direct.logged_in();
+        Who {
+            nick: &user.nick,
+            account,
+            addr: user.direct.peer(),
+            admin: account && self.is_admin(&user.nick),
+        }
+    }
+
+    /// Tells the sessions here that `removal` matches to end.
+    fn remove_from_server(&self, state: &State, removal: &Removal) {
+        let reason = removal.reason.as_ref().map_or(String::new(), |r| format!(": {}", r.as_str()));
+        for user in state.users.values() {
+            let who = self.who(user);
+            if who.admin || !who.matches(&removal.mask) {
+                continue;
+            }
+            let (code, message) = if removal.banned {
+                (ByeCode::Banned, format!("banned from this server by {}{reason}", removal.by))
+            } else {
+                (ByeCode::Killed, format!("disconnected by {}{reason}", removal.by))
+            };
+            user.direct.order(Order::End { code, message });
+        }
+    }
+}

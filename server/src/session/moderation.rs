@@ -1,0 +1,549 @@
+//! What a session does for a room's operators, its owner and the server's admins: topic,
+//! modes, invitations, kicks, bans, mutes, roles, claims; kills and server bans. Each request
+//! is checked against the room's authority here, then stored by the broker as an act that
+//! every node applies; the act's announcement to the room is the requester's answer. Every
+//! act is logged at info level.
+
+use protocol::{
+    BanInfo, ClientMsg, ErrorCode, Label, Mask, ModeChange, Moderation, Nick, RequestError, Role,
+    RoomName, ServerMsg, Topic, now_millis,
+};
+use tracing::info;
+
+use super::Session;
+use super::backlog::Completion;
+use super::rooms::Phase;
+use crate::authority::{Act, Authority, Removal, Setting, Who, key_hash};
+use crate::dialect::Dialect;
+use crate::event::SharedEvent;
+use crate::limits::{INVITE_LASTS, MAX_BANS};
+
+impl<D: Dialect> Session<D> {
+    /// Who this session is, as the room checks see it.
+    pub(super) fn who<'a>(&self, nick: &'a Nick) -> Who<'a> {
+        Who {
+            nick,
+            account: self.logged_in,
+            addr: self.peer,
+            admin: self.logged_in && self.hub.is_admin(nick),
+        }
+    }
+
+    /// Carries out a moderation request (anything [`is_moderation`] says is one).
+    pub(super) fn moderate(&mut self, nick: &Nick, request: ClientMsg) -> Result<(), RequestError> {
+        let who = self.who(nick);
+        let now = now_millis();
+        match request {
+            ClientMsg::Kill { nick: target, reason } => {
+                self.must_be_admin(&who, "kill")?;
+                let online = self.hub.is_online(&target);
+                if !online {
+                    return Err(no_such_nick(&target));
+                }
+                let removal = Removal {
+                    mask: Mask::Nick(target.clone()),
+                    by: nick.clone(),
+                    reason,
+                    banned: false,
+                };
+                self.submit("kill", Act::new(None, Vec::new()).remove(removal), None);
+                self.notice(format!("{target} is disconnected"));
+            }
+            ClientMsg::Gban { mask, duration, reason } => {
+                self.must_be_admin(&who, "gban")?;
+                let authority = self.hub.server_authority();
+                let mask = self.resolve(mask);
+                let ban = self.ban_info(&authority, mask, nick, duration, reason, now)?;
+                let removal = Removal {
+                    mask: ban.mask.clone(),
+                    by: nick.clone(),
+                    reason: ban.reason.clone(),
+                    banned: true,
+                };
+                let mut settings = authority.expired(now);
+                settings.push(Setting::ban(&ban));
+                self.submit("gban", Act::new(None, settings).remove(removal), None);
+                self.notice(format!("{} is banned from the server", ban.mask));
+            }
+            ClientMsg::Ungban { mask } => {
+                self.must_be_admin(&who, "ungban")?;
+                let authority = self.hub.server_authority();
+                let mask = existing_ban(&authority, mask)?;
+                let mut settings = authority.expired(now);
+                settings.push(Setting::unban(&mask));
+                self.submit("ungban", Act::new(None, settings), None);
+                self.notice(format!("the server ban of {mask} is lifted"));
+            }
+            ClientMsg::Gbans => {
+                self.must_be_admin(&who, "gbans")?;
+                let bans = self.hub.server_authority().bans_in_force(now);
+                self.write(&ServerMsg::Bans { room: None, bans });
+            }
+            request => self.moderate_room(&who, request, now)?,
+        }
+        Ok(())
+    }
+
+    /// A moderation request about one room, which the session must be in.
+    fn moderate_room(
+        &mut self,
+        who: &Who<'_>,
+        request: ClientMsg,
+        now: u64,
+    ) -> Result<(), RequestError> {
+        let name = request.type_name();
+        let Some(room) = request_room(&request) else { return Ok(()) };
+        self.must_be_in(&room)?;
+        let authority = self.hub.authority(&room);
+        let role = authority.role_of(who);
+        let by = who.nick;
+        let expired = authority.expired(now);
+        let act = |settings: Vec<Setting>| {
+            let mut all = expired.clone();
+            all.extend(settings);
+            Act::new(Some(room.clone()), all)
+        };
+        match request {
+            ClientMsg::Topic { text: None, .. } => {
+                self.write(&ServerMsg::Topic {
+                    room: room.clone(),
+                    topic: authority.topic.clone(),
+                });
+            }
+            ClientMsg::Topic { text: Some(text), .. } => {
+                at_least(role, Role::Operator, &room, "set the topic", &authority)?;
+                let topic = (!text.as_str().trim().is_empty()).then(|| Topic {
+                    text: text.clone(),
+                    by: by.clone(),
+                    ts: now,
+                });
+                let action = Moderation::Topic { text: topic.as_ref().map(|t| t.text.clone()) };
+                self.submit(
+                    name,
+                    act(vec![Setting::topic(topic.as_ref())]).announce(by, action),
+                    None,
+                );
+            }
+            ClientMsg::Mode { changes, .. } if changes.is_empty() => {
+                let owner = authority.owner.clone().or_else(|| self.lobby_owner(&room));
+                self.write(&ServerMsg::Modes {
+                    room: room.clone(),
+                    modes: authority.modes(),
+                    owner,
+                });
+            }
+            ClientMsg::Mode { changes, .. } => {
+                at_least(role, Role::Operator, &room, "change its modes", &authority)?;
+                let mut after = Authority::clone(&authority);
+                let settings: Vec<Setting> = changes
+                    .iter()
+                    .map(|change| {
+                        let setting = match change {
+                            ModeChange::InviteOnly(on) => Setting::flag('i', *on),
+                            ModeChange::Moderated(on) => Setting::flag('m', *on),
+                            ModeChange::Secret(on) => Setting::flag('s', *on),
+                            ModeChange::Key(key) => {
+                                Setting::key(key.as_ref().map(|k| key_hash(&room, k)))
+                            }
+                        };
+                        after.apply(&setting.field, setting.value.as_deref());
+                        setting
+                    })
+                    .collect();
+                let action = Moderation::Modes { modes: after.modes() };
+                self.submit(name, act(settings).announce(by, action), None);
+            }
+            ClientMsg::Invite { nick, .. } => {
+                at_least(role, Role::Operator, &room, "invite", &authority)?;
+                let until = now.saturating_add(INVITE_LASTS.as_millis() as u64);
+                let action = Moderation::Invited { nick: nick.clone() };
+                self.submit(
+                    name,
+                    act(vec![Setting::invite(&nick, until)]).announce(by, action),
+                    None,
+                );
+                self.notice(format!(
+                    "{nick} may join #{room} within the next hour: tell them to /join {room}"
+                ));
+            }
+            ClientMsg::Kick { nick, reason, .. } => {
+                at_least(role, Role::Operator, &room, "kick", &authority)?;
+                let target = self.member(&room, &nick)?;
+                self.outranks(&authority, role, &target, &room, "kick")?;
+                let removal =
+                    Removal { mask: Mask::Nick(target), by: by.clone(), reason, banned: false };
+                self.submit(name, act(Vec::new()).remove(removal), None);
+            }
+            ClientMsg::Ban { mask, duration, reason, .. } => {
+                at_least(role, Role::Operator, &room, "ban", &authority)?;
+                let mask = self.resolve(mask);
+                if let Mask::Nick(target) | Mask::Account(target) = &mask {
+                    self.outranks(&authority, role, target, &room, "ban")?;
+                }
+                let ban = self.ban_info(&authority, mask, by, duration, reason, now)?;
+                let removal = Removal {
+                    mask: ban.mask.clone(),
+                    by: by.clone(),
+                    reason: Some(Label::truncate(&format!(
+                        "banned{}",
+                        ban.reason.as_ref().map_or(String::new(), |r| format!(": {}", r.as_str()))
+                    ))),
+                    banned: true,
+                };
+                let action = Moderation::Banned {
+                    mask: ban.mask.clone(),
+                    until: ban.until,
+                    reason: ban.reason.clone(),
+                };
+                self.submit(
+                    name,
+                    act(vec![Setting::ban(&ban)]).announce(by, action).remove(removal),
+                    None,
+                );
+            }
+            ClientMsg::Unban { mask, .. } => {
+                at_least(role, Role::Operator, &room, "unban", &authority)?;
+                let mask = existing_ban(&authority, mask)?;
+                let action = Moderation::Unbanned { mask: mask.clone() };
+                self.submit(name, act(vec![Setting::unban(&mask)]).announce(by, action), None);
+            }
+            ClientMsg::Bans { .. } => {
+                at_least(role, Role::Operator, &room, "list its bans", &authority)?;
+                self.write(&ServerMsg::Bans {
+                    room: Some(room.clone()),
+                    bans: authority.bans_in_force(now),
+                });
+            }
+            ClientMsg::Mute { nick, duration, .. } => {
+                at_least(role, Role::Operator, &room, "mute", &authority)?;
+                let target = self.member(&room, &nick)?;
+                self.outranks(&authority, role, &target, &room, "mute")?;
+                let until = duration.map(|secs| now.saturating_add(secs.saturating_mul(1000)));
+                let action = Moderation::Muted { nick: target.clone(), until };
+                self.submit(
+                    name,
+                    act(vec![Setting::mute(&target, by, until)]).announce(by, action),
+                    None,
+                );
+            }
+            ClientMsg::Unmute { nick, .. } => {
+                at_least(role, Role::Operator, &room, "unmute", &authority)?;
+                if !authority.mutes.contains_key(&nick.key()) {
+                    return Err(RequestError::new(
+                        ErrorCode::NoSuchNick,
+                        format!("{nick} is not muted in #{room}"),
+                    ));
+                }
+                let action = Moderation::Unmuted { nick: nick.clone() };
+                self.submit(name, act(vec![Setting::unmute(&nick)]).announce(by, action), None);
+            }
+            ClientMsg::Role { nick, role: new, .. } => {
+                let target = self.member(&room, &nick)?;
+                let current = authority.listed_role(&target, true);
+                // Operators (un)voice; only the owner makes or unmakes operators.
+                let needed = if new >= Role::Operator || current >= Role::Operator {
+                    Role::Owner
+                } else {
+                    Role::Operator
+                };
+                at_least(role, needed, &room, "change that role", &authority)?;
+                if new == Role::Owner || current == Role::Owner {
+                    return Err(RequestError::new(
+                        ErrorCode::InvalidField,
+                        "a room has one owner; roles given are operator, voiced and member",
+                    ));
+                }
+                if new != Role::Member && !self.is_logged_in_member(&target) {
+                    return Err(RequestError::new(
+                        ErrorCode::NoAccount,
+                        format!(
+                            "{target} is not logged in to an account: roles are given to accounts"
+                        ),
+                    ));
+                }
+                let action = Moderation::Role { nick: target.clone(), role: new };
+                self.submit(
+                    name,
+                    act(vec![Setting::role(&target, new)]).announce(by, action),
+                    None,
+                );
+            }
+            ClientMsg::Claim { .. } => {
+                if !who.account {
+                    return Err(RequestError::new(
+                        ErrorCode::NoAccount,
+                        "log in to an account to own a room (/register PASSWORD makes one)",
+                    ));
+                }
+                if let Some(owner) = &authority.owner {
+                    return Err(has_owner(&room, owner));
+                }
+                let claim = act(vec![Setting::owner(by)]).announce(by, Moderation::Claimed);
+                self.submit(name, claim, Some("owner"));
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// A logged-in session that made a room by joining it owns it, if nobody does.
+    pub(super) fn own_new_room(&mut self, nick: &Nick, room: &RoomName) {
+        if !self.logged_in || *room == RoomName::lobby() || self.hub.authority(room).owner.is_some()
+        {
+            return;
+        }
+        let act = Act::new(Some(room.clone()), vec![Setting::owner(nick)])
+            .announce(nick, Moderation::Claimed);
+        info!(room = %room, owner = ?nick.as_str(), "room made: its maker owns it");
+        let done = self.broker.act(&self.hub, act, Some("owner"));
+        self.queries
+            .push(Box::pin(async move { Completion::Acted { request: None, result: done.await } }));
+    }
+
+    /// An operator removed this session from `room` (the hub has taken it out): the rest of
+    /// the room's events up to the removal are written, then `event` if the room's channel
+    /// has not brought it.
+    pub(super) fn removed_from(&mut self, room: &RoomName, event: &SharedEvent) {
+        self.take_all_room_events();
+        if self.forget_room(room) {
+            self.write_event(event);
+        }
+    }
+
+    /// Drops `room` from this session's rooms without telling the hub (which did the
+    /// removing). Returns whether the session was still in it.
+    pub(super) fn forget_room(&mut self, room: &RoomName) -> bool {
+        let Some(left) = self.rooms.remove(room) else { return false };
+        if matches!(left.phase, Phase::Joining(_)) {
+            self.show_joined_rooms();
+        }
+        left.tx.let_go();
+        true
+    }
+
+    /// The member list of `room`, with their roles.
+    pub(super) fn write_members(&mut self, room: &RoomName, nicks: Vec<Nick>) {
+        let roles = self.hub.roles(&self.hub.authority(room), &nicks);
+        self.write(&ServerMsg::Members { room: room.clone(), nicks, roles });
+    }
+
+    /// The topic of `room`, if it has one: shown on joining.
+    pub(super) fn write_topic_if_set(&mut self, room: &RoomName) {
+        let topic = self.hub.authority(room).topic.clone();
+        if topic.is_some() {
+            self.write(&ServerMsg::Topic { room: room.clone(), topic });
+        }
+    }
+
+    /// Stores `act` (every node applies it); input waits until it is stored, so what follows
+    /// sees it done.
+    fn submit(&mut self, request: &'static str, act: Act, if_absent: Option<&'static str>) {
+        info!(
+            request,
+            room = act.room.as_ref().map(RoomName::as_str),
+            by = ?self.nick.as_ref().map(Nick::as_str),
+            settings = act.settings.len(),
+            removes = act.remove.as_ref().map(|r| r.mask.to_string()),
+            "moderation"
+        );
+        let done = self.broker.act(&self.hub, act, if_absent);
+        self.awaiting = true;
+        self.queries.push(Box::pin(async move {
+            Completion::Acted { request: Some(request), result: done.await }
+        }));
+    }
+
+    /// The end of an act: a refusal is told (a claim that lost a race: `has_owner`).
+    pub(super) fn acted(
+        &mut self,
+        request: Option<&'static str>,
+        result: Result<bool, RequestError>,
+    ) {
+        let Some(request) = request else { return };
+        self.awaiting = false;
+        let error = match result {
+            Ok(true) => return,
+            Ok(false) => RequestError::new(ErrorCode::HasOwner, "the room has an owner already"),
+            Err(e) => e,
+        };
+        self.write(&error.for_request(request).to_msg());
+    }
+
+    fn must_be_admin(&self, who: &Who<'_>, what: &str) -> Result<(), RequestError> {
+        if who.admin {
+            return Ok(());
+        }
+        Err(RequestError::new(ErrorCode::NotAdmin, format!("only the server's admins may {what}")))
+    }
+
+    /// The member of `room` called `nick` (or a look-alike), as the room lists them.
+    fn member(&self, room: &RoomName, nick: &Nick) -> Result<Nick, RequestError> {
+        let (members, _) = self.hub.members(room).unwrap_or_default();
+        members.into_iter().find(|m| m.key() == nick.key()).ok_or_else(|| {
+            RequestError::new(ErrorCode::NoSuchNick, format!("nobody called {nick} is in #{room}"))
+        })
+    }
+
+    /// Refuses to act on someone of a role at or above the actor's, or an admin.
+    fn outranks(
+        &self,
+        authority: &Authority,
+        role: Role,
+        target: &Nick,
+        room: &RoomName,
+        what: &str,
+    ) -> Result<(), RequestError> {
+        let theirs = if self.hub.is_admin(target) {
+            Role::Owner
+        } else {
+            authority.listed_role(target, true)
+        };
+        if self.hub.is_admin(target)
+            || (theirs >= role && role < Role::Owner)
+            || theirs == Role::Owner
+        {
+            return Err(RequestError::new(
+                ErrorCode::NotOperator,
+                format!("you may not {what} {target}: they are {} of #{room}", article(theirs)),
+            ));
+        }
+        Ok(())
+    }
+
+    /// A bare nick's ban names the account of whoever uses it, logged in, if anyone does.
+    fn resolve(&self, mask: Mask) -> Mask {
+        match mask {
+            Mask::Nick(nick) if self.hub.is_logged_in(&nick) => Mask::Account(nick),
+            mask => mask,
+        }
+    }
+
+    fn is_logged_in_member(&self, nick: &Nick) -> bool {
+        self.hub.is_logged_in(nick)
+    }
+
+    fn ban_info(
+        &self,
+        authority: &Authority,
+        mask: Mask,
+        by: &Nick,
+        duration: Option<u64>,
+        reason: Option<Label>,
+        now: u64,
+    ) -> Result<BanInfo, RequestError> {
+        if authority.bans.len() >= MAX_BANS {
+            return Err(RequestError::new(
+                ErrorCode::InvalidField,
+                format!("there are {MAX_BANS} bans already, the most kept; lift some with /unban"),
+            ));
+        }
+        let until = duration.map(|secs| {
+            now.saturating_add(secs.min(protocol::limits::MAX_DURATION_SECS).saturating_mul(1000))
+        });
+        Ok(BanInfo {
+            mask,
+            by: by.clone(),
+            ts: now,
+            until,
+            reason: reason.filter(|r| !r.as_str().is_empty()),
+        })
+    }
+
+    /// Lobby belongs to the server's admins: its owner, when it has none of its own, is the
+    /// first admin.
+    fn lobby_owner(&self, room: &RoomName) -> Option<Nick> {
+        (*room == RoomName::lobby()).then(|| self.info.admins.first().cloned()).flatten()
+    }
+}
+
+/// Whether `request` is one [`Session::moderate`] carries out.
+pub(super) fn is_moderation(request: &ClientMsg) -> bool {
+    matches!(
+        request,
+        ClientMsg::Topic { .. }
+            | ClientMsg::Mode { .. }
+            | ClientMsg::Kick { .. }
+            | ClientMsg::Ban { .. }
+            | ClientMsg::Unban { .. }
+            | ClientMsg::Bans { .. }
+            | ClientMsg::Mute { .. }
+            | ClientMsg::Unmute { .. }
+            | ClientMsg::Role { .. }
+            | ClientMsg::Invite { .. }
+            | ClientMsg::Claim { .. }
+            | ClientMsg::Kill { .. }
+            | ClientMsg::Gban { .. }
+            | ClientMsg::Ungban { .. }
+            | ClientMsg::Gbans
+    )
+}
+
+fn request_room(request: &ClientMsg) -> Option<RoomName> {
+    Some(match request {
+        ClientMsg::Topic { room, .. }
+        | ClientMsg::Mode { room, .. }
+        | ClientMsg::Kick { room, .. }
+        | ClientMsg::Ban { room, .. }
+        | ClientMsg::Unban { room, .. }
+        | ClientMsg::Bans { room }
+        | ClientMsg::Mute { room, .. }
+        | ClientMsg::Unmute { room, .. }
+        | ClientMsg::Role { room, .. }
+        | ClientMsg::Invite { room, .. }
+        | ClientMsg::Claim { room } => room.clone(),
+        _ => return None,
+    })
+}
+
+/// Refuses `what` to anyone below `needed`, saying who can do it.
+fn at_least(
+    role: Role,
+    needed: Role,
+    room: &RoomName,
+    what: &str,
+    authority: &Authority,
+) -> Result<(), RequestError> {
+    if role >= needed {
+        return Ok(());
+    }
+    let ask = authority.owner.as_ref().map_or_else(
+        || format!("#{room} has no owner: a logged-in member can /claim it"),
+        |owner| format!("ask its owner, {owner}"),
+    );
+    let (code, who) = if needed == Role::Owner {
+        (ErrorCode::NotOwner, "its owner")
+    } else {
+        (ErrorCode::NotOperator, "operators")
+    };
+    Err(RequestError::new(code, format!("only {who} of #{room} may {what}; {ask}")))
+}
+
+fn has_owner(room: &RoomName, owner: &Nick) -> RequestError {
+    RequestError::new(ErrorCode::HasOwner, format!("#{room} is owned by {owner} already"))
+}
+
+fn no_such_nick(nick: &Nick) -> RequestError {
+    RequestError::new(ErrorCode::NoSuchNick, format!("nobody called {nick} is online"))
+}
+
+/// The ban of `mask` as the room has it (a bare nick: the account's ban, or else the
+/// nick's), or `no_such_ban`.
+fn existing_ban(authority: &Authority, mask: Mask) -> Result<Mask, RequestError> {
+    let candidates = match &mask {
+        Mask::Nick(nick) => vec![Mask::Account(nick.clone()), mask.clone()],
+        _ => vec![mask.clone()],
+    };
+    candidates
+        .into_iter()
+        .find(|m| authority.bans.contains_key(&crate::authority::fields::mask_field(m)))
+        .ok_or_else(|| RequestError::new(ErrorCode::NoSuchBan, format!("{mask} is not banned")))
+}
+
+fn article(role: Role) -> &'static str {
+    match role {
+        Role::Owner => "the owner",
+        Role::Operator => "an operator",
+        Role::Voiced => "a voiced member",
+        Role::Member => "a member",
+    }
+}
