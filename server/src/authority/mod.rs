@@ -148,8 +148,9 @@ impl Authority {
         self.bans.values().find(|ban| live(ban.until, now) && who.matches(&ban.mask))
     }
 
-    /// Whether `who` may join, given the key it showed. Admins, the owner and operators pass
-    /// every gate but a ban... and admins pass that too.
+    /// Whether `who` may join, given the key it showed. The owner, operators and admins pass
+    /// every gate, bans too: an address ban that covers an operator's network does not lock
+    /// the room's own moderators out (deop first, to ban one).
     pub fn may_join(
         &self,
         room: &RoomName,
@@ -157,14 +158,11 @@ impl Authority {
         key: Option<&JoinKey>,
         now: u64,
     ) -> Result<(), RequestError> {
-        if who.admin {
+        if self.role_of(who) >= Role::Operator {
             return Ok(());
         }
         if let Some(ban) = self.ban_of(who, now) {
             return Err(banned(&format!("#{room}"), ban, now));
-        }
-        if self.role_of(who) >= Role::Operator {
-            return Ok(());
         }
         let invited = self.invites.get(&who.nick.key()).is_some_and(|until| now < *until);
         if self.invite_only && !invited {

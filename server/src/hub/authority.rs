@@ -115,15 +115,18 @@ impl Hub {
     }
 
     /// Takes the sessions here that `removal` matches out of `room`, with a `kicked` presence.
+    /// The room's operators (and its owner, and admins) stay: bans and kicks are for members.
     fn remove_from_room(&self, state: &mut State, room: &RoomName, removal: &Removal) {
         let Some(entry) = state.rooms.get(room) else { return };
+        let authority = state.authority_of(room.key().as_str());
         let matched: Vec<_> = entry
             .members
             .iter()
             .filter_map(|(key, member)| {
                 let user = state.users.get(key).filter(|u| u.session == member.session)?;
                 let who = self.who(user);
-                (!who.admin && who.matches(&removal.mask)).then(|| (key.clone(), member.session))
+                (authority.role_of(&who) < Role::Operator && who.matches(&removal.mask))
+                    .then(|| (key.clone(), member.session))
             })
             .collect();
         for (key, session) in matched {

@@ -64,7 +64,12 @@ pub(super) enum Completion {
     Renamed { old: protocol::Nick, new: protocol::Nick, result: Result<(), RequestError> },
     /// A moderation act was stored (`Ok(false)`: its guard refused it), for `request`
     /// (`None`: the session's own, told to nobody).
-    Acted { request: Option<&'static str>, result: Result<bool, RequestError> },
+    Acted {
+        request: Option<&'static str>,
+        result: Result<bool, RequestError>,
+        /// A notice for the requester once it is stored.
+        done: Option<String>,
+    },
 }
 
 pub(super) type Query = BoxFuture<'static, Completion>;
@@ -213,7 +218,7 @@ impl<D: Dialect> Session<D> {
                 self.awaiting = false;
                 self.kept(result);
             }
-            Completion::Acted { request, result } => self.acted(request, result),
+            Completion::Acted { request, result, done } => self.acted(request, result, done),
         }
         Flow::Continue
     }

@@ -46,8 +46,8 @@ impl<D: Dialect> Session<D> {
                     reason,
                     banned: false,
                 };
-                self.submit("kill", Act::new(None, Vec::new()).remove(removal), None);
-                self.notice(format!("{target} is disconnected"));
+                let act = Act::new(None, Vec::new()).remove(removal);
+                self.submit_then("kill", act, None, format!("{target} is disconnected"));
             }
             ClientMsg::Gban { mask, duration, reason } => {
                 self.must_be_admin(&who, "gban")?;
@@ -62,8 +62,8 @@ impl<D: Dialect> Session<D> {
                 };
                 let mut settings = authority.expired(now);
                 settings.push(Setting::ban(&ban));
-                self.submit("gban", Act::new(None, settings).remove(removal), None);
-                self.notice(format!("{} is banned from the server", ban.mask));
+                let done = format!("{} is banned from the server", ban.mask);
+                self.submit_then("gban", Act::new(None, settings).remove(removal), None, done);
             }
             ClientMsg::Ungban { mask } => {
                 self.must_be_admin(&who, "ungban")?;
@@ -71,8 +71,8 @@ impl<D: Dialect> Session<D> {
                 let mask = existing_ban(&authority, mask)?;
                 let mut settings = authority.expired(now);
                 settings.push(Setting::unban(&mask));
-                self.submit("ungban", Act::new(None, settings), None);
-                self.notice(format!("the server ban of {mask} is lifted"));
+                let done = format!("the server ban of {mask} is lifted");
+                self.submit_then("ungban", Act::new(None, settings), None, done);
             }
             ClientMsg::Gbans => {
                 self.must_be_admin(&who, "gbans")?;
@@ -295,9 +295,10 @@ impl<D: Dialect> Session<D> {
         let act = Act::new(Some(room.clone()), vec![Setting::owner(nick)])
             .announce(nick, Moderation::Claimed);
         info!(room = %room, owner = ?nick.as_str(), "room made: its maker owns it");
-        let done = self.broker.act(&self.hub, act, Some("owner"));
-        self.queries
-            .push(Box::pin(async move { Completion::Acted { request: None, result: done.await } }));
+        let stored = self.broker.act(&self.hub, act, Some("owner"));
+        self.queries.push(Box::pin(async move {
+            Completion::Acted { request: None, result: stored.await, done: None }
+        }));
     }
 
     /// An operator removed this session from `room` (the hub has taken it out): the rest of
@@ -335,9 +336,31 @@ impl<D: Dialect> Session<D> {
         }
     }
 
+    /// [`Session::submit`], with a notice for the requester once it is stored (an act the
+    /// room is not told of, or one whose requester needs to hear more).
+    fn submit_then(
+        &mut self,
+        request: &'static str,
+        act: Act,
+        if_absent: Option<&'static str>,
+        done: String,
+    ) {
+        self.submit_with(request, act, if_absent, Some(done));
+    }
+
     /// Stores `act` (every node applies it); input waits until it is stored, so what follows
     /// sees it done.
     fn submit(&mut self, request: &'static str, act: Act, if_absent: Option<&'static str>) {
+        self.submit_with(request, act, if_absent, None);
+    }
+
+    fn submit_with(
+        &mut self,
+        request: &'static str,
+        act: Act,
+        if_absent: Option<&'static str>,
+        done: Option<String>,
+    ) {
         info!(
             request,
             room = act.room.as_ref().map(RoomName::as_str),
@@ -346,23 +369,29 @@ impl<D: Dialect> Session<D> {
             removes = act.remove.as_ref().map(|r| r.mask.to_string()),
             "moderation"
         );
-        let done = self.broker.act(&self.hub, act, if_absent);
+        let stored = self.broker.act(&self.hub, act, if_absent);
         self.awaiting = true;
         self.queries.push(Box::pin(async move {
-            Completion::Acted { request: Some(request), result: done.await }
+            Completion::Acted { request: Some(request), result: stored.await, done }
         }));
     }
 
-    /// The end of an act: a refusal is told (a claim that lost a race: `has_owner`).
+    /// The end of an act: its notice, or its refusal (a claim that lost a race: `has_owner`).
     pub(super) fn acted(
         &mut self,
         request: Option<&'static str>,
         result: Result<bool, RequestError>,
+        done: Option<String>,
     ) {
         let Some(request) = request else { return };
         self.awaiting = false;
         let error = match result {
-            Ok(true) => return,
+            Ok(true) => {
+                if let Some(done) = done {
+                    self.notice(done);
+                }
+                return;
+            }
             Ok(false) => RequestError::new(ErrorCode::HasOwner, "the room has an owner already"),
             Err(e) => e,
         };
