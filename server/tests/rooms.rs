@@ -518,6 +518,9 @@ async fn admins_kill_and_ban_from_the_server_and_are_beyond_bans() {
             reason: None,
         })
         .await;
+    admin
+        .recv_until(|m| matches!(m, ServerMsg::Notice { text, .. } if text == "addr:127.0.0.1/32 is banned from the server"))
+        .await;
     let mut anyone = JsonClient::connect(server.json).await;
     assert!(matches!(anyone.hello("Anyone").await, ServerMsg::Bye { code: ByeCode::Banned, .. }));
     admin.send(ClientMsg::Gbans).await;

@@ -64,6 +64,8 @@ pub(super) enum Completion {
     Renamed { old: protocol::Nick, new: protocol::Nick, result: Result<(), RequestError> },
     /// A moderation act was stored (`Ok(false)`: its guard refused it), for `request`
     /// (`None`: the session's own, told to nobody).
+    /// Whether a banned bare nick is an account was looked up: the rest of the ban.
+    Resolved { nick: protocol::Nick, request: protocol::ClientMsg },
     Acted {
         request: Option<&'static str>,
         result: Result<bool, RequestError>,
@@ -218,6 +220,7 @@ impl<D: Dialect> Session<D> {
                 self.awaiting = false;
                 self.kept(result);
             }
+            Completion::Resolved { nick, request } => self.resolved(&nick, request),
             Completion::Acted { request, result, done } => self.acted(request, result, done),
         }
         Flow::Continue

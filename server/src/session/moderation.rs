@@ -29,8 +29,35 @@ impl<D: Dialect> Session<D> {
         }
     }
 
-    /// Carries out a moderation request (anything [`is_moderation`] says is one).
+    /// Carries out a moderation request (anything [`is_moderation`] says is one). A ban of a
+    /// bare nick first asks whether the nick is an account (with several nodes, Redis knows):
+    /// an account's ban names the account.
     pub(super) fn moderate(&mut self, nick: &Nick, request: ClientMsg) -> Result<(), RequestError> {
+        let Some(named) = bare_nick_ban(&request) else { return self.moderate_now(nick, request) };
+        match self.broker.is_account_now(&self.hub, &named.key()) {
+            Some(account) => self.moderate_now(nick, naming_account(request, account)),
+            None => {
+                let (broker, me) = (self.broker.clone(), nick.clone());
+                self.awaiting = true;
+                self.queries.push(Box::pin(async move {
+                    let account = matches!(broker.account(&named.key()).await, Ok(Some(_)));
+                    Completion::Resolved { nick: me, request: naming_account(request, account) }
+                }));
+                Ok(())
+            }
+        }
+    }
+
+    /// The rest of a ban whose bare nick was looked up.
+    pub(super) fn resolved(&mut self, nick: &Nick, request: ClientMsg) {
+        self.awaiting = false;
+        let name = request.type_name();
+        if let Err(error) = self.moderate_now(nick, request) {
+            self.write(&error.for_request(name).to_msg());
+        }
+    }
+
+    fn moderate_now(&mut self, nick: &Nick, request: ClientMsg) -> Result<(), RequestError> {
         let who = self.who(nick);
         let now = now_millis();
         match request {
@@ -52,7 +79,6 @@ impl<D: Dialect> Session<D> {
             ClientMsg::Gban { mask, duration, reason } => {
                 self.must_be_admin(&who, "gban")?;
                 let authority = self.hub.server_authority();
-                let mask = self.resolve(mask);
                 let ban = self.ban_info(&authority, mask, nick, duration, reason, now)?;
                 let removal = Removal {
                     mask: ban.mask.clone(),
@@ -176,7 +202,6 @@ impl<D: Dialect> Session<D> {
             }
             ClientMsg::Ban { mask, duration, reason, .. } => {
                 at_least(role, Role::Operator, &room, "ban", &authority)?;
-                let mask = self.resolve(mask);
                 if let Mask::Nick(target) | Mask::Account(target) = &mask {
                     self.outranks(&authority, role, target, &room, "ban")?;
                 }
@@ -439,14 +464,6 @@ impl<D: Dialect> Session<D> {
         Ok(())
     }
 
-    /// A bare nick's ban names the account of whoever uses it, logged in, if anyone does.
-    fn resolve(&self, mask: Mask) -> Mask {
-        match mask {
-            Mask::Nick(nick) if self.hub.is_logged_in(&nick) => Mask::Account(nick),
-            mask => mask,
-        }
-    }
-
     fn is_logged_in_member(&self, nick: &Nick) -> bool {
         self.hub.is_logged_in(nick)
     }
@@ -482,6 +499,32 @@ impl<D: Dialect> Session<D> {
     /// first admin.
     fn lobby_owner(&self, room: &RoomName) -> Option<Nick> {
         (*room == RoomName::lobby()).then(|| self.info.admins.first().cloned()).flatten()
+    }
+}
+
+/// The nick of a `ban` or `gban` of a bare nick (`nick:NAME`), which may be an account's.
+fn bare_nick_ban(request: &ClientMsg) -> Option<Nick> {
+    match request {
+        ClientMsg::Ban { mask: Mask::Nick(nick), .. }
+        | ClientMsg::Gban { mask: Mask::Nick(nick), .. } => Some(nick.clone()),
+        _ => None,
+    }
+}
+
+/// `request` with its nick mask turned into the account's, if `account`.
+fn naming_account(request: ClientMsg, account: bool) -> ClientMsg {
+    let to_account = |mask: Mask| match mask {
+        Mask::Nick(nick) if account => Mask::Account(nick),
+        mask => mask,
+    };
+    match request {
+        ClientMsg::Ban { room, mask, duration, reason } => {
+            ClientMsg::Ban { room, mask: to_account(mask), duration, reason }
+        }
+        ClientMsg::Gban { mask, duration, reason } => {
+            ClientMsg::Gban { mask: to_account(mask), duration, reason }
+        }
+        request => request,
     }
 }
 

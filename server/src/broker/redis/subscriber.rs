@@ -159,7 +159,10 @@ async fn on_payload(
         Note::Bounce { session, nick, to, busy } => hub.bounce(session, &nick, &to, busy),
         Note::Kept { session, nick, to } => hub.kept_for_later(session, &nick, &to),
         Note::Replace { session, nick } => hub.replaced(&nick, session),
-        Note::Act { act } => hub.apply(&act),
+        Note::Act { act } => {
+            debug!(room = ?act.room, removes = act.remove.is_some(), "an act");
+            hub.apply(&act);
+        }
         Note::Resync { node } => {
             // Another node wrote its state back: read it.
             if *node != *cluster.node {

@@ -295,3 +295,22 @@ mod tests {
         assert!(!valid_node_id("a|b") && !valid_node_id("") && !valid_node_id("a b"));
     }
 }
+
+#[cfg(test)]
+mod act_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn an_act_note_round_trips() {
+        let act = crate::authority::Act::new(None, vec![]).remove(crate::authority::Removal {
+            mask: "nick:Mallory".parse().unwrap(),
+            by: Nick::parse("Admin").unwrap(),
+            reason: None,
+            banned: true,
+        });
+        let json = Note::Act { act }.encode();
+        let back: Result<Note, _> = serde_json::from_str(&json);
+        assert!(back.is_ok(), "{json}: {back:?}");
+    }
+}
