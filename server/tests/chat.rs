@@ -439,5 +439,19 @@ async fn look_alike_room_names_join_the_room_that_exists() {
     let ServerMsg::Rooms { rooms } = rooms else { unreachable!() };
     let names: Vec<&str> = rooms.iter().map(|r| r.name.as_str()).collect();
     assert_eq!(names, ["lobby", "rust"]);
+
+    // A room nobody is in, that has history, is found by its look-alikes too.
+    tracy.send(say("rust", "kept for later")).await;
+    tracy.recv_until(|m| matches!(m, ServerMsg::Message { .. })).await;
+    for c in [&mut tracy, &mut michael] {
+        c.send(ClientMsg::Leave { room: room("rust") }).await;
+        c.recv_until(|m| matches!(m, ServerMsg::Presence { room, .. } if room.as_str() == "rust"))
+            .await;
+    }
+    michael.send(ClientMsg::Join { room: room("rսst"), key: None }).await;
+    let (history, _) = michael.recv_until(|m| matches!(m, ServerMsg::History { .. })).await;
+    let ServerMsg::History { room: joined, messages, .. } = history else { unreachable!() };
+    assert_eq!(joined.as_str(), "rust");
+    assert_eq!(messages.last().map(|m| m.text.as_str()), Some("kept for later"));
     server.shutdown().await;
 }

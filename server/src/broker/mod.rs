@@ -14,11 +14,13 @@
 //! - [`say`]: a room message on its way, and the counts that follow it.
 //! - [`accounts`]: accounts on both backends, and logging in.
 //! - [`authority`]: rooms' settings, roles and bans on both backends, applied on every node.
+//! - [`room_set`]: the rooms with stored messages, by name and by look-alike key.
 
 mod accounts;
 mod authority;
 pub mod local;
 pub mod redis;
+mod room_set;
 mod say;
 
 use std::sync::Arc;
@@ -151,6 +153,14 @@ impl Broker {
         match self {
             Self::Local(local) => local.rooms(),
             Self::Redis(cluster) => cluster.rooms(),
+        }
+    }
+
+    /// The room with stored messages that `room` reads like (itself, if it has some).
+    pub fn room_like(&self, room: &RoomName) -> Option<RoomName> {
+        match self {
+            Self::Local(local) => local.room_like(room),
+            Self::Redis(cluster) => cluster.room_like(room),
         }
     }
 

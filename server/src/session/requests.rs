@@ -277,7 +277,10 @@ impl<D: Dialect> Session<D> {
                 format!("you are in {MAX_ROOMS_PER_SESSION} rooms, the most a session may be in"),
             ));
         }
-        let membership = self.hub.join(&self.who(nick), self.id, &room, key)?;
+        // A name that reads like a room with history (empty now) is that room; one that reads
+        // like a room with members, the hub finds.
+        let like = self.broker.room_like(&room).unwrap_or_else(|| room.clone());
+        let membership = self.hub.join(&self.who(nick), self.id, &like, key)?;
         let created = membership.created;
         if membership.room != room {
             self.notice(format!(

@@ -31,6 +31,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info, warn};
 use uuid::Uuid;
 
+use super::room_set::RoomSet;
 use super::{HistoryConfig, Page, Say, Ticket};
 use crate::event::Event;
 use crate::hub::BatchRooms;
@@ -62,7 +63,7 @@ struct Inner {
     reads: Reads,
     config: HistoryConfig,
     /// Rooms that have stored messages.
-    rooms: Mutex<BTreeSet<RoomName>>,
+    rooms: Mutex<RoomSet>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -86,7 +87,7 @@ impl Local {
         };
         let rooms = match &store {
             Some(store) => store::rooms(store.connection())?.into_iter().collect(),
-            None => BTreeSet::new(),
+            None => RoomSet::default(),
         };
         let reads = match &config.location {
             None => Reads::Off,
@@ -147,7 +148,12 @@ impl Local {
 
     /// Rooms with stored messages, for room lists after a restart.
     pub fn rooms(&self) -> Vec<RoomName> {
-        lock(&self.inner.rooms).iter().cloned().collect()
+        lock(&self.inner.rooms).names()
+    }
+
+    /// The room with stored messages that `room` reads like, if any.
+    pub fn room_like(&self, room: &RoomName) -> Option<RoomName> {
+        lock(&self.inner.rooms).like(room)
     }
 
     /// Queues a message for storing and broadcasting. Fails at once if the writer is behind by
@@ -402,9 +408,7 @@ impl Writer {
             if let Some(inner) = self.inner.upgrade() {
                 let mut rooms = lock(&inner.rooms);
                 for say in &says {
-                    if !rooms.contains(&say.room) {
-                        rooms.insert(say.room.clone());
-                    }
+                    rooms.insert(&say.room);
                 }
             }
         }

@@ -12,14 +12,16 @@ use crate::sync::lock;
 impl Cluster {
     /// Rooms with stored messages, as far as this node has heard.
     pub fn rooms(&self) -> Vec<RoomName> {
-        lock(&self.rooms).iter().cloned().collect()
+        lock(&self.rooms).names()
+    }
+
+    /// The room with stored messages that `room` reads like, as far as this node has heard.
+    pub fn room_like(&self, room: &RoomName) -> Option<RoomName> {
+        lock(&self.rooms).like(room)
     }
 
     pub(super) fn note_room(&self, room: &RoomName) {
-        let mut rooms = lock(&self.rooms);
-        if !rooms.contains(room) {
-            rooms.insert(room.clone());
-        }
+        lock(&self.rooms).insert(room);
     }
 
     /// A page of `room`'s history: the newest `limit` messages before `before`.

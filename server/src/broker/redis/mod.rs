@@ -43,12 +43,11 @@ pub use address::RedisUrl;
 pub use outbox::Relay;
 use outbox::{Outgoing, Queued};
 
-use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use protocol::{ErrorCode, Nick, RequestError, RoomName, ServerMsg};
+use protocol::{ErrorCode, Nick, RequestError, ServerMsg};
 use redis::RedisError;
 use redis::aio::ConnectionManager;
 use tokio::sync::mpsc;
@@ -108,7 +107,7 @@ pub struct Cluster {
     /// Everything else the hub queued, bounded by [`OUTBOX_LIMIT`].
     queued: Arc<Queued>,
     /// Rooms that have stored messages (kept up to date from what the node hears).
-    rooms: Mutex<BTreeSet<RoomName>>,
+    rooms: Mutex<crate::broker::room_set::RoomSet>,
     /// Whether Redis answered last time: an outage is logged once, and its end.
     up: AtomicBool,
     /// Whether this node's state is in Redis as it knows it: cleared by any failure, set once
@@ -158,7 +157,7 @@ impl Cluster {
             outbox_rx: Mutex::new(Some(outbox_rx)),
             says: AtomicUsize::new(0),
             queued: Arc::default(),
-            rooms: Mutex::new(BTreeSet::new()),
+            rooms: Mutex::default(),
             up: AtomicBool::new(true),
             synced: AtomicBool::new(false),
             resync: tokio::sync::Notify::new(),

@@ -1,0 +1,44 @@
+//! The rooms that have stored messages, as a node knows them: listed by name (for room
+//! lists) and found by their look-alike key (a join of `rսst` is a join of the `rust` that
+//! has history, even while nobody is in it).
+
+use std::collections::{BTreeSet, HashMap};
+
+use protocol::{RoomKey, RoomName};
+
+#[derive(Default)]
+pub struct RoomSet {
+    names: BTreeSet<RoomName>,
+    keys: HashMap<RoomKey, RoomName>,
+}
+
+impl RoomSet {
+    pub fn insert(&mut self, room: &RoomName) {
+        if !self.names.contains(room) {
+            self.names.insert(room.clone());
+            self.keys.entry(room.key()).or_insert_with(|| room.clone());
+        }
+    }
+
+    pub fn names(&self) -> Vec<RoomName> {
+        self.names.iter().cloned().collect()
+    }
+
+    /// The room with history that `room` reads like (itself, if it has history).
+    pub fn like(&self, room: &RoomName) -> Option<RoomName> {
+        if self.names.contains(room) {
+            return Some(room.clone());
+        }
+        self.keys.get(&room.key()).cloned()
+    }
+}
+
+impl FromIterator<RoomName> for RoomSet {
+    fn from_iter<I: IntoIterator<Item = RoomName>>(rooms: I) -> Self {
+        let mut set = Self::default();
+        for room in rooms {
+            set.insert(&room);
+        }
+        set
+    }
+}
