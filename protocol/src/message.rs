@@ -359,7 +359,8 @@ pub enum ServerMsg {
         #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
         roles: BTreeMap<Nick, Role>,
     },
-    /// A room's topic: sent on joining a room that has one, and as the answer to `topic`.
+    /// A room's topic: sent on joining a room that has one, after `members` in the answer to
+    /// `who` when there is one, and as the answer to `topic`.
     Topic {
         room: RoomName,
         #[serde(default, skip_serializing_if = "Option::is_none")]

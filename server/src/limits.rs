@@ -275,3 +275,10 @@ pub const INVITE_LASTS: Duration = Duration::from_secs(60 * 60);
 /// Most bans one room (or the server) keeps: every join is checked against them all, so their
 /// number bounds what a join costs; address ranges cover what would need more.
 pub const MAX_BANS: usize = 500;
+
+/// Most mutes one room keeps (each is a field of the room, in memory on every node).
+pub const MAX_MUTES: usize = 500;
+
+/// Most invitations to one room at once; they last [`INVITE_LASTS`], so an operator who
+/// invites faster than that is told to wait rather than grow the room without bound.
+pub const MAX_INVITES: usize = 500;

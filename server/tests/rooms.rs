@@ -588,3 +588,20 @@ impl IntoModeration for ServerMsg {
         }
     }
 }
+
+/// A room keeps at most `MAX_INVITES` invitations: an operator cannot grow it without bound.
+#[tokio::test]
+async fn invitations_are_bounded() {
+    let server = start_server_with(common::info()).await;
+    let (mut michael, _tracy) = owned_room(&server).await;
+    for n in 0..chat_server::limits::MAX_INVITES {
+        michael
+            .send(ClientMsg::Invite { room: room("rust"), nick: nick(&format!("guest{n}")) })
+            .await;
+    }
+    michael.send(ClientMsg::Invite { room: room("rust"), nick: nick("one-more") }).await;
+    let (code, message) = refused(&mut michael, "invite").await;
+    assert_eq!(code, ErrorCode::InvalidField);
+    assert!(message.contains("500 invitations already"), "{message}");
+    server.shutdown().await;
+}

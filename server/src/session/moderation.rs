@@ -16,7 +16,7 @@ use super::rooms::Phase;
 use crate::authority::{Act, Authority, Removal, Setting, Who, key_hash};
 use crate::dialect::Dialect;
 use crate::event::SharedEvent;
-use crate::limits::{INVITE_LASTS, MAX_BANS};
+use crate::limits::{INVITE_LASTS, MAX_BANS, MAX_INVITES, MAX_MUTES};
 
 impl<D: Dialect> Session<D> {
     /// Who this session is, as the room checks see it.
@@ -181,6 +181,7 @@ impl<D: Dialect> Session<D> {
             }
             ClientMsg::Invite { nick, .. } => {
                 at_least(role, Role::Operator, &room, "invite", &authority)?;
+                room_for("invitations", authority.invites.len(), MAX_INVITES, "they last an hour")?;
                 let until = now.saturating_add(INVITE_LASTS.as_millis() as u64);
                 let action = Moderation::Invited { nick: nick.clone() };
                 self.submit(
@@ -241,6 +242,7 @@ impl<D: Dialect> Session<D> {
             }
             ClientMsg::Mute { nick, duration, .. } => {
                 at_least(role, Role::Operator, &room, "mute", &authority)?;
+                room_for("mutes", authority.mutes.len(), MAX_MUTES, "lift some with /unmute")?;
                 let target = self.member(&room, &nick)?;
                 self.outranks(&authority, role, &target, &room, "mute")?;
                 let until = duration.map(|secs| now.saturating_add(secs.saturating_mul(1000)));
@@ -477,12 +479,7 @@ impl<D: Dialect> Session<D> {
         reason: Option<Label>,
         now: u64,
     ) -> Result<BanInfo, RequestError> {
-        if authority.bans.len() >= MAX_BANS {
-            return Err(RequestError::new(
-                ErrorCode::InvalidField,
-                format!("there are {MAX_BANS} bans already, the most kept; lift some with /unban"),
-            ));
-        }
+        room_for("bans", authority.bans.len(), MAX_BANS, "lift some with /unban")?;
         let until = duration.map(|secs| {
             now.saturating_add(secs.min(protocol::limits::MAX_DURATION_SECS).saturating_mul(1000))
         });
@@ -565,6 +562,19 @@ fn request_room(request: &ClientMsg) -> Option<RoomName> {
         | ClientMsg::Claim { room } => room.clone(),
         _ => return None,
     })
+}
+
+/// Refuses one more of `what` (`bans`, `mutes`, ...) when `count` is at `most` already: each
+/// is checked on every join or message, so their number bounds what those cost. Expired ones
+/// still count until the room's next change removes them.
+fn room_for(what: &str, count: usize, most: usize, how: &str) -> Result<(), RequestError> {
+    if count < most {
+        return Ok(());
+    }
+    Err(RequestError::new(
+        ErrorCode::InvalidField,
+        format!("there are {most} {what} already, the most a room keeps; {how}"),
+    ))
 }
 
 /// Refuses `what` to anyone below `needed`, saying who can do it.

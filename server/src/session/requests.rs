@@ -112,7 +112,8 @@ impl<D: Dialect> Session<D> {
                 let (nicks, roles) = self.hub.members(&room).ok_or_else(|| {
                     RequestError::new(ErrorCode::NoSuchRoom, format!("there is no room #{room}"))
                 })?;
-                self.write(&ServerMsg::Members { room, nicks, roles });
+                self.write(&ServerMsg::Members { room: room.clone(), nicks, roles });
+                self.write_topic_if_set(&room);
             }
             // Handled above.
             ClientMsg::Hello { .. }
