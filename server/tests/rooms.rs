@@ -81,6 +81,14 @@ async fn moderation(c: &mut JsonClient, name: &str) -> (String, Moderation) {
     (by.to_string(), action)
 }
 
+/// Who is in `name`, as `who` answers.
+async fn members(c: &mut JsonClient, name: &str) -> Vec<protocol::Nick> {
+    c.send(ClientMsg::Who { room: room(name) }).await;
+    let (listed, _) = c.recv_until(|m| matches!(m, ServerMsg::Members { .. })).await;
+    let ServerMsg::Members { nicks, .. } = listed else { unreachable!() };
+    nicks
+}
+
 fn say(name: &str, text: &str) -> ClientMsg {
     ClientMsg::Say { room: room(name), text: Text::parse(text).unwrap() }
 }
@@ -106,8 +114,8 @@ async fn a_logged_in_maker_owns_the_room_and_the_member_list_marks_it() {
     let server = start_server_with(common::info()).await;
     let (mut michael, mut tracy) = owned_room(&server).await;
     tracy.send(ClientMsg::Who { room: room("rust") }).await;
-    let (members, _) = tracy.recv_until(|m| matches!(m, ServerMsg::Members { .. })).await;
-    let ServerMsg::Members { nicks, roles, .. } = members else { unreachable!() };
+    let (listed, _) = tracy.recv_until(|m| matches!(m, ServerMsg::Members { .. })).await;
+    let ServerMsg::Members { nicks, roles, .. } = listed else { unreachable!() };
     assert_eq!(nicks, vec![nick("Michael"), nick("Tracy")]);
     assert_eq!(roles, [(nick("Michael"), Role::Owner)].into());
     michael.send(ClientMsg::Mode { room: room("rust"), changes: vec![] }).await;
@@ -201,9 +209,7 @@ async fn a_kicked_member_is_told_who_and_why_and_is_out() {
     }
     tracy.send(say("rust", "still here?")).await;
     assert_eq!(refused(&mut tracy, "say").await.0, ErrorCode::NotInRoom);
-    michael.send(ClientMsg::Who { room: room("rust") }).await;
-    let (members, _) = michael.recv_until(|m| matches!(m, ServerMsg::Members { .. })).await;
-    assert!(matches!(members, ServerMsg::Members { nicks, .. } if nicks == vec![nick("Michael")]));
+    assert_eq!(members(&mut michael, "rust").await, vec![nick("Michael")]);
     // Kicked, not banned: Tracy may come back.
     enter(&mut tracy, "rust").await;
     // Somebody who is not there is not kicked.
@@ -299,9 +305,7 @@ async fn bans_by_nick_account_and_address_remove_refuse_and_expire() {
     let mut newcomer = server.join("Newcomer").await;
     newcomer.send(ClientMsg::Join { room: room("rust"), key: None }).await;
     assert_eq!(refused(&mut newcomer, "join").await.0, ErrorCode::Banned);
-    michael.send(ClientMsg::Who { room: room("rust") }).await;
-    let (members, _) = michael.recv_until(|m| matches!(m, ServerMsg::Members { .. })).await;
-    assert!(matches!(members, ServerMsg::Members { nicks, .. } if nicks == vec![nick("Michael")]));
+    assert_eq!(members(&mut michael, "rust").await, vec![nick("Michael")]);
     server.shutdown().await;
 }
 

@@ -29,7 +29,7 @@ impl<D: Dialect> Session<D> {
         }
     }
 
-    /// Carries out a moderation request (anything [`is_moderation`] says is one). A ban of a
+    /// Carries out a moderation request. A ban of a
     /// bare nick first asks whether the nick is an account (with several nodes, Redis knows):
     /// an account's ban names the account.
     pub(super) fn moderate(&mut self, nick: &Nick, request: ClientMsg) -> Result<(), RequestError> {
@@ -523,28 +523,6 @@ fn naming_account(request: ClientMsg, account: bool) -> ClientMsg {
         }
         request => request,
     }
-}
-
-/// Whether `request` is one [`Session::moderate`] carries out.
-pub(super) fn is_moderation(request: &ClientMsg) -> bool {
-    matches!(
-        request,
-        ClientMsg::Topic { .. }
-            | ClientMsg::Mode { .. }
-            | ClientMsg::Kick { .. }
-            | ClientMsg::Ban { .. }
-            | ClientMsg::Unban { .. }
-            | ClientMsg::Bans { .. }
-            | ClientMsg::Mute { .. }
-            | ClientMsg::Unmute { .. }
-            | ClientMsg::Role { .. }
-            | ClientMsg::Invite { .. }
-            | ClientMsg::Claim { .. }
-            | ClientMsg::Kill { .. }
-            | ClientMsg::Gban { .. }
-            | ClientMsg::Ungban { .. }
-            | ClientMsg::Gbans
-    )
 }
 
 fn request_room(request: &ClientMsg) -> Option<RoomName> {

@@ -53,10 +53,6 @@ impl<D: Dialect> Session<D> {
                 Err(Refusal::Disconnect) => return Ok(Flow::Close(End::Flooding)),
             }
         }
-        if super::moderation::is_moderation(&request) {
-            self.moderate(&nick, request)?;
-            return Ok(Flow::Continue);
-        }
         match request {
             ClientMsg::Join { room, key } => self.join(&nick, room, key.as_ref())?,
             ClientMsg::Leave { room } => self.leave(&nick, &room)?,
@@ -86,8 +82,7 @@ impl<D: Dialect> Session<D> {
                 }
             }
             ClientMsg::Rooms => self.write(&ServerMsg::Rooms { rooms: self.room_list() }),
-            // Handled above.
-            ClientMsg::Topic { .. }
+            request @ (ClientMsg::Topic { .. }
             | ClientMsg::Mode { .. }
             | ClientMsg::Kick { .. }
             | ClientMsg::Ban { .. }
@@ -101,7 +96,7 @@ impl<D: Dialect> Session<D> {
             | ClientMsg::Kill { .. }
             | ClientMsg::Gban { .. }
             | ClientMsg::Ungban { .. }
-            | ClientMsg::Gbans => {}
+            | ClientMsg::Gbans) => self.moderate(&nick, request)?,
             // A room's conversation and its member list are its members' business.
             ClientMsg::History { room, before, limit } => {
                 self.must_be_in(&room)?;
@@ -398,19 +393,24 @@ fn not_in_room(room: &RoomName) -> RequestError {
     RequestError::new(ErrorCode::NotInRoom, format!("you are not in #{room}"))
 }
 
-/// What a request costs against flood control: messages and nick changes reach other people;
-/// joins announce themselves and read history. Everything else only answers the client itself,
-/// at the pace it reads the answers.
+/// What a request costs against flood control: joins announce themselves and read history;
+/// the requests named free only answer the client itself, at the pace it reads the answers;
+/// everything else (messages, nick changes, moderation) reaches other people.
 fn cost(request: &ClientMsg) -> Option<Cost> {
     match request {
-        ClientMsg::Say { .. }
-        | ClientMsg::Action { .. }
-        | ClientMsg::Msg { .. }
-        | ClientMsg::Nick { .. } => Some(Cost::Message),
         ClientMsg::Join { .. } => Some(Cost::Join),
-        // Moderation reaches the room, and its reads are answered from memory.
-        request if super::moderation::is_moderation(request) => Some(Cost::Message),
-        _ => None,
+        ClientMsg::Hello { .. }
+        | ClientMsg::Ping { .. }
+        | ClientMsg::Pong { .. }
+        | ClientMsg::Quit { .. }
+        | ClientMsg::Leave { .. }
+        | ClientMsg::Rooms
+        | ClientMsg::Who { .. }
+        | ClientMsg::History { .. }
+        | ClientMsg::Register { .. }
+        | ClientMsg::Passwd { .. }
+        | ClientMsg::Unregister { .. } => None,
+        _ => Some(Cost::Message),
     }
 }
 
