@@ -185,6 +185,12 @@ impl Authority {
         Ok(())
     }
 
+    /// Whether anyone may be kept from speaking here (a mute, `+m`): a room with neither
+    /// lets every member speak, and a `say` checks nothing more.
+    pub fn restricts_speech(&self) -> bool {
+        self.moderated || !self.mutes.is_empty()
+    }
+
     /// Whether `who` may speak in the room now.
     pub fn may_speak(&self, room: &RoomName, who: &Who<'_>, now: u64) -> Result<(), RequestError> {
         let role = self.role_of(who);

@@ -68,7 +68,7 @@ impl Hub {
 
     /// Whether `nick`, logged in, is a server admin (`--admin`).
     pub fn is_admin(&self, nick: &Nick) -> bool {
-        self.admins.contains(&nick.key())
+        !self.admins.is_empty() && self.admins.contains(&nick.key())
     }
 
     /// The members of a room with a role, as `members` lists them.
