@@ -356,6 +356,10 @@ async fn invite_only_keys_secret_and_moderated_rooms() {
     assert_eq!(refused(&mut sam, "who").await.0, ErrorCode::NotInRoom);
     sam.send(ClientMsg::History { room: room("rust"), before: None, limit: 10 }).await;
     assert_eq!(refused(&mut sam, "history").await.0, ErrorCode::NotInRoom);
+    sam.send(ClientMsg::Topic { room: room("rust"), text: None }).await;
+    assert_eq!(refused(&mut sam, "topic").await.0, ErrorCode::NotInRoom);
+    sam.send(ClientMsg::Mode { room: room("rust"), changes: vec![] }).await;
+    assert_eq!(refused(&mut sam, "mode").await.0, ErrorCode::NotInRoom);
 
     // Invite-only: refused, invited, then the key is still needed.
     sam.send(ClientMsg::Join { room: room("rust"), key: Some(sesame.clone()) }).await;

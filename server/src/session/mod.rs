@@ -11,11 +11,12 @@
 //! - [`account`]: registering, changing and deleting an account; private messages kept for
 //!   an account that is away.
 //! - [`moderation`]: topics, modes, invitations, kicks, bans, mutes, roles; kills and server
-//!   bans.
+//!   bans; [`acts`]: storing what they decide, and what that does to the session's rooms.
 //! - [`output`]: batching and writing; [`speaking`]: its messages on their way and a sender
 //!   waiting for its room; [`alive`]: hello and ping deadlines; [`end`]: how it ends.
 
 mod account;
+mod acts;
 mod alive;
 mod backlog;
 mod end;

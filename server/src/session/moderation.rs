@@ -8,14 +8,11 @@ use protocol::{
     BanInfo, ClientMsg, ErrorCode, Label, Mask, ModeChange, Moderation, Nick, RequestError, Role,
     RoomName, ServerMsg, Topic, now_millis,
 };
-use tracing::info;
 
 use super::Session;
 use super::backlog::Completion;
-use super::rooms::Phase;
 use crate::authority::{Act, Authority, Removal, Setting, Who, key_hash};
 use crate::dialect::Dialect;
-use crate::event::SharedEvent;
 use crate::limits::{INVITE_LASTS, MAX_BANS, MAX_INVITES, MAX_MUTES};
 
 impl<D: Dialect> Session<D> {
@@ -196,7 +193,7 @@ impl<D: Dialect> Session<D> {
             ClientMsg::Kick { nick, reason, .. } => {
                 at_least(role, Role::Operator, &room, "kick", &authority)?;
                 let target = self.member(&room, &nick)?;
-                self.outranks(&authority, role, &target, &room, "kick")?;
+                self.outranks(&authority, &target, &room, "kick")?;
                 let removal =
                     Removal { mask: Mask::Nick(target), by: by.clone(), reason, banned: false };
                 self.submit(name, act(Vec::new()).remove(removal), None);
@@ -204,7 +201,7 @@ impl<D: Dialect> Session<D> {
             ClientMsg::Ban { mask, duration, reason, .. } => {
                 at_least(role, Role::Operator, &room, "ban", &authority)?;
                 if let Mask::Nick(target) | Mask::Account(target) = &mask {
-                    self.outranks(&authority, role, target, &room, "ban")?;
+                    self.outranks(&authority, target, &room, "ban")?;
                 }
                 let ban = self.ban_info(&authority, mask, by, duration, reason, now)?;
                 let removal = Removal {
@@ -244,7 +241,7 @@ impl<D: Dialect> Session<D> {
                 at_least(role, Role::Operator, &room, "mute", &authority)?;
                 room_for("mutes", authority.mutes.len(), MAX_MUTES, "lift some with /unmute")?;
                 let target = self.member(&room, &nick)?;
-                self.outranks(&authority, role, &target, &room, "mute")?;
+                self.outranks(&authority, &target, &room, "mute")?;
                 let until = duration.map(|secs| now.saturating_add(secs.saturating_mul(1000)));
                 let action = Moderation::Muted { nick: target.clone(), until };
                 self.submit(
@@ -313,118 +310,6 @@ impl<D: Dialect> Session<D> {
         Ok(())
     }
 
-    /// A logged-in session that made a room by joining it owns it, if nobody does.
-    pub(super) fn own_new_room(&mut self, nick: &Nick, room: &RoomName) {
-        if !self.logged_in || *room == RoomName::lobby() || self.hub.authority(room).owner.is_some()
-        {
-            return;
-        }
-        let act = Act::new(Some(room.clone()), vec![Setting::owner(nick)])
-            .announce(nick, Moderation::Claimed);
-        info!(room = %room, owner = ?nick.as_str(), "room made: its maker owns it");
-        let stored = self.broker.act(&self.hub, act, Some("owner"));
-        self.queries.push(Box::pin(async move {
-            Completion::Acted { request: None, result: stored.await, done: None }
-        }));
-    }
-
-    /// An operator removed this session from `room` (the hub has taken it out): the rest of
-    /// the room's events up to the removal are written, then `event` if the room's channel
-    /// has not brought it.
-    pub(super) fn removed_from(&mut self, room: &RoomName, event: &SharedEvent) {
-        self.take_all_room_events();
-        if self.forget_room(room) {
-            self.write_event(event);
-        }
-    }
-
-    /// Drops `room` from this session's rooms without telling the hub (which did the
-    /// removing). Returns whether the session was still in it.
-    pub(super) fn forget_room(&mut self, room: &RoomName) -> bool {
-        let Some(left) = self.rooms.remove(room) else { return false };
-        if matches!(left.phase, Phase::Joining(_)) {
-            self.show_joined_rooms();
-        }
-        left.tx.let_go();
-        true
-    }
-
-    /// The member list of `room`, with their roles.
-    pub(super) fn write_members(&mut self, room: &RoomName, nicks: Vec<Nick>) {
-        let roles = self.hub.roles(&self.hub.authority(room), &nicks);
-        self.write(&ServerMsg::Members { room: room.clone(), nicks, roles });
-    }
-
-    /// The topic of `room`, if it has one: shown on joining.
-    pub(super) fn write_topic_if_set(&mut self, room: &RoomName) {
-        let topic = self.hub.authority(room).topic.clone();
-        if topic.is_some() {
-            self.write(&ServerMsg::Topic { room: room.clone(), topic });
-        }
-    }
-
-    /// [`Session::submit`], with a notice for the requester once it is stored (an act the
-    /// room is not told of, or one whose requester needs to hear more).
-    fn submit_then(
-        &mut self,
-        request: &'static str,
-        act: Act,
-        if_absent: Option<&'static str>,
-        done: String,
-    ) {
-        self.submit_with(request, act, if_absent, Some(done));
-    }
-
-    /// Stores `act` (every node applies it); input waits until it is stored, so what follows
-    /// sees it done.
-    fn submit(&mut self, request: &'static str, act: Act, if_absent: Option<&'static str>) {
-        self.submit_with(request, act, if_absent, None);
-    }
-
-    fn submit_with(
-        &mut self,
-        request: &'static str,
-        act: Act,
-        if_absent: Option<&'static str>,
-        done: Option<String>,
-    ) {
-        info!(
-            request,
-            room = act.room.as_ref().map(RoomName::as_str),
-            by = ?self.nick.as_ref().map(Nick::as_str),
-            settings = act.settings.len(),
-            removes = act.remove.as_ref().map(|r| r.mask.to_string()),
-            "moderation"
-        );
-        let stored = self.broker.act(&self.hub, act, if_absent);
-        self.awaiting = true;
-        self.queries.push(Box::pin(async move {
-            Completion::Acted { request: Some(request), result: stored.await, done }
-        }));
-    }
-
-    /// The end of an act: its notice, or its refusal (a claim that lost a race: `has_owner`).
-    pub(super) fn acted(
-        &mut self,
-        request: Option<&'static str>,
-        result: Result<bool, RequestError>,
-        done: Option<String>,
-    ) {
-        let Some(request) = request else { return };
-        self.awaiting = false;
-        let error = match result {
-            Ok(true) => {
-                if let Some(done) = done {
-                    self.notice(done);
-                }
-                return;
-            }
-            Ok(false) => RequestError::new(ErrorCode::HasOwner, "the room has an owner already"),
-            Err(e) => e,
-        };
-        self.write(&error.for_request(request).to_msg());
-    }
-
     fn must_be_admin(&self, who: &Who<'_>, what: &str) -> Result<(), RequestError> {
         if who.admin {
             return Ok(());
@@ -440,30 +325,35 @@ impl<D: Dialect> Session<D> {
         })
     }
 
-    /// Refuses to act on someone of a role at or above the actor's, or an admin.
+    /// Refuses to kick, ban or mute a room's operator or owner, or an admin: bans and kicks
+    /// are for members (the hub leaves operators in the room whatever a ban matches), and an
+    /// operator is made a member again first, by the owner.
     fn outranks(
         &self,
         authority: &Authority,
-        role: Role,
         target: &Nick,
         room: &RoomName,
         what: &str,
     ) -> Result<(), RequestError> {
         let theirs = if self.hub.is_admin(target) {
-            Role::Owner
+            return Err(RequestError::new(
+                ErrorCode::NotOperator,
+                format!("you may not {what} {target}: they administer this server"),
+            ));
         } else {
             authority.listed_role(target, true)
         };
-        if self.hub.is_admin(target)
-            || (theirs >= role && role < Role::Owner)
-            || theirs == Role::Owner
-        {
-            return Err(RequestError::new(
-                ErrorCode::NotOperator,
-                format!("you may not {what} {target}: they are {} of #{room}", article(theirs)),
-            ));
-        }
-        Ok(())
+        let hint = match theirs {
+            Role::Owner => format!("they own #{room}"),
+            Role::Operator => {
+                format!("they are an operator of #{room}: its owner can /deop them first")
+            }
+            _ => return Ok(()),
+        };
+        Err(RequestError::new(
+            ErrorCode::NotOperator,
+            format!("you may not {what} {target}: {hint}"),
+        ))
     }
 
     fn is_logged_in_member(&self, nick: &Nick) -> bool {
@@ -597,13 +487,4 @@ fn existing_ban(authority: &Authority, mask: Mask) -> Result<Mask, RequestError>
         .into_iter()
         .find(|m| authority.bans.contains_key(&crate::authority::fields::mask_field(m)))
         .ok_or_else(|| RequestError::new(ErrorCode::NoSuchBan, format!("{mask} is not banned")))
-}
-
-fn article(role: Role) -> &'static str {
-    match role {
-        Role::Owner => "the owner",
-        Role::Operator => "an operator",
-        Role::Voiced => "a voiced member",
-        Role::Member => "a member",
-    }
 }

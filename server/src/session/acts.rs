@@ -1,0 +1,132 @@
+//! What follows a moderation request once it is checked: the act stored by the broker (input
+//! waits meanwhile), its answer, and the session's side of what acts do to rooms: a room one
+//! was removed from is forgotten, member lists carry roles, a joined room's topic is shown.
+
+use protocol::{ErrorCode, Moderation, Nick, RequestError, RoomName, ServerMsg};
+use tracing::info;
+
+use super::Session;
+use super::backlog::Completion;
+use super::rooms::Phase;
+use crate::authority::{Act, Setting};
+use crate::dialect::Dialect;
+use crate::event::SharedEvent;
+
+impl<D: Dialect> Session<D> {
+    /// A logged-in session that made a room by joining it owns it, if nobody does.
+    pub(super) fn own_new_room(&mut self, nick: &Nick, room: &RoomName) {
+        if !self.logged_in || *room == RoomName::lobby() || self.hub.authority(room).owner.is_some()
+        {
+            return;
+        }
+        let act = Act::new(Some(room.clone()), vec![Setting::owner(nick)])
+            .announce(nick, Moderation::Claimed);
+        info!(room = %room, owner = ?nick.as_str(), "room made: its maker owns it");
+        let stored = self.broker.act(&self.hub, act, Some("owner"));
+        self.queries.push(Box::pin(async move {
+            Completion::Acted { request: None, result: stored.await, done: None }
+        }));
+    }
+
+    /// An operator removed this session from `room` (the hub has taken it out): the rest of
+    /// the room's events up to the removal are written, then `event` if the room's channel
+    /// has not brought it.
+    pub(super) fn removed_from(&mut self, room: &RoomName, event: &SharedEvent) {
+        self.take_all_room_events();
+        if self.forget_room(room) {
+            self.write_event(event);
+        }
+    }
+
+    /// Drops `room` from this session's rooms without telling the hub (which did the
+    /// removing). Returns whether the session was still in it.
+    pub(super) fn forget_room(&mut self, room: &RoomName) -> bool {
+        let Some(left) = self.rooms.remove(room) else { return false };
+        if matches!(left.phase, Phase::Joining(_)) {
+            self.show_joined_rooms();
+        }
+        left.tx.let_go();
+        true
+    }
+
+    /// The member list of `room`, with their roles.
+    pub(super) fn write_members(&mut self, room: &RoomName, nicks: Vec<Nick>) {
+        let roles = self.hub.roles(&self.hub.authority(room), &nicks);
+        self.write(&ServerMsg::Members { room: room.clone(), nicks, roles });
+    }
+
+    /// The topic of `room`, if it has one: shown on joining.
+    pub(super) fn write_topic_if_set(&mut self, room: &RoomName) {
+        let topic = self.hub.authority(room).topic.clone();
+        if topic.is_some() {
+            self.write(&ServerMsg::Topic { room: room.clone(), topic });
+        }
+    }
+
+    /// [`Session::submit`], with a notice for the requester once it is stored (an act the
+    /// room is not told of, or one whose requester needs to hear more).
+    pub(super) fn submit_then(
+        &mut self,
+        request: &'static str,
+        act: Act,
+        if_absent: Option<&'static str>,
+        done: String,
+    ) {
+        self.submit_with(request, act, if_absent, Some(done));
+    }
+
+    /// Stores `act` (every node applies it); input waits until it is stored, so what follows
+    /// sees it done.
+    pub(super) fn submit(
+        &mut self,
+        request: &'static str,
+        act: Act,
+        if_absent: Option<&'static str>,
+    ) {
+        self.submit_with(request, act, if_absent, None);
+    }
+
+    fn submit_with(
+        &mut self,
+        request: &'static str,
+        act: Act,
+        if_absent: Option<&'static str>,
+        done: Option<String>,
+    ) {
+        info!(
+            request,
+            room = act.room.as_ref().map(RoomName::as_str),
+            by = ?self.nick.as_ref().map(Nick::as_str),
+            settings = act.settings.len(),
+            removes = act.remove.as_ref().map(|r| r.mask.to_string()),
+            "moderation"
+        );
+        let stored = self.broker.act(&self.hub, act, if_absent);
+        self.awaiting = true;
+        self.queries.push(Box::pin(async move {
+            Completion::Acted { request: Some(request), result: stored.await, done }
+        }));
+    }
+
+    /// The end of an act: its notice, or its refusal (a claim that lost a race: `has_owner`).
+    pub(super) fn acted(
+        &mut self,
+        request: Option<&'static str>,
+        result: Result<bool, RequestError>,
+        done: Option<String>,
+    ) {
+        let Some(request) = request else { return };
+        self.awaiting = false;
+        let error = match result {
+            Ok(true) => {
+                if let Some(done) = done {
+                    self.notice(done);
+                }
+                return;
+            }
+            Ok(false) => RequestError::new(ErrorCode::HasOwner, "the room has an owner already"),
+            Err(e) => e,
+        };
+        self.write(&error.for_request(request).to_msg());
+    }
+}
