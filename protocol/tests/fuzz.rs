@@ -352,6 +352,78 @@ fn client_msg() -> impl Strategy<Value = ClientMsg> {
             limit
         }),
         prop::option::of(label()).prop_map(|reason| Quit { reason }),
+        moderation(),
+    ]
+}
+
+/// A key of a room with `+k`.
+fn join_key() -> impl Strategy<Value = protocol::JoinKey> {
+    vec(text_char(), 1..16)
+        .prop_filter_map("valid key", |c| protocol::JoinKey::parse(&String::from_iter(c)).ok())
+}
+
+fn mask() -> impl Strategy<Value = protocol::Mask> {
+    use protocol::Mask;
+    prop_oneof![
+        nick().prop_map(Mask::Nick),
+        nick().prop_map(Mask::Account),
+        (any::<[u8; 4]>(), 0..=32u8).prop_filter_map("a network", |(ip, prefix)| {
+            let ip = std::net::Ipv4Addr::from(ip);
+            let masked = u32::from(ip) & u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
+            format!("{}/{prefix}", std::net::Ipv4Addr::from(masked)).parse().ok().map(Mask::Addr)
+        }),
+    ]
+}
+
+/// The requests of operators and admins.
+fn moderation() -> impl Strategy<Value = ClientMsg> {
+    use ClientMsg::*;
+    use protocol::ModeChange;
+    let change = prop_oneof![
+        any::<bool>().prop_map(ModeChange::InviteOnly),
+        any::<bool>().prop_map(ModeChange::Moderated),
+        any::<bool>().prop_map(ModeChange::Secret),
+        prop::option::of(join_key()).prop_map(ModeChange::Key),
+    ];
+    let role = select(
+        &[
+            protocol::Role::Member,
+            protocol::Role::Voiced,
+            protocol::Role::Operator,
+            protocol::Role::Owner,
+        ][..],
+    );
+    let duration = prop::option::of(any::<u64>());
+    prop_oneof![
+        (room(), prop::option::of(join_key())).prop_map(|(room, key)| Join { room, key }),
+        (room(), prop::option::of(label())).prop_map(|(room, text)| Topic { room, text }),
+        (room(), vec(change, 0..4)).prop_map(|(room, changes)| Mode { room, changes }),
+        (room(), nick(), prop::option::of(label())).prop_map(|(room, nick, reason)| Kick {
+            room,
+            nick,
+            reason
+        }),
+        (room(), mask(), duration.clone(), prop::option::of(label()))
+            .prop_map(|(room, mask, duration, reason)| Ban { room, mask, duration, reason }),
+        (room(), mask()).prop_map(|(room, mask)| Unban { room, mask }),
+        room().prop_map(|room| Bans { room }),
+        (room(), nick(), duration.clone()).prop_map(|(room, nick, duration)| Mute {
+            room,
+            nick,
+            duration
+        }),
+        (room(), nick()).prop_map(|(room, nick)| Unmute { room, nick }),
+        (room(), nick(), role).prop_map(|(room, nick, role)| Role { room, nick, role }),
+        (room(), nick()).prop_map(|(room, nick)| Invite { room, nick }),
+        room().prop_map(|room| Claim { room }),
+        (nick(), prop::option::of(label())).prop_map(|(nick, reason)| Kill { nick, reason }),
+        (mask(), duration, prop::option::of(label())).prop_map(|(mask, duration, reason)| Gban {
+            mask,
+            duration,
+            reason
+        }),
+        mask().prop_map(|mask| Ungban { mask }),
+        Just(Gbans),
     ]
 }
 

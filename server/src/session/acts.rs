@@ -2,7 +2,7 @@
 //! waits meanwhile), its answer, and the session's side of what acts do to rooms: a room one
 //! was removed from is forgotten, member lists carry roles, a joined room's topic is shown.
 
-use protocol::{ErrorCode, Moderation, Nick, RequestError, RoomName, ServerMsg};
+use protocol::{ErrorCode, Label, Moderation, Nick, RequestError, RoomName, ServerMsg, describe};
 use tracing::info;
 
 use super::Session;
@@ -93,12 +93,16 @@ impl<D: Dialect> Session<D> {
         if_absent: Option<&'static str>,
         done: Option<String>,
     ) {
+        // The audit line: what was done, in the words the room sees (`?`: escaped).
+        let what = act.announce.as_ref().map(|a| describe::moderation(&a.by, &a.action, a.ts));
+        let reason = act.remove.as_ref().and_then(|r| r.reason.as_ref()).map(Label::as_str);
         info!(
             request,
             room = act.room.as_ref().map(RoomName::as_str),
             by = ?self.nick.as_ref().map(Nick::as_str),
-            settings = act.settings.len(),
+            what = ?what,
             removes = act.remove.as_ref().map(|r| r.mask.to_string()),
+            reason = ?reason,
             "moderation"
         );
         let stored = self.broker.act(&self.hub, act, if_absent);
