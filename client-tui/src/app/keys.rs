@@ -158,8 +158,8 @@ impl App {
             self.note(EntryKind::Error, "not connected to the server");
             return Vec::new();
         }
-        if let ClientMsg::Join { room, key: None } = &request {
-            self.windows.pending_switch = Some(room.clone());
+        if let ClientMsg::Join { room, key } = &request {
+            self.windows.joining(room, key.as_ref());
         }
         vec![Effect::Send(request)]
     }

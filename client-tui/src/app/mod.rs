@@ -28,6 +28,7 @@ mod keys;
 mod link;
 mod login;
 mod paste;
+mod rooms;
 
 /// Lines kept in the connection log.
 pub const LOG_CAPACITY: usize = 500;
