@@ -238,15 +238,21 @@ fn another_member_kicked_reads_so_and_leaves_the_list() {
 }
 
 /// `/join ROOM KEY` sends the key, the window keeps it, and the rejoin after a reconnect gives
-/// it again; the key is nowhere else: not on the screen, in the log, nor in `Debug`.
+/// it again; the key is drawn as asterisks while typed and is nowhere else: not on the
+/// screen, in the log, in recall, nor in `Debug`.
 #[test]
 fn a_room_joined_with_a_key_is_rejoined_with_it_and_never_shown() {
     let mut app = app(80, 24);
-    let effects = type_line(&mut app, "/join secret sesame");
+    type_text(&mut app, "/join secret sesame");
+    let typed = screen(&render(&app).0);
+    assert!(typed.contains("/join secret ******") && !typed.contains("sesame"), "{typed}");
+    let effects = key(&mut app, KeyCode::Enter);
     assert_eq!(joins(&effects), vec![("secret".to_owned(), Some("sesame".to_owned()))]);
     joined(&mut app, "secret", "Michael");
     assert_eq!(app.windows.current_room(), Some(&room("secret")), "shown once joined");
     assert_eq!(window(&app, "secret").room.key, Some(JoinKey::parse("sesame").unwrap()));
+    key(&mut app, KeyCode::Up);
+    assert!(!app.composer.input.as_str().contains("sesame"), "not kept for recall");
     let rejoined = joins(&reconnect(&mut app));
     assert_eq!(rejoined, vec![("secret".to_owned(), Some("sesame".to_owned()))]);
     let screen = screen(&render(&app).0);
