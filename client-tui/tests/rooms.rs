@@ -1,5 +1,5 @@
-//! Rooms with owners, as the client keeps them: the topic and the roles of each room's
-//! window, being kicked (and not rejoining), a room's key kept for the rejoin and never
+//! Rooms with owners, as the client shows them: the topic's header row, role marks in the
+//! member list, being kicked (and not rejoining), a room's key kept for the rejoin and never
 //! shown, and moderation events and answers in the room's window.
 
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
@@ -12,12 +12,13 @@ use chat_tui::app::App;
 use chat_tui::entry::EntryKind;
 use chat_tui::event::{Effect, Event, NetEvent, Security};
 use chat_tui::window::{Target, Window};
-use common::{app, joined, net, nick, render, screen};
+use common::{app, joined, net, nick, render, row, screen};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use protocol::{
     BanInfo, ClientMsg, JoinKey, Label, Mask, Moderation, Modes, PresenceEvent, Role, RoomInfo,
     RoomName, ServerMsg, Topic,
 };
+use ratatui::style::Modifier;
 use uuid::Uuid;
 
 fn room(s: &str) -> RoomName {
@@ -133,10 +134,40 @@ fn joins(effects: &[Effect]) -> Vec<(String, Option<String>)> {
         .collect()
 }
 
+/// A room with a topic shows it on one row at the top of the conversation pane, above the
+/// conversation; a room without one gives that row to the conversation.
+#[test]
+fn a_topic_is_a_header_row_above_the_conversation() {
+    let mut app = in_rust(80, 24);
+    let area = app.view.size;
+    let without = app.panes(area);
+    assert!(without.topic.is_none(), "no topic, no header row");
+    topic(&mut app, "rust", "Rust 1.92 is out");
+    let with = app.panes(area);
+    let header = with.topic.unwrap();
+    assert_eq!(header.height, 1);
+    assert_eq!(with.messages_inner().y, without.messages_inner().y + 1);
+    assert_eq!(with.messages_inner().height, without.messages_inner().height - 1);
+    let (buf, _) = render(&app);
+    assert_eq!(
+        row(&buf, header.y).trim_matches(['│', ' ']),
+        "Rust 1.92 is out",
+        "{}",
+        screen(&buf)
+    );
+    assert_eq!(header.y, 7, "the first row inside the pane:\n{}", screen(&buf));
+    assert_eq!(last_line(&app), "topic of #rust: Rust 1.92 is out (set by Tracy)");
+    // Lobby has no topic: no header there.
+    app.update(Event::Key(KeyEvent::new(KeyCode::Char('1'), KeyModifiers::ALT)));
+    assert!(app.panes(area).topic.is_none());
+    assert!(!screen(&render(&app).0).contains("Rust 1.92"));
+}
+
 /// `moderation` events set and clear the topic; an empty or absent topic leaves no row.
 #[test]
 fn moderation_events_set_and_clear_the_topic() {
     let mut app = in_rust(80, 24);
+    let area = app.view.size;
     moderation(
         &mut app,
         "rust",
@@ -145,11 +176,14 @@ fn moderation_events_set_and_clear_the_topic() {
     );
     assert_eq!(window(&app, "rust").room.topic(), Some("new"));
     assert_eq!(last_line(&app), "Tracy set the topic: new");
+    assert!(app.panes(area).topic.is_some());
     moderation(&mut app, "rust", "Tracy", Moderation::Topic { text: None });
     assert_eq!(window(&app, "rust").room.topic(), None);
     assert_eq!(last_line(&app), "Tracy cleared the topic");
+    assert!(app.panes(area).topic.is_none());
     topic(&mut app, "rust", "back again");
     net(&mut app, ServerMsg::Topic { room: room("rust"), topic: None });
+    assert!(app.panes(area).topic.is_none());
     assert_eq!(last_line(&app), "#rust has no topic");
 }
 
@@ -163,10 +197,54 @@ fn a_rejoin_forgets_a_topic_cleared_meanwhile() {
     joined(&mut app, "rust", "Michael");
     members(&mut app, "rust", &["Michael"], &[("Michael", Role::Owner)]);
     assert_eq!(window(&app, "rust").room.topic(), None);
+    assert!(app.panes(app.view.size).topic.is_none());
     reconnect(&mut app);
     joined(&mut app, "rust", "Michael");
     topic(&mut app, "rust", "still news");
     assert_eq!(window(&app, "rust").room.topic(), Some("still news"));
+}
+
+/// A hostile topic is drawn harmlessly, cut to its one row with `…`, at 80x24 and 40x12.
+#[test]
+fn the_topic_is_sanitised_and_cut_to_one_row() {
+    for (width, height) in [(80, 24), (40, 12)] {
+        let mut app = in_rust(width, height);
+        let hostile = format!("\u{1b}[2J\u{1b}]0;pwned\u{7}\u{202e}evil\n{}", "long ".repeat(30));
+        topic(&mut app, "rust", &hostile);
+        let header = app.panes(app.view.size).topic.unwrap();
+        let (buf, _) = render(&app);
+        let shown = row(&buf, header.y);
+        assert!(
+            shown.contains("␛[2J") && shown.trim_end_matches(['│', ' ']).ends_with('…'),
+            "{shown}"
+        );
+        for cell in buf.content() {
+            for c in cell.symbol().chars() {
+                assert!(
+                    !c.is_control() && !protocol::sanitize::is_invisible(c),
+                    "{}",
+                    screen(&buf)
+                );
+            }
+        }
+        // The header is one reversed row; the row below is the conversation's.
+        let reversed = |y: u16| buf[(header.x, y)].modifier.contains(Modifier::REVERSED);
+        assert!(reversed(header.y) && !reversed(header.y + 1), "{width}x{height}");
+    }
+}
+
+/// The member list ranks the owner, operators, voiced, then members, each marked; the
+/// member line printed in the window carries the marks too.
+#[test]
+fn roles_mark_and_rank_the_member_list() {
+    let mut app = in_rust(100, 24);
+    assert_eq!(last_line(&app), "members of #rust: ~Michael, @Tracy, +Sam, Bob");
+    app.update(Event::Key(KeyEvent::new(KeyCode::F(2), KeyModifiers::NONE)));
+    let (buf, _) = render(&app);
+    let shown = screen(&buf);
+    for (y, who) in (7..).zip(["~Michael", "@Tracy", "+Sam", "Bob"]) {
+        assert!(row(&buf, y).ends_with(&format!("││ {who:<18} │")), "{shown}");
+    }
 }
 
 /// Roles follow `role` and `claimed` events, renames keep a mark, leaving loses it.
@@ -203,6 +281,9 @@ fn roles_follow_events_renames_and_leaves() {
     moderation(&mut app, "den", "Tracy", Moderation::Claimed);
     assert_eq!(window(&app, "den").room.role(&nick("Tracy")), Role::Owner);
     assert_eq!(last_line(&app), "Tracy now owns the room");
+    app.update(Event::Key(KeyEvent::new(KeyCode::F(2), KeyModifiers::NONE)));
+    let (buf, _) = render(&app);
+    assert!(row(&buf, 7).ends_with("││ ~Tracy             │"), "{}", screen(&buf));
 }
 
 /// Kicked: the room's window closes, the line says who and why where the person is looking,

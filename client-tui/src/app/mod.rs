@@ -131,9 +131,11 @@ impl App {
     }
 
     /// The panes in `area`: the member list beside the conversation when asked for and a
-    /// window is shown.
+    /// window is shown; the topic's row above it when the window's room has a topic.
     pub fn panes(&self, area: Rect) -> Panes {
-        self.view.panes(area, self.windows.current_window().is_some())
+        let window = self.windows.current_window();
+        let topic = window.is_some_and(|w| w.room.topic().is_some());
+        self.view.panes(area, window.is_some(), topic)
     }
 
     /// Width of the message pane's text area.
