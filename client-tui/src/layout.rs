@@ -43,6 +43,8 @@ pub struct View {
     pub size: Rect,
     /// The help overlay is shown.
     pub show_help: bool,
+    /// The first row of the help shown: the help scrolls when it is taller than the screen.
+    pub help_scroll: usize,
     /// The member list is shown beside the conversation.
     pub show_members: bool,
 }
@@ -50,7 +52,7 @@ pub struct View {
 impl View {
     /// A terminal of `size`, showing only the panes that are always there.
     pub fn new(size: Rect) -> Self {
-        Self { size, show_help: false, show_members: false }
+        Self { size, show_help: false, help_scroll: 0, show_members: false }
     }
 
     /// The panes in `area`: the member list beside the conversation when asked for and there

@@ -39,6 +39,7 @@
 //! - [`refill`]: a window catching up after a reconnect: the messages it missed, until none is.
 //! - [`input`]: the input line, an editor measured in display columns.
 //! - [`complete`]: Tab completion of commands, rooms and nicks.
+//! - [`help`]: what the help says, laid out in rows for a width, and how far it scrolls.
 //! - [`paste`]: a multi-line paste held for a choice, and lines sent one at a time.
 //! - [`reconnect`]: backoff with jitter between attempts.
 //! - [`login`]: the password in memory, the masked prompt, the commands that carry one.
@@ -63,6 +64,7 @@ pub mod composer;
 pub mod config;
 pub mod entry;
 pub mod event;
+pub mod help;
 pub mod input;
 pub mod layout;
 pub mod link;

@@ -81,6 +81,25 @@ fn help_overlay_80x24() {
     insta::assert_snapshot!(masked(&mut app));
 }
 
+/// The help scrolled to its end: the keys, and the title saying which rows these are.
+#[test]
+fn help_overlay_80x24_end() {
+    let mut app = lively(80, 24);
+    app.update(Event::Key(KeyEvent::new(KeyCode::F(1), KeyModifiers::NONE)));
+    app.update(Event::Key(KeyEvent::new(KeyCode::End, KeyModifiers::NONE)));
+    insta::assert_snapshot!(masked(&mut app));
+}
+
+/// Narrow: each description under its key, nothing cut off; the top and the end.
+#[test]
+fn help_overlay_40x12() {
+    let mut app = lively(40, 12);
+    app.update(Event::Key(KeyEvent::new(KeyCode::F(1), KeyModifiers::NONE)));
+    insta::assert_snapshot!(masked(&mut app));
+    app.update(Event::Key(KeyEvent::new(KeyCode::End, KeyModifiers::NONE)));
+    insta::assert_snapshot!(masked(&mut app));
+}
+
 /// Michael owns #rust, whose topic heads the conversation; the member list (F2) marks the
 /// owner, the operator and the voiced member, in that order, before the rest.
 fn room_with_owners(width: u16, height: u16) -> App {

@@ -101,6 +101,10 @@ impl App {
                 self.composer.receive_paste(&text);
                 Vec::new()
             }
+            Event::Scroll(rows) if self.view.show_help => {
+                self.scroll_help(rows);
+                Vec::new()
+            }
             Event::Scroll(rows) => {
                 let at_top = self.scroll_by(rows);
                 if rows > 0 {

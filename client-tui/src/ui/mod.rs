@@ -76,7 +76,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
     } else if let Some(paste) = &app.composer.paste {
         overlay::draw_paste(frame, area, paste);
     } else if app.view.show_help {
-        overlay::draw_help(frame, area);
+        overlay::draw_help(frame, area, app.view.help_scroll);
     }
 }
 
