@@ -1,5 +1,6 @@
 //! The help lists every command, the room commands included, and scrolls when it is taller
-//! than the screen.
+//! than the screen; Tab completes the new command names, and nicks after the commands about
+//! a member.
 
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
@@ -8,12 +9,18 @@ mod common;
 use chat_tui::app::App;
 use chat_tui::event::Event;
 use chat_tui::help::{CLIENT_HELP, HelpLayout};
-use common::{app, render, screen};
+use common::{app, joined, render, screen};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use protocol::command::HELP;
 
 fn key(app: &mut App, code: KeyCode) {
     app.update(Event::Key(KeyEvent::new(code, KeyModifiers::NONE)));
+}
+
+fn typed(app: &mut App, text: &str) {
+    for c in text.chars() {
+        key(app, KeyCode::Char(c));
+    }
 }
 
 /// Every screen of the help from the top, PgDn after PgDn, until the last row is shown.
@@ -82,4 +89,59 @@ fn keys_move_through_the_open_help_and_close_it() {
     assert!(app.view.show_help);
     assert_eq!(app.view.help_scroll, 0, "opens at the top");
     assert!(screen(&render(&app).0).contains("/join ROOM"));
+}
+
+/// `/to`, `/ki`, `/dev`, `/unb` complete to the room commands, those named only in the help's
+/// descriptions too.
+#[test]
+fn tab_completes_the_room_commands() {
+    let mut app = app(80, 24);
+    for (typed_text, want) in [
+        ("/to", "/topic "),
+        ("/ki", "/kick "),
+        ("/kic", "/kick "),
+        ("/mo", "/mode "),
+        ("/dev", "/devoice "),
+        ("/unb", "/unban "),
+        ("/cl", "/claim "),
+        ("/gb", "/gban "),
+    ] {
+        app.composer.input.set("");
+        typed(&mut app, typed_text);
+        key(&mut app, KeyCode::Tab);
+        assert_eq!(app.composer.input.as_str(), want, "{typed_text}");
+    }
+    // /ki is /kick, then /kill.
+    app.composer.input.set("");
+    typed(&mut app, "/ki");
+    key(&mut app, KeyCode::Tab);
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(app.composer.input.as_str(), "/kill ");
+}
+
+/// After `/kick`, `/ban`, `/mute`, `/op`, `/voice` a nick of the room completes; after
+/// `/invite`, anyone known (from another room), then a room.
+#[test]
+fn tab_completes_nicks_after_the_room_commands() {
+    let mut app = app(80, 24);
+    joined(&mut app, "lobby", "Tracy");
+    typed(&mut app, "/join rust");
+    key(&mut app, KeyCode::Enter);
+    joined(&mut app, "rust", "Michael");
+    joined(&mut app, "rust", "Trevor");
+    for command in ["/kick", "/ban", "/mute", "/op", "/voice", "/deop"] {
+        app.composer.input.set("");
+        typed(&mut app, &format!("{command} tr"));
+        key(&mut app, KeyCode::Tab);
+        assert_eq!(app.composer.input.as_str(), format!("{command} Trevor "), "{command}");
+        key(&mut app, KeyCode::Tab);
+        assert_eq!(app.composer.input.as_str(), format!("{command} Trevor "), "only the room's");
+    }
+    app.composer.input.set("");
+    typed(&mut app, "/invite tr");
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(app.composer.input.as_str(), "/invite Tracy ", "Tracy is in lobby, not here");
+    typed(&mut app, "ru");
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(app.composer.input.as_str(), "/invite Tracy rust ");
 }
