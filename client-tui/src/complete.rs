@@ -1,12 +1,15 @@
-//! Tab completion of the word before the cursor: commands (`/jo` → `/join `), room names
-//! (after `/join`, `/leave`, `/who`, or a word starting with `#`), and nicks: of the current
-//! room for a plain word (at the start of the line with `: ` after it, as IRC clients do), of
-//! everyone known after `/msg`. Nicks who spoke lately come first. Pressing Tab again cycles
+//! Tab completion of the word before the cursor: commands (`/jo` → `/join `, `/ki` →
+//! `/kick `), room names (after `/join`, `/leave`, `/who`, after `/invite NICK`, or a word
+//! starting with `#`), and nicks: of the current room for a plain word (at the start of the
+//! line with `: ` after it, as IRC clients do) and after the commands about a member of the
+//! room (`/kick`, `/ban`, `/mute`, `/op`, `/voice`, ...), of everyone known after `/msg`,
+//! `/invite` and `/kill`. Nicks who spoke lately come first. Pressing Tab again cycles
 //! through the candidates, Shift+Tab back; any other key ends the cycle.
 
 use std::collections::BTreeSet;
 
-use protocol::{Nick, RoomName, command::HELP};
+use protocol::command::{self, CommandError, HELP};
+use protocol::{Nick, RoomName};
 
 use crate::input::Input;
 use crate::window::Target;
@@ -16,7 +19,36 @@ use crate::windows::Windows;
 const RECENT_ENTRIES: usize = 500;
 
 /// Commands only this client knows (not in the protocol's list).
-const CLIENT_COMMANDS: [&str; 3] = ["/connect", "/members", "/quit"];
+const CLIENT_COMMANDS: [&str; 2] = ["/connect", "/members"];
+
+/// Commands whose first word is a member of the current room.
+const ABOUT_A_MEMBER: [&str; 10] =
+    ["/kick", "/k", "/ban", "/unban", "/mute", "/unmute", "/op", "/deop", "/voice", "/devoice"];
+
+/// Commands whose first word is anyone, in the room or not: `/invite` lets somebody in who is
+/// not there yet.
+const ABOUT_ANYONE: [&str; 5] = ["/msg", "/query", "/m", "/invite", "/kill"];
+
+/// Every command name a person may type, for completing: each usage's command in the
+/// protocol's [`HELP`] and each command its descriptions mention (`also /passwd`, `/deop`),
+/// those the parser knows, and the client's own. Sorted, each once.
+pub fn command_names() -> Vec<&'static str> {
+    let words = HELP.iter().flat_map(|(usage, what)| {
+        let command = usage.split_whitespace().next();
+        let mentioned = what
+            .split_whitespace()
+            .map(|w| w.trim_start_matches('(').trim_end_matches([',', ';', ')', '.']));
+        command.into_iter().chain(mentioned)
+    });
+    let mut names: Vec<&str> = words
+        .filter(|w| w.len() > 1 && w.starts_with('/'))
+        .filter(|w| !matches!(command::parse(w), Err(CommandError::Unknown(_))))
+        .chain(CLIENT_COMMANDS)
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    names
+}
 
 /// A completion in progress: Tab again cycles.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,7 +92,11 @@ fn kind(before: &str, start: usize) -> Kind {
         {
             Kind::Room { hash: false }
         }
-        ([cmd], _) if matches!(lower(cmd).as_str(), "/msg" | "/query" | "/m") => Kind::Anyone,
+        ([cmd], _) if ABOUT_ANYONE.contains(&lower(cmd).as_str()) => Kind::Anyone,
+        ([cmd], _) if ABOUT_A_MEMBER.contains(&lower(cmd).as_str()) => {
+            Kind::Member { line_start: false }
+        }
+        ([cmd, _], _) if lower(cmd) == "/invite" => Kind::Room { hash: false },
         ([], _) => Kind::Member { line_start: true },
         _ => Kind::Member { line_start: false },
     }
@@ -104,16 +140,7 @@ impl Completion {
 fn candidates(before: &str, start: usize, windows: &Windows, me: &Nick) -> Vec<String> {
     let word = lower(&before[start..]);
     match kind(before, start) {
-        Kind::Command => {
-            let mut names: Vec<&str> = HELP
-                .iter()
-                .filter_map(|(usage, _)| usage.split_whitespace().next())
-                .chain(CLIENT_COMMANDS)
-                .collect();
-            names.sort_unstable();
-            names.dedup();
-            matching(names, &word, "", " ")
-        }
+        Kind::Command => matching(command_names(), &word, "", " "),
         Kind::Room { hash } => {
             let typed = word.trim_start_matches('#');
             let prefix = if hash { "#" } else { "" };
@@ -214,5 +241,48 @@ mod tests {
         assert_eq!(k("Tr"), Kind::Member { line_start: true });
         assert_eq!(k("hi Tr"), Kind::Member { line_start: false });
         assert_eq!(k("/msg Tracy hi Mi"), Kind::Member { line_start: false });
+        assert_eq!(k("/kick Tr"), Kind::Member { line_start: false });
+        assert_eq!(k("/VOICE Tr"), Kind::Member { line_start: false });
+        assert_eq!(k("/invite Tr"), Kind::Anyone);
+        assert_eq!(k("/invite Tracy ru"), Kind::Room { hash: false });
+    }
+
+    #[test]
+    fn every_command_is_a_name_to_complete() {
+        let names = command_names();
+        for name in [
+            "/join",
+            "/leave",
+            "/msg",
+            "/register",
+            "/passwd",
+            "/unregister",
+            "/topic",
+            "/mode",
+            "/invite",
+            "/kick",
+            "/ban",
+            "/unban",
+            "/bans",
+            "/mute",
+            "/unmute",
+            "/op",
+            "/deop",
+            "/voice",
+            "/devoice",
+            "/claim",
+            "/kill",
+            "/gban",
+            "/ungban",
+            "/gbans",
+            "/help",
+            "/exit",
+            "/quit",
+            "/members",
+            "/connect",
+        ] {
+            assert!(names.contains(&name), "{name} missing from {names:?}");
+        }
+        assert!(names.iter().all(|n| !n.ends_with([',', ';', ')'])), "{names:?}");
     }
 }

@@ -5,7 +5,8 @@
 //! ```text
 //! ┌ connection ──────────┐   what the connection is doing, the greeting, errors
 //! └──────────────────────┘
-//! ┌ #lobby ──────────────┐   the current window's conversation
+//! ┌ #lobby ──────────────┐   the current window's conversation, under its room's topic
+//! │ topic                │   (one row, only when the room has a topic)
 //! └──────────────────────┘
 //! ┌ Michael ─────────────┐   the input line, with the cursor
 //! └──────────────────────┘
@@ -26,6 +27,10 @@ const LOG_MIN_TERMINAL_HEIGHT: u16 = 16;
 /// Terminals shorter than this drop the borders.
 const BORDER_MIN_TERMINAL_HEIGHT: u16 = 8;
 
+/// Text rows the conversation needs before one of them goes to the topic: smaller panes
+/// show the conversation alone.
+const TOPIC_MIN_TEXT_ROWS: u16 = 3;
+
 /// Columns of the member list, borders included.
 const MEMBERS_WIDTH: u16 = 22;
 /// Terminals narrower than this have no room for the member list.
@@ -38,6 +43,8 @@ pub struct View {
     pub size: Rect,
     /// The help overlay is shown.
     pub show_help: bool,
+    /// The first row of the help shown: the help scrolls when it is taller than the screen.
+    pub help_scroll: usize,
     /// The member list is shown beside the conversation.
     pub show_members: bool,
 }
@@ -45,13 +52,15 @@ pub struct View {
 impl View {
     /// A terminal of `size`, showing only the panes that are always there.
     pub fn new(size: Rect) -> Self {
-        Self { size, show_help: false, show_members: false }
+        Self { size, show_help: false, help_scroll: 0, show_members: false }
     }
 
     /// The panes in `area`: the member list beside the conversation when asked for and there
-    /// is a conversation (`window_shown`).
-    pub fn panes(&self, area: Rect, window_shown: bool) -> Panes {
-        Panes::layout(area, self.show_members && window_shown)
+    /// is a conversation (`window_shown`); a row for the topic above it when the window's
+    /// room has one (`topic`).
+    pub fn panes(&self, area: Rect, window_shown: bool, topic: bool) -> Panes {
+        let panes = Panes::layout(area, self.show_members && window_shown);
+        if topic { panes.with_topic() } else { panes }
     }
 }
 
@@ -62,6 +71,9 @@ pub struct Panes {
     pub messages: Rect,
     /// The member list, when shown and there is room.
     pub members: Option<Rect>,
+    /// The topic's row, the first of the conversation's text area, when there is a topic
+    /// and room for it.
+    pub topic: Option<Rect>,
     pub input: Rect,
     pub status: Rect,
     pub bordered: bool,
@@ -101,6 +113,7 @@ impl Panes {
             log: (log_height > 0).then_some(log),
             messages,
             members,
+            topic: None,
             input,
             status,
             bordered,
@@ -108,9 +121,27 @@ impl Panes {
         }
     }
 
-    /// The text area of the conversation pane.
+    /// This layout with the first row of the conversation's text area given to the topic,
+    /// if the conversation keeps [`TOPIC_MIN_TEXT_ROWS`] rows with it.
+    pub fn with_topic(self) -> Self {
+        let text = self.messages_inner();
+        if text.height < TOPIC_MIN_TEXT_ROWS {
+            return self;
+        }
+        Self { topic: Some(Rect { height: 1, ..text }), ..self }
+    }
+
+    /// The text area of the conversation pane, below the topic's row if there is one.
     pub fn messages_inner(&self) -> Rect {
-        if self.bordered { inside(self.messages) } else { self.messages }
+        let text = if self.bordered { inside(self.messages) } else { self.messages };
+        match self.topic {
+            Some(topic) => Rect {
+                y: text.y + topic.height,
+                height: text.height.saturating_sub(topic.height),
+                ..text
+            },
+            None => text,
+        }
     }
 }
 

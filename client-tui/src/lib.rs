@@ -11,6 +11,8 @@
 //!   handler shares. The rest of `impl App` has a file per kind of event:
 //!   - `app/keys.rs`: what each key does; typed lines: client commands and requests.
 //!   - `app/incoming.rs`: what the app does with each message from the server.
+//!   - `app/rooms.rs`: a room's people and authority: presence and kicks, member lists with
+//!     roles, the topic, modes, moderation events, bans.
 //!   - `app/backlog.rs`: earlier messages: the backlog on joining, older pages when scrolling up.
 //!   - `app/link.rs`: the connection's life: losing it, reconnecting, rejoining, filling in.
 //!   - `app/paste.rs`: asking about a multi-line paste and sending it as chosen.
@@ -30,11 +32,14 @@
 //!
 //! What the groups are made of:
 //! - [`window`]: one conversation (a room or a private chat) and its scrollback.
+//! - [`room`]: what a room's window knows of its authority: topic, roles, the key it was
+//!   joined with.
 //! - [`entry`]: one line of a conversation: its label, indent and rows; mentions of us.
 //! - [`rows`]: where each entry of a conversation sits in rows, so a scrolled view skips to it.
 //! - [`refill`]: a window catching up after a reconnect: the messages it missed, until none is.
 //! - [`input`]: the input line, an editor measured in display columns.
 //! - [`complete`]: Tab completion of commands, rooms and nicks.
+//! - [`help`]: what the help says, laid out in rows for a width, and how far it scrolls.
 //! - [`paste`]: a multi-line paste held for a choice, and lines sent one at a time.
 //! - [`reconnect`]: backoff with jitter between attempts.
 //! - [`login`]: the password in memory, the masked prompt, the commands that carry one.
@@ -59,6 +64,7 @@ pub mod composer;
 pub mod config;
 pub mod entry;
 pub mod event;
+pub mod help;
 pub mod input;
 pub mod layout;
 pub mod link;
@@ -68,6 +74,7 @@ pub mod password;
 pub mod paste;
 pub mod reconnect;
 pub mod refill;
+pub mod room;
 pub mod rows;
 pub mod settings;
 pub mod terminal;

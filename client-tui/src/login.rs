@@ -1,6 +1,7 @@
 //! Logging in to an account: the password the client says `hello` with ([`Credential`]),
 //! the masked prompt that asks for one ([`PasswordPrompt`]), and the typed lines that carry
-//! one (`/register`, `/passwd`, `/unregister`: [`secret_command`]).
+//! one (`/register`, `/passwd`, `/unregister`) or a room's key (`/join ROOM KEY`, `/mode +k
+//! KEY`): [`secret_command`].
 //!
 //! A password is only ever held as a [`Password`] (wiped when dropped, hidden from `Debug`)
 //! or in the prompt's buffer (the same); it is drawn as asterisks, kept out of the input
@@ -118,14 +119,55 @@ impl PasswordPrompt {
 /// The commands whose arguments are passwords.
 const SECRET_COMMANDS: [&str; 3] = ["register", "passwd", "unregister"];
 
-/// Where the secret part of `line` starts (a byte index), when `line` is `/register`,
-/// `/passwd` or `/unregister` (in any case) followed by a space: everything from there on is
-/// drawn as asterisks and the line is never kept for recall.
+/// Where the secret part of `line` starts (a byte index): after `/register`, `/passwd` or
+/// `/unregister` (in any case) and a space; after `/join ROOM` and a space (the room's key);
+/// after a `/mode` change that sets a key (`+k`, `+ik`) and a space. Everything from there on
+/// is drawn as asterisks and the line is never kept for recall. `None` while nothing secret
+/// has been typed.
 pub fn secret_command(line: &str) -> Option<usize> {
     let rest = line.strip_prefix('/')?;
     let end = rest.find(char::is_whitespace)?;
     let name = &rest[..end];
-    SECRET_COMMANDS.iter().any(|c| c.eq_ignore_ascii_case(name)).then_some(1 + end)
+    let args = 1 + end;
+    if SECRET_COMMANDS.iter().any(|c| c.eq_ignore_ascii_case(name)) {
+        return Some(args);
+    }
+    if ["join", "j"].iter().any(|c| c.eq_ignore_ascii_case(name)) {
+        return after_word(line, args, |_| true);
+    }
+    if name.eq_ignore_ascii_case("mode") {
+        return after_word(line, args, sets_key);
+    }
+    None
+}
+
+/// The byte index just past the first word of `line` from byte `from` on that `wanted`
+/// accepts, when something (a space at least) follows it.
+fn after_word(line: &str, from: usize, wanted: impl Fn(&str) -> bool) -> Option<usize> {
+    let mut at = from;
+    for piece in line[from..].split_inclusive(char::is_whitespace) {
+        let word = piece.trim_end();
+        let end = at + word.len();
+        at += piece.len();
+        if !word.is_empty() && wanted(word) {
+            return (end < line.len()).then_some(end);
+        }
+    }
+    None
+}
+
+/// Whether a `/mode` word sets a key (`+k`, `+ik`, `-m+k`): the next word is the key.
+fn sets_key(word: &str) -> bool {
+    let mut on = false;
+    for c in word.chars() {
+        match c {
+            '+' => on = true,
+            '-' => on = false,
+            'k' if on => return true,
+            _ => {}
+        }
+    }
+    false
 }
 
 #[cfg(test)]
@@ -144,6 +186,17 @@ mod tests {
         assert_eq!(secret_command("//register x"), None, "a message, said as it is");
         assert_eq!(secret_command("/registered x"), None);
         assert_eq!(secret_command("register x"), None);
+    }
+
+    #[test]
+    fn room_keys_are_secret_after_the_room_and_after_plus_k() {
+        assert_eq!(secret_command("/join rust sesame"), Some(10));
+        assert_eq!(secret_command("/J  rust  sesame"), Some(8));
+        assert_eq!(secret_command("/join rust"), None, "no key typed yet");
+        assert_eq!(secret_command("/mode +ik sesame"), Some(9));
+        assert_eq!(secret_command("/mode +m -k"), None, "no key is set");
+        assert_eq!(secret_command("/mode -m+k sesame"), Some(10));
+        assert_eq!(secret_command("/mode +m"), None);
     }
 
     #[test]

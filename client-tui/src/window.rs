@@ -1,5 +1,6 @@
 //! A window: the conversation of one room or one private chat, as the client keeps it: its
-//! entries, scroll position, unread counts, members and what it holds of the room's history.
+//! entries, scroll position, unread counts, members, what it knows of the room's authority
+//! (topic, roles, key: [`RoomState`]) and what it holds of the room's history.
 
 use std::cell::RefCell;
 use std::collections::{BTreeSet, VecDeque};
@@ -9,6 +10,7 @@ use protocol::{Nick, RoomName, sanitize};
 
 use crate::entry::{Entry, EntryKind};
 use crate::refill::Refill;
+use crate::room::RoomState;
 use crate::rows::RowIndex;
 
 /// Entries kept per window; older ones are dropped. Bounds the client's memory in a busy room.
@@ -44,6 +46,9 @@ pub struct Window {
     pub highlights: usize,
     /// Who is in the room, kept up to date from member lists and presence.
     pub members: BTreeSet<Nick>,
+    /// The room's topic, its members' roles and the key it was joined with; empty for a
+    /// private chat.
+    pub room: RoomState,
     /// Sequence numbers of the oldest and newest room messages held.
     pub oldest_seq: Option<u64>,
     pub newest_seq: Option<u64>,
@@ -69,6 +74,7 @@ impl Window {
             unread: 0,
             highlights: 0,
             members: BTreeSet::new(),
+            room: RoomState::default(),
             oldest_seq: None,
             newest_seq: None,
             beginning: false,

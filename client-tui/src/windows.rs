@@ -1,10 +1,10 @@
 //! The open windows: which one is shown, moving between them, opening and closing them, and
 //! the rooms the client knows of besides its own.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::ops::{Index, IndexMut};
 
-use protocol::{RoomInfo, RoomName};
+use protocol::{JoinKey, RoomInfo, RoomKey, RoomName};
 
 use crate::window::{Target, Window};
 
@@ -16,6 +16,10 @@ pub struct Windows {
     pub current: usize,
     /// A room we asked to join: its window is shown when the join is confirmed.
     pub(crate) pending_switch: Option<RoomName>,
+    /// The keys of rooms we asked to join with one (`/join ROOM KEY`), until the join is
+    /// confirmed and the key moves to the room's window. By look-alike key, as the server
+    /// joins a look-alike name to the room it reads as. `JoinKey`'s `Debug` hides each.
+    pending_keys: HashMap<RoomKey, JoinKey>,
     /// Rooms the server has listed (in its welcome and `/rooms`), for completion.
     pub known_rooms: BTreeSet<RoomName>,
 }
@@ -116,9 +120,24 @@ impl Windows {
         }
     }
 
-    /// We joined `room`, whose window is `index`: it is shown if it is the room we asked to
-    /// join, or the only window.
+    /// We ask to join `room`, with `key` or without one: its window is shown, and keeps the
+    /// key, once the server confirms.
+    pub(crate) fn joining(&mut self, room: &RoomName, key: Option<&JoinKey>) {
+        self.pending_switch = Some(room.clone());
+        match key {
+            Some(key) => self.pending_keys.insert(room.key(), key.clone()),
+            None => self.pending_keys.remove(&room.key()),
+        };
+    }
+
+    /// We joined `room`, whose window is `index`: it keeps the key we joined with, and is
+    /// shown if it is the room we asked to join, or the only window.
     pub(crate) fn joined(&mut self, room: &RoomName, index: usize) {
+        if let Some(key) = self.pending_keys.remove(&room.key())
+            && let Some(w) = self.all.get_mut(index)
+        {
+            w.room.key = Some(key);
+        }
         if self.pending_switch.as_ref() == Some(room) {
             self.pending_switch = None;
             self.switch_to(index);

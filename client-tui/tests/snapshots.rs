@@ -1,4 +1,4 @@
-//! Whole screens at 80x24, 120x40 and 20x5, compared with the snapshots in `tests/snapshots/`
+//! Whole screens at 80x24, 120x40, 40x12 and 20x5, compared with the snapshots in `tests/snapshots/`
 //! (insta): a change to the layout shows up as a diff to review, not as a silent drift.
 //! Times of day in the connection log come from the clock and are shown as `HH:MM`.
 //!
@@ -13,7 +13,7 @@ use chat_tui::app::App;
 use chat_tui::event::Event;
 use common::{app, joined, message, net, nick, render, say, screen};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use protocol::{MessageKind, ServerMsg, Text};
+use protocol::{Label, MessageKind, Role, RoomName, ServerMsg, Text, Topic};
 use uuid::Uuid;
 
 /// The screen as text. The connection log's times come from the clock: they are set to
@@ -79,6 +79,93 @@ fn help_overlay_80x24() {
     let mut app = lively(80, 24);
     app.update(Event::Key(KeyEvent::new(KeyCode::F(1), KeyModifiers::NONE)));
     insta::assert_snapshot!(masked(&mut app));
+}
+
+/// The help scrolled to its end: the keys, and the title saying which rows these are.
+#[test]
+fn help_overlay_80x24_end() {
+    let mut app = lively(80, 24);
+    app.update(Event::Key(KeyEvent::new(KeyCode::F(1), KeyModifiers::NONE)));
+    app.update(Event::Key(KeyEvent::new(KeyCode::End, KeyModifiers::NONE)));
+    insta::assert_snapshot!(masked(&mut app));
+}
+
+/// Narrow: each description under its key, nothing cut off; the top and the end.
+#[test]
+fn help_overlay_40x12() {
+    let mut app = lively(40, 12);
+    app.update(Event::Key(KeyEvent::new(KeyCode::F(1), KeyModifiers::NONE)));
+    insta::assert_snapshot!(masked(&mut app));
+    app.update(Event::Key(KeyEvent::new(KeyCode::End, KeyModifiers::NONE)));
+    insta::assert_snapshot!(masked(&mut app));
+}
+
+/// Michael owns #rust, whose topic heads the conversation; the member list (F2) marks the
+/// owner, the operator and the voiced member, in that order, before the rest.
+fn room_with_owners(width: u16, height: u16) -> App {
+    let mut app = app(width, height);
+    for c in "/join rust".chars() {
+        app.update(Event::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)));
+    }
+    app.update(Event::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)));
+    joined(&mut app, "rust", "Michael");
+    let roles = [("Michael", Role::Owner), ("Tracy", Role::Operator), ("Sam", Role::Voiced)];
+    net(
+        &mut app,
+        ServerMsg::Members {
+            room: RoomName::parse("rust").unwrap(),
+            nicks: ["Bob", "Michael", "Sam", "Tracy", "zoë"].iter().map(|n| nick(n)).collect(),
+            roles: roles.iter().map(|(n, r)| (nick(n), *r)).collect(),
+        },
+    );
+    net(
+        &mut app,
+        ServerMsg::Topic {
+            room: RoomName::parse("rust").unwrap(),
+            topic: Some(Topic {
+                text: Label::parse("Rust 1.92 is out · notes at blog.rust-lang.org · be kind")
+                    .unwrap(),
+                by: nick("Tracy"),
+                ts: 0,
+            }),
+        },
+    );
+    common::say_in(&mut app, "rust", "Tracy", "the release is out, with the new lints");
+    common::say_in(&mut app, "rust", "Sam", "nice");
+    app.update(Event::Key(KeyEvent::new(KeyCode::F(2), KeyModifiers::NONE)));
+    app
+}
+
+/// [`masked`], with every time of day on the screen shown as `HH:MM`: the client's own lines
+/// in a window (a member list, a topic) are timed by the clock too.
+fn masked_clock(app: &mut App) -> String {
+    let screen: Vec<char> = masked(app).chars().collect();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < screen.len() {
+        let time = screen
+            .get(i..i + 5)
+            .filter(|t| t[2] == ':' && [0, 1, 3, 4].iter().all(|&d| t[d].is_ascii_digit()));
+        if time.is_some() {
+            out.push_str("HH:MM");
+            i += 5;
+        } else {
+            out.push(screen[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+#[test]
+fn room_with_topic_and_roles_80x24() {
+    insta::assert_snapshot!(masked_clock(&mut room_with_owners(80, 24)));
+}
+
+/// Too narrow for the member list: the topic, cut to its row, over the conversation.
+#[test]
+fn room_with_topic_and_roles_40x12() {
+    insta::assert_snapshot!(masked_clock(&mut room_with_owners(40, 12)));
 }
 
 #[test]

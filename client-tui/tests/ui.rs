@@ -122,14 +122,20 @@ fn twenty_by_five() {
     assert!(row(&buf, 4).contains("online"), "{screen}");
 }
 
-/// The help overlay lists the commands and keys.
+/// The help overlay lists the commands, and at its end (End) the keys (`tests/help.rs`
+/// scrolls through all of it).
 #[test]
 fn help_overlay_lists_commands() {
     let mut app = app(80, 24);
     app.update(Event::Key(KeyEvent::new(KeyCode::F(1), KeyModifiers::NONE)));
     let (buf, _) = render(&app);
     let screen = screen(&buf);
-    for needle in ["help", "/join ROOM", "/msg NAME TEXT", "Alt+1..9", "Ctrl+C"] {
+    for needle in ["help", "/join ROOM", "/msg NAME TEXT", "/kick NICK [REASON]"] {
+        assert!(screen.contains(needle), "{needle} missing:\n{screen}");
+    }
+    app.update(Event::Key(KeyEvent::new(KeyCode::End, KeyModifiers::NONE)));
+    let screen = common::screen(&render(&app).0);
+    for needle in ["Alt+1..9", "Ctrl+C"] {
         assert!(screen.contains(needle), "{needle} missing:\n{screen}");
     }
 }

@@ -1,6 +1,6 @@
 //! What the app does with each message from the server.
 
-use protocol::{ErrorCode, Nick, PresenceEvent, RoomName, ServerMsg, Stored, describe, sanitize};
+use protocol::{ErrorCode, RoomName, ServerMsg, Stored, describe, sanitize};
 
 use super::login::explain;
 use super::{App, LogKind};
@@ -111,50 +111,13 @@ impl App {
                     &format!("Rooms: {}", describe::room_list(&rooms)),
                 )
             }
-            ServerMsg::Members { room, nicks, .. } => {
-                let list: Vec<&str> = nicks.iter().map(Nick::as_str).collect();
-                let text = format!("members of #{room}: {}", list.join(", "));
-                match self.windows.find(&Target::Room(room.clone())) {
-                    Some(index) => {
-                        self.windows[index].members = nicks.into_iter().collect();
-                        let entry = Entry::note(self.time_now(), EntryKind::Info, clean(&text));
-                        self.push(index, entry);
-                    }
-                    None => self.note_from_server(EntryKind::Info, &text),
-                }
-            }
-            ServerMsg::Topic { room, topic } => {
-                let text = match topic {
-                    Some(topic) => {
-                        format!("topic of #{room}: {} (set by {})", topic.text, topic.by)
-                    }
-                    None => format!("#{room} has no topic"),
-                };
-                self.room_note(&room, &text);
-            }
-            ServerMsg::Modes { room, modes, owner } => {
-                let owner = owner.map_or_else(|| "no owner".to_owned(), |o| format!("owner {o}"));
-                let text = format!(
-                    "modes of #{room}: {} ({}); {owner}",
-                    modes.letters(),
-                    describe::mode_words(&modes)
-                );
-                self.room_note(&room, &text);
-            }
+            ServerMsg::Members { room, nicks, roles } => self.on_members(&room, nicks, roles),
+            ServerMsg::Topic { room, topic } => self.on_topic(&room, topic),
+            ServerMsg::Modes { room, modes, owner } => self.on_modes(&room, modes, owner),
             ServerMsg::Moderation { room, by, action, ts, .. } => {
-                self.room_note(&room, &describe::moderation(&by, &action, ts));
+                self.on_moderation(&room, by, action, ts);
             }
-            ServerMsg::Bans { room, bans } => {
-                let place = room.map_or_else(|| "the server".to_owned(), |r| format!("#{r}"));
-                let list: Vec<String> =
-                    bans.iter().map(|b| format!("{} (by {})", b.mask, b.by)).collect();
-                let text = if list.is_empty() {
-                    format!("no bans in {place}")
-                } else {
-                    format!("bans in {place}: {}", list.join(", "))
-                };
-                self.note_from_server(EntryKind::Info, &text);
-            }
+            ServerMsg::Bans { room, bans } => self.on_bans(room, &bans),
             ServerMsg::Notice { text, .. } => self.log(LogKind::Info, &text),
             ServerMsg::Account { nick, event } => self.on_account(nick, event),
             ServerMsg::Error { code, message, request, retry_after_ms } => {
@@ -200,61 +163,5 @@ impl App {
             }
         }
         Vec::new()
-    }
-
-    /// A line about `room` in its window (or, without one, where server notes go).
-    fn room_note(&mut self, room: &RoomName, text: &str) {
-        match self.windows.find(&Target::Room(room.clone())) {
-            Some(index) => {
-                let entry = Entry::note(self.time_now(), EntryKind::Info, clean(text));
-                self.push(index, entry);
-            }
-            None => self.note_from_server(EntryKind::Info, text),
-        }
-    }
-
-    fn on_presence(&mut self, room: RoomName, nick: Nick, event: PresenceEvent, ts: u64) {
-        let mine = self.link.is_me(&nick)
-            || matches!(&event, PresenceEvent::Renamed { to } if self.link.is_me(to));
-        let target = Target::Room(room.clone());
-        if mine && matches!(event, PresenceEvent::Left { .. } | PresenceEvent::Kicked { .. }) {
-            if let Some(index) = self.windows.find(&target) {
-                self.windows.close(index);
-            }
-            let text = match &event {
-                PresenceEvent::Kicked { .. } => {
-                    format!("you were removed from #{room}: {}", describe::presence(&nick, &event))
-                }
-                _ => format!("you left #{room}"),
-            };
-            self.log(LogKind::Info, &text);
-            return;
-        }
-        let index = self.windows.open(target);
-        let text = match &event {
-            PresenceEvent::Joined if mine => {
-                self.windows.joined(&room, index);
-                format!("you joined #{room}")
-            }
-            PresenceEvent::Renamed { to } if mine => format!("you are now known as {to}"),
-            event => describe::presence(&nick, event),
-        };
-        let members = &mut self.windows[index].members;
-        match &event {
-            PresenceEvent::Joined => {
-                members.insert(nick);
-            }
-            PresenceEvent::Left { .. }
-            | PresenceEvent::Dropped { .. }
-            | PresenceEvent::Kicked { .. } => {
-                members.remove(&nick);
-            }
-            PresenceEvent::Renamed { to } => {
-                members.remove(&nick);
-                members.insert(to.clone());
-            }
-        }
-        let entry = Entry::note(self.settings.time_of(ts), EntryKind::Info, clean(&text));
-        self.push(index, entry);
     }
 }

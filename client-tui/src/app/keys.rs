@@ -8,6 +8,7 @@ use protocol::{ClientMsg, Label};
 use super::{App, LogKind};
 use crate::entry::EntryKind;
 use crate::event::Effect;
+use crate::help::HelpLayout;
 use crate::link::Connection;
 use crate::login::secret_command;
 use crate::password::wipe_string;
@@ -30,10 +31,7 @@ impl App {
         if self.composer.paste.is_some() && !ctrl_c {
             return self.on_paste_key(&key);
         }
-        if self.view.show_help
-            && matches!(key.code, KeyCode::Esc | KeyCode::F(1) | KeyCode::Char('q'))
-        {
-            self.view.show_help = false;
+        if self.view.show_help && self.on_help_key(&key) {
             return Vec::new();
         }
         if !matches!(key.code, KeyCode::Tab | KeyCode::BackTab) {
@@ -60,12 +58,50 @@ impl App {
             KeyCode::PageDown => {
                 self.scroll_by(-self.page());
             }
-            KeyCode::F(1) => self.view.show_help = !self.view.show_help,
+            KeyCode::F(1) => self.open_help(),
             KeyCode::F(2) => self.view.show_members = !self.view.show_members,
-            KeyCode::Esc => self.view.show_help = false,
             _ => {}
         }
         Vec::new()
+    }
+
+    /// A key while the help is open: closing it, or moving through it when it is taller than
+    /// the screen. Returns whether the key was the help's; the rest go on as usual (typing
+    /// goes on under the help).
+    fn on_help_key(&mut self, key: &KeyEvent) -> bool {
+        let help = HelpLayout::new(self.view.size);
+        let page = help.visible.saturating_sub(1).max(1);
+        let at = self.view.help_scroll.min(help.max_scroll());
+        let to = match key.code {
+            KeyCode::Esc | KeyCode::F(1) | KeyCode::Char('q') => {
+                self.view.show_help = false;
+                return true;
+            }
+            KeyCode::PageDown => at.saturating_add(page),
+            KeyCode::PageUp => at.saturating_sub(page),
+            KeyCode::Down => at.saturating_add(1),
+            KeyCode::Up => at.saturating_sub(1),
+            KeyCode::Home => 0,
+            KeyCode::End => help.max_scroll(),
+            _ => return false,
+        };
+        self.view.help_scroll = to.min(help.max_scroll());
+        true
+    }
+
+    /// Opens the help at its top (F1 again closes it: [`App::on_help_key`]).
+    fn open_help(&mut self) {
+        self.view.show_help = true;
+        self.view.help_scroll = 0;
+    }
+
+    /// The mouse wheel over the help: `rows` up (positive) or down.
+    pub(super) fn scroll_help(&mut self, rows: i32) {
+        let help = HelpLayout::new(self.view.size);
+        let at = self.view.help_scroll.min(help.max_scroll());
+        let by = usize::try_from(rows.unsigned_abs()).unwrap_or(usize::MAX);
+        let to = if rows > 0 { at.saturating_sub(by) } else { at.saturating_add(by) };
+        self.view.help_scroll = to.min(help.max_scroll());
     }
 
     fn page(&self) -> i32 {
@@ -112,7 +148,7 @@ impl App {
         let target = self.windows.current_window().map(|w| w.target.clone());
         let request = match (command, target) {
             (Command::Help, _) => {
-                self.view.show_help = true;
+                self.open_help();
                 return Vec::new();
             }
             (Command::Exit(reason), _) => return self.quit(reason),
@@ -158,8 +194,8 @@ impl App {
             self.note(EntryKind::Error, "not connected to the server");
             return Vec::new();
         }
-        if let ClientMsg::Join { room, key: None } = &request {
-            self.windows.pending_switch = Some(room.clone());
+        if let ClientMsg::Join { room, key } = &request {
+            self.windows.joining(room, key.as_ref());
         }
         vec![Effect::Send(request)]
     }

@@ -122,8 +122,10 @@ impl App {
         !self.windows.is_empty()
     }
 
-    /// Welcomed back after a lost connection: rejoins every room that had a window, and puts
-    /// the windows that held messages into refill.
+    /// Welcomed back after a lost connection: rejoins every room that had a window (with the
+    /// key it was joined with), and puts the windows that held messages into refill. A room
+    /// we were kicked from has no window any more (`app/rooms.rs` closes it), so it is not
+    /// among them: a kicked client does not rejoin by itself.
     pub(crate) fn rejoin(&mut self) -> Vec<Effect> {
         let mut effects = Vec::new();
         let mut rooms = Vec::new();
@@ -136,7 +138,8 @@ impl App {
                 // Every session starts in lobby: nothing to ask.
                 in_lobby = true;
             } else {
-                effects.push(Effect::Send(ClientMsg::Join { room: room.clone(), key: None }));
+                let key = w.room.key.clone();
+                effects.push(Effect::Send(ClientMsg::Join { room: room.clone(), key }));
             }
             rooms.push(format!("#{room}"));
         }

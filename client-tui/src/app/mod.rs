@@ -28,6 +28,7 @@ mod keys;
 mod link;
 mod login;
 mod paste;
+mod rooms;
 
 /// Lines kept in the connection log.
 pub const LOG_CAPACITY: usize = 500;
@@ -100,6 +101,10 @@ impl App {
                 self.composer.receive_paste(&text);
                 Vec::new()
             }
+            Event::Scroll(rows) if self.view.show_help => {
+                self.scroll_help(rows);
+                Vec::new()
+            }
             Event::Scroll(rows) => {
                 let at_top = self.scroll_by(rows);
                 if rows > 0 {
@@ -130,9 +135,11 @@ impl App {
     }
 
     /// The panes in `area`: the member list beside the conversation when asked for and a
-    /// window is shown.
+    /// window is shown; the topic's row above it when the window's room has a topic.
     pub fn panes(&self, area: Rect) -> Panes {
-        self.view.panes(area, self.windows.current_window().is_some())
+        let window = self.windows.current_window();
+        let topic = window.is_some_and(|w| w.room.topic().is_some());
+        self.view.panes(area, window.is_some(), topic)
     }
 
     /// Width of the message pane's text area.

@@ -3,12 +3,13 @@
 
 use protocol::Nick;
 use ratatui::Frame;
+use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style, Stylize};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use unicode_width::UnicodeWidthStr;
 
-use super::{block, bottom_aligned, bottom_rows, nick_style};
+use super::{block, bottom_aligned, bottom_rows, fit, nick_style};
 use crate::app::App;
 use crate::entry::{ACCOUNT_MARK, Entry, EntryKind};
 use crate::layout::Panes;
@@ -143,4 +144,15 @@ pub(super) fn draw(frame: &mut Frame, app: &App, panes: &Panes) {
         frame.render_widget(block(title), panes.messages);
     }
     bottom_aligned(frame, inner, rows);
+    if let (Some(area), Some(topic)) = (panes.topic, window.room.topic()) {
+        draw_topic(frame, area, topic);
+    }
+}
+
+/// The room's topic (sanitised, on one line) on its row above the conversation: cut to the
+/// row, never wrapped, reversed across the whole row so that it reads as a header.
+fn draw_topic(frame: &mut Frame, area: Rect, topic: &str) {
+    let text = fit(topic, area.width as usize, true);
+    let style = Style::new().add_modifier(Modifier::REVERSED);
+    frame.render_widget(Paragraph::new(text).style(style), area);
 }

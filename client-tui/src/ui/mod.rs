@@ -8,6 +8,7 @@ use ratatui::layout::Rect;
 use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use crate::app::App;
 use crate::layout;
@@ -75,8 +76,31 @@ pub fn draw(frame: &mut Frame, app: &App) {
     } else if let Some(paste) = &app.composer.paste {
         overlay::draw_paste(frame, area, paste);
     } else if app.view.show_help {
-        overlay::draw_help(frame, area);
+        overlay::draw_help(frame, area, app.view.help_scroll);
     }
+}
+
+/// `text` (already sanitised) cut to at most `width` columns at a character boundary; with
+/// `ellipsis`, a cut text ends in `…` so that it shows it was cut.
+fn fit(text: &str, width: usize, ellipsis: bool) -> String {
+    if text.width() <= width {
+        return text.to_owned();
+    }
+    let room = if ellipsis { width.saturating_sub(1) } else { width };
+    let mut cut = String::new();
+    let mut used = 0;
+    for c in text.chars() {
+        let w = c.width().unwrap_or(0);
+        if used + w > room {
+            break;
+        }
+        used += w;
+        cut.push(c);
+    }
+    if ellipsis && width > 0 {
+        cut.push('…');
+    }
+    cut
 }
 
 /// A pane's frame with its title.
@@ -118,6 +142,15 @@ fn bottom_rows<'a, T>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fitting_cuts_at_a_character_and_says_so() {
+        assert_eq!(fit("short", 10, true), "short");
+        assert_eq!(fit("a longer topic", 8, true), "a longe…");
+        assert_eq!(fit("你好世界", 5, true), "你好…");
+        assert_eq!(fit("你好世界", 5, false), "你好");
+        assert_eq!(fit("abc", 0, true), "");
+    }
 
     #[test]
     fn nick_colours_are_stable_and_spread() {

@@ -1,6 +1,5 @@
 //! What is drawn over the panes: the question a multi-line paste asks, and the help.
 
-use protocol::command::HELP;
 use protocol::sanitize;
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -9,6 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 
 use super::block;
+use crate::help::HelpLayout;
 use crate::paste::{PasteChoice, PendingPaste};
 
 /// Rows of a paste shown in its prompt.
@@ -34,30 +34,32 @@ pub(super) fn draw_paste(frame: &mut Frame, area: Rect, paste: &PendingPaste) {
     popup(frame, area, &format!("paste of {} lines", paste.lines), lines, 64);
 }
 
-/// Widest the help overlay gets: its longest line, borders and padding included.
-const HELP_WIDTH: u16 = 76;
-
-/// The client's own commands and its keys, after the protocol's commands in the help.
-const CLIENT_HELP: [(&str, &str); 12] = [
-    ("/members", "show or hide the member list (also F2)"),
-    ("/connect", "reconnect now instead of waiting"),
-    ("", ""),
-    ("Alt+1..9", "show window 1..9"),
-    ("Ctrl+N / Ctrl+P", "next / previous window"),
-    ("Alt+A", "next window with activity, mentions first"),
-    ("Tab / Shift+Tab", "complete nick, command, room; cycle"),
-    ("PgUp / PgDn", "scroll (or the mouse wheel)"),
-    ("Up / Down", "recall sent lines"),
-    ("Ctrl+A/E/U/W", "start, end, clear, delete word"),
-    ("F1 / Esc", "toggle / close this help"),
-    ("Ctrl+C", "quit"),
-];
-
-/// Every command and key, what each does.
-pub(super) fn draw_help(frame: &mut Frame, area: Rect) {
-    let lines: Vec<Line> =
-        HELP.iter().chain(&CLIENT_HELP).map(|(key, what)| key_row(key, what, 19)).collect();
-    popup(frame, area, "help", lines, HELP_WIDTH);
+/// Every command and key, what each does: the rows of [`HelpLayout`] from `scroll` on, as
+/// many as the box holds. When they do not all fit, the title says which are shown and how
+/// to see the rest.
+pub(super) fn draw_help(frame: &mut Frame, area: Rect, scroll: usize) {
+    let help = HelpLayout::new(area);
+    let first = scroll.min(help.max_scroll());
+    let lines: Vec<Line> = help
+        .rows
+        .iter()
+        .skip(first)
+        .take(help.visible)
+        .map(|row| {
+            Line::from(vec![
+                Span::styled(row.key.clone(), Style::new().bold()),
+                Span::raw(row.text.clone()),
+            ])
+        })
+        .collect();
+    let title = if help.max_scroll() == 0 {
+        " help ".to_owned()
+    } else {
+        let last = first + lines.len();
+        format!(" help {}-{last} of {} · ↑↓ PgUp PgDn ", first + 1, help.rows.len())
+    };
+    frame.render_widget(Clear, help.area);
+    frame.render_widget(Paragraph::new(lines).block(block(title)), help.area);
 }
 
 /// A row of a table of keys: the key in bold, padded to `width` columns, then what it does.

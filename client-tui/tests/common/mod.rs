@@ -88,6 +88,23 @@ pub fn message(app: &mut App, from: &str, kind: MessageKind, text: &str) {
     );
 }
 
+/// `from` says `text` in `room`.
+pub fn say_in(app: &mut App, room: &str, from: &str, text: &str) {
+    net(
+        app,
+        ServerMsg::Message {
+            account: false,
+            id: Uuid::now_v7(),
+            room: RoomName::parse(room).unwrap(),
+            seq: next_seq(),
+            from: nick(from),
+            kind: MessageKind::Say,
+            text: Text::parse(text).unwrap(),
+            ts: 0,
+        },
+    );
+}
+
 pub fn say(app: &mut App, from: &str, text: &str) {
     message(app, from, MessageKind::Say, text);
 }

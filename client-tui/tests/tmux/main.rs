@@ -11,5 +11,6 @@ mod certs;
 mod chat;
 mod harness;
 mod reconnect;
+mod rooms;
 mod screen;
 mod tls;

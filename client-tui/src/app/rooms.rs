@@ -1,0 +1,196 @@
+//! What the app does with what the server says about a room's people and authority: who
+//! comes and goes (presence, kicks included), member lists with roles, the topic, modes,
+//! moderation events and bans. Each updates the room's window ([`crate::room::RoomState`])
+//! and leaves a line in it, in the words of [`protocol::describe`].
+
+use std::collections::BTreeMap;
+
+use protocol::{
+    BanInfo, Moderation, Modes, Nick, PresenceEvent, Role, RoomName, Topic, describe, sanitize,
+};
+
+use super::{App, LogKind};
+use crate::entry::{Entry, EntryKind, clean};
+use crate::window::Target;
+
+impl App {
+    /// Somebody arrived in, left, was removed from or changed name in `room`.
+    pub(super) fn on_presence(
+        &mut self,
+        room: RoomName,
+        nick: Nick,
+        event: PresenceEvent,
+        ts: u64,
+    ) {
+        let mine = self.link.is_me(&nick)
+            || matches!(&event, PresenceEvent::Renamed { to } if self.link.is_me(to));
+        let target = Target::Room(room.clone());
+        if mine && let PresenceEvent::Kicked { by, reason } = &event {
+            // The window closes: the server has taken us out of the room, and a window kept
+            // open would read as if we were still in it, and would be rejoined after a
+            // reconnect (`rejoin` rejoins the rooms that have a window), which a kicked
+            // client must not do by itself. The line goes where the person is looking.
+            if let Some(index) = self.windows.find(&target) {
+                self.windows.close(index);
+            }
+            if self.windows.pending_switch.as_ref() == Some(&room) {
+                self.windows.pending_switch = None;
+            }
+            let because = match reason {
+                Some(reason) if !reason.as_str().is_empty() => {
+                    format!(": {}", sanitize(reason.as_str()))
+                }
+                _ => String::new(),
+            };
+            self.note(EntryKind::Error, &format!("you were kicked from #{room} by {by}{because}"));
+            return;
+        }
+        if mine && matches!(event, PresenceEvent::Left { .. }) {
+            if let Some(index) = self.windows.find(&target) {
+                self.windows.close(index);
+            }
+            self.log(LogKind::Info, &format!("you left #{room}"));
+            return;
+        }
+        let index = self.windows.open(target);
+        let text = match &event {
+            PresenceEvent::Joined if mine => {
+                self.windows.joined(&room, index);
+                // The server sends the topic after the member list if the room has one: a
+                // topic kept from before a reconnect may have been cleared meanwhile.
+                self.windows[index].room.set_topic(None);
+                format!("you joined #{room}")
+            }
+            PresenceEvent::Renamed { to } if mine => format!("you are now known as {to}"),
+            event => describe::presence(&nick, event),
+        };
+        let w = &mut self.windows[index];
+        match &event {
+            PresenceEvent::Joined => {
+                w.members.insert(nick);
+            }
+            PresenceEvent::Left { .. }
+            | PresenceEvent::Dropped { .. }
+            | PresenceEvent::Kicked { .. } => {
+                w.members.remove(&nick);
+                w.room.forget(&nick);
+            }
+            PresenceEvent::Renamed { to } => {
+                w.members.remove(&nick);
+                w.members.insert(to.clone());
+                w.room.rename(&nick, to.clone());
+            }
+        }
+        let entry = Entry::note(self.settings.time_of(ts), EntryKind::Info, clean(&text));
+        self.push(index, entry);
+    }
+
+    /// A room's member list, with the roles of those who have one: sent on joining and after
+    /// `/who`.
+    pub(super) fn on_members(
+        &mut self,
+        room: &RoomName,
+        nicks: Vec<Nick>,
+        roles: BTreeMap<Nick, Role>,
+    ) {
+        match self.windows.find(&Target::Room(room.clone())) {
+            Some(index) => {
+                let w = &mut self.windows[index];
+                w.members = nicks.into_iter().collect();
+                w.room.set_roles(roles);
+                let list = w.room.marked_list(&w.members);
+                self.room_note(room, &format!("members of #{room}: {list}"));
+            }
+            // Not a room we are in (the server answers `who` for members only): the list as
+            // it came, marked.
+            None => {
+                let mut state = crate::room::RoomState::default();
+                state.set_roles(roles);
+                let list = state.marked_list(&nicks);
+                self.note_from_server(EntryKind::Info, &format!("members of #{room}: {list}"));
+            }
+        }
+    }
+
+    /// A room's topic: on joining a room that has one (the header row shows it), and as the
+    /// answer to `/topic`.
+    pub(super) fn on_topic(&mut self, room: &RoomName, topic: Option<Topic>) {
+        if let Some(index) = self.windows.find(&Target::Room(room.clone())) {
+            self.windows[index].room.set_topic(topic.as_ref().map(|t| &t.text));
+        }
+        let text = match topic {
+            Some(Topic { text, by, .. }) if !text.as_str().trim().is_empty() => {
+                format!("topic of #{room}: {} (set by {by})", sanitize(text.as_str()))
+            }
+            _ => format!("#{room} has no topic"),
+        };
+        self.room_note(room, &text);
+    }
+
+    /// A room's modes and owner: the answer to `/mode`.
+    pub(super) fn on_modes(&mut self, room: &RoomName, modes: Modes, owner: Option<Nick>) {
+        let owner = owner.map_or_else(|| "no owner".to_owned(), |o| format!("owned by {o}"));
+        let text = format!(
+            "modes of #{room}: {} ({}); {owner}",
+            modes.letters(),
+            describe::mode_words(&modes)
+        );
+        self.room_note(room, &text);
+    }
+
+    /// What a moderator did in `room`: the window's topic and roles follow, and the line says
+    /// it in [`describe::moderation`]'s words.
+    pub(super) fn on_moderation(&mut self, room: &RoomName, by: Nick, action: Moderation, ts: u64) {
+        if let Some(index) = self.windows.find(&Target::Room(room.clone())) {
+            let state = &mut self.windows[index].room;
+            match &action {
+                Moderation::Topic { text } => state.set_topic(text.as_ref()),
+                Moderation::Role { nick, role } => state.set_role(nick.clone(), *role),
+                Moderation::Claimed => state.set_role(by.clone(), Role::Owner),
+                _ => {}
+            }
+        }
+        let text = describe::moderation(&by, &action, ts);
+        let entry = Entry::note(self.settings.time_of(ts), EntryKind::Info, clean(&text));
+        match self.windows.find(&Target::Room(room.clone())) {
+            Some(index) => self.push(index, entry),
+            None => self.note_from_server(EntryKind::Info, &format!("#{room}: {text}")),
+        }
+    }
+
+    /// A room's bans (`room`) or the server's: the answer to `/bans` and `/gbans`, a ban a
+    /// row.
+    pub(super) fn on_bans(&mut self, room: Option<RoomName>, bans: &[BanInfo]) {
+        let place = room.as_ref().map_or_else(|| "the server".to_owned(), |r| format!("#{r}"));
+        let mut text = match bans.len() {
+            0 => format!("no bans in {place}"),
+            1 => format!("1 ban in {place}:"),
+            n => format!("{n} bans in {place}:"),
+        };
+        for ban in bans {
+            let until = ban.until.map_or_else(String::new, |until| {
+                format!(" until {}", self.settings.time_of(until))
+            });
+            let reason = match &ban.reason {
+                Some(r) if !r.as_str().is_empty() => format!(": {}", sanitize(r.as_str())),
+                _ => String::new(),
+            };
+            text.push_str(&format!("\n  {} by {}{until}{reason}", ban.mask, ban.by));
+        }
+        match room {
+            Some(room) => self.room_note(&room, &text),
+            None => self.note_from_server(EntryKind::Info, &text),
+        }
+    }
+
+    /// A line about `room` in its window (or, without one, where server notes go).
+    pub(super) fn room_note(&mut self, room: &RoomName, text: &str) {
+        match self.windows.find(&Target::Room(room.clone())) {
+            Some(index) => {
+                let entry = Entry::note(self.time_now(), EntryKind::Info, clean(text));
+                self.push(index, entry);
+            }
+            None => self.note_from_server(EntryKind::Info, text),
+        }
+    }
+}
