@@ -4,7 +4,8 @@
 #     assets/record.sh
 #
 # Builds the workspace, starts a chat-server on free ports, runs two chat-tui clients
-# (Michael and Tracy) in private tmux sessions, types a short conversation into them, lets a
+# (Michael and Tracy) in private tmux sessions, types a short conversation into them (Michael
+# registers his nick and makes #rust, with a topic, so it is his), lets a
 # plain-text guest join over a raw TCP socket, then captures Michael's screen:
 #
 #     assets/session.ans   the capture with colours (`cat` it in a terminal to see it)
@@ -131,10 +132,15 @@ sleep "$pause"
 
 # --- the conversation ------------------------------------------------------------------------
 say "$tracy" "morning all! ☕ I'll be in #rust"
-say "$tracy" "/join rust"
-wait_for "$tracy" "you joined #rust"
+# Michael makes his nick an account, so the room he makes is his: he sets its topic.
+say "$michael" "/register correct horse battery"
+wait_for "$michael" "now your account"
 say "$michael" "/join rust"
 wait_for "$michael" "you joined #rust"
+say "$michael" "/topic Rust 1.92 is out · release notes at blog.rust-lang.org · be kind"
+wait_for "$michael" "set the topic"
+say "$tracy" "/join rust"
+wait_for "$tracy" "you joined #rust"
 
 say "$tracy" "hey Michael 👋"
 say "$michael" "morning Tracy! the new build is up, want to try it?"
@@ -192,7 +198,7 @@ tm capture-pane -p -t "=$michael:" >"$here/session.txt"
 cursor="$(tm display-message -p -t "=$michael:" '#{cursor_x},#{cursor_y}')"
 python3 "$here/ansi2svg.py" "$here/session.ans" "$here/session.svg" \
     --cols "$cols" --rows "$rows" --cursor "$cursor" \
-    --title "chat-tui: Michael, Tracy and a plain-text guest in #rust"
+    --title "chat-tui: Michael's #rust, with its topic, Tracy and a plain-text guest"
 
 # The help overlay, over the same screen.
 tm send-keys -t "=$michael:" F1
