@@ -112,6 +112,13 @@ impl RoomKey {
     }
 }
 
+/// Maps keyed by `RoomKey` can be looked up by the key's text.
+impl std::borrow::Borrow<str> for RoomKey {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
 /// Rounds of skeleton and lower case in [`Nick::key`].
 const MAX_KEY_ROUNDS: usize = 4;
 

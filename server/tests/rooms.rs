@@ -613,3 +613,65 @@ async fn invitations_are_bounded() {
     assert!(message.contains("500 invitations already"), "{message}");
     server.shutdown().await;
 }
+
+/// The review's holes, closed: a room whose name reads as the server's scope owns no server
+/// bans; lobby cannot be claimed; a muted member cannot shed the mute by a new nick; an
+/// operator who left can be deopped; a zero or endless duration is refused.
+#[tokio::test]
+async fn what_a_room_owner_cannot_reach() {
+    let server = start_server_with(common::info()).await;
+    let mut mallory = account(&server, "Mallory").await;
+    // U+1031F reads as `*`: its room is a room like any other.
+    enter(&mut mallory, "\u{1031f}").await;
+    mallory
+        .send(ClientMsg::Ban {
+            room: room("\u{1031f}"),
+            mask: "addr:127.0.0.0/8".parse().unwrap(),
+            duration: None,
+            reason: None,
+        })
+        .await;
+    moderation(&mut mallory, "\u{1031f}").await;
+    moderation(&mut mallory, "\u{1031f}").await;
+    server.join("Anyone").await;
+    mallory.send(ClientMsg::Claim { room: RoomName::lobby() }).await;
+    assert_eq!(refused(&mut mallory, "claim").await.0, ErrorCode::NotAdmin);
+    for duration in [0, protocol::limits::MAX_DURATION_SECS + 1] {
+        mallory
+            .send(ClientMsg::Mute {
+                room: room("\u{1031f}"),
+                nick: nick("Mallory"),
+                duration: Some(duration),
+            })
+            .await;
+        assert_eq!(refused(&mut mallory, "mute").await.0, ErrorCode::InvalidField);
+    }
+
+    let (mut michael, mut tracy) = owned_room(&server).await;
+    michael.send(ClientMsg::Mute { room: room("rust"), nick: nick("Tracy"), duration: None }).await;
+    moderation(&mut tracy, "rust").await;
+    tracy.send(ClientMsg::Nick { nick: nick("Tracy2") }).await;
+    assert_eq!(refused(&mut tracy, "nick").await.0, ErrorCode::Muted);
+
+    // Sam, an operator, leaves; the owner takes the role back all the same.
+    let mut sam = account(&server, "Sam").await;
+    enter(&mut sam, "rust").await;
+    michael
+        .send(ClientMsg::Role { room: room("rust"), nick: nick("Sam"), role: Role::Operator })
+        .await;
+    moderation(&mut michael, "rust").await;
+    sam.send(ClientMsg::Leave { room: room("rust") }).await;
+    michael
+        .recv_until(|m| {
+            matches!(m, ServerMsg::Presence { nick: n, event: PresenceEvent::Left { .. }, .. } if n.as_str() == "Sam")
+        })
+        .await;
+    michael
+        .send(ClientMsg::Role { room: room("rust"), nick: nick("Sam"), role: Role::Member })
+        .await;
+    let deopped = Moderation::Role { nick: nick("Sam"), role: Role::Member };
+    michael
+        .recv_until(|m| matches!(m, ServerMsg::Moderation { action, .. } if *action == deopped))
+        .await;
+    server.shutdown().await;
+}

@@ -61,9 +61,9 @@ impl Act {
         Self { remove: Some(removal), ..self }
     }
 
-    /// The key its fields are kept under: the room's look-alike key, or [`SERVER`].
+    /// The scope its fields are kept under: the room's ([`super::scope`]), or [`SERVER`].
     pub fn scope(&self) -> String {
-        self.room.as_ref().map_or_else(|| SERVER.to_owned(), |r| r.key().as_str().to_owned())
+        self.room.as_ref().map_or_else(|| SERVER.to_owned(), super::scope)
     }
 
     /// The room's `moderation` event, if it has one.

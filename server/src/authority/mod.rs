@@ -24,9 +24,15 @@ use subtle::ConstantTimeEq;
 pub use act::{Act, Removal};
 pub use fields::Setting;
 
-/// The key under which the server's own bans are kept, beside the rooms' keys (no room's key
-/// can be `*`: room names are letters, digits and `_-.`).
+/// The scope under which the server's own bans are kept, beside the rooms' scopes, which all
+/// start with `#` ([`scope`]): no room, whatever its name reads like, can be the server.
 pub const SERVER: &str = "*";
+
+/// The scope a room's authority is kept under: `#` and its look-alike key, so look-alikes
+/// share it and no room's is [`SERVER`] (a letter's skeleton can be `*`: U+1031F's is).
+pub fn scope(room: &RoomName) -> String {
+    format!("#{}", room.key().as_str())
+}
 
 /// Who is asking: what the checks look at.
 #[derive(Debug, Clone, Copy)]
@@ -185,6 +191,11 @@ impl Authority {
         Ok(())
     }
 
+    /// The mute in force on the nick of `key`, if any.
+    pub fn muted(&self, key: &protocol::NickKey, now: u64) -> Option<&Mute> {
+        self.mutes.get(key).filter(|m| live(m.until, now))
+    }
+
     /// Whether anyone may be kept from speaking here (a mute, `+m`): a room with neither
     /// lets every member speak, and a `say` checks nothing more.
     pub fn restricts_speech(&self) -> bool {
@@ -197,7 +208,7 @@ impl Authority {
         if role >= Role::Operator {
             return Ok(());
         }
-        if let Some(mute) = self.mutes.get(&who.nick.key()).filter(|m| live(m.until, now)) {
+        if let Some(mute) = self.muted(&who.nick.key(), now) {
             let until = mute.until.map_or(String::new(), |u| {
                 format!(" for {} more", format_duration(u.saturating_sub(now).div_ceil(1000)))
             });

@@ -1,6 +1,6 @@
 //! Room authority on both backends: an act is stored, then applied by the hub of every node
-//! (on one node, here, once stored; with several, by each node's subscriber, in the order
-//! Redis stored them).
+//! (on one node, by the thread that committed it; with several, by each node's subscriber),
+//! in the order the acts were stored.
 
 use std::sync::Arc;
 
@@ -24,15 +24,7 @@ impl Broker {
         match self {
             Self::Local(local) => {
                 let (authority, hub) = (local.authority().clone(), hub.clone());
-                async move {
-                    let stored =
-                        authority.store(act.scope(), act.settings.clone(), if_absent).await?;
-                    if stored {
-                        hub.apply(&act);
-                    }
-                    Ok(stored)
-                }
-                .boxed()
+                async move { authority.store(act, if_absent, hub).await }.boxed()
             }
             Self::Redis(cluster) => {
                 let cluster = cluster.clone();

@@ -159,8 +159,16 @@ impl Broker {
     /// The room with stored messages that `room` reads like (itself, if it has some).
     pub fn room_like(&self, room: &RoomName) -> Option<RoomName> {
         match self {
-            Self::Local(local) => local.room_like(room),
-            Self::Redis(cluster) => cluster.room_like(room),
+            Self::Local(local) => local.room_set(|rooms| rooms.like(room)),
+            Self::Redis(cluster) => cluster.room_set(|rooms| rooms.like(room)),
+        }
+    }
+
+    /// The room with stored messages whose look-alike key is `key`.
+    pub fn room_by_key(&self, key: &str) -> Option<RoomName> {
+        match self {
+            Self::Local(local) => local.room_set(|rooms| rooms.by_key(key)),
+            Self::Redis(cluster) => cluster.room_set(|rooms| rooms.by_key(key)),
         }
     }
 

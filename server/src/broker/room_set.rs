@@ -24,6 +24,11 @@ impl RoomSet {
         self.names.iter().cloned().collect()
     }
 
+    /// The room with history whose look-alike key is `key`.
+    pub fn by_key(&self, key: &str) -> Option<RoomName> {
+        self.keys.get(key).cloned()
+    }
+
     /// The room with history that `room` reads like (itself, if it has history).
     pub fn like(&self, room: &RoomName) -> Option<RoomName> {
         if self.names.contains(room) {

@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use protocol::{ByeCode, Nick, PresenceEvent, Role, RoomName};
+use protocol::{ByeCode, Nick, NickKey, PresenceEvent, Role, RoomName};
 
-use super::{Hub, Order, State, User, presence};
+use super::{Hub, Order, Room, State, User, presence};
 use crate::authority::{Act, Authority, Removal, SERVER, Who};
 use crate::event::Event;
 
@@ -28,9 +28,9 @@ impl State {
 
     /// Forgets the cell of a room that is gone, if nothing was ever set in it.
     pub(super) fn forget_authority(&mut self, room: &RoomName) {
-        let key = room.key();
-        if self.authority.get(key.as_str()).is_some_and(|cell| cell.load().is_empty()) {
-            self.authority.remove(key.as_str());
+        let scope = crate::authority::scope(room);
+        if self.authority.get(&scope).is_some_and(|cell| cell.load().is_empty()) {
+            self.authority.remove(&scope);
         }
     }
 }
@@ -58,7 +58,7 @@ impl Hub {
 
     /// `room`'s authority now (its look-alikes share it).
     pub fn authority(&self, room: &RoomName) -> Arc<Authority> {
-        self.state().authority_of(room.key().as_str())
+        self.state().authority_of(&crate::authority::scope(room))
     }
 
     /// The server's own bans.
@@ -71,19 +71,31 @@ impl Hub {
         !self.admins.is_empty() && self.admins.contains(&nick.key())
     }
 
-    /// The members of a room with a role, as `members` lists them.
-    pub fn roles(&self, authority: &Authority, nicks: &[Nick]) -> BTreeMap<Nick, Role> {
-        nicks
-            .iter()
-            .filter_map(|nick| {
-                let role = if self.is_admin(nick) {
-                    Role::Owner
-                } else {
-                    authority.listed_role(nick, true)
-                };
-                (role != Role::Member).then(|| (nick.clone(), role))
-            })
-            .collect()
+    /// The members of `room` with a role, as `members` lists them: the role holders looked up
+    /// among the members by key (no member's key is computed).
+    pub(super) fn roles_in(&self, room: &Room, authority: &Authority) -> BTreeMap<Nick, Role> {
+        let mut roles = BTreeMap::new();
+        let mut mark = |key: &NickKey, role: Role| {
+            if let Some(member) = room.members.get(key) {
+                roles.entry(member.nick.clone()).or_insert(role);
+            }
+        };
+        for key in &self.admins {
+            mark(key, Role::Owner);
+        }
+        if let Some(owner) = &authority.owner {
+            mark(&owner.key(), Role::Owner);
+        }
+        for (key, granted) in &authority.roles {
+            mark(key, granted.role);
+        }
+        roles
+    }
+
+    /// The scopes of the rooms that are secret (`+s`): few, and none in most chats.
+    pub fn secret_scopes(&self) -> Vec<String> {
+        let state = self.state();
+        state.authority.iter().filter(|(_, c)| c.load().secret).map(|(s, _)| s.clone()).collect()
     }
 
     /// Applies an act the broker has stored: its fields, its announcement to the room's
@@ -118,7 +130,7 @@ impl Hub {
     /// The room's operators (and its owner, and admins) stay: bans and kicks are for members.
     fn remove_from_room(&self, state: &mut State, room: &RoomName, removal: &Removal) {
         let Some(entry) = state.rooms.get(room) else { return };
-        let authority = state.authority_of(room.key().as_str());
+        let authority = state.authority_of(&crate::authority::scope(room));
         let matched: Vec<_> = entry
             .members
             .iter()

@@ -252,7 +252,8 @@ impl Hub {
         for (name, room) in &state.rooms {
             if room.tx.has_receivers() {
                 let nicks = sort_members(room.nicks());
-                let roles = self.roles(&state.authority_of(name.key().as_str()), &nicks);
+                let roles =
+                    self.roles_in(room, &state.authority_of(&crate::authority::scope(name)));
                 room.tx.send(Event::new(ServerMsg::Members { room: name.clone(), nicks, roles }));
             }
         }

@@ -223,6 +223,8 @@ pub struct Membership {
     /// point of view.
     pub announcement: SharedEvent,
     pub members: Vec<Nick>,
+    /// The members with a role, when the session joined.
+    pub roles: BTreeMap<Nick, protocol::Role>,
     /// The room's authority, as it changes.
     pub authority: AuthorityCell,
     /// The join made the room (it had no members).

@@ -10,7 +10,7 @@ use protocol::{
 use uuid::Uuid;
 
 use super::{
-    Change, Hub, Member, Membership, Room, RoomChannel, State, presence, sort_members, taken_over,
+    Change, Hub, Member, Membership, RoomChannel, State, presence, sort_members, taken_over,
 };
 use crate::authority::Who;
 use crate::event::SharedEvent;
@@ -44,8 +44,8 @@ impl Hub {
                 format!("you are already in #{room}"),
             ));
         }
-        let authority = state.authority_cell(room.key().as_str());
-        authority.load().may_join(room, who, key, now_millis())?;
+        let scope = crate::authority::scope(room);
+        state.authority_of(&scope).may_join(room, who, key, now_millis())?;
         let created = !state.rooms.contains_key(room);
         if created && state.rooms.len() >= self.max_rooms {
             return Err(RequestError::new(
@@ -68,15 +68,18 @@ impl Hub {
         if let Some(user) = state.users.get_mut(&key) {
             user.add_room(&room);
         }
+        // Made only for a join that succeeds: a refused one leaves nothing behind.
+        let authority = state.authority_cell(&scope);
         let entry = state.room_entry(&room);
         entry.members.insert(key.clone(), Member { nick: nick.clone(), session });
         let rx = entry.tx.subscribe();
         let announcement = presence(&room, nick, PresenceEvent::Joined);
         self.announce(&entry.tx, session, &announcement, Change::Add { key, nick: nick.clone() });
         let (tx, members) = (entry.tx.clone(), entry.nicks());
+        let roles = self.roles_in(entry, &authority.load());
         drop(state);
         let members = sort_members(members);
-        Ok(Membership { room, tx, rx, announcement, members, authority, created })
+        Ok(Membership { room, tx, rx, announcement, members, roles, authority, created })
     }
 
     /// Sends a presence event to the room: through the other nodes when there are any (it
@@ -143,12 +146,18 @@ impl Hub {
     /// name; secret rooms (`+s`) only if `session` is in them.
     pub fn rooms(&self, session: Uuid) -> Vec<RoomInfo> {
         let state = self.state();
+        // The secret rooms by name, through the look-alike index: no room's key is computed.
+        let secret: std::collections::HashSet<&RoomName> = state
+            .authority
+            .iter()
+            .filter(|(_, cell)| cell.load().secret)
+            .filter_map(|(scope, _)| state.room_keys.get(scope.strip_prefix('#')?))
+            .collect();
         let mut rooms: Vec<RoomInfo> = state
             .rooms
             .iter()
             .filter(|(name, room)| {
-                !state.authority.get(name.key().as_str()).is_some_and(|a| a.load().secret)
-                    || room.members.values().any(|m| m.session == session)
+                !secret.contains(name) || room.members.values().any(|m| m.session == session)
             })
             .map(|(name, room)| RoomInfo {
                 name: name.clone(),
@@ -166,18 +175,12 @@ impl Hub {
 
     /// The members of `room` and their roles, or `None` if there is no such room.
     pub fn members(&self, room: &RoomName) -> Option<(Vec<Nick>, BTreeMap<Nick, Role>)> {
-        let (members, authority) = {
+        let (members, roles) = {
             let state = self.state();
-            (state.rooms.get(room).map(Room::nicks)?, state.authority_of(room.key().as_str()))
+            let entry = state.rooms.get(room)?;
+            let authority = state.authority_of(&crate::authority::scope(room));
+            (entry.nicks(), self.roles_in(entry, &authority))
         };
-        let members = sort_members(members);
-        let roles = self.roles(&authority, &members);
-        Some((members, roles))
-    }
-
-    /// `rooms` without the secret ones (`+s`), for room lists.
-    pub fn listed(&self, rooms: Vec<RoomName>) -> Vec<RoomName> {
-        let state = self.state();
-        rooms.into_iter().filter(|r| !state.authority_of(r.key().as_str()).secret).collect()
+        Some((sort_members(members), roles))
     }
 }

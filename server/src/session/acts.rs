@@ -49,12 +49,6 @@ impl<D: Dialect> Session<D> {
         true
     }
 
-    /// The member list of `room`, with their roles.
-    pub(super) fn write_members(&mut self, room: &RoomName, nicks: Vec<Nick>) {
-        let roles = self.hub.roles(&self.hub.authority(room), &nicks);
-        self.write(&ServerMsg::Members { room: room.clone(), nicks, roles });
-    }
-
     /// The topic of `room`, if it has one: shown on joining.
     pub(super) fn write_topic_if_set(&mut self, room: &RoomName) {
         let topic = self.hub.authority(room).topic.clone();

@@ -270,7 +270,11 @@ impl<D: Dialect> Session<D> {
                 Err(_) => break,
             }
         }
-        self.write_members(&room, joining.members);
+        self.write(&ServerMsg::Members {
+            room: room.clone(),
+            nicks: joining.members,
+            roles: joining.roles,
+        });
         self.write_topic_if_set(&room);
         match lagged {
             None => self.listen(&room, joining.rx),

@@ -14,6 +14,7 @@ use super::backlog::Completion;
 use crate::authority::{Act, Authority, Removal, Setting, Who, key_hash};
 use crate::dialect::Dialect;
 use crate::limits::{INVITE_LASTS, MAX_BANS, MAX_INVITES, MAX_MUTES};
+use protocol::limits::MAX_DURATION_SECS;
 
 impl<D: Dialect> Session<D> {
     /// Who this session is, as the room checks see it.
@@ -60,9 +61,14 @@ impl<D: Dialect> Session<D> {
         match request {
             ClientMsg::Kill { nick: target, reason } => {
                 self.must_be_admin(&who, "kill")?;
-                let online = self.hub.is_online(&target);
-                if !online {
+                if !self.hub.is_online(&target) {
                     return Err(no_such_nick(&target));
+                }
+                if self.hub.is_admin(&target) {
+                    return Err(RequestError::new(
+                        ErrorCode::NotAdmin,
+                        format!("{target} administers this server: admins are not disconnected"),
+                    ));
                 }
                 let removal = Removal {
                     mask: Mask::Nick(target.clone()),
@@ -239,10 +245,10 @@ impl<D: Dialect> Session<D> {
             }
             ClientMsg::Mute { nick, duration, .. } => {
                 at_least(role, Role::Operator, &room, "mute", &authority)?;
+                let until = lasting(duration, now)?;
                 room_for("mutes", authority.mutes.len(), MAX_MUTES, "lift some with /unmute")?;
                 let target = self.member(&room, &nick)?;
                 self.outranks(&authority, &target, &room, "mute")?;
-                let until = duration.map(|secs| now.saturating_add(secs.saturating_mul(1000)));
                 let action = Moderation::Muted { nick: target.clone(), until };
                 self.submit(
                     name,
@@ -262,7 +268,12 @@ impl<D: Dialect> Session<D> {
                 self.submit(name, act(vec![Setting::unmute(&nick)]).announce(by, action), None);
             }
             ClientMsg::Role { nick, role: new, .. } => {
-                let target = self.member(&room, &nick)?;
+                // A role is taken back from someone who is not here too (a rogue operator
+                // who left); it is given only to a member.
+                let target = match self.member(&room, &nick) {
+                    Err(_) if new == Role::Member => nick.clone(),
+                    found => found?,
+                };
                 let current = authority.listed_role(&target, true);
                 // Operators (un)voice; only the owner makes or unmakes operators.
                 let needed = if new >= Role::Operator || current >= Role::Operator {
@@ -291,6 +302,12 @@ impl<D: Dialect> Session<D> {
                     act(vec![Setting::role(&target, new)]).announce(by, action),
                     None,
                 );
+            }
+            ClientMsg::Claim { .. } if room == RoomName::lobby() => {
+                return Err(RequestError::new(
+                    ErrorCode::NotAdmin,
+                    "lobby belongs to the server's admins: nobody can claim it",
+                ));
             }
             ClientMsg::Claim { .. } => {
                 if !who.account {
@@ -369,10 +386,8 @@ impl<D: Dialect> Session<D> {
         reason: Option<Label>,
         now: u64,
     ) -> Result<BanInfo, RequestError> {
-        room_for("bans", authority.bans.len(), MAX_BANS, "lift some with /unban")?;
-        let until = duration.map(|secs| {
-            now.saturating_add(secs.min(protocol::limits::MAX_DURATION_SECS).saturating_mul(1000))
-        });
+        room_for("bans", authority.bans_in_force(now).len(), MAX_BANS, "lift some with /unban")?;
+        let until = lasting(duration, now)?;
         Ok(BanInfo {
             mask,
             by: by.clone(),
@@ -430,6 +445,20 @@ fn request_room(request: &ClientMsg) -> Option<RoomName> {
         | ClientMsg::Claim { room } => room.clone(),
         _ => return None,
     })
+}
+
+/// When something that lasts `duration` seconds from `now` ends (`None`: never). A duration
+/// is 1 second to [`MAX_DURATION_SECS`]: 0 would be a ban that is over as it is set (and
+/// still removes whom it matches).
+fn lasting(duration: Option<u64>, now: u64) -> Result<Option<u64>, RequestError> {
+    match duration {
+        None => Ok(None),
+        Some(secs @ 1..=MAX_DURATION_SECS) => Ok(Some(now.saturating_add(secs * 1000))),
+        Some(_) => Err(RequestError::new(
+            ErrorCode::InvalidField,
+            format!("a duration is 1 to {MAX_DURATION_SECS} seconds (a year and a day)"),
+        )),
+    }
 }
 
 /// Refuses one more of `what` (`bans`, `mutes`, ...) when `count` is at `most` already: each

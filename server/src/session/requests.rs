@@ -66,6 +66,7 @@ impl<D: Dialect> Session<D> {
                 self.write(&ServerMsg::Nick { nick: new });
             }
             ClientMsg::Nick { nick: new } => {
+                self.not_muted_anywhere(&nick)?;
                 match self.broker.rename(&self.hub, &nick, &new, self.id) {
                     Answer::Now(result) => {
                         result?;
@@ -350,9 +351,15 @@ impl<D: Dialect> Session<D> {
         let mut rooms = self.hub.rooms(self.id);
         let active: std::collections::HashSet<RoomName> =
             rooms.iter().map(|r| r.name.clone()).collect();
-        let quiet: Vec<RoomName> =
-            self.broker.rooms().into_iter().filter(|r| !active.contains(r)).collect();
-        let quiet = self.hub.listed(quiet).into_iter();
+        // Secret rooms are few: each is found among the rooms with history by its key.
+        let secret: std::collections::HashSet<RoomName> = self
+            .hub
+            .secret_scopes()
+            .iter()
+            .filter_map(|scope| self.broker.room_by_key(scope.strip_prefix('#')?))
+            .collect();
+        let quiet =
+            self.broker.rooms().into_iter().filter(|r| !active.contains(r) && !secret.contains(r));
         rooms.extend(
             quiet
                 .take(MAX_ROOMS_LISTED.saturating_sub(active.len()))
@@ -385,6 +392,21 @@ impl<D: Dialect> Session<D> {
         let message = crate::authority::banned("this server", ban, now).message;
         info!(nick = ?nick.as_str(), mask = %ban.mask, "refused: banned from the server");
         Some(End::Removed { code: protocol::ByeCode::Banned, message })
+    }
+
+    /// Refuses a rename to someone muted in one of its rooms: a mute is on the nick, and a new
+    /// nick would shed it.
+    fn not_muted_anywhere(&self, nick: &Nick) -> Result<(), RequestError> {
+        let (key, now) = (nick.key(), protocol::now_millis());
+        for room in self.rooms.iter() {
+            if room.authority.load().muted(&key, now).is_some() {
+                return Err(RequestError::new(
+                    ErrorCode::Muted,
+                    format!("you are muted in #{}: your nick stays until the mute ends", room.name),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Refuses what only members of `room` may ask (`not_in_room`).

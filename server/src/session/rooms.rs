@@ -63,6 +63,8 @@ pub(super) struct Joining {
     /// The join announcement: the first event of `rx` that is shown after the backlog.
     pub(super) announcement: SharedEvent,
     pub(super) members: Vec<Nick>,
+    /// The members with a role, when it joined.
+    pub(super) roles: std::collections::BTreeMap<Nick, protocol::Role>,
     /// `Some` once the read is done; `Some(None)` if there is no backlog to show (no history,
     /// or the read failed and the client was told).
     pub(super) backlog: Option<Option<Page>>,
@@ -71,8 +73,9 @@ pub(super) struct Joining {
 impl JoinedRoom {
     /// A room just joined, its backlog not read yet.
     pub(super) fn joining(membership: Membership) -> Self {
-        let Membership { room, tx, rx, announcement, members, authority, created: _ } = membership;
-        let joining = Joining { rx, announcement, members, backlog: None };
+        let Membership { room, tx, rx, announcement, members, roles, authority, created: _ } =
+            membership;
+        let joining = Joining { rx, announcement, members, roles, backlog: None };
         let phase = Phase::Joining(Box::new(joining));
         Self { name: room, tx, authority, delivered: None, phase }
     }
@@ -123,6 +126,11 @@ impl Rooms {
     }
 
     /// The rooms in the order they were joined.
+    /// The rooms in the order they were joined.
+    pub(super) fn iter(&self) -> impl Iterator<Item = &JoinedRoom> {
+        self.list.iter()
+    }
+
     pub(super) fn iter_mut(&mut self) -> impl Iterator<Item = &mut JoinedRoom> {
         self.list.iter_mut()
     }

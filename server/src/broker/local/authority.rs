@@ -8,7 +8,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::accounts::run;
 use super::store::StoreError;
-use crate::authority::Setting;
+use crate::authority::{Act, Setting};
+use crate::hub::Hub;
 use crate::sync::lock;
 
 #[derive(Clone)]
@@ -31,14 +32,17 @@ impl LocalAuthority {
         Ok(rows)
     }
 
-    /// Writes `settings` of `scope` in one transaction; with `if_absent`, only if the room
-    /// has no such field (then `Ok(false)`, nothing written).
+    /// Writes `act`'s settings in one transaction and, once committed, has `hub` apply it,
+    /// still holding the connection: acts are applied in the order they were stored, and an
+    /// act stored is applied even if the session that asked has gone meanwhile. With
+    /// `if_absent`, only if the room has no such field (then `Ok(false)`, nothing done).
     pub async fn store(
         &self,
-        scope: String,
-        settings: Vec<Setting>,
+        act: Act,
         if_absent: Option<&'static str>,
+        hub: Arc<Hub>,
     ) -> Result<bool, RequestError> {
+        let scope = act.scope();
         run(&self.conn, "room settings", move |conn| {
             let tx = conn.unchecked_transaction()?;
             if let Some(field) = if_absent {
@@ -53,7 +57,7 @@ impl LocalAuthority {
                     return Ok(false);
                 }
             }
-            for Setting { field, value } in &settings {
+            for Setting { field, value } in &act.settings {
                 match value {
                     Some(value) => tx.execute(
                         "INSERT INTO room_settings (room, field, value) VALUES (?1, ?2, ?3)
@@ -67,6 +71,7 @@ impl LocalAuthority {
                 };
             }
             tx.commit()?;
+            hub.apply(&act);
             Ok(true)
         })
         .await

@@ -31,7 +31,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info, warn};
 use uuid::Uuid;
 
-use super::room_set::RoomSet;
+pub use super::room_set::RoomSet;
 use super::{HistoryConfig, Page, Say, Ticket};
 use crate::event::Event;
 use crate::hub::BatchRooms;
@@ -151,9 +151,9 @@ impl Local {
         lock(&self.inner.rooms).names()
     }
 
-    /// The room with stored messages that `room` reads like, if any.
-    pub fn room_like(&self, room: &RoomName) -> Option<RoomName> {
-        lock(&self.inner.rooms).like(room)
+    /// A look at the rooms with stored messages.
+    pub fn room_set<T>(&self, look: impl FnOnce(&RoomSet) -> T) -> T {
+        look(&lock(&self.inner.rooms))
     }
 
     /// Queues a message for storing and broadcasting. Fails at once if the writer is behind by

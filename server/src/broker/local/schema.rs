@@ -64,8 +64,8 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (recipient, id)
     ) WITHOUT ROWID;",
     // 4: room authority (owner, roles, topic, modes, bans, mutes, invitations), one row per
-    // field as `authority::fields` writes them, by the room's look-alike key (`*`: the
-    // server's own bans).
+    // field as `authority::fields` writes them, by the room's scope (`#` and its look-alike
+    // key; `*`: the server's own bans).
     "CREATE TABLE room_settings (
         room TEXT NOT NULL,
         field TEXT NOT NULL,

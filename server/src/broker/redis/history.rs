@@ -15,9 +15,9 @@ impl Cluster {
         lock(&self.rooms).names()
     }
 
-    /// The room with stored messages that `room` reads like, as far as this node has heard.
-    pub fn room_like(&self, room: &RoomName) -> Option<RoomName> {
-        lock(&self.rooms).like(room)
+    /// A look at the rooms with stored messages, as far as this node has heard.
+    pub fn room_set<T>(&self, look: impl FnOnce(&crate::broker::room_set::RoomSet) -> T) -> T {
+        look(&lock(&self.rooms))
     }
 
     pub(super) fn note_room(&self, room: &RoomName) {

@@ -237,7 +237,7 @@ pub mod keys {
     pub fn to_node(node: &str) -> String {
         format!("chat:to:{node}")
     }
-    /// The scopes (rooms' look-alike keys, `*` for the server) that have settings.
+    /// The scopes (`#` and a room's look-alike key, `*` for the server) that have settings.
     pub const SETTINGS: &str = "chat:settings";
     /// A room's settings (or the server's): a hash of `authority::fields`.
     pub fn settings(scope: &str) -> String {
