@@ -96,6 +96,16 @@ pub async fn run(
         .with_admins(&info.admins);
     let hub = Arc::new(hub);
     broker.start(&hub).await;
+    for admin in &info.admins {
+        // Admin rights go to whoever logs in to the account: one that does not exist yet is
+        // the first registrant's.
+        if let Ok(None) = broker.account(&admin.key()).await {
+            tracing::warn!(
+                admin = ?admin.as_str(),
+                "--admin names no account yet: whoever registers that nick first is an admin; register it now"
+            );
+        }
+    }
     let info = Arc::new(info);
     let token = CancellationToken::new();
     let tracker = TaskTracker::new();

@@ -675,3 +675,36 @@ async fn what_a_room_owner_cannot_reach() {
         .await;
     server.shutdown().await;
 }
+
+/// A deleted account owns nothing and holds no role: whoever registers a nick like it later
+/// is someone else.
+#[tokio::test]
+async fn a_deleted_account_leaves_its_rooms_and_roles_behind() {
+    let server = start_server_with(common::info()).await;
+    let (mut michael, mut tracy) = owned_room(&server).await;
+    let mut sam = account(&server, "Sam").await;
+    enter(&mut sam, "rust").await;
+    michael
+        .send(ClientMsg::Role { room: room("rust"), nick: nick("Sam"), role: Role::Operator })
+        .await;
+    moderation(&mut tracy, "rust").await;
+    for c in [&mut michael, &mut sam] {
+        c.send(ClientMsg::Unregister { password: Password::parse(SECRET).unwrap() }).await;
+        c.recv_until(|m| matches!(m, ServerMsg::Account { .. })).await;
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        tracy.send(ClientMsg::Mode { room: room("rust"), changes: vec![] }).await;
+        let (modes, _) = tracy.recv_until(|m| matches!(m, ServerMsg::Modes { .. })).await;
+        tracy.send(ClientMsg::Who { room: room("rust") }).await;
+        let (listed, _) = tracy.recv_until(|m| matches!(m, ServerMsg::Members { .. })).await;
+        let owner = matches!(&modes, ServerMsg::Modes { owner: Some(_), .. });
+        let roles = matches!(&listed, ServerMsg::Members { roles, .. } if !roles.is_empty());
+        if !owner && !roles {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{modes:?} {listed:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    server.shutdown().await;
+}

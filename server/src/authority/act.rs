@@ -10,7 +10,10 @@ use super::{SERVER, Setting};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Act {
-    /// The room, or `None` for the server's own bans and removals.
+    /// Whose fields it changes: a room's ([`super::scope`]) or the server's ([`SERVER`]).
+    pub scope: String,
+    /// The room, for its announcement and removals; `None` for the server's own bans and
+    /// removals, and for changes made without a room at hand (an account's roles dropped).
     pub room: Option<RoomName>,
     pub settings: Vec<Setting>,
     /// The `moderation` event for the room's members.
@@ -46,7 +49,13 @@ pub struct Removal {
 
 impl Act {
     pub fn new(room: Option<RoomName>, settings: Vec<Setting>) -> Self {
-        Self { room, settings, announce: None, remove: None }
+        let scope = room.as_ref().map_or_else(|| SERVER.to_owned(), super::scope);
+        Self { scope, room, settings, announce: None, remove: None }
+    }
+
+    /// Changes to the fields of `scope` alone: nothing announced, nobody removed.
+    pub fn at(scope: String, settings: Vec<Setting>) -> Self {
+        Self { scope, room: None, settings, announce: None, remove: None }
     }
 
     #[must_use]
@@ -61,9 +70,9 @@ impl Act {
         Self { remove: Some(removal), ..self }
     }
 
-    /// The scope its fields are kept under: the room's ([`super::scope`]), or [`SERVER`].
+    /// The scope its fields are kept under.
     pub fn scope(&self) -> String {
-        self.room.as_ref().map_or_else(|| SERVER.to_owned(), super::scope)
+        self.scope.clone()
     }
 
     /// The room's `moderation` event, if it has one.

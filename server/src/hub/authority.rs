@@ -92,6 +92,20 @@ impl Hub {
         roles
     }
 
+    /// The scopes where the account of `key` owns the room or holds a role.
+    pub fn held_by(&self, key: &NickKey) -> Vec<(String, bool)> {
+        let state = self.state();
+        state
+            .authority
+            .iter()
+            .filter_map(|(scope, cell)| {
+                let a = cell.load();
+                let owns = a.owner.as_ref().is_some_and(|o| o.key() == *key);
+                (owns || a.roles.contains_key(key)).then(|| (scope.clone(), owns))
+            })
+            .collect()
+    }
+
     /// The scopes of the rooms that are secret (`+s`): few, and none in most chats.
     pub fn secret_scopes(&self) -> Vec<String> {
         let state = self.state();
@@ -121,7 +135,8 @@ impl Hub {
         if let Some(removal) = &act.remove {
             match &act.room {
                 Some(room) => self.remove_from_room(&mut state, room, removal),
-                None => self.remove_from_server(&state, removal),
+                None if scope == SERVER => self.remove_from_server(&state, removal),
+                None => {}
             }
         }
     }

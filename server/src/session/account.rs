@@ -104,7 +104,10 @@ impl<D: Dialect> Session<D> {
         if self.nick.as_ref().is_some_and(|now| now.key() == nick.key()) {
             match event {
                 AccountEvent::Registered => self.set_logged_in(true),
-                AccountEvent::Unregistered => self.set_logged_in(false),
+                AccountEvent::Unregistered => {
+                    self.set_logged_in(false);
+                    self.drop_roles(&nick);
+                }
                 AccountEvent::PasswordChanged => {}
             }
         }

@@ -28,6 +28,22 @@ impl<D: Dialect> Session<D> {
         }));
     }
 
+    /// An account that is deleted owns no room and holds no role any more: whoever registers a
+    /// nick like it later is someone else.
+    pub(super) fn drop_roles(&mut self, account: &Nick) {
+        for (scope, owns) in self.hub.held_by(&account.key()) {
+            let mut settings = vec![Setting::role(account, protocol::Role::Member)];
+            if owns {
+                settings.push(Setting::remove("owner".to_owned()));
+            }
+            info!(scope = ?scope, account = ?account.as_str(), "roles of a deleted account dropped");
+            let stored = self.broker.act(&self.hub, Act::at(scope, settings), None);
+            self.queries.push(Box::pin(async move {
+                Completion::Acted { request: None, result: stored.await, done: None }
+            }));
+        }
+    }
+
     /// An operator removed this session from `room` (the hub has taken it out): the rest of
     /// the room's events up to the removal are written, then `event` if the room's channel
     /// has not brought it.
