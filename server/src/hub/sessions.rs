@@ -117,18 +117,6 @@ impl Hub {
         state.users.contains_key(&key) || state.remote.contains_key(&key)
     }
 
-    /// Whether whoever holds `nick` is logged in to its account. Another node's session is
-    /// taken to be, if the nick is online there: only an account's owner holds an account's
-    /// nick, and a role or ban given to a guest's nick is only ever its account's.
-    pub fn is_logged_in(&self, nick: &Nick) -> bool {
-        let state = self.state();
-        let key = nick.key();
-        match state.users.get(&key) {
-            Some(user) => user.direct.logged_in(),
-            None => state.remote.contains_key(&key),
-        }
-    }
-
     /// Whether `session` is registered on this node.
     pub fn is_local(&self, session: Uuid) -> bool {
         self.state().users.values().any(|u| u.session == session)

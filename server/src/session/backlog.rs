@@ -65,7 +65,7 @@ pub(super) enum Completion {
     /// A moderation act was stored (`Ok(false)`: its guard refused it), for `request`
     /// (`None`: the session's own, told to nobody).
     /// Whether a banned bare nick is an account was looked up: the rest of the ban.
-    Resolved { nick: protocol::Nick, request: protocol::ClientMsg },
+    Resolved { nick: protocol::Nick, request: protocol::ClientMsg, account: bool },
     Acted {
         request: Option<&'static str>,
         result: Result<bool, RequestError>,
@@ -220,7 +220,9 @@ impl<D: Dialect> Session<D> {
                 self.awaiting = false;
                 self.kept(result);
             }
-            Completion::Resolved { nick, request } => self.resolved(&nick, request),
+            Completion::Resolved { nick, request, account } => {
+                self.resolved(&nick, request, account);
+            }
             Completion::Acted { request, result, done } => self.acted(request, result, done),
         }
         Flow::Continue

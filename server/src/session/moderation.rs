@@ -27,32 +27,55 @@ impl<D: Dialect> Session<D> {
         }
     }
 
-    /// Carries out a moderation request. A ban of a
-    /// bare nick first asks whether the nick is an account (with several nodes, Redis knows):
-    /// an account's ban names the account.
+    /// Carries out a moderation request. A ban of a bare nick, and a role given, first ask
+    /// whether the nick is an account (with several nodes, Redis knows; a node knows another
+    /// node's sessions by nick only): an account's ban names the account, and roles are given
+    /// to accounts only (whoever holds an account's nick is logged in to it).
     pub(super) fn moderate(&mut self, nick: &Nick, request: ClientMsg) -> Result<(), RequestError> {
-        let Some(named) = bare_nick_ban(&request) else { return self.moderate_now(nick, request) };
+        let Some(named) = account_in_question(&request) else {
+            return self.moderate_now(nick, request);
+        };
         match self.broker.is_account_now(&self.hub, &named.key()) {
-            Some(account) => self.moderate_now(nick, naming_account(request, account)),
+            Some(account) => self.moderate_knowing(nick, request, account),
             None => {
                 let (broker, me) = (self.broker.clone(), nick.clone());
                 self.awaiting = true;
                 self.queries.push(Box::pin(async move {
                     let account = matches!(broker.account(&named.key()).await, Ok(Some(_)));
-                    Completion::Resolved { nick: me, request: naming_account(request, account) }
+                    Completion::Resolved { nick: me, request, account }
                 }));
                 Ok(())
             }
         }
     }
 
-    /// The rest of a ban whose bare nick was looked up.
-    pub(super) fn resolved(&mut self, nick: &Nick, request: ClientMsg) {
+    /// The rest of a request whose nick was looked up.
+    pub(super) fn resolved(&mut self, nick: &Nick, request: ClientMsg, account: bool) {
         self.awaiting = false;
         let name = request.type_name();
-        if let Err(error) = self.moderate_now(nick, request) {
+        if let Err(error) = self.moderate_knowing(nick, request, account) {
             self.write(&error.for_request(name).to_msg());
         }
+    }
+
+    /// A request whose nick is (`account`) or is not an account's.
+    fn moderate_knowing(
+        &mut self,
+        nick: &Nick,
+        request: ClientMsg,
+        account: bool,
+    ) -> Result<(), RequestError> {
+        // Told only to whoever may give roles: anyone else hears that they may not.
+        if let ClientMsg::Role { nick: target, room, .. } = &request
+            && !account
+            && self.hub.authority(room).role_of(&self.who(nick)) >= Role::Operator
+        {
+            return Err(RequestError::new(
+                ErrorCode::NoAccount,
+                format!("{target} is not an account: roles are given to accounts"),
+            ));
+        }
+        self.moderate_now(nick, naming_account(request, account))
     }
 
     fn moderate_now(&mut self, nick: &Nick, request: ClientMsg) -> Result<(), RequestError> {
@@ -288,14 +311,6 @@ impl<D: Dialect> Session<D> {
                         "a room has one owner; roles given are operator, voiced and member",
                     ));
                 }
-                if new != Role::Member && !self.is_logged_in_member(&target) {
-                    return Err(RequestError::new(
-                        ErrorCode::NoAccount,
-                        format!(
-                            "{target} is not logged in to an account: roles are given to accounts"
-                        ),
-                    ));
-                }
                 let action = Moderation::Role { nick: target.clone(), role: new };
                 self.submit(
                     name,
@@ -373,10 +388,6 @@ impl<D: Dialect> Session<D> {
         ))
     }
 
-    fn is_logged_in_member(&self, nick: &Nick) -> bool {
-        self.hub.is_logged_in(nick)
-    }
-
     fn ban_info(
         &self,
         authority: &Authority,
@@ -404,9 +415,11 @@ impl<D: Dialect> Session<D> {
     }
 }
 
-/// The nick of a `ban` or `gban` of a bare nick (`nick:NAME`), which may be an account's.
-fn bare_nick_ban(request: &ClientMsg) -> Option<Nick> {
+/// The nick whose account matters to `request`: a `ban` or `gban` of a bare nick
+/// (`nick:NAME`), which may be an account's, and a role given (not taken back).
+fn account_in_question(request: &ClientMsg) -> Option<Nick> {
     match request {
+        ClientMsg::Role { nick, role, .. } if *role != Role::Member => Some(nick.clone()),
         ClientMsg::Ban { mask: Mask::Nick(nick), .. }
         | ClientMsg::Gban { mask: Mask::Nick(nick), .. } => Some(nick.clone()),
         _ => None,
