@@ -12,7 +12,8 @@
 //! - [`moderation`]: roles, modes, topics, ban masks and the moderation events.
 //! - [`secret`]: [`Password`] and [`ResumeToken`], secrets that no log or `Debug` shows.
 //! - [`text`]: [`Text`] (what people say) and [`Label`] (short server-facing strings).
-//! - [`message`]: [`ClientMsg`] and [`ServerMsg`], the two enums of the wire.
+//! - [`message`]: [`ClientMsg`] and [`ServerMsg`], the two enums of the wire; [`codes`]: the
+//!   error and bye codes they carry.
 //! - [`decode`]: one line to one message, or a [`RequestError`] with a precise code.
 //! - [`codec`]: the tokio-util line and JSON-lines codecs with a maximum line length.
 //! - [`describe`]: human words for presence, room lists and error codes, for every front end.
@@ -22,6 +23,7 @@
 
 pub mod cidr;
 pub mod codec;
+pub mod codes;
 pub mod command;
 pub mod decode;
 pub mod describe;
