@@ -4,7 +4,7 @@
 //! [`parse`], so the same line does the same thing everywhere.
 //!
 //! - this file: the parser and the everyday commands.
-//! - [`moderation`]: what operators and admins type (`/kick`, `/ban`, `/mode`, ...).
+//! - `moderation`: what operators and admins type (`/kick`, `/ban`, `/mode`, ...).
 
 mod moderation;
 
