@@ -135,13 +135,9 @@ impl Authority {
         self.roles.get(&key).map_or(Role::Member, |g| g.role)
     }
 
-    /// The role shown beside a member's nick: an account's, as [`Authority::role_of`], but
-    /// without knowing whether the member is an admin or logged in (a guest cannot hold an
-    /// account's nick, so the nick is enough).
-    pub fn listed_role(&self, nick: &Nick, account: bool) -> Role {
-        if !account {
-            return Role::Member;
-        }
+    /// The role an account's nick holds here, as member lists show it (the holder of an
+    /// account's nick is logged in to it; a deleted account's roles are dropped with it).
+    pub fn listed_role(&self, nick: &Nick) -> Role {
         let key = nick.key();
         if self.owner.as_ref().is_some_and(|owner| owner.key() == key) {
             return Role::Owner;

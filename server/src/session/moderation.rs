@@ -32,7 +32,9 @@ impl<D: Dialect> Session<D> {
     /// node's sessions by nick only): an account's ban names the account, and roles are given
     /// to accounts only (whoever holds an account's nick is logged in to it).
     pub(super) fn moderate(&mut self, nick: &Nick, request: ClientMsg) -> Result<(), RequestError> {
-        let Some(named) = account_in_question(&request) else {
+        // Asked only for whoever may do it: anyone else is refused without a lookup.
+        let Some(named) = account_in_question(&request).filter(|_| self.may_ask(nick, &request))
+        else {
             return self.moderate_now(nick, request);
         };
         match self.broker.is_account_now(&self.hub, &named.key()) {
@@ -65,10 +67,8 @@ impl<D: Dialect> Session<D> {
         request: ClientMsg,
         account: bool,
     ) -> Result<(), RequestError> {
-        // Told only to whoever may give roles: anyone else hears that they may not.
-        if let ClientMsg::Role { nick: target, room, .. } = &request
+        if let ClientMsg::Role { nick: target, .. } = &request
             && !account
-            && self.hub.authority(room).role_of(&self.who(nick)) >= Role::Operator
         {
             return Err(RequestError::new(
                 ErrorCode::NoAccount,
@@ -76,6 +76,19 @@ impl<D: Dialect> Session<D> {
             ));
         }
         self.moderate_now(nick, naming_account(request, account))
+    }
+
+    /// Whether `nick` may make `request` at all, before its details are looked at: an admin
+    /// for the server's bans, an operator of a room it is in for the room's.
+    fn may_ask(&self, nick: &Nick, request: &ClientMsg) -> bool {
+        let who = self.who(nick);
+        match request_room(request) {
+            None => who.admin,
+            Some(room) => {
+                self.must_be_in(&room).is_ok()
+                    && self.hub.authority(&room).role_of(&who) >= Role::Operator
+            }
+        }
     }
 
     fn moderate_now(&mut self, nick: &Nick, request: ClientMsg) -> Result<(), RequestError> {
@@ -297,7 +310,7 @@ impl<D: Dialect> Session<D> {
                     Err(_) if new == Role::Member => nick.clone(),
                     found => found?,
                 };
-                let current = authority.listed_role(&target, true);
+                let current = authority.listed_role(&target);
                 // Operators (un)voice; only the owner makes or unmakes operators.
                 let needed = if new >= Role::Operator || current >= Role::Operator {
                     Role::Owner
@@ -373,7 +386,7 @@ impl<D: Dialect> Session<D> {
                 format!("you may not {what} {target}: they administer this server"),
             ));
         } else {
-            authority.listed_role(target, true)
+            authority.listed_role(target)
         };
         let hint = match theirs {
             Role::Owner => format!("they own #{room}"),
