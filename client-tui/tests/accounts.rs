@@ -237,7 +237,11 @@ fn a_failed_login_is_not_retried_in_a_loop() {
     net(&mut app, error(ErrorCode::WrongPassword, "wrong password for Michael", None));
     net(
         &mut app,
-        ServerMsg::Bye { code: ByeCode::LoginFailed, message: "too many wrong passwords".into() },
+        ServerMsg::Bye {
+            code: ByeCode::LoginFailed,
+            message: "too many wrong passwords".into(),
+            retry_after_ms: None,
+        },
     );
     app.update(Event::Net(NetEvent::Closed { reason: "the server closed the connection".into() }));
     assert_eq!(app.link.retry_at(), None);

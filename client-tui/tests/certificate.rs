@@ -180,7 +180,11 @@ fn a_tls_only_server_is_explained_and_not_retried_in_clear() {
     let mut app = connecting();
     let plain = Security::Plain { loopback: false };
     app.update(Event::Net(NetEvent::Connected { server: SERVER.into(), security: plain }));
-    let bye = ServerMsg::Bye { code: ByeCode::TlsRequired, message: "TLS only \u{1b}[31m".into() };
+    let bye = ServerMsg::Bye {
+        code: ByeCode::TlsRequired,
+        message: "TLS only \u{1b}[31m".into(),
+        retry_after_ms: None,
+    };
     app.update(Event::Net(NetEvent::Message(bye)));
     app.update(Event::Net(NetEvent::Closed { reason: "the server closed the connection".into() }));
     assert_eq!(app.log.back().unwrap().text, format!("not reconnecting: {TLS_ONLY}"));

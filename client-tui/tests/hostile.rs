@@ -264,7 +264,7 @@ fn channels() -> Vec<Channel> {
             pane: Pane::Log,
             deliver: |app, t| {
                 let (code, message) = (ByeCode::Shutdown, t.to_owned());
-                net(app, ServerMsg::Bye { code, message });
+                net(app, ServerMsg::Bye { code, message, retry_after_ms: None });
             },
             shown: |t| format!("server says goodbye: {}", sanitize(t)),
         },

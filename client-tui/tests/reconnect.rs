@@ -214,6 +214,7 @@ fn quitting_or_a_final_goodbye_is_not_retried() {
         ServerMsg::Bye {
             code: ByeCode::UnsupportedProtocol,
             message: "protocol 1 is not supported".into(),
+            retry_after_ms: None,
         },
     );
     closed(&mut app);
@@ -237,7 +238,11 @@ fn a_comeback_shows_the_resume_token_and_being_replaced_is_final() {
 
     net(
         &mut app,
-        ServerMsg::Bye { code: ByeCode::Replaced, message: "a new connection took over".into() },
+        ServerMsg::Bye {
+            code: ByeCode::Replaced,
+            message: "a new connection took over".into(),
+            retry_after_ms: None,
+        },
     );
     closed(&mut app);
     assert!(!app.link.reconnecting(), "two clients with one token would take turns forever");
@@ -247,9 +252,38 @@ fn a_comeback_shows_the_resume_token_and_being_replaced_is_final() {
 #[test]
 fn a_server_shutdown_is_retried() {
     let mut app = in_rust();
-    net(&mut app, ServerMsg::Bye { code: ByeCode::Shutdown, message: "restarting".into() });
+    net(
+        &mut app,
+        ServerMsg::Bye {
+            code: ByeCode::Shutdown,
+            message: "restarting".into(),
+            retry_after_ms: None,
+        },
+    );
     closed(&mut app);
     assert!(app.link.reconnecting());
+}
+
+/// Turned away for connecting too often: the next attempt waits as long as the server said,
+/// however short the backoff would be.
+#[test]
+fn a_throttled_connection_waits_as_long_as_the_server_said() {
+    let mut app = in_rust();
+    let t0 = Instant::now();
+    tick(&mut app, t0);
+    let wait = BACKOFF_MAX * 3;
+    net(
+        &mut app,
+        ServerMsg::Bye {
+            code: ByeCode::Throttled,
+            message: "you are connecting too often: try again in 90 s".into(),
+            retry_after_ms: Some(u64::try_from(wait.as_millis()).unwrap()),
+        },
+    );
+    closed(&mut app);
+    assert!(app.link.reconnecting());
+    let due = app.next_deadline().unwrap();
+    assert!(due >= t0 + wait, "tried again after {:?}", due - t0);
 }
 
 /// Back before the server has noticed the old connection died, the nick is still taken: the

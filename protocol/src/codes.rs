@@ -126,6 +126,8 @@ pub enum ByeCode {
     Killed,
     /// A server-wide ban matches this client.
     Banned,
+    /// The client's address connected too often; `retry_after_ms` says when it may again.
+    Throttled,
     #[serde(other)]
     Other,
 }

@@ -418,6 +418,9 @@ pub enum ServerMsg {
     Bye {
         code: ByeCode,
         message: String,
+        /// With `throttled`: milliseconds until the client may connect again.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_after_ms: Option<u64>,
     },
 }
 

@@ -399,6 +399,7 @@ fn server_fixtures() -> Vec<(ServerMsg, &'static str)> {
             ServerMsg::Bye {
                 code: ByeCode::Shutdown,
                 message: "the server is shutting down".into(),
+                retry_after_ms: None,
             },
             r#"{"type":"bye","code":"shutdown","message":"the server is shutting down"}"#,
         ),
@@ -406,6 +407,7 @@ fn server_fixtures() -> Vec<(ServerMsg, &'static str)> {
             ServerMsg::Bye {
                 code: ByeCode::Killed,
                 message: "disconnected by Michael: spam bot".into(),
+                retry_after_ms: None,
             },
             r#"{"type":"bye","code":"killed","message":"disconnected by Michael: spam bot"}"#,
         ),

@@ -282,3 +282,31 @@ pub const MAX_MUTES: usize = 500;
 /// Most invitations to one room at once; they last [`INVITE_LASTS`], so an operator who
 /// invites faster than that is told to wait rather than grow the room without bound.
 pub const MAX_INVITES: usize = 500;
+
+/// Default for `--connect-burst`: connections one address block may open in a burst before
+/// `--connect-rate` applies. A household starting its clients, or a client reconnecting
+/// after a few network drops, stays within it.
+pub const CONNECT_BURST: u32 = 16;
+
+/// Default for `--connect-rate`: new connections a second from one address block once the
+/// burst is spent (one every 10 s, refilling the burst). A client that reconnects in a loop
+/// is slowed to this and told how long to wait.
+pub const CONNECT_PER_SECOND: f64 = 0.1;
+
+/// Units of work a session may ask for at once (`who`, `rooms`, `history`, `ping`, refused
+/// requests: one unit each, one more per [`REQUEST_UNIT_BYTES`] of answer). A client that
+/// starts by asking for every room's members and a history page each stays within it.
+pub const REQUEST_BURST: u32 = 100;
+
+/// Units of work a second once the burst is spent: a person never notices it; a script that
+/// asks for member lists or history pages in a loop gets a few kilobytes a second.
+pub const REQUEST_PER_SECOND: f64 = 10.0;
+
+/// Bytes of answer that cost one more unit of [`REQUEST_BURST`]: a page of 100 short
+/// messages, or some 300 nicks.
+pub const REQUEST_UNIT_BYTES: usize = 4096;
+
+/// Most accounts and address blocks whose budgets are kept after their connections ended (a
+/// few hundred bytes each). Past it, after forgetting those that are full again, new ones
+/// start fresh rather than grow the table.
+pub const MAX_KEPT_BUDGETS: usize = 100_000;

@@ -5,10 +5,10 @@
 //! to its client and ends; `run` returns when they all have (or after [`SHUTDOWN_GRACE`]).
 //! A connection's first steps (a proxy's header, the TLS handshake) are in [`opening`].
 
-use std::collections::HashMap;
 use std::future::Future;
-use std::net::{IpAddr, Ipv6Addr, SocketAddr};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::BytesMut;
 use futures::FutureExt;
@@ -24,6 +24,7 @@ use tracing::{error, info, warn};
 use crate::broker::Broker;
 use crate::config::ServerInfo;
 use crate::dialect::{Dialect, Json, Plain, View};
+use crate::flood::{Connects, TurnedAway};
 use crate::hub::Hub;
 use crate::limits::{MAX_REFUSING, SHUTDOWN_GRACE};
 use crate::proxy::{Proxies, TrustedProxies};
@@ -110,7 +111,11 @@ pub async fn run(
     let token = CancellationToken::new();
     let tracker = TaskTracker::new();
     let slots = Arc::new(Semaphore::new(info.max_connections));
-    let per_address = Arc::new(PerAddress::new(info.max_connections_per_ip));
+    let per_address = Arc::new(Connects::new(
+        info.max_connections_per_ip,
+        info.connects,
+        info.throttle_exempt.clone(),
+    ));
     let ctx = Accept {
         hub,
         info,
@@ -154,7 +159,7 @@ struct Accept {
     token: CancellationToken,
     tracker: TaskTracker,
     slots: Arc<Semaphore>,
-    per_address: Arc<PerAddress>,
+    per_address: Arc<Connects>,
     /// Connections being turned away at once.
     refusing: Arc<Semaphore>,
     tls: Option<Arc<Tls>>,
@@ -191,16 +196,18 @@ impl Accept {
             let address_slot = if proxied {
                 None
             } else {
-                let Some(slot) = PerAddress::acquire(&self.per_address, peer.ip()) else {
-                    warn!(%peer, "connection refused: too many from this address");
-                    self.refuse(stream, peer, dialect(), ByeCode::TooManyConnections);
-                    continue;
-                };
-                Some(slot)
+                match Connects::admit(&self.per_address, peer.ip()) {
+                    Ok(slot) => Some(slot),
+                    Err(turned) => {
+                        warn!(%peer, "connection refused: {}", Refused::from(turned).why());
+                        self.refuse(stream, peer, dialect(), turned.into());
+                        continue;
+                    }
+                }
             };
             let Ok(permit) = self.slots.clone().try_acquire_owned() else {
                 warn!(%peer, "connection refused: server full");
-                self.refuse(stream, peer, dialect(), ByeCode::ServerFull);
+                self.refuse(stream, peer, dialect(), ByeCode::ServerFull.into());
                 continue;
             };
             let (hub, info, token) = (self.hub.clone(), self.info.clone(), self.token.clone());
@@ -224,8 +231,8 @@ impl Accept {
                         .map(move |()| drop(slot))
                         .left_future()
                 }
-                Opened::TurnAway(stream, code) => {
-                    turn_away(stream, dialect, code).boxed().right_future()
+                Opened::TurnAway(stream, refused) => {
+                    turn_away(stream, dialect, refused).boxed().right_future()
                 }
                 Opened::Closed => future::ready(()).boxed().right_future(),
             });
@@ -233,7 +240,7 @@ impl Accept {
         }
         // Connections the kernel accepted but we had not: closing the listener would reset them.
         while let Some(Ok((stream, peer))) = listener.accept().now_or_never() {
-            self.refuse(stream, peer, dialect(), ByeCode::Shutdown);
+            self.refuse(stream, peer, dialect(), ByeCode::Shutdown.into());
         }
     }
 
@@ -251,7 +258,7 @@ impl Accept {
     /// the connection is closed without a word: each costs a task for up to a second (plus,
     /// from a trusted proxy, the time its header takes). On a TLS port the reason is told
     /// over TLS, after the handshake.
-    fn refuse<D: Dialect>(&self, stream: TcpStream, peer: SocketAddr, dialect: D, code: ByeCode) {
+    fn refuse<D: Dialect>(&self, stream: TcpStream, peer: SocketAddr, dialect: D, why: Refused) {
         let Ok(permit) = self.refusing.clone().try_acquire_owned() else { return };
         let opening = self.opening();
         self.tracker.spawn(async move {
@@ -261,131 +268,70 @@ impl Accept {
             {
                 return;
             }
-            if let Opened::TurnAway(stream, _) = opening.handshake_to_tell(stream, code).await {
-                turn_away(stream, dialect, code).await;
+            if let Opened::TurnAway(stream, _) = opening.handshake_to_tell(stream, why).await {
+                turn_away(stream, dialect, why).await;
             }
             drop(permit);
         });
     }
 }
 
-/// Tells a connection that will not get a session why, and closes it.
-async fn turn_away<D: Dialect>(mut stream: Transport, mut dialect: D, code: ByeCode) {
-    let message = match code {
-        ByeCode::ServerFull => "the server is full; try again later",
-        ByeCode::TooManyConnections => "too many connections from your address",
-        ByeCode::TlsRequired => {
-            "this server speaks TLS only: connect with TLS (chat-tui --tls, openssl s_client, \
-             ncat --ssl)"
-        }
-        _ => "the server is shutting down",
-    };
-    let mut out = BytesMut::new();
-    dialect.write(
-        &ServerMsg::Bye { code, message: message.into() },
-        View { nick: None, rooms: &[] as &[RoomName; 0] },
-        &mut out,
-    );
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), async {
-        stream.write_all(&out).await?;
-        stream.shutdown().await
-    })
-    .await;
+/// Why a connection gets no session, as its goodbye tells it.
+#[derive(Debug, Clone, Copy)]
+struct Refused {
+    code: ByeCode,
+    /// When it may connect again, if the server knows.
+    retry_after: Option<Duration>,
 }
 
-/// Connections per client address, for `--max-connections-per-ip`. IPv6 addresses count by
-/// their /64 network, the block one host or household is given: counting single addresses
-/// would let one host open as many as it likes.
-struct PerAddress {
-    max: usize,
-    // std Mutex: held for one map update, never across an await.
-    open: Mutex<HashMap<IpAddr, usize>>,
-}
-
-/// One connection's place in [`PerAddress`]; gives it back when dropped.
-struct AddressSlot {
-    table: Arc<PerAddress>,
-    key: IpAddr,
-}
-
-impl PerAddress {
-    fn new(max: usize) -> Self {
-        Self { max, open: Mutex::new(HashMap::new()) }
-    }
-
-    fn key(ip: IpAddr) -> IpAddr {
-        match ip {
-            IpAddr::V4(_) => ip,
-            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-                Some(v4) => IpAddr::V4(v4),
-                None => IpAddr::V6(Ipv6Addr::from(v6.to_bits() & !u128::from(u64::MAX))),
-            },
-        }
-    }
-
-    fn open(&self) -> MutexGuard<'_, HashMap<IpAddr, usize>> {
-        crate::sync::lock(&self.open)
-    }
-
-    /// A place for one more connection from `ip`, or `None` if it has as many as allowed.
-    fn acquire(table: &Arc<Self>, ip: IpAddr) -> Option<AddressSlot> {
-        let key = Self::key(ip);
-        let mut open = table.open();
-        let count = open.entry(key).or_insert(0);
-        if *count >= table.max {
-            return None;
-        }
-        *count += 1;
-        Some(AddressSlot { table: table.clone(), key })
+impl From<ByeCode> for Refused {
+    fn from(code: ByeCode) -> Self {
+        Self { code, retry_after: None }
     }
 }
 
-impl Drop for AddressSlot {
-    fn drop(&mut self) {
-        let mut open = self.table.open();
-        if let Some(count) = open.get_mut(&self.key) {
-            *count -= 1;
-            if *count == 0 {
-                open.remove(&self.key);
+impl From<TurnedAway> for Refused {
+    fn from(turned: TurnedAway) -> Self {
+        match turned {
+            TurnedAway::TooMany => ByeCode::TooManyConnections.into(),
+            TurnedAway::Throttled(wait) => {
+                Self { code: ByeCode::Throttled, retry_after: Some(wait) }
             }
         }
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Each address gets its own allowance, places come back when connections end, and an
-    /// IPv6 /64 counts as one address.
-    #[test]
-    fn connections_per_address() {
-        let table = Arc::new(PerAddress::new(2));
-        let a: IpAddr = "192.0.2.1".parse().unwrap();
-        let b: IpAddr = "192.0.2.2".parse().unwrap();
-        let first = PerAddress::acquire(&table, a).unwrap();
-        let _second = PerAddress::acquire(&table, a).unwrap();
-        assert!(PerAddress::acquire(&table, a).is_none());
-        assert!(PerAddress::acquire(&table, b).is_some(), "another address is not affected");
-        drop(first);
-        assert!(PerAddress::acquire(&table, a).is_some());
-
-        let v6 = |s: &str| s.parse::<IpAddr>().unwrap();
-        let _x = PerAddress::acquire(&table, v6("2001:db8::1")).unwrap();
-        let _y = PerAddress::acquire(&table, v6("2001:db8::ffff:1")).unwrap();
-        assert!(PerAddress::acquire(&table, v6("2001:db8::2")).is_none(), "same /64");
-        assert!(PerAddress::acquire(&table, v6("2001:db8:0:1::1")).is_some(), "next /64");
-        let mapped = PerAddress::acquire(&table, v6("::ffff:192.0.2.2")).unwrap();
-        assert_eq!(mapped.key, b, "an IPv4-mapped address counts as the IPv4 one");
-    }
-
-    /// The table does not keep addresses that have no connection left.
-    #[test]
-    fn the_table_forgets_idle_addresses() {
-        let table = Arc::new(PerAddress::new(5));
-        for i in 0..100u8 {
-            drop(PerAddress::acquire(&table, IpAddr::from([10, 0, 0, i])));
+impl Refused {
+    /// The goodbye's words.
+    fn why(&self) -> String {
+        match self.code {
+            ByeCode::ServerFull => "the server is full; try again later".into(),
+            ByeCode::TooManyConnections => "too many connections from your address".into(),
+            ByeCode::Throttled => {
+                let secs = self.retry_after.unwrap_or_default().as_secs_f64().ceil();
+                format!("you are connecting too often: try again in {secs} s")
+            }
+            ByeCode::TlsRequired => "this server speaks TLS only: connect with TLS (chat-tui \
+                                     --tls, openssl s_client, ncat --ssl)"
+                .into(),
+            _ => "the server is shutting down".into(),
         }
-        assert!(table.open().is_empty());
     }
+}
+
+/// Tells a connection that will not get a session why, and closes it.
+async fn turn_away<D: Dialect>(mut stream: Transport, mut dialect: D, why: Refused) {
+    let retry_after_ms =
+        why.retry_after.map(|wait| u64::try_from(wait.as_millis()).unwrap_or(u64::MAX));
+    let mut out = BytesMut::new();
+    dialect.write(
+        &ServerMsg::Bye { code: why.code, message: why.why(), retry_after_ms },
+        View { nick: None, rooms: &[] as &[RoomName; 0] },
+        &mut out,
+    );
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        stream.write_all(&out).await?;
+        stream.shutdown().await
+    })
+    .await;
 }

@@ -189,7 +189,7 @@ async fn endless_garbage_ends_the_session() {
     let got = bad.recv_until_closed().await;
     let errors = got.iter().filter(|m| matches!(m, ServerMsg::Error { .. })).count();
     assert_eq!(errors as u32, chat_server::limits::MAX_ERRORS_IN_A_ROW);
-    let Some(ServerMsg::Bye { code, message }) = got.last() else { panic!("{got:?}") };
+    let Some(ServerMsg::Bye { code, message, .. }) = got.last() else { panic!("{got:?}") };
     assert_eq!(*code, ByeCode::TooManyErrors);
     assert!(message.contains("unreadable lines in a row"), "{message}");
     let ServerMsg::Presence { event, .. } = tracy.recv().await else { panic!() };

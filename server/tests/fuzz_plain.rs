@@ -294,7 +294,7 @@ impl Session {
             | ClientMsg::Gbans => Vec::new(),
             ClientMsg::Quit { reason } => vec![
                 presence(&RoomName::lobby(), PresenceEvent::Left { reason }),
-                ServerMsg::Bye { code: ByeCode::Quit, message: "bye".into() },
+                ServerMsg::Bye { code: ByeCode::Quit, message: "bye".into(), retry_after_ms: None },
             ],
         }
     }
@@ -607,7 +607,11 @@ fn server_msg() -> impl Strategy<Value = ServerMsg> {
         ),
         any::<u64>().prop_map(|token| ServerMsg::Ping { token }),
         any::<u64>().prop_map(|token| ServerMsg::Pong { token }),
-        (select(BYES), hostile()).prop_map(|(code, message)| ServerMsg::Bye { code, message }),
+        (select(BYES), hostile()).prop_map(|(code, message)| ServerMsg::Bye {
+            code,
+            message,
+            retry_after_ms: None
+        }),
     ]
 }
 

@@ -21,12 +21,13 @@ use protocol::{ByeCode, ClientMsg, ErrorCode, PresenceEvent, RoomName, ServerMsg
 const REFILL: Duration = Duration::from_secs(2);
 
 /// Flood limits small enough to reach in a test: 3 at once, then one every [`REFILL`]; 5
-/// refusals.
+/// refusals; 6 units of requests.
 fn tight_flood() -> FloodLimits {
     let every = REFILL;
     FloodLimits {
         messages: Rate { burst: 3, every },
         joins: Rate { burst: 2, every },
+        requests: Rate { burst: 6, every },
         refusals: Rate { burst: 5, every },
     }
 }
@@ -145,8 +146,9 @@ async fn sustained_flooding_ends_in_a_disconnect() {
     server.shutdown().await;
 }
 
-/// Joins have their own allowance: a client that used up its messages can still join rooms,
-/// and cheap requests (ping, who) are never limited.
+/// Each kind of request has its own allowance: a client that used up its messages can still
+/// join rooms and ask questions; questions (ping, who, history) have a budget of their own,
+/// refused past it with the time to wait, like messages.
 #[tokio::test]
 async fn joins_and_questions_do_not_share_the_message_allowance() {
     let server =
@@ -158,12 +160,19 @@ async fn joins_and_questions_do_not_share_the_message_allowance() {
     assert_eq!(texts(&drain(&mut mallory).await).len(), 3);
     mallory.send(ClientMsg::Join { room: RoomName::parse("elsewhere").unwrap(), key: None }).await;
     mallory.recv_until(|m| matches!(m, ServerMsg::Members { .. })).await;
-    for token in 0..50 {
+    for token in 0..10 {
         mallory.send(ClientMsg::Ping { token }).await;
     }
-    let pongs =
-        drain(&mut mallory).await.iter().filter(|m| matches!(m, ServerMsg::Pong { .. })).count();
-    assert_eq!(pongs, 50);
+    let got = drain(&mut mallory).await;
+    let pongs = got.iter().filter(|m| matches!(m, ServerMsg::Pong { .. })).count();
+    assert_eq!(pongs, 6, "the requests' burst: {got:?}");
+    let refused = got
+        .iter()
+        .filter(|m| {
+            matches!(m, ServerMsg::Error { code: ErrorCode::Flood, request: Some(r), retry_after_ms: Some(_), .. } if r == "ping")
+        })
+        .count();
+    assert_eq!(refused, 4, "{got:?}");
     server.shutdown().await;
 }
 

@@ -499,7 +499,7 @@ async fn admins_kill_and_ban_from_the_server_and_are_beyond_bans() {
     admin.send(ClientMsg::Kill { nick: nick("Mallory"), reason: Some(label("spam bot")) }).await;
     let bye = mallory.recv_until_closed().await;
     assert!(
-        bye.iter().any(|m| matches!(m, ServerMsg::Bye { code: ByeCode::Killed, message } if message == "disconnected by Admin: spam bot")),
+        bye.iter().any(|m| matches!(m, ServerMsg::Bye { code: ByeCode::Killed, message, .. } if message == "disconnected by Admin: spam bot")),
         "{bye:?}"
     );
     admin

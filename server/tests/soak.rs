@@ -542,7 +542,7 @@ impl Conn<'_> {
         loop {
             match self.read(deadline).await? {
                 Read::Msg(msg) if wanted(&msg) => return Ok(()),
-                Read::Msg(ServerMsg::Bye { code, message }) => {
+                Read::Msg(ServerMsg::Bye { code, message, .. }) => {
                     return Err(format!("bye {code:?} ({message}) while waiting for {what}"));
                 }
                 Read::Msg(_) => {}

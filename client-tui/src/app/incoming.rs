@@ -156,10 +156,14 @@ impl App {
             ServerMsg::Pong { .. } => {}
             // Sanitised on its own, not only as part of the line: marks at its start sit on
             // a dotted circle instead of the space before them.
-            ServerMsg::Bye { code, message } => {
+            ServerMsg::Bye { code, message, retry_after_ms } => {
                 let message = sanitize(&message).into_owned();
                 self.log(LogKind::Error, &format!("server says goodbye: {message}"));
                 self.link.bye(code, &message);
+                // Connecting again sooner would only be turned away again.
+                if let Some(ms) = retry_after_ms {
+                    self.link.hold_until(self.now + std::time::Duration::from_millis(ms));
+                }
             }
         }
         Vec::new()

@@ -7,13 +7,11 @@
 //!   account's failure count before the others have added theirs (the growing wait per
 //!   account lives with the account, [`super::Failures::wait`], where every node sees it).
 //!
-//! Addresses are keyed by the IPv4 address or the IPv6 /64 (one host's usual allocation:
-//! keying by the full IPv6 address would give one host 2^64 budgets).
+//! Addresses are keyed by their [`AddressBlock`].
 
 use std::collections::HashMap;
 use std::fmt;
-use std::net::{IpAddr, Ipv6Addr};
-use std::num::NonZeroU32;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -23,6 +21,7 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use protocol::NickKey;
 use tokio::sync::OwnedMutexGuard;
 
+use crate::flood::{AddressBlock, Rate};
 use crate::limits::{
     ADDRESS_LOGIN_BURST, ADDRESS_LOGIN_REFILL, ADDRESS_REGISTER_BURST, ADDRESS_REGISTER_REFILL,
 };
@@ -33,8 +32,8 @@ use crate::sync::lock;
 const SWEEP_EVERY: u32 = 1024;
 
 pub struct Logins {
-    attempts: DefaultKeyedRateLimiter<IpAddr>,
-    registrations: DefaultKeyedRateLimiter<IpAddr>,
+    attempts: DefaultKeyedRateLimiter<AddressBlock>,
+    registrations: DefaultKeyedRateLimiter<AddressBlock>,
     clock: DefaultClock,
     accounts: Mutex<HashMap<NickKey, Arc<tokio::sync::Mutex<()>>>>,
     checks: AtomicU32,
@@ -55,11 +54,8 @@ impl Default for Logins {
     }
 }
 
-fn quota(burst: u32, refill: Duration) -> Quota {
-    let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
-    Quota::with_period(refill)
-        .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
-        .allow_burst(burst)
+fn quota(burst: u32, every: Duration) -> Quota {
+    Rate { burst, every }.quota()
 }
 
 impl fmt::Debug for Logins {
@@ -90,8 +86,14 @@ impl Logins {
         turn.lock_owned().await
     }
 
-    fn take(&self, limiter: &DefaultKeyedRateLimiter<IpAddr>, ip: IpAddr) -> Result<(), Duration> {
-        limiter.check_key(&key(ip)).map_err(|not_until| not_until.wait_time_from(self.clock.now()))
+    fn take(
+        &self,
+        limiter: &DefaultKeyedRateLimiter<AddressBlock>,
+        ip: IpAddr,
+    ) -> Result<(), Duration> {
+        limiter
+            .check_key(&AddressBlock::of(ip))
+            .map_err(|not_until| not_until.wait_time_from(self.clock.now()))
     }
 
     fn sweep(&self) {
@@ -100,16 +102,6 @@ impl Logins {
             self.registrations.retain_recent();
             lock(&self.accounts).retain(|_, turn| Arc::strong_count(turn) > 1);
         }
-    }
-}
-
-fn key(ip: IpAddr) -> IpAddr {
-    match ip.to_canonical() {
-        IpAddr::V6(v6) => {
-            let s = v6.segments();
-            IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
-        }
-        v4 => v4,
     }
 }
 

@@ -13,7 +13,8 @@ use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
-use super::{AddressSlot, PerAddress};
+use super::Refused;
+use crate::flood::{AddressSlot, Connects};
 use crate::proxy::Proxies;
 use crate::tls::{NotTls, Tls};
 use crate::transport::Transport;
@@ -23,7 +24,7 @@ use crate::transport::Transport;
 pub(super) struct Opening {
     pub(super) tls: Option<Arc<Tls>>,
     pub(super) proxies: Arc<Proxies>,
-    pub(super) per_address: Arc<PerAddress>,
+    pub(super) per_address: Arc<Connects>,
     pub(super) token: CancellationToken,
 }
 
@@ -32,7 +33,7 @@ pub(super) enum Opened {
     /// A session for the client at this address, counted in this place.
     Session(Transport, SocketAddr, Option<AddressSlot>),
     /// No session: told why, then closed.
-    TurnAway(Transport, ByeCode),
+    TurnAway(Transport, Refused),
     /// No session, and nothing said.
     Closed,
 }
@@ -55,11 +56,14 @@ impl Opening {
                 () = self.token.cancelled() => None,
             };
             let Some(client) = client else { return Opened::Closed };
-            let Some(slot) = PerAddress::acquire(&self.per_address, client.ip()) else {
-                warn!(%client, proxy = %peer, "connection refused: too many from this address");
-                return self.handshake_to_tell(tcp, ByeCode::TooManyConnections).await;
-            };
-            (client, Some(slot))
+            match Connects::admit(&self.per_address, client.ip()) {
+                Ok(slot) => (client, Some(slot)),
+                Err(turned) => {
+                    let why = Refused::from(turned);
+                    warn!(%client, proxy = %peer, "connection refused: {}", why.why());
+                    return self.handshake_to_tell(tcp, why).await;
+                }
+            }
         } else {
             // On shutdown the session starts at once, and says goodbye.
             let forged = look_for_forgery
@@ -82,7 +86,7 @@ impl Opening {
                 if !proxied && self.proxies.forged(&tcp, peer).await {
                     return Opened::Closed;
                 }
-                Opened::TurnAway(Transport::Tcp(tcp), ByeCode::TlsRequired)
+                Opened::TurnAway(Transport::Tcp(tcp), ByeCode::TlsRequired.into())
             }
             Err(NotTls::Failed(e)) => {
                 debug!(%client, %peer, error = %e, "no TLS session");
@@ -91,14 +95,14 @@ impl Opening {
         }
     }
 
-    /// A connection that is to be told `code`: over TLS on a TLS port (once the handshake is
+    /// A connection that is to be told `why`: over TLS on a TLS port (once the handshake is
     /// done), in clear text elsewhere.
-    pub(super) async fn handshake_to_tell(&self, tcp: TcpStream, code: ByeCode) -> Opened {
+    pub(super) async fn handshake_to_tell(&self, tcp: TcpStream, why: Refused) -> Opened {
         match &self.tls {
-            None => Opened::TurnAway(Transport::Tcp(tcp), code),
+            None => Opened::TurnAway(Transport::Tcp(tcp), why),
             Some(tls) => match tls.accept(tcp).await {
-                Ok(stream) => Opened::TurnAway(stream, code),
-                Err(NotTls::PlainText(tcp)) => Opened::TurnAway(Transport::Tcp(tcp), code),
+                Ok(stream) => Opened::TurnAway(stream, why),
+                Err(NotTls::PlainText(tcp)) => Opened::TurnAway(Transport::Tcp(tcp), why),
                 Err(NotTls::Failed(_)) => Opened::Closed,
             },
         }

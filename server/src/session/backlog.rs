@@ -28,6 +28,7 @@ use super::{End, Flow, Session};
 use crate::broker::Page;
 use crate::dialect::Dialect;
 use crate::event::SharedEvent;
+use crate::flood::Cost;
 use crate::hub::RoomChannel;
 use crate::limits::{MAX_QUERIES_PER_SESSION, REFILL_PAGE};
 
@@ -193,14 +194,18 @@ impl<D: Dialect> Session<D> {
                 let page = page.map_err(|e| self.write(&e.for_request("join").to_msg())).ok();
                 self.joined_backlog(&room, page);
             }
-            Completion::Page { room, page } => match page {
-                Ok(page) => self.write(&ServerMsg::History {
-                    room,
-                    messages: page.messages,
-                    beginning: page.beginning,
-                }),
-                Err(e) => self.write(&e.for_request("history").to_msg()),
-            },
+            Completion::Page { room, page } => {
+                let since = self.out.len();
+                match page {
+                    Ok(page) => self.write(&ServerMsg::History {
+                        room,
+                        messages: page.messages,
+                        beginning: page.beginning,
+                    }),
+                    Err(e) => self.write(&e.for_request("history").to_msg()),
+                }
+                self.pay_for_answer(Some(Cost::Request), since);
+            }
             Completion::Refill { room, chain, messages } => self.refilled(room, chain, messages),
             Completion::Claimed { nick, client, resume, how } => {
                 self.awaiting = false;

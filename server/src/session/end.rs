@@ -94,8 +94,11 @@ impl<D: Dialect> Session<D> {
             info!(nick = ?nick.as_str(), ?end, "left");
         }
         self.rooms.leave_all();
+        if let (Some(holder), Some(flood)) = (self.holder.take(), &self.flood) {
+            self.info.kept.keep(holder, flood);
+        }
         if let Some((code, message)) = end.bye() {
-            self.write(&ServerMsg::Bye { code, message });
+            self.write(&ServerMsg::Bye { code, message, retry_after_ms: None });
         }
         // Whatever is still pending (answers to the last lines of a client that half-closed,
         // the goodbye) gets a short last chance; a client that is not reading does not get

@@ -12,6 +12,7 @@
 //!   an account that is away.
 //! - [`moderation`]: topics, modes, invitations, kicks, bans, mutes, roles; kills and server
 //!   bans; [`acts`]: storing what they decide, and what that does to the session's rooms.
+//! - [`budget`]: what each request costs against flood control, and whose budget pays.
 //! - [`output`]: batching and writing; [`speaking`]: its messages on their way and a sender
 //!   waiting for its room; [`alive`]: hello and ping deadlines; [`end`]: how it ends.
 
@@ -19,6 +20,7 @@ mod account;
 mod acts;
 mod alive;
 mod backlog;
+mod budget;
 mod end;
 mod moderation;
 mod output;
@@ -46,7 +48,7 @@ use uuid::Uuid;
 use crate::broker::Broker;
 use crate::config::ServerInfo;
 use crate::dialect::{Dialect, View};
-use crate::flood::Flood;
+use crate::flood::{Flood, Holder};
 use crate::hub::{DirectEvent, DirectReceiver, Hub, Order};
 use crate::limits::{MAX_ERRORS_IN_A_ROW, MAX_LINES_BEFORE_HELLO, MAX_PENDING_OUT};
 use crate::transport::Transport;
@@ -96,6 +98,7 @@ pub fn run<D: Dialect>(
         errors_in_a_row: 0,
         lines_before_hello: 0,
         flood: info.flood.map(Flood::new),
+        holder: None,
         info,
         broker,
         queries: Queries::default(),
@@ -141,6 +144,9 @@ struct Session<D> {
     lines_before_hello: u32,
     /// Flood control; `None` when the server has it off.
     flood: Option<Flood>,
+    /// Whose budget `flood` spends, once registered (an account, or the address block), and
+    /// where it is kept when the session ends; `None` for an exempt address.
+    holder: Option<Holder>,
     broker: Broker,
     /// History reads under way.
     queries: Queries,
@@ -385,12 +391,23 @@ impl<D: Dialect> Session<D> {
             }
         };
         self.errors_in_a_row = 0;
-        let name = request.type_name();
-        self.handle(request).unwrap_or_else(|error| {
-            debug!(code = ?error.code, message = ?error.message, "request failed");
-            self.write(&error.for_request(name).to_msg());
-            Flow::Continue
-        })
+        if let Err(refused) = self.pay(&request) {
+            return refused;
+        }
+        let (name, cost, since) = (request.type_name(), budget::cost(&request), self.out.len());
+        let flow = match self.handle(request) {
+            Ok(flow) => flow,
+            Err(error) => {
+                debug!(code = ?error.code, message = ?error.message, "request failed");
+                self.write(&error.for_request(name).to_msg());
+                if let Err(end) = self.pay_for_refusal() {
+                    return Flow::Close(end);
+                }
+                Flow::Continue
+            }
+        };
+        self.pay_for_answer(cost, since);
+        flow
     }
 
     /// An event from the room at `index` of the receivers.

@@ -5,7 +5,6 @@ use protocol::{
     ClientMsg, ErrorCode, Label, MessageKind, Nick, PROTOCOL_VERSION, Password, PresenceEvent,
     RequestError, ResumeToken, RoomInfo, RoomName, ServerMsg, Text,
 };
-use std::time::Duration;
 
 use tracing::info;
 use uuid::Uuid;
@@ -15,7 +14,6 @@ use super::rooms::{JoinedRoom, Phase};
 use super::{End, Flow, Session};
 use crate::broker::{Answer, Hello, Say, Welcome};
 use crate::dialect::Dialect;
-use crate::flood::{Cost, Refusal};
 use crate::hub::{Order, ResumeHash};
 use crate::limits::{
     MAX_LOGIN_TRIES, MAX_ROOMS_LISTED, MAX_ROOMS_PER_SESSION, MAX_THROTTLE, ROOM_BACKLOG_HIGH,
@@ -46,13 +44,6 @@ impl<D: Dialect> Session<D> {
         let Some(nick) = self.nick.clone() else {
             return Err(RequestError::new(ErrorCode::NotRegistered, "say hello first"));
         };
-        if let (Some(flood), Some(cost)) = (&mut self.flood, cost(&request)) {
-            match flood.check(cost) {
-                Ok(()) => {}
-                Err(Refusal::RetryAfter(wait)) => return Err(flood_error(wait)),
-                Err(Refusal::Disconnect) => return Ok(Flow::Close(End::Flooding)),
-            }
-        }
         match request {
             ClientMsg::Join { room, key } => self.join(&nick, room, key.as_ref())?,
             ClientMsg::Leave { room } => self.leave(&nick, &room)?,
@@ -375,6 +366,7 @@ impl<D: Dialect> Session<D> {
     pub(super) fn set_logged_in(&mut self, logged_in: bool) {
         self.logged_in = logged_in;
         self.direct.set_logged_in(logged_in);
+        self.hold_budget();
     }
 
     /// The end for a client that a server ban matches: by nick and address, or (`account`)
@@ -417,37 +409,4 @@ impl<D: Dialect> Session<D> {
 
 fn not_in_room(room: &RoomName) -> RequestError {
     RequestError::new(ErrorCode::NotInRoom, format!("you are not in #{room}"))
-}
-
-/// What a request costs against flood control: joins announce themselves and read history;
-/// the requests named free only answer the client itself, at the pace it reads the answers;
-/// everything else (messages, nick changes, moderation) reaches other people.
-fn cost(request: &ClientMsg) -> Option<Cost> {
-    match request {
-        ClientMsg::Join { .. } => Some(Cost::Join),
-        ClientMsg::Hello { .. }
-        | ClientMsg::Ping { .. }
-        | ClientMsg::Pong { .. }
-        | ClientMsg::Quit { .. }
-        | ClientMsg::Leave { .. }
-        | ClientMsg::Rooms
-        | ClientMsg::Who { .. }
-        | ClientMsg::History { .. }
-        | ClientMsg::Register { .. }
-        | ClientMsg::Passwd { .. }
-        | ClientMsg::Unregister { .. } => None,
-        _ => Some(Cost::Message),
-    }
-}
-
-/// "slow down: you may send again in 1.5 s", with the wait in milliseconds for programs.
-fn flood_error(wait: Duration) -> RequestError {
-    let ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX).saturating_add(1);
-    let tenths = ms.div_ceil(100);
-    let mut error = RequestError::new(
-        ErrorCode::Flood,
-        format!("slow down: you may send again in {}.{} s", tenths / 10, tenths % 10),
-    );
-    error.retry_after_ms = Some(ms);
-    error
 }

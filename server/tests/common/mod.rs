@@ -138,6 +138,13 @@ pub fn reset(stream: TcpStream) {
     drop(stream);
 }
 
+/// A TCP connection to `addr` from the loopback address `source` (any of 127.0.0.0/8).
+pub async fn connect_from(addr: SocketAddr, source: &str) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(SocketAddr::new(source.parse().unwrap(), 0)).unwrap();
+    socket.connect(addr).await.unwrap()
+}
+
 pub fn nick(s: &str) -> Nick {
     Nick::parse(s).unwrap()
 }
@@ -154,6 +161,12 @@ pub struct JsonClient<S = TcpStream> {
 impl JsonClient {
     pub async fn connect(addr: SocketAddr) -> Self {
         Self::on(TcpStream::connect(addr).await.unwrap())
+    }
+
+    /// A client connecting from `source`, a loopback address of the test's choosing
+    /// (127.0.0.2, ...), as a client elsewhere on the internet would have its own.
+    pub async fn connect_from(addr: SocketAddr, source: &str) -> Self {
+        Self::on(connect_from(addr, source).await)
     }
 
     /// A client on a socket the test set up itself.

@@ -1,12 +1,5 @@
-//! Flood control: a token bucket per connection for each kind of request that costs other
-//! people something (a message fans out to a room; a join or a nick change announces itself).
-//!
-//! We refuse rather than delay (ergo's "fakelag" holds the client's next line back instead). A
-//! refused request gets `flood` with the time after which it may be sent again, so nothing
-//! disappears without the sender knowing, and the session keeps reading: a ping, `who` or
-//! `quit` behind a burst of messages is answered at once rather than after the burst has
-//! dripped through. A client that keeps sending while refused — more than the refusal
-//! bucket allows — is disconnected with `flooding`.
+//! A token bucket: a rate with a burst, kept as one instant (GCRA), so a bucket is small
+//! enough to keep for every address and account that used one recently.
 
 use std::time::Duration;
 
@@ -36,29 +29,14 @@ impl Rate {
     }
 }
 
-/// The limits of one connection. `None` in [`crate::ServerInfo::flood`] turns them all off
-/// (for benchmarks).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct FloodLimits {
-    /// Messages to rooms and people (`say`, `me`, `msg`) and nick changes.
-    pub messages: Rate,
-    /// Rooms joined. Its own bucket, with a burst of a whole session's rooms, so a client that
-    /// reconnects can rejoin all its rooms at once.
-    pub joins: Rate,
-    /// Requests refused for flooding. Past this, the session ends with `flooding`.
-    pub refusals: Rate,
-}
-
-impl Default for FloodLimits {
-    fn default() -> Self {
-        use crate::limits::{
-            FLOOD_BURST, FLOOD_PER_SECOND, FLOOD_REFUSALS, JOIN_BURST, JOIN_PER_SECOND,
-        };
-        Self {
-            messages: Rate::per_second(FLOOD_BURST, FLOOD_PER_SECOND),
-            joins: Rate::per_second(JOIN_BURST, JOIN_PER_SECOND),
-            refusals: Rate::per_second(FLOOD_REFUSALS, FLOOD_PER_SECOND),
-        }
+impl Rate {
+    /// The same rate as a governor quota, for limiters keyed by many addresses at once. A
+    /// burst of zero counts as one.
+    pub fn quota(&self) -> governor::Quota {
+        let burst = std::num::NonZeroU32::new(self.burst).unwrap_or(std::num::NonZeroU32::MIN);
+        governor::Quota::with_period(self.every.min(NEVER))
+            .unwrap_or_else(|| governor::Quota::per_second(std::num::NonZeroU32::MAX))
+            .allow_burst(burst)
     }
 }
 
@@ -100,51 +78,32 @@ impl Bucket {
         self.full_at = next;
         Ok(())
     }
-}
 
-/// A connection's buckets.
-#[derive(Debug)]
-pub struct Flood {
-    messages: Bucket,
-    joins: Bucket,
-    refusals: Bucket,
-}
-
-/// What kind of request, for the bucket it takes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Cost {
-    Message,
-    Join,
-}
-
-/// The answer to a request over its limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
-    /// Refused; it may be sent again after this long.
-    RetryAfter(Duration),
-    /// Refused once too often: the session ends.
-    Disconnect,
-}
-
-impl Flood {
-    pub fn new(limits: FloodLimits) -> Self {
-        Self {
-            messages: Bucket::new(limits.messages),
-            joins: Bucket::new(limits.joins),
-            refusals: Bucket::new(limits.refusals),
-        }
+    /// Takes `tokens` more after the fact, for work whose size is known only once it is done
+    /// (the bytes of an answer): the bucket may go below empty, and the next [`Bucket::take`]
+    /// waits until it has refilled past that. At most a burst below empty, so one big answer
+    /// costs a bounded wait.
+    pub fn charge(&mut self, tokens: u32) {
+        self.charge_at(Instant::now(), tokens);
     }
 
-    /// Takes a token for a request of the given cost.
-    pub fn check(&mut self, cost: Cost) -> Result<(), Refusal> {
-        let bucket = match cost {
-            Cost::Message => &mut self.messages,
-            Cost::Join => &mut self.joins,
-        };
-        bucket.take().map_err(|wait| match self.refusals.take() {
-            Ok(()) => Refusal::RetryAfter(wait),
-            Err(_) => Refusal::Disconnect,
-        })
+    fn charge_at(&mut self, now: Instant, tokens: u32) {
+        let every = self.rate.every.min(NEVER);
+        let window = every.saturating_mul(self.rate.burst);
+        let Some(deepest) = now.checked_add(window.saturating_mul(2)) else { return };
+        let start = self.full_at.max(now);
+        let owed = start.checked_add(every.saturating_mul(tokens)).unwrap_or(deepest);
+        self.full_at = owed.min(deepest).max(self.full_at);
+    }
+
+    /// Full at `now`: then it is no different from a new bucket, and need not be kept.
+    pub fn is_full_at(&self, now: Instant) -> bool {
+        self.full_at <= now
+    }
+
+    /// Keeps the emptier of the two: what one connection used counts for the next.
+    pub fn merge(&mut self, other: &Bucket) {
+        self.full_at = self.full_at.max(other.full_at);
     }
 }
 
@@ -192,6 +151,29 @@ mod tests {
         assert_eq!(b.take_at(t0 + ms(1000)), Ok(()));
     }
 
+    /// A charge after the fact empties the bucket for as long as the work was worth, down to
+    /// a burst below empty at most; merging keeps the emptier bucket.
+    #[test]
+    fn charges_go_below_empty_within_a_bound() {
+        let t0 = Instant::now();
+        let rate = Rate { burst: 4, every: ms(100) };
+        let mut b = Bucket::new(rate);
+        b.full_at = t0;
+        assert_eq!(b.take_at(t0), Ok(()));
+        b.charge_at(t0, 5);
+        // 6 tokens used of 4: two below empty, so the next one is 300 ms away.
+        assert_eq!(b.take_at(t0), Err(ms(300)));
+        b.charge_at(t0, 1000);
+        assert_eq!(b.take_at(t0), Err(ms(500)), "at most a burst below empty");
+        let mut fresh = Bucket::new(rate);
+        fresh.full_at = t0;
+        assert!(fresh.is_full_at(t0) && !b.is_full_at(t0 + ms(799)) && b.is_full_at(t0 + ms(800)));
+        fresh.merge(&b);
+        assert_eq!(fresh.take_at(t0), Err(ms(500)));
+        b.merge(&Bucket { rate, full_at: t0 });
+        assert_eq!(b.take_at(t0), Err(ms(500)), "merging never refills");
+    }
+
     /// Extreme rates neither overflow nor panic: zero burst refuses everything; a zero rate
     /// never refills.
     #[test]
@@ -206,23 +188,5 @@ mod tests {
         for _ in 0..1000 {
             assert_eq!(fast.take_at(now), Ok(()));
         }
-    }
-
-    /// Flooding is refused with a wait while the refusal bucket lasts, then ends the session.
-    #[test]
-    fn sustained_flooding_disconnects() {
-        let limits = FloodLimits {
-            messages: Rate { burst: 2, every: Duration::from_secs(10) },
-            joins: Rate { burst: 1, every: Duration::from_secs(10) },
-            refusals: Rate { burst: 3, every: Duration::from_secs(10) },
-        };
-        let mut f = Flood::new(limits);
-        assert_eq!(f.check(Cost::Message), Ok(()));
-        assert_eq!(f.check(Cost::Message), Ok(()));
-        assert_eq!(f.check(Cost::Join), Ok(()));
-        for _ in 0..3 {
-            assert!(matches!(f.check(Cost::Message), Err(Refusal::RetryAfter(_))));
-        }
-        assert_eq!(f.check(Cost::Join), Err(Refusal::Disconnect));
     }
 }

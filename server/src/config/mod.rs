@@ -1,5 +1,11 @@
 //! The flags of `chat-server`, and what they become: [`ServerInfo`] (what sessions are told and
 //! held to), the broker's settings.
+//!
+//! - `flood.rs`: the flags of flood control and the connection throttle.
+
+mod flood;
+
+pub use flood::FloodFlags;
 
 use std::ffi::OsString;
 use std::net::SocketAddr;
@@ -11,10 +17,11 @@ use clap::Parser;
 use crate::broker::redis::RedisUrl;
 use crate::broker::redis::address::{SecretArg, read_ca_file};
 use crate::broker::{ClusterConfig, HistoryConfig, Location};
-use crate::flood::{FloodLimits, Rate};
+use crate::flood::{Exempt, FloodLimits, Kept, Rate};
 use crate::limits::{
-    FLOOD_BURST, FLOOD_PER_SECOND, HELLO_TIMEOUT, HISTORY_KEEP, HISTORY_ON_JOIN, MAX_CONNECTIONS,
-    MAX_CONNECTIONS_PER_IP, MAX_ROOM_MEMBERS, MAX_ROOMS, NICK_RESERVATION, PING_INTERVAL,
+    CONNECT_BURST, CONNECT_PER_SECOND, HELLO_TIMEOUT, HISTORY_KEEP, HISTORY_ON_JOIN,
+    MAX_CONNECTIONS, MAX_CONNECTIONS_PER_IP, MAX_ROOM_MEMBERS, MAX_ROOMS, NICK_RESERVATION,
+    PING_INTERVAL,
 };
 use crate::proxy::{Cidr, TrustedProxies};
 use crate::tls::{self, TlsError, TlsFiles};
@@ -68,18 +75,8 @@ pub struct Config {
     #[arg(long, default_value_t = MAX_ROOM_MEMBERS, value_name = "N")]
     pub max_room_members: usize,
 
-    /// Messages a client may send at once before --flood-rate applies.
-    #[arg(long, default_value_t = FLOOD_BURST, value_name = "N")]
-    pub flood_burst: u32,
-
-    /// Messages a second a client may send after its burst (fractions allowed: 0.5). Faster
-    /// ones are refused with the time to wait; a client that keeps on is disconnected.
-    #[arg(long, default_value_t = FLOOD_PER_SECOND, value_name = "N")]
-    pub flood_rate: f64,
-
-    /// No flood control at all (for benchmarks on a trusted network).
-    #[arg(long, conflicts_with_all = ["flood_burst", "flood_rate"])]
-    pub no_flood_control: bool,
+    #[command(flatten)]
+    pub flood: FloodFlags,
 
     /// Seconds a new connection has to say hello (or, on the plain-text port, give a name)
     /// before it is closed.
@@ -185,14 +182,9 @@ impl Config {
             max_connections_per_ip: self.max_connections_per_ip,
             max_rooms: self.max_rooms,
             max_room_members: self.max_room_members,
-            flood: (!self.no_flood_control).then(|| FloodLimits {
-                messages: Rate::per_second(self.flood_burst, self.flood_rate),
-                refusals: Rate::per_second(
-                    crate::limits::FLOOD_REFUSALS,
-                    self.flood_rate.max(FLOOD_PER_SECOND),
-                ),
-                ..FloodLimits::default()
-            }),
+            flood: self.flood.limits(),
+            connects: self.flood.connects(),
+            throttle_exempt: self.flood.exempt(),
             hello_timeout: Duration::from_secs(self.hello_timeout),
             ping_interval: Duration::from_secs(self.ping_interval),
             nick_reservation: Duration::from_secs(self.nick_reservation),
@@ -420,6 +412,12 @@ pub struct ServerInfo {
     pub max_room_members: usize,
     /// Per-connection flood control; `None` turns it off (benchmarks).
     pub flood: Option<FloodLimits>,
+    /// New connections per address block over time; `None`: no limit.
+    pub connects: Option<Rate>,
+    /// Networks limited one connection at a time only (`--throttle-exempt`).
+    pub throttle_exempt: Exempt,
+    /// The flood buckets of connections that ended, by account or address block.
+    pub kept: std::sync::Arc<Kept>,
     /// A connection that has not said hello by then is closed (`hello_timeout`).
     pub hello_timeout: Duration,
     /// A JSON client silent this long is pinged; silent as long again, it is closed.
@@ -445,6 +443,9 @@ impl Default for ServerInfo {
             max_rooms: crate::limits::MAX_ROOMS,
             max_room_members: crate::limits::MAX_ROOM_MEMBERS,
             flood: Some(FloodLimits::default()),
+            connects: Some(Rate::per_second(CONNECT_BURST, CONNECT_PER_SECOND)),
+            throttle_exempt: Exempt::loopback(),
+            kept: std::sync::Arc::default(),
             hello_timeout: crate::limits::HELLO_TIMEOUT,
             ping_interval: crate::limits::PING_INTERVAL,
             nick_reservation: crate::limits::NICK_RESERVATION,
