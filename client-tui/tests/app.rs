@@ -317,6 +317,47 @@ fn private_messages_have_their_own_window() {
     );
 }
 
+/// A nick change comes once, through one shared room: every room window Tracy is in, and the
+/// private window with her, follow it, each with a line; a room she is not in is left alone.
+#[test]
+fn a_nick_change_told_once_reaches_every_window_with_that_person() {
+    let mut app = in_lobby();
+    for (r, nicks) in [
+        ("lobby", ["Michael", "Tracy"]),
+        ("rust", ["Michael", "Tracy"]),
+        ("go", ["Michael", "Sam"]),
+    ] {
+        server(&mut app, presence(r, "Michael", PresenceEvent::Joined));
+        let nicks = nicks.iter().map(|n| nick(n)).collect();
+        server(&mut app, ServerMsg::Members { room: room(r), nicks, roles: Default::default() });
+    }
+    server(
+        &mut app,
+        ServerMsg::Private {
+            account: false,
+            offline: false,
+            id: Uuid::now_v7(),
+            from: nick("Tracy"),
+            to: nick("Michael"),
+            text: text("psst"),
+            ts: 0,
+        },
+    );
+    server(&mut app, presence("rust", "Tracy", PresenceEvent::Renamed { to: nick("Trace") }));
+    let window = |target: Target| app.windows.iter().find(|w| w.target == target).unwrap();
+    for r in ["lobby", "rust"] {
+        let w = window(Target::Room(room(r)));
+        assert!(w.members.contains(&nick("Trace")) && !w.members.contains(&nick("Tracy")), "{r}");
+        let last = w.entries().back().unwrap().text.clone();
+        assert_eq!(last, "Tracy is now known as Trace", "{r}");
+    }
+    let go = window(Target::Room(room("go")));
+    assert!(go.entries().iter().all(|e| !e.text.contains("known as")), "not her room");
+    let private = window(Target::Private(nick("Trace")));
+    assert_eq!(private.entries().back().unwrap().text, "Tracy is now known as Trace");
+    assert!(app.windows.iter().all(|w| w.target != Target::Private(nick("Tracy"))));
+}
+
 /// The server confirming our leave closes the room's window.
 #[test]
 fn leaving_closes_the_window() {

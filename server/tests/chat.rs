@@ -228,6 +228,50 @@ async fn nick_conflicts_are_refused_clearly() {
 }
 
 /// Presence: join, leave, nick change and a dropped connection are announced to the room.
+/// A nick change reaches each other member once, however many rooms they share, on both
+/// ports; a member of only one of the rooms hears it there.
+#[tokio::test]
+async fn a_nick_change_reaches_each_member_once() {
+    let server = start_server().await;
+    let mut michael = server.join("Michael").await;
+    let mut tracy = server.join("Tracy").await;
+    let mut sam = server.join("Sam").await;
+    let mut nc = common::PlainClient::login(server.plain, "Guest").await;
+    for r in ["rust", "go", "c"] {
+        for c in [&mut michael, &mut tracy] {
+            c.send(ClientMsg::Join { room: room(r), key: None }).await;
+            c.recv_until(|m| matches!(m, ServerMsg::Members { room, .. } if room.as_str() == r))
+                .await;
+        }
+        nc.send(&format!("/join {r}\n")).await;
+        nc.line_until(|l| l.starts_with(&format!("[{r}] Members:"))).await;
+    }
+    michael.send(ClientMsg::Nick { nick: nick("Mike") }).await;
+    michael.recv_until(|m| *m == ServerMsg::Nick { nick: nick("Mike") }).await;
+    michael.send(ClientMsg::Say { room: room("lobby"), text: Text::parse("done").unwrap() }).await;
+    for c in [&mut tracy, &mut sam] {
+        let (_, before) = c.recv_until(|m| matches!(m, ServerMsg::Message { .. })).await;
+        let renames: Vec<_> = before
+            .iter()
+            .filter(|m| {
+                matches!(m, ServerMsg::Presence { event: PresenceEvent::Renamed { .. }, .. })
+            })
+            .collect();
+        assert_eq!(renames.len(), 1, "{before:?}");
+    }
+    let mut lines = Vec::new();
+    loop {
+        let line = nc.line().await;
+        if line == "[lobby] Mike: done" {
+            break;
+        }
+        lines.push(line);
+    }
+    let told: Vec<_> = lines.iter().filter(|l| l.contains("known as")).collect();
+    assert_eq!(told, ["Michael is now known as Mike"], "{lines:?}");
+    server.shutdown().await;
+}
+
 #[tokio::test]
 async fn presence_events_for_join_leave_rename_and_drop() {
     let server = start_server().await;

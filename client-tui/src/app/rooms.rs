@@ -52,6 +52,10 @@ impl App {
             self.log(LogKind::Info, &format!("you left #{room}"));
             return;
         }
+        if let PresenceEvent::Renamed { to } = &event {
+            self.on_renamed(&room, &nick, to, mine, ts);
+            return;
+        }
         let index = self.windows.open(target);
         let text = match &event {
             PresenceEvent::Joined if mine => {
@@ -61,7 +65,6 @@ impl App {
                 self.windows[index].room.set_topic(None);
                 format!("you joined #{room}")
             }
-            PresenceEvent::Renamed { to } if mine => format!("you are now known as {to}"),
             event => describe::presence(&nick, event),
         };
         let w = &mut self.windows[index];
@@ -75,14 +78,44 @@ impl App {
                 w.members.remove(&nick);
                 w.room.forget(&nick);
             }
-            PresenceEvent::Renamed { to } => {
-                w.members.remove(&nick);
-                w.members.insert(to.clone());
-                w.room.rename(&nick, to.clone());
-            }
+            PresenceEvent::Renamed { .. } => {}
         }
         let entry = Entry::note(self.settings.time_of(ts), EntryKind::Info, clean(&text));
         self.push(index, entry);
+    }
+
+    /// `nick` is now `to`. The server tells each member once, through one of the rooms it
+    /// shares with them (`room`), as IRC's NICK is told once: the change is made, with a
+    /// line, in every room window the nick is a member of, and in the private window with
+    /// that person, which follows the new nick.
+    fn on_renamed(&mut self, room: &RoomName, nick: &Nick, to: &Nick, mine: bool, ts: u64) {
+        let text = if mine {
+            format!("you are now known as {to}")
+        } else {
+            describe::presence(nick, &PresenceEvent::Renamed { to: to.clone() })
+        };
+        let time = self.settings.time_of(ts);
+        let event_room = self.windows.open(Target::Room(room.clone()));
+        let mut told = Vec::new();
+        for index in 0..self.windows.len() {
+            let w = &mut self.windows[index];
+            let in_room = matches!(&w.target, Target::Room(_))
+                && (index == event_room || w.members.contains(nick) || mine);
+            let with_them = !mine && w.target == Target::Private(nick.clone());
+            if in_room {
+                w.members.remove(nick);
+                w.members.insert(to.clone());
+                w.room.rename(nick, to.clone());
+            } else if with_them {
+                w.target = Target::Private(to.clone());
+            } else {
+                continue;
+            }
+            told.push(index);
+        }
+        for index in told {
+            self.push(index, Entry::note(time.clone(), EntryKind::Info, clean(&text)));
+        }
     }
 
     /// A room's member list, with the roles of those who have one: sent on joining and after

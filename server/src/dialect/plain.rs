@@ -186,6 +186,10 @@ impl Plain {
             ServerMsg::Presence { event: PresenceEvent::Renamed { to }, .. } if Some(to) == me => {
                 Vec::new()
             }
+            // One change, told once whatever the rooms shared: not a line of one room.
+            ServerMsg::Presence { nick, event: event @ PresenceEvent::Renamed { .. }, .. } => {
+                vec![describe::presence(nick, event)]
+            }
             ServerMsg::Presence { room, nick, event, .. } => {
                 let mine = Some(nick) == me;
                 match event {

@@ -232,8 +232,14 @@ pub struct Membership {
 }
 
 fn presence(room: &RoomName, nick: &Nick, event: PresenceEvent) -> SharedEvent {
+    presence_as(Uuid::now_v7(), room, nick, event)
+}
+
+/// A presence event with a given id: a nick change is one event told in every room the nick
+/// is in, under one id, so that a member who shares several of those rooms is told once.
+fn presence_as(id: Uuid, room: &RoomName, nick: &Nick, event: PresenceEvent) -> SharedEvent {
     Event::new(ServerMsg::Presence {
-        id: Uuid::now_v7(),
+        id,
         ts: now_millis(),
         room: room.clone(),
         nick: nick.clone(),

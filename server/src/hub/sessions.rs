@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::{
     Change, Claimed, Direct, Hub, Member, Registered, ResumeHash, RoomChannel, State, User,
-    nick_in_use, nick_registered, presence, private, recipient_busy, taken_over,
+    nick_in_use, nick_registered, presence, presence_as, private, recipient_busy, taken_over,
 };
 use crate::event::SharedEvent;
 
@@ -264,11 +264,12 @@ impl Hub {
             return Err(RequestError::new(ErrorCode::NotRegistered, "you are not registered"));
         };
         user.nick = new.clone();
+        let id = Uuid::now_v7();
         for room in &user.rooms {
             if let Some(entry) = state.rooms.get_mut(room) {
                 entry.members.remove(&old_key);
                 entry.members.insert(new_key.clone(), Member { nick: new.clone(), session });
-                let event = presence(room, old, PresenceEvent::Renamed { to: new.clone() });
+                let event = presence_as(id, room, old, PresenceEvent::Renamed { to: new.clone() });
                 let change =
                     Change::Move { from: old_key.clone(), key: new_key.clone(), nick: new.clone() };
                 self.announce(&entry.tx, session, &event, change);

@@ -18,10 +18,11 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
 use futures::{FutureExt, StreamExt};
-use protocol::{ErrorCode, RequestError, RoomName, ServerMsg, Stored};
+use protocol::{ErrorCode, PresenceEvent, RequestError, RoomName, ServerMsg, Stored};
 use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::TryRecvError;
 use tracing::{debug, warn};
+use uuid::Uuid;
 
 use super::rooms::{Joining, Phase};
 use super::{End, Flow, Session};
@@ -297,6 +298,9 @@ impl<D: Dialect> Session<D> {
     /// the backlog or a refill). Notes the message as delivered; a message that comes after a
     /// gap (events missed without history to fill them in) is preceded by how many it missed.
     pub(super) fn is_new(&mut self, event: &SharedEvent) -> bool {
+        if let ServerMsg::Presence { id, event: PresenceEvent::Renamed { .. }, .. } = &event.msg {
+            return self.renames.get_or_insert_default().first_time(*id);
+        }
         let ServerMsg::Message { room, seq, .. } = &event.msg else { return true };
         let Some(joined) = self.rooms.get_mut(room) else { return true };
         let missed = match joined.delivered {
@@ -464,5 +468,26 @@ impl<D: Dialect> Session<D> {
             request: None,
             retry_after_ms: None,
         });
+    }
+}
+
+/// The ids of the last nick changes told to the client: one change comes through every room
+/// the nick shares with this session, under one id, and is told once. A few suffice: the
+/// copies of one change arrive within one pass over the session's rooms.
+#[derive(Debug, Default)]
+pub(super) struct RecentRenames {
+    ids: [Uuid; 8],
+    next: usize,
+}
+
+impl RecentRenames {
+    /// Whether `id` is new; remembers it.
+    fn first_time(&mut self, id: Uuid) -> bool {
+        if self.ids.contains(&id) {
+            return false;
+        }
+        self.ids[self.next] = id;
+        self.next = (self.next + 1) % self.ids.len();
+        true
     }
 }

@@ -99,6 +99,7 @@ pub fn run<D: Dialect>(
         lines_before_hello: 0,
         flood: info.flood.map(Flood::new),
         holder: None,
+        renames: None,
         info,
         broker,
         queries: Queries::default(),
@@ -147,6 +148,9 @@ struct Session<D> {
     /// Whose budget `flood` spends, once registered (an account, or the address block), and
     /// where it is kept when the session ends; `None` for an exempt address.
     holder: Option<Holder>,
+    /// Nick changes already told (one change comes through every shared room). Boxed, made
+    /// at the first one: most sessions see few.
+    renames: Option<Box<backlog::RecentRenames>>,
     broker: Broker,
     /// History reads under way.
     queries: Queries,
