@@ -148,11 +148,12 @@ impl Broker {
         }
     }
 
-    /// Rooms with stored messages, for room lists.
-    pub fn rooms(&self) -> Vec<RoomName> {
+    /// The first `n` rooms by name with stored messages that `skip` does not rule out, for
+    /// room lists.
+    pub fn quiet_rooms(&self, n: usize, skip: impl Fn(&RoomName) -> bool) -> Vec<RoomName> {
         match self {
-            Self::Local(local) => local.rooms(),
-            Self::Redis(cluster) => cluster.rooms(),
+            Self::Local(local) => local.room_set(|rooms| rooms.first(n, skip)),
+            Self::Redis(cluster) => cluster.room_set(|rooms| rooms.first(n, skip)),
         }
     }
 

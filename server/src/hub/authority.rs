@@ -115,6 +115,7 @@ impl Hub {
     /// Applies an act the broker has stored: its fields, its announcement to the room's
     /// members here, and the removal of the sessions here that it matches.
     pub fn apply(&self, act: &Act) {
+        self.rooms_changed();
         let mut state = self.state();
         let scope = act.scope();
         let cell = state.authority_cell(&scope);

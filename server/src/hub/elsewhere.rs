@@ -77,6 +77,7 @@ impl Hub {
     /// are shown it.
     pub fn on_presence(&self, from_here: bool, session: Uuid, event: SharedEvent) {
         let ServerMsg::Presence { room, nick, event: what, .. } = &event.msg else { return };
+        self.rooms_changed();
         let mut state = self.state();
         if !from_here {
             let key = nick.key();
@@ -221,6 +222,7 @@ impl Hub {
         users: Vec<(Nick, Uuid, String)>,
         rooms: Vec<(RoomName, Vec<(Nick, Uuid)>)>,
     ) {
+        self.rooms_changed();
         let mut state = self.state();
         let state = &mut *state;
         state.remote = users

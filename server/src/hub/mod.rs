@@ -10,7 +10,8 @@
 //! never awaits, and a std mutex is faster for that than an async one.
 //!
 //! - [`sessions`]: registering nicks, renames, private messages, a session's end.
-//! - [`rooms`]: joining, leaving, the lists of rooms and members.
+//! - [`rooms`]: joining, leaving, the lists of members.
+//! - [`listing`]: the list of rooms, built again only after something changed.
 //! - [`direct`]: a session's queue of private messages.
 //! - [`room_channel`]: a room's channel and its back-pressure.
 //! - [`reservations`]: nicks kept for a dropped session's resume token.
@@ -21,6 +22,7 @@
 mod authority;
 mod direct;
 pub mod elsewhere;
+mod listing;
 mod reservations;
 mod resume;
 mod room_channel;
@@ -65,6 +67,9 @@ pub struct Hub {
     elsewhere: Box<dyn Elsewhere>,
     /// The accounts of the server's admins (`--admin`).
     admins: Vec<NickKey>,
+    /// Changes to rooms' members and authority so far, and the room list as of some count.
+    changes: std::sync::atomic::AtomicU64,
+    listing: Mutex<listing::Listing>,
 }
 
 #[derive(Default)]
@@ -319,6 +324,8 @@ impl Hub {
             reserve_after: RESERVE_AFTER,
             elsewhere: Box::new(Alone),
             admins: Vec::new(),
+            changes: std::sync::atomic::AtomicU64::new(0),
+            listing: Mutex::default(),
         }
     }
 

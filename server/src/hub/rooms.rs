@@ -4,8 +4,7 @@
 use std::collections::BTreeMap;
 
 use protocol::{
-    ErrorCode, JoinKey, Nick, NickKey, PresenceEvent, RequestError, Role, RoomInfo, RoomName,
-    now_millis,
+    ErrorCode, JoinKey, Nick, NickKey, PresenceEvent, RequestError, Role, RoomName, now_millis,
 };
 use uuid::Uuid;
 
@@ -14,7 +13,6 @@ use super::{
 };
 use crate::authority::Who;
 use crate::event::SharedEvent;
-use crate::limits::MAX_ROOMS_LISTED;
 
 impl Hub {
     /// Puts `who` in `room`, creating the room if new, and announces it to the room. The
@@ -92,6 +90,7 @@ impl Hub {
         event: &SharedEvent,
         change: Change,
     ) {
+        self.rooms_changed();
         if !self.elsewhere.presence(session, event, change) {
             tx.send(event.clone());
         }
@@ -140,37 +139,6 @@ impl Hub {
         // Even a room emptied here is told: the other nodes keep its members too (alone, its
         // channel has nobody left to hear).
         self.announce(&tx, session, announcement, Change::Remove { key: key.clone() });
-    }
-
-    /// The biggest rooms (at most [`MAX_ROOMS_LISTED`]) with their member counts, sorted by
-    /// name; secret rooms (`+s`) only if `session` is in them.
-    pub fn rooms(&self, session: Uuid) -> Vec<RoomInfo> {
-        let state = self.state();
-        // The secret rooms by name, through the look-alike index: no room's key is computed.
-        let secret: std::collections::HashSet<&RoomName> = state
-            .authority
-            .iter()
-            .filter(|(_, cell)| cell.load().secret)
-            .filter_map(|(scope, _)| state.room_keys.get(scope.strip_prefix('#')?))
-            .collect();
-        let mut rooms: Vec<RoomInfo> = state
-            .rooms
-            .iter()
-            .filter(|(name, room)| {
-                !secret.contains(name) || room.members.values().any(|m| m.session == session)
-            })
-            .map(|(name, room)| RoomInfo {
-                name: name.clone(),
-                members: u32::try_from(room.members.len()).unwrap_or(u32::MAX),
-            })
-            .collect();
-        drop(state);
-        if rooms.len() > MAX_ROOMS_LISTED {
-            rooms.select_nth_unstable_by(MAX_ROOMS_LISTED, |a, b| b.members.cmp(&a.members));
-            rooms.truncate(MAX_ROOMS_LISTED);
-        }
-        rooms.sort_by(|a, b| a.name.cmp(&b.name));
-        rooms
     }
 
     /// The members of `room` and their roles, or `None` if there is no such room.

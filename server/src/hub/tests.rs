@@ -59,10 +59,38 @@ fn rooms_exist_while_they_have_members() {
     let mut membership = hub.join(&guest(&m), sid(&m), &lobby, None).unwrap();
     let first = membership.rx.try_recv().unwrap();
     assert!(std::sync::Arc::ptr_eq(&first, &membership.announcement));
-    assert_eq!(hub.rooms(Uuid::nil()).len(), 1);
+    assert_eq!(hub.rooms(&[]).len(), 1);
     hub.leave(&m, sid(&m), &lobby, PresenceEvent::Left { reason: None });
-    assert!(hub.rooms(Uuid::nil()).is_empty());
+    assert!(hub.rooms(&[]).is_empty());
     assert!(hub.members(&lobby).is_none());
+}
+
+/// The room list is kept between hellos, and built again after any change to a room's
+/// members or secrecy: it is never stale.
+#[test]
+fn the_room_list_is_kept_until_something_changes() {
+    let hub = Hub::new(100, 100);
+    let (m, _) = register(&hub, "Michael");
+    let (t, _) = register(&hub, "Tracy");
+    let (lobby, rust) = (RoomName::lobby(), RoomName::parse("rust").unwrap());
+    hub.join(&guest(&m), sid(&m), &lobby, None).unwrap();
+    let counts = |hub: &Hub, mine: &[RoomName]| -> Vec<(String, u32)> {
+        hub.rooms(mine).into_iter().map(|r| (r.name.to_string(), r.members)).collect()
+    };
+    assert_eq!(counts(&hub, &[]), [("lobby".into(), 1)]);
+    assert!(std::sync::Arc::ptr_eq(&hub.public_rooms(), &hub.public_rooms()), "kept");
+    hub.join(&guest(&t), sid(&t), &lobby, None).unwrap();
+    hub.join(&guest(&t), sid(&t), &rust, None).unwrap();
+    assert_eq!(counts(&hub, &[]), [("lobby".into(), 2), ("rust".into(), 1)]);
+    let secret = crate::authority::Setting { field: "mode:s".into(), value: Some("1".into()) };
+    hub.apply(&crate::authority::Act::new(Some(rust.clone()), vec![secret]));
+    assert_eq!(counts(&hub, &[]), [("lobby".into(), 2)], "secret: hidden from others");
+    assert_eq!(
+        counts(&hub, &[lobby.clone(), rust.clone()]),
+        [("lobby".into(), 2), ("rust".into(), 1)]
+    );
+    hub.leave(&t, sid(&t), &lobby, PresenceEvent::Left { reason: None });
+    assert_eq!(counts(&hub, &[]), [("lobby".into(), 1)]);
 }
 
 #[test]
@@ -97,7 +125,7 @@ fn the_number_of_rooms_is_capped_and_lists_are_bounded() {
         hub.join(&guest(&m), sid(&m), &RoomName::parse("r0").unwrap(), None).is_ok(),
         "existing rooms stay open"
     );
-    assert_eq!(hub.rooms(Uuid::nil()).len(), MAX_ROOMS_LISTED);
+    assert_eq!(hub.rooms(&[]).len(), MAX_ROOMS_LISTED);
 }
 
 /// Member lists read alphabetically, whatever order the look-alike keys sort in
@@ -155,7 +183,7 @@ fn forgetting_a_session_frees_its_nick_and_rooms() {
     assert_eq!(hub.online(), 1, "another session's id changes nothing");
     hub.forget(session);
     assert_eq!(hub.online(), 0);
-    assert!(hub.rooms(Uuid::nil()).is_empty());
+    assert!(hub.rooms(&[]).is_empty());
 }
 
 #[test]

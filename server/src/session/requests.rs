@@ -339,7 +339,7 @@ impl<D: Dialect> Session<D> {
     /// The rooms to list: those with members, then those that only have history (a restarted
     /// server's rooms), as many as fit in a list.
     fn room_list(&self) -> Vec<RoomInfo> {
-        let mut rooms = self.hub.rooms(self.id);
+        let mut rooms = self.hub.rooms(self.rooms.iter().map(|room| &room.name));
         let active: std::collections::HashSet<RoomName> =
             rooms.iter().map(|r| r.name.clone()).collect();
         // Secret rooms are few: each is found among the rooms with history by its key.
@@ -349,13 +349,10 @@ impl<D: Dialect> Session<D> {
             .iter()
             .filter_map(|scope| self.broker.room_by_key(scope.strip_prefix('#')?))
             .collect();
-        let quiet =
-            self.broker.rooms().into_iter().filter(|r| !active.contains(r) && !secret.contains(r));
-        rooms.extend(
-            quiet
-                .take(MAX_ROOMS_LISTED.saturating_sub(active.len()))
-                .map(|name| RoomInfo { name, members: 0 }),
-        );
+        let quiet = self.broker.quiet_rooms(MAX_ROOMS_LISTED.saturating_sub(active.len()), |r| {
+            active.contains(r) || secret.contains(r)
+        });
+        rooms.extend(quiet.into_iter().map(|name| RoomInfo { name, members: 0 }));
         rooms.sort_by(|a, b| a.name.cmp(&b.name));
         rooms
     }

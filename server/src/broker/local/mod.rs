@@ -146,11 +146,6 @@ impl Local {
         self.inner.config.location.is_some()
     }
 
-    /// Rooms with stored messages, for room lists after a restart.
-    pub fn rooms(&self) -> Vec<RoomName> {
-        lock(&self.inner.rooms).names()
-    }
-
     /// A look at the rooms with stored messages.
     pub fn room_set<T>(&self, look: impl FnOnce(&RoomSet) -> T) -> T {
         look(&lock(&self.inner.rooms))

@@ -10,11 +10,6 @@ use crate::broker::Page;
 use crate::sync::lock;
 
 impl Cluster {
-    /// Rooms with stored messages, as far as this node has heard.
-    pub fn rooms(&self) -> Vec<RoomName> {
-        lock(&self.rooms).names()
-    }
-
     /// A look at the rooms with stored messages, as far as this node has heard.
     pub fn room_set<T>(&self, look: impl FnOnce(&crate::broker::room_set::RoomSet) -> T) -> T {
         look(&lock(&self.rooms))
