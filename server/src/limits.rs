@@ -65,6 +65,12 @@ pub const PROXY_HEADER_MAX: usize = 4096;
 /// within two minutes. The plain-text port has no ping (nc cannot answer one).
 pub const PING_INTERVAL: Duration = Duration::from_secs(60);
 
+/// Default for `--plain-idle-timeout`: a plain-text client (which cannot answer a ping)
+/// silent this long is told it will be disconnected, and is, if it stays silent through
+/// [`PING_INTERVAL`] more. Long enough for a person reading along; without it, a dead peer
+/// or a script that opened connections and went quiet would hold them forever.
+pub const PLAIN_IDLE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
 /// Default for `--max-connections-per-ip`: sessions from one address at once. An office or a
 /// household behind one NAT address fits; one host opening hundreds is a script, and without
 /// this it could take every slot of [`MAX_CONNECTIONS`] by itself.

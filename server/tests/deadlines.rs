@@ -157,13 +157,34 @@ async fn a_client_that_does_not_answer_pings_is_dropped() {
     server.shutdown().await;
 }
 
+/// A person at `nc` cannot answer a ping: silence is not taken for death at the ping
+/// interval, only at the (longer) idle timeout, after a notice that says how to stay; saying
+/// anything keeps the session, staying silent through the notice ends it.
 #[tokio::test]
-async fn a_silent_plain_client_is_not_pinged_off() {
-    let server = server().await;
+async fn a_silent_plain_client_is_told_before_it_is_closed() {
+    let idle = PING_INTERVAL * 4;
+    let info = ServerInfo {
+        hello_timeout: HELLO_TIMEOUT,
+        ping_interval: PING_INTERVAL,
+        plain_idle_timeout: idle,
+        ..common::info()
+    };
+    let server = start_server_with(info).await;
     let mut guest = PlainClient::login(server.plain, "guest").await;
     tokio::time::sleep(PING_INTERVAL * 3).await;
     guest.send("/who\n").await;
     let line = guest.line_until(|l| l.starts_with("[lobby] Members:")).await;
     assert!(line.contains("guest"), "{line}");
+
+    let started = Instant::now();
+    let notice = guest.line_until(|l| l.contains("you have been silent")).await;
+    assert!(started.elapsed() >= idle - PING_INTERVAL, "told early: {:?}", started.elapsed());
+    assert!(notice.contains("say anything"), "{notice}");
+    guest.send("/who\n").await;
+    guest.line_until(|l| l.starts_with("[lobby] Members:")).await;
+    guest.line_until(|l| l.contains("you have been silent")).await;
+    let rest = guest.rest().await;
+    assert!(rest.contains("silent for too long"), "{rest}");
+    assert!(started.elapsed() >= idle * 2 + PING_INTERVAL, "{:?}", started.elapsed());
     server.shutdown().await;
 }

@@ -21,7 +21,7 @@ use crate::flood::{Exempt, FloodLimits, Kept, Rate};
 use crate::limits::{
     CONNECT_BURST, CONNECT_PER_SECOND, HELLO_TIMEOUT, HISTORY_KEEP, HISTORY_ON_JOIN,
     MAX_CONNECTIONS, MAX_CONNECTIONS_PER_IP, MAX_ROOM_MEMBERS, MAX_ROOMS, NICK_RESERVATION,
-    PING_INTERVAL,
+    PING_INTERVAL, PLAIN_IDLE_TIMEOUT,
 };
 use crate::proxy::{Cidr, TrustedProxies};
 use crate::tls::{self, TlsError, TlsFiles};
@@ -89,6 +89,12 @@ pub struct Config {
     #[arg(long, default_value_t = PING_INTERVAL.as_secs(), value_name = "SECS",
           value_parser = clap::value_parser!(u64).range(1..))]
     pub ping_interval: u64,
+
+    /// Seconds of silence after which a plain-text client (which cannot answer a ping) is
+    /// told it will be disconnected; silent --ping-interval more, it is.
+    #[arg(long, default_value_t = PLAIN_IDLE_TIMEOUT.as_secs(), value_name = "SECS",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub plain_idle_timeout: u64,
 
     /// Seconds the nick of a client that lost its connection stays reserved for it to come
     /// back with its resume token (0: not reserved; it can still take the nick over from a
@@ -187,6 +193,7 @@ impl Config {
             throttle_exempt: self.flood.exempt(),
             hello_timeout: Duration::from_secs(self.hello_timeout),
             ping_interval: Duration::from_secs(self.ping_interval),
+            plain_idle_timeout: Duration::from_secs(self.plain_idle_timeout),
             nick_reservation: Duration::from_secs(self.nick_reservation),
             admins: self.admins.clone(),
             ..ServerInfo::default()
@@ -422,6 +429,9 @@ pub struct ServerInfo {
     pub hello_timeout: Duration,
     /// A JSON client silent this long is pinged; silent as long again, it is closed.
     pub ping_interval: Duration,
+    /// A plain-text client silent this long is told; silent `ping_interval` more, it is
+    /// closed.
+    pub plain_idle_timeout: Duration,
     /// How long a dropped JSON session's nick waits for its resume token.
     pub nick_reservation: Duration,
     /// How long a session must have held its nick to be kept a reservation.
@@ -448,6 +458,7 @@ impl Default for ServerInfo {
             kept: std::sync::Arc::default(),
             hello_timeout: crate::limits::HELLO_TIMEOUT,
             ping_interval: crate::limits::PING_INTERVAL,
+            plain_idle_timeout: crate::limits::PLAIN_IDLE_TIMEOUT,
             nick_reservation: crate::limits::NICK_RESERVATION,
             reserve_after: crate::limits::RESERVE_AFTER,
             logins: std::sync::Arc::default(),

@@ -1,12 +1,13 @@
-//! A session's deadlines: the hello, and pings to a silent client.
+//! A session's deadlines: the hello, and pings (or, to a person at `nc`, a notice) to a
+//! silent client.
 
 use tokio::time::Instant;
 
-/// The session's deadlines: hello before `hello_timeout`; after that, a ping after
-/// `ping_interval` of silence and the end after as long again.
+/// The session's deadlines: hello before `hello_timeout`; after that, a ping (or a notice)
+/// after `quiet` of silence, and the end `grace` after that.
 ///
-/// The ping interval is the server's (`ServerInfo::ping_interval`), passed in rather than kept
-/// here: this lives in every session's future.
+/// The intervals are the server's ([`Silence`]), passed in rather than kept here: this lives
+/// in every session's future.
 pub(super) struct Alive {
     hello_by: Instant,
     heard: Instant,
@@ -29,11 +30,15 @@ impl Alive {
     }
 
     /// When the next thing is due: the end of the hello time, a ping, or the end.
-    pub(super) fn deadline(&self, registered: bool, interval: std::time::Duration) -> Instant {
+    pub(super) fn deadline(&self, registered: bool, silence: Silence) -> Instant {
         if !registered {
             return self.hello_by;
         }
-        if self.pinged { self.heard + interval * 2 } else { self.heard + interval }
+        if self.pinged {
+            self.heard + silence.quiet + silence.grace
+        } else {
+            self.heard + silence.quiet
+        }
     }
 
     /// The token of a ping to send now, or `None` if one was sent already (time is up).
@@ -45,4 +50,12 @@ impl Alive {
         self.pinged = true;
         Some(self.pings)
     }
+}
+
+/// How long a registered client may be silent: `quiet`, then it is pinged (or told, if it
+/// cannot answer a ping), then `grace` more before the end.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Silence {
+    pub(super) quiet: std::time::Duration,
+    pub(super) grace: std::time::Duration,
 }

@@ -31,6 +31,8 @@ pub(super) enum End {
     NoHello,
     /// Silent through a ping and as long again.
     PingTimeout,
+    /// A plain-text client silent through the idle timeout and the notice that followed it.
+    Idle,
     /// [`MAX_LINES_BEFORE_HELLO`] lines without a successful hello.
     ChattyBeforeHello,
     /// Kept sending while refused for flooding.
@@ -144,6 +146,7 @@ impl End {
             }
             End::NoHello => PresenceEvent::Dropped { reason: Label::truncate("no hello") },
             End::PingTimeout => PresenceEvent::Dropped { reason: Label::truncate("ping timeout") },
+            End::Idle => PresenceEvent::Dropped { reason: Label::truncate("idle") },
             End::ChattyBeforeHello => {
                 PresenceEvent::Dropped { reason: Label::truncate("no hello") }
             }
@@ -185,6 +188,9 @@ impl End {
             }
             End::PingTimeout => {
                 (ByeCode::PingTimeout, "no answer to ping; closing the connection".to_owned())
+            }
+            End::Idle => {
+                (ByeCode::PingTimeout, "silent for too long; closing the connection".to_owned())
             }
             End::ChattyBeforeHello => (
                 ByeCode::HelloTimeout,

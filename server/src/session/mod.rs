@@ -52,7 +52,7 @@ use crate::flood::{Flood, Holder};
 use crate::hub::{DirectEvent, DirectReceiver, Hub, Order};
 use crate::limits::{MAX_ERRORS_IN_A_ROW, MAX_LINES_BEFORE_HELLO, MAX_PENDING_OUT};
 use crate::transport::Transport;
-use alive::Alive;
+use alive::{Alive, Silence};
 use backlog::Queries;
 use end::End;
 use rooms::{Received, Rooms};
@@ -205,7 +205,7 @@ impl<D: Dialect> Session<D> {
         let mut alive = Alive::new(self.info.hello_timeout);
         // The session's one timer: the end of an unterminated line, or its deadline (hello,
         // ping, the end). One `Sleep`, moved, rather than a new one each time round.
-        let timer = sleep_until(alive.deadline(false, self.info.ping_interval));
+        let timer = sleep_until(alive.deadline(false, self.silence()));
         tokio::pin!(timer);
         loop {
             if let Err(end) = self.flush().await {
@@ -227,7 +227,7 @@ impl<D: Dialect> Session<D> {
             // The timer may fire early (it then moves itself on) but never late: the end of an
             // unterminated line, or a deadline that came nearer (the hello is done, and the
             // first ping is due before the hello deadline would have been).
-            let due = alive.deadline(self.nick.is_some(), self.info.ping_interval);
+            let due = alive.deadline(self.nick.is_some(), self.silence());
             let next = partial_deadline.map_or(due, |pause| pause.min(due));
             if next < timer.deadline() {
                 timer.as_mut().reset(next);
@@ -287,7 +287,7 @@ impl<D: Dialect> Session<D> {
                 // and the timer, when it fires early, sets itself to the real deadline.
                 () = &mut timer => {
                     let now = Instant::now();
-                    let due = alive.deadline(self.nick.is_some(), self.info.ping_interval);
+                    let due = alive.deadline(self.nick.is_some(), self.silence());
                     if partial_deadline.is_some_and(|pause| now >= pause) {
                         partial_deadline = None;
                         timer.as_mut().reset(due);
@@ -300,16 +300,21 @@ impl<D: Dialect> Session<D> {
                         Flow::Continue
                     } else if self.nick.is_none() {
                         Flow::Close(End::NoHello)
-                    } else if !self.dialect.pings() {
-                        alive.heard();
-                        timer.as_mut().reset(alive.deadline(true, self.info.ping_interval));
-                        Flow::Continue
                     } else if let Some(token) = alive.ping() {
-                        self.write(&ServerMsg::Ping { token });
-                        timer.as_mut().reset(alive.deadline(true, self.info.ping_interval));
+                        if self.dialect.pings() {
+                            self.write(&ServerMsg::Ping { token });
+                        } else {
+                            let grace = self.info.ping_interval.as_secs();
+                            self.notice(format!(
+                                "you have been silent for a while: say anything (or /ping) within {grace} s to stay connected"
+                            ));
+                        }
+                        timer.as_mut().reset(alive.deadline(true, self.silence()));
                         Flow::Continue
-                    } else {
+                    } else if self.dialect.pings() {
                         Flow::Close(End::PingTimeout)
+                    } else {
+                        Flow::Close(End::Idle)
                     }
                 }
                 // Boxed, and only while throttled: the rest of the time it takes no room in
@@ -412,6 +417,17 @@ impl<D: Dialect> Session<D> {
         };
         self.pay_for_answer(cost, since);
         flow
+    }
+
+    /// How long the client may be silent: a JSON client is pinged, a person at `nc` (who
+    /// cannot answer a ping) is told, after a longer quiet.
+    fn silence(&self) -> Silence {
+        let quiet = if self.dialect.pings() {
+            self.info.ping_interval
+        } else {
+            self.info.plain_idle_timeout
+        };
+        Silence { quiet, grace: self.info.ping_interval }
     }
 
     /// An event from the room at `index` of the receivers.
