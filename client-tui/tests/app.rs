@@ -190,6 +190,8 @@ fn messages_and_presence_fill_the_window() {
             room: room("lobby"),
             nicks: vec![nick("Michael")],
             roles: Default::default(),
+            after: None,
+            more: false,
         },
     );
     server(&mut app, presence("lobby", "Tracy", PresenceEvent::Joined));
@@ -329,7 +331,16 @@ fn a_nick_change_told_once_reaches_every_window_with_that_person() {
     ] {
         server(&mut app, presence(r, "Michael", PresenceEvent::Joined));
         let nicks = nicks.iter().map(|n| nick(n)).collect();
-        server(&mut app, ServerMsg::Members { room: room(r), nicks, roles: Default::default() });
+        server(
+            &mut app,
+            ServerMsg::Members {
+                room: room(r),
+                nicks,
+                roles: Default::default(),
+                after: None,
+                more: false,
+            },
+        );
     }
     server(
         &mut app,
@@ -356,6 +367,31 @@ fn a_nick_change_told_once_reaches_every_window_with_that_person() {
     let private = window(Target::Private(nick("Trace")));
     assert_eq!(private.entries().back().unwrap().text, "Tracy is now known as Trace");
     assert!(app.windows.iter().all(|w| w.target != Target::Private(nick("Tracy"))));
+}
+
+/// A big room's member list comes in pages: the client asks for the next page itself, and
+/// each page adds to the list the first one began.
+#[test]
+fn a_member_list_in_pages_is_asked_for_and_put_together() {
+    let mut app = in_lobby();
+    let page = |nicks: &[&str], after: Option<&str>, more| ServerMsg::Members {
+        room: room("lobby"),
+        nicks: nicks.iter().map(|n| nick(n)).collect(),
+        roles: Default::default(),
+        after: after.map(nick),
+        more,
+    };
+    let effects = server(&mut app, page(&["Anna", "Bob"], None, true));
+    let next = ClientMsg::Who { room: room("lobby"), after: Some(nick("Bob")) };
+    assert_eq!(effects, vec![Effect::Send(next)]);
+    assert!(server(&mut app, page(&["Cleo", "Michael"], Some("Bob"), false)).is_empty());
+    let members: Vec<&str> =
+        app.windows.current_window().unwrap().members.iter().map(Nick::as_str).collect();
+    assert_eq!(members, ["Anna", "Bob", "Cleo", "Michael"]);
+    assert_eq!(last_text(&app), "more members of #lobby: Cleo, Michael");
+    server(&mut app, page(&["Zed"], None, false));
+    let members = &app.windows.current_window().unwrap().members;
+    assert_eq!(members.len(), 1, "a first page starts a new list");
 }
 
 /// The server confirming our leave closes the room's window.

@@ -59,7 +59,13 @@ fn members(app: &mut App, r: &str, nicks: &[&str], roles: &[(&str, Role)]) {
     let roles: BTreeMap<_, _> = roles.iter().map(|(n, role)| (nick(n), *role)).collect();
     net(
         app,
-        ServerMsg::Members { room: room(r), nicks: nicks.iter().map(|n| nick(n)).collect(), roles },
+        ServerMsg::Members {
+            room: room(r),
+            nicks: nicks.iter().map(|n| nick(n)).collect(),
+            roles,
+            after: None,
+            more: false,
+        },
     );
 }
 

@@ -116,6 +116,8 @@ fn room_with_owners(width: u16, height: u16) -> App {
             room: RoomName::parse("rust").unwrap(),
             nicks: ["Bob", "Michael", "Sam", "Tracy", "zoë"].iter().map(|n| nick(n)).collect(),
             roles: roles.iter().map(|(n, r)| (nick(n), *r)).collect(),
+            after: None,
+            more: false,
         },
     );
     net(

@@ -35,6 +35,11 @@ pub const MAX_LABEL_BYTES: usize = 200;
 /// quick query and a line of at most a few hundred kilobytes.
 pub const MAX_HISTORY_PAGE: u32 = 100;
 
+/// Most nicks in one `members` answer: some 8 KB of JSON. A room of ten thousand is sent as
+/// pages the client asks for (`who` with `after`), each paid for on its own, rather than as
+/// one quarter-megabyte line for a 30-byte request.
+pub const MAX_MEMBERS_PAGE: usize = 500;
+
 /// Longest password, in bytes. Passphrases and password managers' output fit many times over;
 /// a bound keeps `hello` lines small and what the server hashes bounded.
 pub const MAX_PASSWORD_BYTES: usize = 512;

@@ -79,9 +79,11 @@ pub enum ClientMsg {
     },
     /// List the rooms that exist.
     Rooms,
-    /// List the members of a room.
+    /// List the members of a room: the first page, or (`after`) the page after that nick.
     Who {
         room: RoomName,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after: Option<Nick>,
     },
     Ping {
         token: u64,
@@ -352,13 +354,21 @@ pub enum ServerMsg {
     Rooms {
         rooms: Vec<RoomInfo>,
     },
-    /// The members of a room, sorted; sent after a `who` and after you join.
+    /// The members of a room, sorted, a page (at most [`crate::limits::MAX_MEMBERS_PAGE`]) at
+    /// a time; sent after a `who` and after you join.
     Members {
         room: RoomName,
         nicks: Vec<Nick>,
         /// The members with a role (owner, operator, voiced); the rest are members.
         #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
         roles: BTreeMap<Nick, Role>,
+        /// This page follows that nick (the `who` asked for it); absent: the first page, a
+        /// whole new list.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after: Option<Nick>,
+        /// More members follow: ask `who` with `after` = the last nick of this page.
+        #[serde(default, skip_serializing_if = "is_false")]
+        more: bool,
     },
     /// A room's topic: sent on joining a room that has one, after `members` in the answer to
     /// `who` when there is one, and as the answer to `topic`.

@@ -343,7 +343,7 @@ fn client_msg() -> impl Strategy<Value = ClientMsg> {
         (nick(), text()).prop_map(|(to, text)| Msg { to, text }),
         nick().prop_map(|nick| Nick { nick }),
         Just(Rooms),
-        room().prop_map(|room| Who { room }),
+        room().prop_map(|room| Who { room, after: None }),
         any::<u64>().prop_map(|token| Ping { token }),
         any::<u64>().prop_map(|token| Pong { token }),
         (room(), any::<Option<u64>>(), any::<u32>()).prop_map(|(room, before, limit)| History {

@@ -56,7 +56,9 @@ async fn hello_gets_a_welcome_and_a_seat_in_lobby() {
         ServerMsg::Members {
             room: room("lobby"),
             nicks: vec![nick("Michael"), nick("Tracy")],
-            roles: Default::default()
+            roles: Default::default(),
+            after: None,
+            more: false,
         }
     );
     server.shutdown().await;
@@ -161,7 +163,9 @@ async fn one_user_in_several_rooms() {
             ServerMsg::Members {
                 room: room(r),
                 nicks: vec![nick("Michael")],
-                roles: Default::default()
+                roles: Default::default(),
+                after: None,
+                more: false,
             }
         );
     }
@@ -352,16 +356,18 @@ async fn who_lists_members_to_members_and_empty_rooms_vanish() {
     michael.recv().await;
     tracy.send(ClientMsg::Join { room: room("rust"), key: None }).await;
     tracy.recv_until(|m| matches!(m, ServerMsg::Members { .. })).await;
-    tracy.send(ClientMsg::Who { room: room("rust") }).await;
+    tracy.send(ClientMsg::Who { room: room("rust"), after: None }).await;
     assert_eq!(
         tracy.recv().await,
         ServerMsg::Members {
             room: room("rust"),
             nicks: vec![nick("Tracy")],
-            roles: Default::default()
+            roles: Default::default(),
+            after: None,
+            more: false,
         }
     );
-    michael.send(ClientMsg::Who { room: room("rust") }).await;
+    michael.send(ClientMsg::Who { room: room("rust"), after: None }).await;
     assert_eq!(michael.recv_error().await.code, ErrorCode::NotInRoom, "who of a room not joined");
     michael.send(ClientMsg::History { room: room("rust"), before: None, limit: 10 }).await;
     assert_eq!(
@@ -467,7 +473,9 @@ async fn look_alike_room_names_join_the_room_that_exists() {
         ServerMsg::Members {
             room: room("rust"),
             nicks: vec![nick("Michael"), nick("Tracy")],
-            roles: Default::default()
+            roles: Default::default(),
+            after: None,
+            more: false,
         }
     );
     assert!(

@@ -253,7 +253,7 @@ async fn a_node_restarted_with_its_id_clears_what_its_last_run_left() {
 
     let a = Node::start(&redis, "a").await;
     let mut michael = member(&a, "Michael").await;
-    michael.send(ClientMsg::Who { room: RoomName::lobby() }).await;
+    michael.send(ClientMsg::Who { room: RoomName::lobby(), after: None }).await;
     let (members, _) = michael.recv_until(|m| matches!(m, ServerMsg::Members { .. })).await;
     let ServerMsg::Members { nicks, .. } = members else { unreachable!() };
     assert_eq!(nicks.iter().map(|n| n.as_str()).collect::<Vec<_>>(), ["Michael"]);

@@ -119,7 +119,7 @@ async fn an_operator_on_one_node_moderates_members_on_the_other() {
     late.send(ClientMsg::Join { room: room("rust"), key: None }).await;
     let (topic, _) = late.recv_until(|m| matches!(m, ServerMsg::Topic { .. })).await;
     assert!(matches!(topic, ServerMsg::Topic { topic: Some(t), .. } if t.by.as_str() == "Michael"));
-    late.send(ClientMsg::Who { room: room("rust") }).await;
+    late.send(ClientMsg::Who { room: room("rust"), after: None }).await;
     let (members, _) = late.recv_until(|m| matches!(m, ServerMsg::Members { .. })).await;
     assert!(
         matches!(members, ServerMsg::Members { roles, .. } if roles.get(&nick("Michael")) == Some(&Role::Owner))

@@ -211,6 +211,8 @@ impl Session {
             room: room.clone(),
             nicks: vec![me.clone()],
             roles: Default::default(),
+            after: None,
+            more: false,
         };
         match request {
             ClientMsg::Hello { nick, .. } => {
@@ -263,7 +265,7 @@ impl Session {
                 let rooms = self.rooms.iter().map(|r| RoomInfo { name: r.clone(), members: 1 });
                 vec![ServerMsg::Rooms { rooms: rooms.collect() }]
             }
-            ClientMsg::Who { room } => vec![members(&room)],
+            ClientMsg::Who { room, .. } => vec![members(&room)],
             ClientMsg::Register { .. } => {
                 vec![ServerMsg::Account { nick: me.clone(), event: AccountEvent::Registered }]
             }
@@ -571,7 +573,9 @@ fn server_msg() -> impl Strategy<Value = ServerMsg> {
         (room(), vec(any_nick(), 0..4)).prop_map(|(room, nicks)| ServerMsg::Members {
             room,
             nicks,
-            roles: Default::default()
+            roles: Default::default(),
+            after: None,
+            more: false,
         }),
         (room(), any_nick(), hostile()).prop_map(|(room, by, text)| ServerMsg::Topic {
             room,

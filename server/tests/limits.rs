@@ -227,7 +227,7 @@ async fn joins_are_32_at_once_then_one_a_second() {
     let wait = e.retry_after_ms.unwrap();
     assert!(wait > 0 && wait <= 1001, "one join a second: wait {wait} ms");
     // Every join of the burst but the last was let in.
-    c.send(ClientMsg::Who { room: room("thirty-second") }).await;
+    c.send(ClientMsg::Who { room: room("thirty-second"), after: None }).await;
     let (members, _) = c
         .recv_until(
             |m| matches!(m, ServerMsg::Members { room, .. } if room.as_str() == "thirty-second"),
@@ -240,5 +240,51 @@ async fn joins_are_32_at_once_then_one_a_second() {
     c.send(ClientMsg::Join { room: room("too-soon"), key: None }).await;
     let e = next_error(&mut c).await;
     assert_eq!(e.code, ErrorCode::Flood, "the burst is spent: one a second");
+    server.shutdown().await;
+}
+
+/// A big room's member list comes a page at a time: the first page (of
+/// `MAX_MEMBERS_PAGE`) says more follow, `who` with `after` gives the next, and together
+/// they are every member once; the plain-text port says how to see the rest.
+#[tokio::test]
+async fn a_big_rooms_members_come_in_pages() {
+    use protocol::limits::MAX_MEMBERS_PAGE;
+    let info = ServerInfo { max_connections_per_ip: 2 * MAX_MEMBERS_PAGE, ..common::info() };
+    let server = start_server_with(info).await;
+    let total = MAX_MEMBERS_PAGE + 20;
+    let mut members = Vec::new();
+    for i in 0..total - 1 {
+        let mut c = JsonClient::connect(server.json).await;
+        c.hello(&format!("m{i:04}")).await;
+        members.push(c);
+    }
+    let mut tracy = server.join("Tracy").await;
+    let who = |after| ClientMsg::Who { room: RoomName::lobby(), after };
+    tracy.send(who(None)).await;
+    let (first, _) = tracy.recv_until(|m| matches!(m, ServerMsg::Members { .. })).await;
+    let ServerMsg::Members { nicks: page1, more: true, after: None, .. } = first else {
+        panic!("{first:?}")
+    };
+    assert_eq!(page1.len(), MAX_MEMBERS_PAGE);
+    tracy.send(who(page1.last().cloned())).await;
+    let (second, _) = tracy.recv_until(|m| matches!(m, ServerMsg::Members { .. })).await;
+    let ServerMsg::Members { nicks: page2, more: false, after: Some(_), .. } = second else {
+        panic!("{second:?}")
+    };
+    let mut all: Vec<String> = page1.iter().chain(&page2).map(|n| n.to_string()).collect();
+    assert_eq!(all.len(), total);
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), total, "every member once");
+
+    let mut nc = PlainClient::connect(server.plain).await;
+    assert_eq!(nc.line().await, "Welcome! What's your name?");
+    nc.send("Guest\n").await;
+    let hint = nc.line_until(|l| l.starts_with("[lobby] ... and more: /who lobby ")).await;
+    let last = hint.rsplit(' ').next().unwrap().to_owned();
+    nc.send(&format!("/who lobby {last}\n")).await;
+    let rest = nc.line_until(|l| l.starts_with("[lobby] More members: ")).await;
+    assert!(rest.contains("Tracy") || page1.iter().any(|n| n.as_str() == "Tracy"), "{rest}");
+    drop(members);
     server.shutdown().await;
 }

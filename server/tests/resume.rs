@@ -96,7 +96,7 @@ async fn the_token_takes_the_nick_over_from_a_session_still_held() {
     gone.sort();
     assert_eq!(gone, ["lobby", "rust"]);
     join(&mut new, "rust").await;
-    tracy.send(ClientMsg::Who { room: room("rust") }).await;
+    tracy.send(ClientMsg::Who { room: room("rust"), after: None }).await;
     let (members, _) = tracy.recv_until(|m| matches!(m, ServerMsg::Members { .. })).await;
     let ServerMsg::Members { nicks, .. } = members else { unreachable!() };
     let nicks: Vec<&str> = nicks.iter().map(|n| n.as_str()).collect();

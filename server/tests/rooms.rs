@@ -83,7 +83,7 @@ async fn moderation(c: &mut JsonClient, name: &str) -> (String, Moderation) {
 
 /// Who is in `name`, as `who` answers.
 async fn members(c: &mut JsonClient, name: &str) -> Vec<protocol::Nick> {
-    c.send(ClientMsg::Who { room: room(name) }).await;
+    c.send(ClientMsg::Who { room: room(name), after: None }).await;
     let (listed, _) = c.recv_until(|m| matches!(m, ServerMsg::Members { .. })).await;
     let ServerMsg::Members { nicks, .. } = listed else { unreachable!() };
     nicks
@@ -113,7 +113,7 @@ async fn owned_room(server: &TestServer) -> (JsonClient, JsonClient) {
 async fn a_logged_in_maker_owns_the_room_and_the_member_list_marks_it() {
     let server = start_server_with(common::info()).await;
     let (mut michael, mut tracy) = owned_room(&server).await;
-    tracy.send(ClientMsg::Who { room: room("rust") }).await;
+    tracy.send(ClientMsg::Who { room: room("rust"), after: None }).await;
     let (listed, _) = tracy.recv_until(|m| matches!(m, ServerMsg::Members { .. })).await;
     let ServerMsg::Members { nicks, roles, .. } = listed else { unreachable!() };
     assert_eq!(nicks, vec![nick("Michael"), nick("Tracy")]);
@@ -352,7 +352,7 @@ async fn invite_only_keys_secret_and_moderated_rooms() {
     let ServerMsg::Rooms { rooms } = rooms else { unreachable!() };
     assert!(rooms.iter().any(|r| r.name.as_str() == "rust"), "{rooms:?}");
     // Nor can a non-member read inside it.
-    sam.send(ClientMsg::Who { room: room("rust") }).await;
+    sam.send(ClientMsg::Who { room: room("rust"), after: None }).await;
     assert_eq!(refused(&mut sam, "who").await.0, ErrorCode::NotInRoom);
     sam.send(ClientMsg::History { room: room("rust"), before: None, limit: 10 }).await;
     assert_eq!(refused(&mut sam, "history").await.0, ErrorCode::NotInRoom);
@@ -696,7 +696,7 @@ async fn a_deleted_account_leaves_its_rooms_and_roles_behind() {
     loop {
         tracy.send(ClientMsg::Mode { room: room("rust"), changes: vec![] }).await;
         let (modes, _) = tracy.recv_until(|m| matches!(m, ServerMsg::Modes { .. })).await;
-        tracy.send(ClientMsg::Who { room: room("rust") }).await;
+        tracy.send(ClientMsg::Who { room: room("rust"), after: None }).await;
         let (listed, _) = tracy.recv_until(|m| matches!(m, ServerMsg::Members { .. })).await;
         let owner = matches!(&modes, ServerMsg::Modes { owner: Some(_), .. });
         let roles = matches!(&listed, ServerMsg::Members { roles, .. } if !roles.is_empty());

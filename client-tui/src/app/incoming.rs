@@ -111,7 +111,17 @@ impl App {
                     &format!("Rooms: {}", describe::room_list(&rooms)),
                 )
             }
-            ServerMsg::Members { room, nicks, roles } => self.on_members(&room, nicks, roles),
+            ServerMsg::Members { room, nicks, roles, after, more } => {
+                // A big room comes a page at a time: the next one is asked for at once.
+                let next = more.then(|| nicks.last().cloned()).flatten();
+                self.on_members(&room, nicks, roles, after.is_some());
+                if let Some(after) = next {
+                    return vec![Effect::Send(protocol::ClientMsg::Who {
+                        room,
+                        after: Some(after),
+                    })];
+                }
+            }
             ServerMsg::Topic { room, topic } => self.on_topic(&room, topic),
             ServerMsg::Modes { room, modes, owner } => self.on_modes(&room, modes, owner),
             ServerMsg::Moderation { room, by, action, ts, .. } => {

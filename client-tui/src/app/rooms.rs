@@ -119,20 +119,30 @@ impl App {
     }
 
     /// A room's member list, with the roles of those who have one: sent on joining and after
-    /// `/who`.
+    /// `/who`, a page at a time; a `continued` page adds to the list the pages before began.
     pub(super) fn on_members(
         &mut self,
         room: &RoomName,
         nicks: Vec<Nick>,
         roles: BTreeMap<Nick, Role>,
+        continued: bool,
     ) {
         match self.windows.find(&Target::Room(room.clone())) {
             Some(index) => {
                 let w = &mut self.windows[index];
-                w.members = nicks.into_iter().collect();
-                w.room.set_roles(roles);
-                let list = w.room.marked_list(&w.members);
-                self.room_note(room, &format!("members of #{room}: {list}"));
+                let text = if continued {
+                    for (nick, role) in roles {
+                        w.room.set_role(nick, role);
+                    }
+                    let page = w.room.marked_list(&nicks);
+                    w.members.extend(nicks);
+                    format!("more members of #{room}: {page}")
+                } else {
+                    w.members = nicks.into_iter().collect();
+                    w.room.set_roles(roles);
+                    format!("members of #{room}: {}", w.room.marked_list(&w.members))
+                };
+                self.room_note(room, &text);
             }
             // Not a room we are in (the server answers `who` for members only): the list as
             // it came, marked.

@@ -30,7 +30,8 @@ pub enum Command {
     Leave(Option<RoomName>),
     Rooms,
     /// Members of the named room, or of the current one.
-    Who(Option<RoomName>),
+    /// `/who [ROOM [AFTER]]`: the members, or those after the nick `AFTER` in the list.
+    Who(Option<RoomName>, Option<Nick>),
     Nick(Nick),
     Msg {
         to: Nick,
@@ -119,7 +120,12 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
         },
         "leave" | "part" => Command::Leave(optional_room(args, "/leave [ROOM]")?),
         "rooms" | "list" => Command::Rooms,
-        "who" | "names" => Command::Who(optional_room(args, "/who [ROOM]")?),
+        "who" | "names" => match args.split_whitespace().collect::<Vec<_>>()[..] {
+            [] => Command::Who(None, None),
+            [room] => Command::Who(Some(RoomName::parse(room)?), None),
+            [room, after] => Command::Who(Some(RoomName::parse(room)?), Some(Nick::parse(after)?)),
+            _ => return Err(CommandError::Usage("/who [ROOM]")),
+        },
         "nick" => Command::Nick(Nick::parse(one_arg(args, "/nick NAME")?)?),
         "msg" | "query" | "m" => {
             let usage = "/msg NAME TEXT";
@@ -186,7 +192,7 @@ impl Command {
             Command::Join { room, key } => ClientMsg::Join { room, key },
             Command::Leave(named) => ClientMsg::Leave { room: room(named)? },
             Command::Rooms => ClientMsg::Rooms,
-            Command::Who(named) => ClientMsg::Who { room: room(named)? },
+            Command::Who(named, after) => ClientMsg::Who { room: room(named)?, after },
             Command::Nick(nick) => ClientMsg::Nick { nick },
             Command::Msg { to, text } => ClientMsg::Msg { to, text },
             Command::Exit(reason) => ClientMsg::Quit { reason },
@@ -225,7 +231,7 @@ mod tests {
             ("/leave", Command::Leave(None)),
             ("/part rust", Command::Leave(Some(room("rust")))),
             ("/rooms", Command::Rooms),
-            ("/who", Command::Who(None)),
+            ("/who", Command::Who(None, None)),
             ("/nick Mike", Command::Nick(nick("Mike"))),
             (
                 "/msg Tracy  see you at 5",
@@ -270,6 +276,6 @@ mod tests {
         assert_eq!(parse("hi").unwrap().into_request(None), Err(CommandError::NoRoom));
         assert_eq!(parse("/help").unwrap().into_request(Some(&lobby)), Ok(None));
         let req = parse("/who rust").unwrap().into_request(Some(&lobby)).unwrap();
-        assert_eq!(req, Some(ClientMsg::Who { room: room("rust") }));
+        assert_eq!(req, Some(ClientMsg::Who { room: room("rust"), after: None }));
     }
 }

@@ -6,12 +6,17 @@ use protocol::{ServerMsg, describe, sanitize};
 /// The lines of `msg`, if it is one of these.
 pub(super) fn render(msg: &ServerMsg) -> Option<Vec<String>> {
     Some(match msg {
-        ServerMsg::Members { room, nicks, roles } => {
-            let nicks: Vec<String> = nicks
+        ServerMsg::Members { room, nicks, roles, after, more } => {
+            let marked: Vec<String> = nicks
                 .iter()
                 .map(|n| format!("{}{n}", roles.get(n).map_or("", |r| r.mark())))
                 .collect();
-            vec![format!("[{room}] Members: {}", nicks.join(", "))]
+            let heading = if after.is_some() { "More members" } else { "Members" };
+            let mut lines = vec![format!("[{room}] {heading}: {}", marked.join(", "))];
+            if let (true, Some(last)) = (*more, nicks.last()) {
+                lines.push(format!("[{room}] ... and more: /who {room} {last}"));
+            }
+            lines
         }
         ServerMsg::Topic { room, topic: Some(topic) } => vec![format!(
             "[{room}] Topic: {} (set by {}, {})",

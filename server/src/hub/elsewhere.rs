@@ -256,7 +256,7 @@ impl Hub {
                 let nicks = sort_members(room.nicks());
                 let roles =
                     self.roles_in(room, &state.authority_of(&crate::authority::scope(name)));
-                room.tx.send(Event::new(ServerMsg::Members { room: name.clone(), nicks, roles }));
+                room.tx.send(Event::new(super::members_page(name.clone(), nicks, roles, None)));
             }
         }
     }

@@ -256,8 +256,36 @@ fn presence_as(id: Uuid, room: &RoomName, nick: &Nick, event: PresenceEvent) -> 
 /// and do not sort the way people read). Called after the hub's lock is released: for a big
 /// room it is the slow part of a join.
 fn sort_members(mut nicks: Vec<Nick>) -> Vec<Nick> {
-    nicks.sort_by_cached_key(|n| (n.as_str().to_lowercase(), n.clone()));
+    nicks.sort_by_cached_key(member_order);
     nicks
+}
+
+fn member_order(nick: &Nick) -> (String, Nick) {
+    (nick.as_str().to_lowercase(), nick.clone())
+}
+
+/// The `members` answer for one page of a room's sorted member list: the nicks after `after`
+/// (from the start without it), at most [`protocol::limits::MAX_MEMBERS_PAGE`], their roles,
+/// and whether more follow.
+pub fn members_page(
+    room: RoomName,
+    nicks: Vec<Nick>,
+    mut roles: BTreeMap<Nick, protocol::Role>,
+    after: Option<Nick>,
+) -> ServerMsg {
+    let start = after.as_ref().map_or(0, |after| {
+        let after = member_order(after);
+        nicks.partition_point(|n| member_order(n) <= after)
+    });
+    let end = nicks.len().min(start.saturating_add(protocol::limits::MAX_MEMBERS_PAGE));
+    let more = end < nicks.len();
+    let nicks: Vec<Nick> = nicks.into_iter().skip(start).take(end - start).collect();
+    if more || start > 0 {
+        roles.retain(|nick, _| {
+            nicks.binary_search_by_key(&member_order(nick), member_order).is_ok()
+        });
+    }
+    ServerMsg::Members { room, nicks, roles, after, more }
 }
 
 /// "the nick Tracy is already in use", or, when the holder's nick only looks like it,

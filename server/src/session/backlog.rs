@@ -30,7 +30,7 @@ use crate::broker::Page;
 use crate::dialect::Dialect;
 use crate::event::SharedEvent;
 use crate::flood::Cost;
-use crate::hub::RoomChannel;
+use crate::hub::{RoomChannel, members_page};
 use crate::limits::{MAX_QUERIES_PER_SESSION, REFILL_PAGE};
 
 /// Whether two events are the same presence event.
@@ -278,11 +278,7 @@ impl<D: Dialect> Session<D> {
                 Err(_) => break,
             }
         }
-        self.write(&ServerMsg::Members {
-            room: room.clone(),
-            nicks: joining.members,
-            roles: joining.roles,
-        });
+        self.write(&members_page(room.clone(), joining.members, joining.roles, None));
         self.write_topic_if_set(&room);
         match lagged {
             None => self.listen(&room, joining.rx),
@@ -456,7 +452,7 @@ impl<D: Dialect> Session<D> {
             joined.phase = Phase::Live { rx, took: false };
         }
         if let Some((nicks, roles)) = self.hub.members(&room) {
-            self.write(&ServerMsg::Members { room, nicks, roles });
+            self.write(&members_page(room, nicks, roles, None));
         }
     }
 

@@ -94,13 +94,16 @@ impl<D: Dialect> Session<D> {
                 self.must_be_in(&room)?;
                 self.start_page(room, before, limit)?;
             }
-            ClientMsg::Who { room } => {
+            ClientMsg::Who { room, after } => {
                 self.must_be_in(&room)?;
                 let (nicks, roles) = self.hub.members(&room).ok_or_else(|| {
                     RequestError::new(ErrorCode::NoSuchRoom, format!("there is no room #{room}"))
                 })?;
-                self.write(&ServerMsg::Members { room: room.clone(), nicks, roles });
-                self.write_topic_if_set(&room);
+                let first = after.is_none();
+                self.write(&crate::hub::members_page(room.clone(), nicks, roles, after));
+                if first {
+                    self.write_topic_if_set(&room);
+                }
             }
             // Handled above.
             ClientMsg::Hello { .. }

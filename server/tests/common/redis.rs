@@ -430,7 +430,7 @@ pub async fn wait_for_members_of(client: &mut JsonClient, name: &str, names: &[&
     let want: HashSet<String> = names.iter().map(|s| (*s).to_owned()).collect();
     let deadline = tokio::time::Instant::now() + WAIT * 3;
     loop {
-        client.send(ClientMsg::Who { room: room(name) }).await;
+        client.send(ClientMsg::Who { room: room(name), after: None }).await;
         let (msg, _) = client
             .recv_until(|m| {
                 matches!(m, ServerMsg::Members { room, .. } if room.as_str() == name)
