@@ -52,6 +52,7 @@ async fn serve(config: chat_server::Config) -> anyhow::Result<()> {
                 keep: config.history_keep,
                 on_join: config.history_on_join,
                 max_bytes: None,
+                max_age: config.retention.history_max_age,
             };
             let node = cluster.node.clone();
             let broker = chat_server::Broker::redis(cluster, history).await?;

@@ -9,6 +9,7 @@
 //!
 //! - [`schema`]: the tables and their migrations.
 //! - [`store`]: the SQLite calls.
+//! - [`expiry`]: pruning by age (`--history-max-age`), a bounded step at a time.
 //! - [`accounts`]: accounts and the private messages waiting for them.
 //! - [`authority`]: rooms' owners, roles, modes and bans (`room_settings`).
 //!
@@ -17,6 +18,7 @@
 
 pub mod accounts;
 pub mod authority;
+mod expiry;
 pub mod schema;
 pub mod store;
 
@@ -46,6 +48,9 @@ enum Command {
     /// A read, for databases that have no separate readers (in memory): runs on the writer's
     /// connection between commits.
     Read(Box<dyn FnOnce(&Connection) + Send>),
+    /// Look for messages past `--history-max-age` (sent every
+    /// [`HistoryConfig::expiry_check`]).
+    Expire,
     /// Store what came before, then stop.
     Stop,
 }
@@ -65,6 +70,8 @@ struct Inner {
     /// Rooms that have stored messages.
     rooms: Mutex<RoomSet>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// The task that asks the writer to look for expired messages, once started.
+    expiry: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 /// How pages are read.
@@ -107,6 +114,7 @@ impl Local {
             config: config.clone(),
             rooms: Mutex::new(rooms),
             thread: Mutex::new(None),
+            expiry: Mutex::new(None),
         });
         let mut worker = Writer {
             store,
@@ -115,6 +123,7 @@ impl Local {
             kept_from: HashMap::new(),
             inner: Arc::downgrade(&inner),
             keep: config.keep,
+            expiry: expiry::Expiry::new(&config),
         };
         let thread = std::thread::Builder::new()
             .name("history-writer".into())
@@ -129,6 +138,27 @@ impl Local {
 
     pub fn config(&self) -> &HistoryConfig {
         &self.inner.config
+    }
+
+    /// Starts asking the writer to prune by age, now and every
+    /// [`HistoryConfig::expiry_check`], if history has an age and is stored.
+    pub fn start(&self) {
+        let Some(every) = self.inner.config.expiry_check() else { return };
+        if self.inner.config.location.is_none() {
+            return;
+        }
+        let writer = self.inner.writer.clone();
+        let task = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if writer.send(Command::Expire).await.is_err() {
+                    return;
+                }
+            }
+        });
+        *lock(&self.inner.expiry) = Some(task);
     }
 
     /// The accounts and the private messages waiting for them.
@@ -244,6 +274,9 @@ impl Local {
         if let Reads::Pool { idle, .. } = &self.inner.reads {
             lock(idle).clear();
         }
+        if let Some(task) = lock(&self.inner.expiry).take() {
+            task.abort();
+        }
         let thread = lock(&self.inner.thread).take();
         if self.inner.writer.send(Command::Stop).await.is_err() {
             warn!("the history writer had already stopped");
@@ -288,6 +321,8 @@ struct Writer {
     kept_from: HashMap<RoomName, u64>,
     inner: std::sync::Weak<Inner>,
     keep: u64,
+    /// Pruning by age, with `--history-max-age`.
+    expiry: Option<expiry::Expiry>,
 }
 
 impl Writer {
@@ -295,7 +330,17 @@ impl Writer {
         let mut batch = Vec::with_capacity(MAX_COMMIT_BATCH);
         let mut stop = false;
         while !stop {
-            let Some(first) = self.commands.blocking_recv() else { break };
+            // While a round of pruning by age is under way, a step of it between batches.
+            let first = if self.expire_step() {
+                match self.commands.try_recv() {
+                    Ok(command) => command,
+                    Err(mpsc::error::TryRecvError::Empty) => continue,
+                    Err(mpsc::error::TryRecvError::Disconnected) => break,
+                }
+            } else {
+                let Some(first) = self.commands.blocking_recv() else { break };
+                first
+            };
             batch.push(first);
             // Group commit: let the sessions that were woken along with us queue their
             // messages too, so a busy room commits hundreds at once instead of one or two.
@@ -321,6 +366,7 @@ impl Writer {
         let mut says = Vec::new();
         let mut tickets = Vec::new();
         let mut reads = Vec::new();
+        let mut look = false;
         for command in batch.drain(..) {
             match command {
                 Command::Say(say, ticket) => {
@@ -328,8 +374,15 @@ impl Writer {
                     tickets.push(ticket);
                 }
                 Command::Read(read) => reads.push(read),
+                Command::Expire => look = true,
                 Command::Stop => {}
             }
+        }
+        if look
+            && let (Some(expiry), Some(store)) = (&mut self.expiry, &self.store)
+            && let Err(e) = expiry.look(store.connection())
+        {
+            warn!(error = %e, "cannot look for messages past their age");
         }
         if !says.is_empty() {
             self.commit(says);
@@ -417,6 +470,33 @@ impl Writer {
             say.room_tx.send(event);
         }
         self.prune(says.iter().map(|s| &s.room).collect());
+    }
+
+    /// One step of the round of pruning by age, if one is under way; whether the round
+    /// goes on.
+    fn expire_step(&mut self) -> bool {
+        let (Some(expiry), Some(store)) = (&mut self.expiry, &mut self.store) else {
+            return false;
+        };
+        if !expiry.pending() {
+            return false;
+        }
+        match expiry.step(store) {
+            Ok(pruned) => {
+                let inner = self.inner.upgrade();
+                for expiry::Pruned { room, kept_from, empty } in pruned {
+                    if let Some(to) = kept_from {
+                        let first = self.kept_from.entry(room.clone()).or_insert(to);
+                        *first = (*first).max(to);
+                    }
+                    if let (true, Some(inner)) = (empty, &inner) {
+                        lock(&inner.rooms).remove(&room);
+                    }
+                }
+            }
+            Err(e) => warn!(error = %e, "cannot prune messages past their age"),
+        }
+        expiry.pending()
     }
 
     /// Keeps each room to its last `keep` messages, a chunk at a time, once a room is

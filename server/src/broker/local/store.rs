@@ -215,6 +215,9 @@ impl Store {
             // power cut can take the last few.
             conn.pragma_update(None, "synchronous", "NORMAL").map_err(open_err)?;
         }
+        // What is pruned (by count or by age) is overwritten, not only unlinked: a deleted
+        // message is gone from the file, not left in its free pages.
+        conn.pragma_update(None, "secure_delete", "ON").map_err(open_err)?;
         if let Some(bytes) = max_bytes {
             let page_size: i64 =
                 conn.pragma_query_value(None, "page_size", |r| r.get(0)).map_err(open_err)?;
@@ -297,12 +300,13 @@ impl Store {
         Ok(())
     }
 
-    /// The room's last sequence number, 0 for a room with no history.
+    /// The room's last sequence number (stored or pruned), 0 for a room with no history.
     pub fn last_seq(&self, room: &RoomName) -> Result<u64, StoreError> {
         let seq: Option<i64> = self
             .conn
             .query_row(
-                "SELECT MAX(seq) FROM messages JOIN rooms ON rooms.id = messages.room_id WHERE rooms.name = ?1",
+                "SELECT MAX(IFNULL((SELECT MAX(seq) FROM messages WHERE room_id = rooms.id), 0), pruned_through)
+                 FROM rooms WHERE name = ?1",
                 [room.as_str()],
                 |r| r.get(0),
             )
@@ -325,19 +329,43 @@ impl Store {
         Ok(seq.map(from_sql))
     }
 
-    /// Deletes the room's messages with `from <= seq < to`. The caller keeps each call small,
-    /// so the writer is never away from new messages for long.
+    /// Deletes the room's messages with `from <= seq < to`, and remembers `to - 1` as pruned.
+    /// The caller keeps each call small, so the writer is never away from new messages for
+    /// long.
     pub fn delete_range(
         &mut self,
         room: &RoomName,
         from: u64,
         to: u64,
     ) -> Result<usize, StoreError> {
-        Ok(self.conn.execute(
-            "DELETE FROM messages WHERE room_id = (SELECT id FROM rooms WHERE name = ?1) AND seq >= ?2 AND seq < ?3",
-            params![room.as_str(), to_sql(from), to_sql(to)],
-        )?)
+        let tx = self.conn.transaction()?;
+        let deleted = delete_range(&tx, room, from, to)?;
+        tx.commit()?;
+        Ok(deleted)
     }
+
+    /// A transaction on the writing connection, for pruning several rooms in one commit.
+    pub fn transaction(&mut self) -> Result<rusqlite::Transaction<'_>, StoreError> {
+        Ok(self.conn.transaction()?)
+    }
+}
+
+/// [`Store::delete_range`] inside the caller's transaction.
+pub fn delete_range(
+    conn: &Connection,
+    room: &RoomName,
+    from: u64,
+    to: u64,
+) -> Result<usize, StoreError> {
+    let deleted = conn.execute(
+        "DELETE FROM messages WHERE room_id = (SELECT id FROM rooms WHERE name = ?1) AND seq >= ?2 AND seq < ?3",
+        params![room.as_str(), to_sql(from), to_sql(to)],
+    )?;
+    conn.execute(
+        "UPDATE rooms SET pruned_through = MAX(pruned_through, ?2) WHERE name = ?1",
+        params![room.as_str(), to_sql(to.saturating_sub(1))],
+    )?;
+    Ok(deleted)
 }
 
 /// Rooms with stored messages.
