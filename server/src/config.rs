@@ -222,7 +222,7 @@ impl Config {
                 None => {
                     let path = default_db_path();
                     if let Some(dir) = path.parent() {
-                        std::fs::create_dir_all(dir).map_err(|e| {
+                        crate::files::create_dir(dir).map_err(|e| {
                             anyhow::anyhow!(
                                 "cannot create the history directory {}: {e}",
                                 dir.display()

@@ -22,6 +22,8 @@
 //!   bans: the decisions, and acts as the broker stores them and the hub applies them.
 //! - [`accounts`]: registered nicks: passwords (Argon2id), failed logins, throttling; kept by
 //!   the broker.
+//! - [`files`]: files and directories only the server's user may open (the database, the
+//!   TLS key), and the warning for a database open to others.
 //! - [`limits`]: every bound of the server, with its reason.
 //! - [`proxy`]: clients behind a trusted proxy (`--trusted-proxy`): the PROXY protocol header
 //!   read before anything else, whose address counts for the limits and the logs.
@@ -40,6 +42,7 @@ pub mod broker;
 pub mod config;
 pub mod dialect;
 pub mod event;
+pub mod files;
 pub mod flood;
 pub mod hub;
 pub mod limits;

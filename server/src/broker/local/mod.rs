@@ -10,6 +10,7 @@
 //! - [`schema`]: the tables and their migrations.
 //! - [`store`]: the SQLite calls.
 //! - [`expiry`]: pruning by age (`--history-max-age`), a bounded step at a time.
+//! - [`file_lock`]: one chat-server per database file.
 //! - [`accounts`]: accounts and the private messages waiting for them.
 //! - [`authority`]: rooms' owners, roles, modes and bans (`room_settings`).
 //!
@@ -19,6 +20,7 @@
 pub mod accounts;
 pub mod authority;
 mod expiry;
+mod file_lock;
 pub mod schema;
 pub mod store;
 
