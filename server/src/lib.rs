@@ -25,6 +25,7 @@
 //! - [`files`]: files and directories only the server's user may open (the database, the
 //!   TLS key), and the warning for a database open to others.
 //! - [`limits`]: every bound of the server, with its reason.
+//! - [`log_address`]: whether clients' addresses go in the log's info and warning lines.
 //! - [`proxy`]: clients behind a trusted proxy (`--trusted-proxy`): the PROXY protocol header
 //!   read before anything else, whose address counts for the limits and the logs.
 //! - [`sync`]: the one way a std lock is taken.
@@ -46,6 +47,7 @@ pub mod files;
 pub mod flood;
 pub mod hub;
 pub mod limits;
+pub mod log_address;
 pub mod proxy;
 pub mod server;
 pub mod session;

@@ -33,6 +33,7 @@ async fn serve(config: chat_server::Config) -> anyhow::Result<()> {
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .init();
+    chat_server::log_address::show(config.logs.log_addresses);
 
     // Before anything else is touched: a certificate that cannot be used stops the server
     // here, with the path and the reason.

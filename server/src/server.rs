@@ -26,6 +26,7 @@ use crate::config::ServerInfo;
 use crate::dialect::{Dialect, Json, Plain, View};
 use crate::hub::Hub;
 use crate::limits::{MAX_REFUSING, SHUTDOWN_GRACE};
+use crate::log_address::shown;
 use crate::proxy::{Proxies, TrustedProxies};
 use crate::session;
 use crate::tls::Tls;
@@ -192,14 +193,14 @@ impl Accept {
                 None
             } else {
                 let Some(slot) = PerAddress::acquire(&self.per_address, peer.ip()) else {
-                    warn!(%peer, "connection refused: too many from this address");
+                    warn!(peer = shown(peer), "connection refused: too many from this address");
                     self.refuse(stream, peer, dialect(), ByeCode::TooManyConnections);
                     continue;
                 };
                 Some(slot)
             };
             let Ok(permit) = self.slots.clone().try_acquire_owned() else {
-                warn!(%peer, "connection refused: server full");
+                warn!(peer = shown(peer), "connection refused: server full");
                 self.refuse(stream, peer, dialect(), ByeCode::ServerFull);
                 continue;
             };

@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 use super::{AddressSlot, PerAddress};
+use crate::log_address::shown;
 use crate::proxy::Proxies;
 use crate::tls::{NotTls, Tls};
 use crate::transport::Transport;
@@ -56,7 +57,11 @@ impl Opening {
             };
             let Some(client) = client else { return Opened::Closed };
             let Some(slot) = PerAddress::acquire(&self.per_address, client.ip()) else {
-                warn!(%client, proxy = %peer, "connection refused: too many from this address");
+                warn!(
+                    client = shown(client),
+                    proxy = shown(peer),
+                    "connection refused: too many from this address"
+                );
                 return self.handshake_to_tell(tcp, ByeCode::TooManyConnections).await;
             };
             (client, Some(slot))
