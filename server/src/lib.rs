@@ -22,7 +22,10 @@
 //!   bans: the decisions, and acts as the broker stores them and the hub applies them.
 //! - [`accounts`]: registered nicks: passwords (Argon2id), failed logins, throttling; kept by
 //!   the broker.
+//! - [`files`]: files and directories only the server's user may open (the database, the
+//!   TLS key), and the warning for a database open to others.
 //! - [`limits`]: every bound of the server, with its reason.
+//! - [`log_address`]: whether clients' addresses go in the log's info and warning lines.
 //! - [`proxy`]: clients behind a trusted proxy (`--trusted-proxy`): the PROXY protocol header
 //!   read before anything else, whose address counts for the limits and the logs.
 //! - [`sync`]: the one way a std lock is taken.
@@ -40,9 +43,11 @@ pub mod broker;
 pub mod config;
 pub mod dialect;
 pub mod event;
+pub mod files;
 pub mod flood;
 pub mod hub;
 pub mod limits;
+pub mod log_address;
 pub mod proxy;
 pub mod server;
 pub mod session;

@@ -194,9 +194,17 @@ pub const MAX_COMMIT_BATCH: usize = 256;
 /// batches rather than one per message.
 pub const PRUNE_SLACK: u64 = 1000;
 
-/// Most messages deleted by one prune step, between two commits: bounds how long one step
-/// keeps new messages waiting.
+/// Most messages deleted by one prune step, between two commits (or, when pruning by age,
+/// read or deleted): bounds how long one step keeps new messages waiting.
 pub const PRUNE_CHUNK: u64 = 5000;
+
+/// How often messages older than `--history-max-age` are looked for (and once at start-up).
+/// A message outlives its age by at most this much; a look that finds nothing costs one
+/// index probe per room (SQLite) or one short range read per room (Redis), so once a minute
+/// is cheap even with [`MAX_ROOMS`] rooms. A shorter age is looked at twice per age
+/// ([`HistoryConfig::expiry_check`](crate::broker::HistoryConfig::expiry_check)), so that
+/// nothing outlives its age by half as much again.
+pub const EXPIRY_CHECK: Duration = Duration::from_secs(60);
 
 /// History reads one session may have running at once; each holds a reader connection.
 pub const MAX_QUERIES_PER_SESSION: usize = 4;

@@ -33,6 +33,7 @@ async fn serve(config: chat_server::Config) -> anyhow::Result<()> {
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .init();
+    chat_server::log_address::show(config.logs.log_addresses);
 
     // Before anything else is touched: a certificate that cannot be used stops the server
     // here, with the path and the reason.
@@ -52,6 +53,7 @@ async fn serve(config: chat_server::Config) -> anyhow::Result<()> {
                 keep: config.history_keep,
                 on_join: config.history_on_join,
                 max_bytes: None,
+                max_age: config.retention.history_max_age,
             };
             let node = cluster.node.clone();
             let broker = chat_server::Broker::redis(cluster, history).await?;
@@ -89,15 +91,16 @@ async fn serve(config: chat_server::Config) -> anyhow::Result<()> {
     }
     if let Some(tls) = &tls {
         println!("chat-server tls: certificate SHA-256 {}", tls.fingerprint());
-        tokio::spawn(reload_on_sighup(tls.clone()));
     }
+    tokio::spawn(reload_on_sighup(tls.clone()));
     chat_server::run(listeners, config.server_info(), broker, shutdown_signal()).await;
     Ok(())
 }
 
 /// SIGHUP reads the certificate and key again; a file that cannot be used leaves the one in
-/// force, and the log says why.
-async fn reload_on_sighup(tls: std::sync::Arc<chat_server::tls::Tls>) {
+/// force, and the log says why. Without TLS there is nothing to reload, and SIGHUP is still
+/// caught: `systemctl reload` must not stop the server.
+async fn reload_on_sighup(tls: Option<std::sync::Arc<chat_server::tls::Tls>>) {
     let mut hangups = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
         Ok(signal) => signal,
         Err(e) => {
@@ -106,8 +109,13 @@ async fn reload_on_sighup(tls: std::sync::Arc<chat_server::tls::Tls>) {
         }
     };
     while hangups.recv().await.is_some() {
-        if let Err(e) = tls.reload() {
-            tracing::error!("SIGHUP: the certificate in force stays: {e}");
+        match &tls {
+            Some(tls) => {
+                if let Err(e) = tls.reload() {
+                    tracing::error!("SIGHUP: the certificate in force stays: {e}");
+                }
+            }
+            None => tracing::info!("SIGHUP: nothing to reload (no TLS certificate)"),
         }
     }
 }

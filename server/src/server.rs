@@ -27,6 +27,7 @@ use crate::dialect::{Dialect, Json, Plain, View};
 use crate::flood::{Connects, TurnedAway};
 use crate::hub::Hub;
 use crate::limits::{MAX_REFUSING, SHUTDOWN_GRACE};
+use crate::log_address::shown;
 use crate::proxy::{Proxies, TrustedProxies};
 use crate::session;
 use crate::tls::Tls;
@@ -199,14 +200,18 @@ impl Accept {
                 match Connects::admit(&self.per_address, peer.ip()) {
                     Ok(slot) => Some(slot),
                     Err(turned) => {
-                        warn!(%peer, "connection refused: {}", Refused::from(turned).why());
+                        warn!(
+                            peer = shown(peer),
+                            "connection refused: {}",
+                            Refused::from(turned).why()
+                        );
                         self.refuse(stream, peer, dialect(), turned.into());
                         continue;
                     }
                 }
             };
             let Ok(permit) = self.slots.clone().try_acquire_owned() else {
-                warn!(%peer, "connection refused: server full");
+                warn!(peer = shown(peer), "connection refused: server full");
                 self.refuse(stream, peer, dialect(), ByeCode::ServerFull.into());
                 continue;
             };

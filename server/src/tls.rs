@@ -216,21 +216,11 @@ pub fn self_signed(dir: &Path, names: &[String]) -> Result<TlsFiles, TlsError> {
     }
     let made =
         rcgen::generate_simple_self_signed(names.to_vec()).map_err(|e| failed(e.to_string()))?;
-    std::fs::create_dir_all(dir).map_err(|e| failed(e.to_string()))?;
-    write_private(&files.key, made.signing_key.serialize_pem().as_bytes())
+    crate::files::create_dir(dir).map_err(|e| failed(e.to_string()))?;
+    crate::files::create_with(&files.key, made.signing_key.serialize_pem().as_bytes())
         .map_err(|e| failed(format!("{}: {e}", files.key.display())))?;
-    write_private(&files.cert, made.cert.pem().as_bytes())
+    crate::files::create_with(&files.cert, made.cert.pem().as_bytes())
         .map_err(|e| failed(format!("{}: {e}", files.cert.display())))?;
     info!(cert = %files.cert.display(), "made a self-signed TLS certificate");
     Ok(files)
-}
-
-/// Writes a new file that only its owner may read (mode 0600 from the start, never wider).
-fn write_private(path: &Path, contents: &[u8]) -> io::Result<()> {
-    use std::io::Write as _;
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let mut file =
-        std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
-    file.write_all(contents)?;
-    file.sync_all()
 }

@@ -123,7 +123,7 @@ impl Broker {
         logins.attempt(peer).map_err(|wait| throttled(wait, "your address"))?;
         if !password::verify(password, &account.hash).await? {
             account.failures.add(peer, now_millis());
-            info!(account = ?account.nick.as_str(), from = %failures::block(peer), failures = account.failures.count, "failed login");
+            info!(account = ?account.nick.as_str(), from = crate::log_address::shown(failures::block(peer)), failures = account.failures.count, "failed login");
             self.set_failures(&key, &account.failures).await?;
             return Err(RequestError::new(
                 ErrorCode::WrongPassword,

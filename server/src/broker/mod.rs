@@ -24,6 +24,7 @@ mod room_set;
 mod say;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::FutureExt as _;
 use futures::future::BoxFuture;
@@ -31,6 +32,7 @@ use protocol::{Nick, RequestError, RoomName, Stored};
 use uuid::Uuid;
 
 use crate::hub::{Alone, Elsewhere, Hub};
+use crate::limits::EXPIRY_CHECK;
 pub use accounts::{Hello, Welcome};
 pub use local::{Local, Location, StoreError};
 pub use redis::{Cluster, ClusterConfig, ClusterError};
@@ -48,7 +50,29 @@ pub struct HistoryConfig {
     pub on_join: u32,
     /// Largest size of the database file, if capped.
     pub max_bytes: Option<u64>,
+    /// Messages older than this are pruned (`--history-max-age`); `None`: kept whatever
+    /// their age.
+    pub max_age: Option<Duration>,
 }
+
+impl HistoryConfig {
+    /// How often messages past [`HistoryConfig::max_age`] are looked for: every
+    /// [`EXPIRY_CHECK`], or twice per age if that is shorter. `None` without an age.
+    pub fn expiry_check(&self) -> Option<Duration> {
+        self.max_age.map(|age| (age / 2).clamp(MIN_EXPIRY_CHECK, EXPIRY_CHECK))
+    }
+
+    /// The time (ms since the epoch) before which messages are past their age, now.
+    pub fn expired_before(&self) -> Option<u64> {
+        let age = self.max_age?;
+        let age = u64::try_from(age.as_millis()).unwrap_or(u64::MAX);
+        Some(protocol::now_millis().saturating_sub(age))
+    }
+}
+
+/// The shortest time between two looks for expired messages, whatever the age: an age of a
+/// second (tests) still leaves the writer time for messages between two looks.
+const MIN_EXPIRY_CHECK: Duration = Duration::from_millis(100);
 
 impl Default for HistoryConfig {
     /// In memory: what tests and throwaway servers want.
@@ -58,6 +82,7 @@ impl Default for HistoryConfig {
             keep: crate::limits::HISTORY_KEEP,
             on_join: crate::limits::HISTORY_ON_JOIN,
             max_bytes: None,
+            max_age: None,
         }
     }
 }
@@ -120,6 +145,7 @@ impl Broker {
                     Ok(rows) => hub.load_authority(rows),
                     Err(e) => tracing::error!(error = %e, "cannot read the rooms' settings"),
                 }
+                local.start();
             }
             Self::Redis(cluster) => cluster.start(hub).await,
         }

@@ -27,6 +27,21 @@ impl RoomSet {
         self.names.iter().filter(|room| !skip(room)).take(n).cloned().collect()
     }
 
+    /// A room no longer has stored messages. Its look-alike key then finds another room of
+    /// that key with history, if there is one.
+    pub fn remove(&mut self, room: &RoomName) {
+        if !self.names.remove(room) {
+            return;
+        }
+        let key = room.key();
+        if self.keys.get(&key) == Some(room) {
+            match self.names.iter().find(|name| name.key() == key) {
+                Some(other) => self.keys.insert(key, other.clone()),
+                None => self.keys.remove(&key),
+            };
+        }
+    }
+
     /// The room with history whose look-alike key is `key`.
     pub fn by_key(&self, key: &str) -> Option<RoomName> {
         self.keys.get(key).cloned()

@@ -26,6 +26,9 @@ use crate::limits::{
 use crate::proxy::{Cidr, TrustedProxies};
 use crate::tls::{self, TlsError, TlsFiles};
 
+mod privacy;
+pub use privacy::{Logs, Retention};
+
 /// The environment variable that may hold the Redis URL, instead of `--redis`.
 pub const REDIS_URL_ENV: &str = "CHAT_REDIS_URL";
 
@@ -116,6 +119,9 @@ pub struct Config {
     #[arg(long, default_value_t = HISTORY_KEEP, value_name = "N")]
     pub history_keep: u64,
 
+    #[command(flatten)]
+    pub retention: Retention,
+
     /// Messages shown to someone joining a room.
     #[arg(long, default_value_t = HISTORY_ON_JOIN, value_name = "N")]
     pub history_on_join: u32,
@@ -174,6 +180,9 @@ pub struct Config {
     #[arg(long = "trusted-proxy", value_name = "CIDR")]
     pub trusted_proxies: Vec<Cidr>,
 
+    #[command(flatten)]
+    pub logs: Logs,
+
     /// More log output (-v debug, -vv trace). RUST_LOG, when set, takes precedence.
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -212,7 +221,7 @@ impl Config {
                 None => {
                     let path = default_db_path();
                     if let Some(dir) = path.parent() {
-                        std::fs::create_dir_all(dir).map_err(|e| {
+                        crate::files::create_dir(dir).map_err(|e| {
                             anyhow::anyhow!(
                                 "cannot create the history directory {}: {e}",
                                 dir.display()
@@ -228,6 +237,7 @@ impl Config {
             keep: self.history_keep,
             on_join: self.history_on_join,
             max_bytes: self.db_max_mib.map(|mib| mib.saturating_mul(1024 * 1024)),
+            max_age: self.retention.history_max_age,
         })
     }
 

@@ -98,7 +98,7 @@ impl Proxies {
             debug!(%peer, "connection refused: a PROXY header from an address not trusted");
             if !self.told_untrusted.swap(true, Ordering::Relaxed) {
                 warn!(
-                    %peer,
+                    peer = crate::log_address::shown(peer),
                     "a PROXY header came from an address --trusted-proxy does not list; such \
                      connections are closed (said once)"
                 );

@@ -15,6 +15,7 @@ use tracing::{debug, warn};
 
 use super::Refused;
 use crate::flood::{AddressSlot, Connects};
+use crate::log_address::shown;
 use crate::proxy::Proxies;
 use crate::tls::{NotTls, Tls};
 use crate::transport::Transport;
@@ -60,7 +61,12 @@ impl Opening {
                 Ok(slot) => (client, Some(slot)),
                 Err(turned) => {
                     let why = Refused::from(turned);
-                    warn!(%client, proxy = %peer, "connection refused: {}", why.why());
+                    warn!(
+                        client = shown(client),
+                        proxy = shown(peer),
+                        "connection refused: {}",
+                        why.why()
+                    );
                     return self.handshake_to_tell(tcp, why).await;
                 }
             }

@@ -80,7 +80,8 @@ pub fn run<D: Dialect>(
     shutdown: CancellationToken,
 ) -> impl Future<Output = ()> + Send {
     let id = Uuid::now_v7();
-    let span = info_span!("session", %peer, %id);
+    let span = info_span!("session", peer = crate::log_address::shown(peer), %id);
+    span.in_scope(|| debug!(%peer, "connected"));
     let session = Session {
         id,
         peer: peer.ip(),

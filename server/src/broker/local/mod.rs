@@ -7,8 +7,11 @@
 //! a room's messages in sequence order. Reading (the backlog on join, paging) uses separate
 //! connections that never wait for the writer.
 //!
+//! - [`writer`]: the writer thread: numbers, stores, broadcasts, prunes.
 //! - [`schema`]: the tables and their migrations.
 //! - [`store`]: the SQLite calls.
+//! - [`expiry`]: pruning by age (`--history-max-age`), a bounded step at a time.
+//! - [`file_lock`]: one chat-server per database file.
 //! - [`accounts`]: accounts and the private messages waiting for them.
 //! - [`authority`]: rooms' owners, roles, modes and bans (`room_settings`).
 //!
@@ -17,28 +20,28 @@
 
 pub mod accounts;
 pub mod authority;
+mod expiry;
+mod file_lock;
 pub mod schema;
 pub mod store;
+mod writer;
 
-use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use protocol::{ErrorCode, RequestError, RoomName, Stored, now_millis};
+use protocol::{ErrorCode, RequestError, RoomName, Stored};
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
-use tracing::{error, info, warn};
-use uuid::Uuid;
+use tracing::warn;
 
 pub use super::room_set::RoomSet;
 use super::{HistoryConfig, Page, Say, Ticket};
-use crate::event::Event;
-use crate::hub::BatchRooms;
-use crate::limits::{HISTORY_QUEUE, MAX_COMMIT_BATCH, PRUNE_CHUNK, PRUNE_SLACK};
+use crate::limits::HISTORY_QUEUE;
 use crate::sync::lock;
+use store::Store;
 pub use store::{Location, StoreError};
-use store::{Row, Store};
+use writer::Writer;
 
 enum Command {
     /// A message to store and broadcast; its ticket is dropped once that is done.
@@ -46,6 +49,9 @@ enum Command {
     /// A read, for databases that have no separate readers (in memory): runs on the writer's
     /// connection between commits.
     Read(Box<dyn FnOnce(&Connection) + Send>),
+    /// Look for messages past `--history-max-age` (sent every
+    /// [`HistoryConfig::expiry_check`]).
+    Expire,
     /// Store what came before, then stop.
     Stop,
 }
@@ -65,6 +71,8 @@ struct Inner {
     /// Rooms that have stored messages.
     rooms: Mutex<RoomSet>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// The task that asks the writer to look for expired messages, once started.
+    expiry: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 /// How pages are read.
@@ -107,15 +115,9 @@ impl Local {
             config: config.clone(),
             rooms: Mutex::new(rooms),
             thread: Mutex::new(None),
+            expiry: Mutex::new(None),
         });
-        let mut worker = Writer {
-            store,
-            commands,
-            last_seq: HashMap::new(),
-            kept_from: HashMap::new(),
-            inner: Arc::downgrade(&inner),
-            keep: config.keep,
-        };
+        let mut worker = Writer::new(store, commands, Arc::downgrade(&inner), &config);
         let thread = std::thread::Builder::new()
             .name("history-writer".into())
             .spawn(move || worker.run())
@@ -129,6 +131,27 @@ impl Local {
 
     pub fn config(&self) -> &HistoryConfig {
         &self.inner.config
+    }
+
+    /// Starts asking the writer to prune by age, now and every
+    /// [`HistoryConfig::expiry_check`], if history has an age and is stored.
+    pub fn start(&self) {
+        let Some(every) = self.inner.config.expiry_check() else { return };
+        if self.inner.config.location.is_none() {
+            return;
+        }
+        let writer = self.inner.writer.clone();
+        let task = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if writer.send(Command::Expire).await.is_err() {
+                    return;
+                }
+            }
+        });
+        *lock(&self.inner.expiry) = Some(task);
     }
 
     /// The accounts and the private messages waiting for them.
@@ -239,6 +262,9 @@ impl Local {
         if let Reads::Pool { idle, .. } = &self.inner.reads {
             lock(idle).clear();
         }
+        if let Some(task) = lock(&self.inner.expiry).take() {
+            task.abort();
+        }
         let thread = lock(&self.inner.thread).take();
         if self.inner.writer.send(Command::Stop).await.is_err() {
             warn!("the history writer had already stopped");
@@ -271,178 +297,6 @@ impl Inner {
             lock(idle).push(conn);
         }
         answer
-    }
-}
-
-struct Writer {
-    store: Option<Store>,
-    commands: mpsc::Receiver<Command>,
-    /// Each room's last sequence number.
-    last_seq: HashMap<RoomName, u64>,
-    /// Each room's first kept sequence number, once pruning has looked.
-    kept_from: HashMap<RoomName, u64>,
-    inner: std::sync::Weak<Inner>,
-    keep: u64,
-}
-
-impl Writer {
-    fn run(&mut self) {
-        let mut batch = Vec::with_capacity(MAX_COMMIT_BATCH);
-        let mut stop = false;
-        while !stop {
-            let Some(first) = self.commands.blocking_recv() else { break };
-            batch.push(first);
-            // Group commit: let the sessions that were woken along with us queue their
-            // messages too, so a busy room commits hundreds at once instead of one or two.
-            // When nothing else is runnable this returns at once.
-            std::thread::yield_now();
-            while batch.len() < MAX_COMMIT_BATCH {
-                match self.commands.try_recv() {
-                    Ok(command) => batch.push(command),
-                    Err(_) => break,
-                }
-            }
-            if let Some(at) = batch.iter().position(|c| matches!(c, Command::Stop)) {
-                batch.truncate(at);
-                stop = true;
-            }
-            self.handle(&mut batch);
-        }
-        info!("history writer stopped");
-    }
-
-    /// Stores the messages of a batch in one transaction, broadcasts them, then answers reads.
-    fn handle(&mut self, batch: &mut Vec<Command>) {
-        let mut says = Vec::new();
-        let mut tickets = Vec::new();
-        let mut reads = Vec::new();
-        for command in batch.drain(..) {
-            match command {
-                Command::Say(say, ticket) => {
-                    says.push(say);
-                    tickets.push(ticket);
-                }
-                Command::Read(read) => reads.push(read),
-                Command::Stop => {}
-            }
-        }
-        if !says.is_empty() {
-            self.commit(says);
-        }
-        // Stored and broadcast, or refused: no longer on their way.
-        let mut rooms = BatchRooms::default();
-        for ticket in &tickets {
-            rooms.add(ticket.room());
-        }
-        drop(tickets);
-        rooms.wake_senders();
-        for read in reads {
-            match &self.store {
-                Some(store) => read(store.connection()),
-                // Reads only come through here for a database in memory; dropping the
-                // request tells the reader the writer is gone.
-                None => drop(read),
-            }
-        }
-    }
-
-    fn next_seq(&mut self, room: &RoomName) -> u64 {
-        if !self.last_seq.contains_key(room) {
-            let last = match &self.store {
-                Some(store) => store.last_seq(room).unwrap_or_else(|e| {
-                    error!(room = %room, error = %e, "cannot read the last sequence number");
-                    0
-                }),
-                None => 0,
-            };
-            self.last_seq.insert(room.clone(), last);
-        }
-        let seq = self.last_seq.entry(room.clone()).or_default();
-        *seq += 1;
-        *seq
-    }
-
-    fn commit(&mut self, says: Vec<Say>) {
-        let before: HashMap<RoomName, u64> = says
-            .iter()
-            .filter_map(|s| self.last_seq.get(&s.room).map(|seq| (s.room.clone(), *seq)))
-            .collect();
-        let ts = now_millis();
-        let stored: Vec<Stored> = says
-            .iter()
-            .map(|say| Stored {
-                id: Uuid::now_v7(),
-                seq: self.next_seq(&say.room),
-                from: say.from.clone(),
-                account: say.account,
-                kind: say.kind,
-                text: say.text.clone(),
-                ts,
-            })
-            .collect();
-        if let Some(store) = &mut self.store {
-            let rows: Vec<Row<'_>> = says
-                .iter()
-                .zip(&stored)
-                .map(|(say, stored)| Row { room: &say.room, stored })
-                .collect();
-            if let Err(e) = store.append(&rows) {
-                error!(error = %e, messages = says.len(), "cannot store messages");
-                // Nothing was stored: the numbers go back, and each sender hears why.
-                for say in &says {
-                    match before.get(&say.room) {
-                        Some(seq) => self.last_seq.insert(say.room.clone(), *seq),
-                        None => self.last_seq.remove(&say.room),
-                    };
-                }
-                for say in &says {
-                    say.refuse(&e.to_string());
-                }
-                return;
-            }
-            if let Some(inner) = self.inner.upgrade() {
-                let mut rooms = lock(&inner.rooms);
-                for say in &says {
-                    rooms.insert(&say.room);
-                }
-            }
-        }
-        for (say, stored) in says.iter().zip(stored) {
-            let event = Event::new(stored.into_message(say.room.clone()));
-            say.room_tx.send(event);
-        }
-        self.prune(says.iter().map(|s| &s.room).collect());
-    }
-
-    /// Keeps each room to its last `keep` messages, a chunk at a time, once a room is
-    /// [`PRUNE_SLACK`] past it.
-    fn prune(&mut self, rooms: BTreeSet<&RoomName>) {
-        let Some(store) = &mut self.store else { return };
-        for room in rooms {
-            let last = self.last_seq.get(room).copied().unwrap_or(0);
-            let Some(keep_from) = last.checked_sub(self.keep).map(|n| n + 1) else { continue };
-            let first = match self.kept_from.get(room) {
-                Some(first) => *first,
-                None => match store.first_seq(room) {
-                    Ok(first) => first.unwrap_or(keep_from),
-                    Err(e) => {
-                        warn!(room = %room, error = %e, "cannot read where history starts");
-                        continue;
-                    }
-                },
-            };
-            if keep_from < first + PRUNE_SLACK {
-                self.kept_from.insert(room.clone(), first);
-                continue;
-            }
-            let to = keep_from.min(first + PRUNE_CHUNK);
-            match store.delete_range(room, first, to) {
-                Ok(_) => {
-                    self.kept_from.insert(room.clone(), to);
-                }
-                Err(e) => warn!(room = %room, error = %e, "cannot prune history"),
-            }
-        }
     }
 }
 

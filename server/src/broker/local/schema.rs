@@ -72,6 +72,10 @@ const MIGRATIONS: &[&str] = &[
         value TEXT NOT NULL,
         PRIMARY KEY (room, field)
     ) WITHOUT ROWID;",
+    // 5: the last sequence number pruned from each room, so a room whose every message was
+    // pruned (by age, `--history-max-age`) goes on numbering after it, across restarts too:
+    // members and clients know a room's messages by their numbers.
+    "ALTER TABLE rooms ADD COLUMN pruned_through INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// The schema version this program writes.

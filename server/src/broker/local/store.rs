@@ -9,6 +9,7 @@ use protocol::{MessageKind, Nick, RoomName, Stored, Text};
 use rusqlite::{Connection, ErrorCode as SqliteCode, OpenFlags, OptionalExtension, params};
 use uuid::Uuid;
 
+use super::file_lock::FileLock;
 use super::schema::{self, SchemaError};
 use crate::broker::Page;
 
@@ -87,52 +88,6 @@ pub struct Store {
     _lock: Option<FileLock>,
 }
 
-/// `PATH.lock`, locked by this process while it has the database open.
-pub struct FileLock {
-    file: std::fs::File,
-    path: PathBuf,
-    /// This process made the file: if opening the database fails, it goes again, so a refused
-    /// start leaves nothing behind.
-    created: bool,
-    keep: bool,
-}
-
-impl FileLock {
-    fn take(db: &Path) -> Result<Self, StoreError> {
-        let mut path = db.as_os_str().to_owned();
-        path.push(".lock");
-        let path = PathBuf::from(path);
-        let refuse = |reason: String| StoreError::Open { path: db.to_owned(), reason };
-        let created = !path.exists();
-        // An existing lock file is only opened for reading: locking needs no more, and a
-        // database someone made read-only should be reported as that, not as a lock problem.
-        let file = if created {
-            std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path)
-        } else {
-            std::fs::File::open(&path)
-        }
-        .map_err(|e| refuse(format!("cannot create the lock file {}: {e}", path.display())))?;
-        let lock = Self { file, path, created, keep: false };
-        match lock.file.try_lock() {
-            Ok(()) => Ok(lock),
-            Err(std::fs::TryLockError::WouldBlock) => {
-                Err(refuse("another chat-server is using this database".to_owned()))
-            }
-            Err(std::fs::TryLockError::Error(e)) => {
-                Err(refuse(format!("cannot lock {}: {e}", lock.path.display())))
-            }
-        }
-    }
-}
-
-impl Drop for FileLock {
-    fn drop(&mut self) {
-        if self.created && !self.keep {
-            let _ = std::fs::remove_file(&self.path);
-        }
-    }
-}
-
 fn path_of(location: &Location) -> PathBuf {
     match location {
         Location::Memory => PathBuf::from(":memory:"),
@@ -140,21 +95,24 @@ fn path_of(location: &Location) -> PathBuf {
     }
 }
 
-/// Creates a new database file readable by its owner alone (it holds password hashes and
-/// private messages); SQLite gives its `-wal` and `-shm` files the same mode. An existing file
-/// is left as it is, with a warning if others may read it.
+/// Creates a new database file that only its owner may open (it holds password hashes and
+/// private messages); SQLite gives its `-wal` and `-shm` files the same mode. An existing
+/// database (and any `-wal` and `-shm` a crash left) is left as it is, with a warning if
+/// others may open it.
 fn create_private(file: &Path) -> Result<(), StoreError> {
-    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
-    match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(file) {
+    match crate::files::options().write(true).create_new(true).open(file) {
         Ok(_) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            if let Ok(meta) = std::fs::metadata(file)
-                && meta.permissions().mode() & 0o077 != 0
-            {
-                tracing::warn!(
-                    path = %file.display(),
-                    "the database can be read by other users, and it holds password hashes and private messages: chmod 600 it"
-                );
+            let beside = |suffix: &str| {
+                let mut path = file.as_os_str().to_owned();
+                path.push(suffix);
+                PathBuf::from(path)
+            };
+            let files = [file.to_owned(), beside("-wal"), beside("-shm")];
+            let open = crate::files::open_to_others(&files);
+            let what = "it holds password hashes, private messages and the rooms' history";
+            if let Some(warning) = crate::files::warning(&open, what) {
+                tracing::warn!("{warning}");
             }
             Ok(())
         }
@@ -215,6 +173,9 @@ impl Store {
             // power cut can take the last few.
             conn.pragma_update(None, "synchronous", "NORMAL").map_err(open_err)?;
         }
+        // What is pruned (by count or by age) is overwritten, not only unlinked: a deleted
+        // message is gone from the file, not left in its free pages.
+        conn.pragma_update(None, "secure_delete", "ON").map_err(open_err)?;
         if let Some(bytes) = max_bytes {
             let page_size: i64 =
                 conn.pragma_query_value(None, "page_size", |r| r.get(0)).map_err(open_err)?;
@@ -223,10 +184,7 @@ impl Store {
         }
         schema::migrate(&mut conn)
             .map_err(|source| StoreError::Schema { path: path.clone(), source })?;
-        let lock = lock.map(|mut lock| {
-            lock.keep = true;
-            lock
-        });
+        let lock = lock.map(FileLock::keep);
         Ok(Self { conn, room_ids: HashMap::new(), _lock: lock })
     }
 
@@ -297,12 +255,13 @@ impl Store {
         Ok(())
     }
 
-    /// The room's last sequence number, 0 for a room with no history.
+    /// The room's last sequence number (stored or pruned), 0 for a room with no history.
     pub fn last_seq(&self, room: &RoomName) -> Result<u64, StoreError> {
         let seq: Option<i64> = self
             .conn
             .query_row(
-                "SELECT MAX(seq) FROM messages JOIN rooms ON rooms.id = messages.room_id WHERE rooms.name = ?1",
+                "SELECT MAX(IFNULL((SELECT MAX(seq) FROM messages WHERE room_id = rooms.id), 0), pruned_through)
+                 FROM rooms WHERE name = ?1",
                 [room.as_str()],
                 |r| r.get(0),
             )
@@ -325,19 +284,43 @@ impl Store {
         Ok(seq.map(from_sql))
     }
 
-    /// Deletes the room's messages with `from <= seq < to`. The caller keeps each call small,
-    /// so the writer is never away from new messages for long.
+    /// Deletes the room's messages with `from <= seq < to`, and remembers `to - 1` as pruned.
+    /// The caller keeps each call small, so the writer is never away from new messages for
+    /// long.
     pub fn delete_range(
         &mut self,
         room: &RoomName,
         from: u64,
         to: u64,
     ) -> Result<usize, StoreError> {
-        Ok(self.conn.execute(
-            "DELETE FROM messages WHERE room_id = (SELECT id FROM rooms WHERE name = ?1) AND seq >= ?2 AND seq < ?3",
-            params![room.as_str(), to_sql(from), to_sql(to)],
-        )?)
+        let tx = self.conn.transaction()?;
+        let deleted = delete_range(&tx, room, from, to)?;
+        tx.commit()?;
+        Ok(deleted)
     }
+
+    /// A transaction on the writing connection, for pruning several rooms in one commit.
+    pub fn transaction(&mut self) -> Result<rusqlite::Transaction<'_>, StoreError> {
+        Ok(self.conn.transaction()?)
+    }
+}
+
+/// [`Store::delete_range`] inside the caller's transaction.
+pub fn delete_range(
+    conn: &Connection,
+    room: &RoomName,
+    from: u64,
+    to: u64,
+) -> Result<usize, StoreError> {
+    let deleted = conn.execute(
+        "DELETE FROM messages WHERE room_id = (SELECT id FROM rooms WHERE name = ?1) AND seq >= ?2 AND seq < ?3",
+        params![room.as_str(), to_sql(from), to_sql(to)],
+    )?;
+    conn.execute(
+        "UPDATE rooms SET pruned_through = MAX(pruned_through, ?2) WHERE name = ?1",
+        params![room.as_str(), to_sql(to.saturating_sub(1))],
+    )?;
+    Ok(deleted)
 }
 
 /// Rooms with stored messages.

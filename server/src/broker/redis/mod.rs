@@ -18,6 +18,8 @@
 //!   and published by one script ([`scripts::ACT`]), and every node applies it in that order.
 //! - **Liveness** ([`liveness`]): each node refreshes a key that expires; when one's expires,
 //!   another announces its members gone and frees its nicks.
+//! - **Age** ([`expiry`]): with `--history-max-age`, one node at a time trims the streams'
+//!   old ends.
 //! - **Faults**: every write goes through one ordered queue ([`publisher`]); when Redis
 //!   cannot take it, the senders are told (`storage_failed`) and the outage is logged once.
 //!   After Redis comes back, the subscriber writes this node's sessions and memberships back
@@ -29,6 +31,7 @@
 mod accounts;
 pub mod address;
 mod authority;
+mod expiry;
 mod history;
 mod liveness;
 mod nicks;
@@ -97,8 +100,8 @@ pub struct Cluster {
     instance: Uuid,
     client: redis::Client,
     conn: ConnectionManager,
-    /// Messages kept per room (about: streams are trimmed a node at a time), and shown on
-    /// joining.
+    /// Messages kept per room (about: streams are trimmed a node at a time) and for how long,
+    /// and shown on joining.
     history: HistoryConfig,
     outbox: mpsc::UnboundedSender<Outgoing>,
     outbox_rx: Mutex<Option<mpsc::UnboundedReceiver<Outgoing>>>,
@@ -182,11 +185,14 @@ impl Cluster {
     pub async fn start(self: &Arc<Self>, hub: &Arc<Hub>) {
         let Some(outbox) = lock(&self.outbox_rx).take() else { return };
         let ready = Arc::new(tokio::sync::Notify::new());
-        let tasks = vec![
+        let mut tasks = vec![
             tokio::spawn(publisher::run(self.clone(), hub.clone(), outbox)),
             tokio::spawn(subscriber::run(self.clone(), hub.clone(), ready.clone())),
             tokio::spawn(liveness::run(self.clone())),
         ];
+        if let Some(every) = self.history.expiry_check() {
+            tasks.push(tokio::spawn(expiry::run(self.clone(), every)));
+        }
         lock(&self.tasks).extend(tasks);
         ready.notified().await;
     }

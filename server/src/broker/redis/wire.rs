@@ -196,6 +196,8 @@ pub mod keys {
     pub const ACTIVE: &str = "chat:active";
     /// Node ids that have run (and may need reaping).
     pub const NODES: &str = "chat:nodes";
+    /// Held (for one interval) by the node that prunes history by age.
+    pub const EXPIRY: &str = "chat:expiry";
 
     pub fn seq(room: &RoomName) -> String {
         format!("chat:{{{room}}}:seq")

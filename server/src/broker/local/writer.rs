@@ -1,0 +1,254 @@
+//! The writer thread of one node: it takes whatever has queued up, numbers the messages,
+//! stores them in one transaction (group commit), and only then broadcasts them; between
+//! batches it prunes, by count after each commit and by age a step at a time.
+
+use std::collections::{BTreeSet, HashMap};
+
+use protocol::{RoomName, Stored, now_millis};
+use tokio::sync::mpsc;
+use tracing::{error, info, warn};
+use uuid::Uuid;
+
+use super::store::{Row, Store};
+use super::{Command, Inner, expiry};
+use crate::broker::{HistoryConfig, Say};
+use crate::event::Event;
+use crate::hub::BatchRooms;
+use crate::limits::{MAX_COMMIT_BATCH, PRUNE_CHUNK, PRUNE_SLACK};
+use crate::sync::lock;
+
+pub(super) struct Writer {
+    store: Option<Store>,
+    commands: mpsc::Receiver<Command>,
+    /// Each room's last sequence number.
+    last_seq: HashMap<RoomName, u64>,
+    /// Each room's first kept sequence number, once pruning has looked.
+    kept_from: HashMap<RoomName, u64>,
+    inner: std::sync::Weak<Inner>,
+    keep: u64,
+    /// Pruning by age, with `--history-max-age`.
+    expiry: Option<expiry::Expiry>,
+}
+
+impl Writer {
+    pub(super) fn new(
+        store: Option<Store>,
+        commands: mpsc::Receiver<Command>,
+        inner: std::sync::Weak<Inner>,
+        config: &HistoryConfig,
+    ) -> Self {
+        Self {
+            store,
+            commands,
+            last_seq: HashMap::new(),
+            kept_from: HashMap::new(),
+            inner,
+            keep: config.keep,
+            expiry: expiry::Expiry::new(config),
+        }
+    }
+
+    pub(super) fn run(&mut self) {
+        let mut batch = Vec::with_capacity(MAX_COMMIT_BATCH);
+        let mut stop = false;
+        while !stop {
+            // While a round of pruning by age is under way, a step of it between batches.
+            let first = if self.expire_step() {
+                match self.commands.try_recv() {
+                    Ok(command) => command,
+                    Err(mpsc::error::TryRecvError::Empty) => continue,
+                    Err(mpsc::error::TryRecvError::Disconnected) => break,
+                }
+            } else {
+                let Some(first) = self.commands.blocking_recv() else { break };
+                first
+            };
+            batch.push(first);
+            // Group commit: let the sessions that were woken along with us queue their
+            // messages too, so a busy room commits hundreds at once instead of one or two.
+            // When nothing else is runnable this returns at once.
+            std::thread::yield_now();
+            while batch.len() < MAX_COMMIT_BATCH {
+                match self.commands.try_recv() {
+                    Ok(command) => batch.push(command),
+                    Err(_) => break,
+                }
+            }
+            if let Some(at) = batch.iter().position(|c| matches!(c, Command::Stop)) {
+                batch.truncate(at);
+                stop = true;
+            }
+            self.handle(&mut batch);
+        }
+        info!("history writer stopped");
+    }
+
+    /// Stores the messages of a batch in one transaction, broadcasts them, then answers reads.
+    fn handle(&mut self, batch: &mut Vec<Command>) {
+        let mut says = Vec::new();
+        let mut tickets = Vec::new();
+        let mut reads = Vec::new();
+        let mut look = false;
+        for command in batch.drain(..) {
+            match command {
+                Command::Say(say, ticket) => {
+                    says.push(say);
+                    tickets.push(ticket);
+                }
+                Command::Read(read) => reads.push(read),
+                Command::Expire => look = true,
+                Command::Stop => {}
+            }
+        }
+        if look
+            && let (Some(expiry), Some(store)) = (&mut self.expiry, &self.store)
+            && let Err(e) = expiry.look(store.connection())
+        {
+            warn!(error = %e, "cannot look for messages past their age");
+        }
+        if !says.is_empty() {
+            self.commit(says);
+        }
+        // Stored and broadcast, or refused: no longer on their way.
+        let mut rooms = BatchRooms::default();
+        for ticket in &tickets {
+            rooms.add(ticket.room());
+        }
+        drop(tickets);
+        rooms.wake_senders();
+        for read in reads {
+            match &self.store {
+                Some(store) => read(store.connection()),
+                // Reads only come through here for a database in memory; dropping the
+                // request tells the reader the writer is gone.
+                None => drop(read),
+            }
+        }
+    }
+
+    fn next_seq(&mut self, room: &RoomName) -> u64 {
+        if !self.last_seq.contains_key(room) {
+            let last = match &self.store {
+                Some(store) => store.last_seq(room).unwrap_or_else(|e| {
+                    error!(room = %room, error = %e, "cannot read the last sequence number");
+                    0
+                }),
+                None => 0,
+            };
+            self.last_seq.insert(room.clone(), last);
+        }
+        let seq = self.last_seq.entry(room.clone()).or_default();
+        *seq += 1;
+        *seq
+    }
+
+    fn commit(&mut self, says: Vec<Say>) {
+        let before: HashMap<RoomName, u64> = says
+            .iter()
+            .filter_map(|s| self.last_seq.get(&s.room).map(|seq| (s.room.clone(), *seq)))
+            .collect();
+        let ts = now_millis();
+        let stored: Vec<Stored> = says
+            .iter()
+            .map(|say| Stored {
+                id: Uuid::now_v7(),
+                seq: self.next_seq(&say.room),
+                from: say.from.clone(),
+                account: say.account,
+                kind: say.kind,
+                text: say.text.clone(),
+                ts,
+            })
+            .collect();
+        if let Some(store) = &mut self.store {
+            let rows: Vec<Row<'_>> = says
+                .iter()
+                .zip(&stored)
+                .map(|(say, stored)| Row { room: &say.room, stored })
+                .collect();
+            if let Err(e) = store.append(&rows) {
+                error!(error = %e, messages = says.len(), "cannot store messages");
+                // Nothing was stored: the numbers go back, and each sender hears why.
+                for say in &says {
+                    match before.get(&say.room) {
+                        Some(seq) => self.last_seq.insert(say.room.clone(), *seq),
+                        None => self.last_seq.remove(&say.room),
+                    };
+                }
+                for say in &says {
+                    say.refuse(&e.to_string());
+                }
+                return;
+            }
+            if let Some(inner) = self.inner.upgrade() {
+                let mut rooms = lock(&inner.rooms);
+                for say in &says {
+                    rooms.insert(&say.room);
+                }
+            }
+        }
+        for (say, stored) in says.iter().zip(stored) {
+            let event = Event::new(stored.into_message(say.room.clone()));
+            say.room_tx.send(event);
+        }
+        self.prune(says.iter().map(|s| &s.room).collect());
+    }
+
+    /// One step of the round of pruning by age, if one is under way; whether the round
+    /// goes on.
+    fn expire_step(&mut self) -> bool {
+        let (Some(expiry), Some(store)) = (&mut self.expiry, &mut self.store) else {
+            return false;
+        };
+        if !expiry.pending() {
+            return false;
+        }
+        match expiry.step(store) {
+            Ok(pruned) => {
+                let inner = self.inner.upgrade();
+                for expiry::Pruned { room, kept_from, empty } in pruned {
+                    if let Some(to) = kept_from {
+                        let first = self.kept_from.entry(room.clone()).or_insert(to);
+                        *first = (*first).max(to);
+                    }
+                    if let (true, Some(inner)) = (empty, &inner) {
+                        lock(&inner.rooms).remove(&room);
+                    }
+                }
+            }
+            Err(e) => warn!(error = %e, "cannot prune messages past their age"),
+        }
+        expiry.pending()
+    }
+
+    /// Keeps each room to its last `keep` messages, a chunk at a time, once a room is
+    /// [`PRUNE_SLACK`] past it.
+    fn prune(&mut self, rooms: BTreeSet<&RoomName>) {
+        let Some(store) = &mut self.store else { return };
+        for room in rooms {
+            let last = self.last_seq.get(room).copied().unwrap_or(0);
+            let Some(keep_from) = last.checked_sub(self.keep).map(|n| n + 1) else { continue };
+            let first = match self.kept_from.get(room) {
+                Some(first) => *first,
+                None => match store.first_seq(room) {
+                    Ok(first) => first.unwrap_or(keep_from),
+                    Err(e) => {
+                        warn!(room = %room, error = %e, "cannot read where history starts");
+                        continue;
+                    }
+                },
+            };
+            if keep_from < first + PRUNE_SLACK {
+                self.kept_from.insert(room.clone(), first);
+                continue;
+            }
+            let to = keep_from.min(first + PRUNE_CHUNK);
+            match store.delete_range(room, first, to) {
+                Ok(_) => {
+                    self.kept_from.insert(room.clone(), to);
+                }
+                Err(e) => warn!(room = %room, error = %e, "cannot prune history"),
+            }
+        }
+    }
+}
