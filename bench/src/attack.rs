@@ -7,21 +7,26 @@
 //! slowloris connections, garbage senders, senders of escape sequences and impostors with
 //! look-alike nicks. The figures are printed side by side: latency percentiles, messages lost,
 //! and what the attackers got for it.
+//!
+//! Every connection comes from a loopback address of its own, so that per-address limits act as
+//! they would on the internet: each member from 127.0.1.N, each kind of attacker from 127.0.2.N.
+//! A server that exempts loopback from its per-address throttles is told not to
+//! (`--throttle-exempt none`, when it has the flag).
 
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::Context as _;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 
 use crate::Mode;
 use crate::histogram::Histogram;
 use crate::process::start_server;
 use crate::room::collect;
-use crate::stream::{Dial, Writer};
+use crate::stream::{Dial, Writer, tcp_from};
 use crate::wire::{Shared, Tally, Timing, member, receive, say_line};
 
 /// The settings of one comparison.
@@ -57,8 +62,16 @@ pub async fn compare(binary: &std::path::Path, pin: bool, a: &Attack) -> anyhow:
         "attack: {} members, {} sending {} msg/s each, {} s per run; default limits (flood control on)",
         a.members, a.senders, a.rate, a.seconds
     );
-    let calm = run(binary, pin, a, false).await.context("run without attackers")?;
-    let under_attack = run(binary, pin, a, true).await.context("run with attackers")?;
+    let flags = exemption_flags(binary);
+    if flags.is_empty() {
+        println!(
+            "this chat-server has no --throttle-exempt: its per-address throttles, if any, as built"
+        );
+    } else {
+        println!("loopback is throttled as the internet is: --throttle-exempt none");
+    }
+    let calm = run(binary, pin, a, flags, false).await.context("run without attackers")?;
+    let under_attack = run(binary, pin, a, flags, true).await.context("run with attackers")?;
     println!();
     println!(
         "{:<16} {:>9} {:>11} {:>9} {:>9} {:>9} {:>6}   attackers: connections, lines, goodbyes, refusals",
@@ -87,6 +100,28 @@ pub async fn compare(binary: &std::path::Path, pin: bool, a: &Attack) -> anyhow:
     Ok(())
 }
 
+/// `--throttle-exempt none` when `binary` has the flag: its per-address throttles then count
+/// loopback addresses too, as they count the internet's.
+fn exemption_flags(binary: &std::path::Path) -> &'static [&'static str] {
+    let help = std::process::Command::new(binary).arg("--help").output();
+    match help {
+        Ok(help) if String::from_utf8_lossy(&help.stdout).contains("--throttle-exempt") => {
+            &["--throttle-exempt", "none"]
+        }
+        _ => &[],
+    }
+}
+
+/// The `i`th member's address: 127.0.1.1, 127.0.1.2, ... then, past 254 members,
+/// 127.1.0.1 onwards (none of them ends in .0 or .255).
+fn member_address(i: usize) -> anyhow::Result<IpAddr> {
+    let (second, host) = if i < 254 { (0, i + 254) } else { (1, i - 254) };
+    let third = u8::try_from(host / 254)
+        .map_err(|_| anyhow::anyhow!("more members than the bench has loopback addresses for"))?;
+    let last = u8::try_from(host % 254 + 1)?;
+    Ok(IpAddr::V4(Ipv4Addr::new(127, second, third, last)))
+}
+
 /// p50, p99 and max, in milliseconds.
 fn percentiles(h: &Histogram) -> (f64, f64, f64) {
     let ms = |us: u64| us as f64 / 1000.0;
@@ -97,13 +132,13 @@ async fn run(
     binary: &std::path::Path,
     pin: bool,
     a: &Attack,
+    flags: &[&str],
     attackers: bool,
 ) -> anyhow::Result<Outcome> {
-    // One address for everyone, so the per-address cap is raised; flood control stays on.
-    let server =
-        start_server(binary, Mode::File, pin, &["--max-connections-per-ip", "100000"], None)
-            .await?;
+    // The default limits, per address too: everyone has an address of their own.
+    let server = start_server(binary, Mode::File, pin, flags, None).await?;
     let addr = server.addr(0).to_owned();
+    let to: SocketAddr = addr.parse().with_context(|| format!("server address {addr}"))?;
     let (stop_readers, shared) = Shared::new();
     let stop = Arc::new(AtomicBool::new(false));
     let counts = Arc::new(AttackCounts::default());
@@ -111,7 +146,8 @@ async fn run(
     let mut receivers = Vec::new();
     let mut writers = Vec::new();
     for i in 0..a.members {
-        let (r, w) = member(Dial::plain(&addr), &format!("m{i}")).await?;
+        let dial = Dial::plain(&addr).source(member_address(i)?);
+        let (r, w) = member(dial, &format!("m{i}")).await?;
         receivers.push(tokio::spawn(receive(
             r,
             None,
@@ -122,7 +158,7 @@ async fn run(
     }
     let mut tasks: Vec<JoinHandle<()>> = Vec::new();
     if attackers {
-        tasks.extend(start_attackers(&addr, stop.clone(), counts.clone()));
+        tasks.extend(start_attackers(to, stop.clone(), counts.clone()));
     }
     let senders: Vec<Writer> = writers.drain(..a.senders.min(a.members)).collect();
     let interval = Duration::from_secs_f64(1.0 / a.rate);
@@ -181,26 +217,30 @@ async fn speak(
 }
 
 /// Flooders 5, non-readers 10, slowloris 50, garbage 5, escape-sequence senders 2,
-/// impostors 2.
+/// impostors 2; the `n`th kind from 127.0.2.n.
 fn start_attackers(
-    addr: &str,
+    addr: SocketAddr,
     stop: Arc<AtomicBool>,
     counts: Arc<AttackCounts>,
 ) -> Vec<JoinHandle<()>> {
     let mut tasks = Vec::new();
-    let spawn = |kind: Kind, i: usize| {
-        tokio::spawn(attacker(addr.to_owned(), kind, i, stop.clone(), counts.clone()))
+    let spawn = |kind: Kind, from: IpAddr, i: usize| {
+        tokio::spawn(attacker(addr, from, kind, i, stop.clone(), counts.clone()))
     };
-    for (kind, n) in [
+    for (k, (kind, n)) in [
         (Kind::Flooder, 5),
         (Kind::NonReader, 10),
         (Kind::Slowloris, 50),
         (Kind::Garbage, 5),
         (Kind::Escapes, 2),
         (Kind::Impostor, 2),
-    ] {
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let from = IpAddr::V4(Ipv4Addr::new(127, 0, 2, k as u8 + 1));
         for i in 0..n {
-            tasks.push(spawn(kind, i));
+            tasks.push(spawn(kind, from, i));
         }
     }
     tasks
@@ -223,7 +263,8 @@ enum Kind {
 }
 
 async fn attacker(
-    addr: String,
+    addr: SocketAddr,
+    from: IpAddr,
     kind: Kind,
     i: usize,
     stop: Arc<AtomicBool>,
@@ -232,7 +273,7 @@ async fn attacker(
     let mut round = 0u64;
     while !stop.load(Ordering::Relaxed) {
         round += 1;
-        let Ok(stream) = TcpStream::connect(&addr).await else {
+        let Ok(stream) = tcp_from(from, addr).await else {
             tokio::time::sleep(Duration::from_millis(100)).await;
             continue;
         };
