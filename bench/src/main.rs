@@ -21,7 +21,8 @@
 //! - `fanout`: one room, S of N members sending flat out or at a fixed total rate; sweeps N.
 //! - `idle`: thousands of connections that say hello and stay; the server's memory for each.
 //! - `churn`: visitors that come, say a line and quit, while steady members' latency is timed.
-//! - `attack`: a steady chat's latency alone and with hostile clients in the room.
+//! - `attack`: a steady chat's latency and the server's memory, calm and with hostile clients
+//!   (issue 21's targets).
 //! - `baseline`: the bare fan-out server (`chat-bench --baseline-server`).
 //! - `wire`: the client side: registering, timed `say` lines, reading deliveries unparsed.
 //! - `stream`: a client's connection, plain or over TLS.
@@ -247,7 +248,7 @@ fn main() -> anyhow::Result<()> {
         Scenario::Fanout => args.members.iter().copied().max().unwrap_or(0),
         Scenario::Idle => args.connections,
         Scenario::Churn => args.members.iter().copied().max().unwrap_or(0) + args.parallel,
-        // The members and some 80 attackers.
+        // The members, the reference and some 80 attackers' connections.
         Scenario::Attack => args.members[0] + 100,
     };
     process::check_fd_limit((connections + SPARE_FILES) as u64)?;
