@@ -112,6 +112,11 @@ struct Args {
     /// Scenario attack: messages a second per sender.
     #[arg(long, default_value_t = 1.0)]
     rate: f64,
+    /// Scenario attack: the attackers to run, to see what each costs [default: all]: flooder,
+    /// non-reader, slowloris, garbage, escapes, impostor, reconnect, who, history, rooms,
+    /// churner, nicks.
+    #[arg(long, value_delimiter = ',', value_name = "KIND[,KIND...]")]
+    attackers: Option<Vec<String>>,
     /// Measure the server already listening at this loopback address instead of starting
     /// servers (no pinning, one run per member count, labelled "external"). It must allow the
     /// load: e.g. chat-server --no-flood-control --max-connections-per-ip 100000.
@@ -241,6 +246,9 @@ fn main() -> anyhow::Result<()> {
         );
     }
     refuse_tls(&args)?;
+    if args.attackers.is_some() && args.scenario != Scenario::Attack {
+        bail!("--attackers chooses the attackers of --scenario attack");
+    }
     if args.plot.is_some() && args.scenario != Scenario::Fanout {
         bail!("--plot draws fan-out runs; use it with --scenario fanout");
     }
@@ -414,6 +422,7 @@ async fn scenario(
                 senders: args.senders,
                 rate: args.rate,
                 seconds: args.seconds,
+                attackers: args.attackers.clone(),
             };
             attack::compare(&launch.binary, pin, &a).await
         }

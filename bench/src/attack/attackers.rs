@@ -54,7 +54,7 @@ impl Kind {
         }
     }
 
-    /// Its name in the JSON lines.
+    /// Its name in `--attackers` and in the JSON lines.
     pub fn key(self) -> &'static str {
         match self {
             Kind::Crowd(c) => c.name(),
@@ -65,6 +65,19 @@ impl Kind {
             Kind::Churner => "churner",
             Kind::Nicks => "nicks",
         }
+    }
+
+    /// The kinds `keys` name (all of them for none), or why not.
+    pub fn parse(keys: Option<&[String]>) -> anyhow::Result<Vec<Kind>> {
+        let Some(keys) = keys else { return Ok(Kind::all()) };
+        keys.iter()
+            .map(|key| {
+                Kind::all().into_iter().find(|k| k.key() == key).with_context(|| {
+                    let known: Vec<_> = Kind::all().into_iter().map(Kind::key).collect();
+                    format!("--attackers: no attacker {key:?}; there are {}", known.join(", "))
+                })
+            })
+            .collect()
     }
 
     /// What its answers count.
@@ -194,7 +207,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn each_kind_has_an_address_of_its_own() {
+    fn attackers_are_chosen_by_key_and_each_kind_has_its_own_address() {
+        assert_eq!(Kind::parse(None).unwrap(), Kind::all());
+        let chosen = ["reconnect".to_owned(), "slowloris".to_owned()];
+        assert_eq!(
+            Kind::parse(Some(&chosen)).unwrap(),
+            [Kind::Reconnect, Kind::Crowd(Crowd::Slowloris)]
+        );
+        let error = Kind::parse(Some(&["dos".to_owned()])).unwrap_err().to_string();
+        assert!(error.contains("\"dos\"") && error.contains("nicks"), "{error}");
         let addresses: std::collections::HashSet<_> =
             Kind::all().into_iter().map(address).collect();
         assert_eq!(addresses.len(), Kind::all().len());

@@ -78,6 +78,8 @@ pub struct Attack {
     /// Messages a second per sender (within the default flood limit of 2).
     pub rate: f64,
     pub seconds: u64,
+    /// `--attackers`: the kinds to run, by key; all of them when none are named.
+    pub attackers: Option<Vec<String>>,
 }
 
 /// What one run measured.
@@ -100,7 +102,7 @@ pub struct Outcome {
 }
 
 pub async fn compare(binary: &Path, pin: bool, a: &Attack) -> anyhow::Result<()> {
-    let kinds = Kind::all();
+    let kinds = Kind::parse(a.attackers.as_deref())?;
     let throttled = exemption_flags(binary);
     table::heading(a, throttled.is_some());
     let flags = throttled.unwrap_or(&[]);
