@@ -54,6 +54,7 @@ use crate::process::{cpu_seconds, rss_kib, start_server};
 use crate::room::collect;
 use crate::wire::{Shared, Tally};
 use attackers::{Attackers, Kind};
+use counts::Snapshot;
 use reference::Reference;
 
 /// The members' room: hello puts everyone in it.
@@ -98,6 +99,8 @@ pub struct Outcome {
     phase_seconds: f64,
     /// The reference's accepted messages a second over that time.
     reference_rate: f64,
+    /// What the reference did over the whole run (its hello among the requests).
+    reference: Snapshot,
     attack: Option<attackers::Outcome>,
 }
 
@@ -139,7 +142,6 @@ async fn run(
     let reference = Reference::start(to).await?;
     let speakers = members.speak(a.senders, a.rate, &shared, &stop);
     let start_rss = rss();
-    let reference_before = reference.counts.snapshot().answers;
     let attackers = if kinds.is_empty() { None } else { Some(Attackers::start(kinds, to)?) };
     let phase = Instant::now();
     let mut peak = start_rss;
@@ -160,8 +162,7 @@ async fn run(
         None => None,
     };
     let phase_seconds = phase.elapsed().as_secs_f64();
-    let accepted = reference.counts.snapshot().answers.saturating_sub(reference_before);
-    let reference_rate = accepted as f64 / phase_seconds;
+    let reference_rate = reference.rate(phase, Instant::now());
     // The members chat on; stragglers of the window arrive meanwhile.
     tokio::time::sleep(AFTER).await;
     let after_rss = rss();
@@ -170,7 +171,7 @@ async fn run(
     for s in speakers {
         s.abort();
     }
-    drop(reference);
+    let reference_counts = reference.finish().await;
     let _ = stop_readers.send(true);
     let latencies = collect(members.receivers).await;
     server.stop().await;
@@ -188,6 +189,7 @@ async fn run(
         bench_cpu,
         phase_seconds,
         reference_rate,
+        reference: reference_counts,
         attack,
     })
 }

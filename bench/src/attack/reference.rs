@@ -3,14 +3,14 @@
 //! it gets accepted a second is what the reconnect flooder is measured against.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use tokio::io::AsyncWriteExt;
 use tokio::task::JoinHandle;
 
-use super::counts::Counts;
+use super::counts::{Counts, Snapshot};
 use super::inbox::{Inbox, field, is};
 use super::{ROOM, lines, source};
 use crate::stream::tcp_from;
@@ -20,9 +20,14 @@ pub const RATE: f64 = 2.0;
 
 const NICK: &str = "steady";
 
+/// Long enough for its last message's echo, on a server that is not under attack any more.
+const LAST_ECHO: Duration = Duration::from_millis(500);
+
 /// The reference while it runs; stopped when dropped.
 pub struct Reference {
-    pub counts: Arc<Counts>,
+    counts: Arc<Counts>,
+    /// When each of its messages came back accepted.
+    echoes: Arc<Mutex<Vec<Instant>>>,
     tasks: [JoinHandle<()>; 2],
 }
 
@@ -48,9 +53,29 @@ impl Reference {
                 bail!("reference: no member list after hello");
             }
         }
-        let reading = tokio::spawn(read_echoes(inbox, counts.clone()));
+        let echoes = Arc::new(Mutex::new(Vec::new()));
+        let reading = tokio::spawn(read_echoes(inbox, counts.clone(), echoes.clone()));
         let saying = tokio::spawn(say(w, counts.clone()));
-        Ok(Reference { counts, tasks: [reading, saying] })
+        Ok(Reference { counts, echoes, tasks: [reading, saying] })
+    }
+
+    /// Stops saying, waits for the last echo, and says what it did over the whole run.
+    pub async fn finish(self) -> Snapshot {
+        self.tasks[1].abort();
+        tokio::time::sleep(LAST_ECHO).await;
+        self.counts.snapshot()
+    }
+
+    /// Its accepted messages a second between `from` and `to`: the echoes between them, one
+    /// interval per echo after the first, over the time from the first to the last. (Echoes
+    /// over the window's length would be 24 or 25 in 12 s, by where the ticks fall.)
+    pub fn rate(&self, from: Instant, to: Instant) -> f64 {
+        let echoes = self.echoes.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut inside = echoes.iter().filter(|&&t| t >= from && t <= to);
+        let Some(first) = inside.next() else { return 0.0 };
+        let (n, last) = inside.fold((0u32, *first), |(n, _), &t| (n + 1, t));
+        let span = last.duration_since(*first).as_secs_f64();
+        if span > 0.0 { f64::from(n) / span } else { 0.0 }
     }
 }
 
@@ -79,8 +104,8 @@ async fn say(mut w: tokio::net::tcp::OwnedWriteHalf, counts: Arc<Counts>) {
     }
 }
 
-/// Counts its own messages as they come back: the accepted ones.
-async fn read_echoes(mut inbox: Inbox, counts: Arc<Counts>) {
+/// Counts its own messages as they come back, the accepted ones, and notes when.
+async fn read_echoes(mut inbox: Inbox, counts: Arc<Counts>, echoes: Arc<Mutex<Vec<Instant>>>) {
     loop {
         let mut accepted = 0;
         let open = inbox
@@ -91,6 +116,13 @@ async fn read_echoes(mut inbox: Inbox, counts: Arc<Counts>) {
             })
             .await;
         Counts::add(&counts.answers, accepted);
+        if accepted > 0 {
+            let now = Instant::now();
+            echoes
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .extend((0..accepted).map(|_| now));
+        }
         if !open {
             return;
         }

@@ -183,10 +183,19 @@ impl Targets {
         for ((name, figure), pass) in names.iter().zip(&figures).zip(self.passes(attacked)) {
             println!("  {name:<50} {figure:<36} {}", if pass { "PASS" } else { "FAIL" });
         }
-        println!(
-            "  (well-behaved connection, calm run: {:.2} msg/s accepted)",
-            calm.reference_rate
-        );
+        for (name, o) in [("calm", calm), ("under attack", attacked)] {
+            let r = &o.reference;
+            println!(
+                "  well-behaved connection, {name}: {} said, {} accepted ({:.2}/s), {} refused, \
+                 {} other errors, goodbyes: {}",
+                r.requests.saturating_sub(1),
+                r.answers,
+                o.reference_rate,
+                r.refusals,
+                r.errors,
+                r.goodbyes(),
+            );
+        }
     }
 }
 
@@ -205,6 +214,7 @@ fn json_line(a: &Attack, o: &Outcome, targets: Option<&Targets>) -> String {
         "rss_start_kib": o.rss[0], "rss_peak_kib": o.rss[1], "rss_after_kib": o.rss[2],
         "attack_seconds": o.phase_seconds,
         "reference_accepted_per_s": o.reference_rate,
+        "reference": counts(&o.reference),
     });
     if let (Some(attack), Value::Object(map)) = (&o.attack, &mut line) {
         let kinds =
