@@ -135,9 +135,9 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    /// A kind's counts (zero if it did not run).
-    pub fn of(&self, kind: Kind) -> Snapshot {
-        self.kinds.iter().find(|(k, _)| *k == kind).map(|(_, s)| s.clone()).unwrap_or_default()
+    /// A kind's counts, if it ran.
+    pub fn of(&self, kind: Kind) -> Option<&Snapshot> {
+        self.kinds.iter().find(|(k, _)| *k == kind).map(|(_, s)| s)
     }
 }
 
