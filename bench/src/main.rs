@@ -21,7 +21,8 @@
 //! - `fanout`: one room, S of N members sending flat out or at a fixed total rate; sweeps N.
 //! - `idle`: thousands of connections that say hello and stay; the server's memory for each.
 //! - `churn`: visitors that come, say a line and quit, while steady members' latency is timed.
-//! - `attack`: a steady chat's latency alone and with hostile clients in the room.
+//! - `attack`: a steady chat's latency and the server's memory, calm and with hostile clients
+//!   (issue 21's targets).
 //! - `baseline`: the bare fan-out server (`chat-bench --baseline-server`).
 //! - `wire`: the client side: registering, timed `say` lines, reading deliveries unparsed.
 //! - `stream`: a client's connection, plain or over TLS.
@@ -111,6 +112,11 @@ struct Args {
     /// Scenario attack: messages a second per sender.
     #[arg(long, default_value_t = 1.0)]
     rate: f64,
+    /// Scenario attack: the attackers to run, to see what each costs [default: all]: flooder,
+    /// non-reader, slowloris, garbage, escapes, impostor, reconnect, who, history, rooms,
+    /// churner, nicks.
+    #[arg(long, value_delimiter = ',', value_name = "KIND[,KIND...]")]
+    attackers: Option<Vec<String>>,
     /// Measure the server already listening at this loopback address instead of starting
     /// servers (no pinning, one run per member count, labelled "external"). It must allow the
     /// load: e.g. chat-server --no-flood-control --max-connections-per-ip 100000.
@@ -240,6 +246,9 @@ fn main() -> anyhow::Result<()> {
         );
     }
     refuse_tls(&args)?;
+    if args.attackers.is_some() && args.scenario != Scenario::Attack {
+        bail!("--attackers chooses the attackers of --scenario attack");
+    }
     if args.plot.is_some() && args.scenario != Scenario::Fanout {
         bail!("--plot draws fan-out runs; use it with --scenario fanout");
     }
@@ -247,7 +256,7 @@ fn main() -> anyhow::Result<()> {
         Scenario::Fanout => args.members.iter().copied().max().unwrap_or(0),
         Scenario::Idle => args.connections,
         Scenario::Churn => args.members.iter().copied().max().unwrap_or(0) + args.parallel,
-        // The members and some 80 attackers.
+        // The members, the reference and some 80 attackers' connections.
         Scenario::Attack => args.members[0] + 100,
     };
     process::check_fd_limit((connections + SPARE_FILES) as u64)?;
@@ -413,6 +422,7 @@ async fn scenario(
                 senders: args.senders,
                 rate: args.rate,
                 seconds: args.seconds,
+                attackers: args.attackers.clone(),
             };
             attack::compare(&launch.binary, pin, &a).await
         }

@@ -117,7 +117,7 @@ impl Server {
 
     /// How the `i`th member connects: to [`Server::addr`], over TLS if the server speaks it.
     pub fn dial(&self, i: usize) -> Dial<'_> {
-        Dial { addr: self.addr(i), tls: self.tls.as_ref() }
+        Dial { addr: self.addr(i), tls: self.tls.as_ref(), source: None }
     }
 
     /// The processes whose CPU and memory are counted (none found: an external server of

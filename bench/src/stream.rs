@@ -4,27 +4,35 @@
 //! The TLS halves share the stream behind tokio's `split` (one session encrypts and decrypts).
 
 use std::io;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use anyhow::Context as _;
 use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf, ReadHalf, WriteHalf};
-use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{TcpSocket, TcpStream};
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
-/// Where a client connects, and how: with a connector, over TLS.
+/// Where a client connects, and how: with a connector, over TLS; from a source address of its
+/// own, when the server is to count it as another machine.
 #[derive(Clone, Copy)]
 pub struct Dial<'a> {
     pub addr: &'a str,
     pub tls: Option<&'a TlsConnector>,
+    pub source: Option<IpAddr>,
 }
 
 impl<'a> Dial<'a> {
     pub fn plain(addr: &'a str) -> Dial<'a> {
-        Dial { addr, tls: None }
+        Dial { addr, tls: None, source: None }
+    }
+
+    /// The same, from `ip` (any port).
+    pub fn source(self, ip: IpAddr) -> Dial<'a> {
+        Dial { source: Some(ip), ..self }
     }
 }
 
@@ -44,7 +52,21 @@ pub enum Writer {
 /// verifying the server's certificate for the address's IP.
 pub async fn connect(dial: Dial<'_>) -> anyhow::Result<(Reader, Writer)> {
     let addr = dial.addr;
-    let stream = TcpStream::connect(addr).await.with_context(|| format!("connect to {addr}"))?;
+    let stream = match dial.source {
+        None => TcpStream::connect(addr).await,
+        Some(ip) => {
+            match tokio::net::lookup_host(addr).await?.find(|a| a.is_ipv4() == ip.is_ipv4()) {
+                Some(to) => tcp_from(ip, to).await,
+                None => {
+                    Err(io::Error::new(io::ErrorKind::InvalidInput, "no address of its family"))
+                }
+            }
+        }
+    };
+    let stream = stream.with_context(|| match dial.source {
+        Some(ip) => format!("connect to {addr} from {ip}"),
+        None => format!("connect to {addr}"),
+    })?;
     stream.set_nodelay(true)?;
     let Some(connector) = dial.tls else {
         let (r, w) = stream.into_split();
@@ -57,6 +79,17 @@ pub async fn connect(dial: Dial<'_>) -> anyhow::Result<(Reader, Writer)> {
         .with_context(|| format!("TLS handshake with {addr}"))?;
     let (r, w) = tokio::io::split(stream);
     Ok((Reader::Tls(r), Writer::Tls(w)))
+}
+
+/// A TCP connection to `to` from `source` (a port the kernel picks): loopback has every
+/// 127.x.y.z, so the bench's clients can come from as many addresses as the internet's would,
+/// and a server's per-address limits treat them so. The address may be reused at once: a
+/// client that reconnects in a loop leaves closed sockets behind on it.
+pub async fn tcp_from(source: IpAddr, to: SocketAddr) -> io::Result<TcpStream> {
+    let socket = if source.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    socket.bind(SocketAddr::new(source, 0))?;
+    socket.connect(to).await
 }
 
 impl AsyncRead for Reader {
@@ -130,7 +163,7 @@ mod tests {
     async fn a_client_trusts_the_bench_certificate_and_talks_through_it() {
         let cert = BenchCert::make().unwrap();
         let addr = echo_server(&cert).await.to_string();
-        let dial = Dial { addr: &addr, tls: Some(cert.connector()) };
+        let dial = Dial { addr: &addr, tls: Some(cert.connector()), source: None };
         let (r, mut w) = connect(dial).await.unwrap();
         assert!(matches!((&r, &w), (Reader::Tls(_), Writer::Tls(_))));
         w.send(b"hello over tls\n").await.unwrap();
@@ -143,7 +176,7 @@ mod tests {
     async fn another_certificate_is_refused() {
         let (served, trusted) = (BenchCert::make().unwrap(), BenchCert::make().unwrap());
         let addr = echo_server(&served).await.to_string();
-        let dial = Dial { addr: &addr, tls: Some(trusted.connector()) };
+        let dial = Dial { addr: &addr, tls: Some(trusted.connector()), source: None };
         let error = connect(dial).await.err().unwrap();
         assert!(format!("{error:#}").contains("TLS handshake"), "{error:#}");
     }

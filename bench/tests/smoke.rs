@@ -322,3 +322,38 @@ fn a_two_node_run_delivers_every_message_once() {
     assert!(runs[2]["p99_vs_off"].is_f64() && runs[2]["p99_vs_redis"].is_f64(), "{stdout}");
     assert!(stdout.contains("two nodes on Redis (p99"), "{stdout}");
 }
+
+/// An attack run with the new attackers of issue 21 only: a calm line and an attacked one,
+/// nothing lost; every attacker named got answers (the reconnect flooder messages accepted,
+/// the room spammer rooms made, ...); the server's memory read three times in each run; and
+/// the targets printed with pass or fail.
+#[test]
+fn an_attack_run_measures_each_attacker_and_the_targets() {
+    let (stdout, runs) = bench(&[
+        "--scenario",
+        "attack",
+        "--members",
+        "4",
+        "--senders",
+        "2",
+        "--seconds",
+        "1",
+        "--attackers",
+        "reconnect,who,history,rooms,churner,nicks",
+    ]);
+    assert_eq!(runs.len(), 2, "{stdout}");
+    assert_eq!([&runs[0]["attackers"], &runs[1]["attackers"]], [false, true], "{stdout}");
+    for run in &runs {
+        assert_eq!(run["lost"], 0, "{run}");
+        for rss in ["rss_start_kib", "rss_peak_kib", "rss_after_kib"] {
+            assert!(run[rss].as_u64().unwrap() > 0, "{run}");
+        }
+    }
+    let by_attacker = &runs[1]["by_attacker"];
+    for kind in ["reconnect", "who", "history", "rooms", "churner", "nicks"] {
+        assert!(by_attacker[kind]["answers"].as_u64().unwrap() > 0, "{kind}: {stdout}");
+    }
+    assert!(runs[1]["reconnect_ratio"].is_f64() && runs[1]["p99_ratio"].is_f64(), "{stdout}");
+    assert!(stdout.contains("issue 21's targets") && stdout.contains("reconnect flooder"));
+    assert!(stdout.contains("PASS") || stdout.contains("FAIL"), "{stdout}");
+}
