@@ -190,6 +190,12 @@ pub const HISTORY_QUEUE: usize = 16 * 1024;
 /// enough that the first message of a batch is not kept waiting for the last.
 pub const MAX_COMMIT_BATCH: usize = 256;
 
+/// Rooms whose last sequence number (and first kept one, and row id) the history writer
+/// keeps in memory. Past it, those not in the batch just stored are forgotten and read back
+/// from the database when next needed: a server where rooms come and go does not keep every
+/// room it ever saw, and a busy one pays one indexed query per room that comes back.
+pub const ROOMS_REMEMBERED: usize = 1024;
+
 /// A room is pruned once it is this many messages past `--history-keep`, so deletes come in
 /// batches rather than one per message.
 pub const PRUNE_SLACK: u64 = 1000;
