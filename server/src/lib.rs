@@ -23,6 +23,8 @@
 //! - [`accounts`]: registered nicks: passwords (Argon2id), failed logins, throttling; kept by
 //!   the broker.
 //! - [`limits`]: every bound of the server, with its reason.
+//! - [`metrics`]: the Prometheus metrics (`--metrics-listen`): names, help texts, and one
+//!   function per thing counted; no-ops until `main.rs` installs the recorder.
 //! - [`proxy`]: clients behind a trusted proxy (`--trusted-proxy`): the PROXY protocol header
 //!   read before anything else, whose address counts for the limits and the logs.
 //! - [`sync`]: the one way a std lock is taken.
@@ -43,6 +45,7 @@ pub mod event;
 pub mod flood;
 pub mod hub;
 pub mod limits;
+pub mod metrics;
 pub mod proxy;
 pub mod server;
 pub mod session;
