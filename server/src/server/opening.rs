@@ -61,6 +61,7 @@ impl Opening {
                 Err(turned) => {
                     let why = Refused::from(turned);
                     warn!(%client, proxy = %peer, "connection refused: {}", why.why());
+                    crate::metrics::connection_refused(why.code);
                     return self.handshake_to_tell(tcp, why).await;
                 }
             }
@@ -86,6 +87,7 @@ impl Opening {
                 if !proxied && self.proxies.forged(&tcp, peer).await {
                     return Opened::Closed;
                 }
+                crate::metrics::connection_refused(ByeCode::TlsRequired);
                 Opened::TurnAway(Transport::Tcp(tcp), ByeCode::TlsRequired.into())
             }
             Err(NotTls::Failed(e)) => {
