@@ -44,6 +44,10 @@ async fn serve(config: chat_server::Config) -> anyhow::Result<()> {
     if let Some(warning) = config.clear_text_warning(tls.is_some()) {
         tracing::warn!("{warning}");
     }
+    // Before the broker, which counts from its first batch; the recorder is the process's.
+    if let Some(listen) = config.metrics_listen {
+        chat_server::metrics::install(listen)?;
+    }
     // After the logger: reading the Redis URL may warn (a URL file others can read).
     let broker = match config.cluster()? {
         Some(cluster) => {
@@ -93,6 +97,9 @@ async fn serve(config: chat_server::Config) -> anyhow::Result<()> {
         println!("chat-server tls: certificate SHA-256 {}", tls.fingerprint());
     }
     tokio::spawn(reload_on_sighup(tls.clone()));
+    if let Some(listen) = config.metrics_listen {
+        println!("chat-server metrics: http://{listen}/metrics");
+    }
     chat_server::run(listeners, config.server_info(), broker, shutdown_signal()).await;
     Ok(())
 }

@@ -249,6 +249,7 @@ impl Hub {
         state.rooms.retain(|_, room| !room.members.is_empty());
         let State { rooms, room_keys, .. } = &mut *state;
         room_keys.retain(|_, name| rooms.contains_key(name));
+        crate::metrics::rooms(rooms.len());
         // Presence missed meanwhile cannot be replayed: this node's members get the room's
         // member list afresh instead.
         for (name, room) in &state.rooms {

@@ -107,6 +107,7 @@ impl State {
     fn room_entry(&mut self, name: &RoomName) -> &mut Room {
         if !self.rooms.contains_key(name) {
             self.room_keys.insert(name.key(), name.clone());
+            crate::metrics::rooms(self.rooms.len() + 1);
         }
         self.rooms.entry(name.clone()).or_insert_with(Room::new)
     }
@@ -114,6 +115,7 @@ impl State {
     /// Forgets the room `name` (it has no members left).
     fn remove_room(&mut self, name: &RoomName) {
         self.rooms.remove(name);
+        crate::metrics::rooms(self.rooms.len());
         self.forget_authority(name);
         let key = name.key();
         if self.room_keys.get(&key) == Some(name) {

@@ -143,6 +143,7 @@ impl Hub {
             key,
             User { nick: nick.clone(), session, resume, since: now, direct, rooms: Vec::new() },
         );
+        crate::metrics::registered(state.users.len());
         self.elsewhere.online(session, nick);
     }
 
@@ -150,6 +151,7 @@ impl Hub {
     /// its rooms as dropped ("reconnected") and is told to end.
     fn take_over(&self, state: &mut State, key: &NickKey) {
         let Some(old) = state.users.remove(key) else { return };
+        crate::metrics::registered(state.users.len());
         let reason = protocol::Label::truncate("reconnected");
         for room in &old.rooms {
             let event = PresenceEvent::Dropped { reason: reason.clone() };
@@ -177,6 +179,7 @@ impl Hub {
             return;
         }
         let Some(user) = state.users.remove(&key) else { return };
+        crate::metrics::registered(state.users.len());
         for room in &user.rooms {
             let announcement = presence(room, &user.nick, event.clone());
             self.remove_member(&mut state, &key, session, room, &announcement);

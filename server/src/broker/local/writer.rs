@@ -166,7 +166,7 @@ impl Writer {
                 .zip(&stored)
                 .map(|(say, stored)| Row { room: &say.room, stored })
                 .collect();
-            if let Err(e) = store.append(&rows) {
+            if let Err(e) = crate::metrics::timed_commit(|| store.append(&rows)) {
                 error!(error = %e, messages = says.len(), "cannot store messages");
                 // Nothing was stored: the numbers go back, and each sender hears why.
                 for say in &says {
@@ -187,6 +187,7 @@ impl Writer {
                 }
             }
         }
+        crate::metrics::messages_stored(says.len());
         for (say, stored) in says.iter().zip(stored) {
             let event = Event::new(stored.into_message(say.room.clone()));
             say.room_tx.send(event);
