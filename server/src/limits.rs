@@ -322,6 +322,14 @@ pub const REQUEST_BURST: u32 = 100;
 /// asks for member lists or history pages in a loop gets a few kilobytes a second.
 pub const REQUEST_PER_SECOND: f64 = 10.0;
 
+/// Joins of one session (and its account or address after it) announced to the room at
+/// once: a person hopping between a few rooms, or reconnecting now and then, is always
+/// announced. Past it, joins are quiet until the member speaks.
+pub const PRESENCE_BURST: u32 = 10;
+
+/// Announced joins a second once the burst is spent (one every 30 s).
+pub const PRESENCE_PER_SECOND: f64 = 1.0 / 30.0;
+
 /// Bytes of answer that cost one more unit of [`REQUEST_BURST`]: a page of 100 short
 /// messages, or some 300 nicks.
 pub const REQUEST_UNIT_BYTES: usize = 4096;

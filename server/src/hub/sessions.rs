@@ -270,8 +270,12 @@ impl Hub {
         let id = Uuid::now_v7();
         for room in &user.rooms {
             if let Some(entry) = state.rooms.get_mut(room) {
-                entry.members.remove(&old_key);
-                entry.members.insert(new_key.clone(), Member { nick: new.clone(), session });
+                let quiet = entry.members.remove(&old_key).is_some_and(|m| m.quiet);
+                let member = Member { quiet, ..Member::new(new.clone(), session) };
+                entry.members.insert(new_key.clone(), member);
+                if quiet {
+                    continue;
+                }
                 let event = presence_as(id, room, old, PresenceEvent::Renamed { to: new.clone() });
                 let change =
                     Change::Move { from: old_key.clone(), key: new_key.clone(), nick: new.clone() };

@@ -97,7 +97,7 @@ impl<D: Dialect> Session<D> {
         }
         self.rooms.leave_all();
         if let (Some(holder), Some(flood)) = (self.holder.take(), &self.flood) {
-            self.info.kept.keep(holder, flood);
+            self.info.kept.keep(*holder, flood);
         }
         let bye = end.bye();
         crate::metrics::session_ended(bye.as_ref().map(|(code, _)| *code));

@@ -151,7 +151,8 @@ struct Session<D> {
     flood: Option<Flood>,
     /// Whose budget `flood` spends, once registered (an account, or the address block), and
     /// where it is kept when the session ends; `None` for an exempt address.
-    holder: Option<Holder>,
+    /// Boxed: a session's future holds it all its life.
+    holder: Option<Box<Holder>>,
     /// Nick changes already told (one change comes through every shared room). Boxed, made
     /// at the first one: most sessions see few.
     renames: Option<Box<backlog::RecentRenames>>,
