@@ -58,4 +58,4 @@ pub mod transport;
 pub use broker::{Broker, HistoryConfig};
 pub use config::{Config, ServerInfo};
 pub use flood::{FloodLimits, Rate};
-pub use server::{Listeners, run};
+pub use server::{Listeners, Settings, run};
