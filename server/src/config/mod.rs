@@ -4,12 +4,24 @@
 //! - `flood.rs`: the flags of flood control and the connection throttle.
 //! - `privacy.rs`: the flags of what the server keeps about people (retention, addresses).
 //! - `info.rs`: [`ServerInfo`], what sessions are told and held to.
+//! - `load.rs`: [`Loaded`]: the defaults, the `--config` file and the command line, in that
+//!   order of precedence; `file.rs`: the file, turned into the flags it stands for.
+//! - `effective.rs`: [`Effective`], every setting in force, as `--print-config` prints it.
+//! - `reload.rs`: [`Reloader`], SIGHUP: the file read again, what may change put in force.
 
+mod effective;
+mod file;
 mod flood;
 mod info;
+mod load;
+mod reload;
 
+pub use effective::{Change, Effective};
+pub use file::MAX_CONFIG_BYTES;
 pub use flood::FloodFlags;
 pub use info::ServerInfo;
+pub use load::Loaded;
+pub use reload::{LIVE, Reloaded, Reloader, is_live};
 
 use std::ffi::OsString;
 use std::net::SocketAddr;
@@ -39,6 +51,18 @@ pub const REDIS_URL_ENV: &str = "CHAT_REDIS_URL";
 #[derive(Debug, Clone, Parser)]
 #[command(name = "chat-server", version)]
 pub struct Config {
+    /// Read settings from FILE (TOML), whose keys are these flags' long names: `flood-rate =
+    /// 2.0`, `admin = ["Michael"]`, `no-plain = true`. A flag given here wins over the file.
+    /// SIGHUP reads the file again: what can change without a restart does, for new
+    /// connections (--print-config shows the result).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Print the settings in force (the defaults, the --config file, then these flags) as a
+    /// file --config reads, and exit. The Redis URL is printed only if it holds no password.
+    #[arg(long)]
+    pub print_config: bool,
+
     /// Address for JSON-lines clients (chat-tui). IPv6 works too: `[::1]:7878`.
     #[arg(long, default_value = "127.0.0.1:7878", value_name = "ADDR")]
     pub listen: SocketAddr,
@@ -412,5 +436,7 @@ fn parse_admin(name: &str) -> Result<protocol::Nick, String> {
     protocol::Nick::parse(name).map_err(|e| e.to_string())
 }
 
+#[cfg(test)]
+mod file_tests;
 #[cfg(test)]
 mod tests;
