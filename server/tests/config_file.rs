@@ -12,7 +12,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::{JsonClient, ServerProcess};
-use protocol::{ClientMsg, ErrorCode, Password, RoomName, ServerMsg, Text};
+use protocol::{ByeCode, ClientMsg, ErrorCode, Password, RoomName, ServerMsg, Text};
 
 fn write(path: &Path, text: &str) {
     std::fs::write(path, text).unwrap();
@@ -152,9 +152,10 @@ fn print_config_reads_back_the_same_and_never_shows_the_redis_password() {
     assert!(!printed.contains(secret) && !stderr.contains(secret), "{printed}");
 }
 
-/// SIGHUP reads the file again: new clients get the new motd, an account added as admin is
-/// one at once (in its open session), and whoever was connected stays and chats. A broken
-/// file on SIGHUP keeps the settings in force, and the server serves on.
+/// SIGHUP reads the file again: new clients get the new motd and per-address limit, an
+/// account added as admin is one at once (in its open session), and whoever was connected
+/// stays and chats. A broken file on SIGHUP keeps the settings in force, and the server
+/// serves on.
 #[tokio::test]
 async fn sighup_reloads_the_file_and_drops_nobody() {
     let dir = tempfile::tempdir().unwrap();
@@ -175,7 +176,10 @@ async fn sighup_reloads_the_file_and_drops_nobody() {
     let (refused, _) = michael.recv_until(|m| matches!(m, ServerMsg::Error { .. })).await;
     assert!(matches!(refused, ServerMsg::Error { code: ErrorCode::NotAdmin, .. }), "{refused:?}");
 
-    write(&config, "motd = \"After.\"\nadmin = [\"Michael\"]\ndb = \":memory:\"\n");
+    write(
+        &config,
+        "motd = \"After.\"\nadmin = [\"Michael\"]\ndb = \":memory:\"\nmax-connections-per-ip = 3\n",
+    );
     server.signal("HUP");
     wait_for_log(&log_path, "SIGHUP: admin changed");
     let mut tracy = JsonClient::connect(server.json).await;
@@ -196,6 +200,9 @@ async fn sighup_reloads_the_file_and_drops_nobody() {
     wait_for_log(&log_path, "the settings in force stay");
     let mut anna = JsonClient::connect(server.json).await;
     assert_eq!(welcome(&mut anna, "Anna").await.1, "After.");
+    let mut fourth = JsonClient::connect(server.json).await;
+    let bye = fourth.recv().await;
+    assert!(matches!(bye, ServerMsg::Bye { code: ByeCode::TooManyConnections, .. }), "{bye:?}");
     michael.send(say("and still")).await;
     anna.recv_until(
         |m| matches!(m, ServerMsg::Message { text, .. } if text.as_str() == "and still"),
@@ -204,4 +211,41 @@ async fn sighup_reloads_the_file_and_drops_nobody() {
 
     server.signal("TERM");
     assert!(server.wait_exit().success());
+}
+
+/// `assets/chat-server.toml` and README's example are files chat-server reads, and the asset
+/// names every setting (a key, or a commented-out one), so it stays complete as flags come.
+#[test]
+fn the_example_files_are_read_and_the_asset_names_every_setting() {
+    let asset = concat!(env!("CARGO_MANIFEST_DIR"), "/../assets/chat-server.toml");
+    let (status, _, stderr) = run_to_the_end(&["--config", asset, "--print-config"]);
+    assert!(status.success(), "{asset}: {stderr}");
+    let example = std::fs::read_to_string(asset).unwrap();
+    let (_, defaults, _) = run_to_the_end(&["--print-config"]);
+    let keys = defaults.lines().filter_map(|line| {
+        let line = line.strip_prefix("# ").unwrap_or(line);
+        let key = line.split([' ', ':']).next()?;
+        let setting = line.starts_with(&format!("{key} = ")) || line == format!("{key}: not set");
+        (setting && !key.is_empty()).then_some(key.to_owned())
+    });
+    let keys: Vec<String> = keys.collect();
+    assert!(keys.len() > 30, "{keys:?}");
+    for key in keys {
+        let named = example
+            .lines()
+            .any(|l| l.strip_prefix("# ").unwrap_or(l).starts_with(&format!("{key} = ")));
+        assert!(named, "assets/chat-server.toml does not name {key}");
+    }
+
+    let readme = include_str!("../../README.md");
+    let start = readme.find("```toml\n# /etc/chat-server.toml\n").expect("README's example");
+    let text = &readme[start + "```toml\n".len()..];
+    let text = &text[..text.find("```").unwrap()];
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("chat-server.toml");
+    write(&config, text);
+    let (status, printed, stderr) =
+        run_to_the_end(&["--config", config.to_str().unwrap(), "--print-config"]);
+    assert!(status.success(), "README's example: {stderr}");
+    assert!(printed.contains("\nhistory-max-age = \"30d\"\n"), "{printed}");
 }

@@ -119,7 +119,7 @@ impl Effective {
                 };
                 let mut help = arg.get_help().map(ToString::to_string).unwrap_or_default();
                 // clap drops the summary's full stop; a comment is prose.
-                if help.ends_with(|c: char| c.is_alphanumeric() || c == ')') {
+                if help.ends_with(|c: char| c.is_alphanumeric() || c == ')' || c == '`') {
                     help.push('.');
                 }
                 let list = matches!(arg.get_action(), ArgAction::Append);
