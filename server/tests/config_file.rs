@@ -101,7 +101,7 @@ async fn a_config_file_sets_the_welcome_and_the_limits_and_a_flag_wins() {
 fn an_unknown_key_stops_the_start_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("chat-server.toml");
-    write(&config, "motd = \"hi\"\nflod-rate = 2.0\n");
+    write(&config, "motd = \"hi\"\ndb = \":memory:\"\nflod-rate = 2.0\n");
     let (status, _, stderr) = run_to_the_end(&["--config", config.to_str().unwrap()]);
     assert!(!status.success(), "started: {stderr}");
     for said in ["unknown key `flod-rate`", "`flood-rate`", config.to_str().unwrap()] {
