@@ -1,7 +1,7 @@
 //! Human words for protocol values, shared by every front end (`chat-tui` and the plain-text
 //! port say "Tracy left (lunch)" the same way). Untrusted parts are sanitised.
 
-use crate::message::{AccountEvent, ErrorCode, PresenceEvent, RoomInfo};
+use crate::message::{AccountEvent, ByeCode, ErrorCode, PresenceEvent, RoomInfo};
 use crate::moderation::{Moderation, Modes, Role, format_duration};
 use crate::names::Nick;
 use crate::sanitize::sanitize;
@@ -153,6 +153,31 @@ impl ErrorCode {
     }
 }
 
+impl ByeCode {
+    /// The code as it is written on the wire (`server_full`).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Quit => "quit",
+            Self::Shutdown => "shutdown",
+            Self::TooManyErrors => "too_many_errors",
+            Self::TooSlow => "too_slow",
+            Self::UnsupportedProtocol => "unsupported_protocol",
+            Self::ServerFull => "server_full",
+            Self::HelloTimeout => "hello_timeout",
+            Self::Flooding => "flooding",
+            Self::TooManyConnections => "too_many_connections",
+            Self::PingTimeout => "ping_timeout",
+            Self::Replaced => "replaced",
+            Self::TlsRequired => "tls_required",
+            Self::LoginFailed => "login_failed",
+            Self::Killed => "killed",
+            Self::Banned => "banned",
+            Self::Throttled => "throttled",
+            Self::Other => "other",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -206,6 +231,33 @@ mod tests {
             Moderated,
             HasOwner,
             NoSuchBan,
+            Other,
+        ];
+        for code in all {
+            assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
+        }
+    }
+
+    #[test]
+    fn bye_code_names_match_the_wire() {
+        use ByeCode::*;
+        let all = [
+            Quit,
+            Shutdown,
+            TooManyErrors,
+            TooSlow,
+            UnsupportedProtocol,
+            ServerFull,
+            HelloTimeout,
+            Flooding,
+            TooManyConnections,
+            PingTimeout,
+            Replaced,
+            TlsRequired,
+            LoginFailed,
+            Killed,
+            Banned,
+            Throttled,
             Other,
         ];
         for code in all {

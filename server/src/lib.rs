@@ -29,6 +29,8 @@
 //!   TLS key), and the warning for a database open to others.
 //! - [`limits`]: every bound of the server, with its reason.
 //! - [`log_address`]: whether clients' addresses go in the log's info and warning lines.
+//! - [`metrics`]: the Prometheus metrics (`--metrics-listen`): names, help texts, and one
+//!   function per thing counted; no-ops until `main.rs` installs the recorder.
 //! - [`proxy`]: clients behind a trusted proxy (`--trusted-proxy`): the PROXY protocol header
 //!   read before anything else, whose address counts for the limits and the logs.
 //! - [`sync`]: the one way a std lock is taken.
@@ -51,6 +53,7 @@ pub mod flood;
 pub mod hub;
 pub mod limits;
 pub mod log_address;
+pub mod metrics;
 pub mod proxy;
 pub mod server;
 pub mod session;

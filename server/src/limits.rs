@@ -190,6 +190,12 @@ pub const HISTORY_QUEUE: usize = 16 * 1024;
 /// enough that the first message of a batch is not kept waiting for the last.
 pub const MAX_COMMIT_BATCH: usize = 256;
 
+/// Rooms whose last sequence number (and first kept one, and row id) the history writer
+/// keeps in memory. Past it, those not in the batch just stored are forgotten and read back
+/// from the database when next needed: a server where rooms come and go does not keep every
+/// room it ever saw, and a busy one pays one indexed query per room that comes back.
+pub const ROOMS_REMEMBERED: usize = 1024;
+
 /// A room is pruned once it is this many messages past `--history-keep`, so deletes come in
 /// batches rather than one per message.
 pub const PRUNE_SLACK: u64 = 1000;
@@ -315,6 +321,14 @@ pub const REQUEST_BURST: u32 = 100;
 /// Units of work a second once the burst is spent: a person never notices it; a script that
 /// asks for member lists or history pages in a loop gets a few kilobytes a second.
 pub const REQUEST_PER_SECOND: f64 = 10.0;
+
+/// Joins of one session (and its account or address after it) announced to the room at
+/// once: a person hopping between a few rooms, or reconnecting now and then, is always
+/// announced. Past it, joins are quiet until the member speaks.
+pub const PRESENCE_BURST: u32 = 10;
+
+/// Announced joins a second once the burst is spent (one every 30 s).
+pub const PRESENCE_PER_SECOND: f64 = 1.0 / 30.0;
 
 /// Bytes of answer that cost one more unit of [`REQUEST_BURST`]: a page of 100 short
 /// messages, or some 300 nicks.

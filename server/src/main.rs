@@ -66,6 +66,10 @@ async fn serve(loaded: Loaded) -> anyhow::Result<()> {
     if let Some(warning) = config.clear_text_warning(tls.is_some()) {
         tracing::warn!("{warning}");
     }
+    // Before the broker, which counts from its first batch; the recorder is the process's.
+    if let Some(listen) = config.metrics_listen {
+        chat_server::metrics::install(listen)?;
+    }
     // After the logger: reading the Redis URL may warn (a URL file others can read).
     let broker = match config.cluster()? {
         Some(cluster) => {
@@ -115,6 +119,9 @@ async fn serve(loaded: Loaded) -> anyhow::Result<()> {
     }
     if let Some(tls) = &tls {
         println!("chat-server tls: certificate SHA-256 {}", tls.fingerprint());
+    }
+    if let Some(listen) = config.metrics_listen {
+        println!("chat-server metrics: http://{listen}/metrics");
     }
     let settings = chat_server::Settings::new(config.server_info());
     let reloader = Reloader::new(loaded, settings.clone());

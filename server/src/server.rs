@@ -221,6 +221,7 @@ impl Accept {
                     continue;
                 }
             };
+            crate::metrics::connection_accepted();
             // A proxy's connections are many clients': each is counted by the address its
             // header gives, once read (in the connection's task, not here).
             let proxied = self.proxies.trusts(peer.ip());
@@ -275,6 +276,7 @@ impl Accept {
         }
         // Connections the kernel accepted but we had not: closing the listener would reset them.
         while let Some(Ok((stream, peer))) = listener.accept().now_or_never() {
+            crate::metrics::connection_accepted();
             self.refuse(stream, peer, dialect(), ByeCode::Shutdown.into());
         }
     }
@@ -294,6 +296,7 @@ impl Accept {
     /// from a trusted proxy, the time its header takes). On a TLS port the reason is told
     /// over TLS, after the handshake.
     fn refuse<D: Dialect>(&self, stream: TcpStream, peer: SocketAddr, dialect: D, why: Refused) {
+        crate::metrics::connection_refused(why.code);
         let Ok(permit) = self.refusing.clone().try_acquire_owned() else { return };
         let opening = self.opening();
         self.tracker.spawn(async move {

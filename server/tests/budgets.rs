@@ -16,7 +16,9 @@ use std::time::Duration;
 use chat_server::flood::Exempt;
 use chat_server::{FloodLimits, Rate, ServerInfo};
 use common::{JsonClient, PlainClient, TestServer, start_server_with};
-use protocol::{AccountEvent, ByeCode, ClientMsg, ErrorCode, Password, RoomName, ServerMsg, Text};
+use protocol::{
+    AccountEvent, ByeCode, ClientMsg, ErrorCode, Password, PresenceEvent, RoomName, ServerMsg, Text,
+};
 
 /// Seldom enough that a test's requests all fall within one refill, even on a busy machine.
 const REFILL: Duration = Duration::from_secs(5);
@@ -25,8 +27,9 @@ fn limits() -> FloodLimits {
     let every = REFILL;
     FloodLimits {
         messages: Rate { burst: 3, every },
-        joins: Rate { burst: 5, every },
+        joins: Rate { burst: 10, every },
         requests: Rate { burst: 12, every },
+        presence: Rate { burst: 3, every },
         refusals: Rate { burst: 50, every },
     }
 }
@@ -219,5 +222,63 @@ async fn questions_cost_what_their_answers_weigh() {
         "{:?}",
         got.last()
     );
+    server.shutdown().await;
+}
+
+/// A member that keeps coming and going is announced only while its presence budget lasts;
+/// then it joins quietly (IRC's delayed join): nobody is told of the join or the leave, and
+/// it is not in the member list, until it speaks — then its join is told just before what it
+/// says. Its own client sees its join and itself in the list throughout.
+#[tokio::test]
+async fn coming_and_going_in_a_loop_is_announced_at_a_bounded_rate() {
+    let server = start_server_with(info()).await;
+    let churn = RoomName::parse("churn").unwrap();
+    let mut tracy = guest(&server, "127.0.0.20", "Tracy").await;
+    tracy.send(ClientMsg::Join { room: churn.clone(), key: None }).await;
+    tracy.recv_until(|m| matches!(m, ServerMsg::Members { .. })).await;
+    // Hello's join of lobby takes the first of three announcements.
+    let mut mallory = guest(&server, "127.0.0.21", "Mallory").await;
+    for _ in 0..5 {
+        mallory.send(ClientMsg::Join { room: churn.clone(), key: None }).await;
+        let (own, _) = mallory
+            .recv_until(|m| matches!(m, ServerMsg::Presence { room, .. } if *room == churn))
+            .await;
+        assert!(matches!(own, ServerMsg::Presence { event: PresenceEvent::Joined, .. }));
+        let (members, _) = mallory.recv_until(|m| matches!(m, ServerMsg::Members { .. })).await;
+        let ServerMsg::Members { nicks, .. } = members else { unreachable!() };
+        assert!(nicks.contains(&common::nick("Mallory")), "its own list has it: {nicks:?}");
+        mallory.send(ClientMsg::Leave { room: churn.clone() }).await;
+        mallory
+            .recv_until(|m| {
+                matches!(m, ServerMsg::Presence { event: PresenceEvent::Left { .. }, .. })
+            })
+            .await;
+    }
+    let got = drain(&mut tracy).await;
+    let told = |event: fn(&PresenceEvent) -> bool| {
+        count(
+            &got,
+            |m| matches!(m, ServerMsg::Presence { event: e, room, .. } if *room == churn && event(e)),
+        )
+    };
+    assert_eq!(told(|e| matches!(e, PresenceEvent::Joined)), 2, "{got:?}");
+    assert_eq!(told(|e| matches!(e, PresenceEvent::Left { .. })), 2, "{got:?}");
+
+    mallory.send(ClientMsg::Join { room: churn.clone(), key: None }).await;
+    mallory.recv_until(|m| matches!(m, ServerMsg::Members { .. })).await;
+    tracy.send(ClientMsg::Who { room: churn.clone(), after: None }).await;
+    let (list, _) = tracy.recv_until(|m| matches!(m, ServerMsg::Members { .. })).await;
+    let ServerMsg::Members { nicks, .. } = list else { unreachable!() };
+    assert!(!nicks.contains(&common::nick("Mallory")), "quiet: not listed: {nicks:?}");
+    mallory.send(ClientMsg::Say { room: churn.clone(), text: Text::parse("hi").unwrap() }).await;
+    let (_, before) = tracy.recv_until(is_message).await;
+    assert!(
+        before.iter().any(|m| matches!(m, ServerMsg::Presence { event: PresenceEvent::Joined, room, .. } if *room == churn)),
+        "the join is told before the first words: {before:?}"
+    );
+    mallory.send(ClientMsg::Leave { room: churn.clone() }).await;
+    tracy
+        .recv_until(|m| matches!(m, ServerMsg::Presence { event: PresenceEvent::Left { .. }, room, .. } if *room == churn))
+        .await;
     server.shutdown().await;
 }

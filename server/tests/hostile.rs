@@ -28,6 +28,7 @@ fn tight_flood() -> FloodLimits {
         messages: Rate { burst: 3, every },
         joins: Rate { burst: 2, every },
         requests: Rate { burst: 6, every },
+        presence: Rate { burst: 100, every },
         refusals: Rate { burst: 5, every },
     }
 }

@@ -49,7 +49,9 @@ async fn log_of_a_busy_server(args: &[&str]) -> String {
 async fn the_log_holds_no_address_by_default() {
     let log = log_of_a_busy_server(&[]).await;
     assert!(!log.contains("127.0.0."), "an address in the log:\n{log}");
-    for said in ["session{id=", "registered", "failed login", "too many from this address"] {
+    for said in
+        ["session{id=", "registered", "failed login", "too many connections from your address"]
+    {
         assert!(log.contains(said), "{said:?} is not in the log:\n{log}");
     }
 }
@@ -59,7 +61,7 @@ async fn the_log_holds_no_address_by_default() {
 async fn log_addresses_puts_them_back() {
     let log = log_of_a_busy_server(&["--log-addresses"]).await;
     let lines = |said: &str| log.lines().filter(|l| l.contains(said)).collect::<Vec<_>>();
-    for said in ["registered nick=", "too many from this address"] {
+    for said in ["registered nick=", "too many connections from your address"] {
         let found = lines(said);
         assert!(!found.is_empty(), "{said:?} is not in the log:\n{log}");
         assert!(found.iter().all(|l| l.contains("127.0.0.1")), "{said:?} without it:\n{log}");

@@ -166,6 +166,15 @@ impl Broker {
         }
     }
 
+    /// On one node, the rooms whose numbers the history writer holds in memory (bounded by
+    /// [`crate::limits::ROOMS_REMEMBERED`] beyond one batch's rooms).
+    pub fn remembered_rooms(&self) -> Option<usize> {
+        match self {
+            Self::Local(local) => Some(local.remembered_rooms()),
+            Self::Redis(_) => None,
+        }
+    }
+
     /// Whether messages are kept at all.
     pub fn keeps_history(&self) -> bool {
         match self {

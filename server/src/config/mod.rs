@@ -75,6 +75,12 @@ pub struct Config {
     #[arg(long)]
     pub no_plain: bool,
 
+    /// Serve Prometheus metrics at http://ADDR/metrics (off by default; give a port). The
+    /// listener has no TLS and no password, and metrics show how busy the chat is: keep it on
+    /// loopback or behind a firewall (any other address is warned of in the log).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
+
     /// The chat's name, in the greeting ("Welcome to NAME.").
     #[arg(long, default_value = "chat")]
     pub name: String,

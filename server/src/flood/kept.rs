@@ -96,7 +96,7 @@ mod tests {
 
     fn limits() -> FloodLimits {
         let rate = Rate { burst: 2, every: Duration::from_secs(1) };
-        FloodLimits { messages: rate, joins: rate, requests: rate, refusals: rate }
+        FloodLimits { messages: rate, joins: rate, requests: rate, presence: rate, refusals: rate }
     }
 
     fn block(ip: &str) -> Holder {

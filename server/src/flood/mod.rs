@@ -45,6 +45,9 @@ pub struct FloodLimits {
     /// requests refused for any reason, in units of work: one per request, one more per
     /// [`REQUEST_UNIT_BYTES`] of answer.
     pub requests: Rate,
+    /// Joins announced to the room. Past this a session joins quietly: announced only if
+    /// it speaks (IRC's delayed join), so coming and going in a loop costs the room nothing.
+    pub presence: Rate,
     /// Requests refused for flooding. Past this, the session ends with `flooding`.
     pub refusals: Rate,
 }
@@ -53,12 +56,13 @@ impl Default for FloodLimits {
     fn default() -> Self {
         use crate::limits::{
             FLOOD_BURST, FLOOD_PER_SECOND, FLOOD_REFUSALS, JOIN_BURST, JOIN_PER_SECOND,
-            REQUEST_BURST, REQUEST_PER_SECOND,
+            PRESENCE_BURST, PRESENCE_PER_SECOND, REQUEST_BURST, REQUEST_PER_SECOND,
         };
         Self {
             messages: Rate::per_second(FLOOD_BURST, FLOOD_PER_SECOND),
             joins: Rate::per_second(JOIN_BURST, JOIN_PER_SECOND),
             requests: Rate::per_second(REQUEST_BURST, REQUEST_PER_SECOND),
+            presence: Rate::per_second(PRESENCE_BURST, PRESENCE_PER_SECOND),
             refusals: Rate::per_second(FLOOD_REFUSALS, FLOOD_PER_SECOND),
         }
     }
@@ -70,6 +74,7 @@ pub struct Flood {
     messages: Bucket,
     joins: Bucket,
     requests: Bucket,
+    presence: Bucket,
     refusals: Bucket,
 }
 
@@ -98,6 +103,7 @@ impl Flood {
             messages: Bucket::new(limits.messages),
             joins: Bucket::new(limits.joins),
             requests: Bucket::new(limits.requests),
+            presence: Bucket::new(limits.presence),
             refusals: Bucket::new(limits.refusals),
         }
     }
@@ -124,18 +130,24 @@ impl Flood {
         }
     }
 
+    /// Takes one announced join from the presence budget; `false`: the join is to be quiet.
+    pub fn announce(&mut self) -> bool {
+        self.presence.take().is_ok()
+    }
+
     /// Keeps the emptier of each pair of buckets: a connection's use counts for the next
     /// one of the same account or address.
     pub fn merge(&mut self, other: &Flood) {
         self.messages.merge(&other.messages);
         self.joins.merge(&other.joins);
         self.requests.merge(&other.requests);
+        self.presence.merge(&other.presence);
         self.refusals.merge(&other.refusals);
     }
 
     /// All full at `now`: no different from new ones.
     pub fn is_full_at(&self, now: tokio::time::Instant) -> bool {
-        [&self.messages, &self.joins, &self.requests, &self.refusals]
+        [&self.messages, &self.joins, &self.requests, &self.presence, &self.refusals]
             .iter()
             .all(|bucket| bucket.is_full_at(now))
     }
@@ -152,6 +164,7 @@ mod tests {
             messages: Rate { burst: 2, every: Duration::from_secs(10) },
             joins: Rate { burst: 1, every: Duration::from_secs(10) },
             requests: Rate { burst: 1, every: Duration::from_secs(10) },
+            presence: Rate { burst: 1, every: Duration::from_secs(10) },
             refusals: Rate { burst: 3, every: Duration::from_secs(10) },
         };
         let mut f = Flood::new(limits);

@@ -84,7 +84,7 @@ impl Hub {
             match what {
                 PresenceEvent::Joined => {
                     let entry = state.room_entry(room);
-                    entry.members.insert(key, Member { nick: nick.clone(), session });
+                    entry.members.insert(key, Member::new(nick.clone(), session));
                 }
                 PresenceEvent::Left { .. }
                 | PresenceEvent::Dropped { .. }
@@ -103,7 +103,7 @@ impl Hub {
                         && entry.members.get(&key).is_some_and(|m| m.session == session)
                     {
                         entry.members.remove(&key);
-                        entry.members.insert(to.key(), Member { nick: to.clone(), session });
+                        entry.members.insert(to.key(), Member::new(to.clone(), session));
                     }
                 }
             }
@@ -209,7 +209,15 @@ impl Hub {
         let mut members = Vec::new();
         for user in state.users.values() {
             for room in &user.rooms {
-                members.push((room.clone(), user.nick.clone(), user.session));
+                // A quiet member is nobody else's business until it speaks.
+                let quiet = state
+                    .rooms
+                    .get(room)
+                    .and_then(|r| r.members.get(&user.nick.key()))
+                    .is_some_and(|m| m.quiet);
+                if !quiet {
+                    members.push((room.clone(), user.nick.clone(), user.session));
+                }
             }
         }
         LocalView { users, members }
@@ -243,17 +251,18 @@ impl Hub {
                     continue;
                 }
                 let entry = state.room_entry(&name);
-                entry.members.insert(key, Member { nick, session });
+                entry.members.insert(key, Member::new(nick, session));
             }
         }
         state.rooms.retain(|_, room| !room.members.is_empty());
         let State { rooms, room_keys, .. } = &mut *state;
         room_keys.retain(|_, name| rooms.contains_key(name));
+        crate::metrics::rooms(rooms.len());
         // Presence missed meanwhile cannot be replayed: this node's members get the room's
         // member list afresh instead.
         for (name, room) in &state.rooms {
             if room.tx.has_receivers() {
-                let nicks = sort_members(room.nicks());
+                let nicks = sort_members(room.nicks(None));
                 let roles =
                     self.roles_in(room, &state.authority_of(&crate::authority::scope(name)));
                 room.tx.send(Event::new(super::members_page(name.clone(), nicks, roles, None)));
@@ -318,7 +327,7 @@ mod tests {
         let hub = Hub::new(100, 100).with_elsewhere(Box::new(shared));
         let (m, _) = register(&hub, "Michael");
         let lobby = RoomName::lobby();
-        let mut membership = hub.join(&guest(&m), sid(&m), &lobby, None).unwrap();
+        let mut membership = hub.join(&guest(&m), sid(&m), &lobby, None, false).unwrap();
         assert!(membership.rx.try_recv().is_err(), "not sent locally: it comes back");
         assert_eq!(published.load(std::sync::atomic::Ordering::Relaxed), 1);
 
@@ -329,19 +338,28 @@ mod tests {
         };
         joined(old);
         hub.on_online("b", old, &tracy);
-        assert_eq!(hub.members(&lobby).unwrap().0, vec![nick("Michael"), tracy.clone()]);
+        assert_eq!(
+            hub.members(&lobby, Uuid::nil()).unwrap().0,
+            vec![nick("Michael"), tracy.clone()]
+        );
         // Tracy came back on node c (a new session) before node b's departure arrived.
         hub.on_presence(false, new, presence(&lobby, &tracy, PresenceEvent::Joined));
         let gone = PresenceEvent::Dropped { reason: protocol::Label::truncate("server lost") };
         hub.on_presence(false, old, presence(&lobby, &tracy, gone));
         hub.on_offline(old, &tracy);
-        assert_eq!(hub.members(&lobby).unwrap().0, vec![nick("Michael"), tracy.clone()]);
+        assert_eq!(
+            hub.members(&lobby, Uuid::nil()).unwrap().0,
+            vec![nick("Michael"), tracy.clone()]
+        );
         let events: Vec<_> = std::iter::from_fn(|| membership.rx.try_recv().ok()).collect();
         assert_eq!(events.len(), 3, "each heard event reaches the local members");
 
         // A reload keeps this node's own members and replaces the others'.
         hub.load_remote(vec![], vec![(lobby.clone(), vec![(nick("Anna"), Uuid::now_v7())])]);
-        assert_eq!(hub.members(&lobby).unwrap().0, vec![nick("Anna"), nick("Michael")]);
+        assert_eq!(
+            hub.members(&lobby, Uuid::nil()).unwrap().0,
+            vec![nick("Anna"), nick("Michael")]
+        );
         let err = hub.send_private(&m, false, &tracy, Text::parse("hi").unwrap()).unwrap_err();
         assert_eq!(err.code, ErrorCode::NoSuchNick);
     }

@@ -107,6 +107,7 @@ impl State {
     fn room_entry(&mut self, name: &RoomName) -> &mut Room {
         if !self.rooms.contains_key(name) {
             self.room_keys.insert(name.key(), name.clone());
+            crate::metrics::rooms(self.rooms.len() + 1);
         }
         self.rooms.entry(name.clone()).or_insert_with(Room::new)
     }
@@ -114,6 +115,7 @@ impl State {
     /// Forgets the room `name` (it has no members left).
     fn remove_room(&mut self, name: &RoomName) {
         self.rooms.remove(name);
+        crate::metrics::rooms(self.rooms.len());
         self.forget_authority(name);
         let key = name.key();
         if self.room_keys.get(&key) == Some(name) {
@@ -157,8 +159,14 @@ impl Room {
         Self { tx: RoomChannel::new(), members: BTreeMap::new() }
     }
 
-    fn nicks(&self) -> Vec<Nick> {
-        self.members.values().map(|m| m.nick.clone()).collect()
+    /// The members others know of: those announced, and `viewer`'s own session even if it
+    /// joined quietly.
+    fn nicks(&self, viewer: Option<Uuid>) -> Vec<Nick> {
+        self.members
+            .values()
+            .filter(|m| !m.quiet || Some(m.session) == viewer)
+            .map(|m| m.nick.clone())
+            .collect()
     }
 }
 
@@ -167,6 +175,17 @@ struct Member {
     /// The member's session: a late departure of an earlier session of the same nick (on
     /// another node, say) does not remove a newer one.
     session: Uuid,
+    /// Joined without an announcement (the session had used up its presence budget: it keeps
+    /// coming and going). Nobody else is told of it, here or on other nodes, until it speaks
+    /// in the room; its leave and nick changes there are then not told either, as IRC's
+    /// delayed-join mode does.
+    quiet: bool,
+}
+
+impl Member {
+    fn new(nick: Nick, session: Uuid) -> Self {
+        Self { nick, session, quiet: false }
+    }
 }
 
 struct User {
@@ -234,6 +253,9 @@ pub struct Membership {
     pub authority: AuthorityCell,
     /// The join made the room (it had no members).
     pub created: bool,
+    /// The join was not announced (see `Member::quiet`): the session shows its own join
+    /// itself, and announces it when it first speaks there ([`Hub::unquiet`]).
+    pub quiet: bool,
 }
 
 fn presence(room: &RoomName, nick: &Nick, event: PresenceEvent) -> SharedEvent {

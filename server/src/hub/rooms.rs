@@ -15,15 +15,17 @@ use crate::authority::Who;
 use crate::event::SharedEvent;
 
 impl Hub {
-    /// Puts `who` in `room`, creating the room if new, and announces it to the room. The
-    /// receiver is subscribed before the announcement is sent, so the joiner sees its own join.
-    /// The room's bans, invitations and key are checked first (with `key`, the one shown).
+    /// Puts `who` in `room`, creating the room if new, and announces it to the room (unless
+    /// `quiet`: see `Member::quiet`). The receiver is subscribed before the announcement is
+    /// sent, so the joiner sees its own join. The room's bans, invitations and key are
+    /// checked first (with `key`, the one shown).
     pub fn join(
         &self,
         who: &Who<'_>,
         session: Uuid,
         room: &RoomName,
         key: Option<&JoinKey>,
+        quiet: bool,
     ) -> Result<Membership, RequestError> {
         let nick = who.nick;
         let mut state = self.state();
@@ -69,15 +71,38 @@ impl Hub {
         // Made only for a join that succeeds: a refused one leaves nothing behind.
         let authority = state.authority_cell(&scope);
         let entry = state.room_entry(&room);
-        entry.members.insert(key.clone(), Member { nick: nick.clone(), session });
+        entry.members.insert(key.clone(), Member { quiet, ..Member::new(nick.clone(), session) });
         let rx = entry.tx.subscribe();
         let announcement = presence(&room, nick, PresenceEvent::Joined);
-        self.announce(&entry.tx, session, &announcement, Change::Add { key, nick: nick.clone() });
-        let (tx, members) = (entry.tx.clone(), entry.nicks());
+        if quiet {
+            self.rooms_changed();
+        } else {
+            let change = Change::Add { key, nick: nick.clone() };
+            self.announce(&entry.tx, session, &announcement, change);
+        }
+        let (tx, members) = (entry.tx.clone(), entry.nicks(Some(session)));
         let roles = self.roles_in(entry, &authority.load());
         drop(state);
         let members = sort_members(members);
-        Ok(Membership { room, tx, rx, announcement, members, roles, authority, created })
+        Ok(Membership { room, tx, rx, announcement, members, roles, authority, created, quiet })
+    }
+
+    /// A quiet member of `room` speaks there: its join is announced now, before what it
+    /// says (which goes to the room after this). Nothing happens for a member announced
+    /// already.
+    pub fn unquiet(&self, nick: &Nick, session: Uuid, room: &RoomName) {
+        let mut state = self.state();
+        let key = nick.key();
+        let Some(entry) = state.rooms.get_mut(room) else { return };
+        let Some(member) = entry.members.get_mut(&key).filter(|m| m.session == session) else {
+            return;
+        };
+        if !std::mem::replace(&mut member.quiet, false) {
+            return;
+        }
+        let announcement = presence(room, nick, PresenceEvent::Joined);
+        let change = Change::Add { key, nick: nick.clone() };
+        self.announce(&entry.tx, session, &announcement, change);
     }
 
     /// Sends a presence event to the room: through the other nodes when there are any (it
@@ -128,26 +153,37 @@ impl Hub {
         announcement: &SharedEvent,
     ) {
         let Some(entry) = state.rooms.get_mut(room) else { return };
+        let mut quiet = false;
         if entry.members.get(key).is_some_and(|m| m.session == session) {
-            entry.members.remove(key);
+            quiet = entry.members.remove(key).is_some_and(|m| m.quiet);
         }
         let tx = entry.tx.clone();
         if entry.members.is_empty() {
             // A room exists while it has members.
             state.remove_room(room);
         }
+        if quiet {
+            // Nobody was told it came: nobody is told it went.
+            self.rooms_changed();
+            return;
+        }
         // Even a room emptied here is told: the other nodes keep its members too (alone, its
         // channel has nobody left to hear).
         self.announce(&tx, session, announcement, Change::Remove { key: key.clone() });
     }
 
-    /// The members of `room` and their roles, or `None` if there is no such room.
-    pub fn members(&self, room: &RoomName) -> Option<(Vec<Nick>, BTreeMap<Nick, Role>)> {
+    /// The members of `room` others know of, and their roles, as `viewer` sees them (its own
+    /// quiet self included), or `None` if there is no such room.
+    pub fn members(
+        &self,
+        room: &RoomName,
+        viewer: Uuid,
+    ) -> Option<(Vec<Nick>, BTreeMap<Nick, Role>)> {
         let (members, roles) = {
             let state = self.state();
             let entry = state.rooms.get(room)?;
             let authority = state.authority_of(&crate::authority::scope(room));
-            (entry.nicks(), self.roles_in(entry, &authority))
+            (entry.nicks(Some(viewer)), self.roles_in(entry, &authority))
         };
         Some((sort_members(members), roles))
     }

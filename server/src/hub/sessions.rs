@@ -143,6 +143,7 @@ impl Hub {
             key,
             User { nick: nick.clone(), session, resume, since: now, direct, rooms: Vec::new() },
         );
+        crate::metrics::registered(state.users.len());
         self.elsewhere.online(session, nick);
     }
 
@@ -150,6 +151,7 @@ impl Hub {
     /// its rooms as dropped ("reconnected") and is told to end.
     fn take_over(&self, state: &mut State, key: &NickKey) {
         let Some(old) = state.users.remove(key) else { return };
+        crate::metrics::registered(state.users.len());
         let reason = protocol::Label::truncate("reconnected");
         for room in &old.rooms {
             let event = PresenceEvent::Dropped { reason: reason.clone() };
@@ -177,6 +179,7 @@ impl Hub {
             return;
         }
         let Some(user) = state.users.remove(&key) else { return };
+        crate::metrics::registered(state.users.len());
         for room in &user.rooms {
             let announcement = presence(room, &user.nick, event.clone());
             self.remove_member(&mut state, &key, session, room, &announcement);
@@ -267,8 +270,12 @@ impl Hub {
         let id = Uuid::now_v7();
         for room in &user.rooms {
             if let Some(entry) = state.rooms.get_mut(room) {
-                entry.members.remove(&old_key);
-                entry.members.insert(new_key.clone(), Member { nick: new.clone(), session });
+                let quiet = entry.members.remove(&old_key).is_some_and(|m| m.quiet);
+                let member = Member { quiet, ..Member::new(new.clone(), session) };
+                entry.members.insert(new_key.clone(), member);
+                if quiet {
+                    continue;
+                }
                 let event = presence_as(id, room, old, PresenceEvent::Renamed { to: new.clone() });
                 let change =
                     Change::Move { from: old_key.clone(), key: new_key.clone(), nick: new.clone() };

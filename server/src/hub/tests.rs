@@ -56,13 +56,13 @@ fn rooms_exist_while_they_have_members() {
     let hub = Hub::new(100, 100);
     let (m, _) = register(&hub, "Michael");
     let lobby = RoomName::lobby();
-    let mut membership = hub.join(&guest(&m), sid(&m), &lobby, None).unwrap();
+    let mut membership = hub.join(&guest(&m), sid(&m), &lobby, None, false).unwrap();
     let first = membership.rx.try_recv().unwrap();
     assert!(std::sync::Arc::ptr_eq(&first, &membership.announcement));
     assert_eq!(hub.rooms(&[]).len(), 1);
     hub.leave(&m, sid(&m), &lobby, PresenceEvent::Left { reason: None });
     assert!(hub.rooms(&[]).is_empty());
-    assert!(hub.members(&lobby).is_none());
+    assert!(hub.members(&lobby, Uuid::nil()).is_none());
 }
 
 /// The room list is kept between hellos, and built again after any change to a room's
@@ -73,14 +73,14 @@ fn the_room_list_is_kept_until_something_changes() {
     let (m, _) = register(&hub, "Michael");
     let (t, _) = register(&hub, "Tracy");
     let (lobby, rust) = (RoomName::lobby(), RoomName::parse("rust").unwrap());
-    hub.join(&guest(&m), sid(&m), &lobby, None).unwrap();
+    hub.join(&guest(&m), sid(&m), &lobby, None, false).unwrap();
     let counts = |hub: &Hub, mine: &[RoomName]| -> Vec<(String, u32)> {
         hub.rooms(mine).into_iter().map(|r| (r.name.to_string(), r.members)).collect()
     };
     assert_eq!(counts(&hub, &[]), [("lobby".into(), 1)]);
     assert!(std::sync::Arc::ptr_eq(&hub.public_rooms(), &hub.public_rooms()), "kept");
-    hub.join(&guest(&t), sid(&t), &lobby, None).unwrap();
-    hub.join(&guest(&t), sid(&t), &rust, None).unwrap();
+    hub.join(&guest(&t), sid(&t), &lobby, None, false).unwrap();
+    hub.join(&guest(&t), sid(&t), &rust, None, false).unwrap();
     assert_eq!(counts(&hub, &[]), [("lobby".into(), 2), ("rust".into(), 1)]);
     let secret = crate::authority::Setting { field: "mode:s".into(), value: Some("1".into()) };
     hub.apply(&crate::authority::Act::new(Some(rust.clone()), vec![secret]));
@@ -98,12 +98,12 @@ fn rename_moves_membership_and_frees_the_old_nick() {
     let hub = Hub::new(100, 100);
     let (m, _) = register(&hub, "Michael");
     let lobby = RoomName::lobby();
-    let _membership = hub.join(&guest(&m), sid(&m), &lobby, None).unwrap();
+    let _membership = hub.join(&guest(&m), sid(&m), &lobby, None, false).unwrap();
     hub.rename(&m, sid(&m), &nick("Mike")).unwrap();
-    assert_eq!(hub.members(&lobby).unwrap().0, vec![nick("Mike")]);
+    assert_eq!(hub.members(&lobby, Uuid::nil()).unwrap().0, vec![nick("Mike")]);
     register(&hub, "michael");
     hub.unregister(&nick("Mike"), sid(&m), PresenceEvent::Left { reason: None }, false);
-    assert!(hub.members(&lobby).is_none());
+    assert!(hub.members(&lobby, Uuid::nil()).is_none());
     assert_eq!(hub.online(), 1);
 }
 
@@ -114,15 +114,17 @@ fn the_number_of_rooms_is_capped_and_lists_are_bounded() {
     let mut memberships = Vec::new();
     for i in 0..=MAX_ROOMS_LISTED {
         memberships.push(
-            hub.join(&guest(&m), sid(&m), &RoomName::parse(&format!("r{i}")).unwrap(), None)
+            hub.join(&guest(&m), sid(&m), &RoomName::parse(&format!("r{i}")).unwrap(), None, false)
                 .unwrap(),
         );
     }
-    let err =
-        hub.join(&guest(&m), sid(&m), &RoomName::parse("one-more").unwrap(), None).err().unwrap();
+    let err = hub
+        .join(&guest(&m), sid(&m), &RoomName::parse("one-more").unwrap(), None, false)
+        .err()
+        .unwrap();
     assert_eq!(err.code, ErrorCode::TooManyRooms);
     assert!(
-        hub.join(&guest(&m), sid(&m), &RoomName::parse("r0").unwrap(), None).is_ok(),
+        hub.join(&guest(&m), sid(&m), &RoomName::parse("r0").unwrap(), None, false).is_ok(),
         "existing rooms stay open"
     );
     assert_eq!(hub.rooms(&[]).len(), MAX_ROOMS_LISTED);
@@ -137,10 +139,13 @@ fn member_lists_are_alphabetical_ignoring_case() {
     let mut memberships = Vec::new();
     for name in ["rachel", "Michael", "anna", "Bob"] {
         let (n, _) = register(&hub, name);
-        memberships.push(hub.join(&guest(&n), sid(&n), &room, None).unwrap());
+        memberships.push(hub.join(&guest(&n), sid(&n), &room, None, false).unwrap());
     }
     let names = |nicks: Vec<Nick>| nicks.iter().map(|n| n.as_str().to_owned()).collect::<Vec<_>>();
-    assert_eq!(names(hub.members(&room).unwrap().0), ["anna", "Bob", "Michael", "rachel"]);
+    assert_eq!(
+        names(hub.members(&room, Uuid::nil()).unwrap().0),
+        ["anna", "Bob", "Michael", "rachel"]
+    );
     let last = memberships.pop().unwrap();
     assert_eq!(names(last.members), ["anna", "Bob", "Michael", "rachel"]);
 }
@@ -154,14 +159,14 @@ fn a_full_room_refuses_joins_until_someone_leaves() {
     let (a, _) = register(&hub, "Anna");
     let (b, _) = register(&hub, "Bob");
     let (c, _) = register(&hub, "Cleo");
-    let _ma = hub.join(&guest(&a), sid(&a), &room, None).unwrap();
-    let _mb = hub.join(&guest(&b), sid(&b), &room, None).unwrap();
-    let err = hub.join(&guest(&c), sid(&c), &room, None).err().unwrap();
+    let _ma = hub.join(&guest(&a), sid(&a), &room, None, false).unwrap();
+    let _mb = hub.join(&guest(&b), sid(&b), &room, None, false).unwrap();
+    let err = hub.join(&guest(&c), sid(&c), &room, None, false).err().unwrap();
     assert_eq!(err.code, ErrorCode::RoomFull);
-    assert_eq!(hub.members(&room).unwrap().0.len(), 2);
+    assert_eq!(hub.members(&room, Uuid::nil()).unwrap().0.len(), 2);
     hub.leave(&a, sid(&a), &room, PresenceEvent::Left { reason: None });
-    assert!(hub.join(&guest(&c), sid(&c), &room, None).is_ok());
-    assert!(hub.join(&guest(&a), sid(&a), &room, None).is_err(), "full again");
+    assert!(hub.join(&guest(&c), sid(&c), &room, None, false).is_ok());
+    assert!(hub.join(&guest(&a), sid(&a), &room, None, false).is_err(), "full again");
 }
 
 #[test]
@@ -178,7 +183,7 @@ fn forgetting_a_session_frees_its_nick_and_rooms() {
         false,
     )
     .unwrap();
-    let _m = hub.join(&guest(&nick("Michael")), session, &RoomName::lobby(), None).unwrap();
+    let _m = hub.join(&guest(&nick("Michael")), session, &RoomName::lobby(), None, false).unwrap();
     hub.forget(Uuid::now_v7());
     assert_eq!(hub.online(), 1, "another session's id changes nothing");
     hub.forget(session);
@@ -192,8 +197,9 @@ fn a_users_rooms_are_a_sorted_set() {
     let (m, _) = register(&hub, "Michael");
     let mut memberships = Vec::new();
     for name in ["b", "c", "a"] {
-        memberships
-            .push(hub.join(&guest(&m), sid(&m), &RoomName::parse(name).unwrap(), None).unwrap());
+        memberships.push(
+            hub.join(&guest(&m), sid(&m), &RoomName::parse(name).unwrap(), None, false).unwrap(),
+        );
     }
     let rooms = |hub: &Hub| {
         let state = hub.state();
@@ -203,7 +209,7 @@ fn a_users_rooms_are_a_sorted_set() {
     hub.leave(&m, sid(&m), &RoomName::parse("b").unwrap(), PresenceEvent::Left { reason: None });
     assert_eq!(rooms(&hub), ["a", "c"]);
     // The room's name is the hub's own, shared with the member.
-    let again = hub.join(&guest(&m), sid(&m), &RoomName::parse("a").unwrap(), None).unwrap();
+    let again = hub.join(&guest(&m), sid(&m), &RoomName::parse("a").unwrap(), None, false).unwrap();
     let state = hub.state();
     let (key, _) = state.rooms.get_key_value(&again.room).unwrap();
     assert!(std::ptr::eq(key.as_str(), again.room.as_str()));
@@ -218,9 +224,9 @@ fn the_resume_token_takes_a_nick_over() {
     hub.claim_nick(&nick("Michael"), old_session, ResumeHash::of(token), old.sender(), None, false)
         .unwrap();
     let rust = RoomName::parse("rust").unwrap();
-    let _m = hub.join(&guest(&nick("Michael")), old_session, &rust, None).unwrap();
+    let _m = hub.join(&guest(&nick("Michael")), old_session, &rust, None, false).unwrap();
     let (tracy, _) = register(&hub, "Tracy");
-    let mut watch = hub.join(&guest(&tracy), sid(&tracy), &rust, None).unwrap();
+    let mut watch = hub.join(&guest(&tracy), sid(&tracy), &rust, None, false).unwrap();
 
     let wrong = DirectReceiver::default();
     let refused = hub.claim_nick(
@@ -245,7 +251,7 @@ fn the_resume_token_takes_a_nick_over() {
     );
     assert_eq!(how.unwrap().how, Registered::TookOver);
     assert!(old.replaced());
-    assert_eq!(hub.members(&rust).unwrap().0, vec![nick("Tracy")]);
+    assert_eq!(hub.members(&rust, Uuid::nil()).unwrap().0, vec![nick("Tracy")]);
     let events: Vec<_> = std::iter::from_fn(|| watch.rx.try_recv().ok()).collect();
     assert!(
         events.iter().any(|e| matches!(&e.msg, ServerMsg::Presence { nick, event: PresenceEvent::Dropped { reason }, .. }
@@ -253,12 +259,12 @@ fn the_resume_token_takes_a_nick_over() {
         "{events:?}"
     );
     // The old session, ending late, touches nothing of the new one's.
-    let err = hub.join(&guest(&nick("Michael")), old_session, &rust, None).err().unwrap();
+    let err = hub.join(&guest(&nick("Michael")), old_session, &rust, None, false).err().unwrap();
     assert_eq!(err.code, ErrorCode::NotRegistered);
-    let _n = hub.join(&guest(&nick("michael")), new_session, &rust, None).unwrap();
+    let _n = hub.join(&guest(&nick("michael")), new_session, &rust, None, false).unwrap();
     hub.leave(&nick("Michael"), old_session, &rust, PresenceEvent::Left { reason: None });
     hub.unregister(&nick("Michael"), old_session, PresenceEvent::Left { reason: None }, true);
-    assert_eq!(hub.members(&rust).unwrap().0, vec![nick("michael"), nick("Tracy")]);
+    assert_eq!(hub.members(&rust, Uuid::nil()).unwrap().0, vec![nick("michael"), nick("Tracy")]);
     assert_eq!(hub.online(), 2);
 }
 

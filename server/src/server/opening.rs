@@ -67,6 +67,7 @@ impl Opening {
                         "connection refused: {}",
                         why.why()
                     );
+                    crate::metrics::connection_refused(why.code);
                     return self.handshake_to_tell(tcp, why).await;
                 }
             }
@@ -92,6 +93,7 @@ impl Opening {
                 if !proxied && self.proxies.forged(&tcp, peer).await {
                     return Opened::Closed;
                 }
+                crate::metrics::connection_refused(ByeCode::TlsRequired);
                 Opened::TurnAway(Transport::Tcp(tcp), ByeCode::TlsRequired.into())
             }
             Err(NotTls::Failed(e)) => {

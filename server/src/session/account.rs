@@ -118,6 +118,7 @@ impl<D: Dialect> Session<D> {
     pub(super) fn private(&mut self, from: Nick, to: Nick, text: Text) -> Result<(), RequestError> {
         match self.hub.send_private(&from, self.logged_in, &to, text.clone()) {
             Ok(event) => {
+                crate::metrics::private_message();
                 self.write_event(&event);
                 Ok(())
             }
@@ -165,7 +166,10 @@ impl<D: Dialect> Session<D> {
     /// as kept, or why it was not.
     pub(super) fn kept(&mut self, result: Result<ServerMsg, RequestError>) {
         match result {
-            Ok(echo) => self.write(&echo),
+            Ok(echo) => {
+                crate::metrics::private_message();
+                self.write(&echo);
+            }
             Err(error) => self.write(&error.for_request("msg").to_msg()),
         }
     }

@@ -258,7 +258,11 @@ impl<D: Dialect> Session<D> {
         // A room busy enough to overrun the channel while the backlog was read: the receiver
         // reports it once, here, and the member is filled in as one that fell behind.
         let mut lagged = None;
-        loop {
+        if joining.quiet {
+            // Not in the room's channel: everything there came after it.
+            self.write_event(&joining.announcement);
+        }
+        while !joining.quiet {
             match joining.rx.try_recv() {
                 Ok(event) => {
                     if self.is_new(&event) {
@@ -451,7 +455,7 @@ impl<D: Dialect> Session<D> {
         {
             joined.phase = Phase::Live { rx, took: false };
         }
-        if let Some((nicks, roles)) = self.hub.members(&room) {
+        if let Some((nicks, roles)) = self.hub.members(&room, self.id) {
             self.write(&members_page(room, nicks, roles, None));
         }
     }

@@ -23,11 +23,11 @@ impl<D: Dialect> Session<D> {
             (Some(nick), true) => Holder::Account(nick.key()),
             _ => Holder::Block(AddressBlock::of(self.peer)),
         };
-        if self.holder.as_ref() == Some(&holder) {
+        if self.holder.as_deref() == Some(&holder) {
             return;
         }
-        if let Some(was) = self.holder.replace(holder.clone()) {
-            self.info.kept.keep(was, flood);
+        if let Some(was) = self.holder.replace(Box::new(holder.clone())) {
+            self.info.kept.keep(*was, flood);
         }
         self.info.kept.resume(&holder, flood);
     }

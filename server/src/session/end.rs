@@ -97,9 +97,11 @@ impl<D: Dialect> Session<D> {
         }
         self.rooms.leave_all();
         if let (Some(holder), Some(flood)) = (self.holder.take(), &self.flood) {
-            self.info.kept.keep(holder, flood);
+            self.info.kept.keep(*holder, flood);
         }
-        if let Some((code, message)) = end.bye() {
+        let bye = end.bye();
+        crate::metrics::session_ended(bye.as_ref().map(|(code, _)| *code));
+        if let Some((code, message)) = bye {
             self.write(&ServerMsg::Bye { code, message, retry_after_ms: None });
         }
         // Whatever is still pending (answers to the last lines of a client that half-closed,

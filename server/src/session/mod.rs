@@ -95,6 +95,7 @@ pub fn run<D: Dialect>(
         speaking: None,
         out: BytesMut::new(),
         last_batch: 0,
+        batch_events: 0,
         stream,
         errors_in_a_row: 0,
         lines_before_hello: 0,
@@ -138,6 +139,8 @@ struct Session<D> {
     out: BytesMut,
     /// Bytes of the last batch written, to size the next one's buffer.
     last_batch: usize,
+    /// Messages in `out`, counted as delivered once written.
+    batch_events: u32,
     /// Not split into owned halves: that puts it behind one more allocation, and the session
     /// reads and writes from one task.
     stream: Transport,
@@ -148,7 +151,8 @@ struct Session<D> {
     flood: Option<Flood>,
     /// Whose budget `flood` spends, once registered (an account, or the address block), and
     /// where it is kept when the session ends; `None` for an exempt address.
-    holder: Option<Holder>,
+    /// Boxed: a session's future holds it all its life.
+    holder: Option<Box<Holder>>,
     /// Nick changes already told (one change comes through every shared room). Boxed, made
     /// at the first one: most sessions see few.
     renames: Option<Box<backlog::RecentRenames>>,
@@ -173,6 +177,7 @@ impl<D: Dialect> Session<D> {
     #[allow(clippy::manual_async_fn)] // on purpose: see above
     fn serve(mut self) -> impl Future<Output = ()> + Send {
         async move {
+            let _open = crate::metrics::session_opened();
             // A panic here is a bug, but it must cost only this session: other tasks go on
             // anyway, and the hub must not keep a ghost of this one.
             let mut ended = AssertUnwindSafe(self.serve_until_end()).catch_unwind().await.ok();

@@ -364,7 +364,7 @@ impl<D: Dialect> Session<D> {
 
     /// The member of `room` called `nick` (or a look-alike), as the room lists them.
     fn member(&self, room: &RoomName, nick: &Nick) -> Result<Nick, RequestError> {
-        let (members, _) = self.hub.members(room).unwrap_or_default();
+        let (members, _) = self.hub.members(room, self.id).unwrap_or_default();
         members.into_iter().find(|m| m.key() == nick.key()).ok_or_else(|| {
             RequestError::new(ErrorCode::NoSuchNick, format!("nobody called {nick} is in #{room}"))
         })

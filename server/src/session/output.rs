@@ -58,6 +58,8 @@ impl<D: Dialect> Session<D> {
 
     pub(super) fn write(&mut self, msg: &ServerMsg) {
         let view = View { nick: self.nick.as_ref(), rooms: &self.rooms };
+        crate::metrics::sending(msg);
+        self.batch_events += 1;
         self.dialect.write(msg, view, &mut self.out);
     }
 
@@ -68,6 +70,8 @@ impl<D: Dialect> Session<D> {
             self.out.reserve(self.last_batch);
         }
         let view = View { nick: self.nick.as_ref(), rooms: &self.rooms };
+        crate::metrics::sending(&event.msg);
+        self.batch_events += 1;
         self.dialect.write_event(event, view, &mut self.out);
     }
 
@@ -79,9 +83,10 @@ impl<D: Dialect> Session<D> {
         if self.out.is_empty() {
             // Room made for a batch that did not come goes back too.
             self.out = BytesMut::new();
+            self.batch_events = 0;
             return Ok(());
         }
-        let batch = self.out.len();
+        let (batch, events) = (self.out.len(), std::mem::take(&mut self.batch_events));
         while !self.out.is_empty() {
             match self.stream.try_write(&self.out) {
                 Ok(0) => return Err(End::Dropped("the connection took no bytes".to_owned())),
@@ -103,6 +108,7 @@ impl<D: Dialect> Session<D> {
         // events starts with room for one as big as this one was (see `write_event`).
         self.out = BytesMut::new();
         self.last_batch = batch.min(MAX_PENDING_OUT);
+        crate::metrics::delivered(events);
         if self.rooms.take_let_go() {
             self.resubscribe();
         }

@@ -96,7 +96,7 @@ impl<D: Dialect> Session<D> {
             }
             ClientMsg::Who { room, after } => {
                 self.must_be_in(&room)?;
-                let (nicks, roles) = self.hub.members(&room).ok_or_else(|| {
+                let (nicks, roles) = self.hub.members(&room, self.id).ok_or_else(|| {
                     RequestError::new(ErrorCode::NoSuchRoom, format!("there is no room #{room}"))
                 })?;
                 let first = after.is_none();
@@ -271,7 +271,10 @@ impl<D: Dialect> Session<D> {
         // A name that reads like a room with history (empty now) is that room; one that reads
         // like a room with members, the hub finds.
         let like = self.broker.room_like(&room).unwrap_or_else(|| room.clone());
-        let membership = self.hub.join(&self.who(nick), self.id, &like, key)?;
+        // A session that keeps coming and going joins quietly once its presence budget is
+        // spent: announced only if it speaks.
+        let quiet = self.flood.as_mut().is_some_and(|flood| !flood.announce());
+        let membership = self.hub.join(&self.who(nick), self.id, &like, key, quiet)?;
         let created = membership.created;
         if membership.room != room {
             self.notice(format!(
@@ -314,6 +317,13 @@ impl<D: Dialect> Session<D> {
         if authority.restricts_speech() {
             authority.may_speak(&room, &self.who(&from), protocol::now_millis())?;
         }
+        if joined.quiet {
+            self.hub.unquiet(&from, self.id, &room);
+            if let Some(joined) = self.rooms.get_mut(&room) {
+                joined.quiet = false;
+            }
+        }
+        let joined = self.rooms.get(&room).ok_or_else(|| not_in_room(&room))?;
         let room_tx = joined.tx.clone();
         // The writer stores it, then broadcasts it: the echo that comes back is the
         // acknowledgement that it is stored.

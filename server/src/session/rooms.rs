@@ -38,6 +38,9 @@ pub(super) struct JoinedRoom {
     /// after it.
     pub(super) delivered: Option<u64>,
     pub(super) phase: Phase,
+    /// Joined without an announcement (the session's presence budget was spent): the join
+    /// is announced when it first speaks here.
+    pub(super) quiet: bool,
 }
 
 pub(super) enum Phase {
@@ -65,6 +68,8 @@ pub(super) struct Joining {
     pub(super) members: Vec<Nick>,
     /// The members with a role, when it joined.
     pub(super) roles: std::collections::BTreeMap<Nick, protocol::Role>,
+    /// The announcement was not sent to the room: the session shows it itself.
+    pub(super) quiet: bool,
     /// `Some` once the read is done; `Some(None)` if there is no backlog to show (no history,
     /// or the read failed and the client was told).
     pub(super) backlog: Option<Option<Page>>,
@@ -73,11 +78,11 @@ pub(super) struct Joining {
 impl JoinedRoom {
     /// A room just joined, its backlog not read yet.
     pub(super) fn joining(membership: Membership) -> Self {
-        let Membership { room, tx, rx, announcement, members, roles, authority, created: _ } =
+        let Membership { room, tx, rx, announcement, members, roles, authority, created: _, quiet } =
             membership;
-        let joining = Joining { rx, announcement, members, roles, backlog: None };
+        let joining = Joining { rx, announcement, members, roles, backlog: None, quiet };
         let phase = Phase::Joining(Box::new(joining));
-        Self { name: room, tx, authority, delivered: None, phase }
+        Self { name: room, tx, authority, delivered: None, phase, quiet }
     }
 }
 
@@ -307,6 +312,7 @@ mod tests {
             authority: crate::hub::AuthorityCell::default(),
             delivered: None,
             phase: Phase::Live { rx, took: false },
+            quiet: false,
         });
     }
 

@@ -70,6 +70,8 @@ struct Inner {
     config: HistoryConfig,
     /// Rooms that have stored messages.
     rooms: Mutex<RoomSet>,
+    /// Rooms whose numbers the writer holds in memory, as of its last batch.
+    remembered: std::sync::atomic::AtomicUsize,
     thread: Mutex<Option<JoinHandle<()>>>,
     /// The task that asks the writer to look for expired messages, once started.
     expiry: Mutex<Option<tokio::task::JoinHandle<()>>>,
@@ -114,6 +116,7 @@ impl Local {
             reads,
             config: config.clone(),
             rooms: Mutex::new(rooms),
+            remembered: std::sync::atomic::AtomicUsize::new(0),
             thread: Mutex::new(None),
             expiry: Mutex::new(None),
         });
@@ -167,6 +170,11 @@ impl Local {
     /// Whether messages are kept at all.
     pub fn enabled(&self) -> bool {
         self.inner.config.location.is_some()
+    }
+
+    /// Rooms whose numbers the history writer holds in memory, as of its last batch.
+    pub fn remembered_rooms(&self) -> usize {
+        self.inner.remembered.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// A look at the rooms with stored messages.

@@ -12,6 +12,7 @@ use uuid::Uuid;
 use super::file_lock::FileLock;
 use super::schema::{self, SchemaError};
 use crate::broker::Page;
+use crate::limits::ROOMS_REMEMBERED;
 
 /// How long a connection waits for a lock held by another before it reports the database busy.
 /// At start-up, a database locked by another program is refused after this long.
@@ -250,6 +251,11 @@ impl Store {
             start += n;
         }
         tx.commit()?;
+        // A cache of the rooms table, bounded like the writer's numbers: rooms used once
+        // leave memory and are looked up again if they come back.
+        if self.room_ids.len() > ROOMS_REMEMBERED {
+            self.room_ids.clear();
+        }
         // Only now: ids of a transaction that rolled back would not exist.
         self.room_ids.extend(new_ids);
         Ok(())

@@ -14,7 +14,7 @@ use super::{Command, Inner, expiry};
 use crate::broker::{HistoryConfig, Say};
 use crate::event::Event;
 use crate::hub::BatchRooms;
-use crate::limits::{MAX_COMMIT_BATCH, PRUNE_CHUNK, PRUNE_SLACK};
+use crate::limits::{MAX_COMMIT_BATCH, PRUNE_CHUNK, PRUNE_SLACK, ROOMS_REMEMBERED};
 use crate::sync::lock;
 
 pub(super) struct Writer {
@@ -166,7 +166,7 @@ impl Writer {
                 .zip(&stored)
                 .map(|(say, stored)| Row { room: &say.room, stored })
                 .collect();
-            if let Err(e) = store.append(&rows) {
+            if let Err(e) = crate::metrics::timed_commit(|| store.append(&rows)) {
                 error!(error = %e, messages = says.len(), "cannot store messages");
                 // Nothing was stored: the numbers go back, and each sender hears why.
                 for say in &says {
@@ -187,11 +187,30 @@ impl Writer {
                 }
             }
         }
+        crate::metrics::messages_stored(says.len());
         for (say, stored) in says.iter().zip(stored) {
             let event = Event::new(stored.into_message(say.room.clone()));
             say.room_tx.send(event);
         }
-        self.prune(says.iter().map(|s| &s.room).collect());
+        let rooms: BTreeSet<&RoomName> = says.iter().map(|s| &s.room).collect();
+        self.prune(rooms.clone());
+        self.forget_rooms_beyond(&rooms);
+    }
+
+    /// The per-room numbers are a cache of the database: past [`ROOMS_REMEMBERED`] rooms,
+    /// all but those of the batch just stored are forgotten, and read back when next needed
+    /// (one indexed query). Rooms that were made once and never used again leave memory.
+    fn forget_rooms_beyond(&mut self, keep: &BTreeSet<&RoomName>) {
+        if self.last_seq.len() > ROOMS_REMEMBERED {
+            self.last_seq.retain(|room, _| keep.contains(room));
+        }
+        if self.kept_from.len() > ROOMS_REMEMBERED {
+            self.kept_from.retain(|room, _| keep.contains(room));
+        }
+        if let Some(inner) = self.inner.upgrade() {
+            let remembered = self.last_seq.len().max(self.kept_from.len());
+            inner.remembered.store(remembered, std::sync::atomic::Ordering::Relaxed);
+        }
     }
 
     /// One step of the round of pruning by age, if one is under way; whether the round
@@ -203,7 +222,8 @@ impl Writer {
         if !expiry.pending() {
             return false;
         }
-        match expiry.step(store) {
+        let (stepped, pending) = (expiry.step(store), expiry.pending());
+        match stepped {
             Ok(pruned) => {
                 let inner = self.inner.upgrade();
                 for expiry::Pruned { room, kept_from, empty } in pruned {
@@ -215,10 +235,11 @@ impl Writer {
                         lock(&inner.rooms).remove(&room);
                     }
                 }
+                self.forget_rooms_beyond(&BTreeSet::new());
             }
             Err(e) => warn!(error = %e, "cannot prune messages past their age"),
         }
-        expiry.pending()
+        pending
     }
 
     /// Keeps each room to its last `keep` messages, a chunk at a time, once a room is

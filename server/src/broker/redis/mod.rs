@@ -168,6 +168,7 @@ impl Cluster {
             tasks: Mutex::new(Vec::new()),
         });
         liveness::take_node_id(&cluster).await?;
+        crate::metrics::redis_answering();
         info!(node = %cluster.node, url = %config.url, "joined the cluster");
         Ok(cluster)
     }
@@ -238,6 +239,7 @@ impl Cluster {
         self.synced.store(false, Ordering::Release);
         self.resync.notify_one();
         if self.up.swap(false, Ordering::AcqRel) {
+            crate::metrics::redis_outage();
             error!(error = %e, "Redis is not answering: messages are refused until it is back");
         }
     }
@@ -245,6 +247,7 @@ impl Cluster {
     /// Redis answers again and the node has shared its state: the end of an outage.
     fn recovered(&self) {
         if !self.up.swap(true, Ordering::AcqRel) {
+            crate::metrics::redis_answering();
             info!("Redis is answering again");
         }
     }

@@ -61,8 +61,11 @@ async fn write(cluster: &Cluster, hub: &Hub, batch: &mut Vec<Outgoing>) {
         sent.push(send);
     }
     let mut conn = cluster.conn.clone();
-    let results: RedisResult<Vec<RedisResult<Value>>> =
-        if pipe.is_empty() { Ok(Vec::new()) } else { pipe.query_async(&mut conn).await };
+    let results: RedisResult<Vec<RedisResult<Value>>> = if pipe.is_empty() {
+        Ok(Vec::new())
+    } else {
+        crate::metrics::timed_commit_async(pipe.query_async(&mut conn)).await
+    };
     let results: Vec<Result<Value, String>> = match results {
         Ok(results) => results.into_iter().map(|r| r.map_err(|e| e.to_string())).collect(),
         Err(e) => {
@@ -72,6 +75,7 @@ async fn write(cluster: &Cluster, hub: &Hub, batch: &mut Vec<Outgoing>) {
     };
     let mut results = results.into_iter();
     let mut rooms = BatchRooms::default();
+    let mut stored = 0;
     for (outgoing, sent) in batch.drain(..).zip(sent) {
         let result = if sent {
             results.next().unwrap_or_else(|| Err("Redis is not answering".to_owned()))
@@ -82,7 +86,10 @@ async fn write(cluster: &Cluster, hub: &Hub, batch: &mut Vec<Outgoing>) {
             Outgoing::Say(say, ticket) => {
                 cluster.says.fetch_sub(1, Ordering::AcqRel);
                 match result {
-                    Ok(_) => cluster.note_room(&say.room),
+                    Ok(_) => {
+                        cluster.note_room(&say.room);
+                        stored += 1;
+                    }
                     Err(reason) => {
                         debug!(room = %say.room, %reason, "message refused");
                         say.refuse("the chat's shared store is not answering");
@@ -127,6 +134,7 @@ async fn write(cluster: &Cluster, hub: &Hub, batch: &mut Vec<Outgoing>) {
         }
     }
     rooms.wake_senders();
+    crate::metrics::messages_stored(stored);
 }
 
 fn command(cluster: &Cluster, outgoing: &Outgoing) -> redis::Cmd {

@@ -1,0 +1,127 @@
+//! `--metrics-listen`: the real binary serves Prometheus text, and what a client does shows in
+//! it, counted once.
+
+#![allow(clippy::unwrap_used)] // tests: a panic is the failure report
+
+mod common;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::process::Stdio;
+
+use common::{JsonClient, ServerProcess, WAIT};
+use protocol::{ClientMsg, ErrorCode, RoomName, ServerMsg, Text};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// A loopback port free a moment ago: the exporter binds its own socket, so the test chooses.
+fn free_port() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap()
+}
+
+/// `GET /metrics` over HTTP/1.1, as Prometheus asks: the body of a 200 answer.
+async fn scrape(addr: SocketAddr) -> String {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    tokio::time::timeout(WAIT, stream.read_to_string(&mut answer)).await.unwrap().unwrap();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    body.to_owned()
+}
+
+/// The samples of a scrape: `name{labels}` (as written) to value.
+fn samples(text: &str) -> HashMap<String, f64> {
+    text.lines()
+        .filter(|line| !line.starts_with('#') && !line.trim().is_empty())
+        .map(|line| {
+            let (series, value) = line.rsplit_once(' ').unwrap();
+            (series.to_owned(), value.parse().unwrap())
+        })
+        .collect()
+}
+
+/// A client's hello, message and refused request show in the scrape: the connection, the
+/// session, its nick and room, the message, the error by its code (once); every metric is
+/// `chat_`-named and described.
+#[tokio::test]
+async fn a_scrape_counts_what_a_client_did() {
+    let metrics = free_port();
+    let listen = metrics.to_string();
+    let server = ServerProcess::start(
+        &["--db", ":memory:", "--no-plain", "--metrics-listen", &listen],
+        Stdio::null(),
+    );
+    assert_eq!(server.stdout_line(), format!("chat-server metrics: http://{metrics}/metrics"));
+
+    let mut tracy = JsonClient::connect(server.json).await;
+    assert!(matches!(tracy.hello("Tracy").await, ServerMsg::Welcome { .. }));
+    let lobby = RoomName::lobby();
+    // In lobby once its member list is in: a message said before would come in its backlog.
+    tracy.recv_until(|m| matches!(m, ServerMsg::Members { room, .. } if *room == lobby)).await;
+    tracy.send(ClientMsg::Say { room: lobby.clone(), text: Text::parse("hi").unwrap() }).await;
+    tracy.recv_until(|m| matches!(m, ServerMsg::Message { room, .. } if *room == lobby)).await;
+    tracy.send(ClientMsg::Leave { room: RoomName::parse("rust").unwrap() }).await;
+    assert_eq!(tracy.recv_error().await.code, ErrorCode::NotInRoom);
+
+    let text = scrape(metrics).await;
+    let got = samples(&text);
+    let value = |series: &str| *got.get(series).unwrap_or_else(|| panic!("no {series}:\n{text}"));
+    assert!(value("chat_connections_accepted_total") >= 1.0, "{text}");
+    assert!(value("chat_messages_total") >= 1.0, "{text}");
+    assert!(value("chat_deliveries_total") >= 1.0, "{text}");
+    assert_eq!(value("chat_refusals_total{code=\"not_in_room\"}"), 1.0, "{text}");
+    assert_eq!(value("chat_sessions"), 1.0, "{text}");
+    assert_eq!(value("chat_sessions_registered"), 1.0, "{text}");
+    assert_eq!(value("chat_rooms"), 1.0, "{text}");
+    assert!(value("chat_history_commit_seconds_count") >= 1.0, "{text}");
+    for series in got.keys() {
+        assert!(series.starts_with("chat_"), "{series} in\n{text}");
+    }
+    for name in [
+        "chat_connections_accepted_total",
+        "chat_messages_total",
+        "chat_deliveries_total",
+        "chat_refusals_total",
+        "chat_sessions",
+        "chat_sessions_registered",
+        "chat_rooms",
+        "chat_history_commit_seconds",
+    ] {
+        assert!(text.contains(&format!("# HELP {name} ")), "no HELP for {name}:\n{text}");
+    }
+
+    tracy.send(ClientMsg::Quit { reason: None }).await;
+    tracy.recv_until_closed().await;
+    // The session's end is counted as its task finishes, just after its goodbye.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let text = scrape(metrics).await;
+        let got = samples(&text);
+        let ended = got.get("chat_session_ends_total{code=\"quit\"}").copied();
+        if ended == Some(1.0) && got.get("chat_sessions").copied() == Some(0.0) {
+            assert_eq!(got.get("chat_sessions_registered").copied(), Some(0.0), "{text}");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no quit counted, or the session still open:\n{text}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// Port 0 is refused, with the flag named: the exporter would not say which port it got.
+#[test]
+fn port_zero_is_refused() {
+    let output = ServerProcess::command()
+        .args(["--listen", "127.0.0.1:0", "--no-plain", "--no-history"])
+        .args(["--metrics-listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(said.contains("--metrics-listen 127.0.0.1:0: give a port"), "{said}");
+}
