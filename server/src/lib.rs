@@ -4,8 +4,11 @@
 //! tests can start a server in-process on port 0.
 //!
 //! # Layout
-//! - [`config`]: the command-line flags, and [`ServerInfo`]: what sessions are told and held to.
-//! - [`server`]: the accept loops, the connection limit and the shutdown sequence.
+//! - [`config`]: the command-line flags and the `--config` file (the same keys), what
+//!   `--print-config` prints, SIGHUP's reload; and [`ServerInfo`]: what sessions are told
+//!   and held to.
+//! - [`server`]: the accept loops, the connection limit and the shutdown sequence; the
+//!   settings each connection starts from ([`Settings`]), which a reload replaces.
 //! - [`session`]: one task per connection: requests in, events out, one write per batch; its
 //!   rooms are one value each, with the phase they are in.
 //! - [`dialect`]: how a session speaks: the JSON-lines protocol ([`dialect::Json`]) or plain
@@ -61,4 +64,4 @@ pub mod transport;
 pub use broker::{Broker, HistoryConfig};
 pub use config::{Config, ServerInfo};
 pub use flood::{FloodLimits, Rate};
-pub use server::{Listeners, run};
+pub use server::{Listeners, Settings, run};

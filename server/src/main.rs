@@ -1,12 +1,26 @@
-//! `chat-server`: parses flags, sets up logging, serves until Ctrl-C or SIGTERM.
+//! `chat-server`: reads its flags (and `--config` file), sets up logging, serves until Ctrl-C
+//! or SIGTERM; SIGHUP reloads the file and the certificate.
 
 use anyhow::Context as _;
-use clap::Parser;
+use chat_server::config::{Loaded, Reloader};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    match serve(chat_server::Config::parse()).await {
+    // A wrong flag or config file: clap's message (naming the file) and status 2.
+    let loaded = Loaded::from_args(std::env::args_os()).unwrap_or_else(|e| e.exit());
+    if loaded.config.print_config {
+        use std::io::Write as _;
+        let printed = std::io::stdout().write_all(loaded.effective.to_toml().as_bytes());
+        return match printed {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("chat-server: cannot print the settings: {e}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
+    match serve(loaded).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             // One line with the whole chain ("cannot open the history database: PATH: reason"),
@@ -17,7 +31,8 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
-async fn serve(config: chat_server::Config) -> anyhow::Result<()> {
+async fn serve(loaded: Loaded) -> anyhow::Result<()> {
+    let config = loaded.config.clone();
     let level = match config.verbose {
         0 => "info",
         1 => "debug",
@@ -34,6 +49,13 @@ async fn serve(config: chat_server::Config) -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     chat_server::log_address::show(config.logs.log_addresses);
+    if let (true, Some(file)) = (loaded.secret_open_to_others, &config.config) {
+        let shown = file.display();
+        tracing::warn!(
+            "the config file {shown} gives the Redis URL and others than its owner can read \
+             it: chmod 600 {shown}"
+        );
+    }
 
     // Before anything else is touched: a certificate that cannot be used stops the server
     // here, with the path and the reason.
@@ -88,6 +110,8 @@ async fn serve(config: chat_server::Config) -> anyhow::Result<()> {
     if let Some(tls) = &tls {
         listeners = listeners.with_tls(tls.clone());
     }
+    // Caught from before the "listening" line: from then on a SIGHUP reloads, never kills.
+    let hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup());
     let json = listeners.json_addr()?;
     match listeners.plain_addr() {
         Some(plain) => println!("chat-server listening: json={json} plain={plain}"),
@@ -96,33 +120,46 @@ async fn serve(config: chat_server::Config) -> anyhow::Result<()> {
     if let Some(tls) = &tls {
         println!("chat-server tls: certificate SHA-256 {}", tls.fingerprint());
     }
-    tokio::spawn(reload_on_sighup(tls.clone()));
     if let Some(listen) = config.metrics_listen {
         println!("chat-server metrics: http://{listen}/metrics");
     }
-    chat_server::run(listeners, config.server_info(), broker, shutdown_signal()).await;
+    let settings = chat_server::Settings::new(config.server_info());
+    let reloader = Reloader::new(loaded, settings.clone());
+    tokio::spawn(reload_on_sighup(hangups, tls.clone(), reloader));
+    chat_server::run(listeners, settings, broker, shutdown_signal()).await;
     Ok(())
 }
 
-/// SIGHUP reads the certificate and key again; a file that cannot be used leaves the one in
-/// force, and the log says why. Without TLS there is nothing to reload, and SIGHUP is still
+/// SIGHUP reads the config file again (`config::reload`: what may change is in force for new
+/// connections) and the certificate and key; a file that cannot be used leaves what is in
+/// force, and the log says why. With neither there is nothing to reload, and SIGHUP is still
 /// caught: `systemctl reload` must not stop the server.
-async fn reload_on_sighup(tls: Option<std::sync::Arc<chat_server::tls::Tls>>) {
-    let mut hangups = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+async fn reload_on_sighup(
+    hangups: std::io::Result<tokio::signal::unix::Signal>,
+    tls: Option<std::sync::Arc<chat_server::tls::Tls>>,
+    mut reloader: Option<Reloader>,
+) {
+    let mut hangups = match hangups {
         Ok(signal) => signal,
         Err(e) => {
-            tracing::error!(error = %e, "cannot listen for SIGHUP: the certificate cannot be reloaded");
+            tracing::error!(error = %e, "cannot listen for SIGHUP: nothing can be reloaded");
             return;
         }
     };
     while hangups.recv().await.is_some() {
+        if let Some(reloader) = &mut reloader {
+            reloader.reload();
+        }
         match &tls {
             Some(tls) => {
                 if let Err(e) = tls.reload() {
                     tracing::error!("SIGHUP: the certificate in force stays: {e}");
                 }
             }
-            None => tracing::info!("SIGHUP: nothing to reload (no TLS certificate)"),
+            None if reloader.is_none() => {
+                tracing::info!("SIGHUP: nothing to reload (no --config file, no TLS certificate)")
+            }
+            None => {}
         }
     }
 }

@@ -3,7 +3,8 @@
 //! [`run`] takes its listeners and a shutdown future as parameters: the binary passes Ctrl-C and
 //! SIGTERM, tests pass whatever they like. On shutdown every session is told why, says goodbye
 //! to its client and ends; `run` returns when they all have (or after [`SHUTDOWN_GRACE`]).
-//! A connection's first steps (a proxy's header, the TLS handshake) are in [`opening`].
+//! A connection's first steps (a proxy's header, the TLS handshake) are in [`opening`]; the
+//! settings each starts from, which SIGHUP may replace, in [`settings`].
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -22,7 +23,6 @@ use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
 
 use crate::broker::Broker;
-use crate::config::ServerInfo;
 use crate::dialect::{Dialect, Json, Plain, View};
 use crate::flood::{Connects, TurnedAway};
 use crate::hub::Hub;
@@ -34,7 +34,9 @@ use crate::tls::Tls;
 use crate::transport::Transport;
 
 mod opening;
+mod settings;
 use opening::{Opened, Opening};
+pub use settings::Settings;
 
 /// The bound sockets: JSON-lines, and optionally the plain-text port; TLS on both if set.
 pub struct Listeners {
@@ -85,30 +87,23 @@ impl Listeners {
 }
 
 /// Serves until `shutdown` completes, then closes every session cleanly and lets the broker
-/// store what is queued.
+/// store what is queued. `settings` (a [`crate::ServerInfo`], or [`Settings`] to replace
+/// them while the server runs) are what each connection starts from.
 pub async fn run(
     listeners: Listeners,
-    info: ServerInfo,
+    settings: impl Into<Settings>,
     broker: Broker,
     shutdown: impl Future<Output = ()>,
 ) {
+    let settings = settings.into();
+    let info = settings.load();
     let hub = Hub::new(info.max_rooms, info.max_room_members)
         .with_reservation(info.nick_reservation, info.reserve_after)
         .with_elsewhere(broker.elsewhere())
         .with_admins(&info.admins);
     let hub = Arc::new(hub);
     broker.start(&hub).await;
-    for admin in &info.admins {
-        // Admin rights go to whoever logs in to the account: one that does not exist yet is
-        // the first registrant's.
-        if let Ok(None) = broker.account(&admin.key()).await {
-            tracing::warn!(
-                admin = ?admin.as_str(),
-                "--admin names no account yet: whoever registers that nick first is an admin; register it now"
-            );
-        }
-    }
-    let info = Arc::new(info);
+    warn_of_unregistered(&broker, &info.admins).await;
     let token = CancellationToken::new();
     let tracker = TaskTracker::new();
     let slots = Arc::new(Semaphore::new(info.max_connections));
@@ -119,7 +114,7 @@ pub async fn run(
     ));
     let ctx = Accept {
         hub,
-        info,
+        settings,
         broker,
         token: token.clone(),
         tracker: tracker.clone(),
@@ -142,7 +137,7 @@ pub async fn run(
         info!("shutting down");
         token.cancel();
     };
-    tokio::join!(json, plain, signal);
+    tokio::join!(json, plain, signal, ctx.follow_replacements());
     tracker.close();
     if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait()).await.is_err() {
         warn!(remaining = tracker.len(), "sessions did not finish in time; exiting anyway");
@@ -152,10 +147,24 @@ pub async fn run(
     info!("stopped");
 }
 
+/// Warns of admins whose accounts do not exist yet: admin rights go to whoever logs in to the
+/// account, so one that does not exist is the first registrant's.
+async fn warn_of_unregistered(broker: &Broker, admins: &[protocol::Nick]) {
+    for admin in admins {
+        if let Ok(None) = broker.account(&admin.key()).await {
+            tracing::warn!(
+                admin = ?admin.as_str(),
+                "--admin names no account yet: whoever registers that nick first is an admin; register it now"
+            );
+        }
+    }
+}
+
 #[derive(Clone)]
 struct Accept {
     hub: Arc<Hub>,
-    info: Arc<ServerInfo>,
+    /// What each connection starts from.
+    settings: Settings,
     broker: Broker,
     token: CancellationToken,
     tracker: TaskTracker,
@@ -168,6 +177,27 @@ struct Accept {
 }
 
 impl Accept {
+    /// Until shutdown, puts each replacement of the settings in force where the accept loops
+    /// do not read [`crate::ServerInfo`] themselves: the hub's admins, the per-address table.
+    async fn follow_replacements(&self) {
+        let mut replaced = self.settings.replaced();
+        let mut admins = self.settings.load().admins.clone();
+        loop {
+            tokio::select! {
+                () = self.token.cancelled() => return,
+                changed = replaced.changed() => if changed.is_err() { return },
+            }
+            let info = self.settings.load();
+            self.hub.set_admins(&info.admins);
+            let exempt = info.throttle_exempt.clone();
+            self.per_address.retune(info.max_connections_per_ip, info.connects, exempt);
+            let added: Vec<_> =
+                info.admins.iter().filter(|a| !admins.contains(a)).cloned().collect();
+            warn_of_unregistered(&self.broker, &added).await;
+            admins.clone_from(&info.admins);
+        }
+    }
+
     /// Accepts connections until shutdown; then tells those still waiting in the backlog.
     /// `client_first`: on this port the client speaks before the server does.
     async fn serve<D: Dialect>(
@@ -216,7 +246,7 @@ impl Accept {
                 self.refuse(stream, peer, dialect(), ByeCode::ServerFull.into());
                 continue;
             };
-            let (hub, info, token) = (self.hub.clone(), self.info.clone(), self.token.clone());
+            let (hub, info, token) = (self.hub.clone(), self.settings.load(), self.token.clone());
             let broker = self.broker.clone();
             let dialect = dialect();
             // Where the client speaks first, its first bytes are seen before its session

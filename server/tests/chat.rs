@@ -406,9 +406,14 @@ async fn ipv6_listen_address_works() {
     let addr = listeners.json_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let history = chat_server::Broker::local(Default::default()).unwrap();
-    let task = tokio::spawn(chat_server::run(listeners, Default::default(), history, async {
-        let _ = stopped.await;
-    }));
+    let task = tokio::spawn(chat_server::run(
+        listeners,
+        chat_server::ServerInfo::default(),
+        history,
+        async {
+            let _ = stopped.await;
+        },
+    ));
     let mut c = JsonClient::connect(addr).await;
     assert!(matches!(c.hello("Michael").await, ServerMsg::Welcome { .. }));
     stop.send(()).unwrap();

@@ -2,10 +2,26 @@
 //! held to), the broker's settings.
 //!
 //! - `flood.rs`: the flags of flood control and the connection throttle.
+//! - `privacy.rs`: the flags of what the server keeps about people (retention, addresses).
+//! - `info.rs`: [`ServerInfo`], what sessions are told and held to.
+//! - `load.rs`: [`Loaded`]: the defaults, the `--config` file and the command line, in that
+//!   order of precedence; `file.rs`: the file, turned into the flags it stands for.
+//! - `effective.rs`: [`Effective`], every setting in force, as `--print-config` prints it.
+//! - `reload.rs`: [`Reloader`], SIGHUP: the file read again, what may change put in force.
 
+mod effective;
+mod file;
 mod flood;
+mod info;
+mod load;
+mod reload;
 
+pub use effective::{Change, Effective};
+pub use file::MAX_CONFIG_BYTES;
 pub use flood::FloodFlags;
+pub use info::ServerInfo;
+pub use load::Loaded;
+pub use reload::{LIVE, Reloaded, Reloader, is_live};
 
 use std::ffi::OsString;
 use std::net::SocketAddr;
@@ -17,11 +33,9 @@ use clap::Parser;
 use crate::broker::redis::RedisUrl;
 use crate::broker::redis::address::{SecretArg, read_ca_file};
 use crate::broker::{ClusterConfig, HistoryConfig, Location};
-use crate::flood::{Exempt, FloodLimits, Kept, Rate};
 use crate::limits::{
-    CONNECT_BURST, CONNECT_PER_SECOND, HELLO_TIMEOUT, HISTORY_KEEP, HISTORY_ON_JOIN,
-    MAX_CONNECTIONS, MAX_CONNECTIONS_PER_IP, MAX_ROOM_MEMBERS, MAX_ROOMS, NICK_RESERVATION,
-    PING_INTERVAL, PLAIN_IDLE_TIMEOUT,
+    HELLO_TIMEOUT, HISTORY_KEEP, HISTORY_ON_JOIN, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_IP,
+    MAX_ROOM_MEMBERS, MAX_ROOMS, NICK_RESERVATION, PING_INTERVAL, PLAIN_IDLE_TIMEOUT,
 };
 use crate::proxy::{Cidr, TrustedProxies};
 use crate::tls::{self, TlsError, TlsFiles};
@@ -37,6 +51,18 @@ pub const REDIS_URL_ENV: &str = "CHAT_REDIS_URL";
 #[derive(Debug, Clone, Parser)]
 #[command(name = "chat-server", version)]
 pub struct Config {
+    /// Read settings from FILE (TOML), whose keys are these flags' long names: `flood-rate =
+    /// 2.0`, `admin = ["Michael"]`, `no-plain = true`. A flag given here wins over the file.
+    /// SIGHUP reads the file again: what can change without a restart does, for new
+    /// connections (--print-config shows the result).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Print the settings in force (the defaults, the --config file, then these flags) as a
+    /// file --config reads, and exit. The Redis URL is printed only if it holds no password.
+    #[arg(long)]
+    pub print_config: bool,
+
     /// Address for JSON-lines clients (chat-tui). IPv6 works too: `[::1]:7878`.
     #[arg(long, default_value = "127.0.0.1:7878", value_name = "ADDR")]
     pub listen: SocketAddr,
@@ -416,213 +442,7 @@ fn parse_admin(name: &str) -> Result<protocol::Nick, String> {
     protocol::Nick::parse(name).map_err(|e| e.to_string())
 }
 
-/// What the server tells clients about itself.
-#[derive(Debug, Clone)]
-pub struct ServerInfo {
-    /// The chat's name, in the greeting: "Welcome to NAME."
-    pub name: String,
-    /// Message of the day, shown after the greeting.
-    pub motd: String,
-    /// Program and version, e.g. `chat-server/0.1.0`.
-    pub version: String,
-    /// Sessions at once; connections past it are told `server_full` and closed.
-    pub max_connections: usize,
-    /// Sessions from one IP address at once; more are told `too_many_connections`.
-    pub max_connections_per_ip: usize,
-    /// Rooms at once; joining a new room past it is refused with `too_many_rooms`.
-    pub max_rooms: usize,
-    /// Members of one room; joining a full room is refused with `room_full`.
-    pub max_room_members: usize,
-    /// Per-connection flood control; `None` turns it off (benchmarks).
-    pub flood: Option<FloodLimits>,
-    /// New connections per address block over time; `None`: no limit.
-    pub connects: Option<Rate>,
-    /// Networks limited one connection at a time only (`--throttle-exempt`).
-    pub throttle_exempt: Exempt,
-    /// The flood buckets of connections that ended, by account or address block.
-    pub kept: std::sync::Arc<Kept>,
-    /// A connection that has not said hello by then is closed (`hello_timeout`).
-    pub hello_timeout: Duration,
-    /// A JSON client silent this long is pinged; silent as long again, it is closed.
-    pub ping_interval: Duration,
-    /// A plain-text client silent this long is told; silent `ping_interval` more, it is
-    /// closed.
-    pub plain_idle_timeout: Duration,
-    /// How long a dropped JSON session's nick waits for its resume token.
-    pub nick_reservation: Duration,
-    /// How long a session must have held its nick to be kept a reservation.
-    pub reserve_after: Duration,
-    /// Login attempts and new accounts per address, shared by the sessions.
-    pub logins: std::sync::Arc<crate::accounts::Logins>,
-    /// The server's admins (`--admin`), by their accounts' nicks.
-    pub admins: Vec<protocol::Nick>,
-}
-
-impl Default for ServerInfo {
-    fn default() -> Self {
-        Self {
-            name: "chat".to_owned(),
-            motd: String::new(),
-            version: concat!("chat-server/", env!("CARGO_PKG_VERSION")).to_owned(),
-            max_connections: crate::limits::MAX_CONNECTIONS,
-            max_connections_per_ip: crate::limits::MAX_CONNECTIONS_PER_IP,
-            max_rooms: crate::limits::MAX_ROOMS,
-            max_room_members: crate::limits::MAX_ROOM_MEMBERS,
-            flood: Some(FloodLimits::default()),
-            connects: Some(Rate::per_second(CONNECT_BURST, CONNECT_PER_SECOND)),
-            throttle_exempt: Exempt::loopback(),
-            kept: std::sync::Arc::default(),
-            hello_timeout: crate::limits::HELLO_TIMEOUT,
-            ping_interval: crate::limits::PING_INTERVAL,
-            plain_idle_timeout: crate::limits::PLAIN_IDLE_TIMEOUT,
-            nick_reservation: crate::limits::NICK_RESERVATION,
-            reserve_after: crate::limits::RESERVE_AFTER,
-            logins: std::sync::Arc::default(),
-            admins: Vec::new(),
-        }
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn info(args: &[&str]) -> ServerInfo {
-        let argv = std::iter::once("chat-server").chain(args.iter().copied());
-        Config::try_parse_from(argv).unwrap().server_info()
-    }
-
-    fn config(args: &[&str]) -> Config {
-        let argv = std::iter::once("chat-server").chain(args.iter().copied());
-        Config::try_parse_from(argv).unwrap()
-    }
-
-    /// Only an address other machines can reach, without TLS, is warned of.
-    #[test]
-    fn clear_text_is_warned_of_beyond_loopback_only() {
-        assert_eq!(config(&[]).clear_text_warning(false), None);
-        assert_eq!(config(&["--listen", "[::1]:7878"]).clear_text_warning(false), None);
-        let exposed = config(&["--listen", "0.0.0.0:7878"]);
-        let warning = exposed.clear_text_warning(false).unwrap();
-        assert!(warning.contains("0.0.0.0:7878 without TLS"), "{warning}");
-        assert!(warning.contains("clear text"), "{warning}");
-        assert_eq!(exposed.clear_text_warning(true), None);
-        let plain = config(&["--plain-listen", "192.0.2.1:7879"]).clear_text_warning(false);
-        assert!(plain.unwrap().contains("192.0.2.1:7879"));
-        assert_eq!(
-            config(&["--plain-listen", "192.0.2.1:7879", "--no-plain"]).clear_text_warning(false),
-            None
-        );
-    }
-
-    /// The TLS flags go together: a certificate needs its key, and files exclude making one.
-    #[test]
-    fn tls_flags() {
-        let argv = |args: &[&str]| {
-            Config::try_parse_from(std::iter::once("chat-server").chain(args.iter().copied()))
-        };
-        assert!(argv(&["--tls-cert", "c.pem"]).is_err());
-        assert!(argv(&["--tls-key", "k.pem"]).is_err());
-        assert!(argv(&["--tls-cert", "c.pem", "--tls-key", "k.pem", "--tls-self-signed"]).is_err());
-        let given = config(&["--tls-cert", "c.pem", "--tls-key", "k.pem"]).tls().unwrap();
-        assert_eq!(given, Some(TlsFiles { cert: "c.pem".into(), key: "k.pem".into() }));
-        assert_eq!(config(&[]).tls().unwrap(), None);
-        let names = config(&["--listen", "10.1.2.3:7878"]).host_names();
-        assert!(names.contains(&"10.1.2.3".to_owned()) && names.contains(&"localhost".to_owned()));
-    }
-
-    /// `--trusted-proxy` takes networks and single addresses of both families, as often as
-    /// given; anything else is refused naming the flag.
-    #[test]
-    fn trusted_proxy_flags() {
-        assert!(config(&[]).trusted_proxies().is_empty());
-        let proxies =
-            config(&["--trusted-proxy", "10.0.0.0/8", "--trusted-proxy", "::1"]).trusted_proxies();
-        assert!(proxies.trusts("10.9.8.7".parse().unwrap()));
-        assert!(proxies.trusts("::1".parse().unwrap()));
-        assert!(!proxies.trusts("127.0.0.1".parse().unwrap()));
-        for bad in ["10.0.0.0/40", "proxy.example", "10.0.0.1/8", ""] {
-            let argv = ["chat-server", "--trusted-proxy", bad];
-            let e = Config::try_parse_from(argv).unwrap_err().to_string();
-            assert!(e.contains("--trusted-proxy"), "{bad}: {e}");
-        }
-    }
-
-    /// The limit flags reach the server's settings; flood control is on unless switched off,
-    /// and its refusals never refill slower than the default rate.
-    #[test]
-    fn limit_flags() {
-        let defaults = info(&[]);
-        assert_eq!(defaults.flood, Some(FloodLimits::default()));
-        assert_eq!(defaults.max_connections_per_ip, MAX_CONNECTIONS_PER_IP);
-        let set = info(&[
-            "--flood-burst",
-            "3",
-            "--flood-rate",
-            "0.5",
-            "--max-connections-per-ip",
-            "5",
-            "--max-room-members",
-            "7",
-        ]);
-        let flood = set.flood.unwrap();
-        assert_eq!(flood.messages, Rate { burst: 3, every: Duration::from_secs(2) });
-        assert_eq!(flood.refusals, FloodLimits::default().refusals);
-        assert_eq!(flood.joins, FloodLimits::default().joins);
-        assert_eq!((set.max_connections_per_ip, set.max_room_members), (5, 7));
-        assert_eq!(info(&["--no-flood-control"]).flood, None);
-        let both = ["chat-server", "--no-flood-control", "--flood-rate", "5"];
-        assert!(Config::try_parse_from(both).is_err(), "contradictory flags are refused");
-    }
-
-    fn parse(args: &[&str]) -> Config {
-        Config::try_parse_from(std::iter::once("chat-server").chain(args.iter().copied())).unwrap()
-    }
-
-    /// The Redis URL comes from one place: the flag, a file or the environment. Two are
-    /// refused, naming both; the password shows nowhere, not even in `Debug`.
-    #[test]
-    fn one_redis_url_source() {
-        let secret = "Pangolin-Secret-42";
-        let url = format!("redis://:{secret}@127.0.0.1:6379");
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("redis-url");
-        std::fs::write(&file, format!("{url}\n")).unwrap();
-        let file = file.to_str().unwrap();
-        let shown = "redis://:***@127.0.0.1:6379";
-
-        let cases: [(&[&str], Option<&str>); 3] =
-            [(&["--redis", &url], None), (&["--redis-url-file", file], None), (&[], Some(&url))];
-        for (args, env) in cases {
-            let config = parse(args);
-            assert!(!format!("{config:?}").contains(secret), "Debug of {args:?}");
-            let cluster = config.cluster_with(env.map(OsString::from)).unwrap().unwrap();
-            assert_eq!(cluster.url.to_string(), shown, "{args:?}");
-            assert!(!format!("{cluster:?}").contains(secret), "Debug of {args:?}");
-        }
-        assert!(parse(&[]).cluster_with(Some(OsString::new())).unwrap().is_none(), "empty: unset");
-
-        let refused = |args: &[&str], env: Option<&str>| {
-            let e = parse(args).cluster_with(env.map(OsString::from)).unwrap_err().to_string();
-            assert!(!e.contains(secret), "{e}");
-            e
-        };
-        let e = refused(&["--redis", &url], Some(&url));
-        assert!(e.contains("--redis and CHAT_REDIS_URL"), "{e}");
-        let e = refused(&["--redis-url-file", file], Some(&url));
-        assert!(e.contains("--redis-url-file and CHAT_REDIS_URL"), "{e}");
-        let e = refused(&["--db", ":memory:"], Some(&url));
-        assert!(e.contains("--db") && e.contains("CHAT_REDIS_URL"), "{e}");
-        assert!(refused(&["--node-id", "a"], None).contains("--node-id"));
-        let e = refused(&["--redis", &url, "--redis-tls-ca", file], None);
-        assert!(e.contains("rediss://") && e.contains(shown), "{e}");
-        let e = refused(&["--redis", &format!("redis://:{secret}@host:port")], None);
-        assert!(e.starts_with("--redis: "), "{e}");
-        let e = refused(&["--redis-url-file", "/nonexistent/redis-url"], None);
-        assert!(e.contains("/nonexistent/redis-url"), "{e}");
-
-        let both = ["chat-server", "--redis", &url, "--redis-url-file", file];
-        let e = Config::try_parse_from(both).unwrap_err().to_string();
-        assert!(!e.contains(secret), "clap's refusal quotes no URL: {e}");
-    }
-}
+mod file_tests;
+#[cfg(test)]
+mod tests;

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, RateLimiter};
 
@@ -22,14 +23,31 @@ use crate::sync::lock;
 const SWEEP_EVERY: u32 = 1024;
 
 pub struct Connects {
-    max_open: usize,
     // std Mutex: held for one map update, never across an await.
     open: Mutex<HashMap<AddressBlock, usize>>,
-    /// `None`: connections over time are not limited.
-    attempts: Option<DefaultKeyedRateLimiter<AddressBlock>>,
-    exempt: Exempt,
+    /// What is allowed; replaced whole by [`Connects::retune`] (SIGHUP), while the counts of
+    /// open connections stay.
+    limits: ArcSwap<Limits>,
     clock: DefaultClock,
     checks: AtomicU32,
+}
+
+struct Limits {
+    max_open: usize,
+    /// The rate `attempts` enforces.
+    rate: Option<Rate>,
+    /// `None`: connections over time are not limited.
+    attempts: Option<Arc<DefaultKeyedRateLimiter<AddressBlock>>>,
+    exempt: Exempt,
+}
+
+impl Limits {
+    /// The limiter of `now` is kept if it enforces `rate` already.
+    fn new(max_open: usize, rate: Option<Rate>, exempt: Exempt, now: Option<&Limits>) -> Self {
+        let same = now.filter(|now| now.rate == rate).and_then(|now| now.attempts.clone());
+        let attempts = same.or_else(|| rate.map(|rate| Arc::new(RateLimiter::keyed(rate.quota()))));
+        Self { max_open, rate, attempts, exempt }
+    }
 }
 
 /// Why a connection is turned away.
@@ -49,7 +67,8 @@ pub struct AddressSlot {
 
 impl fmt::Debug for Connects {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Connects").field("max_open", &self.max_open).finish_non_exhaustive()
+        let max_open = self.limits.load().max_open;
+        f.debug_struct("Connects").field("max_open", &max_open).finish_non_exhaustive()
     }
 }
 
@@ -58,13 +77,18 @@ impl Connects {
     /// `exempt` networks are not limited over time (they still count towards `max_open`).
     pub fn new(max_open: usize, attempts: Option<Rate>, exempt: Exempt) -> Self {
         Self {
-            max_open,
             open: Mutex::default(),
-            attempts: attempts.map(|rate| RateLimiter::keyed(rate.quota())),
-            exempt,
+            limits: ArcSwap::from_pointee(Limits::new(max_open, attempts, exempt, None)),
             clock: DefaultClock::default(),
             checks: AtomicU32::new(0),
         }
+    }
+
+    /// Puts new limits in force for the connections that come next; those open stay, and
+    /// count. An unchanged rate keeps what each address block already used of it.
+    pub fn retune(&self, max_open: usize, attempts: Option<Rate>, exempt: Exempt) {
+        let now = self.limits.load();
+        self.limits.store(Arc::new(Limits::new(max_open, attempts, exempt, Some(&now))));
     }
 
     fn open(&self) -> MutexGuard<'_, HashMap<AddressBlock, usize>> {
@@ -75,13 +99,14 @@ impl Connects {
     /// away for having too many open does not use up an attempt.
     pub fn admit(table: &Arc<Self>, ip: IpAddr) -> Result<AddressSlot, TurnedAway> {
         let key = AddressBlock::of(ip);
+        let limits = table.limits.load();
         let mut open = table.open();
         let count = open.get(&key).copied().unwrap_or(0);
-        if count >= table.max_open {
+        if count >= limits.max_open {
             return Err(TurnedAway::TooMany);
         }
-        if let Some(attempts) = &table.attempts
-            && !table.exempt.covers(ip)
+        if let Some(attempts) = &limits.attempts
+            && !limits.exempt.covers(ip)
         {
             if table.checks.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {
                 attempts.retain_recent();
@@ -174,5 +199,21 @@ mod tests {
         for _ in 0..10 {
             drop(Connects::admit(&table, ip("127.0.0.1")).unwrap());
         }
+    }
+
+    /// Retuned limits hold for the next connections; the ones open still count, and an
+    /// unchanged rate keeps what each block used.
+    #[test]
+    fn retuned_limits_count_the_connections_already_open() {
+        let rate = Rate { burst: 2, every: Duration::from_secs(10) };
+        let table = Arc::new(Connects::new(4, Some(rate), Exempt::default()));
+        let a = ip("192.0.2.1");
+        let _open = [Connects::admit(&table, a).unwrap(), Connects::admit(&table, a).unwrap()];
+        table.retune(2, Some(rate), Exempt::default());
+        assert_eq!(Connects::admit(&table, a).err(), Some(TurnedAway::TooMany));
+        table.retune(3, Some(rate), Exempt::default());
+        assert!(matches!(Connects::admit(&table, a), Err(TurnedAway::Throttled(_))), "burst used");
+        table.retune(3, Some(Rate { burst: 5, ..rate }), Exempt::default());
+        assert!(Connects::admit(&table, a).is_ok(), "a new rate starts afresh");
     }
 }

@@ -68,7 +68,14 @@ impl Hub {
 
     /// Whether `nick`, logged in, is a server admin (`--admin`).
     pub fn is_admin(&self, nick: &Nick) -> bool {
-        !self.admins.is_empty() && self.admins.contains(&nick.key())
+        let admins = self.admins.load();
+        !admins.is_empty() && admins.contains(&nick.key())
+    }
+
+    /// The server's admins from now on (SIGHUP): rights are checked here, so a removed admin
+    /// loses them at once, in open sessions too.
+    pub fn set_admins(&self, admins: &[Nick]) {
+        self.admins.store(Arc::new(admins.iter().map(Nick::key).collect()));
     }
 
     /// The members of `room` with a role, as `members` lists them: the role holders looked up
@@ -80,7 +87,7 @@ impl Hub {
                 roles.entry(member.nick.clone()).or_insert(role);
             }
         };
-        for key in &self.admins {
+        for key in self.admins.load().iter() {
             mark(key, Role::Owner);
         }
         if let Some(owner) = &authority.owner {

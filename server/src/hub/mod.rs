@@ -65,8 +65,8 @@ pub struct Hub {
     reserve_after: Duration,
     /// The other nodes, if any: what they must hear of this node's changes goes there.
     elsewhere: Box<dyn Elsewhere>,
-    /// The accounts of the server's admins (`--admin`).
-    admins: Vec<NickKey>,
+    /// The accounts of the server's admins (`--admin`); SIGHUP may replace them.
+    admins: arc_swap::ArcSwap<Vec<NickKey>>,
     /// Changes to rooms' members and authority so far, and the room list as of some count.
     changes: std::sync::atomic::AtomicU64,
     listing: Mutex<listing::Listing>,
@@ -373,7 +373,7 @@ impl Hub {
             reservation: NICK_RESERVATION,
             reserve_after: RESERVE_AFTER,
             elsewhere: Box::new(Alone),
-            admins: Vec::new(),
+            admins: arc_swap::ArcSwap::default(),
             changes: std::sync::atomic::AtomicU64::new(0),
             listing: Mutex::default(),
         }
@@ -382,7 +382,8 @@ impl Hub {
     /// The server's admins (`--admin`): owners of every room, beyond every ban.
     #[must_use]
     pub fn with_admins(self, admins: &[Nick]) -> Self {
-        Self { admins: admins.iter().map(Nick::key).collect(), ..self }
+        self.set_admins(admins);
+        self
     }
 
     /// Keeps the nick of a session that dropped after holding it for `after` for its resume

@@ -199,7 +199,7 @@ pub struct FileAccess {
 }
 
 impl FileAccess {
-    fn of(file: &File) -> Self {
+    pub fn of(file: &File) -> Self {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
