@@ -141,6 +141,9 @@ async fn messages_past_the_age_leave_the_redis_streams() {
     let (a, b) =
         (Node::start_with(&redis, "a", &extra).await, Node::start_with(&redis, "b", &extra).await);
     let mut michael = common::redis::member(&a, "Michael").await;
+    // A room used once, whose only message ages out with rust's old ones.
+    join(&mut michael, "once").await;
+    say_all(&mut michael, "once", &texts("once", 1)).await;
     join(&mut michael, "rust").await;
     old_ones_leave_and_young_ones_stay(&mut michael, "rust").await;
 
@@ -157,4 +160,20 @@ async fn messages_past_the_age_leave_the_redis_streams() {
         .unwrap();
     let ids: Vec<&str> = entries.ids.iter().map(|entry| entry.id.as_str()).collect();
     assert_eq!(ids, ["6-0", "7-0", "8-0"], "what the stream holds");
+
+    // The emptied room has left Redis: no stream, not among the rooms with history; its
+    // counter stays, so it numbers on when it comes back.
+    let exists: u32 =
+        redis::cmd("EXISTS").arg("chat:{once}:log").query_async(&mut conn).await.unwrap();
+    assert_eq!(exists, 0, "the emptied stream's key is gone");
+    let listed: u32 =
+        redis::cmd("SISMEMBER").arg("chat:rooms").arg("once").query_async(&mut conn).await.unwrap();
+    assert_eq!(listed, 0, "no longer a room with history");
+    michael.send(say("once", "back again")).await;
+    let (back, _) = michael
+        .recv_until(
+            |m| matches!(m, ServerMsg::Message { text, .. } if text.as_str() == "back again"),
+        )
+        .await;
+    assert!(matches!(back, ServerMsg::Message { seq: 2, .. }), "numbers on: {back:?}");
 }

@@ -58,9 +58,26 @@ async fn look(cluster: &Cluster, every: Duration) -> RedisResult<()> {
         let trimmed = trim(&mut conn, &room, before).await?;
         if trimmed > 0 {
             debug!(room = %room, trimmed, "pruned messages past their age");
+            if forget_if_empty(&mut conn, &room).await? {
+                cluster.forget_room(&room);
+            }
         }
     }
     Ok(())
+}
+
+/// A room whose every message aged out leaves Redis (its stream's key, its place in the set
+/// of rooms with history): rooms used once and long ago do not stay forever.
+async fn forget_if_empty(conn: &mut ConnectionManager, room: &RoomName) -> RedisResult<bool> {
+    let forgotten: u32 = redis::cmd("EVAL")
+        .arg(super::scripts::FORGET_EMPTY)
+        .arg(2)
+        .arg(keys::log(room))
+        .arg(keys::ROOMS)
+        .arg(room.as_str())
+        .query_async(conn)
+        .await?;
+    Ok(forgotten == 1)
 }
 
 /// Trims `room`'s stream up to its first entry sent at or after `before` (ms); how many

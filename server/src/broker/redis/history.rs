@@ -19,6 +19,11 @@ impl Cluster {
         lock(&self.rooms).insert(room);
     }
 
+    /// `room` has no stored messages any more.
+    pub(super) fn forget_room(&self, room: &RoomName) {
+        lock(&self.rooms).remove(room);
+    }
+
     /// A page of `room`'s history: the newest `limit` messages before `before`.
     pub async fn page(
         &self,

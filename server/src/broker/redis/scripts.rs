@@ -27,6 +27,21 @@ redis.call('PUBLISH', ARGV[1], 'm' .. seq .. ' ' .. ARGV[2] .. ' ' .. ARGV[3])
 return seq
 ";
 
+/// Forgets a room whose stream pruning by age emptied: the stream's key goes, and the room
+/// leaves the set of rooms with history, in one step, so a message said meanwhile (which
+/// makes the stream non-empty again) is never lost with it. The counter stays: the room
+/// numbers on if it comes back.
+///
+/// KEYS: log, the set of rooms with history. ARGV: room. Returns 1 if forgotten.
+pub const FORGET_EMPTY: &str = r"
+if redis.call('XLEN', KEYS[1]) == 0 then
+  redis.call('DEL', KEYS[1])
+  redis.call('SREM', KEYS[2], ARGV[1])
+  return 1
+end
+return 0
+";
+
 /// Keeps a room's counter at least at `ARGV[1]` (after Redis lost data).
 ///
 /// KEYS: seq.
