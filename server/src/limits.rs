@@ -334,6 +334,11 @@ pub const PRESENCE_PER_SECOND: f64 = 1.0 / 30.0;
 /// messages, or some 300 nicks.
 pub const REQUEST_UNIT_BYTES: usize = 4096;
 
+/// What sorting one member of a room for a `who` page costs, in bytes of answer: each page
+/// sorts the whole room, so a page of a room of 10,000 costs 20 units however few nicks it
+/// shows (one unit per [`REQUEST_UNIT_BYTES`]).
+pub const MEMBER_SORT_BYTES: usize = 8;
+
 /// Most accounts and address blocks whose budgets are kept after their connections ended (a
 /// few hundred bytes each). Past it, after forgetting those that are full again, new ones
 /// start fresh rather than grow the table.

@@ -271,6 +271,11 @@ async fn coming_and_going_in_a_loop_is_announced_at_a_bounded_rate() {
     let ServerMsg::Members { nicks, .. } = list else { unreachable!() };
     assert!(!nicks.contains(&common::nick("Mallory")), "quiet: not listed: {nicks:?}");
     mallory.send(ClientMsg::Say { room: churn.clone(), text: Text::parse("hi").unwrap() }).await;
+    let (_, own) = mallory.recv_until(is_message).await;
+    assert!(
+        !own.iter().any(|m| matches!(m, ServerMsg::Presence { event: PresenceEvent::Joined, room, .. } if *room == churn)),
+        "its own client is not told of its join a second time: {own:?}"
+    );
     let (_, before) = tracy.recv_until(is_message).await;
     assert!(
         before.iter().any(|m| matches!(m, ServerMsg::Presence { event: PresenceEvent::Joined, room, .. } if *room == churn)),

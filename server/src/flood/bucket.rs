@@ -34,7 +34,10 @@ impl Rate {
     /// burst of zero counts as one.
     pub fn quota(&self) -> governor::Quota {
         let burst = std::num::NonZeroU32::new(self.burst).unwrap_or(std::num::NonZeroU32::MIN);
-        governor::Quota::with_period(self.every.min(NEVER))
+        // governor keeps `period * burst` in u64 nanoseconds: a period that slow is capped
+        // where that still fits (some 580 years over the burst).
+        let longest = Duration::from_nanos(u64::MAX / (u64::from(burst.get()) + 1));
+        governor::Quota::with_period(self.every.min(NEVER).min(longest))
             .unwrap_or_else(|| governor::Quota::per_second(std::num::NonZeroU32::MAX))
             .allow_burst(burst)
     }

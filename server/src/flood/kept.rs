@@ -54,14 +54,13 @@ impl Kept {
     }
 
     /// Keeps a connection's buckets for `holder`, unless they are full (then there is
-    /// nothing to remember). Past [`MAX_KEPT_BUDGETS`] holders, after a sweep, new ones are
-    /// not kept: memory stays bounded, at the price of a fresh start for them.
+    /// nothing to remember). Past [`MAX_KEPT_BUDGETS`] holders, new ones are not kept until a
+    /// sweep makes room: memory stays bounded, at the price of a fresh start for them.
     pub fn keep(&self, holder: Holder, flood: &Flood) {
         let now = Instant::now();
         let mut buckets = lock(&self.buckets);
-        if self.ends.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1
-            || buckets.len() >= MAX_KEPT_BUDGETS
-        {
+        // Every so many ends, not at each one: a full table is not walked per session.
+        if self.ends.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {
             buckets.retain(|_, kept| !kept.is_full_at(now));
         }
         if flood.is_full_at(now) {

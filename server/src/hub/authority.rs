@@ -39,6 +39,7 @@ impl Hub {
     /// Every room's stored fields, at start-up and after a resubscription: `(scope, field,
     /// value)`. Rooms that have none any more are reset.
     pub fn load_authority(&self, rows: impl IntoIterator<Item = (String, String, String)>) {
+        self.rooms_changed();
         let mut by_scope: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
         for (scope, field, value) in rows {
             by_scope.entry(scope).or_default().push((field, value));

@@ -34,8 +34,7 @@ impl Hub {
         for room in mine {
             let secret = state.authority_of(&crate::authority::scope(room)).secret;
             if let (true, Some(entry)) = (secret, state.rooms.get(room)) {
-                let members = u32::try_from(entry.members.len()).unwrap_or(u32::MAX);
-                rooms.push(RoomInfo { name: room.clone(), members });
+                rooms.push(RoomInfo { name: room.clone(), members: entry.known() });
             }
         }
         drop(state);
@@ -72,10 +71,7 @@ impl Hub {
             .rooms
             .iter()
             .filter(|(name, _)| !secret.contains(name))
-            .map(|(name, room)| RoomInfo {
-                name: name.clone(),
-                members: u32::try_from(room.members.len()).unwrap_or(u32::MAX),
-            })
+            .map(|(name, room)| RoomInfo { name: name.clone(), members: room.known() })
             .collect();
         drop(state);
         if rooms.len() > MAX_ROOMS_LISTED {

@@ -161,6 +161,12 @@ impl Room {
 
     /// The members others know of: those announced, and `viewer`'s own session even if it
     /// joined quietly.
+    /// Members others know of (quiet ones left out), for room lists.
+    fn known(&self) -> u32 {
+        let known = self.members.values().filter(|m| !m.quiet).count();
+        u32::try_from(known).unwrap_or(u32::MAX)
+    }
+
     fn nicks(&self, viewer: Option<Uuid>) -> Vec<Nick> {
         self.members
             .values()
@@ -302,11 +308,9 @@ pub fn members_page(
     let end = nicks.len().min(start.saturating_add(protocol::limits::MAX_MEMBERS_PAGE));
     let more = end < nicks.len();
     let nicks: Vec<Nick> = nicks.into_iter().skip(start).take(end - start).collect();
-    if more || start > 0 {
-        roles.retain(|nick, _| {
-            nicks.binary_search_by_key(&member_order(nick), member_order).is_ok()
-        });
-    }
+    // Only the roles of the nicks shown: a quiet member's role, or another page's, is not
+    // this page's to tell.
+    roles.retain(|nick, _| nicks.binary_search_by_key(&member_order(nick), member_order).is_ok());
     ServerMsg::Members { room, nicks, roles, after, more }
 }
 

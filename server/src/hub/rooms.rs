@@ -87,10 +87,10 @@ impl Hub {
         Ok(Membership { room, tx, rx, announcement, members, roles, authority, created, quiet })
     }
 
-    /// A quiet member of `room` speaks there: its join is announced now, before what it
-    /// says (which goes to the room after this). Nothing happens for a member announced
-    /// already.
-    pub fn unquiet(&self, nick: &Nick, session: Uuid, room: &RoomName) {
+    /// A quiet member of `room` speaks there: its join is announced now (under `id`, the id
+    /// of the join its own client was shown), before what it says (which goes to the room
+    /// after this). Nothing happens for a member announced already.
+    pub fn unquiet(&self, nick: &Nick, session: Uuid, room: &RoomName, id: Uuid) {
         let mut state = self.state();
         let key = nick.key();
         let Some(entry) = state.rooms.get_mut(room) else { return };
@@ -100,7 +100,7 @@ impl Hub {
         if !std::mem::replace(&mut member.quiet, false) {
             return;
         }
-        let announcement = presence(room, nick, PresenceEvent::Joined);
+        let announcement = super::presence_as(id, room, nick, PresenceEvent::Joined);
         let change = Change::Add { key, nick: nick.clone() };
         self.announce(&entry.tx, session, &announcement, change);
     }

@@ -298,8 +298,14 @@ impl<D: Dialect> Session<D> {
     /// the backlog or a refill). Notes the message as delivered; a message that comes after a
     /// gap (events missed without history to fill them in) is preceded by how many it missed.
     pub(super) fn is_new(&mut self, event: &SharedEvent) -> bool {
-        if let ServerMsg::Presence { id, event: PresenceEvent::Renamed { .. }, .. } = &event.msg {
-            return self.renames.get_or_insert_default().first_time(*id);
+        match &event.msg {
+            ServerMsg::Presence { id, event: PresenceEvent::Renamed { .. }, .. } => {
+                return self.renames.get_or_insert_default().first_time(*id);
+            }
+            ServerMsg::Presence { id, event: PresenceEvent::Joined, .. } => {
+                return !self.renames.as_ref().is_some_and(|told| told.has(*id));
+            }
+            _ => {}
         }
         let ServerMsg::Message { room, seq, .. } = &event.msg else { return true };
         let Some(joined) = self.rooms.get_mut(room) else { return true };
@@ -471,9 +477,10 @@ impl<D: Dialect> Session<D> {
     }
 }
 
-/// The ids of the last nick changes told to the client: one change comes through every room
-/// the nick shares with this session, under one id, and is told once. A few suffice: the
-/// copies of one change arrive within one pass over the session's rooms.
+/// The ids of the last nick changes told to the client (one change comes through every room
+/// the nick shares with this session, under one id, and is told once), and of a quiet join
+/// the session showed its client itself, announced to the room later under the same id. A
+/// few suffice: the copies of one change arrive within one pass over the session's rooms.
 #[derive(Debug, Default)]
 pub(super) struct RecentRenames {
     ids: [Uuid; 8],
@@ -481,8 +488,12 @@ pub(super) struct RecentRenames {
 }
 
 impl RecentRenames {
+    pub(super) fn has(&self, id: Uuid) -> bool {
+        self.ids.contains(&id)
+    }
+
     /// Whether `id` is new; remembers it.
-    fn first_time(&mut self, id: Uuid) -> bool {
+    pub(super) fn first_time(&mut self, id: Uuid) -> bool {
         if self.ids.contains(&id) {
             return false;
         }

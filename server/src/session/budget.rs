@@ -9,6 +9,7 @@ use protocol::{ClientMsg, ErrorCode, RequestError};
 use super::{End, Flow, Session};
 use crate::dialect::Dialect;
 use crate::flood::{AddressBlock, Cost, Holder, Refusal};
+use crate::limits::REQUEST_UNIT_BYTES;
 
 impl<D: Dialect> Session<D> {
     /// Brings the budget kept for whoever this session now is into its buckets, after
@@ -26,8 +27,11 @@ impl<D: Dialect> Session<D> {
         if self.holder.as_deref() == Some(&holder) {
             return;
         }
-        if let Some(was) = self.holder.replace(Box::new(holder.clone())) {
-            self.info.kept.keep(*was, flood);
+        match self.holder.replace(Box::new(holder.clone())) {
+            Some(was) => self.info.kept.keep(*was, flood),
+            // A first hello that logs in also starts from what its address left: fresh
+            // accounts are not fresh budgets.
+            None => self.info.kept.resume(&Holder::Block(AddressBlock::of(self.peer)), flood),
         }
         self.info.kept.resume(&holder, flood);
     }
@@ -52,15 +56,12 @@ impl<D: Dialect> Session<D> {
         }
     }
 
-    /// A registered session's request was refused: the error reply is work too, one unit.
-    /// `Err`: refused once too often, the session ends.
-    pub(super) fn pay_for_refusal(&mut self) -> Result<(), End> {
-        match (&mut self.flood, &self.nick) {
-            (Some(flood), Some(_)) => match flood.check(Cost::Request) {
-                Err(Refusal::Disconnect) => Err(End::Flooding),
-                Ok(()) | Err(Refusal::RetryAfter(_)) => Ok(()),
-            },
-            _ => Ok(()),
+    /// A registered session's request was refused: the error reply is work too, one unit,
+    /// charged (the next requests wait for it) rather than taken: a refusal for an ordinary
+    /// reason never counts towards the cut-off for flooding.
+    pub(super) fn pay_for_refusal(&mut self) {
+        if let (Some(flood), Some(_)) = (&mut self.flood, &self.nick) {
+            flood.charge_answer(REQUEST_UNIT_BYTES);
         }
     }
 

@@ -415,9 +415,7 @@ impl<D: Dialect> Session<D> {
             Err(error) => {
                 debug!(code = ?error.code, message = ?error.message, "request failed");
                 self.write(&error.for_request(name).to_msg());
-                if let Err(end) = self.pay_for_refusal() {
-                    return Flow::Close(end);
-                }
+                self.pay_for_refusal();
                 Flow::Continue
             }
         };

@@ -16,7 +16,8 @@ use crate::broker::{Answer, Hello, Say, Welcome};
 use crate::dialect::Dialect;
 use crate::hub::{Order, ResumeHash};
 use crate::limits::{
-    MAX_LOGIN_TRIES, MAX_ROOMS_LISTED, MAX_ROOMS_PER_SESSION, MAX_THROTTLE, ROOM_BACKLOG_HIGH,
+    MAX_LOGIN_TRIES, MAX_ROOMS_LISTED, MAX_ROOMS_PER_SESSION, MAX_THROTTLE, MEMBER_SORT_BYTES,
+    ROOM_BACKLOG_HIGH,
 };
 
 impl<D: Dialect> Session<D> {
@@ -100,6 +101,10 @@ impl<D: Dialect> Session<D> {
                     RequestError::new(ErrorCode::NoSuchRoom, format!("there is no room #{room}"))
                 })?;
                 let first = after.is_none();
+                // Every page sorts the whole room: that is paid for beside the answer.
+                if let Some(flood) = &mut self.flood {
+                    flood.charge_answer(nicks.len().saturating_mul(MEMBER_SORT_BYTES));
+                }
                 self.write(&crate::hub::members_page(room.clone(), nicks, roles, after));
                 if first {
                     self.write_topic_if_set(&room);
@@ -317,10 +322,13 @@ impl<D: Dialect> Session<D> {
         if authority.restricts_speech() {
             authority.may_speak(&room, &self.who(&from), protocol::now_millis())?;
         }
-        if joined.quiet {
-            self.hub.unquiet(&from, self.id, &room);
+        if let Some(join) = joined.quiet {
+            // Under the id of the join the client has seen already: told to the others, not
+            // to it again.
+            self.renames.get_or_insert_default().first_time(join);
+            self.hub.unquiet(&from, self.id, &room, join);
             if let Some(joined) = self.rooms.get_mut(&room) {
-                joined.quiet = false;
+                joined.quiet = None;
             }
         }
         let joined = self.rooms.get(&room).ok_or_else(|| not_in_room(&room))?;

@@ -38,9 +38,9 @@ pub(super) struct JoinedRoom {
     /// after it.
     pub(super) delivered: Option<u64>,
     pub(super) phase: Phase,
-    /// Joined without an announcement (the session's presence budget was spent): the join
-    /// is announced when it first speaks here.
-    pub(super) quiet: bool,
+    /// Joined without an announcement (the session's presence budget was spent): the id of
+    /// the join, which is announced to the room under it when the session first speaks here.
+    pub(super) quiet: Option<uuid::Uuid>,
 }
 
 pub(super) enum Phase {
@@ -80,9 +80,13 @@ impl JoinedRoom {
     pub(super) fn joining(membership: Membership) -> Self {
         let Membership { room, tx, rx, announcement, members, roles, authority, created: _, quiet } =
             membership;
+        let quiet_id = match &announcement.msg {
+            protocol::ServerMsg::Presence { id, .. } if quiet => Some(*id),
+            _ => None,
+        };
         let joining = Joining { rx, announcement, members, roles, backlog: None, quiet };
         let phase = Phase::Joining(Box::new(joining));
-        Self { name: room, tx, authority, delivered: None, phase, quiet }
+        Self { name: room, tx, authority, delivered: None, phase, quiet: quiet_id }
     }
 }
 
@@ -312,7 +316,7 @@ mod tests {
             authority: crate::hub::AuthorityCell::default(),
             delivered: None,
             phase: Phase::Live { rx, took: false },
-            quiet: false,
+            quiet: None,
         });
     }
 

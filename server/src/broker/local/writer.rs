@@ -197,10 +197,14 @@ impl Writer {
         self.forget_rooms_beyond(&rooms);
     }
 
-    /// The per-room numbers are a cache of the database: past [`ROOMS_REMEMBERED`] rooms,
+    /// With a database, the per-room numbers are a cache of it: past [`ROOMS_REMEMBERED`] rooms,
     /// all but those of the batch just stored are forgotten, and read back when next needed
     /// (one indexed query). Rooms that were made once and never used again leave memory.
     fn forget_rooms_beyond(&mut self, keep: &BTreeSet<&RoomName>) {
+        // Without a store (`--no-history`) the numbers are kept nowhere else.
+        if self.store.is_none() {
+            return;
+        }
         if self.last_seq.len() > ROOMS_REMEMBERED {
             self.last_seq.retain(|room, _| keep.contains(room));
         }
