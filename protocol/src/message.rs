@@ -92,6 +92,12 @@ pub enum ClientMsg {
     Pong {
         token: u64,
     },
+    /// Deletes one of the room's messages, by its `id`: your own, or (operators, the owner,
+    /// admins) anyone's. The room is told with a `deleted` event; history keeps a tombstone.
+    Delete {
+        room: RoomName,
+        id: Uuid,
+    },
     /// Asks for a room's earlier messages: the newest ones before `before` (a `seq`), or the
     /// newest ones of all; at most `limit`, at most [`MAX_HISTORY_PAGE`].
     History {
@@ -211,6 +217,7 @@ impl ClientMsg {
         "ping",
         "pong",
         "history",
+        "delete",
         "topic",
         "mode",
         "kick",
@@ -247,6 +254,7 @@ impl ClientMsg {
             Self::Ping { .. } => "ping",
             Self::Pong { .. } => "pong",
             Self::History { .. } => "history",
+            Self::Delete { .. } => "delete",
             Self::Topic { .. } => "topic",
             Self::Mode { .. } => "mode",
             Self::Kick { .. } => "kick",
@@ -314,9 +322,20 @@ pub enum ServerMsg {
         text: Text,
         ts: u64,
     },
+    /// A message of a room was deleted by `by` (its sender, or an operator): its text is gone
+    /// from the server. `id` and `seq` are the deleted message's; it always comes after the
+    /// message itself.
+    Deleted {
+        room: RoomName,
+        id: Uuid,
+        seq: u64,
+        by: Nick,
+        ts: u64,
+    },
     /// Earlier messages of a room, oldest first: the answer to `history`, and the recent
     /// conversation sent on joining. `beginning` is true when the first of them is the room's
-    /// first message.
+    /// first message. A deleted message is there as a tombstone (kind `deleted`, no text), so
+    /// the sequence numbers stay without gaps.
     History {
         room: RoomName,
         messages: Vec<Stored>,
@@ -434,7 +453,9 @@ pub enum ServerMsg {
     },
 }
 
-/// A room message as history keeps it: a `message` without its room.
+/// A room message as history keeps it: a `message` without its room. A deleted message is a
+/// tombstone: kind [`MessageKind::Deleted`] and no text (`""` on the wire); it keeps its
+/// place, so a room's sequence numbers have no gaps.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stored {
     pub id: Uuid,
@@ -444,23 +465,64 @@ pub struct Stored {
     #[serde(default, skip_serializing_if = "is_false")]
     pub account: bool,
     pub kind: MessageKind,
-    pub text: Text,
+    /// `None` for a tombstone.
+    #[serde(with = "empty_is_none")]
+    pub text: Option<Text>,
     pub ts: u64,
 }
 
 impl Stored {
-    /// The live `message` event for this stored message of `room`.
-    pub fn into_message(self, room: RoomName) -> ServerMsg {
-        ServerMsg::Message {
+    /// The tombstone of this message: everything but its text.
+    pub fn tombstone(self) -> Self {
+        Self { kind: MessageKind::Deleted, text: None, ..self }
+    }
+
+    /// Its text; empty for a tombstone.
+    pub fn text(&self) -> &str {
+        self.text.as_ref().map_or("", Text::as_str)
+    }
+
+    /// Whether this is a deleted message's tombstone.
+    pub fn is_deleted(&self) -> bool {
+        self.kind == MessageKind::Deleted || self.text.is_none()
+    }
+
+    /// The live `message` event for this stored message of `room`; `None` for a tombstone,
+    /// which is no message to show.
+    pub fn into_message(self, room: RoomName) -> Option<ServerMsg> {
+        if self.kind == MessageKind::Deleted {
+            return None;
+        }
+        Some(ServerMsg::Message {
             id: self.id,
             room,
             seq: self.seq,
             from: self.from,
             account: self.account,
             kind: self.kind,
-            text: self.text,
+            text: self.text?,
             ts: self.ts,
+        })
+    }
+}
+
+/// A tombstone's text: absent in Rust, `""` on the wire, so every stored message has a
+/// `text` string for clients that read it without looking at `kind`.
+mod empty_is_none {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use crate::text::Text;
+
+    pub fn serialize<S: Serializer>(text: &Option<Text>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(text.as_ref().map_or("", Text::as_str))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Text>, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        if s.is_empty() {
+            return Ok(None);
         }
+        Text::parse(&s).map(Some).map_err(serde::de::Error::custom)
     }
 }
 
@@ -483,12 +545,14 @@ pub enum AccountEvent {
     Unregistered,
 }
 
-/// Say or action (`/me`).
+/// Say or action (`/me`); in history, also a deleted message's tombstone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MessageKind {
     Say,
     Action,
+    /// A tombstone in history: the message was deleted. Never the kind of a live `message`.
+    Deleted,
 }
 
 /// A room and how many people are in it.
