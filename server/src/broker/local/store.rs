@@ -241,7 +241,7 @@ impl Store {
                 insert.raw_bind_parameter(index + 2, m.id.as_bytes().as_slice())?;
                 insert.raw_bind_parameter(index + 3, m.from.as_str())?;
                 insert.raw_bind_parameter(index + 4, kind_to_sql(m.kind))?;
-                insert.raw_bind_parameter(index + 5, m.text.as_str())?;
+                insert.raw_bind_parameter(index + 5, m.text.as_ref().map_or("", Text::as_str))?;
                 insert.raw_bind_parameter(index + 6, to_sql(m.ts))?;
                 insert.raw_bind_parameter(index + 7, m.account)?;
                 index += 8;
@@ -405,13 +405,19 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
 /// skipped with a warning, not fatal.
 fn readable(room: &RoomName, (seq, id, sender, kind, text, ts, account): RawRow) -> Option<Stored> {
     let stored = (|| {
+        let kind = kind_from_sql(kind)?;
+        // A deleted message's row keeps its place, with no text.
+        let text = match kind {
+            MessageKind::Deleted => None,
+            MessageKind::Say | MessageKind::Action => Some(Text::parse(&text).ok()?),
+        };
         Some(Stored {
             id: Uuid::from_slice(&id).ok()?,
             seq: from_sql(seq),
             from: Nick::parse(&sender).ok()?,
             account,
-            kind: kind_from_sql(kind)?,
-            text: Text::parse(&text).ok()?,
+            kind,
+            text,
             ts: from_sql(ts),
         })
     })();
@@ -421,18 +427,19 @@ fn readable(room: &RoomName, (seq, id, sender, kind, text, ts, account): RawRow)
     stored
 }
 
-fn to_sql(n: u64) -> i64 {
+pub(super) fn to_sql(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
-fn from_sql(n: i64) -> u64 {
+pub(super) fn from_sql(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
 
-fn kind_to_sql(kind: MessageKind) -> i64 {
+pub(super) fn kind_to_sql(kind: MessageKind) -> i64 {
     match kind {
         MessageKind::Say => 0,
         MessageKind::Action => 1,
+        MessageKind::Deleted => 2,
     }
 }
 
@@ -440,6 +447,7 @@ fn kind_from_sql(kind: i64) -> Option<MessageKind> {
     match kind {
         0 => Some(MessageKind::Say),
         1 => Some(MessageKind::Action),
+        2 => Some(MessageKind::Deleted),
         _ => None,
     }
 }
@@ -457,7 +465,7 @@ mod tests {
             seq,
             from: Nick::parse("ann").unwrap(),
             kind: if seq.is_multiple_of(2) { MessageKind::Say } else { MessageKind::Action },
-            text: Text::parse(text).unwrap(),
+            text: Some(Text::parse(text).unwrap()),
             ts: 1_700_000_000_000 + seq,
         }
     }
