@@ -45,8 +45,8 @@ async fn refused(c: &mut JsonClient) -> ErrorCode {
     code
 }
 
-/// Every value Redis holds, each key's read by its type, as bytes: what a look at Redis
-/// finds.
+/// Every value Redis answers with, each key read by its type, as bytes: what a look at
+/// Redis finds.
 async fn everything_in(redis: &RedisServer) -> Vec<Vec<u8>> {
     let mut conn = redis.connection().await;
     let keys: Vec<String> = conn.keys("*").await.unwrap();
@@ -93,11 +93,13 @@ fn holds(values: &[Vec<u8>], text: &str) -> bool {
 }
 
 /// Michael on node a deletes his message: Tracy on node b is told, after the message; the
-/// stream entry is gone from Redis and no key holds the text; history on either node shows
-/// a tombstone in its place; Tracy may not delete Michael's messages (decided in Redis, by
-/// nick key), and a second deletion finds nothing.
+/// stream entry is gone and no read of any Redis key returns the text (Redis keeps the
+/// removed entry's bytes inside the stream's node until the node is trimmed: `DUMP` would
+/// show them, see ARCHITECTURE.md); history on either node shows a tombstone in its place;
+/// Tracy may not delete Michael's messages (decided in Redis, by nick key), and a second
+/// deletion finds nothing.
 #[tokio::test]
-async fn a_deletion_reaches_every_node_and_the_text_leaves_redis() {
+async fn a_deletion_reaches_every_node_and_no_read_of_redis_returns_the_text() {
     let redis = RedisServer::start();
     let (a, b) = tokio::join!(Node::start(&redis, "a"), Node::start(&redis, "b"));
     let mut michael = member(&a, "Michael").await;
