@@ -5,12 +5,16 @@
 use chrono::NaiveDate;
 use protocol::{Nick, sanitize};
 use unicode_width::UnicodeWidthStr;
+use uuid::Uuid;
 
 use crate::wrap::wrap;
 
 /// After the nick of a sender who was logged in to that nick's account. Not a character a
 /// nick may hold, so no guest can put it in their name.
 pub const ACCOUNT_MARK: char = '✓';
+
+/// What a deleted message shows instead of its text, drawn dimmed.
+pub const DELETED_TEXT: &str = "(message deleted)";
 
 /// Consecutive messages of one sender closer than this are drawn as one group.
 pub const GROUP_WINDOW_MS: u64 = 5 * 60 * 1000;
@@ -49,6 +53,11 @@ pub struct Entry {
     pub text: String,
     /// The room's sequence number, for messages.
     pub seq: Option<u64>,
+    /// The message's id, for room messages: a `deleted` event names it, and `/delete` sends
+    /// the last of ours.
+    pub id: Option<Uuid>,
+    /// The message was deleted: its text is [`DELETED_TEXT`], drawn dimmed.
+    pub deleted: bool,
     /// From the room's history rather than live: drawn dimmed.
     pub earlier: bool,
     /// Someone else's message that mentions our nick: drawn highlighted.
@@ -71,6 +80,8 @@ impl Entry {
             account: false,
             text,
             seq: None,
+            id: None,
+            deleted: false,
             earlier: false,
             mention: false,
             ts: None,
@@ -82,6 +93,14 @@ impl Entry {
     /// A boundary in the conversation: where earlier history starts or ends, what was missed.
     pub fn marker(text: String) -> Self {
         Self::note(String::new(), EntryKind::Marker, text)
+    }
+
+    /// Shows this message as deleted: its text replaced, no longer a mention of anyone.
+    pub fn delete(&mut self) {
+        self.kind = EntryKind::Say;
+        self.text = DELETED_TEXT.to_owned();
+        self.deleted = true;
+        self.mention = false;
     }
 
     /// The separator before the first entry of `day`.

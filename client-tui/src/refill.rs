@@ -25,9 +25,10 @@ impl Refill {
         Self { after, got: BTreeMap::new() }
     }
 
-    /// Keeps `m` if the window did not hold it already.
+    /// Keeps `m` if the window did not hold it already. A message held deleted stays so,
+    /// whatever copy of it comes later (a page read before the deletion).
     pub fn hold(&mut self, m: Stored) {
-        if m.seq > self.after {
+        if m.seq > self.after && !self.got.get(&m.seq).is_some_and(Stored::is_deleted) {
             self.got.insert(m.seq, m);
         }
     }

@@ -7,6 +7,7 @@ use std::collections::{BTreeSet, VecDeque};
 
 use chrono::NaiveDate;
 use protocol::{Nick, RoomName, sanitize};
+use uuid::Uuid;
 
 use crate::entry::{Entry, EntryKind};
 use crate::refill::Refill;
@@ -15,6 +16,10 @@ use crate::rows::RowIndex;
 
 /// Entries kept per window; older ones are dropped. Bounds the client's memory in a busy room.
 pub const MAX_SCROLLBACK: usize = 10_000;
+
+/// Deletions of messages a window did not hold, remembered in case the message still comes
+/// (in a page of history read before it was deleted): a page's worth of races.
+const MAX_DELETED_REMEMBERED: usize = 64;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
@@ -60,6 +65,9 @@ pub struct Window {
     last_day: Option<NaiveDate>,
     /// Catching up after a reconnect: messages wait here until the gap is filled.
     pub refill: Option<Refill>,
+    /// Ids of deleted messages the window did not hold when told, newest last, at most
+    /// [`MAX_DELETED_REMEMBERED`].
+    deleted_elsewhere: VecDeque<Uuid>,
     /// The rows of `entries` at the width last drawn or scrolled at, built when first needed
     /// and then kept up to date: a cache, so drawing (which only reads) may fill it.
     rows: RefCell<Option<RowIndex>>,
@@ -81,6 +89,7 @@ impl Window {
             loading: false,
             refill: None,
             last_day: None,
+            deleted_elsewhere: VecDeque::new(),
             rows: RefCell::new(None),
         }
     }
@@ -105,6 +114,7 @@ impl Window {
     /// Adds an entry. A window scrolled up keeps showing the same rows; `width` is the current
     /// width of the message pane, to know how many rows the entry adds.
     pub fn push(&mut self, entry: Entry, seen: bool, width: usize) {
+        let entry = self.deleted_before(entry);
         if let Some(day) = entry.day.filter(|_| entry.kind != EntryKind::Day)
             && self.last_day != Some(day)
         {
@@ -146,6 +156,38 @@ impl Window {
         self.entries.push_back(entry);
     }
 
+    /// Shows message `id` as deleted wherever the window holds it: among its entries, or
+    /// among the messages waiting for a refill. One it does not hold (yet: a page of history
+    /// read before the deletion may still be on its way) is remembered, and shown deleted if
+    /// it comes. Whether it held it.
+    pub fn delete(&mut self, id: Uuid) -> bool {
+        if let Some(refill) = &mut self.refill
+            && let Some(held) = refill.got.values_mut().find(|m| m.id == id)
+        {
+            *held = held.clone().tombstone();
+            return true;
+        }
+        let Some(entry) = self.entries.iter_mut().rev().find(|e| e.id == Some(id)) else {
+            if self.deleted_elsewhere.len() == MAX_DELETED_REMEMBERED {
+                self.deleted_elsewhere.pop_front();
+            }
+            self.deleted_elsewhere.push_back(id);
+            return false;
+        };
+        entry.delete();
+        // Its height may change: the rows are counted again when next needed.
+        *self.rows.get_mut() = None;
+        true
+    }
+
+    /// Shows `entry` deleted if its message's deletion came before it.
+    fn deleted_before(&self, mut entry: Entry) -> Entry {
+        if entry.id.is_some_and(|id| self.deleted_elsewhere.contains(&id)) {
+            entry.delete();
+        }
+        entry
+    }
+
     /// Puts older entries (a page of history, oldest first) in front of what is held. A
     /// scrolled view keeps showing the same rows: rows are counted from the bottom. Past
     /// [`MAX_SCROLLBACK`] the oldest of the page are left out.
@@ -154,6 +196,7 @@ impl Window {
         let mut page = Vec::with_capacity(entries.len() + 1);
         let mut day = None;
         for entry in entries {
+            let entry = self.deleted_before(entry);
             if let Some(d) = entry.day.filter(|d| Some(*d) != day) {
                 day = Some(d);
                 page.push(Entry::day_separator(d));

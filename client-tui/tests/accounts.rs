@@ -411,7 +411,7 @@ fn history_and_private_messages_carry_the_mark() {
         from: nick("Tracy"),
         account,
         kind: MessageKind::Say,
-        text: Text::parse(text).unwrap(),
+        text: Some(Text::parse(text).unwrap()),
         ts: 0,
     };
     net(

@@ -579,7 +579,7 @@ fn stored(seq: u64, t: &str) -> protocol::Stored {
         seq,
         from: nick("Tracy"),
         kind: MessageKind::Say,
-        text: text(t),
+        text: Some(text(t)),
         ts: 0,
     }
 }

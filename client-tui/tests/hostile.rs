@@ -207,7 +207,7 @@ fn channels() -> Vec<Channel> {
                     seq: next_seq(),
                     from: nick("Mallory"),
                     kind: MessageKind::Say,
-                    text: Text::parse(t).unwrap(),
+                    text: Some(Text::parse(t).unwrap()),
                     ts: 0,
                 };
                 let room = RoomName::lobby();

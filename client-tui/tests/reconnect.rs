@@ -31,13 +31,13 @@ fn stored(seq: u64) -> Stored {
         seq,
         from: nick("Tracy"),
         kind: MessageKind::Say,
-        text: Text::parse(&format!("message {seq}")).unwrap(),
+        text: Some(Text::parse(&format!("message {seq}")).unwrap()),
         ts: 0,
     }
 }
 
 fn live(r: &str, seq: u64) -> ServerMsg {
-    stored(seq).into_message(room(r))
+    stored(seq).into_message(room(r)).unwrap()
 }
 
 fn page(r: &str, seqs: impl Iterator<Item = u64>, beginning: bool) -> ServerMsg {

@@ -88,6 +88,8 @@ pub enum ErrorCode {
     HasOwner,
     /// `unban` of a mask that is not banned.
     NoSuchBan,
+    /// `delete` of a message the room does not have (an unknown id, or one deleted already).
+    NoSuchMessage,
     #[serde(other)]
     Other,
 }

@@ -27,6 +27,11 @@ pub fn presence(nick: &Nick, event: &PresenceEvent) -> String {
     }
 }
 
+/// "Michael deleted a message": the room's news of a deletion, which never repeats the text.
+pub fn deleted(by: &Nick) -> String {
+    format!("{by} deleted a message")
+}
+
 /// "Michael is now a registered account: only your password opens it."
 pub fn account(nick: &Nick, event: AccountEvent) -> String {
     match event {
@@ -148,6 +153,7 @@ impl ErrorCode {
             Self::Moderated => "moderated",
             Self::HasOwner => "has_owner",
             Self::NoSuchBan => "no_such_ban",
+            Self::NoSuchMessage => "no_such_message",
             Self::Other => "other",
         }
     }
@@ -231,6 +237,7 @@ mod tests {
             Moderated,
             HasOwner,
             NoSuchBan,
+            NoSuchMessage,
             Other,
         ];
         for code in all {

@@ -13,7 +13,8 @@
 //! - [`secret`]: [`Password`] and [`ResumeToken`], secrets that no log or `Debug` shows.
 //! - [`text`]: [`Text`] (what people say) and [`Label`] (short server-facing strings).
 //! - [`message`]: [`ClientMsg`] and [`ServerMsg`], the two enums of the wire; [`codes`]: the
-//!   error and bye codes they carry.
+//!   error and bye codes they carry; [`stored`]: a room message as history keeps it, or its
+//!   tombstone.
 //! - [`decode`]: one line to one message, or a [`RequestError`] with a precise code.
 //! - [`codec`]: the tokio-util line and JSON-lines codecs with a maximum line length.
 //! - [`describe`]: human words for presence, room lists and error codes, for every front end.
@@ -34,6 +35,7 @@ pub mod moderation;
 pub mod names;
 pub mod sanitize;
 pub mod secret;
+pub mod stored;
 pub mod text;
 
 pub use cidr::Cidr;

@@ -14,6 +14,7 @@ use crate::limits::MAX_HISTORY_PAGE;
 use crate::moderation::{BanInfo, JoinKey, Mask, ModeChange, Moderation, Modes, Role, Topic};
 use crate::names::{Nick, RoomName};
 use crate::secret::{Password, ResumeToken};
+pub use crate::stored::{MessageKind, Stored};
 use crate::text::{Label, Text};
 
 /// What a client sends to the server.
@@ -91,6 +92,12 @@ pub enum ClientMsg {
     /// Answer to the server's `ping`.
     Pong {
         token: u64,
+    },
+    /// Deletes one of the room's messages, by its `id`: your own, or (operators, the owner,
+    /// admins) anyone's. The room is told with a `deleted` event; history keeps a tombstone.
+    Delete {
+        room: RoomName,
+        id: Uuid,
     },
     /// Asks for a room's earlier messages: the newest ones before `before` (a `seq`), or the
     /// newest ones of all; at most `limit`, at most [`MAX_HISTORY_PAGE`].
@@ -211,6 +218,7 @@ impl ClientMsg {
         "ping",
         "pong",
         "history",
+        "delete",
         "topic",
         "mode",
         "kick",
@@ -247,6 +255,7 @@ impl ClientMsg {
             Self::Ping { .. } => "ping",
             Self::Pong { .. } => "pong",
             Self::History { .. } => "history",
+            Self::Delete { .. } => "delete",
             Self::Topic { .. } => "topic",
             Self::Mode { .. } => "mode",
             Self::Kick { .. } => "kick",
@@ -314,9 +323,20 @@ pub enum ServerMsg {
         text: Text,
         ts: u64,
     },
+    /// A message of a room was deleted by `by` (its sender, or an operator): its text is gone
+    /// from the server. `id` and `seq` are the deleted message's; it always comes after the
+    /// message itself.
+    Deleted {
+        room: RoomName,
+        id: Uuid,
+        seq: u64,
+        by: Nick,
+        ts: u64,
+    },
     /// Earlier messages of a room, oldest first: the answer to `history`, and the recent
     /// conversation sent on joining. `beginning` is true when the first of them is the room's
-    /// first message.
+    /// first message. A deleted message is there as a tombstone (kind `deleted`, no text), so
+    /// the sequence numbers stay without gaps.
     History {
         room: RoomName,
         messages: Vec<Stored>,
@@ -434,41 +454,12 @@ pub enum ServerMsg {
     },
 }
 
-/// A room message as history keeps it: a `message` without its room.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Stored {
-    pub id: Uuid,
-    pub seq: u64,
-    pub from: Nick,
-    /// The sender was logged in to the account `from`.
-    #[serde(default, skip_serializing_if = "is_false")]
-    pub account: bool,
-    pub kind: MessageKind,
-    pub text: Text,
-    pub ts: u64,
-}
-
-impl Stored {
-    /// The live `message` event for this stored message of `room`.
-    pub fn into_message(self, room: RoomName) -> ServerMsg {
-        ServerMsg::Message {
-            id: self.id,
-            room,
-            seq: self.seq,
-            from: self.from,
-            account: self.account,
-            kind: self.kind,
-            text: self.text,
-            ts: self.ts,
-        }
-    }
-}
-
 fn default_page() -> u32 {
     MAX_HISTORY_PAGE
 }
 
-fn is_false(b: &bool) -> bool {
+/// For `skip_serializing_if`: a flag that is off is left out of the line.
+pub(crate) fn is_false(b: &bool) -> bool {
     !b
 }
 
@@ -481,14 +472,6 @@ pub enum AccountEvent {
     PasswordChanged,
     /// The account is gone; the session goes on as a guest with the same nick.
     Unregistered,
-}
-
-/// Say or action (`/me`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MessageKind {
-    Say,
-    Action,
 }
 
 /// A room and how many people are in it.

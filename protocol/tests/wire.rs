@@ -198,6 +198,10 @@ fn client_fixtures() -> Vec<(ClientMsg, &'static str)> {
             r#"{"type":"ungban","mask":"addr:203.0.113.0/24"}"#,
         ),
         (ClientMsg::Gbans, r#"{"type":"gbans"}"#),
+        (
+            ClientMsg::Delete { room: room("lobby"), id: id() },
+            r#"{"type":"delete","room":"lobby","id":"019aa7e2-5c4b-7d1e-8f3a-2b6c9d0e1f42"}"#,
+        ),
         (ClientMsg::Quit { reason: Some(label("bye")) }, r#"{"type":"quit","reason":"bye"}"#),
         (ClientMsg::Quit { reason: None }, r#"{"type":"quit"}"#),
     ]
@@ -249,7 +253,7 @@ fn server_fixtures() -> Vec<(ServerMsg, &'static str)> {
                         seq: 1,
                         from: nick("Tracy"),
                         kind: MessageKind::Say,
-                        text: text("first!"),
+                        text: Some(text("first!")),
                         ts: TS,
                     },
                     Stored {
@@ -258,13 +262,39 @@ fn server_fixtures() -> Vec<(ServerMsg, &'static str)> {
                         seq: 2,
                         from: nick("Michael"),
                         kind: MessageKind::Action,
-                        text: text("waves"),
+                        text: Some(text("waves")),
                         ts: TS,
                     },
                 ],
                 beginning: true,
             },
             r#"{"type":"history","room":"lobby","messages":[{"id":"019aa7e2-5c4b-7d1e-8f3a-2b6c9d0e1f42","seq":1,"from":"Tracy","kind":"say","text":"first!","ts":1763750000000},{"id":"019aa7e2-5c4b-7d1e-8f3a-2b6c9d0e1f42","seq":2,"from":"Michael","kind":"action","text":"waves","ts":1763750000000}],"beginning":true}"#,
+        ),
+        (
+            ServerMsg::Deleted {
+                room: room("lobby"),
+                id: id(),
+                seq: 42,
+                by: nick("Tracy"),
+                ts: TS,
+            },
+            r#"{"type":"deleted","room":"lobby","id":"019aa7e2-5c4b-7d1e-8f3a-2b6c9d0e1f42","seq":42,"by":"Tracy","ts":1763750000000}"#,
+        ),
+        (
+            ServerMsg::History {
+                room: room("lobby"),
+                messages: vec![Stored {
+                    account: false,
+                    id: id(),
+                    seq: 42,
+                    from: nick("Tracy"),
+                    kind: MessageKind::Deleted,
+                    text: None,
+                    ts: TS,
+                }],
+                beginning: false,
+            },
+            r#"{"type":"history","room":"lobby","messages":[{"id":"019aa7e2-5c4b-7d1e-8f3a-2b6c9d0e1f42","seq":42,"from":"Tracy","kind":"deleted","text":"","ts":1763750000000}],"beginning":false}"#,
         ),
         (
             ServerMsg::Private {

@@ -19,7 +19,7 @@
 //! - [`flood`]: flood control, a token bucket per connection and kind of request.
 //! - [`event`]: an event encoded once and shared by all its recipients.
 //! - [`broker`]: everything durable or shared by the nodes: room messages numbered, stored,
-//!   then sent; history pages; nick claims. Two backends: [`broker::local`] (one node, SQLite)
+//!   then sent, and deleted; history pages; nick claims. Two backends: [`broker::local`] (one node, SQLite)
 //!   and [`broker::redis`] (several nodes sharing a Redis).
 //! - [`authority`]: rooms' owners, roles, topics, modes, bans and mutes, and the server's
 //!   bans: the decisions, and acts as the broker stores them and the hub applies them.

@@ -175,6 +175,10 @@ pub const FINAL_WRITE_TIMEOUT: Duration = Duration::from_secs(1);
 /// the `[room] nick: ` prefix, so this bounds how much one message can grow on its way out.
 pub const MAX_PLAIN_LINES_PER_MESSAGE: usize = 10;
 
+/// Own messages a plain-text session remembers per room, for `/delete`: enough to take back
+/// the last few lines typed, little memory for a session in many rooms.
+pub const PLAIN_OWN_KEPT: usize = 8;
+
 /// Default for `--history-keep`: messages kept per room. Generous (a busy room's months), and
 /// still a bound: at a few hundred bytes a message, 100,000 are tens of megabytes per room.
 pub const HISTORY_KEEP: u64 = 100_000;
@@ -203,6 +207,17 @@ pub const PRUNE_SLACK: u64 = 1000;
 /// Most messages deleted by one prune step, between two commits (or, when pruning by age,
 /// read or deleted): bounds how long one step keeps new messages waiting.
 pub const PRUNE_CHUNK: u64 = 5000;
+
+/// How long the local writer waits between tries to empty the write-ahead log after a
+/// message was deleted, while a reader holds it: a reader's page read takes milliseconds, and
+/// the writer takes new messages between tries.
+pub const WIPE_RETRY: Duration = Duration::from_millis(10);
+
+/// Tries to empty the write-ahead log after a deletion before the writer gives up (with a
+/// warning; the next deletion tries again): [`WIPE_RETRY`] apart, five seconds of them. Only
+/// a reader that holds a transaction open that long (another program's) keeps it from
+/// succeeding.
+pub const WIPE_TRIES: u32 = 500;
 
 /// How often messages older than `--history-max-age` are looked for (and once at start-up).
 /// A message outlives its age by at most this much; a look that finds nothing costs one

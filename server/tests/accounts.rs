@@ -227,7 +227,7 @@ async fn messages_say_whether_their_sender_was_logged_in() {
     reader.send(ClientMsg::History { room: lobby, before: None, limit: 10 }).await;
     let (page, _) = reader.recv_until(|m| matches!(m, ServerMsg::History { .. })).await;
     let ServerMsg::History { messages, .. } = page else { unreachable!() };
-    let marks: Vec<(&str, bool)> = messages.iter().map(|m| (m.text.as_str(), m.account)).collect();
+    let marks: Vec<(&str, bool)> = messages.iter().map(|m| (m.text(), m.account)).collect();
     assert_eq!(marks, [("as a guest", false), ("as the account", true)]);
 
     // Renamed away from the account's nick, the session is a guest again.

@@ -509,6 +509,6 @@ async fn look_alike_room_names_join_the_room_that_exists() {
     let (history, _) = michael.recv_until(|m| matches!(m, ServerMsg::History { .. })).await;
     let ServerMsg::History { room: joined, messages, .. } = history else { unreachable!() };
     assert_eq!(joined.as_str(), "rust");
-    assert_eq!(messages.last().map(|m| m.text.as_str()), Some("kept for later"));
+    assert_eq!(messages.last().map(|m| m.text()), Some("kept for later"));
     server.shutdown().await;
 }

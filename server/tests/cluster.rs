@@ -104,10 +104,9 @@ async fn history_is_the_same_from_every_node() {
         pages.push((backlog, page));
     }
     let texts = |msg: &ServerMsg| match msg {
-        ServerMsg::History { messages, beginning, .. } => (
-            messages.iter().map(|m| (m.seq, m.text.as_str().to_owned())).collect::<Vec<_>>(),
-            *beginning,
-        ),
+        ServerMsg::History { messages, beginning, .. } => {
+            (messages.iter().map(|m| (m.seq, m.text().to_owned())).collect::<Vec<_>>(), *beginning)
+        }
         _ => unreachable!(),
     };
     let (backlog_a, page_a) = (texts(&pages[0].0), texts(&pages[0].1));

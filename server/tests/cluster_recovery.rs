@@ -212,14 +212,14 @@ async fn a_node_killed_mid_burst_loses_nothing_it_acknowledged() {
         assert!(acked.len() >= KILL_AT && history.len() <= sent);
         for (i, stored) in history.iter().enumerate() {
             assert_eq!(
-                (stored.seq, stored.text.as_str()),
+                (stored.seq, stored.text()),
                 (i as u64 + 1, burst_text(i).as_str()),
                 "round {round}: the history is the burst in order, numbered without a gap"
             );
         }
         for (i, (id, seq, text)) in acked.iter().enumerate() {
             assert_eq!((*seq, text.as_str()), (i as u64 + 1, burst_text(i).as_str()));
-            let stored = history.get(i).map(|m| (m.id, m.seq, m.text.as_str()));
+            let stored = history.get(i).map(|m| (m.id, m.seq, m.text()));
             assert_eq!(
                 stored,
                 Some((*id, *seq, text.as_str())),
@@ -397,7 +397,7 @@ async fn a_full_redis_refuses_messages_and_keeps_what_it_has() {
     let history: Vec<(u64, String)> = whole_history(&mut michael, "lobby")
         .await
         .into_iter()
-        .map(|m| (m.seq, m.text.as_str().to_owned()))
+        .map(|m| (m.seq, m.text().to_owned()))
         .collect();
     let short = |(seq, text): &(u64, String)| (*seq, text.chars().take(12).collect::<String>());
     for (who, got) in [("Michael", &seen), ("Tracy", &echoes)] {

@@ -279,6 +279,7 @@ impl Session {
             // Moderation is answered by the room (or refused); the model expects nothing of it.
             ClientMsg::Pong { .. }
             | ClientMsg::History { .. }
+            | ClientMsg::Delete { .. }
             | ClientMsg::Topic { .. }
             | ClientMsg::Mode { .. }
             | ClientMsg::Kick { .. }
@@ -501,15 +502,19 @@ fn operator_text(newline: &'static str) -> impl Strategy<Value = String> {
     vec(line, 1..4).prop_map(move |lines| lines.join(newline))
 }
 
+/// A stored message: said, an action, or now and then a deleted one's tombstone.
 fn stored() -> impl Strategy<Value = Stored> {
-    (any_nick(), any::<bool>(), text()).prop_map(|(from, action, text)| Stored {
-        account: false,
-        id: id(),
-        seq: 1,
-        from,
-        kind: if action { MessageKind::Action } else { MessageKind::Say },
-        text,
-        ts: 1,
+    (any_nick(), 0..5u8, text()).prop_map(|(from, kind, text)| {
+        let stored = Stored {
+            account: false,
+            id: id(),
+            seq: 1,
+            from,
+            kind: if kind == 0 { MessageKind::Action } else { MessageKind::Say },
+            text: Some(text),
+            ts: 1,
+        };
+        if kind == 4 { stored.tombstone() } else { stored }
     })
 }
 
@@ -553,6 +558,13 @@ fn server_msg() -> impl Strategy<Value = ServerMsg> {
         }),
         (room(), vec(stored(), 0..4), any::<bool>()).prop_map(|(room, messages, beginning)| {
             ServerMsg::History { room, messages, beginning }
+        }),
+        (room(), any_nick()).prop_map(|(room, by)| ServerMsg::Deleted {
+            room,
+            id: id(),
+            seq: 1,
+            by,
+            ts: 1
         }),
         (any_nick(), any_nick(), text()).prop_map(|(from, to, text)| ServerMsg::Private {
             account: false,

@@ -67,8 +67,8 @@ async fn the_backlog_comes_first_in_order_then_live_messages() {
     assert_eq!(backlog.len(), 50);
     assert!(!beginning, "ten older messages exist");
     common::assert_contiguous(&backlog, 11);
-    assert_eq!(backlog[0].text.as_str(), "m11");
-    assert_eq!(backlog[49].text.as_str(), "m60");
+    assert_eq!(backlog[0].text(), "m11");
+    assert_eq!(backlog[49].text(), "m60");
     assert_eq!(backlog[0].from, nick("Tracy"));
 
     tracy.send(say("lobby", "live")).await;
@@ -215,7 +215,7 @@ async fn paging_back_to_the_first_message() {
     let all = common::page_all(&mut tracy, "lobby").await;
     assert_eq!(all.len(), 250);
     common::assert_contiguous(&all, 1);
-    assert_eq!(all[0].text.as_str(), "m1");
+    assert_eq!(all[0].text(), "m1");
     // A limit past 100 is cut to 100.
     tracy.send(ClientMsg::History { room: room("lobby"), before: None, limit: 5000 }).await;
     let (page, _) = tracy.recv_until(|m| matches!(m, ServerMsg::History { .. })).await;
@@ -252,11 +252,11 @@ async fn a_restart_keeps_rooms_and_history() {
     let ServerMsg::History { messages, beginning, .. } = history else { unreachable!() };
     assert!(beginning);
     assert_eq!(messages.len(), 1);
-    assert_eq!(messages[0].text.as_str(), "before the restart");
+    assert_eq!(messages[0].text(), "before the restart");
     c.send(ClientMsg::Join { room: room("rust"), key: None }).await;
     let (history, _) = c.recv_until(|m| matches!(m, ServerMsg::History { .. })).await;
     assert!(
-        matches!(history, ServerMsg::History { ref messages, .. } if messages[0].text.as_str() == "ownership")
+        matches!(history, ServerMsg::History { ref messages, .. } if messages[0].text() == "ownership")
     );
     // Numbering goes on where it stopped.
     let seqs = say_all(&mut c, ["after".to_owned()]).await;
@@ -416,7 +416,7 @@ async fn a_version_1_database_is_migrated() {
     let server = server_on(&db).await;
     let mut c = server.join("Reader").await;
     let lobby = common::page_all(&mut c, "lobby").await;
-    let texts: Vec<&str> = lobby.iter().map(|m| m.text.as_str()).collect();
+    let texts: Vec<&str> = lobby.iter().map(|m| m.text()).collect();
     assert_eq!(texts, ["first message of the lobby", "waves", "你好"]);
     assert_eq!(lobby[2].from, nick("小明"));
     assert_eq!(lobby[1].kind, protocol::MessageKind::Action);

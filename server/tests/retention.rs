@@ -38,7 +38,7 @@ fn texts(what: &str, n: usize) -> Vec<String> {
 }
 
 fn shown(history: &[Stored]) -> Vec<&str> {
-    history.iter().map(|m| m.text.as_str()).collect()
+    history.iter().map(|m| m.text()).collect()
 }
 
 /// Says old messages, waits until they are past the age, says young ones, then waits (at most

@@ -50,13 +50,19 @@ impl App {
                     return Vec::new();
                 }
                 let mine = self.link.is_me(&from);
-                let stored = Stored { id, seq, from, account, kind, text, ts };
+                let stored = Stored { id, seq, from, account, kind, text: Some(text), ts };
                 if let Some(stored) = self.hold_for_refill(index, stored) {
                     let entry = self.message_entry(&stored, false);
                     self.push(index, entry);
                 }
                 if mine {
                     return self.paste_echoed(Some(&room), None);
+                }
+            }
+            // Shown deleted wherever the window has it; the text is not repeated anywhere.
+            ServerMsg::Deleted { room, id, .. } => {
+                if let Some(index) = self.windows.find(&Target::Room(room)) {
+                    self.windows[index].delete(id);
                 }
             }
             ServerMsg::History { room, messages, beginning } => {

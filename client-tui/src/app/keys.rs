@@ -133,6 +133,16 @@ impl App {
         }
     }
 
+    /// The id of our last message in the current window that is not deleted: what `/delete`
+    /// deletes. Ours by nick key, as the server judges it.
+    fn last_own_message(&self) -> Option<uuid::Uuid> {
+        let window = self.windows.current_window()?;
+        window.entries().iter().rev().find_map(|e| {
+            let ours = !e.deleted && e.from.as_ref().is_some_and(|from| self.link.is_me(from));
+            e.id.filter(|_| ours)
+        })
+    }
+
     fn quit(&mut self, reason: Option<Label>) -> Vec<Effect> {
         let mut effects = Vec::new();
         if self.link.quit() {
@@ -166,6 +176,24 @@ impl App {
             (Command::Say(text), Some(Target::Private(to))) => ClientMsg::Msg { to, text },
             (Command::Me(_), Some(Target::Private(_))) => {
                 self.note(EntryKind::Error, "/me works in rooms");
+                return Vec::new();
+            }
+            (Command::Delete, Some(Target::Room(room))) => match self.last_own_message() {
+                Some(id) => ClientMsg::Delete { room, id },
+                None => {
+                    self.note(EntryKind::Error, &format!("nothing of yours to delete in #{room}"));
+                    return Vec::new();
+                }
+            },
+            (Command::Delete, None) => {
+                self.note(EntryKind::Error, &command::CommandError::NoRoom.to_string());
+                return Vec::new();
+            }
+            (Command::Delete, Some(Target::Private(_))) => {
+                self.note(
+                    EntryKind::Error,
+                    "/delete works in rooms: private messages are not kept",
+                );
                 return Vec::new();
             }
             (Command::Nick(nick), _) if self.link.state != Connection::Registered => {

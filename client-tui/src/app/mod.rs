@@ -207,19 +207,26 @@ impl App {
         }
     }
 
-    /// The entry for a room message; `earlier`: from the room's history rather than live.
+    /// The entry for a room message; `earlier`: from the room's history rather than live. A
+    /// tombstone (a deleted message) shows [`crate::entry::DELETED_TEXT`].
     pub(crate) fn message_entry(&self, m: &Stored, earlier: bool) -> Entry {
-        let kind = match m.kind {
-            MessageKind::Say => EntryKind::Say,
-            MessageKind::Action => EntryKind::Action,
+        let (kind, text) = match (m.kind, &m.text) {
+            (MessageKind::Say, Some(text)) => (EntryKind::Say, text.as_str()),
+            (MessageKind::Action, Some(text)) => (EntryKind::Action, text.as_str()),
+            _ => (EntryKind::Say, ""),
         };
-        let mention = !self.link.is_me(&m.from) && mentions(m.text.as_str(), &self.link.nick);
-        Entry {
+        let mention = !self.link.is_me(&m.from) && mentions(text, &self.link.nick);
+        let mut entry = Entry {
             seq: Some(m.seq),
+            id: Some(m.id),
             earlier,
             mention,
-            ..self.spoken(m.from.clone(), m.account, kind, m.text.as_str(), m.ts)
+            ..self.spoken(m.from.clone(), m.account, kind, text, m.ts)
+        };
+        if m.is_deleted() {
+            entry.delete();
         }
+        entry
     }
 
     /// Scrolls the current window by `rows` (up is positive), within its conversation. Returns

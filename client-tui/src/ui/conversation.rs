@@ -41,8 +41,9 @@ fn entry_lines(entry: &Entry, width: usize, look: Look) -> Vec<Line<'_>> {
         ),
         _ => (Style::new().fg(Color::DarkGray), Style::new().fg(Color::DarkGray)),
     };
-    // History is drawn dimmed: visibly earlier than the live conversation.
-    if entry.earlier {
+    // History is drawn dimmed: visibly earlier than the live conversation; so is what is
+    // left of a deleted message.
+    if entry.earlier || entry.deleted {
         label_style = label_style.add_modifier(Modifier::DIM);
         text_style = text_style.add_modifier(Modifier::DIM);
     }

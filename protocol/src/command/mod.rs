@@ -46,6 +46,9 @@ pub enum Command {
     },
     /// Delete my account (the rest of the line is its password).
     Unregister(Password),
+    /// Delete my last message in the current room: the front end knows which one (the ids of
+    /// its own echoes), so it makes the request.
+    Delete,
     Help,
     Exit(Option<Label>),
     /// A moderation request about the current room.
@@ -82,6 +85,7 @@ pub const HELP: &[(&str, &str)] = &[
     ("/nick NAME", "change your nick"),
     ("/msg NAME TEXT", "send a private message"),
     ("/me TEXT", "say something in the third person"),
+    ("/delete", "delete your last message in this room"),
     ("/register PASSWORD", "make your nick an account (also /passwd, /unregister)"),
     ("/topic [TEXT]", "show the room's topic, or set it (operators; -delete clears it)"),
     ("/mode [+i|+k KEY|+m|+s]", "show or change the modes: invite-only, key, moderated, secret"),
@@ -142,6 +146,8 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
             _ => return Err(CommandError::Usage("/passwd OLD NEW")),
         },
         "unregister" => Command::Unregister(password(args, "/unregister PASSWORD")?),
+        "delete" if args.is_empty() => Command::Delete,
+        "delete" => return Err(CommandError::Usage("/delete")),
         "help" | "h" | "?" => Command::Help,
         "exit" | "quit" | "q" => Command::Exit((!args.is_empty()).then(|| Label::truncate(args))),
         _ => match moderation::parse(&name, args)? {
@@ -178,7 +184,7 @@ fn optional_room(args: &str, usage: &'static str) -> Result<Option<RoomName>, Co
 
 impl Command {
     /// The request this command sends, given the room the person is looking at. `None` for
-    /// commands that the front end handles itself (`/help`).
+    /// commands that the front end handles itself (`/help`, `/delete`).
     pub fn into_request(
         self,
         current: Option<&RoomName>,
@@ -201,7 +207,7 @@ impl Command {
             Command::Unregister(password) => ClientMsg::Unregister { password },
             Command::InRoom(request) => request.into_request(room(None)?),
             Command::Request(request) => request,
-            Command::Help => return Ok(None),
+            Command::Help | Command::Delete => return Ok(None),
         }))
     }
 }
@@ -239,6 +245,8 @@ mod tests {
             ),
             ("/me waves", Command::Me(text("waves"))),
             ("/help", Command::Help),
+            ("/delete", Command::Delete),
+            ("/DELETE", Command::Delete),
             ("/quit", Command::Exit(None)),
             ("/exit gone fishing", Command::Exit(Some(Label::parse("gone fishing").unwrap()))),
             ("/register correct horse", Command::Register(pw("correct horse"))),
@@ -257,6 +265,7 @@ mod tests {
         assert_eq!(parse("/join a b c"), Err(CommandError::Usage("/join ROOM [KEY]")));
         assert_eq!(parse("/msg Tracy"), Err(CommandError::Usage("/msg NAME TEXT")));
         assert_eq!(parse("/me"), Err(CommandError::Usage("/me TEXT")));
+        assert_eq!(parse("/delete 3"), Err(CommandError::Usage("/delete")));
         assert!(matches!(parse("/nick a b"), Err(CommandError::Usage(_))));
         assert_eq!(parse("/register"), Err(CommandError::Usage("/register PASSWORD")));
         assert_eq!(parse("/passwd only-one"), Err(CommandError::Usage("/passwd OLD NEW")));

@@ -12,12 +12,14 @@
 //! - [`redis`]: one node of several sharing a Redis, which numbers, stores and publishes;
 //!   each node hears every room's events and fans them out to its own members.
 //! - [`say`]: a room message on its way, and the counts that follow it.
+//! - [`delete`]: a deletion on its way, and who may delete what.
 //! - [`accounts`]: accounts on both backends, and logging in.
 //! - [`authority`]: rooms' settings, roles and bans on both backends, applied on every node.
 //! - [`room_set`]: the rooms with stored messages, by name and by look-alike key.
 
 mod accounts;
 mod authority;
+mod delete;
 pub mod local;
 pub mod redis;
 mod room_set;
@@ -34,6 +36,7 @@ use uuid::Uuid;
 use crate::hub::{Alone, Elsewhere, Hub};
 use crate::limits::EXPIRY_CHECK;
 pub use accounts::{Hello, Welcome};
+pub use delete::Delete;
 pub use local::{Local, Location, StoreError};
 pub use redis::{Cluster, ClusterConfig, ClusterError};
 pub(crate) use say::Ticket;
@@ -217,7 +220,18 @@ impl Broker {
         }
     }
 
-    /// A page of `room`'s history: the newest `limit` messages before `before`.
+    /// Queues the deletion of a message, decided and stored in order with the room's
+    /// messages; the room then gets a `deleted` event (the requester's answer), or the
+    /// requester a refusal. Fails at once when the backend is too far behind.
+    pub fn delete(&self, delete: Delete) -> Result<(), RequestError> {
+        match self {
+            Self::Local(local) => local.delete(delete),
+            Self::Redis(cluster) => cluster.delete(delete),
+        }
+    }
+
+    /// A page of `room`'s history: the newest `limit` messages before `before`; deleted
+    /// ones are tombstones in their places.
     pub async fn page(
         &self,
         room: RoomName,

@@ -1,5 +1,5 @@
-//! A room message on its way to the broker, and the counts that follow it there: its
-//! sender's messages in flight, and its room's backlog.
+//! A room message on its way to the broker, and the counts that follow it (and a deletion,
+//! [`super::Delete`]) there: its sender's requests in flight, and its room's backlog.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -67,8 +67,8 @@ impl Say {
             format!("your message to #{} could not be stored ({why}); it was not sent", self.room),
         )
         .for_request(match self.kind {
-            MessageKind::Say => "say",
             MessageKind::Action => "action",
+            MessageKind::Say | MessageKind::Deleted => "say",
         });
         let _ = self.sender.try_send(Event::new(error.to_msg()));
     }
@@ -89,9 +89,14 @@ impl Ticket {
     }
 
     pub(crate) fn new(say: &Say) -> Self {
-        say.in_flight.count.fetch_add(1, Ordering::AcqRel);
-        say.room_tx.queue();
-        Self { room: say.room_tx.clone(), in_flight: say.in_flight.clone() }
+        Self::for_room(&say.room_tx, &say.in_flight)
+    }
+
+    /// A ticket for anything else that reaches `room` through the broker (a deletion).
+    pub(crate) fn for_room(room: &RoomChannel, in_flight: &Arc<InFlight>) -> Self {
+        in_flight.count.fetch_add(1, Ordering::AcqRel);
+        room.queue();
+        Self { room: room.clone(), in_flight: in_flight.clone() }
     }
 }
 

@@ -21,6 +21,9 @@ use protocol::{
 
 use super::{Dialect, View};
 use crate::limits::{MAX_PLAIN_LINES_PER_MESSAGE, PLAIN_LINE_PAUSE};
+use own::OwnMessages;
+
+mod own;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Charset {
@@ -38,6 +41,8 @@ pub struct Plain {
     /// next line is then that password.
     hello: Option<Nick>,
     asking: bool,
+    /// The ids of this session's last messages in each room, for `/delete`.
+    own: OwnMessages,
 }
 
 impl Default for Plain {
@@ -48,7 +53,13 @@ impl Default for Plain {
 
 impl Plain {
     pub fn new() -> Self {
-        Self { charset: Charset::Utf8, current: None, hello: None, asking: false }
+        Self {
+            charset: Charset::Utf8,
+            current: None,
+            hello: None,
+            asking: false,
+            own: OwnMessages::default(),
+        }
     }
 
     pub fn charset(&self) -> Charset {
@@ -115,6 +126,12 @@ impl Plain {
                 // Until the first join is shown (its backlog may still be loading), the current
                 // room is the last one joined.
                 let current = self.current.as_ref().or(view.rooms.last());
+                if command == Command::Delete {
+                    let Some(room) = current else {
+                        return Some(Err(command_error(CommandError::NoRoom)));
+                    };
+                    return Some(self.own.delete_last(room));
+                }
                 command.into_request(current).map_err(command_error).transpose()
             }
         }
@@ -122,6 +139,7 @@ impl Plain {
 
     fn render(&mut self, msg: &ServerMsg, view: View<'_>) -> Vec<String> {
         let me = view.nick;
+        self.own.hear(msg, me);
         match msg {
             ServerMsg::Welcome { greeting, motd, rooms, account, nick, .. } => {
                 self.asking = false;
@@ -145,16 +163,26 @@ impl Plain {
             ServerMsg::Message { room, from, account, kind: MessageKind::Action, text, .. } => {
                 message_lines(&format!("[{room}] * {} ", author(from, *account)), text.as_str())
             }
+            // Never sent: a live message has text.
+            ServerMsg::Message { kind: MessageKind::Deleted, .. } => Vec::new(),
+            // The text is not repeated: it is what was deleted.
+            ServerMsg::Deleted { room, by, .. } => {
+                vec![format!("[{room}] * {}", describe::deleted(by))]
+            }
             ServerMsg::History { messages, .. } if messages.is_empty() => Vec::new(),
             ServerMsg::History { room, messages, .. } => {
                 let mut lines = vec![format!("[{room}] -- earlier messages --")];
                 for m in messages {
                     let from = author(&m.from, m.account);
-                    let prefix = match m.kind {
-                        MessageKind::Say => format!("[{room}] {from}: "),
-                        MessageKind::Action => format!("[{room}] * {from} "),
+                    let (prefix, text) = match (m.kind, &m.text) {
+                        (MessageKind::Say, Some(text)) => (format!("[{room}] {from}: "), text),
+                        (MessageKind::Action, Some(text)) => (format!("[{room}] * {from} "), text),
+                        _ => {
+                            lines.push(format!("[{room}] -- a message by {from}, deleted --"));
+                            continue;
+                        }
                     };
-                    lines.extend(message_lines(&prefix, m.text.as_str()));
+                    lines.extend(message_lines(&prefix, text.as_str()));
                 }
                 lines.push(format!("[{room}] -- end of earlier messages --"));
                 lines
@@ -431,92 +459,4 @@ impl Dialect for Plain {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::dialect::JoinedRooms;
-
-    fn view<'a, R: JoinedRooms>(nick: Option<&'a Nick>, rooms: &'a R) -> View<'a> {
-        View { nick, rooms }
-    }
-
-    #[test]
-    fn the_first_line_is_the_nick() {
-        let mut plain = Plain::new();
-        let mut out = BytesMut::new();
-        let req = plain.read(Line::Complete("Michael".into()), view(None, &[]), &mut out);
-        assert!(
-            matches!(req, Some(Ok(ClientMsg::Hello { nick, .. })) if nick.as_str() == "Michael")
-        );
-    }
-
-    #[test]
-    fn gbk_lines_switch_the_session_to_gbk() {
-        let mut plain = Plain::new();
-        let (gbk_name, _, _) = GBK.encode("小明");
-        let mut out = BytesMut::new();
-        let req =
-            plain.read(Line::Complete(BytesMut::from(&gbk_name[..])), view(None, &[]), &mut out);
-        assert!(matches!(req, Some(Ok(ClientMsg::Hello { nick, .. })) if nick.as_str() == "小明"));
-        assert_eq!(plain.charset(), Charset::Gbk);
-        plain.put(&mut out, "你好");
-        assert_eq!(&out[..], &[&GBK.encode("你好").0[..], b"\r\n"].concat()[..]);
-    }
-
-    /// No byte GBK writes is an 8-bit control: characters that would need one are written
-    /// as numeric references instead.
-    #[test]
-    fn gbk_output_has_no_bytes_a_terminal_takes_for_controls() {
-        let risky: String = ('\u{4e00}'..='\u{9fff}')
-            .filter(|c| {
-                let mut b = [0u8; 4];
-                GBK.encode(c.encode_utf8(&mut b)).0.iter().any(|x| (0x80..=0x9f).contains(x))
-            })
-            .take(50)
-            .collect();
-        assert_eq!(risky.chars().count(), 50, "GBK has such characters");
-        let mut out = BytesMut::new();
-        put_gbk(&mut out, &format!("你好 {risky} ok"));
-        assert!(!out.iter().any(|b| (0x80..=0x9f).contains(b)), "{out:?}");
-        let first = risky.chars().next().unwrap();
-        let text = String::from_utf8_lossy(&out);
-        assert!(text.contains(&format!("&#{};", u32::from(first))), "{text}");
-        assert!(out.starts_with(&GBK.encode("你好").0));
-    }
-
-    #[test]
-    fn bytes_that_are_neither_utf8_nor_gbk_are_an_error() {
-        let mut plain = Plain::new();
-        let mut out = BytesMut::new();
-        let req = plain.read(
-            Line::Complete(BytesMut::from(&b"\xff\xff\xfe"[..])),
-            view(None, &[]),
-            &mut out,
-        );
-        assert!(matches!(req, Some(Err(e)) if e.code == ErrorCode::InvalidUtf8));
-        assert_eq!(plain.charset(), Charset::Utf8);
-    }
-
-    #[test]
-    fn a_utf8_line_is_read_as_utf8_even_after_gbk() {
-        let mut plain = Plain::new();
-        let mut out = BytesMut::new();
-        let (gbk_name, _, _) = GBK.encode("小明");
-        plain.read(Line::Complete(BytesMut::from(&gbk_name[..])), view(None, &[]), &mut out);
-        assert_eq!(plain.charset(), Charset::Gbk);
-        let nick = Nick::parse("小明").unwrap();
-        let rooms = [RoomName::lobby()];
-        let req =
-            plain.read(Line::Complete("/join 日本".into()), view(Some(&nick), &rooms), &mut out);
-        assert!(matches!(req, Some(Ok(ClientMsg::Join { room, .. })) if room.as_str() == "日本"));
-    }
-
-    #[test]
-    fn many_line_messages_are_cut() {
-        let lines = message_lines("[lobby] Tracy: ", &"x\n".repeat(1000));
-        assert_eq!(lines.len(), MAX_PLAIN_LINES_PER_MESSAGE + 1);
-        assert_eq!(
-            lines.last().unwrap(),
-            &format!("[lobby] Tracy: [... {} more lines]", 1000 - MAX_PLAIN_LINES_PER_MESSAGE)
-        );
-    }
-}
+mod tests;

@@ -307,6 +307,16 @@ impl<D: Dialect> Session<D> {
             }
             _ => {}
         }
+        if let ServerMsg::Deleted { room, seq, .. } = &event.msg {
+            // Told in place of a message this session never had (a node filling in what it
+            // missed finds it deleted): the numbering goes on after it, without a gap.
+            if let Some(joined) = self.rooms.get_mut(room)
+                && joined.delivered.is_some_and(|delivered| delivered + 1 == *seq)
+            {
+                joined.delivered = Some(*seq);
+            }
+            return true;
+        }
         let ServerMsg::Message { room, seq, .. } = &event.msg else { return true };
         let Some(joined) = self.rooms.get_mut(room) else { return true };
         let missed = match joined.delivered {
@@ -432,10 +442,13 @@ impl<D: Dialect> Session<D> {
                     ));
                 }
                 // A refill that was overtaken (the client stalled again and a new one started)
-                // may repeat what the client has.
+                // may repeat what the client has. A tombstone is no message to send, but counts
+                // as delivered: the next one follows it without a gap.
                 for stored in messages.into_iter().filter(|m| m.seq > delivered) {
                     last = stored.seq;
-                    self.write(&stored.into_message(room.clone()));
+                    if let Some(message) = stored.into_message(room.clone()) {
+                        self.write(&message);
+                    }
                 }
                 if let Some(joined) = self.rooms.get_mut(&room) {
                     joined.delivered = Some(last);

@@ -3,7 +3,7 @@
 
 use protocol::{
     ClientMsg, ErrorCode, Label, MessageKind, Nick, PROTOCOL_VERSION, Password, PresenceEvent,
-    RequestError, ResumeToken, RoomInfo, RoomName, ServerMsg, Text,
+    RequestError, ResumeToken, Role, RoomInfo, RoomName, ServerMsg, Text,
 };
 
 use tracing::info;
@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::backlog::Completion;
 use super::rooms::{JoinedRoom, Phase};
 use super::{End, Flow, Session};
-use crate::broker::{Answer, Hello, Say, Welcome};
+use crate::broker::{Answer, Delete, Hello, Say, Welcome};
 use crate::dialect::Dialect;
 use crate::hub::{Order, ResumeHash};
 use crate::limits::{
@@ -50,6 +50,7 @@ impl<D: Dialect> Session<D> {
             ClientMsg::Leave { room } => self.leave(&nick, &room)?,
             ClientMsg::Say { room, text } => self.say(nick, room, MessageKind::Say, text)?,
             ClientMsg::Action { room, text } => self.say(nick, room, MessageKind::Action, text)?,
+            ClientMsg::Delete { room, id } => self.delete(nick, room, id)?,
             ClientMsg::Msg { to, text } => self.private(nick, to, text)?,
             ClientMsg::Register { password } => self.register(nick, password),
             ClientMsg::Passwd { old, new } => self.passwd(nick, old, new)?,
@@ -355,6 +356,27 @@ impl<D: Dialect> Session<D> {
             }));
         }
         Ok(())
+    }
+
+    /// Hands the deletion of message `id` of `room` to the broker, which decides it in order
+    /// with the room's messages: whether the message is the requester's own is only known
+    /// where it is stored. Operators (and the owner, and admins) may delete any message of
+    /// the room, by the same role check as a kick.
+    fn delete(&mut self, by: Nick, room: RoomName, id: Uuid) -> Result<(), RequestError> {
+        let joined = self.rooms.get(&room).ok_or_else(|| not_in_room(&room))?;
+        let any = joined.authority.load().role_of(&self.who(&by)) >= Role::Operator;
+        let room_tx = joined.tx.clone();
+        let speaking = self.speaking.get_or_insert_with(super::Speaking::new);
+        self.broker.delete(Delete {
+            room,
+            id,
+            by,
+            account: self.logged_in,
+            any,
+            room_tx,
+            sender: speaking.answers_tx.clone(),
+            in_flight: speaking.in_flight.clone(),
+        })
     }
 
     /// The rooms to list: those with members, then those that only have history (a restarted

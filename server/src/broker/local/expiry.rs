@@ -158,7 +158,7 @@ mod tests {
             from: Nick::parse("ann").unwrap(),
             account: false,
             kind: MessageKind::Say,
-            text: Text::parse("hi").unwrap(),
+            text: Some(Text::parse("hi").unwrap()),
             ts,
         }
     }

@@ -11,6 +11,7 @@
 //! - [`schema`]: the tables and their migrations.
 //! - [`store`]: the SQLite calls.
 //! - [`expiry`]: pruning by age (`--history-max-age`), a bounded step at a time.
+//! - [`deletion`]: deleting messages: found by id, checked, emptied; the log wiped.
 //! - [`file_lock`]: one chat-server per database file.
 //! - [`accounts`]: accounts and the private messages waiting for them.
 //! - [`authority`]: rooms' owners, roles, modes and bans (`room_settings`).
@@ -20,6 +21,7 @@
 
 pub mod accounts;
 pub mod authority;
+mod deletion;
 mod expiry;
 mod file_lock;
 pub mod schema;
@@ -36,7 +38,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::warn;
 
 pub use super::room_set::RoomSet;
-use super::{HistoryConfig, Page, Say, Ticket};
+use super::{Delete, HistoryConfig, Page, Say, Ticket};
 use crate::limits::HISTORY_QUEUE;
 use crate::sync::lock;
 use store::Store;
@@ -46,6 +48,8 @@ use writer::Writer;
 enum Command {
     /// A message to store and broadcast; its ticket is dropped once that is done.
     Say(Say, Ticket),
+    /// A message to delete once the messages before it are stored.
+    Delete(Delete, Ticket),
     /// A read, for databases that have no separate readers (in memory): runs on the writer's
     /// connection between commits.
     Read(Box<dyn FnOnce(&Connection) + Send>),
@@ -187,16 +191,14 @@ impl Local {
     pub fn say(&self, say: Say) -> Result<(), RequestError> {
         let ticket = Ticket::new(&say);
         // On failure the command, ticket and all, is dropped here.
-        self.inner.writer.try_send(Command::Say(say, ticket)).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => RequestError::new(
-                ErrorCode::ServerBusy,
-                "the server is busy storing messages; try again",
-            ),
-            mpsc::error::TrySendError::Closed(_) => RequestError::new(
-                ErrorCode::StorageFailed,
-                "history is not available; message not sent",
-            ),
-        })
+        self.inner.writer.try_send(Command::Say(say, ticket)).map_err(refused)
+    }
+
+    /// Queues a deletion behind the messages queued before it; refused as
+    /// [`Local::say`] is.
+    pub fn delete(&self, delete: Delete) -> Result<(), RequestError> {
+        let ticket = Ticket::for_room(&delete.room_tx, &delete.in_flight);
+        self.inner.writer.try_send(Command::Delete(delete, ticket)).map_err(refused)
     }
 
     /// A page of `room`'s history: the newest `limit` messages before `before`.
@@ -280,6 +282,20 @@ impl Local {
         if let Some(thread) = thread {
             let _ = tokio::task::spawn_blocking(move || thread.join()).await;
         }
+    }
+}
+
+/// Why the writer did not take a request: it is [`HISTORY_QUEUE`] behind, or gone.
+fn refused(e: mpsc::error::TrySendError<Command>) -> RequestError {
+    match e {
+        mpsc::error::TrySendError::Full(_) => RequestError::new(
+            ErrorCode::ServerBusy,
+            "the server is busy storing messages; try again",
+        ),
+        mpsc::error::TrySendError::Closed(_) => RequestError::new(
+            ErrorCode::StorageFailed,
+            "history is not available; nothing was done",
+        ),
     }
 }
 

@@ -76,6 +76,9 @@ const MIGRATIONS: &[&str] = &[
     // pruned (by age, `--history-max-age`) goes on numbering after it, across restarts too:
     // members and clients know a room's messages by their numbers.
     "ALTER TABLE rooms ADD COLUMN pruned_through INTEGER NOT NULL DEFAULT 0;",
+    // 6: messages found by id, for `delete` (a message's row is found by its uuid, which is
+    // what clients know it by). A deleted message keeps its row, with kind 2 and no text.
+    "CREATE INDEX messages_by_id ON messages (id);",
 ];
 
 /// The schema version this program writes.

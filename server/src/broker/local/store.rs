@@ -242,7 +242,7 @@ impl Store {
                 insert.raw_bind_parameter(index + 2, m.id.as_bytes().as_slice())?;
                 insert.raw_bind_parameter(index + 3, m.from.as_str())?;
                 insert.raw_bind_parameter(index + 4, kind_to_sql(m.kind))?;
-                insert.raw_bind_parameter(index + 5, m.text.as_str())?;
+                insert.raw_bind_parameter(index + 5, m.text.as_ref().map_or("", Text::as_str))?;
                 insert.raw_bind_parameter(index + 6, to_sql(m.ts))?;
                 insert.raw_bind_parameter(index + 7, m.account)?;
                 index += 8;
@@ -411,13 +411,19 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
 /// skipped with a warning, not fatal.
 fn readable(room: &RoomName, (seq, id, sender, kind, text, ts, account): RawRow) -> Option<Stored> {
     let stored = (|| {
+        let kind = kind_from_sql(kind)?;
+        // A deleted message's row keeps its place, with no text.
+        let text = match kind {
+            MessageKind::Deleted => None,
+            MessageKind::Say | MessageKind::Action => Some(Text::parse(&text).ok()?),
+        };
         Some(Stored {
             id: Uuid::from_slice(&id).ok()?,
             seq: from_sql(seq),
             from: Nick::parse(&sender).ok()?,
             account,
-            kind: kind_from_sql(kind)?,
-            text: Text::parse(&text).ok()?,
+            kind,
+            text,
             ts: from_sql(ts),
         })
     })();
@@ -427,18 +433,19 @@ fn readable(room: &RoomName, (seq, id, sender, kind, text, ts, account): RawRow)
     stored
 }
 
-fn to_sql(n: u64) -> i64 {
+pub(super) fn to_sql(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
-fn from_sql(n: i64) -> u64 {
+pub(super) fn from_sql(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
 
-fn kind_to_sql(kind: MessageKind) -> i64 {
+pub(super) fn kind_to_sql(kind: MessageKind) -> i64 {
     match kind {
         MessageKind::Say => 0,
         MessageKind::Action => 1,
+        MessageKind::Deleted => 2,
     }
 }
 
@@ -446,65 +453,10 @@ fn kind_from_sql(kind: i64) -> Option<MessageKind> {
     match kind {
         0 => Some(MessageKind::Say),
         1 => Some(MessageKind::Action),
+        2 => Some(MessageKind::Deleted),
         _ => None,
     }
 }
 
 #[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-
-    use super::*;
-
-    fn stored(seq: u64, text: &str) -> Stored {
-        Stored {
-            account: false,
-            id: Uuid::now_v7(),
-            seq,
-            from: Nick::parse("ann").unwrap(),
-            kind: if seq.is_multiple_of(2) { MessageKind::Say } else { MessageKind::Action },
-            text: Text::parse(text).unwrap(),
-            ts: 1_700_000_000_000 + seq,
-        }
-    }
-
-    /// A batch longer than one multi-row statement, over two rooms, with a remainder that
-    /// goes row by row: every row lands in its room, in order, exactly once.
-    #[test]
-    fn a_batch_over_several_statements_and_rooms_is_stored_whole() {
-        let mut store = Store::open(&Location::Memory, None).unwrap();
-        let (a, b) = (RoomName::parse("a").unwrap(), RoomName::parse("b").unwrap());
-        let n = ROWS_PER_INSERT as u64 * 2 + 5;
-        let messages: Vec<(RoomName, Stored)> = (1..=n)
-            .map(|i| {
-                let room = if i % 3 == 0 { b.clone() } else { a.clone() };
-                (room, stored(i, &format!("message {i}")))
-            })
-            .collect();
-        let rows: Vec<Row<'_>> =
-            messages.iter().map(|(room, stored)| Row { room, stored }).collect();
-        store.append(&rows).unwrap();
-        for room in [&a, &b] {
-            let page = page(store.connection(), room, None, 1000).unwrap();
-            let expected: Vec<&Stored> =
-                messages.iter().filter(|(r, _)| r == room).map(|(_, s)| s).collect();
-            assert_eq!(page.messages.iter().collect::<Vec<_>>(), expected);
-            assert!(page.beginning);
-        }
-    }
-
-    /// One bad row (a sequence number used twice) rolls back the whole batch.
-    #[test]
-    fn a_batch_is_stored_all_or_nothing() {
-        let mut store = Store::open(&Location::Memory, None).unwrap();
-        let room = RoomName::parse("a").unwrap();
-        let mut messages: Vec<Stored> =
-            (1..=ROWS_PER_INSERT as u64 + 3).map(|i| stored(i, "x")).collect();
-        messages.push(stored(2, "again"));
-        let rows: Vec<Row<'_>> =
-            messages.iter().map(|stored| Row { room: &room, stored }).collect();
-        assert!(store.append(&rows).is_err());
-        assert!(page(store.connection(), &room, None, 1000).unwrap().messages.is_empty());
-        assert_eq!(store.last_seq(&room).unwrap(), 0);
-    }
-}
+mod tests;

@@ -1,6 +1,8 @@
 //! The writer thread of one node: it takes whatever has queued up, numbers the messages,
-//! stores them in one transaction (group commit), and only then broadcasts them; between
-//! batches it prunes, by count after each commit and by age a step at a time.
+//! stores them in one transaction (group commit), and only then broadcasts them; then it
+//! carries out the batch's deletions. Between batches it prunes, by count after each commit
+//! and by age a step at a time, and empties the write-ahead log when a deletion left it
+//! full.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -9,9 +11,10 @@ use tokio::sync::mpsc;
 use tracing::{error, info, warn};
 use uuid::Uuid;
 
-use super::store::{Row, Store};
+use super::deletion::{self, Wipe};
+use super::store::{Location, Row, Store};
 use super::{Command, Inner, expiry};
-use crate::broker::{HistoryConfig, Say};
+use crate::broker::{Delete, HistoryConfig, Say};
 use crate::event::Event;
 use crate::hub::BatchRooms;
 use crate::limits::{MAX_COMMIT_BATCH, PRUNE_CHUNK, PRUNE_SLACK, ROOMS_REMEMBERED};
@@ -28,6 +31,8 @@ pub(super) struct Writer {
     keep: u64,
     /// Pruning by age, with `--history-max-age`.
     expiry: Option<expiry::Expiry>,
+    /// Emptying the write-ahead log after deletions.
+    wipe: Wipe,
 }
 
 impl Writer {
@@ -45,6 +50,7 @@ impl Writer {
             inner,
             keep: config.keep,
             expiry: expiry::Expiry::new(config),
+            wipe: Wipe::new(matches!(config.location, Some(Location::File(_)))),
         }
     }
 
@@ -52,8 +58,10 @@ impl Writer {
         let mut batch = Vec::with_capacity(MAX_COMMIT_BATCH);
         let mut stop = false;
         while !stop {
-            // While a round of pruning by age is under way, a step of it between batches.
-            let first = if self.expire_step() {
+            // While a round of pruning by age is under way, or the log waits to be emptied,
+            // a step of it between batches.
+            let stepping = self.expire_step() | self.wipe_step();
+            let first = if stepping {
                 match self.commands.try_recv() {
                     Ok(command) => command,
                     Err(mpsc::error::TryRecvError::Empty) => continue,
@@ -83,9 +91,11 @@ impl Writer {
         info!("history writer stopped");
     }
 
-    /// Stores the messages of a batch in one transaction, broadcasts them, then answers reads.
+    /// Stores the messages of a batch in one transaction, broadcasts them, carries out its
+    /// deletions (after the messages: one may be among them), then answers reads.
     fn handle(&mut self, batch: &mut Vec<Command>) {
         let mut says = Vec::new();
+        let mut deletes: Vec<Delete> = Vec::new();
         let mut tickets = Vec::new();
         let mut reads = Vec::new();
         let mut look = false;
@@ -93,6 +103,10 @@ impl Writer {
             match command {
                 Command::Say(say, ticket) => {
                     says.push(say);
+                    tickets.push(ticket);
+                }
+                Command::Delete(delete, ticket) => {
+                    deletes.push(delete);
                     tickets.push(ticket);
                 }
                 Command::Read(read) => reads.push(read),
@@ -108,6 +122,9 @@ impl Writer {
         }
         if !says.is_empty() {
             self.commit(says);
+        }
+        if !deletes.is_empty() {
+            deletion::apply(self.store.as_mut(), &deletes, &mut self.wipe);
         }
         // Stored and broadcast, or refused: no longer on their way.
         let mut rooms = BatchRooms::default();
@@ -156,7 +173,7 @@ impl Writer {
                 from: say.from.clone(),
                 account: say.account,
                 kind: say.kind,
-                text: say.text.clone(),
+                text: Some(say.text.clone()),
                 ts,
             })
             .collect();
@@ -189,8 +206,10 @@ impl Writer {
         }
         crate::metrics::messages_stored(says.len());
         for (say, stored) in says.iter().zip(stored) {
-            let event = Event::new(stored.into_message(say.room.clone()));
-            say.room_tx.send(event);
+            // Just numbered, never a tombstone.
+            if let Some(message) = stored.into_message(say.room.clone()) {
+                say.room_tx.send(Event::new(message));
+            }
         }
         let rooms: BTreeSet<&RoomName> = says.iter().map(|s| &s.room).collect();
         self.prune(rooms.clone());
@@ -214,6 +233,14 @@ impl Writer {
         if let Some(inner) = self.inner.upgrade() {
             let remembered = self.last_seq.len().max(self.kept_from.len());
             inner.remembered.store(remembered, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// Another try at emptying the write-ahead log, if one waits; whether it still waits.
+    fn wipe_step(&mut self) -> bool {
+        match &self.store {
+            Some(store) if self.wipe.pending() => self.wipe.step(store.connection()),
+            _ => false,
         }
     }
 

@@ -91,10 +91,17 @@ async fn trim(conn: &mut ConnectionManager, room: &RoomName, before: u64) -> Red
         let read = reply.ids.len();
         let (cut, young) = cut(&reply, before);
         if let Some(cut) = cut {
-            let gone: u64 = redis::cmd("XTRIM")
+            // The index and the tombstones of what went go with it.
+            let below = format!("({cut}");
+            let (gone,): (u64,) = redis::pipe()
+                .cmd("XTRIM")
                 .arg(&key)
                 .arg("MINID")
                 .arg(format!("{cut}-0"))
+                .zrembyscore(keys::ids(room), "-inf", &below)
+                .ignore()
+                .zrembyscore(keys::gone(room), "-inf", &below)
+                .ignore()
                 .query_async(conn)
                 .await?;
             trimmed += gone;

@@ -7,6 +7,10 @@
 //!   on [`wire::keys::EVENTS`], in one step, so every node hears a room's messages in sequence
 //!   order. The sender's echo comes back the same way: it is acknowledged only once Redis has
 //!   the message.
+//! - **Deletions** go the same way ([`scripts::DELETE`]): the message found by id in the
+//!   room's index, the right to delete it checked, its stream entry removed and a tombstone
+//!   without its text kept by `seq` (history shows it in its place), and the `deleted` event
+//!   published after the message's own.
 //! - **Once per node**: each node subscribes once ([`subscriber`]) and hands what it hears to
 //!   the room's local `broadcast` channel; its sessions are fed from there as on one node.
 //! - **Presence** goes through Redis too (a script changes the room's member hash and
@@ -59,7 +63,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info};
 use uuid::Uuid;
 
-use crate::broker::{HistoryConfig, Say, Ticket};
+use crate::broker::{Delete, HistoryConfig, Say, Ticket};
 use crate::event::SharedEvent;
 use crate::hub::{Change, Hub};
 use crate::limits::{HISTORY_QUEUE, REDIS_TIMEOUT};
@@ -227,6 +231,24 @@ impl Cluster {
         }
         let ticket = Ticket::new(&say);
         if self.outbox.send(Outgoing::Say(say, ticket)).is_err() {
+            self.says.fetch_sub(1, Ordering::AcqRel);
+            return Err(RequestError::new(ErrorCode::StorageFailed, "the server is stopping"));
+        }
+        Ok(())
+    }
+
+    /// Queues a deletion, behind everything the node queued before it; counted and refused
+    /// as messages are.
+    pub fn delete(&self, delete: Delete) -> Result<(), RequestError> {
+        if self.says.fetch_add(1, Ordering::AcqRel) >= HISTORY_QUEUE {
+            self.says.fetch_sub(1, Ordering::AcqRel);
+            return Err(RequestError::new(
+                ErrorCode::ServerBusy,
+                "the server is busy storing messages; try again",
+            ));
+        }
+        let ticket = Ticket::for_room(&delete.room_tx, &delete.in_flight);
+        if self.outbox.send(Outgoing::Delete(delete, ticket)).is_err() {
             self.says.fetch_sub(1, Ordering::AcqRel);
             return Err(RequestError::new(ErrorCode::StorageFailed, "the server is stopping"));
         }

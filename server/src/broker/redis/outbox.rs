@@ -12,7 +12,7 @@ use tracing::warn;
 use uuid::Uuid;
 
 use super::wire::{Note, Owner, keys};
-use crate::broker::{Say, Ticket};
+use crate::broker::{Delete, Say, Ticket};
 use crate::event::SharedEvent;
 use crate::hub::{Change, Elsewhere, ResumeHash};
 use crate::limits::OUTBOX_LIMIT;
@@ -20,6 +20,7 @@ use crate::limits::OUTBOX_LIMIT;
 /// What the node writes to Redis, in this order.
 pub(crate) enum Outgoing {
     Say(Say, Ticket),
+    Delete(Delete, Ticket),
     Presence { room: RoomName, payload: String, change: Change, session: Uuid },
     Publish { channel: String, payload: String },
     Private { channel: String, payload: String, from: (Uuid, Nick), to: Nick },

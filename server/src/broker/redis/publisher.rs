@@ -1,4 +1,5 @@
-//! The node's one ordered queue of writes to Redis: messages, presence, notes, nick releases.
+//! The node's one ordered queue of writes to Redis: messages, deletions, presence, notes,
+//! nick releases.
 //! One queue, so what a session does reaches the other nodes in the order it did it (its join
 //! before its first message). Whatever has queued up goes in one pipeline.
 
@@ -10,8 +11,9 @@ use redis::{RedisResult, Value};
 use tokio::sync::mpsc;
 use tracing::debug;
 
-use super::wire::{Note, Record, keys};
+use super::wire::{Deletion, Note, Record, keys};
 use super::{Change, Cluster, Outgoing, member_entry, scripts};
+use crate::broker::Delete;
 use crate::hub::{BatchRooms, Hub};
 use crate::limits::MAX_COMMIT_BATCH;
 
@@ -30,8 +32,10 @@ pub(super) async fn run(
             batch.truncate(at);
         }
         // What went through the relay (everything but messages, counted apart) leaves it.
-        let relayed =
-            batch.iter().filter(|o| !matches!(o, Outgoing::Say(..) | Outgoing::Stop)).count();
+        let relayed = batch
+            .iter()
+            .filter(|o| !matches!(o, Outgoing::Say(..) | Outgoing::Delete(..) | Outgoing::Stop))
+            .count();
         if !batch.is_empty() {
             write(&cluster, &hub, &mut batch).await;
         }
@@ -47,14 +51,14 @@ pub(super) async fn run(
 }
 
 async fn write(cluster: &Cluster, hub: &Hub, batch: &mut Vec<Outgoing>) {
-    // Until the node has shared its state again after a failure, messages are refused
-    // without being sent (see `Cluster::synced`).
+    // Until the node has shared its state again after a failure, messages (and deletions)
+    // are refused without being sent (see `Cluster::synced`).
     let synced = cluster.synced.load(Ordering::Acquire);
     let mut pipe = redis::pipe();
     pipe.ignore_errors();
     let mut sent = Vec::with_capacity(batch.len());
     for outgoing in batch.iter() {
-        let send = synced || !matches!(outgoing, Outgoing::Say(..));
+        let send = synced || !matches!(outgoing, Outgoing::Say(..) | Outgoing::Delete(..));
         if send {
             pipe.add_command(command(cluster, outgoing));
         }
@@ -98,6 +102,12 @@ async fn write(cluster: &Cluster, hub: &Hub, batch: &mut Vec<Outgoing>) {
                 rooms.add(&say.room_tx);
                 drop(ticket);
             }
+            Outgoing::Delete(delete, ticket) => {
+                cluster.says.fetch_sub(1, Ordering::AcqRel);
+                deleted(&delete, result);
+                rooms.add(&delete.room_tx);
+                drop(ticket);
+            }
             Outgoing::Private { from, to, .. } => {
                 match result {
                     Ok(Value::Int(1..)) => {}
@@ -137,28 +147,77 @@ async fn write(cluster: &Cluster, hub: &Hub, batch: &mut Vec<Outgoing>) {
     crate::metrics::messages_stored(stored);
 }
 
+/// Tells the requester of a deletion the script refused, or that could not be run, why;
+/// a deletion carried out is told to the whole room by the subscription.
+fn deleted(delete: &Delete, result: Result<Value, String>) {
+    let refusal = match result {
+        Ok(Value::Array(answer)) => match answer.first() {
+            Some(Value::BulkString(status)) if status.as_slice() == b"ok" => return,
+            Some(Value::BulkString(status)) if status.as_slice() == b"denied" => {
+                delete.not_operator()
+            }
+            _ => delete.no_such_message(),
+        },
+        Ok(other) => {
+            debug!(answer = ?other, "an unexpected answer to a deletion");
+            delete.failed("the chat's shared store answered oddly")
+        }
+        Err(reason) => {
+            debug!(room = %delete.room, %reason, "deletion refused");
+            delete.failed("the chat's shared store is not answering")
+        }
+    };
+    delete.refuse(refusal);
+}
+
 fn command(cluster: &Cluster, outgoing: &Outgoing) -> redis::Cmd {
     match outgoing {
         Outgoing::Say(say, _) => {
+            let id = uuid::Uuid::now_v7();
             let record = Record {
-                id: uuid::Uuid::now_v7(),
+                id,
                 from: say.from.clone(),
                 account: say.account,
                 kind: say.kind,
                 text: say.text.clone(),
                 ts: protocol::now_millis(),
+                key: say.from.key().as_str().to_owned(),
             };
             let record = serde_json::to_string(&record).unwrap_or_default();
             let mut cmd = redis::cmd("EVAL");
             cmd.arg(scripts::SAY)
-                .arg(3)
+                .arg(5)
                 .arg(keys::seq(&say.room))
                 .arg(keys::log(&say.room))
                 .arg(keys::ROOMS)
+                .arg(keys::ids(&say.room))
+                .arg(keys::gone(&say.room))
                 .arg(keys::EVENTS)
                 .arg(say.room.as_str())
                 .arg(record)
-                .arg(cluster.history.keep);
+                .arg(cluster.history.keep)
+                .arg(id.as_bytes().as_slice());
+            cmd
+        }
+        Outgoing::Delete(delete, _) => {
+            let at = protocol::now_millis();
+            let by = serde_json::to_string(&delete.by).unwrap_or_default();
+            let deletion = Deletion { id: delete.id, by: delete.by.clone(), ts: at };
+            let mut cmd = redis::cmd("EVAL");
+            cmd.arg(scripts::DELETE)
+                .arg(3)
+                .arg(keys::ids(&delete.room))
+                .arg(keys::log(&delete.room))
+                .arg(keys::gone(&delete.room))
+                .arg(keys::EVENTS)
+                .arg(delete.room.as_str())
+                .arg(delete.id.as_bytes().as_slice())
+                .arg(delete.by.key().as_str())
+                .arg(if delete.account { "1" } else { "0" })
+                .arg(if delete.any { "1" } else { "0" })
+                .arg(by)
+                .arg(at)
+                .arg(serde_json::to_string(&deletion).unwrap_or_default());
             cmd
         }
         Outgoing::Presence { room, payload, change, session } => {

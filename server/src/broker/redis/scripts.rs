@@ -3,14 +3,19 @@
 //! script by its hash), so a restarted Redis needs nothing loaded again.
 
 /// A room message: the next sequence number, the stream entry with that number as its id
-/// (trimmed to about `keep` entries), and the publish to every node, in one step, so publish
-/// order is sequence order.
+/// (trimmed to about `keep` entries), its id in the room's index (for `delete`), and the
+/// publish to every node, in one step, so publish order is sequence order.
 ///
-/// KEYS: seq, log, the set of rooms with history. ARGV: channel, room, record json, keep.
-/// Returns the sequence number.
+/// KEYS: seq, log, the set of rooms with history, ids, tombstones. ARGV: channel, room,
+/// record json, keep, the message id's 16 bytes. Returns the sequence number.
 ///
 /// If the counter was lost but the stream was not (a restore of part of the data), the entry
 /// is numbered after the stream's last one instead of failing.
+///
+/// The index and the tombstones follow the stream's trimming: ids below its first entry go
+/// (every 64 messages: a stale one only costs `delete` a look), and so do tombstones below
+/// both its first entry and the last `keep` numbers, so that what history shows of a room
+/// stays one unbroken run (a tombstone is only ever dropped from the old end).
 pub const SAY: &str = r"
 local seq = redis.call('INCR', KEYS[1])
 local ok = redis.pcall('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], seq .. '-0', 'm', ARGV[3])
@@ -21,6 +26,19 @@ if type(ok) == 'table' and ok.err then
   seq = top + 1
   redis.call('SET', KEYS[1], seq)
   redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], seq .. '-0', 'm', ARGV[3])
+end
+redis.call('ZADD', KEYS[4], seq, ARGV[5])
+local gone = redis.call('EXISTS', KEYS[5]) == 1
+if gone or seq % 64 == 0 then
+  local first = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)
+  local from = seq
+  if first[1] then from = tonumber(string.match(first[1][1], '^(%d+)')) end
+  redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', '(' .. from)
+  if gone then
+    local cut = seq - tonumber(ARGV[4]) + 1
+    if from < cut then cut = from end
+    redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', '(' .. cut)
+  end
 end
 redis.call('SADD', KEYS[3], ARGV[2])
 redis.call('PUBLISH', ARGV[1], 'm' .. seq .. ' ' .. ARGV[2] .. ' ' .. ARGV[3])
@@ -41,6 +59,50 @@ if redis.call('XLEN', KEYS[1]) == 0 then
 end
 return 0
 ";
+
+/// Deletes a message, if it is the room's and the requester may: its stream entry removed
+/// (the text gone from Redis), its id dropped from the index, its tombstone (the record
+/// without the text, who deleted it, when) kept by `seq`, and the deletion published, in one
+/// step after everything the room had before. Returns `{ok, seq}`, `{none, 0}` (no such
+/// message, or deleted already) or `{denied, 0}` (someone else's, and no operator asks).
+///
+/// Own is by the record's sender key (`k`); a record sent logged in needs the requester
+/// logged in too.
+///
+/// KEYS: ids, log, tombstones. ARGV: channel, room, the id's 16 bytes, the requester's key,
+/// `1` if logged in, `1` if it may delete anyone's, its nick as a JSON string, now (ms), the
+/// published deletion's json.
+pub const DELETE: &str = r#"
+local score = redis.call('ZSCORE', KEYS[1], ARGV[3])
+if not score then return {'none', 0} end
+local seq = tonumber(score)
+local sid = string.format('%d', seq) .. '-0'
+local found = redis.call('XRANGE', KEYS[2], sid, sid)
+local record
+if found[1] then
+  local fields = found[1][2]
+  for i = 1, #fields, 2 do
+    if fields[i] == 'm' then record = fields[i + 1] end
+  end
+end
+if not record then
+  redis.call('ZREM', KEYS[1], ARGV[3])
+  return {'none', 0}
+end
+local ok, m = pcall(cjson.decode, record)
+if not ok or type(m) ~= 'table' or type(m.ts) ~= 'number' then return {'none', 0} end
+if ARGV[6] ~= '1' and (m.k ~= ARGV[4] or (m.account == true and ARGV[5] ~= '1')) then
+  return {'denied', 0}
+end
+redis.call('XDEL', KEYS[2], sid)
+redis.call('ZREM', KEYS[1], ARGV[3])
+local tomb = '{"id":' .. cjson.encode(m.id) .. ',"from":' .. cjson.encode(m.from)
+if m.account == true then tomb = tomb .. ',"account":true' end
+tomb = tomb .. ',"ts":' .. string.format('%d', m.ts) .. ',"by":' .. ARGV[7] .. ',"at":' .. ARGV[8] .. '}'
+redis.call('ZADD', KEYS[3], seq, tomb)
+redis.call('PUBLISH', ARGV[1], 'd' .. string.format('%d', seq) .. ' ' .. ARGV[2] .. ' ' .. ARGV[9])
+return {'ok', seq}
+"#;
 
 /// Keeps a room's counter at least at `ARGV[1]` (after Redis lost data).
 ///

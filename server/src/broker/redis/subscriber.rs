@@ -12,6 +12,7 @@ use tokio::sync::Notify;
 use tracing::{debug, info, warn};
 use uuid::Uuid;
 
+use super::history::{Kept, read_after};
 use super::state;
 use super::wire::{self, MemberEntry, Note, Owner, keys};
 use super::{Cluster, Outgoing, member_entry, presence_event, scripts};
@@ -100,6 +101,23 @@ async fn on_payload(
         deliver(hub, last, &room, seq, record);
         return Ok(());
     }
+    if payload.starts_with('d') {
+        let Some((room, seq, deletion)) = wire::parse_deletion(payload) else {
+            warn!(payload = ?payload.chars().take(200).collect::<String>(), "unreadable deletion");
+            return Ok(());
+        };
+        // After the message's own publish, so after the message wherever it is shown; the
+        // numbering of messages (`last`) does not change.
+        let event = ServerMsg::Deleted {
+            room: room.clone(),
+            id: deletion.id,
+            seq,
+            by: deletion.by,
+            ts: deletion.ts,
+        };
+        hub.deliver(&room, Event::new(event));
+        return Ok(());
+    }
     let note: Note = match serde_json::from_str(payload) {
         Ok(note) => note,
         Err(e) => {
@@ -181,8 +199,8 @@ fn deliver(
     seq: u64,
     record: wire::Record,
 ) {
-    let event = Event::new(record.stored(seq).into_message(room.clone()));
-    if hub.deliver(room, event) {
+    let Some(message) = record.stored(seq).into_message(room.clone()) else { return };
+    if hub.deliver(room, Event::new(message)) {
         last.insert(room.clone(), seq);
     } else {
         // Nobody here is in the room: a member who joins later reads its backlog.
@@ -202,17 +220,26 @@ async fn fill(
 ) -> RedisResult<()> {
     let mut conn = cluster.conn.clone();
     loop {
-        let end = until.map_or_else(|| "+".to_owned(), |u| format!("({u}-0"));
-        let reply: redis::streams::StreamRangeReply =
-            conn.xrange_count(keys::log(room), format!("({after}-0"), end, REFILL_PAGE).await?;
-        let messages = super::history::entries(room, reply);
-        let full = messages.len() >= REFILL_PAGE as usize;
-        if !messages.is_empty() {
-            debug!(room = %room, after, count = messages.len(), "filling in missed messages");
+        let kept = read_after(&mut conn, room, after, until, REFILL_PAGE).await?;
+        let full = kept.len() >= REFILL_PAGE as usize;
+        if !kept.is_empty() {
+            debug!(room = %room, after, count = kept.len(), "filling in missed messages");
         }
-        for stored in messages {
-            after = stored.seq;
-            let event = Event::new(stored.into_message(room.clone()));
+        for kept in kept {
+            after = kept.seq();
+            // A message deleted meanwhile is told as its deletion: the members here go on
+            // from its number without a gap, and show nothing of it.
+            let event = match kept {
+                Kept::Message(stored) => stored.into_message(room.clone()),
+                Kept::Gone { seq, tombstone } => Some(ServerMsg::Deleted {
+                    room: room.clone(),
+                    id: tombstone.id,
+                    seq,
+                    by: tombstone.by,
+                    ts: tombstone.at,
+                }),
+            };
+            let Some(event) = event.map(Event::new) else { continue };
             if hub.deliver(room, event) {
                 last.insert(room.clone(), after);
             } else {

@@ -20,6 +20,11 @@ pub struct Record {
     pub kind: MessageKind,
     pub text: Text,
     pub ts: u64,
+    /// The look-alike key of `from`: the delete script decides in Redis whether a message
+    /// is the requester's own, and Redis cannot work keys out. Records from before deletion
+    /// have none: only operators delete those.
+    #[serde(default, rename = "k", skip_serializing_if = "String::is_empty")]
+    pub key: String,
 }
 
 impl Record {
@@ -30,10 +35,54 @@ impl Record {
             from: self.from,
             account: self.account,
             kind: self.kind,
-            text: self.text,
+            text: Some(self.text),
             ts: self.ts,
         }
     }
+}
+
+/// A deleted message as the delete script keeps it in the room's tombstones (a sorted set
+/// by `seq`, beside the stream, whose entry is gone): its record without the text, and who
+/// deleted it when.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Tombstone {
+    pub id: Uuid,
+    pub from: Nick,
+    #[serde(default)]
+    pub account: bool,
+    pub ts: u64,
+    pub by: Nick,
+    pub at: u64,
+}
+
+impl Tombstone {
+    pub fn stored(&self, seq: u64) -> Stored {
+        Stored {
+            id: self.id,
+            seq,
+            from: self.from.clone(),
+            account: self.account,
+            kind: MessageKind::Deleted,
+            text: None,
+            ts: self.ts,
+        }
+    }
+}
+
+/// What the delete script publishes after `d<seq> <room> `: the rest of the `deleted` event.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Deletion {
+    pub id: Uuid,
+    pub by: Nick,
+    pub ts: u64,
+}
+
+/// A deletion as the delete script publishes it: `d<seq> <room> <deletion json>`.
+pub fn parse_deletion(payload: &str) -> Option<(RoomName, u64, Deletion)> {
+    let rest = payload.strip_prefix('d')?;
+    let (seq, rest) = rest.split_once(' ')?;
+    let (room, json) = rest.split_once(' ')?;
+    Some((RoomName::parse(room).ok()?, seq.parse().ok()?, serde_json::from_str(json).ok()?))
 }
 
 /// Everything published other than room messages (which the say script publishes in its own
@@ -208,6 +257,16 @@ pub mod keys {
     pub fn members(room: &RoomName) -> String {
         format!("chat:{{{room}}}:members")
     }
+    /// A room's messages by id (the uuid's 16 bytes), scored by `seq`: how `delete` finds
+    /// one. Trimmed with the stream.
+    pub fn ids(room: &RoomName) -> String {
+        format!("chat:{{{room}}}:ids")
+    }
+    /// A room's deleted messages ([`super::Tombstone`]), scored by `seq`: history shows
+    /// them in their places.
+    pub fn gone(room: &RoomName) -> String {
+        format!("chat:{{{room}}}:gone")
+    }
     pub fn nick(key: &NickKey) -> String {
         nick_of(key.as_str())
     }
@@ -281,6 +340,7 @@ mod tests {
             kind: MessageKind::Say,
             text: Text::parse("hi there").unwrap(),
             ts: 1,
+            key: String::new(),
         };
         let payload = format!("m42 lobby {}", serde_json::to_string(&record).unwrap());
         let (room, seq, back) = parse_message(&payload).unwrap();
