@@ -32,19 +32,6 @@ async fn said(c: &mut JsonClient, text: &str) -> (Uuid, u64) {
     (id, seq)
 }
 
-/// The next `deleted` event, with what came before it.
-async fn deleted(c: &mut JsonClient) -> (ServerMsg, Vec<ServerMsg>) {
-    c.recv_until(|m| matches!(m, ServerMsg::Deleted { .. })).await
-}
-
-async fn refused(c: &mut JsonClient) -> ErrorCode {
-    let (error, _) = c
-        .recv_until(|m| matches!(m, ServerMsg::Error { request: Some(r), .. } if r == "delete"))
-        .await;
-    let ServerMsg::Error { code, .. } = error else { unreachable!() };
-    code
-}
-
 /// Every value Redis answers with, each key read by its type, as bytes: what a look at
 /// Redis finds.
 async fn everything_in(redis: &RedisServer) -> Vec<Vec<u8>> {
@@ -114,11 +101,11 @@ async fn a_deletion_reaches_every_node_and_no_read_of_redis_returns_the_text() {
     assert!(holds(&everything_in(&redis).await, SECRET), "stored, so the check below can fail");
 
     tracy.send(delete("lobby", id)).await;
-    assert_eq!(refused(&mut tracy).await, ErrorCode::NotOperator, "Michael's, not Tracy's");
+    assert_eq!(tracy.refusal_of("delete").await, ErrorCode::NotOperator, "Michael's, not Tracy's");
 
     michael.send(delete("lobby", id)).await;
     for c in [&mut michael, &mut tracy] {
-        let (event, _) = deleted(c).await;
+        let (event, _) = c.recv_deleted().await;
         let ServerMsg::Deleted { id: x, seq: s, by, .. } = event else { unreachable!() };
         assert_eq!((x, s, by), (id, seq, nick("Michael")));
     }
@@ -141,7 +128,7 @@ async fn a_deletion_reaches_every_node_and_no_read_of_redis_returns_the_text() {
         assert_eq!((history[1].id, history[1].from.clone()), (id, nick("Michael")));
     }
     michael.send(delete("lobby", id)).await;
-    assert_eq!(refused(&mut michael).await, ErrorCode::NoSuchMessage);
+    assert_eq!(michael.refusal_of("delete").await, ErrorCode::NoSuchMessage);
     // Numbering goes on after the deleted message, and joiners' backlogs show the tombstone.
     michael.send(say("lobby", "later")).await;
     let (_, later) = said(&mut tracy, "later").await;
@@ -179,7 +166,7 @@ async fn an_owner_on_one_node_deletes_a_message_said_on_the_other() {
     tracy.send(say("rust", "spam spam spam")).await;
     let (spam, _) = said(&mut michael, "spam spam spam").await;
     michael.send(delete("rust", spam)).await;
-    let (event, _) = deleted(&mut tracy).await;
+    let (event, _) = tracy.recv_deleted().await;
     assert!(
         matches!(event, ServerMsg::Deleted { id, by, .. } if id == spam && by == nick("Michael"))
     );
@@ -191,7 +178,7 @@ async fn an_owner_on_one_node_deletes_a_message_said_on_the_other() {
         .await;
     michael.recv_until(|m| matches!(m, ServerMsg::Account { .. })).await;
     michael.send(delete("rust", signed)).await;
-    assert_eq!(refused(&mut michael).await, ErrorCode::NotOperator, "a guest now");
+    assert_eq!(michael.refusal_of("delete").await, ErrorCode::NotOperator, "a guest now");
 }
 
 /// Node a is cut off from Redis while a member on node b says a message and deletes it. When
@@ -214,10 +201,10 @@ async fn a_node_cut_off_meanwhile_is_told_of_the_deletion() {
     tracy.send(say("lobby", SECRET)).await;
     let (id, seq) = said(&mut tracy, SECRET).await;
     tracy.send(delete("lobby", id)).await;
-    deleted(&mut tracy).await;
+    tracy.recv_deleted().await;
     relay.restore();
 
-    let (event, before) = tokio::time::timeout(WAIT * 4, deleted(&mut michael)).await.unwrap();
+    let (event, before) = tokio::time::timeout(WAIT * 4, michael.recv_deleted()).await.unwrap();
     assert!(matches!(event, ServerMsg::Deleted { id: x, seq: s, .. } if x == id && s == seq));
     assert!(!before.iter().any(|m| matches!(m, ServerMsg::Message { .. })), "{before:?}");
     tracy.send(say("lobby", "after the cut")).await;

@@ -44,20 +44,6 @@ async fn said(c: &mut JsonClient, r: &str, text: &str) -> (Uuid, u64) {
     (id, seq)
 }
 
-/// The next `deleted` event, with what came before it.
-async fn deleted(c: &mut JsonClient) -> (ServerMsg, Vec<ServerMsg>) {
-    c.recv_until(|m| matches!(m, ServerMsg::Deleted { .. })).await
-}
-
-/// The code of the error that answers the next `delete`.
-async fn refused(c: &mut JsonClient) -> ErrorCode {
-    let (error, _) = c
-        .recv_until(|m| matches!(m, ServerMsg::Error { request: Some(r), .. } if r == "delete"))
-        .await;
-    let ServerMsg::Error { code, .. } = error else { unreachable!() };
-    code
-}
-
 /// A session of `name`, registered and so logged in, past its lobby member list. Each from
 /// a loopback address of its own: an address makes only a few accounts.
 async fn account(server: &TestServer, name: &str) -> JsonClient {
@@ -96,7 +82,7 @@ async fn a_member_deletes_their_own_message_and_the_room_is_told() {
     michael.send(delete("lobby", id)).await;
     let mut told = Vec::new();
     for c in [&mut michael, &mut tracy] {
-        let (event, before) = deleted(c).await;
+        let (event, before) = c.recv_deleted().await;
         let ServerMsg::Deleted { room, id: x, seq: s, by, .. } = event else { unreachable!() };
         assert_eq!((room, x, s, by), (RoomName::lobby(), id, seq, nick("Michael")));
         told.push(before);
@@ -116,14 +102,18 @@ async fn a_member_deletes_their_own_message_and_the_room_is_told() {
     assert_eq!(tombstone.from, nick("Michael"));
 
     michael.send(delete("lobby", id)).await;
-    assert_eq!(refused(&mut michael).await, ErrorCode::NoSuchMessage, "deleted already");
+    assert_eq!(michael.refusal_of("delete").await, ErrorCode::NoSuchMessage, "deleted already");
     michael.send(delete("lobby", Uuid::now_v7())).await;
-    assert_eq!(refused(&mut michael).await, ErrorCode::NoSuchMessage, "no such id");
+    assert_eq!(michael.refusal_of("delete").await, ErrorCode::NoSuchMessage, "no such id");
     michael.send(delete("rust", history[0].id)).await;
-    assert_eq!(refused(&mut michael).await, ErrorCode::NotInRoom);
+    assert_eq!(michael.refusal_of("delete").await, ErrorCode::NotInRoom);
     enter(&mut michael, "rust").await;
     michael.send(delete("rust", history[0].id)).await;
-    assert_eq!(refused(&mut michael).await, ErrorCode::NoSuchMessage, "another room's message");
+    assert_eq!(
+        michael.refusal_of("delete").await,
+        ErrorCode::NoSuchMessage,
+        "another room's message"
+    );
     tracy.assert_silent().await;
 }
 
@@ -141,14 +131,14 @@ async fn someone_elses_message_is_not_a_members_to_delete() {
     michael.send(say("lobby", "mine")).await;
     let (mine, _) = said(&mut tracy, "lobby", "mine").await;
     tracy.send(delete("lobby", mine)).await;
-    assert_eq!(refused(&mut tracy).await, ErrorCode::NotOperator);
+    assert_eq!(tracy.refusal_of("delete").await, ErrorCode::NotOperator);
 
     tracy.send(say("lobby", "signed")).await;
     let (signed, _) = said(&mut tracy, "lobby", "signed").await;
     tracy.send(ClientMsg::Unregister { password: Password::parse(SECRET).unwrap() }).await;
     tracy.recv_until(|m| matches!(m, ServerMsg::Account { .. })).await;
     tracy.send(delete("lobby", signed)).await;
-    assert_eq!(refused(&mut tracy).await, ErrorCode::NotOperator, "a guest now");
+    assert_eq!(tracy.refusal_of("delete").await, ErrorCode::NotOperator, "a guest now");
 
     // As a guest, her guest messages are hers, under any nick of the same key.
     tracy.send(say("lobby", "as a guest")).await;
@@ -156,7 +146,7 @@ async fn someone_elses_message_is_not_a_members_to_delete() {
     tracy.send(ClientMsg::Nick { nick: nick("TRACY") }).await;
     tracy.recv_until(|m| matches!(m, ServerMsg::Nick { .. })).await;
     tracy.send(delete("lobby", guest)).await;
-    let (event, _) = deleted(&mut michael).await;
+    let (event, _) = michael.recv_deleted().await;
     assert!(
         matches!(event, ServerMsg::Deleted { id, by, .. } if id == guest && by == nick("TRACY"))
     );
@@ -194,17 +184,17 @@ async fn operators_owners_and_admins_delete_anyones_message() {
         ids.push(said(&mut tracy, "rust", text).await.0);
     }
     vic.send(delete("rust", ids[3])).await;
-    assert_eq!(refused(&mut vic).await, ErrorCode::NotOperator, "voiced is not operator");
+    assert_eq!(vic.refusal_of("delete").await, ErrorCode::NotOperator, "voiced is not operator");
 
     for (deleter, id, by) in [(&mut sam, ids[0], "Sam"), (&mut michael, ids[1], "Michael")] {
         deleter.send(delete("rust", id)).await;
-        let (event, _) = deleted(&mut tracy).await;
+        let (event, _) = tracy.recv_deleted().await;
         assert!(
             matches!(event, ServerMsg::Deleted { id: x, by: b, .. } if x == id && b == nick(by))
         );
     }
     admin.send(delete("rust", ids[2])).await;
-    let (event, _) = deleted(&mut tracy).await;
+    let (event, _) = tracy.recv_deleted().await;
     assert!(matches!(event, ServerMsg::Deleted { id, .. } if id == ids[2]));
 
     let history = page_all(&mut tracy, "rust").await;
@@ -251,7 +241,7 @@ async fn the_text_leaves_the_database_file() {
 
     for id in [short, long] {
         michael.send(delete("lobby", id)).await;
-        deleted(&mut michael).await;
+        michael.recv_deleted().await;
     }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
     while holds(&db, SHORT) || holds(&db, LONG_MARK) {
@@ -298,9 +288,9 @@ async fn a_deletion_costs_a_message() {
     }
     let (id, _) = said(&mut michael, "lobby", "c").await;
     michael.send(delete("lobby", id)).await;
-    deleted(&mut michael).await;
+    michael.recv_deleted().await;
     michael.send(delete("lobby", id)).await;
-    assert_eq!(refused(&mut michael).await, ErrorCode::Flood);
+    assert_eq!(michael.refusal_of("delete").await, ErrorCode::Flood);
 }
 
 /// On the plain-text port, `/delete` deletes the session's last message in its room, and the
@@ -317,7 +307,7 @@ async fn plain_clients_delete_their_last_message() {
     michael.send("/delete\n").await;
     let line = michael.line_until(|l| l.contains("deleted")).await;
     assert_eq!(line, "[lobby] * Michael deleted a message");
-    let (event, before) = deleted(&mut tracy).await;
+    let (event, before) = tracy.recv_deleted().await;
     assert!(matches!(event, ServerMsg::Deleted { by, .. } if by == nick("Michael")));
     assert!(before.iter().any(
         |m| matches!(m, ServerMsg::Message { text, .. } if text.as_str() == "take this back")

@@ -229,6 +229,20 @@ impl<S: Stream> JsonClient<S> {
         self.recv().await
     }
 
+    /// The next `deleted` event, with what came before it.
+    pub async fn recv_deleted(&mut self) -> (ServerMsg, Vec<ServerMsg>) {
+        self.recv_until(|m| matches!(m, ServerMsg::Deleted { .. })).await
+    }
+
+    /// The code of the error that answers the next `request` (a `type`, e.g. "delete").
+    pub async fn refusal_of(&mut self, request: &str) -> protocol::ErrorCode {
+        let (error, _) = self
+            .recv_until(|m| matches!(m, ServerMsg::Error { request: Some(r), .. } if r == request))
+            .await;
+        let ServerMsg::Error { code, .. } = error else { unreachable!() };
+        code
+    }
+
     /// The next message; fails the test if none comes within [`WAIT`].
     pub async fn recv(&mut self) -> ServerMsg {
         self.recv_within(WAIT).await
