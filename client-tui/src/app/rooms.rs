@@ -190,6 +190,7 @@ impl App {
                 Moderation::Topic { text } => state.set_topic(text.as_ref()),
                 Moderation::Role { nick, role } => state.set_role(nick.clone(), *role),
                 Moderation::Claimed => state.set_role(by.clone(), Role::Owner),
+                Moderation::Disowned => state.drop_owner(),
                 _ => {}
             }
         }

@@ -87,6 +87,7 @@ impl<D: Dialect> Session<D> {
             | ClientMsg::Role { .. }
             | ClientMsg::Invite { .. }
             | ClientMsg::Claim { .. }
+            | ClientMsg::Disown { .. }
             | ClientMsg::Kill { .. }
             | ClientMsg::Gban { .. }
             | ClientMsg::Ungban { .. }
