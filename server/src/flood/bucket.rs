@@ -82,6 +82,12 @@ impl Bucket {
         Ok(())
     }
 
+    /// Puts back a token [`Bucket::take`] took for work that was then not done.
+    pub fn give_back(&mut self) {
+        let every = self.rate.every.min(NEVER);
+        self.full_at = self.full_at.checked_sub(every).unwrap_or(self.full_at);
+    }
+
     /// Takes `tokens` more after the fact, for work whose size is known only once it is done
     /// (the bytes of an answer): the bucket may go below empty, and the next [`Bucket::take`]
     /// waits until it has refilled past that. At most a burst below empty, so one big answer

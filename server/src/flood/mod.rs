@@ -135,6 +135,12 @@ impl Flood {
         self.presence.take().is_ok()
     }
 
+    /// Puts back the announcement [`Flood::announce`] took for a join that was refused: only
+    /// joins that happen use the budget of the members told of them.
+    pub fn unannounce(&mut self) {
+        self.presence.give_back();
+    }
+
     /// Keeps the emptier of each pair of buckets: a connection's use counts for the next
     /// one of the same account or address.
     pub fn merge(&mut self, other: &Flood) {
