@@ -110,6 +110,21 @@ impl Bucket {
         self.full_at <= now
     }
 
+    /// How long until it is full again, from `now`.
+    pub fn full_in(&self, now: Instant) -> Duration {
+        self.full_at.saturating_duration_since(now)
+    }
+
+    /// Keeps the emptier of this and a bucket that is full `wait` after `now` (another
+    /// node's, read from Redis): at most a burst below empty, however long `wait` is.
+    pub fn merge_full_in(&mut self, wait: Duration, now: Instant) {
+        let every = self.rate.every.min(NEVER);
+        let deepest = every.saturating_mul(self.rate.burst).saturating_mul(2);
+        if let Some(at) = now.checked_add(wait.min(deepest)) {
+            self.full_at = self.full_at.max(at);
+        }
+    }
+
     /// Keeps the emptier of the two: what one connection used counts for the next.
     pub fn merge(&mut self, other: &Bucket) {
         self.full_at = self.full_at.max(other.full_at);

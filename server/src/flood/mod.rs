@@ -17,16 +17,19 @@
 //! - `block.rs`: [`AddressBlock`], what per-address limits count by, and [`Exempt`].
 //! - `connects.rs`: [`Connects`], connections per address block, at once and over time.
 //! - `kept.rs`: [`Kept`], the buckets of connections that ended.
+//! - `shared.rs`: [`Shared`], the buckets as another node reads them (kept in Redis).
 
 mod block;
 mod bucket;
 mod connects;
 mod kept;
+mod shared;
 
 pub use block::{AddressBlock, Exempt};
 pub use bucket::{Bucket, Rate};
 pub use connects::{AddressSlot, Connects, TurnedAway};
 pub use kept::{Holder, Kept};
+pub use shared::Shared;
 
 use std::time::Duration;
 
