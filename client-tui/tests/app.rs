@@ -49,6 +49,7 @@ fn welcome(app: &mut App) -> Vec<Effect> {
     server(
         app,
         ServerMsg::Welcome {
+            flood: None,
             account: false,
             session: Uuid::now_v7(),
             nick: nick("Michael"),

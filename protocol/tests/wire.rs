@@ -218,6 +218,7 @@ fn server_fixtures() -> Vec<(ServerMsg, &'static str)> {
     vec![
         (
             ServerMsg::Welcome {
+                flood: None,
                 account: false,
                 session: id(),
                 nick: nick("Michael"),

@@ -305,6 +305,7 @@ impl Session {
 
 fn welcome(nick: &Nick) -> ServerMsg {
     ServerMsg::Welcome {
+        flood: None,
         account: false,
         session: id(),
         nick: nick.clone(),
@@ -541,6 +542,7 @@ fn server_msg() -> impl Strategy<Value = ServerMsg> {
             };
             let greeting = format!("Hello, {nick}! Welcome to {name}.");
             ServerMsg::Welcome {
+                flood: None,
                 session,
                 nick,
                 server,
