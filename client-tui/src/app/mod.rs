@@ -27,8 +27,13 @@ mod incoming;
 mod keys;
 mod link;
 mod login;
+mod outbox;
 mod paste;
+mod private;
 mod rooms;
+
+pub use link::{MAX_NICK_FALLBACKS, fallback_nick};
+pub use private::{ACTION_PREFIX, as_action};
 
 /// Lines kept in the connection log.
 pub const LOG_CAPACITY: usize = 500;
