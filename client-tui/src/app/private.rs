@@ -36,9 +36,10 @@ impl App {
             return;
         }
         // The window with them under any look-alike of the name, as the server reads it.
-        let open = self.windows.iter().position(
-            |w| matches!(&w.target, Target::Private(with) if with.key() == nick.key()),
-        );
+        let open = self
+            .windows
+            .iter()
+            .position(|w| matches!(&w.target, Target::Private(with) if with.key() == nick.key()));
         let index = open.unwrap_or_else(|| self.windows.open(Target::Private(nick)));
         self.windows.switch_to(index);
     }
