@@ -103,7 +103,8 @@ mod tests {
         assert_eq!(pacer.take(t0 + Duration::from_millis(500)), Ok(()));
         // Typed lines count too.
         pacer.charge(t0 + Duration::from_millis(500));
-        assert_eq!(pacer.take(t0 + Duration::from_millis(500)), Err(t0 + Duration::from_secs(1)));
+        let after_both = t0 + Duration::from_millis(1500);
+        assert_eq!(pacer.take(t0 + Duration::from_millis(500)), Err(after_both));
     }
 
     #[test]

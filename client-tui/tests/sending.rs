@@ -15,7 +15,7 @@ use chat_tui::link::Connection;
 use chat_tui::outbox::MAX_QUEUED;
 use chat_tui::settings::Settings;
 use chat_tui::window::Target;
-use common::{app, joined, net, nick, render, say_in, screen};
+use common::{app, joined, net, nick, render, row_in, say_in, screen};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use protocol::{
     ClientMsg, ErrorCode, FloodRate, Label, MessageKind, RoomInfo, RoomName, ServerMsg, Text,
@@ -306,7 +306,11 @@ fn a_taken_nick_falls_back_and_says_why() {
         panic!("{effects:?}")
     };
     assert_eq!(tried.as_str(), "Michael_");
-    let shown = screen(&render(&app).0);
+    // In the conversation pane, not only in the connection log.
+    let (buf, _) = render(&app);
+    let pane = app.panes(buf.area).messages_inner();
+    let shown: Vec<String> = (pane.top()..pane.bottom()).map(|y| row_in(&buf, pane, y)).collect();
+    let shown = shown.join("\n");
     assert!(shown.contains("the nick Michael is in use; trying Michael_"), "{shown}");
     let effects = app.update(Event::Net(NetEvent::Message(taken())));
     assert!(

@@ -129,8 +129,8 @@ async fn a_paste_line_by_line_is_paced_to_the_server() {
     }
     // Each echoed once (a sender's lines are grouped under one nick).
     let screen = michael.wait_for("pasted line 12").await;
-    assert!(screen.contains("<Michael> pasted line 01"), "{screen}");
     assert!(!screen.contains("slow down"), "{screen}");
+    assert!(screen.contains("<Michael> pasted line 01"), "{screen}");
     michael.key("C-c");
     michael.wait_for("EXITED 0").await;
 }
