@@ -14,6 +14,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 server="127.0.0.1:7878"
+# Where cargo puts the binaries: its own default, or the CARGO_TARGET_DIR of the person's.
+bin="${CARGO_TARGET_DIR:-target}/release"
 demo="target/chat-demo"
 pidfile="$demo/chat-server.pid"
 log="$demo/chat-server.log"
@@ -42,7 +44,7 @@ if listening; then
 else
   mkdir -p "$demo"
   # A session of its own: Ctrl-C in this terminal, or closing it, does not reach the server.
-  setsid target/release/chat-server --listen "$server" --plain-listen 127.0.0.1:7879 \
+  setsid "$bin/chat-server" --listen "$server" --plain-listen 127.0.0.1:7879 \
     --db "$demo/history.db" >"$log.out" 2>"$log" </dev/null &
   echo $! >"$pidfile"
   for _ in $(seq 50); do
@@ -59,7 +61,7 @@ else
 fi
 
 status=0
-target/release/chat-tui --name "$name" --server "$server" || status=$?
+"$bin/chat-tui" --name "$name" --server "$server" || status=$?
 if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
   echo "The demo chat-server is still running for anyone else connected; scripts/chat.sh --stop stops it."
 fi

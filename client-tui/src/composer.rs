@@ -8,9 +8,9 @@ use protocol::Nick;
 use crate::complete::Completion;
 use crate::input::Input;
 use crate::login::secret_command;
-use crate::outbox::Outbox;
 use crate::pace::Pacer;
 use crate::paste::{LineQueue, PendingPaste, normalise};
+use crate::unsent::Unsent;
 use crate::windows::Windows;
 
 /// Sent lines kept for Up/Down recall.
@@ -30,7 +30,7 @@ pub struct Composer {
     /// Pasted lines being sent one at a time.
     pub(crate) sending: Option<LineQueue>,
     /// Lines typed while offline, and where each `/msg` was typed.
-    pub outbox: Outbox,
+    pub unsent: Unsent,
     /// The server's rate for messages, and what was sent against it.
     pub(crate) pacer: Pacer,
 }

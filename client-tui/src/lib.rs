@@ -16,7 +16,7 @@
 //!   - `app/backlog.rs`: earlier messages: the backlog on joining, older pages when scrolling up.
 //!   - `app/link.rs`: the connection's life: losing it, reconnecting, rejoining, filling in.
 //!   - `app/paste.rs`: asking about a multi-line paste and sending it as chosen.
-//!   - `app/outbox.rs`: where a typed message goes: at once, behind lines still going out,
+//!   - `app/send.rs`: where a typed message goes: at once, behind lines still going out,
 //!     or queued while offline and sent after the next rejoin.
 //!   - `app/private.rs`: `/query`, `/me` and `/who` in a private window, `/close`, `/clear`,
 //!     a `/msg` echoed where it was typed.
@@ -46,7 +46,7 @@
 //! - [`help`]: what the help says, laid out in rows for a width, and how far it scrolls.
 //! - [`paste`]: a multi-line paste held for a choice, and lines sent one at a time.
 //! - [`pace`]: the server's rate for messages, so lines sent in a row are never refused.
-//! - [`outbox`]: lines typed while offline, and where each `/msg` was typed.
+//! - [`unsent`]: lines typed while offline, and where each `/msg` was typed.
 //! - [`reconnect`]: backoff with jitter between attempts.
 //! - [`login`]: the password in memory, the masked prompt, the commands that carry one.
 //! - [`wrap`]: word wrapping in display columns.
@@ -76,7 +76,6 @@ pub mod layout;
 pub mod link;
 pub mod login;
 pub mod net;
-pub mod outbox;
 pub mod pace;
 pub mod password;
 pub mod paste;
@@ -88,6 +87,7 @@ pub mod settings;
 pub mod terminal;
 pub mod tls;
 pub mod ui;
+pub mod unsent;
 pub mod window;
 pub mod windows;
 pub mod wrap;

@@ -7,7 +7,7 @@
 //! the last and the server's advertised rate allows ([`crate::pace`]), with one progress line
 //! ("sending 7/15...") meanwhile. When the server's flood control refuses a line all the same,
 //! it is sent again once the server says it may be (`retry_after_ms`), so no line is lost and
-//! none is sent twice. Lines typed while offline go out the same way ([`crate::outbox`]).
+//! none is sent twice. Lines typed while offline go out the same way ([`crate::unsent`]).
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};

@@ -12,8 +12,8 @@ use chat_tui::app::App;
 use chat_tui::entry::EntryKind;
 use chat_tui::event::{Effect, Event, NetEvent, Security};
 use chat_tui::link::Connection;
-use chat_tui::outbox::MAX_QUEUED;
 use chat_tui::settings::Settings;
+use chat_tui::unsent::MAX_QUEUED;
 use chat_tui::window::Target;
 use common::{app, joined, net, nick, render, row_in, say_in, screen};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -222,11 +222,11 @@ fn a_full_queue_says_so_and_keeps_the_line() {
     for i in 0..MAX_QUEUED {
         type_line(&mut app, &format!("line {i}"));
     }
-    assert_eq!(app.composer.outbox.len(), MAX_QUEUED);
+    assert_eq!(app.composer.unsent.len(), MAX_QUEUED);
     type_line(&mut app, "one too many");
     assert!(texts(&app).last().unwrap().contains("lines are queued already"));
     assert_eq!(app.composer.input.as_str(), "one too many");
-    assert_eq!(app.composer.outbox.len(), MAX_QUEUED);
+    assert_eq!(app.composer.unsent.len(), MAX_QUEUED);
 }
 
 /// A command that cannot be queued (a join) is not thrown away while offline: it is back in

@@ -156,7 +156,7 @@ impl App {
             ServerMsg::Error { code, message, request, retry_after_ms } => {
                 if request.as_deref() == Some("msg") && self.composer.sending.is_none() {
                     // A typed /msg refused: no echo will come for where it was typed.
-                    self.composer.outbox.msg_answered(None);
+                    self.composer.unsent.msg_answered(None);
                 }
                 self.paste_refused(code, retry_after_ms);
                 self.account_refused(request.as_deref());

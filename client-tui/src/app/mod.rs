@@ -27,10 +27,10 @@ mod incoming;
 mod keys;
 mod link;
 mod login;
-mod outbox;
 mod paste;
 mod private;
 mod rooms;
+mod send;
 
 pub use link::{MAX_NICK_FALLBACKS, fallback_nick};
 pub use private::{ACTION_PREFIX, as_action};

@@ -83,7 +83,7 @@ impl App {
     /// Our private message to `to` came back: if it was typed in another window (`/msg` in a
     /// room), it is shown there too, as `-> Tracy: text`.
     pub(super) fn private_echoed(&mut self, to: &Nick, text: &str) {
-        let Some(typed_in) = self.composer.outbox.msg_answered(Some(to)) else { return };
+        let Some(typed_in) = self.composer.unsent.msg_answered(Some(to)) else { return };
         let Some(index) = self.windows.find(&typed_in) else { return };
         if self.windows[index].target == Target::Private(to.clone()) {
             return;

@@ -1,4 +1,4 @@
-//! The outbox: what was typed for the server that it has not had yet. Lines typed while the
+//! Unsent lines: what was typed for the server that it has not had yet. Lines typed while the
 //! client is not connected wait here, in order, shown as queued in their windows, and go out
 //! after the rejoin on the next welcome (paced, as a paste line by line is: `crate::paste`).
 //! It also remembers where each `/msg` was typed, so that its echo is shown there as well as
@@ -23,7 +23,7 @@ pub const MAX_ECHO_PLACES: usize = 32;
 pub struct Full;
 
 #[derive(Debug, Default)]
-pub struct Outbox {
+pub struct Unsent {
     /// Typed while offline, oldest first, at most [`MAX_QUEUED`].
     queued: VecDeque<Line>,
     /// `/msg`s typed in another window than their private one, oldest first: the person
@@ -31,7 +31,7 @@ pub struct Outbox {
     echo_places: VecDeque<(NickKey, Target)>,
 }
 
-impl Outbox {
+impl Unsent {
     /// Keeps `line` for the next connection; returns how many wait, or [`Full`].
     pub fn queue(&mut self, line: Line) -> Result<usize, Full> {
         if self.queued.len() >= MAX_QUEUED {

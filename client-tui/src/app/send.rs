@@ -1,6 +1,6 @@
 //! Where a typed message goes: to the server at once; after the lines still on their way (a
 //! paste, the lines of an earlier absence), so they keep their order; or, while offline, into
-//! the outbox ([`crate::outbox`]), shown in grey as queued and sent after the next rejoin.
+//! the unsent lines ([`crate::unsent`]), shown in grey as queued and sent after the next rejoin.
 
 use protocol::sanitize;
 
@@ -8,8 +8,8 @@ use super::{App, LogKind};
 use crate::entry::EntryKind;
 use crate::event::Effect;
 use crate::link::Connection;
-use crate::outbox::{Full, MAX_QUEUED};
 use crate::paste::{Destination, Line, LineQueue};
+use crate::unsent::{Full, MAX_QUEUED};
 use crate::window::Target;
 
 /// How a queued line is shown: `queued: hello`, `queued: * waves`, `queued: -> Tracy: hi`.
@@ -31,7 +31,7 @@ impl App {
             && w.target != Target::Private(to.clone())
         {
             let typed_in = w.target.clone();
-            self.composer.outbox.msg_typed(to, typed_in);
+            self.composer.unsent.msg_typed(to, typed_in);
         }
         if self.link.state != Connection::Registered {
             return self.queue_offline(line, typed);
@@ -45,10 +45,10 @@ impl App {
         vec![Effect::Send(line.request())]
     }
 
-    /// Not connected: `line` waits in the outbox, shown grey in the window as queued.
+    /// Not connected: `line` waits with the unsent lines, shown grey in the window as queued.
     fn queue_offline(&mut self, line: Line, typed: Option<String>) -> Vec<Effect> {
         let shown = queued_text(&line);
-        match self.composer.outbox.queue(line) {
+        match self.composer.unsent.queue(line) {
             Ok(_) => self.note(EntryKind::Info, &shown),
             Err(Full) => {
                 self.note(
@@ -69,7 +69,7 @@ impl App {
     /// Welcomed: the lines typed while offline go, in order, after the rejoins already asked
     /// for, at the server's pace.
     pub(crate) fn send_queued(&mut self) -> Vec<Effect> {
-        let lines = self.composer.outbox.take();
+        let lines = self.composer.unsent.take();
         if lines.is_empty() {
             return Vec::new();
         }
