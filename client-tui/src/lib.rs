@@ -47,6 +47,7 @@
 //! - [`paste`]: a multi-line paste held for a choice, and lines sent one at a time.
 //! - [`pace`]: the server's rate for messages, so lines sent in a row are never refused.
 //! - [`unsent`]: lines typed while offline, and where each `/msg` was typed.
+//! - [`pages`]: the later pages of big rooms' member lists, asked for one at a time.
 //! - [`reconnect`]: backoff with jitter between attempts.
 //! - [`login`]: the password in memory, the masked prompt, the commands that carry one.
 //! - [`wrap`]: word wrapping in display columns.
@@ -77,6 +78,7 @@ pub mod link;
 pub mod login;
 pub mod net;
 pub mod pace;
+pub mod pages;
 pub mod password;
 pub mod paste;
 pub mod reconnect;
