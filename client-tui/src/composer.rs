@@ -1,6 +1,6 @@
 //! The composer: the input line being typed and what feeds it: the keys that edit it, recalling
-//! sent lines with Up/Down, Tab completion, a paste waiting for a choice, and pasted lines on
-//! their way.
+//! sent lines with Up/Down, Tab completion, a paste waiting for a choice, pasted lines on
+//! their way and the pace they go at, and lines typed while offline.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use protocol::Nick;
@@ -8,7 +8,9 @@ use protocol::Nick;
 use crate::complete::Completion;
 use crate::input::Input;
 use crate::login::secret_command;
+use crate::pace::Pacer;
 use crate::paste::{LineQueue, PendingPaste, normalise};
+use crate::unsent::Unsent;
 use crate::windows::Windows;
 
 /// Sent lines kept for Up/Down recall.
@@ -27,6 +29,10 @@ pub struct Composer {
     pub paste: Option<PendingPaste>,
     /// Pasted lines being sent one at a time.
     pub(crate) sending: Option<LineQueue>,
+    /// Lines typed while offline, and where each `/msg` was typed.
+    pub unsent: Unsent,
+    /// The server's rate for messages, and what was sent against it.
+    pub(crate) pacer: Pacer,
 }
 
 impl Composer {

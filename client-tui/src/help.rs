@@ -29,7 +29,10 @@ const UNDER_INDENT: usize = 2;
 
 /// The client's own commands and its keys, after the protocol's commands in the help. An
 /// empty row separates the commands from the keys.
-pub const CLIENT_HELP: [(&str, &str); 12] = [
+pub const CLIENT_HELP: [(&str, &str); 15] = [
+    ("/query NAME", "open a private window with NAME, sending nothing"),
+    ("/close", "close this window (a room's is left)"),
+    ("/clear", "empty this window; PgUp brings the history back"),
     ("/members", "show or hide the member list (also F2)"),
     ("/connect", "reconnect now instead of waiting"),
     ("", ""),

@@ -16,6 +16,10 @@
 //!   - `app/backlog.rs`: earlier messages: the backlog on joining, older pages when scrolling up.
 //!   - `app/link.rs`: the connection's life: losing it, reconnecting, rejoining, filling in.
 //!   - `app/paste.rs`: asking about a multi-line paste and sending it as chosen.
+//!   - `app/send.rs`: where a typed message goes: at once, behind lines still going out,
+//!     or queued while offline and sent after the next rejoin.
+//!   - `app/private.rs`: `/query`, `/me` and `/who` in a private window, `/close`, `/clear`,
+//!     a `/msg` echoed where it was typed.
 //!   - `app/certificate.rs`: a certificate not trusted: the first-use question, the warning.
 //!   - `app/login.rs`: accounts: the password prompt, refused and throttled logins,
 //!     `/register`, `/passwd`, `/unregister` and their answers.
@@ -41,6 +45,8 @@
 //! - [`complete`]: Tab completion of commands, rooms and nicks.
 //! - [`help`]: what the help says, laid out in rows for a width, and how far it scrolls.
 //! - [`paste`]: a multi-line paste held for a choice, and lines sent one at a time.
+//! - [`pace`]: the server's rate for messages, so lines sent in a row are never refused.
+//! - [`unsent`]: lines typed while offline, and where each `/msg` was typed.
 //! - [`pages`]: the later pages of big rooms' member lists, asked for one at a time.
 //! - [`reconnect`]: backoff with jitter between attempts.
 //! - [`login`]: the password in memory, the masked prompt, the commands that carry one.
@@ -71,6 +77,7 @@ pub mod layout;
 pub mod link;
 pub mod login;
 pub mod net;
+pub mod pace;
 pub mod pages;
 pub mod password;
 pub mod paste;
@@ -82,6 +89,7 @@ pub mod settings;
 pub mod terminal;
 pub mod tls;
 pub mod ui;
+pub mod unsent;
 pub mod window;
 pub mod windows;
 pub mod wrap;

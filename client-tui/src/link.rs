@@ -67,6 +67,12 @@ pub struct Link {
     pub login: Option<PasswordPrompt>,
     /// The new password of a `/register` or `/passwd` not answered yet: kept once it is.
     pub pending: Option<Password>,
+    /// Why we are not on the nick asked for at start-up (taken, and what is tried instead):
+    /// shown in the conversation pane until a window opens, then once in that window.
+    pub nick_trouble: Option<String>,
+    /// The nick asked for at start-up and how many fallbacks of it (`Mike_`, `Mike__`, ...)
+    /// were tried since; `None` until it is refused.
+    pub fallbacks: Option<(Nick, usize)>,
     /// Logins are throttled: no attempt before this.
     hold_until: Option<Instant>,
     /// When to try connecting again.
@@ -92,6 +98,8 @@ impl Link {
             account: false,
             login: None,
             pending: None,
+            nick_trouble: None,
+            fallbacks: None,
             hold_until: None,
             backoff: Backoff::default(),
             quitting: false,

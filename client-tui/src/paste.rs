@@ -4,8 +4,10 @@
 //! it in the input line to edit (lines joined by spaces), or drop it.
 //!
 //! Line by line, one line is on its way at a time: the next goes when the server has echoed
-//! the last. When the server's flood control refuses a line, it is sent again once the server
-//! says it may be (`retry_after_ms`), so no line is lost and none is sent twice.
+//! the last and the server's advertised rate allows ([`crate::pace`]), with one progress line
+//! ("sending 7/15...") meanwhile. When the server's flood control refuses a line all the same,
+//! it is sent again once the server says it may be (`retry_after_ms`), so no line is lost and
+//! none is sent twice. Lines typed while offline go out the same way ([`crate::unsent`]).
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -14,6 +16,7 @@ use crossterm::event::{KeyCode, KeyEvent};
 use protocol::limits::MAX_TEXT_BYTES;
 use protocol::{ClientMsg, ErrorCode, Nick, RoomName, Text};
 
+use crate::pace::Pacer;
 use crate::window::Target;
 
 /// Longest paste held, in bytes; the rest is dropped (and the prompt says so).
@@ -87,15 +90,52 @@ impl Destination {
     }
 }
 
-/// Lines being sent one at a time.
+/// One line on its way: what it says and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    pub to: Destination,
+    /// `/me` in a room; a private action is already in its text ([`crate::private`]).
+    pub action: bool,
+    pub text: Text,
+}
+
+impl Line {
+    /// The line a request sends, if it is a message to a room or a person.
+    pub fn of(request: &ClientMsg) -> Option<Self> {
+        let (to, action, text) = match request {
+            ClientMsg::Say { room, text } => (Destination::Room(room.clone()), false, text),
+            ClientMsg::Action { room, text } => (Destination::Room(room.clone()), true, text),
+            ClientMsg::Msg { to, text } => (Destination::Person(to.clone()), false, text),
+            _ => return None,
+        };
+        Some(Self { to, action, text: text.clone() })
+    }
+
+    /// The request that sends it.
+    pub fn request(&self) -> ClientMsg {
+        match (&self.to, self.action) {
+            (Destination::Room(room), true) => {
+                ClientMsg::Action { room: room.clone(), text: self.text.clone() }
+            }
+            _ => self.to.request(self.text.clone()),
+        }
+    }
+}
+
+/// Lines being sent one at a time (a paste line by line, lines typed while offline), paced to
+/// the server's rate ([`Pacer`]), each after the echo of the one before.
 #[derive(Debug, Clone)]
 pub struct LineQueue {
-    to: Destination,
-    waiting: VecDeque<Text>,
+    waiting: VecDeque<Line>,
     /// The line sent and not yet echoed, and when it was sent.
-    in_flight: Option<(Text, Instant)>,
+    in_flight: Option<(Line, Instant)>,
     /// Refused by flood control: send `in_flight` again at this time.
     retry_at: Option<Instant>,
+    /// The pace allows the next line at this time, not before.
+    paced_at: Option<Instant>,
+    /// Lines echoed so far, and lines in all: the progress shown.
+    done: usize,
+    total: usize,
 }
 
 /// What a line queue asks for when its time comes.
@@ -103,8 +143,8 @@ pub struct LineQueue {
 pub enum Pace {
     /// Nothing yet.
     Wait,
-    /// Send this again: flood control allows it now.
-    Resend(ClientMsg),
+    /// Send this: the pace or flood control allows it now.
+    Send(ClientMsg),
     /// The line on its way was never echoed: give up the rest.
     GiveUp,
 }
@@ -113,13 +153,34 @@ impl LineQueue {
     /// The lines of `text` for `to`, long ones cut into pieces a message holds, at most
     /// [`MAX_PASTE_LINES`]; none sent yet.
     pub fn new(to: Destination, text: &str) -> Self {
-        let waiting = text
+        let lines = text
             .lines()
             .flat_map(pieces)
             .filter_map(|line| Text::parse(line).ok())
             .take(MAX_PASTE_LINES)
-            .collect();
-        Self { to, waiting, in_flight: None, retry_at: None }
+            .map(|text| Line { to: to.clone(), action: false, text });
+        Self::of(lines)
+    }
+
+    /// `lines`, in order; none sent yet.
+    pub fn of(lines: impl IntoIterator<Item = Line>) -> Self {
+        let waiting: VecDeque<Line> = lines.into_iter().collect();
+        let total = waiting.len();
+        Self { waiting, in_flight: None, retry_at: None, paced_at: None, done: 0, total }
+    }
+
+    /// `line` goes after the ones waiting.
+    pub fn push(&mut self, line: Line) {
+        self.waiting.push_back(line);
+        self.total += 1;
+    }
+
+    /// The lines of `other` go after these.
+    pub fn extend(&mut self, other: LineQueue) {
+        if let Some((line, _)) = other.in_flight {
+            self.push(line);
+        }
+        other.waiting.into_iter().for_each(|line| self.push(line));
     }
 
     /// Lines not yet echoed, the one on its way included.
@@ -127,29 +188,52 @@ impl LineQueue {
         self.waiting.len() + usize::from(self.in_flight.is_some())
     }
 
-    /// Sends the next line at `now`, if one is waiting.
-    pub fn send_next(&mut self, now: Instant) -> Option<ClientMsg> {
+    /// Lines in all, sent or not.
+    pub fn total(&self) -> usize {
+        self.total
+    }
+
+    /// "sending 7/15...": the line on its way (or next) of all.
+    pub fn progress(&self) -> String {
+        format!("sending {}/{}...", (self.done + 1).min(self.total), self.total)
+    }
+
+    /// Sends the next line at `now` if one is waiting, nothing is on its way and `pacer`
+    /// allows; otherwise, when the pace is what holds it, notes when it may go.
+    pub fn send_next(&mut self, now: Instant, pacer: &mut Pacer) -> Option<ClientMsg> {
+        if self.in_flight.is_some() || self.waiting.is_empty() {
+            return None;
+        }
+        if let Err(at) = pacer.take(now) {
+            self.paced_at = Some(at);
+            return None;
+        }
+        self.paced_at = None;
         let line = self.waiting.pop_front()?;
-        self.in_flight = Some((line.clone(), now));
-        Some(self.to.request(line))
+        let request = line.request();
+        self.in_flight = Some((line, now));
+        Some(request)
     }
 
     /// Our own message arrived in room `room` (or a private one to `to`): if it is the line
-    /// on its way, the next one goes.
+    /// on its way, the next one goes when `pacer` allows.
     pub fn echoed(
         &mut self,
         room: Option<&RoomName>,
         to: Option<&Nick>,
         now: Instant,
+        pacer: &mut Pacer,
     ) -> Option<ClientMsg> {
-        let ours = match (&self.to, room, to) {
+        let Some((line, _)) = &self.in_flight else { return None };
+        let ours = match (&line.to, room, to) {
             (Destination::Room(r), Some(room), _) => r == room,
             (Destination::Person(n), _, Some(to)) => n.key() == to.key(),
             _ => false,
         };
-        if ours && self.in_flight.is_some() && self.retry_at.is_none() {
+        if ours && self.retry_at.is_none() {
             self.in_flight = None;
-            return self.send_next(now);
+            self.done += 1;
+            return self.send_next(now, pacer);
         }
         None
     }
@@ -169,16 +253,22 @@ impl LineQueue {
         }
     }
 
-    /// Resends a refused line when flood control allows; gives up on a line never echoed.
-    pub fn pace(&mut self, now: Instant) -> Pace {
+    /// Sends the next line when the pace allows, resends a refused line when flood control
+    /// does; gives up on a line never echoed.
+    pub fn pace(&mut self, now: Instant, pacer: &mut Pacer) -> Pace {
         if let Some(at) = self.retry_at
             && now >= at
         {
             self.retry_at = None;
             if let Some((line, sent)) = self.in_flight.as_mut() {
                 *sent = now;
-                return Pace::Resend(self.to.request(line.clone()));
+                return Pace::Send(line.request());
             }
+        }
+        if self.paced_at.is_some_and(|at| now >= at)
+            && let Some(request) = self.send_next(now, pacer)
+        {
+            return Pace::Send(request);
         }
         if self.retry_at.is_none()
             && self.in_flight.as_ref().is_some_and(|(_, sent)| now >= *sent + ECHO_WAIT)
@@ -190,7 +280,8 @@ impl LineQueue {
 
     /// When [`LineQueue::pace`] has something to do.
     pub fn deadline(&self) -> Option<Instant> {
-        self.retry_at.or_else(|| self.in_flight.as_ref().map(|(_, sent)| *sent + ECHO_WAIT))
+        let echo = self.in_flight.as_ref().map(|(_, sent)| *sent + ECHO_WAIT);
+        self.retry_at.or(self.paced_at).or(echo)
     }
 }
 

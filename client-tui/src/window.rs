@@ -188,6 +188,19 @@ impl Window {
         entry
     }
 
+    /// `/clear`: the view emptied. A room's messages stay on the server: scrolling up past
+    /// the top fetches them again, from the newest one cleared.
+    pub fn clear(&mut self, width: usize) {
+        self.entries.clear();
+        *self.rows.get_mut() = Some(RowIndex::new(width, std::iter::empty()));
+        self.scroll = 0;
+        self.unread = 0;
+        self.highlights = 0;
+        self.last_day = None;
+        self.oldest_seq = self.newest_seq.map(|seq| seq + 1);
+        self.beginning = self.newest_seq.is_none();
+    }
+
     /// Puts older entries (a page of history, oldest first) in front of what is held. A
     /// scrolled view keeps showing the same rows: rows are counted from the bottom. Past
     /// [`MAX_SCROLLBACK`] the oldest of the page are left out.

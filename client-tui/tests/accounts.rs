@@ -81,6 +81,7 @@ fn error(code: ErrorCode, message: &str, retry_after_ms: Option<u64>) -> ServerM
 
 fn welcome(account: bool) -> ServerMsg {
     ServerMsg::Welcome {
+        flood: None,
         account,
         session: Uuid::now_v7(),
         nick: nick("Michael"),

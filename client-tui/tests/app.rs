@@ -49,6 +49,7 @@ fn welcome(app: &mut App) -> Vec<Effect> {
     server(
         app,
         ServerMsg::Welcome {
+            flood: None,
             account: false,
             session: Uuid::now_v7(),
             nick: nick("Michael"),
@@ -433,7 +434,7 @@ fn exit_and_ctrl_c_quit_cleanly() {
 }
 
 /// When the server goes away the client stays up, says so (and when it will try again), and
-/// refuses to send meanwhile.
+/// sends nothing meanwhile: a typed line is queued for the next connection.
 #[test]
 fn a_lost_connection_is_explained_and_nothing_is_sent() {
     let mut app = in_lobby();
@@ -446,7 +447,7 @@ fn a_lost_connection_is_explained_and_nothing_is_sent() {
     );
     assert!(app.log.back().unwrap().text.starts_with("reconnecting in "));
     assert!(type_line(&mut app, "anyone?").is_empty());
-    assert_eq!(last_text(&app), "not connected to the server");
+    assert_eq!(last_text(&app), "queued: anyone?");
 }
 
 /// An unreachable server is explained in the log pane.
@@ -461,7 +462,8 @@ fn an_unreachable_server_is_explained() {
     assert_eq!(failed.text, "cannot connect to 127.0.0.1:1: refused");
 }
 
-/// A nick in use at hello is explained with a way out; /nick then retries the hello.
+/// A nick in use at hello is explained with a way out (a fallback is tried, /nick picks
+/// another); /nick then retries the hello.
 #[test]
 fn a_taken_nick_can_be_replaced_before_registration() {
     let mut app = new_app("lobby");
@@ -480,7 +482,7 @@ fn a_taken_nick_can_be_replaced_before_registration() {
     );
     assert_eq!(
         app.log.back().unwrap().text,
-        "the nick Michael is already in use; pick another with /nick NAME"
+        "the nick Michael is already in use; trying Michael_ instead (/nick NAME picks another)"
     );
     let effects = type_line(&mut app, "/nick Michael2");
     assert!(

@@ -46,6 +46,7 @@ fn page(r: &str, seqs: impl Iterator<Item = u64>, beginning: bool) -> ServerMsg 
 
 fn welcome() -> ServerMsg {
     ServerMsg::Welcome {
+        flood: None,
         account: false,
         session: Uuid::now_v7(),
         nick: nick("Michael"),

@@ -114,6 +114,7 @@ fn reconnect(app: &mut App) -> Vec<Effect> {
         security: Security::Plain { loopback: true },
     }));
     let welcome = ServerMsg::Welcome {
+        flood: None,
         account: false,
         session: Uuid::now_v7(),
         nick: nick("Michael"),

@@ -43,8 +43,8 @@ pub use codec::{JsonLinesCodec, Line, LineCodec, encode_line, write_line};
 pub use decode::{Decode, RequestError};
 pub use limits::PROTOCOL_VERSION;
 pub use message::{
-    AccountEvent, ByeCode, ClientMsg, ErrorCode, MessageKind, PresenceEvent, RoomInfo, ServerMsg,
-    Stored, now_millis,
+    AccountEvent, ByeCode, ClientMsg, ErrorCode, FloodRate, MessageKind, PresenceEvent, RoomInfo,
+    ServerMsg, Stored, now_millis,
 };
 pub use moderation::{
     BanInfo, JoinKey, Mask, ModeChange, Moderation, Modes, Role, Topic, format_duration,

@@ -306,6 +306,10 @@ pub enum ServerMsg {
         /// Logged in: `nick` is a registered account and this session is its owner's.
         #[serde(default, skip_serializing_if = "is_false")]
         account: bool,
+        /// How fast this server takes messages from a client, so that a client can pace
+        /// itself. Absent from servers that do not say, and from those with no flood control.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        flood: Option<FloodRate>,
     },
     /// The answer to `register`, `passwd` and `unregister`: what `nick`'s account now is.
     Account {
@@ -478,6 +482,15 @@ pub enum AccountEvent {
     PasswordChanged,
     /// The account is gone; the session goes on as a guest with the same nick.
     Unregistered,
+}
+
+/// How fast a server takes messages (`say`, `me`, `msg`) and nick changes from one client:
+/// `burst` at once, then one more every `every_ms` milliseconds. Faster ones are refused with
+/// `flood` and the time to wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FloodRate {
+    pub burst: u32,
+    pub every_ms: u64,
 }
 
 /// A room and how many people are in it.

@@ -219,6 +219,7 @@ fn server_fixtures() -> Vec<(ServerMsg, &'static str)> {
     vec![
         (
             ServerMsg::Welcome {
+                flood: None,
                 account: false,
                 session: id(),
                 nick: nick("Michael"),

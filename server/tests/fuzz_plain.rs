@@ -306,6 +306,7 @@ impl Session {
 
 fn welcome(nick: &Nick) -> ServerMsg {
     ServerMsg::Welcome {
+        flood: None,
         account: false,
         session: id(),
         nick: nick.clone(),
@@ -542,6 +543,7 @@ fn server_msg() -> impl Strategy<Value = ServerMsg> {
             };
             let greeting = format!("Hello, {nick}! Welcome to {name}.");
             ServerMsg::Welcome {
+                flood: None,
                 session,
                 nick,
                 server,

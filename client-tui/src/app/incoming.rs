@@ -3,7 +3,7 @@
 use protocol::{ErrorCode, RoomName, ServerMsg, Stored, describe, sanitize};
 
 use super::login::explain;
-use super::{App, LogKind};
+use super::{App, LogKind, as_action};
 use crate::entry::{Entry, EntryKind, clean};
 use crate::event::Effect;
 use crate::link::Connection;
@@ -15,9 +15,20 @@ pub const KEPT_WHILE_AWAY: &str = "received while you were away, each sent at th
 impl App {
     pub(crate) fn on_server(&mut self, msg: ServerMsg) -> Vec<Effect> {
         match msg {
-            ServerMsg::Welcome { nick, greeting, motd, rooms, server, resume, account, .. } => {
+            ServerMsg::Welcome {
+                nick,
+                greeting,
+                motd,
+                rooms,
+                server,
+                resume,
+                account,
+                flood,
+                ..
+            } => {
                 self.link.welcomed(nick, resume, self.now);
                 self.link.account = account;
+                self.composer.pacer.set_rate(crate::pace::Rate::advertised(flood));
                 self.windows.know_rooms(&rooms);
                 self.log(LogKind::Good, &greeting);
                 for line in motd.lines() {
@@ -28,7 +39,9 @@ impl App {
                     &format!("{server}; rooms: {}", describe::room_list(&rooms)),
                 );
                 if self.coming_back() {
-                    return self.rejoin();
+                    let mut effects = self.rejoin();
+                    effects.extend(self.send_queued());
+                    return effects;
                 }
                 let rooms: Vec<RoomName> = self
                     .settings
@@ -38,10 +51,12 @@ impl App {
                     .cloned()
                     .collect();
                 self.windows.pending_switch = rooms.last().cloned();
-                return rooms
+                let mut effects: Vec<Effect> = rooms
                     .into_iter()
                     .map(|room| Effect::Send(protocol::ClientMsg::Join { room, key: None }))
                     .collect();
+                effects.extend(self.send_queued());
+                return effects;
             }
             ServerMsg::Message { id, room, seq, from, account, kind, text, ts } => {
                 let index = self.windows.open(Target::Room(room.clone()));
@@ -81,12 +96,14 @@ impl App {
                     };
                     self.push(index, marker);
                 }
-                let entry = Entry {
-                    offline: kept,
-                    ..self.spoken(from, account, EntryKind::Say, text.as_str(), ts)
+                let (kind, said) = match as_action(text.as_str()) {
+                    Some(action) => (EntryKind::Action, action),
+                    None => (EntryKind::Say, text.as_str()),
                 };
+                let entry = Entry { offline: kept, ..self.spoken(from, account, kind, said, ts) };
                 self.push(index, entry);
                 if mine {
+                    self.private_echoed(&to, text.as_str());
                     if offline {
                         let text = format!("{to} is away: kept, delivered when they log in");
                         let note = Entry::note(self.time_now(), EntryKind::Info, clean(&text));
@@ -131,6 +148,10 @@ impl App {
             ServerMsg::Notice { text, .. } => self.log(LogKind::Info, &text),
             ServerMsg::Account { nick, event } => self.on_account(nick, event),
             ServerMsg::Error { code, message, request, retry_after_ms } => {
+                if request.as_deref() == Some("msg") && self.composer.sending.is_none() {
+                    // A typed /msg refused: no echo will come for where it was typed.
+                    self.composer.unsent.msg_answered(None);
+                }
                 self.paste_refused(code, retry_after_ms);
                 self.account_refused(request.as_deref());
                 if request.as_deref() == Some("who") {
@@ -156,6 +177,9 @@ impl App {
                     self.log(LogKind::Error, &message);
                     self.log(LogKind::Info, "the old connection may still hold it");
                     return self.drop_connection();
+                }
+                if self.link.state != Connection::Registered && code == ErrorCode::NickInUse {
+                    return self.nick_taken_at_start(&message);
                 }
                 if self.link.state != Connection::Registered {
                     let hint = match code {

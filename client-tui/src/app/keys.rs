@@ -12,6 +12,7 @@ use crate::help::HelpLayout;
 use crate::link::Connection;
 use crate::login::secret_command;
 use crate::password::wipe_string;
+use crate::paste::Line;
 use crate::window::Target;
 
 impl App {
@@ -120,12 +121,16 @@ impl App {
             _ => {}
         }
         let parsed = command::parse(&line);
-        if secret_command(&line).is_some() {
+        // Kept to give back to the input line if it cannot go; never a line with a password.
+        let typed = if secret_command(&line).is_some() {
             // Parsed into passwords, which wipe themselves; the typed line goes the same way.
             wipe_string(line);
-        }
+            None
+        } else {
+            Some(line)
+        };
         match parsed {
-            Ok(command) => self.run(command),
+            Ok(command) => self.run(command, typed),
             Err(e) => {
                 self.note(EntryKind::Error, &e.to_string());
                 Vec::new()
@@ -153,8 +158,9 @@ impl App {
     }
 
     /// Carries out a typed command: locally where it concerns only this client, otherwise by
-    /// a request to the server.
-    fn run(&mut self, command: Command) -> Vec<Effect> {
+    /// a request to the server. `typed`: the line as typed, given back to the input line if
+    /// the request cannot go.
+    fn run(&mut self, command: Command, typed: Option<String>) -> Vec<Effect> {
         let target = self.windows.current_window().map(|w| w.target.clone());
         let request = match (command, target) {
             (Command::Help, _) => {
@@ -169,14 +175,32 @@ impl App {
                 self.windows.switch_to(index);
                 return Vec::new();
             }
-            (Command::Leave(None), Some(Target::Private(_))) => {
-                self.windows.close(self.windows.current);
+            (Command::Leave(None) | Command::Close, Some(Target::Private(_))) => {
+                self.close_current();
+                return Vec::new();
+            }
+            (Command::Close | Command::Clear, None) => {
+                self.note(EntryKind::Error, "no window open");
+                return Vec::new();
+            }
+            (Command::Query(nick), _) => {
+                self.query(nick);
+                return Vec::new();
+            }
+            (Command::Clear, _) => {
+                self.clear_current();
+                return Vec::new();
+            }
+            (Command::Who(None, None), Some(Target::Private(nick))) => {
+                self.who_private(&nick);
                 return Vec::new();
             }
             (Command::Say(text), Some(Target::Private(to))) => ClientMsg::Msg { to, text },
-            (Command::Me(_), Some(Target::Private(_))) => {
-                self.note(EntryKind::Error, "/me works in rooms");
-                return Vec::new();
+            (Command::Me(text), Some(Target::Private(to))) => {
+                match self.private_action(to, &text) {
+                    Some(request) => request,
+                    None => return Vec::new(),
+                }
             }
             (Command::Delete, Some(Target::Room(room))) => match self.last_own_message() {
                 Some(id) => ClientMsg::Delete { room, id },
@@ -198,6 +222,8 @@ impl App {
             }
             (Command::Nick(nick), _) if self.link.state != Connection::Registered => {
                 self.link.nick = nick;
+                // The person's own choice: its fallbacks, if it is taken, are of it.
+                self.link.fallbacks = None;
                 // Not connected (a login given up, a final goodbye): try now as the new nick.
                 if self.link.connect_now() {
                     self.log(LogKind::Info, &format!("connecting as {}...", self.link.nick));
@@ -218,8 +244,17 @@ impl App {
                 }
             },
         };
+        if let Some(line) = Line::of(&request) {
+            return self.send_line(line, typed);
+        }
         if !self.link.is_open() {
-            self.note(EntryKind::Error, "not connected to the server");
+            self.note(
+                EntryKind::Error,
+                "not connected to the server: not sent (it is back in the input line)",
+            );
+            if let Some(typed) = typed {
+                self.composer.input.set(&typed);
+            }
             return Vec::new();
         }
         if let ClientMsg::Join { room, key } = &request {

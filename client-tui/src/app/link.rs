@@ -9,7 +9,7 @@
 
 use std::time::Instant;
 
-use protocol::{ClientMsg, RoomName, Stored};
+use protocol::{ClientMsg, Nick, RoomName, Stored, sanitize};
 
 use super::backlog::page_before;
 use super::{App, LogKind};
@@ -19,6 +19,21 @@ use crate::link::{Connection, Retry};
 use crate::refill::Refill;
 use crate::tls::Trusted;
 use crate::window::Target;
+
+/// Most fallback nicks tried at start-up when ours is taken (`Mike_`, `Mike__`, `Mike___`), as
+/// irssi does; then the person picks one with `/nick`.
+pub const MAX_NICK_FALLBACKS: usize = 3;
+
+/// The `n`th fallback for `wanted` (from 1): `n` underscores after it, the nick cut short
+/// where it would be too long.
+pub fn fallback_nick(wanted: &Nick, n: usize) -> Option<Nick> {
+    let tail = "_".repeat(n);
+    let chars: Vec<char> = wanted.as_str().chars().collect();
+    (0..=chars.len()).rev().find_map(|keep| {
+        let head: String = chars[..keep].iter().collect();
+        Nick::parse(&format!("{head}{tail}")).ok().filter(|nick| nick.key() != wanted.key())
+    })
+}
 
 /// Why a certificate is trusted, in words.
 fn describe_trust(trusted: Trusted) -> &'static str {
@@ -120,6 +135,28 @@ impl App {
             return Vec::new();
         }
         vec![Effect::Connect]
+    }
+
+    /// Our nick is taken at start-up (the server said `message`): the next fallback nick is
+    /// tried, while there is one, and the reason is shown where the person looks.
+    pub(crate) fn nick_taken_at_start(&mut self, message: &str) -> Vec<Effect> {
+        let message = sanitize(message);
+        let (wanted, tried) =
+            self.link.fallbacks.clone().unwrap_or_else(|| (self.link.nick.clone(), 0));
+        let next =
+            (tried < MAX_NICK_FALLBACKS).then(|| fallback_nick(&wanted, tried + 1)).flatten();
+        let Some(next) = next else {
+            let why = format!("{message}; pick another with /nick NAME");
+            self.log(LogKind::Error, &why);
+            self.link.nick_trouble = Some(why);
+            return Vec::new();
+        };
+        self.link.fallbacks = Some((wanted, tried + 1));
+        let why = format!("{message}; trying {next} instead (/nick NAME picks another)");
+        self.log(LogKind::Error, &why);
+        self.link.nick_trouble = Some(why);
+        self.link.nick = next;
+        vec![Effect::Send(self.link.hello())]
     }
 
     /// Whether a welcome now is a comeback: the windows of an earlier session are still shown.

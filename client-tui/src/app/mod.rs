@@ -29,7 +29,12 @@ mod keys;
 mod link;
 mod login;
 mod paste;
+mod private;
 mod rooms;
+mod send;
+
+pub use link::{MAX_NICK_FALLBACKS, fallback_nick};
+pub use private::{ACTION_PREFIX, as_action};
 
 /// Lines kept in the connection log.
 pub const LOG_CAPACITY: usize = 500;

@@ -64,19 +64,18 @@ impl App {
         vec![Effect::Send(to.request(text))]
     }
 
+    /// Line by line: after whatever is still going out, at the server's pace.
     fn send_lines(&mut self, text: &str) -> Vec<Effect> {
         if !self.registered_for_paste() {
             return Vec::new();
         }
-        if self.composer.sending.is_some() {
-            self.note(EntryKind::Error, "still sending the last paste; wait for it to finish");
-            return Vec::new();
-        }
         let Some(to) = self.paste_destination() else { return Vec::new() };
-        let mut queue = LineQueue::new(to, text);
-        let effects = queue.send_next(self.now).map(Effect::Send).into_iter().collect();
-        self.composer.sending = Some(queue).filter(|q| q.left() > 0);
-        effects
+        let lines = LineQueue::new(to, text);
+        match self.composer.sending.as_mut() {
+            Some(queue) => queue.extend(lines),
+            None => self.composer.sending = Some(lines),
+        }
+        self.send_next_line()
     }
 
     /// Our own message arrived in room `room` (or a private one to `to`): if it is the line
@@ -87,7 +86,9 @@ impl App {
         to: Option<&Nick>,
     ) -> Vec<Effect> {
         let Some(mut queue) = self.composer.sending.take() else { return Vec::new() };
-        let effects = queue.echoed(room, to, self.now).map(Effect::Send).into_iter().collect();
+        let pacer = &mut self.composer.pacer;
+        let effects =
+            queue.echoed(room, to, self.now, pacer).map(Effect::Send).into_iter().collect();
         self.composer.sending = Some(queue).filter(|q| q.left() > 0);
         effects
     }
@@ -109,12 +110,13 @@ impl App {
         }
     }
 
-    /// Resends a refused line when flood control allows; gives up on a line never echoed.
+    /// Sends the next line when the pace allows, resends a refused line when flood control
+    /// does; gives up on a line never echoed.
     pub(crate) fn pace_paste(&mut self, now: Instant) -> Vec<Effect> {
         let Some(queue) = self.composer.sending.as_mut() else { return Vec::new() };
-        match queue.pace(now) {
+        match queue.pace(now, &mut self.composer.pacer) {
             Pace::Wait => Vec::new(),
-            Pace::Resend(request) => vec![Effect::Send(request)],
+            Pace::Send(request) => vec![Effect::Send(request)],
             Pace::GiveUp => {
                 self.stop_paste("no echo from the server");
                 Vec::new()

@@ -85,6 +85,10 @@ impl App {
         }
         let entry = Entry::note(self.settings.time_of(ts), EntryKind::Info, clean(&text));
         self.push(index, entry);
+        if mine && let Some(trouble) = self.link.nick_trouble.take() {
+            // The start-up nick was taken: said where the person looks, not only in the log.
+            self.push(index, Entry::note(self.time_now(), EntryKind::Error, clean(&trouble)));
+        }
     }
 
     /// `nick` is now `to`. The server tells each member once, through one of the rooms it

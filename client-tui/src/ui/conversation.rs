@@ -112,14 +112,16 @@ fn label_spans(label: String, style: Style, colors: bool) -> Vec<Span<'static>> 
 pub(super) fn draw(frame: &mut Frame, app: &App, panes: &Panes) {
     let inner = panes.messages_inner();
     let Some(window) = app.windows.current_window() else {
-        let text = match app.link.state {
-            Connection::Closed => "not connected",
+        let text = match (app.link.state, &app.link.nick_trouble) {
+            (_, Some(trouble)) => trouble.as_str(),
+            (Connection::Closed, None) => "not connected",
             _ => "waiting for the server...",
         };
         if panes.bordered {
             frame.render_widget(block(" chat ".into()), panes.messages);
         }
-        frame.render_widget(Paragraph::new(text).fg(Color::DarkGray), inner);
+        let text = Paragraph::new(text).wrap(ratatui::widgets::Wrap { trim: false });
+        frame.render_widget(text.fg(Color::DarkGray), inner);
         return;
     };
     let width = inner.width as usize;

@@ -16,7 +16,13 @@ use crate::login::{PasswordPrompt, secret_command};
 
 pub(super) fn draw(frame: &mut Frame, app: &App, panes: &Panes) {
     let (area, prompt) = if panes.bordered {
-        frame.render_widget(block(format!(" {} ", sanitize(app.link.nick.as_str()))), panes.input);
+        let nick = sanitize(app.link.nick.as_str());
+        // Lines going out one by one say how far they are, in place of `!! slow down`s.
+        let title = match app.sending_progress() {
+            Some(progress) => format!(" {nick} · {progress} "),
+            None => format!(" {nick} "),
+        };
+        frame.render_widget(block(title), panes.input);
         (layout::inside(panes.input), "")
     } else {
         (panes.input, "> ")

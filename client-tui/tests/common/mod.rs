@@ -37,6 +37,7 @@ pub fn app(width: u16, height: u16) -> App {
     net(
         &mut app,
         ServerMsg::Welcome {
+            flood: None,
             account: false,
             session: Uuid::now_v7(),
             nick: nick("Michael"),

@@ -87,7 +87,7 @@ async fn a_server_going_away_is_reported() {
     assert!(screen.contains("server says goodbye: the server is shutting down"), "{screen}");
     pane.wait_for("reconnecting in ").await;
     pane.type_line("still there?");
-    pane.wait_for("not connected to the server").await;
+    pane.wait_for("queued: still there?").await;
     pane.key("C-c");
     pane.wait_for("EXITED 0").await;
 }

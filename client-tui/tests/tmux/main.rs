@@ -13,4 +13,5 @@ mod harness;
 mod reconnect;
 mod rooms;
 mod screen;
+mod sending;
 mod tls;

@@ -37,6 +37,13 @@ pub enum Command {
         to: Nick,
         text: Text,
     },
+    /// `/query NAME`: open (or show) the private window with `NAME`, sending nothing. A front
+    /// end without windows has no use for it.
+    Query(Nick),
+    /// `/close`: close the current window; a room's is left (irssi closes and parts).
+    Close,
+    /// `/clear`: empty the current window's view; a front end without one has nothing to do.
+    Clear,
     /// Make my nick an account with this password (the rest of the line, spaces and all).
     Register(Password),
     /// Change my account's password: two words.
@@ -131,6 +138,7 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
             _ => return Err(CommandError::Usage("/who [ROOM]")),
         },
         "nick" => Command::Nick(Nick::parse(one_arg(args, "/nick NAME")?)?),
+        "query" if args.split_whitespace().count() == 1 => Command::Query(Nick::parse(args)?),
         "msg" | "query" | "m" => {
             let usage = "/msg NAME TEXT";
             let (to, text) =
@@ -146,6 +154,10 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
             _ => return Err(CommandError::Usage("/passwd OLD NEW")),
         },
         "unregister" => Command::Unregister(password(args, "/unregister PASSWORD")?),
+        "close" if args.is_empty() => Command::Close,
+        "close" => return Err(CommandError::Usage("/close")),
+        "clear" if args.is_empty() => Command::Clear,
+        "clear" => return Err(CommandError::Usage("/clear")),
         "delete" if args.is_empty() => Command::Delete,
         "delete" => return Err(CommandError::Usage("/delete")),
         "help" | "h" | "?" => Command::Help,
@@ -207,7 +219,9 @@ impl Command {
             Command::Unregister(password) => ClientMsg::Unregister { password },
             Command::InRoom(request) => request.into_request(room(None)?),
             Command::Request(request) => request,
-            Command::Help | Command::Delete => return Ok(None),
+            Command::Close => ClientMsg::Leave { room: room(None)? },
+            Command::Query(_) => return Err(CommandError::Usage("/msg NAME TEXT")),
+            Command::Help | Command::Delete | Command::Clear => return Ok(None),
         }))
     }
 }
@@ -246,6 +260,10 @@ mod tests {
             ("/me waves", Command::Me(text("waves"))),
             ("/help", Command::Help),
             ("/delete", Command::Delete),
+            ("/query Tracy", Command::Query(nick("Tracy"))),
+            ("/query Tracy hi", Command::Msg { to: nick("Tracy"), text: text("hi") }),
+            ("/close", Command::Close),
+            ("/CLEAR", Command::Clear),
             ("/DELETE", Command::Delete),
             ("/quit", Command::Exit(None)),
             ("/exit gone fishing", Command::Exit(Some(Label::parse("gone fishing").unwrap()))),

@@ -2,8 +2,8 @@
 //! (registration, rooms, nick) or asks the server for.
 
 use protocol::{
-    ClientMsg, ErrorCode, Label, MessageKind, Nick, PROTOCOL_VERSION, Password, PresenceEvent,
-    RequestError, ResumeToken, Role, RoomInfo, RoomName, ServerMsg, Text,
+    ClientMsg, ErrorCode, FloodRate, Label, MessageKind, Nick, PROTOCOL_VERSION, Password,
+    PresenceEvent, RequestError, ResumeToken, Role, RoomInfo, RoomName, ServerMsg, Text,
 };
 
 use tracing::info;
@@ -242,6 +242,10 @@ impl<D: Dialect> Session<D> {
             rooms: self.room_list(),
             resume: self.dialect.resumes().then_some(ResumeToken::from(resume)),
             account: self.logged_in,
+            flood: self.info.flood.map(|limits| FloodRate {
+                burst: limits.messages.burst,
+                every_ms: u64::try_from(limits.messages.every.as_millis()).unwrap_or(u64::MAX),
+            }),
         };
         self.write(&welcome);
         if let Some(notice) = notice {
