@@ -59,17 +59,22 @@
 //!   network and signals.
 
 pub mod app;
+pub mod chatlog;
 pub mod complete;
 pub mod composer;
 pub mod config;
 pub mod entry;
 pub mod event;
 pub mod help;
+pub mod highlight;
+pub mod ignore;
 pub mod input;
 pub mod layout;
 pub mod link;
+pub mod local;
 pub mod login;
 pub mod net;
+pub mod notify;
 pub mod password;
 pub mod paste;
 pub mod reconnect;

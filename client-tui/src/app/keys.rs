@@ -119,6 +119,9 @@ impl App {
             }
             _ => {}
         }
+        if let Some(effects) = self.ignore_command(&line) {
+            return effects;
+        }
         let parsed = command::parse(&line);
         if secret_command(&line).is_some() {
             // Parsed into passwords, which wipe themselves; the typed line goes the same way.
