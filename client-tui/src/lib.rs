@@ -67,6 +67,7 @@ pub mod entry;
 pub mod event;
 pub mod help;
 pub mod highlight;
+pub mod hyperlink;
 pub mod ignore;
 pub mod input;
 pub mod layout;

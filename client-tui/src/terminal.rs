@@ -22,7 +22,7 @@ use crate::event::{Effect, Event, NetEvent};
 use crate::local::Local;
 use crate::settings::Settings;
 use crate::tls::TlsClient;
-use crate::{net, ui};
+use crate::{hyperlink, net, ui};
 
 /// After `/exit`, how long to wait for the server's goodbye before leaving anyway.
 const QUIT_WAIT: Duration = Duration::from_secs(2);
@@ -62,7 +62,13 @@ pub async fn run(settings: Settings, tls: Option<TlsClient>) -> anyhow::Result<(
     let mut signals = QuitSignals::new()?;
 
     loop {
-        terminal.draw(|frame| ui::draw(frame, &app))?;
+        terminal.draw(|frame| {
+            ui::draw(frame, &app);
+            if app.settings.links {
+                let area = app.panes(frame.area()).messages_inner();
+                hyperlink::link(frame.buffer_mut(), area);
+            }
+        })?;
         let deadline = app.next_deadline();
         let event = tokio::select! {
             key = keys.next() => match key {
