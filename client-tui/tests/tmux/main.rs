@@ -10,6 +10,7 @@ mod accounts;
 mod certs;
 mod chat;
 mod harness;
+mod keeping;
 mod reconnect;
 mod rooms;
 mod screen;
