@@ -334,6 +334,29 @@ mod tests {
         assert!(s.password.is_none(), "the command is run at start-up, not while reading");
     }
 
+    /// Highlight words, notifications, links and logs: off or empty by default, read from
+    /// the file, a flag over the file, bad values refused, and printed back the same.
+    #[test]
+    fn attention_settings_are_read_checked_and_printed() {
+        let named = FileConfig { name: Some("Al".into()), ..FileConfig::default() };
+        let s = resolve(named.clone(), None, false).unwrap();
+        assert!(s.highlights.words().is_empty() && s.links && !s.logs);
+        assert_eq!(s.notify, NotifyStyle::Off);
+        let f = file(
+            "highlights = [\"Rust\", \"deploy\"]\nnotify = \"osc777\"\nlinks = false\nlogs = true\n",
+        );
+        let s = resolve(named.clone(), Some(f.clone()), false).unwrap();
+        assert_eq!(s.highlights.words(), ["rust", "deploy"]);
+        assert_eq!((s.notify, s.links, s.logs), (NotifyStyle::Osc777, false, true));
+        let flag = FileConfig { notify: Some(NotifyStyle::Osc9), ..named.clone() };
+        assert_eq!(resolve(flag, Some(f), false).unwrap().notify, NotifyStyle::Osc9);
+        let again = resolve(FileConfig::default(), Some(file(&to_toml(&s))), false).unwrap();
+        assert_eq!(to_toml(&again), to_toml(&s));
+        assert!(toml::from_str::<FileConfig>("notify = \"bell\"").is_err());
+        let err = resolve(named, Some(file("highlights = [\"\"]")), false).unwrap_err();
+        assert!(err.to_string().contains("highlight word is empty"), "{err}");
+    }
+
     #[test]
     fn printed_settings_read_back_the_same() {
         let flags = FileConfig {
