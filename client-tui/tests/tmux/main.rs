@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
 mod accounts;
+mod attention;
 #[path = "../certs/mod.rs"]
 mod certs;
 mod chat;
