@@ -149,6 +149,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
         if let Some(path) = known::default_path() {
             println!("# certificates trusted on first use: {}", path.display());
         }
+        if let Some(path) = chat_tui::ignore::default_path() {
+            println!("# ignore list: {}", path.display());
+        }
+        if let Some(dir) = chat_tui::chatlog::default_dir().filter(|_| settings.logs) {
+            println!("# chat logs: {}", dir.display());
+        }
         println!("# password: {}", sources.describe());
         print!("{}", config::to_toml(&settings));
         return Ok(());
