@@ -45,7 +45,8 @@ pub struct Record {
     pub window: String,
     /// The local day the message was sent: its file.
     pub day: NaiveDate,
-    /// `HH:MM:SS <nick> text`, sanitised, one line (the app turns line breaks into ` ⏎ `).
+    /// `HH:MM:SS <nick> text`, sanitised; a message of several lines is as many lines, each
+    /// with the time and nick, joined by `\n`.
     pub line: String,
 }
 

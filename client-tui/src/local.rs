@@ -125,3 +125,51 @@ fn start_chatlog(app: &mut App) -> Option<Writer> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use protocol::Nick;
+    use ratatui::layout::Rect;
+
+    use super::*;
+    use crate::settings::Settings;
+
+    fn app() -> App {
+        let settings = Settings::new(Nick::parse("Michael").unwrap(), "127.0.0.1:7878".into());
+        App::new(settings, Rect::new(0, 0, 80, 24))
+    }
+
+    fn local(ignore_file: Option<PathBuf>) -> Local {
+        Local { notify: NotifyStyle::Off, chatlog: None, ignore_file }
+    }
+
+    /// The list is read at start; a file that cannot be read is said so and never
+    /// overwritten (the list then lasts for the session); one that can is saved to.
+    #[test]
+    fn an_unreadable_ignore_file_is_said_and_never_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(ignore::FILE_NAME);
+        let tracy = Nick::parse("Tracy").unwrap();
+        ignore::save(&path, std::slice::from_ref(&tracy)).unwrap();
+        let mut ok = app();
+        let file = load_ignored(&mut ok, Some(path.clone()));
+        assert!(ok.ignored.contains(&tracy));
+        let mut saving = local(file);
+        saving.carry_out(&mut ok, Effect::SaveIgnored(vec![]));
+        assert_eq!(ignore::load(&path).unwrap().0, []);
+
+        let big = "x".repeat(usize::try_from(ignore::MAX_FILE_BYTES).unwrap() + 1);
+        std::fs::write(&path, &big).unwrap();
+        let mut refused = app();
+        let file = load_ignored(&mut refused, Some(path.clone()));
+        assert_eq!(file, None);
+        let said = refused.log.back().unwrap().text.clone();
+        assert!(said.starts_with("cannot read the ignore list"), "{said}");
+        local(file).carry_out(&mut refused, Effect::SaveIgnored(vec![tracy]));
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), big, "not overwritten");
+        let said = refused.log.back().unwrap().text.clone();
+        assert!(said.contains("for this session only"), "{said}");
+    }
+}
