@@ -19,7 +19,7 @@ use crate::windows::Windows;
 const RECENT_ENTRIES: usize = 500;
 
 /// Commands only this client knows (not in the protocol's list).
-const CLIENT_COMMANDS: [&str; 2] = ["/connect", "/members"];
+const CLIENT_COMMANDS: [&str; 4] = ["/connect", "/members", "/ignore", "/unignore"];
 
 /// Commands whose first word is a member of the current room.
 const ABOUT_A_MEMBER: [&str; 10] =
@@ -27,7 +27,8 @@ const ABOUT_A_MEMBER: [&str; 10] =
 
 /// Commands whose first word is anyone, in the room or not: `/invite` lets somebody in who is
 /// not there yet.
-const ABOUT_ANYONE: [&str; 5] = ["/msg", "/query", "/m", "/invite", "/kill"];
+const ABOUT_ANYONE: [&str; 7] =
+    ["/msg", "/query", "/m", "/invite", "/kill", "/ignore", "/unignore"];
 
 /// Every command name a person may type, for completing: each usage's command in the
 /// protocol's [`HELP`] and each command its descriptions mention (`also /passwd`, `/deop`),
@@ -281,6 +282,8 @@ mod tests {
             "/quit",
             "/members",
             "/connect",
+            "/ignore",
+            "/unignore",
         ] {
             assert!(names.contains(&name), "{name} missing from {names:?}");
         }

@@ -13,6 +13,10 @@
 //! tls_ca = ["/etc/chat/ca.pem"]  # ... and these (then a CA must vouch for it)
 //! tls_fingerprint = "AB:CD:..."  # or exactly this certificate (SHA-256), nothing else
 //! password_command = "pass show chat/Michael"  # prints your account's password
+//! highlights = ["rust", "deploy"]  # words marked like a mention of your nick
+//! notify = "osc777"            # desktop notifications through the terminal: osc777, osc9, off
+//! links = true                 # URLs clickable (OSC 8 hyperlinks)
+//! logs = true                  # chat logs in $XDG_DATA_HOME/chat-tui/logs, a file per window and day
 //! ```
 //!
 //! `tls_ca` or `tls_fingerprint` turn TLS on unless `tls = false` (or `--no-tls`) says not to.
@@ -33,6 +37,8 @@ use protocol::fingerprint;
 use protocol::{Nick, RoomName};
 use serde::{Deserialize, Serialize};
 
+use crate::highlight::Highlights;
+use crate::notify::NotifyStyle;
 use crate::settings::{DEFAULT_TIME_FORMAT, Settings};
 use crate::tls::{ServerAddr, TlsSettings};
 
@@ -57,6 +63,10 @@ pub struct FileConfig {
     pub tls_ca: Option<Vec<PathBuf>>,
     pub tls_fingerprint: Option<String>,
     pub password_command: Option<String>,
+    pub highlights: Option<Vec<String>>,
+    pub notify: Option<NotifyStyle>,
+    pub links: Option<bool>,
+    pub logs: Option<bool>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -81,6 +91,21 @@ pub fn default_path() -> Option<PathBuf> {
                 .map(|h| PathBuf::from(h).join(".config"))
         })?;
     Some(dir.join("chat-tui").join("config.toml"))
+}
+
+/// The client's data directory: `$XDG_DATA_HOME/chat-tui`, else `~/.local/share/chat-tui`;
+/// `None` without either variable. What the client writes lives here: the certificates
+/// trusted, the ignore list, the chat logs.
+pub fn data_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("XDG_DATA_HOME")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|h| !h.is_empty())
+                .map(|h| PathBuf::from(h).join(".local/share"))
+        })?;
+    Some(dir.join("chat-tui"))
 }
 
 /// Reads the config file at `path`. A missing file is no config when `required` is false (the
@@ -154,7 +179,13 @@ pub fn resolve(
         flags.time_format.or(file.time_format).unwrap_or_else(|| DEFAULT_TIME_FORMAT.to_owned());
     check_time_format(&time_format)?;
     let colors = flags.colors.or(file.colors).unwrap_or(true) && !no_color;
+    let highlights = flags.highlights.or(file.highlights).unwrap_or_default();
+    let highlights = Highlights::parse(&highlights).map_err(ConfigError::Invalid)?;
     Ok(Settings {
+        highlights,
+        notify: flags.notify.or(file.notify).unwrap_or_default(),
+        links: flags.links.or(file.links).unwrap_or(true),
+        logs: flags.logs.or(file.logs).unwrap_or(false),
         tls,
         rooms,
         time_format,
@@ -195,6 +226,10 @@ pub fn to_toml(settings: &Settings) -> String {
         tls_ca: settings.tls.as_ref().map(|t| t.ca_files.clone()).filter(|f| !f.is_empty()),
         tls_fingerprint: settings.tls.as_ref().and_then(|t| t.pin).map(|d| fingerprint::show(&d)),
         password_command: settings.password_command.clone(),
+        highlights: Some(settings.highlights.words().to_vec()),
+        notify: Some(settings.notify),
+        links: Some(settings.links),
+        logs: Some(settings.logs),
     };
     toml::to_string(&file).unwrap_or_else(|e| format!("# cannot show the settings: {e}\n"))
 }
@@ -297,6 +332,29 @@ mod tests {
         assert_eq!(s.password_command.as_deref(), Some("pass show chat"));
         assert!(to_toml(&s).contains("password_command = \"pass show chat\""), "{}", to_toml(&s));
         assert!(s.password.is_none(), "the command is run at start-up, not while reading");
+    }
+
+    /// Highlight words, notifications, links and logs: off or empty by default, read from
+    /// the file, a flag over the file, bad values refused, and printed back the same.
+    #[test]
+    fn attention_settings_are_read_checked_and_printed() {
+        let named = FileConfig { name: Some("Al".into()), ..FileConfig::default() };
+        let s = resolve(named.clone(), None, false).unwrap();
+        assert!(s.highlights.words().is_empty() && s.links && !s.logs);
+        assert_eq!(s.notify, NotifyStyle::Off);
+        let f = file(
+            "highlights = [\"Rust\", \"deploy\"]\nnotify = \"osc777\"\nlinks = false\nlogs = true\n",
+        );
+        let s = resolve(named.clone(), Some(f.clone()), false).unwrap();
+        assert_eq!(s.highlights.words(), ["rust", "deploy"]);
+        assert_eq!((s.notify, s.links, s.logs), (NotifyStyle::Osc777, false, true));
+        let flag = FileConfig { notify: Some(NotifyStyle::Osc9), ..named.clone() };
+        assert_eq!(resolve(flag, Some(f), false).unwrap().notify, NotifyStyle::Osc9);
+        let again = resolve(FileConfig::default(), Some(file(&to_toml(&s))), false).unwrap();
+        assert_eq!(to_toml(&again), to_toml(&s));
+        assert!(toml::from_str::<FileConfig>("notify = \"bell\"").is_err());
+        let err = resolve(named, Some(file("highlights = [\"\"]")), false).unwrap_err();
+        assert!(err.to_string().contains("highlight word is empty"), "{err}");
     }
 
     #[test]

@@ -1,12 +1,14 @@
 //! One line of a conversation and how it sits in rows: its label, its hanging indent, where
 //! it wraps, whether it continues the one before. Also what goes into one: untrusted text made
-//! safe to draw ([`clean`]) and whether it mentions us ([`mentions`]).
+//! safe to draw ([`clean`]) and whether it is for us ([`for_us`]: our nick, a highlight
+//! word).
 
 use chrono::NaiveDate;
 use protocol::{Nick, sanitize};
 use unicode_width::UnicodeWidthStr;
 use uuid::Uuid;
 
+use crate::highlight::{Highlights, contains_word};
 use crate::wrap::wrap;
 
 /// After the nick of a sender who was logged in to that nick's account. Not a character a
@@ -60,7 +62,8 @@ pub struct Entry {
     pub deleted: bool,
     /// From the room's history rather than live: drawn dimmed.
     pub earlier: bool,
-    /// Someone else's message that mentions our nick: drawn highlighted.
+    /// Someone else's message that mentions our nick or holds a highlight word: drawn
+    /// highlighted.
     pub mention: bool,
     /// When it was sent, for grouping and day separators: milliseconds since the epoch.
     pub ts: Option<u64>,
@@ -175,14 +178,13 @@ pub fn clean(text: &str) -> String {
 
 /// Whether `text` mentions `nick`: the nick, in any case, not inside a longer word.
 pub fn mentions(text: &str, nick: &Nick) -> bool {
-    let nick = nick.as_str().to_lowercase();
-    let text = text.to_lowercase();
-    let part_of_nick = |c: char| c.is_alphanumeric() || c == '_' || c == '-';
-    text.match_indices(&nick).any(|(at, _)| {
-        let before = text[..at].chars().next_back();
-        let after = text[at + nick.len()..].chars().next();
-        !before.is_some_and(part_of_nick) && !after.is_some_and(part_of_nick)
-    })
+    contains_word(&text.to_lowercase(), &nick.as_str().to_lowercase())
+}
+
+/// Whether `text` is for us: it mentions `nick`, or holds one of the person's highlight
+/// words. Either way the entry is marked as a mention.
+pub fn for_us(text: &str, nick: &Nick, highlights: &Highlights) -> bool {
+    mentions(text, nick) || highlights.matches(text)
 }
 
 /// Tracy saying `text` at 12:00: an entry for tests.

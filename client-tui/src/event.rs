@@ -4,9 +4,11 @@
 use std::time::Instant;
 
 use crossterm::event::KeyEvent;
-use protocol::ServerMsg;
 use protocol::fingerprint::Sha256Digest;
+use protocol::{Nick, ServerMsg};
 
+use crate::chatlog::Record;
+use crate::notify::Notice;
 use crate::tls::{Refusal, Trusted};
 
 #[derive(Debug, Clone)]
@@ -21,6 +23,8 @@ pub enum Event {
     /// The time now: timers (reconnecting, paced sending) that are due run. The event loop
     /// sends one at every wake-up; tests pass a fake clock.
     Tick(Instant),
+    /// The terminal gained (true) or lost (false) focus, for terminals that say.
+    Focus(bool),
 }
 
 /// What the network task tells the app.
@@ -75,5 +79,11 @@ pub enum Effect {
     },
     /// Ring the terminal's bell.
     Bell,
+    /// Ask the terminal for a desktop notification ([`crate::notify`]).
+    Notify(Notice),
+    /// Append a line to a window's chat log ([`crate::chatlog`]).
+    Record(Record),
+    /// The ignore list changed: keep these nicks on disk ([`crate::ignore`]).
+    SaveIgnored(Vec<Nick>),
     Quit,
 }

@@ -29,12 +29,14 @@ const UNDER_INDENT: usize = 2;
 
 /// The client's own commands and its keys, after the protocol's commands in the help. An
 /// empty row separates the commands from the keys.
-pub const CLIENT_HELP: [(&str, &str); 15] = [
+pub const CLIENT_HELP: [(&str, &str); 17] = [
     ("/query NAME", "open a private window with NAME, sending nothing"),
     ("/close", "close this window (a room's is left)"),
     ("/clear", "empty this window; PgUp brings the history back"),
     ("/members", "show or hide the member list (also F2)"),
     ("/connect", "reconnect now instead of waiting"),
+    ("/ignore [NICK]", "hide NICK's messages, kept across runs; alone: list"),
+    ("/unignore NICK", "show NICK's messages again"),
     ("", ""),
     ("Alt+1..9", "show window 1..9"),
     ("Ctrl+N / Ctrl+P", "next / previous window"),

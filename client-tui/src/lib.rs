@@ -23,6 +23,8 @@
 //!   - `app/certificate.rs`: a certificate not trusted: the first-use question, the warning.
 //!   - `app/login.rs`: accounts: the password prompt, refused and throttled logins,
 //!     `/register`, `/passwd`, `/unregister` and their answers.
+//!   - `app/ignore.rs`: `/ignore`, `/unignore`, and leaving ignored people's messages out.
+//!   - `app/attention.rs`: what is for us (the bell, a notification) and the chat log's lines.
 //! - [`event`]: the events the app reacts to and the effects it asks for.
 //!
 //! `App`'s groups, each with the methods that touch only it:
@@ -39,6 +41,9 @@
 //! - [`room`]: what a room's window knows of its authority: topic, roles, the key it was
 //!   joined with.
 //! - [`entry`]: one line of a conversation: its label, indent and rows; mentions of us.
+//! - [`highlight`]: the highlight words, and the whole-word matching mentions use too.
+//! - [`ignore`]: the ignore list: by look-alike key, following renames, its file.
+//! - [`notify`]: desktop notifications: when (focus, spacing), and the OSC 777/9 sequence.
 //! - [`rows`]: where each entry of a conversation sits in rows, so a scrolled view skips to it.
 //! - [`refill`]: a window catching up after a reconnect: the messages it missed, until none is.
 //! - [`input`]: the input line, an editor measured in display columns.
@@ -64,19 +69,29 @@
 //!   fingerprints accepted on first use (`known_servers`); the verifier and the handshake.
 //! - [`terminal`]: the event loop: terminal setup, guaranteed restore, select over keys,
 //!   network and signals.
+//! - [`local`]: the effects carried out on this machine: notifications written, chat log
+//!   lines handed on, the ignore list read and saved.
+//! - [`chatlog`]: the chat logs on disk: safe file names, the writer thread.
+//! - [`hyperlink`]: URLs as OSC 8 hyperlinks in the frame's buffer, after drawing.
 
 pub mod app;
+pub mod chatlog;
 pub mod complete;
 pub mod composer;
 pub mod config;
 pub mod entry;
 pub mod event;
 pub mod help;
+pub mod highlight;
+pub mod hyperlink;
+pub mod ignore;
 pub mod input;
 pub mod layout;
 pub mod link;
+pub mod local;
 pub mod login;
 pub mod net;
+pub mod notify;
 pub mod pace;
 pub mod pages;
 pub mod password;

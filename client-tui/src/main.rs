@@ -5,6 +5,7 @@ use std::net::ToSocketAddrs as _;
 use std::path::PathBuf;
 
 use chat_tui::config::{self, FileConfig};
+use chat_tui::notify::NotifyStyle;
 use chat_tui::password;
 use chat_tui::tls::{TlsClient, known};
 use clap::Parser;
@@ -73,6 +74,12 @@ struct Args {
     #[arg(long)]
     print_config: bool,
 
+    /// Desktop notifications for mentions and private messages, through the terminal:
+    /// osc777 (foot, kitty, WezTerm, VTE terminals, urxvt), osc9 (iTerm2, Windows Terminal,
+    /// kitty) or off [default: off].
+    #[arg(long, value_name = "KIND")]
+    notify: Option<NotifyStyle>,
+
     /// Write a debug log to FILE (the terminal itself is never logged to).
     #[arg(long, value_name = "FILE")]
     log: Option<PathBuf>,
@@ -121,6 +128,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
         tls_ca: (!args.tls_ca.is_empty()).then_some(args.tls_ca),
         tls_fingerprint: args.tls_fingerprint,
         password_command: None,
+        highlights: None,
+        notify: args.notify,
+        links: None,
+        logs: None,
     };
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let mut settings = config::resolve(flags, file, no_color)?;
@@ -137,6 +148,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
         }
         if let Some(path) = known::default_path() {
             println!("# certificates trusted on first use: {}", path.display());
+        }
+        if let Some(path) = chat_tui::ignore::default_path() {
+            println!("# ignore list: {}", path.display());
+        }
+        if let Some(dir) = chat_tui::chatlog::default_dir().filter(|_| settings.logs) {
+            println!("# chat logs: {}", dir.display());
         }
         println!("# password: {}", sources.describe());
         print!("{}", config::to_toml(&settings));

@@ -1,9 +1,12 @@
-//! What the client starts with (nick, server, TLS, rooms, how times look, bell, colours), and
-//! the local times and days of server timestamps that follow from it.
+//! What the client starts with (nick, server, TLS, rooms, how times look, bell, colours,
+//! highlight words, notifications, links, chat logs), and the local times and days of server
+//! timestamps that follow from it.
 
 use chrono::{DateTime, FixedOffset, NaiveDate, Offset as _};
 use protocol::{Nick, Password, RoomName};
 
+use crate::highlight::Highlights;
+use crate::notify::NotifyStyle;
 use crate::password::Origin;
 
 use crate::tls::TlsSettings;
@@ -32,6 +35,14 @@ pub struct Settings {
     /// The account's password, from the first source configured; the app takes it over
     /// (`App::new`), so it is held in one place.
     pub password: Option<(Password, Origin)>,
+    /// Words that mark a message as for us, like our nick.
+    pub highlights: Highlights,
+    /// Desktop notifications for mentions and private messages, through the terminal.
+    pub notify: NotifyStyle,
+    /// URLs drawn as OSC 8 hyperlinks.
+    pub links: bool,
+    /// Chat logs on disk, a file per window and day ([`crate::chatlog`]).
+    pub logs: bool,
 }
 
 /// The default time format: hours and minutes.
@@ -51,6 +62,10 @@ impl Settings {
             colors: true,
             password_command: None,
             password: None,
+            highlights: Highlights::default(),
+            notify: NotifyStyle::Off,
+            links: true,
+            logs: false,
         }
     }
 
@@ -60,6 +75,11 @@ impl Settings {
         self.local(ts)
             .map(|t| t.format(&self.time_format).to_string())
             .unwrap_or_else(|| "--:--".into())
+    }
+
+    /// The local day and `HH:MM:SS` of a server timestamp, as chat logs write them.
+    pub fn log_time_of(&self, ts: u64) -> Option<(NaiveDate, String)> {
+        self.local(ts).map(|t| (t.date_naive(), t.format("%H:%M:%S").to_string()))
     }
 
     /// The local day of a server timestamp.

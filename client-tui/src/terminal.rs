@@ -5,8 +5,8 @@ use std::io::stdout;
 use std::time::{Duration, Instant};
 
 use crossterm::event::{
-    DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture,
-    Event as TermEvent, EventStream, MouseEventKind,
+    DisableBracketedPaste, DisableFocusChange, DisableMouseCapture, EnableBracketedPaste,
+    EnableFocusChange, EnableMouseCapture, Event as TermEvent, EventStream, MouseEventKind,
 };
 use crossterm::execute;
 use futures::StreamExt;
@@ -19,9 +19,10 @@ use tokio::task::JoinHandle;
 
 use crate::app::{App, LogKind};
 use crate::event::{Effect, Event, NetEvent};
+use crate::local::Local;
 use crate::settings::Settings;
 use crate::tls::TlsClient;
-use crate::{net, ui};
+use crate::{hyperlink, net, ui};
 
 /// After `/exit`, how long to wait for the server's goodbye before leaving anyway.
 const QUIT_WAIT: Duration = Duration::from_secs(2);
@@ -36,7 +37,7 @@ struct Restore;
 
 impl Drop for Restore {
     fn drop(&mut self) {
-        let _ = execute!(stdout(), DisableBracketedPaste, DisableMouseCapture);
+        let _ = execute!(stdout(), DisableBracketedPaste, DisableMouseCapture, DisableFocusChange);
         ratatui::restore();
     }
 }
@@ -47,20 +48,27 @@ pub async fn run(settings: Settings, tls: Option<TlsClient>) -> anyhow::Result<(
     let _restore = Restore;
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        let _ = execute!(stdout(), DisableBracketedPaste, DisableMouseCapture);
+        let _ = execute!(stdout(), DisableBracketedPaste, DisableMouseCapture, DisableFocusChange);
         previous(info);
     }));
-    execute!(stdout(), EnableBracketedPaste, EnableMouseCapture)?;
+    execute!(stdout(), EnableBracketedPaste, EnableMouseCapture, EnableFocusChange)?;
 
     let size = terminal.size()?;
     let mut app = App::new(settings, Rect::new(0, 0, size.width, size.height));
+    let mut local = Local::start(&mut app);
     let (net_events, mut from_net) = mpsc::channel(MAX_EVENTS_PER_FRAME);
     let mut connection = NetTask::open(&app, tls.as_ref(), &net_events);
     let mut keys = EventStream::new();
     let mut signals = QuitSignals::new()?;
 
     loop {
-        terminal.draw(|frame| ui::draw(frame, &app))?;
+        terminal.draw(|frame| {
+            ui::draw(frame, &app);
+            if app.settings.links {
+                let area = app.panes(frame.area()).messages_inner();
+                hyperlink::link(frame.buffer_mut(), area);
+            }
+        })?;
         let deadline = app.next_deadline();
         let event = tokio::select! {
             key = keys.next() => match key {
@@ -76,18 +84,20 @@ pub async fn run(settings: Settings, tls: Option<TlsClient>) -> anyhow::Result<(
             () = sleep_until(deadline) => Event::Tick(Instant::now()),
         };
         // The clock first, so the event is handled at the right time.
-        let around = Surroundings { outbox: &connection.outbox, tls: tls.as_ref() };
-        let mut outcome = apply(&mut app, Event::Tick(Instant::now()), &around);
-        outcome.add(apply(&mut app, event, &around));
+        let mut around =
+            Surroundings { outbox: &connection.outbox, tls: tls.as_ref(), local: &mut local };
+        let mut outcome = apply(&mut app, Event::Tick(Instant::now()), &mut around);
+        outcome.add(apply(&mut app, event, &mut around));
         for _ in 0..MAX_EVENTS_PER_FRAME {
             if outcome.quit {
                 break;
             }
             match from_net.try_recv() {
-                Ok(event) => outcome.add(apply(&mut app, Event::Net(event), &around)),
+                Ok(event) => outcome.add(apply(&mut app, Event::Net(event), &mut around)),
                 Err(_) => break,
             }
         }
+        local.check(&mut app);
         if outcome.quit {
             break;
         }
@@ -105,6 +115,7 @@ pub async fn run(settings: Settings, tls: Option<TlsClient>) -> anyhow::Result<(
     // goodbye closes the connection.
     drop(connection.outbox);
     let _ = tokio::time::timeout(QUIT_WAIT, connection.task).await;
+    local.finish();
     Ok(())
 }
 
@@ -122,10 +133,11 @@ impl NetTask {
     }
 }
 
-/// What effects act on: the current connection's outbox, and what TLS trusts.
+/// What effects act on: the current connection's outbox, what TLS trusts, and this machine.
 struct Surroundings<'a> {
     outbox: &'a mpsc::Sender<ClientMsg>,
     tls: Option<&'a TlsClient>,
+    local: &'a mut Local,
 }
 
 /// Sleeps until `deadline`, or forever without one.
@@ -153,7 +165,7 @@ impl Outcome {
 }
 
 /// Updates the app and carries out its effects.
-fn apply(app: &mut App, event: Event, around: &Surroundings<'_>) -> Outcome {
+fn apply(app: &mut App, event: Event, around: &mut Surroundings<'_>) -> Outcome {
     let mut outcome = Outcome::default();
     for effect in app.update(event) {
         match effect {
@@ -175,6 +187,9 @@ fn apply(app: &mut App, event: Event, around: &Surroundings<'_>) -> Outcome {
                 let _ = out.write_all(b"\x07").and_then(|()| out.flush());
             }
             Effect::Quit => outcome.quit = true,
+            effect @ (Effect::Notify(_) | Effect::Record(_) | Effect::SaveIgnored(_)) => {
+                around.local.carry_out(app, effect);
+            }
         }
     }
     outcome
@@ -206,12 +221,13 @@ fn from_terminal(event: TermEvent) -> Option<Event> {
         TermEvent::Key(key) => Some(Event::Key(key)),
         TermEvent::Paste(text) => Some(Event::Paste(text)),
         TermEvent::Resize(w, h) => Some(Event::Resize(w, h)),
+        TermEvent::FocusGained => Some(Event::Focus(true)),
+        TermEvent::FocusLost => Some(Event::Focus(false)),
         TermEvent::Mouse(mouse) => match mouse.kind {
             MouseEventKind::ScrollUp => Some(Event::Scroll(WHEEL_ROWS)),
             MouseEventKind::ScrollDown => Some(Event::Scroll(-WHEEL_ROWS)),
             _ => None,
         },
-        _ => None,
     }
 }
 

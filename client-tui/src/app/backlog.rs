@@ -4,6 +4,7 @@
 use protocol::{ClientMsg, RoomName, Stored, limits::MAX_HISTORY_PAGE};
 
 use super::App;
+use super::ignore::passed;
 use crate::entry::Entry;
 use crate::event::Effect;
 use crate::window::Target;
@@ -29,7 +30,8 @@ impl App {
             let mut entries: Vec<Entry> = start.into_iter().collect();
             if !messages.is_empty() {
                 entries.push(Entry::marker("earlier messages".into()));
-                entries.extend(messages.iter().map(|m| self.message_entry(m, true)));
+                let shown = messages.iter().filter(|m| !self.ignores(&m.from));
+                entries.extend(shown.map(|m| self.message_entry(m, true)));
                 entries.push(Entry::marker("now".into()));
             }
             let w = &mut self.windows[index];
@@ -37,18 +39,21 @@ impl App {
             for entry in entries {
                 w.push(entry, true, 0);
             }
+            messages.iter().for_each(|m| passed(w, m.seq));
             return Vec::new();
         }
         // An older page: only what is older than what the window holds, in front.
         let oldest = window.oldest_seq.unwrap_or(u64::MAX);
         let mut entries: Vec<Entry> = start.into_iter().collect();
+        let older = messages.iter().filter(|m| m.seq < oldest);
         entries.extend(
-            messages.iter().filter(|m| m.seq < oldest).map(|m| self.message_entry(m, true)),
+            older.clone().filter(|m| !self.ignores(&m.from)).map(|m| self.message_entry(m, true)),
         );
         let w = &mut self.windows[index];
         w.loading = false;
         w.beginning = beginning;
         w.prepend(entries);
+        older.for_each(|m| passed(w, m.seq));
         Vec::new()
     }
 

@@ -85,6 +85,9 @@ impl App {
             }
             ServerMsg::Private { from, to, text, ts, account, offline, .. } => {
                 let mine = self.link.is_me(&from);
+                if self.ignores(&from) {
+                    return Vec::new();
+                }
                 let other = if mine { to.clone() } else { from.clone() };
                 let index = self.windows.open(Target::Private(other));
                 // Kept by the server while we were away: marked so, once per run of them.

@@ -120,6 +120,9 @@ impl App {
             }
             _ => {}
         }
+        if let Some(effects) = self.ignore_command(&line) {
+            return effects;
+        }
         let parsed = command::parse(&line);
         // Kept to give back to the input line if it cannot go; never a line with a password.
         let typed = if secret_command(&line).is_some() {

@@ -12,18 +12,22 @@ use protocol::{MessageKind, Nick, Stored, sanitize};
 use ratatui::layout::Rect;
 
 use crate::composer::Composer;
-use crate::entry::{Entry, EntryKind, clean, mentions};
+use crate::entry::{Entry, EntryKind, clean, for_us};
 use crate::event::{Effect, Event};
+use crate::ignore::IgnoreList;
 use crate::layout::{Panes, View};
 use crate::link::Link;
 use crate::login::Credential;
+use crate::notify::Notifier;
 use crate::pages::MemberPages;
 use crate::settings::Settings;
 use crate::window::Target;
 use crate::windows::Windows;
 
+mod attention;
 mod backlog;
 mod certificate;
+mod ignore;
 mod incoming;
 mod keys;
 mod link;
@@ -70,6 +74,13 @@ pub struct App {
     ring: bool,
     /// The later pages of big rooms' member lists, asked for one at a time.
     pub(crate) pages: MemberPages,
+    /// People whose messages are not shown (`/ignore`).
+    pub ignored: IgnoreList,
+    /// Whether the terminal has focus, and when the last notification went.
+    pub(crate) notifier: Notifier,
+    /// Effects raised while handling an event (notifications, chat log lines), added after
+    /// the handler's own.
+    raised: Vec<Effect>,
 }
 
 impl App {
@@ -88,11 +99,15 @@ impl App {
             now: Instant::now(),
             ring: false,
             pages: MemberPages::default(),
+            ignored: IgnoreList::default(),
+            notifier: Notifier::default(),
+            raised: Vec::new(),
         }
     }
 
     pub fn update(&mut self, event: Event) -> Vec<Effect> {
         let mut effects = self.handle(event);
+        effects.append(&mut self.raised);
         if std::mem::take(&mut self.ring) {
             effects.push(Effect::Bell);
         }
@@ -127,6 +142,10 @@ impl App {
             }
             Event::Net(net) => self.on_net(net),
             Event::Tick(now) => self.on_tick(now),
+            Event::Focus(focused) => {
+                self.notifier.focused = Some(focused);
+                Vec::new()
+            }
         }
     }
 
@@ -162,14 +181,18 @@ impl App {
 
     /// Adds an entry to window `index`.
     pub(crate) fn push(&mut self, index: usize, entry: Entry) {
+        if self.hides(index, &entry) {
+            return;
+        }
         // Our own words are never news to us.
         let mine = entry.from.as_ref().is_some_and(|f| self.link.is_me(f));
         let seen = index == self.windows.current || mine;
         let private =
             self.windows.get(index).is_some_and(|w| matches!(w.target, Target::Private(_)));
-        if self.settings.bell && !mine && entry.from.is_some() && (entry.mention || private) {
-            self.ring = true;
+        if !mine && entry.from.is_some() && (entry.mention || private) {
+            self.for_us(index, &entry);
         }
+        self.record(index, &entry);
         let width = self.message_width();
         if let Some(w) = self.windows.get_mut(index) {
             w.push(entry, seen, width);
@@ -224,7 +247,8 @@ impl App {
             (MessageKind::Action, Some(text)) => (EntryKind::Action, text.as_str()),
             _ => (EntryKind::Say, ""),
         };
-        let mention = !self.link.is_me(&m.from) && mentions(text, &self.link.nick);
+        let mention =
+            !self.link.is_me(&m.from) && for_us(text, &self.link.nick, &self.settings.highlights);
         let mut entry = Entry {
             seq: Some(m.seq),
             id: Some(m.id),

@@ -96,6 +96,7 @@ impl App {
     /// line, in every room window the nick is a member of, and in the private window with
     /// that person, which follows the new nick.
     fn on_renamed(&mut self, room: &RoomName, nick: &Nick, to: &Nick, mine: bool, ts: u64) {
+        self.ignored.renamed(nick, to);
         let text = if mine {
             format!("you are now known as {to}")
         } else {

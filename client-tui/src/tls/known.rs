@@ -26,15 +26,7 @@ const HEADER: &str = "# chat-tui: server certificates accepted on first use (hos
 /// The default file: `$XDG_DATA_HOME/chat-tui/known_servers`, else
 /// `~/.local/share/chat-tui/known_servers`; `None` without either variable.
 pub fn default_path() -> Option<PathBuf> {
-    let dir = std::env::var_os("XDG_DATA_HOME")
-        .filter(|d| !d.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME")
-                .filter(|h| !h.is_empty())
-                .map(|h| PathBuf::from(h).join(".local/share"))
-        })?;
-    Some(dir.join("chat-tui").join(FILE_NAME))
+    crate::config::data_dir().map(|dir| dir.join(FILE_NAME))
 }
 
 /// The fingerprints `text` holds for `server` (`host:port`). Comments (`#`) and blank lines

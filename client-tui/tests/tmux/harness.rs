@@ -182,6 +182,14 @@ impl Pane<'_> {
         self.tmux.run(&args);
     }
 
+    /// Appends everything the program writes to its terminal from now on to `file`, as it
+    /// writes it: escape sequences the screen does not show (notifications, hyperlinks)
+    /// included.
+    pub fn record_output(&self, file: &std::path::Path) {
+        let command = format!("cat >> '{}'", file.display());
+        self.tmux.run(&["pipe-pane", "-O", "-t", &self.target, &command]);
+    }
+
     /// A tmux format (`#{...}`) evaluated for this pane.
     pub fn format(&self, format: &str) -> String {
         let out = self.tmux.run(&["display-message", "-p", "-t", &self.target, format]);

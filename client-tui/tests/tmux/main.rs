@@ -6,10 +6,12 @@
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
 mod accounts;
+mod attention;
 #[path = "../certs/mod.rs"]
 mod certs;
 mod chat;
 mod harness;
+mod keeping;
 mod reconnect;
 mod rooms;
 mod screen;
