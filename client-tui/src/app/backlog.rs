@@ -49,7 +49,8 @@ impl App {
         w.loading = false;
         w.beginning = beginning;
         w.prepend(entries);
-        Vec::new()
+        // A `/goto` under way may need this page, or the one before it.
+        self.continue_goto()
     }
 
     /// When the current window is scrolled to the top of what it holds, asks for the page

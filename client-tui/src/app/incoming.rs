@@ -117,7 +117,7 @@ impl App {
                     &format!("Rooms: {}", describe::room_list(&rooms)),
                 )
             }
-            ServerMsg::Members { room, nicks, roles, after, more } => {
+            ServerMsg::Members { room, nicks, roles, after, more, .. } => {
                 // A big room comes a page at a time: the next one is asked for at once.
                 let next = more.then(|| nicks.last().cloned()).flatten();
                 self.on_members(&room, nicks, roles, after.is_some());
@@ -135,6 +135,11 @@ impl App {
             }
             ServerMsg::Bans { room, bans } => self.on_bans(room, &bans),
             ServerMsg::Notice { text, .. } => self.log(LogKind::Info, &text),
+            ServerMsg::Away { nick, text } => self.on_away(nick, text),
+            msg @ ServerMsg::Whois { .. } => self.on_whois(&msg),
+            ServerMsg::Found { room, text, messages, more } => {
+                self.on_found(room, &text, &messages, more);
+            }
             ServerMsg::Account { nick, event } => self.on_account(nick, event),
             ServerMsg::Error { code, message, request, retry_after_ms } => {
                 self.paste_refused(code, retry_after_ms);

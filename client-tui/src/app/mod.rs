@@ -28,7 +28,9 @@ mod keys;
 mod link;
 mod login;
 mod paste;
+mod people;
 mod rooms;
+mod search;
 
 /// Lines kept in the connection log.
 pub const LOG_CAPACITY: usize = 500;
@@ -62,6 +64,10 @@ pub struct App {
     pub(crate) now: Instant,
     /// Something for us arrived and the bell is on: ring once after this event.
     ring: bool,
+    /// Our away message, while we are away (`/away`).
+    pub away: Option<protocol::Label>,
+    /// A `/goto` paging back to its message.
+    pub(crate) goto: Option<search::Goto>,
 }
 
 impl App {
@@ -79,6 +85,8 @@ impl App {
             log: VecDeque::new(),
             now: Instant::now(),
             ring: false,
+            away: None,
+            goto: None,
         }
     }
 

@@ -12,6 +12,7 @@
 //!   an account that is away.
 //! - [`moderation`]: topics, modes, invitations, kicks, bans, mutes, roles; kills and server
 //!   bans; [`acts`]: storing what they decide, and what that does to the session's rooms.
+//! - [`people`]: away messages and `whois`; [`search`]: finding a room's stored messages.
 //! - [`budget`]: what each request costs against flood control, and whose budget pays.
 //! - [`output`]: batching and writing; [`speaking`]: its messages on their way and a sender
 //!   waiting for its room; [`alive`]: hello and ping deadlines; [`end`]: how it ends.
@@ -24,8 +25,10 @@ mod budget;
 mod end;
 mod moderation;
 mod output;
+mod people;
 mod requests;
 mod rooms;
+mod search;
 mod speaking;
 
 use std::io::ErrorKind;
