@@ -47,15 +47,25 @@ fn texts(messages: &[Stored]) -> Vec<&str> {
     messages.iter().map(Stored::text).collect()
 }
 
+/// How many messages of the database file at `db` the full-text index finds for `word`: what
+/// is left of them in the index, whatever the search's own query joins it with.
+fn indexed(db: &std::path::Path, word: &str) -> i64 {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    conn.query_row("SELECT count(*) FROM messages_fts WHERE messages_fts MATCH ?1", [word], |r| {
+        r.get(0)
+    })
+    .unwrap()
+}
+
 /// Matches come newest first with their seq, words match case-insensitively and as
-/// prefixes, a page is bounded and `before` pages on; a deleted message is not found.
+/// prefixes, a page is bounded and `before` pages on; a deleted message is not found, and its
+/// words leave the index.
 #[tokio::test]
 async fn sqlite_search_finds_words_newest_first_and_never_deleted_ones() {
     let dir = tempfile::tempdir().unwrap();
-    let history = HistoryConfig {
-        location: Some(Location::File(dir.path().join("h.db"))),
-        ..Default::default()
-    };
+    let db = dir.path().join("h.db");
+    let history =
+        HistoryConfig { location: Some(Location::File(db.clone())), ..Default::default() };
     let server = start_server_with_history(common::info(), history).await;
     let mut m = server.join("Michael").await;
     let said = say_all(
@@ -87,8 +97,10 @@ async fn sqlite_search_finds_words_newest_first_and_never_deleted_ones() {
     let (hits, _) = found(&mut m).await;
     assert_eq!(texts(&hits), ["release notes, \"draft\""], "typed text is words, not syntax");
 
+    assert_eq!(indexed(&db, "slip"), 1, "indexed, so the check below can fail");
     m.send(ClientMsg::Delete { room: RoomName::lobby(), id: said[2].0 }).await;
     m.recv_deleted().await;
+    assert_eq!(indexed(&db, "slip"), 0, "the deleted message's words left the index");
     m.send(search("lobby", "slip", None, 20)).await;
     let (hits, _) = found(&mut m).await;
     assert!(hits.is_empty(), "a deleted message is not found: {hits:?}");
@@ -98,7 +110,13 @@ async fn sqlite_search_finds_words_newest_first_and_never_deleted_ones() {
 /// Pruned messages (`--history-keep`) leave the index with their rows.
 #[tokio::test]
 async fn sqlite_search_does_not_find_pruned_messages() {
-    let history = HistoryConfig { keep: 10, ..HistoryConfig::default() };
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("h.db");
+    let history = HistoryConfig {
+        location: Some(Location::File(db.clone())),
+        keep: 10,
+        ..HistoryConfig::default()
+    };
     let server = start_server_with_history(common::info(), history).await;
     let mut m = server.join("Michael").await;
     let n = 1200;
@@ -110,6 +128,18 @@ async fn sqlite_search_does_not_find_pruned_messages() {
     let kept = common::page_all(&mut m, "lobby").await;
     let oldest = kept[0].seq;
     assert!(oldest > 1, "pruned, so the check below can fail");
+    // Both counts in one read, so the writer's pruning cannot fall between them.
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let (in_index, rows): (i64, i64) = conn
+        .query_row(
+            "SELECT (SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'needle'),
+                    (SELECT count(*) FROM messages)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert!(rows < i64::try_from(n).unwrap(), "pruned rows are gone: {rows}");
+    assert_eq!(in_index, rows, "the index holds the kept messages alone");
     let mut before = None;
     loop {
         m.send(search("lobby", "needle", before, 20)).await;
