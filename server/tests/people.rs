@@ -178,3 +178,35 @@ async fn whois_costs_a_request_unit() {
     assert_eq!(michael.refusal_of("whois").await, ErrorCode::Flood);
     server.shutdown().await;
 }
+
+/// With several nodes, `whois` of someone on another node says so: their nick and rooms,
+/// `elsewhere`, and no connection or idle time this node cannot know.
+#[tokio::test]
+async fn whois_of_someone_on_another_node_says_so() {
+    use common::redis::{Node, RedisServer, member};
+    let redis = RedisServer::start();
+    let a = Node::start(&redis, "a").await;
+    let b = Node::start(&redis, "b").await;
+    let mut michael = member(&a, "Michael").await;
+    let _tracy = member(&b, "Tracy").await;
+    let deadline = tokio::time::Instant::now() + common::WAIT;
+    let answer = loop {
+        michael.send(whois("Tracy")).await;
+        let (answer, _) = michael
+            .recv_until(|m| matches!(m, ServerMsg::Whois { .. } | ServerMsg::Error { .. }))
+            .await;
+        if matches!(answer, ServerMsg::Whois { .. }) || tokio::time::Instant::now() > deadline {
+            break answer;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let ServerMsg::Whois { nick: who, rooms, since, idle, elsewhere, .. } = answer else {
+        panic!("{answer:?}")
+    };
+    assert_eq!(who, nick("Tracy"));
+    assert!(elsewhere);
+    assert_eq!(rooms, [RoomName::lobby()]);
+    assert_eq!((since, idle), (None, None));
+    a.stop().await;
+    b.stop().await;
+}

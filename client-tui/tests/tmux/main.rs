@@ -10,6 +10,7 @@ mod accounts;
 mod certs;
 mod chat;
 mod harness;
+mod people;
 mod reconnect;
 mod rooms;
 mod screen;
