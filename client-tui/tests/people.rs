@@ -55,6 +55,26 @@ fn away_answers_go_to_the_private_window() {
     assert_eq!(app.away, None);
 }
 
+/// A member list's away messages show after it, in the room's window, sanitised.
+#[test]
+fn away_members_are_listed_after_the_members() {
+    let mut app = app(80, 24);
+    net(
+        &mut app,
+        ServerMsg::Members {
+            room: RoomName::lobby(),
+            nicks: vec![nick("Michael"), nick("Tracy")],
+            roles: Default::default(),
+            after: None,
+            more: false,
+            away: [(nick("Tracy"), label("gone\u{1b}[31m fishing"))].into(),
+        },
+    );
+    let shown = screen(&render(&app).0);
+    assert!(shown.contains("away in #lobby: Tracy (gone"), "{shown}");
+    assert!(!shown.contains('\u{1b}'), "{shown}");
+}
+
 /// `/whois NICK` asks; the answer's lines show in the current window.
 #[test]
 fn whois_lines_show_in_the_window() {

@@ -117,10 +117,11 @@ impl App {
                     &format!("Rooms: {}", describe::room_list(&rooms)),
                 )
             }
-            ServerMsg::Members { room, nicks, roles, after, more, .. } => {
+            ServerMsg::Members { room, nicks, roles, after, more, away } => {
                 // A big room comes a page at a time: the next one is asked for at once.
                 let next = more.then(|| nicks.last().cloned()).flatten();
                 self.on_members(&room, nicks, roles, after.is_some());
+                self.on_members_away(&room, &away);
                 if let Some(after) = next {
                     return vec![Effect::Send(protocol::ClientMsg::Who {
                         room,

@@ -2,7 +2,9 @@
 //! away message after we wrote to them (shown in their private window, where the reply was
 //! expected), and the answer to `/whois`.
 
-use protocol::{Label, Nick, ServerMsg, describe};
+use std::collections::BTreeMap;
+
+use protocol::{Label, Nick, RoomName, ServerMsg, describe};
 
 use super::App;
 use crate::entry::{Entry, EntryKind, clean};
@@ -21,6 +23,16 @@ impl App {
         let index = self.windows.open(Target::Private(nick));
         let note = Entry::note(self.time_now(), EntryKind::Info, clean(&line));
         self.push(index, note);
+    }
+
+    /// Who of a page of members is away, and why, after the list itself.
+    pub(crate) fn on_members_away(&mut self, room: &RoomName, away: &BTreeMap<Nick, Label>) {
+        if away.is_empty() {
+            return;
+        }
+        let who: Vec<String> = away.iter().map(|(nick, text)| format!("{nick} ({text})")).collect();
+        let line = format!("away in #{room}: {}", who.join(", "));
+        self.room_note(room, &line);
     }
 
     /// The answer to `/whois`: its lines in the window it was asked in.
