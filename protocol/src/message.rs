@@ -109,7 +109,8 @@ pub enum ClientMsg {
         limit: u32,
     },
     /// Marks me away with `text` (told to whoever sends me a private message, shown in `who`
-    /// and `whois`); without `text` (or with an empty one), back.
+    /// and `whois`); without `text` (or with an empty one), back. At most
+    /// [`MAX_AWAY_BYTES`](crate::limits::MAX_AWAY_BYTES), a label's bound.
     Away {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         text: Option<Label>,
