@@ -118,16 +118,10 @@ impl App {
                 )
             }
             ServerMsg::Members { room, nicks, roles, after, more, away } => {
-                // A big room comes a page at a time: the next one is asked for at once.
                 let next = more.then(|| nicks.last().cloned()).flatten();
                 self.on_members(&room, nicks, roles, after.is_some());
                 self.on_members_away(&room, &away);
-                if let Some(after) = next {
-                    return vec![Effect::Send(protocol::ClientMsg::Who {
-                        room,
-                        after: Some(after),
-                    })];
-                }
+                return self.member_page_came(&room, next);
             }
             ServerMsg::Topic { room, topic } => self.on_topic(&room, topic),
             ServerMsg::Modes { room, modes, owner } => self.on_modes(&room, modes, owner),
@@ -145,6 +139,16 @@ impl App {
             ServerMsg::Error { code, message, request, retry_after_ms } => {
                 self.paste_refused(code, retry_after_ms);
                 self.account_refused(request.as_deref());
+                if request.as_deref() == Some("who") {
+                    let (retrying, effects) = self.member_page_refused(code, retry_after_ms);
+                    if retrying {
+                        return effects;
+                    }
+                    if !effects.is_empty() {
+                        self.note_from_server(EntryKind::Error, &explain(code, &message));
+                        return effects;
+                    }
+                }
                 if let Some(effects) = self.login_refused(code, &message, retry_after_ms) {
                     return effects;
                 }

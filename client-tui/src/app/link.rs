@@ -72,6 +72,7 @@ impl App {
     pub(crate) fn connection_ended(&mut self) {
         let retry = self.link.lost(self.now);
         self.stop_paste("connection lost");
+        self.pages.clear();
         match retry {
             Retry::Asking if self.link.login.is_some() => self.log(
                 LogKind::Info,
@@ -100,12 +101,16 @@ impl App {
             effects.push(Effect::Connect);
         }
         effects.extend(self.pace_paste(now));
+        effects.extend(self.pace_member_pages(now));
         effects
     }
 
     /// When the app next needs a [`crate::event::Event::Tick`], if it is waiting for a time.
     pub fn next_deadline(&self) -> Option<Instant> {
-        [self.link.retry_at(), self.paste_deadline()].into_iter().flatten().min()
+        [self.link.retry_at(), self.paste_deadline(), self.pages.deadline()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// `/connect`: try now instead of waiting out the backoff.

@@ -17,6 +17,7 @@ use crate::event::{Effect, Event};
 use crate::layout::{Panes, View};
 use crate::link::Link;
 use crate::login::Credential;
+use crate::pages::MemberPages;
 use crate::settings::Settings;
 use crate::window::Target;
 use crate::windows::Windows;
@@ -68,6 +69,8 @@ pub struct App {
     pub away: Option<protocol::Label>,
     /// A `/goto` paging back to its message.
     pub(crate) goto: Option<search::Goto>,
+    /// The later pages of big rooms' member lists, asked for one at a time.
+    pub(crate) pages: MemberPages,
 }
 
 impl App {
@@ -87,6 +90,7 @@ impl App {
             ring: false,
             away: None,
             goto: None,
+            pages: MemberPages::default(),
         }
     }
 
