@@ -193,6 +193,7 @@ fn messages_and_presence_fill_the_window() {
             roles: Default::default(),
             after: None,
             more: false,
+            away: Default::default(),
         },
     );
     server(&mut app, presence("lobby", "Tracy", PresenceEvent::Joined));
@@ -340,6 +341,7 @@ fn a_nick_change_told_once_reaches_every_window_with_that_person() {
                 roles: Default::default(),
                 after: None,
                 more: false,
+                away: Default::default(),
             },
         );
     }
@@ -381,6 +383,7 @@ fn a_member_list_in_pages_is_asked_for_and_put_together() {
         roles: Default::default(),
         after: after.map(nick),
         more,
+        away: Default::default(),
     };
     let effects = server(&mut app, page(&["Anna", "Bob"], None, true));
     let next = ClientMsg::Who { room: room("lobby"), after: Some(nick("Bob")) };

@@ -28,6 +28,7 @@ fn page(r: &str, nicks: &[&str], after: Option<&str>, more: bool) -> ServerMsg {
         roles: Default::default(),
         after: after.map(nick),
         more,
+        away: Default::default(),
     }
 }
 

@@ -65,6 +65,7 @@ fn members(app: &mut App, r: &str, nicks: &[&str], roles: &[(&str, Role)]) {
             roles,
             after: None,
             more: false,
+            away: Default::default(),
         },
     );
 }

@@ -118,6 +118,7 @@ fn room_with_owners(width: u16, height: u16) -> App {
             roles: roles.iter().map(|(n, r)| (nick(n), *r)).collect(),
             after: None,
             more: false,
+            away: Default::default(),
         },
     );
     net(

@@ -1,7 +1,7 @@
 //! Human words for protocol values, shared by every front end (`chat-tui` and the plain-text
 //! port say "Tracy left (lunch)" the same way). Untrusted parts are sanitised.
 
-use crate::message::{AccountEvent, ByeCode, ErrorCode, PresenceEvent, RoomInfo};
+use crate::message::{AccountEvent, ByeCode, ErrorCode, PresenceEvent, RoomInfo, ServerMsg};
 use crate::moderation::{Moderation, Modes, Role, format_duration};
 use crate::names::Nick;
 use crate::sanitize::sanitize;
@@ -30,6 +30,56 @@ pub fn presence(nick: &Nick, event: &PresenceEvent) -> String {
 /// "Michael deleted a message": the room's news of a deletion, which never repeats the text.
 pub fn deleted(by: &Nick) -> String {
     format!("{by} deleted a message")
+}
+
+/// "Tracy is away: lunch", or for `me`, "You are away: lunch" / "You are back".
+pub fn away(nick: &Nick, text: Option<&crate::text::Label>, me: bool) -> String {
+    match (text, me) {
+        (Some(text), true) => format!("You are away: {}", sanitize(text.as_str())),
+        (None, true) => "You are back".to_owned(),
+        (Some(text), false) => format!("{nick} is away: {}", sanitize(text.as_str())),
+        (None, false) => format!("{nick} is back"),
+    }
+}
+
+/// The lines of a `whois` answer, or nothing for another message; `when` writes a time
+/// (ms since the epoch) as the front end shows times.
+pub fn whois(msg: &ServerMsg, when: impl Fn(u64) -> String) -> Vec<String> {
+    let ServerMsg::Whois { nick, account, away, rooms, since, idle, elsewhere } = msg else {
+        return Vec::new();
+    };
+    let mut lines = vec![match (*account, *elsewhere) {
+        (true, _) => format!("{nick} \u{2713} is logged in to the account {nick}"),
+        (false, false) => format!("{nick} is a guest (not logged in to an account)"),
+        (false, true) => format!("{nick} is connected to another node of this server"),
+    }];
+    if let Some(away) = away {
+        lines.push(format!("away: {}", sanitize(away.as_str())));
+    }
+    if rooms.is_empty() {
+        lines.push("in no room you can see".to_owned());
+    } else {
+        let names: Vec<String> = rooms.iter().map(|r| format!("#{r}")).collect();
+        lines.push(format!("in {}", names.join(", ")));
+    }
+    match (since, idle) {
+        (Some(since), Some(idle)) => {
+            lines.push(format!("connected since {}, idle {}", when(*since), idle_words(*idle)));
+        }
+        _ if *elsewhere => lines.push("connection time and idle time are known there only".into()),
+        _ => {}
+    }
+    lines
+}
+
+/// "45 s", "12 min", "3 h 5 min", "2 d 4 h": how long someone has been idle.
+pub fn idle_words(secs: u64) -> String {
+    match secs {
+        0..60 => format!("{secs} s"),
+        60..3600 => format!("{} min", secs / 60),
+        3600..86_400 => format!("{} h {} min", secs / 3600, secs % 3600 / 60),
+        _ => format!("{} d {} h", secs / 86_400, secs % 86_400 / 3600),
+    }
 }
 
 /// "Michael is now a registered account: only your password opens it."

@@ -35,6 +35,12 @@ pub const MAX_LABEL_BYTES: usize = 200;
 /// quick query and a line of at most a few hundred kilobytes.
 pub const MAX_HISTORY_PAGE: u32 = 100;
 
+/// Most matches in one `found` answer (`search`): a screenful, and a bounded query.
+pub const MAX_SEARCH_PAGE: u32 = 20;
+
+/// Longest away message, in bytes: the same as any other label (a topic, a quit reason).
+pub const MAX_AWAY_BYTES: usize = MAX_LABEL_BYTES;
+
 /// Most nicks in one `members` answer: some 8 KB of JSON. A room of ten thousand is sent as
 /// pages the client asks for (`who` with `after`), each paid for on its own, rather than as
 /// one quarter-megabyte line for a 30-byte request.

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use std::collections::BTreeMap;
 
 pub use crate::codes::{ByeCode, ErrorCode};
-use crate::limits::MAX_HISTORY_PAGE;
+use crate::limits::{MAX_HISTORY_PAGE, MAX_SEARCH_PAGE};
 use crate::moderation::{BanInfo, JoinKey, Mask, ModeChange, Moderation, Modes, Role, Topic};
 use crate::names::{Nick, RoomName};
 use crate::secret::{Password, ResumeToken};
@@ -106,6 +106,27 @@ pub enum ClientMsg {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         before: Option<u64>,
         #[serde(default = "default_page")]
+        limit: u32,
+    },
+    /// Marks me away with `text` (told to whoever sends me a private message, shown in `who`
+    /// and `whois`); without `text` (or with an empty one), back. At most
+    /// [`MAX_AWAY_BYTES`](crate::limits::MAX_AWAY_BYTES), a label's bound.
+    Away {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        text: Option<Label>,
+    },
+    /// Asks what the server knows of the person called `nick`.
+    Whois {
+        nick: Nick,
+    },
+    /// Searches a room's stored messages for `text`: the newest matches before `before` (a
+    /// `seq`), or the newest of all; at most `limit`, at most [`MAX_SEARCH_PAGE`].
+    Search {
+        room: RoomName,
+        text: Label,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        before: Option<u64>,
+        #[serde(default = "default_search_page")]
         limit: u32,
     },
     /// Shows the room's topic, or (operators) sets it; an empty `text` clears it.
@@ -223,6 +244,9 @@ impl ClientMsg {
         "pong",
         "history",
         "delete",
+        "away",
+        "whois",
+        "search",
         "topic",
         "mode",
         "kick",
@@ -261,6 +285,9 @@ impl ClientMsg {
             Self::Pong { .. } => "pong",
             Self::History { .. } => "history",
             Self::Delete { .. } => "delete",
+            Self::Away { .. } => "away",
+            Self::Whois { .. } => "whois",
+            Self::Search { .. } => "search",
             Self::Topic { .. } => "topic",
             Self::Mode { .. } => "mode",
             Self::Kick { .. } => "kick",
@@ -399,6 +426,45 @@ pub enum ServerMsg {
         /// More members follow: ask `who` with `after` = the last nick of this page.
         #[serde(default, skip_serializing_if = "is_false")]
         more: bool,
+        /// The members of this page who are away, with their away message.
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        away: BTreeMap<Nick, Label>,
+    },
+    /// Someone's away state: yours, as the answer to `away`; or, after your private message
+    /// to `nick` (once while they stay away), theirs. No `text`: back (yours only).
+    Away {
+        nick: Nick,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        text: Option<Label>,
+    },
+    /// The answer to `whois`: what the server knows of `nick`.
+    Whois {
+        nick: Nick,
+        /// Logged in to the account `nick`; absent: a guest.
+        #[serde(default, skip_serializing_if = "is_false")]
+        account: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        away: Option<Label>,
+        /// The rooms of theirs you may know of: those you share, and those not secret.
+        rooms: Vec<RoomName>,
+        /// When the session began (ms since the epoch), and seconds since it last spoke.
+        /// Absent for a session on another node, which this one knows only by name.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        since: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        idle: Option<u64>,
+        /// Connected to another node of the server: only the nick and its rooms are known.
+        #[serde(default, skip_serializing_if = "is_false")]
+        elsewhere: bool,
+    },
+    /// The answer to `search`: a room's stored messages that hold `text`, newest first; `more`
+    /// when older matches follow (ask again with `before` = the last `seq`).
+    Found {
+        room: RoomName,
+        text: Label,
+        messages: Vec<Stored>,
+        #[serde(default, skip_serializing_if = "is_false")]
+        more: bool,
     },
     /// A room's topic: sent on joining a room that has one, after `members` in the answer to
     /// `who` when there is one, and as the answer to `topic`.
@@ -466,6 +532,10 @@ pub enum ServerMsg {
 
 fn default_page() -> u32 {
     MAX_HISTORY_PAGE
+}
+
+fn default_search_page() -> u32 {
+    MAX_SEARCH_PAGE
 }
 
 /// For `skip_serializing_if`: a flag that is off is left out of the line.

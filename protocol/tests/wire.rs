@@ -203,6 +203,30 @@ fn client_fixtures() -> Vec<(ClientMsg, &'static str)> {
             ClientMsg::Delete { room: room("lobby"), id: id() },
             r#"{"type":"delete","room":"lobby","id":"019aa7e2-5c4b-7d1e-8f3a-2b6c9d0e1f42"}"#,
         ),
+        (
+            ClientMsg::Away { text: Some(label("lunch, back at 2")) },
+            r#"{"type":"away","text":"lunch, back at 2"}"#,
+        ),
+        (ClientMsg::Away { text: None }, r#"{"type":"away"}"#),
+        (ClientMsg::Whois { nick: nick("Tracy") }, r#"{"type":"whois","nick":"Tracy"}"#),
+        (
+            ClientMsg::Search {
+                room: room("rust"),
+                text: label("release"),
+                before: None,
+                limit: 20,
+            },
+            r#"{"type":"search","room":"rust","text":"release","limit":20}"#,
+        ),
+        (
+            ClientMsg::Search {
+                room: room("rust"),
+                text: label("release"),
+                before: Some(42),
+                limit: 20,
+            },
+            r#"{"type":"search","room":"rust","text":"release","before":42,"limit":20}"#,
+        ),
         (ClientMsg::Quit { reason: Some(label("bye")) }, r#"{"type":"quit","reason":"bye"}"#),
         (ClientMsg::Quit { reason: None }, r#"{"type":"quit"}"#),
     ]
@@ -393,6 +417,7 @@ fn server_fixtures() -> Vec<(ServerMsg, &'static str)> {
                 roles: Default::default(),
                 after: None,
                 more: false,
+                away: Default::default(),
             },
             r#"{"type":"members","room":"lobby","nicks":["Michael","Tracy"]}"#,
         ),
@@ -452,6 +477,7 @@ fn server_fixtures() -> Vec<(ServerMsg, &'static str)> {
                 roles: [(nick("Michael"), Role::Owner), (nick("Tracy"), Role::Operator)].into(),
                 after: None,
                 more: false,
+                away: Default::default(),
             },
             r#"{"type":"members","room":"rust","nicks":["Michael","Sam","Tracy"],"roles":{"Michael":"owner","Tracy":"operator"}}"#,
         ),
@@ -549,6 +575,66 @@ fn server_fixtures() -> Vec<(ServerMsg, &'static str)> {
                 retry_after_ms: None,
             },
             r#"{"type":"error","code":"not_operator","message":"only operators of #rust may kick; ask its owner, Michael","request":"kick"}"#,
+        ),
+        (
+            ServerMsg::Members {
+                room: room("lobby"),
+                nicks: vec![nick("Michael"), nick("Tracy")],
+                roles: Default::default(),
+                after: None,
+                more: false,
+                away: [(nick("Tracy"), label("lunch, back at 2"))].into(),
+            },
+            r#"{"type":"members","room":"lobby","nicks":["Michael","Tracy"],"away":{"Tracy":"lunch, back at 2"}}"#,
+        ),
+        (
+            ServerMsg::Away { nick: nick("Tracy"), text: Some(label("lunch, back at 2")) },
+            r#"{"type":"away","nick":"Tracy","text":"lunch, back at 2"}"#,
+        ),
+        (
+            ServerMsg::Away { nick: nick("Michael"), text: None },
+            r#"{"type":"away","nick":"Michael"}"#,
+        ),
+        (
+            ServerMsg::Whois {
+                nick: nick("Tracy"),
+                account: true,
+                away: Some(label("lunch, back at 2")),
+                rooms: vec![room("lobby"), room("rust")],
+                since: Some(TS),
+                idle: Some(95),
+                elsewhere: false,
+            },
+            r#"{"type":"whois","nick":"Tracy","account":true,"away":"lunch, back at 2","rooms":["lobby","rust"],"since":1763750000000,"idle":95}"#,
+        ),
+        (
+            ServerMsg::Whois {
+                nick: nick("Sam"),
+                account: false,
+                away: None,
+                rooms: vec![room("lobby")],
+                since: None,
+                idle: None,
+                elsewhere: true,
+            },
+            r#"{"type":"whois","nick":"Sam","rooms":["lobby"],"elsewhere":true}"#,
+        ),
+        (
+            ServerMsg::Found {
+                room: room("rust"),
+                text: label("release"),
+                messages: vec![Stored {
+                    id: id(),
+                    seq: 42,
+                    from: nick("Tracy"),
+                    account: false,
+                    kind: MessageKind::Say,
+                    text: Some(text("the release is on Friday")),
+                    ts: TS,
+                }],
+                more: true,
+            },
+            r#"{"type":"found","room":"rust","text":"release","messages":[{"id":"019aa7e2-5c4b-7d1e-8f3a-2b6c9d0e1f42","seq":42,"from":"Tracy","kind":"say","text":"the release is on Friday","ts":1763750000000}],"more":true}"#,
         ),
     ]
 }

@@ -179,6 +179,24 @@ pub const MAX_PLAIN_LINES_PER_MESSAGE: usize = 10;
 /// the last few lines typed, little memory for a session in many rooms.
 pub const PLAIN_OWN_KEPT: usize = 8;
 
+/// Earlier messages a plain-text client is shown on joining a room; the rest of the join's
+/// backlog is left out with a line saying how to see more (`/history`): a person at `nc` has
+/// no scrollback to page, and 50 lines push the join itself off the screen.
+pub const PLAIN_JOIN_LINES: usize = 10;
+
+/// `/history` requests a plain-text session remembers as asked and not yet answered, so their
+/// pages are shown whole; as many as a session may have history reads under way.
+pub const PLAIN_HISTORY_ASKED: usize = MAX_QUERIES_PER_SESSION;
+
+/// Senders an away session remembers having answered with its away message, so that each is
+/// told once per away period; past it the memory starts again (a sender may be told twice),
+/// so a flood of senders cannot grow it.
+pub const MAX_AWAY_TOLD: usize = 1024;
+
+/// Stored messages a search reads on Redis, newest first, looking for matches: a search there
+/// is a scan of the room's stream, so it is bounded by what it reads, not by what it finds.
+pub const SEARCH_SCAN: usize = 10_000;
+
 /// Default for `--history-keep`: messages kept per room. Generous (a busy room's months), and
 /// still a bound: at a few hundred bytes a message, 100,000 are tens of megabytes per room.
 pub const HISTORY_KEEP: u64 = 100_000;

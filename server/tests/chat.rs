@@ -59,6 +59,7 @@ async fn hello_gets_a_welcome_and_a_seat_in_lobby() {
             roles: Default::default(),
             after: None,
             more: false,
+            away: Default::default(),
         }
     );
     server.shutdown().await;
@@ -166,6 +167,7 @@ async fn one_user_in_several_rooms() {
                 roles: Default::default(),
                 after: None,
                 more: false,
+                away: Default::default(),
             }
         );
     }
@@ -365,6 +367,7 @@ async fn who_lists_members_to_members_and_empty_rooms_vanish() {
             roles: Default::default(),
             after: None,
             more: false,
+            away: Default::default(),
         }
     );
     michael.send(ClientMsg::Who { room: room("rust"), after: None }).await;
@@ -481,6 +484,7 @@ async fn look_alike_room_names_join_the_room_that_exists() {
             roles: Default::default(),
             after: None,
             more: false,
+            away: Default::default(),
         }
     );
     assert!(

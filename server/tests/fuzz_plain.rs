@@ -213,6 +213,7 @@ impl Session {
             roles: Default::default(),
             after: None,
             more: false,
+            away: Default::default(),
         };
         match request {
             ClientMsg::Hello { nick, .. } => {
@@ -276,6 +277,8 @@ impl Session {
                 vec![ServerMsg::Account { nick: me.clone(), event: AccountEvent::Unregistered }]
             }
             ClientMsg::Ping { token } => vec![ServerMsg::Pong { token }],
+            ClientMsg::Away { text } => vec![ServerMsg::Away { nick: me.clone(), text }],
+            ClientMsg::Whois { .. } | ClientMsg::Search { .. } => Vec::new(),
             // Moderation is answered by the room (or refused); the model expects nothing of it.
             ClientMsg::Pong { .. }
             | ClientMsg::History { .. }
@@ -591,6 +594,7 @@ fn server_msg() -> impl Strategy<Value = ServerMsg> {
             roles: Default::default(),
             after: None,
             more: false,
+            away: Default::default(),
         }),
         (room(), any_nick(), hostile()).prop_map(|(room, by, text)| ServerMsg::Topic {
             room,
@@ -613,6 +617,28 @@ fn server_msg() -> impl Strategy<Value = ServerMsg> {
                 until: None,
                 reason: Some(Label::truncate(&reason))
             }
+        }),
+        (room(), any_nick(), hostile()).prop_map(|(room, nick, text)| ServerMsg::Members {
+            room,
+            nicks: vec![nick.clone()],
+            roles: Default::default(),
+            after: None,
+            more: false,
+            away: [(nick, Label::truncate(&text))].into(),
+        }),
+        (any_nick(), hostile())
+            .prop_map(|(nick, text)| ServerMsg::Away { nick, text: Some(Label::truncate(&text)) }),
+        (any_nick(), hostile(), room()).prop_map(|(nick, text, room)| ServerMsg::Whois {
+            nick,
+            account: false,
+            away: Some(Label::truncate(&text)),
+            rooms: vec![room],
+            since: Some(1),
+            idle: Some(1),
+            elsewhere: false,
+        }),
+        (room(), hostile(), vec(stored(), 0..4)).prop_map(|(room, text, messages)| {
+            ServerMsg::Found { room, text: Label::truncate(&text), messages, more: true }
         }),
         hostile().prop_map(|text| ServerMsg::Notice { id: id(), ts: 1, text }),
         (select(ERRORS), hostile(), prop::option::of(hostile())).prop_map(

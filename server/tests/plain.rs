@@ -102,7 +102,7 @@ async fn slash_commands_work_on_the_plain_port() {
     assert_eq!(m.line().await, "* You are now known as Mike.");
 
     m.send("/dance\n").await;
-    assert_eq!(m.line().await, "! bad_command: unknown command /dance; type /help for the list");
+    assert_eq!(m.line().await, "! Unknown command /dance; type /help for the list.");
     m.send("/help\n").await;
     assert_eq!(m.line().await, "Type a line to say it in the current room. Commands:");
     m.line_until(|l| l.trim_start().starts_with("exit")).await;
@@ -184,7 +184,7 @@ async fn invalid_text_is_an_error_and_nothing_is_relayed() {
     let mut m = PlainClient::login(server.plain, "Michael").await;
     tracy.recv().await;
     m.send_bytes(b"\xff\xfe\xff\n").await;
-    assert_eq!(m.line().await, "! invalid_utf8: that line is not UTF-8 (or GBK) text");
+    assert_eq!(m.line().await, "! That line is not UTF-8 (or GBK) text.");
     tracy.assert_silent().await;
     m.send("still here\n").await;
     assert_eq!(m.line().await, "[lobby] Michael: still here");

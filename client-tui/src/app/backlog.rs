@@ -54,7 +54,8 @@ impl App {
         w.beginning = beginning;
         w.prepend(entries);
         older.for_each(|m| passed(w, m.seq));
-        Vec::new()
+        // A `/goto` under way may need this page, or the one before it.
+        self.continue_goto()
     }
 
     /// When the current window is scrolled to the top of what it holds, asks for the page

@@ -137,9 +137,10 @@ impl App {
                     &format!("Rooms: {}", describe::room_list(&rooms)),
                 )
             }
-            ServerMsg::Members { room, nicks, roles, after, more } => {
+            ServerMsg::Members { room, nicks, roles, after, more, away } => {
                 let next = more.then(|| nicks.last().cloned()).flatten();
                 self.on_members(&room, nicks, roles, after.is_some());
+                self.on_members_away(&room, &away);
                 return self.member_page_came(&room, next);
             }
             ServerMsg::Topic { room, topic } => self.on_topic(&room, topic),
@@ -149,6 +150,11 @@ impl App {
             }
             ServerMsg::Bans { room, bans } => self.on_bans(room, &bans),
             ServerMsg::Notice { text, .. } => self.log(LogKind::Info, &text),
+            ServerMsg::Away { nick, text } => self.on_away(nick, text),
+            msg @ ServerMsg::Whois { .. } => self.on_whois(&msg),
+            ServerMsg::Found { room, text, messages, more } => {
+                self.on_found(room, &text, &messages, more);
+            }
             ServerMsg::Account { nick, event } => self.on_account(nick, event),
             ServerMsg::Error { code, message, request, retry_after_ms } => {
                 if request.as_deref() == Some("msg") && self.composer.sending.is_none() {

@@ -171,6 +171,7 @@ impl App {
                 return Vec::new();
             }
             (Command::Exit(reason), _) => return self.quit(reason),
+            (Command::Goto(seq), _) => return self.goto(seq),
             (Command::Join { room, .. }, _)
                 if self.windows.find(&Target::Room(room.clone())).is_some() =>
             {

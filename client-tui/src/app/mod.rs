@@ -33,8 +33,10 @@ mod keys;
 mod link;
 mod login;
 mod paste;
+mod people;
 mod private;
 mod rooms;
+mod search;
 mod send;
 
 pub use link::{MAX_NICK_FALLBACKS, fallback_nick};
@@ -72,6 +74,10 @@ pub struct App {
     pub(crate) now: Instant,
     /// Something for us arrived and the bell is on: ring once after this event.
     ring: bool,
+    /// Our away message, while we are away (`/away`).
+    pub away: Option<protocol::Label>,
+    /// A `/goto` paging back to its message.
+    pub(crate) goto: Option<search::Goto>,
     /// The later pages of big rooms' member lists, asked for one at a time.
     pub(crate) pages: MemberPages,
     /// People whose messages are not shown (`/ignore`).
@@ -98,6 +104,8 @@ impl App {
             log: VecDeque::new(),
             now: Instant::now(),
             ring: false,
+            away: None,
+            goto: None,
             pages: MemberPages::default(),
             ignored: IgnoreList::default(),
             notifier: Notifier::default(),

@@ -12,6 +12,7 @@ mod certs;
 mod chat;
 mod harness;
 mod keeping;
+mod people;
 mod reconnect;
 mod rooms;
 mod screen;

@@ -56,6 +56,14 @@ pub enum Command {
     /// Delete my last message in the current room: the front end knows which one (the ids of
     /// its own echoes), so it makes the request.
     Delete,
+    /// `/away [MESSAGE]`: away with this message; without one, back.
+    Away(Option<Label>),
+    /// `/whois NICK`: what the server knows of someone.
+    Whois(Nick),
+    /// `/search TEXT`: the current room's stored messages that hold the text.
+    Search(Label),
+    /// `/goto SEQ`: the current room's earlier messages around this one (a search's match).
+    Goto(u64),
     Help,
     Exit(Option<Label>),
     /// A moderation request about the current room.
@@ -93,6 +101,10 @@ pub const HELP: &[(&str, &str)] = &[
     ("/msg NAME TEXT", "send a private message"),
     ("/me TEXT", "say something in the third person"),
     ("/delete", "delete your last message in this room"),
+    ("/away [MESSAGE]", "mark yourself away (no message: back)"),
+    ("/whois NICK", "who someone is: account, away, rooms, idle"),
+    ("/search TEXT", "find this room's messages holding TEXT"),
+    ("/goto SEQ", "show message SEQ (from /search) in its place"),
     ("/register PASSWORD", "make your nick an account (also /passwd, /unregister)"),
     ("/topic [TEXT]", "show the room's topic, or set it (operators; -delete clears it)"),
     ("/mode [+i|+k KEY|+m|+s]", "show or change the modes: invite-only, key, moderated, secret"),
@@ -106,6 +118,9 @@ pub const HELP: &[(&str, &str)] = &[
     ("/help", "show this help"),
     ("/exit [REASON]", "leave the chat (also /quit)"),
 ];
+
+/// Messages after the one `/goto` names that its page shows too: the conversation went on.
+pub const GOTO_AFTER: u64 = 10;
 
 /// Parses one input line. Text without a leading `/` is a [`Command::Say`].
 pub fn parse(line: &str) -> Result<Command, CommandError> {
@@ -160,6 +175,13 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
         "clear" => return Err(CommandError::Usage("/clear")),
         "delete" if args.is_empty() => Command::Delete,
         "delete" => return Err(CommandError::Usage("/delete")),
+        "away" => Command::Away(away_message(args)?),
+        "whois" => Command::Whois(Nick::parse(one_arg(args, "/whois NICK")?)?),
+        "search" if args.is_empty() => return Err(CommandError::Usage("/search TEXT")),
+        "search" => Command::Search(Label::parse(args)?),
+        "goto" => Command::Goto(
+            one_arg(args, "/goto SEQ")?.parse().map_err(|_| CommandError::Usage("/goto SEQ"))?,
+        ),
         "help" | "h" | "?" => Command::Help,
         "exit" | "quit" | "q" => Command::Exit((!args.is_empty()).then(|| Label::truncate(args))),
         _ => match moderation::parse(&name, args)? {
@@ -185,6 +207,14 @@ fn password(args: &str, usage: &'static str) -> Result<Password, CommandError> {
         return Err(CommandError::Usage(usage));
     }
     Ok(Password::parse(args)?)
+}
+
+/// An away message: the rest of the line, bounded like a label; none is "back".
+fn away_message(args: &str) -> Result<Option<Label>, CommandError> {
+    if args.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(Label::parse(args)?))
 }
 
 fn optional_room(args: &str, usage: &'static str) -> Result<Option<RoomName>, CommandError> {
@@ -221,6 +251,19 @@ impl Command {
             Command::Request(request) => request,
             Command::Close => ClientMsg::Leave { room: room(None)? },
             Command::Query(_) => return Err(CommandError::Usage("/msg NAME TEXT")),
+            Command::Away(text) => ClientMsg::Away { text },
+            Command::Whois(nick) => ClientMsg::Whois { nick },
+            Command::Search(text) => ClientMsg::Search {
+                room: room(None)?,
+                text,
+                before: None,
+                limit: crate::limits::MAX_SEARCH_PAGE,
+            },
+            Command::Goto(seq) => ClientMsg::History {
+                room: room(None)?,
+                before: Some(seq.saturating_add(GOTO_AFTER).saturating_add(1)),
+                limit: crate::limits::MAX_HISTORY_PAGE,
+            },
             Command::Help | Command::Delete | Command::Clear => return Ok(None),
         }))
     }
@@ -270,6 +313,11 @@ mod tests {
             ("/register correct horse", Command::Register(pw("correct horse"))),
             ("/passwd old-one new-one", Command::Passwd { old: pw("old-one"), new: pw("new-one") }),
             ("/unregister  s3cret!!", Command::Unregister(pw("s3cret!!"))),
+            ("/away", Command::Away(None)),
+            ("/away  gone to lunch", Command::Away(Some(Label::parse("gone to lunch").unwrap()))),
+            ("/whois Tracy", Command::Whois(nick("Tracy"))),
+            ("/search release  date", Command::Search(Label::parse("release  date").unwrap())),
+            ("/goto 42", Command::Goto(42)),
         ];
         for (line, want) in cases {
             assert_eq!(parse(line), Ok(want), "{line}");
@@ -284,6 +332,10 @@ mod tests {
         assert_eq!(parse("/msg Tracy"), Err(CommandError::Usage("/msg NAME TEXT")));
         assert_eq!(parse("/me"), Err(CommandError::Usage("/me TEXT")));
         assert_eq!(parse("/delete 3"), Err(CommandError::Usage("/delete")));
+        assert_eq!(parse("/whois"), Err(CommandError::Usage("/whois NICK")));
+        assert_eq!(parse("/search"), Err(CommandError::Usage("/search TEXT")));
+        assert_eq!(parse("/goto x"), Err(CommandError::Usage("/goto SEQ")));
+        assert!(matches!(parse(&format!("/away {}", "x".repeat(300))), Err(CommandError::Text(_))));
         assert!(matches!(parse("/nick a b"), Err(CommandError::Usage(_))));
         assert_eq!(parse("/register"), Err(CommandError::Usage("/register PASSWORD")));
         assert_eq!(parse("/passwd only-one"), Err(CommandError::Usage("/passwd OLD NEW")));

@@ -16,6 +16,7 @@
 //! - [`accounts`]: accounts on both backends, and logging in.
 //! - [`authority`]: rooms' settings, roles and bans on both backends, applied on every node.
 //! - [`room_set`]: the rooms with stored messages, by name and by look-alike key.
+//! - [`search`]: finding a room's stored messages that hold a text, on both backends.
 
 mod accounts;
 mod authority;
@@ -24,6 +25,7 @@ pub mod local;
 pub mod redis;
 mod room_set;
 mod say;
+mod search;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -43,6 +45,7 @@ pub use local::{Local, Location, StoreError};
 pub use redis::{Cluster, ClusterConfig, ClusterError};
 pub(crate) use say::Ticket;
 pub use say::{InFlight, Say};
+pub use search::Found;
 
 /// What the server keeps.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -23,6 +23,7 @@ use super::{Dialect, View};
 use crate::limits::{MAX_PLAIN_LINES_PER_MESSAGE, PLAIN_LINE_PAUSE};
 use own::OwnMessages;
 
+mod history;
 mod own;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +44,8 @@ pub struct Plain {
     asking: bool,
     /// The ids of this session's last messages in each room, for `/delete`.
     own: OwnMessages,
+    /// The `/history` requests not yet answered.
+    asked: history::Asked,
 }
 
 impl Default for Plain {
@@ -59,6 +62,7 @@ impl Plain {
             hello: None,
             asking: false,
             own: OwnMessages::default(),
+            asked: history::Asked::default(),
         }
     }
 
@@ -102,6 +106,12 @@ impl Plain {
         if text.trim().eq_ignore_ascii_case("exit") {
             return Some(Ok(ClientMsg::Quit { reason: None }));
         }
+        // Until the first join is shown (its backlog may still be loading), the current room
+        // is the last one joined.
+        let current = self.current.as_ref().or(view.rooms.last());
+        if let Some(request) = self.asked.read(text, current) {
+            return Some(request);
+        }
         let command = match command::parse(text) {
             Ok(c) => c,
             Err(e) => return Some(Err(command_error(e))),
@@ -113,6 +123,8 @@ impl Plain {
                 for (usage, what) in HELP {
                     self.put(out, &format!("  {usage:<width$} {what}"));
                 }
+                let (usage, what) = history::USAGE;
+                self.put(out, &format!("  {usage:<width$} {what}"));
                 self.put(out, &format!("  {:<width$} leave the chat", "exit"));
                 None
             }
@@ -123,14 +135,14 @@ impl Plain {
                 None
             }
             command => {
-                // Until the first join is shown (its backlog may still be loading), the current
-                // room is the last one joined.
-                let current = self.current.as_ref().or(view.rooms.last());
                 if command == Command::Delete {
                     let Some(room) = current else {
                         return Some(Err(command_error(CommandError::NoRoom)));
                     };
                     return Some(self.own.delete_last(room));
+                }
+                if let (Command::Goto(_), Some(room)) = (&command, current) {
+                    self.asked.expect(room);
                 }
                 command.into_request(current).map_err(command_error).transpose()
             }
@@ -169,23 +181,8 @@ impl Plain {
             ServerMsg::Deleted { room, by, .. } => {
                 vec![format!("[{room}] * {}", describe::deleted(by))]
             }
-            ServerMsg::History { messages, .. } if messages.is_empty() => Vec::new(),
-            ServerMsg::History { room, messages, .. } => {
-                let mut lines = vec![format!("[{room}] -- earlier messages --")];
-                for m in messages {
-                    let from = author(&m.from, m.account);
-                    let (prefix, text) = match (m.kind, &m.text) {
-                        (MessageKind::Say, Some(text)) => (format!("[{room}] {from}: "), text),
-                        (MessageKind::Action, Some(text)) => (format!("[{room}] * {from} "), text),
-                        _ => {
-                            lines.push(format!("[{room}] -- a message by {from}, deleted --"));
-                            continue;
-                        }
-                    };
-                    lines.extend(message_lines(&prefix, text.as_str()));
-                }
-                lines.push(format!("[{room}] -- end of earlier messages --"));
-                lines
+            ServerMsg::History { room, messages, beginning } => {
+                self.asked.render(room, messages, *beginning)
             }
             ServerMsg::Private { from, to, text, account, offline, .. } if Some(from) == me => {
                 let mut lines = message_lines(
@@ -253,6 +250,15 @@ impl Plain {
                 vec![format!("* {}", describe::account(nick, *event))]
             }
             ServerMsg::Rooms { rooms } => vec![format!("Rooms: {}", describe::room_list(rooms))],
+            ServerMsg::Away { nick, text } => {
+                vec![format!("* {}.", describe::away(nick, text.as_ref(), Some(nick) == me))]
+            }
+            ServerMsg::Whois { .. } => {
+                describe::whois(msg, when).into_iter().map(|l| format!("* {l}")).collect()
+            }
+            ServerMsg::Found { room, text, messages, more } => {
+                history::found(room, text.as_str(), messages, *more)
+            }
             ServerMsg::Members { .. }
             | ServerMsg::Topic { .. }
             | ServerMsg::Modes { .. }
@@ -285,8 +291,11 @@ impl Plain {
                     _ => vec![format!("Sorry, {}. What's your name?", sanitize(message))],
                 }
             }
-            ServerMsg::Error { code, message, .. } => {
-                vec![format!("! {}: {}", code.as_str(), sanitize(message))]
+            ServerMsg::Error { message, request, .. } => {
+                if request.as_deref() == Some("history") {
+                    self.asked.refused();
+                }
+                vec![format!("! {}", sentence(&sanitize(message)))]
             }
             // Plain clients cannot answer pings; their liveness is the TCP connection.
             ServerMsg::Ping { .. } => Vec::new(),
@@ -299,9 +308,18 @@ impl Plain {
     }
 }
 
-/// The lines of a message, each after `prefix`. A message of many lines is cut at
-/// [`MAX_PLAIN_LINES_PER_MESSAGE`]: each line repeats the prefix, so without a cap a short
-/// message of newlines would swell into a large write to every plain reader.
+/// An error's message as a person reads it: "you are not in #rust" becomes "You are not in
+/// #rust.". The code beside it (`not_in_room`) is for programs, which read the JSON port.
+fn sentence(message: &str) -> String {
+    let mut chars = message.chars();
+    let Some(first) = chars.next() else { return "Something went wrong.".to_owned() };
+    let mut line: String = first.to_uppercase().chain(chars).collect();
+    if !line.ends_with(['.', '!', '?']) {
+        line.push('.');
+    }
+    line
+}
+
 /// Writes `line` in GBK. Characters GBK cannot hold become HTML numeric references, which
 /// stay readable. So do characters whose GBK bytes fall in 0x80-0x9F: a session can be
 /// switched to GBK by a line that was really Latin-1, and on a terminal that takes 8-bit
@@ -324,6 +342,9 @@ fn put_gbk(out: &mut BytesMut, line: &str) {
     }
 }
 
+/// The lines of a message, each after `prefix`. A message of many lines is cut at
+/// [`MAX_PLAIN_LINES_PER_MESSAGE`]: each line repeats the prefix, so without a cap a short
+/// message of newlines would swell into a large write to every plain reader.
 fn message_lines(prefix: &str, text: &str) -> Vec<String> {
     let total = text.lines().count();
     let mut lines: Vec<String> = text

@@ -6,10 +6,16 @@ use protocol::{ServerMsg, describe, sanitize};
 /// The lines of `msg`, if it is one of these.
 pub(super) fn render(msg: &ServerMsg) -> Option<Vec<String>> {
     Some(match msg {
-        ServerMsg::Members { room, nicks, roles, after, more } => {
+        ServerMsg::Members { room, nicks, roles, after, more, away } => {
             let marked: Vec<String> = nicks
                 .iter()
-                .map(|n| format!("{}{n}", roles.get(n).map_or("", |r| r.mark())))
+                .map(|n| {
+                    let mark = roles.get(n).map_or("", |r| r.mark());
+                    match away.get(n) {
+                        Some(text) => format!("{mark}{n} (away: {})", sanitize(text.as_str())),
+                        None => format!("{mark}{n}"),
+                    }
+                })
                 .collect();
             let heading = if after.is_some() { "More members" } else { "Members" };
             let mut lines = vec![format!("[{room}] {heading}: {}", marked.join(", "))];

@@ -5,7 +5,7 @@
 
 use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv6Addr};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 
@@ -42,6 +42,9 @@ struct DirectQueue {
     peer: IpAddr,
     /// Whether the session is logged in to its nick's account, for account bans.
     logged_in: AtomicBool,
+    /// When the session last spoke (ms since the epoch; 0: never), for `whois`'s idle time:
+    /// the session stores it without the hub's lock, the hub reads it when asked.
+    spoke: AtomicU64,
 }
 
 /// What a moderator's act tells a session to do.
@@ -123,6 +126,11 @@ impl Direct {
     pub(super) fn logged_in(&self) -> bool {
         self.0.logged_in.load(Ordering::Acquire)
     }
+
+    /// When the session last spoke (ms since the epoch), if it has.
+    pub(super) fn spoke(&self) -> Option<u64> {
+        Some(self.0.spoke.load(Ordering::Relaxed)).filter(|&ms| ms > 0)
+    }
 }
 
 /// The session's end of its direct queue. Dropping it closes the queue.
@@ -147,12 +155,18 @@ impl DirectReceiver {
             has_orders: AtomicBool::new(false),
             peer,
             logged_in: AtomicBool::new(false),
+            spoke: AtomicU64::new(0),
         }))
     }
 
     /// Whether the session is logged in to its nick's account, as ban checks see it.
     pub fn set_logged_in(&self, logged_in: bool) {
         self.0.logged_in.store(logged_in, Ordering::Release);
+    }
+
+    /// The session spoke (a message, an action, a private message) at `ms`.
+    pub fn spoke(&self, ms: u64) {
+        self.0.spoke.store(ms, Ordering::Relaxed);
     }
 
     /// The sending side, for the hub.

@@ -13,6 +13,7 @@
 //! - [`rooms`]: joining, leaving, the lists of members.
 //! - [`listing`]: the list of rooms, built again only after something changed.
 //! - [`direct`]: a session's queue of private messages.
+//! - [`people`]: away messages, and what `whois` tells of a session.
 //! - [`room_channel`]: a room's channel and its back-pressure.
 //! - [`reservations`]: nicks kept for a dropped session's resume token.
 //! - [`resume`]: resume tokens as the hub keeps them, hashed.
@@ -23,6 +24,7 @@ mod authority;
 mod direct;
 pub mod elsewhere;
 mod listing;
+mod people;
 mod reservations;
 mod resume;
 mod room_channel;
@@ -49,6 +51,7 @@ pub use authority::AuthorityCell;
 pub use direct::{Direct, DirectEvent, DirectReceiver, NotQueued, Order};
 use elsewhere::RemoteUser;
 pub use elsewhere::{Alone, Change, Elsewhere, LocalView};
+pub use people::away_text;
 use reservations::Reservations;
 pub use resume::ResumeHash;
 pub use room_channel::{BatchRooms, RoomChannel};
@@ -207,6 +210,9 @@ struct User {
     /// Sorted, no duplicates. A `Vec` of exactly its length rather than a `BTreeSet`, whose
     /// first node takes 192 bytes for the one room an idle session is in.
     rooms: Vec<RoomName>,
+    /// Set while the session is away (`/away`); boxed, so a session that never is holds a
+    /// pointer's worth.
+    away: Option<Box<people::Away>>,
 }
 
 impl User {
@@ -320,7 +326,8 @@ pub fn members_page(
     // Only the roles of the nicks shown: a quiet member's role, or another page's, is not
     // this page's to tell.
     roles.retain(|nick, _| nicks.binary_search_by_key(&member_order(nick), member_order).is_ok());
-    ServerMsg::Members { room, nicks, roles, after, more }
+    // Away messages are the hub's to fill in (`Hub::mark_away`), for the nicks of this page.
+    ServerMsg::Members { room, nicks, roles, after, more, away: BTreeMap::new() }
 }
 
 /// "the nick Tracy is already in use", or, when the holder's nick only looks like it,

@@ -141,7 +141,15 @@ impl Hub {
         state.reserved.remove(&key);
         state.users.insert(
             key,
-            User { nick: nick.clone(), session, resume, since: now, direct, rooms: Vec::new() },
+            User {
+                nick: nick.clone(),
+                session,
+                resume,
+                since: now,
+                direct,
+                rooms: Vec::new(),
+                away: None,
+            },
         );
         crate::metrics::registered(state.users.len());
         self.elsewhere.online(session, nick);

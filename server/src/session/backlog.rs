@@ -44,6 +44,12 @@ pub(super) enum Completion {
     Join { room: RoomName, page: Result<Page, RequestError> },
     /// The answer to a `history` request.
     Page { room: RoomName, page: Result<Page, RequestError> },
+    /// The answer to a `search` request.
+    Found {
+        room: RoomName,
+        text: protocol::Label,
+        found: Result<crate::broker::Found, RequestError>,
+    },
     /// Messages a member that fell behind missed.
     Refill { room: RoomName, chain: u64, messages: Result<Vec<Stored>, RequestError> },
     /// The nodes decided a nick claim, or the password was checked: the rest of a `hello`.
@@ -209,6 +215,7 @@ impl<D: Dialect> Session<D> {
                 }
                 self.pay_for_answer(Some(Cost::Request), since);
             }
+            Completion::Found { room, text, found } => self.found(room, text, found),
             Completion::Refill { room, chain, messages } => self.refilled(room, chain, messages),
             Completion::Claimed { nick, client, resume, how } => {
                 self.awaiting = false;
@@ -285,7 +292,7 @@ impl<D: Dialect> Session<D> {
                 Err(_) => break,
             }
         }
-        self.write(&members_page(room.clone(), joining.members, joining.roles, None));
+        self.write_members(members_page(room.clone(), joining.members, joining.roles, None));
         self.write_topic_if_set(&room);
         match lagged {
             None => self.listen(&room, joining.rx),
@@ -478,7 +485,7 @@ impl<D: Dialect> Session<D> {
             joined.phase = Phase::Live { rx, took: false };
         }
         if let Some((nicks, roles)) = self.hub.members(&room, self.id) {
-            self.write(&members_page(room, nicks, roles, None));
+            self.write_members(members_page(room, nicks, roles, None));
         }
     }
 

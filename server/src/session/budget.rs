@@ -121,6 +121,8 @@ pub(super) fn cost(request: &ClientMsg) -> Option<Cost> {
         | ClientMsg::Leave { .. }
         | ClientMsg::Rooms
         | ClientMsg::Who { .. }
+        | ClientMsg::Whois { .. }
+        | ClientMsg::Search { .. }
         | ClientMsg::History { .. }
         | ClientMsg::Register { .. }
         | ClientMsg::Passwd { .. }

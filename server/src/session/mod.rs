@@ -12,6 +12,7 @@
 //!   an account that is away.
 //! - [`moderation`]: topics, modes, invitations, kicks, bans, mutes, roles; kills and server
 //!   bans; [`acts`]: storing what they decide, and what that does to the session's rooms.
+//! - [`people`]: away messages and `whois`; [`search`]: finding a room's stored messages.
 //! - [`budget`]: what each request costs against flood control, and whose budget pays.
 //! - [`output`]: batching and writing; [`speaking`]: its messages on their way and a sender
 //!   waiting for its room; [`alive`]: hello and ping deadlines; [`end`]: how it ends.
@@ -24,8 +25,10 @@ mod budget;
 mod end;
 mod moderation;
 mod output;
+mod people;
 mod requests;
 mod rooms;
+mod search;
 mod speaking;
 
 use std::io::ErrorKind;
@@ -440,7 +443,9 @@ impl<D: Dialect> Session<D> {
     /// gets the list with itself added, where it sorts, as its join showed it. `None`: the
     /// room's list as it is.
     fn with_quiet_self(&self, msg: &ServerMsg) -> Option<ServerMsg> {
-        let ServerMsg::Members { room, nicks, roles, after, more } = msg else { return None };
+        let ServerMsg::Members { room, nicks, roles, after, more, away } = msg else {
+            return None;
+        };
         let nick = self.nick.as_ref()?;
         self.rooms.get(room)?.quiet?;
         let at = crate::hub::member_position(nicks, nick).ok()?;
@@ -451,7 +456,7 @@ impl<D: Dialect> Session<D> {
         let mut nicks = nicks.clone();
         nicks.insert(at, nick.clone());
         let (room, roles, after, more) = (room.clone(), roles.clone(), after.clone(), *more);
-        Some(ServerMsg::Members { room, nicks, roles, after, more })
+        Some(ServerMsg::Members { room, nicks, roles, after, more, away: away.clone() })
     }
 
     fn on_room_event(&mut self, index: usize, event: Received) {

@@ -48,10 +48,26 @@ impl<D: Dialect> Session<D> {
         match request {
             ClientMsg::Join { room, key } => self.join(&nick, room, key.as_ref())?,
             ClientMsg::Leave { room } => self.leave(&nick, &room)?,
-            ClientMsg::Say { room, text } => self.say(nick, room, MessageKind::Say, text)?,
-            ClientMsg::Action { room, text } => self.say(nick, room, MessageKind::Action, text)?,
+            ClientMsg::Say { room, text } => {
+                self.spoke();
+                self.say(nick, room, MessageKind::Say, text)?;
+            }
+            ClientMsg::Action { room, text } => {
+                self.spoke();
+                self.say(nick, room, MessageKind::Action, text)?;
+            }
             ClientMsg::Delete { room, id } => self.delete(nick, room, id)?,
-            ClientMsg::Msg { to, text } => self.private(nick, to, text)?,
+            ClientMsg::Msg { to, text } => {
+                self.spoke();
+                self.private(nick.clone(), to.clone(), text)?;
+                self.tell_away(&nick, &to);
+            }
+            ClientMsg::Away { text } => self.away(&nick, text.as_ref()),
+            ClientMsg::Whois { nick: whom } => self.whois(&nick, &whom)?,
+            ClientMsg::Search { room, text, before, limit } => {
+                self.must_be_in(&room)?;
+                self.start_search(room, text, before, limit)?;
+            }
             ClientMsg::Register { password } => self.register(nick, password),
             ClientMsg::Passwd { old, new } => self.passwd(nick, old, new)?,
             ClientMsg::Unregister { password } => self.unregister(nick, password)?,
@@ -107,7 +123,7 @@ impl<D: Dialect> Session<D> {
                 if let Some(flood) = &mut self.flood {
                     flood.charge_answer(nicks.len().saturating_mul(MEMBER_SORT_BYTES));
                 }
-                self.write(&crate::hub::members_page(room.clone(), nicks, roles, after));
+                self.write_members(crate::hub::members_page(room.clone(), nicks, roles, after));
                 if first {
                     self.write_topic_if_set(&room);
                 }

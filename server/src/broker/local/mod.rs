@@ -25,6 +25,7 @@ mod deletion;
 mod expiry;
 mod file_lock;
 pub mod schema;
+mod search;
 pub mod store;
 mod writer;
 
@@ -211,6 +212,22 @@ impl Local {
         let off = Page { messages: Vec::new(), beginning: true };
         let what = room.clone();
         self.read(room, off, move |conn| store::page(conn, &what, before, limit)).await
+    }
+
+    /// The newest `limit` messages of `room` before `before` that hold `text` (the
+    /// full-text index's words, each also as a prefix).
+    pub async fn search(
+        &self,
+        room: RoomName,
+        text: protocol::Label,
+        before: Option<u64>,
+        limit: u32,
+    ) -> Result<crate::broker::Found, RequestError> {
+        let what = room.clone();
+        self.read(room, crate::broker::Found::default(), move |conn| {
+            search::search(conn, &what, text.as_str(), before, limit)
+        })
+        .await
     }
 
     /// The oldest `limit` messages of `room` after sequence number `after`: what a member

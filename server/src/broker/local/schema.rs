@@ -79,6 +79,28 @@ const MIGRATIONS: &[&str] = &[
     // 6: messages found by id, for `delete` (a message's row is found by its uuid, which is
     // what clients know it by). A deleted message keeps its row, with kind 2 and no text.
     "CREATE INDEX messages_by_id ON messages (id);",
+    // 7: full-text search (`search`). A contentless FTS5 index (the text stays in `messages`
+    // alone) whose rowid is `room_id << 40 | seq` (`search::ROWID_SHIFT`), so a room's
+    // matches are one rowid range, newest first. Triggers keep it in step in the same
+    // transaction: a stored message is indexed, a deleted (kind 2) or pruned one leaves it;
+    // `secure-delete` removes a message's words from the index at once, not at a later merge.
+    "CREATE VIRTUAL TABLE messages_fts USING fts5(
+        text, content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2'
+    );
+    INSERT INTO messages_fts (messages_fts, rank) VALUES ('secure-delete', 1);
+    INSERT INTO messages_fts (rowid, text)
+        SELECT (room_id << 40) | seq, text FROM messages WHERE kind != 2;
+    CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages WHEN new.kind != 2 BEGIN
+        INSERT INTO messages_fts (rowid, text) VALUES ((new.room_id << 40) | new.seq, new.text);
+    END;
+    CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages WHEN old.kind != 2 BEGIN
+        DELETE FROM messages_fts WHERE rowid = (old.room_id << 40) | old.seq;
+    END;
+    CREATE TRIGGER messages_fts_update AFTER UPDATE OF kind, text ON messages BEGIN
+        DELETE FROM messages_fts WHERE rowid = (old.room_id << 40) | old.seq AND old.kind != 2;
+        INSERT INTO messages_fts (rowid, text)
+            SELECT (new.room_id << 40) | new.seq, new.text WHERE new.kind != 2;
+    END;",
 ];
 
 /// The schema version this program writes.

@@ -401,15 +401,18 @@ pub fn after(
     Ok(messages)
 }
 
-type RawRow = (i64, Vec<u8>, String, i64, String, i64, bool);
+pub(super) type RawRow = (i64, Vec<u8>, String, i64, String, i64, bool);
 
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
+pub(super) fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
 }
 
 /// A stored row as a message; rows this version cannot read (written by hand, say) are
 /// skipped with a warning, not fatal.
-fn readable(room: &RoomName, (seq, id, sender, kind, text, ts, account): RawRow) -> Option<Stored> {
+pub(super) fn readable(
+    room: &RoomName,
+    (seq, id, sender, kind, text, ts, account): RawRow,
+) -> Option<Stored> {
     let stored = (|| {
         let kind = kind_from_sql(kind)?;
         // A deleted message's row keeps its place, with no text.

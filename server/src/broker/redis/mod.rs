@@ -45,6 +45,7 @@ mod nicks;
 mod outbox;
 mod publisher;
 mod scripts;
+mod search;
 mod state;
 mod subscriber;
 pub mod wire;

@@ -1,0 +1,85 @@
+//! Full-text search of a room's messages on one node: SQLite's FTS5 index of schema 7, whose
+//! rowid is `room_id << ROWID_SHIFT | seq`, so a room's matches before a `seq` are one rowid
+//! range read newest first. Triggers keep the index in step with the messages; deleted and
+//! pruned messages are not in it.
+
+use protocol::RoomName;
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::store::{StoreError, readable, row, to_sql};
+use crate::broker::Found;
+
+/// Bits of an index rowid that hold the message's `seq`; the room's id is above them. A room
+/// would need a trillion messages, and a server eight million room names, to overflow it.
+pub const ROWID_SHIFT: u32 = 40;
+
+/// The FTS5 query for what a person typed: every word must appear, each as written or as the
+/// start of a longer word (`rel` finds "release"). Each word is quoted, so no character of
+/// the text is FTS5 syntax (`"`, `*`, `NEAR`, `-`, column filters). `None`: no word at all.
+pub fn fts_query(text: &str) -> Option<String> {
+    let words: Vec<String> = text
+        .split_whitespace()
+        // A word of punctuation alone holds nothing the index keeps.
+        .filter(|w| w.chars().any(char::is_alphanumeric))
+        .map(|w| format!("\"{}\"*", w.replace('"', "\"\"")))
+        .collect();
+    (!words.is_empty()).then(|| words.join(" "))
+}
+
+/// The newest `limit` messages of `room` before `before` whose text matches `text`, newest
+/// first, and whether older matches follow.
+pub fn search(
+    conn: &Connection,
+    room: &RoomName,
+    text: &str,
+    before: Option<u64>,
+    limit: u32,
+) -> Result<Found, StoreError> {
+    let Some(query) = fts_query(text) else { return Ok(Found::default()) };
+    let room_id: Option<i64> = conn
+        .prepare_cached("SELECT id FROM rooms WHERE name = ?1")?
+        .query_row([room.as_str()], |r| r.get(0))
+        .optional()?;
+    let Some(room_id) = room_id else { return Ok(Found::default()) };
+    let low = room_id << ROWID_SHIFT;
+    let seq_mask = (1i64 << ROWID_SHIFT) - 1;
+    let high = low | before.map_or(seq_mask, |b| to_sql(b).clamp(0, seq_mask));
+    let mut stmt = conn.prepare_cached(
+        "SELECT m.seq, m.id, m.sender, m.kind, m.text, m.ts, m.account
+         FROM messages_fts f JOIN messages m
+           ON m.room_id = ?2 AND m.seq = (f.rowid & ?5)
+         WHERE messages_fts MATCH ?1 AND f.rowid >= ?3 AND f.rowid < ?4
+         ORDER BY f.rowid DESC LIMIT ?6",
+    )?;
+    // One more than asked: whether it exists says whether more follow.
+    let rows =
+        stmt.query_map(params![query, room_id, low, high, seq_mask, i64::from(limit) + 1], row)?;
+    let mut found = Found::default();
+    for r in rows {
+        let r = r?;
+        if found.messages.len() == limit as usize {
+            found.more = true;
+            break;
+        }
+        if let Some(stored) = readable(room, r).filter(|m| !m.is_deleted()) {
+            found.messages.push(stored);
+        }
+    }
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a person types never reaches FTS5 as syntax: each word is one quoted prefix.
+    #[test]
+    fn typed_text_is_quoted_words() {
+        assert_eq!(fts_query("release date").as_deref(), Some("\"release\"* \"date\"*"));
+        assert_eq!(
+            fts_query("say \"hi\" OR -x").as_deref(),
+            Some("\"say\"* \"\"\"hi\"\"\"* \"OR\"* \"-x\"*")
+        );
+        assert_eq!(fts_query("  ... !!"), None);
+    }
+}

@@ -1,0 +1,148 @@
+//! What the hub tells of a person rather than a room: away messages (set with `away`, told
+//! once to each sender of a private message while they last, marked in member lists) and the
+//! answer to `whois`.
+//!
+//! Away state belongs to the session on this node. Another node's sessions are known only by
+//! nick and memberships, so their away messages are not shown here, and `whois` says so.
+
+use std::collections::{BTreeMap, HashSet};
+
+use protocol::{Label, Nick, NickKey, RoomName, ServerMsg, now_millis};
+use uuid::Uuid;
+
+use super::{Hub, State};
+use crate::limits::MAX_AWAY_TOLD;
+
+/// A session's away message and whom it was told to since it was set.
+pub(super) struct Away {
+    text: Label,
+    /// Senders already answered with `text`: IRC clients expect one answer per away period,
+    /// not one per line. At most [`MAX_AWAY_TOLD`]; past it the set starts again.
+    told: HashSet<NickKey>,
+}
+
+/// An away message as the hub keeps it: one line (line breaks and other controls become
+/// spaces), trimmed; empty means back.
+pub fn away_text(text: Option<&Label>) -> Option<Label> {
+    let text = text?.as_str();
+    let line: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let line = line.trim();
+    (!line.is_empty()).then(|| Label::truncate(line))
+}
+
+impl Hub {
+    /// Marks `nick`'s session away with `text`, or back (`None`); a new message starts a new
+    /// away period, in which every sender is told once again.
+    pub fn set_away(&self, nick: &Nick, session: Uuid, text: Option<Label>) {
+        let mut state = self.state();
+        let key = nick.key();
+        if !state.holds(&key, session) {
+            return;
+        }
+        if let Some(user) = state.users.get_mut(&key) {
+            user.away = text.map(|text| Box::new(Away { text, told: HashSet::new() }));
+        }
+    }
+
+    /// The `away` answer for `from`, who just sent a private message to `to`: `to`'s away
+    /// message, if `to` is away here and has not told `from` since going away.
+    pub fn away_reply(&self, from: &Nick, to: &Nick) -> Option<ServerMsg> {
+        let mut state = self.state();
+        let user = state.users.get_mut(&to.key())?;
+        let nick = user.nick.clone();
+        let away = user.away.as_mut()?;
+        if away.told.len() >= MAX_AWAY_TOLD {
+            away.told.clear();
+        }
+        away.told
+            .insert(from.key())
+            .then(|| ServerMsg::Away { nick, text: Some(away.text.clone()) })
+    }
+
+    /// Fills in a `members` page's away messages: those of its nicks who are away here.
+    pub fn mark_away(&self, page: &mut ServerMsg) {
+        let ServerMsg::Members { nicks, away, .. } = page else { return };
+        let state = self.state();
+        *away = nicks
+            .iter()
+            .filter_map(|nick| {
+                let user = state.users.get(&nick.key())?;
+                Some((nick.clone(), user.away.as_ref()?.text.clone()))
+            })
+            .collect::<BTreeMap<_, _>>();
+    }
+
+    /// The `whois` answer about `nick` for the session `viewer` (holding `viewer_nick`), or
+    /// `None` when nobody by that nick is online on any node.
+    pub fn whois(&self, nick: &Nick, viewer_nick: &Nick, viewer: Uuid) -> Option<ServerMsg> {
+        let state = self.state();
+        let key = nick.key();
+        let mine: &[RoomName] = state
+            .users
+            .get(&viewer_nick.key())
+            .filter(|u| u.session == viewer)
+            .map_or(&[], |u| &u.rooms);
+        if let Some(user) = state.users.get(&key) {
+            let now = now_millis();
+            let elapsed = u64::try_from(user.since.elapsed().as_millis()).unwrap_or(u64::MAX);
+            let since = now.saturating_sub(elapsed);
+            let last = user.direct.spoke().unwrap_or(since);
+            return Some(ServerMsg::Whois {
+                nick: user.nick.clone(),
+                account: user.direct.logged_in(),
+                away: user.away.as_ref().map(|a| a.text.clone()),
+                rooms: state.visible_rooms(&user.rooms, &key, user.session, mine, viewer),
+                since: Some(since),
+                idle: Some(now.saturating_sub(last) / 1000),
+                elsewhere: false,
+            });
+        }
+        let remote = state.remote.get(&key)?;
+        // Another node's session: its rooms are in the members this node keeps of each room.
+        let mut theirs: Vec<RoomName> = state
+            .rooms
+            .iter()
+            .filter(|(_, room)| room.members.get(&key).is_some_and(|m| m.session == remote.session))
+            .map(|(name, _)| name.clone())
+            .collect();
+        theirs.sort();
+        Some(ServerMsg::Whois {
+            nick: remote.nick.clone(),
+            account: false,
+            away: None,
+            rooms: state.visible_rooms(&theirs, &key, remote.session, mine, viewer),
+            since: None,
+            idle: None,
+            elsewhere: true,
+        })
+    }
+}
+
+impl State {
+    /// Of `rooms`, where `session` (holding `key`) is a member, those a viewer in `mine` may be told of: the
+    /// rooms they share, and the others unless secret; never one the member joined quietly
+    /// (nobody is told of that membership), unless the viewer is the member.
+    fn visible_rooms(
+        &self,
+        rooms: &[RoomName],
+        key: &NickKey,
+        session: Uuid,
+        mine: &[RoomName],
+        viewer: Uuid,
+    ) -> Vec<RoomName> {
+        rooms
+            .iter()
+            .filter(|room| {
+                if session == viewer {
+                    return true;
+                }
+                let quiet =
+                    self.rooms.get(*room).and_then(|r| r.members.get(key)).is_some_and(|m| m.quiet);
+                !quiet
+                    && (mine.contains(room)
+                        || !self.authority_of(&crate::authority::scope(room)).secret)
+            })
+            .cloned()
+            .collect()
+    }
+}
