@@ -50,7 +50,12 @@ pub async fn run(settings: Settings, tls: Option<TlsClient>) -> anyhow::Result<(
         let _ = execute!(stdout(), DisableBracketedPaste, DisableMouseCapture);
         previous(info);
     }));
-    execute!(stdout(), EnableBracketedPaste, EnableMouseCapture)?;
+    execute!(stdout(), EnableBracketedPaste)?;
+    // Without mouse capture the terminal keeps the mouse: selecting text needs no Shift, and
+    // the wheel scrolls the terminal's own history instead of the conversation.
+    if settings.mouse {
+        execute!(stdout(), EnableMouseCapture)?;
+    }
 
     let size = terminal.size()?;
     let mut app = App::new(settings, Rect::new(0, 0, size.width, size.height));

@@ -1,6 +1,6 @@
 //! Whole screens at 80x24, 120x40, 40x12 and 20x5, compared with the snapshots in `tests/snapshots/`
 //! (insta): a change to the layout shows up as a diff to review, not as a silent drift.
-//! Times of day in the connection log come from the clock and are shown as `HH:MM`.
+//! Times of day in the server window come from the clock and are shown as `HH:MM`.
 //!
 //! After an intended change: `INSTA_UPDATE=always cargo test -p chat-tui --test snapshots`,
 //! then review the `.snap` files in the diff.
@@ -16,12 +16,10 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use protocol::{Label, MessageKind, Role, RoomName, ServerMsg, Text, Topic};
 use uuid::Uuid;
 
-/// The screen as text. The connection log's times come from the clock: they are set to
+/// The screen as text. The server window's times come from the clock: they are set to
 /// `HH:MM` first (masking them on the screen would miss one half hidden by an overlay).
 fn masked(app: &mut App) -> String {
-    for line in &mut app.log {
-        line.time = "HH:MM".into();
-    }
+    app.windows.server_mut().show_times_as("HH:MM");
     screen(&render(app).0)
 }
 
@@ -213,7 +211,7 @@ fn accounts_80x24() {
         },
     );
     insta::assert_snapshot!(masked(&mut app));
-    app.update(Event::Key(KeyEvent::new(KeyCode::Char('2'), KeyModifiers::ALT)));
+    app.update(Event::Key(KeyEvent::new(KeyCode::Char('3'), KeyModifiers::ALT)));
     insta::assert_snapshot!(masked(&mut app));
 }
 

@@ -138,6 +138,7 @@ impl App {
             ServerMsg::Account { nick, event } => self.on_account(nick, event),
             ServerMsg::Error { code, message, request, retry_after_ms } => {
                 self.paste_refused(code, retry_after_ms);
+                self.windows.replies.refused(request.as_deref());
                 self.account_refused(request.as_deref());
                 if let Some(effects) = self.login_refused(code, &message, retry_after_ms) {
                     return effects;

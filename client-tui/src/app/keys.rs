@@ -225,6 +225,9 @@ impl App {
         if let ClientMsg::Join { room, key } = &request {
             self.windows.joining(room, key.as_ref());
         }
+        if let Some(from) = self.windows.current_window().map(|w| w.target.clone()) {
+            self.windows.replies.sent(&request, from);
+        }
         vec![Effect::Send(request)]
     }
 }

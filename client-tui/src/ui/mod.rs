@@ -16,27 +16,49 @@ use crate::layout;
 mod certificate;
 mod conversation;
 mod input;
-mod log;
 mod members;
+mod notice;
 mod overlay;
 mod status;
+mod window_list;
 
-/// Nick colours: mid-tones from the 256-colour palette, readable on dark and light backgrounds
-/// alike (no white, black, yellow or grey, which vanish on one of them).
-const NICK_COLORS: [Color; 12] = [
+/// Nick colours: from the 256-colour cube, each at least 3:1 in contrast against both black
+/// and white (readable on dark and light backgrounds alike), picked farthest-first in CIELAB
+/// so that no two are alike (at least 20 ΔE apart: `tests::nick_colours_are_far_apart`).
+pub const NICK_COLORS: [Color; 27] = [
     Color::Indexed(160), // red
+    Color::Indexed(93),  // violet
     Color::Indexed(28),  // green
-    Color::Indexed(26),  // blue
-    Color::Indexed(127), // magenta
+    Color::Indexed(32),  // sky blue
+    Color::Indexed(199), // hot pink
+    Color::Indexed(94),  // brown
+    Color::Indexed(132), // dusty rose
     Color::Indexed(30),  // teal
-    Color::Indexed(130), // brown-orange
-    Color::Indexed(91),  // purple
+    Color::Indexed(27),  // blue
+    Color::Indexed(171), // orchid
+    Color::Indexed(197), // crimson
+    Color::Indexed(167), // indian red
+    Color::Indexed(105), // periwinkle
     Color::Indexed(166), // orange
-    Color::Indexed(64),  // olive
+    Color::Indexed(201), // magenta
+    Color::Indexed(97),  // lavender grey
+    Color::Indexed(126), // plum
+    Color::Indexed(100), // olive
     Color::Indexed(31),  // steel blue
-    Color::Indexed(168), // pink
-    Color::Indexed(97),  // violet
+    Color::Indexed(29),  // sea green
+    Color::Indexed(169), // pink
+    Color::Indexed(198), // deep pink
+    Color::Indexed(134), // amethyst
+    Color::Indexed(127), // purple
+    Color::Indexed(26),  // royal blue
+    Color::Indexed(58),  // dark olive
+    Color::Indexed(128), // dark violet
 ];
+
+/// Our own nick's colour, whatever it is: the terminal's own foreground (bold where nicks
+/// are), never one of [`NICK_COLORS`], so our lines are told apart from everyone else's at a
+/// glance.
+pub const OWN_NICK_COLOR: Color = Color::Reset;
 
 /// A stable colour per nick (the same in every window, every run).
 pub fn nick_color(nick: &Nick) -> Color {
@@ -50,9 +72,13 @@ pub fn nick_color(nick: &Nick) -> Color {
     NICK_COLORS[((hash >> 32) % NICK_COLORS.len() as u64) as usize]
 }
 
-/// A nick's style: its colour, when colours are on.
-fn nick_style(nick: &Nick, colors: bool) -> Style {
-    if colors { Style::new().fg(nick_color(nick)) } else { Style::new() }
+/// A nick's style, when colours are on: [`OWN_NICK_COLOR`] for `me`, its colour for others.
+fn nick_style(nick: &Nick, me: &Nick, colors: bool) -> Style {
+    match colors {
+        false => Style::new(),
+        true if nick.key() == me.key() => Style::new().fg(OWN_NICK_COLOR),
+        true => Style::new().fg(nick_color(nick)),
+    }
 }
 
 pub fn draw(frame: &mut Frame, app: &App) {
@@ -62,10 +88,10 @@ pub fn draw(frame: &mut Frame, app: &App) {
         frame.render_widget(Paragraph::new("terminal too small"), area);
         return;
     }
-    if let Some(log) = panes.log {
-        log::draw(frame, app, log);
-    }
     conversation::draw(frame, app, &panes);
+    if let Some(area) = panes.notice {
+        notice::draw(frame, app, area);
+    }
     if let Some(area) = panes.members {
         members::draw(frame, app, area);
     }

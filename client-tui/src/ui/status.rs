@@ -1,14 +1,18 @@
 //! The status line: the connection's state, whether it is encrypted (a lock for TLS, "not
 //! encrypted" for clear text beyond this machine), server, nick (with a ✓ when logged in to
-//! its account) and room, then every window with its unread count.
+//! its account) and room, then every window with its activity ([`super::window_list`]).
+//! When the windows do not fit, the server's address and the room go first: the windows'
+//! activity matters more than what the person already knows.
 
 use protocol::sanitize;
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
+use unicode_width::UnicodeWidthStr;
 
+use super::window_list;
 use crate::app::App;
 use crate::entry::ACCOUNT_MARK;
 use crate::event::Security;
@@ -18,6 +22,24 @@ use crate::link::Connection;
 pub const LOCK: &str = "🔒";
 
 pub(super) fn draw(frame: &mut Frame, app: &App, area: Rect) {
+    let width = area.width as usize;
+    let full = head(app, true);
+    let whole = window_list::whole_width(app.windows.iter());
+    let head = if columns(&full) + whole <= width { full } else { head(app, false) };
+    let left = width.saturating_sub(columns(&head));
+    let list = window_list::spans(app.windows.iter(), app.windows.current, left);
+    let spans = [head, list].concat();
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// Columns `spans` take.
+fn columns(spans: &[Span]) -> usize {
+    spans.iter().map(|s| s.content.width()).sum()
+}
+
+/// What comes before the windows: the state, the lock or warning, with `address` the server
+/// and the room shown, and the nick.
+fn head(app: &App, address: bool) -> Vec<Span<'static>> {
     let (state, color) = match app.link.state {
         Connection::Connecting => ("connecting", Color::Yellow),
         Connection::Connected => ("connected", Color::Yellow),
@@ -25,7 +47,6 @@ pub(super) fn draw(frame: &mut Frame, app: &App, area: Rect) {
         Connection::Closed if app.link.reconnecting() => ("reconnecting", Color::Yellow),
         Connection::Closed => ("offline", Color::Red),
     };
-    let room = app.windows.current_window().map_or_else(|| "-".to_owned(), |w| w.target.title());
     let mut spans =
         vec![Span::styled(format!(" {state} "), Style::new().fg(Color::Black).bg(color))];
     match app.link.security {
@@ -35,34 +56,22 @@ pub(super) fn draw(frame: &mut Frame, app: &App, area: Rect) {
         }
         Some(Security::Plain { loopback: true }) | None => {}
     }
-    spans.push(Span::raw(format!(
-        " {} · {}",
-        sanitize(&app.settings.server),
-        sanitize(app.link.nick.as_str()),
-    )));
+    let nick = sanitize(app.link.nick.as_str()).into_owned();
+    if address {
+        spans.push(Span::raw(format!(" {} · {nick}", sanitize(&app.settings.server))));
+    } else {
+        spans.push(Span::raw(format!(" {nick}")));
+    }
     // Logged in to the account: the same mark as its messages carry.
     if app.link.account {
         spans.push(Span::styled(format!(" {ACCOUNT_MARK}"), Style::new().fg(Color::Green).bold()));
     }
-    spans.push(Span::raw(format!(" · {room} ·")));
-    for (i, w) in app.windows.iter().enumerate() {
-        spans.push(Span::raw(" "));
-        let mut label = format!("{}:{}", i + 1, w.target.title());
-        if w.highlights > 0 {
-            label.push_str(&format!("({}!)", w.unread));
-        } else if w.unread > 0 {
-            label.push_str(&format!("({})", w.unread));
-        }
-        let style = if i == app.windows.current {
-            Style::new().bold().add_modifier(Modifier::REVERSED)
-        } else if w.highlights > 0 {
-            Style::new().fg(Color::Magenta).bold().add_modifier(Modifier::UNDERLINED)
-        } else if w.unread > 0 {
-            Style::new().fg(Color::Yellow).bold()
-        } else {
-            Style::new()
-        };
-        spans.push(Span::styled(label, style));
+    if address {
+        let room =
+            app.windows.current_window().map_or_else(|| "-".to_owned(), |w| w.target.title());
+        spans.push(Span::raw(format!(" · {room} ·")));
+    } else {
+        spans.push(Span::raw(" ·"));
     }
-    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+    spans
 }
