@@ -240,3 +240,56 @@ fn password_prompt_80x24() {
     assert!(!screen.contains("hunter2"));
     insta::assert_snapshot!(screen);
 }
+
+/// Window 1, the server window: what the connection did, the greeting and the MOTD, where
+/// the connection pane used to be.
+#[test]
+fn server_window_80x24() {
+    let mut app = lively(80, 24);
+    app.update(Event::Key(KeyEvent::new(KeyCode::Char('1'), KeyModifiers::ALT)));
+    insta::assert_snapshot!(masked(&mut app));
+}
+
+/// Eight rooms and two private chats besides lobby and the server window, unread messages
+/// here and there, and a mention of Michael in the last window opened.
+fn many_windows(width: u16, height: u16) -> App {
+    let mut app = lively(width, height);
+    let rooms = ["rust", "operations", "design-review", "release", "support", "random", "infra"];
+    for room in rooms {
+        joined(&mut app, room, "Michael");
+    }
+    common::say_in(&mut app, "rust", "Tracy", "anyone?");
+    common::say_in(&mut app, "support", "Sam", "the printer again");
+    common::say_in(&mut app, "support", "Sam", "still");
+    joined(&mut app, "announcements", "Michael");
+    common::say_in(&mut app, "announcements", "Tracy", "Michael: the release is yours");
+    app
+}
+
+/// The status row of a screen.
+fn status_row(screen: &str) -> &str {
+    screen.lines().last().unwrap()
+}
+
+/// At 80 columns every window is listed: the address and room go, names are shortened, and
+/// the mention in the last window is there with its count apart from the unread ones.
+#[test]
+fn status_line_many_windows_80x24() {
+    let screen = masked(&mut many_windows(80, 24));
+    let status = status_row(&screen);
+    assert!(!status.contains("127.0.0.1"), "the address goes first:\n{status}");
+    assert!(status.contains("11:#an…(1,1!)"), "the mention in the last window:\n{status}");
+    insta::assert_snapshot!(screen);
+}
+
+/// At 40 columns the quietest windows fold into "+N", which keeps the most important mark of
+/// those it stands for; the window shown and the mention stay listed.
+#[test]
+fn status_line_many_windows_40x12() {
+    let screen = masked(&mut many_windows(40, 12));
+    let status = status_row(&screen);
+    assert!(status.contains("2:#lo"), "the window shown:\n{status}");
+    assert!(status.contains("(1,1!)"), "the mention:\n{status}");
+    assert!(status.contains(" +"), "the rest folded:\n{status}");
+    insta::assert_snapshot!(screen);
+}

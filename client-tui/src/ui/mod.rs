@@ -96,7 +96,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
         members::draw(frame, app, area);
     }
     input::draw(frame, app, &panes);
-    status::draw(frame, app, panes.status);
+    status::draw(frame, app, panes.status, panes.bordered);
     if let Some(refusal) = &app.link.certificate {
         certificate::draw(frame, area, refusal);
     } else if let Some(paste) = &app.composer.paste {

@@ -1,8 +1,9 @@
 //! The status line: the connection's state, whether it is encrypted (a lock for TLS, "not
 //! encrypted" for clear text beyond this machine), server, nick (with a ✓ when logged in to
 //! its account) and room, then every window with its activity ([`super::window_list`]).
-//! When the windows do not fit, the server's address and the room go first: the windows'
-//! activity matters more than what the person already knows.
+//! When the windows do not fit, the server's address and the room go first, and, rather than
+//! fold windows into "+N", the nick when the input's border shows it: the windows' activity
+//! matters more than what the person already knows.
 
 use protocol::sanitize;
 use ratatui::Frame;
@@ -21,11 +22,31 @@ use crate::link::Connection;
 /// Shown before the server when the connection is TLS.
 pub const LOCK: &str = "🔒";
 
-pub(super) fn draw(frame: &mut Frame, app: &App, area: Rect) {
+/// How much comes before the windows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Head {
+    /// The state, the server's address, the nick, the room shown.
+    Full,
+    /// The state and the nick.
+    NoAddress,
+    /// The state alone: the nick is on the input's border.
+    Bare,
+}
+
+/// `bordered`: the input has a border, which names the nick.
+pub(super) fn draw(frame: &mut Frame, app: &App, area: Rect, bordered: bool) {
     let width = area.width as usize;
-    let full = head(app, true);
+    let full = head(app, Head::Full);
+    let short = head(app, Head::NoAddress);
     let whole = window_list::whole_width(app.windows.iter());
-    let head = if columns(&full) + whole <= width { full } else { head(app, false) };
+    let shortest = window_list::shortest_width(app.windows.iter());
+    let head = if columns(&full) + whole <= width {
+        full
+    } else if columns(&short) + shortest <= width || !bordered {
+        short
+    } else {
+        head(app, Head::Bare)
+    };
     let left = width.saturating_sub(columns(&head));
     let list = window_list::spans(app.windows.iter(), app.windows.current, left);
     let spans = [head, list].concat();
@@ -37,9 +58,9 @@ fn columns(spans: &[Span]) -> usize {
     spans.iter().map(|s| s.content.width()).sum()
 }
 
-/// What comes before the windows: the state, the lock or warning, with `address` the server
-/// and the room shown, and the nick.
-fn head(app: &App, address: bool) -> Vec<Span<'static>> {
+/// What comes before the windows: the state, the lock or warning, and as much as `level`
+/// says.
+fn head(app: &App, level: Head) -> Vec<Span<'static>> {
     let (state, color) = match app.link.state {
         Connection::Connecting => ("connecting", Color::Yellow),
         Connection::Connected => ("connected", Color::Yellow),
@@ -57,16 +78,21 @@ fn head(app: &App, address: bool) -> Vec<Span<'static>> {
         Some(Security::Plain { loopback: true }) | None => {}
     }
     let nick = sanitize(app.link.nick.as_str()).into_owned();
-    if address {
-        spans.push(Span::raw(format!(" {} · {nick}", sanitize(&app.settings.server))));
-    } else {
-        spans.push(Span::raw(format!(" {nick}")));
+    match level {
+        Head::Full => {
+            spans.push(Span::raw(format!(" {} · {nick}", sanitize(&app.settings.server))))
+        }
+        Head::NoAddress => spans.push(Span::raw(format!(" {nick}"))),
+        Head::Bare => {}
     }
     // Logged in to the account: the same mark as its messages carry.
     if app.link.account {
         spans.push(Span::styled(format!(" {ACCOUNT_MARK}"), Style::new().fg(Color::Green).bold()));
     }
-    if address {
+    if level == Head::Bare {
+        return spans;
+    }
+    if level == Head::Full {
         let room =
             app.windows.current_window().map_or_else(|| "-".to_owned(), |w| w.target.title());
         spans.push(Span::raw(format!(" · {room} ·")));

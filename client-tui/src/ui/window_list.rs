@@ -84,6 +84,11 @@ pub(super) fn whole_width<'a>(windows: impl Iterator<Item = &'a Window>) -> usiz
     items(windows, 0).iter().map(|i| i.label(usize::MAX).width()).sum()
 }
 
+/// Columns the list of `windows` takes with every name at its shortest, none folded.
+pub(super) fn shortest_width<'a>(windows: impl Iterator<Item = &'a Window>) -> usize {
+    items(windows, 0).iter().map(|i| i.label(SHORTEST_NAME).width()).sum()
+}
+
 /// The windows as the list shows them; the shown one is `current`.
 fn items<'a>(windows: impl Iterator<Item = &'a Window>, current: usize) -> Vec<Item> {
     windows
