@@ -243,6 +243,19 @@ mod tests {
         assert_eq!(s.server, DEFAULT_SERVER);
     }
 
+    /// The mouse is captured unless the file or the flag says not to; `--print-config` says
+    /// which.
+    #[test]
+    fn mouse_capture_is_on_unless_turned_off() {
+        let named = |text: &str| Some(file(&format!("name = \"Al\"\n{text}")));
+        assert!(resolve(FileConfig::default(), named(""), false).unwrap().mouse);
+        let off = resolve(FileConfig::default(), named("mouse = false"), false).unwrap();
+        assert!(!off.mouse);
+        assert!(to_toml(&off).contains("mouse = false"));
+        let flag = FileConfig { mouse: Some(false), ..FileConfig::default() };
+        assert!(!resolve(flag, named("mouse = true"), false).unwrap().mouse);
+    }
+
     #[test]
     fn bad_values_are_refused_with_a_reason() {
         let err = |flags: FileConfig, f: Option<FileConfig>| {

@@ -188,5 +188,38 @@ mod tests {
             names.iter().map(|n| nick_color(&nick(n))).collect();
         assert!(distinct.len() >= 7, "only {} colours for {} names", distinct.len(), names.len());
         assert_ne!(nick_color(&nick("Michael")), nick_color(&nick("Tracy")));
+        assert_ne!(nick_color(&nick("Michael")), nick_color(&nick("mallory")));
+    }
+
+    /// A colour of the 256-colour cube in CIELAB (D65), where distance is how different two
+    /// colours look.
+    fn lab(color: Color) -> [f64; 3] {
+        let Color::Indexed(i @ 16..=231) = color else { panic!("{color:?} is not in the cube") };
+        const LEVELS: [f64; 6] = [0.0, 95.0, 135.0, 175.0, 215.0, 255.0];
+        let i = usize::from(i - 16);
+        let linear = |level: usize| {
+            let c = LEVELS[level] / 255.0;
+            if c <= 0.04045 { c / 12.92 } else { ((c + 0.055) / 1.055).powf(2.4) }
+        };
+        let (r, g, b) = (linear(i / 36), linear(i / 6 % 6), linear(i % 6));
+        let x = (0.4124 * r + 0.3576 * g + 0.1805 * b) / 0.95047;
+        let y = 0.2126 * r + 0.7152 * g + 0.0722 * b;
+        let z = (0.0193 * r + 0.1192 * g + 0.9505 * b) / 1.08883;
+        let f = |t: f64| if t > 0.008856 { t.cbrt() } else { 7.787 * t + 16.0 / 116.0 };
+        [116.0 * f(y) - 16.0, 500.0 * (f(x) - f(y)), 200.0 * (f(y) - f(z))]
+    }
+
+    /// 24 colours or more, no two alike (20 ΔE apart at least), none our own nick's.
+    #[test]
+    fn nick_colours_are_far_apart() {
+        assert!(NICK_COLORS.len() >= 24);
+        assert!(!NICK_COLORS.contains(&OWN_NICK_COLOR));
+        for (i, a) in NICK_COLORS.iter().enumerate() {
+            for b in &NICK_COLORS[i + 1..] {
+                let (p, q) = (lab(*a), lab(*b));
+                let distance = p.iter().zip(q).map(|(x, y)| (x - y).powi(2)).sum::<f64>().sqrt();
+                assert!(distance >= 20.0, "{a:?} and {b:?} are {distance:.1} ΔE apart");
+            }
+        }
     }
 }
