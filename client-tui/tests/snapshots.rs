@@ -242,10 +242,15 @@ fn password_prompt_80x24() {
 }
 
 /// Window 1, the server window: what the connection did, the greeting and the MOTD, where
-/// the connection pane used to be.
+/// the connection pane used to be, and a server notice that came while #lobby was shown.
 #[test]
 fn server_window_80x24() {
     let mut app = lively(80, 24);
+    let text = "maintenance at 22:00 UTC".to_owned();
+    net(&mut app, ServerMsg::Notice { id: Uuid::now_v7(), ts: 0, text });
+    let lobby = masked(&mut app);
+    assert!(status_row(&lobby).contains(" 1:server(1) "), "the notice is news:\n{lobby}");
+    assert!(!lobby.contains("maintenance"), "not in #lobby:\n{lobby}");
     app.update(Event::Key(KeyEvent::new(KeyCode::Char('1'), KeyModifiers::ALT)));
     insta::assert_snapshot!(masked(&mut app));
 }

@@ -134,7 +134,7 @@ impl App {
                 self.on_moderation(&room, by, action, ts);
             }
             ServerMsg::Bans { room, bans } => self.on_bans(room, &bans),
-            ServerMsg::Notice { text, .. } => self.log(LogKind::Info, &text),
+            ServerMsg::Notice { text, .. } => self.log(LogKind::Notice, &text),
             ServerMsg::Account { nick, event } => self.on_account(nick, event),
             ServerMsg::Error { code, message, request, retry_after_ms } => {
                 self.paste_refused(code, retry_after_ms);

@@ -34,12 +34,15 @@ mod rooms;
 /// one failed attempt writes, not the whole log at every frame.
 const NOTICE_LOOKBACK: usize = 16;
 
-/// What a line of the server window's log reports: news, good news, or something wrong.
+/// What a line of the server window's log reports: news, good news, something wrong, or
+/// words the server addresses to the person.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogKind {
     Info,
     Good,
     Error,
+    /// A server notice: counted as unread while another window is shown.
+    Notice,
 }
 
 /// The whole client's state, in groups: what it started with, the connection, the windows
@@ -120,15 +123,16 @@ impl App {
     /// A line in the server window: what the connection did, what the server said that
     /// belongs to no room.
     pub fn log(&mut self, kind: LogKind, text: &str) {
-        let kind = match kind {
-            LogKind::Info => EntryKind::Info,
+        let entry_kind = match kind {
+            LogKind::Info | LogKind::Notice => EntryKind::Info,
             LogKind::Good => EntryKind::Good,
             LogKind::Error => EntryKind::Error,
         };
-        let entry = Entry::note(self.time_now(), kind, sanitize(text).into_owned());
+        let entry = Entry::note(self.time_now(), entry_kind, sanitize(text).into_owned());
         self.push(SERVER, entry);
-        // Something gone wrong while another window is shown counts as news there.
-        if kind == EntryKind::Error && self.windows.current != SERVER {
+        // Something gone wrong, or a notice, while another window is shown is news there.
+        let news = matches!(kind, LogKind::Error | LogKind::Notice);
+        if news && self.windows.current != SERVER {
             self.windows.server_mut().unread += 1;
         }
     }
