@@ -36,7 +36,7 @@ pub struct Windows {
     places: Vec<(Target, usize)>,
     /// Which window each question sent is answered in.
     pub replies: Replies,
-    /// A room's or private window has been shown: until then the first room joined is shown
+    /// A room's or private window has been shown: until then the first one opened is shown
     /// in place of the server window.
     shown_conversation: bool,
 }
@@ -119,7 +119,8 @@ impl Windows {
     }
 
     /// The index of the window for `target`, opened if new: at the place a window for it had
-    /// when it closed, else after the others.
+    /// when it closed, else after the others. The first window opened is shown in place of
+    /// the server window.
     pub fn open(&mut self, target: Target) -> usize {
         if let Some(i) = self.find(&target) {
             return i;
@@ -132,6 +133,9 @@ impl Windows {
         self.all.insert(index, Window::new(target));
         if self.current >= index {
             self.current += 1;
+        }
+        if !self.shown_conversation {
+            self.switch_to(index);
         }
         index
     }
@@ -213,19 +217,15 @@ impl Windows {
     }
 
     /// We joined `room`, whose window is `index`: it keeps the key we joined with, and is
-    /// shown if it is the room we asked to join, or the first window opened (the server
-    /// window is shown until then).
+    /// shown if it is the room we asked to join.
     pub(crate) fn joined(&mut self, room: &RoomName, index: usize) {
         if let Some(key) = self.pending_keys.remove(&room.key())
             && let Some(w) = self.all.get_mut(index)
         {
             w.room.key = Some(key);
         }
-        let first = self.current == SERVER && !self.shown_conversation;
         if self.pending_switch.as_ref() == Some(room) {
             self.pending_switch = None;
-            self.switch_to(index);
-        } else if first {
             self.switch_to(index);
         }
     }

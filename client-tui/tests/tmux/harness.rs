@@ -196,6 +196,19 @@ impl Pane<'_> {
         assert_eq!(self.format("#{pane_width}x#{pane_height}"), format!("{w}x{h}"));
     }
 
+    /// Shows the server window (Alt+1) and waits for `needle` there, then shows window
+    /// `back` again; returns the server window's screen.
+    pub async fn server_window_shows(&self, needle: &str, back: u8) -> String {
+        self.key("M-1");
+        let screen = self
+            .wait_until(&format!("{needle:?} in the server window"), Instant::now() + WAIT, |s| {
+                s.contains("┌ server ") && s.contains(needle)
+            })
+            .await;
+        self.key(&format!("M-{back}"));
+        screen
+    }
+
     /// Waits until the screen contains `needle`; fails with the screen if it never does.
     pub async fn wait_for(&self, needle: &str) -> String {
         self.wait_for_until(needle, Instant::now() + WAIT).await

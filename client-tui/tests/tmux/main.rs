@@ -14,3 +14,4 @@ mod reconnect;
 mod rooms;
 mod screen;
 mod tls;
+mod windows;
