@@ -224,3 +224,18 @@ fn our_own_nick_has_its_fixed_colour() {
     assert_eq!(colour_of("<mallory>"), nick_color(&nick("mallory")));
     assert_ne!(nick_color(&nick("Michael")), nick_color(&nick("mallory")));
 }
+
+/// The server window is no room: text and `/delete` typed there are refused with the way
+/// out, and nothing is sent.
+#[test]
+fn the_server_window_is_no_room() {
+    let mut app = app(80, 24);
+    app.update(alt('1'));
+    for line in ["hello", "/delete", "/me waves"] {
+        let before = app.server_log().len();
+        assert!(type_line(&mut app, line).is_empty(), "{line}");
+        assert_eq!(app.server_log().len(), before + 1, "{line}: one line says why");
+        let last = app.server_log().back().unwrap();
+        assert_eq!(last.text, "you are not in a room; /join one first", "{line}");
+    }
+}

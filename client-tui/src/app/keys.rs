@@ -185,7 +185,7 @@ impl App {
                     return Vec::new();
                 }
             },
-            (Command::Delete, None) => {
+            (Command::Delete, None | Some(Target::Server)) => {
                 self.note(EntryKind::Error, &command::CommandError::NoRoom.to_string());
                 return Vec::new();
             }
