@@ -121,11 +121,6 @@ impl Window {
         self.marker_due = true;
     }
 
-    /// Where the read marker is among the entries, if the window has one.
-    pub fn read_marker(&self) -> Option<usize> {
-        self.entries.iter().rposition(is_read_marker)
-    }
-
     /// The conversation, oldest first.
     pub fn entries(&self) -> &VecDeque<Entry> {
         &self.entries
