@@ -271,6 +271,7 @@ mod tests {
             "/voice",
             "/devoice",
             "/claim",
+            "/disown",
             "/kill",
             "/gban",
             "/ungban",

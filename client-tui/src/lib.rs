@@ -46,6 +46,7 @@
 //! - [`complete`]: Tab completion of commands, rooms and nicks.
 //! - [`help`]: what the help says, laid out in rows for a width, and how far it scrolls.
 //! - [`paste`]: a multi-line paste held for a choice, and lines sent one at a time.
+//! - [`pages`]: the later pages of big rooms' member lists, asked for one at a time.
 //! - [`reconnect`]: backoff with jitter between attempts.
 //! - [`login`]: the password in memory, the masked prompt, the commands that carry one.
 //! - [`wrap`]: word wrapping in display columns.
@@ -77,6 +78,7 @@ pub mod layout;
 pub mod link;
 pub mod login;
 pub mod net;
+pub mod pages;
 pub mod password;
 pub mod paste;
 pub mod reconnect;

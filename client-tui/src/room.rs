@@ -54,6 +54,12 @@ impl RoomState {
         }
     }
 
+    /// The room has no owner any more (`disowned`): whoever was marked its owner is a member.
+    /// The server's admins, marked as owners too, get their mark back with the next list.
+    pub fn drop_owner(&mut self) {
+        self.roles.retain(|_, role| *role != Role::Owner);
+    }
+
     /// `nick` left the room (or was removed): its mark goes with it.
     pub fn forget(&mut self, nick: &Nick) {
         self.roles.remove(nick);

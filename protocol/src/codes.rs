@@ -86,6 +86,8 @@ pub enum ErrorCode {
     Moderated,
     /// `claim` of a room that has an owner.
     HasOwner,
+    /// `claim` by an account that owns as many rooms as the server allows.
+    TooManyOwned,
     /// `unban` of a mask that is not banned.
     NoSuchBan,
     /// `delete` of a message the room does not have (an unknown id, or one deleted already).

@@ -79,6 +79,7 @@ pub fn moderation(by: &Nick, action: &Moderation, ts: u64) -> String {
             Role::Member => format!("{by} made {nick} a member, with no role"),
         },
         Moderation::Claimed => format!("{by} now owns the room"),
+        Moderation::Disowned => format!("{by} gave the room up: it has no owner"),
         Moderation::Invited { nick } => format!("{by} invited {nick}"),
     }
 }
@@ -152,6 +153,7 @@ impl ErrorCode {
             Self::Muted => "muted",
             Self::Moderated => "moderated",
             Self::HasOwner => "has_owner",
+            Self::TooManyOwned => "too_many_owned",
             Self::NoSuchBan => "no_such_ban",
             Self::NoSuchMessage => "no_such_message",
             Self::Other => "other",
@@ -236,6 +238,7 @@ mod tests {
             Muted,
             Moderated,
             HasOwner,
+            TooManyOwned,
             NoSuchBan,
             NoSuchMessage,
             Other,

@@ -173,6 +173,10 @@ pub enum ClientMsg {
     Claim {
         room: RoomName,
     },
+    /// Gives up ownership of a room (its owner): it has no owner until someone claims it.
+    Disown {
+        room: RoomName,
+    },
     /// Disconnects a session (server admins).
     Kill {
         nick: Nick,
@@ -230,6 +234,7 @@ impl ClientMsg {
         "role",
         "invite",
         "claim",
+        "disown",
         "kill",
         "gban",
         "ungban",
@@ -267,6 +272,7 @@ impl ClientMsg {
             Self::Role { .. } => "role",
             Self::Invite { .. } => "invite",
             Self::Claim { .. } => "claim",
+            Self::Disown { .. } => "disown",
             Self::Kill { .. } => "kill",
             Self::Gban { .. } => "gban",
             Self::Ungban { .. } => "ungban",

@@ -290,6 +290,8 @@ pub enum Moderation {
     },
     /// The event's `by` now owns the room.
     Claimed,
+    /// The event's `by` gave the room up: it has no owner.
+    Disowned,
     /// `nick` may join the invite-only room for the next hour.
     Invited {
         nick: Nick,

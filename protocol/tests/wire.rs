@@ -181,6 +181,7 @@ fn client_fixtures() -> Vec<(ClientMsg, &'static str)> {
             r#"{"type":"invite","room":"secret","nick":"Tracy"}"#,
         ),
         (ClientMsg::Claim { room: room("rust") }, r#"{"type":"claim","room":"rust"}"#),
+        (ClientMsg::Disown { room: room("rust") }, r#"{"type":"disown","room":"rust"}"#),
         (
             ClientMsg::Kill { nick: nick("Mallory"), reason: Some(label("spam bot")) },
             r#"{"type":"kill","nick":"Mallory","reason":"spam bot"}"#,
@@ -517,6 +518,10 @@ fn server_fixtures() -> Vec<(ServerMsg, &'static str)> {
         (
             moderation(Moderation::Claimed),
             r#"{"type":"moderation","id":"019aa7e2-5c4b-7d1e-8f3a-2b6c9d0e1f42","ts":1763750000000,"room":"rust","by":"Michael","action":"claimed"}"#,
+        ),
+        (
+            moderation(Moderation::Disowned),
+            r#"{"type":"moderation","id":"019aa7e2-5c4b-7d1e-8f3a-2b6c9d0e1f42","ts":1763750000000,"room":"rust","by":"Michael","action":"disowned"}"#,
         ),
         (
             moderation(Moderation::Invited { nick: nick("Tracy") }),

@@ -307,6 +307,12 @@ pub const ADDRESS_REGISTER_REFILL: Duration = Duration::from_secs(10 * 60);
 /// enough that a forgotten one does not stay a way in.
 pub const INVITE_LASTS: Duration = Duration::from_secs(60 * 60);
 
+/// Most rooms one account owns, as ergo's `max-channels-per-account`: every owned room's
+/// authority is kept (in the database, and in every node's hub), and making rooms is cheap,
+/// so what an account owns is what bounds it. Past it, a room the account makes has no
+/// owner, and `/claim` is refused until it `/disown`s one.
+pub const MAX_ROOMS_OWNED: usize = 15;
+
 /// Most bans one room (or the server) keeps: every join is checked against them all, so their
 /// number bounds what a join costs; address ranges cover what would need more.
 pub const MAX_BANS: usize = 500;

@@ -287,3 +287,30 @@ async fn coming_and_going_in_a_loop_is_announced_at_a_bounded_rate() {
         .await;
     server.shutdown().await;
 }
+
+/// A join that is refused announces nothing, so it spends no announcement: a member whose
+/// joins keep failing is still announced when one succeeds.
+#[tokio::test]
+async fn refused_joins_spend_no_announcement() {
+    // Lobby and one room: every join of a new room is refused.
+    let server = start_server_with(ServerInfo { max_rooms: 2, ..info() }).await;
+    let churn = RoomName::parse("churn").unwrap();
+    let mut tracy = guest(&server, "127.0.0.20", "Tracy").await;
+    tracy.send(ClientMsg::Join { room: churn.clone(), key: None }).await;
+    tracy.recv_until(|m| matches!(m, ServerMsg::Members { .. })).await;
+    let mut mallory = guest(&server, "127.0.0.21", "Mallory").await;
+    for i in 0..5 {
+        let room = RoomName::parse(&format!("new{i}")).unwrap();
+        mallory.send(ClientMsg::Join { room, key: None }).await;
+        assert_eq!(mallory.refusal_of("join").await, ErrorCode::TooManyRooms);
+    }
+    mallory.send(ClientMsg::Join { room: churn.clone(), key: None }).await;
+    mallory.recv_until(|m| matches!(m, ServerMsg::Members { .. })).await;
+    tracy
+        .recv_until(|m| {
+            matches!(m, ServerMsg::Presence { event: PresenceEvent::Joined, room, nick, .. }
+                if *room == churn && *nick == common::nick("Mallory"))
+        })
+        .await;
+    server.shutdown().await;
+}

@@ -8,9 +8,10 @@ mod common;
 
 use std::time::Duration;
 
-use chat_server::limits::{HEARTBEAT, NODE_TTL};
+use chat_server::limits::{HEARTBEAT, NODE_TTL, PRESENCE_BURST};
 use common::redis::{
-    Node, RedisServer, join, member, messages, recv_by, say, wait_for_members, whole_history,
+    Node, RedisServer, join, member, messages, recv_by, say, wait_for_members, wait_for_members_of,
+    whole_history,
 };
 use common::relay::Relay;
 use common::{JsonClient, QUIET, WAIT};
@@ -104,6 +105,45 @@ async fn a_node_cut_off_from_redis_fills_in_what_it_missed() {
         .find(|m| matches!(m, ServerMsg::Presence { event: PresenceEvent::Dropped { .. }, .. }));
     assert!(dropped.is_none(), "a short cut announces nobody gone: {dropped:?}");
     wait_for_members(&mut tracy, &["Michael", "Tracy"]).await;
+}
+
+/// A member that joined quietly (its presence budget spent) is nobody else's business, so
+/// the member list a node sends its room after fetching presence anew leaves it out; its own
+/// client still gets the list with itself in it, as its join showed.
+#[tokio::test]
+async fn a_quiet_member_stays_in_its_own_list_when_presence_is_fetched_anew() {
+    let redis = RedisServer::start();
+    let relay = Relay::to(&redis);
+    let a = Node::start_via(&redis, &relay.url(), "a", &["--flood-burst", "10"]).await;
+    let mut tracy = member(&a, "Tracy").await;
+    join(&mut tracy, "churn").await;
+    let mut mallory = member(&a, "Mallory").await;
+    let churn = RoomName::parse("churn").unwrap();
+    for _ in 0..PRESENCE_BURST {
+        join(&mut mallory, "churn").await;
+        mallory.send(ClientMsg::Leave { room: churn.clone() }).await;
+        mallory
+            .recv_until(|m| {
+                matches!(m, ServerMsg::Presence { event: PresenceEvent::Left { .. }, .. })
+            })
+            .await;
+    }
+    join(&mut mallory, "churn").await;
+    // Quiet: the others do not see it.
+    wait_for_members_of(&mut tracy, "churn", &["Tracy"]).await;
+    while tokio::time::timeout(QUIET, mallory.recv()).await.is_ok() {}
+
+    relay.cut().await;
+    relay.restore();
+    let (list, _) = mallory
+        .recv_until(|m| matches!(m, ServerMsg::Members { room, .. } if *room == churn))
+        .await;
+    let ServerMsg::Members { nicks, .. } = list else { unreachable!() };
+    assert_eq!(nicks, vec![common::nick("Mallory"), common::nick("Tracy")]);
+    let (list, _) =
+        tracy.recv_until(|m| matches!(m, ServerMsg::Members { room, .. } if *room == churn)).await;
+    let ServerMsg::Members { nicks, .. } = list else { unreachable!() };
+    assert_eq!(nicks, vec![common::nick("Tracy")], "the others' list has no quiet member");
 }
 
 /// Messages a writer keeps in flight in [`a_node_killed_mid_burst_loses_nothing_it_acknowledged`].

@@ -291,6 +291,7 @@ impl Session {
             | ClientMsg::Role { .. }
             | ClientMsg::Invite { .. }
             | ClientMsg::Claim { .. }
+            | ClientMsg::Disown { .. }
             | ClientMsg::Kill { .. }
             | ClientMsg::Gban { .. }
             | ClientMsg::Ungban { .. }

@@ -118,15 +118,9 @@ impl App {
                 )
             }
             ServerMsg::Members { room, nicks, roles, after, more } => {
-                // A big room comes a page at a time: the next one is asked for at once.
                 let next = more.then(|| nicks.last().cloned()).flatten();
                 self.on_members(&room, nicks, roles, after.is_some());
-                if let Some(after) = next {
-                    return vec![Effect::Send(protocol::ClientMsg::Who {
-                        room,
-                        after: Some(after),
-                    })];
-                }
+                return self.member_page_came(&room, next);
             }
             ServerMsg::Topic { room, topic } => self.on_topic(&room, topic),
             ServerMsg::Modes { room, modes, owner } => self.on_modes(&room, modes, owner),
@@ -138,8 +132,19 @@ impl App {
             ServerMsg::Account { nick, event } => self.on_account(nick, event),
             ServerMsg::Error { code, message, request, retry_after_ms } => {
                 self.paste_refused(code, retry_after_ms);
-                self.windows.replies.refused(request.as_deref());
                 self.account_refused(request.as_deref());
+                if request.as_deref() == Some("who") {
+                    let (retrying, effects) = self.member_page_refused(code, retry_after_ms);
+                    if retrying {
+                        return effects;
+                    }
+                    if !effects.is_empty() {
+                        self.note_from_server(EntryKind::Error, &explain(code, &message));
+                        return effects;
+                    }
+                }
+                // Not a page the client asked for itself: the answer to a question typed.
+                self.windows.replies.refused(request.as_deref());
                 if let Some(effects) = self.login_refused(code, &message, retry_after_ms) {
                     return effects;
                 }

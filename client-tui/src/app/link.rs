@@ -73,6 +73,7 @@ impl App {
         let retry = self.link.lost(self.now);
         self.windows.replies.clear();
         self.stop_paste("connection lost");
+        self.pages.clear();
         match retry {
             Retry::Asking if self.link.login.is_some() => self.log(
                 LogKind::Info,
@@ -101,12 +102,16 @@ impl App {
             effects.push(Effect::Connect);
         }
         effects.extend(self.pace_paste(now));
+        effects.extend(self.pace_member_pages(now));
         effects
     }
 
     /// When the app next needs a [`crate::event::Event::Tick`], if it is waiting for a time.
     pub fn next_deadline(&self) -> Option<Instant> {
-        [self.link.retry_at(), self.paste_deadline()].into_iter().flatten().min()
+        [self.link.retry_at(), self.paste_deadline(), self.pages.deadline()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// `/connect`: try now instead of waiting out the backoff.

@@ -17,6 +17,7 @@ use crate::event::{Effect, Event};
 use crate::layout::{Panes, View};
 use crate::link::{Connection, Link};
 use crate::login::Credential;
+use crate::pages::MemberPages;
 use crate::settings::Settings;
 use crate::window::Target;
 use crate::windows::{SERVER, Windows};
@@ -57,6 +58,8 @@ pub struct App {
     pub(crate) now: Instant,
     /// Something for us arrived and the bell is on: ring once after this event.
     ring: bool,
+    /// The later pages of big rooms' member lists, asked for one at a time.
+    pub(crate) pages: MemberPages,
 }
 
 impl App {
@@ -73,6 +76,7 @@ impl App {
             view: View::new(size),
             now: Instant::now(),
             ring: false,
+            pages: MemberPages::default(),
         }
     }
 

@@ -1,16 +1,19 @@
 //! What the app does with what the server says about a room's people and authority: who
 //! comes and goes (presence, kicks included), member lists with roles, the topic, modes,
-//! moderation events and bans. Each updates the room's window ([`crate::room::RoomState`])
+//! moderation events and bans; a big room's list comes a page at a time. Each updates the room's window ([`crate::room::RoomState`])
 //! and leaves a line in it, in the words of [`protocol::describe`].
 
 use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
 use protocol::{
-    BanInfo, Moderation, Modes, Nick, PresenceEvent, Role, RoomName, Topic, describe, sanitize,
+    BanInfo, ClientMsg, ErrorCode, Moderation, Modes, Nick, PresenceEvent, Role, RoomName, Topic,
+    describe, sanitize,
 };
 
 use super::{App, LogKind};
 use crate::entry::{Entry, EntryKind, clean};
+use crate::event::Effect;
 use crate::replies::Question;
 use crate::window::Target;
 
@@ -161,6 +164,44 @@ impl App {
         }
     }
 
+    /// A page of `room`'s member list came: the next page wanted, of this room or another,
+    /// is asked for (one at a time: see [`crate::pages`]).
+    pub(super) fn member_page_came(&mut self, room: &RoomName, next: Option<Nick>) -> Vec<Effect> {
+        let ask = self.pages.came(room, next);
+        self.ask_page(ask)
+    }
+
+    /// A `who` was refused: `true` if it was a page the client asked for itself, which is
+    /// then asked for again when flood control allows (and the refusal not shown).
+    pub(super) fn member_page_refused(
+        &mut self,
+        code: ErrorCode,
+        retry_after_ms: Option<u64>,
+    ) -> (bool, Vec<Effect>) {
+        let flooding = code == ErrorCode::Flood;
+        let wait = retry_after_ms.map(Duration::from_millis);
+        let (ours, ask) = self.pages.refused(flooding, wait, self.now);
+        (ours && flooding, self.ask_page(ask))
+    }
+
+    /// The refused page again, once flood control allows.
+    pub(crate) fn pace_member_pages(&mut self, now: Instant) -> Vec<Effect> {
+        let ask = self.pages.due(now);
+        self.ask_page(ask)
+    }
+
+    /// Sends `ask`, a page request, unless its room's window is closed: then the next.
+    fn ask_page(&mut self, mut ask: Option<ClientMsg>) -> Vec<Effect> {
+        while let Some(ClientMsg::Who { room, .. }) = &ask {
+            if self.windows.find(&Target::Room(room.clone())).is_some() {
+                break;
+            }
+            let room = room.clone();
+            ask = self.pages.forget(&room);
+        }
+        ask.map(Effect::Send).into_iter().collect()
+    }
+
     /// A room's topic: on joining a room that has one (the header row shows it), and as the
     /// answer to `/topic`.
     pub(super) fn on_topic(&mut self, room: &RoomName, topic: Option<Topic>) {
@@ -199,6 +240,7 @@ impl App {
                 Moderation::Topic { text } => state.set_topic(text.as_ref()),
                 Moderation::Role { nick, role } => state.set_role(nick.clone(), *role),
                 Moderation::Claimed => state.set_role(by.clone(), Role::Owner),
+                Moderation::Disowned => state.drop_owner(),
                 _ => {}
             }
         }

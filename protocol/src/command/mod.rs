@@ -94,7 +94,7 @@ pub const HELP: &[(&str, &str)] = &[
     ("/ban MASK [TIME] [REASON]", "ban NICK, account:NAME or addr:CIDR; /unban, /bans"),
     ("/mute NICK [TIME]", "keep someone from speaking in the room (also /unmute)"),
     ("/op NICK", "make an account an operator (owner; /deop, /voice, /devoice)"),
-    ("/claim", "own the room, if nobody does (logged-in members)"),
+    ("/claim", "own the room, if nobody does (logged-in members; /disown gives it up)"),
     ("/kill NICK [REASON]", "disconnect someone (admins; /gban, /ungban, /gbans)"),
     ("/help", "show this help"),
     ("/exit [REASON]", "leave the chat (also /quit)"),

@@ -1,6 +1,6 @@
 //! The commands of a room's operators and of server admins: `/topic`, `/mode`, `/invite`,
 //! `/kick`, `/ban`, `/unban`, `/bans`, `/mute`, `/unmute`, `/op`, `/deop`, `/voice`,
-//! `/devoice`, `/claim`; `/kill`, `/gban`, `/ungban`, `/gbans`.
+//! `/devoice`, `/claim`, `/disown`; `/kill`, `/gban`, `/ungban`, `/gbans`.
 
 use super::{Command, CommandError, one_arg};
 use crate::message::ClientMsg;
@@ -42,6 +42,7 @@ pub enum RoomRequest {
         room: Option<RoomName>,
     },
     Claim,
+    Disown,
 }
 
 impl RoomRequest {
@@ -62,6 +63,7 @@ impl RoomRequest {
                 ClientMsg::Invite { room: named.unwrap_or(room), nick }
             }
             Self::Claim => ClientMsg::Claim { room },
+            Self::Disown => ClientMsg::Disown { room },
         }
     }
 }
@@ -132,6 +134,7 @@ pub(super) fn parse(name: &str, args: &str) -> Result<Option<Command>, CommandEr
             _ => Err(CommandError::Usage("/invite NICK [ROOM]")),
         },
         "claim" => in_room(RoomRequest::Claim),
+        "disown" => in_room(RoomRequest::Disown),
         "kill" => {
             let (nick, rest) = first_word(args, "/kill NICK [REASON]")?;
             Ok(Some(Command::Request(ClientMsg::Kill {

@@ -25,6 +25,7 @@ pub mod redis;
 mod room_set;
 mod say;
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,6 +34,7 @@ use futures::future::BoxFuture;
 use protocol::{Nick, RequestError, RoomName, Stored};
 use uuid::Uuid;
 
+use crate::flood::{Holder, Shared};
 use crate::hub::{Alone, Elsewhere, Hub};
 use crate::limits::EXPIRY_CHECK;
 pub use accounts::{Hello, Welcome};
@@ -255,6 +257,26 @@ impl Broker {
         match self {
             Self::Local(local) => local.after(room, after, limit).await,
             Self::Redis(cluster) => cluster.after(&room, after, limit).await,
+        }
+    }
+
+    /// Shares the buckets of a connection that ended with the other nodes (each node keeps
+    /// its own as well, in `flood::Kept`): one node has nobody to share them with.
+    pub fn keep_budget(&self, holder: &Holder, shared: impl FnOnce() -> Shared) {
+        if let Self::Redis(cluster) = self {
+            cluster.keep_budget(holder, shared());
+        }
+    }
+
+    /// What the other nodes kept of `holder`'s budget: `None` on one node, which has it all
+    /// in `flood::Kept` already.
+    pub fn kept_budget(
+        &self,
+        holder: &Holder,
+    ) -> Option<impl Future<Output = Option<Shared>> + Send + 'static> {
+        match self {
+            Self::Local(_) => None,
+            Self::Redis(cluster) => Some(cluster.kept_budget(holder)),
         }
     }
 

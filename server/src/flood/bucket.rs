@@ -82,6 +82,12 @@ impl Bucket {
         Ok(())
     }
 
+    /// Puts back a token [`Bucket::take`] took for work that was then not done.
+    pub fn give_back(&mut self) {
+        let every = self.rate.every.min(NEVER);
+        self.full_at = self.full_at.checked_sub(every).unwrap_or(self.full_at);
+    }
+
     /// Takes `tokens` more after the fact, for work whose size is known only once it is done
     /// (the bytes of an answer): the bucket may go below empty, and the next [`Bucket::take`]
     /// waits until it has refilled past that. At most a burst below empty, so one big answer
@@ -102,6 +108,21 @@ impl Bucket {
     /// Full at `now`: then it is no different from a new bucket, and need not be kept.
     pub fn is_full_at(&self, now: Instant) -> bool {
         self.full_at <= now
+    }
+
+    /// How long until it is full again, from `now`.
+    pub fn full_in(&self, now: Instant) -> Duration {
+        self.full_at.saturating_duration_since(now)
+    }
+
+    /// Keeps the emptier of this and a bucket that is full `wait` after `now` (another
+    /// node's, read from Redis): at most a burst below empty, however long `wait` is.
+    pub fn merge_full_in(&mut self, wait: Duration, now: Instant) {
+        let every = self.rate.every.min(NEVER);
+        let deepest = every.saturating_mul(self.rate.burst).saturating_mul(2);
+        if let Some(at) = now.checked_add(wait.min(deepest)) {
+            self.full_at = self.full_at.max(at);
+        }
     }
 
     /// Keeps the emptier of the two: what one connection used counts for the next.

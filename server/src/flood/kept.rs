@@ -5,7 +5,8 @@
 //! A new connection starts from a copy of what is kept; one that ends merges its buckets in
 //! (the emptier of each pair stays). Connections open side by side each spend their own
 //! buckets, as before: how many there may be is `--max-connections-per-ip`'s and the
-//! connection throttle's business. On one node: each node keeps its own.
+//! connection throttle's business. Each node keeps its own; with several, Redis keeps a copy
+//! as well (`broker::redis::budgets`), which a connection to another node starts from.
 
 use std::collections::HashMap;
 use std::fmt;

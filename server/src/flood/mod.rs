@@ -17,16 +17,19 @@
 //! - `block.rs`: [`AddressBlock`], what per-address limits count by, and [`Exempt`].
 //! - `connects.rs`: [`Connects`], connections per address block, at once and over time.
 //! - `kept.rs`: [`Kept`], the buckets of connections that ended.
+//! - `shared.rs`: [`Shared`], the buckets as another node reads them (kept in Redis).
 
 mod block;
 mod bucket;
 mod connects;
 mod kept;
+mod shared;
 
 pub use block::{AddressBlock, Exempt};
 pub use bucket::{Bucket, Rate};
 pub use connects::{AddressSlot, Connects, TurnedAway};
 pub use kept::{Holder, Kept};
+pub use shared::Shared;
 
 use std::time::Duration;
 
@@ -133,6 +136,12 @@ impl Flood {
     /// Takes one announced join from the presence budget; `false`: the join is to be quiet.
     pub fn announce(&mut self) -> bool {
         self.presence.take().is_ok()
+    }
+
+    /// Puts back the announcement [`Flood::announce`] took for a join that was refused: only
+    /// joins that happen use the budget of the members told of them.
+    pub fn unannounce(&mut self) {
+        self.presence.give_back();
     }
 
     /// Keeps the emptier of each pair of buckets: a connection's use counts for the next

@@ -114,6 +114,16 @@ impl Hub {
             .collect()
     }
 
+    /// How many rooms the account of `key` owns.
+    pub fn owned_by(&self, key: &NickKey) -> usize {
+        let state = self.state();
+        state
+            .authority
+            .values()
+            .filter(|cell| cell.load().owner.as_ref().is_some_and(|o| o.key() == *key))
+            .count()
+    }
+
     /// The scopes of the rooms that are secret (`+s`): few, and none in most chats.
     pub fn secret_scopes(&self) -> Vec<String> {
         let state = self.state();

@@ -292,6 +292,15 @@ fn member_order(nick: &Nick) -> (String, Nick) {
     (nick.as_str().to_lowercase(), nick.clone())
 }
 
+/// Where `nick` is in `nicks`, sorted as member lists are: `Err` if it is there already,
+/// else `Ok` with the index it would take.
+pub fn member_position(nicks: &[Nick], nick: &Nick) -> Result<usize, usize> {
+    match nicks.binary_search_by_key(&member_order(nick), member_order) {
+        Ok(at) => Err(at),
+        Err(at) => Ok(at),
+    }
+}
+
 /// The `members` answer for one page of a room's sorted member list: the nicks after `after`
 /// (from the start without it), at most [`protocol::limits::MAX_MEMBERS_PAGE`], their roles,
 /// and whether more follow.

@@ -11,12 +11,18 @@ use super::rooms::Phase;
 use crate::authority::{Act, Setting};
 use crate::dialect::Dialect;
 use crate::event::SharedEvent;
+use crate::limits::MAX_ROOMS_OWNED;
 
 impl<D: Dialect> Session<D> {
-    /// A logged-in session that made a room by joining it owns it, if nobody does.
+    /// A logged-in session that made a room by joining it owns it, if nobody does and its
+    /// account owns fewer than [`MAX_ROOMS_OWNED`] rooms.
     pub(super) fn own_new_room(&mut self, nick: &Nick, room: &RoomName) {
         if !self.logged_in || *room == RoomName::lobby() || self.hub.authority(room).owner.is_some()
         {
+            return;
+        }
+        if self.hub.owned_by(&nick.key()) >= MAX_ROOMS_OWNED {
+            self.notice(too_many_owned(room).message);
             return;
         }
         let act = Act::new(Some(room.clone()), vec![Setting::owner(nick)])
@@ -143,4 +149,15 @@ impl<D: Dialect> Session<D> {
         };
         self.write(&error.for_request(request).to_msg());
     }
+}
+
+/// The refusal of a room to an account that owns [`MAX_ROOMS_OWNED`] already.
+pub(super) fn too_many_owned(room: &RoomName) -> RequestError {
+    RequestError::new(
+        ErrorCode::TooManyOwned,
+        format!(
+            "you own {MAX_ROOMS_OWNED} rooms, the most an account may: #{room} has no owner; \
+             /disown one of yours to /claim it"
+        ),
+    )
 }

@@ -62,6 +62,8 @@ pub(super) enum Completion {
     },
     /// A private message for an account that is away was kept (its acknowledgement), or not.
     Kept { result: Result<ServerMsg, RequestError> },
+    /// What other nodes kept of this session's budget (several nodes only).
+    Budget { kept: Vec<crate::flood::Shared> },
     /// The nodes decided a rename.
     Renamed { old: protocol::Nick, new: protocol::Nick, result: Result<(), RequestError> },
     /// A moderation act was stored (`Ok(false)`: its guard refused it), for `request`
@@ -214,6 +216,7 @@ impl<D: Dialect> Session<D> {
                     return Flow::Close(End::LoginFailed);
                 }
             }
+            Completion::Budget { kept } => self.resumed_budget(kept),
             Completion::Renamed { old, new, result } => {
                 self.awaiting = false;
                 self.renamed(&old, new, result);

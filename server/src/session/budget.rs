@@ -1,14 +1,16 @@
 //! What a session's requests cost, and whose flood budget pays: its account's when logged
-//! in, else its address block's (`crate::flood::Kept`), so that what one connection used
-//! counts for the next.
+//! in, else its address block's (`crate::flood::Kept`, and in Redis with several nodes), so
+//! that what one connection used counts for the next.
 
 use std::time::Duration;
 
-use protocol::{ClientMsg, ErrorCode, RequestError};
+use protocol::{ClientMsg, ErrorCode, RequestError, now_millis};
+use tokio::time::Instant;
 
+use super::backlog::Completion;
 use super::{End, Flow, Session};
 use crate::dialect::Dialect;
-use crate::flood::{AddressBlock, Cost, Holder, Refusal};
+use crate::flood::{AddressBlock, Cost, Holder, Refusal, Shared};
 use crate::limits::REQUEST_UNIT_BYTES;
 
 impl<D: Dialect> Session<D> {
@@ -27,13 +29,45 @@ impl<D: Dialect> Session<D> {
         if self.holder.as_deref() == Some(&holder) {
             return;
         }
+        let mut resumed = vec![holder.clone()];
         match self.holder.replace(Box::new(holder.clone())) {
-            Some(was) => self.info.kept.keep(*was, flood),
+            Some(was) => {
+                self.broker.keep_budget(&was, || flood.shared(Instant::now(), now_millis()));
+                self.info.kept.keep(*was, flood);
+            }
             // A first hello that logs in also starts from what its address left: fresh
             // accounts are not fresh budgets.
-            None => self.info.kept.resume(&Holder::Block(AddressBlock::of(self.peer)), flood),
+            None => {
+                let block = Holder::Block(AddressBlock::of(self.peer));
+                self.info.kept.resume(&block, flood);
+                if block != holder {
+                    resumed.push(block);
+                }
+            }
         }
         self.info.kept.resume(&holder, flood);
+        // With several nodes, what the others kept too; input waits for it, so no request is
+        // paid from a budget fresher than it should be.
+        let kept: Vec<_> = resumed.iter().filter_map(|h| self.broker.kept_budget(h)).collect();
+        if !kept.is_empty() {
+            self.awaiting = true;
+            self.queries.push(Box::pin(async move {
+                let kept = futures::future::join_all(kept).await;
+                Completion::Budget { kept: kept.into_iter().flatten().collect() }
+            }));
+        }
+    }
+
+    /// The budgets other nodes kept for this session's holders came: the emptier of each
+    /// bucket stays.
+    pub(super) fn resumed_budget(&mut self, kept: Vec<Shared>) {
+        self.awaiting = false;
+        if let Some(flood) = &mut self.flood {
+            let (now, wall) = (Instant::now(), now_millis());
+            for shared in &kept {
+                flood.merge_shared(shared, now, wall);
+            }
+        }
     }
 }
 

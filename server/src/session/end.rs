@@ -97,6 +97,8 @@ impl<D: Dialect> Session<D> {
         }
         self.rooms.leave_all();
         if let (Some(holder), Some(flood)) = (self.holder.take(), &self.flood) {
+            let now = tokio::time::Instant::now();
+            self.broker.keep_budget(&holder, || flood.shared(now, protocol::now_millis()));
             self.info.kept.keep(*holder, flood);
         }
         let bye = end.bye();

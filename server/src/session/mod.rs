@@ -435,11 +435,33 @@ impl<D: Dialect> Session<D> {
     }
 
     /// An event from the room at `index` of the receivers.
+    /// A member list sent to a whole room (after a node lost presence and fetched it anew)
+    /// leaves out quiet members, this session among them if it joined quietly: its own client
+    /// gets the list with itself added, where it sorts, as its join showed it. `None`: the
+    /// room's list as it is.
+    fn with_quiet_self(&self, msg: &ServerMsg) -> Option<ServerMsg> {
+        let ServerMsg::Members { room, nicks, roles, after, more } = msg else { return None };
+        let nick = self.nick.as_ref()?;
+        self.rooms.get(room)?.quiet?;
+        let at = crate::hub::member_position(nicks, nick).ok()?;
+        if (at == nicks.len() && *more) || (at == 0 && after.is_some()) {
+            // It sorts on another page.
+            return None;
+        }
+        let mut nicks = nicks.clone();
+        nicks.insert(at, nick.clone());
+        let (room, roles, after, more) = (room.clone(), roles.clone(), after.clone(), *more);
+        Some(ServerMsg::Members { room, nicks, roles, after, more })
+    }
+
     fn on_room_event(&mut self, index: usize, event: Received) {
         match event {
             Received::Event(event) => {
                 if self.is_new(&event) {
-                    self.write_event(&event);
+                    match self.with_quiet_self(&event.msg) {
+                        Some(own) => self.write(&own),
+                        None => self.write_event(&event),
+                    }
                 }
                 if let ServerMsg::Presence {
                     room, nick, event: PresenceEvent::Kicked { .. }, ..

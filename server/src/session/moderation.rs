@@ -13,7 +13,7 @@ use super::Session;
 use super::backlog::Completion;
 use crate::authority::{Act, Authority, Removal, Setting, Who, key_hash};
 use crate::dialect::Dialect;
-use crate::limits::{INVITE_LASTS, MAX_BANS, MAX_INVITES, MAX_MUTES};
+use crate::limits::{INVITE_LASTS, MAX_BANS, MAX_INVITES, MAX_MUTES, MAX_ROOMS_OWNED};
 use protocol::limits::MAX_DURATION_SECS;
 
 impl<D: Dialect> Session<D> {
@@ -347,8 +347,24 @@ impl<D: Dialect> Session<D> {
                 if let Some(owner) = &authority.owner {
                     return Err(has_owner(&room, owner));
                 }
+                if self.hub.owned_by(&by.key()) >= MAX_ROOMS_OWNED {
+                    return Err(super::acts::too_many_owned(&room));
+                }
                 let claim = act(vec![Setting::owner(by)]).announce(by, Moderation::Claimed);
                 self.submit(name, claim, Some("owner"));
+            }
+            ClientMsg::Disown { .. } => {
+                // An admin may take a room from its owner, as they act as owners everywhere.
+                if authority.owner.is_none() {
+                    return Err(RequestError::new(
+                        ErrorCode::NotOwner,
+                        format!("#{room} has no owner to give it up"),
+                    ));
+                }
+                at_least(role, Role::Owner, &room, "give it up", &authority)?;
+                let disown = act(vec![Setting::remove("owner".to_owned())])
+                    .announce(by, Moderation::Disowned);
+                self.submit(name, disown, None);
             }
             _ => {}
         }
@@ -468,7 +484,8 @@ fn request_room(request: &ClientMsg) -> Option<RoomName> {
         | ClientMsg::Unmute { room, .. }
         | ClientMsg::Role { room, .. }
         | ClientMsg::Invite { room, .. }
-        | ClientMsg::Claim { room } => room.clone(),
+        | ClientMsg::Claim { room }
+        | ClientMsg::Disown { room } => room.clone(),
         _ => return None,
     })
 }

@@ -87,6 +87,7 @@ impl<D: Dialect> Session<D> {
             | ClientMsg::Role { .. }
             | ClientMsg::Invite { .. }
             | ClientMsg::Claim { .. }
+            | ClientMsg::Disown { .. }
             | ClientMsg::Kill { .. }
             | ClientMsg::Gban { .. }
             | ClientMsg::Ungban { .. }
@@ -280,7 +281,15 @@ impl<D: Dialect> Session<D> {
         // A session that keeps coming and going joins quietly once its presence budget is
         // spent: announced only if it speaks.
         let quiet = self.flood.as_mut().is_some_and(|flood| !flood.announce());
-        let membership = self.hub.join(&self.who(nick), self.id, &like, key, quiet)?;
+        let membership = match self.hub.join(&self.who(nick), self.id, &like, key, quiet) {
+            Ok(membership) => membership,
+            Err(refused) => {
+                if let Some(flood) = self.flood.as_mut().filter(|_| !quiet) {
+                    flood.unannounce();
+                }
+                return Err(refused);
+            }
+        };
         let created = membership.created;
         if membership.room != room {
             self.notice(format!(

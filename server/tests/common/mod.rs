@@ -4,6 +4,7 @@
 
 pub mod redis;
 pub mod relay;
+pub mod scrape;
 pub mod tls;
 
 use std::net::SocketAddr;

@@ -281,13 +281,11 @@ impl Node {
         };
         let mut child = command
             .args(["--node-id", id])
-            .args([
-                "--listen",
-                "127.0.0.1:0",
-                "--plain-listen",
-                "127.0.0.1:0",
-                "--no-flood-control",
-            ])
+            .args(["--listen", "127.0.0.1:0", "--plain-listen", "127.0.0.1:0"])
+            // Flood control off, unless the test tunes it.
+            .args(
+                (!extra.iter().any(|a| a.starts_with("--flood-"))).then_some("--no-flood-control"),
+            )
             .args(extra)
             .envs(env.iter().copied())
             .stdout(Stdio::piped())

@@ -22,6 +22,8 @@
 //!   and published by one script ([`scripts::ACT`]), and every node applies it in that order.
 //! - **Liveness** ([`liveness`]): each node refreshes a key that expires; when one's expires,
 //!   another announces its members gone and frees its nicks.
+//! - **Budgets** ([`budgets`]): a connection's flood buckets, kept for its account or address
+//!   until they are full again, so reconnecting to another node does not refill them.
 //! - **Age** ([`expiry`]): with `--history-max-age`, one node at a time trims the streams'
 //!   old ends.
 //! - **Faults**: every write goes through one ordered queue ([`publisher`]); when Redis
@@ -35,6 +37,7 @@
 mod accounts;
 pub mod address;
 mod authority;
+mod budgets;
 mod expiry;
 mod history;
 mod liveness;

@@ -298,6 +298,14 @@ pub mod keys {
     pub fn to_node(node: &str) -> String {
         format!("chat:to:{node}")
     }
+    /// The flood budget kept for an account or an address block ([`crate::flood::Shared`]),
+    /// until it is full again.
+    pub fn budget(holder: &crate::flood::Holder) -> String {
+        match holder {
+            crate::flood::Holder::Account(key) => format!("chat:budget:account:{}", key.as_str()),
+            crate::flood::Holder::Block(block) => format!("chat:budget:addr:{}", block.ip()),
+        }
+    }
     /// The scopes (`#` and a room's look-alike key, `*` for the server) that have settings.
     pub const SETTINGS: &str = "chat:settings";
     /// A room's settings (or the server's): a hash of `authority::fields`.
