@@ -46,8 +46,7 @@ async fn a_mention_in_the_last_window_shows_at_forty_columns() {
         pane.type_line(&format!("/join {room}"));
         pane.wait_for(&format!("┌ #{room} ")).await;
     }
-    pane.key("M-2");
-    pane.wait_for("┌ #lobby ").await;
+    pane.alt_until(2, "#lobby", |s| s.contains("┌ #lobby ")).await;
     let mut guest = Nc::login(plain, "Guest").await;
     guest.send("/join sam").await;
     guest.wait_for("[sam] Members:").await;
@@ -76,8 +75,8 @@ async fn who_typed_in_a_room_is_answered_there() {
     pane.type_line("/who lobby");
     let screen = pane.wait_for("members of #lobby: Guest, Michael").await;
     assert!(screen.contains("┌ #rust "), "answered in #rust:\n{screen}");
-    pane.key("M-2");
-    let screen = pane.wait_for("┌ #lobby ").await;
+    pane.alt_until(2, "#lobby", |s| s.contains("┌ #lobby ")).await;
+    let screen = pane.capture();
     assert!(!screen.contains("members of #lobby: Guest, Michael"), "{screen}");
     pane.key("C-c");
     pane.wait_for("EXITED 0").await;
@@ -95,8 +94,7 @@ async fn leaving_clears_the_mark_and_a_rejoined_room_keeps_its_number() {
         pane.type_line(&format!("/join {room}"));
         pane.wait_for(&format!("┌ #{room} ")).await;
     }
-    pane.key("M-3");
-    pane.wait_for("┌ #rust ").await;
+    pane.alt_until(3, "#rust", |s| s.contains("┌ #rust ")).await;
     let mut guest = Nc::login(plain, "Guest").await;
     guest.send("while you were in rust").await;
     pane.wait_for("2:#lobby(1)").await;
@@ -107,10 +105,8 @@ async fn leaving_clears_the_mark_and_a_rejoined_room_keeps_its_number() {
     pane.type_line("/join rust");
     let screen = pane.wait_for("┌ #rust ").await;
     assert!(status(&screen).contains(" 3:#rust 4:#go"), "{screen}");
-    pane.key("M-4");
-    pane.wait_for("┌ #go ").await;
-    pane.key("M-3");
-    pane.wait_for("┌ #rust ").await;
+    pane.alt_until(4, "#go", |s| s.contains("┌ #go ")).await;
+    pane.alt_until(3, "#rust", |s| s.contains("┌ #rust ")).await;
     pane.key("C-c");
     pane.wait_for("EXITED 0").await;
 }
@@ -129,7 +125,7 @@ async fn the_read_marker_is_where_the_window_was_left() {
     pane.wait_for("┌ #rust ").await;
     guest.send("new after").await;
     pane.wait_for("2:#lobby(1)").await;
-    pane.key("M-2");
+    pane.alt_until(2, "#lobby", |s| s.contains("┌ #lobby ")).await;
     let screen = pane.wait_for("new after").await;
     let at = |text: &str| screen.lines().position(|l| l.contains(text)).unwrap();
     assert!(at("read before") < at("── new since you left"), "{screen}");
