@@ -184,7 +184,7 @@ wait_for "$michael" "members of #rust: .*Guest"
 # Talk in lobby while Michael looks at #rust: an unread mark, and a mention of him.
 say "$tracy" "/join lobby"
 say "$tracy" "Michael: the demo room is ready when you are"
-wait_for "$michael" "#lobby\\(1!\\)"
+wait_for "$michael" "#lobby\\(1,1!\\)"
 say "$tracy" "/join rust"
 tm send-keys -t "=$michael:" F2  # the member list
 sleep "$pause"

@@ -215,7 +215,7 @@ fn nicks_known(windows: &Windows, me: &Nick) -> Vec<Nick> {
     for w in windows.iter() {
         let from_target = match &w.target {
             Target::Private(n) => Some(n),
-            Target::Room(_) => None,
+            Target::Room(_) | Target::Server => None,
         };
         for n in w.members.iter().chain(from_target) {
             if n.key() != me.key() && !all.iter().any(|o| o.key() == n.key()) {

@@ -9,6 +9,7 @@
 //! time_format = "%H:%M:%S"     # strftime, as chrono reads it
 //! bell = true                  # ring on mentions and private messages
 //! colors = true                # nick colours (NO_COLOR in the environment turns them off)
+//! mouse = false                # leave the mouse to the terminal: select text without Shift
 //! tls = true                   # TLS, the certificate checked against the system's CAs ...
 //! tls_ca = ["/etc/chat/ca.pem"]  # ... and these (then a CA must vouch for it)
 //! tls_fingerprint = "AB:CD:..."  # or exactly this certificate (SHA-256), nothing else
@@ -59,6 +60,7 @@ pub struct FileConfig {
     pub time_format: Option<String>,
     pub bell: Option<bool>,
     pub colors: Option<bool>,
+    pub mouse: Option<bool>,
     pub tls: Option<bool>,
     pub tls_ca: Option<Vec<PathBuf>>,
     pub tls_fingerprint: Option<String>,
@@ -191,6 +193,7 @@ pub fn resolve(
         time_format,
         bell: flags.bell.or(file.bell).unwrap_or(false),
         colors,
+        mouse: flags.mouse.or(file.mouse).unwrap_or(true),
         password_command: flags.password_command.or(file.password_command),
         ..Settings::new(nick, server)
     })
@@ -222,6 +225,7 @@ pub fn to_toml(settings: &Settings) -> String {
         time_format: Some(settings.time_format.clone()),
         bell: Some(settings.bell),
         colors: Some(settings.colors),
+        mouse: Some(settings.mouse),
         tls: Some(settings.tls.is_some()),
         tls_ca: settings.tls.as_ref().map(|t| t.ca_files.clone()).filter(|f| !f.is_empty()),
         tls_fingerprint: settings.tls.as_ref().and_then(|t| t.pin).map(|d| fingerprint::show(&d)),
@@ -272,6 +276,19 @@ mod tests {
             resolve(FileConfig { name: Some("Al".into()), ..FileConfig::default() }, None, false)
                 .unwrap();
         assert_eq!(s.server, DEFAULT_SERVER);
+    }
+
+    /// The mouse is captured unless the file or the flag says not to; `--print-config` says
+    /// which.
+    #[test]
+    fn mouse_capture_is_on_unless_turned_off() {
+        let named = |text: &str| Some(file(&format!("name = \"Al\"\n{text}")));
+        assert!(resolve(FileConfig::default(), named(""), false).unwrap().mouse);
+        let off = resolve(FileConfig::default(), named("mouse = false"), false).unwrap();
+        assert!(!off.mouse);
+        assert!(to_toml(&off).contains("mouse = false"));
+        let flag = FileConfig { mouse: Some(false), ..FileConfig::default() };
+        assert!(!resolve(flag, named("mouse = true"), false).unwrap().mouse);
     }
 
     #[test]

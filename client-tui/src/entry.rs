@@ -35,6 +35,8 @@ pub enum EntryKind {
     Action,
     /// Presence and other things the client or server reports.
     Info,
+    /// The connection coming up or coming back (in the server window).
+    Good,
     Error,
     /// A boundary in the conversation: where earlier history starts or ends.
     Marker,

@@ -29,16 +29,17 @@ const UNDER_INDENT: usize = 2;
 
 /// The client's own commands and its keys, after the protocol's commands in the help. An
 /// empty row separates the commands from the keys.
-pub const CLIENT_HELP: [(&str, &str); 17] = [
+pub const CLIENT_HELP: [(&str, &str); 19] = [
     ("/query NAME", "open a private window with NAME, sending nothing"),
     ("/close", "close this window (a room's is left)"),
     ("/clear", "empty this window; PgUp brings the history back"),
     ("/members", "show or hide the member list (also F2)"),
-    ("/connect", "reconnect now instead of waiting"),
+    ("/connect", "reconnect now instead of waiting (also /reconnect)"),
     ("/ignore [NICK]", "hide NICK's messages, kept across runs; alone: list"),
     ("/unignore NICK", "show NICK's messages again"),
+    ("short names", ALIASES),
     ("", ""),
-    ("Alt+1..9", "show window 1..9"),
+    ("Alt+1..9", "show window 1..9 (1: the server window)"),
     ("Ctrl+N / Ctrl+P", "next / previous window"),
     ("Alt+A", "next window with activity, mentions first"),
     ("Tab / Shift+Tab", "complete nick, command, room; cycle"),
@@ -47,7 +48,12 @@ pub const CLIENT_HELP: [(&str, &str); 17] = [
     ("Ctrl+A/E/U/W", "start, end, clear, delete word"),
     ("F1 / Esc", "toggle / close this help"),
     ("Ctrl+C", "quit"),
+    ("mouse = false", "in the config (or --no-mouse): select text without Shift"),
 ];
+
+/// The other names the command parser accepts, so that IRC habits are found in the help.
+pub const ALIASES: &str = "/j join, /part leave, /list rooms, /names who, /m msg (so is \
+    /query NAME TEXT), /t topic, /k kick, /q /quit exit, /h /? help";
 
 /// One row of the help: a key (drawn bold, possibly empty) and text after it.
 #[derive(Debug, Clone, PartialEq, Eq)]

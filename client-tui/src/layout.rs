@@ -3,27 +3,25 @@
 //! and wrapping both ask here, so they agree on the conversation's width and height.
 //!
 //! ```text
-//! ┌ connection ──────────┐   what the connection is doing, the greeting, errors
-//! └──────────────────────┘
 //! ┌ #lobby ──────────────┐   the current window's conversation, under its room's topic
-//! │ topic                │   (one row, only when the room has a topic)
+//! │ topic                │   (one row, only when the room has a topic); the connection's
+//! │                      │   own lines are window 1, the server window
 //! └──────────────────────┘
+//!  ! disconnected: ...       a notice, only while the connection is not up
 //! ┌ Michael ─────────────┐   the input line, with the cursor
 //! └──────────────────────┘
-//!  status: server, nick, room, windows
+//!  status: state, nick, windows with their activity
 //! ```
-//! Smaller terminals drop the connection pane, then the borders; below [`MIN_WIDTH`] x
-//! [`MIN_HEIGHT`] only "terminal too small" is shown.
+//! Smaller terminals drop the borders; below [`MIN_WIDTH`] x [`MIN_HEIGHT`] only "terminal
+//! too small" is shown.
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::widgets::{Block, Padding};
 
 pub const MIN_WIDTH: u16 = 20;
 pub const MIN_HEIGHT: u16 = 5;
-/// Rows of the connection pane, borders included.
-const LOG_HEIGHT: u16 = 6;
-/// Terminals shorter than this drop the connection pane.
-const LOG_MIN_TERMINAL_HEIGHT: u16 = 16;
+/// Rows of the notice above the input.
+const NOTICE_HEIGHT: u16 = 1;
 /// Terminals shorter than this drop the borders.
 const BORDER_MIN_TERMINAL_HEIGHT: u16 = 8;
 
@@ -57,9 +55,11 @@ impl View {
 
     /// The panes in `area`: the member list beside the conversation when asked for and there
     /// is a conversation (`window_shown`); a row for the topic above it when the window's
-    /// room has one (`topic`).
-    pub fn panes(&self, area: Rect, window_shown: bool, topic: bool) -> Panes {
+    /// room has one (`topic`); a row for a notice above the input when there is one
+    /// (`notice`).
+    pub fn panes(&self, area: Rect, window_shown: bool, topic: bool, notice: bool) -> Panes {
         let panes = Panes::layout(area, self.show_members && window_shown);
+        let panes = if notice { panes.with_notice() } else { panes };
         if topic { panes.with_topic() } else { panes }
     }
 }
@@ -67,13 +67,14 @@ impl View {
 /// Where each pane goes in a terminal of a given size.
 #[derive(Debug, Clone, Copy)]
 pub struct Panes {
-    pub log: Option<Rect>,
     pub messages: Rect,
     /// The member list, when shown and there is room.
     pub members: Option<Rect>,
     /// The topic's row, the first of the conversation's text area, when there is a topic
     /// and room for it.
     pub topic: Option<Rect>,
+    /// The notice's row above the input, while there is one and room for it.
+    pub notice: Option<Rect>,
     pub input: Rect,
     pub status: Rect,
     pub bordered: bool,
@@ -91,10 +92,8 @@ impl Panes {
     pub fn layout(area: Rect, members: bool) -> Self {
         let too_small = area.width < MIN_WIDTH || area.height < MIN_HEIGHT;
         let bordered = area.height >= BORDER_MIN_TERMINAL_HEIGHT;
-        let log_height = if area.height >= LOG_MIN_TERMINAL_HEIGHT { LOG_HEIGHT } else { 0 };
         let input_height = if bordered { 3 } else { 1 };
-        let [log, messages, input, status] = Layout::vertical([
-            Constraint::Length(log_height),
+        let [messages, input, status] = Layout::vertical([
             Constraint::Min(1),
             Constraint::Length(input_height),
             Constraint::Length(1),
@@ -109,15 +108,29 @@ impl Panes {
         } else {
             (messages, None)
         };
+        Self { messages, members, topic: None, notice: None, input, status, bordered, too_small }
+    }
+
+    /// This layout with the conversation's last row (its bottom border's row when bordered)
+    /// given to a notice, if the conversation keeps a row of text. The member list beside
+    /// it shortens with it.
+    pub fn with_notice(self) -> Self {
+        let min = if self.bordered { 3 } else { 1 };
+        if self.messages.height < min + NOTICE_HEIGHT {
+            return self;
+        }
+        let shorten = |r: Rect| Rect { height: r.height - NOTICE_HEIGHT, ..r };
+        let notice = Rect {
+            y: self.messages.bottom() - NOTICE_HEIGHT,
+            height: NOTICE_HEIGHT,
+            x: self.input.x,
+            width: self.input.width,
+        };
         Self {
-            log: (log_height > 0).then_some(log),
-            messages,
-            members,
-            topic: None,
-            input,
-            status,
-            bordered,
-            too_small,
+            messages: shorten(self.messages),
+            members: self.members.map(shorten),
+            notice: Some(notice),
+            ..self
         }
     }
 

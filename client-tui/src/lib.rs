@@ -1,5 +1,6 @@
-//! `chat-tui`: the terminal client. Three panes (connection log, conversation, input) and a
-//! status line, driven by slash commands.
+//! `chat-tui`: the terminal client. A window per room and private chat, and the server window
+//! (window 1: the connection's own lines); the conversation, the input line and a status
+//! line, driven by slash commands.
 //!
 //! State and drawing are separate: [`app::App`] takes [`event::Event`]s and returns
 //! [`event::Effect`]s without doing any I/O, and [`ui::draw`] paints an `&App`. So the whole
@@ -8,7 +9,7 @@
 //! # Layout
 //! The app, its state and `update`:
 //! - [`app`]: `App`, the client's state in groups, and `update(event) -> effects`; what every
-//!   handler shares. The rest of `impl App` has a file per kind of event:
+//!   handler shares (the server window's log, the notice). The rest of `impl App` has a file per kind of event:
 //!   - `app/keys.rs`: what each key does; typed lines: client commands and requests.
 //!   - `app/incoming.rs`: what the app does with each message from the server.
 //!   - `app/rooms.rs`: a room's people and authority: presence and kicks, member lists with
@@ -32,12 +33,16 @@
 //! - [`link`]: the connection's state, our nick and resume token on it, the account's password
 //!   and whether we are logged in, when to retry, how it is protected, a certificate question
 //!   or warning open, the password prompt.
-//! - [`windows`]: the open windows, the one shown, moving between them, the rooms known.
+//! - [`windows`]: the open windows (the server window first), the one shown, moving between
+//!   them, where a closed window comes back, the rooms known.
 //! - [`composer`]: the input line and what feeds it: editing keys, recall, completion, pastes.
 //! - [`layout`]: the screen's size and toggles, and where each pane goes in it.
 //!
 //! What the groups are made of:
-//! - [`window`]: one conversation (a room or a private chat) and its scrollback.
+//! - [`window`]: one conversation (a room, a private chat, or the server's lines) and its
+//!   scrollback, unread counts and read marker.
+//! - [`replies`]: which window a question (`/who`, `/topic`, `/mode`, `/bans`) is answered in:
+//!   the one it was typed in.
 //! - [`room`]: what a room's window knows of its authority: topic, roles, the key it was
 //!   joined with.
 //! - [`entry`]: one line of a conversation: its label, indent and rows; mentions of us.
@@ -58,9 +63,11 @@
 //! - [`wrap`]: word wrapping in display columns.
 //!
 //! Around the app:
-//! - [`ui`]: `draw(frame, &App)`; a file per pane (`log`, `conversation`, `members`,
-//!   `input`, `status`), one for the overlays (the paste prompt, the help) and one for the
-//!   certificate's (the first-use question, the warning that it changed).
+//! - [`ui`]: `draw(frame, &App)`; a file per pane (`conversation`, `members`, `notice`: the
+//!   row above the input while the connection is not up, `input`, `status`), one for the
+//!   status line's list of windows fitted to its width (`window_list`), one for the overlays
+//!   (the paste prompt, the help) and one for the certificate's (the first-use question, the
+//!   warning that it changed).
 //! - [`config`]: the optional TOML file and flags, merged and checked into [`settings`].
 //! - [`password`]: the account's password at start-up: `--password-file`, `CHAT_PASSWORD`,
 //!   `password_command`.
@@ -98,6 +105,7 @@ pub mod password;
 pub mod paste;
 pub mod reconnect;
 pub mod refill;
+pub mod replies;
 pub mod room;
 pub mod rows;
 pub mod settings;

@@ -165,11 +165,11 @@ mod tests {
         let mut refused = app();
         let file = load_ignored(&mut refused, Some(path.clone()));
         assert_eq!(file, None);
-        let said = refused.log.back().unwrap().text.clone();
+        let said = refused.server_log().back().unwrap().text.clone();
         assert!(said.starts_with("cannot read the ignore list"), "{said}");
         local(file).carry_out(&mut refused, Effect::SaveIgnored(vec![tracy]));
         assert_eq!(std::fs::read_to_string(&path).unwrap(), big, "not overwritten");
-        let said = refused.log.back().unwrap().text.clone();
+        let said = refused.server_log().back().unwrap().text.clone();
         assert!(said.contains("for this session only"), "{said}");
     }
 }

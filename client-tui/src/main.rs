@@ -10,7 +10,7 @@ use chat_tui::password;
 use chat_tui::tls::{TlsClient, known};
 use clap::Parser;
 
-/// A terminal chat client: a connection log, the conversation and an input line.
+/// A terminal chat client: windows for rooms, private chats and the server, and an input line.
 /// Type /help or press F1 inside for the commands and keys.
 #[derive(Debug, Parser)]
 #[command(name = "chat-tui", version)]
@@ -57,6 +57,11 @@ struct Args {
     /// No nick colours (also when NO_COLOR is set).
     #[arg(long)]
     no_colors: bool,
+
+    /// Leave the mouse to the terminal: text is selected without Shift, and the wheel
+    /// scrolls the terminal, not the conversation.
+    #[arg(long)]
+    no_mouse: bool,
 
     /// Log in to your nick's account with the password on the first line of FILE, which must
     /// be readable by you alone (chmod 600). Without it: the CHAT_PASSWORD environment
@@ -118,6 +123,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             None
         },
         colors: args.no_colors.then_some(false),
+        mouse: args.no_mouse.then_some(false),
         tls: if args.no_tls {
             Some(false)
         } else if args.tls || !args.tls_ca.is_empty() || args.tls_fingerprint.is_some() {

@@ -73,11 +73,12 @@ pub enum Destination {
 }
 
 impl Destination {
-    /// Where messages in a window for `target` go.
-    pub fn of(target: &Target) -> Self {
+    /// Where messages in a window for `target` go; none from the server window.
+    pub fn of(target: &Target) -> Option<Self> {
         match target {
-            Target::Room(room) => Self::Room(room.clone()),
-            Target::Private(nick) => Self::Person(nick.clone()),
+            Target::Server => None,
+            Target::Room(room) => Some(Self::Room(room.clone())),
+            Target::Private(nick) => Some(Self::Person(nick.clone())),
         }
     }
 

@@ -29,6 +29,9 @@ pub struct Settings {
     /// Colour nicks (off: every nick in the default colour, for terminals or people that
     /// prefer it; `NO_COLOR` turns it off too).
     pub colors: bool,
+    /// Capture the mouse: the wheel scrolls the conversation (off: the terminal keeps the
+    /// mouse, and selecting text needs no Shift).
+    pub mouse: bool,
     /// The config file's command that prints the password (run at start-up, see
     /// [`crate::password`]).
     pub password_command: Option<String>,
@@ -60,6 +63,7 @@ impl Settings {
             time_format: DEFAULT_TIME_FORMAT.to_owned(),
             bell: false,
             colors: true,
+            mouse: true,
             password_command: None,
             password: None,
             highlights: Highlights::default(),

@@ -51,7 +51,12 @@ pub async fn run(settings: Settings, tls: Option<TlsClient>) -> anyhow::Result<(
         let _ = execute!(stdout(), DisableBracketedPaste, DisableMouseCapture, DisableFocusChange);
         previous(info);
     }));
-    execute!(stdout(), EnableBracketedPaste, EnableMouseCapture, EnableFocusChange)?;
+    execute!(stdout(), EnableBracketedPaste, EnableFocusChange)?;
+    // Without mouse capture the terminal keeps the mouse: selecting text needs no Shift, and
+    // the wheel scrolls the terminal's own history instead of the conversation.
+    if settings.mouse {
+        execute!(stdout(), EnableMouseCapture)?;
+    }
 
     let size = terminal.size()?;
     let mut app = App::new(settings, Rect::new(0, 0, size.width, size.height));

@@ -1,5 +1,6 @@
-//! A window: the conversation of one room or one private chat, as the client keeps it: its
-//! entries, scroll position, unread counts, members, what it knows of the room's authority
+//! A window: the conversation of one room or one private chat, or the server's own lines (the
+//! server window), as the client keeps it: its entries, scroll position, unread counts, where
+//! the person last read it (the read marker), members, what it knows of the room's authority
 //! (topic, roles, key: [`RoomState`]) and what it holds of the room's history.
 
 use std::cell::RefCell;
@@ -17,20 +18,31 @@ use crate::rows::RowIndex;
 /// Entries kept per window; older ones are dropped. Bounds the client's memory in a busy room.
 pub const MAX_SCROLLBACK: usize = 10_000;
 
+/// The read marker's words: the line between what was read and what came after the person
+/// left the window.
+pub const READ_MARKER: &str = "new since you left";
+
 /// Deletions of messages a window did not hold, remembered in case the message still comes
 /// (in a page of history read before it was deleted): a page's worth of races.
 const MAX_DELETED_REMEMBERED: usize = 64;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
+    /// The server window, always window 1: connection events, the greeting and MOTD, server
+    /// notices, errors not tied to a room.
+    Server,
     Room(RoomName),
     Private(Nick),
 }
+
+/// The server window's title.
+pub const SERVER_TITLE: &str = "server";
 
 impl Target {
     /// "#lobby", "@Tracy": sanitised as [`Entry::label`] is.
     pub fn title(&self) -> String {
         match self {
+            Target::Server => SERVER_TITLE.to_owned(),
             Target::Room(room) => format!("#{}", sanitize(room.as_str())),
             Target::Private(nick) => format!("@{}", sanitize(nick.as_str())),
         }
@@ -68,6 +80,9 @@ pub struct Window {
     /// Ids of deleted messages the window did not hold when told, newest last, at most
     /// [`MAX_DELETED_REMEMBERED`].
     deleted_elsewhere: VecDeque<Uuid>,
+    /// The person left this window: the next entry that arrives unseen gets the read
+    /// marker ([`READ_MARKER`]) before it.
+    marker_due: bool,
     /// The rows of `entries` at the width last drawn or scrolled at, built when first needed
     /// and then kept up to date: a cache, so drawing (which only reads) may fill it.
     rows: RefCell<Option<RowIndex>>,
@@ -90,13 +105,35 @@ impl Window {
             refill: None,
             last_day: None,
             deleted_elsewhere: VecDeque::new(),
+            marker_due: false,
             rows: RefCell::new(None),
         }
+    }
+
+    /// The person leaves this window: what it holds now is read. The read marker leaves
+    /// its old place; the next entry to arrive unseen gets it.
+    pub fn left(&mut self) {
+        if let Some(at) = self.entries.iter().rposition(is_read_marker) {
+            self.entries.remove(at);
+            // Every entry after it moves up a row: the rows are counted again when needed.
+            *self.rows.get_mut() = None;
+        }
+        self.marker_due = true;
     }
 
     /// The conversation, oldest first.
     pub fn entries(&self) -> &VecDeque<Entry> {
         &self.entries
+    }
+
+    /// Every entry's time shown as `time`: for pictures of a screen whose lines the clock
+    /// stamped (the server window's), which must not change from run to run.
+    #[doc(hidden)]
+    pub fn show_times_as(&mut self, time: &str) {
+        for entry in &mut self.entries {
+            entry.time = time.to_owned();
+        }
+        *self.rows.get_mut() = None;
     }
 
     /// Appends entries past [`MAX_SCROLLBACK`], which no client does: for measuring how drawing
@@ -115,6 +152,10 @@ impl Window {
     /// width of the message pane, to know how many rows the entry adds.
     pub fn push(&mut self, entry: Entry, seen: bool, width: usize) {
         let entry = self.deleted_before(entry);
+        if !seen && self.marker_due && entry.kind != EntryKind::Day {
+            self.marker_due = false;
+            self.push_entry(Entry::marker(READ_MARKER.to_owned()), width);
+        }
         if let Some(day) = entry.day.filter(|_| entry.kind != EntryKind::Day)
             && self.last_day != Some(day)
         {
@@ -260,6 +301,11 @@ impl Window {
         let heights = self.entries.iter().map(|e| e.height(width));
         f(cache.insert(RowIndex::new(width, heights)))
     }
+}
+
+/// Whether `entry` is the read marker.
+fn is_read_marker(entry: &Entry) -> bool {
+    entry.kind == EntryKind::Marker && entry.text == READ_MARKER
 }
 
 #[cfg(test)]

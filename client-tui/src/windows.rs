@@ -1,16 +1,26 @@
-//! The open windows: which one is shown, moving between them, opening and closing them, and
-//! the rooms the client knows of besides its own.
+//! The open windows: which one is shown, moving between them, opening and closing them (a
+//! window opened again takes the place it had), and the rooms the client knows of besides
+//! its own. Window 1 (index [`SERVER`]) is the server window, always open.
 
 use std::collections::{BTreeSet, HashMap};
 use std::ops::{Index, IndexMut};
 
 use protocol::{JoinKey, RoomInfo, RoomKey, RoomName};
 
+use crate::replies::Replies;
 use crate::window::{Target, Window};
 
-#[derive(Debug, Default)]
+/// The index of the server window: the first, Alt+1.
+pub const SERVER: usize = 0;
+
+/// Places of closed windows remembered, so that a room left and joined again (or a private
+/// chat closed and opened again) comes back where it was: Alt+N keeps its meaning.
+pub const MAX_PLACES_REMEMBERED: usize = 64;
+
+#[derive(Debug)]
 pub struct Windows {
-    /// In the order they were opened: Alt+1..9 and the status line count in this order.
+    /// The server window, then the rest in the order they were opened (a window opened again
+    /// at the place it had): Alt+1..9 and the status line count in this order.
     all: Vec<Window>,
     /// The index of the window shown.
     pub current: usize,
@@ -22,9 +32,46 @@ pub struct Windows {
     pending_keys: HashMap<RoomKey, JoinKey>,
     /// Rooms the server has listed (in its welcome and `/rooms`), for completion.
     pub known_rooms: BTreeSet<RoomName>,
+    /// Where closed windows were, newest last, at most [`MAX_PLACES_REMEMBERED`].
+    places: Vec<(Target, usize)>,
+    /// Which window each question sent is answered in.
+    pub replies: Replies,
+    /// A room's or private window has been shown: until then the first one opened is shown
+    /// in place of the server window.
+    shown_conversation: bool,
+}
+
+impl Default for Windows {
+    /// The server window alone, shown.
+    fn default() -> Self {
+        Self {
+            all: vec![Window::new(Target::Server)],
+            current: SERVER,
+            pending_switch: None,
+            pending_keys: HashMap::new(),
+            known_rooms: BTreeSet::new(),
+            places: Vec::new(),
+            replies: Replies::default(),
+            shown_conversation: false,
+        }
+    }
 }
 
 impl Windows {
+    /// The server window.
+    pub fn server(&self) -> &Window {
+        &self.all[SERVER]
+    }
+
+    pub fn server_mut(&mut self) -> &mut Window {
+        &mut self.all[SERVER]
+    }
+
+    /// Whether a room or private window is open, besides the server window.
+    pub fn has_conversations(&self) -> bool {
+        self.all.len() > 1
+    }
+
     pub fn len(&self) -> usize {
         self.all.len()
     }
@@ -71,29 +118,68 @@ impl Windows {
         self.all.iter().position(|w| w.target == *target)
     }
 
-    /// The index of the window for `target`, opened if new.
+    /// The index of the window for `target`, opened if new: at the place a window for it had
+    /// when it closed, else after the others. The first window opened is shown in place of
+    /// the server window.
     pub fn open(&mut self, target: Target) -> usize {
         if let Some(i) = self.find(&target) {
             return i;
         }
-        self.all.push(Window::new(target));
-        self.all.len() - 1
+        let place = self.places.iter().rposition(|(t, _)| *t == target);
+        let index = match place.map(|p| self.places.remove(p).1) {
+            Some(at) => at.clamp(SERVER + 1, self.all.len()),
+            None => self.all.len(),
+        };
+        self.all.insert(index, Window::new(target));
+        if self.current >= index {
+            self.current += 1;
+        }
+        if !self.shown_conversation {
+            self.switch_to(index);
+        }
+        index
     }
 
-    /// Closes window `index`; the one shown stays shown, or the one before it if it closed.
+    /// Closes window `index` (never the server window), remembering its place; the one shown
+    /// stays shown, or, if it closed, the one before it is shown, its messages now read.
     pub fn close(&mut self, index: usize) {
-        self.all.remove(index);
-        if self.current >= index && self.current > 0 {
+        if index == SERVER || index >= self.all.len() {
+            return;
+        }
+        let closed = self.all.remove(index);
+        if self.places.len() == MAX_PLACES_REMEMBERED {
+            self.places.remove(0);
+        }
+        self.places.push((closed.target, index));
+        if self.current == index {
+            self.current = index - 1;
+            self.mark_read(self.current);
+        } else if self.current > index {
             self.current -= 1;
         }
     }
 
-    /// Shows window `index`, its messages now read.
+    /// Shows window `index`, its messages now read; the window left behind keeps a read
+    /// marker where the person left it.
     pub fn switch_to(&mut self, index: usize) {
+        if index >= self.all.len() {
+            return;
+        }
+        if index != self.current
+            && let Some(w) = self.all.get_mut(self.current)
+        {
+            w.left();
+        }
+        self.current = index;
+        self.shown_conversation |= index != SERVER;
+        self.mark_read(index);
+    }
+
+    /// Window `index`'s messages are read: no unread count or mention left.
+    fn mark_read(&mut self, index: usize) {
         if let Some(w) = self.all.get_mut(index) {
             w.unread = 0;
             w.highlights = 0;
-            self.current = index;
         }
     }
 
@@ -131,7 +217,7 @@ impl Windows {
     }
 
     /// We joined `room`, whose window is `index`: it keeps the key we joined with, and is
-    /// shown if it is the room we asked to join, or the only window.
+    /// shown if it is the room we asked to join.
     pub(crate) fn joined(&mut self, room: &RoomName, index: usize) {
         if let Some(key) = self.pending_keys.remove(&room.key())
             && let Some(w) = self.all.get_mut(index)
@@ -140,8 +226,6 @@ impl Windows {
         }
         if self.pending_switch.as_ref() == Some(room) {
             self.pending_switch = None;
-            self.switch_to(index);
-        } else if self.all.len() == 1 {
             self.switch_to(index);
         }
     }

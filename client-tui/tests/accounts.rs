@@ -39,11 +39,11 @@ fn type_line(app: &mut App, line: &str) -> Vec<Effect> {
     effects
 }
 
-/// Everything the person could see: the screen, and the whole connection log and every
+/// Everything the person could see: the screen, and the whole server window and every
 /// window's entries (scrolled out of view or not).
 fn everything_shown(app: &App) -> String {
     let mut all = screen(&render(app).0);
-    for line in &app.log {
+    for line in app.server_log() {
         all.push('\n');
         all.push_str(&line.text);
     }
@@ -163,7 +163,9 @@ fn a_connection_lost_at_the_prompt_waits_for_the_password() {
     net(&mut app, error(ErrorCode::PasswordRequired, "log in", None));
     app.update(Event::Net(NetEvent::Closed { reason: "the server closed the connection".into() }));
     assert_eq!(app.link.retry_at(), None);
-    assert!(app.log.back().unwrap().text.starts_with("not reconnecting until the password"));
+    assert!(
+        app.server_log().back().unwrap().text.starts_with("not reconnecting until the password")
+    );
     assert!(app.link.login.is_some(), "the prompt stays");
     type_text(&mut app, SECRET);
     assert_eq!(app.update(key(KeyCode::Enter)), vec![Effect::Connect]);
@@ -194,7 +196,7 @@ fn esc_gives_up_the_login_until_asked() {
     assert!(app.link.login.is_none());
     assert_eq!(app.link.state, Connection::Closed);
     assert_eq!(app.link.retry_at(), None, "not retried by itself");
-    let log: Vec<&str> = app.log.iter().map(|l| l.text.as_str()).collect();
+    let log: Vec<&str> = app.server_log().iter().map(|l| l.text.as_str()).collect();
     assert!(log.iter().any(|l| l.contains("/connect") && l.contains("/nick NAME")), "{log:?}");
     assert_eq!(app.link.hello().type_name(), "hello");
     assert_eq!(type_line(&mut app, "/nick Mike"), vec![Effect::Connect]);
@@ -210,7 +212,7 @@ fn a_wrong_configured_password_is_forgotten_and_asked_for() {
     net(&mut app, error(ErrorCode::WrongPassword, "wrong password for Michael", None));
     assert!(app.link.login.is_some());
     assert_eq!(hello_password(&app.link.hello()), None);
-    let log: Vec<&str> = app.log.iter().map(|l| l.text.as_str()).collect();
+    let log: Vec<&str> = app.server_log().iter().map(|l| l.text.as_str()).collect();
     assert!(log.contains(&"wrong password for Michael (from CHAT_PASSWORD)"), "{log:?}");
     assert!(!everything_shown(&app).contains("hunter"));
 }
@@ -248,7 +250,13 @@ fn a_failed_login_is_not_retried_in_a_loop() {
     assert_eq!(app.link.retry_at(), None);
     let later = Instant::now() + Duration::from_secs(3600);
     assert!(app.update(Event::Tick(later)).is_empty(), "nothing is tried by itself");
-    assert!(app.log.back().unwrap().text.starts_with("not reconnecting: too many wrong passwords"));
+    assert!(
+        app.server_log()
+            .back()
+            .unwrap()
+            .text
+            .starts_with("not reconnecting: too many wrong passwords")
+    );
     type_text(&mut app, SECRET);
     assert_eq!(app.update(key(KeyCode::Enter)), vec![Effect::Connect]);
     assert_eq!(hello_password(&app.link.hello()).as_deref(), Some(SECRET));
@@ -272,7 +280,7 @@ fn a_throttled_login_is_not_hammered() {
     assert!(app.update(Event::Tick(now + Duration::from_secs(29))).is_empty());
     assert_eq!(app.update(Event::Tick(now + Duration::from_secs(31))), vec![Effect::Connect]);
     assert_eq!(hello_password(&app.link.hello()).as_deref(), Some(SECRET), "still the password");
-    let log: Vec<&str> = app.log.iter().map(|l| l.text.as_str()).collect();
+    let log: Vec<&str> = app.server_log().iter().map(|l| l.text.as_str()).collect();
     assert!(log.iter().any(|l| l.contains("try again in 30 s")), "{log:?}");
 }
 
@@ -438,7 +446,7 @@ fn history_and_private_messages_carry_the_mark() {
             ts: 0,
         },
     );
-    app.update(Event::Key(KeyEvent::new(KeyCode::Char('2'), KeyModifiers::ALT)));
+    app.update(Event::Key(KeyEvent::new(KeyCode::Char('3'), KeyModifiers::ALT)));
     let shown = screen(&render(&app).0);
     assert!(shown.contains("<Tracy✓> psst"), "{shown}");
 }
@@ -461,7 +469,7 @@ fn offline_private_messages_are_marked() {
     };
     net(&mut app, private("Tracy", "Michael", "are you there?", sent));
     net(&mut app, private("Tracy", "Michael", "call me", sent + 60_000));
-    app.update(Event::Key(KeyEvent::new(KeyCode::Char('2'), KeyModifiers::ALT)));
+    app.update(Event::Key(KeyEvent::new(KeyCode::Char('3'), KeyModifiers::ALT)));
     let shown = screen(&render(&app).0);
     let rows: Vec<&str> = shown.lines().filter(|r| r.starts_with("│ ")).collect();
     let at = rows.iter().position(|r| r.contains("Tuesday 1 December 2026")).unwrap();
@@ -498,7 +506,7 @@ fn account_errors_are_explained() {
         ),
     );
     assert!(app.link.login.is_none(), "no password asked for someone else's account");
-    assert!(app.log.back().unwrap().text.ends_with("(/nick NAME picks another)"));
+    assert!(app.server_log().back().unwrap().text.ends_with("(/nick NAME picks another)"));
     let mut app = app_guest();
     net(
         &mut app,

@@ -67,18 +67,18 @@ fn unread_mentions_and_private_messages_are_counted_apart() {
     said_in(&mut app, "ops", "Tracy", "michael: the disk is full");
     said_in(&mut app, "ops", "Tracy", "still full");
     private(&mut app, "Tracy", "call me");
-    let rust = &app.windows[1];
+    let rust = &app.windows[2];
     assert_eq!((rust.unread, rust.highlights), (1, 0));
-    let ops = &app.windows[2];
+    let ops = &app.windows[3];
     assert_eq!((ops.unread, ops.highlights), (2, 1));
     assert!(ops.entries().iter().any(|e| e.mention && e.text == "michael: the disk is full"));
-    let query = &app.windows[3];
+    let query = &app.windows[4];
     assert_eq!((query.unread, query.highlights), (1, 1));
     // Our own words mentioning ourselves are not news.
     said_in(&mut app, "rust", "Michael", "Michael is back");
-    assert_eq!(app.windows[1].highlights, 0);
+    assert_eq!(app.windows[2].highlights, 0);
     let status = common::screen(&common::render(&app).0);
-    assert!(status.contains("2:#rust(1) 3:#ops(2!) 4:@Tracy(1!)"), "{status}");
+    assert!(status.contains("3:#rust(1) 4:#ops(2,1!) 5:@Tracy(1!)"), "{status}");
 }
 
 #[test]
@@ -89,7 +89,7 @@ fn alt_a_jumps_to_mentions_first_then_other_activity() {
     let alt_a = Event::Key(KeyEvent::new(KeyCode::Char('a'), KeyModifiers::ALT));
     app.update(alt_a.clone());
     assert_eq!(app.windows.current_room(), Some(&room("ops")), "the mention first");
-    assert_eq!(app.windows[2].highlights, 0, "seen");
+    assert_eq!(app.windows[3].highlights, 0, "seen");
     app.update(alt_a.clone());
     assert_eq!(app.windows.current_room(), Some(&room("rust")));
     app.update(alt_a);

@@ -2,7 +2,7 @@
 
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
-use chat_tui::app::{App, LogKind};
+use chat_tui::app::App;
 use chat_tui::entry::EntryKind;
 use chat_tui::event::{Effect, Event, NetEvent, Security};
 use chat_tui::link::Connection;
@@ -112,14 +112,14 @@ fn last_text(app: &App) -> String {
     app.windows.current_window().unwrap().entries().back().unwrap().text.clone()
 }
 
-/// The welcome fills the connection log and marks the session registered; the first join opens
+/// The welcome fills the server window and marks the session registered; the first join opens
 /// the lobby window.
 #[test]
 fn welcome_and_first_join() {
     let mut app = new_app("lobby");
     assert!(welcome(&mut app).is_empty());
     assert_eq!(app.link.state, Connection::Registered);
-    let log: Vec<&str> = app.log.iter().map(|l| l.text.as_str()).collect();
+    let log: Vec<&str> = app.server_log().iter().map(|l| l.text.as_str()).collect();
     assert_eq!(log[0], "connecting to 127.0.0.1:7878...");
     assert_eq!(log[1], "connected to 127.0.0.1:7878");
     assert_eq!(log[2], "Hello, Michael! Welcome to chat.");
@@ -137,7 +137,7 @@ fn the_start_room_is_joined_and_shown() {
     server(&mut app, presence("lobby", "Michael", PresenceEvent::Joined));
     server(&mut app, presence("rust", "Michael", PresenceEvent::Joined));
     assert_eq!(app.windows.current_room(), Some(&room("rust")));
-    assert_eq!(app.windows.len(), 2);
+    assert_eq!(app.windows.len(), 3);
 }
 
 /// Text typed without a slash is said in the current room; the line is cleared and can be
@@ -246,14 +246,17 @@ fn joining_and_switching_windows() {
     assert_eq!(app.windows.current_room(), Some(&room("lobby")), "not before the server confirms");
     server(&mut app, presence("rust", "Michael", PresenceEvent::Joined));
     assert_eq!(app.windows.current_room(), Some(&room("rust")));
-    app.update(alt('1'));
+    app.update(alt('2'));
     assert_eq!(app.windows.current_room(), Some(&room("lobby")));
     assert!(type_line(&mut app, "/join rust").is_empty());
     assert_eq!(app.windows.current_room(), Some(&room("rust")));
-    app.update(ctrl('n'));
-    assert_eq!(app.windows.current_room(), Some(&room("lobby")));
     app.update(ctrl('p'));
+    assert_eq!(app.windows.current_room(), Some(&room("lobby")));
+    app.update(ctrl('n'));
     assert_eq!(app.windows.current_room(), Some(&room("rust")));
+    app.update(ctrl('n'));
+    assert_eq!(app.windows.current_window().unwrap().target, Target::Server, "round the end");
+    app.update(alt('3'));
     app.update(alt('9'));
     assert_eq!(app.windows.current_room(), Some(&room("rust")), "no window 9: nothing changes");
 }
@@ -263,14 +266,14 @@ fn joining_and_switching_windows() {
 fn unread_counts() {
     let mut app = in_lobby();
     server(&mut app, presence("rust", "Michael", PresenceEvent::Joined));
-    app.update(alt('1'));
+    app.update(alt('2'));
     server(&mut app, said("rust", "Tracy", "one"));
     server(&mut app, said("rust", "Tracy", "two"));
     server(&mut app, said("rust", "Michael", "mine"));
     server(&mut app, presence("rust", "Eve", PresenceEvent::Joined));
-    assert_eq!(app.windows[1].unread, 2);
-    app.update(alt('2'));
-    assert_eq!(app.windows[1].unread, 0);
+    assert_eq!(app.windows[2].unread, 2);
+    app.update(alt('3'));
+    assert_eq!(app.windows[2].unread, 0);
 }
 
 /// A private message opens a window for the other person; text typed there goes to them; /leave
@@ -290,9 +293,9 @@ fn private_messages_have_their_own_window() {
             ts: 0,
         },
     );
-    assert_eq!(app.windows[1].target, Target::Private(nick("Tracy")));
-    assert_eq!(app.windows[1].unread, 1);
-    app.update(alt('2'));
+    assert_eq!(app.windows[2].target, Target::Private(nick("Tracy")));
+    assert_eq!(app.windows[2].unread, 1);
+    app.update(alt('3'));
     let effects = type_line(&mut app, "what?");
     assert_eq!(
         effects,
@@ -311,9 +314,9 @@ fn private_messages_have_their_own_window() {
             ts: 0,
         },
     );
-    assert_eq!(app.windows.len(), 2);
+    assert_eq!(app.windows.len(), 3);
     assert!(type_line(&mut app, "/leave").is_empty());
-    assert_eq!(app.windows.len(), 1);
+    assert_eq!(app.windows.len(), 2);
     let effects = type_line(&mut app, "/msg Tracy see you");
     assert_eq!(
         effects,
@@ -409,7 +412,7 @@ fn leaving_closes_the_window() {
         vec![Effect::Send(ClientMsg::Leave { room: room("rust") })]
     );
     server(&mut app, presence("rust", "Michael", PresenceEvent::Left { reason: None }));
-    assert_eq!(app.windows.len(), 1);
+    assert_eq!(app.windows.len(), 2);
     assert_eq!(app.windows.current_room(), Some(&room("lobby")));
 }
 
@@ -443,17 +446,17 @@ fn a_lost_connection_is_explained_and_nothing_is_sent() {
     let mut app = in_lobby();
     app.update(Event::Net(NetEvent::Closed { reason: "the server closed the connection".into() }));
     assert_eq!(app.link.state, Connection::Closed);
-    let lost = app.log.iter().rev().nth(1).unwrap();
+    let lost = app.server_log().iter().rev().nth(1).unwrap();
     assert_eq!(
         (lost.kind, lost.text.as_str()),
-        (LogKind::Error, "disconnected: the server closed the connection")
+        (EntryKind::Error, "disconnected: the server closed the connection")
     );
-    assert!(app.log.back().unwrap().text.starts_with("reconnecting in "));
+    assert!(app.server_log().back().unwrap().text.starts_with("reconnecting in "));
     assert!(type_line(&mut app, "anyone?").is_empty());
     assert_eq!(last_text(&app), "queued: anyone?");
 }
 
-/// An unreachable server is explained in the log pane.
+/// An unreachable server is explained in the server window.
 #[test]
 fn an_unreachable_server_is_explained() {
     let mut app = new_app("lobby");
@@ -461,7 +464,7 @@ fn an_unreachable_server_is_explained() {
         reason: "cannot connect to 127.0.0.1:1: refused".into(),
     }));
     assert_eq!(app.link.state, Connection::Closed);
-    let failed = app.log.iter().rev().nth(1).unwrap();
+    let failed = app.server_log().iter().rev().nth(1).unwrap();
     assert_eq!(failed.text, "cannot connect to 127.0.0.1:1: refused");
 }
 
@@ -484,7 +487,7 @@ fn a_taken_nick_can_be_replaced_before_registration() {
         },
     );
     assert_eq!(
-        app.log.back().unwrap().text,
+        app.server_log().back().unwrap().text,
         "the nick Michael is already in use; trying Michael_ instead (/nick NAME picks another)"
     );
     let effects = type_line(&mut app, "/nick Michael2");
@@ -637,7 +640,7 @@ fn the_backlog_is_marked_and_live_messages_follow_it_once() {
         app.windows.current_window().unwrap().entries().iter().map(|e| e.text.as_str()).collect();
     assert_eq!(texts.iter().filter(|t| t.starts_with("live")).count(), 1, "{texts:?}");
     assert_eq!(texts.last(), Some(&"live 4"));
-    assert_eq!(app.windows[0].unread, 0, "the backlog is not unread news");
+    assert_eq!(app.windows[1].unread, 0, "the backlog is not unread news");
 }
 
 /// Scrolling up past the top asks for the page before the oldest message held, once; the page
@@ -661,12 +664,12 @@ fn scrolling_up_past_the_top_pages_back() {
         })],
         "one request while the page is on its way"
     );
-    assert!(app.windows[0].loading);
-    let scrolled = app.windows[0].scroll;
+    assert!(app.windows[1].loading);
+    let scrolled = app.windows[1].scroll;
     server(&mut app, history("lobby", 51..=150, false));
-    assert!(!app.windows[0].loading);
-    assert_eq!(app.windows[0].scroll, scrolled, "the view stays where it was");
-    assert_eq!(app.windows[0].oldest_seq, Some(51));
+    assert!(!app.windows[1].loading);
+    assert_eq!(app.windows[1].scroll, scrolled, "the view stays where it was");
+    assert_eq!(app.windows[1].oldest_seq, Some(51));
     let mut requests = Vec::new();
     for _ in 0..40 {
         requests.extend(app.update(key(KeyCode::PageUp)));
@@ -680,9 +683,9 @@ fn scrolling_up_past_the_top_pages_back() {
         })]
     );
     server(&mut app, history("lobby", 1..=50, true));
-    let first = app.windows[0].entries().front().unwrap();
+    let first = app.windows[1].entries().front().unwrap();
     assert_eq!((first.kind, first.text.as_str()), (EntryKind::Marker, "the beginning of #lobby"));
-    let seqs: Vec<u64> = app.windows[0].entries().iter().filter_map(|e| e.seq).collect();
+    let seqs: Vec<u64> = app.windows[1].entries().iter().filter_map(|e| e.seq).collect();
     assert_eq!(seqs, (1..=200).collect::<Vec<_>>(), "every message once, in order");
     for _ in 0..40 {
         assert!(app.update(key(KeyCode::PageUp)).is_empty(), "nothing before the beginning");

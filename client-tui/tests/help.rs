@@ -145,3 +145,37 @@ fn tab_completes_nicks_after_the_room_commands() {
     key(&mut app, KeyCode::Tab);
     assert_eq!(app.composer.input.as_str(), "/invite Tracy rust ");
 }
+
+/// Every short name the command parser takes (`/j`, `/part`, `/list`, `/names`, `/q` and the
+/// rest) is named in the help, so that IRC habits are found there.
+#[test]
+fn every_short_name_the_parser_takes_is_in_the_help() {
+    let words: std::collections::HashSet<&str> = HELP
+        .iter()
+        .chain(&CLIENT_HELP)
+        .flat_map(|(key, text)| [*key, *text])
+        .flat_map(|s| s.split([' ', ',', '(', ')']))
+        .collect();
+    let aliases = [
+        ("/j", "rust"),
+        ("/part", ""),
+        ("/list", ""),
+        ("/names", ""),
+        ("/m", "Tracy hi"),
+        ("/query", "Tracy hi"),
+        ("/t", ""),
+        ("/k", "Tracy"),
+        ("/q", ""),
+        ("/quit", ""),
+        ("/h", ""),
+        ("/?", ""),
+        ("/reconnect", ""),
+    ];
+    for (alias, args) in aliases {
+        if alias != "/reconnect" {
+            let line = format!("{alias} {args}");
+            assert!(protocol::command::parse(line.trim()).is_ok(), "{alias}: the parser takes it");
+        }
+        assert!(words.contains(alias), "{alias} is not in the help");
+    }
+}

@@ -36,10 +36,10 @@ use ratatui::backend::CrosstermBackend;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Position, Rect};
 use ratatui::{TerminalOptions, Viewport};
-use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+use unicode_width::UnicodeWidthChar;
 use uuid::Uuid;
 
-/// Normal, medium (borders but no connection pane) and the smallest supported size.
+/// Normal, medium and the smallest supported size (no borders).
 const SIZES: [(u16, u16); 3] = [(80, 24), (30, 10), (layout::MIN_WIDTH, layout::MIN_HEIGHT)];
 
 /// The message after the hostile one.
@@ -121,33 +121,36 @@ fn frame_cells(panes: &Panes) -> Vec<(u16, u16)> {
     let mut cells = whole(panes.input);
     cells.extend(whole(panes.status));
     if panes.bordered {
-        for r in [panes.log, Some(panes.messages)].into_iter().flatten() {
-            cells.extend(whole(r).into_iter().filter(|&(x, y)| {
+        let r = panes.messages;
+        cells.extend(
+            whole(r).into_iter().filter(|&(x, y)| {
                 x == r.x || x == r.right() - 1 || y == r.y || y == r.bottom() - 1
-            }));
-        }
+            }),
+        );
     }
     cells
 }
 
-/// The inside of the connection pane, or of the message pane.
+/// Where a channel's text is shown: a room's or private window, or the server window (shown
+/// for the test, with Alt+1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Pane {
     Messages,
-    Log,
+    Server,
 }
 
 impl Pane {
-    fn inner(self, panes: &Panes) -> Option<Rect> {
-        match self {
-            Pane::Messages => Some(panes.messages_inner()),
-            Pane::Log => panes.log.map(|r| Rect {
-                x: r.x + 2,
-                y: r.y + 1,
-                width: r.width.saturating_sub(4),
-                height: r.height.saturating_sub(2),
-            }),
+    fn inner(self, panes: &Panes) -> Rect {
+        panes.messages_inner()
+    }
+
+    /// A client with this pane in view: the server window is shown first.
+    fn app(self, w: u16, h: u16) -> App {
+        let mut app = app(w, h);
+        if self == Pane::Server {
+            app.update(Event::Key(KeyEvent::new(KeyCode::Char('1'), KeyModifiers::ALT)));
         }
+        app
     }
 }
 
@@ -254,14 +257,14 @@ fn channels() -> Vec<Channel> {
         Channel {
             name: "server notice",
             limit: usize::MAX,
-            pane: Pane::Log,
+            pane: Pane::Server,
             deliver: notice,
             shown: sanitized,
         },
         Channel {
             name: "server goodbye",
             limit: usize::MAX,
-            pane: Pane::Log,
+            pane: Pane::Server,
             deliver: |app, t| {
                 let (code, message) = (ByeCode::Shutdown, t.to_owned());
                 net(app, ServerMsg::Bye { code, message, retry_after_ms: None });
@@ -274,7 +277,7 @@ fn channels() -> Vec<Channel> {
 /// The message after the hostile one, in the same place.
 fn follow(app: &mut App, pane: Pane) {
     match (pane, app.windows.current_window().map(|w| w.target.clone())) {
-        (Pane::Log, _) => notice(app, FOLLOW),
+        (Pane::Server, _) => notice(app, FOLLOW),
         (Pane::Messages, Some(Target::Private(from))) => private(app, from.as_str(), FOLLOW),
         (Pane::Messages, _) => message(app, "Tracy", MessageKind::Say, FOLLOW),
     }
@@ -331,7 +334,7 @@ fn case(name: impl Into<String>, text: impl Into<String>, shows: &[&str]) -> Cas
 
 /// The drawing with a harmless message in place of the hostile one, to compare with.
 fn baseline(channel: &Channel, (w, h): (u16, u16)) -> (Buffer, Position) {
-    let mut app = app(w, h);
+    let mut app = channel.pane.app(w, h);
     (channel.deliver)(&mut app, "hello");
     follow(&mut app, channel.pane);
     render(&app)
@@ -345,7 +348,7 @@ fn check(
     (w, h): (u16, u16),
     (base, base_cursor): &(Buffer, Position),
 ) -> Result<(), String> {
-    let mut hostile = app(w, h);
+    let mut hostile = channel.pane.app(w, h);
     (channel.deliver)(&mut hostile, text);
     follow(&mut hostile, channel.pane);
     let (buf, cursor) = render(&hostile);
@@ -366,15 +369,10 @@ fn check(
     }
 
     // (d)
-    let Some(inner) = channel.pane.inner(&panes) else {
-        return Ok(()); // the connection pane is not shown at this size
-    };
-    let follow_rows = match channel.pane {
-        Pane::Log => 1,
-        Pane::Messages => {
-            let entry = hostile.windows.current_window().unwrap().entries().back().unwrap();
-            u16::try_from(entry.height(usize::from(inner.width))).unwrap()
-        }
+    let inner = channel.pane.inner(&panes);
+    let follow_rows = {
+        let entry = hostile.windows.current_window().unwrap().entries().back().unwrap();
+        u16::try_from(entry.height(usize::from(inner.width))).unwrap()
     };
     for y in inner.bottom() - follow_rows..inner.bottom() {
         let (got, want) = (row_in(&buf, inner, y), row_in(base, inner, y));
@@ -388,24 +386,14 @@ fn check(
 
     // (c)
     let want = without_whitespace(&(channel.shown)(text));
-    let (rows, complete) = match channel.pane {
-        Pane::Messages => (conversation(&mut hostile, &buf), true),
-        // The connection pane shows its last few rows and cannot scroll: only short text can
-        // be read back whole.
-        Pane::Log => {
-            let rows = (inner.y..inner.bottom()).map(|y| row_in(&buf, inner, y)).collect();
-            (rows, want.width() < usize::from(inner.width) * 2)
-        }
-    };
+    let rows = conversation(&mut hostile, &buf);
     let got: String = rows.iter().map(|r| without_whitespace(r)).collect();
-    if complete && !got.contains(&want) {
+    if !got.contains(&want) {
         return Err(format!("(c) {want:?} is not all on screen:\n{}", rows.join("\n")));
     }
-    if complete {
-        for fragment in shows {
-            if !got.contains(&without_whitespace(fragment)) {
-                return Err(format!("(c) {fragment:?} is not shown:\n{}", rows.join("\n")));
-            }
+    for fragment in shows {
+        if !got.contains(&without_whitespace(fragment)) {
+            return Err(format!("(c) {fragment:?} is not shown:\n{}", rows.join("\n")));
         }
     }
     Ok(())

@@ -85,7 +85,7 @@ fn in_rust() -> App {
     let mut app = app(80, 24);
     net(&mut app, joined("rust"));
     net(&mut app, page("rust", 1..=3, true));
-    app.windows.switch_to(1);
+    app.windows.switch_to(2);
     app
 }
 
@@ -118,7 +118,7 @@ fn a_lost_connection_is_retried_once_after_a_backoff() {
     closed(&mut app);
     assert_eq!(app.link.state, Connection::Closed);
     assert!(app.link.reconnecting());
-    let log: Vec<&str> = app.log.iter().map(|l| l.text.as_str()).collect();
+    let log: Vec<&str> = app.server_log().iter().map(|l| l.text.as_str()).collect();
     assert!(log.iter().any(|l| l.starts_with("reconnecting in ")), "{log:?}");
     let due = app.next_deadline().unwrap();
     assert!(due >= t0 + BACKOFF_FIRST / 2 && due <= t0 + BACKOFF_FIRST, "first wait {due:?}");
@@ -166,7 +166,7 @@ fn coming_back_rejoins_and_fills_in_each_message_once() {
     assert!(app.update(Event::Net(NetEvent::Message(page("rust", 2..=6, false)))).is_empty());
     net(&mut app, live("rust", 7));
     assert_eq!(messages(&app, "rust"), texts(1..=7));
-    let markers: Vec<String> = app.windows[1]
+    let markers: Vec<String> = app.windows[2]
         .entries()
         .iter()
         .filter(|e| e.kind == EntryKind::Marker)
@@ -220,7 +220,7 @@ fn quitting_or_a_final_goodbye_is_not_retried() {
     );
     closed(&mut app);
     assert!(!app.link.reconnecting());
-    assert!(app.log.back().unwrap().text.starts_with("not reconnecting: "));
+    assert!(app.server_log().back().unwrap().text.starts_with("not reconnecting: "));
 }
 
 /// The hello of a comeback shows the token of the last welcome, so the server gives the nick
@@ -247,7 +247,7 @@ fn a_comeback_shows_the_resume_token_and_being_replaced_is_final() {
     );
     closed(&mut app);
     assert!(!app.link.reconnecting(), "two clients with one token would take turns forever");
-    assert!(app.log.back().unwrap().text.starts_with("not reconnecting: "));
+    assert!(app.server_log().back().unwrap().text.starts_with("not reconnecting: "));
 }
 
 #[test]

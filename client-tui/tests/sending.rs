@@ -85,10 +85,10 @@ fn query_opens_a_private_window_without_sending() {
         type_line(&mut app, "hi"),
         vec![Effect::Send(ClientMsg::Msg { to: nick("Tracy"), text: text("hi") })]
     );
-    app.windows.switch_to(0);
+    app.windows.switch_to(1);
     type_line(&mut app, "/query tracy");
-    assert_eq!(app.windows.len(), 2, "the same window, by look-alike nick");
-    assert_eq!(app.windows.current, 1);
+    assert_eq!(app.windows.len(), 3, "the same window, by look-alike nick (beside server, lobby)");
+    assert_eq!(app.windows.current, 2);
 }
 
 /// `/me` in a private window goes as a private action, and one that comes back is drawn as an
@@ -148,7 +148,7 @@ fn close_and_clear() {
     let mut app = app(80, 24);
     type_line(&mut app, "/query Tracy");
     assert!(type_line(&mut app, "/close").is_empty());
-    assert_eq!(app.windows.len(), 1);
+    assert_eq!(app.windows.len(), 2, "the server window and lobby");
     assert_eq!(app.windows.current_room(), Some(&RoomName::lobby()));
     say_in(&mut app, "lobby", "Tracy", "one");
     let newest = app.windows.current_window().unwrap().newest_seq.unwrap();
@@ -174,7 +174,7 @@ fn close_and_clear() {
 fn offline_lines_are_queued_and_sent_after_the_rejoin() {
     let mut app = app(80, 24);
     joined(&mut app, "rust", "Michael");
-    app.windows.switch_to(1);
+    app.windows.switch_to(2);
     app.update(Event::Net(NetEvent::Closed { reason: "reset".into() }));
     assert!(type_line(&mut app, "first").is_empty());
     assert!(type_line(&mut app, "/me second").is_empty());
@@ -273,13 +273,15 @@ fn a_paste_is_paced_to_the_advertised_rate() {
     };
     assert_eq!(sent(&mut app, "l1"), vec![lobby_say("l2")], "within the burst");
     assert!(sent(&mut app, "l2").is_empty(), "the burst is spent: l3 waits");
-    assert_eq!(app.next_deadline(), Some(t0 + Duration::from_millis(500)));
+    let margin = chat_tui::pace::JITTER_MARGIN;
+    let at = |ms: u64| t0 + Duration::from_millis(ms) + margin;
+    assert_eq!(app.next_deadline(), Some(at(500)));
     let shown = screen(&render(&app).0);
     assert!(shown.contains("sending 3/4..."), "{shown}");
-    assert!(app.update(Event::Tick(t0 + Duration::from_millis(499))).is_empty());
-    assert_eq!(app.update(Event::Tick(t0 + Duration::from_millis(500))), vec![lobby_say("l3")]);
+    assert!(app.update(Event::Tick(at(499))).is_empty());
+    assert_eq!(app.update(Event::Tick(at(500))), vec![lobby_say("l3")]);
     assert!(sent(&mut app, "l3").is_empty());
-    assert_eq!(app.update(Event::Tick(t0 + Duration::from_millis(1000))), vec![lobby_say("l4")]);
+    assert_eq!(app.update(Event::Tick(at(1000))), vec![lobby_say("l4")]);
     assert!(sent(&mut app, "l4").is_empty());
     assert_eq!(app.next_deadline(), None, "all sent");
     assert!(!screen(&render(&app).0).contains("sending"));

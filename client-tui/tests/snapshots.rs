@@ -1,6 +1,6 @@
 //! Whole screens at 80x24, 120x40, 40x12 and 20x5, compared with the snapshots in `tests/snapshots/`
 //! (insta): a change to the layout shows up as a diff to review, not as a silent drift.
-//! Times of day in the connection log come from the clock and are shown as `HH:MM`.
+//! Times of day in the server window come from the clock and are shown as `HH:MM`.
 //!
 //! After an intended change: `INSTA_UPDATE=always cargo test -p chat-tui --test snapshots`,
 //! then review the `.snap` files in the diff.
@@ -16,12 +16,10 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use protocol::{Label, MessageKind, Role, RoomName, ServerMsg, Text, Topic};
 use uuid::Uuid;
 
-/// The screen as text. The connection log's times come from the clock: they are set to
+/// The screen as text. The server window's times come from the clock: they are set to
 /// `HH:MM` first (masking them on the screen would miss one half hidden by an overlay).
 fn masked(app: &mut App) -> String {
-    for line in &mut app.log {
-        line.time = "HH:MM".into();
-    }
+    app.windows.server_mut().show_times_as("HH:MM");
     screen(&render(app).0)
 }
 
@@ -214,7 +212,7 @@ fn accounts_80x24() {
         },
     );
     insta::assert_snapshot!(masked(&mut app));
-    app.update(Event::Key(KeyEvent::new(KeyCode::Char('2'), KeyModifiers::ALT)));
+    app.update(Event::Key(KeyEvent::new(KeyCode::Char('3'), KeyModifiers::ALT)));
     insta::assert_snapshot!(masked(&mut app));
 }
 
@@ -241,5 +239,63 @@ fn password_prompt_80x24() {
     }
     let screen = masked(&mut app);
     assert!(!screen.contains("hunter2"));
+    insta::assert_snapshot!(screen);
+}
+
+/// Window 1, the server window: what the connection did, the greeting and the MOTD, where
+/// the connection pane used to be, and a server notice that came while #lobby was shown.
+#[test]
+fn server_window_80x24() {
+    let mut app = lively(80, 24);
+    let text = "maintenance at 22:00 UTC".to_owned();
+    net(&mut app, ServerMsg::Notice { id: Uuid::now_v7(), ts: 0, text });
+    let lobby = masked(&mut app);
+    assert!(status_row(&lobby).contains(" 1:server(1) "), "the notice is news:\n{lobby}");
+    assert!(!lobby.contains("maintenance"), "not in #lobby:\n{lobby}");
+    app.update(Event::Key(KeyEvent::new(KeyCode::Char('1'), KeyModifiers::ALT)));
+    insta::assert_snapshot!(masked(&mut app));
+}
+
+/// Eight rooms and two private chats besides lobby and the server window, unread messages
+/// here and there, and a mention of Michael in the last window opened.
+fn many_windows(width: u16, height: u16) -> App {
+    let mut app = lively(width, height);
+    let rooms = ["rust", "operations", "design-review", "release", "support", "random", "infra"];
+    for room in rooms {
+        joined(&mut app, room, "Michael");
+    }
+    common::say_in(&mut app, "rust", "Tracy", "anyone?");
+    common::say_in(&mut app, "support", "Sam", "the printer again");
+    common::say_in(&mut app, "support", "Sam", "still");
+    joined(&mut app, "announcements", "Michael");
+    common::say_in(&mut app, "announcements", "Tracy", "Michael: the release is yours");
+    app
+}
+
+/// The status row of a screen.
+fn status_row(screen: &str) -> &str {
+    screen.lines().last().unwrap()
+}
+
+/// At 80 columns every window is listed: the address and room go, names are shortened, and
+/// the mention in the last window is there with its count apart from the unread ones.
+#[test]
+fn status_line_many_windows_80x24() {
+    let screen = masked(&mut many_windows(80, 24));
+    let status = status_row(&screen);
+    assert!(!status.contains("127.0.0.1"), "the address goes first:\n{status}");
+    assert!(status.contains("11:#an…(1,1!)"), "the mention in the last window:\n{status}");
+    insta::assert_snapshot!(screen);
+}
+
+/// At 40 columns the quietest windows fold into "+N", which keeps the most important mark of
+/// those it stands for; the window shown and the mention stay listed.
+#[test]
+fn status_line_many_windows_40x12() {
+    let screen = masked(&mut many_windows(40, 12));
+    let status = status_row(&screen);
+    assert!(status.contains("2:#lo"), "the window shown:\n{status}");
+    assert!(status.contains("(1,1!)"), "the mention:\n{status}");
+    assert!(status.contains(" +"), "the rest folded:\n{status}");
     insta::assert_snapshot!(screen);
 }

@@ -10,20 +10,19 @@ use common::{app, render, row, say, screen};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::layout::Position;
 
-/// At 80x24: the connection pane, the conversation, the input with the nick, the status line.
+/// At 80x24: the conversation, the input with the nick, the status line (the connection's
+/// lines are in window 1, the server window).
 #[test]
 fn three_panes_and_a_status_line() {
     let mut app = app(80, 24);
     say(&mut app, "Tracy", "hi Michael");
     let (buf, _) = render(&app);
     let screen = screen(&buf);
-    assert!(row(&buf, 0).starts_with("┌ connection ─"), "{screen}");
-    assert!(row(&buf, 2).contains(" Hello, Michael! Welcome to chat."), "{screen}");
-    assert!(row(&buf, 6).starts_with("┌ #lobby ─"), "{screen}");
+    assert!(row(&buf, 0).starts_with("┌ #lobby ─"), "{screen}");
     assert!(row(&buf, 18).starts_with("│ 00:00 <Tracy> hi Michael"), "{screen}");
     assert!(row(&buf, 20).starts_with("┌ Michael ─"), "{screen}");
     assert!(
-        row(&buf, 23).starts_with(" online  127.0.0.1:7878 · Michael · #lobby · 1:#lobby"),
+        row(&buf, 23).starts_with(" online  127.0.0.1:7878 · Michael · #lobby · 1:server 2:#lobby"),
         "{screen}"
     );
 }
@@ -150,7 +149,7 @@ fn scrolled_view_is_marked() {
     app.update(Event::Key(KeyEvent::new(KeyCode::PageUp, KeyModifiers::NONE)));
     let (buf, _) = render(&app);
     let screen = screen(&buf);
-    assert!(row(&buf, 6).contains("scrolled up"), "{screen}");
+    assert!(row(&buf, 0).contains("scrolled up"), "{screen}");
     assert!(!screen.contains("message 49"), "{screen}");
 }
 
@@ -203,8 +202,8 @@ fn the_member_list_can_be_toggled() {
     app.update(Event::Key(KeyEvent::new(KeyCode::F(2), KeyModifiers::NONE)));
     let (buf, _) = render(&app);
     let shown = screen(&buf);
-    assert!(row(&buf, 6).contains("┐┌ 4 members ───"), "{shown}");
-    for (y, who) in (7..).zip(["alice", "Bob", "Michael", "Tracy"]) {
+    assert!(row(&buf, 0).contains("┐┌ 4 members ───"), "{shown}");
+    for (y, who) in (1..).zip(["alice", "Bob", "Michael", "Tracy"]) {
         assert!(row(&buf, y).ends_with(&format!("││ {who:<18} │")), "{shown}");
     }
     assert!(app.message_width() < wide);

@@ -22,7 +22,7 @@ impl App {
         }
         let Some(w) = self.windows.get(index) else { return };
         let title = match &w.target {
-            Target::Room(_) => format!("chat: {}", w.target.title()),
+            Target::Room(_) | Target::Server => format!("chat: {}", w.target.title()),
             Target::Private(_) => format!("chat: private, {}", w.target.title()),
         };
         let body = format!("{}{}", entry.label(), entry.text);

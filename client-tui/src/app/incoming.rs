@@ -149,7 +149,7 @@ impl App {
                 self.on_moderation(&room, by, action, ts);
             }
             ServerMsg::Bans { room, bans } => self.on_bans(room, &bans),
-            ServerMsg::Notice { text, .. } => self.log(LogKind::Info, &text),
+            ServerMsg::Notice { text, .. } => self.log(LogKind::Notice, &text),
             ServerMsg::Away { nick, text } => self.on_away(nick, text),
             msg @ ServerMsg::Whois { .. } => self.on_whois(&msg),
             ServerMsg::Found { room, text, messages, more } => {
@@ -173,6 +173,8 @@ impl App {
                         return effects;
                     }
                 }
+                // Not a page the client asked for itself: the answer to a question typed.
+                self.windows.replies.refused(request.as_deref());
                 if let Some(effects) = self.login_refused(code, &message, retry_after_ms) {
                     return effects;
                 }

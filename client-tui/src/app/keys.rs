@@ -213,7 +213,7 @@ impl App {
                     return Vec::new();
                 }
             },
-            (Command::Delete, None) => {
+            (Command::Delete, None | Some(Target::Server)) => {
                 self.note(EntryKind::Error, &command::CommandError::NoRoom.to_string());
                 return Vec::new();
             }
@@ -263,6 +263,9 @@ impl App {
         }
         if let ClientMsg::Join { room, key } = &request {
             self.windows.joining(room, key.as_ref());
+        }
+        if let Some(from) = self.windows.current_window().map(|w| w.target.clone()) {
+            self.windows.replies.sent(&request, from);
         }
         vec![Effect::Send(request)]
     }

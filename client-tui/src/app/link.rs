@@ -86,6 +86,7 @@ impl App {
     /// back, or a certificate question is open), schedules the next attempt and says when.
     pub(crate) fn connection_ended(&mut self) {
         let retry = self.link.lost(self.now);
+        self.windows.replies.clear();
         self.stop_paste("connection lost");
         self.pages.clear();
         match retry {
@@ -161,7 +162,7 @@ impl App {
 
     /// Whether a welcome now is a comeback: the windows of an earlier session are still shown.
     pub(crate) fn coming_back(&self) -> bool {
-        !self.windows.is_empty()
+        self.windows.has_conversations()
     }
 
     /// Welcomed back after a lost connection: rejoins every room that had a window (with the

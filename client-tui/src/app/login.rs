@@ -15,7 +15,7 @@ use crate::link::Connection;
 use crate::login::{Credential, MASK, PasswordPrompt};
 use crate::password::Origin;
 
-/// What the connection log says when the person closes the prompt without a password.
+/// What the server window says when the person closes the prompt without a password.
 pub const LOGIN_CANCELLED: &str =
     "no password given; /connect to be asked again, or /nick NAME to use another nick";
 

@@ -1,8 +1,8 @@
 //! The client's state, and `update`: one event in, state changed, effects out. No I/O here, so
 //! every behaviour can be tested by feeding events (see `tests/app.rs`).
 //!
-//! This file holds `App`, made of its groups, and what every handler shares: the connection
-//! log, adding entries and notes, the conversation's size and scrolling. Each kind of event is
+//! This file holds `App`, made of its groups, and what every handler shares: the server
+//! window's log, adding entries and notes, the conversation's size and scrolling. Each kind of event is
 //! handled in a file of its own beside it.
 
 use std::collections::VecDeque;
@@ -16,13 +16,13 @@ use crate::entry::{Entry, EntryKind, clean, for_us};
 use crate::event::{Effect, Event};
 use crate::ignore::IgnoreList;
 use crate::layout::{Panes, View};
-use crate::link::Link;
+use crate::link::{Connection, Link};
 use crate::login::Credential;
 use crate::notify::Notifier;
 use crate::pages::MemberPages;
 use crate::settings::Settings;
 use crate::window::Target;
-use crate::windows::Windows;
+use crate::windows::{SERVER, Windows};
 
 mod attention;
 mod backlog;
@@ -42,34 +42,29 @@ mod send;
 pub use link::{MAX_NICK_FALLBACKS, fallback_nick};
 pub use private::{ACTION_PREFIX, as_action};
 
-/// Lines kept in the connection log.
-pub const LOG_CAPACITY: usize = 500;
+/// Server window lines the notice looks back through for what went wrong: the few lines
+/// one failed attempt writes, not the whole log at every frame.
+const NOTICE_LOOKBACK: usize = 16;
 
+/// What a line of the server window's log reports: news, good news, something wrong, or
+/// words the server addresses to the person.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogKind {
     Info,
     Good,
     Error,
+    /// A server notice: counted as unread while another window is shown.
+    Notice,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LogLine {
-    pub time: String,
-    pub kind: LogKind,
-    /// Sanitised.
-    pub text: String,
-}
-
-/// The whole client's state, in groups: what it started with, the connection, the windows,
-/// the input side, the screen, and the connection log.
+/// The whole client's state, in groups: what it started with, the connection, the windows
+/// (the server window's log among them), the input side, the screen.
 pub struct App {
     pub settings: Settings,
     pub link: Link,
     pub windows: Windows,
     pub composer: Composer,
     pub view: View,
-    /// What the connection did, newest last, at most [`LOG_CAPACITY`] lines.
-    pub log: VecDeque<LogLine>,
     /// The time of the last [`Event::Tick`]: the app's clock.
     pub(crate) now: Instant,
     /// Something for us arrived and the bell is on: ring once after this event.
@@ -101,7 +96,6 @@ impl App {
             windows: Windows::default(),
             composer: Composer::default(),
             view: View::new(size),
-            log: VecDeque::new(),
             now: Instant::now(),
             ring: false,
             away: None,
@@ -162,20 +156,55 @@ impl App {
         self.settings.time_of(protocol::now_millis())
     }
 
+    /// A line in the server window: what the connection did, what the server said that
+    /// belongs to no room.
     pub fn log(&mut self, kind: LogKind, text: &str) {
-        if self.log.len() == LOG_CAPACITY {
-            self.log.pop_front();
+        let entry_kind = match kind {
+            LogKind::Info | LogKind::Notice => EntryKind::Info,
+            LogKind::Good => EntryKind::Good,
+            LogKind::Error => EntryKind::Error,
+        };
+        let entry = Entry::note(self.time_now(), entry_kind, sanitize(text).into_owned());
+        self.push(SERVER, entry);
+        // Something gone wrong, or a notice, while another window is shown is news there.
+        let news = matches!(kind, LogKind::Error | LogKind::Notice);
+        if news && self.windows.current != SERVER {
+            self.windows.server_mut().unread += 1;
         }
-        let time = self.time_now();
-        self.log.push_back(LogLine { time, kind, text: sanitize(text).into_owned() });
+    }
+
+    /// The server window's lines, oldest first.
+    pub fn server_log(&self) -> &VecDeque<Entry> {
+        self.windows.server().entries()
     }
 
     /// The panes in `area`: the member list beside the conversation when asked for and a
-    /// window is shown; the topic's row above it when the window's room has a topic.
+    /// window is shown; the topic's row above it when the window's room has a topic; the
+    /// notice's row when there is one.
     pub fn panes(&self, area: Rect) -> Panes {
         let window = self.windows.current_window();
         let topic = window.is_some_and(|w| w.room.topic().is_some());
-        self.view.panes(area, window.is_some(), topic)
+        self.view.panes(area, window.is_some(), topic, self.notice().is_some())
+    }
+
+    /// What the notice above the input says while the connection is not up and the server
+    /// window is not the one shown: the newest of the server window's lines, and before it
+    /// the last thing that went wrong, if that came later than the last good news and is
+    /// not the newest line itself.
+    pub fn notice(&self) -> Option<(Option<&Entry>, &Entry)> {
+        if self.link.state == Connection::Registered || self.windows.current == SERVER {
+            return None;
+        }
+        let log = self.server_log();
+        let newest = log.back()?;
+        let wrong = log
+            .iter()
+            .rev()
+            .skip(1)
+            .take(NOTICE_LOOKBACK)
+            .take_while(|e| e.kind != EntryKind::Good)
+            .find(|e| e.kind == EntryKind::Error && newest.kind != EntryKind::Error);
+        Some((wrong, newest))
     }
 
     /// Width of the message pane's text area.
@@ -207,24 +236,18 @@ impl App {
         }
     }
 
-    /// Adds a line of the client's own to the current window (or the log if there is none).
+    /// Adds a line of the client's own to the current window.
     pub(crate) fn note(&mut self, kind: EntryKind, text: &str) {
-        self.note_as(kind, text, sanitize(text).into_owned());
+        self.note_as(kind, sanitize(text).into_owned());
     }
 
-    /// Adds a line the server sent to the current window (or the log if there is none); its
-    /// line breaks are kept.
+    /// Adds a line the server sent to the current window; its line breaks are kept.
     pub(crate) fn note_from_server(&mut self, kind: EntryKind, text: &str) {
-        self.note_as(kind, text, clean(text));
+        self.note_as(kind, clean(text));
     }
 
-    /// Adds `text`, drawn as `shown`, to the current window, or to the log if there is none.
-    fn note_as(&mut self, kind: EntryKind, text: &str, shown: String) {
-        if self.windows.is_empty() {
-            let kind = if kind == EntryKind::Error { LogKind::Error } else { LogKind::Info };
-            self.log(kind, text);
-            return;
-        }
+    /// Adds `shown`, a text made safe to draw, to the current window.
+    fn note_as(&mut self, kind: EntryKind, shown: String) {
         let entry = Entry::note(self.time_now(), kind, shown);
         self.push(self.windows.current, entry);
     }

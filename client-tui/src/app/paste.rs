@@ -49,7 +49,7 @@ impl App {
 
     /// Where the current window's messages go; if nowhere, says so.
     fn paste_destination(&mut self) -> Option<Destination> {
-        let to = self.windows.current_window().map(|w| Destination::of(&w.target));
+        let to = self.windows.current_window().and_then(|w| Destination::of(&w.target));
         if to.is_none() {
             self.note(EntryKind::Error, "you are not in a room; /join one first");
         }

@@ -14,6 +14,7 @@ use protocol::{
 use super::{App, LogKind};
 use crate::entry::{Entry, EntryKind, clean};
 use crate::event::Effect;
+use crate::replies::Question;
 use crate::window::Target;
 
 impl App {
@@ -135,6 +136,11 @@ impl App {
         roles: BTreeMap<Nick, Role>,
         continued: bool,
     ) {
+        let to = if continued {
+            self.windows.replies.with_list(room)
+        } else {
+            self.windows.replies.first_page(room)
+        };
         match self.windows.find(&Target::Room(room.clone())) {
             Some(index) => {
                 let w = &mut self.windows[index];
@@ -150,7 +156,7 @@ impl App {
                     w.room.set_roles(roles);
                     format!("members of #{room}: {}", w.room.marked_list(&w.members))
                 };
-                self.room_note(room, &text);
+                self.answer_note(to, room, &text);
             }
             // Not a room we are in (the server answers `who` for members only): the list as
             // it came, marked.
@@ -158,7 +164,7 @@ impl App {
                 let mut state = crate::room::RoomState::default();
                 state.set_roles(roles);
                 let list = state.marked_list(&nicks);
-                self.note_from_server(EntryKind::Info, &format!("members of #{room}: {list}"));
+                self.answer_note(to, room, &format!("members of #{room}: {list}"));
             }
         }
     }
@@ -204,6 +210,8 @@ impl App {
     /// A room's topic: on joining a room that has one (the header row shows it), and as the
     /// answer to `/topic`.
     pub(super) fn on_topic(&mut self, room: &RoomName, topic: Option<Topic>) {
+        let replies = &mut self.windows.replies;
+        let to = replies.answer(Question::Topic, room).or_else(|| replies.with_list(room));
         if let Some(index) = self.windows.find(&Target::Room(room.clone())) {
             self.windows[index].room.set_topic(topic.as_ref().map(|t| &t.text));
         }
@@ -213,7 +221,7 @@ impl App {
             }
             _ => format!("#{room} has no topic"),
         };
-        self.room_note(room, &text);
+        self.answer_note(to, room, &text);
     }
 
     /// A room's modes and owner: the answer to `/mode`.
@@ -224,7 +232,8 @@ impl App {
             modes.letters(),
             describe::mode_words(&modes)
         );
-        self.room_note(room, &text);
+        let to = self.windows.replies.answer(Question::Modes, room);
+        self.answer_note(to, room, &text);
     }
 
     /// What a moderator did in `room`: the window's topic and roles follow, and the line says
@@ -268,8 +277,23 @@ impl App {
             text.push_str(&format!("\n  {} by {}{until}{reason}", ban.mask, ban.by));
         }
         match room {
-            Some(room) => self.room_note(&room, &text),
+            Some(room) => {
+                let to = self.windows.replies.answer(Question::Bans, &room);
+                self.answer_note(to, &room, &text);
+            }
             None => self.note_from_server(EntryKind::Info, &text),
+        }
+    }
+
+    /// The answer to a question about `room`: in the window it was typed in (`to`) while that
+    /// is open, else in the room's.
+    fn answer_note(&mut self, to: Option<Target>, room: &RoomName, text: &str) {
+        match to.and_then(|to| self.windows.find(&to)) {
+            Some(index) => {
+                let entry = Entry::note(self.time_now(), EntryKind::Info, clean(text));
+                self.push(index, entry);
+            }
+            None => self.room_note(room, text),
         }
     }
 

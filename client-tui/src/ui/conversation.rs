@@ -17,7 +17,9 @@ use crate::link::Connection;
 
 /// How an entry is drawn besides its own content.
 #[derive(Debug, Clone, Copy)]
-struct Look {
+struct Look<'a> {
+    /// Our nick: drawn in its fixed colour.
+    me: &'a Nick,
     /// It continues the entry before (same sender, soon after): the nick is not repeated.
     grouped: bool,
     /// Nick colours on.
@@ -25,9 +27,9 @@ struct Look {
 }
 
 /// The rows of one entry at `width`, styled.
-fn entry_lines(entry: &Entry, width: usize, look: Look) -> Vec<Line<'_>> {
+fn entry_lines<'e>(entry: &'e Entry, width: usize, look: Look) -> Vec<Line<'e>> {
     let time = Span::styled(format!("{} ", entry.time), Style::new().fg(Color::DarkGray));
-    let nick = |from: &Nick| nick_style(from, look.colors);
+    let nick = |from: &Nick| nick_style(from, look.me, look.colors);
     let (mut label_style, mut text_style) = match (entry.kind, &entry.from) {
         (EntryKind::Say, Some(from)) => (nick(from).bold(), Style::new()),
         (EntryKind::Action, Some(from)) => {
@@ -35,6 +37,7 @@ fn entry_lines(entry: &Entry, width: usize, look: Look) -> Vec<Line<'_>> {
         }
         (EntryKind::Day, _) => (Style::new().bold(), Style::new().bold()),
         (EntryKind::Error, _) => (Style::new().fg(Color::Red).bold(), Style::new().fg(Color::Red)),
+        (EntryKind::Good, _) => (Style::new().fg(Color::DarkGray), Style::new().fg(Color::Green)),
         (EntryKind::Marker, _) => (
             Style::new().fg(Color::Yellow),
             Style::new().fg(Color::Yellow).add_modifier(Modifier::ITALIC),
@@ -135,7 +138,7 @@ pub(super) fn draw(frame: &mut Frame, app: &App, panes: &Panes) {
     let rows = bottom_rows(newest_first, inner.height as usize, scroll, |i| {
         let entry = &entries[i];
         let grouped = i > 0 && entry.continues(&entries[i - 1]);
-        entry_lines(entry, width, Look { grouped, colors })
+        entry_lines(entry, width, Look { me: &app.link.nick, grouped, colors })
     });
     if panes.bordered {
         let mut title = format!(" {} ", window.target.title());

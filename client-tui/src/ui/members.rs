@@ -30,7 +30,7 @@ pub(super) fn draw(frame: &mut Frame, app: &App, area: Rect) {
                 fit(&protocol::sanitize(n.as_str()), width.saturating_sub(mark.width()), false);
             Line::from(vec![
                 Span::styled(mark, Style::new().add_modifier(Modifier::BOLD)),
-                Span::styled(shown, nick_style(n, app.settings.colors)),
+                Span::styled(shown, nick_style(n, &app.link.nick, app.settings.colors)),
             ])
         })
         .collect();

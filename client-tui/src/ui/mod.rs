@@ -16,27 +16,49 @@ use crate::layout;
 mod certificate;
 mod conversation;
 mod input;
-mod log;
 mod members;
+mod notice;
 mod overlay;
 mod status;
+mod window_list;
 
-/// Nick colours: mid-tones from the 256-colour palette, readable on dark and light backgrounds
-/// alike (no white, black, yellow or grey, which vanish on one of them).
-const NICK_COLORS: [Color; 12] = [
+/// Nick colours: from the 256-colour cube, each at least 3:1 in contrast against both black
+/// and white (readable on dark and light backgrounds alike), picked farthest-first in CIELAB
+/// so that no two are alike (at least 20 ΔE apart: `tests::nick_colours_are_far_apart`).
+pub const NICK_COLORS: [Color; 27] = [
     Color::Indexed(160), // red
+    Color::Indexed(93),  // violet
     Color::Indexed(28),  // green
-    Color::Indexed(26),  // blue
-    Color::Indexed(127), // magenta
+    Color::Indexed(32),  // sky blue
+    Color::Indexed(199), // hot pink
+    Color::Indexed(94),  // brown
+    Color::Indexed(132), // dusty rose
     Color::Indexed(30),  // teal
-    Color::Indexed(130), // brown-orange
-    Color::Indexed(91),  // purple
+    Color::Indexed(27),  // blue
+    Color::Indexed(171), // orchid
+    Color::Indexed(197), // crimson
+    Color::Indexed(167), // indian red
+    Color::Indexed(105), // periwinkle
     Color::Indexed(166), // orange
-    Color::Indexed(64),  // olive
+    Color::Indexed(201), // magenta
+    Color::Indexed(97),  // lavender grey
+    Color::Indexed(126), // plum
+    Color::Indexed(100), // olive
     Color::Indexed(31),  // steel blue
-    Color::Indexed(168), // pink
-    Color::Indexed(97),  // violet
+    Color::Indexed(29),  // sea green
+    Color::Indexed(169), // pink
+    Color::Indexed(198), // deep pink
+    Color::Indexed(134), // amethyst
+    Color::Indexed(127), // purple
+    Color::Indexed(26),  // royal blue
+    Color::Indexed(58),  // dark olive
+    Color::Indexed(128), // dark violet
 ];
+
+/// Our own nick's colour, whatever it is: the terminal's own foreground (bold where nicks
+/// are), never one of [`NICK_COLORS`], so our lines are told apart from everyone else's at a
+/// glance.
+pub const OWN_NICK_COLOR: Color = Color::Reset;
 
 /// A stable colour per nick (the same in every window, every run).
 pub fn nick_color(nick: &Nick) -> Color {
@@ -50,9 +72,13 @@ pub fn nick_color(nick: &Nick) -> Color {
     NICK_COLORS[((hash >> 32) % NICK_COLORS.len() as u64) as usize]
 }
 
-/// A nick's style: its colour, when colours are on.
-fn nick_style(nick: &Nick, colors: bool) -> Style {
-    if colors { Style::new().fg(nick_color(nick)) } else { Style::new() }
+/// A nick's style, when colours are on: [`OWN_NICK_COLOR`] for `me`, its colour for others.
+fn nick_style(nick: &Nick, me: &Nick, colors: bool) -> Style {
+    match colors {
+        false => Style::new(),
+        true if nick.key() == me.key() => Style::new().fg(OWN_NICK_COLOR),
+        true => Style::new().fg(nick_color(nick)),
+    }
 }
 
 pub fn draw(frame: &mut Frame, app: &App) {
@@ -62,15 +88,15 @@ pub fn draw(frame: &mut Frame, app: &App) {
         frame.render_widget(Paragraph::new("terminal too small"), area);
         return;
     }
-    if let Some(log) = panes.log {
-        log::draw(frame, app, log);
-    }
     conversation::draw(frame, app, &panes);
+    if let Some(area) = panes.notice {
+        notice::draw(frame, app, area);
+    }
     if let Some(area) = panes.members {
         members::draw(frame, app, area);
     }
     input::draw(frame, app, &panes);
-    status::draw(frame, app, panes.status);
+    status::draw(frame, app, panes.status, panes.bordered);
     if let Some(refusal) = &app.link.certificate {
         certificate::draw(frame, area, refusal);
     } else if let Some(paste) = &app.composer.paste {
@@ -162,5 +188,38 @@ mod tests {
             names.iter().map(|n| nick_color(&nick(n))).collect();
         assert!(distinct.len() >= 7, "only {} colours for {} names", distinct.len(), names.len());
         assert_ne!(nick_color(&nick("Michael")), nick_color(&nick("Tracy")));
+        assert_ne!(nick_color(&nick("Michael")), nick_color(&nick("mallory")));
+    }
+
+    /// A colour of the 256-colour cube in CIELAB (D65), where distance is how different two
+    /// colours look.
+    fn lab(color: Color) -> [f64; 3] {
+        let Color::Indexed(i @ 16..=231) = color else { panic!("{color:?} is not in the cube") };
+        const LEVELS: [f64; 6] = [0.0, 95.0, 135.0, 175.0, 215.0, 255.0];
+        let i = usize::from(i - 16);
+        let linear = |level: usize| {
+            let c = LEVELS[level] / 255.0;
+            if c <= 0.04045 { c / 12.92 } else { ((c + 0.055) / 1.055).powf(2.4) }
+        };
+        let (r, g, b) = (linear(i / 36), linear(i / 6 % 6), linear(i % 6));
+        let x = (0.4124 * r + 0.3576 * g + 0.1805 * b) / 0.95047;
+        let y = 0.2126 * r + 0.7152 * g + 0.0722 * b;
+        let z = (0.0193 * r + 0.1192 * g + 0.9505 * b) / 1.08883;
+        let f = |t: f64| if t > 0.008856 { t.cbrt() } else { 7.787 * t + 16.0 / 116.0 };
+        [116.0 * f(y) - 16.0, 500.0 * (f(x) - f(y)), 200.0 * (f(y) - f(z))]
+    }
+
+    /// 24 colours or more, no two alike (20 ΔE apart at least), none our own nick's.
+    #[test]
+    fn nick_colours_are_far_apart() {
+        assert!(NICK_COLORS.len() >= 24);
+        assert!(!NICK_COLORS.contains(&OWN_NICK_COLOR));
+        for (i, a) in NICK_COLORS.iter().enumerate() {
+            for b in &NICK_COLORS[i + 1..] {
+                let (p, q) = (lab(*a), lab(*b));
+                let distance = p.iter().zip(q).map(|(x, y)| (x - y).powi(2)).sum::<f64>().sqrt();
+                assert!(distance >= 20.0, "{a:?} and {b:?} are {distance:.1} ΔE apart");
+            }
+        }
     }
 }

@@ -1,14 +1,19 @@
 //! The status line: the connection's state, whether it is encrypted (a lock for TLS, "not
 //! encrypted" for clear text beyond this machine), server, nick (with a ✓ when logged in to
-//! its account) and room, then every window with its unread count.
+//! its account) and room, then every window with its activity ([`super::window_list`]).
+//! When the windows do not fit, the server's address and the room go first, and, rather than
+//! fold windows into "+N", the nick when the input's border shows it: the windows' activity
+//! matters more than what the person already knows.
 
 use protocol::sanitize;
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
+use unicode_width::UnicodeWidthStr;
 
+use super::window_list;
 use crate::app::App;
 use crate::entry::ACCOUNT_MARK;
 use crate::event::Security;
@@ -17,7 +22,45 @@ use crate::link::Connection;
 /// Shown before the server when the connection is TLS.
 pub const LOCK: &str = "🔒";
 
-pub(super) fn draw(frame: &mut Frame, app: &App, area: Rect) {
+/// How much comes before the windows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Head {
+    /// The state, the server's address, the nick, the room shown.
+    Full,
+    /// The state and the nick.
+    NoAddress,
+    /// The state alone: the nick is on the input's border.
+    Bare,
+}
+
+/// `bordered`: the input has a border, which names the nick.
+pub(super) fn draw(frame: &mut Frame, app: &App, area: Rect, bordered: bool) {
+    let width = area.width as usize;
+    let full = head(app, Head::Full);
+    let short = head(app, Head::NoAddress);
+    let whole = window_list::whole_width(app.windows.iter());
+    let shortest = window_list::shortest_width(app.windows.iter());
+    let head = if columns(&full) + whole <= width {
+        full
+    } else if columns(&short) + shortest <= width || !bordered {
+        short
+    } else {
+        head(app, Head::Bare)
+    };
+    let left = width.saturating_sub(columns(&head));
+    let list = window_list::spans(app.windows.iter(), app.windows.current, left);
+    let spans = [head, list].concat();
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// Columns `spans` take.
+fn columns(spans: &[Span]) -> usize {
+    spans.iter().map(|s| s.content.width()).sum()
+}
+
+/// What comes before the windows: the state, the lock or warning, and as much as `level`
+/// says.
+fn head(app: &App, level: Head) -> Vec<Span<'static>> {
     let (state, color) = match app.link.state {
         Connection::Connecting => ("connecting", Color::Yellow),
         Connection::Connected => ("connected", Color::Yellow),
@@ -25,7 +68,6 @@ pub(super) fn draw(frame: &mut Frame, app: &App, area: Rect) {
         Connection::Closed if app.link.reconnecting() => ("reconnecting", Color::Yellow),
         Connection::Closed => ("offline", Color::Red),
     };
-    let room = app.windows.current_window().map_or_else(|| "-".to_owned(), |w| w.target.title());
     let mut spans =
         vec![Span::styled(format!(" {state} "), Style::new().fg(Color::Black).bg(color))];
     match app.link.security {
@@ -35,34 +77,27 @@ pub(super) fn draw(frame: &mut Frame, app: &App, area: Rect) {
         }
         Some(Security::Plain { loopback: true }) | None => {}
     }
-    spans.push(Span::raw(format!(
-        " {} · {}",
-        sanitize(&app.settings.server),
-        sanitize(app.link.nick.as_str()),
-    )));
+    let nick = sanitize(app.link.nick.as_str()).into_owned();
+    match level {
+        Head::Full => {
+            spans.push(Span::raw(format!(" {} · {nick}", sanitize(&app.settings.server))))
+        }
+        Head::NoAddress => spans.push(Span::raw(format!(" {nick}"))),
+        Head::Bare => {}
+    }
     // Logged in to the account: the same mark as its messages carry.
     if app.link.account {
         spans.push(Span::styled(format!(" {ACCOUNT_MARK}"), Style::new().fg(Color::Green).bold()));
     }
-    spans.push(Span::raw(format!(" · {room} ·")));
-    for (i, w) in app.windows.iter().enumerate() {
-        spans.push(Span::raw(" "));
-        let mut label = format!("{}:{}", i + 1, w.target.title());
-        if w.highlights > 0 {
-            label.push_str(&format!("({}!)", w.unread));
-        } else if w.unread > 0 {
-            label.push_str(&format!("({})", w.unread));
-        }
-        let style = if i == app.windows.current {
-            Style::new().bold().add_modifier(Modifier::REVERSED)
-        } else if w.highlights > 0 {
-            Style::new().fg(Color::Magenta).bold().add_modifier(Modifier::UNDERLINED)
-        } else if w.unread > 0 {
-            Style::new().fg(Color::Yellow).bold()
-        } else {
-            Style::new()
-        };
-        spans.push(Span::styled(label, style));
+    if level == Head::Bare {
+        return spans;
     }
-    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+    if level == Head::Full {
+        let room =
+            app.windows.current_window().map_or_else(|| "-".to_owned(), |w| w.target.title());
+        spans.push(Span::raw(format!(" · {room} ·")));
+    } else {
+        spans.push(Span::raw(" ·"));
+    }
+    spans
 }

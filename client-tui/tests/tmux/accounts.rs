@@ -28,7 +28,8 @@ async fn chat_password_logs_in_to_the_account() {
         30,
     );
     let screen = michael.wait_for(&format!(" online  {json} · Michael ✓ · #lobby")).await;
-    assert!(screen.contains("Hello, Michael!"), "{screen}");
+    assert!(!shows_password(&screen), "{screen}");
+    let screen = michael.server_window_shows("Hello, Michael!", 2).await;
     assert!(!shows_password(&screen), "{screen}");
     michael.key("C-c");
     michael.wait_for("EXITED 0").await;

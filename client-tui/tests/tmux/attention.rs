@@ -46,12 +46,12 @@ async fn a_mention_notifies_and_a_url_is_a_link() {
     michael.wait_for("you joined #rust").await;
     let mut tracy = Nc::login(plain, "Tracy").await;
     tracy.send("Michael; look \u{1b}]0;pwned\u{7} at https://example.org/a?b=1.").await;
-    michael.wait_for("#lobby(1!)").await;
+    michael.wait_for("#lobby(1,1!)").await;
     let out = output_with(&output, b"\x1b]777;notify;chat: #lobby;<Tracy> Michael, look ").await;
     for raw in [&b"\x1b]0;pwned"[..], b"\x1b]0,pwned", b"pwned\x07"] {
         assert!(!holds(&out, raw), "{:?}", String::from_utf8_lossy(&out));
     }
-    michael.key("M-1");
+    michael.alt_until(2, "#lobby", |s| s.contains("┌ #lobby")).await;
     michael.wait_for("<Tracy> Michael; look").await;
     let link = b";https://example.org/a?b=1\x1b\\h\x1b]8;;\x1b\\";
     let out = output_with(&output, link).await;

@@ -2,7 +2,7 @@
 //! and the environment the panes see.
 
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::harness::*;
 
@@ -13,10 +13,11 @@ async fn two_terminals_and_a_guest_chat() {
     let (json, plain, _stop) = start_server().await;
     let tmux = Tmux::new();
     let michael = tmux.start("michael", &format!("--name Michael --server {json}"), 100, 30);
-    michael.wait_for("Hello, Michael! Welcome to chat.").await;
     michael.wait_for("you joined #lobby").await;
+    michael.server_window_shows("Hello, Michael! Welcome to chat.", 2).await;
     let tracy = tmux.start("tracy", &format!("--name Tracy --server {json}"), 80, 24);
-    tracy.wait_for("Hello, Tracy! Welcome to chat.").await;
+    tracy.wait_for("you joined #lobby").await;
+    tracy.server_window_shows("Hello, Tracy! Welcome to chat.", 2).await;
     michael.wait_for("Tracy joined").await;
 
     michael.type_line("hi Tracy, 你好 👋");
@@ -40,14 +41,14 @@ async fn two_terminals_and_a_guest_chat() {
     michael.type_line("/msg Tracy a secret");
     let screen = tracy.wait_for("@Michael(1!)").await;
     assert!(!screen.contains("a secret"), "the private message is in its own window:\n{screen}");
-    tracy.key("M-3");
+    tracy.key("M-4");
     tracy.wait_for("<Michael> a secret").await;
-    tracy.key("M-2");
+    tracy.key("M-3");
     tracy.wait_for("┌ #rust").await;
 
     michael.type_line("/exit");
     let screen = michael.wait_for("EXITED 0").await;
-    assert!(!screen.contains("┌ connection"), "the terminal is restored after /exit:\n{screen}");
+    assert!(!screen.contains("┌ #"), "the terminal is restored after /exit:\n{screen}");
     tracy.wait_for("Michael left").await;
     // The guest saw the lobby talk and the leave, and never the private message.
     let seen = guest.wait_for("Michael left").await;
@@ -55,10 +56,10 @@ async fn two_terminals_and_a_guest_chat() {
 
     tracy.key("C-c");
     let screen = tracy.wait_for("EXITED 0").await;
-    assert!(!screen.contains("┌ connection"), "the terminal is restored after Ctrl-C:\n{screen}");
+    assert!(!screen.contains("┌ #"), "the terminal is restored after Ctrl-C:\n{screen}");
 }
 
-/// An unreachable server is explained in the log pane; the client keeps trying (with a wait
+/// An unreachable server is explained in the server window; the client keeps trying (with a wait
 /// between attempts) and stays up until asked to quit.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_server_is_explained() {
@@ -75,7 +76,8 @@ async fn an_unreachable_server_is_explained() {
     pane.wait_for("EXITED 0").await;
 }
 
-/// When the server goes away mid-session the client stays up, says so, and keeps trying.
+/// When the server goes away mid-session the client stays up, says so (in the notice above
+/// the input, and in the server window), and keeps trying.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_going_away_is_reported() {
     let (json, _, stop) = start_server().await;
@@ -83,11 +85,13 @@ async fn a_server_going_away_is_reported() {
     let pane = tmux.start("left", &format!("--name Michael --server {json}"), 100, 24);
     pane.wait_for("you joined #lobby").await;
     stop.send(()).unwrap();
-    let screen = pane.wait_for("disconnected: the server closed the connection").await;
-    assert!(screen.contains("server says goodbye: the server is shutting down"), "{screen}");
-    pane.wait_for("reconnecting in ").await;
+    pane.wait_until("the notice above the input", Instant::now() + WAIT, |s| {
+        s.contains("! disconnected: the server closed") && s.contains(" · reconnecting in ")
+    })
+    .await;
     pane.type_line("still there?");
     pane.wait_for("queued: still there?").await;
+    pane.server_window_shows("server says goodbye: the server is shutting down", 2).await;
     pane.key("C-c");
     pane.wait_for("EXITED 0").await;
 }
@@ -108,10 +112,7 @@ async fn signals_end_the_client_cleanly() {
         let pid = pane.program_pid().to_string();
         assert!(Command::new("kill").args([*signal, pid.as_str()]).status().unwrap().success());
         let screen = pane.wait_for("EXITED 0").await;
-        assert!(
-            !screen.contains("┌ connection"),
-            "terminal not restored after {signal}:\n{screen}"
-        );
+        assert!(!screen.contains("┌ #"), "terminal not restored after {signal}:\n{screen}");
     }
 }
 

@@ -11,6 +11,9 @@ use tokio::net::TcpStream;
 /// How long to wait for something to appear on a screen.
 pub const WAIT: Duration = Duration::from_secs(15);
 
+/// How long an Alt+N is given to show its window before it is pressed again.
+const ALT_AGAIN: Duration = Duration::from_secs(2);
+
 /// The terminal type the panes report: tmux's own, set explicitly rather than whatever the
 /// person running the tests has.
 pub const PANE_TERM: &str = "tmux-256color";
@@ -202,6 +205,38 @@ impl Pane<'_> {
         let (w, h) = (width.to_string(), height.to_string());
         self.tmux.run(&["resize-window", "-t", &self.target, "-x", &w, "-y", &h]);
         assert_eq!(self.format("#{pane_width}x#{pane_height}"), format!("{w}x{h}"));
+    }
+
+    /// Shows the server window (Alt+1) and waits for `needle` there, then shows window
+    /// `back` again; returns the server window's screen.
+    pub async fn server_window_shows(&self, needle: &str, back: u8) -> String {
+        self.alt_until(1, "the server window", |s| s.contains("┌ server ")).await;
+        let screen = self
+            .wait_until(&format!("{needle:?} in the server window"), Instant::now() + WAIT, |s| {
+                s.contains("┌ server ") && s.contains(needle)
+            })
+            .await;
+        self.alt_until(back, &format!("window {back}"), |s| !s.contains("┌ server ")).await;
+        screen
+    }
+
+    /// Presses Alt+`n` until `shown` holds. A busy terminal may split Alt+N into Esc and the
+    /// digit (or join it to an Esc just before): the digit then lands in the input line, is
+    /// cleared (Ctrl+U), and the key is pressed again.
+    pub async fn alt_until(&self, n: u8, what: &str, shown: impl Fn(&str) -> bool) {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            self.key(&format!("M-{n}"));
+            let again = Instant::now() + ALT_AGAIN;
+            while Instant::now() < again {
+                if shown(&self.capture()) {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            assert!(Instant::now() < deadline, "Alt+{n} never showed {what}:\n{}", self.capture());
+            self.key("C-u");
+        }
     }
 
     /// Waits until the screen contains `needle`; fails with the screen if it never does.

@@ -18,3 +18,4 @@ mod rooms;
 mod screen;
 mod sending;
 mod tls;
+mod windows;

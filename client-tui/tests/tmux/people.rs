@@ -22,7 +22,7 @@ async fn away_whois_and_search_in_real_terminals() {
 
     michael.type_line("/msg Tracy hello?");
     michael.wait_for("@Tracy").await;
-    michael.key("M-2");
+    michael.alt_until(3, "the @Tracy window", |s| s.contains("┌ @Tracy")).await;
     michael.wait_for("Tracy is away: gone fishing").await;
     michael.type_line("still there?");
     michael.wait_for("<Michael> still there?").await;
@@ -33,7 +33,7 @@ async fn away_whois_and_search_in_real_terminals() {
     michael.wait_for("Tracy is a guest").await;
     michael.wait_for("away: gone fishing").await;
 
-    michael.key("M-1");
+    michael.alt_until(2, "#lobby", |s| s.contains("┌ #lobby")).await;
     michael.type_line("/search TREASURE");
     michael.wait_for("messages with \"TREASURE\"").await;
     michael.wait_for("#1 ").await;

@@ -37,11 +37,11 @@ async fn both_clients_come_back_after_a_server_restart() {
     guest.send("said during the outage").await;
 
     for (pane, me) in [(&michael, "Michael"), (&tracy, "Tracy")] {
-        pane.wait_for("back; rejoining #lobby, #rust").await;
         let screen = pane.wait_for("said during the outage").await;
         assert_eq!(count(&screen, "said during the outage"), 1, "{screen}");
         assert_eq!(count(&screen, "said before the crash"), 1, "{screen}");
         assert!(screen.contains(&format!(" online  {json} · {me} · #rust")), "{screen}");
+        pane.server_window_shows("back; rejoining #lobby, #rust", 3).await;
     }
     tracy.type_line("and after it");
     let screen = michael.wait_for("<Tracy> and after it").await;
@@ -69,10 +69,11 @@ async fn a_half_dead_connection_is_taken_over_with_the_resume_token() {
     guest.wait_for("[lobby] Members: Guest, Michael").await;
 
     relay.cut();
-    michael.wait_for("back; rejoining #lobby").await;
     guest.wait_for("[lobby] <-- Michael dropped (reconnected)").await;
     guest.wait_for("[lobby] --> Michael joined").await;
     let screen = michael.wait_for(&format!(" online  {} · Michael · #lobby", relay.addr)).await;
+    assert!(!screen.contains("in use"), "{screen}");
+    let screen = michael.server_window_shows("back; rejoining #lobby", 2).await;
     assert!(!screen.contains("in use"), "{screen}");
     michael.type_line("still me");
     guest.wait_for("Michael: still me").await;
@@ -123,8 +124,8 @@ async fn connect_tries_at_once_instead_of_waiting_out_the_backoff() {
     // moment before `seen`: 3 s of slack for that moment, and the rest is long enough to
     // connect and be welcomed on a busy machine.
     let back_by = seen + delay - Duration::from_secs(3);
-    michael.wait_for_until("back; rejoining #lobby, #rust", back_by).await;
-    michael.wait_for(&format!(" online  {json} · Michael · #rust")).await;
+    michael.wait_for_until(&format!(" online  {json} · Michael · #rust"), back_by).await;
+    michael.server_window_shows("back; rejoining #lobby, #rust", 3).await;
 
     let mut guest = Nc::login(plain, "Guest").await;
     guest.send("/join rust").await;

@@ -92,7 +92,7 @@ async fn an_owner_sets_the_topic_ops_and_kicks() {
     // The window is closed: lobby is shown, and the status line lists no #rust.
     tracy
         .wait_until("#rust's window closed", deadline(), |s| {
-            s.contains("┌ #lobby") && !s.contains("┌ #rust") && !s.contains("2:#rust")
+            s.contains("┌ #lobby") && !s.contains("┌ #rust") && !s.contains(":#rust")
         })
         .await;
     michael.wait_for("Tracy was kicked by Michael: spamming").await;

@@ -46,16 +46,16 @@ async fn a_private_window_opened_with_query() {
     michael.wait_for("Tracy is online, in #lobby").await;
     michael.type_line("/me waves");
     tracy.wait_for("@Michael(1!)").await;
-    tracy.key("M-2");
+    tracy.alt_until(3, "the @Michael window", |s| s.contains("┌ @Michael")).await;
     tracy.wait_for("* Michael waves").await;
 
-    michael.key("M-1");
+    michael.alt_until(2, "#lobby", |s| s.contains("┌ #lobby")).await;
     michael.wait_for("┌ #lobby").await;
     michael.type_line("/msg Tracy typed in the lobby");
     michael.wait_for("-> Tracy: typed in the lobby").await;
     tracy.wait_for("<Michael> typed in the lobby").await;
 
-    michael.key("M-2");
+    michael.alt_until(3, "the @Tracy window", |s| s.contains("┌ @Tracy")).await;
     michael.wait_for("┌ @Tracy").await;
     michael.type_line("/close");
     let screen = michael.wait_for("┌ #lobby").await;
@@ -88,7 +88,6 @@ async fn lines_typed_during_an_outage_are_sent_after_the_comeback() {
 
     drop(held);
     let (_, _, server) = server_at(json, plain, &db).await;
-    michael.wait_for("back; rejoining #lobby").await;
     // Echoed, grouped under one nick: once each, in the order typed.
     michael.wait_for("<Michael> typed while away, first").await;
     let both = |s: &str| count(s, "typed while away, second") == 2;
@@ -143,7 +142,8 @@ async fn a_taken_nick_at_start_up_falls_back() {
     let _holder = Nc::login(plain, "Michael").await;
     let tmux = Tmux::new();
     let pane = tmux.start("second", &format!("--name Michael --server {json}"), 100, 30);
-    pane.wait_for("Hello, Michael_! Welcome to chat.").await;
+    pane.wait_for("you joined #lobby").await;
+    pane.server_window_shows("Hello, Michael_! Welcome to chat.", 2).await;
     // In the conversation pane, as an error line (the log pane has no "!!").
     pane.wait_for("!! the nick Michael is already in use; trying Michael_ instead").await;
     pane.key("C-c");
