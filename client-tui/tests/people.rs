@@ -43,7 +43,10 @@ fn away_answers_go_to_the_private_window() {
     assert_eq!(effects, [Effect::Send(ClientMsg::Away { text: Some(label("gone fishing")) })]);
     net(&mut app, ServerMsg::Away { nick: nick("Michael"), text: Some(label("gone fishing")) });
     assert_eq!(app.away, Some(label("gone fishing")));
-    assert!(screen(&render(&app).0).contains("You are away: gone fishing"));
+    let shown = screen(&render(&app).0);
+    assert!(shown.contains("You are away: gone fishing"), "{shown}");
+    let status = shown.lines().last().unwrap();
+    assert!(status.contains("(away)"), "the status line says so: {status}");
 
     net(&mut app, ServerMsg::Away { nick: nick("Tracy"), text: Some(label("lunch\u{1b}[2J")) });
     let tracy = app.windows.find(&chat_tui::window::Target::Private(nick("Tracy"))).unwrap();
@@ -53,6 +56,7 @@ fn away_answers_go_to_the_private_window() {
 
     net(&mut app, ServerMsg::Away { nick: nick("Michael"), text: None });
     assert_eq!(app.away, None);
+    assert!(!screen(&render(&app).0).lines().last().unwrap().contains("(away)"));
 }
 
 /// A member list's away messages show after it, in the room's window, sanitised.

@@ -310,3 +310,26 @@ fn a_nick_still_held_by_the_old_connection_is_waited_for() {
     assert!(app.link.reconnecting());
     assert_eq!(app.link.nick.as_str(), "Michael", "keeps its nick");
 }
+
+/// Away belongs to the session: coming back, the client tells the new one again, after the
+/// rejoin.
+#[test]
+fn coming_back_away_says_so_again() {
+    let mut app = in_rust();
+    let gone = Label::parse("gone fishing").unwrap();
+    app.update(Event::Net(NetEvent::Message(ServerMsg::Away {
+        nick: common::nick("Michael"),
+        text: Some(gone.clone()),
+    })));
+    let t0 = Instant::now();
+    tick(&mut app, t0);
+    closed(&mut app);
+    let effects = come_back(&mut app, t0);
+    assert_eq!(
+        effects,
+        vec![
+            Effect::Send(ClientMsg::Join { room: room("rust"), key: None }),
+            Effect::Send(ClientMsg::Away { text: Some(gone) }),
+        ]
+    );
+}

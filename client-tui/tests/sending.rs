@@ -115,7 +115,8 @@ fn who_in_a_private_window_says_where_the_person_is() {
     let mut app = app(80, 24);
     joined(&mut app, "lobby", "Tracy");
     type_line(&mut app, "/query Tracy");
-    assert!(type_line(&mut app, "/who").is_empty());
+    let whois = ClientMsg::Whois { nick: nick("Tracy") };
+    assert_eq!(type_line(&mut app, "/who"), vec![Effect::Send(whois)], "and the server is asked");
     assert_eq!(texts(&app).last().unwrap(), "Tracy is online, in #lobby");
     type_line(&mut app, "/query Sam");
     type_line(&mut app, "/who");

@@ -40,6 +40,10 @@ impl App {
                 );
                 if self.coming_back() {
                     let mut effects = self.rejoin();
+                    // Away is the session's: a new one is told again.
+                    if let Some(text) = self.away.clone() {
+                        effects.push(Effect::Send(protocol::ClientMsg::Away { text: Some(text) }));
+                    }
                     effects.extend(self.send_queued());
                     return effects;
                 }

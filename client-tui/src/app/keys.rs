@@ -195,9 +195,11 @@ impl App {
                 self.clear_current();
                 return Vec::new();
             }
+            // What the client knows at once, then what the server says (`whois`: account,
+            // away message, rooms, idle time).
             (Command::Who(None, None), Some(Target::Private(nick))) => {
                 self.who_private(&nick);
-                return Vec::new();
+                ClientMsg::Whois { nick }
             }
             (Command::Say(text), Some(Target::Private(to))) => ClientMsg::Msg { to, text },
             (Command::Me(text), Some(Target::Private(to))) => {

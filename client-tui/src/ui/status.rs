@@ -89,6 +89,9 @@ fn head(app: &App, level: Head) -> Vec<Span<'static>> {
     if app.link.account {
         spans.push(Span::styled(format!(" {ACCOUNT_MARK}"), Style::new().fg(Color::Green).bold()));
     }
+    if app.away.is_some() {
+        spans.push(Span::styled(" (away)", Style::new().fg(Color::Yellow)));
+    }
     if level == Head::Bare {
         return spans;
     }
