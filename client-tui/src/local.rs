@@ -1,7 +1,7 @@
 //! The effects the event loop carries out on this machine, besides the screen and the
 //! socket: a notification written to the terminal, a chat log line handed to its writer
 //! thread, the ignore list read at start and saved when it changes. Failures are told in the
-//! connection log, once, and never end the client.
+//! server window, once, and never end the client.
 
 use std::io::Write as _;
 use std::path::PathBuf;

@@ -309,7 +309,7 @@ fn a_taken_nick_falls_back_and_says_why() {
         panic!("{effects:?}")
     };
     assert_eq!(tried.as_str(), "Michael_");
-    // In the conversation pane, not only in the connection log.
+    // In the conversation pane, not only in the server window.
     let (buf, _) = render(&app);
     let pane = app.panes(buf.area).messages_inner();
     let shown: Vec<String> = (pane.top()..pane.bottom()).map(|y| row_in(&buf, pane, y)).collect();

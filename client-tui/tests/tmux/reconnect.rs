@@ -81,7 +81,7 @@ async fn a_half_dead_connection_is_taken_over_with_the_resume_token() {
     michael.wait_for("EXITED 0").await;
 }
 
-/// The newest "reconnecting in X s" on the log pane: X, if there is one.
+/// The newest "reconnecting in X s" in the server window or the notice: X, if there is one.
 fn announced_delay(screen: &str) -> Option<f64> {
     let (_, rest) = screen.rsplit_once("reconnecting in ")?;
     rest.split_once(" s")?.0.parse().ok()

@@ -144,7 +144,7 @@ async fn a_taken_nick_at_start_up_falls_back() {
     let pane = tmux.start("second", &format!("--name Michael --server {json}"), 100, 30);
     pane.wait_for("you joined #lobby").await;
     pane.server_window_shows("Hello, Michael_! Welcome to chat.", 2).await;
-    // In the conversation pane, as an error line (the log pane has no "!!").
+    // In the conversation pane, as an error line (the server window has no "!!").
     pane.wait_for("!! the nick Michael is already in use; trying Michael_ instead").await;
     pane.key("C-c");
     pane.wait_for("EXITED 0").await;
