@@ -183,12 +183,14 @@ async fn whois_costs_a_request_unit() {
 /// `elsewhere`, and no connection or idle time this node cannot know.
 #[tokio::test]
 async fn whois_of_someone_on_another_node_says_so() {
-    use common::redis::{Node, RedisServer, member};
+    use common::redis::{Node, RedisServer, member, wait_for_members};
     let redis = RedisServer::start();
     let a = Node::start(&redis, "a").await;
     let b = Node::start(&redis, "b").await;
     let mut michael = member(&a, "Michael").await;
     let _tracy = member(&b, "Tracy").await;
+    // Node a hears of Tracy's session before it hears of her join: wait for both.
+    wait_for_members(&mut michael, &["Michael", "Tracy"]).await;
     let deadline = tokio::time::Instant::now() + common::WAIT;
     let answer = loop {
         michael.send(whois("Tracy")).await;
