@@ -26,16 +26,22 @@ const BURST: usize = 20_000;
 /// Crashes in the SIGKILL test, each at a different point of a burst.
 const CRASHES: usize = 5;
 
-/// Writes `BURST` numbered says for lobby as fast as the socket takes them.
-fn burst(mut writer: OwnedWriteHalf, tag: usize) -> tokio::task::JoinHandle<()> {
+/// Writes `BURST` numbered says for lobby as fast as the socket takes them, and hands the
+/// writing half back open: a client that closes its side is answered for a short while only
+/// (`SETTLE_TIMEOUT`), and the echoes of a burst may take longer than that on a busy machine.
+fn burst(
+    mut writer: OwnedWriteHalf,
+    tag: usize,
+) -> tokio::task::JoinHandle<Option<OwnedWriteHalf>> {
     tokio::spawn(async move {
         for i in 0..BURST {
             let line =
                 format!("{{\"type\":\"say\",\"room\":\"lobby\",\"text\":\"r{tag}-m{i}\"}}\n");
             if writer.write_all(line.as_bytes()).await.is_err() {
-                return;
+                return None;
             }
         }
+        Some(writer)
     })
 }
 
