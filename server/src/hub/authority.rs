@@ -3,7 +3,7 @@
 //! without the lock); changed only by acts the broker has stored, applied here in the order
 //! it stored them, on every node.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
@@ -55,6 +55,13 @@ impl Hub {
                 Authority::from_fields(fields.iter().map(|(f, v)| (f.as_str(), v.as_str())));
             state.authority_cell(&scope).store(Arc::new(authority));
         }
+        let mut owned: HashMap<NickKey, usize> = HashMap::new();
+        for cell in state.authority.values() {
+            if let Some(owner) = &cell.load().owner {
+                *owned.entry(owner.key()).or_default() += 1;
+            }
+        }
+        state.owned = owned;
     }
 
     /// `room`'s authority now (its look-alikes share it).
@@ -116,12 +123,7 @@ impl Hub {
 
     /// How many rooms the account of `key` owns.
     pub fn owned_by(&self, key: &NickKey) -> usize {
-        let state = self.state();
-        state
-            .authority
-            .values()
-            .filter(|cell| cell.load().owner.as_ref().is_some_and(|o| o.key() == *key))
-            .count()
+        self.state().owned.get(key).copied().unwrap_or(0)
     }
 
     /// The scopes of the rooms that are secret (`+s`): few, and none in most chats.
@@ -138,8 +140,23 @@ impl Hub {
         let scope = act.scope();
         let cell = state.authority_cell(&scope);
         let mut authority = Authority::clone(&cell.load());
+        let owner_before = authority.owner.as_ref().map(Nick::key);
         for setting in &act.settings {
             authority.apply(&setting.field, setting.value.as_deref());
+        }
+        let owner_after = authority.owner.as_ref().map(Nick::key);
+        if owner_before != owner_after {
+            if let Some(key) = owner_before
+                && let Some(count) = state.owned.get_mut(&key)
+            {
+                *count = count.saturating_sub(1);
+                if *count == 0 {
+                    state.owned.remove(&key);
+                }
+            }
+            if let Some(key) = owner_after {
+                *state.owned.entry(key).or_default() += 1;
+            }
         }
         let empty = authority.is_empty();
         cell.store(Arc::new(authority));

@@ -95,6 +95,9 @@ struct State {
     /// [`crate::authority::SERVER`]), by the room's look-alike key; a room without any has a
     /// cell while it exists.
     authority: HashMap<String, AuthorityCell>,
+    /// How many rooms each account owns, kept in step with `authority`'s owners: a join
+    /// that makes a room asks it without walking every room.
+    owned: HashMap<NickKey, usize>,
 }
 
 impl State {
