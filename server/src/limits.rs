@@ -226,6 +226,16 @@ pub const PRUNE_SLACK: u64 = 1000;
 /// read or deleted): bounds how long one step keeps new messages waiting.
 pub const PRUNE_CHUNK: u64 = 5000;
 
+/// Pages in the write-ahead log past which the local checkpointer thread copies it into the
+/// database file: SQLite's own threshold for its automatic checkpoint (about 4 MB), which the
+/// writer's connection does not run (it would run inside a commit, before the broadcast).
+pub const CHECKPOINT_PAGES: i32 = 1000;
+
+/// How often the local checkpointer copies the write-ahead log into the database file when the
+/// log stays under [`CHECKPOINT_PAGES`]: a quiet server's messages reach the database file
+/// within this long.
+pub const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+
 /// How long the local writer waits between tries to empty the write-ahead log after a
 /// message was deleted, while a reader holds it: a reader's page read takes milliseconds, and
 /// the writer takes new messages between tries.

@@ -41,6 +41,9 @@ pub const REFUSALS: &str = "chat_refusals_total";
 pub const SESSION_ENDS: &str = "chat_session_ends_total";
 /// How long storing a batch of messages takes.
 pub const HISTORY_COMMIT_SECONDS: &str = "chat_history_commit_seconds";
+/// How long copying the write-ahead log into the database file takes (the checkpointer thread
+/// of a database file).
+pub const HISTORY_CHECKPOINT_SECONDS: &str = "chat_history_checkpoint_seconds";
 /// Times Redis stopped answering.
 pub const REDIS_OUTAGES: &str = "chat_redis_outages_total";
 /// Whether Redis answers.
@@ -112,6 +115,12 @@ const DESCRIBED: &[(&str, Kind, &str)] = &[
         Kind::Histogram,
         "Time to store one batch of room messages: the SQLite commit, or the Redis pipeline.",
     ),
+    (
+        HISTORY_CHECKPOINT_SECONDS,
+        Kind::Histogram,
+        "Time to copy the write-ahead log into the database file (--db FILE), off the path of \
+         messages: a checkpoint by the checkpointer thread.",
+    ),
     (REDIS_OUTAGES, Kind::Counter, "Times Redis stopped answering this node."),
     (REDIS_UP, Kind::Gauge, "Whether Redis answers this node (1) or not (0)."),
 ];
@@ -147,6 +156,12 @@ pub fn install(listen: SocketAddr) -> anyhow::Result<()> {
     PrometheusBuilder::new()
         .with_http_listener(listen)
         .set_buckets_for_metric(Matcher::Full(HISTORY_COMMIT_SECONDS.to_owned()), COMMIT_BUCKETS)
+        .and_then(|b| {
+            b.set_buckets_for_metric(
+                Matcher::Full(HISTORY_CHECKPOINT_SECONDS.to_owned()),
+                COMMIT_BUCKETS,
+            )
+        })
         .and_then(PrometheusBuilder::install)
         .with_context(|| format!("cannot serve metrics on {listen}"))?;
     for &(name, kind, help) in DESCRIBED {
@@ -287,6 +302,18 @@ pub fn timed_commit<T>(commit: impl FnOnce() -> T) -> T {
     let started = Instant::now();
     let result = commit();
     h.commit_seconds.record(started.elapsed());
+    result
+}
+
+/// Runs `checkpoint` (copying the write-ahead log into the database file) and records how long
+/// it took. Made at the first checkpoint, not at [`install`]: only a database file has them.
+pub fn timed_checkpoint<T>(checkpoint: impl FnOnce() -> T) -> T {
+    if handles().is_none() {
+        return checkpoint();
+    }
+    let started = Instant::now();
+    let result = checkpoint();
+    metrics::histogram!(HISTORY_CHECKPOINT_SECONDS).record(started.elapsed());
     result
 }
 

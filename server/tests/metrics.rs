@@ -81,6 +81,38 @@ async fn a_scrape_counts_what_a_client_did() {
     }
 }
 
+/// With a database file, the write-ahead log is copied into it by the checkpointer thread,
+/// counted in `chat_history_checkpoint_seconds` within a second or so of a message.
+#[tokio::test]
+async fn a_database_file_is_checkpointed_off_the_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("history.db");
+    let metrics = free_port();
+    let listen = metrics.to_string();
+    let server = ServerProcess::start(
+        &["--db", db.to_str().unwrap(), "--no-plain", "--metrics-listen", &listen],
+        Stdio::null(),
+    );
+    assert_eq!(server.stdout_line(), format!("chat-server metrics: http://{metrics}/metrics"));
+    let mut tracy = JsonClient::connect(server.json).await;
+    assert!(matches!(tracy.hello("Tracy").await, ServerMsg::Welcome { .. }));
+    let lobby = RoomName::lobby();
+    tracy.recv_until(|m| matches!(m, ServerMsg::Members { room, .. } if *room == lobby)).await;
+    tracy.send(ClientMsg::Say { room: lobby.clone(), text: Text::parse("kept").unwrap() }).await;
+    tracy.recv_until(|m| matches!(m, ServerMsg::Message { room, .. } if *room == lobby)).await;
+
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let text = scrape(metrics).await;
+        if samples(&text).get("chat_history_checkpoint_seconds_count").is_some_and(|n| *n >= 1.0) {
+            assert!(text.contains("# HELP chat_history_checkpoint_seconds "), "{text}");
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no checkpoint counted:\n{text}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 /// Port 0 is refused, with the flag named: the exporter would not say which port it got.
 #[test]
 fn port_zero_is_refused() {

@@ -11,6 +11,7 @@
 //! - [`schema`]: the tables and their migrations.
 //! - [`store`]: the SQLite calls.
 //! - [`expiry`]: pruning by age (`--history-max-age`), a bounded step at a time.
+//! - [`checkpoint`]: the checkpointer thread: the log copied into the file off the writer.
 //! - [`deletion`]: deleting messages: found by id, checked, emptied; the log wiped.
 //! - [`file_lock`]: one chat-server per database file.
 //! - [`accounts`]: accounts and the private messages waiting for them.
@@ -21,6 +22,7 @@
 
 pub mod accounts;
 pub mod authority;
+mod checkpoint;
 mod deletion;
 mod expiry;
 mod file_lock;
@@ -96,9 +98,13 @@ impl Local {
     /// Opens the store (creating and migrating it) and starts the writer. Fails, touching
     /// nothing, if the database cannot be used.
     pub fn open(config: HistoryConfig) -> Result<Self, StoreError> {
-        let store = match &config.location {
+        let mut store = match &config.location {
             Some(location) => Some(Store::open(location, config.max_bytes)?),
             None => None,
+        };
+        let checkpointer = match (&mut store, &config.location) {
+            (Some(store), Some(Location::File(path))) => Some(store.checkpoint_elsewhere(path)?),
+            _ => None,
         };
         let rooms = match &store {
             Some(store) => store::rooms(store.connection())?.into_iter().collect(),
@@ -125,7 +131,8 @@ impl Local {
             thread: Mutex::new(None),
             expiry: Mutex::new(None),
         });
-        let mut worker = Writer::new(store, commands, Arc::downgrade(&inner), &config);
+        let mut worker =
+            Writer::new(store, checkpointer, commands, Arc::downgrade(&inner), &config);
         let thread = std::thread::Builder::new()
             .name("history-writer".into())
             .spawn(move || worker.run())

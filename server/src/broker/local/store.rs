@@ -204,6 +204,15 @@ impl Store {
         &self.conn
     }
 
+    /// Starts the checkpointer thread for this database file, and hands it the log's
+    /// checkpoints in place of the writing connection's automatic ones.
+    pub(super) fn checkpoint_elsewhere(
+        &mut self,
+        path: &Path,
+    ) -> Result<super::checkpoint::Checkpointer, StoreError> {
+        super::checkpoint::Checkpointer::start(&mut self.conn, path)
+    }
+
     /// Stores `rows` in one transaction: all or none.
     pub fn append(&mut self, rows: &[Row<'_>]) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;

@@ -11,6 +11,7 @@ use tokio::sync::mpsc;
 use tracing::{error, info, warn};
 use uuid::Uuid;
 
+use super::checkpoint::Checkpointer;
 use super::deletion::{self, Wipe};
 use super::store::{Location, Row, Store};
 use super::{Command, Inner, expiry};
@@ -22,6 +23,8 @@ use crate::sync::lock;
 
 pub(super) struct Writer {
     store: Option<Store>,
+    /// Copies the log into a database file, off this thread; stopped after the store closes.
+    _checkpointer: Option<Checkpointer>,
     commands: mpsc::Receiver<Command>,
     /// Each room's last sequence number.
     last_seq: HashMap<RoomName, u64>,
@@ -38,12 +41,14 @@ pub(super) struct Writer {
 impl Writer {
     pub(super) fn new(
         store: Option<Store>,
+        checkpointer: Option<Checkpointer>,
         commands: mpsc::Receiver<Command>,
         inner: std::sync::Weak<Inner>,
         config: &HistoryConfig,
     ) -> Self {
         Self {
             store,
+            _checkpointer: checkpointer,
             commands,
             last_seq: HashMap::new(),
             kept_from: HashMap::new(),
