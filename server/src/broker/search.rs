@@ -1,8 +1,9 @@
 //! Searching a room's stored messages, on both backends: the newest matches first, a page at a
 //! time, deleted messages never among them.
 //!
-//! - one node: SQLite's full-text index (FTS5, schema 7), kept in step with the messages by
-//!   triggers, so stored, deleted and pruned messages are found or not in the same
+//! - one node: SQLite's full-text index (FTS5, schemas 7 and 8). A stored message is indexed
+//!   just after its broadcast, and a search waits for the index to take every message
+//!   broadcast before it was asked; triggers take deleted and pruned messages out in the same
 //!   transaction (`local/search.rs`);
 //! - several nodes: a scan of the room's stream, newest first, with a case-insensitive
 //!   substring match, bounded by [`SEARCH_SCAN`](crate::limits::SEARCH_SCAN) entries read

@@ -80,6 +80,11 @@ struct Inner {
     /// Rooms whose numbers the writer holds in memory, as of its last batch.
     remembered: std::sync::atomic::AtomicUsize,
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// Batches of messages the writer has broadcast, counted as it starts broadcasting each.
+    broadcast: std::sync::atomic::AtomicU64,
+    /// Batches whose messages are in the full-text index (or failed to go in): a search waits
+    /// until every batch broadcast before it was asked is here.
+    indexed: tokio::sync::watch::Sender<u64>,
     /// The task that asks the writer to look for expired messages, once started.
     expiry: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
@@ -129,6 +134,8 @@ impl Local {
             rooms: Mutex::new(rooms),
             remembered: std::sync::atomic::AtomicUsize::new(0),
             thread: Mutex::new(None),
+            broadcast: std::sync::atomic::AtomicU64::new(0),
+            indexed: tokio::sync::watch::Sender::new(0),
             expiry: Mutex::new(None),
         });
         let mut worker =
@@ -230,6 +237,9 @@ impl Local {
         before: Option<u64>,
         limit: u32,
     ) -> Result<crate::broker::Found, RequestError> {
+        // What the asker has seen is found: the index takes a message just after its broadcast.
+        let seen = self.inner.broadcast.load(std::sync::atomic::Ordering::Acquire);
+        let _ = self.inner.indexed.subscribe().wait_for(|indexed| *indexed >= seen).await;
         let what = room.clone();
         self.read(room, crate::broker::Found::default(), move |conn| {
             search::search(conn, &what, text.as_str(), before, limit)
@@ -358,6 +368,32 @@ mod tests {
     use crate::broker::InFlight;
     use crate::hub::RoomChannel;
     use crate::limits::ROOM_BACKLOG_LOW;
+
+    /// A search waits until the messages broadcast before it was asked are in the index: the
+    /// writer indexes a batch just after broadcasting it, and the asker has seen them.
+    #[tokio::test]
+    async fn a_search_waits_for_the_index_to_take_what_was_broadcast() {
+        let dir = tempfile::tempdir().unwrap();
+        let history = Local::open(HistoryConfig {
+            location: Some(Location::File(dir.path().join("history.db"))),
+            ..HistoryConfig::default()
+        })
+        .unwrap();
+        // As the writer leaves it between broadcasting a batch and indexing it.
+        history.inner.broadcast.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        let text = protocol::Label::parse("hi").unwrap();
+        let asking = history.clone();
+        let mut search =
+            tokio::spawn(async move { asking.search(RoomName::lobby(), text, None, 10).await });
+        assert!(
+            tokio::time::timeout(Duration::from_millis(200), &mut search).await.is_err(),
+            "the search did not wait for the index"
+        );
+        history.inner.indexed.send_replace(1);
+        let found = tokio::time::timeout(Duration::from_secs(5), search).await.unwrap().unwrap();
+        assert!(found.unwrap().messages.is_empty());
+        history.close().await;
+    }
 
     /// The writer wakes a room's waiting senders once it has dealt with a batch: messages it
     /// refused (a failed commit) lower the backlog with no member reading to say so.

@@ -101,6 +101,13 @@ const MIGRATIONS: &[&str] = &[
         INSERT INTO messages_fts (rowid, text)
             SELECT (new.room_id << 40) | new.seq, new.text WHERE new.kind != 2;
     END;",
+    // 8: stored messages are indexed after they are broadcast, in a transaction of their own
+    // (`search::index`), not by a trigger inside the commit the broadcast waits for. Each room
+    // records the last `seq` the index has seen; every message up to here is in it.
+    "DROP TRIGGER messages_fts_insert;
+    ALTER TABLE rooms ADD COLUMN indexed_through INTEGER NOT NULL DEFAULT 0;
+    UPDATE rooms SET indexed_through =
+        MAX(pruned_through, IFNULL((SELECT MAX(seq) FROM messages WHERE room_id = rooms.id), 0));",
 ];
 
 /// The schema version this program writes.

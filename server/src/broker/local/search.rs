@@ -1,7 +1,11 @@
 //! Full-text search of a room's messages on one node: SQLite's FTS5 index of schema 7, whose
 //! rowid is `room_id << ROWID_SHIFT | seq`, so a room's matches before a `seq` are one rowid
-//! range read newest first. Triggers keep the index in step with the messages; deleted and
-//! pruned messages are not in it.
+//! range read newest first. Deleted and pruned messages are not in it.
+//!
+//! A stored message is indexed after its broadcast, in a transaction of its own ([`index`]):
+//! the commit its members wait for stores the message alone. Each room records the last `seq`
+//! the index has seen (`rooms.indexed_through`), so what a crash left unindexed is indexed at
+//! the next start ([`index_all`]). Triggers take deleted and pruned messages out.
 
 use protocol::RoomName;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -12,6 +16,54 @@ use crate::broker::Found;
 /// Bits of an index rowid that hold the message's `seq`; the room's id is above them. A room
 /// would need a trillion messages, and a server eight million room names, to overflow it.
 pub const ROWID_SHIFT: u32 = 40;
+
+/// Indexes the messages of `rooms` stored since each was last indexed, in one transaction.
+/// (The `40` in the statements is [`ROWID_SHIFT`].)
+pub fn index<'a>(
+    conn: &Connection,
+    rooms: impl IntoIterator<Item = &'a RoomName>,
+) -> Result<(), StoreError> {
+    let tx = conn.unchecked_transaction()?;
+    {
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO messages_fts (rowid, text)
+             SELECT (m.room_id << 40) | m.seq, m.text
+             FROM rooms r JOIN messages m ON m.room_id = r.id AND m.seq > r.indexed_through
+             WHERE r.name = ?1 AND m.kind != 2",
+        )?;
+        let mut through = tx.prepare_cached(
+            "UPDATE rooms SET indexed_through = MAX(indexed_through,
+                IFNULL((SELECT MAX(seq) FROM messages WHERE room_id = rooms.id), 0))
+             WHERE name = ?1",
+        )?;
+        for room in rooms {
+            insert.execute([room.as_str()])?;
+            through.execute([room.as_str()])?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Indexes every room's messages stored since it was last indexed (at start-up: what a crash
+/// between a commit and its indexing left out).
+pub fn index_all(conn: &Connection) -> Result<(), StoreError> {
+    let tx = conn.unchecked_transaction()?;
+    tx.execute(
+        "INSERT INTO messages_fts (rowid, text)
+         SELECT (m.room_id << 40) | m.seq, m.text
+         FROM rooms r JOIN messages m ON m.room_id = r.id AND m.seq > r.indexed_through
+         WHERE m.kind != 2",
+        [],
+    )?;
+    tx.execute(
+        "UPDATE rooms SET indexed_through = MAX(indexed_through,
+            IFNULL((SELECT MAX(seq) FROM messages WHERE room_id = rooms.id), 0))",
+        [],
+    )?;
+    tx.commit()?;
+    Ok(())
+}
 
 /// The FTS5 query for what a person typed: every word must appear, each as written or as the
 /// start of a longer word (`rel` finds "release"). Each word is quoted, so no character of
@@ -70,7 +122,65 @@ pub fn search(
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use protocol::{MessageKind, Nick, Stored, Text};
+    use uuid::Uuid;
+
     use super::*;
+    use crate::broker::local::store::{Location, Row, Store};
+
+    fn stored(seq: u64, text: &str) -> Stored {
+        Stored {
+            account: false,
+            id: Uuid::now_v7(),
+            seq,
+            from: Nick::parse("ann").unwrap(),
+            kind: MessageKind::Say,
+            text: Some(Text::parse(text).unwrap()),
+            ts: 1_700_000_000_000 + seq,
+        }
+    }
+
+    fn texts(found: &Found) -> Vec<&str> {
+        found.messages.iter().filter_map(|m| m.text.as_ref().map(Text::as_str)).collect()
+    }
+
+    /// Messages stored but not yet indexed when the server stopped (a crash between the
+    /// commit and the indexing) are indexed when the database is opened again; a message
+    /// deleted in between never is.
+    #[test]
+    fn what_a_crash_left_unindexed_is_indexed_at_the_next_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let location = Location::File(dir.path().join("history.db"));
+        let room = RoomName::parse("rust").unwrap();
+        {
+            let mut store = Store::open(&location, None).unwrap();
+            let first = [stored(1, "indexed at once")];
+            let rows: Vec<Row<'_>> =
+                first.iter().map(|stored| Row { room: &room, stored }).collect();
+            store.append(&rows).unwrap();
+            index(store.connection(), [&room]).unwrap();
+            let later =
+                [stored(2, "stored before the crash"), stored(3, "deleted before the crash")];
+            let rows: Vec<Row<'_>> =
+                later.iter().map(|stored| Row { room: &room, stored }).collect();
+            store.append(&rows).unwrap();
+            store
+                .connection()
+                .execute("UPDATE messages SET text = '', kind = 2 WHERE seq = 3", [])
+                .unwrap();
+            assert_eq!(
+                texts(&search(store.connection(), &room, "crash", None, 10).unwrap()),
+                Vec::<&str>::new()
+            );
+        }
+        let store = Store::open(&location, None).unwrap();
+        let found = search(store.connection(), &room, "crash", None, 10).unwrap();
+        assert_eq!(texts(&found), ["stored before the crash"]);
+        let found = search(store.connection(), &room, "once", None, 10).unwrap();
+        assert_eq!(texts(&found), ["indexed at once"], "indexed twice, or not at all");
+    }
 
     /// What a person types never reaches FTS5 as syntax: each word is one quoted prefix.
     #[test]

@@ -185,6 +185,7 @@ impl Store {
         }
         schema::migrate(&mut conn)
             .map_err(|source| StoreError::Schema { path: path.clone(), source })?;
+        super::search::index_all(&conn)?;
         let lock = lock.map(FileLock::keep);
         Ok(Self { conn, room_ids: HashMap::new(), _lock: lock })
     }

@@ -1,10 +1,11 @@
 //! The writer thread of one node: it takes whatever has queued up, numbers the messages,
 //! stores them in one transaction (group commit), and only then broadcasts them; then it
-//! carries out the batch's deletions. Between batches it prunes, by count after each commit
-//! and by age a step at a time, and empties the write-ahead log when a deletion left it
-//! full.
+//! indexes them for search and carries out the batch's deletions. Between batches it prunes,
+//! by count after each commit and by age a step at a time, and empties the write-ahead log
+//! when a deletion left it full.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::Ordering;
 
 use protocol::{RoomName, Stored, now_millis};
 use tokio::sync::mpsc;
@@ -14,7 +15,7 @@ use uuid::Uuid;
 use super::checkpoint::Checkpointer;
 use super::deletion::{self, Wipe};
 use super::store::{Location, Row, Store};
-use super::{Command, Inner, expiry};
+use super::{Command, Inner, expiry, search};
 use crate::broker::{Delete, HistoryConfig, Say};
 use crate::event::Event;
 use crate::hub::BatchRooms;
@@ -210,6 +211,8 @@ impl Writer {
             }
         }
         crate::metrics::messages_stored(says.len());
+        let inner = self.inner.upgrade();
+        let batch = inner.as_ref().map(|inner| inner.broadcast.fetch_add(1, Ordering::AcqRel) + 1);
         for (say, stored) in says.iter().zip(stored) {
             // Just numbered, never a tombstone.
             if let Some(message) = stored.into_message(say.room.clone()) {
@@ -217,6 +220,15 @@ impl Writer {
             }
         }
         let rooms: BTreeSet<&RoomName> = says.iter().map(|s| &s.room).collect();
+        // Indexed for search only now: the members were not kept waiting for it.
+        if let Some(store) = &self.store
+            && let Err(e) = search::index(store.connection(), rooms.iter().copied())
+        {
+            warn!(error = %e, "cannot index messages for search; the next message tries again");
+        }
+        if let (Some(inner), Some(batch)) = (inner, batch) {
+            inner.indexed.send_replace(batch);
+        }
         self.prune(rooms.clone());
         self.forget_rooms_beyond(&rooms);
     }
@@ -237,7 +249,7 @@ impl Writer {
         }
         if let Some(inner) = self.inner.upgrade() {
             let remembered = self.last_seq.len().max(self.kept_from.len());
-            inner.remembered.store(remembered, std::sync::atomic::Ordering::Relaxed);
+            inner.remembered.store(remembered, Ordering::Relaxed);
         }
     }
 
