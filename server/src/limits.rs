@@ -208,6 +208,12 @@ pub const HISTORY_ON_JOIN: u32 = 50;
 /// queue (and the server's memory) growing while the disk is slow.
 pub const HISTORY_QUEUE: usize = 16 * 1024;
 
+/// Stored batches the local writer may have handed to the broadcaster task before it waits
+/// for the task: the task sends each at once, so this is only reached when the runtime is far
+/// behind, and then the writer's own queue ([`HISTORY_QUEUE`]) fills and senders are told the
+/// server is busy.
+pub const BROADCAST_QUEUE: usize = 64;
+
 /// Most messages committed in one transaction: big enough that a burst costs few commits, small
 /// enough that the first message of a batch is not kept waiting for the last.
 pub const MAX_COMMIT_BATCH: usize = 256;

@@ -16,12 +16,19 @@ use tracing::{error, warn};
 
 use super::store::{BUSY_TIMEOUT, Store, StoreError, from_sql, kind_to_sql, to_sql};
 use crate::broker::Delete;
+use crate::event::SharedEvent;
+use crate::hub::RoomChannel;
 use crate::limits::{WIPE_RETRY, WIPE_TRIES};
 
-/// Decides and stores `deletes`, empties the write-ahead log, then sends each room its
-/// `deleted` events and each refused requester why. Without a store (history off) there is
-/// no message to delete.
-pub(super) fn apply(store: Option<&mut Store>, deletes: &[Delete], wipe: &mut Wipe) {
+/// Decides and stores `deletes`, empties the write-ahead log, then adds each room's `deleted`
+/// events to `out` and tells each refused requester why. Without a store (history off) there
+/// is no message to delete.
+pub(super) fn apply(
+    store: Option<&mut Store>,
+    deletes: &[Delete],
+    wipe: &mut Wipe,
+    out: &mut Vec<(RoomChannel, SharedEvent)>,
+) {
     let Some(store) = store else {
         for delete in deletes {
             delete.refuse(RequestError::new(
@@ -47,7 +54,7 @@ pub(super) fn apply(store: Option<&mut Store>, deletes: &[Delete], wipe: &mut Wi
     let ts = now_millis();
     for (delete, verdict) in deletes.iter().zip(verdicts) {
         match verdict {
-            Ok(seq) => delete.room_tx.send(delete.event(seq, ts)),
+            Ok(seq) => out.push((delete.room_tx.clone(), delete.event(seq, ts))),
             Err(refusal) => delete.refuse(refusal),
         }
     }

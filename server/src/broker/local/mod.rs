@@ -11,6 +11,8 @@
 //! - [`schema`]: the tables and their migrations.
 //! - [`store`]: the SQLite calls.
 //! - [`expiry`]: pruning by age (`--history-max-age`), a bounded step at a time.
+//! - [`broadcaster`]: the task that sends what the writer stored to the rooms, from the
+//!   runtime.
 //! - [`checkpoint`]: the checkpointer thread: the log copied into the file off the writer.
 //! - [`deletion`]: deleting messages: found by id, checked, emptied; the log wiped.
 //! - [`file_lock`]: one chat-server per database file.
@@ -22,6 +24,7 @@
 
 pub mod accounts;
 pub mod authority;
+mod broadcaster;
 mod checkpoint;
 mod deletion;
 mod expiry;
@@ -42,7 +45,7 @@ use tracing::warn;
 
 pub use super::room_set::RoomSet;
 use super::{Delete, HistoryConfig, Page, Say, Ticket};
-use crate::limits::HISTORY_QUEUE;
+use crate::limits::{BROADCAST_QUEUE, HISTORY_QUEUE};
 use crate::sync::lock;
 use store::Store;
 pub use store::{Location, StoreError};
@@ -80,6 +83,8 @@ struct Inner {
     /// Rooms whose numbers the writer holds in memory, as of its last batch.
     remembered: std::sync::atomic::AtomicUsize,
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// The broadcaster task: it ends after the writer, once it has sent the last batch.
+    broadcaster: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// Batches of messages the writer has broadcast, counted as it starts broadcasting each.
     broadcast: std::sync::atomic::AtomicU64,
     /// Batches whose messages are in the full-text index (or failed to go in): a search waits
@@ -134,12 +139,15 @@ impl Local {
             rooms: Mutex::new(rooms),
             remembered: std::sync::atomic::AtomicUsize::new(0),
             thread: Mutex::new(None),
+            broadcaster: Mutex::new(None),
             broadcast: std::sync::atomic::AtomicU64::new(0),
             indexed: tokio::sync::watch::Sender::new(0),
             expiry: Mutex::new(None),
         });
+        let (deliveries, to_send) = mpsc::channel(BROADCAST_QUEUE);
+        *lock(&inner.broadcaster) = Some(broadcaster::spawn(to_send));
         let mut worker =
-            Writer::new(store, checkpointer, commands, Arc::downgrade(&inner), &config);
+            Writer::new(store, checkpointer, commands, deliveries, Arc::downgrade(&inner), &config);
         let thread = std::thread::Builder::new()
             .name("history-writer".into())
             .spawn(move || worker.run())
@@ -315,6 +323,10 @@ impl Local {
         }
         if let Some(thread) = thread {
             let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+        let broadcaster = lock(&self.inner.broadcaster).take();
+        if let Some(task) = broadcaster {
+            let _ = task.await;
         }
     }
 }

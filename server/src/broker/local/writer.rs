@@ -12,13 +12,14 @@ use tokio::sync::mpsc;
 use tracing::{error, info, warn};
 use uuid::Uuid;
 
+use super::broadcaster::Delivery;
 use super::checkpoint::Checkpointer;
 use super::deletion::{self, Wipe};
 use super::store::{Location, Row, Store};
 use super::{Command, Inner, expiry, search};
-use crate::broker::{Delete, HistoryConfig, Say};
-use crate::event::Event;
-use crate::hub::BatchRooms;
+use crate::broker::{Delete, HistoryConfig, Say, Ticket};
+use crate::event::{Event, SharedEvent};
+use crate::hub::RoomChannel;
 use crate::limits::{MAX_COMMIT_BATCH, PRUNE_CHUNK, PRUNE_SLACK, ROOMS_REMEMBERED};
 use crate::sync::lock;
 
@@ -37,6 +38,10 @@ pub(super) struct Writer {
     expiry: Option<expiry::Expiry>,
     /// Emptying the write-ahead log after deletions.
     wipe: Wipe,
+    /// Where stored batches go to be sent ([`super::broadcaster`]).
+    deliveries: mpsc::Sender<Delivery>,
+    /// The events of the batch at hand, in the order they are to be sent.
+    out: Vec<(RoomChannel, SharedEvent)>,
 }
 
 impl Writer {
@@ -44,6 +49,7 @@ impl Writer {
         store: Option<Store>,
         checkpointer: Option<Checkpointer>,
         commands: mpsc::Receiver<Command>,
+        deliveries: mpsc::Sender<Delivery>,
         inner: std::sync::Weak<Inner>,
         config: &HistoryConfig,
     ) -> Self {
@@ -57,6 +63,8 @@ impl Writer {
             keep: config.keep,
             expiry: expiry::Expiry::new(config),
             wipe: Wipe::new(matches!(config.location, Some(Location::File(_)))),
+            deliveries,
+            out: Vec::new(),
         }
     }
 
@@ -100,20 +108,19 @@ impl Writer {
     /// Stores the messages of a batch in one transaction, broadcasts them, carries out its
     /// deletions (after the messages: one may be among them), then answers reads.
     fn handle(&mut self, batch: &mut Vec<Command>) {
-        let mut says = Vec::new();
-        let mut deletes: Vec<Delete> = Vec::new();
-        let mut tickets = Vec::new();
+        let (mut says, mut said) = (Vec::new(), Vec::new());
+        let (mut deletes, mut deleting): (Vec<Delete>, _) = (Vec::new(), Vec::new());
         let mut reads = Vec::new();
         let mut look = false;
         for command in batch.drain(..) {
             match command {
                 Command::Say(say, ticket) => {
                     says.push(say);
-                    tickets.push(ticket);
+                    said.push(ticket);
                 }
                 Command::Delete(delete, ticket) => {
                     deletes.push(delete);
-                    tickets.push(ticket);
+                    deleting.push(ticket);
                 }
                 Command::Read(read) => reads.push(read),
                 Command::Expire => look = true,
@@ -127,18 +134,12 @@ impl Writer {
             warn!(error = %e, "cannot look for messages past their age");
         }
         if !says.is_empty() {
-            self.commit(says);
+            self.commit(says, said);
         }
         if !deletes.is_empty() {
-            deletion::apply(self.store.as_mut(), &deletes, &mut self.wipe);
+            deletion::apply(self.store.as_mut(), &deletes, &mut self.wipe, &mut self.out);
+            self.deliver(deleting);
         }
-        // Stored and broadcast, or refused: no longer on their way.
-        let mut rooms = BatchRooms::default();
-        for ticket in &tickets {
-            rooms.add(ticket.room());
-        }
-        drop(tickets);
-        rooms.wake_senders();
         for read in reads {
             match &self.store {
                 Some(store) => read(store.connection()),
@@ -165,7 +166,20 @@ impl Writer {
         *seq
     }
 
-    fn commit(&mut self, says: Vec<Say>) {
+    /// Hands the events gathered so far, and the tickets of the messages they settle, to the
+    /// broadcaster task. Only a runtime that is shutting down has no broadcaster left; nobody
+    /// is listening then.
+    fn deliver(&mut self, tickets: Vec<Ticket>) {
+        let delivery = Delivery { events: std::mem::take(&mut self.out), tickets };
+        let _ = self.deliveries.blocking_send(delivery);
+        // The members' sessions go first: on a core shared with the runtime, what the writer
+        // does next (indexing, pruning) would otherwise hold back their writes.
+        std::thread::yield_now();
+    }
+
+    /// Numbers and stores `says`, hands them to the broadcaster, then indexes them for search
+    /// and prunes their rooms; or, if they cannot be stored, tells each sender why.
+    fn commit(&mut self, says: Vec<Say>, tickets: Vec<Ticket>) {
         let before: HashMap<RoomName, u64> = says
             .iter()
             .filter_map(|s| self.last_seq.get(&s.room).map(|seq| (s.room.clone(), *seq)))
@@ -201,6 +215,7 @@ impl Writer {
                 for say in &says {
                     say.refuse(&e.to_string());
                 }
+                self.deliver(tickets);
                 return;
             }
             if let Some(inner) = self.inner.upgrade() {
@@ -216,9 +231,10 @@ impl Writer {
         for (say, stored) in says.iter().zip(stored) {
             // Just numbered, never a tombstone.
             if let Some(message) = stored.into_message(say.room.clone()) {
-                say.room_tx.send(Event::new(message));
+                self.out.push((say.room_tx.clone(), Event::new(message)));
             }
         }
+        self.deliver(tickets);
         let rooms: BTreeSet<&RoomName> = says.iter().map(|s| &s.room).collect();
         // Indexed for search only now: the members were not kept waiting for it.
         if let Some(store) = &self.store

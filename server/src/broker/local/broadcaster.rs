@@ -1,0 +1,49 @@
+//! The broadcaster task of one node: it sends what the writer thread has stored to the rooms'
+//! channels, from the runtime.
+//!
+//! A send wakes the session of every member of the room. Sent from the writer thread, outside
+//! the runtime, the first wake starts a worker that may take the CPU from the writer before it
+//! has woken the rest (on one core it always can), and the members woken last wait for those
+//! woken first to be written to. From a task, the writer wakes one task, and the members'
+//! wakes go to that worker's own queue, in order. The writer goes on meanwhile (indexing,
+//! pruning, the next batch); batches reach the task, and so the rooms, in the order stored.
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::broker::Ticket;
+use crate::event::SharedEvent;
+use crate::hub::{BatchRooms, RoomChannel};
+
+/// What one batch sends: its rooms' events, in order, and the tickets of its messages, which
+/// count them as on their way until they are sent.
+pub(super) struct Delivery {
+    pub events: Vec<(RoomChannel, SharedEvent)>,
+    pub tickets: Vec<Ticket>,
+}
+
+/// Starts the task; it ends once the writer drops its end of `deliveries` and the last batch
+/// is sent.
+pub(super) fn spawn(mut deliveries: mpsc::Receiver<Delivery>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        while let Some(delivery) = deliveries.recv().await {
+            delivery.send();
+        }
+    })
+}
+
+impl Delivery {
+    /// Sends the events, then lets the batch's messages go: no longer on their way, and their
+    /// rooms' waiting senders woken once.
+    pub(super) fn send(self) {
+        for (room, event) in self.events {
+            room.send(event);
+        }
+        let mut rooms = BatchRooms::default();
+        for ticket in &self.tickets {
+            rooms.add(ticket.room());
+        }
+        drop(self.tickets);
+        rooms.wake_senders();
+    }
+}
