@@ -122,6 +122,11 @@ struct Args {
     /// load: e.g. chat-server --no-flood-control --max-connections-per-ip 100000.
     #[arg(long, value_name = "HOST:PORT")]
     connect: Option<String>,
+    /// Start the servers without pinning them (or the bench) to a CPU: the scheduler places
+    /// everything, as on a machine where nobody ran taskset. By default, with two CPUs or more,
+    /// the servers run on CPU 0 and the bench on CPU 1.
+    #[arg(long)]
+    no_pin: bool,
     /// Write every run's figures to this CSV file.
     #[arg(long, value_name = "FILE")]
     csv: Option<PathBuf>,
@@ -261,7 +266,7 @@ fn main() -> anyhow::Result<()> {
     };
     process::check_fd_limit((connections + SPARE_FILES) as u64)?;
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let pin = args.connect.is_none() && cpus >= 2 && process::which("taskset");
+    let pin = args.connect.is_none() && !args.no_pin && cpus >= 2 && process::which("taskset");
     let runtime = if pin {
         process::pin_bench();
         // One CPU: a second worker thread would only contend for it, and hand tasks over

@@ -41,7 +41,7 @@ impl Launch {
     /// The pinning, for a scenario's heading.
     pub fn pinned(&self) -> &'static str {
         match (self.pin, self.redis.is_some()) {
-            (false, _) => "",
+            (false, _) => "; nothing pinned: the scheduler places servers and bench",
             (true, false) => "; server on CPU 0, bench on CPU 1",
             (true, true) => {
                 "; servers on CPU 0 (with Redis: both nodes and redis-server too), bench on CPU 1"
