@@ -5,8 +5,7 @@ use anyhow::Context as _;
 use chat_server::config::{Loaded, Reloader};
 use tracing_subscriber::EnvFilter;
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+fn main() -> std::process::ExitCode {
     // A wrong flag or config file: clap's message (naming the file) and status 2.
     let loaded = Loaded::from_args(std::env::args_os()).unwrap_or_else(|e| e.exit());
     if loaded.config.print_config {
@@ -20,7 +19,14 @@ async fn main() -> std::process::ExitCode {
             }
         };
     }
-    match serve(loaded).await {
+    let runtime = match runtime(loaded.config.worker_threads) {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("chat-server: cannot start the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve(loaded)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             // One line with the whole chain ("cannot open the history database: PATH: reason"),
@@ -29,6 +35,15 @@ async fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// The runtime: `--worker-threads`, or one worker per CPU the process may use
+/// (`available_parallelism` reads the affinity mask and the cgroup quota).
+fn runtime(workers: Option<u16>) -> std::io::Result<tokio::runtime::Runtime> {
+    let workers = workers
+        .map(usize::from)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    tokio::runtime::Builder::new_multi_thread().worker_threads(workers).enable_all().build()
 }
 
 async fn serve(loaded: Loaded) -> anyhow::Result<()> {

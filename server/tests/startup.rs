@@ -161,3 +161,35 @@ async fn a_database_in_use_is_refused() {
     let second = Broker::local(file_config(&db)).err().expect("refused");
     assert!(second.to_string().contains("another chat-server is using this database"), "{second}");
 }
+
+/// The runtime's worker threads of a running chat-server, by their names in /proc, once there
+/// are `expected` of them (a thread names itself once it runs) or 5 s have passed.
+fn workers(pid: u32, expected: usize) -> usize {
+    let count = || {
+        std::fs::read_dir(format!("/proc/{pid}/task"))
+            .unwrap()
+            .filter_map(|task| std::fs::read_to_string(task.unwrap().path().join("comm")).ok())
+            .filter(|name| name.trim() == "tokio-runtime-w" || name.trim() == "tokio-rt-worker")
+            .count()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while count() != expected && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    count()
+}
+
+/// `--worker-threads N` gives the runtime N workers; without it, one per CPU this process may
+/// use (the test runs it with the test's own affinity), and a wrong `TOKIO_WORKER_THREADS`
+/// in the environment is not read.
+#[test]
+fn the_runtime_has_one_worker_per_cpu_or_as_many_as_asked() {
+    let asked = ServerProcess::start(&["--no-history", "--worker-threads", "3"], Stdio::null());
+    assert_eq!(workers(asked.child.id(), 3), 3);
+    let cpus = std::thread::available_parallelism().unwrap().get();
+    let mut cmd = ServerProcess::command();
+    cmd.args(["--listen", "127.0.0.1:0", "--plain-listen", "127.0.0.1:0", "--no-history"]);
+    cmd.env("TOKIO_WORKER_THREADS", "many");
+    let default = ServerProcess::spawn(&mut cmd, Stdio::null());
+    assert_eq!(workers(default.child.id(), cpus), cpus);
+}

@@ -81,6 +81,12 @@ pub struct Config {
     #[arg(long, value_name = "ADDR")]
     pub metrics_listen: Option<SocketAddr>,
 
+    /// Worker threads of the runtime that serves the connections. By default one per CPU this
+    /// process may run on, as its CPU affinity and cgroup quota allow (under `taskset -c 0`:
+    /// one). Fewer leaves CPUs to a Redis or a database on the same machine.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub worker_threads: Option<u16>,
+
     /// The chat's name, in the greeting ("Welcome to NAME.").
     #[arg(long, default_value = "chat")]
     pub name: String,
