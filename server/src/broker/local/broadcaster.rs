@@ -28,6 +28,9 @@ pub(super) fn spawn(mut deliveries: mpsc::Receiver<Delivery>) -> JoinHandle<()> 
     tokio::spawn(async move {
         while let Some(delivery) = deliveries.recv().await {
             delivery.send();
+            // The members woken go before the next batch: sent back to back, batches would
+            // fill the rooms' channels faster than any member could read them.
+            tokio::task::yield_now().await;
         }
     })
 }
