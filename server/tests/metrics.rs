@@ -11,19 +11,16 @@ use common::scrape::{free_port, samples, scrape};
 use common::{JsonClient, ServerProcess, WAIT};
 use protocol::{ClientMsg, ErrorCode, RoomName, ServerMsg, Text};
 
-/// A client's hello, message and refused request show in the scrape: the connection, the
-/// session, its nick and room, the message, the error by its code (once); every metric is
-/// `chat_`-named and described.
-#[tokio::test]
-async fn a_scrape_counts_what_a_client_did() {
+/// A server with `--db DB` and metrics on a free port, and Tracy, who said hi in lobby and
+/// got its echo.
+async fn tracy_said_hi(db: &str) -> (ServerProcess, std::net::SocketAddr, JsonClient) {
     let metrics = free_port();
     let listen = metrics.to_string();
     let server = ServerProcess::start(
-        &["--db", ":memory:", "--no-plain", "--metrics-listen", &listen],
+        &["--db", db, "--no-plain", "--metrics-listen", &listen],
         Stdio::null(),
     );
     assert_eq!(server.stdout_line(), format!("chat-server metrics: http://{metrics}/metrics"));
-
     let mut tracy = JsonClient::connect(server.json).await;
     assert!(matches!(tracy.hello("Tracy").await, ServerMsg::Welcome { .. }));
     let lobby = RoomName::lobby();
@@ -31,6 +28,15 @@ async fn a_scrape_counts_what_a_client_did() {
     tracy.recv_until(|m| matches!(m, ServerMsg::Members { room, .. } if *room == lobby)).await;
     tracy.send(ClientMsg::Say { room: lobby.clone(), text: Text::parse("hi").unwrap() }).await;
     tracy.recv_until(|m| matches!(m, ServerMsg::Message { room, .. } if *room == lobby)).await;
+    (server, metrics, tracy)
+}
+
+/// A client's hello, message and refused request show in the scrape: the connection, the
+/// session, its nick and room, the message, the error by its code (once); every metric is
+/// `chat_`-named and described.
+#[tokio::test]
+async fn a_scrape_counts_what_a_client_did() {
+    let (_server, metrics, mut tracy) = tracy_said_hi(":memory:").await;
     tracy.send(ClientMsg::Leave { room: RoomName::parse("rust").unwrap() }).await;
     assert_eq!(tracy.recv_error().await.code, ErrorCode::NotInRoom);
 
@@ -87,19 +93,7 @@ async fn a_scrape_counts_what_a_client_did() {
 async fn a_database_file_is_checkpointed_off_the_writer() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("history.db");
-    let metrics = free_port();
-    let listen = metrics.to_string();
-    let server = ServerProcess::start(
-        &["--db", db.to_str().unwrap(), "--no-plain", "--metrics-listen", &listen],
-        Stdio::null(),
-    );
-    assert_eq!(server.stdout_line(), format!("chat-server metrics: http://{metrics}/metrics"));
-    let mut tracy = JsonClient::connect(server.json).await;
-    assert!(matches!(tracy.hello("Tracy").await, ServerMsg::Welcome { .. }));
-    let lobby = RoomName::lobby();
-    tracy.recv_until(|m| matches!(m, ServerMsg::Members { room, .. } if *room == lobby)).await;
-    tracy.send(ClientMsg::Say { room: lobby.clone(), text: Text::parse("kept").unwrap() }).await;
-    tracy.recv_until(|m| matches!(m, ServerMsg::Message { room, .. } if *room == lobby)).await;
+    let (_server, metrics, _tracy) = tracy_said_hi(db.to_str().unwrap()).await;
 
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {

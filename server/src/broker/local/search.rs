@@ -124,23 +124,11 @@ pub fn search(
 mod tests {
     #![allow(clippy::unwrap_used)]
 
-    use protocol::{MessageKind, Nick, Stored, Text};
-    use uuid::Uuid;
+    use protocol::Text;
 
     use super::*;
+    use crate::broker::local::store::tests::stored;
     use crate::broker::local::store::{Location, Row, Store};
-
-    fn stored(seq: u64, text: &str) -> Stored {
-        Stored {
-            account: false,
-            id: Uuid::now_v7(),
-            seq,
-            from: Nick::parse("ann").unwrap(),
-            kind: MessageKind::Say,
-            text: Some(Text::parse(text).unwrap()),
-            ts: 1_700_000_000_000 + seq,
-        }
-    }
 
     fn texts(found: &Found) -> Vec<&str> {
         found.messages.iter().filter_map(|m| m.text.as_ref().map(Text::as_str)).collect()

@@ -472,4 +472,4 @@ fn kind_from_sql(kind: i64) -> Option<MessageKind> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;

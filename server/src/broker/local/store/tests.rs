@@ -4,7 +4,9 @@
 
 use super::*;
 
-fn stored(seq: u64, text: &str) -> Stored {
+/// A message of ann's (a say when `seq` is even, an action when odd), shared with the other
+/// tests of the local store.
+pub(in crate::broker::local) fn stored(seq: u64, text: &str) -> Stored {
     Stored {
         account: false,
         id: Uuid::now_v7(),
