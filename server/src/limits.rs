@@ -208,6 +208,11 @@ pub const HISTORY_ON_JOIN: u32 = 50;
 /// queue (and the server's memory) growing while the disk is slow.
 pub const HISTORY_QUEUE: usize = 16 * 1024;
 
+/// Longest a search on one node waits for the full-text index to take the messages broadcast
+/// before it was asked (normally well under a millisecond). Past it the search runs anyway:
+/// a writer that stopped indexing costs a search its newest matches, never an answer.
+pub const SEARCH_INDEX_WAIT: Duration = Duration::from_secs(2);
+
 /// Stored batches the local writer may have handed to the broadcaster task before it waits
 /// for the task: the task sends each at once, so this is only reached when the runtime is far
 /// behind, and then the writer's own queue ([`HISTORY_QUEUE`]) fills and senders are told the

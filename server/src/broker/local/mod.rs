@@ -45,7 +45,7 @@ use tracing::warn;
 
 pub use super::room_set::RoomSet;
 use super::{Delete, HistoryConfig, Page, Say, Ticket};
-use crate::limits::{BROADCAST_QUEUE, HISTORY_QUEUE};
+use crate::limits::{BROADCAST_QUEUE, HISTORY_QUEUE, SEARCH_INDEX_WAIT};
 use crate::sync::lock;
 use store::Store;
 pub use store::{Location, StoreError};
@@ -247,7 +247,9 @@ impl Local {
     ) -> Result<crate::broker::Found, RequestError> {
         // What the asker has seen is found: the index takes a message just after its broadcast.
         let seen = self.inner.broadcast.load(std::sync::atomic::Ordering::Acquire);
-        let _ = self.inner.indexed.subscribe().wait_for(|indexed| *indexed >= seen).await;
+        let mut indexed = self.inner.indexed.subscribe();
+        let caught_up = indexed.wait_for(|indexed| *indexed >= seen);
+        let _ = tokio::time::timeout(SEARCH_INDEX_WAIT, caught_up).await;
         let what = room.clone();
         self.read(room, crate::broker::Found::default(), move |conn| {
             search::search(conn, &what, text.as_str(), before, limit)
@@ -381,8 +383,9 @@ mod tests {
     use crate::hub::RoomChannel;
     use crate::limits::ROOM_BACKLOG_LOW;
 
-    /// A search waits until the messages broadcast before it was asked are in the index: the
-    /// writer indexes a batch just after broadcasting it, and the asker has seen them.
+    /// A search waits until the messages broadcast before it was asked are in the index (the
+    /// writer indexes a batch just after broadcasting it, and the asker has seen them), for at
+    /// most `SEARCH_INDEX_WAIT`.
     #[tokio::test]
     async fn a_search_waits_for_the_index_to_take_what_was_broadcast() {
         let dir = tempfile::tempdir().unwrap();
@@ -404,6 +407,13 @@ mod tests {
         history.inner.indexed.send_replace(1);
         let found = tokio::time::timeout(Duration::from_secs(5), search).await.unwrap().unwrap();
         assert!(found.unwrap().messages.is_empty());
+        // An index that never catches up (a writer that stopped) delays a search, no more.
+        history.inner.broadcast.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        let asked = tokio::time::Instant::now();
+        let text = protocol::Label::parse("hi").unwrap();
+        let found = history.search(RoomName::lobby(), text, None, 10).await;
+        assert!(found.unwrap().messages.is_empty());
+        assert!(asked.elapsed() >= SEARCH_INDEX_WAIT);
         history.close().await;
     }
 
