@@ -411,7 +411,10 @@ mod tests {
         history.inner.broadcast.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         let asked = tokio::time::Instant::now();
         let text = protocol::Label::parse("hi").unwrap();
-        let found = history.search(RoomName::lobby(), text, None, 10).await;
+        let search = history.search(RoomName::lobby(), text, None, 10);
+        let found = tokio::time::timeout(SEARCH_INDEX_WAIT * 3, search)
+            .await
+            .expect("a search waited on for an index that never catches up");
         assert!(found.unwrap().messages.is_empty());
         assert!(asked.elapsed() >= SEARCH_INDEX_WAIT);
         history.close().await;
