@@ -48,21 +48,7 @@ pub fn index<'a>(
 /// Indexes every room's messages stored since it was last indexed (at start-up: what a crash
 /// between a commit and its indexing left out).
 pub fn index_all(conn: &Connection) -> Result<(), StoreError> {
-    let tx = conn.unchecked_transaction()?;
-    tx.execute(
-        "INSERT INTO messages_fts (rowid, text)
-         SELECT (m.room_id << 40) | m.seq, m.text
-         FROM rooms r JOIN messages m ON m.room_id = r.id AND m.seq > r.indexed_through
-         WHERE m.kind != 2",
-        [],
-    )?;
-    tx.execute(
-        "UPDATE rooms SET indexed_through = MAX(indexed_through,
-            IFNULL((SELECT MAX(seq) FROM messages WHERE room_id = rooms.id), 0))",
-        [],
-    )?;
-    tx.commit()?;
-    Ok(())
+    index(conn, &super::store::rooms(conn)?)
 }
 
 /// The FTS5 query for what a person typed: every word must appear, each as written or as the
