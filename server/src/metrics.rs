@@ -12,7 +12,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::OnceLock;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use metrics::{Counter, Gauge, Histogram, Unit};
@@ -298,22 +298,21 @@ fn refusal(code: ErrorCode) {
 
 /// Runs `commit` (storing a batch of messages) and records how long it took.
 pub fn timed_commit<T>(commit: impl FnOnce() -> T) -> T {
-    let Some(h) = handles() else { return commit() };
-    let started = Instant::now();
-    let result = commit();
-    h.commit_seconds.record(started.elapsed());
-    result
+    timed(commit, |h, took| h.commit_seconds.record(took))
 }
 
 /// Runs `checkpoint` (copying the write-ahead log into the database file) and records how long
 /// it took. Made at the first checkpoint, not at [`install`]: only a database file has them.
 pub fn timed_checkpoint<T>(checkpoint: impl FnOnce() -> T) -> T {
-    if handles().is_none() {
-        return checkpoint();
-    }
+    timed(checkpoint, |_, took| metrics::histogram!(HISTORY_CHECKPOINT_SECONDS).record(took))
+}
+
+/// Runs `work` and, when metrics are recorded, hands how long it took to `record`.
+fn timed<T>(work: impl FnOnce() -> T, record: impl FnOnce(&Handles, Duration)) -> T {
+    let Some(h) = handles() else { return work() };
     let started = Instant::now();
-    let result = checkpoint();
-    metrics::histogram!(HISTORY_CHECKPOINT_SECONDS).record(started.elapsed());
+    let result = work();
+    record(h, started.elapsed());
     result
 }
 
