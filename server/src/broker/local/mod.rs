@@ -2,12 +2,13 @@
 //!
 //! One writer thread owns the writing connection. Sessions hand it messages ([`Say`]); it
 //! gives each its room's next sequence number, id and time, commits whatever has queued up in
-//! one transaction (group commit), and only then broadcasts the messages on their rooms'
-//! channels. So the sender's echo, its acknowledgement, means "stored", and every member sees
-//! a room's messages in sequence order. Reading (the backlog on join, paging) uses separate
-//! connections that never wait for the writer.
+//! one transaction (group commit), and only then hands them to the broadcaster task, which
+//! sends them on their rooms' channels, batch after batch in the order stored. So the sender's
+//! echo, its acknowledgement, means "stored", and every member sees a room's messages in
+//! sequence order. Reading (the backlog on join, paging) uses separate connections that never
+//! wait for the writer.
 //!
-//! - [`writer`]: the writer thread: numbers, stores, broadcasts, prunes.
+//! - [`writer`]: the writer thread: numbers, stores, hands over, indexes, prunes.
 //! - [`schema`]: the tables and their migrations.
 //! - [`store`]: the SQLite calls.
 //! - [`expiry`]: pruning by age (`--history-max-age`), a bounded step at a time.

@@ -1,6 +1,7 @@
 //! The writer thread of one node: it takes whatever has queued up, numbers the messages,
-//! stores them in one transaction (group commit), and only then broadcasts them; then it
-//! indexes them for search and carries out the batch's deletions. Between batches it prunes,
+//! stores them in one transaction (group commit), and only then hands them to the
+//! broadcaster task ([`super::broadcaster`]); then it indexes them for search and carries out
+//! the batch's deletions. Between batches it prunes,
 //! by count after each commit and by age a step at a time, and empties the write-ahead log
 //! when a deletion left it full.
 
