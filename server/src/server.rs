@@ -136,6 +136,7 @@ pub async fn run(
         shutdown.await;
         info!("shutting down");
         token.cancel();
+        ctx.hub.shut_down();
     };
     tokio::join!(json, plain, signal, ctx.follow_replacements());
     tracker.close();
@@ -246,7 +247,7 @@ impl Accept {
                 self.refuse(stream, peer, dialect(), ByeCode::ServerFull.into());
                 continue;
             };
-            let (hub, info, token) = (self.hub.clone(), self.settings.load(), self.token.clone());
+            let (hub, info) = (self.hub.clone(), self.settings.load());
             let broker = self.broker.clone();
             let dialect = dialect();
             // Where the client speaks first, its first bytes are seen before its session
@@ -256,14 +257,14 @@ impl Accept {
             // the hub, ...) beside the session they were moved into for as long as it runs.
             if !proxied && self.tls.is_none() && !look_for_forgery {
                 let stream = Transport::Tcp(stream);
-                let session = session::run(stream, peer, dialect, hub, info, broker, token);
+                let session = session::run(stream, peer, dialect, hub, info, broker);
                 self.tracker.spawn(session.map(move |()| drop((permit, address_slot))));
                 continue;
             }
             let opening = self.opening().open(stream, peer, address_slot, look_for_forgery);
             let session = opening.then(move |opened| match opened {
                 Opened::Session(stream, client, slot) => {
-                    session::run(stream, client, dialect, hub, info, broker, token)
+                    session::run(stream, client, dialect, hub, info, broker)
                         .map(move |()| drop(slot))
                         .left_future()
                 }

@@ -1,12 +1,13 @@
 //! A session's queue of direct events: private messages, the news that a new connection
-//! took its nick over, and a moderator's orders (leave a room, end). Written by other
-//! sessions through the hub, read by the session. It also carries what the hub needs to know
-//! of the session to match a ban against it: its address and whether it is logged in.
+//! took its nick over, a moderator's orders (leave a room, end), and the server's shutdown.
+//! Written by other sessions through the hub, read by the session. It also carries what the
+//! hub needs to know of the session to match a ban against it: its address and whether it is
+//! logged in.
 
 use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv6Addr};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::task::{Context, Poll};
 
 use futures::task::AtomicWaker;
@@ -33,6 +34,9 @@ struct DirectQueue {
     waker: AtomicWaker,
     /// A new connection took the session's nick over: the session is to end.
     replaced: AtomicBool,
+    /// The server is shutting down: the session is to say goodbye and end. Here rather than
+    /// in a signal of its own, so a session waiting for events waits on one thing less.
+    shutdown: AtomicBool,
     /// A moderator's orders, in the order given; few (one per room the session is in, and an
     /// end), so not bounded like `events`.
     orders: Mutex<Vec<Order>>,
@@ -77,6 +81,8 @@ pub enum DirectEvent {
     /// A new connection took this session's nick over (see [`Hub::claim_nick`](crate::hub::Hub::claim_nick)): the session
     /// has left the hub and is to end.
     Replaced,
+    /// The server is shutting down.
+    Shutdown,
     Order(Order),
 }
 
@@ -112,6 +118,12 @@ impl Direct {
         self.0.waker.wake();
     }
 
+    /// Tells the session the server is shutting down.
+    pub(super) fn shut_down(&self) {
+        self.0.shutdown.store(true, Ordering::Release);
+        self.0.waker.wake();
+    }
+
     /// Gives the session a moderator's order.
     pub fn order(&self, order: Order) {
         crate::sync::lock(&self.0.orders).push(order);
@@ -133,6 +145,22 @@ impl Direct {
     }
 }
 
+/// A look at a session's direct queue that does not keep the session's queue alive, for the
+/// hub's roll of sessions.
+pub(super) struct WeakDirect(Weak<DirectQueue>);
+
+impl WeakDirect {
+    /// The queue, while its session lasts.
+    pub(super) fn upgrade(&self) -> Option<Direct> {
+        self.0.upgrade().map(Direct)
+    }
+
+    /// Whether its session still lasts.
+    pub(super) fn lasts(&self) -> bool {
+        self.0.strong_count() > 0
+    }
+}
+
 /// The session's end of its direct queue. Dropping it closes the queue.
 pub struct DirectReceiver(Arc<DirectQueue>);
 
@@ -151,6 +179,7 @@ impl DirectReceiver {
             len: AtomicUsize::new(0),
             waker: AtomicWaker::new(),
             replaced: AtomicBool::new(false),
+            shutdown: AtomicBool::new(false),
             orders: Mutex::default(),
             has_orders: AtomicBool::new(false),
             peer,
@@ -172,6 +201,11 @@ impl DirectReceiver {
     /// The sending side, for the hub.
     pub fn sender(&self) -> Direct {
         Direct(self.0.clone())
+    }
+
+    /// A look at the queue that lasts no longer than the session, for the hub's roll.
+    pub(super) fn downgrade(&self) -> WeakDirect {
+        WeakDirect(Arc::downgrade(&self.0))
     }
 
     /// The next event already queued, if any. The session asks after every event it takes
@@ -202,6 +236,9 @@ impl DirectReceiver {
         self.0.waker.register(cx.waker());
         if self.replaced() {
             return Poll::Ready(DirectEvent::Replaced);
+        }
+        if self.0.shutdown.load(Ordering::Acquire) {
+            return Poll::Ready(DirectEvent::Shutdown);
         }
         if let Some(order) = self.take_order() {
             return Poll::Ready(DirectEvent::Order(order));

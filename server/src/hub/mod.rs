@@ -27,6 +27,7 @@ mod listing;
 mod people;
 mod reservations;
 mod resume;
+mod roll;
 mod room_channel;
 mod rooms;
 mod sessions;
@@ -73,6 +74,9 @@ pub struct Hub {
     /// Changes to rooms' members and authority so far, and the room list as of some count.
     changes: std::sync::atomic::AtomicU64,
     listing: Mutex<listing::Listing>,
+    /// Every session, registered or not, to tell of the shutdown. Its own lock: a
+    /// connection's start does not wait for the state's.
+    roll: roll::Roll,
 }
 
 #[derive(Default)]
@@ -399,7 +403,19 @@ impl Hub {
             admins: arc_swap::ArcSwap::default(),
             changes: std::sync::atomic::AtomicU64::new(0),
             listing: Mutex::default(),
+            roll: roll::Roll::default(),
         }
+    }
+
+    /// Puts a session that starts on the roll the shutdown is told to.
+    pub fn enlist(&self, direct: &DirectReceiver) {
+        self.roll.enlist(direct);
+    }
+
+    /// The server is shutting down: every session, and any that starts from now on, is told
+    /// (each says goodbye and ends).
+    pub fn shut_down(&self) {
+        self.roll.close();
     }
 
     /// The server's admins (`--admin`): owners of every room, beyond every ban.

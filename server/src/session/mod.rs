@@ -1,7 +1,7 @@
 //! One task per connection: reads requests, carries them out, writes events.
 //!
 //! The task owns its socket and waits, in one `select!`, on the socket, its rooms' broadcast
-//! receivers, its queue of direct events and the shutdown signal. After each wake-up it takes
+//! receivers and its queue of direct events (which brings the shutdown too). After each wake-up it takes
 //! everything else that is ready too and writes the lot with one syscall.
 //!
 //! - this file: the task, its `select!` loop, reading lines.
@@ -44,7 +44,6 @@ use protocol::{LineCodec, Nick, PresenceEvent, ServerMsg};
 
 use tokio::time::{Instant, sleep_until};
 use tokio_util::codec::Decoder;
-use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, error, info_span};
 use uuid::Uuid;
 
@@ -80,11 +79,12 @@ pub fn run<D: Dialect>(
     hub: Arc<Hub>,
     info: Arc<ServerInfo>,
     broker: Broker,
-    shutdown: CancellationToken,
 ) -> impl Future<Output = ()> + Send {
     let id = Uuid::now_v7();
     let span = info_span!("session", peer = crate::log_address::shown(peer), %id);
     span.in_scope(|| debug!(%peer, "connected"));
+    let direct = DirectReceiver::new(peer.ip());
+    hub.enlist(&direct);
     let session = Session {
         id,
         peer: peer.ip(),
@@ -94,7 +94,7 @@ pub fn run<D: Dialect>(
         nick: None,
         logged_in: false,
         rooms: Rooms::default(),
-        direct: DirectReceiver::new(peer.ip()),
+        direct,
         speaking: None,
         out: BytesMut::new(),
         last_batch: 0,
@@ -110,7 +110,6 @@ pub fn run<D: Dialect>(
         queries: Queries::default(),
         throttle: None,
         awaiting: false,
-        shutdown,
     };
     session.serve().instrument(span)
 }
@@ -132,8 +131,8 @@ struct Session<D> {
     logged_in: bool,
     /// The rooms it is in, in the order they were joined, each with its phase.
     rooms: Rooms,
-    /// Private messages; its sending side is given to the hub at registration, so others can
-    /// reach this session directly.
+    /// Private messages, and the shutdown; its sending side is given to the hub at
+    /// registration, so others can reach this session directly.
     direct: DirectReceiver,
     /// While messages this session said are on their way through the broker: their
     /// count and the writer's answers. `None` the rest of the time.
@@ -169,8 +168,6 @@ struct Session<D> {
     /// A request waits for the nodes to decide (a nick claim): no more input is read until
     /// it is answered, so requests are answered in order.
     awaiting: bool,
-    /// Cancelled when the server shuts down.
-    shutdown: CancellationToken,
 }
 
 impl<D: Dialect> Session<D> {
@@ -242,7 +239,6 @@ impl<D: Dialect> Session<D> {
                 timer.as_mut().reset(next);
             }
             let flow = tokio::select! {
-                _ = self.shutdown.cancelled() => Flow::Close(End::Shutdown),
                 // Polled rather than `readable()`, whose future is 168 bytes of the session's.
                 ready = std::future::poll_fn(|cx| self.stream.poll_read_ready(cx)),
                     if !self.input_paused() => match ready {
@@ -281,6 +277,7 @@ impl<D: Dialect> Session<D> {
                         Flow::Continue
                     }
                     DirectEvent::Replaced => Flow::Close(End::Replaced),
+                    DirectEvent::Shutdown => Flow::Close(End::Shutdown),
                     DirectEvent::Order(Order::Leave { room, event }) => {
                         self.removed_from(&room, &event);
                         Flow::Continue
@@ -499,7 +496,7 @@ mod tests {
     /// (an `async fn` keeps its arguments beside the future they were moved into, so `run` and
     /// `serve` are not). Tasks are 128-byte aligned, so a few bytes more can cost 128 per
     /// connection: this bound (for a debug build) keeps growth a decision.
-    const MOST_SESSION_BYTES: usize = 1152;
+    const MOST_SESSION_BYTES: usize = 1072;
 
     #[tokio::test]
     async fn a_session_future_stays_small() {
@@ -515,7 +512,6 @@ mod tests {
             Arc::new(Hub::new(10, 10)),
             Arc::new(ServerInfo::default()),
             broker,
-            CancellationToken::new(),
         );
         let size = size_of_val(&session);
         println!("a session's future: {size} bytes");
