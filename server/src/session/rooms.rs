@@ -231,10 +231,14 @@ impl Rooms {
     /// Cancel-safe: dropping it loses no event.
     pub(super) async fn next(&mut self) -> (usize, Received) {
         loop {
-            if let Some(next) = self.try_next() {
+            let live = self.list.iter().filter(|r| matches!(r.phase, Phase::Live { .. })).count();
+            // One live room's `recv` takes a waiting event itself: a look with `try_next`
+            // first would cost each delivery one more lock of the room's channel.
+            if live > 1
+                && let Some(next) = self.try_next()
+            {
                 return next;
             }
-            let live = self.list.iter().filter(|r| matches!(r.phase, Phase::Live { .. })).count();
             let mut receivers = self.list.iter_mut().enumerate().filter_map(|(index, room)| {
                 match &mut room.phase {
                     Phase::Live { rx, .. } => Some((index, rx)),
