@@ -3,7 +3,8 @@
 
 use anyhow::Context as _;
 use chat_server::config::{Loaded, Reloader};
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::{EnvFilter, Targets};
+use tracing_subscriber::prelude::*;
 
 fn main() -> std::process::ExitCode {
     // A wrong flag or config file: clap's message (naming the file) and status 2.
@@ -46,23 +47,50 @@ fn runtime(workers: Option<u16>) -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().worker_threads(workers).enable_all().build()
 }
 
-async fn serve(loaded: Loaded) -> anyhow::Result<()> {
-    let config = loaded.config.clone();
-    let level = match config.verbose {
+/// Logs to stderr, at the level of `-v`, or as `RUST_LOG` says when it is set and readable.
+///
+/// A `RUST_LOG` of targets and levels is a [`Targets`] filter: an [`EnvFilter`] takes a lock
+/// each time a span is entered and left, and each session's span is, at every wake-up. Only
+/// directives that only `EnvFilter` reads (spans, fields) get one.
+fn init_logging(verbose: u8) {
+    let level = match verbose {
         0 => "info",
         1 => "debug",
         _ => "trace",
     };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let asked = std::env::var("RUST_LOG").ok().filter(|d| !d.trim().is_empty());
+    // Spans and fields are named in brackets (`[session]=debug`, `chat_server[{nick}]=trace`).
+    let targets = match asked.as_deref() {
+        Some(directives) if directives.contains('[') => Err(()),
+        Some(directives) => directives.parse::<Targets>().map_err(drop),
+        None => level.parse::<Targets>().map_err(drop),
+    };
     // Colours only on a terminal: a log file or journal gets plain text, with no escape
     // sequence of ours (and none of a client's: user-supplied values are logged with `?`,
     // which escapes control characters).
     use std::io::IsTerminal as _;
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
-        .init();
+    let ansi = std::io::stderr().is_terminal();
+    let registry = tracing_subscriber::registry();
+    match targets {
+        Ok(targets) => registry.with(targets).with(log_lines(ansi)).init(),
+        Err(_) => {
+            let env = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+            registry.with(env).with(log_lines(ansi)).init();
+        }
+    }
+}
+
+/// The log lines' format and destination, whichever filter is in front of them.
+fn log_lines<S>(ansi: bool) -> impl tracing_subscriber::Layer<S>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    tracing_subscriber::fmt::layer().with_ansi(ansi).with_writer(std::io::stderr)
+}
+
+async fn serve(loaded: Loaded) -> anyhow::Result<()> {
+    let config = loaded.config.clone();
+    init_logging(config.verbose);
     chat_server::log_address::show(config.logs.log_addresses);
     if let (true, Some(file)) = (loaded.secret_open_to_others, &config.config) {
         let shown = file.display();

@@ -193,3 +193,37 @@ fn the_runtime_has_one_worker_per_cpu_or_as_many_as_asked() {
     let default = ServerProcess::spawn(&mut cmd, Stdio::null());
     assert_eq!(workers(default.child.id(), cpus), cpus);
 }
+
+/// Whether a connection's debug line ("connected", in the session's span) is logged when the
+/// binary runs with `args` and `RUST_LOG` set to `rust_log` (or unset).
+fn logs_debug(args: &[&str], rust_log: Option<&str>) -> bool {
+    let dir = tempfile::tempdir().unwrap();
+    let log_path = dir.path().join("server.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut cmd = ServerProcess::command();
+    cmd.args(["--listen", "127.0.0.1:0", "--no-plain", "--no-history"]).args(args);
+    if let Some(directives) = rust_log {
+        cmd.env("RUST_LOG", directives);
+    }
+    let mut server = ServerProcess::spawn(&mut cmd, Stdio::from(log));
+    let client = std::net::TcpStream::connect(server.json).unwrap();
+    // The hello timeout is long: the line is there once the server has ended the session.
+    std::thread::sleep(Duration::from_millis(300));
+    drop(client);
+    server.signal("TERM");
+    assert!(server.wait_exit().success());
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    log.lines().any(|l| l.contains("session{") && l.contains("DEBUG") && l.contains("connected"))
+}
+
+/// `-v` and `RUST_LOG` set the level: directives of targets and levels, and those only the
+/// full filter reads (a span's name), which the server hands to it.
+#[test]
+fn the_log_level_follows_v_and_rust_log() {
+    assert!(!logs_debug(&[], None), "debug at the default level");
+    assert!(logs_debug(&["-v"], None), "-v gives no debug line");
+    assert!(logs_debug(&[], Some("chat_server=debug")), "RUST_LOG of a target");
+    assert!(!logs_debug(&["-v"], Some("warn")), "RUST_LOG wins over -v");
+    assert!(logs_debug(&[], Some("[session]=debug")), "RUST_LOG of a span");
+    assert!(!logs_debug(&["-v"], Some("[nothing]=debug")), "a span's directive is not read");
+}
