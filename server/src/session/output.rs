@@ -1,6 +1,12 @@
 //! What a session writes to its client: events gathered into one batch, written with one
 //! syscall, and a client that does not take its bytes let go of its rooms, then cut off.
+//!
+//! A batch is gathered in a buffer the worker thread lends to the session it polls, and that
+//! the session gives back once the batch is written: a session between batches holds no
+//! buffer (thousands of idle ones would otherwise hold one each), and a delivery costs no
+//! allocation. Only a batch the client does not take at once keeps its buffer.
 
+use std::cell::Cell;
 use std::io::ErrorKind;
 
 use bytes::{Buf, BytesMut};
@@ -15,6 +21,30 @@ use crate::dialect::Dialect;
 use crate::event::{Event, SharedEvent};
 use crate::limits::{MAX_EVENTS_PER_WRITE, MAX_PENDING_OUT, STALL_AFTER, WRITE_TIMEOUT};
 use protocol::ServerMsg;
+
+thread_local! {
+    /// The buffer this thread lends to the session it polls, while none has it.
+    static SPARE: Cell<Option<BytesMut>> = const { Cell::new(None) };
+}
+
+/// Makes `out` the thread's spare buffer if it has none of its own.
+fn borrow_spare(out: &mut BytesMut) {
+    if out.capacity() == 0
+        && let Some(spare) = SPARE.take()
+    {
+        *out = spare;
+    }
+}
+
+/// Gives `out`, written, back to the thread; a buffer grown past [`MAX_PENDING_OUT`] (by one
+/// big event) is freed instead.
+fn return_spare(out: &mut BytesMut) {
+    let mut spare = std::mem::take(out);
+    spare.clear();
+    if spare.capacity() > 0 && spare.capacity() <= MAX_PENDING_OUT {
+        SPARE.set(Some(spare));
+    }
+}
 
 impl<D: Dialect> Session<D> {
     /// Takes the events that are already waiting, without waiting for more, so they go out in
@@ -57,6 +87,7 @@ impl<D: Dialect> Session<D> {
     }
 
     pub(super) fn write(&mut self, msg: &ServerMsg) {
+        borrow_spare(&mut self.out);
         let view = View { nick: self.nick.as_ref(), rooms: &self.rooms };
         crate::metrics::sending(msg);
         self.batch_events += 1;
@@ -64,11 +95,7 @@ impl<D: Dialect> Session<D> {
     }
 
     pub(super) fn write_event(&mut self, event: &Event) {
-        if self.out.is_empty() && self.out.capacity() < self.last_batch {
-            // The first event of a batch: room for as much as the last batch took, so a busy
-            // session does not grow its buffer from nothing each time.
-            self.out.reserve(self.last_batch);
-        }
+        borrow_spare(&mut self.out);
         let view = View { nick: self.nick.as_ref(), rooms: &self.rooms };
         crate::metrics::sending(&event.msg);
         self.batch_events += 1;
@@ -81,15 +108,18 @@ impl<D: Dialect> Session<D> {
     /// reads slowly takes the slow path (boxed, so its timers cost the other sessions nothing).
     pub(super) async fn flush(&mut self) -> Result<(), End> {
         if self.out.is_empty() {
-            // Room made for a batch that did not come goes back too.
-            self.out = BytesMut::new();
+            // A buffer lent for a batch that did not come goes back too.
+            return_spare(&mut self.out);
             self.batch_events = 0;
             return Ok(());
         }
-        let (batch, events) = (self.out.len(), std::mem::take(&mut self.batch_events));
+        let events = std::mem::take(&mut self.batch_events);
         while !self.out.is_empty() {
             match self.stream.try_write(&self.out) {
                 Ok(0) => return Err(End::Dropped("the connection took no bytes".to_owned())),
+                // All of it, as nearly always: cleared, not advanced, so the buffer is lent
+                // again from its start.
+                Ok(written) if written == self.out.len() => self.out.clear(),
                 Ok(written) => self.out.advance(written),
                 Err(e) if e.kind() == ErrorKind::WouldBlock => {
                     Box::pin(self.flush_slowly()).await?;
@@ -104,10 +134,8 @@ impl<D: Dialect> Session<D> {
             Err(e) => return Err(End::Dropped(e.to_string())),
         }
         // The buffer goes back: a session between batches holds none (a member list of a big
-        // room is tens of kilobytes, for each of thousands of idle sessions). The next batch of
-        // events starts with room for one as big as this one was (see `write_event`).
-        self.out = BytesMut::new();
-        self.last_batch = batch.min(MAX_PENDING_OUT);
+        // room is tens of kilobytes, for each of thousands of idle sessions).
+        return_spare(&mut self.out);
         crate::metrics::delivered(events);
         if self.rooms.take_let_go() {
             self.resubscribe();
@@ -142,5 +170,32 @@ impl<D: Dialect> Session<D> {
             }
         };
         written.map_err(|e| End::Dropped(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A written batch's buffer goes back to the thread, the next batch (any session's) is
+    /// gathered in it, and the session keeps none; one grown past the bound is freed.
+    #[test]
+    fn a_written_batch_gives_its_buffer_back_to_the_thread() {
+        let mut first = BytesMut::new();
+        borrow_spare(&mut first);
+        first.extend_from_slice(b"{\"type\":\"pong\",\"token\":1}\n");
+        let buffer = first.as_ptr();
+        return_spare(&mut first);
+        assert_eq!(first.capacity(), 0, "a session between batches holds no buffer");
+        let mut next = BytesMut::new();
+        borrow_spare(&mut next);
+        assert_eq!(next.as_ptr(), buffer, "the next batch is gathered in the same buffer");
+        assert!(next.is_empty());
+
+        next.reserve(MAX_PENDING_OUT + 1);
+        return_spare(&mut next);
+        let mut after = BytesMut::new();
+        borrow_spare(&mut after);
+        assert_eq!(after.capacity(), 0, "a buffer past MAX_PENDING_OUT is not kept");
     }
 }
