@@ -92,13 +92,43 @@ impl Nick {
 fn look_alike_key(name: &str) -> Box<str> {
     let mut key = name.to_uppercase();
     for _ in 0..MAX_KEY_ROUNDS {
-        let next: String = unicode_security::skeleton(&key).flat_map(char::to_lowercase).collect();
+        let next: String = match ascii_skeleton(&key) {
+            Some(mut skeleton) => {
+                skeleton.make_ascii_lowercase();
+                skeleton
+            }
+            None => unicode_security::skeleton(&key).flat_map(char::to_lowercase).collect(),
+        };
         if next == key {
             break;
         }
         key = next;
     }
     key.into()
+}
+
+/// The skeleton of an ASCII `text` whose characters' skeletons are ASCII too (all but `%`'s):
+/// its characters' skeletons one after the other, since the normalisation around the mapping
+/// changes no ASCII. A table look-up per character rather than a search of the confusables:
+/// most names are ASCII, and a join looks up the key of each nick on its members page.
+/// `None` for any other text.
+fn ascii_skeleton(text: &str) -> Option<String> {
+    static TABLE: std::sync::OnceLock<[Option<String>; 128]> = std::sync::OnceLock::new();
+    if !text.is_ascii() {
+        return None;
+    }
+    let table = TABLE.get_or_init(|| {
+        std::array::from_fn(|b| {
+            let c = char::from(u8::try_from(b).unwrap_or(0));
+            let skeleton: String = unicode_security::skeleton(c.encode_utf8(&mut [0; 4])).collect();
+            skeleton.is_ascii().then_some(skeleton)
+        })
+    });
+    let mut skeleton = String::with_capacity(text.len());
+    for b in text.bytes() {
+        skeleton.push_str(table[usize::from(b)].as_deref()?);
+    }
+    Some(skeleton)
 }
 
 /// A room's name with look-alikes folded ("rust", "rսst" with an Armenian "ս", and "rуst"
@@ -280,6 +310,33 @@ mod tests {
 
     /// Nicks that look alike are the same nick: other scripts' look-alike letters, fullwidth
     /// forms, digits that pass for letters; nicks that merely share letters are not.
+    /// The table of ASCII skeletons gives what the full skeleton gives, on every pair of
+    /// ASCII characters (what a key's rounds look at) and on a few names.
+    #[test]
+    fn ascii_keys_are_the_full_skeletons_keys() {
+        let full = |name: &str| -> String {
+            let mut key = name.to_uppercase();
+            for _ in 0..MAX_KEY_ROUNDS {
+                let next: String =
+                    unicode_security::skeleton(&key).flat_map(char::to_lowercase).collect();
+                if next == key {
+                    break;
+                }
+                key = next;
+            }
+            key
+        };
+        for a in 0u8..128 {
+            for b in 0u8..128 {
+                let name = String::from_utf8(vec![a, b]).unwrap();
+                assert_eq!(&*look_alike_key(&name), full(&name), "{name:?}");
+            }
+        }
+        for name in ["Michael", "rnichael", "c00l", "BiII", "bi11", "x_|l1I|_x", "Tracy-42"] {
+            assert_eq!(&*look_alike_key(name), full(name), "{name:?}");
+        }
+    }
+
     #[test]
     fn nick_keys_ignore_confusable_characters() {
         let key = |s: &str| Nick::parse(s).unwrap().key();
