@@ -62,11 +62,15 @@ impl Hub {
     /// Fills in a `members` page's away messages: those of its nicks who are away here.
     pub fn mark_away(&self, page: &mut ServerMsg) {
         let ServerMsg::Members { nicks, away, .. } = page else { return };
+        // The page's keys are made before the hub's lock is taken: a page has up to
+        // `MAX_MEMBERS_PAGE` nicks, and every session waits on that lock.
+        let keys: Vec<NickKey> = nicks.iter().map(Nick::key).collect();
         let state = self.state();
         *away = nicks
             .iter()
-            .filter_map(|nick| {
-                let user = state.users.get(&nick.key())?;
+            .zip(&keys)
+            .filter_map(|(nick, key)| {
+                let user = state.users.get(key)?;
                 Some((nick.clone(), user.away.as_ref()?.text.clone()))
             })
             .collect::<BTreeMap<_, _>>();
