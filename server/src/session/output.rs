@@ -4,7 +4,8 @@
 //! A batch is gathered in a buffer the worker thread lends to the session it polls, and that
 //! the session gives back once the batch is written: a session between batches holds no
 //! buffer (thousands of idle ones would otherwise hold one each), and a delivery costs no
-//! allocation. Only a batch the client does not take at once keeps its buffer.
+//! allocation. A batch the client does not take at once is copied to a buffer of its own size,
+//! and the spare goes back.
 
 use std::cell::Cell;
 use std::io::ErrorKind;
@@ -36,8 +37,8 @@ fn borrow_spare(out: &mut BytesMut) {
     }
 }
 
-/// Gives `out`, written, back to the thread; a buffer grown past [`MAX_PENDING_OUT`] (by one
-/// big event) is freed instead.
+/// Gives `out`, written and never advanced (so its capacity is its whole allocation), back to
+/// the thread; a buffer grown past [`MAX_PENDING_OUT`] (by one big event) is freed instead.
 fn return_spare(out: &mut BytesMut) {
     let mut spare = std::mem::take(out);
     spare.clear();
@@ -114,14 +115,26 @@ impl<D: Dialect> Session<D> {
             return Ok(());
         }
         let events = std::mem::take(&mut self.batch_events);
+        // Whether `out` is still whole (never advanced), so its `capacity` is all it holds:
+        // only then may it be the thread's spare.
+        let mut whole = true;
         while !self.out.is_empty() {
             match self.stream.try_write(&self.out) {
                 Ok(0) => return Err(End::Dropped("the connection took no bytes".to_owned())),
-                // All of it, as nearly always: cleared, not advanced, so the buffer is lent
-                // again from its start.
+                // All of it, as nearly always: cleared, not advanced.
                 Ok(written) if written == self.out.len() => self.out.clear(),
-                Ok(written) => self.out.advance(written),
+                Ok(written) => {
+                    self.out.advance(written);
+                    whole = false;
+                }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    // A slow client keeps a buffer of what is left, not the thread's spare.
+                    let rest = BytesMut::from(&self.out[..]);
+                    let mut spare = std::mem::replace(&mut self.out, rest);
+                    if whole {
+                        return_spare(&mut spare);
+                    }
+                    whole = false;
                     Box::pin(self.flush_slowly()).await?;
                 }
                 Err(e) => return Err(End::Dropped(e.to_string())),
@@ -135,7 +148,11 @@ impl<D: Dialect> Session<D> {
         }
         // The buffer goes back: a session between batches holds none (a member list of a big
         // room is tens of kilobytes, for each of thousands of idle sessions).
-        return_spare(&mut self.out);
+        if whole {
+            return_spare(&mut self.out);
+        } else {
+            self.out = BytesMut::new();
+        }
         crate::metrics::delivered(events);
         if self.rooms.take_let_go() {
             self.resubscribe();
