@@ -58,12 +58,10 @@ fn init_logging(verbose: u8) {
         1 => "debug",
         _ => "trace",
     };
-    let asked = std::env::var("RUST_LOG").ok().filter(|d| !d.trim().is_empty());
-    // Spans and fields are named in brackets (`[session]=debug`, `chat_server[{nick}]=trace`).
-    let targets = match asked.as_deref() {
-        Some(directives) if directives.contains('[') => Err(()),
-        Some(directives) => directives.parse::<Targets>().map_err(drop),
-        None => level.parse::<Targets>().map_err(drop),
+    let targets = match std::env::var("RUST_LOG") {
+        Err(_) => level.parse::<Targets>().ok(),
+        Ok(directives) if only_targets_and_levels(&directives) => directives.parse().ok(),
+        Ok(_) => None,
     };
     // Colours only on a terminal: a log file or journal gets plain text, with no escape
     // sequence of ours (and none of a client's: user-supplied values are logged with `?`,
@@ -72,12 +70,25 @@ fn init_logging(verbose: u8) {
     let ansi = std::io::stderr().is_terminal();
     let registry = tracing_subscriber::registry();
     match targets {
-        Ok(targets) => registry.with(targets).with(log_lines(ansi)).init(),
-        Err(_) => {
+        Some(targets) => registry.with(targets).with(log_lines(ansi)).init(),
+        None => {
             let env = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
             registry.with(env).with(log_lines(ansi)).init();
         }
     }
+}
+
+/// Whether `RUST_LOG` is only `target=level`, `target` and `level` directives, each written
+/// out, which a [`Targets`] filter reads as an [`EnvFilter`] does. Anything else (spans or
+/// fields in brackets, an empty directive, target or level, spaces) goes to an `EnvFilter`,
+/// which reads those its own way.
+fn only_targets_and_levels(directives: &str) -> bool {
+    !directives.is_empty()
+        && !directives.contains(|c: char| c == '[' || c.is_whitespace())
+        && directives.split(',').all(|directive| match directive.split_once('=') {
+            Some((target, level)) => !target.is_empty() && !level.is_empty(),
+            None => !directive.is_empty(),
+        })
 }
 
 /// The log lines' format and destination, whichever filter is in front of them.

@@ -226,4 +226,7 @@ fn the_log_level_follows_v_and_rust_log() {
     assert!(!logs_debug(&["-v"], Some("warn")), "RUST_LOG wins over -v");
     assert!(logs_debug(&[], Some("[session]=debug")), "RUST_LOG of a span");
     assert!(!logs_debug(&["-v"], Some("[nothing]=debug")), "a span's directive is not read");
+    // Read as an `EnvFilter` reads them, as before: empty directives are skipped.
+    assert!(logs_debug(&[], Some("debug,")), "a trailing comma");
+    assert!(!logs_debug(&["-v"], Some("")), "an empty RUST_LOG logs nothing");
 }
