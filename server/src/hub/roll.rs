@@ -10,6 +10,9 @@ use std::sync::Mutex;
 
 use super::direct::{DirectReceiver, WeakDirect};
 
+/// The roll's room, at least, after a sweep.
+const MIN_ROLL: usize = 64;
+
 #[derive(Default)]
 pub(super) struct Roll(Mutex<Entries>);
 
@@ -31,8 +34,14 @@ impl Roll {
         let sessions = &mut entries.sessions;
         if sessions.len() == sessions.capacity() {
             // Swept only when full, and then left at least half empty: each entry is looked
-            // at a bounded number of times however sessions come and go.
+            // at a bounded number of times however sessions come and go. An entry keeps its
+            // ended session's queue allocated until then, so after a burst the roll shrinks
+            // back towards the sessions that last.
             sessions.retain(WeakDirect::lasts);
+            let room = 2 * sessions.len().max(MIN_ROLL);
+            if sessions.capacity() > 2 * room {
+                sessions.shrink_to(room);
+            }
             sessions.reserve(sessions.len().max(1));
         }
         sessions.push(direct.downgrade());
@@ -100,5 +109,22 @@ mod tests {
             roll.enlist(&DirectReceiver::default());
         }
         assert!(roll.entries() <= 4 * lasting.len(), "{} entries", roll.entries());
+    }
+
+    /// After a burst of sessions that end, the roll's room comes back down with the next
+    /// sessions, so the ended ones' queues are not kept allocated.
+    #[test]
+    fn the_roll_shrinks_after_a_burst() {
+        let roll = Roll::default();
+        let burst: Vec<DirectReceiver> = (0..10_000).map(|_| DirectReceiver::default()).collect();
+        for session in &burst {
+            roll.enlist(session);
+        }
+        drop(burst);
+        for _ in 0..20_000 {
+            roll.enlist(&DirectReceiver::default());
+        }
+        let room = crate::sync::lock(&roll.0).sessions.capacity();
+        assert!(room <= 8 * MIN_ROLL, "room for {room} entries after the burst");
     }
 }
