@@ -308,8 +308,6 @@ mod tests {
         assert_eq!(a.key(), b.key());
     }
 
-    /// Nicks that look alike are the same nick: other scripts' look-alike letters, fullwidth
-    /// forms, digits that pass for letters; nicks that merely share letters are not.
     /// The table of ASCII skeletons gives what the full skeleton gives, on every pair of
     /// ASCII characters (what a key's rounds look at) and on a few names.
     #[test]
@@ -337,6 +335,8 @@ mod tests {
         }
     }
 
+    /// Nicks that look alike are the same nick: other scripts' look-alike letters, fullwidth
+    /// forms, digits that pass for letters; nicks that merely share letters are not.
     #[test]
     fn nick_keys_ignore_confusable_characters() {
         let key = |s: &str| Nick::parse(s).unwrap().key();

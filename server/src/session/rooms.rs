@@ -5,7 +5,8 @@
 //! Events are taken with `try_recv` while any are waiting, which costs a slot lock and a
 //! reference-count increment each and allocates nothing per event; only when every live room
 //! is empty does the session wait, on all of them at once (boxing one wait per room when it is
-//! in several). The rooms are taken in turn, so one busy room does not keep the others' events
+//! in several). A session in one live room waits on its `recv` alone, which takes an event
+//! already waiting itself. The rooms are taken in turn, so one busy room does not keep the others' events
 //! waiting.
 
 use futures::future::select_all;
