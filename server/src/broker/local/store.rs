@@ -357,18 +357,22 @@ pub fn rooms(conn: &Connection) -> Result<Vec<RoomName>, StoreError> {
 
 /// The newest `limit` messages of `room` before sequence number `before` (or the newest of
 /// all), oldest first.
+/// The newest messages of a room (`?1`) before a `seq` (`?2`), at most `?3`. Each parameter
+/// is a scalar subquery: SQLite (built with STAT4) compiles a statement again at each run
+/// when a bare parameter is compared with an indexed column or is a `LIMIT`, which cost more
+/// than reading the page. The plan is the same.
+const PAGE: &str = "SELECT m.seq, m.id, m.sender, m.kind, m.text, m.ts, m.account
+    FROM messages m JOIN rooms r ON r.id = m.room_id
+    WHERE r.name = (SELECT ?1) AND m.seq < (SELECT ?2)
+    ORDER BY m.seq DESC LIMIT (SELECT ?3)";
+
 pub fn page(
     conn: &Connection,
     room: &RoomName,
     before: Option<u64>,
     limit: u32,
 ) -> Result<Page, StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT m.seq, m.id, m.sender, m.kind, m.text, m.ts, m.account
-         FROM messages m JOIN rooms r ON r.id = m.room_id
-         WHERE r.name = ?1 AND m.seq < ?2
-         ORDER BY m.seq DESC LIMIT ?3",
-    )?;
+    let mut stmt = conn.prepare_cached(PAGE)?;
     let before = before.map_or(i64::MAX, to_sql);
     // One more than asked: whether it exists says whether this page is the beginning.
     let rows = stmt.query_map(params![room.as_str(), before, i64::from(limit) + 1], row)?;

@@ -55,3 +55,29 @@ fn a_batch_is_stored_all_or_nothing() {
     assert!(page(store.connection(), &room, None, 1000).unwrap().messages.is_empty());
     assert_eq!(store.last_seq(&room).unwrap(), 0);
 }
+
+/// Reading pages of history (a join's backlog, each history request) runs the statement as
+/// prepared once, not compiled again each time, and still reads by the primary key.
+#[test]
+fn reading_pages_does_not_compile_the_statement_again() {
+    let mut store = Store::open(&Location::Memory, None).unwrap();
+    let room = RoomName::parse("rust").unwrap();
+    let messages: Vec<Stored> = (1..=30).map(|i| stored(i, "a message")).collect();
+    let rows: Vec<Row<'_>> = messages.iter().map(|stored| Row { room: &room, stored }).collect();
+    store.append(&rows).unwrap();
+    for before in [None, Some(25), Some(12), Some(3)] {
+        page(store.connection(), &room, before, 5).unwrap();
+    }
+    let statement = store.connection().prepare_cached(PAGE).unwrap();
+    assert_eq!(statement.get_status(rusqlite::StatementStatus::Run), 4);
+    assert_eq!(statement.get_status(rusqlite::StatementStatus::RePrepare), 0);
+    let plan: Vec<String> = store
+        .connection()
+        .prepare(&format!("EXPLAIN QUERY PLAN {PAGE}"))
+        .unwrap()
+        .query_map(params!["rust", 10, 5], |r| r.get(3))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(plan.iter().any(|step| step.contains("PRIMARY KEY (room_id=? AND seq<?)")), "{plan:?}");
+}
