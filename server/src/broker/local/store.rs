@@ -392,6 +392,13 @@ pub fn page(
     Ok(Page { messages, beginning })
 }
 
+/// The oldest messages of a room (`?1`) after a `seq` (`?2`), at most `?3`; its parameters are
+/// scalar subqueries for the reason [`PAGE`]'s are.
+const AFTER: &str = "SELECT m.seq, m.id, m.sender, m.kind, m.text, m.ts, m.account
+    FROM messages m JOIN rooms r ON r.id = m.room_id
+    WHERE r.name = (SELECT ?1) AND m.seq > (SELECT ?2)
+    ORDER BY m.seq LIMIT (SELECT ?3)";
+
 /// The oldest `limit` messages of `room` after sequence number `after`, oldest first.
 pub fn after(
     conn: &Connection,
@@ -399,12 +406,7 @@ pub fn after(
     after: u64,
     limit: u32,
 ) -> Result<Vec<Stored>, StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT m.seq, m.id, m.sender, m.kind, m.text, m.ts, m.account
-         FROM messages m JOIN rooms r ON r.id = m.room_id
-         WHERE r.name = ?1 AND m.seq > ?2
-         ORDER BY m.seq LIMIT ?3",
-    )?;
+    let mut stmt = conn.prepare_cached(AFTER)?;
     let rows = stmt.query_map(params![room.as_str(), to_sql(after), i64::from(limit)], row)?;
     let mut messages = Vec::new();
     for r in rows {

@@ -56,28 +56,33 @@ fn a_batch_is_stored_all_or_nothing() {
     assert_eq!(store.last_seq(&room).unwrap(), 0);
 }
 
-/// Reading pages of history (a join's backlog, each history request) runs the statement as
-/// prepared once, not compiled again each time, and still reads by the primary key.
+/// Reading history (pages: a join's backlog, each history request; what follows a seq: a
+/// member filled in, a client catching up) runs each statement as prepared once, not compiled
+/// again each time, and still reads by the primary key.
 #[test]
-fn reading_pages_does_not_compile_the_statement_again() {
+fn reading_history_does_not_compile_the_statements_again() {
     let mut store = Store::open(&Location::Memory, None).unwrap();
     let room = RoomName::parse("rust").unwrap();
     let messages: Vec<Stored> = (1..=30).map(|i| stored(i, "a message")).collect();
     let rows: Vec<Row<'_>> = messages.iter().map(|stored| Row { room: &room, stored }).collect();
     store.append(&rows).unwrap();
-    for before in [None, Some(25), Some(12), Some(3)] {
-        page(store.connection(), &room, before, 5).unwrap();
+    for at in [25, 12, 3, 20] {
+        page(store.connection(), &room, Some(at), 5).unwrap();
+        after(store.connection(), &room, at, 5).unwrap();
     }
-    let statement = store.connection().prepare_cached(PAGE).unwrap();
-    assert_eq!(statement.get_status(rusqlite::StatementStatus::Run), 4);
-    assert_eq!(statement.get_status(rusqlite::StatementStatus::RePrepare), 0);
-    let plan: Vec<String> = store
-        .connection()
-        .prepare(&format!("EXPLAIN QUERY PLAN {PAGE}"))
-        .unwrap()
-        .query_map(params!["rust", 10, 5], |r| r.get(3))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
-    assert!(plan.iter().any(|step| step.contains("PRIMARY KEY (room_id=? AND seq<?)")), "{plan:?}");
+    for (sql, range) in [(PAGE, "seq<?"), (AFTER, "seq>?")] {
+        let statement = store.connection().prepare_cached(sql).unwrap();
+        assert_eq!(statement.get_status(rusqlite::StatementStatus::Run), 4, "{sql}");
+        assert_eq!(statement.get_status(rusqlite::StatementStatus::RePrepare), 0, "{sql}");
+        let plan: Vec<String> = store
+            .connection()
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .unwrap()
+            .query_map(params!["rust", 10, 5], |r| r.get(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let key = format!("PRIMARY KEY (room_id=? AND {range})");
+        assert!(plan.iter().any(|step| step.contains(&key)), "{sql}: {plan:?}");
+    }
 }
