@@ -77,6 +77,9 @@ pub struct Hub {
     /// Every session, registered or not, to tell of the shutdown. Its own lock: a
     /// connection's start does not wait for the state's.
     roll: roll::Roll,
+    /// How many of this node's users are away; changed under the state's lock, read without
+    /// it: while none is, a members page needs no look-up of its nicks.
+    away_users: std::sync::atomic::AtomicUsize,
 }
 
 #[derive(Default)]
@@ -404,6 +407,7 @@ impl Hub {
             changes: std::sync::atomic::AtomicU64::new(0),
             listing: Mutex::default(),
             roll: roll::Roll::default(),
+            away_users: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 

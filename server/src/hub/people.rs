@@ -6,6 +6,7 @@
 //! nick and memberships, so their away messages are not shown here, and `whois` says so.
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::Ordering;
 
 use protocol::{Label, Nick, NickKey, RoomName, ServerMsg, now_millis};
 use uuid::Uuid;
@@ -40,7 +41,21 @@ impl Hub {
             return;
         }
         if let Some(user) = state.users.get_mut(&key) {
+            let was = user.away.is_some();
             user.away = text.map(|text| Box::new(Away { text, told: HashSet::new() }));
+            match (was, user.away.is_some()) {
+                (false, true) => self.away_users.fetch_add(1, Ordering::Relaxed),
+                (true, false) => self.away_users.fetch_sub(1, Ordering::Relaxed),
+                _ => 0,
+            };
+        }
+    }
+
+    /// A user leaves this node's users (it ended, or was taken over or replaced): if it was
+    /// away, one away user fewer. Called under the state's lock, as `set_away` is.
+    pub(super) fn user_gone(&self, user: &super::User) {
+        if user.away.is_some() {
+            self.away_users.fetch_sub(1, Ordering::Relaxed);
         }
     }
 
@@ -62,6 +77,10 @@ impl Hub {
     /// Fills in a `members` page's away messages: those of its nicks who are away here.
     pub fn mark_away(&self, page: &mut ServerMsg) {
         let ServerMsg::Members { nicks, away, .. } = page else { return };
+        if self.away_users.load(Ordering::Relaxed) == 0 {
+            away.clear();
+            return;
+        }
         // The page's keys are made before the hub's lock is taken: a page has up to
         // `MAX_MEMBERS_PAGE` nicks, and every session waits on that lock.
         let keys: Vec<NickKey> = nicks.iter().map(Nick::key).collect();

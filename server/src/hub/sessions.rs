@@ -139,7 +139,7 @@ impl Hub {
     ) {
         let key = nick.key();
         state.reserved.remove(&key);
-        state.users.insert(
+        let replaced = state.users.insert(
             key,
             User {
                 nick: nick.clone(),
@@ -151,6 +151,9 @@ impl Hub {
                 away: None,
             },
         );
+        if let Some(replaced) = replaced {
+            self.user_gone(&replaced);
+        }
         crate::metrics::registered(state.users.len());
         self.elsewhere.online(session, nick);
     }
@@ -159,6 +162,7 @@ impl Hub {
     /// its rooms as dropped ("reconnected") and is told to end.
     fn take_over(&self, state: &mut State, key: &NickKey) {
         let Some(old) = state.users.remove(key) else { return };
+        self.user_gone(&old);
         crate::metrics::registered(state.users.len());
         let reason = protocol::Label::truncate("reconnected");
         for room in &old.rooms {
@@ -187,6 +191,7 @@ impl Hub {
             return;
         }
         let Some(user) = state.users.remove(&key) else { return };
+        self.user_gone(&user);
         crate::metrics::registered(state.users.len());
         for room in &user.rooms {
             let announcement = presence(room, &user.nick, event.clone());
@@ -290,7 +295,10 @@ impl Hub {
                 self.announce(&entry.tx, session, &event, change);
             }
         }
-        state.users.insert(new_key, user);
+        // The user keeps its away message under its new nick.
+        if let Some(replaced) = state.users.insert(new_key, user) {
+            self.user_gone(&replaced);
+        }
         self.elsewhere.renamed(session, old, new);
         Ok(())
     }

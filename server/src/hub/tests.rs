@@ -357,3 +357,41 @@ impl Hub {
         self.state().users.len()
     }
 }
+
+/// A members page marks who is away here, and stops once they are back or gone: the count of
+/// away users that lets a page skip the look-ups follows marks, returns, renames and ends.
+#[test]
+fn members_pages_mark_away_users_while_they_are_away() {
+    let hub = Hub::new(100, 100);
+    let (m, _m_rx) = register(&hub, "Michael");
+    let (t, _t_rx) = register(&hub, "Tracy");
+    let away_on_page = |hub: &Hub, nicks: &[&Nick]| {
+        let nicks = nicks.iter().map(|n| (*n).clone()).collect();
+        let mut page = ServerMsg::Members {
+            room: RoomName::lobby(),
+            nicks,
+            roles: BTreeMap::new(),
+            after: None,
+            more: false,
+            away: BTreeMap::new(),
+        };
+        hub.mark_away(&mut page);
+        let ServerMsg::Members { away, .. } = page else { unreachable!() };
+        away.into_keys().map(|n| n.as_str().to_owned()).collect::<Vec<_>>()
+    };
+    let text = protocol::Label::truncate("lunch");
+    assert!(away_on_page(&hub, &[&m, &t]).is_empty());
+    hub.set_away(&t, sid(&t), Some(text.clone()));
+    hub.set_away(&t, sid(&t), Some(text.clone()));
+    assert_eq!(away_on_page(&hub, &[&m, &t]), ["Tracy"]);
+    hub.set_away(&m, sid(&m), Some(text.clone()));
+    hub.set_away(&m, sid(&m), None);
+    assert_eq!(away_on_page(&hub, &[&m, &t]), ["Tracy"], "one came back, one is still away");
+    let renamed = nick("Tracy2");
+    hub.rename(&t, sid(&t), &renamed).unwrap();
+    assert_eq!(away_on_page(&hub, &[&m, &renamed]), ["Tracy2"], "away under the new nick");
+    hub.unregister(&renamed, sid(&t), PresenceEvent::Left { reason: None }, false);
+    assert_eq!(hub.away_users.load(std::sync::atomic::Ordering::Relaxed), 0);
+    hub.set_away(&m, sid(&m), Some(text));
+    assert_eq!(away_on_page(&hub, &[&m]), ["Michael"]);
+}
