@@ -623,6 +623,9 @@ async fn what_a_room_owner_cannot_reach() {
     let mut mallory = account(&server, "Mallory").await;
     // U+1031F reads as `*`: its room is a room like any other.
     enter(&mut mallory, "\u{1031f}").await;
+    // Her ownership is stored after the join is answered: the ban waits for it.
+    let (_, claimed) = moderation(&mut mallory, "\u{1031f}").await;
+    assert!(matches!(claimed, Moderation::Claimed), "{claimed:?}");
     mallory
         .send(ClientMsg::Ban {
             room: room("\u{1031f}"),
@@ -631,7 +634,6 @@ async fn what_a_room_owner_cannot_reach() {
             reason: None,
         })
         .await;
-    moderation(&mut mallory, "\u{1031f}").await;
     moderation(&mut mallory, "\u{1031f}").await;
     server.join("Anyone").await;
     mallory.send(ClientMsg::Claim { room: RoomName::lobby() }).await;
