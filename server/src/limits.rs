@@ -208,6 +208,13 @@ pub const HISTORY_ON_JOIN: u32 = 50;
 /// queue (and the server's memory) growing while the disk is slow.
 pub const HISTORY_QUEUE: usize = 16 * 1024;
 
+/// How long the local history writer must have stored nothing before a message is stored at
+/// once, on its sender's thread, instead of through the writer's queue. A message in a quiet
+/// moment skips two hand-offs between threads on its way to its room; a busy server goes on
+/// committing whole batches at a time (group commit), which messages stored one by one would
+/// cost it.
+pub const STORE_AT_ONCE_AFTER: Duration = Duration::from_millis(1);
+
 /// Longest a search on one node waits for the full-text index to take the messages broadcast
 /// before it was asked (normally well under a millisecond). Past it the search runs anyway:
 /// a writer that stopped indexing costs a search its newest matches, never an answer.

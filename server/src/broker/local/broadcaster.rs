@@ -8,9 +8,12 @@
 //! wakes go to that worker's own queue, in order. The writer goes on meanwhile (indexing,
 //! pruning, the next batch); batches reach the task, and so the rooms, in the order stored.
 
+use std::sync::Arc;
+
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use super::handoff::Handoff;
 use crate::broker::Ticket;
 use crate::event::SharedEvent;
 use crate::hub::{BatchRooms, RoomChannel};
@@ -24,10 +27,14 @@ pub(super) struct Delivery {
 
 /// Starts the task; it ends once the writer drops its end of `deliveries` and the last batch
 /// is sent.
-pub(super) fn spawn(mut deliveries: mpsc::Receiver<Delivery>) -> JoinHandle<()> {
+pub(super) fn spawn(
+    mut deliveries: mpsc::Receiver<Delivery>,
+    handoff: Arc<Handoff>,
+) -> JoinHandle<()> {
     tokio::spawn(async move {
         while let Some(delivery) = deliveries.recv().await {
             delivery.send();
+            handoff.sent();
             // The members woken go before the next batch: sent back to back, batches would
             // fill the rooms' channels faster than any member could read them.
             tokio::task::yield_now().await;

@@ -1,27 +1,30 @@
 //! The single-node broker: every room message is stored in SQLite before anyone sees it.
 //!
-//! One writer thread owns the writing connection. Sessions hand it messages ([`Say`]); it
-//! gives each its room's next sequence number, id and time, commits whatever has queued up in
-//! one transaction (group commit), and only then hands them to the broadcaster task, which
-//! sends them on their rooms' channels, batch after batch in the order stored. So the sender's
-//! echo, its acknowledgement, means "stored", and every member sees a room's messages in
-//! sequence order. Reading (the backlog on join, paging) uses separate connections that never
-//! wait for the writer.
+//! One writer owns the writing connection. It gives each message ([`Say`]) its room's next
+//! sequence number, id and time, stores it, and only then sends it on its room's channel. So
+//! the sender's echo, its acknowledgement, means "stored", and every member sees a room's
+//! messages in sequence order. A message that comes while the writer is quiet and nothing is
+//! ahead of it is stored and sent at once, on its sender's thread ([`handoff`]); otherwise it
+//! queues for the writer thread, which commits whatever has queued up in one transaction
+//! (group commit) and hands it to the broadcaster task, batch after batch in the order stored.
+//! Reading (the backlog on join, paging) uses separate connections that never wait for the
+//! writer.
 //!
-//! - [`writer`]: the writer thread: numbers, stores, hands over, indexes, prunes.
+//! - [`writer`]: the writer's state and thread: numbers, stores, hands over, indexes, prunes.
+//! - [`handoff`]: whether a message is stored at once or queues for the writer thread.
 //! - [`schema`]: the tables and their migrations.
 //! - [`store`]: the SQLite calls.
 //! - [`expiry`]: pruning by age (`--history-max-age`), a bounded step at a time.
-//! - [`broadcaster`]: the task that sends what the writer stored to the rooms, from the
-//!   runtime.
+//! - [`broadcaster`]: the task that sends what the writer thread stored to the rooms, from
+//!   the runtime.
 //! - [`checkpoint`]: the checkpointer thread: the log copied into the file off the writer.
 //! - [`deletion`]: deleting messages: found by id, checked, emptied; the log wiped.
 //! - [`file_lock`]: one chat-server per database file.
 //! - [`accounts`]: accounts and the private messages waiting for them.
 //! - [`authority`]: rooms' owners, roles, modes and bans (`room_settings`).
 //!
-//! With history off, the same thread still numbers and broadcasts messages, so the order and
-//! the acknowledgement mean the same; it just stores nothing.
+//! With history off, the writer still numbers and broadcasts messages, so the order and the
+//! acknowledgement mean the same; it just stores nothing.
 
 pub mod accounts;
 pub mod authority;
@@ -30,6 +33,7 @@ mod checkpoint;
 mod deletion;
 mod expiry;
 mod file_lock;
+mod handoff;
 pub mod schema;
 mod search;
 pub mod store;
@@ -48,9 +52,10 @@ pub use super::room_set::RoomSet;
 use super::{Delete, HistoryConfig, Page, Say, Ticket};
 use crate::limits::{BROADCAST_QUEUE, HISTORY_QUEUE, SEARCH_INDEX_WAIT};
 use crate::sync::lock;
+use handoff::Handoff;
 use store::Store;
 pub use store::{Location, StoreError};
-use writer::Writer;
+use writer::{Thread, Writer};
 
 enum Command {
     /// A message to store and broadcast; its ticket is dropped once that is done.
@@ -63,8 +68,18 @@ enum Command {
     /// Look for messages past `--history-max-age` (sent every
     /// [`HistoryConfig::expiry_check`]).
     Expire,
+    /// Index and prune what was stored at once ([`handoff`]).
+    Settle,
     /// Store what came before, then stop.
     Stop,
+}
+
+impl Command {
+    /// Whether it counts as queued ([`handoff::Handoff`]): a message or a deletion, which a
+    /// message stored at once must not overtake.
+    fn is_queued(&self) -> bool {
+        matches!(self, Command::Say(..) | Command::Delete(..))
+    }
 }
 
 /// The writer thread and the readers of one node's history; cheap to clone.
@@ -75,6 +90,11 @@ pub struct Local {
 
 struct Inner {
     writer: mpsc::Sender<Command>,
+    /// The writer's state: held by the writer thread while it handles a batch, and by a
+    /// session storing a message at once.
+    state: Arc<Mutex<Writer>>,
+    /// Whether a message may be stored at once.
+    handoff: Arc<Handoff>,
     accounts: accounts::LocalAccounts,
     authority: authority::LocalAuthority,
     reads: Reads,
@@ -131,8 +151,19 @@ impl Local {
         let accounts = accounts::LocalAccounts::open(config.location.as_ref())?;
         let authority = authority::LocalAuthority::new(accounts.connection());
         let (writer, commands) = mpsc::channel(HISTORY_QUEUE);
-        let inner = Arc::new(Inner {
+        let (deliveries, to_send) = mpsc::channel(BROADCAST_QUEUE);
+        let handoff = Arc::new(Handoff::default());
+        let inner = Arc::new_cyclic(|inner| Inner {
             writer,
+            state: Arc::new(Mutex::new(Writer::new(
+                store,
+                checkpointer,
+                deliveries,
+                inner.clone(),
+                handoff.clone(),
+                &config,
+            ))),
+            handoff: handoff.clone(),
             accounts,
             authority,
             reads,
@@ -145,13 +176,11 @@ impl Local {
             indexed: tokio::sync::watch::Sender::new(0),
             expiry: Mutex::new(None),
         });
-        let (deliveries, to_send) = mpsc::channel(BROADCAST_QUEUE);
-        *lock(&inner.broadcaster) = Some(broadcaster::spawn(to_send));
-        let mut worker =
-            Writer::new(store, checkpointer, commands, deliveries, Arc::downgrade(&inner), &config);
+        *lock(&inner.broadcaster) = Some(broadcaster::spawn(to_send, handoff.clone()));
+        let mut thread = Thread::new(commands, inner.state.clone(), handoff);
         let thread = std::thread::Builder::new()
             .name("history-writer".into())
-            .spawn(move || worker.run())
+            .spawn(move || thread.run())
             .map_err(|e| StoreError::Open {
                 path: PathBuf::from("history writer"),
                 reason: e.to_string(),
@@ -214,15 +243,27 @@ impl Local {
     /// [`HISTORY_QUEUE`] messages: the sender is told to try again rather than the queue growing.
     pub fn say(&self, say: Say) -> Result<(), RequestError> {
         let ticket = Ticket::new(&say);
-        // On failure the command, ticket and all, is dropped here.
-        self.inner.writer.try_send(Command::Say(say, ticket)).map_err(refused)
+        match self.inner.handoff.say_at_once(&self.inner, say, ticket) {
+            None => Ok(()),
+            Some((say, ticket)) => self.queue(Command::Say(say, ticket)),
+        }
     }
 
     /// Queues a deletion behind the messages queued before it; refused as
     /// [`Local::say`] is.
     pub fn delete(&self, delete: Delete) -> Result<(), RequestError> {
         let ticket = Ticket::for_room(&delete.room_tx, &delete.in_flight);
-        self.inner.writer.try_send(Command::Delete(delete, ticket)).map_err(refused)
+        self.queue(Command::Delete(delete, ticket))
+    }
+
+    /// Queues a message or a deletion for the writer; refused as [`Local::say`] is. On
+    /// failure the command, ticket and all, is dropped here.
+    fn queue(&self, command: Command) -> Result<(), RequestError> {
+        self.inner.handoff.queue();
+        self.inner.writer.try_send(command).map_err(|e| {
+            self.inner.handoff.handled(1);
+            refused(e)
+        })
     }
 
     /// A page of `room`'s history: the newest `limit` messages before `before`.
@@ -374,91 +415,4 @@ impl Inner {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::time::Duration;
-
-    use protocol::{MessageKind, Nick, Text};
-
-    use super::*;
-    use crate::broker::InFlight;
-    use crate::hub::RoomChannel;
-    use crate::limits::ROOM_BACKLOG_LOW;
-
-    /// A search waits until the messages broadcast before it was asked are in the index (the
-    /// writer indexes a batch just after broadcasting it, and the asker has seen them), for at
-    /// most `SEARCH_INDEX_WAIT`.
-    #[tokio::test]
-    async fn a_search_waits_for_the_index_to_take_what_was_broadcast() {
-        let dir = tempfile::tempdir().unwrap();
-        let history = Local::open(HistoryConfig {
-            location: Some(Location::File(dir.path().join("history.db"))),
-            ..HistoryConfig::default()
-        })
-        .unwrap();
-        // As the writer leaves it between broadcasting a batch and indexing it.
-        history.inner.broadcast.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
-        let text = protocol::Label::parse("hi").unwrap();
-        let asking = history.clone();
-        let mut search =
-            tokio::spawn(async move { asking.search(RoomName::lobby(), text, None, 10).await });
-        assert!(
-            tokio::time::timeout(Duration::from_millis(200), &mut search).await.is_err(),
-            "the search did not wait for the index"
-        );
-        history.inner.indexed.send_replace(1);
-        let found = tokio::time::timeout(Duration::from_secs(5), search).await.unwrap().unwrap();
-        assert!(found.unwrap().messages.is_empty());
-        // An index that never catches up (a writer that stopped) delays a search, no more.
-        history.inner.broadcast.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
-        let asked = tokio::time::Instant::now();
-        let text = protocol::Label::parse("hi").unwrap();
-        let search = history.search(RoomName::lobby(), text, None, 10);
-        let found = tokio::time::timeout(SEARCH_INDEX_WAIT * 3, search)
-            .await
-            .expect("a search waited on for an index that never catches up");
-        assert!(found.unwrap().messages.is_empty());
-        assert!(asked.elapsed() >= SEARCH_INDEX_WAIT);
-        history.close().await;
-    }
-
-    /// The writer wakes a room's waiting senders once it has dealt with a batch: messages it
-    /// refused (a failed commit) lower the backlog with no member reading to say so.
-    #[tokio::test]
-    async fn the_writer_wakes_waiting_senders_after_a_batch() {
-        let history =
-            Local::open(HistoryConfig { location: None, ..HistoryConfig::default() }).unwrap();
-        let room = RoomChannel::new();
-        // Messages on their way, as if other senders' were at the writer.
-        for _ in 0..ROOM_BACKLOG_LOW + 10 {
-            room.queue();
-        }
-        let waiter = room.clone();
-        let mut sender = tokio::spawn(async move { waiter.caught_up().await });
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        assert!(!sender.is_finished());
-        // They leave without anyone reading: nobody is woken yet...
-        for _ in 0..20 {
-            room.dequeue();
-        }
-        assert!(
-            tokio::time::timeout(Duration::from_millis(50), &mut sender).await.is_err(),
-            "woken by a lone dequeue"
-        );
-        // ...until the writer finishes a batch for the room.
-        let (direct, _direct_rx) = mpsc::channel(1);
-        history
-            .say(Say {
-                room: RoomName::lobby(),
-                from: Nick::parse("Tracy").unwrap(),
-                account: false,
-                kind: MessageKind::Say,
-                text: Text::parse("hi").unwrap(),
-                room_tx: room.clone(),
-                sender: direct,
-                in_flight: Arc::new(InFlight::default()),
-            })
-            .unwrap();
-        tokio::time::timeout(Duration::from_secs(5), sender).await.unwrap().unwrap();
-        history.close().await;
-    }
-}
+mod tests;

@@ -1,12 +1,18 @@
-//! The writer thread of one node: it takes whatever has queued up, numbers the messages,
-//! stores them in one transaction (group commit), and only then hands them to the
-//! broadcaster task ([`super::broadcaster`]); then it indexes them for search and carries out
-//! the batch's deletions. Between batches it prunes,
-//! by count after each commit and by age a step at a time, and empties the write-ahead log
-//! when a deletion left it full.
+//! The history writer of one node: it numbers messages, stores them (a batch in one
+//! transaction: group commit), and only then has them sent to their rooms; then it indexes
+//! them for search and carries out the batch's deletions. Between batches it prunes, by count
+//! after each commit and by age a step at a time, and empties the write-ahead log when a
+//! deletion left it full.
+//!
+//! Its state ([`Writer`]) is behind a lock. The writer thread ([`Thread`]) holds it while it
+//! handles whatever has queued up, and hands what it stored to the broadcaster task
+//! ([`super::broadcaster`]). A message that comes while the writer is quiet and nothing is
+//! ahead of it is stored and sent by its sender's thread instead ([`super::handoff`]).
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use protocol::{RoomName, Stored, now_millis};
 use tokio::sync::mpsc;
@@ -16,19 +22,29 @@ use uuid::Uuid;
 use super::broadcaster::Delivery;
 use super::checkpoint::Checkpointer;
 use super::deletion::{self, Wipe};
+use super::handoff::Handoff;
 use super::store::{Location, Row, Store};
 use super::{Command, Inner, expiry, search};
 use crate::broker::{Delete, HistoryConfig, Say, Ticket};
 use crate::event::{Event, SharedEvent};
 use crate::hub::RoomChannel;
-use crate::limits::{MAX_COMMIT_BATCH, PRUNE_CHUNK, PRUNE_SLACK, ROOMS_REMEMBERED};
+use crate::limits::{
+    MAX_COMMIT_BATCH, PRUNE_CHUNK, PRUNE_SLACK, ROOMS_REMEMBERED, STORE_AT_ONCE_AFTER,
+};
 use crate::sync::lock;
 
+/// The writer thread: it takes whatever has queued up and handles it with the writer's state.
+pub(super) struct Thread {
+    commands: mpsc::Receiver<Command>,
+    writer: Arc<Mutex<Writer>>,
+    handoff: Arc<Handoff>,
+}
+
 pub(super) struct Writer {
+    /// `None` with history off, and once stopped.
     store: Option<Store>,
     /// Copies the log into a database file, off this thread; stopped after the store closes.
-    _checkpointer: Option<Checkpointer>,
-    commands: mpsc::Receiver<Command>,
+    checkpointer: Option<Checkpointer>,
     /// Each room's last sequence number.
     last_seq: HashMap<RoomName, u64>,
     /// Each room's first kept sequence number, once pruning has looked.
@@ -39,34 +55,26 @@ pub(super) struct Writer {
     expiry: Option<expiry::Expiry>,
     /// Emptying the write-ahead log after deletions.
     wipe: Wipe,
-    /// Where stored batches go to be sent ([`super::broadcaster`]).
-    deliveries: mpsc::Sender<Delivery>,
+    /// Where batches the thread stored go to be sent ([`super::broadcaster`]); `None` once
+    /// stopped, which ends the broadcaster.
+    deliveries: Option<mpsc::Sender<Delivery>>,
     /// The events of the batch at hand, in the order they are to be sent.
     out: Vec<(RoomChannel, SharedEvent)>,
+    handoff: Arc<Handoff>,
+    /// When messages were last stored (or failed to be).
+    last_stored: Instant,
+    /// Rooms of messages stored at once whose indexing and pruning wait for the thread.
+    unsettled: BTreeSet<RoomName>,
+    stopped: bool,
 }
 
-impl Writer {
+impl Thread {
     pub(super) fn new(
-        store: Option<Store>,
-        checkpointer: Option<Checkpointer>,
         commands: mpsc::Receiver<Command>,
-        deliveries: mpsc::Sender<Delivery>,
-        inner: std::sync::Weak<Inner>,
-        config: &HistoryConfig,
+        writer: Arc<Mutex<Writer>>,
+        handoff: Arc<Handoff>,
     ) -> Self {
-        Self {
-            store,
-            _checkpointer: checkpointer,
-            commands,
-            last_seq: HashMap::new(),
-            kept_from: HashMap::new(),
-            inner,
-            keep: config.keep,
-            expiry: expiry::Expiry::new(config),
-            wipe: Wipe::new(matches!(config.location, Some(Location::File(_)))),
-            deliveries,
-            out: Vec::new(),
-        }
+        Self { commands, writer, handoff }
     }
 
     pub(super) fn run(&mut self) {
@@ -75,7 +83,10 @@ impl Writer {
         while !stop {
             // While a round of pruning by age is under way, or the log waits to be emptied,
             // a step of it between batches.
-            let stepping = self.expire_step() | self.wipe_step();
+            let stepping = {
+                let mut writer = lock(&self.writer);
+                writer.expire_step() | writer.wipe_step()
+            };
             let first = if stepping {
                 match self.commands.try_recv() {
                     Ok(command) => command,
@@ -98,21 +109,88 @@ impl Writer {
                 }
             }
             if let Some(at) = batch.iter().position(|c| matches!(c, Command::Stop)) {
-                batch.truncate(at);
+                // What follows the stop is dropped unhandled, and counted as handled.
+                let after = batch.drain(at..).filter(|c| c.is_queued()).count();
+                self.handoff.handled(after);
                 stop = true;
             }
-            self.handle(&mut batch);
+            let queued = batch.iter().filter(|c| c.is_queued()).count();
+            let mut writer = lock(&self.writer);
+            writer.handle(&mut batch, &self.handoff);
+            // Only now, with the batch stored and handed to the broadcaster: until then a
+            // message may not skip the queue ahead of it.
+            self.handoff.handled(queued);
+            if stop {
+                writer.stop();
+            }
         }
         info!("history writer stopped");
+    }
+}
+
+impl Writer {
+    pub(super) fn new(
+        store: Option<Store>,
+        checkpointer: Option<Checkpointer>,
+        deliveries: mpsc::Sender<Delivery>,
+        inner: std::sync::Weak<Inner>,
+        handoff: Arc<Handoff>,
+        config: &HistoryConfig,
+    ) -> Self {
+        Self {
+            store,
+            checkpointer,
+            last_seq: HashMap::new(),
+            kept_from: HashMap::new(),
+            inner,
+            keep: config.keep,
+            expiry: expiry::Expiry::new(config),
+            wipe: Wipe::new(matches!(config.location, Some(Location::File(_)))),
+            deliveries: Some(deliveries),
+            out: Vec::new(),
+            handoff,
+            last_stored: Instant::now(),
+            unsettled: BTreeSet::new(),
+            stopped: false,
+        }
+    }
+
+    /// Whether a message may be stored at once: the writer has stored nothing for
+    /// [`STORE_AT_ONCE_AFTER`], and is not stopped.
+    pub(super) fn quiet(&self) -> bool {
+        !self.stopped && self.last_stored.elapsed() >= STORE_AT_ONCE_AFTER
+    }
+
+    /// Stores `say` and sends it to its room, here and now; or, if it cannot be stored, tells
+    /// its sender why. Returns whether its indexing and pruning wait for
+    /// [`Command::Settle`].
+    pub(super) fn say_at_once(&mut self, say: Say, ticket: Ticket) -> bool {
+        let says = [say];
+        let unsettled = self.store_batch(&says) && self.store.is_some();
+        Delivery { events: std::mem::take(&mut self.out), tickets: vec![ticket] }.send();
+        if unsettled {
+            let [say] = says;
+            self.unsettled.insert(say.room);
+        }
+        unsettled
+    }
+
+    /// Closes the store, then the checkpointer, and ends the broadcaster once it has sent
+    /// what it holds. Messages that come later are refused.
+    fn stop(&mut self) {
+        self.stopped = true;
+        self.store = None;
+        self.checkpointer = None;
+        self.deliveries = None;
     }
 
     /// Stores the messages of a batch in one transaction, broadcasts them, carries out its
     /// deletions (after the messages: one may be among them), then answers reads.
-    fn handle(&mut self, batch: &mut Vec<Command>) {
+    fn handle(&mut self, batch: &mut Vec<Command>, handoff: &Handoff) {
         let (mut says, mut said) = (Vec::new(), Vec::new());
         let (mut deletes, mut deleting): (Vec<Delete>, _) = (Vec::new(), Vec::new());
         let mut reads = Vec::new();
-        let mut look = false;
+        let (mut look, mut settle) = (false, false);
         for command in batch.drain(..) {
             match command {
                 Command::Say(say, ticket) => {
@@ -125,6 +203,7 @@ impl Writer {
                 }
                 Command::Read(read) => reads.push(read),
                 Command::Expire => look = true,
+                Command::Settle => settle = true,
                 Command::Stop => {}
             }
         }
@@ -134,8 +213,14 @@ impl Writer {
         {
             warn!(error = %e, "cannot look for messages past their age");
         }
+        if settle {
+            handoff.settled();
+        }
         if !says.is_empty() {
             self.commit(says, said);
+        }
+        if settle {
+            self.settle(BTreeSet::new());
         }
         if !deletes.is_empty() {
             deletion::apply(self.store.as_mut(), &deletes, &mut self.wipe, &mut self.out);
@@ -172,7 +257,11 @@ impl Writer {
     /// is listening then.
     fn deliver(&mut self, tickets: Vec<Ticket>) {
         let delivery = Delivery { events: std::mem::take(&mut self.out), tickets };
-        let _ = self.deliveries.blocking_send(delivery);
+        let Some(deliveries) = &self.deliveries else { return };
+        self.handoff.unsent();
+        if deliveries.blocking_send(delivery).is_err() {
+            self.handoff.sent();
+        }
         // The members' sessions go first: on a core shared with the runtime, what the writer
         // does next (indexing, pruning) would otherwise hold back their writes.
         std::thread::yield_now();
@@ -181,6 +270,16 @@ impl Writer {
     /// Numbers and stores `says`, hands them to the broadcaster, then indexes them for search
     /// and prunes their rooms; or, if they cannot be stored, tells each sender why.
     fn commit(&mut self, says: Vec<Say>, tickets: Vec<Ticket>) {
+        let stored = self.store_batch(&says);
+        self.deliver(tickets);
+        if stored {
+            self.settle(says.into_iter().map(|say| say.room).collect());
+        }
+    }
+
+    /// Numbers and stores `says` in one transaction and gathers their events in `out`:
+    /// whether they were stored. If not, their numbers go back and each sender hears why.
+    fn store_batch(&mut self, says: &[Say]) -> bool {
         let before: HashMap<RoomName, u64> = says
             .iter()
             .filter_map(|s| self.last_seq.get(&s.room).map(|seq| (s.room.clone(), *seq)))
@@ -198,62 +297,75 @@ impl Writer {
                 ts,
             })
             .collect();
-        if let Some(store) = &mut self.store {
-            let rows: Vec<Row<'_>> = says
-                .iter()
-                .zip(&stored)
-                .map(|(say, stored)| Row { room: &say.room, stored })
-                .collect();
-            if let Err(e) = crate::metrics::timed_commit(|| store.append(&rows)) {
-                error!(error = %e, messages = says.len(), "cannot store messages");
-                // Nothing was stored: the numbers go back, and each sender hears why.
-                for say in &says {
-                    match before.get(&say.room) {
-                        Some(seq) => self.last_seq.insert(say.room.clone(), *seq),
-                        None => self.last_seq.remove(&say.room),
-                    };
-                }
-                for say in &says {
-                    say.refuse(&e.to_string());
-                }
-                self.deliver(tickets);
-                return;
+        let result = match &mut self.store {
+            Some(store) => {
+                let rows: Vec<Row<'_>> = says
+                    .iter()
+                    .zip(&stored)
+                    .map(|(say, stored)| Row { room: &say.room, stored })
+                    .collect();
+                crate::metrics::timed_commit(|| store.append(&rows))
             }
-            if let Some(inner) = self.inner.upgrade() {
-                let mut rooms = lock(&inner.rooms);
-                for say in &says {
-                    rooms.insert(&say.room);
-                }
+            None => Ok(()),
+        };
+        self.last_stored = Instant::now();
+        if let Err(e) = result {
+            error!(error = %e, messages = says.len(), "cannot store messages");
+            for say in says {
+                match before.get(&say.room) {
+                    Some(seq) => self.last_seq.insert(say.room.clone(), *seq),
+                    None => self.last_seq.remove(&say.room),
+                };
             }
+            for say in says {
+                say.refuse(&e.to_string());
+            }
+            return false;
         }
         crate::metrics::messages_stored(says.len());
-        let inner = self.inner.upgrade();
-        let batch = inner.as_ref().map(|inner| inner.broadcast.fetch_add(1, Ordering::AcqRel) + 1);
+        if let (Some(inner), Some(_)) = (self.inner.upgrade(), &self.store) {
+            let mut rooms = lock(&inner.rooms);
+            for say in says {
+                rooms.insert(&say.room);
+            }
+            // Counted for searches, which wait for it to be indexed.
+            inner.broadcast.fetch_add(1, Ordering::AcqRel);
+        }
         for (say, stored) in says.iter().zip(stored) {
             // Just numbered, never a tombstone.
             if let Some(message) = stored.into_message(say.room.clone()) {
                 self.out.push((say.room_tx.clone(), Event::new(message)));
             }
         }
-        self.deliver(tickets);
-        let rooms: BTreeSet<&RoomName> = says.iter().map(|s| &s.room).collect();
-        // Indexed for search only now: the members were not kept waiting for it.
+        true
+    }
+
+    /// Indexes for search the messages of `rooms` and of the rooms stored at once since the
+    /// last time, then prunes those rooms. Done after their messages were sent: the members
+    /// are not kept waiting for it.
+    fn settle(&mut self, mut rooms: BTreeSet<RoomName>) {
+        rooms.append(&mut self.unsettled);
+        if rooms.is_empty() {
+            return;
+        }
         if let Some(store) = &self.store
-            && let Err(e) = search::index(store.connection(), rooms.iter().copied())
+            && let Err(e) = search::index(store.connection(), rooms.iter())
         {
             warn!(error = %e, "cannot index messages for search; the next message tries again");
         }
-        if let (Some(inner), Some(batch)) = (inner, batch) {
-            inner.indexed.send_replace(batch);
+        // Every batch numbered so far was numbered holding this state, and its rooms are
+        // indexed now or were before.
+        if let Some(inner) = self.inner.upgrade() {
+            inner.indexed.send_replace(inner.broadcast.load(Ordering::Acquire));
         }
-        self.prune(rooms.clone());
+        self.prune(&rooms);
         self.forget_rooms_beyond(&rooms);
     }
 
     /// With a database, the per-room numbers are a cache of it: past [`ROOMS_REMEMBERED`] rooms,
     /// all but those of the batch just stored are forgotten, and read back when next needed
     /// (one indexed query). Rooms that were made once and never used again leave memory.
-    fn forget_rooms_beyond(&mut self, keep: &BTreeSet<&RoomName>) {
+    fn forget_rooms_beyond(&mut self, keep: &BTreeSet<RoomName>) {
         // Without a store (`--no-history`) the numbers are kept nowhere else.
         if self.store.is_none() {
             return;
@@ -309,7 +421,7 @@ impl Writer {
 
     /// Keeps each room to its last `keep` messages, a chunk at a time, once a room is
     /// [`PRUNE_SLACK`] past it.
-    fn prune(&mut self, rooms: BTreeSet<&RoomName>) {
+    fn prune(&mut self, rooms: &BTreeSet<RoomName>) {
         let Some(store) = &mut self.store else { return };
         for room in rooms {
             let last = self.last_seq.get(room).copied().unwrap_or(0);

@@ -1,0 +1,246 @@
+//! How a message reaches the writer: stored at once, on its sender's thread, when nothing is
+//! ahead of it and the writer has been quiet; otherwise through the writer's queue, to be
+//! committed with whatever else queued up (group commit).
+//!
+//! Stored at once, a message goes from its sender's session to its room's members without
+//! leaving the runtime's thread: no hand-off to the writer thread, none back to the
+//! broadcaster task. Its indexing for search and its room's pruning still happen on the writer
+//! thread, after the members have been woken ([`Command::Settle`]).
+//!
+//! Order is kept by what "nothing ahead" means: nothing is queued for the writer or being
+//! handled by it (so no earlier message of the same sender, and no deletion), and every batch
+//! the writer stored has been sent by the broadcaster (so members see a room's messages in
+//! sequence order). Both are checked while holding the writer's state, which the thread holds
+//! for as long as it handles a batch.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use tokio::sync::mpsc;
+
+use super::{Command, Inner};
+use crate::broker::{Say, Ticket};
+
+/// What decides whether a message may skip the writer's queue, shared by the sessions, the
+/// writer thread and the broadcaster task.
+#[derive(Default)]
+pub(super) struct Handoff {
+    /// Messages and deletions queued for the writer or being handled by it.
+    queued: AtomicUsize,
+    /// Batches the writer thread stored that the broadcaster has not yet sent.
+    unsent: AtomicUsize,
+    /// A [`Command::Settle`] is on its way to the writer thread.
+    settling: AtomicBool,
+}
+
+impl Handoff {
+    /// Stores and sends `say` at once if nothing is ahead of it and the writer is quiet;
+    /// otherwise gives it back, for the queue.
+    pub(super) fn say_at_once(
+        &self,
+        inner: &Inner,
+        say: Say,
+        ticket: Ticket,
+    ) -> Option<(Say, Ticket)> {
+        if self.ahead() {
+            return Some((say, ticket));
+        }
+        // Never waits: a writer that is busy is no writer to skip the queue of.
+        let Ok(mut writer) = inner.state.try_lock() else {
+            return Some((say, ticket));
+        };
+        if self.ahead() || !writer.quiet() {
+            return Some((say, ticket));
+        }
+        let unsettled = writer.say_at_once(say, ticket);
+        drop(writer);
+        if unsettled {
+            self.settle_soon(&inner.writer);
+        }
+        None
+    }
+
+    /// Whether anything is queued for the writer, or stored and not yet sent.
+    fn ahead(&self) -> bool {
+        self.queued.load(Ordering::Acquire) != 0 || self.unsent.load(Ordering::Acquire) != 0
+    }
+
+    /// Counts a message or deletion about to be queued.
+    pub(super) fn queue(&self) {
+        self.queued.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Counts `n` queued messages and deletions as handled (or never queued after all).
+    pub(super) fn handled(&self, n: usize) {
+        self.queued.fetch_sub(n, Ordering::AcqRel);
+    }
+
+    /// Counts a stored batch handed to the broadcaster.
+    pub(super) fn unsent(&self) {
+        self.unsent.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Counts a batch the broadcaster has sent (or that never reached it).
+    pub(super) fn sent(&self) {
+        self.unsent.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// The writer thread takes up what waits to be settled.
+    pub(super) fn settled(&self) {
+        self.settling.store(false, Ordering::Release);
+    }
+
+    /// Asks the writer thread to index and prune what was stored at once, after the members
+    /// this runtime thread has just woken: the request is sent from a task that yields first.
+    /// One request covers everything stored at once until the thread takes it up.
+    fn settle_soon(&self, writer: &mpsc::Sender<Command>) {
+        if self.settling.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let writer = writer.clone();
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(async move {
+                    tokio::task::yield_now().await;
+                    let _ = writer.send(Command::Settle).await;
+                });
+            }
+            // Outside a runtime: now, and if the queue is full, the next batch settles it.
+            Err(_) => {
+                if writer.try_send(Command::Settle).is_err() {
+                    self.settled();
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use protocol::{MessageKind, Nick, RoomName, ServerMsg, Text};
+    use tokio::sync::broadcast::error::TryRecvError;
+
+    use super::*;
+    use crate::broker::local::{Local, Location};
+    use crate::broker::{HistoryConfig, InFlight};
+    use crate::event::SharedEvent;
+    use crate::hub::RoomChannel;
+    use crate::limits::STORE_AT_ONCE_AFTER;
+
+    fn say(room: &RoomChannel, text: &str) -> Say {
+        let (sender, _) = mpsc::channel(1);
+        Say {
+            room: RoomName::lobby(),
+            from: Nick::parse("Tracy").unwrap(),
+            account: false,
+            kind: MessageKind::Say,
+            text: Text::parse(text).unwrap(),
+            room_tx: room.clone(),
+            sender,
+            in_flight: Arc::new(InFlight::default()),
+        }
+    }
+
+    fn text(event: &SharedEvent) -> String {
+        match &event.msg {
+            ServerMsg::Message { text, .. } => text.as_str().to_owned(),
+            other => panic!("not a message: {other:?}"),
+        }
+    }
+
+    fn history(dir: &tempfile::TempDir) -> Local {
+        Local::open(HistoryConfig {
+            location: Some(Location::File(dir.path().join("history.db"))),
+            ..HistoryConfig::default()
+        })
+        .unwrap()
+    }
+
+    /// Blocks the runtime's one thread (so the broadcaster task cannot run) until the writer
+    /// thread has handled everything queued and the writer is quiet.
+    fn until_quiet(history: &Local) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while history.inner.handoff.queued.load(Ordering::Acquire) != 0 {
+            assert!(Instant::now() < deadline, "the writer thread never took its queue");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        std::thread::sleep(STORE_AT_ONCE_AFTER * 2);
+    }
+
+    /// A message to a quiet writer is stored and in its room before `say` returns, with
+    /// nothing on the way through the writer thread or the broadcaster.
+    #[tokio::test]
+    async fn a_message_to_a_quiet_writer_is_stored_and_sent_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let history = history(&dir);
+        let room = RoomChannel::new();
+        let mut members = room.subscribe();
+        until_quiet(&history);
+        history.say(say(&room, "at once")).unwrap();
+        let event = members.try_recv().expect("not sent at once");
+        assert_eq!(text(&event), "at once");
+        let page = history.page(RoomName::lobby(), None, 10).await.unwrap();
+        assert_eq!(page.messages.len(), 1, "sent but not stored");
+        history.close().await;
+    }
+
+    /// A message never overtakes one queued before it (the same sender's, or a deletion):
+    /// while anything is queued for the writer, a message queues too.
+    #[tokio::test]
+    async fn a_message_does_not_skip_a_queue_that_holds_anything() {
+        let dir = tempfile::tempdir().unwrap();
+        let history = history(&dir);
+        let room = RoomChannel::new();
+        let mut members = room.subscribe();
+        until_quiet(&history);
+        // As if a message were queued and not yet taken by the writer thread.
+        history.inner.handoff.queue();
+        history.say(say(&room, "queued")).unwrap();
+        assert_eq!(members.try_recv().err(), Some(TryRecvError::Empty), "skipped the queue");
+        let event = tokio::time::timeout(Duration::from_secs(5), members.recv()).await;
+        assert_eq!(text(&event.unwrap().unwrap()), "queued");
+        history.inner.handoff.handled(1);
+        history.close().await;
+    }
+
+    /// A message never overtakes a batch the writer thread stored that the broadcaster has not
+    /// sent yet: members see a room's messages in sequence order.
+    #[tokio::test]
+    async fn a_message_does_not_overtake_a_stored_batch_not_yet_sent() {
+        let dir = tempfile::tempdir().unwrap();
+        let history = history(&dir);
+        let room = RoomChannel::new();
+        let mut members = room.subscribe();
+        // Just opened, the writer is not quiet: this one goes through the thread, which
+        // stores it and hands it to the broadcaster, which cannot run while this test holds
+        // the runtime's only thread.
+        history.say(say(&room, "first")).unwrap();
+        until_quiet(&history);
+        assert_eq!(members.try_recv().err(), Some(TryRecvError::Empty));
+        history.say(say(&room, "second")).unwrap();
+        assert_eq!(members.try_recv().err(), Some(TryRecvError::Empty), "overtook the batch");
+        for expected in ["first", "second"] {
+            let event = tokio::time::timeout(Duration::from_secs(5), members.recv()).await;
+            assert_eq!(text(&event.unwrap().unwrap()), expected);
+        }
+        history.close().await;
+    }
+
+    /// What is stored at once is indexed for search soon after, by the writer thread.
+    #[tokio::test]
+    async fn what_is_stored_at_once_is_found_by_search() {
+        let dir = tempfile::tempdir().unwrap();
+        let history = history(&dir);
+        let room = RoomChannel::new();
+        let mut members = room.subscribe();
+        until_quiet(&history);
+        history.say(say(&room, "findable words")).unwrap();
+        members.try_recv().expect("not sent at once");
+        let words = protocol::Label::parse("findable").unwrap();
+        let found = history.search(RoomName::lobby(), words, None, 10).await.unwrap();
+        assert_eq!(found.messages.len(), 1);
+        history.close().await;
+    }
+}
