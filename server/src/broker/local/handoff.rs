@@ -2,6 +2,11 @@
 //! ahead of it and the writer has been quiet; otherwise through the writer's queue, to be
 //! committed with whatever else queued up (group commit).
 //!
+//! A room that has not caught up with its messages (a member has not read one yet) has the
+//! next ones queued, and so does a writer that stored anything less than
+//! `STORE_AT_ONCE_AFTER` ago: under load, messages go on reaching the writer and the members
+//! in batches.
+//!
 //! Stored at once, a message goes from its sender's session to its room's members without
 //! leaving the runtime's thread: no hand-off to the writer thread, none back to the
 //! broadcaster task. Its indexing for search and its room's pruning still happen on the writer
@@ -32,16 +37,24 @@ pub(super) struct Handoff {
     settling: AtomicBool,
 }
 
+/// Whether every member of the room has read what came before `say`, and nothing else for
+/// the room is on its way (`say` itself is). A room still taking in a fan-out, as it always
+/// is when its senders go flat out, has its messages queued, so they reach its members in
+/// batches: a member woken once reads many.
+fn caught_up(say: &Say) -> bool {
+    say.room_tx.backlog() <= 1
+}
+
 impl Handoff {
-    /// Stores and sends `say` at once if nothing is ahead of it and the writer is quiet;
-    /// otherwise gives it back, for the queue.
+    /// Stores and sends `say` at once if nothing is ahead of it, its room has caught up and
+    /// the writer is quiet; otherwise gives it back, for the queue.
     pub(super) fn say_at_once(
         &self,
         inner: &Inner,
         say: Say,
         ticket: Ticket,
     ) -> Option<(Say, Ticket)> {
-        if self.ahead() {
+        if self.ahead() || !caught_up(&say) {
             return Some((say, ticket));
         }
         // Never waits: a writer that is busy is no writer to skip the queue of.
@@ -206,25 +219,49 @@ mod tests {
     }
 
     /// A message never overtakes a batch the writer thread stored that the broadcaster has not
-    /// sent yet: members see a room's messages in sequence order.
+    /// sent yet, even one for another room: a sender's messages go out in the order sent.
     #[tokio::test]
     async fn a_message_does_not_overtake_a_stored_batch_not_yet_sent() {
         let dir = tempfile::tempdir().unwrap();
         let history = history(&dir);
-        let room = RoomChannel::new();
-        let mut members = room.subscribe();
+        let (first_room, second_room) = (RoomChannel::new(), RoomChannel::new());
+        let (mut first_members, mut second_members) =
+            (first_room.subscribe(), second_room.subscribe());
         // Just opened, the writer is not quiet: this one goes through the thread, which
         // stores it and hands it to the broadcaster, which cannot run while this test holds
         // the runtime's only thread.
-        history.say(say(&room, "first")).unwrap();
+        history.say(say(&first_room, "first")).unwrap();
         until_quiet(&history);
-        assert_eq!(members.try_recv().err(), Some(TryRecvError::Empty));
-        history.say(say(&room, "second")).unwrap();
-        assert_eq!(members.try_recv().err(), Some(TryRecvError::Empty), "overtook the batch");
-        for expected in ["first", "second"] {
-            let event = tokio::time::timeout(Duration::from_secs(5), members.recv()).await;
-            assert_eq!(text(&event.unwrap().unwrap()), expected);
-        }
+        assert_eq!(first_members.try_recv().err(), Some(TryRecvError::Empty));
+        history.say(say(&second_room, "second")).unwrap();
+        assert_eq!(
+            second_members.try_recv().err(),
+            Some(TryRecvError::Empty),
+            "overtook the batch"
+        );
+        let event = tokio::time::timeout(Duration::from_secs(5), first_members.recv()).await;
+        assert_eq!(text(&event.unwrap().unwrap()), "first");
+        let event = tokio::time::timeout(Duration::from_secs(5), second_members.recv()).await;
+        assert_eq!(text(&event.unwrap().unwrap()), "second");
+        history.close().await;
+    }
+
+    /// A room whose members have not all read its last message has the next one queued, so
+    /// a room taking in messages faster than its members read them gets them in batches.
+    #[tokio::test]
+    async fn a_room_behind_its_messages_has_the_next_one_queued() {
+        let dir = tempfile::tempdir().unwrap();
+        let history = history(&dir);
+        let room = RoomChannel::new();
+        let mut members = room.subscribe();
+        until_quiet(&history);
+        history.say(say(&room, "unread")).unwrap();
+        until_quiet(&history);
+        history.say(say(&room, "queued")).unwrap();
+        assert_eq!(text(&members.try_recv().unwrap()), "unread");
+        assert_eq!(members.try_recv().err(), Some(TryRecvError::Empty), "sent at once");
+        let event = tokio::time::timeout(Duration::from_secs(5), members.recv()).await;
+        assert_eq!(text(&event.unwrap().unwrap()), "queued");
         history.close().await;
     }
 
