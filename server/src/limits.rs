@@ -208,8 +208,8 @@ pub const HISTORY_ON_JOIN: u32 = 50;
 /// queue (and the server's memory) growing while the disk is slow.
 pub const HISTORY_QUEUE: usize = 16 * 1024;
 
-/// How long the local history writer must have stored nothing before a message is stored at
-/// once, on its sender's thread, instead of through the writer's queue. A message in a quiet
+/// How long the local history writer must have stored nothing (nor failed to) before a
+/// message is stored at once, on its sender's thread, instead of through the writer's queue. A message in a quiet
 /// moment skips two hand-offs between threads on its way to its room; a busy server goes on
 /// committing whole batches at a time (group commit), which messages stored one by one would
 /// cost it.

@@ -34,7 +34,7 @@ pub(super) fn spawn(
     tokio::spawn(async move {
         while let Some(delivery) = deliveries.recv().await {
             delivery.send();
-            handoff.sent();
+            handoff.count_sent();
             // The members woken go before the next batch: sent back to back, batches would
             // fill the rooms' channels faster than any member could read them.
             tokio::task::yield_now().await;

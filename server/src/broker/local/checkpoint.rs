@@ -2,8 +2,8 @@
 //! file on a connection of its own, so the writer's commits never wait for a checkpoint.
 //!
 //! SQLite's automatic checkpoint runs inside the commit that takes the log past its threshold,
-//! on the committing connection: on the writer thread, between storing a batch and
-//! broadcasting it, with two fsyncs. So the writer's connection has none. A write-ahead-log
+//! on the committing connection: on whichever thread commits (the writer thread, or a session
+//! storing a message at once), between storing and broadcasting, with two fsyncs. So the writer's connection has none. A write-ahead-log
 //! hook on it tells this thread when the log holds [`CHECKPOINT_PAGES`], and this thread
 //! checkpoints then, and every [`CHECKPOINT_EVERY`] besides. Its checkpoints are `PASSIVE`:
 //! they copy what no reader still needs, never wait for the writer or a reader, and never

@@ -14,10 +14,16 @@
 //!
 //! Order is kept by what "nothing ahead" means: nothing is queued for the writer or being
 //! handled by it (so no earlier message of the same sender, and no deletion), and every batch
-//! the writer stored has been sent by the broadcaster (so members see a room's messages in
-//! sequence order). Both are checked while holding the writer's state, which the thread holds
-//! for as long as it handles a batch.
+//! the writer thread stored has been sent by the broadcaster (so members see a room's messages
+//! in sequence order, and a sender's messages go out in the order sent). Both are checked
+//! while holding the writer's state, which the thread holds for as long as it handles a batch,
+//! and both counts only go up under it: once seen at zero under the lock, they stay there
+//! until it is let go. (`unsent` goes down after the broadcaster's send, so zero means sent.)
+//!
+//! A message stored at once never waits for the database: if another connection holds it (an
+//! account or a room's settings being written), the message is given back and queues.
 
+use std::sync::TryLockError;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use tokio::sync::mpsc;
@@ -41,7 +47,7 @@ pub(super) struct Handoff {
 /// the room is on its way (`say` itself is). A room still taking in a fan-out, as it always
 /// is when its senders go flat out, has its messages queued, so they reach its members in
 /// batches: a member woken once reads many.
-fn caught_up(say: &Say) -> bool {
+fn read_up(say: &Say) -> bool {
     say.room_tx.backlog() <= 1
 }
 
@@ -54,17 +60,23 @@ impl Handoff {
         say: Say,
         ticket: Ticket,
     ) -> Option<(Say, Ticket)> {
-        if self.ahead() || !caught_up(&say) {
+        if self.ahead() || !read_up(&say) {
             return Some((say, ticket));
         }
-        // Never waits: a writer that is busy is no writer to skip the queue of.
-        let Ok(mut writer) = inner.state.try_lock() else {
-            return Some((say, ticket));
+        // Never waits: a writer that is busy is no writer to skip the queue of. A lock
+        // poisoned by a panic is used as it is, as everywhere (`crate::sync`).
+        let mut writer = match inner.state.try_lock() {
+            Ok(writer) => writer,
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(TryLockError::WouldBlock) => return Some((say, ticket)),
         };
         if self.ahead() || !writer.quiet() {
             return Some((say, ticket));
         }
-        let unsettled = writer.say_at_once(say, ticket);
+        let unsettled = match writer.say_at_once(say, ticket) {
+            Ok(unsettled) => unsettled,
+            Err(back) => return Some(back),
+        };
         drop(writer);
         if unsettled {
             self.settle_soon(&inner.writer);
@@ -78,27 +90,27 @@ impl Handoff {
     }
 
     /// Counts a message or deletion about to be queued.
-    pub(super) fn queue(&self) {
+    pub(super) fn count_queued(&self) {
         self.queued.fetch_add(1, Ordering::AcqRel);
     }
 
     /// Counts `n` queued messages and deletions as handled (or never queued after all).
-    pub(super) fn handled(&self, n: usize) {
+    pub(super) fn count_handled(&self, n: usize) {
         self.queued.fetch_sub(n, Ordering::AcqRel);
     }
 
     /// Counts a stored batch handed to the broadcaster.
-    pub(super) fn unsent(&self) {
+    pub(super) fn count_unsent(&self) {
         self.unsent.fetch_add(1, Ordering::AcqRel);
     }
 
     /// Counts a batch the broadcaster has sent (or that never reached it).
-    pub(super) fn sent(&self) {
+    pub(super) fn count_sent(&self) {
         self.unsent.fetch_sub(1, Ordering::AcqRel);
     }
 
     /// The writer thread takes up what waits to be settled.
-    pub(super) fn settled(&self) {
+    pub(super) fn count_settled(&self) {
         self.settling.store(false, Ordering::Release);
     }
 
@@ -117,10 +129,11 @@ impl Handoff {
                     let _ = writer.send(Command::Settle).await;
                 });
             }
-            // Outside a runtime: now, and if the queue is full, the next batch settles it.
+            // Outside a runtime: now; if the queue is full, the next batch of messages the
+            // thread stores settles it too.
             Err(_) => {
                 if writer.try_send(Command::Settle).is_err() {
-                    self.settled();
+                    self.count_settled();
                 }
             }
         }
@@ -209,12 +222,12 @@ mod tests {
         let mut members = room.subscribe();
         until_quiet(&history);
         // As if a message were queued and not yet taken by the writer thread.
-        history.inner.handoff.queue();
+        history.inner.handoff.count_queued();
         history.say(say(&room, "queued")).unwrap();
         assert_eq!(members.try_recv().err(), Some(TryRecvError::Empty), "skipped the queue");
         let event = tokio::time::timeout(Duration::from_secs(5), members.recv()).await;
         assert_eq!(text(&event.unwrap().unwrap()), "queued");
-        history.inner.handoff.handled(1);
+        history.inner.handoff.count_handled(1);
         history.close().await;
     }
 
@@ -227,10 +240,12 @@ mod tests {
         let (first_room, second_room) = (RoomChannel::new(), RoomChannel::new());
         let (mut first_members, mut second_members) =
             (first_room.subscribe(), second_room.subscribe());
-        // Just opened, the writer is not quiet: this one goes through the thread, which
-        // stores it and hands it to the broadcaster, which cannot run while this test holds
-        // the runtime's only thread.
+        // With something queued (as if), this one goes through the thread, which stores it
+        // and hands it to the broadcaster, which cannot run while this test holds the
+        // runtime's only thread.
+        history.inner.handoff.count_queued();
         history.say(say(&first_room, "first")).unwrap();
+        history.inner.handoff.count_handled(1);
         until_quiet(&history);
         assert_eq!(first_members.try_recv().err(), Some(TryRecvError::Empty));
         history.say(say(&second_room, "second")).unwrap();
@@ -263,6 +278,50 @@ mod tests {
         let event = tokio::time::timeout(Duration::from_secs(5), members.recv()).await;
         assert_eq!(text(&event.unwrap().unwrap()), "queued");
         history.close().await;
+    }
+
+    /// A message stored at once never waits for another connection's write on the runtime's
+    /// thread: it is given back and queues, and the writer thread stores it once the database
+    /// is free; its sender hears of no failure.
+    #[tokio::test]
+    async fn a_message_finding_the_database_held_queues_instead_of_waiting() {
+        let dir = tempfile::tempdir().unwrap();
+        let history = history(&dir);
+        let room = RoomChannel::new();
+        let mut members = room.subscribe();
+        let other = rusqlite::Connection::open(dir.path().join("history.db")).unwrap();
+        other.execute_batch("BEGIN IMMEDIATE").unwrap();
+        until_quiet(&history);
+        let (sender, mut told) = mpsc::channel(1);
+        let asked = Instant::now();
+        history.say(Say { sender, ..say(&room, "held") }).unwrap();
+        assert!(asked.elapsed() < Duration::from_millis(500), "waited for the database");
+        assert_eq!(members.try_recv().err(), Some(TryRecvError::Empty));
+        other.execute_batch("COMMIT").unwrap();
+        let event = tokio::time::timeout(Duration::from_secs(5), members.recv()).await;
+        assert_eq!(text(&event.unwrap().unwrap()), "held");
+        assert!(told.try_recv().is_err(), "the sender was told of a failure");
+        history.close().await;
+    }
+
+    /// What was stored at once and not yet settled is indexed before the writer stops.
+    #[tokio::test]
+    async fn what_waits_to_be_settled_is_indexed_before_the_writer_stops() {
+        let dir = tempfile::tempdir().unwrap();
+        let history = history(&dir);
+        let room = RoomChannel::new();
+        let mut members = room.subscribe();
+        // As if a request to settle were already on its way, and lost with the runtime.
+        history.inner.handoff.settling.store(true, Ordering::Release);
+        until_quiet(&history);
+        history.say(say(&room, "last words")).unwrap();
+        members.try_recv().expect("not sent at once");
+        history.close().await;
+        let conn = rusqlite::Connection::open(dir.path().join("history.db")).unwrap();
+        let indexed: i64 = conn
+            .query_row("SELECT indexed_through FROM rooms WHERE name = 'lobby'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(indexed, 1, "left unindexed at the stop");
     }
 
     /// What is stored at once is indexed for search soon after, by the writer thread.

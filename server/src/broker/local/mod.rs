@@ -106,7 +106,8 @@ struct Inner {
     thread: Mutex<Option<JoinHandle<()>>>,
     /// The broadcaster task: it ends after the writer, once it has sent the last batch.
     broadcaster: Mutex<Option<tokio::task::JoinHandle<()>>>,
-    /// Batches of messages the writer has broadcast, counted as it starts broadcasting each.
+    /// Stored batches of messages (a message stored at once is a batch of one), counted before
+    /// they are sent; not counted with history off, where there is nothing to search.
     broadcast: std::sync::atomic::AtomicU64,
     /// Batches whose messages are in the full-text index (or failed to go in): a search waits
     /// until every batch broadcast before it was asked is here.
@@ -239,8 +240,10 @@ impl Local {
         look(&lock(&self.inner.rooms))
     }
 
-    /// Queues a message for storing and broadcasting. Fails at once if the writer is behind by
-    /// [`HISTORY_QUEUE`] messages: the sender is told to try again rather than the queue growing.
+    /// Stores and broadcasts a message: at once, on this thread, if the writer is quiet and
+    /// nothing is ahead of it ([`handoff`]), otherwise through the writer's queue. Fails at once
+    /// if the writer is behind by [`HISTORY_QUEUE`] messages: the sender is told to try again
+    /// rather than the queue growing.
     pub fn say(&self, say: Say) -> Result<(), RequestError> {
         let ticket = Ticket::new(&say);
         match self.inner.handoff.say_at_once(&self.inner, say, ticket) {
@@ -259,9 +262,9 @@ impl Local {
     /// Queues a message or a deletion for the writer; refused as [`Local::say`] is. On
     /// failure the command, ticket and all, is dropped here.
     fn queue(&self, command: Command) -> Result<(), RequestError> {
-        self.inner.handoff.queue();
+        self.inner.handoff.count_queued();
         self.inner.writer.try_send(command).map_err(|e| {
-            self.inner.handoff.handled(1);
+            self.inner.handoff.count_handled(1);
             refused(e)
         })
     }

@@ -18,6 +18,15 @@ use crate::limits::ROOMS_REMEMBERED;
 /// At start-up, a database locked by another program is refused after this long.
 pub(super) const BUSY_TIMEOUT: Duration = Duration::from_secs(2);
 
+impl StoreError {
+    /// Whether another connection held the database (an account or a room's settings being
+    /// written): worth trying again, unlike a full disk or a broken file.
+    pub fn is_busy(&self) -> bool {
+        matches!(self, StoreError::Sqlite(e)
+            if matches!(e.sqlite_error_code(), Some(SqliteCode::DatabaseBusy | SqliteCode::DatabaseLocked)))
+    }
+}
+
 /// Where history lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Location {
@@ -215,6 +224,14 @@ impl Store {
     }
 
     /// Stores `rows` in one transaction: all or none.
+    /// How long the next commits wait for another connection's write to end: up to
+    /// [`BUSY_TIMEOUT`], or (`patient` false) not at all, for a commit made on a runtime thread
+    /// that can queue its message for the writer thread instead of waiting.
+    pub fn set_patient(&self, patient: bool) -> Result<(), StoreError> {
+        self.conn.busy_timeout(if patient { BUSY_TIMEOUT } else { Duration::ZERO })?;
+        Ok(())
+    }
+
     pub fn append(&mut self, rows: &[Row<'_>]) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
         let mut new_ids = Vec::new();

@@ -23,7 +23,7 @@ use super::broadcaster::Delivery;
 use super::checkpoint::Checkpointer;
 use super::deletion::{self, Wipe};
 use super::handoff::Handoff;
-use super::store::{Location, Row, Store};
+use super::store::{Location, Row, Store, StoreError};
 use super::{Command, Inner, expiry, search};
 use crate::broker::{Delete, HistoryConfig, Say, Ticket};
 use crate::event::{Event, SharedEvent};
@@ -66,6 +66,14 @@ pub(super) struct Writer {
     /// Rooms of messages stored at once whose indexing and pruning wait for the thread.
     unsettled: BTreeSet<RoomName>,
     stopped: bool,
+}
+
+/// Tells each sender its message was not stored (`e`) and so not sent.
+fn refuse(says: &[Say], e: &StoreError) {
+    error!(error = %e, messages = says.len(), "cannot store messages");
+    for say in says {
+        say.refuse(&e.to_string());
+    }
 }
 
 impl Thread {
@@ -111,15 +119,15 @@ impl Thread {
             if let Some(at) = batch.iter().position(|c| matches!(c, Command::Stop)) {
                 // What follows the stop is dropped unhandled, and counted as handled.
                 let after = batch.drain(at..).filter(|c| c.is_queued()).count();
-                self.handoff.handled(after);
+                self.handoff.count_handled(after);
                 stop = true;
             }
             let queued = batch.iter().filter(|c| c.is_queued()).count();
             let mut writer = lock(&self.writer);
-            writer.handle(&mut batch, &self.handoff);
+            writer.handle(&mut batch);
             // Only now, with the batch stored and handed to the broadcaster: until then a
             // message may not skip the queue ahead of it.
-            self.handoff.handled(queued);
+            self.handoff.count_handled(queued);
             if stop {
                 writer.stop();
             }
@@ -163,21 +171,42 @@ impl Writer {
 
     /// Stores `say` and sends it to its room, here and now; or, if it cannot be stored, tells
     /// its sender why. Returns whether its indexing and pruning wait for
-    /// [`Command::Settle`].
-    pub(super) fn say_at_once(&mut self, say: Say, ticket: Ticket) -> bool {
+    /// [`Command::Settle`], or gives the message back if another connection holds the
+    /// database: the caller is a runtime thread, which must not wait for it, and queues it.
+    pub(super) fn say_at_once(&mut self, say: Say, ticket: Ticket) -> Result<bool, (Say, Ticket)> {
         let says = [say];
-        let unsettled = self.store_batch(&says) && self.store.is_some();
+        let patient = |store: &Option<Store>, patient| match store {
+            Some(store) => store.set_patient(patient),
+            None => Ok(()),
+        };
+        let result = patient(&self.store, false).and_then(|()| self.store_batch(&says));
+        if let Err(e) = patient(&self.store, true) {
+            warn!(error = %e, "cannot set how long the history writer waits for the database");
+        }
+        let stored = match result {
+            Ok(()) => true,
+            Err(e) if e.is_busy() => {
+                let [say] = says;
+                return Err((say, ticket));
+            }
+            Err(e) => {
+                refuse(&says, &e);
+                false
+            }
+        };
         Delivery { events: std::mem::take(&mut self.out), tickets: vec![ticket] }.send();
+        let unsettled = stored && self.store.is_some();
         if unsettled {
             let [say] = says;
             self.unsettled.insert(say.room);
         }
-        unsettled
+        Ok(unsettled)
     }
 
     /// Closes the store, then the checkpointer, and ends the broadcaster once it has sent
     /// what it holds. Messages that come later are refused.
     fn stop(&mut self) {
+        self.settle(BTreeSet::new());
         self.stopped = true;
         self.store = None;
         self.checkpointer = None;
@@ -186,7 +215,7 @@ impl Writer {
 
     /// Stores the messages of a batch in one transaction, broadcasts them, carries out its
     /// deletions (after the messages: one may be among them), then answers reads.
-    fn handle(&mut self, batch: &mut Vec<Command>, handoff: &Handoff) {
+    fn handle(&mut self, batch: &mut Vec<Command>) {
         let (mut says, mut said) = (Vec::new(), Vec::new());
         let (mut deletes, mut deleting): (Vec<Delete>, _) = (Vec::new(), Vec::new());
         let mut reads = Vec::new();
@@ -212,9 +241,6 @@ impl Writer {
             && let Err(e) = expiry.look(store.connection())
         {
             warn!(error = %e, "cannot look for messages past their age");
-        }
-        if settle {
-            handoff.settled();
         }
         if !says.is_empty() {
             self.commit(says, said);
@@ -258,9 +284,9 @@ impl Writer {
     fn deliver(&mut self, tickets: Vec<Ticket>) {
         let delivery = Delivery { events: std::mem::take(&mut self.out), tickets };
         let Some(deliveries) = &self.deliveries else { return };
-        self.handoff.unsent();
+        self.handoff.count_unsent();
         if deliveries.blocking_send(delivery).is_err() {
-            self.handoff.sent();
+            self.handoff.count_sent();
         }
         // The members' sessions go first: on a core shared with the runtime, what the writer
         // does next (indexing, pruning) would otherwise hold back their writes.
@@ -270,16 +296,22 @@ impl Writer {
     /// Numbers and stores `says`, hands them to the broadcaster, then indexes them for search
     /// and prunes their rooms; or, if they cannot be stored, tells each sender why.
     fn commit(&mut self, says: Vec<Say>, tickets: Vec<Ticket>) {
-        let stored = self.store_batch(&says);
+        let stored = match self.store_batch(&says) {
+            Ok(()) => true,
+            Err(e) => {
+                refuse(&says, &e);
+                false
+            }
+        };
         self.deliver(tickets);
         if stored {
             self.settle(says.into_iter().map(|say| say.room).collect());
         }
     }
 
-    /// Numbers and stores `says` in one transaction and gathers their events in `out`:
-    /// whether they were stored. If not, their numbers go back and each sender hears why.
-    fn store_batch(&mut self, says: &[Say]) -> bool {
+    /// Numbers and stores `says` in one transaction and gathers their events in `out`. If
+    /// they cannot be stored, their numbers go back.
+    fn store_batch(&mut self, says: &[Say]) -> Result<(), StoreError> {
         let before: HashMap<RoomName, u64> = says
             .iter()
             .filter_map(|s| self.last_seq.get(&s.room).map(|seq| (s.room.clone(), *seq)))
@@ -310,17 +342,13 @@ impl Writer {
         };
         self.last_stored = Instant::now();
         if let Err(e) = result {
-            error!(error = %e, messages = says.len(), "cannot store messages");
             for say in says {
                 match before.get(&say.room) {
                     Some(seq) => self.last_seq.insert(say.room.clone(), *seq),
                     None => self.last_seq.remove(&say.room),
                 };
             }
-            for say in says {
-                say.refuse(&e.to_string());
-            }
-            return false;
+            return Err(e);
         }
         crate::metrics::messages_stored(says.len());
         if let (Some(inner), Some(_)) = (self.inner.upgrade(), &self.store) {
@@ -337,13 +365,15 @@ impl Writer {
                 self.out.push((say.room_tx.clone(), Event::new(message)));
             }
         }
-        true
+        Ok(())
     }
 
     /// Indexes for search the messages of `rooms` and of the rooms stored at once since the
     /// last time, then prunes those rooms. Done after their messages were sent: the members
     /// are not kept waiting for it.
     fn settle(&mut self, mut rooms: BTreeSet<RoomName>) {
+        // Whatever waited is taken now: a message stored at once from here on asks again.
+        self.handoff.count_settled();
         rooms.append(&mut self.unsettled);
         if rooms.is_empty() {
             return;
@@ -370,11 +400,14 @@ impl Writer {
         if self.store.is_none() {
             return;
         }
+        // Rooms waiting to be settled are pruned by their numbers then: kept too.
+        let unsettled = &self.unsettled;
+        let kept = |room: &RoomName| keep.contains(room) || unsettled.contains(room);
         if self.last_seq.len() > ROOMS_REMEMBERED {
-            self.last_seq.retain(|room, _| keep.contains(room));
+            self.last_seq.retain(|room, _| kept(room));
         }
         if self.kept_from.len() > ROOMS_REMEMBERED {
-            self.kept_from.retain(|room, _| keep.contains(room));
+            self.kept_from.retain(|room, _| kept(room));
         }
         if let Some(inner) = self.inner.upgrade() {
             let remembered = self.last_seq.len().max(self.kept_from.len());
