@@ -176,12 +176,29 @@ mod tests {
         }
     }
 
+    /// The text of the next message members get, waiting for it (at most 5 s).
+    async fn next(members: &mut tokio::sync::broadcast::Receiver<SharedEvent>) -> String {
+        let event = tokio::time::timeout(Duration::from_secs(5), members.recv()).await;
+        text(&event.expect("no message came").expect("the room's channel closed"))
+    }
+
     fn history(dir: &tempfile::TempDir) -> Local {
         Local::open(HistoryConfig {
             location: Some(Location::File(dir.path().join("history.db"))),
             ..HistoryConfig::default()
         })
         .unwrap()
+    }
+
+    /// History in a file, a room with a member, and the writer quiet.
+    fn quiet_room()
+    -> (tempfile::TempDir, Local, RoomChannel, tokio::sync::broadcast::Receiver<SharedEvent>) {
+        let dir = tempfile::tempdir().unwrap();
+        let history = history(&dir);
+        let room = RoomChannel::new();
+        let members = room.subscribe();
+        until_quiet(&history);
+        (dir, history, room, members)
     }
 
     /// Blocks the runtime's one thread (so the broadcaster task cannot run) until the writer
@@ -199,11 +216,7 @@ mod tests {
     /// nothing on the way through the writer thread or the broadcaster.
     #[tokio::test]
     async fn a_message_to_a_quiet_writer_is_stored_and_sent_at_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let history = history(&dir);
-        let room = RoomChannel::new();
-        let mut members = room.subscribe();
-        until_quiet(&history);
+        let (_dir, history, room, mut members) = quiet_room();
         history.say(say(&room, "at once")).unwrap();
         let event = members.try_recv().expect("not sent at once");
         assert_eq!(text(&event), "at once");
@@ -216,17 +229,12 @@ mod tests {
     /// while anything is queued for the writer, a message queues too.
     #[tokio::test]
     async fn a_message_does_not_skip_a_queue_that_holds_anything() {
-        let dir = tempfile::tempdir().unwrap();
-        let history = history(&dir);
-        let room = RoomChannel::new();
-        let mut members = room.subscribe();
-        until_quiet(&history);
+        let (_dir, history, room, mut members) = quiet_room();
         // As if a message were queued and not yet taken by the writer thread.
         history.inner.handoff.count_queued();
         history.say(say(&room, "queued")).unwrap();
         assert_eq!(members.try_recv().err(), Some(TryRecvError::Empty), "skipped the queue");
-        let event = tokio::time::timeout(Duration::from_secs(5), members.recv()).await;
-        assert_eq!(text(&event.unwrap().unwrap()), "queued");
+        assert_eq!(next(&mut members).await, "queued");
         history.inner.handoff.count_handled(1);
         history.close().await;
     }
@@ -254,10 +262,8 @@ mod tests {
             Some(TryRecvError::Empty),
             "overtook the batch"
         );
-        let event = tokio::time::timeout(Duration::from_secs(5), first_members.recv()).await;
-        assert_eq!(text(&event.unwrap().unwrap()), "first");
-        let event = tokio::time::timeout(Duration::from_secs(5), second_members.recv()).await;
-        assert_eq!(text(&event.unwrap().unwrap()), "second");
+        assert_eq!(next(&mut first_members).await, "first");
+        assert_eq!(next(&mut second_members).await, "second");
         history.close().await;
     }
 
@@ -265,18 +271,13 @@ mod tests {
     /// a room taking in messages faster than its members read them gets them in batches.
     #[tokio::test]
     async fn a_room_behind_its_messages_has_the_next_one_queued() {
-        let dir = tempfile::tempdir().unwrap();
-        let history = history(&dir);
-        let room = RoomChannel::new();
-        let mut members = room.subscribe();
-        until_quiet(&history);
+        let (_dir, history, room, mut members) = quiet_room();
         history.say(say(&room, "unread")).unwrap();
         until_quiet(&history);
         history.say(say(&room, "queued")).unwrap();
         assert_eq!(text(&members.try_recv().unwrap()), "unread");
         assert_eq!(members.try_recv().err(), Some(TryRecvError::Empty), "sent at once");
-        let event = tokio::time::timeout(Duration::from_secs(5), members.recv()).await;
-        assert_eq!(text(&event.unwrap().unwrap()), "queued");
+        assert_eq!(next(&mut members).await, "queued");
         history.close().await;
     }
 
@@ -285,21 +286,16 @@ mod tests {
     /// is free; its sender hears of no failure.
     #[tokio::test]
     async fn a_message_finding_the_database_held_queues_instead_of_waiting() {
-        let dir = tempfile::tempdir().unwrap();
-        let history = history(&dir);
-        let room = RoomChannel::new();
-        let mut members = room.subscribe();
+        let (dir, history, room, mut members) = quiet_room();
         let other = rusqlite::Connection::open(dir.path().join("history.db")).unwrap();
         other.execute_batch("BEGIN IMMEDIATE").unwrap();
-        until_quiet(&history);
         let (sender, mut told) = mpsc::channel(1);
         let asked = Instant::now();
         history.say(Say { sender, ..say(&room, "held") }).unwrap();
         assert!(asked.elapsed() < Duration::from_millis(500), "waited for the database");
         assert_eq!(members.try_recv().err(), Some(TryRecvError::Empty));
         other.execute_batch("COMMIT").unwrap();
-        let event = tokio::time::timeout(Duration::from_secs(5), members.recv()).await;
-        assert_eq!(text(&event.unwrap().unwrap()), "held");
+        assert_eq!(next(&mut members).await, "held");
         assert!(told.try_recv().is_err(), "the sender was told of a failure");
         history.close().await;
     }
@@ -307,13 +303,9 @@ mod tests {
     /// What was stored at once and not yet settled is indexed before the writer stops.
     #[tokio::test]
     async fn what_waits_to_be_settled_is_indexed_before_the_writer_stops() {
-        let dir = tempfile::tempdir().unwrap();
-        let history = history(&dir);
-        let room = RoomChannel::new();
-        let mut members = room.subscribe();
+        let (dir, history, room, mut members) = quiet_room();
         // As if a request to settle were already on its way, and lost with the runtime.
         history.inner.handoff.settling.store(true, Ordering::Release);
-        until_quiet(&history);
         history.say(say(&room, "last words")).unwrap();
         members.try_recv().expect("not sent at once");
         history.close().await;
@@ -327,11 +319,7 @@ mod tests {
     /// What is stored at once is indexed for search soon after, by the writer thread.
     #[tokio::test]
     async fn what_is_stored_at_once_is_found_by_search() {
-        let dir = tempfile::tempdir().unwrap();
-        let history = history(&dir);
-        let room = RoomChannel::new();
-        let mut members = room.subscribe();
-        until_quiet(&history);
+        let (_dir, history, room, mut members) = quiet_room();
         history.say(say(&room, "findable words")).unwrap();
         members.try_recv().expect("not sent at once");
         let words = protocol::Label::parse("findable").unwrap();
