@@ -300,6 +300,59 @@ mod tests {
         history.close().await;
     }
 
+    /// A message stored at once that cannot be stored (a full database) is not sent, and its
+    /// sender is told why, as on the writer thread.
+    #[tokio::test]
+    async fn a_message_that_cannot_be_stored_at_once_is_refused_and_not_sent() {
+        let dir = tempfile::tempdir().unwrap();
+        let history = Local::open(HistoryConfig {
+            location: Some(Location::File(dir.path().join("history.db"))),
+            max_bytes: Some(128 * 1024),
+            ..HistoryConfig::default()
+        })
+        .unwrap();
+        let room = RoomChannel::new();
+        let mut members = room.subscribe();
+        let big = "x".repeat(4000);
+        for _ in 0..100 {
+            until_quiet(&history);
+            let (sender, mut told) = mpsc::channel(1);
+            history.say(Say { sender, ..say(&room, &big) }).unwrap();
+            if members.try_recv().is_ok() {
+                continue;
+            }
+            let error = told.try_recv().expect("neither sent nor refused at once");
+            let ServerMsg::Error { code, message, .. } = &error.msg else {
+                panic!("not an error: {:?}", error.msg);
+            };
+            assert_eq!(*code, protocol::ErrorCode::StorageFailed);
+            assert!(message.contains("full"), "{message}");
+            assert_eq!(members.try_recv().err(), Some(TryRecvError::Empty));
+            history.close().await;
+            return;
+        }
+        panic!("the database never filled up");
+    }
+
+    /// With history off, a quiet room's message is numbered and sent at once too, and a
+    /// search (which finds nothing) never waits for an index there is none of.
+    #[tokio::test]
+    async fn with_history_off_a_message_is_sent_at_once_and_searches_do_not_wait() {
+        let history =
+            Local::open(HistoryConfig { location: None, ..HistoryConfig::default() }).unwrap();
+        let room = RoomChannel::new();
+        let mut members = room.subscribe();
+        until_quiet(&history);
+        history.say(say(&room, "unkept")).unwrap();
+        assert_eq!(text(&members.try_recv().expect("not sent at once")), "unkept");
+        let asked = Instant::now();
+        let words = protocol::Label::parse("unkept").unwrap();
+        let found = history.search(RoomName::lobby(), words, None, 10).await.unwrap();
+        assert!(found.messages.is_empty());
+        assert!(asked.elapsed() < Duration::from_secs(1), "the search waited for an index");
+        history.close().await;
+    }
+
     /// What was stored at once and not yet settled is indexed before the writer stops.
     #[tokio::test]
     async fn what_waits_to_be_settled_is_indexed_before_the_writer_stops() {
