@@ -16,9 +16,11 @@
 //! handled by it (so no earlier message of the same sender, and no deletion), and every batch
 //! the writer thread stored has been sent by the broadcaster (so members see a room's messages
 //! in sequence order, and a sender's messages go out in the order sent). Both are checked
-//! while holding the writer's state, which the thread holds for as long as it handles a batch,
-//! and both counts only go up under it: once seen at zero under the lock, they stay there
-//! until it is let go. (`unsent` goes down after the broadcaster's send, so zero means sent.)
+//! while holding the writer's state, which the thread holds for as long as it handles a batch.
+//! `unsent` only goes up under it, and down after the broadcaster's send, so zero means sent
+//! and stays so until the lock is let go. `queued` goes up as another session queues a message
+//! (a session is one task: it is never queuing while it stores at once), and such a message
+//! comes after the one stored at once, which is all order asks.
 //!
 //! A message stored at once never waits for the database: if another connection holds it (an
 //! account or a room's settings being written), the message is given back and queues.
