@@ -209,10 +209,10 @@ pub const HISTORY_ON_JOIN: u32 = 50;
 pub const HISTORY_QUEUE: usize = 16 * 1024;
 
 /// How long the local history writer must have stored nothing (nor failed to) before a
-/// message is stored at once, on its sender's thread, instead of through the writer's queue. A message in a quiet
-/// moment skips two hand-offs between threads on its way to its room; a busy server goes on
-/// committing whole batches at a time (group commit), which messages stored one by one would
-/// cost it.
+/// message is stored at once, on its sender's thread, instead of through the writer's queue.
+/// A message in a quiet moment skips two hand-offs between threads on its way to its room; a
+/// busy server goes on committing whole batches at a time (group commit), which messages
+/// stored one by one would cost it.
 pub const STORE_AT_ONCE_AFTER: Duration = Duration::from_millis(1);
 
 /// Longest a search on one node waits for the full-text index to take the messages broadcast

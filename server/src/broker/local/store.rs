@@ -223,15 +223,20 @@ impl Store {
         super::checkpoint::Checkpointer::start(&mut self.conn, path)
     }
 
-    /// Stores `rows` in one transaction: all or none.
-    /// How long the next commits wait for another connection's write to end: up to
-    /// [`BUSY_TIMEOUT`], or (`patient` false) not at all, for a commit made on a runtime thread
-    /// that can queue its message for the writer thread instead of waiting.
-    pub fn set_patient(&self, patient: bool) -> Result<(), StoreError> {
-        self.conn.busy_timeout(if patient { BUSY_TIMEOUT } else { Duration::ZERO })?;
-        Ok(())
+    /// Stores `rows` as [`Store::append`] does, but fails at once (busy, [`StoreError::is_busy`])
+    /// instead of waiting up to [`BUSY_TIMEOUT`] for another connection's write to end: for a
+    /// commit on a runtime thread, which queues its message for the writer thread instead.
+    pub fn append_without_waiting(&mut self, rows: &[Row<'_>]) -> Result<(), StoreError> {
+        self.conn.busy_timeout(Duration::ZERO)?;
+        let appended = self.append(rows);
+        // The rows' fate is decided; a connection left impatient only fails sooner.
+        if let Err(e) = self.conn.busy_timeout(BUSY_TIMEOUT) {
+            tracing::warn!(error = %e, "cannot set how long the history writer waits for the database");
+        }
+        appended
     }
 
+    /// Stores `rows` in one transaction: all or none.
     pub fn append(&mut self, rows: &[Row<'_>]) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
         let mut new_ids = Vec::new();

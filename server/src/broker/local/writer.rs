@@ -68,6 +68,15 @@ pub(super) struct Writer {
     stopped: bool,
 }
 
+/// Whether a commit waits for another connection's write to the database to end.
+#[derive(Clone, Copy)]
+enum Wait {
+    /// Up to the store's busy timeout: the writer thread, which nothing else waits on.
+    ForOthers,
+    /// Not at all: a runtime thread, which queues the message instead.
+    Never,
+}
+
 /// Tells each sender its message was not stored (`e`) and so not sent.
 fn refuse(says: &[Say], e: &StoreError) {
     error!(error = %e, messages = says.len(), "cannot store messages");
@@ -129,9 +138,12 @@ impl Thread {
             // message may not skip the queue ahead of it.
             self.handoff.count_handled(queued);
             if stop {
+                // Under the same hold as the batch: nothing is stored at once after it.
                 writer.stop();
             }
         }
+        // Also when every sender went away without a stop.
+        lock(&self.writer).stop();
         info!("history writer stopped");
     }
 }
@@ -175,15 +187,7 @@ impl Writer {
     /// database: the caller is a runtime thread, which must not wait for it, and queues it.
     pub(super) fn say_at_once(&mut self, say: Say, ticket: Ticket) -> Result<bool, (Say, Ticket)> {
         let says = [say];
-        let patient = |store: &Option<Store>, patient| match store {
-            Some(store) => store.set_patient(patient),
-            None => Ok(()),
-        };
-        let result = patient(&self.store, false).and_then(|()| self.store_batch(&says));
-        if let Err(e) = patient(&self.store, true) {
-            warn!(error = %e, "cannot set how long the history writer waits for the database");
-        }
-        let stored = match result {
+        let stored = match self.store_batch(&says, Wait::Never) {
             Ok(()) => true,
             Err(e) if e.is_busy() => {
                 let [say] = says;
@@ -206,6 +210,9 @@ impl Writer {
     /// Closes the store, then the checkpointer, and ends the broadcaster once it has sent
     /// what it holds. Messages that come later are refused.
     fn stop(&mut self) {
+        if self.stopped {
+            return;
+        }
         self.settle(BTreeSet::new());
         self.stopped = true;
         self.store = None;
@@ -296,7 +303,7 @@ impl Writer {
     /// Numbers and stores `says`, hands them to the broadcaster, then indexes them for search
     /// and prunes their rooms; or, if they cannot be stored, tells each sender why.
     fn commit(&mut self, says: Vec<Say>, tickets: Vec<Ticket>) {
-        let stored = match self.store_batch(&says) {
+        let stored = match self.store_batch(&says, Wait::ForOthers) {
             Ok(()) => true,
             Err(e) => {
                 refuse(&says, &e);
@@ -311,7 +318,7 @@ impl Writer {
 
     /// Numbers and stores `says` in one transaction and gathers their events in `out`. If
     /// they cannot be stored, their numbers go back.
-    fn store_batch(&mut self, says: &[Say]) -> Result<(), StoreError> {
+    fn store_batch(&mut self, says: &[Say], wait: Wait) -> Result<(), StoreError> {
         let before: HashMap<RoomName, u64> = says
             .iter()
             .filter_map(|s| self.last_seq.get(&s.room).map(|seq| (s.room.clone(), *seq)))
@@ -336,7 +343,10 @@ impl Writer {
                     .zip(&stored)
                     .map(|(say, stored)| Row { room: &say.room, stored })
                     .collect();
-                crate::metrics::timed_commit(|| store.append(&rows))
+                crate::metrics::timed_commit(|| match wait {
+                    Wait::ForOthers => store.append(&rows),
+                    Wait::Never => store.append_without_waiting(&rows),
+                })
             }
             None => Ok(()),
         };
