@@ -7,7 +7,9 @@
 mod common;
 
 use common::{JsonClient, PlainClient, TestServer, nick, start_server, start_server_with};
-use protocol::{ClientMsg, ErrorCode, Label, ModeChange, Password, RoomName, ServerMsg, Text};
+use protocol::{
+    ClientMsg, ErrorCode, Label, ModeChange, Moderation, Password, RoomName, ServerMsg, Text,
+};
 
 fn away(text: Option<&str>) -> ClientMsg {
     ClientMsg::Away { text: text.map(|t| Label::parse(t).unwrap()) }
@@ -132,7 +134,9 @@ async fn whois_tells_what_the_server_knows() {
             changes: vec![ModeChange::Secret(true)],
         })
         .await;
-    tracy.recv_until(|m| matches!(m, ServerMsg::Moderation { .. })).await;
+    tracy
+        .recv_until(|m| matches!(m, ServerMsg::Moderation { action: Moderation::Modes { .. }, .. }))
+        .await;
     tracy.send(away(Some("reading"))).await;
     tracy.recv_until(|m| matches!(m, ServerMsg::Away { .. })).await;
 

@@ -141,6 +141,36 @@ async fn a_logged_in_maker_owns_the_room_and_the_member_list_marks_it() {
     server.shutdown().await;
 }
 
+/// A maker's requests right after its join wait for the room to be its own: a `mode` sent
+/// right behind the `join` is the owner's, not refused, even while storing the claim is slow
+/// (here another connection holds the database's write lock for a while).
+#[tokio::test]
+async fn a_maker_moderates_its_new_room_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("chat.db");
+    let server = start_server_with_history(common::info(), file_history(&db)).await;
+    let mut michael = account(&server, "Michael").await;
+    let blocker = rusqlite::Connection::open(&db).unwrap();
+    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    michael.send(ClientMsg::Join { room: room("hideout"), key: None }).await;
+    let secret = ClientMsg::Mode { room: room("hideout"), changes: vec![ModeChange::Secret(true)] };
+    michael.send(secret).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    blocker.execute_batch("COMMIT").unwrap();
+    let (answer, before) = michael
+        .recv_until(|m| {
+            matches!(m, ServerMsg::Error { .. })
+                || matches!(m, ServerMsg::Moderation { action: Moderation::Modes { .. }, .. })
+        })
+        .await;
+    let ServerMsg::Moderation { room: r, action: Moderation::Modes { modes }, .. } = answer else {
+        panic!("{answer:?} after {before:?}")
+    };
+    assert_eq!(r.as_str(), "hideout");
+    assert!(modes.secret, "{modes:?}");
+    server.shutdown().await;
+}
+
 #[tokio::test]
 async fn a_members_attempts_are_refused_and_change_nothing() {
     let server = start_server_with(common::info()).await;

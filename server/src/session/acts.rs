@@ -15,7 +15,8 @@ use crate::limits::MAX_ROOMS_OWNED;
 
 impl<D: Dialect> Session<D> {
     /// A logged-in session that made a room by joining it owns it, if nobody does and its
-    /// account owns fewer than [`MAX_ROOMS_OWNED`] rooms.
+    /// account owns fewer than [`MAX_ROOMS_OWNED`] rooms. Its input waits until the claim is
+    /// stored: what it asks next of its new room (a mode, a topic) is the owner's.
     pub(super) fn own_new_room(&mut self, nick: &Nick, room: &RoomName) {
         if !self.logged_in || *room == RoomName::lobby() || self.hub.authority(room).owner.is_some()
         {
@@ -29,9 +30,22 @@ impl<D: Dialect> Session<D> {
             .announce(nick, Moderation::Claimed);
         info!(room = %room, owner = ?nick.as_str(), "room made: its maker owns it");
         let stored = self.broker.act(&self.hub, act, Some("owner"));
-        self.queries.push(Box::pin(async move {
-            Completion::Acted { request: None, result: stored.await, done: None }
-        }));
+        self.awaiting = true;
+        let room = room.clone();
+        self.queries
+            .push(Box::pin(async move { Completion::Owned { room, result: stored.await } }));
+    }
+
+    /// The claim of a room this session made was stored, lost to another claim, or failed:
+    /// input goes on; a failure is told, since the maker expected to own the room.
+    pub(super) fn owned(&mut self, room: &RoomName, result: Result<bool, RequestError>) {
+        self.awaiting = false;
+        if let Err(e) = result {
+            self.notice(format!(
+                "#{room} could not be made yours ({}): a logged-in member can /claim it",
+                e.message
+            ));
+        }
     }
 
     /// An account that is deleted owns no room and holds no role any more: whoever registers a

@@ -72,10 +72,12 @@ pub(super) enum Completion {
     Budget { kept: Vec<crate::flood::Shared> },
     /// The nodes decided a rename.
     Renamed { old: protocol::Nick, new: protocol::Nick, result: Result<(), RequestError> },
-    /// A moderation act was stored (`Ok(false)`: its guard refused it), for `request`
-    /// (`None`: the session's own, told to nobody).
     /// Whether a banned bare nick is an account was looked up: the rest of the ban.
     Resolved { nick: protocol::Nick, request: protocol::ClientMsg, account: bool },
+    /// The claim of a room the session made was stored (`Ok(false)`: someone else's came first).
+    Owned { room: RoomName, result: Result<bool, RequestError> },
+    /// A moderation act was stored (`Ok(false)`: its guard refused it), for `request`
+    /// (`None`: the session's own, told to nobody).
     Acted {
         request: Option<&'static str>,
         result: Result<bool, RequestError>,
@@ -239,6 +241,7 @@ impl<D: Dialect> Session<D> {
             Completion::Resolved { nick, request, account } => {
                 self.resolved(&nick, request, account);
             }
+            Completion::Owned { room, result } => self.owned(&room, result),
             Completion::Acted { request, result, done } => self.acted(request, result, done),
         }
         Flow::Continue

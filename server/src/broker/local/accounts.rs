@@ -35,12 +35,13 @@ impl LocalAccounts {
                     path: path.clone(),
                     reason: e.to_string(),
                 };
-                let conn = Connection::open_with_flags(
+                let mut conn = Connection::open_with_flags(
                     path,
                     OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
                 )
                 .map_err(open_err)?;
                 conn.busy_timeout(super::store::BUSY_TIMEOUT).map_err(open_err)?;
+                super::store::writes_wait(&mut conn);
                 conn
             }
             _ => {

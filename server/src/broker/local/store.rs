@@ -156,6 +156,7 @@ impl Store {
         }
         .map_err(open_err)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
+        writes_wait(&mut conn);
         // Read before writing anything: a file that is not a database, or one from a newer
         // version, is refused without a byte changed.
         let found = schema::version(&conn).map_err(open_err)?;
@@ -501,3 +502,12 @@ fn kind_from_sql(kind: i64) -> Option<MessageKind> {
 
 #[cfg(test)]
 pub(super) mod tests;
+
+/// Makes `conn`'s transactions take the write lock when they begin (`BEGIN IMMEDIATE`), where
+/// the busy timeout waits for another connection's write to end. A deferred transaction that
+/// reads first and then writes would instead fail at once with `SQLITE_BUSY` whenever the
+/// other writing connection (history's, or the accounts') held the lock at that moment: SQLite
+/// does not wait there, since waiting could deadlock.
+pub(super) fn writes_wait(conn: &mut Connection) {
+    conn.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
+}
