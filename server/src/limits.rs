@@ -215,6 +215,12 @@ pub const HISTORY_QUEUE: usize = 16 * 1024;
 /// stored one by one would cost it.
 pub const STORE_AT_ONCE_AFTER: Duration = Duration::from_millis(1);
 
+/// Messages the local history writer stores before it settles them: indexes them for search,
+/// in one transaction, and prunes their rooms by count. Most of indexing's cost comes once per
+/// transaction, and comes to several times a message's own commit; a search asks for what
+/// waits to be indexed first, so it finds every message all the same.
+pub const SETTLE_AFTER: usize = 64;
+
 /// Longest a search on one node waits for the full-text index to take the messages broadcast
 /// before it was asked (normally well under a millisecond). Past it the search runs anyway:
 /// a writer that stopped indexing costs a search its newest matches, never an answer.

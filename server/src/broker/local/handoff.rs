@@ -10,7 +10,8 @@
 //! Stored at once, a message goes from its sender's session to its room's members without
 //! leaving the runtime's thread: no hand-off to the writer thread, none back to the
 //! broadcaster task. Its indexing for search and its room's pruning still happen on the writer
-//! thread, after the members have been woken ([`Command::Settle`]).
+//! thread, with those of the messages stored before it: when `SETTLE_AFTER` of them wait
+//! ([`Command::Settle`], sent after the members have been woken) or a search asks.
 //!
 //! Order is kept by what "nothing ahead" means: nothing is queued for the writer or being
 //! handled by it (so no earlier message of the same sender, and no deletion), and every batch
@@ -75,12 +76,12 @@ impl Handoff {
         if self.ahead() || !writer.quiet() {
             return Some((say, ticket));
         }
-        let unsettled = match writer.say_at_once(say, ticket) {
-            Ok(unsettled) => unsettled,
+        let due = match writer.say_at_once(say, ticket) {
+            Ok(due) => due,
             Err(back) => return Some(back),
         };
         drop(writer);
-        if unsettled {
+        if due {
             self.settle_soon(&inner.writer);
         }
         None
@@ -116,7 +117,7 @@ impl Handoff {
         self.settling.store(false, Ordering::Release);
     }
 
-    /// Asks the writer thread to index and prune what was stored at once, after the members
+    /// Asks the writer thread to settle (index and prune) what was stored, after the members
     /// this runtime thread has just woken: the request is sent from a task that yields first.
     /// One request covers everything stored at once until the thread takes it up.
     fn settle_soon(&self, writer: &mpsc::Sender<Command>) {

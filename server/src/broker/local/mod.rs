@@ -68,7 +68,8 @@ enum Command {
     /// Look for messages past `--history-max-age` (sent every
     /// [`HistoryConfig::expiry_check`]).
     Expire,
-    /// Index and prune what was stored at once ([`handoff`]).
+    /// Index and prune what was stored (see [`writer`]): sent when `SETTLE_AFTER` messages
+    /// stored at once wait ([`handoff`]), and by a search that would miss some.
     Settle,
     /// Store what came before, then stop.
     Stop,
@@ -290,10 +291,15 @@ impl Local {
         before: Option<u64>,
         limit: u32,
     ) -> Result<crate::broker::Found, RequestError> {
-        // What the asker has seen is found: the index takes a message just after its broadcast.
+        // What the asker has seen is found: the writer indexes what waits when asked.
         let seen = self.inner.broadcast.load(std::sync::atomic::Ordering::Acquire);
         let mut indexed = self.inner.indexed.subscribe();
-        let caught_up = indexed.wait_for(|indexed| *indexed >= seen);
+        let caught_up = async {
+            if *indexed.borrow_and_update() < seen {
+                let _ = self.inner.writer.send(Command::Settle).await;
+            }
+            let _ = indexed.wait_for(|indexed| *indexed >= seen).await;
+        };
         let _ = tokio::time::timeout(SEARCH_INDEX_WAIT, caught_up).await;
         let what = room.clone();
         self.read(room, crate::broker::Found::default(), move |conn| {

@@ -2,8 +2,9 @@
 //! rowid is `room_id << ROWID_SHIFT | seq`, so a room's matches before a `seq` are one rowid
 //! range read newest first. Deleted and pruned messages are not in it.
 //!
-//! A stored message is indexed after its broadcast, in a transaction of its own ([`index`]):
-//! the commit its members wait for stores the message alone. Each room records the last `seq`
+//! Stored messages are indexed after their broadcast, many in a transaction of their own
+//! ([`index`]), when the writer settles them (every `SETTLE_AFTER` messages, and when a search
+//! asks): the commit the members wait for stores the messages alone. Each room records the last `seq`
 //! the index has seen (`rooms.indexed_through`), so what a crash left unindexed is indexed at
 //! the next start ([`index_all`]). Triggers take deleted and pruned messages out.
 

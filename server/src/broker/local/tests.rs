@@ -7,7 +7,7 @@ use protocol::{MessageKind, Nick, Text};
 use super::*;
 use crate::broker::InFlight;
 use crate::hub::RoomChannel;
-use crate::limits::ROOM_BACKLOG_LOW;
+use crate::limits::{ROOM_BACKLOG_LOW, SETTLE_AFTER};
 
 /// A search waits until the messages broadcast before it was asked are in the index (the
 /// writer indexes a batch just after broadcasting it, and the asker has seen them), for at
@@ -84,5 +84,61 @@ async fn the_writer_wakes_waiting_senders_after_a_batch() {
         })
         .unwrap();
     tokio::time::timeout(Duration::from_secs(5), sender).await.unwrap().unwrap();
+    history.close().await;
+}
+
+/// What the writer stores is indexed for search [`SETTLE_AFTER`] messages at a time, in one
+/// transaction, rather than one transaction per message; a search has what waits indexed
+/// first, so it finds the newest message all the same.
+#[tokio::test]
+async fn stored_messages_are_indexed_many_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("history.db");
+    let history = Local::open(HistoryConfig {
+        location: Some(Location::File(db.clone())),
+        ..HistoryConfig::default()
+    })
+    .unwrap();
+    let room = RoomChannel::new();
+    let mut members = room.subscribe();
+    let indexed_through = || -> i64 {
+        // Whatever the writer does after a batch is done once it lets go of its state.
+        drop(crate::sync::lock(&history.inner.state));
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        conn.query_row("SELECT indexed_through FROM rooms WHERE name = 'lobby'", [], |r| r.get(0))
+            .unwrap()
+    };
+    let say = |n: usize| {
+        let (sender, _) = mpsc::channel(1);
+        Say {
+            room: RoomName::lobby(),
+            from: Nick::parse("Tracy").unwrap(),
+            account: false,
+            kind: MessageKind::Say,
+            text: Text::parse(&format!("message number{n}")).unwrap(),
+            room_tx: room.clone(),
+            sender,
+            in_flight: Arc::new(InFlight::default()),
+        }
+    };
+    for n in 1..SETTLE_AFTER {
+        history.say(say(n)).unwrap();
+        tokio::time::timeout(Duration::from_secs(5), members.recv()).await.unwrap().unwrap();
+    }
+    assert_eq!(indexed_through(), 0, "indexed before {SETTLE_AFTER} messages waited");
+    history.say(say(SETTLE_AFTER)).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), members.recv()).await.unwrap().unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while indexed_through() < SETTLE_AFTER as i64 {
+        assert!(tokio::time::Instant::now() < deadline, "never indexed");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    history.say(say(SETTLE_AFTER + 1)).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), members.recv()).await.unwrap().unwrap();
+    let newest = protocol::Label::parse(&format!("number{}", SETTLE_AFTER + 1)).unwrap();
+    let asked = tokio::time::Instant::now();
+    let found = history.search(RoomName::lobby(), newest, None, 10).await.unwrap();
+    assert_eq!(found.messages.len(), 1);
+    assert!(asked.elapsed() < SEARCH_INDEX_WAIT, "the search waited for a settling due later");
     history.close().await;
 }

@@ -1,8 +1,9 @@
 //! The history writer of one node: it numbers messages, stores them (a batch in one
-//! transaction: group commit), and only then has them sent to their rooms; then it indexes
-//! them for search and carries out the batch's deletions. Between batches it prunes, by count
-//! after each commit and by age a step at a time, and empties the write-ahead log when a
-//! deletion left it full.
+//! transaction: group commit), and only then has them sent to their rooms; then it carries
+//! out the batch's deletions. What it stored is settled (indexed for search, its rooms pruned
+//! by count) every [`SETTLE_AFTER`] messages, and whenever a search asks. Between batches it
+//! prunes by age a step at a time, and empties the write-ahead log when a deletion left it
+//! full.
 //!
 //! Its state ([`Writer`]) is behind a lock. The writer thread ([`Thread`]) holds it while it
 //! handles whatever has queued up, and hands what it stored to the broadcaster task
@@ -29,7 +30,7 @@ use crate::broker::{Delete, HistoryConfig, Say, Ticket};
 use crate::event::{Event, SharedEvent};
 use crate::hub::RoomChannel;
 use crate::limits::{
-    MAX_COMMIT_BATCH, PRUNE_CHUNK, PRUNE_SLACK, ROOMS_REMEMBERED, STORE_AT_ONCE_AFTER,
+    MAX_COMMIT_BATCH, PRUNE_CHUNK, PRUNE_SLACK, ROOMS_REMEMBERED, SETTLE_AFTER, STORE_AT_ONCE_AFTER,
 };
 use crate::sync::lock;
 
@@ -63,8 +64,9 @@ pub(super) struct Writer {
     handoff: Arc<Handoff>,
     /// When messages were last stored (or failed to be).
     last_stored: Instant,
-    /// Rooms of messages stored at once whose indexing and pruning wait for the thread.
+    /// Rooms of the messages stored since the last settling, and how many messages.
     unsettled: BTreeSet<RoomName>,
+    unsettled_messages: usize,
     stopped: bool,
 }
 
@@ -171,6 +173,7 @@ impl Writer {
             handoff,
             last_stored: Instant::now(),
             unsettled: BTreeSet::new(),
+            unsettled_messages: 0,
             stopped: false,
         }
     }
@@ -182,8 +185,8 @@ impl Writer {
     }
 
     /// Stores `say` and sends it to its room, here and now; or, if it cannot be stored, tells
-    /// its sender why. Returns whether its indexing and pruning wait for
-    /// [`Command::Settle`], or gives the message back if another connection holds the
+    /// its sender why. Returns whether settling is due (the thread does it on
+    /// [`Command::Settle`]), or gives the message back if another connection holds the
     /// database: the caller is a runtime thread, which must not wait for it, and queues it.
     pub(super) fn say_at_once(&mut self, say: Say, ticket: Ticket) -> Result<bool, (Say, Ticket)> {
         let says = [say];
@@ -199,12 +202,27 @@ impl Writer {
             }
         };
         Delivery { events: std::mem::take(&mut self.out), tickets: vec![ticket] }.send();
-        let unsettled = stored && self.store.is_some();
-        if unsettled {
+        if stored {
             let [say] = says;
-            self.unsettled.insert(say.room);
+            self.stored_unsettled([say.room]);
         }
-        Ok(unsettled)
+        Ok(self.settling_due())
+    }
+
+    /// Counts messages stored in `rooms` as waiting to be settled.
+    fn stored_unsettled(&mut self, rooms: impl IntoIterator<Item = RoomName>) {
+        if self.store.is_none() {
+            return;
+        }
+        for room in rooms {
+            self.unsettled.insert(room);
+            self.unsettled_messages += 1;
+        }
+    }
+
+    /// Whether [`SETTLE_AFTER`] messages wait to be settled.
+    fn settling_due(&self) -> bool {
+        self.unsettled_messages >= SETTLE_AFTER
     }
 
     /// Closes the store, then the checkpointer, and ends the broadcaster once it has sent
@@ -213,7 +231,7 @@ impl Writer {
         if self.stopped {
             return;
         }
-        self.settle(BTreeSet::new());
+        self.settle();
         self.stopped = true;
         self.store = None;
         self.checkpointer = None;
@@ -253,7 +271,7 @@ impl Writer {
             self.commit(says, said);
         }
         if settle {
-            self.settle(BTreeSet::new());
+            self.settle();
         }
         if !deletes.is_empty() {
             deletion::apply(self.store.as_mut(), &deletes, &mut self.wipe, &mut self.out);
@@ -300,8 +318,8 @@ impl Writer {
         std::thread::yield_now();
     }
 
-    /// Numbers and stores `says`, hands them to the broadcaster, then indexes them for search
-    /// and prunes their rooms; or, if they cannot be stored, tells each sender why.
+    /// Numbers and stores `says` and hands them to the broadcaster, then settles what was
+    /// stored if that is due; or, if they cannot be stored, tells each sender why.
     fn commit(&mut self, says: Vec<Say>, tickets: Vec<Ticket>) {
         let stored = match self.store_batch(&says, Wait::ForOthers) {
             Ok(()) => true,
@@ -312,7 +330,10 @@ impl Writer {
         };
         self.deliver(tickets);
         if stored {
-            self.settle(says.into_iter().map(|say| say.room).collect());
+            self.stored_unsettled(says.into_iter().map(|say| say.room));
+            if self.settling_due() {
+                self.settle();
+            }
         }
     }
 
@@ -378,20 +399,21 @@ impl Writer {
         Ok(())
     }
 
-    /// Indexes for search the messages of `rooms` and of the rooms stored at once since the
-    /// last time, then prunes those rooms. Done after their messages were sent: the members
-    /// are not kept waiting for it.
-    fn settle(&mut self, mut rooms: BTreeSet<RoomName>) {
+    /// Indexes for search the messages stored since the last time, in one transaction, then
+    /// prunes their rooms. Done after their messages were sent, and for many messages at
+    /// once: most of indexing's cost is per transaction, several times a message's commit.
+    fn settle(&mut self) {
         // Whatever waited is taken now: a message stored at once from here on asks again.
         self.handoff.count_settled();
-        rooms.append(&mut self.unsettled);
+        let rooms = std::mem::take(&mut self.unsettled);
+        self.unsettled_messages = 0;
         if rooms.is_empty() {
             return;
         }
         if let Some(store) = &self.store
             && let Err(e) = search::index(store.connection(), rooms.iter())
         {
-            warn!(error = %e, "cannot index messages for search; the next message tries again");
+            warn!(error = %e, "cannot index messages for search; each room's next settling tries again");
         }
         // Every batch numbered so far was numbered holding this state, and its rooms are
         // indexed now or were before.
@@ -403,7 +425,7 @@ impl Writer {
     }
 
     /// With a database, the per-room numbers are a cache of it: past [`ROOMS_REMEMBERED`] rooms,
-    /// all but those of the batch just stored are forgotten, and read back when next needed
+    /// all but those of the messages just settled and of those waiting are forgotten, and read back when next needed
     /// (one indexed query). Rooms that were made once and never used again leave memory.
     fn forget_rooms_beyond(&mut self, keep: &BTreeSet<RoomName>) {
         // Without a store (`--no-history`) the numbers are kept nowhere else.
