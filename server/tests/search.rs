@@ -128,6 +128,9 @@ async fn sqlite_search_does_not_find_pruned_messages() {
     let kept = common::page_all(&mut m, "lobby").await;
     let oldest = kept[0].seq;
     assert!(oldest > 1, "pruned, so the check below can fail");
+    // The writer indexes many messages at a time; a search has it index what waits first.
+    m.send(search("lobby", "needle", None, 1)).await;
+    found(&mut m).await;
     // Both counts in one read, so the writer's pruning cannot fall between them.
     let conn = rusqlite::Connection::open(&db).unwrap();
     let (in_index, rows): (i64, i64) = conn
