@@ -54,6 +54,12 @@ async fn the_log_holds_no_address_by_default() {
     {
         assert!(log.contains(said), "{said:?} is not in the log:\n{log}");
     }
+    // What a session logs while it handles a request, and at its end, names it.
+    for said in ["registered nick=", "failed login", "left nick="] {
+        let lines: Vec<&str> = log.lines().filter(|l| l.contains(said)).collect();
+        assert!(!lines.is_empty(), "{said:?} is not in the log:\n{log}");
+        assert!(lines.iter().all(|l| l.contains("session{id=")), "{said:?} unnamed:\n{log}");
+    }
 }
 
 /// With `--log-addresses` the same lines carry the address.

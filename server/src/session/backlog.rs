@@ -14,6 +14,7 @@
 //! list is sent afresh. Without history, the client is told how many events it missed.
 
 use std::sync::Arc;
+use std::task::{Context, Poll, ready};
 
 use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
@@ -108,12 +109,17 @@ impl Queries {
 
     /// The next read to finish; `None` at once when none is under way. Cancel-safe.
     pub(super) async fn next(&mut self) -> Option<Completion> {
-        let reads = self.0.as_mut()?;
-        let done = reads.next().await;
+        std::future::poll_fn(|cx| self.poll_next(cx)).await
+    }
+
+    /// [`Self::next`], polled.
+    pub(super) fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Completion>> {
+        let Some(reads) = self.0.as_mut() else { return Poll::Ready(None) };
+        let done = ready!(reads.poll_next_unpin(cx));
         if reads.is_empty() {
             self.0 = None;
         }
-        done
+        Poll::Ready(done)
     }
 }
 
@@ -339,7 +345,7 @@ impl<D: Dialect> Session<D> {
         };
         joined.delivered = Some(*seq);
         if missed > 0 {
-            warn!(room = %room, missed, "session missed messages");
+            warn!(parent: &self.span, room = %room, missed, "session missed messages");
             self.write_lagged(format!(
                     "you fell behind and missed {missed} messages in #{room}; page them back with history"
                 ));
@@ -397,7 +403,7 @@ impl<D: Dialect> Session<D> {
         let Some(joined) = self.rooms.get_mut(room) else { return };
         match joined.delivered {
             Some(after) if self.broker.keeps_history() => {
-                debug!(room = %room, after, "filling in from history");
+                debug!(parent: &self.span, room = %room, after, "filling in from history");
                 // A new chain of reads: answers to an older one (its receiver was let go while
                 // it ran) are recognised by their number and dropped.
                 let chain = self.rooms.next_chain();
@@ -409,7 +415,7 @@ impl<D: Dialect> Session<D> {
             Some(_) => self.listen(room, rx),
             None => {
                 self.listen(room, rx);
-                warn!(room = %room, "session missed events");
+                warn!(parent: &self.span, room = %room, "session missed events");
                 self.write_lagged(otherwise.to_owned());
             }
         }

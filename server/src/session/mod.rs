@@ -30,6 +30,9 @@ mod requests;
 mod rooms;
 mod search;
 mod speaking;
+#[cfg(test)]
+mod tests;
+mod turns;
 
 use std::io::ErrorKind;
 use std::net::SocketAddr;
@@ -44,7 +47,7 @@ use protocol::{LineCodec, Nick, PresenceEvent, ServerMsg};
 
 use tokio::time::{Instant, sleep_until};
 use tokio_util::codec::Decoder;
-use tracing::{Instrument, debug, error, info_span};
+use tracing::{Instrument, Span, debug, error, info_span};
 use uuid::Uuid;
 
 use crate::broker::Broker;
@@ -59,6 +62,7 @@ use backlog::Queries;
 use end::End;
 use rooms::{Received, Rooms};
 use speaking::{Speaking, Throttle, poll_direct};
+use turns::Turns;
 
 /// What to do after a request.
 enum Flow {
@@ -109,8 +113,10 @@ pub fn run<D: Dialect>(
         queries: Queries::default(),
         throttle: None,
         awaiting: false,
+        turns: Turns::default(),
+        span,
     };
-    session.serve().instrument(span)
+    session.serve()
 }
 
 struct Session<D> {
@@ -165,6 +171,12 @@ struct Session<D> {
     /// A request waits for the nodes to decide (a nick claim): no more input is read until
     /// it is answered, so requests are answered in order.
     awaiting: bool,
+    /// Whether the next wake-up polls the rooms first.
+    turns: Turns,
+    /// `session{peer, id}`: what the session logs, and what the hub and the broker log while
+    /// it handles a request, is under it. Entered only off the delivery path ([`Self::in_span`]):
+    /// entering and leaving a span costs about a tenth of what a delivery does.
+    span: Span,
 }
 
 impl<D: Dialect> Session<D> {
@@ -178,11 +190,14 @@ impl<D: Dialect> Session<D> {
             // A panic here is a bug, but it must cost only this session: other tasks go on
             // anyway, and the hub must not keep a ghost of this one.
             let mut ended = AssertUnwindSafe(self.serve_until_end()).catch_unwind().await.ok();
+            let span = self.span.clone();
             if let Some(end) = ended.take() {
                 // Boxed: the goodbye's futures would otherwise add to every session's size all
                 // along.
-                ended = AssertUnwindSafe(Box::pin(self.finish(end))).catch_unwind().await.ok();
+                let finish = Box::pin(self.finish(end).instrument(span.clone()));
+                ended = AssertUnwindSafe(finish).catch_unwind().await.ok();
             }
+            let _entered = span.enter();
             match ended {
                 Some(end) => debug!(?end, "closed"),
                 None => {
@@ -194,7 +209,6 @@ impl<D: Dialect> Session<D> {
     }
 
     async fn serve_until_end(&mut self) -> End {
-        debug!("connected");
         self.stream.set_nodelay();
         let mut codec = LineCodec::new(MAX_LINE_BYTES);
         // Holds memory only while there is something to decode: an idle connection keeps no
@@ -216,7 +230,7 @@ impl<D: Dialect> Session<D> {
             }
             if input_waiting && !self.input_paused() {
                 let flow;
-                (flow, input_waiting) = self.on_bytes(&mut codec, &mut inbuf);
+                (flow, input_waiting) = self.in_span(|s| s.on_bytes(&mut codec, &mut inbuf));
                 partial_deadline = self.pause_deadline(input_waiting, &inbuf);
                 self.take_ready_events();
                 match flow {
@@ -235,14 +249,24 @@ impl<D: Dialect> Session<D> {
             if next < timer.deadline() {
                 timer.as_mut().reset(next);
             }
+            let rooms_first = self.turns.rooms_first();
+            let mut room_won = false;
             let flow = tokio::select! {
+                // In this order: a wake-up for a room's event (most of them) polls nothing else,
+                // until the others' turn (`turns.rs`).
+                biased;
+                (room, event) = self.rooms.next(), if rooms_first => {
+                    room_won = true;
+                    self.on_room_event(room, event);
+                    Flow::Continue
+                }
                 // Polled rather than `readable()`, whose future is 168 bytes of the session's.
                 ready = std::future::poll_fn(|cx| self.stream.poll_read_ready(cx)),
                     if !self.input_paused() => match ready {
                     Ok(()) => {
                         match self.stream.try_read_buf(&mut inbuf) {
                             Ok(0) => match codec.decode_eof(&mut inbuf) {
-                                Ok(Some(line)) => match self.on_line(line) {
+                                Ok(Some(line)) => match self.in_span(|s| s.on_line(line)) {
                                     Flow::Continue => Flow::Close(End::Closed),
                                     close => close,
                                 },
@@ -251,7 +275,8 @@ impl<D: Dialect> Session<D> {
                             Ok(_) => {
                                 alive.heard();
                                 let flow;
-                                (flow, input_waiting) = self.on_bytes(&mut codec, &mut inbuf);
+                                (flow, input_waiting) =
+                                    self.in_span(|s| s.on_bytes(&mut codec, &mut inbuf));
                                 partial_deadline = self.pause_deadline(input_waiting, &inbuf);
                                 flow
                             }
@@ -262,10 +287,6 @@ impl<D: Dialect> Session<D> {
                     }
                     Err(e) => Flow::Close(End::Dropped(e.to_string())),
                 },
-                (room, event) = self.rooms.next() => {
-                    self.on_room_event(room, event);
-                    Flow::Continue
-                }
                 event = std::future::poll_fn(|cx| {
                     poll_direct(&self.direct, &mut self.speaking, cx)
                 }) => match event {
@@ -276,16 +297,18 @@ impl<D: Dialect> Session<D> {
                     DirectEvent::Replaced => Flow::Close(End::Replaced),
                     DirectEvent::Shutdown => Flow::Close(End::Shutdown),
                     DirectEvent::Order(Order::Leave { room, event }) => {
-                        self.removed_from(&room, &event);
+                        self.in_span(|s| s.removed_from(&room, &event));
                         Flow::Continue
                     }
                     DirectEvent::Order(Order::End { code, message }) => {
                         Flow::Close(End::Removed { code, message })
                     }
                 },
-                Some(done) = self.queries.next(), if !self.queries.is_empty() => {
-                    self.on_completion(done)
-                }
+                // Polled in the span: the broker logs what goes wrong with a read as it runs.
+                Some(done) = std::future::poll_fn(|cx| {
+                    let _entered = self.span.enter();
+                    self.queries.poll_next(cx)
+                }), if !self.queries.is_empty() => self.in_span(|s| s.on_completion(done)),
                 // Armed once and moved on lazily: hearing from the client only notes the time,
                 // and the timer, when it fires early, sets itself to the real deadline.
                 () = &mut timer => {
@@ -295,7 +318,7 @@ impl<D: Dialect> Session<D> {
                         partial_deadline = None;
                         timer.as_mut().reset(due);
                         match codec.take_partial(&mut inbuf) {
-                            Some(line) => self.on_line(line),
+                            Some(line) => self.in_span(|s| s.on_line(line)),
                             None => Flow::Continue,
                         }
                     } else if now < due {
@@ -328,7 +351,10 @@ impl<D: Dialect> Session<D> {
                     self.throttle = None;
                     Flow::Continue
                 }
+                // The other branches' turn has come, and none of them is ready.
+                () = std::future::ready(()), if !rooms_first => Flow::Continue,
             };
+            self.turns.won(room_won);
             // Events already waiting go out with this write, and with the last one too (the
             // echo of a line that arrived together with the end of the stream).
             self.take_ready_events();
@@ -355,6 +381,14 @@ impl<D: Dialect> Session<D> {
                 Err(e) => return (Flow::Close(End::Dropped(e.to_string())), false),
             }
         }
+    }
+
+    /// Runs `f` inside the session's span, so what it logs (and what the hub and the broker log
+    /// meanwhile) names the session.
+    fn in_span<T>(&mut self, f: impl FnOnce(&mut Self) -> T) -> T {
+        let span = self.span.clone();
+        let _entered = span.enter();
+        f(self)
     }
 
     /// Whether reading input waits: for a room to catch up, or for the nodes to decide.
@@ -477,42 +511,5 @@ impl<D: Dialect> Session<D> {
                 }
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use tokio::net::{TcpListener, TcpStream};
-
-    use super::*;
-    use crate::broker::HistoryConfig;
-    use crate::dialect::Json;
-
-    /// Most of what an idle connection costs is its session's future, all its life: the rarely
-    /// taken paths (a slow write, the goodbye, throttling) are boxed, and nothing is in it twice
-    /// (an `async fn` keeps its arguments beside the future they were moved into, so `run` and
-    /// `serve` are not). Tasks are 128-byte aligned, so a few bytes more can cost 128 per
-    /// connection: this bound (for a debug build) keeps growth a decision.
-    const MOST_SESSION_BYTES: usize = 1064;
-
-    #[tokio::test]
-    async fn a_session_future_stays_small() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
-        let (stream, peer) = listener.accept().await.unwrap();
-        let broker =
-            Broker::local(HistoryConfig { location: None, ..HistoryConfig::default() }).unwrap();
-        let session = run(
-            Transport::Tcp(stream),
-            peer,
-            Json,
-            Arc::new(Hub::new(10, 10)),
-            Arc::new(ServerInfo::default()),
-            broker,
-        );
-        let size = size_of_val(&session);
-        println!("a session's future: {size} bytes");
-        assert!(size <= MOST_SESSION_BYTES, "a session's future is {size} bytes");
-        drop(client);
     }
 }

@@ -167,7 +167,7 @@ impl<D: Dialect> Session<D> {
     pub(super) async fn flush_slowly(&mut self) -> Result<(), End> {
         // `write_all_buf` consumes what it writes, so after a timeout `out` holds exactly
         // what is left.
-        let (stream, out) = (&mut self.stream, &mut self.out);
+        let (stream, out, span) = (&mut self.stream, &mut self.out, &self.span);
         let write = async move {
             stream.write_all_buf(out).await?;
             stream.flush().await
@@ -178,7 +178,7 @@ impl<D: Dialect> Session<D> {
             Err(_) => {
                 let rooms = self.rooms.let_go();
                 if rooms > 0 {
-                    debug!(rooms, "not reading; letting go of its rooms meanwhile");
+                    debug!(parent: span, rooms, "not reading; letting go of its rooms meanwhile");
                 }
                 match timeout(WRITE_TIMEOUT.saturating_sub(STALL_AFTER), write).await {
                     Ok(written) => written,
