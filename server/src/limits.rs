@@ -237,7 +237,7 @@ pub const BROADCAST_QUEUE: usize = 64;
 pub const MAX_COMMIT_BATCH: usize = 256;
 
 /// Rooms whose last sequence number (and first kept one, and row id) the history writer
-/// keeps in memory. Past it, those not in the batch just stored are forgotten and read back
+/// keeps in memory. Past it, all but those just settled or waiting to be are forgotten and read back
 /// from the database when next needed: a server where rooms come and go does not keep every
 /// room it ever saw, and a busy one pays one indexed query per room that comes back.
 pub const ROOMS_REMEMBERED: usize = 1024;
@@ -246,8 +246,9 @@ pub const ROOMS_REMEMBERED: usize = 1024;
 /// batches rather than one per message.
 pub const PRUNE_SLACK: u64 = 1000;
 
-/// Most messages deleted by one prune step, between two commits (or, when pruning by age,
-/// read or deleted): bounds how long one step keeps new messages waiting.
+/// Most messages deleted by one prune step, per room each time the writer settles (or, when
+/// pruning by age, read or deleted between two batches): bounds how long one step keeps new
+/// messages waiting.
 pub const PRUNE_CHUNK: u64 = 5000;
 
 /// Pages in the write-ahead log past which the local checkpointer thread copies it into the

@@ -55,7 +55,7 @@ pub use elsewhere::{Alone, Change, Elsewhere, LocalView};
 pub use people::away_text;
 use reservations::Reservations;
 pub use resume::ResumeHash;
-pub use room_channel::{BatchRooms, RoomChannel};
+pub use room_channel::{BatchRooms, Drained, RoomChannel};
 
 pub struct Hub {
     state: Mutex<State>,

@@ -2,7 +2,7 @@
 //! behind, and the senders waiting for it to catch up.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use tokio::sync::{Notify, broadcast};
 
@@ -26,6 +26,8 @@ struct RoomState {
     waiting: AtomicUsize,
     /// Wakes them.
     drained: Notify,
+    /// Events sent, counted just after each is in the channel ([`Drained`]).
+    sent: AtomicU64,
 }
 
 /// Counts a sender as waiting for as long as it waits.
@@ -45,10 +47,16 @@ impl RoomChannel {
     pub fn send(&self, event: SharedEvent) {
         // No receivers left (everyone just left) is fine.
         let _ = self.tx.send(event);
+        self.shared.sent.fetch_add(1, Ordering::Release);
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<SharedEvent> {
         self.tx.subscribe()
+    }
+
+    /// How many events were sent so far ([`Drained`]).
+    pub fn sent(&self) -> u64 {
+        self.shared.sent.load(Ordering::Acquire)
     }
 
     /// Whether anyone listens to the room on this node.
@@ -136,5 +144,41 @@ impl BatchRooms {
         for room in self.0 {
             room.wake_senders();
         }
+    }
+}
+
+/// What a member knows of its receiver having been read to the end: how many events the room
+/// had sent ([`RoomChannel::sent`], read before the look) when a look found it empty, and how
+/// many the member took since. Looking at an empty broadcast receiver locks the room's
+/// channel; this tells with one atomic load that a look would find nothing, which after a
+/// paced message it always would.
+///
+/// An event sent before the count was read is in the receiver by the time of the look, so a
+/// look that found nothing took every counted event: the only event it can miss is one sent
+/// at the same moment and not yet counted, which the member's wait for its rooms then takes
+/// at once, in a write of its own.
+#[derive(Clone, Copy, Default)]
+pub struct Drained {
+    /// `sent` when the receiver was last found empty; meaningless while `known` is false.
+    at: u64,
+    taken: u64,
+    known: bool,
+}
+
+impl Drained {
+    /// Whether the receiver may hold an event, the room having sent `sent`: it was never found
+    /// empty, or more were sent since than were taken.
+    pub fn may_hold_more(&self, sent: u64) -> bool {
+        !self.known || sent.wrapping_sub(self.at) > self.taken
+    }
+
+    /// A look found the receiver empty; the room had sent `sent` just before it.
+    pub fn found_empty(&mut self, sent: u64) {
+        *self = Self { at: sent, taken: 0, known: true };
+    }
+
+    /// An event was taken from the receiver.
+    pub fn took(&mut self) {
+        self.taken = self.taken.wrapping_add(1);
     }
 }

@@ -16,7 +16,9 @@ use crate::limits::MAX_ROOMS_OWNED;
 impl<D: Dialect> Session<D> {
     /// A logged-in session that made a room by joining it owns it, if nobody does and its
     /// account owns fewer than [`MAX_ROOMS_OWNED`] rooms. Its input waits until the claim is
-    /// stored: what it asks next of its new room (a mode, a topic) is the owner's.
+    /// stored: on one node, what it asks next of its new room (a mode, a topic) is the
+    /// owner's. With several nodes the claim is stored in Redis, and this node's hub applies
+    /// it when its subscriber hears it back, a round trip later.
     pub(super) fn own_new_room(&mut self, nick: &Nick, room: &RoomName) {
         if !self.logged_in || *room == RoomName::lobby() || self.hub.authority(room).owner.is_some()
         {
@@ -28,7 +30,7 @@ impl<D: Dialect> Session<D> {
         }
         let act = Act::new(Some(room.clone()), vec![Setting::owner(nick)])
             .announce(nick, Moderation::Claimed);
-        info!(room = %room, owner = ?nick.as_str(), "room made: its maker owns it");
+        info!(room = %room, owner = ?nick.as_str(), "room made: claiming it for its maker");
         let stored = self.broker.act(&self.hub, act, Some("owner"));
         self.awaiting = true;
         let room = room.clone();

@@ -356,7 +356,7 @@ impl<D: Dialect> Session<D> {
     /// Takes the room's live events from `rx` from now on (if the session is still in it).
     fn listen(&mut self, room: &RoomName, rx: broadcast::Receiver<SharedEvent>) {
         if let Some(joined) = self.rooms.get_mut(room) {
-            joined.phase = Phase::Live { rx, took: false };
+            joined.phase = Phase::live(rx);
         }
     }
 
@@ -491,7 +491,7 @@ impl<D: Dialect> Session<D> {
             && matches!(joined.phase, Phase::Refilling { .. })
             && let Phase::Refilling { rx, .. } = std::mem::replace(&mut joined.phase, Phase::LetGo)
         {
-            joined.phase = Phase::Live { rx, took: false };
+            joined.phase = Phase::live(rx);
         }
         if let Some((nicks, roles)) = self.hub.members(&room, self.id) {
             self.write_members(members_page(room, nicks, roles, None));

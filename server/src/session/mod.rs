@@ -38,6 +38,7 @@ use std::io::ErrorKind;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use bytes::BytesMut;
 use futures::FutureExt;
@@ -63,6 +64,12 @@ use end::End;
 use rooms::{Received, Rooms};
 use speaking::{Speaking, Throttle, poll_direct};
 use turns::Turns;
+
+/// What woke a session that its rooms, reads and timers did not.
+enum Woken {
+    Direct(DirectEvent),
+    Socket(std::io::Result<()>),
+}
 
 /// What to do after a request.
 enum Flow {
@@ -249,61 +256,19 @@ impl<D: Dialect> Session<D> {
             if next < timer.deadline() {
                 timer.as_mut().reset(next);
             }
-            let rooms_first = self.turns.rooms_first();
+            let (rooms_turn, direct_first) = (self.turns.rooms_turn(), self.turns.direct_first());
+            let reading = !self.input_paused();
             let mut room_won = false;
             let flow = tokio::select! {
-                // In this order: a wake-up for a room's event (most of them) polls nothing else,
-                // until the others' turn (`turns.rs`).
+                // In this order (`turns.rs`): a wake-up for a room's event (most of them) polls
+                // nothing else, until the others' turn; then what nobody can keep ready (the
+                // session's own reads, its timer, its throttle); then the rest.
                 biased;
-                (room, event) = self.rooms.next(), if rooms_first => {
+                (room, event) = self.rooms.next(), if rooms_turn => {
                     room_won = true;
                     self.on_room_event(room, event);
                     Flow::Continue
                 }
-                // Polled rather than `readable()`, whose future is 168 bytes of the session's.
-                ready = std::future::poll_fn(|cx| self.stream.poll_read_ready(cx)),
-                    if !self.input_paused() => match ready {
-                    Ok(()) => {
-                        match self.stream.try_read_buf(&mut inbuf) {
-                            Ok(0) => match codec.decode_eof(&mut inbuf) {
-                                Ok(Some(line)) => match self.in_span(|s| s.on_line(line)) {
-                                    Flow::Continue => Flow::Close(End::Closed),
-                                    close => close,
-                                },
-                                _ => Flow::Close(End::Closed),
-                            },
-                            Ok(_) => {
-                                alive.heard();
-                                let flow;
-                                (flow, input_waiting) =
-                                    self.in_span(|s| s.on_bytes(&mut codec, &mut inbuf));
-                                partial_deadline = self.pause_deadline(input_waiting, &inbuf);
-                                flow
-                            }
-                            // Readiness was stale: wait again.
-                            Err(e) if e.kind() == ErrorKind::WouldBlock => Flow::Continue,
-                            Err(e) => Flow::Close(End::Dropped(e.to_string())),
-                        }
-                    }
-                    Err(e) => Flow::Close(End::Dropped(e.to_string())),
-                },
-                event = std::future::poll_fn(|cx| {
-                    poll_direct(&self.direct, &mut self.speaking, cx)
-                }) => match event {
-                    DirectEvent::Event(event) => {
-                        self.write_event(&event);
-                        Flow::Continue
-                    }
-                    DirectEvent::Replaced => Flow::Close(End::Replaced),
-                    DirectEvent::Shutdown => Flow::Close(End::Shutdown),
-                    DirectEvent::Order(Order::Leave { room, event }) => {
-                        self.in_span(|s| s.removed_from(&room, &event));
-                        Flow::Continue
-                    }
-                    DirectEvent::Order(Order::End { code, message }) => {
-                        Flow::Close(End::Removed { code, message })
-                    }
-                },
                 // Polled in the span: the broker logs what goes wrong with a read as it runs.
                 Some(done) = std::future::poll_fn(|cx| {
                     let _entered = self.span.enter();
@@ -351,8 +316,49 @@ impl<D: Dialect> Session<D> {
                     self.throttle = None;
                     Flow::Continue
                 }
+                // The two that others (private messages, orders) or the client (its lines) can
+                // keep ready, taking turns at going first: neither keeps the other waiting.
+                // The socket polled for readiness rather than with `readable()`, whose future is
+                // 168 bytes of the session's.
+                woken = std::future::poll_fn(|cx| {
+                    let mut direct = |cx: &mut Context<'_>| {
+                        poll_direct(&self.direct, &mut self.speaking, cx).map(Woken::Direct)
+                    };
+                    if direct_first && let Poll::Ready(woken) = direct(cx) {
+                        return Poll::Ready(woken);
+                    }
+                    if reading && let Poll::Ready(ready) = self.stream.poll_read_ready(cx) {
+                        return Poll::Ready(Woken::Socket(ready));
+                    }
+                    if direct_first { Poll::Pending } else { direct(cx) }
+                }) => match woken {
+                    Woken::Direct(event) => self.on_direct(event),
+                    Woken::Socket(Ok(())) => {
+                        match self.stream.try_read_buf(&mut inbuf) {
+                            Ok(0) => match codec.decode_eof(&mut inbuf) {
+                                Ok(Some(line)) => match self.in_span(|s| s.on_line(line)) {
+                                    Flow::Continue => Flow::Close(End::Closed),
+                                    close => close,
+                                },
+                                _ => Flow::Close(End::Closed),
+                            },
+                            Ok(_) => {
+                                alive.heard();
+                                let flow;
+                                (flow, input_waiting) =
+                                    self.in_span(|s| s.on_bytes(&mut codec, &mut inbuf));
+                                partial_deadline = self.pause_deadline(input_waiting, &inbuf);
+                                flow
+                            }
+                            // Readiness was stale: wait again.
+                            Err(e) if e.kind() == ErrorKind::WouldBlock => Flow::Continue,
+                            Err(e) => Flow::Close(End::Dropped(e.to_string())),
+                        }
+                    }
+                    Woken::Socket(Err(e)) => Flow::Close(End::Dropped(e.to_string())),
+                },
                 // The other branches' turn has come, and none of them is ready.
-                () = std::future::ready(()), if !rooms_first => Flow::Continue,
+                () = std::future::ready(()), if !rooms_turn => Flow::Continue,
             };
             self.turns.won(room_won);
             // Events already waiting go out with this write, and with the last one too (the
@@ -379,6 +385,25 @@ impl<D: Dialect> Session<D> {
                 }
                 Ok(None) => return (Flow::Continue, false),
                 Err(e) => return (Flow::Close(End::Dropped(e.to_string())), false),
+            }
+        }
+    }
+
+    /// What came through the session's direct queue.
+    fn on_direct(&mut self, event: DirectEvent) -> Flow {
+        match event {
+            DirectEvent::Event(event) => {
+                self.write_event(&event);
+                Flow::Continue
+            }
+            DirectEvent::Replaced => Flow::Close(End::Replaced),
+            DirectEvent::Shutdown => Flow::Close(End::Shutdown),
+            DirectEvent::Order(Order::Leave { room, event }) => {
+                self.in_span(|s| s.removed_from(&room, &event));
+                Flow::Continue
+            }
+            DirectEvent::Order(Order::End { code, message }) => {
+                Flow::Close(End::Removed { code, message })
             }
         }
     }

@@ -17,7 +17,7 @@ use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use crate::broker::Page;
 use crate::dialect::JoinedRooms;
 use crate::event::SharedEvent;
-use crate::hub::{AuthorityCell, Membership, RoomChannel};
+use crate::hub::{AuthorityCell, Drained, Membership, RoomChannel};
 
 /// What a live room's receiver gave.
 pub(super) enum Received {
@@ -49,8 +49,8 @@ pub(super) enum Phase {
     /// not carry its size.
     Joining(Box<Joining>),
     /// Its events are taken as they come. `took`: some were since the last
-    /// [`Rooms::done_reading`].
-    Live { rx: Receiver<SharedEvent>, took: bool },
+    /// [`Rooms::done_reading`]; `drained`: whether a look for more can find any.
+    Live { rx: Receiver<SharedEvent>, took: bool, drained: Drained },
     /// It fell behind: its receiver is held back while the messages after `delivered` are
     /// read from history, by the `chain`th such read of the session (answers to an older one
     /// are recognised and dropped).
@@ -58,6 +58,13 @@ pub(super) enum Phase {
     /// The client stopped reading: no receiver, so the room's senders do not wait for it; it
     /// subscribes again once the client reads, and is filled in.
     LetGo,
+}
+
+impl Phase {
+    /// Taking events as they come, from `rx`.
+    pub(super) fn live(rx: Receiver<SharedEvent>) -> Self {
+        Self::Live { rx, took: false, drained: Drained::default() }
+    }
 }
 
 /// A room being joined: its receiver waits here, and its backlog too once read, until the
@@ -208,11 +215,23 @@ impl Rooms {
         for step in 0..count {
             let at = (self.next + step) % count;
             let room = &mut self.list[at];
-            let Phase::Live { rx, took } = &mut room.phase else { continue };
+            let Phase::Live { rx, took, drained } = &mut room.phase else { continue };
+            let sent = room.tx.sent();
+            if !drained.may_hold_more(sent) {
+                continue;
+            }
             let received = match rx.try_recv() {
-                Ok(event) => Received::Event(event),
+                Ok(event) => {
+                    drained.took();
+                    Received::Event(event)
+                }
+                // The events skipped were counted, not taken: looks go on until one finds it
+                // empty again.
                 Err(TryRecvError::Lagged(missed)) => Received::Lagged(missed),
-                Err(TryRecvError::Empty) => continue,
+                Err(TryRecvError::Empty) => {
+                    drained.found_empty(sent);
+                    continue;
+                }
                 // Cannot happen while the room's own `tx` keeps a sender alive; handled rather
                 // than assumed: the room is taken up afresh once the client has read.
                 Err(TryRecvError::Closed) => {
@@ -267,8 +286,11 @@ impl Rooms {
                     continue;
                 }
             };
-            if let Phase::Live { took, .. } = &mut room.phase {
+            if let Phase::Live { took, drained, .. } = &mut room.phase {
                 *took = true;
+                if let Received::Event(_) = received {
+                    drained.took();
+                }
             }
             return (index, received);
         }
@@ -320,7 +342,7 @@ mod tests {
             tx: channel.clone(),
             authority: crate::hub::AuthorityCell::default(),
             delivered: None,
-            phase: Phase::Live { rx, took: false },
+            phase: Phase::live(rx),
             quiet: None,
         });
     }
@@ -341,6 +363,34 @@ mod tests {
         }
         let taken: Vec<(&str, u64)> = taken.iter().map(|(r, t)| (r.as_str(), *t)).collect();
         assert_eq!(taken, [("a", 0), ("b", 10), ("a", 1), ("b", 11), ("a", 2), ("b", 12)]);
+    }
+
+    /// A room read to its end is not looked at again (a look locks its channel) until more is
+    /// sent than was taken since: after a paced message, the look that would follow its
+    /// delivery is skipped, and the next message is taken all the same.
+    #[tokio::test]
+    async fn a_room_read_to_its_end_is_not_looked_at_again() {
+        let a = RoomChannel::new();
+        let mut rooms = Rooms::default();
+        listen(&mut rooms, "a", &a);
+        let worth_a_look = |rooms: &Rooms| match &rooms.list[0].phase {
+            Phase::Live { drained, .. } => drained.may_hold_more(a.sent()),
+            _ => panic!("not live"),
+        };
+        assert!(worth_a_look(&rooms), "never looked at");
+        assert!(rooms.try_next().is_none());
+        assert!(!worth_a_look(&rooms), "found empty");
+        a.send(event(1));
+        assert!(worth_a_look(&rooms));
+        let (_, got) = tokio::time::timeout(Duration::from_secs(5), rooms.next()).await.unwrap();
+        assert_eq!(token(got), 1);
+        assert!(!worth_a_look(&rooms), "the one event sent since was taken");
+        a.send(event(2));
+        a.send(event(3));
+        assert_eq!(token(rooms.try_next().unwrap().1), 2);
+        assert!(worth_a_look(&rooms), "one more waits");
+        assert_eq!(token(rooms.try_next().unwrap().1), 3);
+        assert!(rooms.try_next().is_none());
     }
 
     #[test]

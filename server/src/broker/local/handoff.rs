@@ -112,6 +112,13 @@ impl Handoff {
         self.unsent.fetch_sub(1, Ordering::AcqRel);
     }
 
+    /// Whether the caller is to ask the writer thread to settle: nobody has yet since it last
+    /// did. A search that finds the index behind asks through here, so many searches make one
+    /// request, as many messages stored at once do.
+    pub(super) fn settle_asked(&self) -> bool {
+        !self.settling.swap(true, Ordering::AcqRel)
+    }
+
     /// The writer thread takes up what waits to be settled.
     pub(super) fn count_settled(&self) {
         self.settling.store(false, Ordering::Release);
@@ -121,7 +128,7 @@ impl Handoff {
     /// this runtime thread has just woken: the request is sent from a task that yields first.
     /// One request covers everything stored at once until the thread takes it up.
     fn settle_soon(&self, writer: &mpsc::Sender<Command>) {
-        if self.settling.swap(true, Ordering::AcqRel) {
+        if !self.settle_asked() {
             return;
         }
         let writer = writer.clone();
@@ -372,7 +379,8 @@ mod tests {
         assert_eq!(indexed, 1, "left unindexed at the stop");
     }
 
-    /// What is stored at once is indexed for search soon after, by the writer thread.
+    /// What is stored at once is found by search: the search has the writer thread index what
+    /// waits first.
     #[tokio::test]
     async fn what_is_stored_at_once_is_found_by_search() {
         let (_dir, history, room, mut members) = quiet_room();

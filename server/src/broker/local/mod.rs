@@ -295,7 +295,7 @@ impl Local {
         let seen = self.inner.broadcast.load(std::sync::atomic::Ordering::Acquire);
         let mut indexed = self.inner.indexed.subscribe();
         let caught_up = async {
-            if *indexed.borrow_and_update() < seen {
+            if *indexed.borrow_and_update() < seen && self.inner.handoff.settle_asked() {
                 let _ = self.inner.writer.send(Command::Settle).await;
             }
             let _ = indexed.wait_for(|indexed| *indexed >= seen).await;

@@ -10,8 +10,8 @@ use crate::hub::RoomChannel;
 use crate::limits::{ROOM_BACKLOG_LOW, SETTLE_AFTER};
 
 /// A search waits until the messages broadcast before it was asked are in the index (the
-/// writer indexes a batch just after broadcasting it, and the asker has seen them), for at
-/// most `SEARCH_INDEX_WAIT`.
+/// writer indexes them when it settles, and the asker has seen them), for at most
+/// `SEARCH_INDEX_WAIT`.
 #[tokio::test]
 async fn a_search_waits_for_the_index_to_take_what_was_broadcast() {
     let dir = tempfile::tempdir().unwrap();

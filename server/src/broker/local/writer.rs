@@ -413,7 +413,9 @@ impl Writer {
         if let Some(store) = &self.store
             && let Err(e) = search::index(store.connection(), rooms.iter())
         {
-            warn!(error = %e, "cannot index messages for search; each room's next settling tries again");
+            warn!(error = %e, "cannot index messages for search; tries again when it next settles");
+            // Kept, so the next settling indexes them too, whichever rooms it is for.
+            self.unsettled.extend(rooms.iter().cloned());
         }
         // Every batch numbered so far was numbered holding this state, and its rooms are
         // indexed now or were before.
