@@ -152,32 +152,18 @@ impl Handoff {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
     use std::time::{Duration, Instant};
 
-    use protocol::{MessageKind, Nick, RoomName, ServerMsg, Text};
+    use protocol::{RoomName, ServerMsg};
     use tokio::sync::broadcast::error::TryRecvError;
 
     use super::*;
+    use crate::broker::HistoryConfig;
+    use crate::broker::local::tests::say;
     use crate::broker::local::{Local, Location};
-    use crate::broker::{HistoryConfig, InFlight};
     use crate::event::SharedEvent;
     use crate::hub::RoomChannel;
     use crate::limits::STORE_AT_ONCE_AFTER;
-
-    fn say(room: &RoomChannel, text: &str) -> Say {
-        let (sender, _) = mpsc::channel(1);
-        Say {
-            room: RoomName::lobby(),
-            from: Nick::parse("Tracy").unwrap(),
-            account: false,
-            kind: MessageKind::Say,
-            text: Text::parse(text).unwrap(),
-            room_tx: room.clone(),
-            sender,
-            in_flight: Arc::new(InFlight::default()),
-        }
-    }
 
     fn text(event: &SharedEvent) -> String {
         match &event.msg {

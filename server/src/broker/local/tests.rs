@@ -9,6 +9,21 @@ use crate::broker::InFlight;
 use crate::hub::RoomChannel;
 use crate::limits::{ROOM_BACKLOG_LOW, SETTLE_AFTER};
 
+/// Tracy's message `text` in lobby, whose channel is `room`; nobody hears the writer's answer.
+pub(super) fn say(room: &RoomChannel, text: &str) -> Say {
+    let (sender, _) = mpsc::channel(1);
+    Say {
+        room: RoomName::lobby(),
+        from: Nick::parse("Tracy").unwrap(),
+        account: false,
+        kind: MessageKind::Say,
+        text: Text::parse(text).unwrap(),
+        room_tx: room.clone(),
+        sender,
+        in_flight: Arc::new(InFlight::default()),
+    }
+}
+
 /// A search waits until the messages broadcast before it was asked are in the index (the
 /// writer indexes them when it settles, and the asker has seen them), for at most
 /// `SEARCH_INDEX_WAIT`.
@@ -108,19 +123,7 @@ async fn stored_messages_are_indexed_many_at_a_time() {
         conn.query_row("SELECT indexed_through FROM rooms WHERE name = 'lobby'", [], |r| r.get(0))
             .unwrap()
     };
-    let say = |n: usize| {
-        let (sender, _) = mpsc::channel(1);
-        Say {
-            room: RoomName::lobby(),
-            from: Nick::parse("Tracy").unwrap(),
-            account: false,
-            kind: MessageKind::Say,
-            text: Text::parse(&format!("message number{n}")).unwrap(),
-            room_tx: room.clone(),
-            sender,
-            in_flight: Arc::new(InFlight::default()),
-        }
-    };
+    let say = |n: usize| say(&room, &format!("message number{n}"));
     for n in 1..SETTLE_AFTER {
         history.say(say(n)).unwrap();
         tokio::time::timeout(Duration::from_secs(5), members.recv()).await.unwrap().unwrap();
