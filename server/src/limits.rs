@@ -297,6 +297,10 @@ pub const SETTLE_TIMEOUT: Duration = Duration::from_secs(2);
 /// than its sender waiting on a Redis that is gone.
 pub const REDIS_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// Acts a node's hub remembers having applied, for the broker waiting to answer an act's
+/// asker once the act has come back from Redis: far more than are applied in that moment.
+pub const ACTS_REMEMBERED: usize = 1024;
+
 /// Writes (presence, private messages, nick releases) a node may have waiting for Redis
 /// beside its messages. Past it they are dropped and the node shares its whole state again
 /// once Redis has caught up, so a slow Redis cannot grow the node's memory without bound.

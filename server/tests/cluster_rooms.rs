@@ -258,3 +258,34 @@ async fn a_rooms_settings_outlive_its_nodes() {
     sam.send(say("rust", "operators speak")).await;
     sam.recv_until(|m| matches!(m, ServerMsg::Message { .. })).await;
 }
+
+/// An act is the asker's on its own node as soon as it is answered: a room's maker sets `+s`
+/// right behind its `join`, and a topic is read back right after it is set, though each node
+/// applies acts when Redis publishes them back.
+#[tokio::test]
+async fn an_act_holds_on_its_own_node_once_answered() {
+    let redis = RedisServer::start();
+    let a = node(&redis, "a").await;
+    let mut michael = account(&a, "Michael").await;
+    for n in 0..10 {
+        let name = format!("den{n}");
+        michael.send(ClientMsg::Join { room: room(&name), key: None }).await;
+        let secret = ClientMsg::Mode { room: room(&name), changes: vec![ModeChange::Secret(true)] };
+        michael.send(secret).await;
+        let (answer, _) = michael
+            .recv_until(|m| {
+                matches!(m, ServerMsg::Error { .. })
+                    || matches!(m, ServerMsg::Moderation { action: Moderation::Modes { .. }, .. })
+            })
+            .await;
+        assert!(matches!(answer, ServerMsg::Moderation { .. }), "#{name}: {answer:?}");
+        michael.send(ClientMsg::Topic { room: room(&name), text: Some(label("set")) }).await;
+        michael.send(ClientMsg::Topic { room: room(&name), text: None }).await;
+        let (topic, _) = michael.recv_until(|m| matches!(m, ServerMsg::Topic { .. })).await;
+        assert!(
+            matches!(&topic, ServerMsg::Topic { topic: Some(t), .. } if t.text.as_str() == "set"),
+            "#{name}: {topic:?}"
+        );
+    }
+    a.stop().await;
+}

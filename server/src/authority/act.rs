@@ -10,6 +10,10 @@ use super::{SERVER, Setting};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Act {
+    /// Made where it was asked for, so that node can tell when it has applied it. (Absent,
+    /// nil, from a node of a version before it.)
+    #[serde(default)]
+    pub id: Uuid,
     /// Whose fields it changes: a room's ([`super::scope`]) or the server's ([`SERVER`]).
     pub scope: String,
     /// The room, for its announcement and removals; `None` for the server's own bans and
@@ -50,12 +54,12 @@ pub struct Removal {
 impl Act {
     pub fn new(room: Option<RoomName>, settings: Vec<Setting>) -> Self {
         let scope = room.as_ref().map_or_else(|| SERVER.to_owned(), super::scope);
-        Self { scope, room, settings, announce: None, remove: None }
+        Self { id: Uuid::now_v7(), scope, room, settings, announce: None, remove: None }
     }
 
     /// Changes to the fields of `scope` alone: nothing announced, nobody removed.
     pub fn at(scope: String, settings: Vec<Setting>) -> Self {
-        Self { scope, room: None, settings, announce: None, remove: None }
+        Self { id: Uuid::now_v7(), scope, room: None, settings, announce: None, remove: None }
     }
 
     #[must_use]

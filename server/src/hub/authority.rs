@@ -132,6 +132,11 @@ impl Hub {
         state.authority.iter().filter(|(_, c)| c.load().secret).map(|(s, _)| s.clone()).collect()
     }
 
+    /// Completes once the act `id` has been applied here (at once if it was lately).
+    pub async fn act_applied(&self, id: uuid::Uuid) {
+        self.applied.wait_for(id).await;
+    }
+
     /// Applies an act the broker has stored: its fields, its announcement to the room's
     /// members here, and the removal of the sessions here that it matches.
     pub fn apply(&self, act: &Act) {
@@ -175,6 +180,8 @@ impl Hub {
                 None => {}
             }
         }
+        drop(state);
+        self.applied.record(act.id);
     }
 
     /// Takes the sessions here that `removal` matches out of `room`, with a `kicked` presence.

@@ -20,6 +20,7 @@
 //! - [`elsewhere`]: the other nodes: what the hub tells them, and what it applies from them.
 //! - [`authority`]: every room's authority (owner, roles, modes, bans), and acts applied.
 
+mod applied;
 mod authority;
 mod direct;
 pub mod elsewhere;
@@ -80,6 +81,8 @@ pub struct Hub {
     /// How many of this node's users are away; changed under the state's lock, read without
     /// it: while none is, a members page needs no look-up of its nicks.
     away_users: std::sync::atomic::AtomicUsize,
+    /// The acts applied lately, for the broker to wait on ([`Hub::act_applied`]).
+    applied: applied::Applied,
 }
 
 #[derive(Default)]
@@ -408,6 +411,7 @@ impl Hub {
             listing: Mutex::default(),
             roll: roll::Roll::default(),
             away_users: std::sync::atomic::AtomicUsize::new(0),
+            applied: applied::Applied::default(),
         }
     }
 

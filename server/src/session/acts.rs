@@ -16,9 +16,8 @@ use crate::limits::MAX_ROOMS_OWNED;
 impl<D: Dialect> Session<D> {
     /// A logged-in session that made a room by joining it owns it, if nobody does and its
     /// account owns fewer than [`MAX_ROOMS_OWNED`] rooms. Its input waits until the claim is
-    /// stored: on one node, what it asks next of its new room (a mode, a topic) is the
-    /// owner's. With several nodes the claim is stored in Redis, and this node's hub applies
-    /// it when its subscriber hears it back, a round trip later.
+    /// in force on this node: what it asks next of its new room (a mode, a topic) is the
+    /// owner's.
     pub(super) fn own_new_room(&mut self, nick: &Nick, room: &RoomName) {
         if !self.logged_in || *room == RoomName::lobby() || self.hub.authority(room).owner.is_some()
         {
