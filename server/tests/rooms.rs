@@ -171,6 +171,32 @@ async fn a_maker_moderates_its_new_room_at_once() {
     server.shutdown().await;
 }
 
+/// On the plain port a line without a newline counts once the client pauses; while input waits
+/// for an act (the claim of a room just made), that line waits too, so it still comes after
+/// the claim: `+s` typed right behind the join is the owner's.
+#[tokio::test]
+async fn an_unterminated_line_waits_with_the_input_before_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("chat.db");
+    let server = start_server_with_history(common::info(), file_history(&db)).await;
+    account(&server, "Michael").await.send(ClientMsg::Quit { reason: None }).await;
+    let mut plain = PlainClient::connect(server.plain).await;
+    plain.line().await;
+    plain.send("Michael\n").await;
+    assert_eq!(plain.line().await, "Password for Michael:");
+    plain.send(&format!("{SECRET}\n")).await;
+    plain.line_until(|l| l.starts_with("[lobby] Members:")).await;
+    let blocker = rusqlite::Connection::open(&db).unwrap();
+    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    plain.send("/join hideout\n/mode +s").await;
+    // Longer than the plain port's pause for an unterminated line.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    blocker.execute_batch("COMMIT").unwrap();
+    let answer = plain.line_until(|l| l.starts_with("! ") || l.contains("set the modes")).await;
+    assert!(answer.contains("Michael set the modes to +s"), "{answer}");
+    server.shutdown().await;
+}
+
 #[tokio::test]
 async fn a_members_attempts_are_refused_and_change_nothing() {
     let server = start_server_with(common::info()).await;

@@ -248,6 +248,10 @@ impl<D: Dialect> Session<D> {
             if inbuf.is_empty() && inbuf.capacity() > 0 {
                 inbuf = BytesMut::new();
             }
+            // An unterminated line whose pause ended while input waited.
+            if partial_deadline.is_none() && !inbuf.is_empty() && !self.input_paused() {
+                partial_deadline = self.pause_deadline(input_waiting, &inbuf);
+            }
             // The timer may fire early (it then moves itself on) but never late: the end of an
             // unterminated line, or a deadline that came nearer (the hello is done, and the
             // first ping is due before the hello deadline would have been).
@@ -282,7 +286,9 @@ impl<D: Dialect> Session<D> {
                     if partial_deadline.is_some_and(|pause| now >= pause) {
                         partial_deadline = None;
                         timer.as_mut().reset(due);
-                        match codec.take_partial(&mut inbuf) {
+                        // While input waits (for an act, a room), so does the unterminated
+                        // line: its pause starts again once input goes on (above).
+                        match reading.then(|| codec.take_partial(&mut inbuf)).flatten() {
                             Some(line) => self.in_span(|s| s.on_line(line)),
                             None => Flow::Continue,
                         }
