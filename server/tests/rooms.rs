@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chat_server::broker::Location;
@@ -109,6 +109,27 @@ async fn owned_room(server: &TestServer) -> (JsonClient, JsonClient) {
     (michael, tracy)
 }
 
+fn file_history(db: &Path) -> HistoryConfig {
+    HistoryConfig { location: Some(Location::File(db.to_path_buf())), ..HistoryConfig::default() }
+}
+
+/// A server keeping its history, accounts and room settings in `chat.db` in a new directory,
+/// which lasts as long as the returned handle.
+async fn server_on_a_file() -> (tempfile::TempDir, PathBuf, TestServer) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("chat.db");
+    let server = start_server_with_history(common::info(), file_history(&db)).await;
+    (dir, db, server)
+}
+
+/// Another connection holding `db`'s write lock until it commits: the server's writes wait
+/// meanwhile (or, where they must not wait, queue).
+fn hold_writes(db: &Path) -> rusqlite::Connection {
+    let blocker = rusqlite::Connection::open(db).unwrap();
+    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    blocker
+}
+
 #[tokio::test]
 async fn a_logged_in_maker_owns_the_room_and_the_member_list_marks_it() {
     let server = start_server_with(common::info()).await;
@@ -146,12 +167,9 @@ async fn a_logged_in_maker_owns_the_room_and_the_member_list_marks_it() {
 /// (here another connection holds the database's write lock for a while).
 #[tokio::test]
 async fn a_maker_moderates_its_new_room_at_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("chat.db");
-    let server = start_server_with_history(common::info(), file_history(&db)).await;
+    let (_dir, db, server) = server_on_a_file().await;
     let mut michael = account(&server, "Michael").await;
-    let blocker = rusqlite::Connection::open(&db).unwrap();
-    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let blocker = hold_writes(&db);
     michael.send(ClientMsg::Join { room: room("hideout"), key: None }).await;
     let secret = ClientMsg::Mode { room: room("hideout"), changes: vec![ModeChange::Secret(true)] };
     michael.send(secret).await;
@@ -176,9 +194,7 @@ async fn a_maker_moderates_its_new_room_at_once() {
 /// the claim: `+s` typed right behind the join is the owner's.
 #[tokio::test]
 async fn an_unterminated_line_waits_with_the_input_before_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("chat.db");
-    let server = start_server_with_history(common::info(), file_history(&db)).await;
+    let (_dir, db, server) = server_on_a_file().await;
     account(&server, "Michael").await.send(ClientMsg::Quit { reason: None }).await;
     let mut plain = PlainClient::connect(server.plain).await;
     plain.line().await;
@@ -186,8 +202,7 @@ async fn an_unterminated_line_waits_with_the_input_before_it() {
     assert_eq!(plain.line().await, "Password for Michael:");
     plain.send(&format!("{SECRET}\n")).await;
     plain.line_until(|l| l.starts_with("[lobby] Members:")).await;
-    let blocker = rusqlite::Connection::open(&db).unwrap();
-    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let blocker = hold_writes(&db);
     plain.send("/join hideout\n/mode +s").await;
     // Longer than the plain port's pause for an unterminated line.
     tokio::time::sleep(Duration::from_millis(800)).await;
@@ -477,15 +492,9 @@ async fn operators_mute_and_voice_and_the_owner_makes_operators() {
     server.shutdown().await;
 }
 
-fn file_history(db: &Path) -> HistoryConfig {
-    HistoryConfig { location: Some(Location::File(db.to_path_buf())), ..HistoryConfig::default() }
-}
-
 #[tokio::test]
 async fn topics_roles_modes_and_bans_survive_a_restart() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("chat.db");
-    let server = start_server_with_history(common::info(), file_history(&db)).await;
+    let (_dir, db, server) = server_on_a_file().await;
     let (mut michael, mut tracy) = owned_room(&server).await;
     let mut sam = account(&server, "Sam").await;
     enter(&mut sam, "rust").await;
