@@ -237,9 +237,10 @@ pub const BROADCAST_QUEUE: usize = 64;
 pub const MAX_COMMIT_BATCH: usize = 256;
 
 /// Rooms whose last sequence number (and first kept one, and row id) the history writer
-/// keeps in memory. Past it, all but those just settled or waiting to be are forgotten and read back
-/// from the database when next needed: a server where rooms come and go does not keep every
-/// room it ever saw, and a busy one pays one indexed query per room that comes back.
+/// keeps in memory. Past it, all but those just settled or waiting to be are forgotten and
+/// read back from the database when next needed: a server where rooms come and go does not
+/// keep every room it ever saw, and a busy one pays one indexed query per room that comes
+/// back.
 pub const ROOMS_REMEMBERED: usize = 1024;
 
 /// A room is pruned once it is this many messages past `--history-keep`, so deletes come in

@@ -4,9 +4,9 @@
 //!
 //! Stored messages are indexed after their broadcast, many in a transaction of their own
 //! ([`index`]), when the writer settles them (every `SETTLE_AFTER` messages, and when a search
-//! asks): the commit the members wait for stores the messages alone. Each room records the last `seq`
-//! the index has seen (`rooms.indexed_through`), so what a crash left unindexed is indexed at
-//! the next start ([`index_all`]). Triggers take deleted and pruned messages out.
+//! asks): the commit the members wait for stores the messages alone. Each room records the
+//! last `seq` the index has seen (`rooms.indexed_through`), so what a crash left unindexed is
+//! indexed at the next start ([`index_all`]). Triggers take deleted and pruned messages out.
 
 use protocol::RoomName;
 use rusqlite::{Connection, OptionalExtension, params};

@@ -426,9 +426,9 @@ impl Writer {
         self.forget_rooms_beyond(&rooms);
     }
 
-    /// With a database, the per-room numbers are a cache of it: past [`ROOMS_REMEMBERED`] rooms,
-    /// all but those of the messages just settled and of those waiting are forgotten, and read back when next needed
-    /// (one indexed query). Rooms that were made once and never used again leave memory.
+    /// With a database, the per-room numbers are a cache of it: past [`ROOMS_REMEMBERED`]
+    /// rooms, all but those just settled and those waiting to be are forgotten, and read back
+    /// when next needed (one indexed query). Rooms made once and never used again leave memory.
     fn forget_rooms_beyond(&mut self, keep: &BTreeSet<RoomName>) {
         // Without a store (`--no-history`) the numbers are kept nowhere else.
         if self.store.is_none() {
