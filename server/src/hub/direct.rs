@@ -145,6 +145,19 @@ impl Direct {
     }
 }
 
+/// What a room rings to wake a member's session for the events it sends: the waker of the
+/// session's direct queue, which the session registers for its rooms and its direct events
+/// alike. One waker per session rather than one per room: a session waiting on many rooms
+/// registers once, and a room wakes its members without locking anything of theirs.
+#[derive(Clone)]
+pub struct Bell(Arc<DirectQueue>);
+
+impl Bell {
+    pub fn ring(&self) {
+        self.0.waker.wake();
+    }
+}
+
 /// A look at a session's direct queue that does not keep the session's queue alive, for the
 /// hub's roll of sessions.
 pub(super) struct WeakDirect(Weak<DirectQueue>);
@@ -201,6 +214,18 @@ impl DirectReceiver {
     /// The sending side, for the hub.
     pub fn sender(&self) -> Direct {
         Direct(self.0.clone())
+    }
+
+    /// What the session's rooms ring when they send ([`crate::hub::RoomChannel::listen`]).
+    pub fn bell(&self) -> Bell {
+        Bell(self.0.clone())
+    }
+
+    /// Wakes the task of `cx` when a room rings or a direct event comes: registered before
+    /// the session looks at its rooms and its queue, so nothing that comes after the look is
+    /// missed.
+    pub fn register(&self, cx: &Context<'_>) {
+        self.0.waker.register(cx.waker());
     }
 
     /// A look at the queue that lasts no longer than the session, for the hub's roll.

@@ -50,13 +50,13 @@ use uuid::Uuid;
 use crate::event::{Event, SharedEvent};
 use crate::limits::{NICK_RESERVATION, RESERVE_AFTER};
 pub use authority::AuthorityCell;
-pub use direct::{Direct, DirectEvent, DirectReceiver, NotQueued, Order};
+pub use direct::{Bell, Direct, DirectEvent, DirectReceiver, NotQueued, Order};
 use elsewhere::RemoteUser;
 pub use elsewhere::{Alone, Change, Elsewhere, LocalView};
 pub use people::away_text;
 use reservations::Reservations;
 pub use resume::ResumeHash;
-pub use room_channel::{BatchRooms, Drained, RoomChannel};
+pub use room_channel::{BatchRooms, Drained, Listener, RoomChannel};
 
 pub struct Hub {
     state: Mutex<State>,

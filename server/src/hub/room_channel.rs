@@ -1,11 +1,20 @@
-//! A room's broadcast channel and its back-pressure: how far the room's slowest member is
-//! behind, and the senders waiting for it to catch up.
+//! A room's broadcast channel, the bells of the members listening to it, and its
+//! back-pressure: how far the room's slowest member is behind, and the senders waiting for it
+//! to catch up.
+//!
+//! Members do not wait in the broadcast channel itself: its receivers each lock the channel's
+//! tail to join its list of waiters, at every wait, and a session in several rooms would wait
+//! on several such lists. A member takes events with `try_recv` and waits on its session's one
+//! waker, which each room it listens to rings after every event it sends ([`Listener`]).
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
+use slab::Slab;
+use tokio::sync::broadcast::error::TryRecvError;
 use tokio::sync::{Notify, broadcast};
 
+use super::direct::Bell;
 use crate::event::SharedEvent;
 use crate::limits::{ROOM_BACKLOG_LOW, ROOM_CHANNEL_CAPACITY};
 
@@ -28,6 +37,30 @@ struct RoomState {
     drained: Notify,
     /// Events sent, counted just after each is in the channel ([`Drained`]).
     sent: AtomicU64,
+    /// The bells of the members listening ([`Listener`]), rung after each event.
+    bells: Mutex<Slab<Bell>>,
+}
+
+/// A member's receiver of a room's events, with its bell on the room's list: the room rings it
+/// after every event it sends, once the event is counted in [`RoomChannel::sent`]. Dropping it
+/// takes the bell off the list.
+pub struct Listener {
+    rx: broadcast::Receiver<SharedEvent>,
+    key: usize,
+    room: Arc<RoomState>,
+}
+
+impl Listener {
+    /// The next event already in the channel, if any.
+    pub fn try_recv(&mut self) -> Result<SharedEvent, TryRecvError> {
+        self.rx.try_recv()
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        crate::sync::lock(&self.room.bells).try_remove(self.key);
+    }
 }
 
 /// Counts a sender as waiting for as long as it waits.
@@ -44,14 +77,28 @@ impl RoomChannel {
         Self { tx: broadcast::channel(ROOM_CHANNEL_CAPACITY).0, shared: Arc::default() }
     }
 
+    /// Sends `event` to the room's receivers, counts it, and rings the listening members'
+    /// bells: a member that looks after its bell has rung finds the event counted.
     pub fn send(&self, event: SharedEvent) {
         // No receivers left (everyone just left) is fine.
         let _ = self.tx.send(event);
         self.shared.sent.fetch_add(1, Ordering::Release);
+        for (_, bell) in crate::sync::lock(&self.shared.bells).iter() {
+            bell.ring();
+        }
     }
 
+    /// A receiver of the events sent from now on. Subscribed under the hub's lock, before a
+    /// join is announced, so the joiner sees its own join; its member then listens with it.
     pub fn subscribe(&self) -> broadcast::Receiver<SharedEvent> {
         self.tx.subscribe()
+    }
+
+    /// Rings `bell` after each event the room sends, for as long as the listener lasts; `rx`
+    /// is one of this room's receivers.
+    pub fn listen(&self, rx: broadcast::Receiver<SharedEvent>, bell: Bell) -> Listener {
+        let key = crate::sync::lock(&self.shared.bells).insert(bell);
+        Listener { rx, key, room: self.shared.clone() }
     }
 
     /// How many events were sent so far ([`Drained`]).
@@ -155,8 +202,8 @@ impl BatchRooms {
 ///
 /// An event sent before the count was read is in the receiver by the time of the look, so a
 /// look that found nothing took every counted event: the only event it can miss is one sent
-/// at the same moment and not yet counted, which the member's wait for its rooms then takes
-/// at once, in a write of its own.
+/// at the same moment and not yet counted, and the room rings the member's bell once it is
+/// counted.
 #[derive(Clone, Copy, Default)]
 pub struct Drained {
     /// `sent` when the receiver was last found empty; meaningless while `known` is false.

@@ -20,7 +20,6 @@ use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
 use futures::{FutureExt, StreamExt};
 use protocol::{ErrorCode, PresenceEvent, RequestError, RoomName, ServerMsg, Stored};
-use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::TryRecvError;
 use tracing::{debug, warn};
 use uuid::Uuid;
@@ -31,7 +30,7 @@ use crate::broker::Page;
 use crate::dialect::Dialect;
 use crate::event::SharedEvent;
 use crate::flood::Cost;
-use crate::hub::{RoomChannel, members_page};
+use crate::hub::{Listener, RoomChannel, members_page};
 use crate::limits::{MAX_QUERIES_PER_SESSION, REFILL_PAGE};
 
 /// Whether two events are the same presence event.
@@ -354,7 +353,7 @@ impl<D: Dialect> Session<D> {
     }
 
     /// Takes the room's live events from `rx` from now on (if the session is still in it).
-    fn listen(&mut self, room: &RoomName, rx: broadcast::Receiver<SharedEvent>) {
+    fn listen(&mut self, room: &RoomName, rx: Listener) {
         if let Some(joined) = self.rooms.get_mut(room) {
             joined.phase = Phase::live(rx);
         }
@@ -390,7 +389,7 @@ impl<D: Dialect> Session<D> {
         for (room, tx) in let_go {
             self.catch_up(
                 &room,
-                tx.subscribe(),
+                tx.listen(tx.subscribe(), self.direct.bell()),
                 &format!("you stopped reading for a while and missed events in #{room}; page the messages back with history"),
             );
         }
@@ -399,7 +398,7 @@ impl<D: Dialect> Session<D> {
     /// Holds `rx` back while the messages after the last one delivered are read from
     /// history. Without history, lets it go on at once: the next message tells the client how
     /// many it missed (or, if it has had none yet, `otherwise` does now).
-    fn catch_up(&mut self, room: &RoomName, rx: broadcast::Receiver<SharedEvent>, otherwise: &str) {
+    fn catch_up(&mut self, room: &RoomName, rx: Listener, otherwise: &str) {
         let Some(joined) = self.rooms.get_mut(room) else { return };
         match joined.delivered {
             Some(after) if self.broker.keeps_history() => {

@@ -72,7 +72,9 @@ impl<D: Dialect> Session<D> {
                         // Ending anyway.
                         let _ = self.on_completion(done);
                     }
-                    (room, event) = self.rooms.next(), if self.out.len() < MAX_PENDING_OUT => {
+                    (room, event) = std::future::poll_fn(|cx| self.rooms.poll_next(&self.direct, cx)),
+                        if self.out.len() < MAX_PENDING_OUT =>
+                    {
                         self.on_room_event(room, event);
                         self.rooms.done_reading();
                     }

@@ -33,6 +33,7 @@ mod speaking;
 #[cfg(test)]
 mod tests;
 mod turns;
+mod watch;
 
 use std::io::ErrorKind;
 use std::net::SocketAddr;
@@ -64,10 +65,12 @@ use end::End;
 use rooms::{Received, Rooms};
 use speaking::{Speaking, Throttle, poll_direct};
 use turns::Turns;
+use watch::Watch;
 
-/// What woke a session that its rooms, reads and timers did not.
+/// What woke a session that its rooms and reads did not.
 enum Woken {
     Direct(DirectEvent),
+    Timer,
     Socket(std::io::Result<()>),
 }
 
@@ -121,6 +124,7 @@ pub fn run<D: Dialect>(
         throttle: None,
         awaiting: false,
         turns: Turns::default(),
+        watch: Watch::default(),
         span,
     };
     session.serve()
@@ -180,6 +184,8 @@ struct Session<D> {
     awaiting: bool,
     /// Whether the next wake-up polls the rooms first.
     turns: Turns,
+    /// Whether the timer and the socket may have anything since they were last polled.
+    watch: Watch,
     /// `session{peer, id}`: what the session logs, and what the hub and the broker log while
     /// it handles a request, is under it. Entered only off the delivery path ([`Self::in_span`]):
     /// entering and leaving a span costs about a tenth of what a delivery does.
@@ -265,10 +271,12 @@ impl<D: Dialect> Session<D> {
             let mut room_won = false;
             let flow = tokio::select! {
                 // In this order (`turns.rs`): a wake-up for a room's event (most of them) polls
-                // nothing else, until the others' turn; then what nobody can keep ready (the
-                // session's own reads, its timer, its throttle); then the rest.
+                // nothing else, until the others' turn; then what nobody else can keep ready (the
+                // session's own reads, its throttle); then the rest.
                 biased;
-                (room, event) = self.rooms.next(), if rooms_turn => {
+                (room, event) = std::future::poll_fn(|cx| self.rooms.poll_next(&self.direct, cx)),
+                    if rooms_turn =>
+                {
                     room_won = true;
                     self.on_room_event(room, event);
                     Flow::Continue
@@ -278,42 +286,6 @@ impl<D: Dialect> Session<D> {
                     let _entered = self.span.enter();
                     self.queries.poll_next(cx)
                 }), if !self.queries.is_empty() => self.in_span(|s| s.on_completion(done)),
-                // Armed once and moved on lazily: hearing from the client only notes the time,
-                // and the timer, when it fires early, sets itself to the real deadline.
-                () = &mut timer => {
-                    let now = Instant::now();
-                    let due = alive.deadline(self.nick.is_some(), self.silence());
-                    if partial_deadline.is_some_and(|pause| now >= pause) {
-                        partial_deadline = None;
-                        timer.as_mut().reset(due);
-                        // While input waits (for an act, a room), so does the unterminated
-                        // line: its pause starts again once input goes on (above).
-                        match reading.then(|| codec.take_partial(&mut inbuf)).flatten() {
-                            Some(line) => self.in_span(|s| s.on_line(line)),
-                            None => Flow::Continue,
-                        }
-                    } else if now < due {
-                        timer.as_mut().reset(partial_deadline.map_or(due, |pause| pause.min(due)));
-                        Flow::Continue
-                    } else if self.nick.is_none() {
-                        Flow::Close(End::NoHello)
-                    } else if let Some(token) = alive.ping() {
-                        if self.dialect.pings() {
-                            self.write(&ServerMsg::Ping { token });
-                        } else {
-                            let grace = self.info.ping_interval.as_secs();
-                            self.notice(format!(
-                                "you have been silent for a while: say anything (or /ping) within {grace} s to stay connected"
-                            ));
-                        }
-                        timer.as_mut().reset(alive.deadline(true, self.silence()));
-                        Flow::Continue
-                    } else if self.dialect.pings() {
-                        Flow::Close(End::PingTimeout)
-                    } else {
-                        Flow::Close(End::Idle)
-                    }
-                }
                 // Boxed, and only while throttled: the rest of the time it takes no room in
                 // the session's future.
                 Some(()) = OptionFuture::from(self.throttle.as_ref().map(|t| Box::pin(t.wait()))),
@@ -322,10 +294,12 @@ impl<D: Dialect> Session<D> {
                     self.throttle = None;
                     Flow::Continue
                 }
-                // The two that others (private messages, orders) or the client (its lines) can
-                // keep ready, taking turns at going first: neither keeps the other waiting.
-                // The socket polled for readiness rather than with `readable()`, whose future is
-                // 168 bytes of the session's.
+                // The direct queue, which others (private messages, orders) can keep ready, and
+                // through the watch (`watch.rs`: polled only once one of them woke the session)
+                // the timer and the socket, which the client can keep ready (its lines). The
+                // queue and the watch take turns at going first: neither keeps the other
+                // waiting. The socket is polled for readiness rather than with `readable()`,
+                // whose future is 168 bytes of the session's.
                 woken = std::future::poll_fn(|cx| {
                     let mut direct = |cx: &mut Context<'_>| {
                         poll_direct(&self.direct, &mut self.speaking, cx).map(Woken::Direct)
@@ -333,12 +307,56 @@ impl<D: Dialect> Session<D> {
                     if direct_first && let Poll::Ready(woken) = direct(cx) {
                         return Poll::Ready(woken);
                     }
-                    if reading && let Poll::Ready(ready) = self.stream.poll_read_ready(cx) {
-                        return Poll::Ready(Woken::Socket(ready));
-                    }
-                    if direct_first { Poll::Pending } else { direct(cx) }
+                    let (stream, waits) = (&mut self.stream, (reading, timer.deadline()));
+                    let watched = self.watch.poll(cx, waits, |cx| {
+                        if timer.as_mut().poll(cx).is_ready() {
+                            return Poll::Ready(Woken::Timer);
+                        }
+                        match reading {
+                            true => stream.poll_read_ready(cx).map(Woken::Socket),
+                            false => Poll::Pending,
+                        }
+                    });
+                    if watched.is_ready() || direct_first { watched } else { direct(cx) }
                 }) => match woken {
                     Woken::Direct(event) => self.on_direct(event),
+                    // Armed once and moved on lazily: hearing from the client only notes the
+                    // time, and the timer, when it fires early, sets itself to the real deadline.
+                    Woken::Timer => {
+                        let now = Instant::now();
+                        let due = alive.deadline(self.nick.is_some(), self.silence());
+                        if partial_deadline.is_some_and(|pause| now >= pause) {
+                            partial_deadline = None;
+                            timer.as_mut().reset(due);
+                            // While input waits (for an act, a room), so does the unterminated
+                            // line: its pause starts again once input goes on (above).
+                            match reading.then(|| codec.take_partial(&mut inbuf)).flatten() {
+                                Some(line) => self.in_span(|s| s.on_line(line)),
+                                None => Flow::Continue,
+                            }
+                        } else if now < due {
+                            let next = partial_deadline.map_or(due, |pause| pause.min(due));
+                            timer.as_mut().reset(next);
+                            Flow::Continue
+                        } else if self.nick.is_none() {
+                            Flow::Close(End::NoHello)
+                        } else if let Some(token) = alive.ping() {
+                            if self.dialect.pings() {
+                                self.write(&ServerMsg::Ping { token });
+                            } else {
+                                let grace = self.info.ping_interval.as_secs();
+                                self.notice(format!(
+                                    "you have been silent for a while: say anything (or /ping) within {grace} s to stay connected"
+                                ));
+                            }
+                            timer.as_mut().reset(alive.deadline(true, self.silence()));
+                            Flow::Continue
+                        } else if self.dialect.pings() {
+                            Flow::Close(End::PingTimeout)
+                        } else {
+                            Flow::Close(End::Idle)
+                        }
+                    }
                     Woken::Socket(Ok(())) => {
                         match self.stream.try_read_buf(&mut inbuf) {
                             Ok(0) => match codec.decode_eof(&mut inbuf) {

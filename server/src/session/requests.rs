@@ -319,7 +319,7 @@ impl<D: Dialect> Session<D> {
         }
         // The hub's copy of the name, shared, rather than the one read from the request.
         let room = membership.room.clone();
-        self.rooms.add(JoinedRoom::joining(membership));
+        self.rooms.add(JoinedRoom::joining(membership, self.direct.bell()));
         if created {
             self.own_new_room(nick, &room);
         }

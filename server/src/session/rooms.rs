@@ -2,22 +2,22 @@
 //! backlog read), live, being filled in after falling behind, or let go while the client is
 //! not reading. The live rooms' broadcast receivers are read here.
 //!
-//! Events are taken with `try_recv` while any are waiting, which costs a slot lock and a
-//! reference-count increment each and allocates nothing per event; only when every live room
-//! is empty does the session wait, on all of them at once (boxing one wait per room when it is
-//! in several). A session in one live room waits on its `recv` alone, which takes an event
-//! already waiting itself. The rooms are taken in turn, so one busy room does not keep the others' events
-//! waiting.
+//! Events are taken with `try_recv`, which costs a slot lock and a reference-count increment
+//! each and allocates nothing per event, and only from a room whose count of events sent says
+//! there may be one ([`Drained`]). When every live room is read to its end, the session waits
+//! on its bell ([`crate::hub::Listener`]): every room it listens to rings it, so one
+//! registration covers them all, however many. The rooms are taken in turn, so one busy room
+//! does not keep the others' events waiting.
 
-use futures::future::select_all;
+use std::task::{Context, Poll};
+
 use protocol::{Nick, RoomName};
-use tokio::sync::broadcast::Receiver;
-use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+use tokio::sync::broadcast::error::TryRecvError;
 
 use crate::broker::Page;
 use crate::dialect::JoinedRooms;
 use crate::event::SharedEvent;
-use crate::hub::{AuthorityCell, Drained, Membership, RoomChannel};
+use crate::hub::{AuthorityCell, Bell, DirectReceiver, Drained, Listener, Membership, RoomChannel};
 
 /// What a live room's receiver gave.
 pub(super) enum Received {
@@ -50,11 +50,11 @@ pub(super) enum Phase {
     Joining(Box<Joining>),
     /// Its events are taken as they come. `took`: some were since the last
     /// [`Rooms::done_reading`]; `drained`: whether a look for more can find any.
-    Live { rx: Receiver<SharedEvent>, took: bool, drained: Drained },
+    Live { rx: Listener, took: bool, drained: Drained },
     /// It fell behind: its receiver is held back while the messages after `delivered` are
     /// read from history, by the `chain`th such read of the session (answers to an older one
     /// are recognised and dropped).
-    Refilling { rx: Receiver<SharedEvent>, chain: u64 },
+    Refilling { rx: Listener, chain: u64 },
     /// The client stopped reading: no receiver, so the room's senders do not wait for it; it
     /// subscribes again once the client reads, and is filled in.
     LetGo,
@@ -62,7 +62,7 @@ pub(super) enum Phase {
 
 impl Phase {
     /// Taking events as they come, from `rx`.
-    pub(super) fn live(rx: Receiver<SharedEvent>) -> Self {
+    pub(super) fn live(rx: Listener) -> Self {
         Self::Live { rx, took: false, drained: Drained::default() }
     }
 }
@@ -70,7 +70,7 @@ impl Phase {
 /// A room being joined: its receiver waits here, and its backlog too once read, until the
 /// rooms joined before it are shown.
 pub(super) struct Joining {
-    pub(super) rx: Receiver<SharedEvent>,
+    pub(super) rx: Listener,
     /// The join announcement: the first event of `rx` that is shown after the backlog.
     pub(super) announcement: SharedEvent,
     pub(super) members: Vec<Nick>,
@@ -84,10 +84,11 @@ pub(super) struct Joining {
 }
 
 impl JoinedRoom {
-    /// A room just joined, its backlog not read yet.
-    pub(super) fn joining(membership: Membership) -> Self {
+    /// A room just joined, its backlog not read yet; the room rings `bell` from now on.
+    pub(super) fn joining(membership: Membership, bell: Bell) -> Self {
         let Membership { room, tx, rx, announcement, members, roles, authority, created: _, quiet } =
             membership;
+        let rx = tx.listen(rx, bell);
         let quiet_id = match &announcement.msg {
             protocol::ServerMsg::Presence { id, .. } if quiet => Some(*id),
             _ => None,
@@ -247,53 +248,16 @@ impl Rooms {
         None
     }
 
-    /// Waits for the next event of any live room; never finishes while there are none.
-    /// Cancel-safe: dropping it loses no event.
-    pub(super) async fn next(&mut self) -> (usize, Received) {
-        loop {
-            let live = self.list.iter().filter(|r| matches!(r.phase, Phase::Live { .. })).count();
-            // One live room's `recv` takes a waiting event itself: a look with `try_next`
-            // first would cost each delivery one more lock of the room's channel.
-            if live > 1
-                && let Some(next) = self.try_next()
-            {
-                return next;
-            }
-            let mut receivers = self.list.iter_mut().enumerate().filter_map(|(index, room)| {
-                match &mut room.phase {
-                    Phase::Live { rx, .. } => Some((index, rx)),
-                    _ => None,
-                }
-            });
-            let waited = match (live, receivers.next()) {
-                (_, None) => std::future::pending().await,
-                (1, Some((index, rx))) => (index, rx.recv().await),
-                (_, Some(first)) => {
-                    let waits = std::iter::once(first)
-                        .chain(receivers)
-                        .map(|(index, rx)| Box::pin(async move { (index, rx.recv().await) }));
-                    select_all(waits).await.0
-                }
-            };
-            let (index, result) = waited;
-            let room = &mut self.list[index];
-            let received = match result {
-                Ok(event) => Received::Event(event),
-                Err(RecvError::Lagged(missed)) => Received::Lagged(missed),
-                Err(RecvError::Closed) => {
-                    room.phase = Phase::LetGo;
-                    self.let_go = true;
-                    continue;
-                }
-            };
-            if let Phase::Live { took, drained, .. } = &mut room.phase {
-                *took = true;
-                if let Received::Event(_) = received {
-                    drained.took();
-                }
-            }
-            return (index, received);
-        }
+    /// The next event of any live room, or a wait for the rooms' bell (`bell`, the session's
+    /// direct queue: registered before the look, so a room that sends after it wakes the
+    /// session). Never ready while no room is live. Takes nothing it does not return.
+    pub(super) fn poll_next(
+        &mut self,
+        bell: &DirectReceiver,
+        cx: &Context<'_>,
+    ) -> Poll<(usize, Received)> {
+        bell.register(cx);
+        self.try_next().map_or(Poll::Pending, Poll::Ready)
     }
 }
 
@@ -335,8 +299,9 @@ mod tests {
         }
     }
 
-    fn listen(rooms: &mut Rooms, name: &str, channel: &RoomChannel) {
-        let rx = channel.subscribe();
+    /// Puts `rooms` in the room `channel` is of, live, ringing `bell`.
+    fn listen(rooms: &mut Rooms, name: &str, channel: &RoomChannel, bell: &DirectReceiver) {
+        let rx = channel.listen(channel.subscribe(), bell.bell());
         rooms.add(JoinedRoom {
             name: room(name),
             tx: channel.clone(),
@@ -347,12 +312,17 @@ mod tests {
         });
     }
 
+    /// The next event of any live room, once there is one.
+    async fn next(rooms: &mut Rooms, bell: &DirectReceiver) -> (usize, Received) {
+        std::future::poll_fn(|cx| rooms.poll_next(bell, cx)).await
+    }
+
     #[test]
     fn waiting_events_are_taken_from_the_rooms_in_turn() {
         let (a, b) = (RoomChannel::new(), RoomChannel::new());
-        let mut rooms = Rooms::default();
-        listen(&mut rooms, "a", &a);
-        listen(&mut rooms, "b", &b);
+        let (mut rooms, bell) = (Rooms::default(), DirectReceiver::default());
+        listen(&mut rooms, "a", &a, &bell);
+        listen(&mut rooms, "b", &b, &bell);
         for n in 0..3 {
             a.send(event(n));
             b.send(event(10 + n));
@@ -371,8 +341,8 @@ mod tests {
     #[tokio::test]
     async fn a_room_read_to_its_end_is_not_looked_at_again() {
         let a = RoomChannel::new();
-        let mut rooms = Rooms::default();
-        listen(&mut rooms, "a", &a);
+        let (mut rooms, bell) = (Rooms::default(), DirectReceiver::default());
+        listen(&mut rooms, "a", &a, &bell);
         let worth_a_look = |rooms: &Rooms| match &rooms.list[0].phase {
             Phase::Live { drained, .. } => drained.may_hold_more(a.sent()),
             _ => panic!("not live"),
@@ -382,7 +352,8 @@ mod tests {
         assert!(!worth_a_look(&rooms), "found empty");
         a.send(event(1));
         assert!(worth_a_look(&rooms));
-        let (_, got) = tokio::time::timeout(Duration::from_secs(5), rooms.next()).await.unwrap();
+        let (_, got) =
+            tokio::time::timeout(Duration::from_secs(5), next(&mut rooms, &bell)).await.unwrap();
         assert_eq!(token(got), 1);
         assert!(!worth_a_look(&rooms), "the one event sent since was taken");
         a.send(event(2));
@@ -396,8 +367,8 @@ mod tests {
     #[test]
     fn a_receiver_that_fell_behind_says_by_how_much_then_goes_on() {
         let channel = RoomChannel::new();
-        let mut rooms = Rooms::default();
-        listen(&mut rooms, "a", &channel);
+        let (mut rooms, bell) = (Rooms::default(), DirectReceiver::default());
+        listen(&mut rooms, "a", &channel, &bell);
         let sent = ROOM_CHANNEL_CAPACITY as u64 + 3;
         for n in 0..sent {
             channel.send(event(n));
@@ -413,9 +384,9 @@ mod tests {
     #[test]
     fn rooms_that_are_not_live_are_not_read() {
         let (a, b) = (RoomChannel::new(), RoomChannel::new());
-        let mut rooms = Rooms::default();
-        listen(&mut rooms, "a", &a);
-        listen(&mut rooms, "b", &b);
+        let (mut rooms, bell) = (Rooms::default(), DirectReceiver::default());
+        listen(&mut rooms, "a", &a, &bell);
+        listen(&mut rooms, "b", &b, &bell);
         a.send(event(1));
         b.send(event(2));
         if let Some(room) = rooms.get_mut(&room("a")) {
@@ -431,15 +402,15 @@ mod tests {
     #[tokio::test]
     async fn waiting_wakes_for_whichever_room_speaks() {
         let (a, b) = (RoomChannel::new(), RoomChannel::new());
-        let mut rooms = Rooms::default();
-        listen(&mut rooms, "a", &a);
-        listen(&mut rooms, "b", &b);
+        let (mut rooms, bell) = (Rooms::default(), DirectReceiver::default());
+        listen(&mut rooms, "a", &a, &bell);
+        listen(&mut rooms, "b", &b, &bell);
         let speaker = tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(20)).await;
             b.send(event(7));
         });
         let (index, received) =
-            tokio::time::timeout(Duration::from_secs(5), rooms.next()).await.unwrap();
+            tokio::time::timeout(Duration::from_secs(5), next(&mut rooms, &bell)).await.unwrap();
         assert_eq!(rooms.name(index).unwrap().as_str(), "b");
         assert_eq!(token(received), 7);
         speaker.await.unwrap();
@@ -449,17 +420,45 @@ mod tests {
         assert_eq!(rooms.len(), 0);
         assert!(!rooms.contains(&room("a")));
         assert!(
-            tokio::time::timeout(Duration::from_millis(20), rooms.next()).await.is_err(),
+            tokio::time::timeout(Duration::from_millis(20), next(&mut rooms, &bell)).await.is_err(),
             "no rooms: waits for ever"
         );
+    }
+
+    /// A room rings the bell of each member listening, once per event, after counting it; a
+    /// member whose listener is gone (it left, or let the room go) is not rung.
+    #[test]
+    fn a_room_rings_its_listeners_bells_while_they_listen() {
+        struct Rings(std::sync::atomic::AtomicUsize);
+        impl std::task::Wake for Rings {
+            fn wake(self: std::sync::Arc<Self>) {
+                self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+        let rings = std::sync::Arc::new(Rings(0.into()));
+        let waker = std::task::Waker::from(rings.clone());
+        let rung = || rings.0.load(std::sync::atomic::Ordering::SeqCst);
+        let channel = RoomChannel::new();
+        let (mut rooms, bell) = (Rooms::default(), DirectReceiver::default());
+        listen(&mut rooms, "a", &channel, &bell);
+        let cx = Context::from_waker(&waker);
+        assert!(rooms.poll_next(&bell, &cx).is_pending());
+        channel.send(event(1));
+        assert_eq!(rung(), 1);
+        assert!(matches!(rooms.poll_next(&bell, &cx), Poll::Ready((0, Received::Event(_)))));
+        assert!(rooms.poll_next(&bell, &cx).is_pending());
+        assert_eq!(rooms.let_go(), 1);
+        channel.send(event(2));
+        assert_eq!(rung(), 1, "let go: its listener is gone, and its bell with it");
+        assert!(rooms.poll_next(&bell, &cx).is_pending());
     }
 
     /// A sender waiting for the room is woken by the member's reading, not by polling.
     #[tokio::test]
     async fn a_waiting_sender_goes_on_once_the_members_have_read() {
         let channel = RoomChannel::new();
-        let mut rooms = Rooms::default();
-        listen(&mut rooms, "a", &channel);
+        let (mut rooms, bell) = (Rooms::default(), DirectReceiver::default());
+        listen(&mut rooms, "a", &channel, &bell);
         let behind = ROOM_BACKLOG_LOW as u64 + 10;
         for n in 0..behind {
             channel.send(event(n));

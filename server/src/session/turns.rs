@@ -6,8 +6,9 @@
 //!
 //! Of the rest, two can be kept ready by someone else: the direct queue (other people's
 //! private messages, and the hub's orders: a kill, a ban, the shutdown) and the client's
-//! socket (lines that cost nothing, such as `pong`). They take turns at going first, so a
-//! client cannot keep its kill waiting, nor a crowd of senders its lines.
+//! socket (lines that cost nothing, such as `pong`), polled with the timer through the watch
+//! (`watch.rs`). They take turns at going first, so a client cannot keep its kill waiting, nor
+//! a crowd of senders its lines.
 
 /// Wake-ups in a row that room events may win before the others' turn.
 pub(super) const ROOM_TURNS: u8 = 16;
