@@ -7,7 +7,11 @@
 # messages a second in all) talks to it, once for 5 s and once for 15 s; the difference,
 # divided by the deliveries of the extra 10 s, leaves out connecting and joining.
 #
-#   scripts/instructions-per-delivery.sh [file|off|bare] [MEMBERS] [RATE]
+# With STEADY=1, the server runs once, with callgrind's instrumentation switched on only for
+# 10 s well after the joins (callgrind_control -i on/off): steadier at 1,000 members, where
+# the joins' own cost varies from run to run by more than a change moves a delivery.
+#
+#   [STEADY=1] scripts/instructions-per-delivery.sh [file|off|bare] [MEMBERS] [RATE]
 #
 # Needs valgrind (apt-get install valgrind) and a release build
 # (cargo build --release -p chat-server -p chat-bench). Everything stays on 127.0.0.1.
@@ -33,22 +37,40 @@ instructions() {
     esac
     [ "$mode" = bare ] || server+=(--no-flood-control --max-connections-per-ip 1000000
         --max-connections 1000000 --max-room-members 1000000)
-    valgrind --tool=callgrind --callgrind-out-file="$dir/callgrind.out" "${server[@]}" \
-        >"$dir/out" 2>"$dir/err" &
+    local at_start=yes
+    [ "${STEADY:-0}" = 1 ] && at_start=no
+    valgrind --tool=callgrind --instr-atstart=$at_start --callgrind-out-file="$dir/callgrind.out" \
+        "${server[@]}" >"$dir/out" 2>"$dir/err" &
     pid=$!
     for _ in $(seq 300); do grep -q 'json=' "$dir/out" && break; sleep 0.1; done
     addr=$(grep -o 'json=[0-9.:]*' "$dir/out" | cut -d= -f2)
     [ -n "$addr" ] || { echo "the server did not start: $(cat "$dir/err")" >&2; kill "$pid"; exit 1; }
-    "$bin/chat-bench" --connect "$addr" --members "$members" --total-rate "$rate" \
-        --seconds "$seconds" >"$dir/bench" 2>&1
+    if [ "${STEADY:-0}" = 1 ]; then
+        "$bin/chat-bench" --connect "$addr" --members "$members" --total-rate "$rate" \
+            --seconds "$seconds" >"$dir/bench" 2>&1 &
+        sleep 14
+        callgrind_control -i on "$pid" >/dev/null
+        sleep 10
+        callgrind_control -i off "$pid" >/dev/null
+        wait $!
+    else
+        "$bin/chat-bench" --connect "$addr" --members "$members" --total-rate "$rate" \
+            --seconds "$seconds" >"$dir/bench" 2>&1
+    fi
     kill -TERM "$pid"
     wait "$pid" 2>/dev/null || true
-    grep -o 'summary: [0-9]*' "$dir/callgrind.out" | cut -d' ' -f2
+    # `summary` counts from the start; `totals`, what was instrumented.
+    grep -o 'totals: [0-9]*' "$dir/callgrind.out" | cut -d' ' -f2
     rm -rf "$dir"
 }
 
-short=$(instructions 5)
-long=$(instructions 15)
 deliveries=$((members * rate * 10))
-echo "$mode, $members members, $rate msg/s: $(((long - short) / deliveries)) instructions per delivery" \
-    "($((long - short)) over $deliveries deliveries)"
+if [ "${STEADY:-0}" = 1 ]; then
+    counted=$(instructions 25)
+else
+    short=$(instructions 5)
+    long=$(instructions 15)
+    counted=$((long - short))
+fi
+echo "$mode, $members members, $rate msg/s: $((counted / deliveries)) instructions per delivery" \
+    "($counted over $deliveries deliveries)"

@@ -80,9 +80,21 @@ impl RoomChannel {
     /// Sends `event` to the room's receivers, counts it, and rings the listening members'
     /// bells: a member that looks after its bell has rung finds the event counted.
     pub fn send(&self, event: SharedEvent) {
+        self.send_unrung(event);
+        self.ring();
+    }
+
+    /// Sends and counts `event` but rings nobody: for a batch, whose rooms are rung once at
+    /// its end ([`BatchRooms::send`]). Ringing costs a look at every member's bell, and a
+    /// member awake for the batch's first event takes the rest with it.
+    fn send_unrung(&self, event: SharedEvent) {
         // No receivers left (everyone just left) is fine.
         let _ = self.tx.send(event);
         self.shared.sent.fetch_add(1, Ordering::Release);
+    }
+
+    /// Rings the bells of the members listening.
+    fn ring(&self) {
         for (_, bell) in crate::sync::lock(&self.shared.bells).iter() {
             bell.ring();
         }
@@ -174,8 +186,8 @@ impl RoomChannel {
     }
 }
 
-/// The rooms of a batch of messages, each once: their waiting senders are woken once per
-/// batch, not once per message.
+/// The rooms of a batch of messages, each once: their members are rung, and their waiting
+/// senders woken, once per batch, not once per message.
 #[derive(Default)]
 pub struct BatchRooms(Vec<RoomChannel>);
 
@@ -183,6 +195,19 @@ impl BatchRooms {
     pub fn add(&mut self, room: &RoomChannel) {
         if !self.0.iter().any(|r| r.is(room)) {
             self.0.push(room.clone());
+        }
+    }
+
+    /// Sends `event` to `room`, whose members are rung at [`BatchRooms::ring`].
+    pub fn send(&mut self, room: &RoomChannel, event: SharedEvent) {
+        room.send_unrung(event);
+        self.add(room);
+    }
+
+    /// Rings the members of every room sent to, once each: after the batch's last send.
+    pub fn ring(&self) {
+        for room in &self.0 {
+            room.ring();
         }
     }
 

@@ -249,13 +249,19 @@ impl Rooms {
     }
 
     /// The next event of any live room, or a wait for the rooms' bell (`bell`, the session's
-    /// direct queue: registered before the look, so a room that sends after it wakes the
-    /// session). Never ready while no room is live. Takes nothing it does not return.
+    /// direct queue). Never ready while no room is live. Takes nothing it does not return.
+    ///
+    /// The bell is registered only when a look finds nothing, and then looked again, so a room
+    /// that sends after the registration wakes the session: a session that found an event
+    /// leaves no waker behind, and the rooms' rings while it writes wake nobody.
     pub(super) fn poll_next(
         &mut self,
         bell: &DirectReceiver,
         cx: &Context<'_>,
     ) -> Poll<(usize, Received)> {
+        if let Some(next) = self.try_next() {
+            return Poll::Ready(next);
+        }
         bell.register(cx);
         self.try_next().map_or(Poll::Pending, Poll::Ready)
     }
@@ -445,10 +451,16 @@ mod tests {
         assert!(rooms.poll_next(&bell, &cx).is_pending());
         channel.send(event(1));
         assert_eq!(rung(), 1);
+        channel.send(event(2));
+        assert_eq!(rung(), 1, "woken and not waiting again yet: nothing to ring");
+        assert!(matches!(rooms.poll_next(&bell, &cx), Poll::Ready((0, Received::Event(_)))));
+        assert!(matches!(rooms.poll_next(&bell, &cx), Poll::Ready((0, Received::Event(_)))));
+        channel.send(event(3));
+        assert_eq!(rung(), 1, "an event found leaves no waker behind");
         assert!(matches!(rooms.poll_next(&bell, &cx), Poll::Ready((0, Received::Event(_)))));
         assert!(rooms.poll_next(&bell, &cx).is_pending());
         assert_eq!(rooms.let_go(), 1);
-        channel.send(event(2));
+        channel.send(event(4));
         assert_eq!(rung(), 1, "let go: its listener is gone, and its bell with it");
         assert!(rooms.poll_next(&bell, &cx).is_pending());
     }

@@ -1,11 +1,11 @@
 //! The broadcaster task of one node: it sends what the writer thread has stored to the rooms'
 //! channels, from the runtime.
 //!
-//! A send wakes the session of every member of the room. Sent from the writer thread, outside
-//! the runtime, the first wake starts a worker that may take the CPU from the writer before it
-//! has woken the rest (on one core it always can), and the members woken last wait for those
-//! woken first to be written to. From a task, the writer wakes one task, and the members'
-//! wakes go to that worker's own queue, in order. The writer goes on meanwhile (indexing,
+//! A batch rings the session of every member of its rooms, once a room. Sent from the writer
+//! thread, outside the runtime, the first wake starts a worker that may take the CPU from the
+//! writer before it has woken the rest (on one core it always can), and the members woken last
+//! wait for those woken first to be written to. From a task, the writer wakes one task, and the
+//! members' wakes go to that worker's own queue, in order. The writer goes on meanwhile (indexing,
 //! pruning, the next batch); batches reach the task, and so the rooms, in the order stored.
 
 use std::sync::Arc;
@@ -43,12 +43,14 @@ pub(super) fn spawn(
 }
 
 impl Delivery {
-    /// Sends the events, then lets the batch's messages go: no longer on their way, and their
-    /// rooms' waiting senders woken once.
+    /// Sends the events and rings each room's members once, then lets the batch's messages
+    /// go: no longer on their way, and their rooms' waiting senders woken once.
     pub(super) fn send(self) {
+        let mut sent = BatchRooms::default();
         for (room, event) in self.events {
-            room.send(event);
+            sent.send(&room, event);
         }
+        sent.ring();
         let mut rooms = BatchRooms::default();
         for ticket in &self.tickets {
             rooms.add(ticket.room());
