@@ -254,16 +254,28 @@ impl Rooms {
     /// The bell is registered only when a look finds nothing, and then looked again, so a room
     /// that sends after the registration wakes the session: a session that found an event
     /// leaves no waker behind, and the rooms' rings while it writes wake nobody.
+    ///
+    /// Each event taken spends the task's share of the runtime (tokio's coop budget), as a
+    /// `recv` on one of tokio's channels does: a session whose rooms never run dry still
+    /// yields now and then, so the broadcaster that fills them and the other members get the
+    /// worker.
     pub(super) fn poll_next(
         &mut self,
         bell: &DirectReceiver,
-        cx: &Context<'_>,
+        cx: &mut Context<'_>,
     ) -> Poll<(usize, Received)> {
-        if let Some(next) = self.try_next() {
-            return Poll::Ready(next);
+        let budget = std::task::ready!(tokio::task::coop::poll_proceed(cx));
+        let next = self.try_next().or_else(|| {
+            bell.register(cx);
+            self.try_next()
+        });
+        match next {
+            Some(next) => {
+                budget.made_progress();
+                Poll::Ready(next)
+            }
+            None => Poll::Pending,
         }
-        bell.register(cx);
-        self.try_next().map_or(Poll::Pending, Poll::Ready)
     }
 }
 
@@ -447,22 +459,44 @@ mod tests {
         let channel = RoomChannel::new();
         let (mut rooms, bell) = (Rooms::default(), DirectReceiver::default());
         listen(&mut rooms, "a", &channel, &bell);
-        let cx = Context::from_waker(&waker);
-        assert!(rooms.poll_next(&bell, &cx).is_pending());
+        let mut cx = Context::from_waker(&waker);
+        assert!(rooms.poll_next(&bell, &mut cx).is_pending());
         channel.send(event(1));
         assert_eq!(rung(), 1);
         channel.send(event(2));
         assert_eq!(rung(), 1, "woken and not waiting again yet: nothing to ring");
-        assert!(matches!(rooms.poll_next(&bell, &cx), Poll::Ready((0, Received::Event(_)))));
-        assert!(matches!(rooms.poll_next(&bell, &cx), Poll::Ready((0, Received::Event(_)))));
+        assert!(matches!(rooms.poll_next(&bell, &mut cx), Poll::Ready((0, Received::Event(_)))));
+        assert!(matches!(rooms.poll_next(&bell, &mut cx), Poll::Ready((0, Received::Event(_)))));
         channel.send(event(3));
         assert_eq!(rung(), 1, "an event found leaves no waker behind");
-        assert!(matches!(rooms.poll_next(&bell, &cx), Poll::Ready((0, Received::Event(_)))));
-        assert!(rooms.poll_next(&bell, &cx).is_pending());
+        assert!(matches!(rooms.poll_next(&bell, &mut cx), Poll::Ready((0, Received::Event(_)))));
+        assert!(rooms.poll_next(&bell, &mut cx).is_pending());
         assert_eq!(rooms.let_go(), 1);
         channel.send(event(4));
         assert_eq!(rung(), 1, "let go: its listener is gone, and its bell with it");
-        assert!(rooms.poll_next(&bell, &cx).is_pending());
+        assert!(rooms.poll_next(&bell, &mut cx).is_pending());
+    }
+
+    /// Taking events spends the task's coop budget, as a `recv` on a tokio channel does: a
+    /// session whose rooms hold more than a budget's worth yields before it has taken them all.
+    #[tokio::test]
+    async fn a_session_whose_rooms_never_run_dry_still_yields() {
+        let channel = RoomChannel::new();
+        let (mut rooms, bell) = (Rooms::default(), DirectReceiver::default());
+        listen(&mut rooms, "a", &channel, &bell);
+        let sent = 300;
+        for n in 0..sent {
+            channel.send(event(n));
+        }
+        let in_one_poll = std::future::poll_fn(|cx| {
+            let mut taken = 0;
+            while rooms.poll_next(&bell, cx).is_ready() {
+                taken += 1;
+            }
+            Poll::Ready(taken)
+        })
+        .await;
+        assert!((1..sent).contains(&in_one_poll), "took {in_one_poll} of {sent} in one poll");
     }
 
     /// A sender waiting for the room is woken by the member's reading, not by polling.
