@@ -5,7 +5,8 @@
 //! Members do not wait in the broadcast channel itself: its receivers each lock the channel's
 //! tail to join its list of waiters, at every wait, and a session in several rooms would wait
 //! on several such lists. A member takes events with `try_recv` and waits on its session's one
-//! waker, which each room it listens to rings after every event it sends ([`Listener`]).
+//! waker, which each room it listens to rings after every event it sends, or once after a batch
+//! of them ([`Listener`], [`BatchRooms`]).
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

@@ -274,9 +274,9 @@ impl<D: Dialect> Session<D> {
                 // nothing else, until the others' turn; then what nobody else can keep ready (the
                 // session's own reads, its throttle); then the rest.
                 biased;
-                (room, event) = std::future::poll_fn(|cx| self.rooms.poll_next(&self.direct, cx)),
-                    if rooms_turn =>
-                {
+                (room, event) = std::future::poll_fn(|cx| {
+                    self.rooms.poll_next(&self.direct, cx)
+                }), if rooms_turn => {
                     room_won = true;
                     self.on_room_event(room, event);
                     Flow::Continue
