@@ -49,9 +49,9 @@ instructions() {
         "$bin/chat-bench" --connect "$addr" --members "$members" --total-rate "$rate" \
             --seconds "$seconds" >"$dir/bench" 2>&1 &
         sleep 14
-        callgrind_control -i on "$pid" >/dev/null
+        callgrind_control -i on "$pid" >/dev/null 2>&1
         sleep 10
-        callgrind_control -i off "$pid" >/dev/null
+        callgrind_control -i off "$pid" >/dev/null 2>&1
         wait $!
     else
         "$bin/chat-bench" --connect "$addr" --members "$members" --total-rate "$rate" \
