@@ -56,7 +56,7 @@ pub use elsewhere::{Alone, Change, Elsewhere, LocalView};
 pub use people::away_text;
 use reservations::Reservations;
 pub use resume::ResumeHash;
-pub use room_channel::{BatchRooms, Drained, Listener, RoomChannel};
+pub use room_channel::{BatchRooms, Drained, HeldBack, Listener, RoomChannel, Share};
 
 pub struct Hub {
     state: Mutex<State>,

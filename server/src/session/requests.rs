@@ -17,7 +17,6 @@ use crate::dialect::Dialect;
 use crate::hub::{Order, ResumeHash};
 use crate::limits::{
     MAX_LOGIN_TRIES, MAX_ROOMS_LISTED, MAX_ROOMS_PER_SESSION, MAX_THROTTLE, MEMBER_SORT_BYTES,
-    ROOM_BACKLOG_HIGH,
 };
 
 impl<D: Dialect> Session<D> {
@@ -367,22 +366,23 @@ impl<D: Dialect> Session<D> {
         // acknowledgement that it is stored.
         let speaking = self.speaking.get_or_insert_with(super::Speaking::new);
         self.broker.say(Say {
-            room,
+            room: joined.name.clone(),
             from,
             account: self.logged_in,
             kind,
             text,
-            room_tx: room_tx.clone(),
+            room_tx,
             sender: speaking.answers_tx.clone(),
             in_flight: speaking.in_flight.clone(),
         })?;
         // A room whose members are far behind makes its senders wait, rather than outrun
         // them until they are overrun.
-        if self.throttle.is_none() && room_tx.backlog() >= ROOM_BACKLOG_HIGH {
-            self.throttle = Some(Box::new(super::Throttle {
-                room: room_tx,
-                until: tokio::time::Instant::now() + MAX_THROTTLE,
-            }));
+        if self.throttle.is_none()
+            && let Some(joined) = self.rooms.get_mut(&room)
+            && let Some(held) = joined.tx.hold_back(&mut joined.share)
+        {
+            let until = tokio::time::Instant::now() + MAX_THROTTLE;
+            self.throttle = Some(Box::new(super::Throttle { room, held, until }));
         }
         Ok(())
     }

@@ -17,7 +17,9 @@ use tokio::sync::broadcast::error::TryRecvError;
 use crate::broker::Page;
 use crate::dialect::JoinedRooms;
 use crate::event::SharedEvent;
-use crate::hub::{AuthorityCell, Bell, DirectReceiver, Drained, Listener, Membership, RoomChannel};
+use crate::hub::{
+    AuthorityCell, Bell, DirectReceiver, Drained, Listener, Membership, RoomChannel, Share,
+};
 
 /// What a live room's receiver gave.
 pub(super) enum Received {
@@ -42,6 +44,8 @@ pub(super) struct JoinedRoom {
     /// Joined without an announcement (the session's presence budget was spent): the id of
     /// the join, which is announced to the room under it when the session first speaks here.
     pub(super) quiet: Option<uuid::Uuid>,
+    /// What is left of the session's share of the room since the room last let it go.
+    pub(super) share: Share,
 }
 
 pub(super) enum Phase {
@@ -95,7 +99,8 @@ impl JoinedRoom {
         };
         let joining = Joining { rx, announcement, members, roles, backlog: None, quiet };
         let phase = Phase::Joining(Box::new(joining));
-        Self { name: room, tx, authority, delivered: None, phase, quiet: quiet_id }
+        let share = Share::default();
+        Self { name: room, tx, authority, delivered: None, phase, quiet: quiet_id, share }
     }
 }
 
@@ -297,7 +302,7 @@ mod tests {
 
     use super::*;
     use crate::event::Event;
-    use crate::limits::{ROOM_BACKLOG_LOW, ROOM_CHANNEL_CAPACITY};
+    use crate::limits::{ROOM_BACKLOG_HIGH, ROOM_BACKLOG_LOW, ROOM_CHANNEL_CAPACITY};
 
     fn room(name: &str) -> RoomName {
         RoomName::parse(name).unwrap()
@@ -327,6 +332,7 @@ mod tests {
             delivered: None,
             phase: Phase::live(rx),
             quiet: None,
+            share: Share::default(),
         });
     }
 
@@ -505,16 +511,16 @@ mod tests {
         let channel = RoomChannel::new();
         let (mut rooms, bell) = (Rooms::default(), DirectReceiver::default());
         listen(&mut rooms, "a", &channel, &bell);
-        let behind = ROOM_BACKLOG_LOW as u64 + 10;
+        let behind = ROOM_BACKLOG_HIGH as u64;
         for n in 0..behind {
             channel.send(event(n));
         }
-        let waiter = channel.clone();
-        let mut sender = tokio::spawn(async move { waiter.caught_up().await });
+        let held = channel.hold_back(&mut Share::default()).expect("held back at the high mark");
+        let mut sender = tokio::spawn(async move { held.caught_up().await });
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert!(!sender.is_finished(), "the member is {behind} events behind");
         // Reading without saying so wakes nobody...
-        for _ in 0..20 {
+        for _ in 0..=ROOM_BACKLOG_HIGH - ROOM_BACKLOG_LOW {
             rooms.try_next().unwrap();
         }
         assert!(
@@ -523,22 +529,6 @@ mod tests {
         );
         // ...the end of the batch does.
         rooms.done_reading();
-        tokio::time::timeout(Duration::from_secs(5), sender).await.unwrap().unwrap();
-    }
-
-    #[tokio::test]
-    async fn a_waiting_sender_goes_on_when_the_slow_member_lets_go() {
-        let channel = RoomChannel::new();
-        let rx = channel.subscribe();
-        for n in 0..ROOM_BACKLOG_LOW as u64 + 10 {
-            channel.send(event(n));
-        }
-        let waiter = channel.clone();
-        let sender = tokio::spawn(async move { waiter.caught_up().await });
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        assert!(!sender.is_finished());
-        drop(rx);
-        channel.let_go();
         tokio::time::timeout(Duration::from_secs(5), sender).await.unwrap().unwrap();
     }
 }

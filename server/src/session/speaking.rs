@@ -4,12 +4,13 @@
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use protocol::RoomName;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::broker::InFlight;
 use crate::event::SharedEvent;
-use crate::hub::{DirectEvent, DirectReceiver, RoomChannel};
+use crate::hub::{DirectEvent, DirectReceiver, HeldBack, Share};
 use crate::limits::DIRECT_QUEUE;
 
 /// What a session that has spoken needs until its messages are through the broker
@@ -64,13 +65,14 @@ pub(super) fn poll_direct(
 
 /// A room a sender waits for.
 pub(super) struct Throttle {
-    pub(super) room: RoomChannel,
+    pub(super) room: RoomName,
+    pub(super) held: HeldBack,
     pub(super) until: Instant,
 }
 
 impl Throttle {
-    /// Until the room has caught up, or the deadline.
-    pub(super) async fn wait(&self) {
-        let _ = tokio::time::timeout_at(self.until, self.room.caught_up()).await;
+    /// Until the room has caught up, with the sender's share of it; or the deadline, with none.
+    pub(super) async fn wait(&self) -> Share {
+        tokio::time::timeout_at(self.until, self.held.caught_up()).await.unwrap_or_default()
     }
 }

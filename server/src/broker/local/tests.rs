@@ -6,8 +6,8 @@ use protocol::{MessageKind, Nick, Text};
 
 use super::*;
 use crate::broker::InFlight;
-use crate::hub::RoomChannel;
-use crate::limits::{ROOM_BACKLOG_LOW, SETTLE_AFTER};
+use crate::hub::{RoomChannel, Share};
+use crate::limits::{ROOM_BACKLOG_HIGH, ROOM_BACKLOG_LOW, SETTLE_AFTER};
 
 /// Tracy's message `text` in lobby, whose channel is `room`; nobody hears the writer's answer.
 pub(super) fn say(room: &RoomChannel, text: &str) -> Say {
@@ -69,15 +69,15 @@ async fn the_writer_wakes_waiting_senders_after_a_batch() {
         Local::open(HistoryConfig { location: None, ..HistoryConfig::default() }).unwrap();
     let room = RoomChannel::new();
     // Messages on their way, as if other senders' were at the writer.
-    for _ in 0..ROOM_BACKLOG_LOW + 10 {
+    for _ in 0..ROOM_BACKLOG_HIGH {
         room.queue();
     }
-    let waiter = room.clone();
-    let mut sender = tokio::spawn(async move { waiter.caught_up().await });
+    let held = room.hold_back(&mut Share::default()).expect("held back at the high mark");
+    let mut sender = tokio::spawn(async move { held.caught_up().await });
     tokio::time::sleep(Duration::from_millis(20)).await;
     assert!(!sender.is_finished());
     // They leave without anyone reading: nobody is woken yet...
-    for _ in 0..20 {
+    for _ in 0..=ROOM_BACKLOG_HIGH - ROOM_BACKLOG_LOW {
         room.dequeue();
     }
     assert!(

@@ -1,6 +1,6 @@
-//! A room's broadcast channel, the bells of the members listening to it, and its
-//! back-pressure: how far the room's slowest member is behind, and the senders waiting for it
-//! to catch up.
+//! A room's broadcast channel and the bells of the members listening to it; its
+//! back-pressure, the senders it holds back while its members catch up, is
+//! [`back_pressure`]'s.
 //!
 //! Members do not wait in the broadcast channel itself: its receivers each lock the channel's
 //! tail to join its list of waiters, at every wait, and a session in several rooms would wait
@@ -8,16 +8,20 @@
 //! waker, which each room it listens to rings after every event it sends, or once after a batch
 //! of them ([`Listener`], [`BatchRooms`]).
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use slab::Slab;
 use tokio::sync::broadcast::error::TryRecvError;
 use tokio::sync::{Notify, broadcast};
 
+mod back_pressure;
+
+pub use back_pressure::{HeldBack, Share};
+
 use super::direct::Bell;
 use crate::event::SharedEvent;
-use crate::limits::{ROOM_BACKLOG_LOW, ROOM_CHANNEL_CAPACITY};
+use crate::limits::ROOM_CHANNEL_CAPACITY;
 
 /// A room's broadcast channel, how many of its messages are still on their way through the
 /// broker (not stored and in the channel yet), and the senders waiting for its members to catch
@@ -32,8 +36,12 @@ pub struct RoomChannel {
 struct RoomState {
     /// Messages at the broker.
     queued: AtomicUsize,
-    /// Senders waiting in [`RoomChannel::caught_up`].
+    /// Senders held back ([`HeldBack`]).
     waiting: AtomicUsize,
+    /// Times the room let its held senders go: a sender held before the latest goes on.
+    releases: AtomicU64,
+    /// What the latest release gave each sender it let go ([`RoomChannel::hold_back`]).
+    share: AtomicU16,
     /// Wakes them.
     drained: Notify,
     /// Events sent, counted just after each is in the channel ([`Drained`]).
@@ -61,15 +69,6 @@ impl Listener {
 impl Drop for Listener {
     fn drop(&mut self) {
         crate::sync::lock(&self.room.bells).try_remove(self.key);
-    }
-}
-
-/// Counts a sender as waiting for as long as it waits.
-struct Waiting<'a>(&'a AtomicUsize);
-
-impl Drop for Waiting<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -124,66 +123,9 @@ impl RoomChannel {
         self.tx.receiver_count() > 0
     }
 
-    /// A message for this room was handed to the broker.
-    pub fn queue(&self) {
-        self.shared.queued.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// A queued message was broadcast or refused. Whoever dequeues a batch wakes the waiting
-    /// senders once after it ([`RoomChannel::wake_senders`]): a refused message lowers the
-    /// backlog with no member reading.
-    pub fn dequeue(&self) {
-        self.shared.queued.fetch_sub(1, Ordering::Relaxed);
-    }
-
     /// Whether `other` is this room's channel.
     pub fn is(&self, other: &RoomChannel) -> bool {
         Arc::ptr_eq(&self.shared, &other.shared)
-    }
-
-    /// How far behind the room's slowest member is: the events it has not read yet, and the
-    /// messages that will reach it once stored.
-    pub fn backlog(&self) -> usize {
-        self.tx.len() + self.shared.queued.load(Ordering::Relaxed)
-    }
-
-    /// Completes once the room's backlog is below [`ROOM_BACKLOG_LOW`]: what a sender that
-    /// got too far ahead of the room's members waits for. Members wake it as they read
-    /// ([`RoomChannel::wake_senders`]); it polls nothing.
-    pub async fn caught_up(&self) {
-        self.shared.waiting.fetch_add(1, Ordering::SeqCst);
-        let _waiting = Waiting(&self.shared.waiting);
-        loop {
-            let notified = self.shared.drained.notified();
-            tokio::pin!(notified);
-            // Registered (and counted in `waiting`) before the look, so a member that reads in
-            // between still wakes it.
-            notified.as_mut().enable();
-            if self.backlog() < ROOM_BACKLOG_LOW {
-                return;
-            }
-            notified.await;
-        }
-    }
-
-    /// Wakes the senders waiting for the room if it has caught up: called by a member after a
-    /// batch of the room's events and by the broker after a batch of its messages.
-    /// One fence and one atomic load when nobody waits.
-    pub fn wake_senders(&self) {
-        // Orders this member's reads before the look at `waiting`, against the waiter's
-        // `waiting` increment before its look at the backlog: one of the two sees the other.
-        std::sync::atomic::fence(Ordering::SeqCst);
-        if self.shared.waiting.load(Ordering::SeqCst) > 0 && self.backlog() < ROOM_BACKLOG_LOW {
-            self.shared.drained.notify_waiters();
-        }
-    }
-
-    /// A member let go of the room (left, stopped reading, ended): the waiting senders look
-    /// again, since the backlog may have been its alone.
-    pub fn let_go(&self) {
-        if self.shared.waiting.load(Ordering::SeqCst) > 0 {
-            self.shared.drained.notify_waiters();
-        }
     }
 }
 
