@@ -288,9 +288,9 @@ impl<D: Dialect> Session<D> {
                 }), if !self.queries.is_empty() => self.in_span(|s| s.on_completion(done)),
                 // Boxed, and only while throttled: the rest of the time it takes no room in
                 // the session's future.
-                Some(share) = OptionFuture::from(self.throttle.as_ref().map(|t| Box::pin(t.wait()))),
-                    if self.throttle.is_some() =>
-                {
+                Some(share) = OptionFuture::from(
+                    self.throttle.as_ref().map(|t| Box::pin(t.wait())),
+                ), if self.throttle.is_some() => {
                     if let Some(throttle) = self.throttle.take()
                         && let Some(joined) = self.rooms.get_mut(&throttle.room)
                     {

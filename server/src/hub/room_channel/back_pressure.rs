@@ -40,10 +40,13 @@ impl RoomChannel {
     pub fn hold_back(&self, share: &mut Share) -> Option<HeldBack> {
         let backlog = self.backlog();
         let held = backlog >= ROOM_BACKLOG_HIGH
-            || (self.shared.waiting.load(Ordering::SeqCst) > 0 && !share.spend());
+            || (self.shared.waiting.load(Ordering::SeqCst) > 0
+                && !share.spend(self.shared.releases.load(Ordering::Acquire)));
         held.then(|| {
             self.shared.waiting.fetch_add(1, Ordering::SeqCst);
             let held_at = self.shared.releases.load(Ordering::Acquire);
+            // After `held_at`: a release that did not count this sender is one it saw.
+            self.shared.held_since.fetch_add(1, Ordering::SeqCst);
             HeldBack { room: self.clone(), held_at }
         })
     }
@@ -59,18 +62,20 @@ impl RoomChannel {
             return;
         }
         let backlog = self.backlog();
-        if backlog < ROOM_BACKLOG_LOW {
-            self.shared.share.store(self.share_at(backlog).0, Ordering::Relaxed);
+        // Once per round: the members reading after a release, while those it let go have not
+        // run yet, would otherwise each release again and void the shares just given.
+        if backlog < ROOM_BACKLOG_LOW && self.shared.held_since.swap(0, Ordering::SeqCst) > 0 {
+            self.shared.share.store(self.share_at(backlog), Ordering::Relaxed);
             self.shared.releases.fetch_add(1, Ordering::Release);
             self.shared.drained.notify_waiters();
         }
     }
 
     /// Each held sender's share of the room up to the high mark, its backlog being `backlog`.
-    fn share_at(&self, backlog: usize) -> Share {
+    fn share_at(&self, backlog: usize) -> u16 {
         let held = self.shared.waiting.load(Ordering::SeqCst).max(1);
         let share = (ROOM_BACKLOG_HIGH.saturating_sub(backlog) / held).max(1);
-        Share(u16::try_from(share).unwrap_or(u16::MAX))
+        u16::try_from(share).unwrap_or(u16::MAX)
     }
 
     /// A member let go of the room (left, stopped reading, ended): the held senders look
@@ -84,16 +89,28 @@ impl RoomChannel {
 }
 
 /// The messages a sender the room let go may say before it can be held back again, short of
-/// the high mark ([`RoomChannel::hold_back`]). A sender that was never held has none.
+/// the high mark ([`RoomChannel::hold_back`]): good until the room's next release, which gives
+/// shares to those it lets go, not to a sender with some of an older one left. A sender that
+/// was never held has none.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Share(u16);
+pub struct Share {
+    left: u16,
+    /// The release that gave it ([`RoomState::releases`], its low bits).
+    release: u32,
+}
 
 impl Share {
-    /// Spends one message of it, if any is left.
-    fn spend(&mut self) -> bool {
-        let left = self.0 > 0;
-        self.0 = self.0.saturating_sub(1);
-        left
+    fn new(left: u16, release: u64) -> Self {
+        // Truncated: the share is only ever compared with the latest release.
+        Self { left, release: release as u32 }
+    }
+
+    /// Spends one message of it, if any is left and the room has not released since it was
+    /// given (its latest release being `release`).
+    fn spend(&mut self, release: u64) -> bool {
+        let good = self.left > 0 && self.release == release as u32;
+        self.left = if good { self.left - 1 } else { 0 };
+        good
     }
 }
 
@@ -123,8 +140,9 @@ impl HeldBack {
             tokio::pin!(notified);
             // Registered before the look, so a release in between still wakes it.
             notified.as_mut().enable();
-            if shared.releases.load(Ordering::Acquire) != self.held_at {
-                return Share(shared.share.load(Ordering::Relaxed));
+            let release = shared.releases.load(Ordering::Acquire);
+            if release != self.held_at {
+                return Share::new(shared.share.load(Ordering::Relaxed), release);
             }
             // Whatever is left, a member or the broker releases the room's senders once it is
             // through: a sender held just after the last of them looked at `waiting`, with
@@ -218,7 +236,7 @@ mod tests {
         for _ in 0..ROOM_BACKLOG_HIGH - 1 {
             room.dequeue();
         }
-        let mut share = Share(2);
+        let mut share = Share::new(2, 0);
         assert!(room.hold_back(&mut share).is_none(), "two messages of its share left");
         assert!(room.hold_back(&mut share).is_none(), "one message of its share left");
         let other = room.hold_back(&mut share).expect("held: another is, and its share is spent");
@@ -283,7 +301,43 @@ mod tests {
         let share = tokio::time::timeout(Duration::from_secs(5), held.caught_up())
             .await
             .expect("still held with nothing left to read");
-        assert_eq!(share, Share(u16::try_from(ROOM_BACKLOG_HIGH).unwrap()));
+        assert_eq!(share, Share::new(u16::try_from(ROOM_BACKLOG_HIGH).unwrap(), 1));
+    }
+
+    /// A round has one release: members reading after it, while the senders it let go have not
+    /// run yet, do not release again; and a share left from an older round is void, so a
+    /// sender not held at the latest release takes its turn after those it let go.
+    #[tokio::test]
+    async fn a_round_has_one_release_and_its_shares_last_until_the_next() {
+        let room = RoomChannel::new();
+        for _ in 0..ROOM_BACKLOG_HIGH {
+            room.queue();
+        }
+        let first = room.hold_back(&mut Share::default()).unwrap();
+        let second = room.hold_back(&mut Share::default()).unwrap();
+        for _ in 0..ROOM_BACKLOG_HIGH {
+            room.dequeue();
+        }
+        room.wake_senders();
+        let mut share = first.caught_up().await;
+        drop(first);
+        // A member reads while the second's session has not run yet: no second release.
+        room.wake_senders();
+        assert!(room.hold_back(&mut share).is_none(), "its share is good this round");
+        let given = second.caught_up().await;
+        assert_eq!((given.left, given.release), (share.left + 1, share.release));
+        // The next round: the first, not held, has some of its share left, and it is void.
+        drop(second);
+        for _ in 0..ROOM_BACKLOG_HIGH {
+            room.queue();
+        }
+        let third = room.hold_back(&mut Share::default()).expect("held at the high mark");
+        for _ in 0..ROOM_BACKLOG_HIGH {
+            room.dequeue();
+        }
+        room.wake_senders();
+        let _ = third.caught_up().await;
+        assert!(room.hold_back(&mut share).is_some(), "a share of an older round");
     }
 
     /// A sender's session waits for its room only between its other wake-ups: a release while

@@ -40,6 +40,8 @@ struct RoomState {
     waiting: AtomicUsize,
     /// Times the room let its held senders go: a sender held before the latest goes on.
     releases: AtomicU64,
+    /// Senders held since the latest release: a release lets someone go, or is not made.
+    held_since: AtomicUsize,
     /// What the latest release gave each sender it let go ([`RoomChannel::hold_back`]).
     share: AtomicU16,
     /// Wakes them.
