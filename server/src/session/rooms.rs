@@ -114,7 +114,13 @@ pub(super) struct Rooms {
     chains: u64,
     /// Rooms were let go and not subscribed to again yet.
     let_go: bool,
+    /// Events [`Rooms::poll_next`] returned since it last found none or yielded.
+    in_a_row: u8,
 }
+
+/// Events a session takes from its rooms in a row, without finding them empty, before it
+/// yields the worker: tokio's coop budget, which its channels' `recv` spends.
+const EVENTS_BEFORE_YIELD: u8 = 128;
 
 impl Rooms {
     pub(super) fn add(&mut self, room: JoinedRoom) {
@@ -260,26 +266,34 @@ impl Rooms {
     /// that sends after the registration wakes the session: a session that found an event
     /// leaves no waker behind, and the rooms' rings while it writes wake nobody.
     ///
-    /// Each event taken spends the task's share of the runtime (tokio's coop budget), as a
-    /// `recv` on one of tokio's channels does: a session whose rooms never run dry still
-    /// yields now and then, so the broadcaster that fills them and the other members get the
-    /// worker.
+    /// A session whose rooms never run dry still yields the worker after
+    /// [`EVENTS_BEFORE_YIELD`] events, as a `recv` on one of tokio's channels does once the
+    /// task's coop budget is spent, so the broadcaster that fills them and the other members
+    /// get it. Counted here rather than with tokio's budget, whose thread-local look, at every
+    /// wake-up and again when it finds nothing, costs a paced delivery more than the count.
     pub(super) fn poll_next(
         &mut self,
         bell: &DirectReceiver,
         cx: &mut Context<'_>,
     ) -> Poll<(usize, Received)> {
-        let budget = std::task::ready!(tokio::task::coop::poll_proceed(cx));
+        if self.in_a_row >= EVENTS_BEFORE_YIELD {
+            self.in_a_row = 0;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
         let next = self.try_next().or_else(|| {
             bell.register(cx);
             self.try_next()
         });
         match next {
             Some(next) => {
-                budget.made_progress();
+                self.in_a_row += 1;
                 Poll::Ready(next)
             }
-            None => Poll::Pending,
+            None => {
+                self.in_a_row = 0;
+                Poll::Pending
+            }
         }
     }
 }
@@ -483,8 +497,8 @@ mod tests {
         assert!(rooms.poll_next(&bell, &mut cx).is_pending());
     }
 
-    /// Taking events spends the task's coop budget, as a `recv` on a tokio channel does: a
-    /// session whose rooms hold more than a budget's worth yields before it has taken them all.
+    /// A session whose rooms hold more than [`EVENTS_BEFORE_YIELD`] events yields before it has
+    /// taken them all, as a `recv` on a tokio channel does once the task's coop budget is spent.
     #[tokio::test]
     async fn a_session_whose_rooms_never_run_dry_still_yields() {
         let channel = RoomChannel::new();
