@@ -82,7 +82,10 @@ impl<D: Dialect> Session<D> {
         if matches!(left.phase, Phase::Joining(_)) {
             self.show_joined_rooms();
         }
-        left.tx.let_go();
+        let tx = left.tx.clone();
+        // Its receiver goes first: the backlog the room then looks at is the others'.
+        drop(left);
+        tx.let_go();
         true
     }
 

@@ -177,6 +177,9 @@ impl<D: Dialect> Session<D> {
             Ok(written) => written,
             Err(_) => {
                 let rooms = self.rooms.let_go();
+                // Nor does a throttle it cannot look at while it writes: held, it would hold
+                // the room's other senders back with it.
+                self.throttle = None;
                 if rooms > 0 {
                     debug!(parent: span, rooms, "not reading; letting go of its rooms meanwhile");
                 }

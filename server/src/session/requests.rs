@@ -332,7 +332,10 @@ impl<D: Dialect> Session<D> {
             // Rooms joined after this one may have been waiting for it.
             self.show_joined_rooms();
         }
-        left.tx.let_go();
+        let tx = left.tx.clone();
+        // Its receiver goes first: the backlog the room then looks at is the others'.
+        drop(left);
+        tx.let_go();
         let event = self.hub.leave(nick, self.id, room, PresenceEvent::Left { reason: None });
         self.write_event(&event);
         Ok(())

@@ -27,7 +27,8 @@ impl RoomChannel {
     }
 
     /// Holds back a sender that just handed the room a message: at the high mark
-    /// ([`ROOM_BACKLOG_HIGH`]), and while other senders are held, once its `share` is spent.
+    /// ([`ROOM_BACKLOG_HIGH`]), and while other senders are held, once its `share` of the
+    /// round is spent (a sender the round's release did not let go has one message of it).
     /// The sender waits for [`HeldBack::caught_up`] before reading on. The room releases its
     /// held senders together once the backlog is below [`ROOM_BACKLOG_LOW`], and gives each
     /// an equal share of the room up to the high mark.
@@ -51,24 +52,32 @@ impl RoomChannel {
         })
     }
 
-    /// Lets the held senders go if the room has caught up: called by a member after a batch of
-    /// the room's events and by the broker after a batch of its messages. One fence and one
-    /// atomic load when nobody is held.
-    pub fn wake_senders(&self) {
-        // Orders this member's reads before the look at `waiting`, against the sender's
-        // `waiting` increment before its look at the backlog: one of the two sees the other.
+    /// Lets the held senders go if the room has caught up, and says whether it did: called by
+    /// a member after a batch of the room's events and by the broker after a batch of its
+    /// messages. One fence and one atomic load when nobody is held.
+    pub fn wake_senders(&self) -> bool {
+        // Orders this member's reads before the look at `waiting`, against the held sender's
+        // count in it before its look at the backlog (`HeldBack::caught_up`): one of the two
+        // sees the other.
         std::sync::atomic::fence(Ordering::SeqCst);
         if self.shared.waiting.load(Ordering::SeqCst) == 0 {
-            return;
+            return false;
         }
         let backlog = self.backlog();
-        // Once per round: the members reading after a release, while those it let go have not
-        // run yet, would otherwise each release again and void the shares just given.
-        if backlog < ROOM_BACKLOG_LOW && self.shared.held_since.swap(0, Ordering::SeqCst) > 0 {
-            self.shared.share.store(self.share_at(backlog), Ordering::Relaxed);
-            self.shared.releases.fetch_add(1, Ordering::Release);
-            self.shared.drained.notify_waiters();
+        // Once a round: the members reading after a release, while those it let go have not
+        // run yet, would otherwise each release again and void the shares just given. Looked
+        // at before it is taken, which every member after a release would otherwise contend.
+        let held_since = &self.shared.held_since;
+        if backlog >= ROOM_BACKLOG_LOW
+            || held_since.load(Ordering::SeqCst) == 0
+            || held_since.swap(0, Ordering::SeqCst) == 0
+        {
+            return false;
         }
+        self.shared.share.store(self.share_at(backlog), Ordering::Relaxed);
+        self.shared.releases.fetch_add(1, Ordering::Release);
+        self.shared.drained.notify_waiters();
+        true
     }
 
     /// Each held sender's share of the room up to the high mark, its backlog being `backlog`.
@@ -78,39 +87,50 @@ impl RoomChannel {
         u16::try_from(share).unwrap_or(u16::MAX)
     }
 
-    /// A member let go of the room (left, stopped reading, ended): the held senders look
-    /// again, since the backlog may have been its alone, and release themselves if nothing
-    /// is left ([`HeldBack::caught_up`]); otherwise the members' reads release them.
+    /// A member let go of the room (left, stopped reading, ended), its receiver gone: the
+    /// backlog may have been its alone, so the room releases its held senders if it has caught
+    /// up, and they look again (one releases the room itself if nothing is left,
+    /// [`HeldBack::caught_up`]).
     pub fn let_go(&self) {
-        if self.shared.waiting.load(Ordering::SeqCst) > 0 {
+        if !self.wake_senders() && self.shared.waiting.load(Ordering::SeqCst) > 0 {
             self.shared.drained.notify_waiters();
         }
     }
 }
 
-/// The messages a sender the room let go may say before it can be held back again, short of
-/// the high mark ([`RoomChannel::hold_back`]): good until the room's next release, which gives
-/// shares to those it lets go, not to a sender with some of an older one left. A sender that
-/// was never held has none.
+/// The messages a sender may say in a round (from one release of the room to the next) before
+/// it is held back while others are ([`RoomChannel::hold_back`]): the share of the room its
+/// release gave it, or, for a sender the round's release did not let go (one that speaks at a
+/// human pace, say), one message. A share of an older round is void.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Share {
     left: u16,
-    /// The release that gave it ([`RoomState::releases`], its low bits).
-    release: u32,
+    /// The round it is of ([`Share::round`]); 0 for none.
+    round: u32,
 }
 
 impl Share {
     fn new(left: u16, release: u64) -> Self {
-        // Truncated: the share is only ever compared with the latest release.
-        Self { left, release: release as u32 }
+        Self { left, round: Self::round(release) }
     }
 
-    /// Spends one message of it, if any is left and the room has not released since it was
-    /// given (its latest release being `release`).
+    /// The round that `release` ([`RoomState::releases`]) begins, as a share keeps it: its low
+    /// bits (a share is only ever compared with the latest), never 0.
+    fn round(release: u64) -> u32 {
+        (release as u32).wrapping_add(1).max(1)
+    }
+
+    /// Spends one message of it, the room's latest release being `release`; whether one was
+    /// left.
     fn spend(&mut self, release: u64) -> bool {
-        let good = self.left > 0 && self.release == release as u32;
-        self.left = if good { self.left - 1 } else { 0 };
-        good
+        let round = Self::round(release);
+        if self.round != round {
+            *self = Self { left: 0, round };
+            return true;
+        }
+        let left = self.left > 0;
+        self.left = self.left.saturating_sub(1);
+        left
     }
 }
 
@@ -148,8 +168,9 @@ impl HeldBack {
             // through: a sender held just after the last of them looked at `waiting`, with
             // nothing left, releases them itself. Releasing sooner would give a sender that
             // runs first a share per look, ahead of those released with it.
-            if self.room.backlog() == 0 {
-                self.room.wake_senders();
+            std::sync::atomic::fence(Ordering::SeqCst);
+            // A release another thread is making wakes it all the same.
+            if self.room.backlog() == 0 && self.room.wake_senders() {
                 continue;
             }
             notified.await;
@@ -174,7 +195,7 @@ mod tests {
     use crate::event::Event;
 
     /// A sender that waits for the room goes on before those still sending have outrun it:
-    /// each says at most the message that found the room holding it back. Here the broker
+    /// each says at most its one message of the round and the one that found it held. Here the broker
     /// takes a batch of messages a round and the other senders together say as many, so a
     /// wait that ended only at the low mark, with the others held back only at the high one,
     /// would never end.
@@ -200,7 +221,7 @@ mod tests {
             room.wake_senders();
             tokio::task::yield_now().await;
             if tokio::time::timeout(Duration::ZERO, &mut first).await.is_ok() {
-                assert!(said_meanwhile <= OTHERS, "the others said {said_meanwhile} meanwhile");
+                assert!(said_meanwhile <= 2 * OTHERS, "the others said {said_meanwhile}");
                 return;
             }
             for (held, share) in &mut others {
@@ -305,8 +326,9 @@ mod tests {
     }
 
     /// A round has one release: members reading after it, while the senders it let go have not
-    /// run yet, do not release again; and a share left from an older round is void, so a
-    /// sender not held at the latest release takes its turn after those it let go.
+    /// run yet, do not release again. A share left from an older round is void: a sender the
+    /// latest release did not let go says one message of the round (as one speaking at a
+    /// human pace does), then takes its turn after those it let go.
     #[tokio::test]
     async fn a_round_has_one_release_and_its_shares_last_until_the_next() {
         let room = RoomChannel::new();
@@ -325,7 +347,7 @@ mod tests {
         room.wake_senders();
         assert!(room.hold_back(&mut share).is_none(), "its share is good this round");
         let given = second.caught_up().await;
-        assert_eq!((given.left, given.release), (share.left + 1, share.release));
+        assert_eq!((given.left, given.round), (share.left + 1, share.round));
         // The next round: the first, not held, has some of its share left, and it is void.
         drop(second);
         for _ in 0..ROOM_BACKLOG_HIGH {
@@ -337,7 +359,8 @@ mod tests {
         }
         room.wake_senders();
         let _ = third.caught_up().await;
-        assert!(room.hold_back(&mut share).is_some(), "a share of an older round");
+        assert!(room.hold_back(&mut share).is_none(), "one message of the new round");
+        assert!(room.hold_back(&mut share).is_some(), "none of the older round's share");
     }
 
     /// A sender's session waits for its room only between its other wake-ups: a release while
