@@ -194,6 +194,16 @@ mod tests {
     use super::*;
     use crate::event::Event;
 
+    /// `n` messages for the room handed to the broker.
+    fn queue(room: &RoomChannel, n: usize) {
+        (0..n).for_each(|_| room.queue());
+    }
+
+    /// `n` of the room's messages broadcast.
+    fn dequeue(room: &RoomChannel, n: usize) {
+        (0..n).for_each(|_| room.dequeue());
+    }
+
     /// A sender that waits for the room goes on before those still sending have outrun it:
     /// each says at most its one message of the round and the one that found it held. Here the broker
     /// takes a batch of messages a round and the other senders together say as many, so a
@@ -204,9 +214,7 @@ mod tests {
         const OTHERS: usize = 8;
         const BATCH: usize = 64;
         let room = RoomChannel::new();
-        for _ in 0..ROOM_BACKLOG_HIGH {
-            room.queue();
-        }
+        queue(&room, ROOM_BACKLOG_HIGH);
         let held = room.hold_back(&mut Share::default()).expect("held back at the high mark");
         let mut first = tokio::spawn(async move { held.caught_up().await });
         tokio::task::yield_now().await;
@@ -215,9 +223,7 @@ mod tests {
             (0..OTHERS).map(|_| (None, Share::default())).collect();
         let mut said_meanwhile = 0;
         for _round in 0..100 {
-            for _ in 0..BATCH {
-                room.dequeue();
-            }
+            dequeue(&room, BATCH);
             room.wake_senders();
             tokio::task::yield_now().await;
             if tokio::time::timeout(Duration::ZERO, &mut first).await.is_ok() {
@@ -248,15 +254,11 @@ mod tests {
     #[test]
     fn while_a_sender_is_held_the_others_are_held_once_their_share_is_spent() {
         let room = RoomChannel::new();
-        for _ in 0..ROOM_BACKLOG_HIGH - 1 {
-            room.queue();
-        }
+        queue(&room, ROOM_BACKLOG_HIGH - 1);
         assert!(room.hold_back(&mut Share::default()).is_none(), "below the high mark");
         room.queue();
         let held = room.hold_back(&mut Share::default()).expect("held back at the high mark");
-        for _ in 0..ROOM_BACKLOG_HIGH - 1 {
-            room.dequeue();
-        }
+        dequeue(&room, ROOM_BACKLOG_HIGH - 1);
         let mut share = Share::new(2, 0);
         assert!(room.hold_back(&mut share).is_none(), "two messages of its share left");
         assert!(room.hold_back(&mut share).is_none(), "one message of its share left");
@@ -272,16 +274,12 @@ mod tests {
     async fn a_release_shares_the_room_between_the_senders_it_lets_go() {
         const SENDERS: usize = 8;
         let room = RoomChannel::new();
-        for _ in 0..ROOM_BACKLOG_HIGH {
-            room.queue();
-        }
+        queue(&room, ROOM_BACKLOG_HIGH);
         let held: Vec<HeldBack> =
             (0..SENDERS).map(|_| room.hold_back(&mut Share::default()).unwrap()).collect();
         // Released well below the low mark, as when the members read a batch at once.
         const LEFT: usize = 100;
-        for _ in LEFT..ROOM_BACKLOG_HIGH {
-            room.dequeue();
-        }
+        dequeue(&room, ROOM_BACKLOG_HIGH - LEFT);
         room.wake_senders();
         let mut said = Vec::new();
         let mut again = Vec::new();
@@ -312,13 +310,9 @@ mod tests {
     #[tokio::test]
     async fn a_sender_held_after_the_last_release_releases_the_room_itself() {
         let room = RoomChannel::new();
-        for _ in 0..ROOM_BACKLOG_HIGH {
-            room.queue();
-        }
+        queue(&room, ROOM_BACKLOG_HIGH);
         let held = room.hold_back(&mut Share::default()).expect("held back at the high mark");
-        for _ in 0..ROOM_BACKLOG_HIGH {
-            room.dequeue();
-        }
+        dequeue(&room, ROOM_BACKLOG_HIGH);
         let share = tokio::time::timeout(Duration::from_secs(5), held.caught_up())
             .await
             .expect("still held with nothing left to read");
@@ -332,14 +326,10 @@ mod tests {
     #[tokio::test]
     async fn a_round_has_one_release_and_its_shares_last_until_the_next() {
         let room = RoomChannel::new();
-        for _ in 0..ROOM_BACKLOG_HIGH {
-            room.queue();
-        }
+        queue(&room, ROOM_BACKLOG_HIGH);
         let first = room.hold_back(&mut Share::default()).unwrap();
         let second = room.hold_back(&mut Share::default()).unwrap();
-        for _ in 0..ROOM_BACKLOG_HIGH {
-            room.dequeue();
-        }
+        dequeue(&room, ROOM_BACKLOG_HIGH);
         room.wake_senders();
         let mut share = first.caught_up().await;
         drop(first);
@@ -350,13 +340,9 @@ mod tests {
         assert_eq!((given.left, given.round), (share.left + 1, share.round));
         // The next round: the first, not held, has some of its share left, and it is void.
         drop(second);
-        for _ in 0..ROOM_BACKLOG_HIGH {
-            room.queue();
-        }
+        queue(&room, ROOM_BACKLOG_HIGH);
         let third = room.hold_back(&mut Share::default()).expect("held at the high mark");
-        for _ in 0..ROOM_BACKLOG_HIGH {
-            room.dequeue();
-        }
+        dequeue(&room, ROOM_BACKLOG_HIGH);
         room.wake_senders();
         let _ = third.caught_up().await;
         assert!(room.hold_back(&mut share).is_none(), "one message of the new round");
@@ -369,17 +355,11 @@ mod tests {
     #[tokio::test]
     async fn a_release_while_the_sender_was_busy_lets_it_go() {
         let room = RoomChannel::new();
-        for _ in 0..ROOM_BACKLOG_HIGH {
-            room.queue();
-        }
+        queue(&room, ROOM_BACKLOG_HIGH);
         let held = room.hold_back(&mut Share::default()).expect("held back at the high mark");
-        for _ in 0..=ROOM_BACKLOG_HIGH - ROOM_BACKLOG_LOW {
-            room.dequeue();
-        }
+        dequeue(&room, ROOM_BACKLOG_HIGH - ROOM_BACKLOG_LOW + 1);
         room.wake_senders();
-        for _ in 0..ROOM_BACKLOG_HIGH - ROOM_BACKLOG_LOW {
-            room.queue();
-        }
+        queue(&room, ROOM_BACKLOG_HIGH - ROOM_BACKLOG_LOW);
         tokio::time::timeout(Duration::from_secs(5), held.caught_up())
             .await
             .expect("still held after the room let its senders go");
