@@ -60,18 +60,17 @@ impl RoomChannel {
         // count in it before its look at the backlog (`HeldBack::caught_up`): one of the two
         // sees the other.
         std::sync::atomic::fence(Ordering::SeqCst);
-        if self.shared.waiting.load(Ordering::SeqCst) == 0 {
+        // Once a round: the members reading after a release, while those it let go have not
+        // run yet, would otherwise each release again and void the shares just given. Both
+        // counts are looked at before the backlog, which locks the room's channel, and
+        // `held_since` before it is taken, which every member would otherwise contend.
+        let held_since = &self.shared.held_since;
+        if self.shared.waiting.load(Ordering::SeqCst) == 0 || held_since.load(Ordering::SeqCst) == 0
+        {
             return false;
         }
         let backlog = self.backlog();
-        // Once a round: the members reading after a release, while those it let go have not
-        // run yet, would otherwise each release again and void the shares just given. Looked
-        // at before it is taken, which every member after a release would otherwise contend.
-        let held_since = &self.shared.held_since;
-        if backlog >= ROOM_BACKLOG_LOW
-            || held_since.load(Ordering::SeqCst) == 0
-            || held_since.swap(0, Ordering::SeqCst) == 0
-        {
+        if backlog >= ROOM_BACKLOG_LOW || held_since.swap(0, Ordering::SeqCst) == 0 {
             return false;
         }
         self.shared.share.store(self.share_at(backlog), Ordering::Relaxed);
@@ -89,12 +88,10 @@ impl RoomChannel {
 
     /// A member let go of the room (left, stopped reading, ended), its receiver gone: the
     /// backlog may have been its alone, so the room releases its held senders if it has caught
-    /// up, and they look again (one releases the room itself if nothing is left,
-    /// [`HeldBack::caught_up`]).
+    /// up, as after a member's read. A sender held too late for this look is released by the
+    /// next reader's, or by itself if nothing is left ([`HeldBack::caught_up`]).
     pub fn let_go(&self) {
-        if !self.wake_senders() && self.shared.waiting.load(Ordering::SeqCst) > 0 {
-            self.shared.drained.notify_waiters();
-        }
+        self.wake_senders();
     }
 }
 
