@@ -363,7 +363,7 @@ impl<D: Dialect> Session<D> {
                 joined.quiet = None;
             }
         }
-        let joined = self.rooms.get(&room).ok_or_else(|| not_in_room(&room))?;
+        let joined = self.rooms.get_mut(&room).ok_or_else(|| not_in_room(&room))?;
         let room_tx = joined.tx.clone();
         // The writer stores it, then broadcasts it: the echo that comes back is the
         // acknowledgement that it is stored.
@@ -381,7 +381,6 @@ impl<D: Dialect> Session<D> {
         // A room whose members are far behind makes its senders wait, rather than outrun
         // them until they are overrun.
         if self.throttle.is_none()
-            && let Some(joined) = self.rooms.get_mut(&room)
             && let Some(held) = joined.tx.hold_back(&mut joined.share)
         {
             let until = tokio::time::Instant::now() + MAX_THROTTLE;

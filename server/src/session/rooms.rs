@@ -44,7 +44,7 @@ pub(super) struct JoinedRoom {
     /// Joined without an announcement (the session's presence budget was spent): the id of
     /// the join, which is announced to the room under it when the session first speaks here.
     pub(super) quiet: Option<uuid::Uuid>,
-    /// What is left of the session's share of the room since the room last let it go.
+    /// The session's share of the room's current round of senders ([`Share`]).
     pub(super) share: Share,
 }
 
