@@ -2,6 +2,9 @@
 //! Redis stop hearing it) while the others keep it.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -29,6 +32,8 @@ enum Link {
 pub struct Relay {
     pub port: u16,
     link: watch::Sender<Link>,
+    /// How long what Redis sends on a subscribed connection is held before it passes.
+    lag: watch::Sender<Duration>,
     /// Relayed connections open now.
     open: watch::Receiver<usize>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -42,16 +47,17 @@ impl Relay {
         listener.set_nonblocking(true).unwrap();
         let port = listener.local_addr().unwrap().port();
         let (link, link_rx) = watch::channel(Link::Open);
+        let (lag, lag_rx) = watch::channel(Duration::ZERO);
         let (count, open) = watch::channel(0usize);
         let thread = std::thread::spawn(move || {
             let runtime =
                 tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             runtime.block_on(async move {
                 let listener = TcpListener::from_std(listener).unwrap();
-                accept(listener, target, link_rx, count).await;
+                accept(listener, target, link_rx, lag_rx, count).await;
             });
         });
-        Self { port, link, open, thread: Some(thread) }
+        Self { port, link, lag, open, thread: Some(thread) }
     }
 
     pub fn url(&self) -> String {
@@ -80,6 +86,13 @@ impl Relay {
     pub fn restore(&self) {
         self.link.send_replace(Link::Open);
     }
+
+    /// Holds each piece of what Redis sends on a connection the node subscribed on for `lag`
+    /// before passing it: the node hears what is published late, while its other
+    /// connections (the answers to its writes) are as quick as ever.
+    pub fn lag_subscriptions(&self, lag: Duration) {
+        self.lag.send_replace(lag);
+    }
 }
 
 impl Drop for Relay {
@@ -95,6 +108,7 @@ async fn accept(
     listener: TcpListener,
     target: SocketAddr,
     mut link: watch::Receiver<Link>,
+    lag: watch::Receiver<Duration>,
     count: watch::Sender<usize>,
 ) {
     let count = std::sync::Arc::new(count);
@@ -114,34 +128,54 @@ async fn accept(
             continue;
         }
         count.send_modify(|n| *n += 1);
-        let (link, count) = (link.clone(), count.clone());
+        let (link, lag, count) = (link.clone(), lag.clone(), count.clone());
         tokio::spawn(async move {
-            relay(inbound, target, link).await;
+            relay(inbound, target, link, lag).await;
             count.send_modify(|n| *n -= 1);
         });
     }
 }
 
 /// One relayed connection, until either side closes or the relay is cut.
-async fn relay(inbound: TcpStream, target: SocketAddr, mut link: watch::Receiver<Link>) {
+async fn relay(
+    inbound: TcpStream,
+    target: SocketAddr,
+    mut link: watch::Receiver<Link>,
+    lag: watch::Receiver<Duration>,
+) {
     let Ok(outbound) = TcpStream::connect(target).await else { return };
     let (from_node, to_node) = inbound.into_split();
     let (from_redis, to_redis) = outbound.into_split();
+    let subscribed = Arc::new(AtomicBool::new(false));
+    let up = Way::ToRedis { subscribed: subscribed.clone() };
+    let down = Way::ToNode { subscribed, lag };
     tokio::select! {
-        () = pump(from_node, to_redis, link.clone(), Link::Frozen) => {}
-        () = pump(from_redis, to_node, link.clone(), Link::Cut) => {}
+        () = pump(from_node, to_redis, link.clone(), up) => {}
+        () = pump(from_redis, to_node, link.clone(), down) => {}
         _ = link.wait_for(|l| matches!(l, Link::Cut | Link::Closed)) => {}
     }
 }
 
-/// Copies one way while the link is open; holds while it is `held` (`Frozen` for what the
-/// node sends, `Cut`, that is never, for what Redis sends).
+/// Which way a [`pump`] copies, and what it keeps of the connection.
+enum Way {
+    /// What the node sends: held while `Frozen`; it notes a `SUBSCRIBE`.
+    ToRedis { subscribed: Arc<AtomicBool> },
+    /// What Redis sends: held for the relay's lag once the node has subscribed.
+    ToNode { subscribed: Arc<AtomicBool>, lag: watch::Receiver<Duration> },
+}
+
+/// Copies one way while the link is open; holds what the node sends while it is `Frozen`.
 async fn pump(
     mut from: tokio::net::tcp::OwnedReadHalf,
     mut to: tokio::net::tcp::OwnedWriteHalf,
     mut link: watch::Receiver<Link>,
-    held: Link,
+    way: Way,
 ) {
+    let held = match way {
+        Way::ToRedis { .. } => Link::Frozen,
+        // Never held: `Cut` ends the pump.
+        Way::ToNode { .. } => Link::Cut,
+    };
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         match link.wait_for(|l| *l != held).await.map(|l| *l) {
@@ -156,6 +190,19 @@ async fn pump(
         match read {
             Ok(0) | Err(_) => return,
             Ok(n) => {
+                match &way {
+                    Way::ToRedis { subscribed } => {
+                        if buf[..n].windows(9).any(|w| w.eq_ignore_ascii_case(b"SUBSCRIBE")) {
+                            subscribed.store(true, Ordering::Release);
+                        }
+                    }
+                    Way::ToNode { subscribed, lag } => {
+                        let lag = *lag.borrow();
+                        if subscribed.load(Ordering::Acquire) && !lag.is_zero() {
+                            tokio::time::sleep(lag).await;
+                        }
+                    }
+                }
                 if to.write_all(&buf[..n]).await.is_err() {
                     return;
                 }

@@ -30,6 +30,14 @@ impl Kept {
         }
     }
 
+    /// The message's id (a deleted one's too).
+    pub(super) fn id(&self) -> uuid::Uuid {
+        match self {
+            Kept::Message(stored) => stored.id,
+            Kept::Gone { tombstone, .. } => tombstone.id,
+        }
+    }
+
     /// As history shows it: a tombstone without its text for a deleted message.
     pub(super) fn into_stored(self) -> Stored {
         match self {

@@ -38,6 +38,7 @@ mod accounts;
 pub mod address;
 mod authority;
 mod budgets;
+mod echoes;
 mod expiry;
 mod history;
 mod liveness;
@@ -113,8 +114,11 @@ pub struct Cluster {
     history: HistoryConfig,
     outbox: mpsc::UnboundedSender<Outgoing>,
     outbox_rx: Mutex<Option<mpsc::UnboundedReceiver<Outgoing>>>,
-    /// Messages in the outbox, bounded by [`HISTORY_QUEUE`].
+    /// Messages and deletions in the outbox, bounded by [`HISTORY_QUEUE`].
     says: AtomicUsize,
+    /// Messages sent (or queued to be) whose echo has not reached this node's members yet,
+    /// bounded by [`HISTORY_QUEUE`] too.
+    echoes: echoes::Echoes,
     /// Everything else the hub queued, bounded by [`OUTBOX_LIMIT`].
     queued: Arc<Queued>,
     /// Rooms that have stored messages (kept up to date from what the node hears).
@@ -167,6 +171,7 @@ impl Cluster {
             outbox,
             outbox_rx: Mutex::new(Some(outbox_rx)),
             says: AtomicUsize::new(0),
+            echoes: echoes::Echoes::default(),
             queued: Arc::default(),
             rooms: Mutex::default(),
             up: AtomicBool::new(true),
@@ -223,20 +228,30 @@ impl Cluster {
         liveness::leave(self).await;
     }
 
-    /// Queues a room message to be stored, numbered and published. Fails at once when
-    /// [`HISTORY_QUEUE`] messages wait already.
+    /// Queues a room message to be stored, numbered and published; its ticket waits for the
+    /// message's echo ([`echoes`]). Fails at once when [`HISTORY_QUEUE`] messages wait
+    /// already, to be sent or to come back.
     pub fn say(&self, say: Say) -> Result<(), RequestError> {
+        if self.echoes.awaited() >= HISTORY_QUEUE {
+            return Err(busy());
+        }
+        self.count_queued()?;
+        let id = Uuid::now_v7();
+        self.echoes.expect(&say.room, id, Ticket::new(&say));
+        let room = say.room.clone();
+        if self.outbox.send(Outgoing::Say(say, id)).is_err() {
+            self.says.fetch_sub(1, Ordering::AcqRel);
+            self.echoes.refused(&room, id);
+            return Err(RequestError::new(ErrorCode::StorageFailed, "the server is stopping"));
+        }
+        Ok(())
+    }
+
+    /// Counts a message or deletion into the outbox, unless [`HISTORY_QUEUE`] are in it.
+    fn count_queued(&self) -> Result<(), RequestError> {
         if self.says.fetch_add(1, Ordering::AcqRel) >= HISTORY_QUEUE {
             self.says.fetch_sub(1, Ordering::AcqRel);
-            return Err(RequestError::new(
-                ErrorCode::ServerBusy,
-                "the server is busy storing messages; try again",
-            ));
-        }
-        let ticket = Ticket::new(&say);
-        if self.outbox.send(Outgoing::Say(say, ticket)).is_err() {
-            self.says.fetch_sub(1, Ordering::AcqRel);
-            return Err(RequestError::new(ErrorCode::StorageFailed, "the server is stopping"));
+            return Err(busy());
         }
         Ok(())
     }
@@ -244,13 +259,7 @@ impl Cluster {
     /// Queues a deletion, behind everything the node queued before it; counted and refused
     /// as messages are.
     pub fn delete(&self, delete: Delete) -> Result<(), RequestError> {
-        if self.says.fetch_add(1, Ordering::AcqRel) >= HISTORY_QUEUE {
-            self.says.fetch_sub(1, Ordering::AcqRel);
-            return Err(RequestError::new(
-                ErrorCode::ServerBusy,
-                "the server is busy storing messages; try again",
-            ));
-        }
+        self.count_queued()?;
         let ticket = Ticket::for_room(&delete.room_tx, &delete.in_flight);
         if self.outbox.send(Outgoing::Delete(delete, ticket)).is_err() {
             self.says.fetch_sub(1, Ordering::AcqRel);
@@ -277,6 +286,11 @@ impl Cluster {
             info!("Redis is answering again");
         }
     }
+}
+
+/// The answer to a message or deletion past [`HISTORY_QUEUE`].
+fn busy() -> RequestError {
+    RequestError::new(ErrorCode::ServerBusy, "the server is busy storing messages; try again")
 }
 
 /// Why a connection failed, in words for the operator: the password refusals are said

@@ -17,9 +17,10 @@ use crate::event::SharedEvent;
 use crate::hub::{Change, Elsewhere, ResumeHash};
 use crate::limits::OUTBOX_LIMIT;
 
-/// What the node writes to Redis, in this order.
+/// What the node writes to Redis, in this order. A message goes with the id it is stored
+/// under; its ticket awaits the echo ([`super::echoes`]).
 pub(crate) enum Outgoing {
-    Say(Say, Ticket),
+    Say(Say, Uuid),
     Delete(Delete, Ticket),
     Presence { room: RoomName, payload: String, change: Change, session: Uuid },
     Publish { channel: String, payload: String },

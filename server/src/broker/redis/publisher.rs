@@ -87,9 +87,10 @@ async fn write(cluster: &Cluster, hub: &Hub, batch: &mut Vec<Outgoing>) {
             Err("the node is catching up with Redis".to_owned())
         };
         match outgoing {
-            Outgoing::Say(say, ticket) => {
+            Outgoing::Say(say, id) => {
                 cluster.says.fetch_sub(1, Ordering::AcqRel);
                 match result {
+                    // Its ticket goes when its echo is in the room's channel.
                     Ok(_) => {
                         cluster.note_room(&say.room);
                         stored += 1;
@@ -97,10 +98,9 @@ async fn write(cluster: &Cluster, hub: &Hub, batch: &mut Vec<Outgoing>) {
                     Err(reason) => {
                         debug!(room = %say.room, %reason, "message refused");
                         say.refuse("the chat's shared store is not answering");
+                        cluster.echoes.refused(&say.room, id);
                     }
                 }
-                rooms.add(&say.room_tx);
-                drop(ticket);
             }
             Outgoing::Delete(delete, ticket) => {
                 cluster.says.fetch_sub(1, Ordering::AcqRel);
@@ -172,10 +172,9 @@ fn deleted(delete: &Delete, result: Result<Value, String>) {
 
 fn command(cluster: &Cluster, outgoing: &Outgoing) -> redis::Cmd {
     match outgoing {
-        Outgoing::Say(say, _) => {
-            let id = uuid::Uuid::now_v7();
+        Outgoing::Say(say, id) => {
             let record = Record {
-                id,
+                id: *id,
                 from: say.from.clone(),
                 account: say.account,
                 kind: say.kind,

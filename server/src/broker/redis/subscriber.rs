@@ -27,7 +27,10 @@ pub(super) async fn run(cluster: Arc<Cluster>, hub: Arc<Hub>, ready: Arc<Notify>
     loop {
         match listen(&cluster, &hub, &mut last, &ready).await {
             Ok(()) => return,
-            Err(e) => cluster.outage(&e),
+            Err(e) => {
+                cluster.outage(&e);
+                cluster.echoes.lost();
+            }
         }
         tokio::select! {
             () = cluster.stop.cancelled() => return,
@@ -91,14 +94,17 @@ async fn on_payload(
             return Ok(());
         };
         cluster.note_room(&room);
+        let id = record.id;
         match last.get(&room).copied() {
-            Some(delivered) if seq <= delivered => return Ok(()),
+            Some(delivered) if seq <= delivered => {}
             Some(delivered) if seq > delivered + 1 => {
                 fill(cluster, hub, last, &room, delivered, Some(seq)).await?;
+                deliver(hub, last, &room, seq, record);
             }
-            _ => {}
+            _ => deliver(hub, last, &room, seq, record),
         }
-        deliver(hub, last, &room, seq, record);
+        // After the message is in the room's channel: its backlog counts it throughout.
+        cluster.echoes.heard(&room, id);
         return Ok(());
     }
     if payload.starts_with('d') {
@@ -227,6 +233,7 @@ async fn fill(
         }
         for kept in kept {
             after = kept.seq();
+            let id = kept.id();
             // A message deleted meanwhile is told as its deletion: the members here go on
             // from its number without a gap, and show nothing of it.
             let event = match kept {
@@ -240,7 +247,9 @@ async fn fill(
                 }),
             };
             let Some(event) = event.map(Event::new) else { continue };
-            if hub.deliver(room, event) {
+            let delivered = hub.deliver(room, event);
+            cluster.echoes.heard(room, id);
+            if delivered {
                 last.insert(room.clone(), after);
             } else {
                 last.remove(room);

@@ -1,0 +1,144 @@
+//! The messages this node sent to Redis that its subscription has not brought back to the
+//! node's members yet: each keeps its [`Ticket`] until then.
+//!
+//! A message's echo reaches this node's members through the subscription, after Redis has
+//! confirmed the publish to the publisher. Kept until the echo is in the room's channel, the
+//! ticket counts the message in its room's backlog the whole way, so the throttle never hands
+//! out a share of the room that the echoes still on their way already took; and in its
+//! sender's messages in flight, so a session ending after its last message waits for that
+//! message's echo, as on one node.
+//!
+//! A room's messages come back in the order the node sent them (one ordered queue, one
+//! subscription), so hearing one lets go of those sent before it too: a message whose echo
+//! is lost costs nothing past the next one heard. A lost subscription lets go of them all.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use protocol::RoomName;
+use uuid::Uuid;
+
+use crate::broker::Ticket;
+use crate::sync::lock;
+
+/// The tickets of the messages awaiting their echo, per room in the order sent.
+#[derive(Default)]
+pub(super) struct Echoes {
+    rooms: Mutex<HashMap<RoomName, VecDeque<(Uuid, Ticket)>>>,
+    /// How many tickets `rooms` holds: looked at without the lock, for every message heard.
+    awaited: AtomicUsize,
+}
+
+impl Echoes {
+    /// Keeps `ticket` until message `id` of `room` is heard ([`Echoes::heard`]) or refused
+    /// ([`Echoes::refused`]).
+    pub(super) fn expect(&self, room: &RoomName, id: Uuid, ticket: Ticket) {
+        let mut rooms = lock(&self.rooms);
+        rooms.entry(room.clone()).or_default().push_back((id, ticket));
+        self.awaited.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// How many messages await their echo (those still queued for Redis among them).
+    pub(super) fn awaited(&self) -> usize {
+        self.awaited.load(Ordering::Acquire)
+    }
+
+    /// Message `id` of `room` is in the room's channel here (or nobody here is in the room):
+    /// lets go of its ticket and of those of the room's messages sent before it, then of the
+    /// room's held senders if it has caught up. Called for every message heard, of any node.
+    pub(super) fn heard(&self, room: &RoomName, id: Uuid) {
+        if self.awaited() == 0 {
+            return;
+        }
+        let done = {
+            let mut rooms = lock(&self.rooms);
+            let Some(queue) = rooms.get_mut(room) else { return };
+            let Some(at) = queue.iter().position(|(awaited, _)| *awaited == id) else { return };
+            let done: Vec<Ticket> = queue.drain(..=at).map(|(_, ticket)| ticket).collect();
+            if queue.is_empty() {
+                rooms.remove(room);
+            }
+            done
+        };
+        self.let_go(done);
+    }
+
+    /// Message `id` of `room` was not stored (or not sent): no echo comes for it.
+    pub(super) fn refused(&self, room: &RoomName, id: Uuid) {
+        let done = {
+            let mut rooms = lock(&self.rooms);
+            let Some(queue) = rooms.get_mut(room) else { return };
+            let Some(at) = queue.iter().position(|(awaited, _)| *awaited == id) else { return };
+            let done = queue.remove(at).map(|(_, ticket)| ticket);
+            if queue.is_empty() {
+                rooms.remove(room);
+            }
+            done
+        };
+        self.let_go(done.into_iter().collect());
+    }
+
+    /// The subscription ended: what it was to bring back is filled in from the rooms'
+    /// streams once it is back, or not at all, so nothing is awaited any more.
+    pub(super) fn lost(&self) {
+        let all: Vec<VecDeque<(Uuid, Ticket)>> =
+            lock(&self.rooms).drain().map(|(_, q)| q).collect();
+        for queue in all {
+            self.let_go(queue.into_iter().map(|(_, ticket)| ticket).collect());
+        }
+    }
+
+    /// Drops `tickets` (all of one room), outside the lock, then wakes the room's held senders
+    /// if it has caught up: the echoes no longer count in its backlog.
+    fn let_go(&self, tickets: Vec<Ticket>) {
+        let Some(room) = tickets.first().map(|ticket| ticket.room().clone()) else { return };
+        self.awaited.fetch_sub(tickets.len(), Ordering::AcqRel);
+        drop(tickets);
+        room.wake_senders();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::broker::InFlight;
+    use crate::hub::RoomChannel;
+
+    fn ticket(room: &RoomChannel, in_flight: &Arc<InFlight>) -> Ticket {
+        Ticket::for_room(room, in_flight)
+    }
+
+    /// Three messages of one room awaited, one of another: the backlog counts each until it
+    /// or a later one of its room is heard; a refused one goes alone.
+    #[test]
+    fn a_message_counts_until_it_or_a_later_one_is_heard() {
+        let echoes = Echoes::default();
+        let (lobby, rust) = (RoomChannel::new(), RoomChannel::new());
+        let in_flight = Arc::new(InFlight::default());
+        let (l, r): (RoomName, RoomName) = ("lobby".parse().unwrap(), "rust".parse().unwrap());
+        let ids: Vec<Uuid> = (0..4).map(|_| Uuid::now_v7()).collect();
+        for id in &ids[..3] {
+            echoes.expect(&l, *id, ticket(&lobby, &in_flight));
+        }
+        echoes.expect(&r, ids[3], ticket(&rust, &in_flight));
+        assert_eq!((lobby.backlog(), rust.backlog(), echoes.awaited()), (3, 1, 4));
+
+        // Another node's message, and one of another room's id: nothing goes.
+        echoes.heard(&l, Uuid::now_v7());
+        echoes.heard(&l, ids[3]);
+        assert_eq!((lobby.backlog(), rust.backlog()), (3, 1));
+
+        echoes.refused(&l, ids[1]);
+        assert_eq!(lobby.backlog(), 2, "a refused message no longer counts");
+        echoes.heard(&l, ids[2]);
+        assert_eq!(lobby.backlog(), 0, "hearing the last lets go of the one before it");
+        assert_eq!((rust.backlog(), echoes.awaited()), (1, 1));
+
+        echoes.lost();
+        assert_eq!((rust.backlog(), echoes.awaited()), (0, 0));
+        assert_eq!(Arc::strong_count(&in_flight), 1, "every ticket dropped");
+    }
+}
