@@ -204,8 +204,10 @@ pub const HISTORY_KEEP: u64 = 100_000;
 /// Default for `--history-on-join`: messages shown on joining a room.
 pub const HISTORY_ON_JOIN: u32 = 50;
 
-/// Messages waiting for the history writer. Past this, senders get `server_busy` instead of the
-/// queue (and the server's memory) growing while the disk is slow.
+/// Messages waiting for the history writer; with Redis, messages waiting to be sent, and
+/// those whose echo has not come back through the subscription. Past this, senders get
+/// `server_busy` instead of the queue (and the server's memory) growing while the disk, Redis
+/// or the node's subscription is slow.
 pub const HISTORY_QUEUE: usize = 16 * 1024;
 
 /// How long the local history writer must have stored nothing (nor failed to) before a

@@ -192,7 +192,10 @@ async fn pump(
             Ok(n) => {
                 match &way {
                     Way::ToRedis { subscribed } => {
-                        if buf[..n].windows(9).any(|w| w.eq_ignore_ascii_case(b"SUBSCRIBE")) {
+                        // The command's name, as a RESP bulk string.
+                        let command = b"$9\r\nSUBSCRIBE\r\n";
+                        if buf[..n].windows(command.len()).any(|w| w.eq_ignore_ascii_case(command))
+                        {
                             subscribed.store(true, Ordering::Release);
                         }
                     }

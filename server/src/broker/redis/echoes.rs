@@ -12,7 +12,7 @@
 //! subscription), so hearing one lets go of those sent before it too: a message whose echo
 //! is lost costs nothing past the next one heard. A lost subscription lets go of them all.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -22,26 +22,47 @@ use uuid::Uuid;
 use crate::broker::Ticket;
 use crate::sync::lock;
 
-/// The tickets of the messages awaiting their echo, per room in the order sent.
+/// The tickets of the messages awaiting their echo.
 #[derive(Default)]
 pub(super) struct Echoes {
-    rooms: Mutex<HashMap<RoomName, VecDeque<(Uuid, Ticket)>>>,
-    /// How many tickets `rooms` holds: looked at without the lock, for every message heard.
-    awaited: AtomicUsize,
+    awaited: Mutex<Awaited>,
+    /// How many tickets `awaited` holds: looked at without the lock, for every message heard.
+    count: AtomicUsize,
+}
+
+#[derive(Default)]
+struct Awaited {
+    /// Per room, in the order sent.
+    rooms: HashMap<RoomName, VecDeque<(Uuid, Ticket)>>,
+    /// Their ids: another node's message is passed over without a look through its room's.
+    ids: HashSet<Uuid>,
 }
 
 impl Echoes {
-    /// Keeps `ticket` until message `id` of `room` is heard ([`Echoes::heard`]) or refused
-    /// ([`Echoes::refused`]).
-    pub(super) fn expect(&self, room: &RoomName, id: Uuid, ticket: Ticket) {
-        let mut rooms = lock(&self.rooms);
-        rooms.entry(room.clone()).or_default().push_back((id, ticket));
-        self.awaited.fetch_add(1, Ordering::AcqRel);
+    /// Queues message `id` of `room` with `send` and keeps its `ticket` until the message is
+    /// heard ([`Echoes::heard`]) or refused ([`Echoes::refused`]); if `send` fails, keeps
+    /// nothing and says so. Sent under the lock, so the node's messages of a room are queued in
+    /// the order their tickets are kept in, which is the order their echoes come back in.
+    pub(super) fn expect(
+        &self,
+        room: &RoomName,
+        id: Uuid,
+        ticket: Ticket,
+        send: impl FnOnce() -> bool,
+    ) -> bool {
+        let mut awaited = lock(&self.awaited);
+        if !send() {
+            return false;
+        }
+        awaited.rooms.entry(room.clone()).or_default().push_back((id, ticket));
+        awaited.ids.insert(id);
+        self.count.fetch_add(1, Ordering::AcqRel);
+        true
     }
 
     /// How many messages await their echo (those still queued for Redis among them).
     pub(super) fn awaited(&self) -> usize {
-        self.awaited.load(Ordering::Acquire)
+        self.count.load(Ordering::Acquire)
     }
 
     /// Message `id` of `room` is in the room's channel here (or nobody here is in the room):
@@ -52,10 +73,21 @@ impl Echoes {
             return;
         }
         let done = {
-            let mut rooms = lock(&self.rooms);
+            let mut awaited = lock(&self.awaited);
+            if !awaited.ids.contains(&id) {
+                return;
+            }
+            let Awaited { rooms, ids } = &mut *awaited;
             let Some(queue) = rooms.get_mut(room) else { return };
+            // The front, unless a refusal has not reached the publisher yet.
             let Some(at) = queue.iter().position(|(awaited, _)| *awaited == id) else { return };
-            let done: Vec<Ticket> = queue.drain(..=at).map(|(_, ticket)| ticket).collect();
+            let done: Vec<Ticket> = queue
+                .drain(..=at)
+                .map(|(id, ticket)| {
+                    ids.remove(&id);
+                    ticket
+                })
+                .collect();
             if queue.is_empty() {
                 rooms.remove(room);
             }
@@ -67,24 +99,32 @@ impl Echoes {
     /// Message `id` of `room` was not stored (or not sent): no echo comes for it.
     pub(super) fn refused(&self, room: &RoomName, id: Uuid) {
         let done = {
-            let mut rooms = lock(&self.rooms);
-            let Some(queue) = rooms.get_mut(room) else { return };
+            let mut awaited = lock(&self.awaited);
+            if !awaited.ids.remove(&id) {
+                return;
+            }
+            let Some(queue) = awaited.rooms.get_mut(room) else { return };
             let Some(at) = queue.iter().position(|(awaited, _)| *awaited == id) else { return };
             let done = queue.remove(at).map(|(_, ticket)| ticket);
             if queue.is_empty() {
-                rooms.remove(room);
+                awaited.rooms.remove(room);
             }
             done
         };
         self.let_go(done.into_iter().collect());
     }
 
-    /// The subscription ended: what it was to bring back is filled in from the rooms'
-    /// streams once it is back, or not at all, so nothing is awaited any more.
+    /// Lets go of every ticket: the subscription ended (what it was to bring back is filled in
+    /// from the rooms' streams once it is back, or not at all), or the publisher did (what was
+    /// still queued is never sent). A message still queued is refused later, when the
+    /// publisher reaches it; a session ending meanwhile does not wait for that refusal.
     pub(super) fn lost(&self) {
-        let all: Vec<VecDeque<(Uuid, Ticket)>> =
-            lock(&self.rooms).drain().map(|(_, q)| q).collect();
-        for queue in all {
+        let rooms = {
+            let mut awaited = lock(&self.awaited);
+            awaited.ids.clear();
+            std::mem::take(&mut awaited.rooms)
+        };
+        for (_, queue) in rooms {
             self.let_go(queue.into_iter().map(|(_, ticket)| ticket).collect());
         }
     }
@@ -93,7 +133,7 @@ impl Echoes {
     /// if it has caught up: the echoes no longer count in its backlog.
     fn let_go(&self, tickets: Vec<Ticket>) {
         let Some(room) = tickets.first().map(|ticket| ticket.room().clone()) else { return };
-        self.awaited.fetch_sub(tickets.len(), Ordering::AcqRel);
+        self.count.fetch_sub(tickets.len(), Ordering::AcqRel);
         drop(tickets);
         room.wake_senders();
     }
@@ -121,9 +161,11 @@ mod tests {
         let (l, r): (RoomName, RoomName) = ("lobby".parse().unwrap(), "rust".parse().unwrap());
         let ids: Vec<Uuid> = (0..4).map(|_| Uuid::now_v7()).collect();
         for id in &ids[..3] {
-            echoes.expect(&l, *id, ticket(&lobby, &in_flight));
+            assert!(echoes.expect(&l, *id, ticket(&lobby, &in_flight), || true));
         }
-        echoes.expect(&r, ids[3], ticket(&rust, &in_flight));
+        assert!(echoes.expect(&r, ids[3], ticket(&rust, &in_flight), || true));
+        let unsent = Uuid::now_v7();
+        assert!(!echoes.expect(&r, unsent, ticket(&rust, &in_flight), || false));
         assert_eq!((lobby.backlog(), rust.backlog(), echoes.awaited()), (3, 1, 4));
 
         // Another node's message, and one of another room's id: nothing goes.

@@ -237,11 +237,10 @@ impl Cluster {
         }
         self.count_queued()?;
         let id = Uuid::now_v7();
-        self.echoes.expect(&say.room, id, Ticket::new(&say));
-        let room = say.room.clone();
-        if self.outbox.send(Outgoing::Say(say, id)).is_err() {
+        let (room, ticket) = (say.room.clone(), Ticket::new(&say));
+        let send = || self.outbox.send(Outgoing::Say(say, id)).is_ok();
+        if !self.echoes.expect(&room, id, ticket, send) {
             self.says.fetch_sub(1, Ordering::AcqRel);
-            self.echoes.refused(&room, id);
             return Err(RequestError::new(ErrorCode::StorageFailed, "the server is stopping"));
         }
         Ok(())

@@ -48,6 +48,8 @@ pub(super) async fn run(
             break;
         }
     }
+    // What was queued after the stop is never sent: no echo comes for it.
+    cluster.echoes.lost();
 }
 
 async fn write(cluster: &Cluster, hub: &Hub, batch: &mut Vec<Outgoing>) {
