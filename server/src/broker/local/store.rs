@@ -13,6 +13,9 @@ use super::file_lock::FileLock;
 use super::schema::{self, SchemaError};
 use crate::broker::Page;
 use crate::limits::ROOMS_REMEMBERED;
+use write::Write;
+
+mod write;
 
 /// How long a connection waits for a lock held by another before it reports the database busy.
 /// At start-up, a database locked by another program is refused after this long.
@@ -239,7 +242,7 @@ impl Store {
 
     /// Stores `rows` in one transaction: all or none.
     pub fn append(&mut self, rows: &[Row<'_>]) -> Result<(), StoreError> {
-        let tx = self.conn.transaction()?;
+        let tx = Write::begin(&self.conn)?;
         let mut new_ids = Vec::new();
         let mut ids = Vec::with_capacity(rows.len());
         {
