@@ -27,6 +27,7 @@ use crate::histogram::Percentiles;
 use crate::process::{Launch, open};
 use crate::report::{self, Row, ratio, round};
 use crate::room::{Usage, collect, fill_room, measure, start_paced, wait_for_stragglers};
+use crate::rounds::{self, median, median_of_some};
 use crate::stream::Writer;
 use crate::subject::{Subject, label_width};
 use crate::versus::{self, Versus};
@@ -43,6 +44,8 @@ pub struct Plan {
     pub seconds: u64,
     pub size: usize,
     pub subjects: Vec<Subject>,
+    /// Runs of each server at each room size, taking turns ([`crate::rounds`]).
+    pub rounds: usize,
     pub csv: Option<PathBuf>,
     pub plot: Option<PathBuf>,
 }
@@ -57,7 +60,7 @@ impl Plan {
 }
 
 /// One run's figures.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 struct Figures {
     senders: usize,
     sends_per_s: f64,
@@ -74,8 +77,12 @@ struct Figures {
 
 pub async fn sweep(launch: &Launch, plan: &Plan) -> anyhow::Result<()> {
     let pinned = launch.pinned();
+    let rounds = match plan.rounds {
+        1 => String::new(),
+        n => format!(", {n} rounds (medians)"),
+    };
     println!(
-        "fan-out: {:?} members, {}, {}-byte messages, {} s per run{pinned}",
+        "fan-out: {:?} members, {}, {}-byte messages, {} s per run{rounds}{pinned}",
         plan.members,
         plan.load(),
         plan.size,
@@ -84,13 +91,24 @@ pub async fn sweep(launch: &Launch, plan: &Plan) -> anyhow::Result<()> {
     let mut rows = Vec::new();
     let mut table = Vec::new();
     let mut comparisons = Vec::new();
+    let mut spreads = Vec::new();
+    let mut started = 0;
     for &members in &plan.members {
+        let mut runs: Vec<Vec<Figures>> = vec![Vec::new(); plan.subjects.len()];
+        for _ in 0..plan.rounds {
+            for (&subject, runs) in plan.subjects.iter().zip(&mut runs) {
+                let figures = run(launch, plan, subject, members, started)
+                    .await
+                    .with_context(|| format!("run with {members} members, {}", subject.label()))?;
+                started += 1;
+                runs.push(figures);
+            }
+        }
         let mut group = Vec::new();
-        for &subject in &plan.subjects {
-            let figures = run(launch, plan, subject, members, rows.len() + group.len())
-                .await
-                .with_context(|| format!("run with {members} members, {}", subject.label()))?;
-            group.push((subject, figures));
+        for (&subject, runs) in plan.subjects.iter().zip(&runs) {
+            let rounds = runs.iter().map(|f| (f.latency.p50_us, f.latency.p99_us)).collect();
+            spreads.push(rounds::Spread { members, subject, rounds });
+            group.push((subject, Figures::over_rounds(runs)));
         }
         for &(subject, f) in &group {
             let ratios = Ratios::of(subject, &f, &group);
@@ -105,6 +123,7 @@ pub async fn sweep(launch: &Launch, plan: &Plan) -> anyhow::Result<()> {
         }
     }
     print_table(&table);
+    rounds::print(&spreads);
     let label = |members: usize, subject: Subject| format!("{members} members, {}", subject.name());
     let versus = table.iter().map(|(m, subject, _, ratios)| (label(*m, *subject), &ratios.versus));
     versus::print(versus::AFTER_BEFORE, &versus::FANOUT, versus);
@@ -122,6 +141,39 @@ pub async fn sweep(launch: &Launch, plan: &Plan) -> anyhow::Result<()> {
         println!("plot: {}", path.display());
     }
     Ok(())
+}
+
+impl Figures {
+    /// One server's figures over its rounds at one room size: the median of each (its only
+    /// run's, in one round), except what went wrong (lost, repeated, errors), which is summed
+    /// so that no median hides it.
+    fn over_rounds(runs: &[Figures]) -> Figures {
+        let Some(first) = runs.first() else { return Figures::default() };
+        let f64s = |f: fn(&Figures) -> f64| median(runs.iter().map(f)).unwrap_or(0.0);
+        let u64s = |f: fn(&Figures) -> u64| median(runs.iter().map(f)).unwrap_or(0);
+        let some = |f: fn(&Figures) -> Option<f64>| median_of_some(runs.iter().map(f));
+        Figures {
+            senders: first.senders,
+            sends_per_s: f64s(|f| f.sends_per_s),
+            deliveries_per_s: f64s(|f| f.deliveries_per_s),
+            lost: runs.iter().map(|f| f.lost).sum(),
+            repeated: runs.iter().map(|f| f.repeated).sum(),
+            errors: runs.iter().map(|f| f.errors).sum(),
+            latency: Percentiles {
+                p50_us: u64s(|f| f.latency.p50_us),
+                p99_us: u64s(|f| f.latency.p99_us),
+                p999_us: u64s(|f| f.latency.p999_us),
+                max_us: u64s(|f| f.latency.max_us),
+            },
+            usage: Usage {
+                seconds: f64s(|f| f.usage.seconds),
+                server_cpu: some(|f| f.usage.server_cpu),
+                redis_cpu: some(|f| f.usage.redis_cpu),
+                bench_cpu: some(|f| f.usage.bench_cpu),
+                server_rss_mb: some(|f| f.usage.server_rss_mb),
+            },
+        }
+    }
 }
 
 /// A run's deliveries/s and p99 against those of other servers in the same group, and its
@@ -404,76 +456,4 @@ async fn flat_out(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::tls::Transport::{Plain, Tls};
-
-    fn figures(deliveries_per_s: f64, p99_us: u64) -> Figures {
-        Figures {
-            senders: 2,
-            sends_per_s: 100.0,
-            deliveries_per_s,
-            lost: 0,
-            repeated: Some(0),
-            errors: 0,
-            latency: Percentiles { p50_us: 1, p99_us, p999_us: p99_us, max_us: p99_us },
-            usage: Usage {
-                seconds: 1.0,
-                server_cpu: None,
-                redis_cpu: None,
-                bench_cpu: None,
-                server_rss_mb: None,
-            },
-        }
-    }
-
-    #[test]
-    fn a_run_over_tls_is_compared_with_its_plain_run_and_with_other_runs_over_tls() {
-        let group = [
-            (Subject::Started(Mode::File, None, Plain), figures(1000.0, 2000)),
-            (Subject::Started(Mode::File, None, Tls), figures(800.0, 3000)),
-            (Subject::Started(Mode::Off, None, Plain), figures(2000.0, 1000)),
-            (Subject::Started(Mode::Off, None, Tls), figures(1600.0, 1000)),
-            (Subject::Started(Mode::Bare, None, Plain), figures(4000.0, 1000)),
-        ];
-        let plain = Ratios::of(group[0].0, &group[0].1, &group);
-        let tls = Ratios::of(group[1].0, &group[1].1, &group);
-        assert_eq!((plain.vs_off, plain.vs_bare), (Some(0.5), Some(0.25)));
-        assert_eq!((tls.vs_off, tls.vs_bare), (Some(0.5), Some(0.2)), "off over TLS; bare plain");
-        let plan = Plan {
-            members: vec![10],
-            senders: 2,
-            total_rate: None,
-            window: 8,
-            seconds: 1,
-            size: 64,
-            subjects: group.iter().map(|g| g.0).collect(),
-            csv: None,
-            plot: None,
-        };
-        let json = row(&plan, group[1].0, 10, &group[1].1, &tls).json();
-        let tail = r#""tls":true,"vs_plain":0.8,"p50_vs_plain":1.0,"p99_vs_plain":1.5,"cpu_vs_plain":null,"rss_vs_plain":null,"cpu_per_delivery_vs_plain":null}"#;
-        assert!(json.ends_with(tail), "{json}");
-        let json = row(&plan, group[0].0, 10, &group[0].1, &plain).json();
-        assert!(json.contains(r#""tls":false,"vs_plain":null,"#), "{json}");
-    }
-
-    #[test]
-    fn two_nodes_are_compared_with_each_one_node_run() {
-        let group = [
-            (Subject::Started(Mode::Off, None, Plain), figures(1000.0, 2000)),
-            (Subject::Started(Mode::Bare, None, Plain), figures(1000.0, 1000)),
-            (Subject::Started(Mode::Redis, None, Plain), figures(900.0, 2500)),
-            (Subject::Started(Mode::Redis2, None, Plain), figures(900.0, 5000)),
-        ];
-        let lines = two_nodes_against_one(100, &group);
-        assert_eq!(
-            lines,
-            ["100 members, two nodes on Redis (p99 5.00 ms) against no history: deliveries/s x \
-              0.90, p99 x 2.50 (2.00 ms); one node on Redis: deliveries/s x 1.00, p99 x 2.00 \
-              (2.50 ms)"]
-        );
-        assert!(two_nodes_against_one(100, &group[..3]).is_empty(), "no two-node run");
-        assert!(two_nodes_against_one(100, &group[1..2]).is_empty());
-    }
-}
+mod tests;

@@ -58,6 +58,7 @@ mod process;
 mod redis;
 mod report;
 mod room;
+mod rounds;
 mod stream;
 mod subject;
 mod tls;
@@ -91,6 +92,13 @@ struct Args {
     /// Seconds measured per run (after one second of warm-up).
     #[arg(long, default_value_t = 10)]
     seconds: u64,
+    /// Fanout: run every server of --history this many times at each member count, the
+    /// servers taking turns in each round. The table gives each figure's median over the
+    /// rounds (lost, repeated and errors: their sum), and each round's p50 and p99 follow it:
+    /// on a machine whose timing drifts from run to run, the median of five says more than
+    /// one run.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    rounds: u16,
     /// Bytes of text per message.
     #[arg(long, default_value_t = 64)]
     size: usize,
@@ -254,6 +262,9 @@ fn main() -> anyhow::Result<()> {
     if args.attackers.is_some() && args.scenario != Scenario::Attack {
         bail!("--attackers chooses the attackers of --scenario attack");
     }
+    if args.rounds > 1 && (args.scenario != Scenario::Fanout || args.connect.is_some()) {
+        bail!("--rounds repeats the fan-out runs of servers the bench starts: --scenario fanout");
+    }
     if args.plot.is_some() && args.scenario != Scenario::Fanout {
         bail!("--plot draws fan-out runs; use it with --scenario fanout");
     }
@@ -389,6 +400,7 @@ async fn scenario(
                 seconds: args.seconds,
                 size: args.size,
                 subjects,
+                rounds: usize::from(args.rounds),
                 csv: args.csv.clone(),
                 plot: args.plot.clone(),
             };

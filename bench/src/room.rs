@@ -103,7 +103,7 @@ pub async fn collect(receivers: Vec<JoinHandle<Histogram>>) -> Histogram {
 }
 
 /// What the measured window cost.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Usage {
     /// The window's length.
     pub seconds: f64,
