@@ -92,16 +92,18 @@ pub async fn sweep(launch: &Launch, plan: &Plan) -> anyhow::Result<()> {
     let mut table = Vec::new();
     let mut comparisons = Vec::new();
     let mut spreads = Vec::new();
-    let mut started = 0;
+    let mut run_index = 0;
+    let count = plan.subjects.len();
     for &members in &plan.members {
-        let mut runs: Vec<Vec<Figures>> = vec![Vec::new(); plan.subjects.len()];
-        for _ in 0..plan.rounds {
-            for (&subject, runs) in plan.subjects.iter().zip(&mut runs) {
-                let figures = run(launch, plan, subject, members, started)
+        let mut runs: Vec<Vec<Figures>> = vec![Vec::new(); count];
+        for round in 0..plan.rounds {
+            for at in rounds::turns(round, count) {
+                let subject = plan.subjects[at];
+                let figures = run(launch, plan, subject, members, run_index)
                     .await
                     .with_context(|| format!("run with {members} members, {}", subject.label()))?;
-                started += 1;
-                runs.push(figures);
+                run_index += 1;
+                runs[at].push(figures);
             }
         }
         let mut group = Vec::new();
@@ -285,6 +287,9 @@ fn row(plan: &Plan, subject: Subject, members: usize, f: &Figures, ratios: &Rati
     row.push("bench_cpu", round(f.usage.bench_cpu, 2));
     row.push("server_rss_mb", round(f.usage.server_rss_mb, 1));
     ratios.versus.push(&mut row, subject, &versus::FANOUT);
+    // Several: every figure of the row is the median of its rounds, lost, repeated and errors
+    // their sum.
+    row.push("rounds", plan.rounds);
     row.push("tls", subject.transport().is_tls());
     ratios.tls.push_ratios(&mut row, &versus::FANOUT_TLS);
     row

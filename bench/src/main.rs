@@ -11,7 +11,8 @@
 //! alternating between them. The bench pins the servers it starts (every node and the
 //! redis-server alike) to CPU 0 and itself to CPU 1 (with `taskset`, the bench then on one
 //! thread) when the machine has two or more, so it does not steal the server's core. Every run
-//! prints one JSON line; `--csv` writes them all as a table, `--plot` draws fan-out sweeps.
+//! prints one JSON line (with `--rounds`, one per server and room size, of the rounds'
+//! medians); `--csv` writes them all as a table, `--plot` draws fan-out sweeps.
 //!
 //! Latency is from send to receipt: each timed message carries the time it was written (not
 //! the time it was scheduled for: see `pace`) in its text, and the receiver subtracts it from
@@ -37,6 +38,7 @@
 //! - `redis`: the redis-server of the runs on Redis.
 //! - `report`: JSON lines, CSV and the SVG chart.
 //! - `versus`: the runs after a change against those before it (`--before`).
+//! - `rounds`: fan-out runs repeated, taking turns, summed up by medians (`--rounds`).
 //! - `histogram`: latency percentiles.
 
 use std::net::SocketAddr;
@@ -94,9 +96,10 @@ struct Args {
     seconds: u64,
     /// Fanout: run every server of --history this many times at each member count, the
     /// servers taking turns in each round. The table gives each figure's median over the
-    /// rounds (lost, repeated and errors: their sum), and each round's p50 and p99 follow it:
-    /// on a machine whose timing drifts from run to run, the median of five says more than
-    /// one run.
+    /// rounds (lost, repeated and errors: their sum), as do the JSON, CSV and plot rows, and
+    /// each round's p50 and p99 follow it. Each round starts at the next server, so none
+    /// always runs first. On a machine whose timing drifts from run to run, the median of
+    /// five says more than one run.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
     rounds: u16,
     /// Bytes of text per message.
@@ -263,7 +266,10 @@ fn main() -> anyhow::Result<()> {
         bail!("--attackers chooses the attackers of --scenario attack");
     }
     if args.rounds > 1 && (args.scenario != Scenario::Fanout || args.connect.is_some()) {
-        bail!("--rounds repeats the fan-out runs of servers the bench starts: --scenario fanout");
+        bail!(
+            "--rounds repeats the fan-out runs of servers the bench starts: use it with \
+             --scenario fanout, not with --connect"
+        );
     }
     if args.plot.is_some() && args.scenario != Scenario::Fanout {
         bail!("--plot draws fan-out runs; use it with --scenario fanout");

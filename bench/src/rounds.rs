@@ -1,5 +1,5 @@
 //! `--rounds N`: each fan-out run made N times, every server of `--history` taking its turn in
-//! each round, and summed up by medians. On a machine whose clock drifts from one run to the
+//! each round, and summed up by medians. On a machine whose timing drifts from one run to the
 //! next by more than the change being measured moves it, one run says little and the median
 //! of several, taken turn about, says more; each round's figures are listed too, so the
 //! spread can be read beside the median.
@@ -18,6 +18,12 @@ pub fn median<T: Copy + PartialOrd>(values: impl IntoIterator<Item = T>) -> Opti
 /// The median of `values` that are there, `None` if none is.
 pub fn median_of_some(values: impl IntoIterator<Item = Option<f64>>) -> Option<f64> {
     median(values.into_iter().flatten())
+}
+
+/// The order in which round `round` runs `count` servers: one further on each round, so
+/// none always runs first, or last.
+pub fn turns(round: usize, count: usize) -> impl Iterator<Item = usize> {
+    (0..count).map(move |turn| (round + turn) % count)
 }
 
 /// One server's runs at one room size, a latency pair (p50, p99 in µs) per round.
@@ -56,5 +62,11 @@ mod tests {
         assert_eq!(median(Vec::<u64>::new()), None);
         assert_eq!(median_of_some([None, Some(5.0), Some(1.0), None, Some(3.0)]), Some(3.0));
         assert_eq!(median_of_some([None, None]), None);
+    }
+
+    #[test]
+    fn each_round_starts_one_server_further_on() {
+        let orders: Vec<Vec<usize>> = (0..4).map(|round| turns(round, 3).collect()).collect();
+        assert_eq!(orders, [[0, 1, 2], [1, 2, 0], [2, 0, 1], [0, 1, 2]]);
     }
 }
