@@ -125,6 +125,9 @@ pub async fn sweep(launch: &Launch, plan: &Plan) -> anyhow::Result<()> {
         }
     }
     print_table(&table);
+    if plan.total_rate.is_some() {
+        print_against_bare(&table);
+    }
     rounds::print(&spreads);
     let label = |members: usize, subject: Subject| format!("{members} members, {}", subject.name());
     let versus = table.iter().map(|(m, subject, _, ratios)| (label(*m, *subject), &ratios.versus));
@@ -188,6 +191,9 @@ struct Ratios {
     vs_redis: Option<f64>,
     p99_vs_off: Option<f64>,
     p99_vs_redis: Option<f64>,
+    /// Latency against the bare server's: what issue 23's targets are about.
+    p50_vs_bare: Option<f64>,
+    p99_vs_bare: Option<f64>,
     versus: Versus,
     tls: Versus,
 }
@@ -207,6 +213,8 @@ impl Ratios {
             vs_redis: ratio(f.deliveries_per_s, redis.map(|r| r.deliveries_per_s)),
             p99_vs_off: ratio(p99(f), off.map(p99)),
             p99_vs_redis: ratio(p99(f), redis.map(p99)),
+            p50_vs_bare: ratio(f.latency.p50_us as f64, bare.map(|b| b.latency.p50_us as f64)),
+            p99_vs_bare: ratio(p99(f), bare.map(p99)),
             versus: Versus::of(subject, group, |f| {
                 versus::loaded(f.deliveries_per_s, &f.latency, &f.usage)
             }),
@@ -282,6 +290,8 @@ fn row(plan: &Plan, subject: Subject, members: usize, f: &Figures, ratios: &Rati
     row.push_latency(&f.latency);
     row.push("p99_vs_off", round(ratios.p99_vs_off, 3));
     row.push("p99_vs_redis", round(ratios.p99_vs_redis, 3));
+    row.push("p50_vs_bare", round(ratios.p50_vs_bare, 3));
+    row.push("p99_vs_bare", round(ratios.p99_vs_bare, 3));
     row.push("server_cpu", round(f.usage.server_cpu, 2));
     row.push("redis_cpu", round(f.usage.redis_cpu, 2));
     row.push("bench_cpu", round(f.usage.bench_cpu, 2));
@@ -296,6 +306,29 @@ fn row(plan: &Plan, subject: Subject, members: usize, f: &Figures, ratios: &Rati
 }
 
 type TableLine = (usize, Subject, Figures, Ratios);
+
+/// Paced, each chat-server's p50 and p99 against the bare server's at the same room size, and
+/// whether they meet issue 23's targets: p50 within 1.2x of the bare server's, p99 at or
+/// below it.
+fn print_against_bare(lines: &[TableLine]) {
+    let against: Vec<_> = lines
+        .iter()
+        .filter(|(_, subject, _, _)| subject.mode() != Some(Mode::Bare))
+        .filter_map(|(members, subject, _, r)| {
+            Some((members, subject, r.p50_vs_bare?, r.p99_vs_bare?))
+        })
+        .collect();
+    if against.is_empty() {
+        return;
+    }
+    let w = label_width(against.iter().map(|a| *a.1));
+    println!();
+    println!("against the bare server (issue 23's targets: p50 at most 1.2x, p99 at most 1.0x):");
+    for (members, subject, p50, p99) in against {
+        let met = if p50 <= 1.2 && p99 <= 1.0 { "met" } else { "missed" };
+        println!("{members:>7} {:<w$} p50 {p50:.2}x  p99 {p99:.2}x  {met}", subject.label());
+    }
+}
 
 fn print_table(lines: &[TableLine]) {
     let fmt_ratio = |r: Option<f64>| r.map_or("-".to_owned(), |r| format!("{r:.2}"));

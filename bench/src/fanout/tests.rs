@@ -87,3 +87,21 @@ fn rounds_give_medians_and_every_loss() {
     assert_eq!(f.usage.server_cpu, Some(0.5), "the median of the runs that have one");
     assert_eq!(Figures::over_rounds(&runs[1..2]).latency.p99_us, 1000, "one round: its run");
 }
+
+/// A paced run's latency is set against the bare server's of its room size: issue 23's
+/// figures, in the rows and in the lines after the table.
+#[test]
+fn latency_is_set_against_the_bare_server() {
+    let mut file = figures(1000.0, 1300);
+    file.latency.p50_us = 480;
+    let mut bare = figures(1000.0, 1000);
+    bare.latency.p50_us = 400;
+    let group = vec![
+        (Subject::Started(Mode::File, None, Plain), file),
+        (Subject::Started(Mode::Bare, None, Plain), bare),
+    ];
+    let r = Ratios::of(group[0].0, &group[0].1, &group);
+    assert_eq!((r.p50_vs_bare, r.p99_vs_bare), (Some(1.2), Some(1.3)));
+    let r = Ratios::of(group[1].0, &group[1].1, &group);
+    assert_eq!((r.p50_vs_bare, r.p99_vs_bare), (Some(1.0), Some(1.0)), "the bare server itself");
+}
