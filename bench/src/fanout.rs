@@ -33,6 +33,7 @@ use crate::subject::{Subject, label_width};
 use crate::versus::{self, Versus};
 use crate::wire::{Shared, Tally, Timing, padding, say_line};
 use crate::{LOAD_LIMITS, Mode, ms};
+use targets::print_against_bare;
 
 /// What to run.
 pub struct Plan {
@@ -307,29 +308,6 @@ fn row(plan: &Plan, subject: Subject, members: usize, f: &Figures, ratios: &Rati
 
 type TableLine = (usize, Subject, Figures, Ratios);
 
-/// Paced, each chat-server's p50 and p99 against the bare server's at the same room size, and
-/// whether they meet issue 23's targets: p50 within 1.2x of the bare server's, p99 at or
-/// below it.
-fn print_against_bare(lines: &[TableLine]) {
-    let against: Vec<_> = lines
-        .iter()
-        .filter(|(_, subject, _, _)| subject.mode() != Some(Mode::Bare))
-        .filter_map(|(members, subject, _, r)| {
-            Some((members, subject, r.p50_vs_bare?, r.p99_vs_bare?))
-        })
-        .collect();
-    if against.is_empty() {
-        return;
-    }
-    let w = label_width(against.iter().map(|a| *a.1));
-    println!();
-    println!("against the bare server (issue 23's targets: p50 at most 1.2x, p99 at most 1.0x):");
-    for (members, subject, p50, p99) in against {
-        let met = if p50 <= 1.2 && p99 <= 1.0 { "met" } else { "missed" };
-        println!("{members:>7} {:<w$} p50 {p50:.2}x  p99 {p99:.2}x  {met}", subject.label());
-    }
-}
-
 fn print_table(lines: &[TableLine]) {
     let fmt_ratio = |r: Option<f64>| r.map_or("-".to_owned(), |r| format!("{r:.2}"));
     let opt =
@@ -493,5 +471,6 @@ async fn flat_out(
     }
 }
 
+mod targets;
 #[cfg(test)]
 mod tests;

@@ -1,5 +1,6 @@
 //! The fan-out scenario's own tests: ratios, rows, rounds.
 
+use super::targets::meets_targets;
 use super::*;
 use crate::tls::Transport::{Plain, Tls};
 
@@ -104,4 +105,7 @@ fn latency_is_set_against_the_bare_server() {
     assert_eq!((r.p50_vs_bare, r.p99_vs_bare), (Some(1.2), Some(1.3)));
     let r = Ratios::of(group[1].0, &group[1].1, &group);
     assert_eq!((r.p50_vs_bare, r.p99_vs_bare), (Some(1.0), Some(1.0)), "the bare server itself");
+    assert!(meets_targets(1.2, 1.0), "at the limits");
+    assert!(!meets_targets(1.2, 1.3), "the p99 above the bare server's");
+    assert!(!meets_targets(1.21, 0.9), "the p50 past 1.2x");
 }

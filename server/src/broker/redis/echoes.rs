@@ -69,49 +69,41 @@ impl Echoes {
     /// lets go of its ticket and of those of the room's messages sent before it, then of the
     /// room's held senders if it has caught up. Called for every message heard, of any node.
     pub(super) fn heard(&self, room: &RoomName, id: Uuid) {
-        if self.awaited() == 0 {
-            return;
+        if self.awaited() != 0 {
+            self.let_go(self.take(room, id, true));
         }
-        let done = {
-            let mut awaited = lock(&self.awaited);
-            if !awaited.ids.contains(&id) {
-                return;
-            }
-            let Awaited { rooms, ids } = &mut *awaited;
-            let Some(queue) = rooms.get_mut(room) else { return };
-            // The front, unless a refusal has not reached the publisher yet.
-            let Some(at) = queue.iter().position(|(awaited, _)| *awaited == id) else { return };
-            let done: Vec<Ticket> = queue
-                .drain(..=at)
-                .map(|(id, ticket)| {
-                    ids.remove(&id);
-                    ticket
-                })
-                .collect();
-            if queue.is_empty() {
-                rooms.remove(room);
-            }
-            done
-        };
-        self.let_go(done);
     }
 
     /// Message `id` of `room` was not stored (or not sent): no echo comes for it.
     pub(super) fn refused(&self, room: &RoomName, id: Uuid) {
-        let done = {
-            let mut awaited = lock(&self.awaited);
-            if !awaited.ids.remove(&id) {
-                return;
-            }
-            let Some(queue) = awaited.rooms.get_mut(room) else { return };
-            let Some(at) = queue.iter().position(|(awaited, _)| *awaited == id) else { return };
-            let done = queue.remove(at).map(|(_, ticket)| ticket);
-            if queue.is_empty() {
-                awaited.rooms.remove(room);
-            }
-            done
+        self.let_go(self.take(room, id, false));
+    }
+
+    /// Takes the ticket of message `id` of `room` out, with those of the room's messages sent
+    /// before it if `and_before`; nothing if it is not awaited (another node's message).
+    fn take(&self, room: &RoomName, id: Uuid, and_before: bool) -> Vec<Ticket> {
+        let mut awaited = lock(&self.awaited);
+        if !awaited.ids.contains(&id) {
+            return Vec::new();
+        }
+        let Awaited { rooms, ids } = &mut *awaited;
+        let Some(queue) = rooms.get_mut(room) else { return Vec::new() };
+        // The front when heard, unless a refusal has not reached the publisher yet.
+        let Some(at) = queue.iter().position(|(awaited, _)| *awaited == id) else {
+            return Vec::new();
         };
-        self.let_go(done.into_iter().collect());
+        let from = if and_before { 0 } else { at };
+        let taken: Vec<Ticket> = queue
+            .drain(from..=at)
+            .map(|(id, ticket)| {
+                ids.remove(&id);
+                ticket
+            })
+            .collect();
+        if queue.is_empty() {
+            rooms.remove(room);
+        }
+        taken
     }
 
     /// Lets go of every ticket: the subscription ended (what it was to bring back is filled in
