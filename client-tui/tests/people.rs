@@ -167,3 +167,40 @@ fn search_lists_matches_and_goto_pages_back_to_one() {
     let last = shown.lines().position(|l| l.contains("line 160")).unwrap();
     assert!(at < last, "the message, then what followed it:\n{shown}");
 }
+
+/// `/search` alone asks for the matches older than the oldest one shown, in the room and with
+/// the text of the last search; once the last page is shown it says there are none.
+#[test]
+fn search_alone_shows_older_matches() {
+    let mut app = app(80, 24);
+    let lobby = RoomName::lobby();
+    let found = |messages, more| ServerMsg::Found {
+        room: lobby.clone(),
+        text: label("map"),
+        messages,
+        more,
+    };
+    net(
+        &mut app,
+        found(vec![stored(90, "Tracy", "map one"), stored(41, "Tracy", "map two")], true),
+    );
+    let shown = screen(&render(&app).0);
+    assert!(shown.contains("older matches exist: /search alone shows them"), "{shown}");
+
+    // Asked from another window, it is still the last search's room.
+    type_line(&mut app, "/query Tracy");
+    let effects = type_line(&mut app, "/search");
+    let want = ClientMsg::Search {
+        room: lobby.clone(),
+        text: label("map"),
+        before: Some(41),
+        limit: protocol::limits::MAX_SEARCH_PAGE,
+    };
+    assert_eq!(effects, [Effect::Send(want)]);
+
+    net(&mut app, found(vec![stored(7, "Tracy", "map three")], false));
+    let effects = type_line(&mut app, "/search");
+    assert!(effects.is_empty(), "nothing older to ask for: {effects:?}");
+    let shown = screen(&render(&app).0);
+    assert!(shown.contains("no older matches to show"), "{shown}");
+}

@@ -179,6 +179,40 @@ async fn only_members_search_and_the_plain_port_prints_matches() {
     server.shutdown().await;
 }
 
+/// On the plain port `/search` alone shows the older matches of the last search, a page at a
+/// time, and says so when there are none left.
+#[tokio::test]
+async fn the_plain_port_pages_older_matches() {
+    let server = start_server_with_history(common::info(), HistoryConfig::default()).await;
+    let mut m = server.join("Michael").await;
+    let page = protocol::limits::MAX_SEARCH_PAGE as usize;
+    let texts: Vec<String> = (1..=page + 3).map(|n| format!("map {n}")).collect();
+    say_all(&mut m, &texts.iter().map(String::as_str).collect::<Vec<_>>()).await;
+
+    let mut p = PlainClient::login(server.plain, "Sam").await;
+    p.send("/search map\n").await;
+    assert_eq!(p.line().await, "[lobby] -- messages with \"map\", newest first --");
+    for n in (4..=page + 3).rev() {
+        let hit = p.line().await;
+        assert!(hit.ends_with(&format!(" Michael: map {n}")), "match {n}: {hit}");
+    }
+    assert_eq!(p.line().await, "[lobby] -- older matches exist: /search alone shows them --");
+
+    p.send("/search\n").await;
+    assert_eq!(p.line().await, "[lobby] -- messages with \"map\", newest first --");
+    for n in (1..=3).rev() {
+        let hit = p.line().await;
+        assert!(hit.starts_with(&format!("[lobby] #{n} ")), "match {n}: {hit}");
+        assert!(hit.ends_with(&format!(" Michael: map {n}")), "match {n}: {hit}");
+    }
+    assert_eq!(p.line().await, "[lobby] -- end of matches --");
+
+    p.send("/search\n").await;
+    let refused = p.line().await;
+    assert!(refused.starts_with("! No older matches to show"), "{refused}");
+    server.shutdown().await;
+}
+
 /// On Redis the search scans the room's stream: a message said on one node is found from
 /// another, ignoring case, as a substring, newest first; a deleted one is not.
 #[tokio::test]

@@ -172,6 +172,10 @@ impl App {
             }
             (Command::Exit(reason), _) => return self.quit(reason),
             (Command::Goto(seq), _) => return self.goto(seq),
+            (Command::SearchOlder, _) => match self.search_older() {
+                Some(request) => request,
+                None => return Vec::new(),
+            },
             (Command::Join { room, .. }, _)
                 if self.windows.find(&Target::Room(room.clone())).is_some() =>
             {

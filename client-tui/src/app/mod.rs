@@ -73,6 +73,8 @@ pub struct App {
     pub away: Option<protocol::Label>,
     /// A `/goto` paging back to its message.
     pub(crate) goto: Option<search::Goto>,
+    /// What `/search` alone asks for: the older matches of the last search.
+    pub(crate) older_matches: protocol::command::search::OlderMatches,
     /// The later pages of big rooms' member lists, asked for one at a time.
     pub(crate) pages: MemberPages,
     /// People whose messages are not shown (`/ignore`).
@@ -100,6 +102,7 @@ impl App {
             ring: false,
             away: None,
             goto: None,
+            older_matches: Default::default(),
             pages: MemberPages::default(),
             ignored: IgnoreList::default(),
             notifier: Notifier::default(),

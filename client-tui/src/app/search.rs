@@ -3,7 +3,9 @@
 //! time, as scrolling up does) until it holds that message, then scrolls to it with the
 //! conversation around it.
 
-use protocol::{Label, MessageKind, RoomName, Stored, command::GOTO_AFTER};
+use protocol::command::GOTO_AFTER;
+use protocol::command::search::{NO_OLDER_MATCHES, OLDER_MATCHES_EXIST};
+use protocol::{ClientMsg, Label, MessageKind, RoomName, Stored};
 
 use super::App;
 use super::backlog::page_before;
@@ -21,6 +23,7 @@ pub struct Goto {
 impl App {
     /// The answer to `/search`: the matches in the room's window, between markers.
     pub(crate) fn on_found(&mut self, room: RoomName, text: &Label, hits: &[Stored], more: bool) {
+        self.older_matches.heard(&room, text, hits, more);
         let index = self.windows.open(Target::Room(room));
         let text = clean(text.as_str());
         if hits.is_empty() {
@@ -43,9 +46,17 @@ impl App {
             let line = format!("#{} {} {}", hit.seq, self.settings.time_of(hit.ts), said);
             self.push(index, Entry::note(self.time_now(), EntryKind::Info, clean(&line)));
         }
-        let end =
-            if more { "older matches exist; search for more words" } else { "end of matches" };
+        let end = if more { OLDER_MATCHES_EXIST } else { "end of matches" };
         self.push(index, Entry::marker(format!("{end}; /goto N shows message #N")));
+    }
+
+    /// `/search` alone: the request for the older matches of the last search, if it has any.
+    pub(crate) fn search_older(&mut self) -> Option<ClientMsg> {
+        let request = self.older_matches.next();
+        if request.is_none() {
+            self.note(EntryKind::Error, NO_OLDER_MATCHES);
+        }
+        request
     }
 
     /// `/goto SEQ` in a room window: shows that message, loading earlier pages first if the

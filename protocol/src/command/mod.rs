@@ -5,8 +5,10 @@
 //!
 //! - this file: the parser and the everyday commands.
 //! - `moderation`: what operators and admins type (`/kick`, `/ban`, `/mode`, ...).
+//! - [`search`]: what `/search` alone asks for, the older matches of the last search.
 
 mod moderation;
+pub mod search;
 
 use crate::message::ClientMsg;
 use crate::moderation::JoinKey;
@@ -62,6 +64,9 @@ pub enum Command {
     Whois(Nick),
     /// `/search TEXT`: the current room's stored messages that hold the text.
     Search(Label),
+    /// `/search` alone: the older matches of the last search; the front end knows which
+    /// ([`search::OlderMatches`]), so it makes the request.
+    SearchOlder,
     /// `/goto SEQ`: the current room's earlier messages around this one (a search's match).
     Goto(u64),
     Help,
@@ -103,7 +108,7 @@ pub const HELP: &[(&str, &str)] = &[
     ("/delete", "delete your last message in this room"),
     ("/away [MESSAGE]", "mark yourself away (no message: back)"),
     ("/whois NICK", "who someone is: account, away, rooms, idle"),
-    ("/search TEXT", "find this room's messages holding TEXT"),
+    ("/search [TEXT]", "find messages holding TEXT; alone: older matches"),
     ("/goto SEQ", "show message SEQ (from /search) in its place"),
     ("/register PASSWORD", "make your nick an account (also /passwd, /unregister)"),
     ("/topic [TEXT]", "show the room's topic, or set it (operators; -delete clears it)"),
@@ -177,7 +182,7 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
         "delete" => return Err(CommandError::Usage("/delete")),
         "away" => Command::Away(away_message(args)?),
         "whois" => Command::Whois(Nick::parse(one_arg(args, "/whois NICK")?)?),
-        "search" if args.is_empty() => return Err(CommandError::Usage("/search TEXT")),
+        "search" if args.is_empty() => Command::SearchOlder,
         "search" => Command::Search(Label::parse(args)?),
         "goto" => Command::Goto(
             one_arg(args, "/goto SEQ")?.parse().map_err(|_| CommandError::Usage("/goto SEQ"))?,
@@ -264,7 +269,9 @@ impl Command {
                 before: Some(seq.saturating_add(GOTO_AFTER).saturating_add(1)),
                 limit: crate::limits::MAX_HISTORY_PAGE,
             },
-            Command::Help | Command::Delete | Command::Clear => return Ok(None),
+            Command::Help | Command::Delete | Command::Clear | Command::SearchOlder => {
+                return Ok(None);
+            }
         }))
     }
 }
@@ -333,7 +340,8 @@ mod tests {
         assert_eq!(parse("/me"), Err(CommandError::Usage("/me TEXT")));
         assert_eq!(parse("/delete 3"), Err(CommandError::Usage("/delete")));
         assert_eq!(parse("/whois"), Err(CommandError::Usage("/whois NICK")));
-        assert_eq!(parse("/search"), Err(CommandError::Usage("/search TEXT")));
+        assert_eq!(parse("/search"), Ok(Command::SearchOlder));
+        assert_eq!(parse("/search  "), Ok(Command::SearchOlder));
         assert_eq!(parse("/goto x"), Err(CommandError::Usage("/goto SEQ")));
         assert!(matches!(parse(&format!("/away {}", "x".repeat(300))), Err(CommandError::Text(_))));
         assert!(matches!(parse("/nick a b"), Err(CommandError::Usage(_))));

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use encoding_rs::GBK;
+use protocol::command::search::{self, OlderMatches};
 use protocol::command::{self, Command, CommandError, HELP};
 use protocol::{
     ByeCode, ClientMsg, ErrorCode, Label, Line, MessageKind, NameError, Nick, PROTOCOL_VERSION,
@@ -46,6 +47,8 @@ pub struct Plain {
     own: OwnMessages,
     /// The `/history` requests not yet answered.
     asked: history::Asked,
+    /// What `/search` alone asks for: the older matches of the last search.
+    older: OlderMatches,
 }
 
 impl Default for Plain {
@@ -63,6 +66,7 @@ impl Plain {
             asking: false,
             own: OwnMessages::default(),
             asked: history::Asked::default(),
+            older: OlderMatches::default(),
         }
     }
 
@@ -140,6 +144,11 @@ impl Plain {
                         return Some(Err(command_error(CommandError::NoRoom)));
                     };
                     return Some(self.own.delete_last(room));
+                }
+                if command == Command::SearchOlder {
+                    return Some(self.older.next().ok_or_else(|| {
+                        RequestError::new(ErrorCode::BadCommand, search::NO_OLDER_MATCHES)
+                    }));
                 }
                 if let (Command::Goto(_), Some(room)) = (&command, current) {
                     self.asked.expect(room);
@@ -257,6 +266,7 @@ impl Plain {
                 describe::whois(msg, when).into_iter().map(|l| format!("* {l}")).collect()
             }
             ServerMsg::Found { room, text, messages, more } => {
+                self.older.heard(room, text, messages, *more);
                 history::found(room, text.as_str(), messages, *more)
             }
             ServerMsg::Members { .. }

@@ -4,6 +4,7 @@
 
 use std::collections::VecDeque;
 
+use protocol::command::search::OLDER_MATCHES_EXIST;
 use protocol::limits::MAX_HISTORY_PAGE;
 use protocol::{ClientMsg, ErrorCode, MessageKind, RequestError, RoomName, Stored, sanitize};
 
@@ -29,7 +30,7 @@ pub(super) fn found(room: &RoomName, text: &str, messages: &[Stored], more: bool
         };
         lines.extend(message_lines(&prefix, m.text()));
     }
-    let end = if more { "end of the newest matches; older ones exist" } else { "end of matches" };
+    let end = if more { OLDER_MATCHES_EXIST } else { "end of matches" };
     lines.push(format!("[{room}] -- {end} --"));
     lines
 }
