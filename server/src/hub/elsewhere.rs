@@ -6,10 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use protocol::{
-    ErrorCode, Nick, NickKey, PresenceEvent, RequestError, RoomName, ServerMsg, now_millis,
+    ErrorCode, Label, Nick, NickKey, PresenceEvent, RequestError, RoomName, ServerMsg, now_millis,
 };
 use uuid::Uuid;
 
+use super::people::Away;
 use super::{Hub, Member, NotQueued, ResumeHash, State, recipient_busy, sort_members};
 use crate::event::{Event, SharedEvent};
 
@@ -23,6 +24,8 @@ pub trait Elsewhere: Send + Sync {
     fn online(&self, session: Uuid, nick: &Nick);
     /// A session here changed its nick.
     fn renamed(&self, session: Uuid, nick: &Nick, to: &Nick);
+    /// A session here went away with `text`, or came back (`None`).
+    fn away(&self, session: Uuid, nick: &Nick, text: Option<&Label>);
     /// Frees `nick`, or keeps it for `resume` for `keep`, if it is still `session`'s.
     /// `true`: decided there, for every node; `false`: the hub keeps its reservations itself.
     fn release(&self, nick: &Nick, session: Uuid, resume: ResumeHash, keep: Duration) -> bool;
@@ -39,6 +42,7 @@ impl Elsewhere for Alone {
     }
     fn online(&self, _: Uuid, _: &Nick) {}
     fn renamed(&self, _: Uuid, _: &Nick, _: &Nick) {}
+    fn away(&self, _: Uuid, _: &Nick, _: Option<&Label>) {}
     fn release(&self, _: &Nick, _: Uuid, _: ResumeHash, _: Duration) -> bool {
         false
     }
@@ -68,7 +72,12 @@ pub(super) struct RemoteUser {
     pub(super) nick: Nick,
     pub(super) session: Uuid,
     pub(super) node: Arc<str>,
+    /// Its away message, as its node shares it; this node tells it to its own senders.
+    pub(super) away: Option<Box<Away>>,
 }
+
+/// Another node's session (nick, session, node) and its away message, if it is away.
+pub type RemoteSession = (Nick, Uuid, String, Option<Label>);
 
 /// What the other nodes did, as the broker hears it.
 impl Hub {
@@ -128,16 +137,31 @@ impl Hub {
 
     /// A session came online on another node.
     pub fn on_online(&self, node: &str, session: Uuid, nick: &Nick) {
-        let remote = RemoteUser { nick: nick.clone(), session, node: node.into() };
-        self.state().remote.insert(nick.key(), remote);
+        let remote = RemoteUser { nick: nick.clone(), session, node: node.into(), away: None };
+        let mut state = self.state();
+        if let Some(replaced) = state.remote.insert(nick.key(), remote) {
+            self.remote_gone(&replaced);
+        }
     }
 
     /// A session of another node went offline.
     pub fn on_offline(&self, session: Uuid, nick: &Nick) {
         let mut state = self.state();
         let key = nick.key();
-        if state.remote.get(&key).is_some_and(|r| r.session == session) {
-            state.remote.remove(&key);
+        if state.remote.get(&key).is_some_and(|r| r.session == session)
+            && let Some(gone) = state.remote.remove(&key)
+        {
+            self.remote_gone(&gone);
+        }
+    }
+
+    /// A session of another node went away with `text`, or came back (`None`).
+    pub fn on_away(&self, session: Uuid, nick: &Nick, text: Option<Label>) {
+        let mut state = self.state();
+        if let Some(user) = state.remote.get_mut(&nick.key()).filter(|r| r.session == session) {
+            let was = user.away.is_some();
+            user.away = text.map(Away::new);
+            self.away_changed(was, user.away.is_some());
         }
     }
 
@@ -223,23 +247,40 @@ impl Hub {
         LocalView { users, members }
     }
 
-    /// Replaces what this hub knows of the other nodes: their sessions (nick, session, node)
-    /// and their rooms' members (nick, session).
+    /// This node's sessions that are away, with their away messages.
+    pub fn away_here(&self) -> Vec<(Uuid, Label)> {
+        let state = self.state();
+        state
+            .users
+            .values()
+            .filter_map(|u| Some((u.session, u.away.as_ref()?.text().clone())))
+            .collect()
+    }
+
+    /// Replaces what this hub knows of the other nodes: their sessions (nick, session, node,
+    /// away message) and their rooms' members (nick, session).
     pub fn load_remote(
         &self,
-        users: Vec<(Nick, Uuid, String)>,
+        users: Vec<RemoteSession>,
         rooms: Vec<(RoomName, Vec<(Nick, Uuid)>)>,
     ) {
         self.rooms_changed();
         let mut state = self.state();
         let state = &mut *state;
+        for gone in state.remote.values() {
+            self.remote_gone(gone);
+        }
         state.remote = users
             .into_iter()
-            .filter(|(nick, _, _)| !state.users.contains_key(&nick.key()))
-            .map(|(nick, session, node)| {
-                (nick.key(), RemoteUser { nick, session, node: node.into() })
+            .filter(|(nick, ..)| !state.users.contains_key(&nick.key()))
+            .map(|(nick, session, node, away)| {
+                let away = away.map(Away::new);
+                (nick.key(), RemoteUser { nick, session, node: node.into(), away })
             })
             .collect();
+        for user in state.remote.values() {
+            self.away_changed(false, user.away.is_some());
+        }
         let users = &state.users;
         for room in state.rooms.values_mut() {
             room.members.retain(|key, m| users.get(key).is_some_and(|u| u.session == m.session));
@@ -309,6 +350,7 @@ mod tests {
         }
         fn online(&self, _: Uuid, _: &Nick) {}
         fn renamed(&self, _: Uuid, _: &Nick, _: &Nick) {}
+        fn away(&self, _: Uuid, _: &Nick, _: Option<&Label>) {}
         fn release(&self, _: &Nick, _: Uuid, _: ResumeHash, _: Duration) -> bool {
             true
         }

@@ -52,7 +52,7 @@ use crate::limits::{NICK_RESERVATION, RESERVE_AFTER};
 pub use authority::AuthorityCell;
 pub use direct::{Bell, Direct, DirectEvent, DirectReceiver, NotQueued, Order};
 use elsewhere::RemoteUser;
-pub use elsewhere::{Alone, Change, Elsewhere, LocalView};
+pub use elsewhere::{Alone, Change, Elsewhere, LocalView, RemoteSession};
 pub use people::away_text;
 use reservations::Reservations;
 pub use resume::ResumeHash;

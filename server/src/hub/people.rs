@@ -2,8 +2,10 @@
 //! once to each sender of a private message while they last, marked in member lists) and the
 //! answer to `whois`.
 //!
-//! Away state belongs to the session on this node. Another node's sessions are known only by
-//! nick and memberships, so their away messages are not shown here, and `whois` says so.
+//! Away state belongs to the session, on its node; the node shares it with the others
+//! ([`super::Elsewhere::away`]), which keep it with what they know of that session
+//! (`RemoteUser`) and answer their own senders with it. `whois` of another node's session
+//! has its nick, rooms and away message, not its times.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::Ordering;
@@ -14,12 +16,34 @@ use uuid::Uuid;
 use super::{Hub, State};
 use crate::limits::MAX_AWAY_TOLD;
 
-/// A session's away message and whom it was told to since it was set.
+/// A session's away message and whom it was told to since it was set (on this node: another
+/// node's away session is told once per sender by each node the senders are on).
 pub(super) struct Away {
     text: Label,
     /// Senders already answered with `text`: IRC clients expect one answer per away period,
     /// not one per line. At most [`MAX_AWAY_TOLD`]; past it the set starts again.
     told: HashSet<NickKey>,
+}
+
+impl Away {
+    /// A new away period with `text`: nobody told yet.
+    pub(super) fn new(text: Label) -> Box<Self> {
+        Box::new(Self { text, told: HashSet::new() })
+    }
+
+    pub(super) fn text(&self) -> &Label {
+        &self.text
+    }
+
+    /// The away answer for `from`, the first time in this away period.
+    fn reply(&mut self, from: &Nick, nick: &Nick) -> Option<ServerMsg> {
+        if self.told.len() >= MAX_AWAY_TOLD {
+            self.told.clear();
+        }
+        self.told
+            .insert(from.key())
+            .then(|| ServerMsg::Away { nick: nick.clone(), text: Some(self.text.clone()) })
+    }
 }
 
 /// An away message as the hub keeps it: one line (line breaks and other controls become
@@ -42,39 +66,51 @@ impl Hub {
         }
         if let Some(user) = state.users.get_mut(&key) {
             let was = user.away.is_some();
-            user.away = text.map(|text| Box::new(Away { text, told: HashSet::new() }));
-            match (was, user.away.is_some()) {
-                (false, true) => self.away_users.fetch_add(1, Ordering::Relaxed),
-                (true, false) => self.away_users.fetch_sub(1, Ordering::Relaxed),
-                _ => 0,
-            };
+            // Shared under the lock, as the hub's other changes are: the other nodes hear
+            // them in the order they were made.
+            self.elsewhere.away(session, &user.nick, text.as_ref());
+            user.away = text.map(Away::new);
+            self.away_changed(was, user.away.is_some());
         }
+    }
+
+    /// Counts a user (this node's or another's) going away or coming back, for
+    /// [`Hub::mark_away`]'s look without the lock. Called under the state's lock.
+    pub(super) fn away_changed(&self, was: bool, is: bool) {
+        match (was, is) {
+            (false, true) => self.away_users.fetch_add(1, Ordering::Relaxed),
+            (true, false) => self.away_users.fetch_sub(1, Ordering::Relaxed),
+            _ => 0,
+        };
     }
 
     /// A user leaves this node's users (it ended, or was taken over or replaced): if it was
     /// away, one away user fewer. Called under the state's lock, as `set_away` is.
     pub(super) fn user_gone(&self, user: &super::User) {
-        if user.away.is_some() {
-            self.away_users.fetch_sub(1, Ordering::Relaxed);
-        }
+        self.away_changed(user.away.is_some(), false);
+    }
+
+    /// Another node's session leaves what this node knows: if it was away, one away user
+    /// fewer. Called under the state's lock.
+    pub(super) fn remote_gone(&self, user: &super::RemoteUser) {
+        self.away_changed(user.away.is_some(), false);
     }
 
     /// The `away` answer for `from`, who just sent a private message to `to`: `to`'s away
-    /// message, if `to` is away here and has not told `from` since going away.
+    /// message, if `to` is away (on this node or another) and has not told `from` since going
+    /// away.
     pub fn away_reply(&self, from: &Nick, to: &Nick) -> Option<ServerMsg> {
         let mut state = self.state();
-        let user = state.users.get_mut(&to.key())?;
-        let nick = user.nick.clone();
-        let away = user.away.as_mut()?;
-        if away.told.len() >= MAX_AWAY_TOLD {
-            away.told.clear();
+        let key = to.key();
+        if let Some(user) = state.users.get_mut(&key) {
+            return user.away.as_mut()?.reply(from, &user.nick);
         }
-        away.told
-            .insert(from.key())
-            .then(|| ServerMsg::Away { nick, text: Some(away.text.clone()) })
+        let user = state.remote.get_mut(&key)?;
+        user.away.as_mut()?.reply(from, &user.nick)
     }
 
-    /// Fills in a `members` page's away messages: those of its nicks who are away here.
+    /// Fills in a `members` page's away messages: those of its nicks who are away, on this
+    /// node or another.
     pub fn mark_away(&self, page: &mut ServerMsg) {
         let ServerMsg::Members { nicks, away, .. } = page else { return };
         if self.away_users.load(Ordering::Relaxed) == 0 {
@@ -89,8 +125,11 @@ impl Hub {
             .iter()
             .zip(&keys)
             .filter_map(|(nick, key)| {
-                let user = state.users.get(key)?;
-                Some((nick.clone(), user.away.as_ref()?.text.clone()))
+                let away = match state.users.get(key) {
+                    Some(user) => user.away.as_ref(),
+                    None => state.remote.get(key)?.away.as_ref(),
+                };
+                Some((nick.clone(), away?.text.clone()))
             })
             .collect::<BTreeMap<_, _>>();
     }
@@ -132,7 +171,7 @@ impl Hub {
         Some(ServerMsg::Whois {
             nick: remote.nick.clone(),
             account: false,
-            away: None,
+            away: remote.away.as_ref().map(|a| a.text.clone()),
             rooms: state.visible_rooms(&theirs, &key, remote.session, mine, viewer),
             since: None,
             idle: None,

@@ -105,7 +105,9 @@ impl Hub {
         }
         // Another node's holder (taken over, or gone): its own departure, when it comes, is
         // recognised by its session and changes nothing.
-        state.remote.remove(&key);
+        if let Some(gone) = state.remote.remove(&key) {
+            self.remote_gone(&gone);
+        }
         self.insert_user(&mut state, nick, session, resume, direct, Instant::now());
         Ok(())
     }
@@ -272,8 +274,8 @@ impl Hub {
                 let now = Instant::now();
                 state.reserved.drop_expired(now);
                 state.check_free(new, None, now)?;
-            } else {
-                state.remote.remove(&new_key);
+            } else if let Some(gone) = state.remote.remove(&new_key) {
+                self.remote_gone(&gone);
             }
         }
         let Some(mut user) = state.users.remove(&old_key) else {

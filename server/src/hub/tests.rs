@@ -395,3 +395,55 @@ fn members_pages_mark_away_users_while_they_are_away() {
     hub.set_away(&m, sid(&m), Some(text));
     assert_eq!(away_on_page(&hub, &[&m]), ["Michael"]);
 }
+
+/// Another node's session that goes away is marked on members pages, answered in `whois` and
+/// to private messages (once per sender), and counted until it is back, gone, replaced or
+/// reloaded: the count never drifts from the marks.
+#[test]
+fn another_nodes_away_sessions_are_marked_and_counted() {
+    let hub = Hub::new(100, 100);
+    let (m, _m_rx) = register(&hub, "Michael");
+    let count = |hub: &Hub| hub.away_users.load(std::sync::atomic::Ordering::Relaxed);
+    let (tracy, anna) = (nick("Tracy"), nick("Anna"));
+    let (t_sid, a_sid) = (Uuid::now_v7(), Uuid::now_v7());
+    hub.on_online("b", t_sid, &tracy);
+    hub.on_online("b", a_sid, &anna);
+    let text = protocol::Label::truncate("lunch");
+    hub.on_away(t_sid, &tracy, Some(text.clone()));
+    hub.on_away(Uuid::now_v7(), &anna, Some(text.clone()));
+    assert_eq!(count(&hub), 1, "an older session's note changes nothing");
+
+    let Some(ServerMsg::Whois { away, elsewhere: true, .. }) = hub.whois(&tracy, &m, sid(&m))
+    else {
+        panic!("whois of another node's session")
+    };
+    assert_eq!(away.as_ref(), Some(&text));
+    let reply = hub.away_reply(&m, &tracy);
+    assert!(matches!(reply, Some(ServerMsg::Away { .. })), "{reply:?}");
+    assert!(hub.away_reply(&m, &tracy).is_none(), "once per sender per away period");
+    let mut page = ServerMsg::Members {
+        room: RoomName::lobby(),
+        nicks: vec![anna.clone(), m.clone(), tracy.clone()],
+        roles: BTreeMap::new(),
+        after: None,
+        more: false,
+        away: BTreeMap::new(),
+    };
+    hub.mark_away(&mut page);
+    let ServerMsg::Members { away, .. } = page else { unreachable!() };
+    assert_eq!(away.into_keys().collect::<Vec<_>>(), std::slice::from_ref(&tracy));
+
+    hub.on_away(t_sid, &tracy, None);
+    assert_eq!(count(&hub), 0, "back");
+    hub.on_away(t_sid, &tracy, Some(text.clone()));
+    hub.on_offline(t_sid, &tracy);
+    assert_eq!(count(&hub), 0, "gone");
+    hub.on_online("b", t_sid, &tracy);
+    hub.on_away(t_sid, &tracy, Some(text.clone()));
+    hub.on_online("c", Uuid::now_v7(), &tracy);
+    assert_eq!(count(&hub), 0, "replaced by a session of another node");
+    hub.load_remote(vec![(tracy.clone(), t_sid, "b".to_owned(), Some(text.clone()))], vec![]);
+    assert_eq!(count(&hub), 1, "reloaded");
+    hub.load_remote(vec![], vec![]);
+    assert_eq!(count(&hub), 0, "reloaded without it");
+}

@@ -142,6 +142,7 @@ async fn reap(cluster: &Cluster, node: &str) -> RedisResult<()> {
         pipe.publish(keys::EVENTS, note.encode()).ignore();
     }
     pipe.cmd("EVAL").arg(scripts::REAP_NICKS).arg(1).arg(keys::node_nicks(node)).arg(node).ignore();
+    pipe.del(keys::node_away(node)).ignore();
     if node != &*cluster.node {
         pipe.srem(keys::NODES, node).ignore();
     }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use protocol::{Nick, NickKey, RoomName, ServerMsg};
+use protocol::{Label, Nick, NickKey, RoomName, ServerMsg};
 use tokio::sync::mpsc;
 use tracing::warn;
 use uuid::Uuid;
@@ -22,10 +22,35 @@ use crate::limits::OUTBOX_LIMIT;
 pub(crate) enum Outgoing {
     Say(Say, Uuid),
     Delete(Delete, Ticket),
-    Presence { room: RoomName, payload: String, change: Change, session: Uuid },
-    Publish { channel: String, payload: String },
-    Private { channel: String, payload: String, from: (Uuid, Nick), to: Nick },
-    Release { key: NickKey, owner: String, keep: Duration, kept: String },
+    Presence {
+        room: RoomName,
+        payload: String,
+        change: Change,
+        session: Uuid,
+    },
+    Publish {
+        channel: String,
+        payload: String,
+    },
+    Private {
+        channel: String,
+        payload: String,
+        from: (Uuid, Nick),
+        to: Nick,
+    },
+    Release {
+        key: NickKey,
+        owner: String,
+        keep: Duration,
+        kept: String,
+    },
+    /// A session's away message (none: back, or gone) into its node's hash, and the note
+    /// that tells the other nodes, if any.
+    Away {
+        session: Uuid,
+        text: Option<Label>,
+        payload: Option<String>,
+    },
     Stop,
 }
 
@@ -96,6 +121,11 @@ impl Elsewhere for Relay {
         self.send(Outgoing::Publish { channel: keys::EVENTS.to_owned(), payload: note.encode() });
     }
 
+    fn away(&self, session: Uuid, nick: &Nick, text: Option<&Label>) {
+        let note = Note::Away { session, nick: nick.clone(), text: text.cloned() };
+        self.send(Outgoing::Away { session, text: text.cloned(), payload: Some(note.encode()) });
+    }
+
     /// Frees `nick` (or keeps it for `resume` for `keep`) if it is still `session`'s.
     fn release(&self, nick: &Nick, session: Uuid, resume: ResumeHash, keep: Duration) -> bool {
         let owner = Owner::Live {
@@ -113,6 +143,9 @@ impl Elsewhere for Relay {
         });
         let note = Note::Offline { session, nick: nick.clone() };
         self.send(Outgoing::Publish { channel: keys::EVENTS.to_owned(), payload: note.encode() });
+        // Its away message, if it had one, leaves its node's hash; the others forget it with
+        // the session.
+        self.send(Outgoing::Away { session, text: None, payload: None });
         true
     }
 

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use protocol::{ErrorCode, RequestError};
+use protocol::{ErrorCode, Label, RequestError};
 use redis::{RedisResult, Value};
 use tokio::sync::mpsc;
 use tracing::debug;
@@ -137,7 +137,10 @@ async fn write(cluster: &Cluster, hub: &Hub, batch: &mut Vec<Outgoing>) {
                     cluster.resync.notify_one();
                 }
             }
-            Outgoing::Publish { .. } | Outgoing::Release { .. } | Outgoing::Stop => {
+            Outgoing::Publish { .. }
+            | Outgoing::Release { .. }
+            | Outgoing::Away { .. }
+            | Outgoing::Stop => {
                 if let Err(reason) = result {
                     debug!(%reason, "not written to Redis");
                     cluster.resync.notify_one();
@@ -260,6 +263,17 @@ fn command(cluster: &Cluster, outgoing: &Outgoing) -> redis::Cmd {
                 .arg(u64::try_from(keep.as_millis()).unwrap_or(u64::MAX))
                 .arg(kept)
                 .arg(key.as_str());
+            cmd
+        }
+        Outgoing::Away { session, text, payload } => {
+            let mut cmd = redis::cmd("EVAL");
+            cmd.arg(scripts::AWAY)
+                .arg(1)
+                .arg(keys::node_away(&cluster.node))
+                .arg(session.to_string())
+                .arg(text.as_ref().map_or("", Label::as_str))
+                .arg(keys::EVENTS)
+                .arg(payload.as_deref().unwrap_or(""));
             cmd
         }
         Outgoing::Stop => redis::cmd("PING"),

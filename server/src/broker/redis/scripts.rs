@@ -234,6 +234,20 @@ redis.call('SADD', KEYS[3], ARGV[4])
 return {'ok', ''}
 ";
 
+/// A session's away message kept in its node's hash (or taken out, for '') and, unless the
+/// payload is '', the change published.
+///
+/// KEYS: the node's away hash. ARGV: session, away message (or ''), channel, payload (or '').
+pub const AWAY: &str = r"
+if ARGV[2] == '' then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+else
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+end
+if ARGV[4] ~= '' then redis.call('PUBLISH', ARGV[3], ARGV[4]) end
+return 1
+";
+
 /// Frees the nicks of a dead node that are still its own.
 ///
 /// KEYS: the node's nick set. ARGV: the node id. Returns how many were freed.

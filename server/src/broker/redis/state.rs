@@ -1,10 +1,10 @@
-//! Reading the nodes' shared state back from Redis: every room's members, and the live
-//! sessions a node holds nicks for. Used when a node (re)joins, reconciles after an outage,
+//! Reading the nodes' shared state back from Redis: every room's members, the live sessions a
+//! node holds nicks for, and their away messages. Used when a node (re)joins, reconciles after an outage,
 //! and reaps a dead one.
 
 use std::collections::HashMap;
 
-use protocol::{Nick, RoomName};
+use protocol::{Label, Nick, RoomName};
 use redis::aio::ConnectionManager;
 use redis::{AsyncCommands as _, RedisResult};
 use tracing::warn;
@@ -53,6 +53,21 @@ pub(super) async fn sessions_of(
                 Nick::parse(&nick).ok().map(|nick| (nick, session))
             }
             _ => None,
+        })
+        .collect())
+}
+
+/// The away messages of `node`'s sessions, by session. Unreadable entries are left out: a
+/// session whose entry is lost is shown as not away.
+pub(super) async fn away_of(
+    conn: &mut ConnectionManager,
+    node: &str,
+) -> RedisResult<HashMap<Uuid, Label>> {
+    let entries: HashMap<String, String> = conn.hgetall(keys::node_away(node)).await?;
+    Ok(entries
+        .into_iter()
+        .filter_map(|(session, text)| {
+            Some((Uuid::parse_str(&session).ok()?, Label::parse(&text).ok()?))
         })
         .collect())
 }

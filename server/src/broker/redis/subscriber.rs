@@ -144,6 +144,7 @@ async fn on_payload(
         }
         Note::Offline { session, nick } => hub.on_offline(session, &nick),
         Note::Renamed { session, nick, to } => hub.on_renamed(session, &nick, &to),
+        Note::Away { session, nick, text } => hub.on_away(session, &nick, text),
         Note::Private { from_node, from_session, id, from, to, text, ts, account } => {
             let event = Event::new(ServerMsg::Private {
                 id,
@@ -340,6 +341,17 @@ pub(super) async fn reconcile(cluster: &Cluster, hub: &Hub) -> RedisResult<()> {
             .await?;
     }
 
+    // Away messages: this node's hash is made again from what its sessions have after the
+    // old one is gone. A change made after that look is written by the publisher after it.
+    let _: () = conn.del(keys::node_away(&me)).await?;
+    let mut pipe = redis::pipe();
+    for (session, text) in hub.away_here() {
+        pipe.hset(keys::node_away(&me), session.to_string(), text.as_str()).ignore();
+    }
+    if !pipe.is_empty() {
+        let _: () = pipe.query_async(&mut conn).await?;
+    }
+
     // What Redis says this node holds that it does not.
     let held: Vec<String> = conn.smembers(keys::node_nicks(&me)).await?;
     for key in held {
@@ -400,8 +412,9 @@ pub(super) async fn read_others(
     let nodes: Vec<String> = conn.smembers(keys::NODES).await?;
     let mut remote = Vec::new();
     for node in nodes.into_iter().filter(|n| *n != me) {
+        let mut away = state::away_of(&mut conn, &node).await?;
         for (nick, session) in state::sessions_of(&mut conn, &node).await? {
-            remote.push((nick, session, node.clone()));
+            remote.push((nick, session, node.clone(), away.remove(&session)));
         }
     }
     debug!(remote = remote.len(), rooms = rooms.len(), "read the other nodes' state");

@@ -2,7 +2,7 @@
 //! room streams. Internal to the server (never sent to clients), and validated on the way in
 //! like anything read from the network: a payload that does not parse is logged and dropped.
 
-use protocol::{MessageKind, Nick, NickKey, PresenceEvent, RoomName, Stored, Text};
+use protocol::{Label, MessageKind, Nick, NickKey, PresenceEvent, RoomName, Stored, Text};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -116,6 +116,13 @@ pub enum Note {
         session: Uuid,
         nick: Nick,
         to: Nick,
+    },
+    /// A session went away with `text`, or came back (none).
+    Away {
+        session: Uuid,
+        nick: Nick,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        text: Option<Label>,
     },
     /// A private message for a session of the node this is published to.
     Private {
@@ -281,6 +288,10 @@ pub mod keys {
     /// The private messages waiting for an account that is away: a list, oldest first.
     pub fn offline(key: &NickKey) -> String {
         format!("chat:offline:{}", key.as_str())
+    }
+    /// The away messages of a node's sessions: a hash, field the session's id.
+    pub fn node_away(node: &str) -> String {
+        format!("chat:node:{node}:away")
     }
     /// The nick keys a node's sessions hold.
     pub fn node_nicks(node: &str) -> String {
