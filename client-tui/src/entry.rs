@@ -73,6 +73,9 @@ pub struct Entry {
     pub day: Option<NaiveDate>,
     /// A private message kept by the server while we were away, delivered at login.
     pub offline: bool,
+    /// The `queued:` note of a line typed while offline: the line's number
+    /// ([`crate::paste::Line::note`]), so the note leaves once the line's echo shows it.
+    pub queued: Option<u64>,
 }
 
 impl Entry {
@@ -92,6 +95,7 @@ impl Entry {
             ts: None,
             day: None,
             offline: false,
+            queued: None,
         }
     }
 

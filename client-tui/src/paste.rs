@@ -98,6 +98,9 @@ pub struct Line {
     /// `/me` in a room; a private action is already in its text ([`crate::private`]).
     pub action: bool,
     pub text: Text,
+    /// Typed while offline: the number of its `queued:` note in the window it was typed in
+    /// ([`crate::entry::Entry::queued`]).
+    pub note: Option<u64>,
 }
 
 impl Line {
@@ -109,7 +112,7 @@ impl Line {
             ClientMsg::Msg { to, text } => (Destination::Person(to.clone()), false, text),
             _ => return None,
         };
-        Some(Self { to, action, text: text.clone() })
+        Some(Self { to, action, text: text.clone(), note: None })
     }
 
     /// The request that sends it.
@@ -159,7 +162,7 @@ impl LineQueue {
             .flat_map(pieces)
             .filter_map(|line| Text::parse(line).ok())
             .take(MAX_PASTE_LINES)
-            .map(|text| Line { to: to.clone(), action: false, text });
+            .map(|text| Line { to: to.clone(), action: false, text, note: None });
         Self::of(lines)
     }
 
@@ -217,26 +220,34 @@ impl LineQueue {
     }
 
     /// Our own message arrived in room `room` (or a private one to `to`): if it is the line
-    /// on its way, the next one goes when `pacer` allows.
+    /// on its way, that line is done (its `queued:` note, if it has one, is returned with the
+    /// request) and the next one goes when `pacer` allows.
     pub fn echoed(
         &mut self,
         room: Option<&RoomName>,
         to: Option<&Nick>,
         now: Instant,
         pacer: &mut Pacer,
-    ) -> Option<ClientMsg> {
-        let Some((line, _)) = &self.in_flight else { return None };
+    ) -> (Option<ClientMsg>, Option<u64>) {
+        let Some((line, _)) = &self.in_flight else { return (None, None) };
         let ours = match (&line.to, room, to) {
             (Destination::Room(r), Some(room), _) => r == room,
             (Destination::Person(n), _, Some(to)) => n.key() == to.key(),
             _ => false,
         };
         if ours && self.retry_at.is_none() {
+            let note = line.note;
             self.in_flight = None;
             self.done += 1;
-            return self.send_next(now, pacer);
+            return (self.send_next(now, pacer), note);
         }
-        None
+        (None, None)
+    }
+
+    /// The `queued:` notes of the lines not yet echoed, the one on its way included.
+    pub fn notes(&self) -> impl Iterator<Item = u64> + '_ {
+        let in_flight = self.in_flight.iter().map(|(line, _)| line);
+        in_flight.chain(&self.waiting).filter_map(|line| line.note)
     }
 
     /// The server refused something at `now`. Flood control's "slow down" has the line on its

@@ -29,16 +29,21 @@ pub struct Unsent {
     /// `/msg`s typed in another window than their private one, oldest first: the person
     /// they went to, and the window typed in.
     echo_places: VecDeque<(NickKey, Target)>,
+    /// Numbers given to the queued lines' notes so far.
+    notes: u64,
 }
 
 impl Unsent {
-    /// Keeps `line` for the next connection; returns how many wait, or [`Full`].
-    pub fn queue(&mut self, line: Line) -> Result<usize, Full> {
+    /// Keeps `line` for the next connection, numbered for its `queued:` note; returns that
+    /// number, or [`Full`].
+    pub fn queue(&mut self, mut line: Line) -> Result<u64, Full> {
         if self.queued.len() >= MAX_QUEUED {
             return Err(Full);
         }
+        self.notes += 1;
+        line.note = Some(self.notes);
         self.queued.push_back(line);
-        Ok(self.queued.len())
+        Ok(self.notes)
     }
 
     /// Lines waiting for a connection.

@@ -221,6 +221,23 @@ impl Window {
         true
     }
 
+    /// Whether the window holds the `queued:` note of line `note` ([`Entry::queued`]).
+    pub fn holds_queued(&self, note: u64) -> bool {
+        self.entries.iter().any(|e| e.queued == Some(note))
+    }
+
+    /// The `queued:` note of line `note`: changed by `change`, or taken out when it gives
+    /// `None`.
+    pub fn queued_note(&mut self, note: u64, change: impl FnOnce(Entry) -> Option<Entry>) {
+        let Some(at) = self.entries.iter().rposition(|e| e.queued == Some(note)) else { return };
+        let Some(entry) = self.entries.remove(at) else { return };
+        if let Some(changed) = change(entry) {
+            self.entries.insert(at, changed);
+        }
+        // What follows may have moved up: the rows are counted again when next needed.
+        *self.rows.get_mut() = None;
+    }
+
     /// Shows `entry` deleted if its message's deletion came before it.
     fn deleted_before(&self, mut entry: Entry) -> Entry {
         if entry.id.is_some_and(|id| self.deleted_elsewhere.contains(&id)) {

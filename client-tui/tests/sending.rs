@@ -214,6 +214,54 @@ fn offline_lines_are_queued_and_sent_after_the_rejoin() {
     );
 }
 
+/// A queued line's grey note leaves once its echo shows the line; the notes of lines given
+/// up (the connection lost again before they went) say they were not sent.
+#[test]
+fn queued_notes_leave_with_their_echo_or_say_not_sent() {
+    let mut app = app(80, 24);
+    joined(&mut app, "rust", "Michael");
+    app.windows.switch_to(2);
+    app.update(Event::Net(NetEvent::Closed { reason: "reset".into() }));
+    for line in ["first", "second", "third"] {
+        type_line(&mut app, line);
+    }
+    app.update(Event::Net(NetEvent::Connected {
+        server: "127.0.0.1:7878".into(),
+        security: Security::Plain { loopback: true },
+    }));
+    app.update(Event::Net(NetEvent::Message(welcome_as("Michael", None))));
+    let rust = RoomName::parse("rust").unwrap();
+    let echo = ServerMsg::Message {
+        id: Uuid::now_v7(),
+        room: rust,
+        seq: common::next_seq(),
+        from: nick("Michael"),
+        account: false,
+        kind: MessageKind::Say,
+        text: text("first"),
+        ts: 0,
+    };
+    app.update(Event::Net(NetEvent::Message(echo)));
+    let shown = texts(&app);
+    assert!(!shown.iter().any(|t| t == "queued: first"), "echoed: its note left: {shown:?}");
+    assert!(shown.iter().any(|t| t == "first"), "the echo shows it: {shown:?}");
+    assert!(shown.iter().any(|t| t == "queued: second"), "{shown:?}");
+
+    app.update(Event::Net(NetEvent::Closed { reason: "reset".into() }));
+    let window = app.windows.current_window().unwrap();
+    let given_up: Vec<_> = window
+        .entries()
+        .iter()
+        .filter(|e| e.text.starts_with("not sent: "))
+        .map(|e| (e.kind, e.text.as_str()))
+        .collect();
+    assert_eq!(
+        given_up,
+        [(EntryKind::Error, "not sent: second"), (EntryKind::Error, "not sent: third")]
+    );
+    assert!(!texts(&app).iter().any(|t| t.starts_with("queued: ")), "{:?}", texts(&app));
+}
+
 /// The queue is bounded: past [`MAX_QUEUED`] a line is refused, says so, and stays in the
 /// input line.
 #[test]

@@ -7,7 +7,7 @@ use crossterm::event::KeyEvent;
 use protocol::{ErrorCode, Nick, RoomName, Text};
 
 use super::App;
-use crate::entry::EntryKind;
+use crate::entry::{Entry, EntryKind};
 use crate::event::Effect;
 use crate::link::Connection;
 use crate::paste::{Destination, LineQueue, Pace, PasteChoice};
@@ -87,10 +87,22 @@ impl App {
     ) -> Vec<Effect> {
         let Some(mut queue) = self.composer.sending.take() else { return Vec::new() };
         let pacer = &mut self.composer.pacer;
-        let effects =
-            queue.echoed(room, to, self.now, pacer).map(Effect::Send).into_iter().collect();
+        let (next, note) = queue.echoed(room, to, self.now, pacer);
         self.composer.sending = Some(queue).filter(|q| q.left() > 0);
-        effects
+        if let Some(note) = note {
+            // Its echo shows it now.
+            self.change_queued_note(note, |_| None);
+        }
+        next.map(Effect::Send).into_iter().collect()
+    }
+
+    /// Changes the `queued:` note of line `note`, wherever it was typed (see
+    /// [`crate::window::Window::queued_note`]).
+    fn change_queued_note(&mut self, note: u64, change: impl FnOnce(Entry) -> Option<Entry>) {
+        let held = (0..self.windows.len()).find(|&i| self.windows[i].holds_queued(note));
+        if let Some(index) = held {
+            self.windows[index].queued_note(note, change);
+        }
     }
 
     /// An error from the server while lines are on their way: flood control's "slow down"
@@ -107,6 +119,12 @@ impl App {
         if let Some(queue) = self.composer.sending.take() {
             let left = queue.left();
             self.note(EntryKind::Error, &format!("{why}: {left} pasted lines not sent"));
+            for note in queue.notes() {
+                self.change_queued_note(note, |entry| {
+                    let text = entry.text.replacen("queued: ", "not sent: ", 1);
+                    Some(Entry { kind: EntryKind::Error, text, queued: None, ..entry })
+                });
+            }
         }
     }
 

@@ -5,7 +5,7 @@
 use protocol::sanitize;
 
 use super::{App, LogKind};
-use crate::entry::EntryKind;
+use crate::entry::{Entry, EntryKind};
 use crate::event::Effect;
 use crate::link::Connection;
 use crate::paste::{Destination, Line, LineQueue};
@@ -47,9 +47,12 @@ impl App {
 
     /// Not connected: `line` waits with the unsent lines, shown grey in the window as queued.
     fn queue_offline(&mut self, line: Line, typed: Option<String>) -> Vec<Effect> {
-        let shown = queued_text(&line);
+        let shown = sanitize(&queued_text(&line)).into_owned();
         match self.composer.unsent.queue(line) {
-            Ok(_) => self.note(EntryKind::Info, &shown),
+            Ok(note) => {
+                let entry = Entry::note(self.time_now(), EntryKind::Info, shown);
+                self.push(self.windows.current, Entry { queued: Some(note), ..entry });
+            }
             Err(Full) => {
                 self.note(
                     EntryKind::Error,
