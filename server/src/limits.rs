@@ -316,6 +316,12 @@ pub const HEARTBEAT: Duration = Duration::from_secs(1);
 /// are announced gone (within `NODE_TTL` + `HEARTBEAT` of its death).
 pub const NODE_TTL: Duration = Duration::from_secs(5);
 
+/// A node's own message whose echo has not come back after this long is taken for lost (its
+/// payload could not be read, and nothing later of its room came to let go of it): its ticket
+/// goes, so its room's backlog and its sender's messages in flight stop counting it. Far past
+/// any echo a working Redis gives; the node looks every [`HEARTBEAT`].
+pub const ECHO_GIVEN_UP_AFTER: Duration = Duration::from_secs(30);
+
 /// How long the node that reaps a dead one holds the reap lock (the others leave it alone).
 pub const REAP_LOCK: Duration = Duration::from_secs(30);
 

@@ -10,16 +10,20 @@
 //!
 //! A room's messages come back in the order the node sent them (one ordered queue, one
 //! subscription), so hearing one lets go of those sent before it too: a message whose echo
-//! is lost costs nothing past the next one heard. A lost subscription lets go of them all.
+//! is lost costs nothing past the next one heard. A lost subscription lets go of them all,
+//! and one awaited past [`ECHO_GIVEN_UP_AFTER`] is let go of by the liveness task's sweep.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use protocol::RoomName;
+use tokio::time::Instant;
+use tracing::warn;
 use uuid::Uuid;
 
 use crate::broker::Ticket;
+use crate::limits::ECHO_GIVEN_UP_AFTER;
 use crate::sync::lock;
 
 /// The tickets of the messages awaiting their echo.
@@ -32,8 +36,8 @@ pub(super) struct Echoes {
 
 #[derive(Default)]
 struct Awaited {
-    /// Per room, in the order sent.
-    rooms: HashMap<RoomName, VecDeque<(Uuid, Ticket)>>,
+    /// Per room, in the order sent, each with when it was.
+    rooms: HashMap<RoomName, VecDeque<(Uuid, Ticket, Instant)>>,
     /// Their ids: another node's message is passed over without a look through its room's.
     ids: HashSet<Uuid>,
 }
@@ -54,7 +58,7 @@ impl Echoes {
         if !send() {
             return false;
         }
-        awaited.rooms.entry(room.clone()).or_default().push_back((id, ticket));
+        awaited.rooms.entry(room.clone()).or_default().push_back((id, ticket, Instant::now()));
         awaited.ids.insert(id);
         self.count.fetch_add(1, Ordering::AcqRel);
         true
@@ -89,13 +93,13 @@ impl Echoes {
         let Awaited { rooms, ids } = &mut *awaited;
         let Some(queue) = rooms.get_mut(room) else { return Vec::new() };
         // The front when heard, unless a refusal has not reached the publisher yet.
-        let Some(at) = queue.iter().position(|(awaited, _)| *awaited == id) else {
+        let Some(at) = queue.iter().position(|(awaited, ..)| *awaited == id) else {
             return Vec::new();
         };
         let from = if and_before { 0 } else { at };
         let taken: Vec<Ticket> = queue
             .drain(from..=at)
-            .map(|(id, ticket)| {
+            .map(|(id, ticket, _)| {
                 ids.remove(&id);
                 ticket
             })
@@ -117,7 +121,43 @@ impl Echoes {
             std::mem::take(&mut awaited.rooms)
         };
         for (_, queue) in rooms {
-            self.let_go(queue.into_iter().map(|(_, ticket)| ticket).collect());
+            self.let_go(queue.into_iter().map(|(_, ticket, _)| ticket).collect());
+        }
+    }
+
+    /// Lets go of the tickets awaited for longer than [`ECHO_GIVEN_UP_AFTER`] at `now`: an
+    /// echo that never came (its payload could not be read, and nothing later of its room
+    /// was heard). Each room's oldest are at its front.
+    pub(super) fn sweep(&self, now: Instant) {
+        if self.awaited() == 0 {
+            return;
+        }
+        let stranded: Vec<Vec<Ticket>> = {
+            let mut awaited = lock(&self.awaited);
+            let Awaited { rooms, ids } = &mut *awaited;
+            let mut stranded = Vec::new();
+            rooms.retain(|_, queue| {
+                let old = queue
+                    .iter()
+                    .take_while(|(.., at)| now.duration_since(*at) >= ECHO_GIVEN_UP_AFTER)
+                    .count();
+                if old > 0 {
+                    let tickets = queue.drain(..old).map(|(id, ticket, _)| {
+                        ids.remove(&id);
+                        ticket
+                    });
+                    stranded.push(tickets.collect());
+                }
+                !queue.is_empty()
+            });
+            stranded
+        };
+        let count: usize = stranded.iter().map(Vec::len).sum();
+        if count > 0 {
+            warn!(count, "messages whose echo never came back from Redis; no longer awaited");
+        }
+        for tickets in stranded {
+            self.let_go(tickets);
         }
     }
 
@@ -173,6 +213,28 @@ mod tests {
 
         echoes.lost();
         assert_eq!((rust.backlog(), echoes.awaited()), (0, 0));
+        assert_eq!(Arc::strong_count(&in_flight), 1, "every ticket dropped");
+    }
+
+    /// A message awaited past [`ECHO_GIVEN_UP_AFTER`] is let go of by the sweep, and those
+    /// sent after it are kept; until then the sweep keeps it.
+    #[tokio::test(start_paused = true)]
+    async fn an_echo_that_never_comes_is_given_up() {
+        let echoes = Echoes::default();
+        let lobby = RoomChannel::new();
+        let in_flight = Arc::new(InFlight::default());
+        let l: RoomName = "lobby".parse().unwrap();
+        assert!(echoes.expect(&l, Uuid::now_v7(), ticket(&lobby, &in_flight), || true));
+        tokio::time::advance(ECHO_GIVEN_UP_AFTER / 2).await;
+        let later = Uuid::now_v7();
+        assert!(echoes.expect(&l, later, ticket(&lobby, &in_flight), || true));
+        echoes.sweep(Instant::now());
+        assert_eq!((lobby.backlog(), echoes.awaited()), (2, 2), "not given up early");
+        tokio::time::advance(ECHO_GIVEN_UP_AFTER / 2).await;
+        echoes.sweep(Instant::now());
+        assert_eq!((lobby.backlog(), echoes.awaited()), (1, 1), "the first given up");
+        echoes.heard(&l, later);
+        assert_eq!((lobby.backlog(), echoes.awaited()), (0, 0));
         assert_eq!(Arc::strong_count(&in_flight), 1, "every ticket dropped");
     }
 }

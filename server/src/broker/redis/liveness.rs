@@ -60,6 +60,7 @@ pub(super) async fn run(cluster: Arc<Cluster>) {
             () = cluster.stop.cancelled() => return,
             _ = tick.tick() => {}
         }
+        cluster.echoes.sweep(tokio::time::Instant::now());
         match beat(&cluster).await {
             Ok(Some(instance)) if instance == cluster.instance.to_string() => {}
             Ok(previous) => {
