@@ -336,6 +336,26 @@ fn a_paste_is_paced_to_the_advertised_rate() {
     assert!(!screen(&render(&app).0).contains("sending"));
 }
 
+/// A terminal too short for the input's border shows the progress of lines going out one by
+/// one in the status line instead.
+#[test]
+fn without_the_input_border_the_progress_is_in_the_status_line() {
+    let settings = Settings::new(nick("Michael"), "127.0.0.1:7878".into());
+    let mut app = App::new(settings, Rect::new(0, 0, 80, 6));
+    app.update(Event::Net(NetEvent::Connected {
+        server: "127.0.0.1:7878".into(),
+        security: Security::Plain { loopback: true },
+    }));
+    let rate = FloodRate { burst: 1, every_ms: 500 };
+    app.update(Event::Net(NetEvent::Message(welcome_as("Michael", Some(rate)))));
+    joined(&mut app, "lobby", "Michael");
+    app.update(Event::Paste("l1\nl2\nl3\n".into()));
+    assert_eq!(key(&mut app, KeyCode::Char('l')), vec![lobby_say("l1")]);
+    let shown = screen(&render(&app).0);
+    let status = shown.lines().last().unwrap();
+    assert!(status.contains("online  sending 1/3..."), "{shown}");
+}
+
 /// Our nick taken at start-up: the reason is in the conversation pane, `Michael_` is tried
 /// at once, then `Michael__`...; welcomed as the fallback, the first window says why.
 #[test]

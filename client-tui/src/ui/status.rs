@@ -33,11 +33,20 @@ enum Head {
     Bare,
 }
 
-/// `bordered`: the input has a border, which names the nick.
+/// `bordered`: the input has a border, which names the nick and the progress of lines going
+/// out one by one; without it, that progress comes after the state here.
 pub(super) fn draw(frame: &mut Frame, app: &App, area: Rect, bordered: bool) {
     let width = area.width as usize;
-    let full = head(app, Head::Full);
-    let short = head(app, Head::NoAddress);
+    let progress = app.sending_progress().filter(|_| !bordered);
+    let head = |level| {
+        let mut spans = head(app, level);
+        if let Some(progress) = &progress {
+            spans.insert(1, Span::styled(format!(" {progress}"), Style::new().fg(Color::Yellow)));
+        }
+        spans
+    };
+    let full = head(Head::Full);
+    let short = head(Head::NoAddress);
     let whole = window_list::whole_width(app.windows.iter());
     let shortest = window_list::shortest_width(app.windows.iter());
     let head = if columns(&full) + whole <= width {
@@ -45,7 +54,7 @@ pub(super) fn draw(frame: &mut Frame, app: &App, area: Rect, bordered: bool) {
     } else if columns(&short) + shortest <= width || !bordered {
         short
     } else {
-        head(app, Head::Bare)
+        head(Head::Bare)
     };
     let left = width.saturating_sub(columns(&head));
     let list = window_list::spans(app.windows.iter(), app.windows.current, left);
