@@ -19,6 +19,8 @@
 //! - [`codec`]: the tokio-util line and JSON-lines codecs with a maximum line length.
 //! - [`describe`]: human words for presence, room lists and error codes, for every front end.
 //! - [`command`]: slash commands as people type them, parsed once for every front end.
+//! - [`private_action`]: how a private message says it is an action (`/me` in a private
+//!   chat).
 //! - [`sanitize`]: untrusted text made safe to show on a terminal.
 //! - [`fingerprint`]: certificate fingerprints as server and client show and compare them.
 
@@ -33,6 +35,7 @@ pub mod limits;
 pub mod message;
 pub mod moderation;
 pub mod names;
+pub mod private_action;
 pub mod sanitize;
 pub mod secret;
 pub mod stored;

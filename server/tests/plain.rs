@@ -53,7 +53,7 @@ async fn plain_and_json_clients_talk() {
 }
 
 /// The same slash commands work on the plain port: join switches the current room, msg sends a
-/// private message, who and rooms list, nick renames, leave falls back to another room.
+/// private message (and private action), who and rooms list, nick renames, leave falls back to another room.
 #[tokio::test]
 async fn slash_commands_work_on_the_plain_port() {
     let server = start_server().await;
@@ -80,6 +80,19 @@ async fn slash_commands_work_on_the_plain_port() {
         .await;
     assert_eq!(m.line().await, "[private] Tracy: hey");
     tracy.recv().await; // Tracy's own echo
+    // A private action (chat-tui's `/me` in a private window) reads as one, both ways.
+    tracy
+        .send(ClientMsg::Msg {
+            to: protocol::Nick::parse("Michael").unwrap(),
+            text: Text::parse("/me waves back").unwrap(),
+        })
+        .await;
+    assert_eq!(m.line().await, "[private] * Tracy waves back");
+    tracy.recv().await;
+    m.send("/msg Tracy /me nods\n").await;
+    assert_eq!(m.line().await, "[private to Tracy] * Michael nods");
+    let ServerMsg::Private { text, .. } = tracy.recv().await else { panic!() };
+    assert_eq!(text.as_str(), "/me nods", "the protocol's private action");
 
     m.send("/who lobby\n").await;
     assert_eq!(m.line().await, "[lobby] Members: Michael, Tracy");

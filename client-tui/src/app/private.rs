@@ -3,27 +3,15 @@
 //! `/msg` typed in another window is echoed where it was typed.
 //!
 //! `/me` in a private chat travels as a private message whose text starts with
-//! [`ACTION_PREFIX`] (the protocol's private messages carry no kind): chat-tui draws it as an
-//! action, other clients show the text as it is, which reads the same.
+//! [`ACTION_PREFIX`] (the protocol's convention, [`protocol::private_action`]): drawn as an
+//! action here and on the plain port.
 
-use protocol::{Nick, Text, TextError};
+pub use protocol::private_action::{ACTION_PREFIX, action_text, as_action};
+use protocol::{Nick, Text};
 
 use super::App;
 use crate::entry::{Entry, EntryKind, clean};
 use crate::window::Target;
-
-/// The start of a private message that is an action (`/me waves` in a private window).
-pub const ACTION_PREFIX: &str = "/me ";
-
-/// The text of a private action.
-pub fn action_text(text: &Text) -> Result<Text, TextError> {
-    Text::parse(&format!("{ACTION_PREFIX}{}", text.as_str()))
-}
-
-/// What a private message's text says as an action, if it is one.
-pub fn as_action(text: &str) -> Option<&str> {
-    text.strip_prefix(ACTION_PREFIX).filter(|rest| !rest.trim().is_empty())
-}
 
 impl App {
     /// `/query NAME`: shows the private window with `nick`, opened if new. Nothing is sent.

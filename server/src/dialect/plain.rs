@@ -15,9 +15,11 @@ use bytes::BytesMut;
 use encoding_rs::GBK;
 use protocol::command::search::{self, OlderMatches};
 use protocol::command::{self, Command, CommandError, HELP};
+use protocol::private_action::as_action;
 use protocol::{
     ByeCode, ClientMsg, ErrorCode, Label, Line, MessageKind, NameError, Nick, PROTOCOL_VERSION,
-    Password, PresenceEvent, RequestError, RoomName, ServerMsg, TextError, describe, sanitize,
+    Password, PresenceEvent, RequestError, RoomName, ServerMsg, Text, TextError, describe,
+    sanitize,
 };
 
 use super::{Dialect, View};
@@ -194,10 +196,7 @@ impl Plain {
                 self.asked.render(room, messages, *beginning)
             }
             ServerMsg::Private { from, to, text, account, offline, .. } if Some(from) == me => {
-                let mut lines = message_lines(
-                    &format!("[private to {to}] {}: ", author(from, *account)),
-                    text.as_str(),
-                );
+                let mut lines = private_lines(&format!("[private to {to}]"), from, *account, text);
                 if *offline {
                     lines.push(format!(
                         "* {to} is away: it is kept and delivered when they log in."
@@ -211,10 +210,7 @@ impl Plain {
                 } else {
                     String::new()
                 };
-                message_lines(
-                    &format!("[private{away}] {}: ", author(from, *account)),
-                    text.as_str(),
-                )
+                private_lines(&format!("[private{away}]"), from, *account, text)
             }
             // "You are now known as ..." already said it, once rather than once per room.
             ServerMsg::Presence { event: PresenceEvent::Renamed { to }, .. } if Some(to) == me => {
@@ -366,6 +362,16 @@ fn message_lines(prefix: &str, text: &str) -> Vec<String> {
         lines.push(format!("{prefix}[... {} more lines]", total - MAX_PLAIN_LINES_PER_MESSAGE));
     }
     lines
+}
+
+/// The lines of a private message after `label`: `[private] Tracy: hi`, or, for an action
+/// (`/me` in a private chat), `[private] * Tracy waves`.
+fn private_lines(label: &str, from: &Nick, account: bool, text: &Text) -> Vec<String> {
+    let from = author(from, account);
+    match as_action(text.as_str()) {
+        Some(action) => message_lines(&format!("{label} * {from} "), action),
+        None => message_lines(&format!("{label} {from}: "), text.as_str()),
+    }
 }
 
 /// A message's author: a logged-in account's nick is marked, so it is never confused with a
