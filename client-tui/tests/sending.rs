@@ -169,14 +169,34 @@ fn close_and_clear() {
     );
 }
 
-/// Lines typed while offline are shown as queued (grey, as notes are), stay in order, and go
-/// after the rejoin once welcomed back, one after the other's echo.
-#[test]
-fn offline_lines_are_queued_and_sent_after_the_rejoin() {
+/// Michael's own message `t` in `room`, as the server echoes it.
+fn echo(room: &RoomName, t: &str) -> ServerMsg {
+    ServerMsg::Message {
+        id: Uuid::now_v7(),
+        room: room.clone(),
+        seq: common::next_seq(),
+        from: nick("Michael"),
+        account: false,
+        kind: MessageKind::Say,
+        text: text(t),
+        ts: 0,
+    }
+}
+
+/// Michael in #rust, looking at it, when the connection is lost.
+fn offline_in_rust() -> App {
     let mut app = app(80, 24);
     joined(&mut app, "rust", "Michael");
     app.windows.switch_to(2);
     app.update(Event::Net(NetEvent::Closed { reason: "reset".into() }));
+    app
+}
+
+/// Lines typed while offline are shown as queued (grey, as notes are), stay in order, and go
+/// after the rejoin once welcomed back, one after the other's echo.
+#[test]
+fn offline_lines_are_queued_and_sent_after_the_rejoin() {
+    let mut app = offline_in_rust();
     assert!(type_line(&mut app, "first").is_empty());
     assert!(type_line(&mut app, "/me second").is_empty());
     assert!(app.composer.input.is_empty(), "the line is taken, not left to retype");
@@ -198,18 +218,8 @@ fn offline_lines_are_queued_and_sent_after_the_rejoin() {
             Effect::Send(ClientMsg::Say { room: rust.clone(), text: text("first") }),
         ]
     );
-    let echo = ServerMsg::Message {
-        id: Uuid::now_v7(),
-        room: rust.clone(),
-        seq: common::next_seq(),
-        from: nick("Michael"),
-        account: false,
-        kind: MessageKind::Say,
-        text: text("first"),
-        ts: 0,
-    };
     assert_eq!(
-        app.update(Event::Net(NetEvent::Message(echo))),
+        app.update(Event::Net(NetEvent::Message(echo(&rust, "first")))),
         vec![Effect::Send(ClientMsg::Action { room: rust, text: text("second") })]
     );
 }
@@ -218,10 +228,7 @@ fn offline_lines_are_queued_and_sent_after_the_rejoin() {
 /// up (the connection lost again before they went) say they were not sent.
 #[test]
 fn queued_notes_leave_with_their_echo_or_say_not_sent() {
-    let mut app = app(80, 24);
-    joined(&mut app, "rust", "Michael");
-    app.windows.switch_to(2);
-    app.update(Event::Net(NetEvent::Closed { reason: "reset".into() }));
+    let mut app = offline_in_rust();
     for line in ["first", "second", "third"] {
         type_line(&mut app, line);
     }
@@ -231,17 +238,7 @@ fn queued_notes_leave_with_their_echo_or_say_not_sent() {
     }));
     app.update(Event::Net(NetEvent::Message(welcome_as("Michael", None))));
     let rust = RoomName::parse("rust").unwrap();
-    let echo = ServerMsg::Message {
-        id: Uuid::now_v7(),
-        room: rust,
-        seq: common::next_seq(),
-        from: nick("Michael"),
-        account: false,
-        kind: MessageKind::Say,
-        text: text("first"),
-        ts: 0,
-    };
-    app.update(Event::Net(NetEvent::Message(echo)));
+    app.update(Event::Net(NetEvent::Message(echo(&rust, "first"))));
     let shown = texts(&app);
     assert!(!shown.iter().any(|t| t == "queued: first"), "echoed: its note left: {shown:?}");
     assert!(shown.iter().any(|t| t == "first"), "the echo shows it: {shown:?}");
@@ -289,36 +286,33 @@ fn an_offline_command_stays_in_the_input_line() {
     assert!(texts(&app).last().unwrap().starts_with("not connected to the server"));
 }
 
-/// A paste line by line goes at the rate the welcome advertises: the burst at once (each
-/// after the echo of the one before), then one line per interval, with one progress line
-/// on the screen and no refusal.
-#[test]
-fn a_paste_is_paced_to_the_advertised_rate() {
+/// Michael in lobby on an 80-column terminal `rows` high, welcomed at `rate`, at `t0`, with
+/// `paste` going out line by line: its first line sent.
+fn pasting(rows: u16, rate: FloodRate, t0: Instant, paste: &str) -> App {
     let settings = Settings::new(nick("Michael"), "127.0.0.1:7878".into());
-    let mut app = App::new(settings, Rect::new(0, 0, 80, 24));
-    let t0 = Instant::now();
+    let mut app = App::new(settings, Rect::new(0, 0, 80, rows));
     app.update(Event::Tick(t0));
     app.update(Event::Net(NetEvent::Connected {
         server: "127.0.0.1:7878".into(),
         security: Security::Plain { loopback: true },
     }));
-    let rate = FloodRate { burst: 2, every_ms: 500 };
     app.update(Event::Net(NetEvent::Message(welcome_as("Michael", Some(rate)))));
     joined(&mut app, "lobby", "Michael");
-    app.update(Event::Paste("l1\nl2\nl3\nl4\n".into()));
+    app.update(Event::Paste(paste.into()));
     assert_eq!(key(&mut app, KeyCode::Char('l')), vec![lobby_say("l1")]);
+    app
+}
+
+/// A paste line by line goes at the rate the welcome advertises: the burst at once (each
+/// after the echo of the one before), then one line per interval, with one progress line
+/// on the screen and no refusal.
+#[test]
+fn a_paste_is_paced_to_the_advertised_rate() {
+    let t0 = Instant::now();
+    let mut app = pasting(24, FloodRate { burst: 2, every_ms: 500 }, t0, "l1\nl2\nl3\nl4\n");
     // Our own line comes back: the echo.
     let sent = |app: &mut App, t: &str| {
-        app.update(Event::Net(NetEvent::Message(ServerMsg::Message {
-            id: Uuid::now_v7(),
-            room: RoomName::lobby(),
-            seq: common::next_seq(),
-            from: nick("Michael"),
-            account: false,
-            kind: MessageKind::Say,
-            text: text(t),
-            ts: 0,
-        })))
+        app.update(Event::Net(NetEvent::Message(echo(&RoomName::lobby(), t))))
     };
     assert_eq!(sent(&mut app, "l1"), vec![lobby_say("l2")], "within the burst");
     assert!(sent(&mut app, "l2").is_empty(), "the burst is spent: l3 waits");
@@ -340,17 +334,7 @@ fn a_paste_is_paced_to_the_advertised_rate() {
 /// one in the status line instead.
 #[test]
 fn without_the_input_border_the_progress_is_in_the_status_line() {
-    let settings = Settings::new(nick("Michael"), "127.0.0.1:7878".into());
-    let mut app = App::new(settings, Rect::new(0, 0, 80, 6));
-    app.update(Event::Net(NetEvent::Connected {
-        server: "127.0.0.1:7878".into(),
-        security: Security::Plain { loopback: true },
-    }));
-    let rate = FloodRate { burst: 1, every_ms: 500 };
-    app.update(Event::Net(NetEvent::Message(welcome_as("Michael", Some(rate)))));
-    joined(&mut app, "lobby", "Michael");
-    app.update(Event::Paste("l1\nl2\nl3\n".into()));
-    assert_eq!(key(&mut app, KeyCode::Char('l')), vec![lobby_say("l1")]);
+    let app = pasting(6, FloodRate { burst: 1, every_ms: 500 }, Instant::now(), "l1\nl2\nl3\n");
     let shown = screen(&render(&app).0);
     let status = shown.lines().last().unwrap();
     assert!(status.contains("online  sending 1/3..."), "{shown}");

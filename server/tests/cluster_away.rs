@@ -7,6 +7,7 @@
 
 mod common;
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use common::redis::{Node, RedisServer, member, wait_for_members};
@@ -49,8 +50,26 @@ async fn until_away(client: &mut JsonClient, whom: &str, want: Option<&str>) {
 }
 
 /// The away messages of a node's sessions as Redis keeps them.
-async fn kept(redis: &RedisServer, node: &str) -> std::collections::HashMap<String, String> {
+async fn kept(redis: &RedisServer, node: &str) -> HashMap<String, String> {
     redis.connection().await.hgetall(format!("chat:node:{node}:away")).await.unwrap()
+}
+
+/// Waits until what Redis keeps of `node`'s away messages satisfies `want` (`what` says what that is).
+async fn until_kept(
+    redis: &RedisServer,
+    node: &str,
+    what: &str,
+    want: impl Fn(&HashMap<String, String>) -> bool,
+) {
+    let deadline = tokio::time::Instant::now() + ACROSS;
+    loop {
+        let kept = kept(redis, node).await;
+        if want(&kept) {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "not {what}: {kept:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// Tracy goes away on node b: on node a, `whois` has her message, a private message to her is
@@ -99,11 +118,7 @@ async fn a_node_started_later_reads_away_messages_and_they_go_with_the_session()
     let b = Node::start(&redis, "b").await;
     let mut tracy = member(&b, "Tracy").await;
     away(&mut tracy, Some("on a train")).await;
-    let deadline = tokio::time::Instant::now() + ACROSS;
-    while kept(&redis, "b").await.len() != 1 {
-        assert!(tokio::time::Instant::now() < deadline, "never kept in Redis");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    until_kept(&redis, "b", "kept in Redis", |kept| kept.len() == 1).await;
 
     let c = Node::start(&redis, "c").await;
     let mut anna = member(&c, "Anna").await;
@@ -111,11 +126,7 @@ async fn a_node_started_later_reads_away_messages_and_they_go_with_the_session()
     until_away(&mut anna, "Tracy", Some("on a train")).await;
 
     tracy.send(ClientMsg::Quit { reason: None }).await;
-    let deadline = tokio::time::Instant::now() + ACROSS;
-    while !kept(&redis, "b").await.is_empty() {
-        assert!(tokio::time::Instant::now() < deadline, "still kept after the session ended");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    until_kept(&redis, "b", "gone with the session", HashMap::is_empty).await;
 }
 
 /// A Redis restarted without its data gets the away messages back: the node writes them with
@@ -126,20 +137,9 @@ async fn a_redis_that_lost_its_data_gets_the_away_messages_back() {
     let b = Node::start(&redis, "b").await;
     let mut tracy = member(&b, "Tracy").await;
     away(&mut tracy, Some("back at 5")).await;
-    let deadline = tokio::time::Instant::now() + ACROSS;
-    while kept(&redis, "b").await.len() != 1 {
-        assert!(tokio::time::Instant::now() < deadline, "never kept in Redis");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    until_kept(&redis, "b", "kept in Redis", |kept| kept.len() == 1).await;
 
     redis.restart_empty();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let kept = kept(&redis, "b").await;
-        if kept.values().any(|text| text == "back at 5") {
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "not written back: {kept:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let back = |kept: &HashMap<String, String>| kept.values().any(|text| text == "back at 5");
+    until_kept(&redis, "b", "written back", back).await;
 }

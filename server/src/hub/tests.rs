@@ -358,6 +358,22 @@ impl Hub {
     }
 }
 
+/// The nicks of `nicks` that a members page marks away.
+fn away_on_page(hub: &Hub, nicks: &[&Nick]) -> Vec<String> {
+    let nicks = nicks.iter().map(|n| (*n).clone()).collect();
+    let mut page = ServerMsg::Members {
+        room: RoomName::lobby(),
+        nicks,
+        roles: BTreeMap::new(),
+        after: None,
+        more: false,
+        away: BTreeMap::new(),
+    };
+    hub.mark_away(&mut page);
+    let ServerMsg::Members { away, .. } = page else { unreachable!() };
+    away.into_keys().map(|n| n.as_str().to_owned()).collect()
+}
+
 /// A members page marks who is away here, and stops once they are back or gone: the count of
 /// away users that lets a page skip the look-ups follows marks, returns, renames and ends.
 #[test]
@@ -365,20 +381,6 @@ fn members_pages_mark_away_users_while_they_are_away() {
     let hub = Hub::new(100, 100);
     let (m, _m_rx) = register(&hub, "Michael");
     let (t, _t_rx) = register(&hub, "Tracy");
-    let away_on_page = |hub: &Hub, nicks: &[&Nick]| {
-        let nicks = nicks.iter().map(|n| (*n).clone()).collect();
-        let mut page = ServerMsg::Members {
-            room: RoomName::lobby(),
-            nicks,
-            roles: BTreeMap::new(),
-            after: None,
-            more: false,
-            away: BTreeMap::new(),
-        };
-        hub.mark_away(&mut page);
-        let ServerMsg::Members { away, .. } = page else { unreachable!() };
-        away.into_keys().map(|n| n.as_str().to_owned()).collect::<Vec<_>>()
-    };
     let text = protocol::Label::truncate("lunch");
     assert!(away_on_page(&hub, &[&m, &t]).is_empty());
     hub.set_away(&t, sid(&t), Some(text.clone()));
@@ -421,17 +423,7 @@ fn another_nodes_away_sessions_are_marked_and_counted() {
     let reply = hub.away_reply(&m, &tracy);
     assert!(matches!(reply, Some(ServerMsg::Away { .. })), "{reply:?}");
     assert!(hub.away_reply(&m, &tracy).is_none(), "once per sender per away period");
-    let mut page = ServerMsg::Members {
-        room: RoomName::lobby(),
-        nicks: vec![anna.clone(), m.clone(), tracy.clone()],
-        roles: BTreeMap::new(),
-        after: None,
-        more: false,
-        away: BTreeMap::new(),
-    };
-    hub.mark_away(&mut page);
-    let ServerMsg::Members { away, .. } = page else { unreachable!() };
-    assert_eq!(away.into_keys().collect::<Vec<_>>(), std::slice::from_ref(&tracy));
+    assert_eq!(away_on_page(&hub, &[&anna, &m, &tracy]), ["Tracy"]);
 
     hub.on_away(t_sid, &tracy, None);
     assert_eq!(count(&hub), 0, "back");
