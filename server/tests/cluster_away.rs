@@ -143,3 +143,38 @@ async fn a_redis_that_lost_its_data_gets_the_away_messages_back() {
     let back = |kept: &HashMap<String, String>| kept.values().any(|text| text == "back at 5");
     until_kept(&redis, "b", "written back", back).await;
 }
+
+/// A session taken over by its resume token (the old connection still open, on the same node
+/// or another) takes its away message out of Redis with it: reconnecting while away leaves no
+/// field behind, and the new session, away again, is the only one kept.
+#[tokio::test]
+async fn a_session_taken_over_leaves_no_away_message_behind() {
+    let redis = RedisServer::start();
+    let (a, b) = tokio::join!(Node::start(&redis, "a"), Node::start(&redis, "b"));
+    let mut old = JsonClient::connect(b.json).await;
+    let ServerMsg::Welcome { resume: Some(token), .. } = old.hello("Tracy").await else {
+        panic!("no resume token")
+    };
+    away(&mut old, Some("commuting")).await;
+    until_kept(&redis, "b", "kept in Redis", |kept| kept.len() == 1).await;
+
+    let mut back = JsonClient::connect(b.json).await;
+    let ServerMsg::Welcome { resume: Some(token), .. } =
+        back.hello_resuming("Tracy", Some(token)).await
+    else {
+        panic!("not taken over on the same node")
+    };
+    until_kept(&redis, "b", "gone with the old session", HashMap::is_empty).await;
+    away(&mut back, Some("still commuting")).await;
+    until_kept(&redis, "b", "the new session's", |kept| {
+        kept.len() == 1 && kept.values().all(|text| text == "still commuting")
+    })
+    .await;
+
+    let mut again = JsonClient::connect(a.json).await;
+    match again.hello_resuming("Tracy", Some(token)).await {
+        ServerMsg::Welcome { .. } => {}
+        other => panic!("not taken over from another node: {other:?}"),
+    }
+    until_kept(&redis, "b", "gone with the session node a took over", HashMap::is_empty).await;
+}

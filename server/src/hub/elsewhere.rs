@@ -26,6 +26,12 @@ pub trait Elsewhere: Send + Sync {
     fn renamed(&self, session: Uuid, nick: &Nick, to: &Nick);
     /// A session here went away with `text`, or came back (`None`).
     fn away(&self, session: Uuid, nick: &Nick, text: Option<&Label>);
+    /// A session here that was away is gone: its away message leaves what the nodes share
+    /// (they forget it with the session, so nobody is told).
+    fn away_gone(&self, session: Uuid);
+    /// This node's away messages, whole, in place of what the nodes share of them (which may
+    /// have been lost).
+    fn away_all(&self, away: Vec<(Uuid, Label)>);
     /// Frees `nick`, or keeps it for `resume` for `keep`, if it is still `session`'s.
     /// `true`: decided there, for every node; `false`: the hub keeps its reservations itself.
     fn release(&self, nick: &Nick, session: Uuid, resume: ResumeHash, keep: Duration) -> bool;
@@ -43,6 +49,8 @@ impl Elsewhere for Alone {
     fn online(&self, _: Uuid, _: &Nick) {}
     fn renamed(&self, _: Uuid, _: &Nick, _: &Nick) {}
     fn away(&self, _: Uuid, _: &Nick, _: Option<&Label>) {}
+    fn away_gone(&self, _: Uuid) {}
+    fn away_all(&self, _: Vec<(Uuid, Label)>) {}
     fn release(&self, _: &Nick, _: Uuid, _: ResumeHash, _: Duration) -> bool {
         false
     }
@@ -155,8 +163,10 @@ impl Hub {
         }
     }
 
-    /// A session of another node went away with `text`, or came back (`None`).
+    /// A session of another node went away with `text`, or came back (`None`). The text is
+    /// held to the rules a local one is ([`super::away_text`]): it came through Redis.
     pub fn on_away(&self, session: Uuid, nick: &Nick, text: Option<Label>) {
+        let text = super::away_text(text.as_ref());
         let mut state = self.state();
         if let Some(user) = state.remote.get_mut(&nick.key()).filter(|r| r.session == session) {
             let was = user.away.is_some();
@@ -173,7 +183,9 @@ impl Hub {
             && let Some(mut user) = state.remote.remove(&key)
         {
             user.nick = to.clone();
-            state.remote.insert(to.key(), user);
+            if let Some(replaced) = state.remote.insert(to.key(), user) {
+                self.remote_gone(&replaced);
+            }
         }
     }
 
@@ -247,14 +259,13 @@ impl Hub {
         LocalView { users, members }
     }
 
-    /// This node's sessions that are away, with their away messages.
-    pub fn away_here(&self) -> Vec<(Uuid, Label)> {
+    /// Shares this node's away messages again, whole (what the nodes share may have been
+    /// lost): under the lock, so a change made after this look is shared after it.
+    pub fn share_away(&self) {
         let state = self.state();
-        state
-            .users
-            .values()
-            .filter_map(|u| Some((u.session, u.away.as_ref()?.text().clone())))
-            .collect()
+        let away =
+            state.users.values().filter_map(|u| Some((u.session, u.away.as_ref()?.text().clone())));
+        self.elsewhere.away_all(away.collect());
     }
 
     /// Replaces what this hub knows of the other nodes: their sessions (nick, session, node,
@@ -270,12 +281,21 @@ impl Hub {
         for gone in state.remote.values() {
             self.remote_gone(gone);
         }
+        let mut before = std::mem::take(&mut state.remote);
         state.remote = users
             .into_iter()
             .filter(|(nick, ..)| !state.users.contains_key(&nick.key()))
             .map(|(nick, session, node, away)| {
-                let away = away.map(Away::new);
-                (nick.key(), RemoteUser { nick, session, node: node.into(), away })
+                let key = nick.key();
+                let away = super::away_text(away.as_ref());
+                // The same away period as before the reload keeps whom it was told to.
+                let kept =
+                    before.remove(&key).filter(|r| r.session == session).and_then(|r| r.away);
+                let away = match (away, kept) {
+                    (Some(text), Some(kept)) if *kept.text() == text => Some(kept),
+                    (away, _) => away.map(Away::new),
+                };
+                (key, RemoteUser { nick, session, node: node.into(), away })
             })
             .collect();
         for user in state.remote.values() {
@@ -351,6 +371,8 @@ mod tests {
         fn online(&self, _: Uuid, _: &Nick) {}
         fn renamed(&self, _: Uuid, _: &Nick, _: &Nick) {}
         fn away(&self, _: Uuid, _: &Nick, _: Option<&Label>) {}
+        fn away_gone(&self, _: Uuid) {}
+        fn away_all(&self, _: Vec<(Uuid, Label)>) {}
         fn release(&self, _: &Nick, _: Uuid, _: ResumeHash, _: Duration) -> bool {
             true
         }

@@ -78,8 +78,9 @@ pub struct Hub {
     /// Every session, registered or not, to tell of the shutdown. Its own lock: a
     /// connection's start does not wait for the state's.
     roll: roll::Roll,
-    /// How many of this node's users are away; changed under the state's lock, read without
-    /// it: while none is, a members page needs no look-up of its nicks.
+    /// How many users are away, this node's and (with several nodes) the others' it knows;
+    /// changed under the state's lock, read without it: while none is, a members page needs
+    /// no look-up of its nicks.
     away_users: std::sync::atomic::AtomicUsize,
     /// The acts applied lately, for the broker to wait on ([`Hub::act_applied`]).
     applied: applied::Applied,

@@ -67,8 +67,10 @@ impl Hub {
         if let Some(user) = state.users.get_mut(&key) {
             let was = user.away.is_some();
             // Shared under the lock, as the hub's other changes are: the other nodes hear
-            // them in the order they were made.
-            self.elsewhere.away(session, &user.nick, text.as_ref());
+            // them in the order they were made. Back when not away changes nothing to share.
+            if was || text.is_some() {
+                self.elsewhere.away(session, &user.nick, text.as_ref());
+            }
             user.away = text.map(Away::new);
             self.away_changed(was, user.away.is_some());
         }
@@ -85,8 +87,12 @@ impl Hub {
     }
 
     /// A user leaves this node's users (it ended, or was taken over or replaced): if it was
-    /// away, one away user fewer. Called under the state's lock, as `set_away` is.
+    /// away, one away user fewer, and its away message leaves what the nodes share. Called
+    /// under the state's lock, as `set_away` is.
     pub(super) fn user_gone(&self, user: &super::User) {
+        if user.away.is_some() {
+            self.elsewhere.away_gone(user.session);
+        }
         self.away_changed(user.away.is_some(), false);
     }
 

@@ -436,6 +436,30 @@ fn another_nodes_away_sessions_are_marked_and_counted() {
     assert_eq!(count(&hub), 0, "replaced by a session of another node");
     hub.load_remote(vec![(tracy.clone(), t_sid, "b".to_owned(), Some(text.clone()))], vec![]);
     assert_eq!(count(&hub), 1, "reloaded");
+    assert!(hub.away_reply(&m, &tracy).is_some());
+    let reload = |text: &protocol::Label| {
+        let tracy = (tracy.clone(), t_sid, "b".to_owned(), Some(text.clone()));
+        hub.load_remote(vec![tracy], vec![]);
+    };
+    reload(&text);
+    assert!(hub.away_reply(&m, &tracy).is_none(), "a reload keeps the away period's told");
+    reload(&protocol::Label::truncate("dinner"));
+    assert!(hub.away_reply(&m, &tracy).is_some(), "another message: another period");
     hub.load_remote(vec![], vec![]);
     assert_eq!(count(&hub), 0, "reloaded without it");
+
+    // A rename onto a nick whose old entry is still here (its departure not heard yet).
+    let t2 = Uuid::now_v7();
+    hub.on_online("b", a_sid, &anna);
+    hub.on_away(a_sid, &anna, Some(text.clone()));
+    hub.on_online("b", t2, &tracy);
+    hub.on_renamed(t2, &tracy, &anna);
+    assert_eq!(count(&hub), 0, "the entry renamed over is gone, and counted out");
+
+    // Text from another node is held to the local rules: one line, never empty.
+    hub.on_away(t2, &anna, Some(protocol::Label::truncate("on\na train")));
+    let Some(ServerMsg::Whois { away, .. }) = hub.whois(&anna, &m, sid(&m)) else { panic!() };
+    assert_eq!(away.map(|a| a.as_str().to_owned()).as_deref(), Some("on a train"));
+    hub.on_away(t2, &anna, Some(protocol::Label::truncate("  ")));
+    assert_eq!(count(&hub), 0, "blank is back");
 }

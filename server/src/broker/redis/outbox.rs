@@ -51,6 +51,8 @@ pub(crate) enum Outgoing {
         text: Option<Label>,
         payload: Option<String>,
     },
+    /// The node's away messages, whole, in place of its hash.
+    AwayAll(Vec<(Uuid, Label)>),
     Stop,
 }
 
@@ -143,10 +145,15 @@ impl Elsewhere for Relay {
         });
         let note = Note::Offline { session, nick: nick.clone() };
         self.send(Outgoing::Publish { channel: keys::EVENTS.to_owned(), payload: note.encode() });
-        // Its away message, if it had one, leaves its node's hash; the others forget it with
-        // the session.
-        self.send(Outgoing::Away { session, text: None, payload: None });
         true
+    }
+
+    fn away_gone(&self, session: Uuid) {
+        self.send(Outgoing::Away { session, text: None, payload: None });
+    }
+
+    fn away_all(&self, away: Vec<(Uuid, Label)>) {
+        self.send(Outgoing::AwayAll(away));
     }
 
     /// Sends a private message to a session of `node`; `false` if it could not be queued.

@@ -140,6 +140,7 @@ async fn write(cluster: &Cluster, hub: &Hub, batch: &mut Vec<Outgoing>) {
             Outgoing::Publish { .. }
             | Outgoing::Release { .. }
             | Outgoing::Away { .. }
+            | Outgoing::AwayAll(_)
             | Outgoing::Stop => {
                 if let Err(reason) = result {
                     debug!(%reason, "not written to Redis");
@@ -274,6 +275,14 @@ fn command(cluster: &Cluster, outgoing: &Outgoing) -> redis::Cmd {
                 .arg(text.as_ref().map_or("", Label::as_str))
                 .arg(keys::EVENTS)
                 .arg(payload.as_deref().unwrap_or(""));
+            cmd
+        }
+        Outgoing::AwayAll(away) => {
+            let mut cmd = redis::cmd("EVAL");
+            cmd.arg(scripts::AWAY_ALL).arg(1).arg(keys::node_away(&cluster.node));
+            for (session, text) in away {
+                cmd.arg(session.to_string()).arg(text.as_str());
+            }
             cmd
         }
         Outgoing::Stop => redis::cmd("PING"),

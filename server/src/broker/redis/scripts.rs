@@ -248,6 +248,17 @@ if ARGV[4] ~= '' then redis.call('PUBLISH', ARGV[3], ARGV[4]) end
 return 1
 ";
 
+/// A node's away messages, whole: its hash made again from them.
+///
+/// KEYS: the node's away hash. ARGV: session and away message pairs.
+pub const AWAY_ALL: &str = r"
+redis.call('DEL', KEYS[1])
+for i = 1, #ARGV, 2 do
+  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+end
+return 1
+";
+
 /// Frees the nicks of a dead node that are still its own.
 ///
 /// KEYS: the node's nick set. ARGV: the node id. Returns how many were freed.

@@ -67,7 +67,8 @@ pub(super) async fn away_of(
     Ok(entries
         .into_iter()
         .filter_map(|(session, text)| {
-            Some((Uuid::parse_str(&session).ok()?, Label::parse(&text).ok()?))
+            let text = crate::hub::away_text(Some(&Label::parse(&text).ok()?))?;
+            Some((Uuid::parse_str(&session).ok()?, text))
         })
         .collect())
 }

@@ -341,16 +341,9 @@ pub(super) async fn reconcile(cluster: &Cluster, hub: &Hub) -> RedisResult<()> {
             .await?;
     }
 
-    // Away messages: this node's hash is made again from what its sessions have after the
-    // old one is gone. A change made after that look is written by the publisher after it.
-    let _: () = conn.del(keys::node_away(&me)).await?;
-    let mut pipe = redis::pipe();
-    for (session, text) in hub.away_here() {
-        pipe.hset(keys::node_away(&me), session.to_string(), text.as_str()).ignore();
-    }
-    if !pipe.is_empty() {
-        let _: () = pipe.query_async(&mut conn).await?;
-    }
+    // Away messages: this node's hash is made again, through the outbox, in order with the
+    // changes its sessions make meanwhile.
+    hub.share_away();
 
     // What Redis says this node holds that it does not.
     let held: Vec<String> = conn.smembers(keys::node_nicks(&me)).await?;
