@@ -244,10 +244,14 @@ impl LineQueue {
         (None, None)
     }
 
-    /// The `queued:` notes of the lines not yet echoed, the one on its way included.
-    pub fn notes(&self) -> impl Iterator<Item = u64> + '_ {
-        let in_flight = self.in_flight.iter().map(|(line, _)| line);
-        in_flight.chain(&self.waiting).filter_map(|line| line.note)
+    /// The `queued:` note of the line on its way (sent, its echo not in yet), if it has one.
+    pub fn in_flight_note(&self) -> Option<u64> {
+        self.in_flight.as_ref().and_then(|(line, _)| line.note)
+    }
+
+    /// The `queued:` notes of the lines waiting, not sent yet.
+    pub fn waiting_notes(&self) -> impl Iterator<Item = u64> + '_ {
+        self.waiting.iter().filter_map(|line| line.note)
     }
 
     /// The server refused something at `now`. Flood control's "slow down" has the line on its

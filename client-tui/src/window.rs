@@ -227,14 +227,28 @@ impl Window {
     }
 
     /// The `queued:` note of line `note`: changed by `change`, or taken out when it gives
-    /// `None`.
-    pub fn queued_note(&mut self, note: u64, change: impl FnOnce(Entry) -> Option<Entry>) {
+    /// `None`. A window scrolled up keeps showing the same rows (`width`: the message pane's).
+    pub fn queued_note(
+        &mut self,
+        note: u64,
+        width: usize,
+        change: impl FnOnce(Entry) -> Option<Entry>,
+    ) {
         let Some(at) = self.entries.iter().rposition(|e| e.queued == Some(note)) else { return };
+        // Rows below the note: looked at only in a window scrolled up.
+        let below = || self.entries.iter().skip(at + 1).map(|e| e.height(width)).sum::<usize>();
+        let under_the_view = self.scroll > 0 && below() < self.scroll;
         let Some(entry) = self.entries.remove(at) else { return };
-        if let Some(changed) = change(entry) {
+        let was = entry.height(width);
+        let now = change(entry).map_or(0, |changed| {
+            let rows = changed.height(width);
             self.entries.insert(at, changed);
+            rows
+        });
+        if under_the_view {
+            self.scroll = (self.scroll + now).saturating_sub(was);
         }
-        // What follows may have moved up: the rows are counted again when next needed.
+        // What follows may have moved: the rows are counted again when next needed.
         *self.rows.get_mut() = None;
     }
 

@@ -199,6 +199,8 @@ fn search_alone_shows_older_matches() {
     assert_eq!(effects, [Effect::Send(want)]);
 
     net(&mut app, found(vec![stored(7, "Tracy", "map three")], false));
+    let shown = screen(&render(&app).0);
+    assert!(shown.contains("1 match of \"map\" in #lobby"), "where the answer went: {shown}");
     let effects = type_line(&mut app, "/search");
     assert!(effects.is_empty(), "nothing older to ask for: {effects:?}");
     let shown = screen(&render(&app).0);

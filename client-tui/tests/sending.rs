@@ -18,7 +18,8 @@ use chat_tui::window::Target;
 use common::{app, joined, net, nick, render, row_in, say_in, screen};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use protocol::{
-    ClientMsg, ErrorCode, FloodRate, Label, MessageKind, RoomInfo, RoomName, ServerMsg, Text,
+    ClientMsg, ErrorCode, FloodRate, Label, MessageKind, RequestError, RoomInfo, RoomName,
+    ServerMsg, Text,
 };
 use ratatui::layout::Rect;
 use uuid::Uuid;
@@ -224,38 +225,51 @@ fn offline_lines_are_queued_and_sent_after_the_rejoin() {
     );
 }
 
-/// A queued line's grey note leaves once its echo shows the line; the notes of lines given
-/// up (the connection lost again before they went) say they were not sent.
+/// A queued line's grey note leaves once its echo shows the line, and an answer to another
+/// request (a rejoin refused) does not stop the rest; when the connection goes again first,
+/// the line on its way is "sent, not confirmed" (it may be stored) and those waiting "not
+/// sent". A window scrolled up keeps showing the same rows meanwhile.
 #[test]
 fn queued_notes_leave_with_their_echo_or_say_not_sent() {
-    let mut app = offline_in_rust();
+    let mut app = app(80, 24);
+    joined(&mut app, "rust", "Michael");
+    app.windows.switch_to(2);
+    for i in 0..30 {
+        say_in(&mut app, "rust", "Tracy", &format!("t{i}"));
+    }
+    app.update(Event::Net(NetEvent::Closed { reason: "reset".into() }));
     for line in ["first", "second", "third"] {
         type_line(&mut app, line);
     }
+    // Scrolled up past the notes: they are below the rows shown.
+    app.windows.current_window_mut().unwrap().scroll = 5;
+    let top = |app: &App| screen(&render(app).0).lines().nth(1).unwrap().to_owned();
     app.update(Event::Net(NetEvent::Connected {
         server: "127.0.0.1:7878".into(),
         security: Security::Plain { loopback: true },
     }));
     app.update(Event::Net(NetEvent::Message(welcome_as("Michael", None))));
+    let refused = RequestError::new(ErrorCode::Banned, "you are banned from #lobby");
+    app.update(Event::Net(NetEvent::Message(refused.for_request("join").to_msg())));
     let rust = RoomName::parse("rust").unwrap();
-    app.update(Event::Net(NetEvent::Message(echo(&rust, "first"))));
+    let shown_before = top(&app);
+    let effects = app.update(Event::Net(NetEvent::Message(echo(&rust, "first"))));
+    assert_eq!(effects, [Effect::Send(ClientMsg::Say { room: rust, text: text("second") })]);
     let shown = texts(&app);
     assert!(!shown.iter().any(|t| t == "queued: first"), "echoed: its note left: {shown:?}");
-    assert!(shown.iter().any(|t| t == "first"), "the echo shows it: {shown:?}");
     assert!(shown.iter().any(|t| t == "queued: second"), "{shown:?}");
+    assert_eq!(top(&app), shown_before, "the view scrolled up did not move");
 
     app.update(Event::Net(NetEvent::Closed { reason: "reset".into() }));
     let window = app.windows.current_window().unwrap();
     let given_up: Vec<_> = window
         .entries()
         .iter()
-        .filter(|e| e.text.starts_with("not sent: "))
+        .filter(|e| e.text.ends_with(": second") || e.text.ends_with(": third"))
         .map(|e| (e.kind, e.text.as_str()))
         .collect();
-    assert_eq!(
-        given_up,
-        [(EntryKind::Error, "not sent: second"), (EntryKind::Error, "not sent: third")]
-    );
+    let unconfirmed = "sent, not confirmed (see the room after the rejoin): second";
+    assert_eq!(given_up, [(EntryKind::Error, unconfirmed), (EntryKind::Error, "not sent: third")]);
     assert!(!texts(&app).iter().any(|t| t.starts_with("queued: ")), "{:?}", texts(&app));
 }
 
@@ -328,6 +342,19 @@ fn a_paste_is_paced_to_the_advertised_rate() {
     assert!(sent(&mut app, "l4").is_empty());
     assert_eq!(app.next_deadline(), None, "all sent");
     assert!(!screen(&render(&app).0).contains("sending"));
+}
+
+/// A paste sent as one message while a paste goes out line by line waits behind it: its echo
+/// is not taken for the line on its way, and it goes in its turn.
+#[test]
+fn a_paste_as_one_waits_behind_lines_going_out() {
+    let mut app = pasting(24, FloodRate { burst: 10, every_ms: 100 }, Instant::now(), "l1\nl2\n");
+    app.update(Event::Paste("x\ny\n".into()));
+    assert!(key(&mut app, KeyCode::Char('o')).is_empty(), "behind l2");
+    let lobby = RoomName::lobby();
+    let sent = |app: &mut App, t: &str| app.update(Event::Net(NetEvent::Message(echo(&lobby, t))));
+    assert_eq!(sent(&mut app, "l1"), vec![lobby_say("l2")]);
+    assert_eq!(sent(&mut app, "l2"), vec![lobby_say("x\ny")]);
 }
 
 /// A terminal too short for the input's border shows the progress of lines going out one by

@@ -8,6 +8,7 @@ mod common;
 
 use chat_server::HistoryConfig;
 use chat_server::broker::Location;
+use chat_server::limits::SEARCH_SCAN;
 use common::redis::{Node, RedisServer, member};
 use common::{JsonClient, PlainClient, start_server_with_history};
 use protocol::{ClientMsg, ErrorCode, Label, RoomName, ServerMsg, Stored, Text};
@@ -234,4 +235,41 @@ async fn redis_search_scans_the_stream() {
     assert_eq!((texts(&hits), more), (vec!["a roadMAP"], true));
     a.stop().await;
     b.stop().await;
+}
+
+/// On Redis a search looks at [`SEARCH_SCAN`] messages: a page that stops there with older
+/// messages left says older matches may exist, and the next page, from its oldest match, goes
+/// on past them.
+#[tokio::test]
+async fn redis_search_goes_on_past_what_one_page_looks_at() {
+    let redis = RedisServer::start();
+    let a = Node::start(&redis, "a").await;
+    let mut michael = member(&a, "Michael").await;
+    say_all(&mut michael, &["the old map", "the newer map"]).await;
+    // What the stream keeps of one message, written again as filler: one look from the newest
+    // map reads no further than the filler.
+    let mut conn = redis.connection().await;
+    let log = "chat:{lobby}:log";
+    let entries: Vec<(String, Vec<(String, String)>)> =
+        redis::cmd("XRANGE").arg(log).arg("-").arg("+").query_async(&mut conn).await.unwrap();
+    let record = entries[1].1[0].1.replace("the newer map", "filler");
+    let mut pipe = redis::pipe();
+    for seq in 3..SEARCH_SCAN as u64 + 2 {
+        pipe.cmd("XADD").arg(log).arg(format!("{seq}-0")).arg("m").arg(&record).ignore();
+    }
+    let () = pipe.query_async(&mut conn).await.unwrap();
+    say_all(&mut michael, &["the newest map"]).await;
+
+    michael.send(search("lobby", "map", None, 20)).await;
+    let (hits, more) = found(&mut michael).await;
+    assert_eq!((texts(&hits), more), (vec!["the newest map"], true), "stopped at the cap");
+    // From it: the filler and the newer map fill the next look, and the one after finds the
+    // old map at the stream's start.
+    michael.send(search("lobby", "map", Some(hits[0].seq), 20)).await;
+    let (hits, more) = found(&mut michael).await;
+    assert_eq!((texts(&hits), more), (vec!["the newer map"], true));
+    michael.send(search("lobby", "map", Some(hits[0].seq), 20)).await;
+    let (hits, more) = found(&mut michael).await;
+    assert_eq!((texts(&hits), more), (vec!["the old map"], false), "the stream's start");
+    a.stop().await;
 }

@@ -165,7 +165,7 @@ impl App {
                     // A typed /msg refused: no echo will come for where it was typed.
                     self.composer.unsent.msg_answered(None);
                 }
-                self.paste_refused(code, retry_after_ms);
+                self.paste_refused(request.as_deref(), code, retry_after_ms);
                 self.account_refused(request.as_deref());
                 if request.as_deref() == Some("who") {
                     let (retrying, effects) = self.member_page_refused(code, retry_after_ms);

@@ -10,7 +10,7 @@ use super::App;
 use crate::entry::{Entry, EntryKind};
 use crate::event::Effect;
 use crate::link::Connection;
-use crate::paste::{Destination, LineQueue, Pace, PasteChoice};
+use crate::paste::{Destination, Line, LineQueue, Pace, PasteChoice};
 
 impl App {
     /// A key while a paste waits for a choice.
@@ -61,6 +61,11 @@ impl App {
             return Vec::new();
         }
         let Some(to) = self.paste_destination() else { return Vec::new() };
+        if let Some(queue) = self.composer.sending.as_mut() {
+            // Behind the lines still going out, or its echo would be taken for theirs.
+            queue.push(Line { to, action: false, text, note: None });
+            return self.send_next_line();
+        }
         vec![Effect::Send(to.request(text))]
     }
 
@@ -100,14 +105,25 @@ impl App {
     /// [`crate::window::Window::queued_note`]).
     fn change_queued_note(&mut self, note: u64, change: impl FnOnce(Entry) -> Option<Entry>) {
         let held = (0..self.windows.len()).find(|&i| self.windows[i].holds_queued(note));
+        let width = self.message_width();
         if let Some(index) = held {
-            self.windows[index].queued_note(note, change);
+            self.windows[index].queued_note(note, width, change);
         }
     }
 
-    /// An error from the server while lines are on their way: flood control's "slow down"
-    /// retries the line; anything else stops the rest. (The error is shown either way.)
-    pub(crate) fn paste_refused(&mut self, code: ErrorCode, retry_after_ms: Option<u64>) {
+    /// An error from the server while lines are on their way, answering `request`: for the
+    /// line on its way (a message, or an error that names no request), flood control's "slow
+    /// down" retries the line and anything else stops the rest; an answer to another request
+    /// (a rejoin, a `/whois`) leaves them going. (The error is shown either way.)
+    pub(crate) fn paste_refused(
+        &mut self,
+        request: Option<&str>,
+        code: ErrorCode,
+        retry_after_ms: Option<u64>,
+    ) {
+        if request.is_some_and(|r| !matches!(r, "say" | "action" | "msg")) {
+            return;
+        }
         let now = self.now;
         if self.composer.sending.as_mut().is_some_and(|q| q.refused(code, retry_after_ms, now)) {
             self.stop_paste("the server refused a line");
@@ -119,13 +135,25 @@ impl App {
         if let Some(queue) = self.composer.sending.take() {
             let left = queue.left();
             self.note(EntryKind::Error, &format!("{why}: {left} pasted lines not sent"));
-            for note in queue.notes() {
-                self.change_queued_note(note, |entry| {
-                    let text = entry.text.replacen("queued: ", "not sent: ", 1);
-                    Some(Entry { kind: EntryKind::Error, text, queued: None, ..entry })
-                });
+            // The line on its way may have been stored, its echo lost: the room's backlog says.
+            if let Some(note) = queue.in_flight_note() {
+                self.mark_queued_note(
+                    note,
+                    "sent, not confirmed (see the room after the rejoin): ",
+                );
+            }
+            for note in queue.waiting_notes() {
+                self.mark_queued_note(note, "not sent: ");
             }
         }
+    }
+
+    /// The `queued:` note of line `note`, given up: red, `queued: ` replaced by `label`.
+    fn mark_queued_note(&mut self, note: u64, label: &str) {
+        self.change_queued_note(note, |entry| {
+            let text = entry.text.replacen("queued: ", label, 1);
+            Some(Entry { kind: EntryKind::Error, text, queued: None, ..entry })
+        });
     }
 
     /// Sends the next line when the pace allows, resends a refused line when flood control

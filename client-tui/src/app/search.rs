@@ -24,8 +24,17 @@ impl App {
     /// The answer to `/search`: the matches in the room's window, between markers.
     pub(crate) fn on_found(&mut self, room: RoomName, text: &Label, hits: &[Stored], more: bool) {
         self.older_matches.heard(&room, text, hits, more);
-        let index = self.windows.open(Target::Room(room));
+        let index = self.windows.open(Target::Room(room.clone()));
         let text = clean(text.as_str());
+        if index != self.windows.current {
+            // Asked from another window (`/search` alone): say where the answer went.
+            let n = match hits.len() {
+                1 => "1 match".to_owned(),
+                n => format!("{n} matches"),
+            };
+            let note = format!("{n} of \"{text}\" in #{room}, newest first");
+            self.note(EntryKind::Info, &note);
+        }
         if hits.is_empty() {
             let note =
                 Entry::note(self.time_now(), EntryKind::Info, format!("nothing holds \"{text}\""));

@@ -17,7 +17,9 @@ const SEARCH_CHUNK: usize = 500;
 
 impl Cluster {
     /// The newest `limit` messages of `room` before `before` whose text holds `text`
-    /// (ignoring case), among the newest [`SEARCH_SCAN`] stored before `before`.
+    /// (ignoring case), among the newest [`SEARCH_SCAN`] stored before `before`. `more` when
+    /// older matches may exist: the page is full, or the look stopped at [`SEARCH_SCAN`] with
+    /// older messages left and a match to go on from.
     pub async fn search(
         &self,
         room: &RoomName,
@@ -37,6 +39,8 @@ impl Cluster {
         };
         let mut conn = self.conn.clone();
         let mut read = 0;
+        // Whether the stream was read to its start.
+        let mut whole = false;
         while read < SEARCH_SCAN {
             let count = SEARCH_CHUNK.min(SEARCH_SCAN - read);
             let reply: redis::streams::StreamRangeReply = redis::cmd("XREVRANGE")
@@ -65,9 +69,13 @@ impl Cluster {
             }
             match oldest {
                 Some(seq) if got == count && seq > 1 => end = format!("({seq}-0"),
-                _ => break,
+                _ => {
+                    whole = true;
+                    break;
+                }
             }
         }
+        found.more = !whole && !found.messages.is_empty();
         Ok(found)
     }
 
