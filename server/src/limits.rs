@@ -309,6 +309,11 @@ pub const ACTS_REMEMBERED: usize = 1024;
 /// once Redis has caught up, so a slow Redis cannot grow the node's memory without bound.
 pub const OUTBOX_LIMIT: usize = 64 * 1024;
 
+/// Rooms whose members a node reads from Redis in one round trip when it reads every room's
+/// (its reconcile, another node's resync): a few hundred keeps each reply small while a
+/// chat of thousands of rooms takes a handful of round trips, not thousands.
+pub const STATE_READ_BATCH: usize = 512;
+
 /// How often a node refreshes its heartbeat key and looks for dead nodes.
 pub const HEARTBEAT: Duration = Duration::from_secs(1);
 

@@ -11,25 +11,34 @@ use tracing::warn;
 use uuid::Uuid;
 
 use super::wire::{MemberEntry, Owner, keys};
+use crate::limits::STATE_READ_BATCH;
 
 /// Every room with members, and its member entries: (field, entry). Unreadable entries are
-/// logged and left out.
+/// logged and left out. Read [`STATE_READ_BATCH`] rooms a round trip: the subscriber reads
+/// this while it hands on nothing else (another node's resync, its own reconcile), so with
+/// thousands of rooms one round trip each would hold every room's messages for a second.
 pub(super) async fn every_room(
     conn: &mut ConnectionManager,
 ) -> RedisResult<Vec<(RoomName, Vec<(String, MemberEntry)>)>> {
     let active: Vec<String> = conn.smembers(keys::ACTIVE).await?;
-    let mut rooms = Vec::with_capacity(active.len());
-    for name in active {
-        let Ok(room) = RoomName::parse(&name) else { continue };
-        let entries: HashMap<String, String> = conn.hgetall(keys::members(&room)).await?;
-        let mut members = Vec::with_capacity(entries.len());
-        for (field, value) in entries {
-            match serde_json::from_str::<MemberEntry>(&value) {
-                Ok(entry) => members.push((field, entry)),
-                Err(_) => warn!(room = %room, field = ?field, "unreadable member entry"),
-            }
+    let names: Vec<RoomName> = active.iter().filter_map(|n| RoomName::parse(n).ok()).collect();
+    let mut rooms = Vec::with_capacity(names.len());
+    for batch in names.chunks(STATE_READ_BATCH) {
+        let mut pipe = redis::pipe();
+        for room in batch {
+            pipe.hgetall(keys::members(room));
         }
-        rooms.push((room, members));
+        let read: Vec<HashMap<String, String>> = pipe.query_async(conn).await?;
+        for (room, entries) in batch.iter().zip(read) {
+            let mut members = Vec::with_capacity(entries.len());
+            for (field, value) in entries {
+                match serde_json::from_str::<MemberEntry>(&value) {
+                    Ok(entry) => members.push((field, entry)),
+                    Err(_) => warn!(room = %room, field = ?field, "unreadable member entry"),
+                }
+            }
+            rooms.push((room.clone(), members));
+        }
     }
     Ok(rooms)
 }
