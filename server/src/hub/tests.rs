@@ -463,3 +463,22 @@ fn another_nodes_away_sessions_are_marked_and_counted() {
     hub.on_away(t2, &anna, Some(protocol::Label::truncate("  ")));
     assert_eq!(count(&hub), 0, "blank is back");
 }
+
+/// A room whose members are all on other nodes holds no broadcast buffer here: the channel is
+/// made when a member of this node first joins, and a send before that reaches nobody.
+#[test]
+fn a_rooms_channel_is_made_by_its_first_member_here() {
+    let hub = Hub::new(100, 100);
+    let rust = RoomName::parse("rust").unwrap();
+    let joined = PresenceEvent::Joined;
+    hub.on_presence(false, Uuid::now_v7(), presence(&rust, &nick("Tracy"), joined));
+    assert!(!hub.state().rooms[&rust].tx.is_made(), "another node's member only");
+    assert!(!hub.deliver(&rust, presence(&rust, &nick("Tracy"), PresenceEvent::Joined)));
+
+    let (m, _rx) = register(&hub, "Michael");
+    let mut membership = hub.join(&guest(&m), sid(&m), &rust, None, false).unwrap();
+    assert!(hub.state().rooms[&rust].tx.is_made());
+    assert!(hub.deliver(&rust, presence(&rust, &nick("Tracy"), PresenceEvent::Joined)));
+    let heard = std::iter::from_fn(|| membership.rx.try_recv().ok()).count();
+    assert!(heard >= 1, "the member here hears what comes after its join");
+}

@@ -23,7 +23,8 @@ impl RoomChannel {
     /// How far behind the room's slowest member is: the events it has not read yet, and the
     /// messages that will reach it once stored.
     pub fn backlog(&self) -> usize {
-        self.tx.len() + self.shared.queued.load(Ordering::Relaxed)
+        let unread = self.shared.tx.get().map_or(0, tokio::sync::broadcast::Sender::len);
+        unread + self.shared.queued.load(Ordering::Relaxed)
     }
 
     /// Holds back a sender that just handed the room a message: at the high mark

@@ -9,7 +9,7 @@
 //! of them ([`Listener`], [`BatchRooms`]).
 
 use std::sync::atomic::{AtomicU16, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use slab::Slab;
 use tokio::sync::broadcast::error::TryRecvError;
@@ -28,12 +28,16 @@ use crate::limits::ROOM_CHANNEL_CAPACITY;
 /// up. Cheap to clone.
 #[derive(Clone)]
 pub struct RoomChannel {
-    tx: broadcast::Sender<SharedEvent>,
     shared: Arc<RoomState>,
 }
 
 #[derive(Default)]
 struct RoomState {
+    /// The broadcast channel, made when a member of this node first subscribes: its buffer is
+    /// [`ROOM_CHANNEL_CAPACITY`] slots (tens of KiB), and with several nodes the hub knows every
+    /// room of every node, most of them without a member here. Until then a send reaches
+    /// nobody, as it would with no receivers.
+    tx: OnceLock<broadcast::Sender<SharedEvent>>,
     /// Messages at the broker.
     queued: AtomicUsize,
     /// Senders held back ([`HeldBack`]).
@@ -76,7 +80,7 @@ impl Drop for Listener {
 
 impl RoomChannel {
     pub(crate) fn new() -> Self {
-        Self { tx: broadcast::channel(ROOM_CHANNEL_CAPACITY).0, shared: Arc::default() }
+        Self { shared: Arc::default() }
     }
 
     /// Sends `event` to the room's receivers, counts it, and rings the listening members'
@@ -90,8 +94,10 @@ impl RoomChannel {
     /// its end ([`BatchRooms::send`]). Ringing costs a look at every member's bell, and a
     /// member awake for the batch's first event takes the rest with it.
     fn send_unrung(&self, event: SharedEvent) {
-        // No receivers left (everyone just left) is fine.
-        let _ = self.tx.send(event);
+        // No receivers left (everyone just left), or none ever (no channel yet), is fine.
+        if let Some(tx) = self.shared.tx.get() {
+            let _ = tx.send(event);
+        }
         self.shared.sent.fetch_add(1, Ordering::Release);
     }
 
@@ -105,7 +111,7 @@ impl RoomChannel {
     /// A receiver of the events sent from now on. Subscribed under the hub's lock, before a
     /// join is announced, so the joiner sees its own join; its member then listens with it.
     pub fn subscribe(&self) -> broadcast::Receiver<SharedEvent> {
-        self.tx.subscribe()
+        self.shared.tx.get_or_init(|| broadcast::channel(ROOM_CHANNEL_CAPACITY).0).subscribe()
     }
 
     /// Rings `bell` after each event the room sends, for as long as the listener lasts; `rx`
@@ -122,7 +128,13 @@ impl RoomChannel {
 
     /// Whether anyone listens to the room on this node.
     pub fn has_receivers(&self) -> bool {
-        self.tx.receiver_count() > 0
+        self.shared.tx.get().is_some_and(|tx| tx.receiver_count() > 0)
+    }
+
+    /// Whether the broadcast channel has been made: a member of this node subscribed.
+    #[cfg(test)]
+    pub(crate) fn is_made(&self) -> bool {
+        self.shared.tx.get().is_some()
     }
 
     /// Whether `other` is this room's channel.
