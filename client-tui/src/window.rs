@@ -112,9 +112,16 @@ impl Window {
 
     /// The person leaves this window: what it holds now is read. The read marker leaves
     /// its old place; the next entry to arrive unseen gets it.
+    /// A window scrolled up shows the same rows when the person comes back (at the width it
+    /// was last drawn at).
     pub fn left(&mut self) {
         if let Some(at) = self.entries.iter().rposition(is_read_marker) {
-            self.entries.remove(at);
+            match self.rows.get_mut().as_ref().map(RowIndex::width) {
+                Some(width) => self.replace_at(at, None, width),
+                None => {
+                    self.entries.remove(at);
+                }
+            }
             // Every entry after it moves up a row: the rows are counted again when needed.
             *self.rows.get_mut() = None;
         }
@@ -235,21 +242,30 @@ impl Window {
         change: impl FnOnce(Entry) -> Option<Entry>,
     ) {
         let Some(at) = self.entries.iter().rposition(|e| e.queued == Some(note)) else { return };
-        // Rows below the note: looked at only in a window scrolled up.
+        let changed = change(self.entries[at].clone());
+        self.replace_at(at, changed, width);
+        // What follows may have moved: the rows are counted again when next needed.
+        *self.rows.get_mut() = None;
+    }
+
+    /// Entry `at` replaced by `replacement`, or taken out. An entry below the rows shown (in a
+    /// window scrolled up, `width` being the pane's) changes the scroll by the rows it gains
+    /// or loses, so the rows shown stay.
+    fn replace_at(&mut self, at: usize, replacement: Option<Entry>, width: usize) {
+        // Rows below the entry: counted only in a window scrolled up.
         let below = || self.entries.iter().skip(at + 1).map(|e| e.height(width)).sum::<usize>();
         let under_the_view = self.scroll > 0 && below() < self.scroll;
-        let Some(entry) = self.entries.remove(at) else { return };
-        let was = entry.height(width);
-        let now = change(entry).map_or(0, |changed| {
-            let rows = changed.height(width);
-            self.entries.insert(at, changed);
-            rows
-        });
+        let was = self.entries.get(at).map_or(0, |e| e.height(width));
+        let now = replacement.as_ref().map_or(0, |e| e.height(width));
+        match replacement {
+            Some(entry) => self.entries[at] = entry,
+            None => {
+                self.entries.remove(at);
+            }
+        }
         if under_the_view {
             self.scroll = (self.scroll + now).saturating_sub(was);
         }
-        // What follows may have moved: the rows are counted again when next needed.
-        *self.rows.get_mut() = None;
     }
 
     /// Shows `entry` deleted if its message's deletion came before it.
@@ -343,6 +359,30 @@ fn is_read_marker(entry: &Entry) -> bool {
 mod tests {
     use super::*;
     use crate::entry::said;
+
+    /// Leaving a window scrolled up past its read marker takes the marker out without moving
+    /// the rows shown.
+    #[test]
+    fn leaving_keeps_a_scrolled_windows_rows() {
+        let mut w = Window::new(Target::Room(RoomName::lobby()));
+        for i in 0..20 {
+            w.push(said(&format!("a{i}")), true, 80);
+        }
+        w.left();
+        for i in 0..5 {
+            w.push(said(&format!("b{i}")), false, 80);
+        }
+        // The marker and the five after it are below the rows shown.
+        w.scroll = 8;
+        let lowest_shown = |w: &Window| {
+            let (below, _) = w.entries_below(w.scroll, 80);
+            w.entries[w.entries.len() - 1 - below].text.clone()
+        };
+        let before = lowest_shown(&w);
+        w.left();
+        assert!(!w.entries.iter().any(is_read_marker));
+        assert_eq!(lowest_shown(&w), before);
+    }
 
     #[test]
     fn scrollback_is_bounded_and_scrolled_windows_stay_put() {
