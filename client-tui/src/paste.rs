@@ -244,6 +244,21 @@ impl LineQueue {
         (None, None)
     }
 
+    /// Whether a line is on its way (sent, its echo not in yet).
+    pub fn in_flight(&self) -> bool {
+        self.in_flight.is_some()
+    }
+
+    /// Whether an answer to a `request` (its type: `say`, `action`, `msg`) can be about the
+    /// line on its way.
+    pub fn answers(&self, request: &str) -> bool {
+        self.in_flight.as_ref().is_some_and(|(line, _)| match (&line.to, line.action) {
+            (Destination::Room(_), false) => request == "say",
+            (Destination::Room(_), true) => request == "action",
+            (Destination::Person(_), _) => request == "msg",
+        })
+    }
+
     /// The `queued:` note of the line on its way (sent, its echo not in yet), if it has one.
     pub fn in_flight_note(&self) -> Option<u64> {
         self.in_flight.as_ref().and_then(|(line, _)| line.note)

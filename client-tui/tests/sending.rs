@@ -273,6 +273,27 @@ fn queued_notes_leave_with_their_echo_or_say_not_sent() {
     assert!(!texts(&app).iter().any(|t| t.starts_with("queued: ")), "{:?}", texts(&app));
 }
 
+/// A queued line the server refuses was not stored: it and the lines after it say `not sent`,
+/// and the count says two.
+#[test]
+fn a_refused_queued_line_says_not_sent() {
+    let mut app = offline_in_rust();
+    type_line(&mut app, "first");
+    type_line(&mut app, "second");
+    app.update(Event::Net(NetEvent::Connected {
+        server: "127.0.0.1:7878".into(),
+        security: Security::Plain { loopback: true },
+    }));
+    app.update(Event::Net(NetEvent::Message(welcome_as("Michael", None))));
+    let refused = RequestError::new(ErrorCode::NotInRoom, "you are not in #rust");
+    app.update(Event::Net(NetEvent::Message(refused.for_request("say").to_msg())));
+    let shown = texts(&app);
+    for want in ["not sent: first", "not sent: second"] {
+        assert!(shown.iter().any(|t| t == want), "{want} in {shown:?}");
+    }
+    assert!(shown.iter().any(|t| t.ends_with(": 2 pasted lines not sent")), "{shown:?}");
+}
+
 /// The queue is bounded: past [`MAX_QUEUED`] a line is refused, says so, and stays in the
 /// input line.
 #[test]

@@ -310,9 +310,10 @@ pub const ACTS_REMEMBERED: usize = 1024;
 pub const OUTBOX_LIMIT: usize = 64 * 1024;
 
 /// Rooms whose members a node reads from Redis in one round trip when it reads every room's
-/// (its reconcile, another node's resync): a few hundred keeps each reply small while a
-/// chat of thousands of rooms takes a handful of round trips, not thousands.
-pub const STATE_READ_BATCH: usize = 512;
+/// (its reconcile, another node's resync): a chat of thousands of rooms takes tens of round
+/// trips, not thousands, while a batch of big rooms stays a reply well inside
+/// [`REDIS_TIMEOUT`] (64 rooms of 10,000 members are about 70 MB).
+pub const STATE_READ_BATCH: usize = 64;
 
 /// How often a node refreshes its heartbeat key and looks for dead nodes.
 pub const HEARTBEAT: Duration = Duration::from_secs(1);

@@ -130,18 +130,35 @@ async fn a_node_started_later_reads_away_messages_and_they_go_with_the_session()
 }
 
 /// A Redis restarted without its data gets the away messages back: the node writes them with
-/// the rest of its state.
+/// the rest of its state, and the other nodes read them again.
 #[tokio::test]
 async fn a_redis_that_lost_its_data_gets_the_away_messages_back() {
     let mut redis = RedisServer::start();
-    let b = Node::start(&redis, "b").await;
+    let (a, b) = tokio::join!(Node::start(&redis, "a"), Node::start(&redis, "b"));
+    let mut michael = member(&a, "Michael").await;
     let mut tracy = member(&b, "Tracy").await;
+    wait_for_members(&mut michael, &["Michael", "Tracy"]).await;
     away(&mut tracy, Some("back at 5")).await;
     until_kept(&redis, "b", "kept in Redis", |kept| kept.len() == 1).await;
 
     redis.restart_empty();
     let back = |kept: &HashMap<String, String>| kept.values().any(|text| text == "back at 5");
     until_kept(&redis, "b", "written back", back).await;
+    // The other node read it back too: b's resync came after b's away messages were written.
+    let deadline = tokio::time::Instant::now() + ACROSS;
+    loop {
+        michael.send(ClientMsg::Whois { nick: nick("Tracy") }).await;
+        let (answer, _) = michael
+            .recv_until(|m| matches!(m, ServerMsg::Whois { .. } | ServerMsg::Error { .. }))
+            .await;
+        if let ServerMsg::Whois { away: Some(text), .. } = &answer
+            && text.as_str() == "back at 5"
+        {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "node a's view: {answer:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// A session taken over by its resume token (the old connection still open, on the same node

@@ -87,7 +87,7 @@ impl App {
     pub(crate) fn connection_ended(&mut self) {
         let retry = self.link.lost(self.now);
         self.windows.replies.clear();
-        self.stop_paste("connection lost");
+        self.stop_paste(super::paste::Stopped::ConnectionLost);
         self.pages.clear();
         match retry {
             Retry::Asking if self.link.login.is_some() => self.log(

@@ -12,6 +12,17 @@ use crate::event::Effect;
 use crate::link::Connection;
 use crate::paste::{Destination, Line, LineQueue, Pace, PasteChoice};
 
+/// Why lines going out one by one were given up: what it says of the line on its way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stopped {
+    /// The server refused it: not stored.
+    Refused,
+    /// Its echo never came: it may be stored.
+    NoEcho,
+    /// The connection went before its echo came: it may be stored.
+    ConnectionLost,
+}
+
 impl App {
     /// A key while a paste waits for a choice.
     pub(crate) fn on_paste_key(&mut self, key: &KeyEvent) -> Vec<Effect> {
@@ -121,30 +132,35 @@ impl App {
         code: ErrorCode,
         retry_after_ms: Option<u64>,
     ) {
-        if request.is_some_and(|r| !matches!(r, "say" | "action" | "msg")) {
+        let Some(queue) = self.composer.sending.as_mut() else { return };
+        if request.is_some_and(|r| !queue.answers(r)) {
             return;
         }
-        let now = self.now;
-        if self.composer.sending.as_mut().is_some_and(|q| q.refused(code, retry_after_ms, now)) {
-            self.stop_paste("the server refused a line");
+        if queue.refused(code, retry_after_ms, self.now) {
+            self.stop_paste(Stopped::Refused);
         }
     }
 
     /// Gives up the lines not yet sent, saying why.
-    pub(crate) fn stop_paste(&mut self, why: &str) {
-        if let Some(queue) = self.composer.sending.take() {
-            let left = queue.left();
-            self.note(EntryKind::Error, &format!("{why}: {left} pasted lines not sent"));
-            // The line on its way may have been stored, its echo lost: the room's backlog says.
-            if let Some(note) = queue.in_flight_note() {
-                self.mark_queued_note(
-                    note,
-                    "sent, not confirmed (see the room after the rejoin): ",
-                );
+    pub(crate) fn stop_paste(&mut self, why: Stopped) {
+        let Some(queue) = self.composer.sending.take() else { return };
+        let (reason, on_its_way) = match why {
+            Stopped::Refused => ("the server refused a line", "not sent: "),
+            Stopped::NoEcho => ("no echo from the server", "sent, not confirmed: "),
+            Stopped::ConnectionLost => {
+                ("connection lost", "sent, not confirmed (see the room after the rejoin): ")
             }
-            for note in queue.waiting_notes() {
-                self.mark_queued_note(note, "not sent: ");
-            }
+        };
+        // The line on its way counts as not sent only when the server refused it.
+        let unconfirmed = why != Stopped::Refused && queue.in_flight();
+        let unsent = queue.left() - usize::from(unconfirmed);
+        let maybe = if unconfirmed { " (the one on its way may have been)" } else { "" };
+        self.note(EntryKind::Error, &format!("{reason}: {unsent} pasted lines not sent{maybe}"));
+        if let Some(note) = queue.in_flight_note() {
+            self.mark_queued_note(note, on_its_way);
+        }
+        for note in queue.waiting_notes() {
+            self.mark_queued_note(note, "not sent: ");
         }
     }
 
@@ -164,7 +180,7 @@ impl App {
             Pace::Wait => Vec::new(),
             Pace::Send(request) => vec![Effect::Send(request)],
             Pace::GiveUp => {
-                self.stop_paste("no echo from the server");
+                self.stop_paste(Stopped::NoEcho);
                 Vec::new()
             }
         }

@@ -41,7 +41,13 @@ pub(super) fn draw(frame: &mut Frame, app: &App, area: Rect, bordered: bool) {
     let head = |level| {
         let mut spans = head(app, level);
         if let Some(progress) = &progress {
-            spans.insert(1, Span::styled(format!(" {progress}"), Style::new().fg(Color::Yellow)));
+            // After the state and its lock or warning, which must stay in view.
+            let warned = matches!(
+                app.link.security,
+                Some(Security::Tls(_) | Security::Plain { loopback: false })
+            );
+            let at = (1 + usize::from(warned)).min(spans.len());
+            spans.insert(at, Span::styled(format!(" {progress}"), Style::new().fg(Color::Yellow)));
         }
         spans
     };

@@ -8,8 +8,9 @@ use crate::names::RoomName;
 use crate::stored::Stored;
 use crate::text::Label;
 
-/// What a front end says at the end of a page of matches when older ones exist.
-pub const OLDER_MATCHES_EXIST: &str = "older matches exist: /search alone shows them";
+/// What a front end says at the end of a page of matches when older ones may exist (on Redis
+/// a page stops after `SEARCH_SCAN` messages, and the next may find none).
+pub const OLDER_MATCHES_EXIST: &str = "older matches may exist: /search alone shows them";
 
 /// What a front end says to `/search` alone when the last search has no older matches left.
 pub const NO_OLDER_MATCHES: &str = "no older matches to show; /search TEXT finds messages";

@@ -479,6 +479,10 @@ fn a_rooms_channel_is_made_by_its_first_member_here() {
     let mut membership = hub.join(&guest(&m), sid(&m), &rust, None, false).unwrap();
     assert!(hub.state().rooms[&rust].tx.is_made());
     assert!(hub.deliver(&rust, presence(&rust, &nick("Tracy"), PresenceEvent::Joined)));
-    let heard = std::iter::from_fn(|| membership.rx.try_recv().ok()).count();
-    assert!(heard >= 1, "the member here hears what comes after its join");
+    let heard: Vec<_> = std::iter::from_fn(|| membership.rx.try_recv().ok()).collect();
+    let last = heard.last().map(|e| &e.msg);
+    assert!(
+        matches!(last, Some(ServerMsg::Presence { nick, .. }) if nick.as_str() == "Tracy"),
+        "the member here hears what comes after its join: {last:?}"
+    );
 }

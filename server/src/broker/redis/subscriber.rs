@@ -281,8 +281,13 @@ async fn share_state(
     for (room, seq) in last.iter() {
         pipe.cmd("EVAL").arg(scripts::SEQ_AT_LEAST).arg(1).arg(keys::seq(room)).arg(*seq).ignore();
     }
-    pipe.publish(keys::EVENTS, Note::Resync { node: cluster.node.to_string() }.encode()).ignore();
-    let _: () = pipe.query_async(&mut conn).await?;
+    if !pipe.is_empty() {
+        let _: () = pipe.query_async(&mut conn).await?;
+    }
+    // Through the outbox, after what reconcile queued there (the node's away messages): the
+    // others read this node's state once it is all written.
+    let resync = Note::Resync { node: cluster.node.to_string() }.encode();
+    cluster.relay().send(Outgoing::Publish { channel: keys::EVENTS.to_owned(), payload: resync });
     let rooms: Vec<(RoomName, u64)> = last.iter().map(|(r, s)| (r.clone(), *s)).collect();
     for (room, after) in rooms {
         fill(cluster, hub, last, &room, after, None).await?;
