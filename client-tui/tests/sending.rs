@@ -170,6 +170,21 @@ fn close_and_clear() {
     );
 }
 
+/// The connection (plain, on loopback) is up again.
+fn connected(app: &mut App) {
+    app.update(Event::Net(NetEvent::Connected {
+        server: "127.0.0.1:7878".into(),
+        security: Security::Plain { loopback: true },
+    }));
+}
+
+/// Connected and welcomed as Michael, with the server's flood `rate` if it says one: the
+/// effects of the welcome (the rejoins, the first queued line).
+fn back_online(app: &mut App, rate: Option<FloodRate>) -> Vec<Effect> {
+    connected(app);
+    app.update(Event::Net(NetEvent::Message(welcome_as("Michael", rate))))
+}
+
 /// Michael's own message `t` in `room`, as the server echoes it.
 fn echo(room: &RoomName, t: &str) -> ServerMsg {
     ServerMsg::Message {
@@ -206,11 +221,7 @@ fn offline_lines_are_queued_and_sent_after_the_rejoin() {
     let shown = screen(&render(&app).0);
     assert!(shown.contains("-- queued: first"), "{shown}");
     // Back: the rejoin first, then the first queued line; the second after its echo.
-    app.update(Event::Net(NetEvent::Connected {
-        server: "127.0.0.1:7878".into(),
-        security: Security::Plain { loopback: true },
-    }));
-    let effects = app.update(Event::Net(NetEvent::Message(welcome_as("Michael", None))));
+    let effects = back_online(&mut app, None);
     let rust = RoomName::parse("rust").unwrap();
     assert_eq!(
         effects,
@@ -244,11 +255,7 @@ fn queued_notes_leave_with_their_echo_or_say_not_sent() {
     // Scrolled up past the notes: they are below the rows shown.
     app.windows.current_window_mut().unwrap().scroll = 5;
     let top = |app: &App| screen(&render(app).0).lines().nth(1).unwrap().to_owned();
-    app.update(Event::Net(NetEvent::Connected {
-        server: "127.0.0.1:7878".into(),
-        security: Security::Plain { loopback: true },
-    }));
-    app.update(Event::Net(NetEvent::Message(welcome_as("Michael", None))));
+    back_online(&mut app, None);
     let refused = RequestError::new(ErrorCode::Banned, "you are banned from #lobby");
     app.update(Event::Net(NetEvent::Message(refused.for_request("join").to_msg())));
     let rust = RoomName::parse("rust").unwrap();
@@ -280,11 +287,7 @@ fn a_refused_queued_line_says_not_sent() {
     let mut app = offline_in_rust();
     type_line(&mut app, "first");
     type_line(&mut app, "second");
-    app.update(Event::Net(NetEvent::Connected {
-        server: "127.0.0.1:7878".into(),
-        security: Security::Plain { loopback: true },
-    }));
-    app.update(Event::Net(NetEvent::Message(welcome_as("Michael", None))));
+    back_online(&mut app, None);
     let refused = RequestError::new(ErrorCode::NotInRoom, "you are not in #rust");
     app.update(Event::Net(NetEvent::Message(refused.for_request("say").to_msg())));
     let shown = texts(&app);
@@ -327,11 +330,7 @@ fn pasting(rows: u16, rate: FloodRate, t0: Instant, paste: &str) -> App {
     let settings = Settings::new(nick("Michael"), "127.0.0.1:7878".into());
     let mut app = App::new(settings, Rect::new(0, 0, 80, rows));
     app.update(Event::Tick(t0));
-    app.update(Event::Net(NetEvent::Connected {
-        server: "127.0.0.1:7878".into(),
-        security: Security::Plain { loopback: true },
-    }));
-    app.update(Event::Net(NetEvent::Message(welcome_as("Michael", Some(rate)))));
+    back_online(&mut app, Some(rate));
     joined(&mut app, "lobby", "Michael");
     app.update(Event::Paste(paste.into()));
     assert_eq!(key(&mut app, KeyCode::Char('l')), vec![lobby_say("l1")]);
@@ -394,10 +393,7 @@ fn without_the_input_border_the_progress_is_in_the_status_line() {
 fn a_taken_nick_falls_back_and_says_why() {
     let settings = Settings::new(nick("Michael"), "127.0.0.1:7878".into());
     let mut app = App::new(settings, Rect::new(0, 0, 80, 24));
-    app.update(Event::Net(NetEvent::Connected {
-        server: "127.0.0.1:7878".into(),
-        security: Security::Plain { loopback: true },
-    }));
+    connected(&mut app);
     let taken = || ServerMsg::Error {
         code: ErrorCode::NickInUse,
         message: "the nick Michael is in use".into(),

@@ -72,15 +72,21 @@ async fn until_kept(
     }
 }
 
+/// Nodes a and b on `redis`, Michael on a and Tracy on b, each node knowing both.
+async fn two_nodes(redis: &RedisServer) -> (Node, Node, JsonClient, JsonClient) {
+    let (a, b) = tokio::join!(Node::start(redis, "a"), Node::start(redis, "b"));
+    let mut michael = member(&a, "Michael").await;
+    let tracy = member(&b, "Tracy").await;
+    wait_for_members(&mut michael, &["Michael", "Tracy"]).await;
+    (a, b, michael, tracy)
+}
+
 /// Tracy goes away on node b: on node a, `whois` has her message, a private message to her is
 /// answered with it once per away period, and `who` marks her; back, it is gone everywhere.
 #[tokio::test]
 async fn away_on_one_node_is_away_on_every_node() {
     let redis = RedisServer::start();
-    let (a, b) = tokio::join!(Node::start(&redis, "a"), Node::start(&redis, "b"));
-    let mut michael = member(&a, "Michael").await;
-    let mut tracy = member(&b, "Tracy").await;
-    wait_for_members(&mut michael, &["Michael", "Tracy"]).await;
+    let (_a, _b, mut michael, mut tracy) = two_nodes(&redis).await;
 
     away(&mut tracy, Some("at lunch")).await;
     until_away(&mut michael, "Tracy", Some("at lunch")).await;
@@ -134,10 +140,7 @@ async fn a_node_started_later_reads_away_messages_and_they_go_with_the_session()
 #[tokio::test]
 async fn a_redis_that_lost_its_data_gets_the_away_messages_back() {
     let mut redis = RedisServer::start();
-    let (a, b) = tokio::join!(Node::start(&redis, "a"), Node::start(&redis, "b"));
-    let mut michael = member(&a, "Michael").await;
-    let mut tracy = member(&b, "Tracy").await;
-    wait_for_members(&mut michael, &["Michael", "Tracy"]).await;
+    let (_a, _b, mut michael, mut tracy) = two_nodes(&redis).await;
     away(&mut tracy, Some("back at 5")).await;
     until_kept(&redis, "b", "kept in Redis", |kept| kept.len() == 1).await;
 
